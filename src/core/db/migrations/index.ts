@@ -1,0 +1,5 @@
+import type { Migration } from '../migration';
+import { migration0001 } from './0001-operators-and-audit.migration';
+
+/** Every migration the code knows, in order. A new one is a new file plus one line here. */
+export const migrations: readonly Migration[] = [migration0001];
