@@ -1,0 +1,72 @@
+import { join } from 'node:path';
+import { contract } from '../shared/contract';
+import { AuditService } from './audit/audit.service';
+import { authHandlers } from './auth/auth.ipc';
+import { AuthService } from './auth/auth.service';
+import { SessionStore } from './auth/session.store';
+import { openDatabase, type Database } from './db/database';
+import { createLogger, type Logger } from './log';
+import { StaticPolicySource } from './policy/policy.service';
+import { EventBus } from './rpc/event-bus';
+import { Router, type HandlersFor } from './rpc/router';
+import { systemHandlers } from './system/system.ipc';
+
+export interface WorkstationOptions {
+  /** Where the database, keystore, logs and card stock live. Each test uses a fresh one. */
+  readonly dataDir: string;
+  readonly shell: 'electron' | 'browser';
+  readonly version: string;
+  readonly echoLog?: boolean;
+}
+
+export interface Workstation {
+  readonly router: Router;
+  readonly events: EventBus;
+  readonly db: Database;
+  readonly log: Logger;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: open the database, run migrations, build the services in order,
+ * register the contract. Unlocks nothing by itself (the keystore waits for its officer).
+ */
+export function createWorkstation(opts: WorkstationOptions): Workstation {
+  const log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
+  const db = openDatabase(join(opts.dataDir, 'workstation.db'));
+  const events = new EventBus();
+  const audit = new AuditService(db);
+  const policies = new StaticPolicySource();
+  const sessions = new SessionStore(() => policies.current().sessionTimeoutMinutes * 60_000);
+  const auth = new AuthService(db, sessions, audit, policies);
+
+  const handlers: HandlersFor<typeof contract> = {
+    ...authHandlers(auth, sessions),
+    ...systemHandlers(db, opts),
+  };
+  const router = new Router(contract, handlers, {
+    sessions,
+    audit,
+    log,
+    onSessionExpired: (_clientId, session) => {
+      audit.append({
+        operatorId: session.operatorId,
+        operator: session.username,
+        role: session.role,
+        action: 'auth.timeout',
+        outcome: 'ok',
+      });
+    },
+  });
+  log.info('workstation started', { shell: opts.shell, version: opts.version });
+
+  return {
+    router,
+    events,
+    db,
+    log,
+    close: async () => {
+      db.close();
+    },
+  };
+}

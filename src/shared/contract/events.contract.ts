@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { text } from './define';
+
+// Events pushed from main to every window. Same shapes over the preload bridge and the loopback host.
+
+export const readerSnapshotSchema = z.object({
+  /** 'unavailable' when this desk has no PC/SC service; 'training' for the in-process training reader. */
+  service: z.enum(['starting', 'running', 'pcscd-down', 'recovering', 'unavailable', 'training']),
+  message: text(300).optional(),
+  readers: z.array(
+    z.object({
+      name: text(200),
+      cardPresent: z.boolean(),
+      atr: text(200).optional(),
+      card: z
+        .object({
+          cardId: text(64),
+          lifeCycle: text(40),
+          n: text(40).optional(),
+          codesRemaining: z.number().int().optional(),
+          codesUsed: z.number().int().optional(),
+          lowCodes: z.boolean().optional(),
+        })
+        .optional(),
+      error: text(300).optional(),
+    }),
+  ),
+});
+export type ReaderSnapshot = z.infer<typeof readerSnapshotSchema>;
+
+export const eventSchemas = {
+  'reader:changed': readerSnapshotSchema,
+  /** Something the current operator sees changed; the UI refetches the named query domains. */
+  'data:changed': z.object({ domains: z.array(text(40)) }),
+  'session:ended': z.object({ reason: z.enum(['signed-out', 'timeout', 'disabled']) }),
+} as const;
+
+export type EventName = keyof typeof eventSchemas;
+export type EventPayload<E extends EventName> = z.infer<(typeof eventSchemas)[E]>;

@@ -1,0 +1,25 @@
+import type { z } from 'zod';
+import { authChannels } from './auth.contract';
+import { systemChannels } from './system.contract';
+
+export * from './define';
+export * from './events.contract';
+
+/**
+ * The one contract between renderer and main. Each feature declares its channels in its own
+ * file (`domain:verb` names) and adds one spread here.
+ */
+export const contract = {
+  ...authChannels,
+  ...systemChannels,
+} as const;
+
+export type Contract = typeof contract;
+export type ChannelName = keyof Contract;
+export type ChannelInput<C extends ChannelName> = z.input<Contract[C]['input']>;
+export type ChannelArgs<C extends ChannelName> = z.output<Contract[C]['input']>;
+export type ChannelOutput<C extends ChannelName> = z.output<Contract[C]['output']>;
+
+export function isChannelName(name: unknown): name is ChannelName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(contract, name);
+}

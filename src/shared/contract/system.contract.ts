@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { channel, none, text } from './define';
+
+export const systemInfoSchema = z.object({
+  product: text(80),
+  version: text(40),
+  /** How the UI reaches main: the Electron preload bridge, or the loopback browser host. */
+  shell: z.enum(['electron', 'browser']),
+  schemaVersion: z.number().int(),
+  dataDir: text(1000),
+});
+
+export const dashboardSchema = z.object({
+  operators: z.number().int(),
+  auditEntriesToday: z.number().int(),
+  failedSignInsToday: z.number().int(),
+  lockedOperators: z.number().int(),
+  recent: z.array(
+    z.object({
+      seq: z.number().int(),
+      at: text(40),
+      operator: text(64).nullable(),
+      action: text(80),
+      outcome: z.enum(['ok', 'denied', 'failed']),
+    }),
+  ),
+});
+
+export const systemChannels = {
+  'system:info': channel({
+    summary: 'Product, version, shell and database schema',
+    input: none,
+    output: systemInfoSchema,
+    access: 'signed-in',
+    mutates: false,
+  }),
+  'dashboard:summary': channel({
+    summary: 'Figures for the dashboard',
+    input: none,
+    output: dashboardSchema,
+    access: 'signed-in',
+    mutates: false,
+  }),
+} as const;
