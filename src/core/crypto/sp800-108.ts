@@ -17,6 +17,14 @@ export interface CounterKdfInput {
 }
 
 export function kdfCounterCmac(key: Uint8Array, input: CounterKdfInput): Buffer {
+  return kdfCounter((message) => aesCmac(key, message), input);
+}
+
+/**
+ * The same KDF over any 128-bit-output PRF: lets a PKCS#11 backend run it with the key
+ * inside the token (C_Sign with CKM_AES_CMAC) when the token has no SP 800-108 mechanism.
+ */
+export function kdfCounter(prf: (message: Buffer) => Buffer, input: CounterKdfInput): Buffer {
   const r = input.counterBits ?? 32;
   const L = input.lengthBits;
   if (L <= 0 || L % 8 !== 0) throw new RangeError('output length must be a positive multiple of 8 bits');
@@ -28,7 +36,7 @@ export function kdfCounterCmac(key: Uint8Array, input: CounterKdfInput): Buffer 
   for (let i = 1; i <= blocks; i++) {
     const counter = Buffer.alloc(4);
     counter.writeUInt32BE(i);
-    parts.push(aesCmac(key, Buffer.concat([before, counter.subarray(4 - r / 8), after])));
+    parts.push(prf(Buffer.concat([before, counter.subarray(4 - r / 8), after])));
   }
   return Buffer.concat(parts).subarray(0, L / 8);
 }
