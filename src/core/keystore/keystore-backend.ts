@@ -1,0 +1,51 @@
+import type { CounterKdfInput } from '../crypto/sp800-108';
+import type { BackendKind } from './keystore.types';
+
+// What a key store must do, stated once for node:crypto and for PKCS#11. References are
+// opaque strings; persistent ones survive close/open, the others die with the process.
+// Only the keystore service talks to a backend; nothing here leaves src/core/keystore.
+
+export type KeyRef = string;
+
+export interface KeyOptions {
+  /** Stored in the keystore file / on the token (master keys, S, CA) rather than in memory only. */
+  readonly persistent: boolean;
+  /** May be wrapped out (card keys K', session keys). Master keys never are. */
+  readonly extractable: boolean;
+}
+
+export interface KeystoreBackend {
+  readonly kind: BackendKind;
+  /** Opens the store; returns the metadata last committed (undefined for a new store). */
+  open(): Promise<string | undefined>;
+  /** Persists metadata together with the persistent keys, atomically for the file backend. */
+  commit(metadata: string): Promise<void>;
+  close(): Promise<void>;
+
+  generateAes(bytes: 16 | 32, opts: KeyOptions): KeyRef;
+  /** Ceremony only: a master key formed from components in host memory. */
+  importAes(value: Buffer, opts: KeyOptions): KeyRef;
+  /** SP 800-108 counter/CMAC under `parent`; the result stays inside as a new key. */
+  deriveAes(parent: KeyRef, input: CounterKdfInput, opts: KeyOptions): KeyRef;
+  /** The same KDF, bytes out — used only by the audited mailer export. */
+  deriveBytes(parent: KeyRef, input: CounterKdfInput): Buffer;
+  destroy(ref: KeyRef): void;
+
+  /** First 3 bytes of AES-ECB(K, 16 × 0x01) — the raw check block, never the key. */
+  checkBlock(ref: KeyRef): Buffer;
+  aesCbc(ref: KeyRef, op: 'encrypt' | 'decrypt', iv: Uint8Array, data: Uint8Array): Buffer;
+  cmac(ref: KeyRef, data: Uint8Array): Buffer;
+  /** AES key wrap with padding (RFC 5649). */
+  wrapAes(wrapping: KeyRef, target: KeyRef): Buffer;
+  unwrapAes(wrapping: KeyRef, wrapped: Uint8Array, opts: KeyOptions): KeyRef;
+  /** RSA-OAEP with SHA-1 and MGF1-SHA-1 (the only OAEP SoftHSM has, and what Java Card offers). */
+  rsaOaepWrap(target: KeyRef, publicKeySpkiDer: Uint8Array): Buffer;
+
+  generateEcP256(opts: KeyOptions): { ref: KeyRef; spkiDer: Buffer };
+  /** ECDSA P-256 over SHA-256(data), r || s (64 bytes). */
+  ecdsaSign(ref: KeyRef, data: Uint8Array): Buffer;
+
+  /** File backends only: the whole store re-encrypted for a backup, and its inverse. */
+  exportBackup?(passphrase: string, metadata: string): Promise<Buffer>;
+  importBackup?(blob: Buffer, passphrase: string): Promise<string>;
+}

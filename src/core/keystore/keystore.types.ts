@@ -1,0 +1,152 @@
+// The keystore as its callers see it: handles, key check values and public material only.
+// Key bytes leave in exactly two ways: wrapped under another key for a card, or formatted
+// for the K/N mailer through formatCustomerKeyForMailer (audited).
+
+export type BackendKind = 'software' | 'pkcs11';
+export type KeyPurpose = 'master' | 'issuer-signing' | 'bank-ca';
+/** active: in use; superseded: an older master key still serving cards not yet rotated; retired: never used again. */
+export type KeyState = 'active' | 'superseded' | 'retired';
+
+/** `(action, details)`; details carry identifiers and KCVs, never key bytes. */
+export type AuditSink = (action: string, details: Record<string, string | number | boolean>) => void;
+
+export interface KeyInfo {
+  readonly id: string;
+  readonly purpose: KeyPurpose;
+  readonly version: number;
+  readonly state: KeyState;
+  readonly createdAt: string;
+  /** AES keys: GlobalPlatform KCV. EC keys: first 3 bytes of SHA-256(SPKI), also 6 hex digits. */
+  readonly kcv: string;
+  readonly algorithm: 'AES-256' | 'EC-P256';
+  readonly origin: 'generated' | 'components';
+}
+
+export interface KeystoreStatus {
+  readonly backend: BackendKind;
+  readonly masterKey: { readonly version: number; readonly kcv: string } | null;
+  readonly issuerKey: { readonly version: number; readonly kcv: string } | null;
+  readonly bankCa: { readonly kcv: string } | null;
+  readonly ceremonyInProgress: boolean;
+}
+
+/** A card key K = KDF(MK_v, N, SN). The handle names the key; it holds no bytes. */
+export interface CardKeyHandle {
+  readonly kind: 'card';
+  readonly n: string;
+  readonly sn: number;
+  readonly mkVersion: number;
+  readonly kcv: string;
+}
+
+/** An ephemeral AES key living inside the keystore (SM session key, list session key, unwrapped key). */
+export interface SessionKeyHandle {
+  readonly kind: 'session';
+  readonly id: string;
+  readonly kcv: string;
+}
+
+export type SymmetricKeyHandle = CardKeyHandle | SessionKeyHandle;
+
+export interface SecureMessagingKeys {
+  readonly sEnc: SessionKeyHandle;
+  readonly sMac: SessionKeyHandle;
+  readonly sRmac: SessionKeyHandle;
+}
+
+export interface CardKeyState {
+  readonly n: string;
+  readonly sn: number;
+  readonly mkVersion: number;
+  /** Set between prepareCardKeyRotation and confirmCardKeyRotation. */
+  readonly pendingSn: number | null;
+  readonly retiredSns: number;
+  readonly kcv: string;
+}
+
+export interface CardKeyRotation {
+  readonly next: CardKeyHandle;
+  /** K' wrapped under the card's current K (AES key wrap with padding, RFC 5649). */
+  readonly wrappedNextKey: Buffer;
+}
+
+export interface MailerKey {
+  readonly n: string;
+  readonly sn: number;
+  readonly kcv: string;
+  /** 7 groups "XXXXC-..." (docs/keystore.md, "Mailer key format"). */
+  readonly formatted: string;
+}
+
+export interface CaPublicKey {
+  readonly spkiDer: Buffer;
+  /** 04 || X || Y, the form a card stores for verification. */
+  readonly uncompressedPoint: Buffer;
+  readonly pem: string;
+}
+
+export interface CeremonyProgress {
+  readonly components: 2 | 3;
+  /** Indexes (1-based) of components entered so far. */
+  readonly entered: readonly number[];
+}
+
+/** Security-officer key ceremony, driven step by step by a wizard. Component bytes are never returned. */
+export interface KeyCeremony {
+  begin(opts: { components: 2 | 3; officer: string }): CeremonyProgress;
+  /** Enter component `index` (1-based) as hex; with `expectedKcv`, a mismatch rejects it. */
+  enterComponent(index: number, hex: string, opts: { custodian: string; expectedKcv?: string }): { index: number; kcv: string };
+  /** XOR the components into a new master key; with `expectedKcv`, a mismatch stores nothing. */
+  finish(opts?: { expectedKcv?: string }): Promise<KeyInfo>;
+  abort(): void;
+  progress(): CeremonyProgress | null;
+}
+
+export interface Keystore {
+  readonly backend: BackendKind;
+  readonly ceremony: KeyCeremony;
+  status(): Promise<KeystoreStatus>;
+  listKeys(): Promise<KeyInfo[]>;
+  /** Master key generated inside the keystore; when one exists it is superseded (rotation). */
+  generateMasterKey(opts: { officer: string }): Promise<KeyInfo>;
+
+  cardKey(n: string, sn?: number): Promise<CardKeyHandle>;
+  cardKeyState(n: string): Promise<CardKeyState>;
+  /** Compromised K: move the card to the next SN (active master key). No other card changes. */
+  retireCardKey(n: string, opts: { reason: string; operator: string }): Promise<CardKeyState>;
+  /** K' = next SN, wrapped under the current K for the card; becomes current on confirm. */
+  prepareCardKeyRotation(n: string): Promise<CardKeyRotation>;
+  confirmCardKeyRotation(n: string, sn: number): Promise<CardKeyState>;
+  /** The only clear-text exit for K, for the printed mailer. Audited. */
+  formatCustomerKeyForMailer(n: string, opts: { operator: string; reason: string }): Promise<MailerKey>;
+
+  deriveSecureMessagingKeys(card: CardKeyHandle, hostChallenge: Uint8Array, cardChallenge: Uint8Array): Promise<SecureMessagingKeys>;
+  generateSessionKey(): Promise<SessionKeyHandle>;
+  /** AES-CBC without padding (callers pad, e.g. ISO 9797-1 method 2). */
+  encrypt(key: SymmetricKeyHandle, iv: Uint8Array, data: Uint8Array): Promise<Buffer>;
+  decrypt(key: SymmetricKeyHandle, iv: Uint8Array, data: Uint8Array): Promise<Buffer>;
+  /** AES-CMAC, 16 bytes. */
+  mac(key: SymmetricKeyHandle, data: Uint8Array): Promise<Buffer>;
+  verifyMac(key: SymmetricKeyHandle, data: Uint8Array, tag: Uint8Array): Promise<boolean>;
+  wrapKey(wrapping: SymmetricKeyHandle, target: SymmetricKeyHandle): Promise<Buffer>;
+  unwrapKey(wrapping: SymmetricKeyHandle, wrapped: Uint8Array): Promise<SessionKeyHandle>;
+  /** RSA-OAEP (SHA-1, MGF1-SHA-1) of a session key under the card's public key (public-key mode). */
+  wrapForCardPublicKey(target: SessionKeyHandle, cardPublicKeySpkiDer: Uint8Array): Promise<Buffer>;
+  release(key: SessionKeyHandle): Promise<void>;
+
+  /** Bank CA key inside the keystore — for tests and demos; production imports the bank's certificate. */
+  createBankCa(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo>;
+  caPublicKey(): Promise<CaPublicKey>;
+  caCertificatePem(): Promise<string>;
+  /** Issuer signing key S (ECDSA P-256) with an X.509 certificate signed by the bank CA. */
+  createIssuerKey(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo>;
+  issuerCertificatePem(): Promise<string>;
+  /** ECDSA P-256 / SHA-256 with S. */
+  sign(data: Uint8Array, encoding?: 'der' | 'p1363'): Promise<Buffer>;
+  verify(data: Uint8Array, signature: Uint8Array, encoding?: 'der' | 'p1363'): Promise<boolean>;
+
+  /** Encrypted copy of the whole keystore under a backup passphrase (software backend). */
+  backupTo(file: string, passphrase: string, opts: { officer: string }): Promise<void>;
+  restoreFrom(file: string, passphrase: string, opts: { officer: string }): Promise<void>;
+  close(): Promise<void>;
+}
