@@ -6,7 +6,14 @@ import { AuthService } from './auth/auth.service';
 import { SessionStore } from './auth/session.store';
 import { openDatabase, type Database } from './db/database';
 import { createLogger, type Logger } from './log';
-import { StaticPolicySource } from './policy/policy.service';
+import { DbPolicySource, PolicyService } from './policy/policy.service';
+import { policyHandlers } from './policy/policy.ipc';
+import { AdminService } from './admin/admin.service';
+import { adminHandlers } from './admin/admin.ipc';
+import { DualControlService } from './dual-control/dual-control.service';
+import { AuditCheckpointService } from './audit/audit-checkpoint.service';
+import { auditHandlers } from './audit/audit.ipc';
+import { SoftwareAuditSigner, type AuditSigner } from './audit/audit-signer';
 import { EventBus } from './rpc/event-bus';
 import { Router, type HandlersFor } from './rpc/router';
 import { systemHandlers } from './system/system.ipc';
@@ -17,6 +24,8 @@ export interface WorkstationOptions {
   readonly shell: 'electron' | 'browser';
   readonly version: string;
   readonly echoLog?: boolean;
+  /** Signs audit checkpoints; until the keystore provides one, an in-memory key per run. */
+  readonly auditSigner?: AuditSigner;
 }
 
 export interface Workstation {
@@ -36,13 +45,22 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   const db = openDatabase(join(opts.dataDir, 'workstation.db'));
   const events = new EventBus();
   const audit = new AuditService(db);
-  const policies = new StaticPolicySource();
+  const policies = new DbPolicySource(db);
   const sessions = new SessionStore(() => policies.current().sessionTimeoutMinutes * 60_000);
   const auth = new AuthService(db, sessions, audit, policies);
+  const dualControl = new DualControlService(auth, audit, policies);
+  const auditSigner = opts.auditSigner ?? SoftwareAuditSigner.generate();
+  const checkpoints = new AuditCheckpointService(db, audit, () => auditSigner, () => policies.current().auditCheckpointEvery, log);
+  checkpoints.start();
+  const policyService = new PolicyService(db, audit, dualControl);
+  const admin = new AdminService(db, sessions, audit, dualControl);
 
   const handlers: HandlersFor<typeof contract> = {
     ...authHandlers(auth, sessions),
-    ...systemHandlers(db, opts),
+    ...adminHandlers({ admin, events }),
+    ...policyHandlers({ policies: policyService, events }),
+    ...auditHandlers({ db, audit, checkpoints }),
+    ...systemHandlers(db, opts, audit),
   };
   const router = new Router(contract, handlers, {
     sessions,
@@ -58,6 +76,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       });
     },
   });
+  events.emit('reader:changed', { service: 'starting', message: 'Reader service starting…', readers: [] });
   log.info('workstation started', { shell: opts.shell, version: opts.version });
 
   return {

@@ -12,10 +12,13 @@ export class EventBus {
     for (const l of this.listeners) l(name, payload);
   }
 
-  /** Subscribes and replays the latest value of each event, so a new window starts current. */
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
-    for (const [name, payload] of this.latest) listener(name, payload as EventPayload<typeof name>);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The latest value of each event, so a newly connected window starts current. */
+  snapshot(): [EventName, unknown][] {
+    return [...this.latest];
   }
 }

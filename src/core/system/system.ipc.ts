@@ -1,6 +1,22 @@
 import type { Database } from 'better-sqlite3';
 import type { systemChannels } from '../../shared/contract/system.contract';
+import { mayOpen, type Page } from '../../shared/roles';
+import { AppError } from '../errors';
+import type { AuditService } from '../audit/audit.service';
 import type { HandlersFor } from '../rpc/router';
+
+/** What each page offers today; a page not yet built says what will come. */
+export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: string }> = {
+  dashboard: { status: 'ready', note: 'Live reader state, today\'s activity and recent events.' },
+  enroll: { status: 'planned', note: 'Enrollment (customer record, blank card from stock, binding, personalisation) comes with the issuance work.' },
+  mailers: { status: 'planned', note: 'K/N mailer printing under dual control comes with the issuance work.' },
+  cards: { status: 'planned', note: 'Cards and their code lists come with the issuance work; the reader panel on the dashboard shows cards live.' },
+  reissue: { status: 'planned', note: 'Lost-card reissue with out-of-band passkey comes with the reissue work.' },
+  usage: { status: 'planned', note: 'Usage review with charts comes once lists are issued.' },
+  audit: { status: 'ready', note: 'The tamper-evident audit trail.' },
+  keys: { status: 'ready', note: 'Keystore, key ceremony and key states.' },
+  admin: { status: 'ready', note: 'Operators, roles and policies.' },
+};
 
 export interface SystemInfoSource {
   readonly version: string;
@@ -8,9 +24,27 @@ export interface SystemInfoSource {
   readonly dataDir: string;
 }
 
-export function systemHandlers(db: Database, info: SystemInfoSource): HandlersFor<typeof systemChannels> {
+export function systemHandlers(
+  db: Database,
+  info: SystemInfoSource,
+  audit: AuditService,
+): HandlersFor<typeof systemChannels> {
   const today = () => new Date().toISOString().slice(0, 10);
   return {
+    'nav:open': ({ page }, ctx) => {
+      if (!mayOpen(ctx.session.role, page)) {
+        audit.append({
+          operatorId: ctx.session.operatorId,
+          operator: ctx.session.username,
+          role: ctx.session.role,
+          action: 'access.denied',
+          object: `page:${page}`,
+          outcome: 'denied',
+        });
+        throw new AppError('FORBIDDEN', `Your role may not open ${page}. Ask an operator with the right role, or a security officer to change your role.`);
+      }
+      return { page, ...PAGE_STATUS[page] };
+    },
     'system:info': () => ({
       product: 'OTAC Issuer Workstation',
       version: info.version,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PAGES } from '../roles';
 import { channel, none, text } from './define';
 
 export const systemInfoSchema = z.object({
@@ -26,7 +27,21 @@ export const dashboardSchema = z.object({
   ),
 });
 
+export const pageOpenSchema = z.object({
+  page: z.enum(PAGES),
+  /** 'ready' pages work; 'planned' pages say what will come and in which piece of work. */
+  status: z.enum(['ready', 'planned']),
+  note: text(400),
+});
+
 export const systemChannels = {
+  'nav:open': channel({
+    summary: 'Open a page: main checks the role before the page shows anything',
+    input: z.object({ page: z.enum(PAGES) }).strict(),
+    output: pageOpenSchema,
+    access: 'signed-in',
+    mutates: false,
+  }),
   'system:info': channel({
     summary: 'Product, version, shell and database schema',
     input: none,

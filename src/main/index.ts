@@ -1,0 +1,79 @@
+import { app, BrowserWindow, dialog, ipcMain } from 'electron';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createWorkstation, type Workstation } from '../core/workstation';
+import { hardenSession, isTrustedSender, lockDownWebContents, secureWebPreferences } from './security';
+
+// Electron glue only: one window, the preload bridge, app lifecycle. All work happens in src/core.
+
+const rendererIndex = join(__dirname, '../renderer/index.html');
+const rendererUrl = process.env['ELECTRON_RENDERER_URL'];
+const isAppUrl = (url: string): boolean =>
+  rendererUrl ? url.startsWith(rendererUrl) : url.startsWith(pathToFileURL(rendererIndex).href);
+
+let win: BrowserWindow | null = null;
+let ws: Workstation | null = null;
+
+if (!app.requestSingleInstanceLock()) {
+  // A second start focuses the first window instead of opening the database twice.
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (win) {
+      if (win.isMinimized()) win.restore();
+      win.focus();
+    }
+  });
+  lockDownWebContents(isAppUrl);
+  app.whenReady().then(start, (err: unknown) => fail(err));
+  app.on('window-all-closed', () => app.quit());
+  app.on('will-quit', () => void ws?.close());
+}
+
+function start(): void {
+  hardenSession();
+  try {
+    ws = createWorkstation({
+      dataDir: process.env['OTAC_DATA_DIR'] ?? app.getPath('userData'),
+      shell: 'electron',
+      version: app.getVersion(),
+    });
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  const workstation = ws;
+  ipcMain.handle('otac:call', (event, channel: unknown, payload: unknown) => {
+    if (!isTrustedSender(win, event.sender, isAppUrl)) {
+      return { ok: false, error: { code: 'FORBIDDEN', message: 'Calls are accepted from the workstation window only.' } };
+    }
+    return workstation.router.dispatch(`window-${event.sender.id}`, channel, payload);
+  });
+
+  win = new BrowserWindow({
+    width: 1280,
+    height: 820,
+    show: false,
+    title: 'OTAC Issuer Workstation',
+    webPreferences: secureWebPreferences(join(__dirname, '../preload/index.js')),
+  });
+  const current = win;
+  const unsubscribe = workstation.events.subscribe((name, payload) => {
+    if (!current.isDestroyed()) current.webContents.send('otac:event', name, payload);
+  });
+  current.webContents.on('did-finish-load', () => {
+    for (const [name, payload] of workstation.events.snapshot()) current.webContents.send('otac:event', name, payload);
+  });
+  current.on('closed', () => {
+    unsubscribe();
+    win = null;
+  });
+  current.once('ready-to-show', () => current.show());
+  void (rendererUrl ? current.loadURL(rendererUrl) : current.loadFile(rendererIndex));
+}
+
+function fail(err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  dialog.showErrorBox('OTAC Issuer Workstation cannot start', message);
+  app.exit(1);
+}

@@ -1,0 +1,23 @@
+import type { ReactNode } from 'react';
+import type { SessionInfo } from '../../shared/contract/auth.contract';
+import type { Page } from '../../shared/roles';
+import { DashboardPage } from '../features/dashboard/DashboardPage';
+
+/** The page for each route. A page not listed here shows main's note of what will come. */
+export function pageComponent(page: Page, session: SessionInfo): ReactNode {
+  switch (page) {
+    case 'dashboard':
+      return <DashboardPage session={session} />;
+    default:
+      return <PlannedPage page={page} />;
+  }
+}
+
+function PlannedPage({ page }: { page: Page }) {
+  return (
+    <section className="page">
+      <h1>{page}</h1>
+      <div className="empty-state">This page is being built.</div>
+    </section>
+  );
+}

@@ -1,0 +1,87 @@
+import type { SessionInfo } from '../../../shared/contract/auth.contract';
+import { useCall } from '../../api/client';
+import { useReaders } from '../../app/StatusBar';
+import { ErrorBanner } from '../../ui/forms';
+
+export function DashboardPage({ session }: { session: SessionInfo }) {
+  const summary = useCall('dashboard:summary', {}, { refetchInterval: 10_000 });
+  const readers = useReaders();
+  return (
+    <section className="page" aria-label="Dashboard">
+      <h1>Dashboard</h1>
+      <p className="muted">Welcome, {session.displayName}.</p>
+      <ErrorBanner error={summary.error} />
+      {summary.data ? (
+        <div className="tiles">
+          <Tile label="Active operators" value={summary.data.operators} />
+          <Tile label="Locked operators" value={summary.data.lockedOperators} warn={summary.data.lockedOperators > 0} />
+          <Tile label="Audit entries today" value={summary.data.auditEntriesToday} />
+          <Tile label="Failed sign-ins today" value={summary.data.failedSignInsToday} warn={summary.data.failedSignInsToday > 0} />
+        </div>
+      ) : null}
+      <h2>Readers</h2>
+      {!readers ? (
+        <div className="empty-state">Waiting for the reader service…</div>
+      ) : readers.readers.length === 0 ? (
+        <div className="empty-state">{readers.message ?? 'No reader connected. Plug in a PC/SC reader.'}</div>
+      ) : (
+        <table className="grid" aria-label="Readers">
+          <thead>
+            <tr>
+              <th>Reader</th>
+              <th>Card</th>
+              <th>Card id</th>
+              <th>State</th>
+              <th>Codes left</th>
+            </tr>
+          </thead>
+          <tbody>
+            {readers.readers.map((r) => (
+              <tr key={r.name}>
+                <td>{r.name}</td>
+                <td>{r.cardPresent ? 'present' : '—'}</td>
+                <td>{r.card?.cardId ?? (r.cardPresent ? (r.error ?? 'unknown card') : '')}</td>
+                <td>{r.card?.lifeCycle ?? ''}</td>
+                <td>{r.card?.codesRemaining ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h2>Recent activity</h2>
+      {summary.data && summary.data.recent.length > 0 ? (
+        <table className="grid" aria-label="Recent activity">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Operator</th>
+              <th>Action</th>
+              <th>Outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {summary.data.recent.map((e) => (
+              <tr key={e.seq}>
+                <td>{new Date(e.at).toLocaleTimeString()}</td>
+                <td>{e.operator ?? 'system'}</td>
+                <td>{e.action}</td>
+                <td className={`outcome-${e.outcome}`}>{e.outcome}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <div className="empty-state">Nothing has happened yet today.</div>
+      )}
+    </section>
+  );
+}
+
+function Tile({ label, value, warn }: { label: string; value: number; warn?: boolean }) {
+  return (
+    <div className={warn ? 'tile warn' : 'tile'}>
+      <div className="tile-value">{value}</div>
+      <div className="tile-label">{label}</div>
+    </div>
+  );
+}

@@ -1,0 +1,71 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDesk, type Desk } from '../support/browser';
+import { alertText, openPageByAddress, setupFirstOfficer, signIn, signOut } from '../support/desk-pages';
+
+const officer = { username: 'sofia', displayName: 'Sofia Officer', password: 'correct horse battery' };
+
+describe('operators at the desk (browser mode, real services)', () => {
+  let desk: Desk;
+  beforeEach(async () => {
+    desk = await openDesk();
+  });
+  afterEach(async () => {
+    await desk.close();
+  });
+
+  it('creates the first security officer, signs in, is refused a page by main, signs out', async () => {
+    const page = await desk.openPage();
+    await setupFirstOfficer(page, officer);
+    await signOut(page);
+
+    await signIn(page, officer.username, officer.password);
+    const dashboard = page.getByRole('region', { name: 'Dashboard' });
+    await dashboard.waitFor();
+    expect(await page.getByTestId('operator').textContent()).toBe('Sofia Officer');
+    // The live event path: the status bar shows the reader service's state pushed from main.
+    await page.getByTestId('reader-status').filter({ hasNotText: 'waiting for the reader service' }).waitFor();
+
+    // Enrolment is a clerk's page. The nav does not offer it; typing its address asks main, which refuses.
+    expect(await page.getByRole('navigation').getByText('Enroll').count()).toBe(0);
+    await openPageByAddress(page, 'enroll');
+    expect(await alertText(page)).toContain('Your role may not open enroll');
+    const denied = desk.ws.db
+      .prepare("SELECT operator, object, outcome FROM audit_log WHERE action = 'access.denied'")
+      .all();
+    expect(denied).toEqual([{ operator: 'sofia', object: 'page:enroll', outcome: 'denied' }]);
+
+    await signOut(page);
+    const after = await desk.ws.router.dispatch('nobody', 'auth:status', {});
+    expect(after).toMatchObject({ ok: true, value: { firstRun: false } });
+    const trail = desk.ws.db.prepare('SELECT action FROM audit_log ORDER BY seq').all();
+    expect(trail.map((r) => (r as { action: string }).action)).toEqual([
+      'auth.setupFirstOfficer',
+      'auth.signOut',
+      'auth.signIn',
+      'access.denied',
+      'auth.signOut',
+    ]);
+  });
+
+  it('locks an operator out after repeated wrong passwords', async () => {
+    const page = await desk.openPage();
+    await setupFirstOfficer(page, officer);
+    await signOut(page);
+    for (let i = 1; i <= 4; i++) {
+      await signIn(page, officer.username, `wrong password ${i}`);
+      expect(await alertText(page)).toContain(`${5 - i} attempt`);
+    }
+    await signIn(page, officer.username, 'wrong password 5');
+    await page.locator('[data-code=AUTH_LOCKED]').waitFor();
+    // Even the right password no longer opens the account.
+    await signIn(page, officer.username, officer.password);
+    await page.locator('[data-code=AUTH_LOCKED]').waitFor();
+    expect(await page.getByRole('region', { name: 'Dashboard' }).count()).toBe(0);
+    const row = desk.ws.db.prepare('SELECT failed_attempts, locked_at FROM operators WHERE username = ?').get('sofia') as {
+      failed_attempts: number;
+      locked_at: string | null;
+    };
+    expect(row.failed_attempts).toBe(5);
+    expect(row.locked_at).not.toBeNull();
+  });
+});

@@ -1,0 +1,60 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createWorkstation, type Workstation } from '../../src/core/workstation';
+import { startLoopbackServer, type LoopbackServer } from '../../src/host/loopback-server';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  '--disable-quic',
+];
+
+export interface Desk {
+  readonly ws: Workstation;
+  readonly server: LoopbackServer;
+  readonly browser: Browser;
+  /** A new browser context signed in to nothing, on the workstation's start page. */
+  openPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+
+/** Real services on a fresh data directory, the built UI, and Debian's Chromium driving it. */
+export async function openDesk(): Promise<Desk> {
+  const rendererDir = resolve(__dirname, '../../out/renderer');
+  if (!existsSync(join(rendererDir, 'index.html'))) throw new Error('Build the UI first: npm run build');
+  const dataDir = mkdtempSync(join(tmpdir(), 'otac-desk-'));
+  const ws = createWorkstation({ dataDir, shell: 'browser', version: 'test' });
+  const server = await startLoopbackServer(ws, { rendererDir });
+  const browser = await chromium.launch({
+    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    headless: true,
+  });
+  const contexts: BrowserContext[] = [];
+  return {
+    ws,
+    server,
+    browser,
+    async openPage() {
+      const ctx = await browser.newContext();
+      contexts.push(ctx);
+      const page = await ctx.newPage();
+      await page.goto(server.url);
+      return page;
+    },
+    async close() {
+      for (const c of contexts) await c.close();
+      await browser.close();
+      await server.close();
+      await ws.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type { Page } from 'playwright-core';
+
+// Page objects for the workstation UI: they act as an operator would and wait for what the
+// app shows, never for a fixed time.
+
+export async function setupFirstOfficer(page: Page, o: { username: string; displayName: string; password: string }) {
+  const form = page.getByRole('form', { name: 'Create the first security officer' });
+  await form.waitFor();
+  await form.getByLabel('User name').fill(o.username);
+  await form.getByLabel('Full name').fill(o.displayName);
+  await form.getByLabel('Password', { exact: true }).fill(o.password);
+  await form.getByLabel('Repeat password').fill(o.password);
+  await form.getByRole('button', { name: 'Create security officer' }).click();
+  await page.getByRole('region', { name: 'Dashboard' }).waitFor();
+}
+
+export async function signIn(page: Page, username: string, password: string) {
+  const form = page.getByRole('form', { name: 'Sign in' });
+  await form.waitFor();
+  await form.getByLabel('User name').fill(username);
+  await form.getByLabel('Password').fill(password);
+  await form.getByLabel('Password').press('Enter');
+}
+
+export async function signOut(page: Page) {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('form', { name: 'Sign in' }).waitFor();
+}
+
+export async function alertText(page: Page): Promise<string> {
+  const alert = page.locator('.banner-error[role=alert]');
+  await alert.waitFor();
+  return (await alert.textContent()) ?? '';
+}
+
+export async function openPageByAddress(page: Page, name: string) {
+  await page.evaluate((n) => (window.location.hash = `#/${n}`), name);
+}
