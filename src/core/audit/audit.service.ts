@@ -59,6 +59,7 @@ export function entryHash(row: Omit<AuditRow, 'hash'>): string {
 export class AuditService {
   private readonly last;
   private readonly insert;
+  private readonly listeners = new Set<(row: AuditRow) => void>();
 
   constructor(
     private readonly db: Database,
@@ -89,7 +90,17 @@ export class AuditService {
       };
       const row: AuditRow = { ...base, hash: entryHash(base) };
       this.insert.run(row);
+      for (const listener of this.listeners) listener(row);
       return row;
     })();
+  }
+
+  /**
+   * Runs `listener` inside the append's transaction after each entry (signed checkpoints use it),
+   * so its writes commit or roll back with the entry. A listener must not throw.
+   */
+  onAppend(listener: (row: AuditRow) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 }

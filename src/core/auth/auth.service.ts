@@ -1,7 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type { SessionInfo } from '../../shared/contract/auth.contract';
 import { AppError } from '../errors';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditDetails, AuditService } from '../audit/audit.service';
 import type { PolicySource } from '../policy/policy.service';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password-hash';
 import { OperatorRepository, type OperatorRow } from './operator.repository';
@@ -62,29 +62,43 @@ export class AuthService {
   }
 
   async signIn(clientId: string, username: string, password: string): Promise<SessionInfo> {
+    const op = await this.verifyCredentials(username, password, { action: 'auth.signIn' });
+    this.audit.append({ operatorId: op.id, operator: op.username, role: op.role, action: 'auth.signIn', outcome: 'ok' });
+    return this.startSession(clientId, op);
+  }
+
+  /**
+   * Checks a user name and password without starting a session. Sign-in and dual-control approvals
+   * share it, so a wrong approver password counts toward that approver's lockout like a failed sign-in.
+   * Failures are audited under `opts.action` with `opts.details`; success is left to the caller to audit.
+   */
+  async verifyCredentials(
+    username: string,
+    password: string,
+    opts: { action: string; details?: AuditDetails },
+  ): Promise<OperatorRow> {
     const op = this.operators.byUsername(username);
     const actor = { operatorId: op?.id ?? null, operator: op?.username ?? username, role: op?.role ?? null };
+    const fail = (outcome: 'failed' | 'denied', reason: string) =>
+      this.audit.append({ ...actor, action: opts.action, outcome, details: { ...opts.details, reason } });
     if (op?.locked_at) {
-      this.audit.append({ ...actor, action: 'auth.signIn', outcome: 'denied', details: { reason: 'locked' } });
+      fail('denied', 'locked');
       throw new AppError('AUTH_LOCKED', lockedMessage());
     }
     const good = await verifyPassword(password, op?.password_hash ?? DUMMY_HASH);
     if (!op || !good) {
       if (!op) {
-        this.audit.append({ ...actor, action: 'auth.signIn', outcome: 'failed', details: { reason: 'unknown-user' } });
+        fail('failed', 'unknown-user');
         throw new AppError('AUTH_FAILED', WRONG);
       }
-      return this.recordFailure(op);
+      return this.recordFailure(op, opts);
     }
     if (op.disabled_at) {
-      this.audit.append({ ...actor, action: 'auth.signIn', outcome: 'denied', details: { reason: 'disabled' } });
+      fail('denied', 'disabled');
       throw new AppError('AUTH_DISABLED', 'This account is disabled. Ask a security officer if you still need access.');
     }
-    this.db.transaction(() => {
-      this.operators.update(op.id, { failed_attempts: 0 });
-      this.audit.append({ ...actor, action: 'auth.signIn', outcome: 'ok' });
-    })();
-    return this.startSession(clientId, op);
+    if (op.failed_attempts > 0) this.operators.update(op.id, { failed_attempts: 0 });
+    return op;
   }
 
   signOut(clientId: string, session: Session, reason: 'signed-out' | 'timeout' = 'signed-out'): void {
@@ -114,19 +128,26 @@ export class AuthService {
     session.mustChangePassword = false;
   }
 
-  private recordFailure(op: OperatorRow): never {
+  private recordFailure(op: OperatorRow, opts: { action: string; details?: AuditDetails }): never {
     const max = this.policies.current().maxFailedSignIns;
     const attempts = op.failed_attempts + 1;
     const actor = { operatorId: op.id, operator: op.username, role: op.role };
     const locked = attempts >= max;
     this.db.transaction(() => {
       this.operators.update(op.id, locked ? { failed_attempts: attempts, locked_at: new Date().toISOString() } : { failed_attempts: attempts });
-      this.audit.append({ ...actor, action: 'auth.signIn', outcome: 'failed', details: { reason: 'wrong-password', attempts } });
+      this.audit.append({
+        ...actor,
+        action: opts.action,
+        outcome: 'failed',
+        details: { ...opts.details, reason: 'wrong-password', attempts },
+      });
       if (locked) this.audit.append({ ...actor, action: 'auth.lockout', outcome: 'ok', details: { attempts } });
     })();
     if (locked) throw new AppError('AUTH_LOCKED', lockedMessage());
     const left = max - attempts;
-    throw new AppError('AUTH_FAILED', `${WRONG} ${left} attempt${left === 1 ? '' : 's'} left before the account locks.`);
+    throw new AppError('AUTH_FAILED', `${WRONG} ${left} attempt${left === 1 ? '' : 's'} left before the account locks.`, {
+      attemptsLeft: left,
+    });
   }
 
   private startSession(clientId: string, op: OperatorRow): SessionInfo {

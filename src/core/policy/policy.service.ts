@@ -1,15 +1,17 @@
 // Policies the services read at the moment of use. Defaults are the embedded configuration;
-// the policy editor (dual-controlled, versioned) stores overrides.
+// the policy editor (dual-controlled, versioned) stores each change as a new version.
 
-export interface Policies {
-  readonly maxFailedSignIns: number;
-  readonly sessionTimeoutMinutes: number;
-}
+import type { Database } from 'better-sqlite3';
+import type { Approval } from '../../shared/contract/approval.contract';
+import type { PolicyValues } from '../../shared/contract/policy.contract';
+import type { AuditService } from '../audit/audit.service';
+import type { Session } from '../auth/session.store';
+import type { DualControlService } from '../dual-control/dual-control.service';
+import { AppError } from '../errors';
+import { PolicyRepository, type PolicyVersion } from './policy.repository';
+import { DEFAULT_POLICIES, parsePolicies, type Policies } from './policy-values';
 
-export const DEFAULT_POLICIES: Policies = {
-  maxFailedSignIns: 5,
-  sessionTimeoutMinutes: 15,
-};
+export { DEFAULT_POLICIES, parsePolicies, type Policies } from './policy-values';
 
 export interface PolicySource {
   current(): Policies;
@@ -19,5 +21,97 @@ export class StaticPolicySource implements PolicySource {
   constructor(private readonly values: Policies = DEFAULT_POLICIES) {}
   current(): Policies {
     return this.values;
+  }
+}
+
+/** The newest saved version from the database, read at each use; the defaults until one is saved. */
+export class DbPolicySource implements PolicySource {
+  private readonly repo: PolicyRepository;
+  constructor(db: Database) {
+    this.repo = new PolicyRepository(db);
+  }
+  current(): Policies {
+    return this.repo.latest().policies;
+  }
+}
+
+/** Reads, validates and saves policy versions. Saving needs a second approver and is audited field by field. */
+export class PolicyService implements PolicySource {
+  private readonly repo: PolicyRepository;
+
+  constructor(
+    private readonly db: Database,
+    private readonly audit: AuditService,
+    private readonly dualControl: DualControlService,
+  ) {
+    this.repo = new PolicyRepository(db);
+  }
+
+  current(): Policies {
+    return this.repo.latest().policies;
+  }
+
+  latest(): PolicyVersion {
+    return this.repo.latest();
+  }
+
+  history(limit: number): PolicyVersion[] {
+    return this.repo.history(limit);
+  }
+
+  async update(
+    session: Session,
+    input: { baseVersion: number; policies: PolicyValues; approval?: Approval | undefined },
+  ): Promise<PolicyVersion> {
+    const next = parsePolicies(input.policies);
+    const before = this.repo.latest();
+    assertFresh(before.version, input.baseVersion);
+    const changes = diffPolicies(before.policies, next);
+    if (Object.keys(changes).length === 0) {
+      throw new AppError('POLICY_UNCHANGED', 'Nothing was changed, so no new policy version was saved.');
+    }
+    // Dual control is checked against the policies in force, never the ones being proposed.
+    const approver = await this.dualControl.require('policy.update', session, input.approval);
+    return this.db.transaction(() => {
+      assertFresh(this.repo.latest().version, input.baseVersion);
+      const saved = this.repo.insert(next, session, approver);
+      this.audit.append({
+        operatorId: session.operatorId,
+        operator: session.username,
+        role: session.role,
+        action: 'policy.update',
+        object: `policy:v${saved.version}`,
+        outcome: 'ok',
+        details: { version: saved.version, approvedBy: approver?.username ?? null, ...changes },
+      });
+      return saved;
+    }).immediate();
+  }
+}
+
+/** Old → new per changed field, flat so the audit page can show each change as one line. */
+export function diffPolicies(before: Policies, after: Policies): Record<string, string> {
+  const changes: Record<string, string> = {};
+  const note = (key: string, a: unknown, b: unknown) => {
+    const from = JSON.stringify(a);
+    const to = JSON.stringify(b);
+    if (from !== to) changes[key] = `${from} → ${to}`;
+  };
+  for (const key of Object.keys(after) as (keyof Policies)[]) {
+    if (key === 'dualControl') continue;
+    note(key, before[key], after[key]);
+  }
+  for (const action of Object.keys(after.dualControl) as (keyof Policies['dualControl'])[]) {
+    note(`dualControl.${action}`, before.dualControl[action], after.dualControl[action]);
+  }
+  return changes;
+}
+
+function assertFresh(latest: number, base: number): void {
+  if (latest !== base) {
+    throw new AppError(
+      'POLICY_STALE',
+      `Someone saved policy version ${latest} while you edited version ${base}. Reload the policies and make your change again.`,
+    );
   }
 }

@@ -1,0 +1,67 @@
+import type { Database } from 'better-sqlite3';
+import type { auditChannels } from '../../shared/contract/audit.contract';
+import type { Session } from '../auth/session.store';
+import type { HandlersFor } from '../rpc/router';
+import type { AuditCheckpointService } from './audit-checkpoint.service';
+import { dbChainSource } from './audit-checkpoint.service';
+import { exportCsv, exportJson } from './audit-export';
+import { queryAudit } from './audit-query';
+import type { AuditRow, AuditService } from './audit.service';
+import { verifyAuditChain } from './audit-verify';
+
+export interface AuditHandlerDeps {
+  readonly db: Database;
+  readonly audit: AuditService;
+  readonly checkpoints: AuditCheckpointService;
+}
+
+// Reading and exporting the log are audited too: who looked at the evidence, and what they found.
+export function auditHandlers(deps: AuditHandlerDeps): HandlersFor<typeof auditChannels> {
+  const { db, audit, checkpoints } = deps;
+  const actor = (s: Session) => ({ operatorId: s.operatorId, operator: s.username, role: s.role });
+  const verify = () => verifyAuditChain(dbChainSource(db));
+  return {
+    'audit:query': (input) => queryAudit(db, input),
+    'audit:verify': (_input, ctx) => {
+      const result = verify();
+      audit.append({
+        ...actor(ctx.session),
+        action: 'audit.verify',
+        outcome: result.ok ? 'ok' : 'failed',
+        details: result.firstProblem
+          ? { entries: result.entries, problemSeq: result.firstProblem.seq, reason: result.firstProblem.reason }
+          : { entries: result.entries },
+      });
+      return result;
+    },
+    'audit:export': (input, ctx) => {
+      const source = {
+        verification: verify(),
+        rows: db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as AuditRow[],
+        checkpoints: checkpoints.checkpoints(),
+        keys: checkpoints.keys(),
+        exportedAt: new Date().toISOString(),
+        exportedBy: ctx.session.username,
+      };
+      const files = input.format === 'json' ? [exportJson(source)] : exportCsv(source);
+      audit.append({
+        ...actor(ctx.session),
+        action: 'audit.export',
+        outcome: 'ok',
+        details: { format: input.format, entries: source.rows.length },
+      });
+      return { files };
+    },
+    'audit:checkpoint': (_input, ctx) => {
+      const cp = checkpoints.checkpointNow();
+      audit.append({
+        ...actor(ctx.session),
+        action: 'audit.checkpoint',
+        object: `audit:${cp.seq}`,
+        outcome: 'ok',
+        details: { seq: cp.seq, keyId: cp.key_id },
+      });
+      return { seq: cp.seq, keyId: cp.key_id, signedAt: cp.signed_at };
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import type { Database } from 'better-sqlite3';
+import type { Session } from '../auth/session.store';
+import type { Approver } from '../dual-control/dual-control.service';
+import { DEFAULT_POLICIES, parsePolicies, type Policies } from './policy-values';
+
+export interface PolicyVersion {
+  readonly version: number;
+  readonly policies: Policies;
+  readonly changedAt: string | null;
+  readonly changedBy: string | null;
+  readonly approvedBy: string | null;
+}
+
+interface PolicyRow {
+  version: number;
+  policies: string;
+  changed_at: string;
+  changed_by: string;
+  approved_by: string | null;
+}
+
+/**
+ * SQL for policy_versions. Reads hit the database every time (one indexed row) so a change saved
+ * by another process on the same file is in force at the next use; parsing is cached per version.
+ */
+export class PolicyRepository {
+  private cached: PolicyVersion | null = null;
+
+  constructor(private readonly db: Database) {}
+
+  latest(): PolicyVersion {
+    const row = this.db.prepare('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1').get() as
+      | PolicyRow
+      | undefined;
+    if (!row) return DEFAULTS_VERSION;
+    if (this.cached?.version !== row.version) this.cached = toVersion(row);
+    return this.cached;
+  }
+
+  history(limit: number): PolicyVersion[] {
+    const rows = this.db.prepare('SELECT * FROM policy_versions ORDER BY version DESC LIMIT ?').all(limit) as PolicyRow[];
+    const versions = rows.map(toVersion);
+    return versions.length < limit ? [...versions, DEFAULTS_VERSION] : versions;
+  }
+
+  insert(policies: Policies, by: Session, approver: Approver | null): PolicyVersion {
+    const version = this.latest().version + 1;
+    const row: PolicyRow = {
+      version,
+      policies: JSON.stringify(policies),
+      changed_at: new Date().toISOString(),
+      changed_by: by.username,
+      approved_by: approver?.username ?? null,
+    };
+    this.db
+      .prepare(
+        `INSERT INTO policy_versions (version, policies, changed_at, changed_by_id, changed_by, approved_by_id, approved_by)
+         VALUES (@version, @policies, @changed_at, @changed_by_id, @changed_by, @approved_by_id, @approved_by)`,
+      )
+      .run({ ...row, changed_by_id: by.operatorId, approved_by_id: approver?.operatorId ?? null });
+    return toVersion(row);
+  }
+}
+
+const DEFAULTS_VERSION: PolicyVersion = {
+  version: 0,
+  policies: DEFAULT_POLICIES,
+  changedAt: null,
+  changedBy: null,
+  approvedBy: null,
+};
+
+// A stored version predates fields or dual-control actions added later: those take their defaults.
+function toVersion(row: PolicyRow): PolicyVersion {
+  const stored = JSON.parse(row.policies) as Partial<Policies>;
+  const policies = parsePolicies({
+    ...DEFAULT_POLICIES,
+    ...stored,
+    dualControl: { ...DEFAULT_POLICIES.dualControl, ...stored.dualControl },
+  });
+  return {
+    version: row.version,
+    policies,
+    changedAt: row.changed_at,
+    changedBy: row.changed_by,
+    approvedBy: row.approved_by,
+  };
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { roleSchema } from './auth.contract';
+import { approvalSchema } from './approval.contract';
+import { channel, text } from './define';
+
+/** Actions that policy may put under dual control. Another feature adds its action here and to the defaults. */
+export const DUAL_CONTROL_ACTIONS = [
+  'operator.unlock',
+  'policy.update',
+  'mailer.print',
+  'mailer.reprint',
+  'keys.ceremony',
+  'keys.rotate',
+  'recovery.unlock',
+] as const;
+export type DualControlAction = (typeof DUAL_CONTROL_ACTIONS)[number];
+
+/** These stay under dual control whatever the policy says: one person alone must not be able to switch it off. */
+export const MANDATORY_DUAL_CONTROL: readonly DualControlAction[] = ['operator.unlock', 'policy.update', 'keys.ceremony'];
+
+export const PASSKEY_ALPHABETS = ['digits', 'base32-crockford', 'alphanumeric-unambiguous'] as const;
+
+const whole = (label: string, min: number, max: number) =>
+  z
+    .number({ error: `${label} must be a number` })
+    .int(`${label} must be a whole number`)
+    .min(min, `${label} must be at least ${min}`)
+    .max(max, `${label} must be at most ${max}`);
+
+// Auditors stay independent of the actions they review, so they never approve one.
+const approverRoleSchema = roleSchema.exclude(['auditor']);
+
+export const dualControlRuleSchema = z
+  .object({
+    required: z.boolean(),
+    approverRoles: z
+      .array(approverRoleSchema)
+      .min(1, 'Name at least one role that may approve')
+      .max(4)
+      .refine((roles) => new Set(roles).size === roles.length, 'List each approver role once'),
+  })
+  .strict();
+export type DualControlRule = z.infer<typeof dualControlRuleSchema>;
+
+export const policiesSchema = z
+  .object({
+    maxFailedSignIns: whole('Failed sign-ins before lockout', 3, 10),
+    sessionTimeoutMinutes: whole('Session timeout (minutes)', 1, 120),
+    listLength: whole('Codes per list', 20, 500),
+    codeDigits: whole('Code digits', 6, 10),
+    refillThreshold: whole('Refill threshold', 1, 200),
+    listExpiryDays: whole('List expiry (days)', 30, 1095),
+    pinRetries: whole('PIN retries', 3, 10),
+    activationRetries: whole('Activation retries', 3, 10),
+    passkeyLength: whole('Passkey length', 6, 16),
+    passkeyAlphabet: z.enum(PASSKEY_ALPHABETS),
+    passkeyMaxFailures: whole('Passkey failures before lockout', 1, 5),
+    auditCheckpointEvery: whole('Audit entries between signed checkpoints', 10, 10_000),
+    dualControl: z.record(z.enum(DUAL_CONTROL_ACTIONS), dualControlRuleSchema),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.refillThreshold >= p.listLength) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['refillThreshold'],
+        message: 'Refill threshold must be below the number of codes per list',
+      });
+    }
+    for (const action of MANDATORY_DUAL_CONTROL) {
+      if (!p.dualControl[action].required) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dualControl', action, 'required'],
+          message: `${action} always needs a second approver`,
+        });
+      }
+    }
+  });
+export type PolicyValues = z.infer<typeof policiesSchema>;
+
+export const policyVersionSchema = z.object({
+  /** 0 is the built-in defaults; every saved change is the next number. */
+  version: z.number().int(),
+  policies: policiesSchema,
+  changedAt: text(40).nullable(),
+  changedBy: text(64).nullable(),
+  approvedBy: text(64).nullable(),
+});
+
+export const policyChannels = {
+  'policy:get': channel({
+    summary: 'The policies in force now, with their version',
+    input: z.object({}).strict(),
+    output: policyVersionSchema,
+    access: 'signed-in',
+    mutates: false,
+  }),
+  'policy:history': channel({
+    summary: 'Earlier policy versions, newest first',
+    input: z.object({ limit: z.number().int().min(1).max(100).default(20) }).strict(),
+    output: z.object({ versions: z.array(policyVersionSchema) }),
+    access: ['security_officer', 'auditor', 'manager'],
+    mutates: false,
+  }),
+  'policy:update': channel({
+    summary: 'Save new policies as the next version (needs a second approver)',
+    input: z
+      .object({
+        /** The version the form was filled from; a newer one saved meanwhile is refused, not overwritten. */
+        baseVersion: z.number().int().min(0),
+        policies: policiesSchema,
+        approval: approvalSchema.optional(),
+      })
+      .strict(),
+    output: policyVersionSchema,
+    access: ['security_officer'],
+    mutates: true,
+  }),
+} as const;
