@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrations } from '../../../src/core/db/migrations';
 import { freshWorkstation, OFFICER } from '../../support/fresh-workstation';
 
 describe('auth through the router', () => {
@@ -22,7 +23,7 @@ describe('auth through the router', () => {
     expect(await t.ws.router.dispatch('c2', 'system:info', {})).toMatchObject({ error: { code: 'AUTH_REQUIRED' } });
     const signed = await t.ws.router.dispatch('c2', 'auth:signIn', { username: 'SOFIA', password: OFFICER.password });
     expect(signed.ok).toBe(true);
-    expect(await t.ws.router.dispatch('c2', 'system:info', {})).toMatchObject({ ok: true, value: { schemaVersion: 1 } });
+    expect(await t.ws.router.dispatch('c2', 'system:info', {})).toMatchObject({ ok: true, value: { schemaVersion: migrations.length } });
     await t.ws.router.dispatch('c2', 'auth:signOut', {});
     expect(await t.ws.router.dispatch('c2', 'system:info', {})).toMatchObject({ error: { code: 'AUTH_REQUIRED' } });
     const actions = t.ws.db.prepare('SELECT action, outcome FROM audit_log ORDER BY seq').all();
