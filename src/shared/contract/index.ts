@@ -1,5 +1,8 @@
 import type { z } from 'zod';
+import { adminChannels } from './admin.contract';
+import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
+import { policyChannels } from './policy.contract';
 import { systemChannels } from './system.contract';
 
 export * from './define';
@@ -12,6 +15,9 @@ export * from './events.contract';
 export const contract = {
   ...authChannels,
   ...systemChannels,
+  ...adminChannels,
+  ...policyChannels,
+  ...auditChannels,
 } as const;
 
 export type Contract = typeof contract;
