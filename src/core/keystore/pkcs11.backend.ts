@@ -42,13 +42,9 @@ export class Pkcs11Backend implements KeystoreBackend {
       throw new AppError('HSM_TOKEN_NOT_FOUND', `No token labelled "${this.opts.tokenLabel}" is present. Connect the HSM or check the keystore settings.`);
     }
     this.session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
-    try {
-      p.C_Login(this.session, pkcs11js.CKU_USER, this.opts.pin);
-    } catch (err) {
-      if (!(err instanceof pkcs11js.Pkcs11Error) || err.code !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) {
-        await this.close();
-        throw new AppError('HSM_LOGIN_FAILED', 'The HSM refused the PIN. Check the keystore PIN; repeated failures lock the token.');
-      }
+    if (!this.login(this.session)) {
+      await this.close();
+      throw new AppError('HSM_LOGIN_FAILED', 'The HSM refused the PIN. Check the keystore PIN; repeated failures lock the token.');
     }
     let best: { gen: number; metadata: string } | undefined;
     for (const h of this.find([{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }, { type: pkcs11js.CKA_LABEL, value: METADATA_LABEL }])) {
@@ -58,6 +54,24 @@ export class Pkcs11Backend implements KeystoreBackend {
     }
     this.metadataGen = best?.gen ?? 0;
     return best?.metadata;
+  }
+
+  /**
+   * PKCS#11 login is per application, not per session: while another keystore in this process
+   * is logged in, C_Login answers "already logged in" without checking the PIN, so we compare
+   * with the PIN that did log in.
+   */
+  private login(session: pkcs11js.Handle): boolean {
+    const module = this.module;
+    if (!module) return false;
+    try {
+      module.p11.C_Login(session, pkcs11js.CKU_USER, this.opts.pin);
+      module.rememberLogin(this.opts.tokenLabel, this.opts.pin);
+      return true;
+    } catch (err) {
+      const already = err instanceof pkcs11js.Pkcs11Error && err.code === pkcs11js.CKR_USER_ALREADY_LOGGED_IN;
+      return already && module.sameLogin(this.opts.tokenLabel, this.opts.pin);
+    }
   }
 
   /** Data objects are read-only once created: write the new generation, then drop the old ones. */

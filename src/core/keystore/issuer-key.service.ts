@@ -1,0 +1,114 @@
+import { X509Certificate, createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { derToP1363, p1363ToDer } from '../crypto/ecdsa-signature';
+import { AppError } from '../errors';
+import { buildCertificate } from './issuer-certificate';
+import type { KeystoreBackend } from './keystore-backend';
+import type { AuditSink, CaPublicKey, KeyInfo } from './keystore.types';
+import { publicKeyKcv, toInfo, type KeyRegistry } from './key-registry';
+
+// The issuer signing key S (source 001 [0024], [0026], [0063]) and the bank CA that certifies
+// it. The CA's public key goes onto every card at personalisation, so a card can check S's
+// certificate. Private halves never leave the backend.
+
+const KEEP = { persistent: true, extractable: false } as const;
+const DAY = 86_400_000;
+
+export class IssuerKeyService {
+  constructor(
+    private readonly backend: KeystoreBackend,
+    private readonly registry: KeyRegistry,
+    private readonly audit: AuditSink,
+    private readonly now: () => Date,
+  ) {}
+
+  async createBankCa(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo> {
+    const { ref, spkiDer } = this.backend.generateEcP256(KEEP);
+    const dn = { commonName: opts.commonName };
+    const certificate = this.certify(ref, spkiDer, spkiDer, dn, dn, true, opts.validDays ?? 3650);
+    const rec = this.registry.add(
+      { id: ref, purpose: 'bank-ca', kcv: publicKeyKcv(spkiDer), algorithm: 'EC-P256', origin: 'generated', publicKey: spkiDer.toString('base64'), certificate },
+      'retired',
+    );
+    await this.registry.commit();
+    this.audit('keystore.bank_ca.created', { officer: opts.officer, kcv: rec.kcv, version: rec.version });
+    return toInfo(rec);
+  }
+
+  async createIssuerKey(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo> {
+    const ca = this.ca();
+    const caSpki = Buffer.from(ca.publicKey ?? '', 'base64');
+    const { ref, spkiDer } = this.backend.generateEcP256(KEEP);
+    const issuerDn = { commonName: this.caCommonName() };
+    const certificate = this.certify(ca.id, spkiDer, caSpki, { commonName: opts.commonName }, issuerDn, false, opts.validDays ?? 730);
+    const rec = this.registry.add(
+      { id: ref, purpose: 'issuer-signing', kcv: publicKeyKcv(spkiDer), algorithm: 'EC-P256', origin: 'generated', publicKey: spkiDer.toString('base64'), certificate },
+      'retired',
+    );
+    await this.registry.commit();
+    this.audit('keystore.issuer_key.created', { officer: opts.officer, kcv: rec.kcv, version: rec.version, ca_kcv: ca.kcv });
+    return toInfo(rec);
+  }
+
+  caPublicKey(): CaPublicKey {
+    const spkiDer = Buffer.from(this.ca().publicKey ?? '', 'base64');
+    const pem = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
+    return { spkiDer, uncompressedPoint: spkiDer.subarray(-65), pem };
+  }
+
+  caCertificatePem(): string {
+    return this.ca().certificate ?? '';
+  }
+
+  issuerCertificatePem(): string {
+    return this.issuer().certificate ?? '';
+  }
+
+  sign(data: Uint8Array, encoding: 'der' | 'p1363'): Buffer {
+    const raw = this.backend.ecdsaSign(this.issuer().id, data);
+    return encoding === 'der' ? p1363ToDer(raw) : raw;
+  }
+
+  verify(data: Uint8Array, signature: Uint8Array, encoding: 'der' | 'p1363'): boolean {
+    const key = createPublicKey({ key: Buffer.from(this.issuer().publicKey ?? '', 'base64'), format: 'der', type: 'spki' });
+    try {
+      const sig = encoding === 'der' ? derToP1363(signature) : Buffer.from(signature);
+      return cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, sig);
+    } catch {
+      return false; // a malformed signature is simply not valid
+    }
+  }
+
+  private certify(
+    signerRef: string,
+    subjectSpki: Buffer,
+    issuerSpki: Buffer,
+    subject: { commonName: string },
+    issuer: { commonName: string },
+    isCa: boolean,
+    validDays: number,
+  ): string {
+    const notBefore = this.now();
+    const notAfter = new Date(notBefore.getTime() + validDays * DAY);
+    return buildCertificate({ subject, issuer, subjectSpkiDer: subjectSpki, issuerSpkiDer: issuerSpki, notBefore, notAfter, isCa }, (tbs) =>
+      p1363ToDer(this.backend.ecdsaSign(signerRef, tbs)),
+    );
+  }
+
+  private caCommonName(): string {
+    const pem = this.ca().certificate ?? '';
+    const cn = /CN=([^\n]+)/.exec(new X509Certificate(pem).subject);
+    return cn?.[1] ?? 'Bank CA';
+  }
+
+  private ca() {
+    const ca = this.registry.active('bank-ca');
+    if (!ca) throw new AppError('KEYSTORE_NO_BANK_CA', "There is no bank CA key. Create the test CA or import the bank's CA first.");
+    return ca;
+  }
+
+  private issuer() {
+    const s = this.registry.active('issuer-signing');
+    if (!s) throw new AppError('KEYSTORE_NO_ISSUER_KEY', 'There is no issuer signing key yet. A security officer must create it.');
+    return s;
+  }
+}

@@ -1,0 +1,242 @@
+import { readFileSync } from 'node:fs';
+import { AppError, isAppError } from '../errors';
+import type { Logger } from '../log';
+import { writeFileAtomic } from './atomic-file';
+import { CardKeyService } from './card-key.service';
+import type { CardSeriesStore } from './card-series.repository';
+import { CeremonyService } from './ceremony.service';
+import { IssuerKeyService } from './issuer-key.service';
+import type { KeystoreBackend } from './keystore-backend';
+import type {
+  AuditSink,
+  CaPublicKey,
+  CardKeyHandle,
+  CardKeyRotation,
+  CardKeyState,
+  KeyInfo,
+  Keystore,
+  KeystoreStatus,
+  MailerKey,
+  SecureMessagingKeys,
+  SessionKeyHandle,
+  SymmetricKeyHandle,
+} from './keystore.types';
+import { aesKcv, KeyRegistry, toInfo } from './key-registry';
+
+export interface KeystoreServiceOptions {
+  readonly backend: KeystoreBackend;
+  readonly cardSeries: CardSeriesStore;
+  readonly audit: AuditSink;
+  readonly log?: Logger;
+  readonly now?: () => Date;
+  readonly cardKeyCacheSize?: number;
+}
+
+/** The Keystore over either backend: policy, metadata and audit live here, crypto in the backend. */
+export class KeystoreService implements Keystore {
+  readonly ceremony: CeremonyService;
+  private readonly registry: KeyRegistry;
+  private readonly cards: CardKeyService;
+  private readonly issuer: IssuerKeyService;
+  private readonly audit: AuditSink;
+
+  private constructor(private readonly opts: KeystoreServiceOptions) {
+    const now = opts.now ?? (() => new Date());
+    this.audit = (action, details) => {
+      opts.audit(action, details);
+      opts.log?.info(action, details);
+    };
+    this.registry = new KeyRegistry(opts.backend, now);
+    this.cards = new CardKeyService(opts.backend, this.registry, opts.cardSeries, this.audit, opts.cardKeyCacheSize);
+    this.issuer = new IssuerKeyService(opts.backend, this.registry, this.audit, now);
+    this.ceremony = new CeremonyService(this.audit, (mk, officer, expectedKcv) => this.installMasterKey(mk, officer, expectedKcv));
+  }
+
+  /** Opens (unlocks) the backend and loads the key list. Failures are audited with their code. */
+  static async open(opts: KeystoreServiceOptions): Promise<KeystoreService> {
+    const ks = new KeystoreService(opts);
+    try {
+      ks.registry.load(await opts.backend.open());
+    } catch (err) {
+      await opts.backend.close().catch(() => undefined);
+      ks.audit('keystore.open_failed', { backend: opts.backend.kind, code: isAppError(err) ? err.code : 'UNEXPECTED' });
+      throw err;
+    }
+    ks.audit('keystore.opened', { backend: opts.backend.kind, keys: ks.registry.list().length });
+    return ks;
+  }
+
+  get backend() {
+    return this.opts.backend.kind;
+  }
+
+  async status(): Promise<KeystoreStatus> {
+    const mk = this.registry.active('master');
+    const s = this.registry.active('issuer-signing');
+    const ca = this.registry.active('bank-ca');
+    return {
+      backend: this.backend,
+      masterKey: mk ? { version: mk.version, kcv: mk.kcv } : null,
+      issuerKey: s ? { version: s.version, kcv: s.kcv } : null,
+      bankCa: ca ? { kcv: ca.kcv } : null,
+      ceremonyInProgress: this.ceremony.progress() !== null,
+    };
+  }
+
+  async listKeys(): Promise<KeyInfo[]> {
+    return this.registry.list();
+  }
+
+  async generateMasterKey(opts: { officer: string }): Promise<KeyInfo> {
+    const ref = this.opts.backend.generateAes(32, { persistent: true, extractable: false });
+    return this.register(ref, 'generated', opts.officer);
+  }
+
+  private async installMasterKey(mk: Buffer, officer: string, expectedKcv?: string): Promise<KeyInfo> {
+    const ref = this.opts.backend.importAes(mk, { persistent: true, extractable: false });
+    const kcv = aesKcv(this.opts.backend, ref);
+    if (expectedKcv !== undefined && expectedKcv.toUpperCase() !== kcv) {
+      this.opts.backend.destroy(ref);
+      this.audit('keystore.ceremony.master_key_rejected', { officer, kcv, reason: 'kcv_mismatch' });
+      throw new AppError(
+        'CEREMONY_KCV_MISMATCH',
+        'The combined master key does not match the expected check value. Check each component with its custodian; nothing was stored.',
+      );
+    }
+    return this.register(ref, 'components', officer);
+  }
+
+  private async register(ref: string, origin: 'generated' | 'components', officer: string): Promise<KeyInfo> {
+    const kcv = aesKcv(this.opts.backend, ref);
+    const rec = this.registry.add({ id: ref, purpose: 'master', kcv, algorithm: 'AES-256', origin }, 'superseded');
+    await this.registry.commit();
+    this.audit('keystore.master_key.installed', { officer, origin, kcv, version: rec.version });
+    return toInfo(rec);
+  }
+
+  async cardKey(n: string, sn?: number): Promise<CardKeyHandle> {
+    return this.cards.cardKey(n, sn);
+  }
+  async cardKeyState(n: string): Promise<CardKeyState> {
+    return this.cards.state(n);
+  }
+  async retireCardKey(n: string, opts: { reason: string; operator: string }): Promise<CardKeyState> {
+    return this.cards.retire(n, opts);
+  }
+  async prepareCardKeyRotation(n: string): Promise<CardKeyRotation> {
+    return this.cards.prepareRotation(n);
+  }
+  async confirmCardKeyRotation(n: string, sn: number): Promise<CardKeyState> {
+    return this.cards.confirmRotation(n, sn);
+  }
+  async formatCustomerKeyForMailer(n: string, opts: { operator: string; reason: string }): Promise<MailerKey> {
+    return this.cards.formatForMailer(n, opts);
+  }
+  async deriveSecureMessagingKeys(card: CardKeyHandle, hostChallenge: Uint8Array, cardChallenge: Uint8Array): Promise<SecureMessagingKeys> {
+    return this.cards.secureMessagingKeys(card, hostChallenge, cardChallenge);
+  }
+  async generateSessionKey(): Promise<SessionKeyHandle> {
+    return this.cards.generateSession();
+  }
+  async encrypt(key: SymmetricKeyHandle, iv: Uint8Array, data: Uint8Array): Promise<Buffer> {
+    return this.opts.backend.aesCbc(this.cards.ref(key), 'encrypt', checkIv(iv), checkBlocks(data));
+  }
+  async decrypt(key: SymmetricKeyHandle, iv: Uint8Array, data: Uint8Array): Promise<Buffer> {
+    return this.opts.backend.aesCbc(this.cards.ref(key), 'decrypt', checkIv(iv), checkBlocks(data));
+  }
+  async mac(key: SymmetricKeyHandle, data: Uint8Array): Promise<Buffer> {
+    return this.opts.backend.cmac(this.cards.ref(key), data);
+  }
+  async verifyMac(key: SymmetricKeyHandle, data: Uint8Array, tag: Uint8Array): Promise<boolean> {
+    return this.cards.verifyMac(key, data, tag);
+  }
+  async wrapKey(wrapping: SymmetricKeyHandle, target: SymmetricKeyHandle): Promise<Buffer> {
+    return this.opts.backend.wrapAes(this.cards.ref(wrapping), this.cards.ref(target));
+  }
+  async unwrapKey(wrapping: SymmetricKeyHandle, wrapped: Uint8Array): Promise<SessionKeyHandle> {
+    return this.cards.unwrap(wrapping, wrapped);
+  }
+  async wrapForCardPublicKey(target: SessionKeyHandle, cardPublicKeySpkiDer: Uint8Array): Promise<Buffer> {
+    try {
+      return this.opts.backend.rsaOaepWrap(this.cards.ref(target), cardPublicKeySpkiDer);
+    } catch (err) {
+      if (isAppError(err)) throw err;
+      throw new AppError('KEY_BAD_PUBLIC_KEY', 'The card public key could not be used for RSA-OAEP. Read it from the card again.');
+    }
+  }
+  async release(key: SessionKeyHandle): Promise<void> {
+    this.cards.release(key);
+  }
+
+  async createBankCa(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo> {
+    return this.issuer.createBankCa(opts);
+  }
+  async caPublicKey(): Promise<CaPublicKey> {
+    return this.issuer.caPublicKey();
+  }
+  async caCertificatePem(): Promise<string> {
+    return this.issuer.caCertificatePem();
+  }
+  async createIssuerKey(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo> {
+    return this.issuer.createIssuerKey(opts);
+  }
+  async issuerCertificatePem(): Promise<string> {
+    return this.issuer.issuerCertificatePem();
+  }
+  async sign(data: Uint8Array, encoding: 'der' | 'p1363' = 'der'): Promise<Buffer> {
+    return this.issuer.sign(data, encoding);
+  }
+  async verify(data: Uint8Array, signature: Uint8Array, encoding: 'der' | 'p1363' = 'der'): Promise<boolean> {
+    return this.issuer.verify(data, signature, encoding);
+  }
+
+  async backupTo(file: string, passphrase: string, opts: { officer: string }): Promise<void> {
+    const b = this.opts.backend;
+    if (!b.exportBackup) throw backupUnsupported();
+    writeFileAtomic(file, await b.exportBackup(passphrase, this.registry.serialise()));
+    this.audit('keystore.backup.written', { officer: opts.officer, keys: this.registry.list().length });
+  }
+
+  async restoreFrom(file: string, passphrase: string, opts: { officer: string }): Promise<void> {
+    const b = this.opts.backend;
+    if (!b.importBackup) throw backupUnsupported();
+    let blob: Buffer;
+    try {
+      blob = readFileSync(file);
+    } catch {
+      throw new AppError('KEYSTORE_BACKUP_UNREADABLE', `The backup file ${file} cannot be read. Check the path and the medium.`);
+    }
+    try {
+      this.cards.clear();
+      this.registry.load(await b.importBackup(blob, passphrase));
+    } catch (err) {
+      this.audit('keystore.backup.restore_failed', { officer: opts.officer, code: isAppError(err) ? err.code : 'UNEXPECTED' });
+      throw err;
+    }
+    this.audit('keystore.backup.restored', { officer: opts.officer, keys: this.registry.list().length });
+  }
+
+  async close(): Promise<void> {
+    this.ceremony.abort();
+    this.cards.clear();
+    await this.opts.backend.close();
+    this.audit('keystore.closed', { backend: this.backend });
+  }
+}
+
+function checkIv(iv: Uint8Array): Uint8Array {
+  if (iv.length !== 16) throw new AppError('CRYPTO_BAD_INPUT', 'The IV must be 16 bytes.');
+  return iv;
+}
+
+function checkBlocks(data: Uint8Array): Uint8Array {
+  if (data.length % 16 !== 0) throw new AppError('CRYPTO_BAD_INPUT', 'Data must be padded to whole 16-byte blocks before encryption.');
+  return data;
+}
+
+function backupUnsupported(): AppError {
+  return new AppError(
+    'KEYSTORE_BACKUP_UNSUPPORTED',
+    "This keystore lives on an HSM: back it up with the HSM vendor's tools (key backup/cloning under dual control).",
+  );
+}

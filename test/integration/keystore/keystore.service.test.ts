@@ -1,0 +1,230 @@
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, constants, createPublicKey, generateKeyPairSync, privateDecrypt, verify } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aesCmac } from '../../../src/core/crypto/aes-cmac';
+import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
+import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
+import { SCP03_S_ENC, SCP03_S_MAC, deriveScp03Key } from '../../../src/core/crypto/scp03';
+import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
+import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
+import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
+import { BACKENDS, createKeystoreFixture, type KeystoreFixture } from './keystore.fixture';
+
+const COMPONENTS = [
+  '0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0',
+  'a5a5a5a55a5a5a5a0123456789abcdeffedcba9876543210c3c3c3c33c3c3c3c',
+  '7f6e5d4c3b2a19080706050403020100deadbeefcafebabe0badf00d12345678',
+];
+const MK = xorComponents(COMPONENTS.map((c) => Buffer.from(c, 'hex')));
+const cardK = (n: string, sn: number, mk: Buffer = MK) => kdfCounterCmac(mk, cardKeyKdfInput(n, sn));
+const expectCode = async (p: Promise<unknown>, code: string) => expect(p).rejects.toMatchObject({ name: 'AppError', code });
+
+describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
+  let fx: KeystoreFixture;
+  let ks: KeystoreService;
+
+  beforeAll(async () => {
+    fx = createKeystoreFixture(backend);
+    ks = await fx.open();
+  });
+  afterAll(async () => {
+    await ks.close();
+    fx.dispose();
+  });
+
+  it('refuses card keys before there is a master key', async () => {
+    await expectCode(ks.cardKey('N-BEFORE'), 'KEYSTORE_NO_MASTER_KEY');
+  });
+
+  it('rejects a component whose KCV does not match the custodian sheet, keeping nothing', async () => {
+    ks.ceremony.begin({ components: 3, officer: 'sofia' });
+    const sheet = kcvAes(Buffer.from(COMPONENTS[0] ?? '', 'hex'));
+    const wrong = sheet === '000000' ? '111111' : '000000';
+    expect(() => ks.ceremony.enterComponent(1, COMPONENTS[0] ?? '', { custodian: 'c1', expectedKcv: wrong })).toThrow(
+      expect.objectContaining({ code: 'CEREMONY_KCV_MISMATCH' }),
+    );
+    expect(ks.ceremony.progress()?.entered).toEqual([]);
+    expect(fx.audit.some((a) => a.action === 'keystore.ceremony.component_rejected')).toBe(true);
+  });
+
+  it('forms the master key from three components, each confirmed by its KCV', async () => {
+    const kcvs = COMPONENTS.map((hex, i) =>
+      ks.ceremony.enterComponent(i + 1, hex, { custodian: `c${i + 1}`, expectedKcv: kcvAes(Buffer.from(hex, 'hex')) }),
+    );
+    expect(kcvs.map((k) => k.kcv)).toEqual(COMPONENTS.map((h) => kcvAes(Buffer.from(h, 'hex'))));
+    await expectCode(ks.ceremony.finish({ expectedKcv: '000000' }), 'CEREMONY_KCV_MISMATCH');
+    expect(await ks.listKeys()).toEqual([]);
+    const info = await ks.ceremony.finish({ expectedKcv: kcvAes(MK) });
+    expect(info).toMatchObject({ purpose: 'master', version: 1, state: 'active', kcv: kcvAes(MK), algorithm: 'AES-256', origin: 'components' });
+    expect((await ks.status()).masterKey).toEqual({ version: 1, kcv: kcvAes(MK) });
+    expect(ks.ceremony.progress()).toBeNull();
+  });
+
+  it('derives K = KDF(MK, N, SN) exactly as documented, one key per card', async () => {
+    const a = await ks.cardKey('N-1001');
+    const b = await ks.cardKey('N-1002');
+    expect(a).toEqual({ kind: 'card', n: 'N-1001', sn: 1, mkVersion: 1, kcv: kcvAes(cardK('N-1001', 1)) });
+    expect(b.kcv).toBe(kcvAes(cardK('N-1002', 1)));
+    expect(a.kcv).not.toBe(b.kcv);
+  });
+
+  it('encrypts, decrypts and MACs under a card key (checked against node:crypto)', async () => {
+    const k = await ks.cardKey('N-1001');
+    const iv = Buffer.alloc(16, 7);
+    const data = Buffer.alloc(48, 0x5a);
+    const ct = await ks.encrypt(k, iv, data);
+    expect(ct.equals(data)).toBe(false);
+    expect((await ks.decrypt(k, iv, ct)).equals(data)).toBe(true);
+    const tag = await ks.mac(k, data);
+    expect(tag.equals(aesCmac(cardK('N-1001', 1), data))).toBe(true);
+    expect((await ks.mac(k, Buffer.alloc(0))).equals(aesCmac(cardK('N-1001', 1), Buffer.alloc(0)))).toBe(true);
+    expect(await ks.verifyMac(k, data, tag.subarray(0, 8))).toBe(true);
+    expect(await ks.verifyMac(k, Buffer.alloc(48, 0x5b), tag.subarray(0, 8))).toBe(false);
+    await expectCode(ks.encrypt(k, iv, Buffer.alloc(5)), 'CRYPTO_BAD_INPUT');
+  });
+
+  it('derives SCP03-style session keys from a card key inside the keystore', async () => {
+    const k = await ks.cardKey('N-1001');
+    const host = Buffer.from('0001020304050607', 'hex');
+    const card = Buffer.from('08090a0b0c0d0e0f', 'hex');
+    const sm = await ks.deriveSecureMessagingKeys(k, host, card);
+    const ctx = Buffer.concat([host, card]);
+    expect(sm.sEnc.kcv).toBe(kcvAes(deriveScp03Key(cardK('N-1001', 1), SCP03_S_ENC, ctx)));
+    expect(sm.sMac.kcv).toBe(kcvAes(deriveScp03Key(cardK('N-1001', 1), SCP03_S_MAC, ctx)));
+    await ks.release(sm.sEnc);
+    await expectCode(ks.mac(sm.sEnc, Buffer.alloc(16)), 'KEY_NOT_FOUND');
+  });
+
+  it('formats K for the mailer through one audited function', async () => {
+    const before = fx.audit.length;
+    const m = await ks.formatCustomerKeyForMailer('N-1002', { operator: 'mia', reason: 'initial mailer' });
+    const parsed = parseMailerKey(m.formatted);
+    expect(parsed.ok && parsed.key.equals(cardK('N-1002', 1))).toBe(true);
+    expect(m).toMatchObject({ n: 'N-1002', sn: 1, kcv: kcvAes(cardK('N-1002', 1)) });
+    const entry = fx.audit.slice(before).find((a) => a.action === 'keystore.mailer.customer_key_formatted');
+    expect(entry?.details).toEqual({ n: 'N-1002', sn: 1, kcv: m.kcv, operator: 'mia', reason: 'initial mailer' });
+  });
+
+  it("rotates a card key: K' for the next SN travels wrapped under K, then K is retired", async () => {
+    const k = await ks.cardKey('N-2001');
+    const rot = await ks.prepareCardKeyRotation('N-2001');
+    expect(rot.next).toMatchObject({ n: 'N-2001', sn: 2, kcv: kcvAes(cardK('N-2001', 2)) });
+    const again = await ks.prepareCardKeyRotation('N-2001');
+    expect(again.wrappedNextKey.equals(rot.wrappedNextKey)).toBe(true); // a retried push sends the same K'
+    const unwrapped = await ks.unwrapKey(k, rot.wrappedNextKey); // what the card does with K
+    expect(unwrapped.kcv).toBe(rot.next.kcv);
+    expect((await ks.cardKeyState('N-2001')).pendingSn).toBe(2);
+    await expectCode(ks.confirmCardKeyRotation('N-2001', 3), 'CARD_KEY_ROTATION_NOT_PENDING');
+    const state = await ks.confirmCardKeyRotation('N-2001', 2);
+    expect(state).toMatchObject({ sn: 2, pendingSn: null, retiredSns: 1, kcv: rot.next.kcv });
+    await expectCode(ks.mac(k, Buffer.alloc(16)), 'CARD_KEY_RETIRED');
+    await expectCode(ks.cardKey('N-2001', 1), 'CARD_KEY_RETIRED');
+  });
+
+  it('retires a compromised card key by moving only that card to the next SN', async () => {
+    const other = await ks.cardKey('N-1001');
+    const victim = await ks.cardKey('N-3001');
+    const s = await ks.retireCardKey('N-3001', { reason: 'cloned', operator: 'sam' });
+    expect(s).toMatchObject({ n: 'N-3001', sn: 2, kcv: kcvAes(cardK('N-3001', 2)) });
+    await expectCode(ks.encrypt(victim, Buffer.alloc(16), Buffer.alloc(16)), 'CARD_KEY_RETIRED');
+    await expectCode(ks.cardKey('N-3001', 1), 'CARD_KEY_RETIRED');
+    await expectCode(ks.cardKey('N-3001', 5), 'CARD_KEY_NOT_ISSUED');
+    expect(await ks.cardKey('N-1001')).toEqual(other);
+  });
+
+  it('wraps a session key under a card RSA public key with OAEP (public-key mode)', async () => {
+    const card = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const session = await ks.generateSessionKey();
+    const spki = card.publicKey.export({ format: 'der', type: 'spki' });
+    const wrapped = await ks.wrapForCardPublicKey(session, spki);
+    const clear = privateDecrypt({ key: card.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, wrapped);
+    expect(kcvAes(clear)).toBe(session.kcv);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
+    await expectCode(ks.wrapForCardPublicKey(session, ec), 'KEY_BAD_PUBLIC_KEY');
+  });
+
+  it('creates the bank CA and issuer key S, with an X.509 certificate that verifies', async () => {
+    await expectCode(ks.createIssuerKey({ commonName: 'OTAC Issuer', officer: 'sofia' }), 'KEYSTORE_NO_BANK_CA');
+    await ks.createBankCa({ commonName: 'Test Bank CA', officer: 'sofia' });
+    const s = await ks.createIssuerKey({ commonName: 'OTAC Issuer', officer: 'sofia' });
+    expect(s).toMatchObject({ purpose: 'issuer-signing', algorithm: 'EC-P256', state: 'active', version: 1 });
+    const ca = await ks.caPublicKey();
+    expect(ca.uncompressedPoint.length).toBe(65);
+    expect(ca.uncompressedPoint[0]).toBe(0x04);
+    const cert = new X509Certificate(await ks.issuerCertificatePem());
+    expect(cert.verify(createPublicKey(ca.pem))).toBe(true);
+    expect(cert.subject).toContain('CN=OTAC Issuer');
+    expect(cert.issuer).toContain('CN=Test Bank CA');
+    expect(cert.ca).toBe(false);
+    const caFile = join(fx.dir, 'ca.pem');
+    const sFile = join(fx.dir, 's.pem');
+    writeFileSync(caFile, await ks.caCertificatePem());
+    writeFileSync(sFile, await ks.issuerCertificatePem());
+    expect(execFileSync('openssl', ['verify', '-CAfile', caFile, sFile]).toString()).toContain(': OK');
+  });
+
+  it('signs with S (ECDSA P-256) and verifies, in DER and r||s', async () => {
+    const data = Buffer.from('list 42 for N-1001');
+    const der = await ks.sign(data);
+    const raw = await ks.sign(data, 'p1363');
+    expect(raw.length).toBe(64);
+    const certKey = new X509Certificate(await ks.issuerCertificatePem()).publicKey;
+    expect(verify('sha256', data, certKey, der)).toBe(true);
+    expect(await ks.verify(data, der)).toBe(true);
+    expect(await ks.verify(data, raw, 'p1363')).toBe(true);
+    expect(await ks.verify(Buffer.from('list 43 for N-1001'), der)).toBe(false);
+  });
+
+  it('rotates the master key: new cards and rotations use MK v2, existing cards keep theirs', async () => {
+    const oldK = await ks.cardKey('N-1001');
+    const mk2 = await ks.generateMasterKey({ officer: 'sofia' });
+    expect(mk2).toMatchObject({ version: 2, state: 'active', origin: 'generated' });
+    const keys = await ks.listKeys();
+    expect(keys.find((k) => k.purpose === 'master' && k.version === 1)?.state).toBe('superseded');
+    expect(await ks.cardKey('N-1001')).toEqual(oldK);
+    expect((await ks.cardKey('N-4001')).mkVersion).toBe(2);
+    const rot = await ks.prepareCardKeyRotation('N-1001');
+    expect(rot.next.mkVersion).toBe(2);
+    expect(rot.next.kcv).not.toBe(kcvAes(cardK('N-1001', 2))); // derived from MK v2, not v1
+  });
+
+  it('keeps every key across close and re-open', async () => {
+    const before = await ks.listKeys();
+    const card = await ks.cardKey('N-1002');
+    const pem = await ks.issuerCertificatePem();
+    await ks.close();
+    ks = await fx.open({ createIfMissing: false });
+    expect(await ks.listKeys()).toEqual(before);
+    expect(await ks.cardKey('N-1002')).toEqual(card);
+    expect(await ks.issuerCertificatePem()).toBe(pem);
+    const sig = await ks.sign(Buffer.from('after restart'));
+    expect(verify('sha256', Buffer.from('after restart'), new X509Certificate(pem).publicKey, sig)).toBe(true);
+  });
+
+  it('refuses a wrong passphrase or PIN with a clear error', async () => {
+    const err = backend === 'software' ? 'KEYSTORE_WRONG_PASSPHRASE' : 'HSM_LOGIN_FAILED';
+    await expectCode(fx.open({ passphrase: 'not the passphrase', pin: '000000' }), err);
+    expect(fx.audit.at(-1)).toMatchObject({ action: 'keystore.open_failed', details: { code: err } });
+  });
+
+  it('backs up and restores (software) or points to the HSM tools (pkcs11)', async () => {
+    const file = join(fx.dir, 'backup.otacks');
+    if (backend === 'pkcs11') {
+      await expectCode(ks.backupTo(file, 'backup passphrase', { officer: 'sofia' }), 'KEYSTORE_BACKUP_UNSUPPORTED');
+      return;
+    }
+    const before = await ks.listKeys();
+    await ks.backupTo(file, 'backup passphrase', { officer: 'sofia' });
+    await ks.generateMasterKey({ officer: 'sofia' });
+    expect((await ks.listKeys()).length).toBe(before.length + 1);
+    await expectCode(ks.restoreFrom(file, 'wrong backup pass', { officer: 'sofia' }), 'KEYSTORE_WRONG_PASSPHRASE');
+    await ks.restoreFrom(file, 'backup passphrase', { officer: 'sofia' });
+    expect(await ks.listKeys()).toEqual(before);
+    await ks.close();
+    ks = await fx.open({ createIfMissing: false }); // the restored keys are what is on disk now
+    expect(await ks.listKeys()).toEqual(before);
+    expect((await ks.cardKey('N-1002')).kcv).toBe(kcvAes(cardK('N-1002', 1)));
+  });
+});
