@@ -51,10 +51,11 @@ export interface DecodedKeystoreFile {
 
 /** Throws AppError KEYSTORE_FOREIGN / _VERSION / _TRUNCATED / _TAMPERED / _WRONG_PASSPHRASE. */
 export async function decodeKeystoreFile(data: Buffer, provider: KekProvider, what = 'keystore file'): Promise<DecodedKeystoreFile> {
-  if (data.length < MAGIC.length + 4 || !data.subarray(0, 6).equals(MAGIC_FAMILY)) {
-    if (data.length < MAGIC.length && MAGIC.subarray(0, data.length).equals(data)) throw truncated(what);
+  const prefix = Math.min(data.length, MAGIC_FAMILY.length);
+  if (!data.subarray(0, prefix).equals(MAGIC_FAMILY.subarray(0, prefix))) {
     throw new AppError('KEYSTORE_FOREIGN', `The ${what} is not an OTAC keystore. Choose the right file; nothing was changed.`);
   }
+  if (data.length < MAGIC.length + 4) throw truncated(what);
   if (!data.subarray(0, 8).equals(MAGIC)) {
     throw new AppError('KEYSTORE_VERSION', `The ${what} was written by a newer workstation. Update the workstation; nothing was changed.`);
   }
