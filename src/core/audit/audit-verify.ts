@@ -55,15 +55,17 @@ export function verifyAuditChain(src: AuditChainSource): AuditVerification {
     prev = { seq: row.seq, hash: row.hash };
   }
   const lastSeq = prev.seq;
-  const problems: Problem[] = [];
-  if (anomaly) problems.push(classify(anomaly, src));
+  const chainProblem = anomaly ? classify(anomaly, src) : null;
+  const problems: Problem[] = chainProblem ? [chainProblem] : [];
 
   let lastGood = 0;
   let lastSigned: number | null = null;
   for (const cp of checkpoints) {
     const found = checkCheckpoint(cp, src, hashAt, lastSeq, lastGood);
     if (found) {
-      problems.push(found);
+      // A checkpoint mismatch only bounds a range; a break the chain itself located in it is more precise.
+      const located = found.reason === 'altered' && chainProblem !== null && chainProblem.seq <= cp.seq;
+      if (!located) problems.push(found);
       continue;
     }
     lastGood = cp.seq;

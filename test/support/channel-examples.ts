@@ -1,0 +1,87 @@
+import type { ChannelName } from '../../src/shared/contract';
+import type { Role } from '../../src/shared/roles';
+import { DEFAULT_POLICIES } from '../../src/core/policy/policy.service';
+import type { Workstation } from '../../src/core/workstation';
+import { OFFICER } from './fresh-workstation';
+import { approvalOf, type TestOperator } from './operators';
+
+/** What an example's input builder gets: a workstation past first run, and who will make the call. */
+export interface ExampleContext {
+  readonly ws: Workstation;
+  /** The first security officer, signed in on OFFICER_CLIENT (absent only for firstRun examples). */
+  readonly officer: TestOperator;
+  /** The caller, already signed in (absent for 'anonymous'). */
+  readonly caller: TestOperator | null;
+  addOperator(role: Role): Promise<TestOperator>;
+}
+
+export interface ChannelExample {
+  /** The caller's role; 'anonymous' for public channels called before sign-in. */
+  readonly as: Role | 'anonymous';
+  /** Leave the workstation at first run (no operators yet). */
+  readonly firstRun?: boolean;
+  /** The audit action the call writes; by default the channel name with ':' as '.'. */
+  readonly auditAction?: string;
+  /** Builds the state the call needs and returns a valid input. */
+  readonly input: (ctx: ExampleContext) => unknown;
+}
+
+/**
+ * A valid call for every state-changing channel. test/unit/audit/mutating-channels-audited.test.ts
+ * fails for a `mutates: true` channel missing here, so a new feature adds its example in this map.
+ */
+export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
+  'auth:setupFirstOfficer': { as: 'anonymous', firstRun: true, input: () => OFFICER },
+  'auth:signIn': {
+    as: 'anonymous',
+    input: async (c) => approvalOf(await c.addOperator('clerk')),
+  },
+  'auth:signOut': { as: 'clerk', input: () => ({}) },
+  'auth:changePassword': {
+    as: 'clerk',
+    input: (c) => ({ currentPassword: c.caller?.password, newPassword: 'a brand new password' }),
+  },
+  'admin:createOperator': {
+    as: 'security_officer',
+    input: () => ({ username: 'carla', displayName: 'Carla Clerk', role: 'clerk', temporaryPassword: 'temporary password 1' }),
+  },
+  'admin:updateRole': {
+    as: 'security_officer',
+    input: async (c) => ({ operatorId: (await c.addOperator('clerk')).id, role: 'support' }),
+  },
+  'admin:disableOperator': {
+    as: 'security_officer',
+    input: async (c) => ({ operatorId: (await c.addOperator('clerk')).id }),
+  },
+  'admin:enableOperator': {
+    as: 'security_officer',
+    input: async (c) => {
+      const op = await c.addOperator('clerk');
+      await c.ws.router.dispatch(c.officer.client, 'admin:disableOperator', { operatorId: op.id });
+      return { operatorId: op.id };
+    },
+  },
+  'admin:resetPassword': {
+    as: 'security_officer',
+    input: async (c) => ({ operatorId: (await c.addOperator('clerk')).id, temporaryPassword: 'temporary password 2' }),
+  },
+  'admin:unlockOperator': {
+    as: 'manager',
+    input: async (c) => {
+      const op = await c.addOperator('clerk');
+      for (let i = 0; i < DEFAULT_POLICIES.maxFailedSignIns; i++) {
+        await c.ws.router.dispatch('somewhere', 'auth:signIn', { username: op.username, password: 'wrong' });
+      }
+      return { username: op.username, approval: approvalOf(c.officer) };
+    },
+  },
+  'policy:update': {
+    as: 'security_officer',
+    input: async (c) => ({
+      baseVersion: 0,
+      policies: { ...DEFAULT_POLICIES, sessionTimeoutMinutes: 30 },
+      approval: approvalOf(await c.addOperator('security_officer')),
+    }),
+  },
+  'audit:checkpoint': { as: 'auditor', input: () => ({}) },
+};

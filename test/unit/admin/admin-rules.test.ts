@@ -1,0 +1,104 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createWorkstation } from '../../../src/core/workstation';
+import { freshWorkstation, OFFICER } from '../../support/fresh-workstation';
+import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+
+describe('operator administration rules', () => {
+  let t: ReturnType<typeof freshWorkstation>;
+  let officer: TestOperator;
+  beforeEach(async () => {
+    t = freshWorkstation();
+    officer = await setupOfficer(t.ws);
+  });
+  afterEach(() => t.dispose());
+
+  const call = (client: string, channel: Parameters<typeof t.ws.router.dispatch>[1], input: unknown) =>
+    t.ws.router.dispatch(client, channel, input);
+
+  it('creates an operator who must change the temporary password first', async () => {
+    value(await call(officer.client, 'admin:createOperator', { username: 'carl', displayName: 'Carl', role: 'clerk', temporaryPassword: 'temporary password 1' }));
+    value(await call('carl-desk', 'auth:signIn', { username: 'carl', password: 'temporary password 1' }));
+    expect(await call('carl-desk', 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'PASSWORD_CHANGE_REQUIRED' } });
+    expect(await call(officer.client, 'admin:createOperator', { username: 'CARL', displayName: 'Carl 2', role: 'clerk', temporaryPassword: 'temporary password 1' })).toMatchObject({
+      ok: false,
+      error: { code: 'OPERATOR_EXISTS' },
+    });
+  });
+
+  it('refuses a change of your own role, and other roles may not administer', async () => {
+    expect(await call(officer.client, 'admin:updateRole', { operatorId: officer.id, role: 'manager' })).toMatchObject({
+      ok: false,
+      error: { code: 'SELF_CHANGE' },
+    });
+    const manager = await addOperator(t.ws, 'manager');
+    expect(await call(manager.client, 'admin:updateRole', { operatorId: manager.id, role: 'security_officer' })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
+  });
+
+  it('changes a role, ends that operator’s sessions and audits old and new role', async () => {
+    const clerk = await addOperator(t.ws, 'clerk');
+    const updated = value(await call(officer.client, 'admin:updateRole', { operatorId: clerk.id, role: 'support' }));
+    expect(updated).toMatchObject({ role: 'support' });
+    expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    const row = auditRows(t.ws).find((r) => r.action === 'admin.updateRole');
+    expect(JSON.parse(row?.details ?? '{}')).toEqual({ from: 'clerk', to: 'support', endedSessions: 1 });
+  });
+
+  it('keeps the last enabled security officer, even when two desks race', async () => {
+    const second = await addOperator(t.ws, 'security_officer');
+    // A second desk on the same database file: its sessions are its own.
+    const desk2 = createWorkstation({ dataDir: t.dataDir, shell: 'browser', version: 'test' });
+    try {
+      value(await desk2.router.dispatch('d2', 'auth:signIn', { username: second.username, password: second.password }));
+      value(await desk2.router.dispatch('d2', 'admin:disableOperator', { operatorId: officer.id }));
+      // The officer's session on desk 1 outlives the change made on desk 2; the rule still holds.
+      for (const [channel, input] of [
+        ['admin:disableOperator', { operatorId: second.id }],
+        ['admin:updateRole', { operatorId: second.id, role: 'manager' }],
+      ] as const) {
+        expect(await call(officer.client, channel, input)).toMatchObject({ ok: false, error: { code: 'LAST_SECURITY_OFFICER' } });
+      }
+      const enabled = t.ws.db.prepare("SELECT count(*) AS n FROM operators WHERE role = 'security_officer' AND disabled_at IS NULL").get();
+      expect(enabled).toEqual({ n: 1 });
+    } finally {
+      await desk2.close();
+    }
+  });
+
+  it('resets a password: sessions end, the operator must change it, the old one is gone', async () => {
+    const clerk = await addOperator(t.ws, 'clerk');
+    const reset = value(await call(officer.client, 'admin:resetPassword', { operatorId: clerk.id, temporaryPassword: 'temporary password 9' }));
+    expect(reset).toMatchObject({ mustChangePassword: true });
+    expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    expect(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password })).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
+    const session = value(await call('x', 'auth:signIn', { username: clerk.username, password: 'temporary password 9' }));
+    expect(session).toMatchObject({ mustChangePassword: true });
+    expect(await call('x', 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'PASSWORD_CHANGE_REQUIRED' } });
+    expect(await call(officer.client, 'admin:resetPassword', { operatorId: officer.id, temporaryPassword: 'temporary password 9' })).toMatchObject({
+      ok: false,
+      error: { code: 'SELF_CHANGE' },
+    });
+  });
+
+  it('a disabled operator is signed out and cannot sign in until enabled again', async () => {
+    const clerk = await addOperator(t.ws, 'clerk');
+    value(await call(officer.client, 'admin:disableOperator', { operatorId: clerk.id }));
+    expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    expect(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password })).toMatchObject({ ok: false, error: { code: 'AUTH_DISABLED' } });
+    expect(await call(officer.client, 'admin:disableOperator', { operatorId: officer.id })).toMatchObject({ ok: false, error: { code: 'SELF_CHANGE' } });
+    value(await call(officer.client, 'admin:enableOperator', { operatorId: clerk.id }));
+    value(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password }));
+  });
+
+  it('lists operators with their state, for security officers only', async () => {
+    const clerk = await addOperator(t.ws, 'clerk');
+    const list = value(await call(officer.client, 'admin:listOperators', {})) as { operators: { username: string; role: string; disabled: boolean }[] };
+    expect(list.operators.map((o) => [o.username, o.role, o.disabled])).toEqual([
+      [clerk.username, 'clerk', false],
+      [OFFICER.username, 'security_officer', false],
+    ]);
+    expect(await call(clerk.client, 'admin:listOperators', {})).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+  });
+});
