@@ -1,0 +1,125 @@
+import { constants, createPrivateKey, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
+import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
+import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
+import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
+import { decodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
+import { BACKENDS, PASSPHRASE, TEST_COST, createKeystoreFixture, readText, type KeystoreFixture } from './keystore.fixture';
+
+// After a ceremony, many derived card keys, a rotation, a retirement and the issuer key,
+// no key (MK, components, any K or K', S's private key) may appear in the SQLite file, the
+// log, the audit trail or anything the keystore returns — as raw bytes, hex (both cases) or base64.
+
+const COMPONENTS = ['11'.repeat(16) + '2f'.repeat(16), '5c'.repeat(8) + 'a3'.repeat(24)].map((h) => Buffer.from(h, 'hex'));
+const MK = xorComponents(COMPONENTS);
+const K = (n: string, sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(n, sn));
+
+function encodings(secret: Buffer): string[] {
+  return [
+    secret.toString('latin1'),
+    secret.toString('hex'),
+    secret.toString('hex').toUpperCase(),
+    secret.toString('base64'),
+    secret.toString('base64url'),
+  ];
+}
+
+describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
+  let fx: KeystoreFixture;
+  const outputs: unknown[] = [];
+  const consoleLines: string[] = [];
+  const secrets: { name: string; value: Buffer }[] = [];
+
+  beforeAll(async () => {
+    fx = createKeystoreFixture(backend);
+    for (const m of ['log', 'info', 'warn', 'error'] as const) {
+      vi.spyOn(console, m).mockImplementation((...args: unknown[]) => void consoleLines.push(args.map(String).join(' ')));
+    }
+    const ks = await fx.open();
+    const keep = <T>(v: T): T => (outputs.push(v), v);
+
+    keep(ks.ceremony.begin({ components: 2, officer: 'sofia' }));
+    COMPONENTS.forEach((c, i) => keep(ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: `c${i}`, expectedKcv: kcvAes(c) })));
+    keep(await ks.ceremony.finish({ expectedKcv: kcvAes(MK) }));
+    keep(await ks.createBankCa({ commonName: 'Scan CA', officer: 'sofia' }));
+    keep(await ks.createIssuerKey({ commonName: 'Scan Issuer', officer: 'sofia' }));
+    for (let i = 0; i < 60; i++) {
+      const n = `N-${5000 + i}`;
+      const h = keep(await ks.cardKey(n));
+      keep(await ks.mac(h, Buffer.from(n)));
+      secrets.push({ name: `K(${n},1)`, value: K(n, 1) });
+    }
+    const rot = keep(await ks.prepareCardKeyRotation('N-5001'));
+    keep(rot.wrappedNextKey.toString('hex'));
+    keep(rot.wrappedNextKey.toString('base64'));
+    keep(await ks.confirmCardKeyRotation('N-5001', 2));
+    keep(await ks.retireCardKey('N-5002', { reason: 'cloned', operator: 'sam' }));
+    secrets.push({ name: "K'(N-5001,2)", value: K('N-5001', 2) }, { name: 'K(N-5002,2)', value: K('N-5002', 2) });
+    const card = keep(await ks.cardKey('N-5003'));
+    keep(await ks.deriveSecureMessagingKeys(card, Buffer.alloc(8, 1), Buffer.alloc(8, 2)));
+    keep(await ks.encrypt(card, Buffer.alloc(16), Buffer.alloc(32, 9)));
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const session = keep(await ks.generateSessionKey());
+    const wrapped = keep(await ks.wrapForCardPublicKey(session, rsa.publicKey.export({ format: 'der', type: 'spki' })));
+    secrets.push({ name: 'session key', value: privateDecrypt({ key: rsa.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, wrapped) });
+    const mailer = await ks.formatCustomerKeyForMailer('N-5004', { operator: 'mia', reason: 'initial' });
+    keep({ ...mailer, formatted: '(the one sanctioned exit, not scanned)' });
+    keep(await ks.sign(Buffer.from('x')));
+    keep(await ks.status());
+    keep(await ks.listKeys());
+    keep(await ks.cardKeyState('N-5001'));
+    keep(await ks.caPublicKey());
+    keep(await ks.caCertificatePem());
+    keep(await ks.issuerCertificatePem());
+    for (const p of [ks.cardKey('N-5002', 1), ks.restoreFrom('/nonexistent', 'whatever pass', { officer: 'x' })]) {
+      keep(await p.catch((e: Error) => e.message));
+    }
+    await ks.close();
+
+    secrets.push({ name: 'MK', value: MK }, ...COMPONENTS.map((c, i) => ({ name: `component ${i + 1}`, value: c })));
+    if (backend === 'software') {
+      // S's private key is only reachable by decrypting the file with the passphrase.
+      const decoded = await decodeKeystoreFile(readFileSync(fx.keystoreFile), new PassphraseKekProvider(PASSPHRASE, TEST_COST));
+      const payload = JSON.parse(decoded.payload.toString('utf8')) as { keys: { type: string; value: string }[] };
+      for (const k of payload.keys.filter((x) => x.type === 'ec')) {
+        const der = Buffer.from(k.value, 'base64');
+        const d = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }).d ?? '';
+        secrets.push({ name: 'EC private (pkcs8)', value: der }, { name: 'EC private scalar', value: Buffer.from(d, 'base64url') });
+      }
+    }
+  });
+  afterAll(() => {
+    vi.restoreAllMocks();
+    fx.dispose();
+  });
+
+  it('knows what it is looking for', () => {
+    expect(secrets.length).toBeGreaterThan(backend === 'software' ? 66 : 64);
+    expect(secrets.every((s) => s.value.length >= 16)).toBe(true);
+  });
+
+  it.each([
+    ['SQLite file', () => readText(fx.dbFile) + readText(`${fx.dbFile}-wal`)],
+    ['log file', () => readText(fx.logFile)],
+    ['audit trail', () => JSON.stringify(fx.audit)],
+    ['console', () => consoleLines.join('\n')],
+    ['public outputs', () => JSON.stringify(outputs, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v))],
+    ['public outputs (hex/base64 of buffers)', () => JSON.stringify(outputs, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') + v.toString('base64') : v))],
+    ['keystore file (encrypted at rest)', () => readText(fx.keystoreFile)],
+  ])('%s holds no key', (_where, read) => {
+    const haystack = read();
+    // Everything but the console (silent, as it should be) and the PKCS#11 run's absent file has content to scan.
+    const mayBeEmpty = _where === 'console' || (_where.startsWith('keystore file') && backend === 'pkcs11');
+    if (!mayBeEmpty) expect(haystack.length).toBeGreaterThan(0);
+    const found = secrets.filter((s) => encodings(s.value).some((e) => haystack.includes(e))).map((s) => s.name);
+    expect(found).toEqual([]);
+  });
+
+  it('the scan would notice a leak (control)', () => {
+    const leaked = JSON.stringify({ oops: K('N-5010', 1).toString('base64') });
+    expect(secrets.filter((s) => encodings(s.value).some((e) => leaked.includes(e))).map((s) => s.name)).toEqual(['K(N-5010,1)']);
+    expect(existsSync(fx.dbFile)).toBe(true);
+  });
+});
