@@ -16,7 +16,7 @@ export class InProcessTransport implements CardTransport {
   /** Optional hook to tamper with, drop or observe traffic. */
   intercept: ((command: Buffer, forward: (c: Buffer) => Buffer) => Buffer) | undefined;
 
-  constructor(readonly card: VirtualCard) {}
+  constructor(public card: VirtualCard) {}
 
   async transmit(command: Buffer): Promise<Buffer> {
     this.sent.push(Buffer.from(command));
