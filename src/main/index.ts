@@ -2,7 +2,7 @@ import { app, BrowserWindow, dialog, ipcMain } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createWorkstation, type Workstation } from '../core/workstation';
-import { hardenSession, isTrustedSender, lockDownWebContents, secureWebPreferences } from './security';
+import { hardenSession, isTrustedSender, lockDownWebContents } from './security';
 
 // Electron glue only: one window, the preload bridge, app lifecycle. All work happens in src/core.
 
@@ -55,7 +55,22 @@ function start(): void {
     height: 820,
     show: false,
     title: 'OTAC Issuer Workstation',
-    webPreferences: secureWebPreferences(join(__dirname, '../preload/index.js')),
+    // Written out literally so reviewers and electronegativity see exactly what the window gets.
+    webPreferences: {
+      // Reviewed: the preload exposes one contract call and one event subscription through contextBridge, nothing else.
+      preload: join(__dirname, '../preload/index.js'), // eng-disable PRELOAD_JS_CHECK
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      experimentalFeatures: false,
+      webviewTag: false,
+      spellcheck: false,
+      disableBlinkFeatures: 'Auxclick',
+    },
   });
   const current = win;
   const unsubscribe = workstation.events.subscribe((name, payload) => {

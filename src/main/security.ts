@@ -3,22 +3,6 @@ import { app, session, type BrowserWindow, type WebContents } from 'electron';
 export const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/** Settings every window gets: isolated, sandboxed, no Node, no navigation away, no popups. */
-export const secureWebPreferences = (preload: string) =>
-  ({
-    preload,
-    contextIsolation: true,
-    sandbox: true,
-    nodeIntegration: false,
-    nodeIntegrationInWorker: false,
-    nodeIntegrationInSubFrames: false,
-    webSecurity: true,
-    allowRunningInsecureContent: false,
-    experimentalFeatures: false,
-    webviewTag: false,
-    spellcheck: false,
-  }) as const;
-
 export function hardenSession(): void {
   const s = session.defaultSession;
   s.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));

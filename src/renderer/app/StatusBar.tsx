@@ -37,12 +37,10 @@ function describeReaders(s: ReaderSnapshot | null): string {
 }
 
 function useMinutesLeft(expiresAt: string): number {
-  const calc = useCallback(() => Math.max(0, Math.round((Date.parse(expiresAt) - Date.now()) / 60_000)), [expiresAt]);
-  const [m, setM] = useState(calc);
+  const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
-    setM(calc());
-    const t = setInterval(() => setM(calc()), 15_000);
+    const t = setInterval(() => setNow(Date.now()), 15_000);
     return () => clearInterval(t);
-  }, [calc]);
-  return m;
+  }, []);
+  return Math.max(0, Math.round((Date.parse(expiresAt) - now) / 60_000));
 }

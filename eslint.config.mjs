@@ -1,0 +1,86 @@
+// Lint rules, including the process boundaries: which code may import what is enforced here.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
+import globals from 'globals';
+
+const nodeOnly = ['node:*', 'fs', 'path', 'crypto', 'child_process', 'better-sqlite3', 'pcsclite', 'pkcs11js'];
+
+export default tseslint.config(
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', '.data/**', '.testbed/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      globals: { ...globals.node },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/ban-ts-comment': ['error', { 'ts-ignore': 'allow-with-description', minimumDescriptionLength: 10 }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/only-throw-error': 'error',
+      'no-console': 'off',
+      // Interface methods are async for the PKCS#11 and reader backends even where one backend needs no await.
+      '@typescript-eslint/require-await': 'off',
+    },
+  },
+  {
+    files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  // Domain, shared, host and card simulator code must load in plain Node: no Electron.
+  {
+    files: ['src/core/**', 'src/shared/**', 'src/host/**', 'src/card-sim/**', 'scripts/**', 'bench/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'electron', message: 'Only src/main and src/preload may import electron; keep domain code Node-loadable.' }] },
+      ],
+    },
+  },
+  // Shared is pure: schemas and types any process can load.
+  {
+    files: ['src/shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'src/shared is pure.' }],
+          patterns: [
+            { group: nodeOnly, message: 'src/shared is pure: no Node modules.' },
+            { group: ['**/core/**', '**/main/**', '**/renderer/**', '**/host/**', '**/card-sim/**'], message: 'src/shared imports nothing from the processes.' },
+          ],
+        },
+      ],
+    },
+  },
+  // The renderer reaches main only through the contract.
+  {
+    files: ['src/renderer/**'],
+    languageOptions: { globals: { ...globals.browser } },
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'The renderer talks to main only through the contract (window.otac).' }],
+          patterns: [
+            { group: nodeOnly, message: 'The renderer has no Node access.' },
+            { group: ['**/core/**', '**/main/**', '**/host/**', '**/preload/**', '**/card-sim/**'], message: 'The renderer may import only src/shared, never main-process code.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['test/**', 'bench/**'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+);

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The one test command: set-up, the PC/SC test bed, type check, lint, then every test tier
+# (unit, integration, browser). Ends with "N passed, N failed" computed from the runners' reports.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p test-results
+rm -f test-results/*.json test-results/summary.txt
+
+bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+checks_passed=0
+checks_failed=0
+check() {
+  local name=$1
+  shift
+  echo "== $name"
+  if "$@"; then checks_passed=$((checks_passed + 1)); else checks_failed=$((checks_failed + 1)); echo "FAILED: $name"; fi
+}
+
+check "test bed (pcscd + vpcd)" npx tsx scripts/testbed.ts up
+check "typecheck (node side against electron.d.ts, web side)" npm run --silent typecheck
+check "lint (strict rules and process boundaries)" npx eslint .
+
+echo "== tests"
+npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"
+vitest_status=$?
+
+summary=$(node scripts/test-summary.mjs test-results/vitest.json "$checks_passed" "$checks_failed")
+echo "$summary" | tee test-results/summary.txt
+case "$summary" in
+  *" 0 failed"*) [ "$vitest_status" = 0 ] && exit 0 ;;
+esac
+exit 1

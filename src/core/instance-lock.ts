@@ -1,0 +1,50 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from './errors';
+
+const heldHere = new Set<string>();
+
+/**
+ * One workstation per data directory: a second instance is refused with a clear message
+ * before it touches the database. A lock left by a dead process is taken over.
+ */
+export function acquireInstanceLock(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'workstation.lock');
+  if (heldHere.has(file)) throw alreadyRunning(dataDir, process.pid);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      heldHere.add(file);
+      return () => {
+        heldHere.delete(file);
+        rmSync(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw alreadyRunning(dataDir, pid);
+      rmSync(file, { force: true }); // stale: its process is gone
+    }
+  }
+  throw alreadyRunning(dataDir, 0);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function alreadyRunning(dataDir: string, pid: number): AppError {
+  return new AppError(
+    'ALREADY_RUNNING',
+    `The workstation is already running on ${dataDir}${pid ? ` (process ${pid})` : ''}. ` +
+      'Switch to its window, or stop it before starting another.',
+  );
+}
