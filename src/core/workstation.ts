@@ -5,6 +5,7 @@ import { authHandlers } from './auth/auth.ipc';
 import { AuthService } from './auth/auth.service';
 import { SessionStore } from './auth/session.store';
 import { openDatabase, type Database } from './db/database';
+import { acquireInstanceLock } from './instance-lock';
 import { createLogger, type Logger } from './log';
 import { DbPolicySource, PolicyService } from './policy/policy.service';
 import { policyHandlers } from './policy/policy.ipc';
@@ -41,8 +42,15 @@ export interface Workstation {
  * register the contract. Unlocks nothing by itself (the keystore waits for its officer).
  */
 export function createWorkstation(opts: WorkstationOptions): Workstation {
+  const releaseLock = acquireInstanceLock(opts.dataDir);
   const log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
-  const db = openDatabase(join(opts.dataDir, 'workstation.db'));
+  let db: Database;
+  try {
+    db = openDatabase(join(opts.dataDir, 'workstation.db'));
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
   const events = new EventBus();
   const audit = new AuditService(db);
   const policies = new DbPolicySource(db);
@@ -86,6 +94,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     log,
     close: async () => {
       db.close();
+      releaseLock();
     },
   };
 }
