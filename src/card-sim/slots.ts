@@ -17,14 +17,12 @@ export interface InsertedCard {
 export interface InsertOptions {
   /** Hold each R-APDU back this long after processing (a slow card, for fault tests). */
   responseDelayMs?: number;
-  /** The card process entry; tests point it at a card of their own. */
-  entry?: string;
   readyTimeoutMs?: number;
 }
 
 const pidFile = (slot: number): string => path.join(testbedDir(), `slot-${slot}.pid`);
 const logFile = (slot: number): string => path.join(testbedDir(), `slot-${slot}.log`);
-const DEFAULT_ENTRY = path.join(__dirname, 'card-process.ts');
+const CARD_PROCESS_ENTRY = path.join(__dirname, 'card-process.ts');
 
 function processArgs(pid: number): string[] | undefined {
   try {
@@ -69,7 +67,7 @@ export async function insertCard(cardFile: string, slot: number, options: Insert
   if (taken) throw new Error(`slot ${slot} already holds ${taken.cardFile} (pid ${taken.pid})`);
   fs.mkdirSync(testbedDir(), { recursive: true });
   const absoluteCard = path.resolve(cardFile);
-  const args = ['--import', 'tsx', options.entry ?? DEFAULT_ENTRY, '--card', absoluteCard, '--slot', String(slot)];
+  const args = ['--import', 'tsx', CARD_PROCESS_ENTRY, '--card', absoluteCard, '--slot', String(slot)];
   if (options.responseDelayMs) args.push('--response-delay-ms', String(options.responseDelayMs));
 
   const logFd = fs.openSync(logFile(slot), 'a');

@@ -17,12 +17,12 @@ export interface RunOptions {
 /**
  * Runs a card in a vpcd slot for the life of this process: the card stays "inserted"
  * (reconnecting while pcscd restarts) until SIGTERM, which pulls it out cleanly.
- * Tells the parent it is ready when pcscd has powered it and read its ATR, i.e. when
- * PC/SC clients see it present.
+ * Tells the parent it is ready once PC/SC clients see it present.
  */
 export function runCardOnVpcd(card: CardSide, options: RunOptions): VpcdLink {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let powered = false;
+  let atrsSinceConnect = 0;
   let readySent = false;
   const signalReady = (): void => {
     if (readySent) return;
@@ -38,10 +38,13 @@ export function runCardOnVpcd(card: CardSide, options: RunOptions): VpcdLink {
   const onEvent = (event: VpcdLinkEvent): void => {
     if (event.type === 'power-on' || event.type === 'reset') powered = true;
     if (event.type === 'power-off') powered = false;
-    if (event.type === 'atr' && powered) signalReady();
+    // Ready when pcscd powered us and read the ATR, or polled presence twice: pcscd does not
+    // power a card it believes never left (same ATR back before its next presence poll).
+    if (event.type === 'atr' && (powered || ++atrsSinceConnect >= 2)) signalReady();
     if (event.type === 'connected' || event.type === 'disconnected') {
       log(`slot ${options.slot}: ${event.type}${event.type === 'disconnected' ? ` (${event.reason})` : ''}`);
-      if (event.type === 'disconnected') powered = false;
+      powered = false;
+      atrsSinceConnect = 0;
     }
   };
 

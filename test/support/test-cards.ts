@@ -1,35 +1,56 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { CardStore } from '../../src/card-sim/card-store';
+import { newBlankCard, type CardRecord } from '../../src/card-sim/card-record';
 import type { InsertOptions } from '../../src/card-sim/slots';
-import { ECHO_AID } from './echo-card';
+import { encodePinBlock } from '../../src/core/card/protocol/pin-block';
+import { INS, OTAC_AID, PIN_REFERENCE, TAG } from '../../src/core/card/protocol/profile.constants';
+import { decodeTlvs, findTlv } from '../../src/core/card/tlv.codec';
 
 /**
- * The card the PC/SC integration tests put in slots, and the few APDUs they send to it.
- * One place to switch from the EchoCard to the real VirtualCard.
+ * The real VirtualCard as the PC/SC integration tests use it (card-process.ts in a slot),
+ * and the few plain APDUs of the profile they send: SELECT, GET STATE, VERIFY.
  */
 export interface TestCard {
   file: string;
   cardId: string;
+  record: CardRecord;
 }
 
-export const ECHO_ENTRY = path.join(__dirname, 'echo-card-process.ts');
-
-export function createTestCard(dir: string, cardId = '0102030405060708'): TestCard {
-  const file = path.join(dir, `${cardId}.json`);
-  fs.writeFileSync(file, JSON.stringify({ cardId }));
-  return { file, cardId };
+/** A blank card from stock, or one already in another life-cycle state via `overrides`. */
+export function createTestCard(dir: string, overrides: Partial<CardRecord> = {}): TestCard {
+  const store = new CardStore(dir);
+  const record: CardRecord = { ...newBlankCard(), ...overrides };
+  store.save(record);
+  return { file: store.pathOf(record.cardId), cardId: record.cardId, record };
 }
 
-export const cardInsertOptions: InsertOptions = { entry: ECHO_ENTRY };
+/** An activated card whose PIN is known: VERIFY with a wrong PIN commits a decrement. */
+export function createActiveCard(dir: string, pin = '2468'): TestCard {
+  return createTestCard(dir, { lifeCycle: 'active', pin, n: '4711000000000004', pinTriesMax: 5, pinTriesLeft: 5 });
+}
 
-export const SELECT_APPLET = Buffer.concat([Buffer.from([0x00, 0xa4, 0x04, 0x00, ECHO_AID.length]), ECHO_AID]);
-export const GET_CARD_ID = Buffer.from('00CA000000', 'hex');
+/** The card process runs the real VirtualCard; no entry override. */
+export const cardInsertOptions: InsertOptions = {};
 
+export const SELECT_APPLET = Buffer.concat([Buffer.from([0x00, INS.SELECT, 0x04, 0x00, OTAC_AID.length]), OTAC_AID, Buffer.from([0x00])]);
+export const GET_STATE = Buffer.from([0x80, INS.GET_STATE, 0x00, 0x00, 0x00]);
+export const GET_CARD_ID = GET_STATE;
+
+export function verifyPin(pin: string): Buffer {
+  const block = encodePinBlock(pin);
+  return Buffer.concat([Buffer.from([0x00, INS.VERIFY, 0x00, PIN_REFERENCE, block.length]), block]);
+}
+
+/** The card id (tag C1) from a GET STATE response (data || SW). */
 export function cardIdFrom(response: Buffer): string {
-  return response.subarray(0, response.length - 2).toString('hex');
+  const tlvs = decodeTlvs(response.subarray(0, response.length - 2));
+  return findTlv(tlvs, TAG.CARD_ID)?.value.toString('hex') ?? '';
 }
 
-/** The card file still parses and its committed data is what it was. */
-export function readCardFile(card: TestCard): unknown {
-  return JSON.parse(fs.readFileSync(card.file, 'utf8'));
+export function sw(response: Buffer): number {
+  return response.readUInt16BE(response.length - 2);
+}
+
+/** Reads the card file back the way the card process does; throws if it does not parse. */
+export function readCard(card: TestCard): CardRecord {
+  return new CardStore().loadFile(card.file);
 }

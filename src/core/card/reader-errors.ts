@@ -61,6 +61,7 @@ export const readerErrors = {
 const SCARD_E_SHARING_VIOLATION = 0x8010000b;
 const SCARD_E_NO_SMARTCARD = 0x8010000c;
 const SCARD_E_NOT_READY = 0x80100010;
+const SCARD_E_NOT_TRANSACTED = 0x80100016;
 const SCARD_E_READER_UNAVAILABLE = 0x80100017;
 const SCARD_E_UNKNOWN_READER = 0x80100009;
 const SCARD_E_NO_SERVICE = 0x8010001d;
@@ -105,10 +106,11 @@ export function fromPcscError(err: unknown, reader: string): AppError {
     case SCARD_W_RESET_CARD:
     case SCARD_W_UNPOWERED_CARD:
     case SCARD_E_NOT_READY:
+    case SCARD_E_NOT_TRANSACTED:
     case SCARD_E_INVALID_HANDLE:
     case SCARD_E_COMM_DATA_LOST:
     case SCARD_F_COMM_ERROR:
-      // The driver saw the card go (vpcd reports a closed link as a comm error).
+      // The driver lost the card mid-exchange (pcscd reports a failed IFD transmit as NOT_TRANSACTED).
       return readerErrors.cardRemoved(reader);
     default:
       return readerErrors.reader(reader, code === undefined ? 'unknown' : `0x${code.toString(16)}`);
