@@ -84,6 +84,7 @@ export async function startLoopbackServer(
       if (req.headers.origin !== origin) return send(res, 403, 'text/plain', 'Cross-origin request refused');
       if (url.pathname === '/events') return openStream(res);
       const body = await readBody(req, MAX_PAYLOAD_BYTES + 1024);
+      if (body === null) res.setHeader('Connection', 'close');
       if (body === null) return sendJson(res, 413, { ok: false, error: { code: 'PAYLOAD_TOO_LARGE', message: 'The request is too large. Shorten the input.' } });
       let parsed: unknown;
       try {
@@ -163,8 +164,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
+        // Stop buffering but drain, so the 413 reaches the client before the socket closes.
+        chunks.length = 0;
+        req.removeAllListeners('data');
+        req.resume();
         resolve(null);
-        req.destroy();
       } else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));

@@ -70,7 +70,8 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
     const def = this.channels[channelName] as ChannelDef;
     const size = payload === undefined ? 0 : JSON.stringify(payload)?.length ?? 0;
     if (size > MAX_PAYLOAD_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', 'The request is too large. Shorten the input.');
-    const parsed = def.input.safeParse(payload ?? {});
+    // An absent payload means "no arguments"; null or any other non-object is malformed.
+    const parsed = def.input.safeParse(payload === undefined ? {} : payload);
     if (!parsed.success) throw validationError(parsed.error);
 
     const found = this.deps.sessions.get(clientId);

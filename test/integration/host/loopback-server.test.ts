@@ -1,0 +1,99 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import { startLoopbackServer, type LoopbackServer } from '../../../src/host/loopback-server';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function http(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    if (opts.body) req.write(opts.body);
+    req.end();
+  });
+}
+
+describe('loopback host security', () => {
+  let dir: string;
+  let ws: Workstation;
+  let server: LoopbackServer;
+  let cookie: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'otac-host-'));
+    const renderer = join(dir, 'renderer');
+    mkdirSync(renderer);
+    writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>ui</title>');
+    ws = createWorkstation({ dataDir: join(dir, 'data'), shell: 'browser', version: 't' });
+    server = await startLoopbackServer(ws, { rendererDir: renderer });
+    const start = await http(server.url);
+    expect(start.status).toBe(303);
+    cookie = String(start.headers['set-cookie']).split(';')[0]!;
+  });
+  afterAll(async () => {
+    await server.close();
+    await ws.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const rpc = (headers: Record<string, string>, body = JSON.stringify({ channel: 'auth:status', payload: {} })) =>
+    http(`${server.origin}/rpc`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+
+  it('listens on 127.0.0.1 only', async () => {
+    expect(new URL(server.origin).hostname).toBe('127.0.0.1');
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
+    if (external) {
+      const port = new URL(server.origin).port;
+      await expect(http(`http://${external.address}:${port}/`)).rejects.toThrow(/ECONNREFUSED/);
+    }
+  });
+
+  it('sets an HttpOnly, SameSite=Strict client cookie for a valid launch token only', async () => {
+    expect((await http(server.url)).headers['set-cookie']?.[0]).toMatch(/HttpOnly; SameSite=Strict/);
+    const bad = await http(`${server.origin}/start?token=guess`);
+    expect(bad.status).toBe(403);
+    expect(bad.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('serves the UI with a strict CSP to a connected client, and nothing without the cookie', async () => {
+    const ok = await http(`${server.origin}/`, { headers: { Cookie: cookie } });
+    expect(ok.status).toBe(200);
+    expect(ok.headers['content-security-policy']).toContain("script-src 'self'");
+    expect((await http(`${server.origin}/`)).status).toBe(401);
+    expect((await http(`${server.origin}/..%2f..%2fetc%2fpasswd`, { headers: { Cookie: cookie } })).status).toBe(404);
+  });
+
+  it('answers calls from its own origin with the cookie', async () => {
+    const r = await rpc({ Cookie: cookie, Origin: server.origin });
+    expect(JSON.parse(r.body)).toEqual({ ok: true, value: { firstRun: true, session: null } });
+  });
+
+  it('refuses a call without the cookie, from another origin, or naming another host', async () => {
+    expect((await rpc({ Origin: server.origin })).status).toBe(401);
+    expect((await rpc({ Cookie: cookie, Origin: 'http://evil.example' })).status).toBe(403);
+    expect((await rpc({ Cookie: cookie })).status).toBe(403);
+    expect((await rpc({ Cookie: cookie, Origin: server.origin, Host: 'attacker.example' })).status).toBe(421);
+  });
+
+  it('refuses an oversized body and invalid JSON as values, changing nothing', async () => {
+    const big = await rpc({ Cookie: cookie, Origin: server.origin }, 'x'.repeat(400 * 1024));
+    expect(big.status).toBe(413);
+    const bad = await rpc({ Cookie: cookie, Origin: server.origin }, '{not json');
+    expect(JSON.parse(bad.body)).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    expect(ws.db.prepare('SELECT count(*) AS n FROM operators').get()).toEqual({ n: 0 });
+  });
+});
