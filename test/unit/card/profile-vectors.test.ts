@@ -69,3 +69,16 @@ describe('profile reference vectors (appendix B)', () => {
     expect(decodePinBlock(Buffer.from('31323334ff35ffff', 'hex'))).toBeUndefined();
   });
 });
+
+describe('docs/card-profile.md matches the code', () => {
+  it('lists every INS of profile.constants in its command table, with the AID', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { INS, OTAC_AID } = await import('../../../src/core/card/protocol/profile.constants');
+    const doc = readFileSync(new URL('../../../docs/card-profile.md', import.meta.url), 'utf8');
+    for (const [name, ins] of Object.entries(INS)) {
+      const hexIns = ins.toString(16).toUpperCase().padStart(2, '0');
+      expect(doc, name).toMatch(new RegExp(`\\| (00|80|84|80 / 84) \\| ${hexIns} \\|`));
+    }
+    expect(doc).toContain(OTAC_AID.toString('hex').toUpperCase().match(/../g)?.join(' '));
+  });
+});
