@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createWorkstation } from '../../../src/core/workstation';
+import { AdminService } from '../../../src/core/admin/admin.service';
+import { AuditService } from '../../../src/core/audit/audit.service';
+import { AuthService } from '../../../src/core/auth/auth.service';
+import { SessionStore } from '../../../src/core/auth/session.store';
+import { DualControlService } from '../../../src/core/dual-control/dual-control.service';
+import { DbPolicySource } from '../../../src/core/policy/policy.service';
 import { freshWorkstation, OFFICER } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
@@ -46,25 +51,25 @@ describe('operator administration rules', () => {
     expect(JSON.parse(row?.details ?? '{}')).toEqual({ from: 'clerk', to: 'support', endedSessions: 1 });
   });
 
-  it('keeps the last enabled security officer, even when two desks race', async () => {
+  it('keeps the last enabled security officer, even when another desk disabled the caller meanwhile', async () => {
     const second = await addOperator(t.ws, 'security_officer');
-    // A second desk on the same database file: its sessions are its own.
-    const desk2 = createWorkstation({ dataDir: t.dataDir, shell: 'browser', version: 'test' });
-    try {
-      value(await desk2.router.dispatch('d2', 'auth:signIn', { username: second.username, password: second.password }));
-      value(await desk2.router.dispatch('d2', 'admin:disableOperator', { operatorId: officer.id }));
-      // The officer's session on desk 1 outlives the change made on desk 2; the rule still holds.
-      for (const [channel, input] of [
-        ['admin:disableOperator', { operatorId: second.id }],
-        ['admin:updateRole', { operatorId: second.id, role: 'manager' }],
-      ] as const) {
-        expect(await call(officer.client, channel, input)).toMatchObject({ ok: false, error: { code: 'LAST_SECURITY_OFFICER' } });
-      }
-      const enabled = t.ws.db.prepare("SELECT count(*) AS n FROM operators WHERE role = 'security_officer' AND disabled_at IS NULL").get();
-      expect(enabled).toEqual({ n: 1 });
-    } finally {
-      await desk2.close();
+    // Another desk on the same database file (scale-out path): its own services and its own sessions,
+    // so the officer's session here outlives the change made there.
+    const audit = new AuditService(t.ws.db);
+    const policies = new DbPolicySource(t.ws.db);
+    const sessions = new SessionStore(() => 60_000);
+    const auth = new AuthService(t.ws.db, sessions, audit, policies);
+    const desk2 = new AdminService(t.ws.db, sessions, audit, new DualControlService(auth, audit, policies));
+    const secondSession = sessions.set('d2', { operatorId: second.id, username: second.username, displayName: 'Second', role: 'security_officer', mustChangePassword: false });
+    desk2.disable(secondSession, officer.id);
+    for (const [channel, input] of [
+      ['admin:disableOperator', { operatorId: second.id }],
+      ['admin:updateRole', { operatorId: second.id, role: 'manager' }],
+    ] as const) {
+      expect(await call(officer.client, channel, input)).toMatchObject({ ok: false, error: { code: 'LAST_SECURITY_OFFICER' } });
     }
+    const enabled = t.ws.db.prepare("SELECT count(*) AS n FROM operators WHERE role = 'security_officer' AND disabled_at IS NULL").get();
+    expect(enabled).toEqual({ n: 1 });
   });
 
   it('resets a password: sessions end, the operator must change it, the old one is gone', async () => {
