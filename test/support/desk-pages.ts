@@ -33,6 +33,9 @@ export async function alertText(page: Page): Promise<string> {
   return (await alert.textContent()) ?? '';
 }
 
+/** Types a page's address, as an operator could, bypassing the navigation menu. */
 export async function openPageByAddress(page: Page, name: string) {
-  await page.evaluate((n) => (window.location.hash = `#/${n}`), name);
+  const url = new URL(page.url());
+  url.hash = `#/${name}`;
+  await page.goto(url.href);
 }
