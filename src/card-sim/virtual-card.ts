@@ -24,43 +24,56 @@ function freshTransient(): TransientState {
   return { selected: false, pinVerified: false, session: undefined, staging: undefined };
 }
 
-export class VirtualCard implements CardSide {
-  private rec: CardRecord;
-  private t: TransientState = freshTransient();
-  private readonly io = new CardApduIo();
-  private readonly ctx: AppletContext;
+/** The applet's view of the card: persistent record, RAM state, and the transaction primitive. */
+class CardContext implements AppletContext {
+  t: TransientState = freshTransient();
 
-  constructor(record: CardRecord, private readonly options: VirtualCardOptions = {}) {
-    this.rec = structuredClone(record);
-    const self = this;
-    this.ctx = {
-      get rec() {
-        return self.rec;
-      },
-      get t() {
-        return self.t;
-      },
-      transact: (mutate) => this.transact(mutate),
-      random: (n) => (this.options.random ?? randomBytes)(n),
-    };
+  constructor(
+    public rec: CardRecord,
+    private readonly options: VirtualCardOptions,
+  ) {}
+
+  random(n: number): Buffer {
+    return (this.options.random ?? randomBytes)(n);
+  }
+
+  transact(mutate: (draft: CardRecord) => void): boolean {
+    const draft = structuredClone(this.rec);
+    mutate(draft);
+    try {
+      this.options.persist?.(draft);
+    } catch {
+      return false;
+    }
+    this.rec = draft;
+    return true;
+  }
+}
+
+export class VirtualCard implements CardSide {
+  private readonly io = new CardApduIo();
+  private readonly ctx: CardContext;
+
+  constructor(record: CardRecord, options: VirtualCardOptions = {}) {
+    this.ctx = new CardContext(structuredClone(record), options);
   }
 
   /** A copy of the persistent state (for the CLI summary and tests). */
   get record(): CardRecord {
-    return structuredClone(this.rec);
+    return structuredClone(this.ctx.rec);
   }
 
   atr(): Buffer {
-    return Buffer.from(this.rec.atrHex, 'hex');
+    return Buffer.from(this.ctx.rec.atrHex, 'hex');
   }
 
   powerOn(): void {
-    this.t = freshTransient();
+    this.ctx.t = freshTransient();
     this.io.reset();
   }
 
   powerOff(): void {
-    this.t = freshTransient();
+    this.ctx.t = freshTransient();
     this.io.reset();
   }
 
@@ -74,21 +87,9 @@ export class VirtualCard implements CardSide {
       return this.io.handle(commandApdu, (cmd) => dispatch(this.ctx, cmd));
     } catch {
       // A card never crashes the reader: an internal fault is 6F00 and the transient state is dropped.
-      this.t = freshTransient();
+      this.ctx.t = freshTransient();
       this.io.reset();
       return encodeResponse(Buffer.alloc(0), SW.UNKNOWN);
     }
-  }
-
-  private transact(mutate: (draft: CardRecord) => void): boolean {
-    const draft = structuredClone(this.rec);
-    mutate(draft);
-    try {
-      this.options.persist?.(draft);
-    } catch {
-      return false;
-    }
-    this.rec = draft;
-    return true;
   }
 }

@@ -30,7 +30,7 @@ function mutator(rand: () => number) {
     const b = Buffer.from(sample);
     switch (int(7)) {
       case 0: return bytes(int(64));
-      case 1: { if (b.length) b[int(b.length)] ^= 1 << int(8); return b; }
+      case 1: { if (b.length) { const i = int(b.length); b[i] = (b[i] ?? 0) ^ (1 << int(8)); } return b; }
       case 2: return b.subarray(0, int(b.length + 1));
       case 3: return Buffer.concat([b, bytes(1 + int(8))]);
       case 4: { const i = int(b.length + 1); return Buffer.concat([b.subarray(0, i), bytes(1 + int(4)), b.subarray(i)]); }
