@@ -70,7 +70,7 @@ export async function run(report: Report): Promise<void> {
 
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const fPub = forge.pki.publicKeyFromPem(publicKey.export({ format: 'pem', type: 'spki' }).toString());
-    const fPriv = forge.pki.privateKeyFromPem(privateKey.export({ format: 'pem', type: 'pkcs1' }).toString()) as forge.pki.rsa.PrivateKey;
+    const fPriv = forge.pki.privateKeyFromPem(privateKey.export({ format: 'pem', type: 'pkcs1' }).toString());
     const sessionKey = randomBytes(16);
     const oaep = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' };
     const nodeEnc = opsPerSecond(() => publicEncrypt({ key: publicKey, ...oaep }, sessionKey));

@@ -24,7 +24,12 @@ describe('keystore file integrity (software backend)', () => {
 
   const refuses = async (bytes: Buffer, code: string) => {
     writeFileSync(fx.keystoreFile, bytes);
-    await expect(fx.open({ createIfMissing: false })).rejects.toMatchObject({ code, message: expect.stringMatching(/nothing was changed|backup/) });
+    const err: unknown = await fx.open({ createIfMissing: false }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ name: 'AppError', code });
+    expect((err as Error).message).toMatch(/nothing was changed|backup/);
     expect(readFileSync(fx.keystoreFile).equals(bytes)).toBe(true);
     writeFileSync(fx.keystoreFile, good);
   };
