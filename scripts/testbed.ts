@@ -3,7 +3,6 @@
  * cards). See scripts/testbed/testbed-control.ts for what each step does and why.
  */
 import { findPcscd, pcscdLogFile, stopPcscd, testbedUp } from './testbed/testbed-control';
-import { readPcscStatus } from './testbed/pcsc-status';
 import { insertedCards, removeAllCards } from '../src/card-sim/slots';
 
 const log = (line: string): void => console.log(`testbed: ${line}`);
@@ -30,6 +29,8 @@ async function main(command: string | undefined): Promise<number> {
         log(`card process: slot ${card.slot}, pid ${card.pid}, ${card.cardFile}`);
       }
       if (pcscd.length > 0) {
+        // Loaded lazily: `up` must work before pcsclite's native module is built.
+        const { readPcscStatus } = await import('./testbed/pcsc-status');
         for (const reader of await readPcscStatus()) {
           const card = reader.cardPresent ? `card present, ATR ${reader.atr ?? '?'}` : 'empty';
           log(`reader "${reader.name}": ${card}`);

@@ -139,14 +139,26 @@ function removeStaleRunFiles(): void {
   for (const file of [PCSCD_SOCKET, '/run/pcscd/pcscd.pid']) fs.rmSync(file, { force: true });
 }
 
+function withoutPreload(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  delete copy.LD_PRELOAD;
+  return copy;
+}
+
 export interface UpResult {
   pid: number;
   started: boolean;
   ms: number;
 }
 
+export interface UpOptions {
+  /** false: run pcscd without the TCP_NODELAY shim (only the benchmark's baseline wants this). */
+  shim?: boolean;
+}
+
 /** Idempotent: installs what is missing, builds the shim, starts pcscd with vpcd if needed. */
-export async function testbedUp(log: Log = () => undefined): Promise<UpResult> {
+export async function testbedUp(log: Log = () => undefined, options: UpOptions = {}): Promise<UpResult> {
+  const wantShim = options.shim ?? true;
   const began = Date.now();
   if (process.getuid?.() !== 0) {
     throw new Error('the test bed needs root (it installs packages and runs pcscd); run it as root');
@@ -156,13 +168,13 @@ export async function testbedUp(log: Log = () => undefined): Promise<UpResult> {
   const shim = ensureShim(log);
 
   const running = findPcscd();
-  const ours = running.find((p) => p.hasShim);
-  if (ours && socketReady()) {
+  const ours = running.find((p) => p.hasShim === wantShim);
+  if (ours && running.length === 1 && socketReady()) {
     fs.writeFileSync(pcscdPidFile(), `${ours.pid}\n`);
     return { pid: ours.pid, started: false, ms: Date.now() - began };
   }
   for (const other of running) {
-    log(`stopping pcscd ${other.pid} (${other.hasShim ? 'socket missing' : 'started without the shim'})`);
+    log(`stopping pcscd ${other.pid} (${other.hasShim === wantShim ? 'socket missing' : other.hasShim ? 'has the shim' : 'started without the shim'})`);
     await stopProcess(other.pid);
   }
   removeStaleRunFiles();
@@ -171,7 +183,7 @@ export async function testbedUp(log: Log = () => undefined): Promise<UpResult> {
   const child = spawn('pcscd', ['--foreground', '--info'], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
-    env: { ...process.env, LD_PRELOAD: shim },
+    env: wantShim ? { ...process.env, LD_PRELOAD: shim } : withoutPreload(process.env),
   });
   fs.closeSync(logFd);
   const pid = child.pid;
@@ -182,7 +194,7 @@ export async function testbedUp(log: Log = () => undefined): Promise<UpResult> {
   if (!ready || !isAlive(pid)) {
     throw new Error(`pcscd did not come up; see ${pcscdLogFile()}`);
   }
-  log(`pcscd ${pid} started with ${path.basename(shim)}`);
+  log(`pcscd ${pid} started ${wantShim ? `with ${path.basename(shim)}` : 'WITHOUT the shim'}`);
   return { pid, started: true, ms: Date.now() - began };
 }
 

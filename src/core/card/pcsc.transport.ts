@@ -49,7 +49,7 @@ export function nativeCall<T>(timeoutMs: number, start: (cb: (err: unknown, valu
       finished();
       if (timedOut) return;
       clearTimeout(timer);
-      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      if (err) reject(err instanceof Error ? err : new Error(typeof err === 'string' ? err : JSON.stringify(err)));
       else resolve(value);
     });
   });

@@ -83,7 +83,7 @@ export function pcscCode(err: unknown): number | undefined {
 
 export function isServiceGone(err: unknown): boolean {
   const code = pcscCode(err);
-  return code === SCARD_E_NO_SERVICE || code === SCARD_E_SERVICE_STOPPED;
+  return code === SCARD_E_NO_SERVICE || code === SCARD_E_SERVICE_STOPPED || code === SCARD_F_COMM_ERROR;
 }
 
 /** Maps a pcsclite error from connect/transmit/disconnect to the operator-facing error. */
@@ -92,6 +92,8 @@ export function fromPcscError(err: unknown, reader: string): AppError {
   switch (code) {
     case SCARD_E_NO_SERVICE:
     case SCARD_E_SERVICE_STOPPED:
+    case SCARD_F_COMM_ERROR:
+      // F_COMM_ERROR is pcsclite's client losing its socket to pcscd ("RPC transport error").
       return readerErrors.pcscDown();
     case SCARD_E_SHARING_VIOLATION:
       return readerErrors.cardBusy(reader);
@@ -109,7 +111,6 @@ export function fromPcscError(err: unknown, reader: string): AppError {
     case SCARD_E_NOT_TRANSACTED:
     case SCARD_E_INVALID_HANDLE:
     case SCARD_E_COMM_DATA_LOST:
-    case SCARD_F_COMM_ERROR:
       // The driver lost the card mid-exchange (pcscd reports a failed IFD transmit as NOT_TRANSACTED).
       return readerErrors.cardRemoved(reader);
     default:

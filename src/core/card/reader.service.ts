@@ -122,8 +122,15 @@ export class PcscReaderService implements CardReaderService {
         await this.release(entry, reset ? entry.reader.SCARD_RESET_CARD : entry.reader.SCARD_LEAVE_CARD, timeoutMs);
       }
       entry.busy = false;
+      this.closeIfDropped(entry);
       this.emitReaders();
     }
+  }
+
+  /** A reader whose context was dropped mid-session is closed once nothing native runs on it. */
+  private closeIfDropped(entry: Entry): void {
+    if (this.entries.get(entry.reader.name) === entry || entry.busy || entry.hung) return;
+    setImmediate(() => entry.reader.close());
   }
 
   /** Everything withCard checks before touching the reader, so refusals are instant. */
@@ -174,6 +181,7 @@ export class PcscReaderService implements CardReaderService {
     void settled.then(async () => {
       await this.release(entry, entry.reader.SCARD_RESET_CARD, this.timeoutMs);
       entry.hung = false;
+      this.closeIfDropped(entry);
       this.emitReaders();
     });
   }
@@ -183,7 +191,7 @@ export class PcscReaderService implements CardReaderService {
     if (this.state === 'stopped') return;
     let context: PcscContext;
     try {
-      context = (this.options.createContext ?? (() => pcsclite() as unknown as PcscContext))();
+      context = (this.options.createContext ?? (() => pcsclite()))();
     } catch (err) {
       this.setState('pcscd-down', err instanceof Error ? err.message : String(err));
       this.retryTimer = setTimeout(() => this.open(), this.options.retryMs ?? 250);
