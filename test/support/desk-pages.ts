@@ -19,7 +19,11 @@ export async function signIn(page: Page, username: string, password: string) {
   await form.waitFor();
   await form.getByLabel('User name').fill(username);
   await form.getByLabel('Password').fill(password);
-  await form.getByLabel('Password').press('Enter');
+  // Wait for main's answer to this very call, so attempts never overlap.
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/rpc') && (r.request().postData() ?? '').includes('"auth:signIn"')),
+    form.getByLabel('Password').press('Enter'),
+  ]);
 }
 
 export async function signOut(page: Page) {
@@ -38,4 +42,36 @@ export async function openPageByAddress(page: Page, name: string) {
   const url = new URL(page.url());
   url.hash = `#/${name}`;
   await page.goto(url.href);
+}
+
+export async function createOperator(
+  page: Page,
+  o: { username: string; displayName: string; role: string; password: string },
+) {
+  const form = page.getByRole('form', { name: 'Create operator' });
+  await form.getByLabel('User name').fill(o.username);
+  await form.getByLabel('Full name').fill(o.displayName);
+  await form.getByLabel('Role').selectOption(o.role);
+  await form.getByLabel('Temporary password').fill(o.password);
+  await form.getByRole('button', { name: 'Create operator' }).click();
+  await page.locator(`tr[data-username="${o.username}"]`).waitFor();
+}
+
+/** First sign-in with a temporary password: the app insists on a new one before anything else. */
+export async function signInFirstTime(page: Page, username: string, temporary: string, chosen: string) {
+  await signIn(page, username, temporary);
+  const form = page.getByRole('form', { name: 'Change password' });
+  await form.waitFor();
+  await form.getByLabel('Current password').fill(temporary);
+  await form.getByLabel('New password').fill(chosen);
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('region', { name: 'Dashboard' }).waitFor();
+}
+
+export async function approve(page: Page, username: string, password: string) {
+  const dialog = page.getByRole('dialog', { name: 'Second approver' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Approver user name').fill(username);
+  await dialog.getByLabel('Approver password').fill(password);
+  await dialog.getByRole('button', { name: 'Approve' }).click();
 }

@@ -1,6 +1,8 @@
 import type { ReactNode } from 'react';
 import type { SessionInfo } from '../../shared/contract/auth.contract';
 import type { Page } from '../../shared/roles';
+import { AdminPage } from '../features/admin/AdminPage';
+import { AuditPage } from '../features/audit/AuditPage';
 import { DashboardPage } from '../features/dashboard/DashboardPage';
 
 /** The page for each route. A page not listed here shows main's note of what will come. */
@@ -8,6 +10,10 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
   switch (page) {
     case 'dashboard':
       return <DashboardPage session={session} />;
+    case 'admin':
+      return <AdminPage session={session} />;
+    case 'audit':
+      return <AuditPage session={session} />;
     default:
       return <PlannedPage page={page} />;
   }

@@ -1,6 +1,7 @@
 import type { Migration } from '../migration';
 import { migration0001 } from './0001-operators-and-audit.migration';
 import { migration0002 } from './0002-policies-and-audit-checkpoints.migration';
+import { migration0003 } from './0003-keystore.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
-export const migrations: readonly Migration[] = [migration0001, migration0002];
+export const migrations: readonly Migration[] = [migration0001, migration0002, migration0003];

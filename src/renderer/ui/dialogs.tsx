@@ -1,0 +1,102 @@
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import type { Approval } from '../../shared/contract/approval.contract';
+import type { CallError } from '../api/client';
+import { ErrorBanner, Field, Form } from './forms';
+
+/** A modal that traps focus (native <dialog>), closes on Escape, and returns focus afterwards. */
+export function Modal(props: { open: boolean; onClose: () => void; label: string; children: ReactNode }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (props.open && !d.open) d.showModal();
+    if (!props.open && d.open) d.close();
+  }, [props.open]);
+  return (
+    <dialog ref={ref} aria-label={props.label} onClose={props.onClose} onCancel={props.onClose}>
+      {props.open ? props.children : null}
+    </dialog>
+  );
+}
+
+/** Asks before a destructive or security-relevant action. */
+export function ConfirmDialog(props: {
+  open: boolean;
+  title: string;
+  body: ReactNode;
+  confirmLabel: string;
+  danger?: boolean;
+  onConfirm: () => void;
+  onClose: () => void;
+}) {
+  return (
+    <Modal open={props.open} onClose={props.onClose} label={props.title}>
+      <h2>{props.title}</h2>
+      <div>{props.body}</div>
+      <div className="actions">
+        <button type="button" onClick={props.onClose}>
+          Cancel
+        </button>
+        <button
+          type="button"
+          className={props.danger ? 'danger' : 'primary'}
+          autoFocus
+          onClick={() => {
+            props.onConfirm();
+            props.onClose();
+          }}
+        >
+          {props.confirmLabel}
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+/**
+ * Dual control at the same desk: the second operator types their own credentials here.
+ * They go to main with the action and are never shown or kept by the renderer afterwards.
+ */
+export function ApprovalDialog(props: {
+  open: boolean;
+  action: string;
+  pending: boolean;
+  error: CallError | null;
+  onApprove: (approval: Approval) => void;
+  onClose: () => void;
+}) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const close = () => {
+    setPassword('');
+    setUsername('');
+    props.onClose();
+  };
+  return (
+    <Modal open={props.open} onClose={close} label="Second approver">
+      <h2>Second approver needed</h2>
+      <p className="muted">
+        <strong>{props.action}</strong> needs a second operator. They sign here with their own credentials.
+      </p>
+      <Form
+        label="Approve"
+        onSubmit={() => {
+          props.onApprove({ username, password });
+          setPassword('');
+        }}
+      >
+        <ErrorBanner error={props.error} />
+        <Field label="Approver user name" name="approver" autoFocus autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} />
+        <Field label="Approver password" name="approverPassword" type="password" autoComplete="off" value={password} onChange={(e) => setPassword(e.target.value)} />
+        <div className="actions">
+          <button type="button" onClick={close}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={props.pending}>
+            Approve
+          </button>
+        </div>
+      </Form>
+    </Modal>
+  );
+}
