@@ -82,6 +82,20 @@ describe('OTAC protocol against the virtual card (in process)', () => {
     expect((await fx.host.getState()).lifeCycle).toBe('active');
   });
 
+  it('CHANGE REFERENCE DATA: a wrong old PIN costs a try; the new PIN replaces the old one', async () => {
+    const fx = makeFixture();
+    await fx.activate();
+    expect(await swOf(fx.host.changePin('9999', '1357'))).toBe(0x63c2);
+    expect(await fx.host.pinTriesLeft()).toBe(2);
+    await fx.host.changePin(PIN, '1357');
+    expect(await fx.host.pinTriesLeft()).toBeUndefined(); // verified by the change
+    fx.card.reset();
+    await fx.host.select();
+    expect(await swOf(fx.host.verifyPin(PIN))).toBe(0x63c2);
+    await fx.host.verifyPin('1357');
+    expect((await fx.host.getState()).pinTriesLeft).toBe(3);
+  });
+
   it('secure messaging: a tampered MAC gets 6988 and closes the session; a replayed command gets 6988', async () => {
     const fx = makeFixture();
     await fx.activate();
