@@ -121,8 +121,20 @@ export async function removeCard(slot: number): Promise<void> {
   fs.rmSync(pidFile(slot), { force: true });
 }
 
+/** Empties both slots, including card processes whose pid file was lost (a crashed run). */
 export async function removeAllCards(): Promise<void> {
   await Promise.all([0, 1].map((slot) => removeCard(slot)));
+  await Promise.all(strayCardProcesses().map((pid) => stopPid(pid)));
+}
+
+function strayCardProcesses(): number[] {
+  const strays: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = processArgs(Number(entry));
+    if (args?.some((a) => a.endsWith(path.join('card-sim', 'card-process.ts'))) && args.includes('--slot')) strays.push(Number(entry));
+  }
+  return strays;
 }
 
 async function stopPid(pid: number): Promise<void> {

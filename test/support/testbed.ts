@@ -2,14 +2,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { insertCard, removeAllCards, removeCard, type InsertedCard, type InsertOptions } from '../../src/card-sim/slots';
-import { vpcdReaderName } from '../../src/card-sim/testbed-paths';
-import { findPcscd, stopProcess, testbedUp } from '../../scripts/testbed/testbed-control';
+import { testbedDir, vpcdReaderName } from '../../src/card-sim/testbed-paths';
+import { findPcscd, isAlive, stopProcess, testbedUp } from '../../scripts/testbed/testbed-control';
 
 /**
  * Integration tests' door to the PC/SC test bed: makes sure pcscd + vpcd run (the same `up`
  * as `npm run testbed -- up`), gives each test file a fresh card directory, and puts cards in
- * slots as separate processes. pcscd is shared with other test files: whoever stops it
- * brings it back with restartPcscd()/ensureUp() before finishing.
+ * slots as separate processes. pcscd and the two slots are one per machine, so a test file
+ * holds .testbed/slots.lock from useTestbed() to close(): a second test run on the same
+ * machine waits instead of pulling this run's cards. Whoever stops pcscd brings it back
+ * with ensureUp() before finishing.
  */
 export interface Testbed {
   cardDir: string;
@@ -24,10 +26,51 @@ export interface Testbed {
   close(): Promise<void>;
 }
 
+const lockFile = (): string => path.join(testbedDir(), 'slots.lock');
+
+/** Takes the machine's slot lock; a lock whose holder died (or is this process) is taken over. */
+async function lockSlots(waitMs = 50_000): Promise<void> {
+  fs.mkdirSync(testbedDir(), { recursive: true });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      fs.writeFileSync(lockFile(), `${process.pid}\n`, { flag: 'wx' });
+      return;
+    } catch {
+      let holder: number;
+      try {
+        holder = Number(fs.readFileSync(lockFile(), 'utf8').trim());
+      } catch {
+        continue; // Released between our two looks.
+      }
+      if (!holder || holder === process.pid || !isAlive(holder)) {
+        fs.rmSync(lockFile(), { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`the PC/SC test bed is in use by process ${holder} (another test run); try again when it ends`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function unlockSlots(): void {
+  try {
+    if (Number(fs.readFileSync(lockFile(), 'utf8').trim()) === process.pid) fs.rmSync(lockFile());
+  } catch {
+    // Not held.
+  }
+}
+
 export async function useTestbed(name: string): Promise<Testbed> {
-  await testbedUp();
-  // Cards left behind by a crashed earlier run would hold the slots.
-  await removeAllCards();
+  await lockSlots();
+  try {
+    await testbedUp();
+    // Cards left behind by a crashed earlier run would hold the slots.
+    await removeAllCards();
+  } catch (err) {
+    unlockSlots();
+    throw err;
+  }
   const cardDir = fs.mkdtempSync(path.join(os.tmpdir(), `otac-${name}-`));
   return {
     cardDir,
@@ -46,9 +89,13 @@ export async function useTestbed(name: string): Promise<Testbed> {
       return Date.now() - began;
     },
     async close() {
-      await removeAllCards();
-      await testbedUp();
-      fs.rmSync(cardDir, { recursive: true, force: true });
+      try {
+        await removeAllCards();
+        await testbedUp();
+        fs.rmSync(cardDir, { recursive: true, force: true });
+      } finally {
+        unlockSlots();
+      }
     },
   };
 }
