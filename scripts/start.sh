@@ -7,7 +7,11 @@ bash scripts/setup.sh
 
 # The test bed gives this desk a PC/SC reader with virtual cards when no physical reader is wired.
 if [ "$(id -u)" = 0 ] && [ "${OTAC_TESTBED:-1}" = 1 ]; then
-  npx tsx scripts/testbed.ts up || echo "start: no PC/SC test bed; the workstation will say so in its status bar"
+  if npx tsx scripts/testbed.ts up; then
+    npx tsx scripts/demo-desk.ts || true
+  else
+    echo "start: no PC/SC test bed; the workstation will say so in its status bar"
+  fi
 fi
 
 if node -e "process.exit(require('fs').existsSync(require('electron')) ? 0 : 1)" 2>/dev/null && [ -n "${DISPLAY:-}" ]; then

@@ -67,11 +67,8 @@ export function buildAtr(cardId: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0x3b]), body, Buffer.from([tck])]);
 }
 
-/** The card id from an OTAC ATR, or undefined for any other card. */
-export function cardIdFromAtr(atr: Buffer): Buffer | undefined {
-  if (atr.length !== 20 || atr[0] !== 0x3b || atr.subarray(6, 10).toString('latin1') !== 'OTAC') return undefined;
-  return Buffer.from(atr.subarray(11, 19));
-}
+// The host recognises the ATR with the same rule; it lives in core so the workstation needs no card-sim code.
+export { cardIdFromAtr } from '../core/card/protocol/atr';
 
 export function newBlankCard(now: Date = new Date(), vendorMaster: Buffer = DEV_VENDOR_TRANSPORT_MASTER_KEY): CardRecord {
   const id = randomBytes(CARD_ID_LENGTH);

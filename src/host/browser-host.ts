@@ -1,6 +1,8 @@
+import '../core/thread-pool';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readerModeFromEnv } from '../core/card/reader-setup';
 import { createWorkstation } from '../core/workstation';
 import { startLoopbackServer } from './loopback-server';
 
@@ -15,7 +17,12 @@ async function main(): Promise<void> {
     console.error('The UI is not built. Run `npm run build` (npm start does it for you).');
     process.exit(1);
   }
-  const ws = createWorkstation({ dataDir, shell: 'browser', version: process.env['npm_package_version'] ?? 'dev', echoLog: false });
+  const ws = createWorkstation({
+    dataDir,
+    shell: 'browser',
+    version: process.env['npm_package_version'] ?? 'dev',
+    readers: readerModeFromEnv(process.env['OTAC_READER']),
+  });
   const port = process.env['OTAC_PORT'] ? Number(process.env['OTAC_PORT']) : 0;
   const server = await startLoopbackServer(ws, { rendererDir, port });
 

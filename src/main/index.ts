@@ -1,6 +1,8 @@
+import '../core/thread-pool';
 import { app, BrowserWindow, dialog, ipcMain } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { readerModeFromEnv } from '../core/card/reader-setup';
 import { createWorkstation, type Workstation } from '../core/workstation';
 import { hardenSession, isTrustedSender, lockDownWebContents } from './security';
 
@@ -37,6 +39,7 @@ function start(): void {
       dataDir: process.env['OTAC_DATA_DIR'] ?? app.getPath('userData'),
       shell: 'electron',
       version: app.getVersion(),
+      readers: readerModeFromEnv(process.env['OTAC_READER']),
     });
   } catch (err) {
     fail(err);
