@@ -15,6 +15,9 @@ import { DualControlService } from './dual-control/dual-control.service';
 import { AuditCheckpointService } from './audit/audit-checkpoint.service';
 import { auditHandlers } from './audit/audit.ipc';
 import { SoftwareAuditSigner, type AuditSigner } from './audit/audit-signer';
+import { SqliteCardSeriesStore } from './keystore/card-series.repository';
+import { keysHandlers } from './keystore/keys.ipc';
+import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
 import { EventBus } from './rpc/event-bus';
 import { Router, type HandlersFor } from './rpc/router';
 import { systemHandlers } from './system/system.ipc';
@@ -25,6 +28,8 @@ export interface WorkstationOptions {
   readonly shell: 'electron' | 'browser';
   readonly version: string;
   readonly echoLog?: boolean;
+  /** Where the keystore lives; by default OTAC_KEYSTORE, else the software file under dataDir/keystore. */
+  readonly keystore?: KeystoreLocation;
   /** Signs audit checkpoints; until the keystore provides one, an in-memory key per run. */
   readonly auditSigner?: AuditSigner;
 }
@@ -34,6 +39,8 @@ export interface Workstation {
   readonly events: EventBus;
   readonly db: Database;
   readonly log: Logger;
+  /** Locked at start; a security officer opens it on the Keys page. */
+  readonly keystore: KeystoreHolder;
   close(): Promise<void>;
 }
 
@@ -42,6 +49,7 @@ export interface Workstation {
  * register the contract. Unlocks nothing by itself (the keystore waits for its officer).
  */
 export function createWorkstation(opts: WorkstationOptions): Workstation {
+  const keystoreLocation = opts.keystore ?? keystoreLocationFromEnv(process.env, opts.dataDir);
   const releaseLock = acquireInstanceLock(opts.dataDir);
   const log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
   let db: Database;
@@ -57,6 +65,8 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   const sessions = new SessionStore(() => policies.current().sessionTimeoutMinutes * 60_000);
   const auth = new AuthService(db, sessions, audit, policies);
   const dualControl = new DualControlService(auth, audit, policies);
+  const cardSeries = new SqliteCardSeriesStore(db);
+  const keystore = new KeystoreHolder(keystoreLocation, { cardSeries, audit, log });
   const auditSigner = opts.auditSigner ?? SoftwareAuditSigner.generate();
   const checkpoints = new AuditCheckpointService(db, audit, () => auditSigner, () => policies.current().auditCheckpointEvery, log);
   checkpoints.start();
@@ -68,6 +78,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     ...adminHandlers({ admin, events }),
     ...policyHandlers({ policies: policyService, events }),
     ...auditHandlers({ db, audit, checkpoints }),
+    ...keysHandlers({ keystore, dualControl, cardSeries, events }),
     ...systemHandlers(db, opts, audit),
   };
   const router = new Router(contract, handlers, {
@@ -92,7 +103,9 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     events,
     db,
     log,
+    keystore,
     close: async () => {
+      await keystore.lock(null);
       db.close();
       releaseLock();
     },

@@ -3,6 +3,7 @@ import type { Role } from '../../src/shared/roles';
 import { DEFAULT_POLICIES } from '../../src/core/policy/policy.service';
 import type { Workstation } from '../../src/core/workstation';
 import { OFFICER } from './fresh-workstation';
+import { COMPONENT_HEX, KEYSTORE_PASSPHRASE, beginCeremony, componentKcv, createKeystore, enterComponents, keystoreWithMasterKey } from './keys';
 import { approvalOf, type TestOperator } from './operators';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
@@ -84,4 +85,83 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     }),
   },
   'audit:checkpoint': { as: 'auditor', input: () => ({}) },
+  // Keystore channels: the keystore writes its own audit actions (docs/keystore.md, "Audit actions").
+  'keys:create': { as: 'security_officer', auditAction: 'keystore.created', input: () => ({ passphrase: KEYSTORE_PASSPHRASE }) },
+  'keys:unlock': {
+    as: 'security_officer',
+    auditAction: 'keystore.opened',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      await c.ws.router.dispatch(c.officer.client, 'keys:lock', {});
+      return { passphrase: KEYSTORE_PASSPHRASE };
+    },
+  },
+  'keys:lock': { as: 'security_officer', auditAction: 'keystore.closed', input: async (c) => (await createKeystore(c.ws, c.officer), {}) },
+  'keys:ceremonyBegin': {
+    as: 'security_officer',
+    auditAction: 'keystore.ceremony.begun',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      return { components: 2, approval: approvalOf(await c.addOperator('security_officer')) };
+    },
+  },
+  'keys:ceremonyEnterComponent': {
+    as: 'security_officer',
+    auditAction: 'keystore.ceremony.component_entered',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      await beginCeremony(c.ws, c.officer, await c.addOperator('security_officer'), 2);
+      return { index: 1, component: COMPONENT_HEX[0], custodian: 'Custodian 1', expectedKcv: componentKcv(COMPONENT_HEX[0]) };
+    },
+  },
+  'keys:ceremonyFinish': {
+    as: 'security_officer',
+    auditAction: 'keystore.ceremony.finished',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      await beginCeremony(c.ws, c.officer, await c.addOperator('security_officer'), 2);
+      await enterComponents(c.ws, c.officer, COMPONENT_HEX.slice(0, 2));
+      return {};
+    },
+  },
+  'keys:ceremonyAbort': {
+    as: 'security_officer',
+    auditAction: 'keystore.ceremony.aborted',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      await beginCeremony(c.ws, c.officer, await c.addOperator('security_officer'), 3);
+      return {};
+    },
+  },
+  'keys:generateMasterKey': {
+    as: 'security_officer',
+    auditAction: 'keystore.master_key.installed',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      return { approval: approvalOf(await c.addOperator('security_officer')) };
+    },
+  },
+  'keys:createBankCa': {
+    as: 'security_officer',
+    auditAction: 'keystore.bank_ca.created',
+    input: async (c) => (await createKeystore(c.ws, c.officer), { commonName: 'Demo Bank CA' }),
+  },
+  'keys:createIssuerKey': {
+    as: 'security_officer',
+    auditAction: 'keystore.issuer_key.created',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      await c.ws.router.dispatch(c.officer.client, 'keys:createBankCa', { commonName: 'Demo Bank CA' });
+      return { commonName: 'Demo Issuer' };
+    },
+  },
+  'keys:retireCardKey': {
+    as: 'security_officer',
+    auditAction: 'keystore.card_key.retired',
+    input: async (c) => {
+      await keystoreWithMasterKey(c.ws, c.officer, await c.addOperator('security_officer'));
+      await c.ws.keystore.current().cardKey('N-1001');
+      return { n: 'N-1001', reason: 'card reported cloned' };
+    },
+  },
 };

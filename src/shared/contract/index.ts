@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { adminChannels } from './admin.contract';
 import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
+import { keysChannels } from './keys.contract';
 import { policyChannels } from './policy.contract';
 import { systemChannels } from './system.contract';
 
@@ -18,6 +19,7 @@ export const contract = {
   ...adminChannels,
   ...policyChannels,
   ...auditChannels,
+  ...keysChannels,
 } as const;
 
 export type Contract = typeof contract;

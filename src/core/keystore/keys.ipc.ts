@@ -1,0 +1,102 @@
+import type { keysChannels } from '../../shared/contract/keys.contract';
+import type { Session } from '../auth/session.store';
+import type { Approver, DualControlService } from '../dual-control/dual-control.service';
+import { AppError } from '../errors';
+import type { EventBus } from '../rpc/event-bus';
+import type { HandlersFor } from '../rpc/router';
+import type { CardSeriesStore } from './card-series.repository';
+import type { KeystoreActor, KeystoreHolder, KeystoreHolderStatus } from './keystore-holder.service';
+
+export interface KeysHandlerDeps {
+  readonly keystore: KeystoreHolder;
+  readonly dualControl: DualControlService;
+  /** Read first, so looking up a mistyped N answers "unknown" instead of issuing a series for it. */
+  readonly cardSeries: CardSeriesStore;
+  readonly events?: EventBus;
+}
+
+const actorOf = (s: Session, approver?: Approver | null): KeystoreActor => ({
+  operatorId: s.operatorId,
+  operator: s.username,
+  role: s.role,
+  ...(approver ? { approvedBy: approver.username } : {}),
+});
+
+/** The status as the contract shows it (the domain's ceremony flag is folded into `ceremony`). */
+const view = (s: KeystoreHolderStatus) => ({
+  state: s.state,
+  backend: s.backend,
+  masterKey: s.masterKey,
+  issuerKey: s.issuerKey,
+  bankCa: s.bankCa,
+  ceremony: s.ceremony ? { components: s.ceremony.components, entered: [...s.ceremony.entered] } : null,
+});
+
+export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChannels> {
+  const { keystore, dualControl } = deps;
+  // Every window showing keys or the desk status refetches.
+  const changed = <T>(value: T): T => {
+    deps.events?.emit('data:changed', { domains: ['keys'] });
+    return value;
+  };
+  const knownCard = (n: string): string => {
+    keystore.current(); // locked is the more useful answer than unknown
+    if (!deps.cardSeries.get(n)) {
+      throw new AppError('CARD_KEY_UNKNOWN', `No card key has been issued for ${n}. Check the identification code on the card.`);
+    }
+    return n;
+  };
+
+  return {
+    'keys:status': async () => view(await keystore.status()),
+    'keys:create': async (input, ctx) => changed(view(await keystore.create(input.passphrase, actorOf(ctx.session)))),
+    'keys:unlock': async (input, ctx) => changed(view(await keystore.unlock(input.passphrase, actorOf(ctx.session)))),
+    'keys:lock': async (_input, ctx) => changed(view(await keystore.lock(actorOf(ctx.session)))),
+    'keys:list': async () => ({ keys: await keystore.current().listKeys() }),
+
+    'keys:ceremonyBegin': async (input, ctx) => {
+      keystore.current();
+      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval);
+      const p = keystore.run(actorOf(ctx.session, approver), (ks) => ks.ceremony.begin({ components: input.components, officer: ctx.session.username }));
+      return changed({ components: p.components, entered: [...p.entered] });
+    },
+    'keys:ceremonyEnterComponent': (input, ctx) =>
+      changed(
+        keystore.run(actorOf(ctx.session), (ks) =>
+          ks.ceremony.enterComponent(input.index, input.component, {
+            custodian: input.custodian,
+            ...(input.expectedKcv ? { expectedKcv: input.expectedKcv } : {}),
+          }),
+        ),
+      ),
+    'keys:ceremonyFinish': async (input, ctx) =>
+      changed(await keystore.run(actorOf(ctx.session), (ks) => ks.ceremony.finish(input.expectedKcv ? { expectedKcv: input.expectedKcv } : {}))),
+    'keys:ceremonyAbort': (_input, ctx) => {
+      keystore.run(actorOf(ctx.session), (ks) => ks.ceremony.abort());
+      return changed({ done: true as const });
+    },
+    'keys:ceremonyProgress': () => {
+      const p = keystore.current().ceremony.progress();
+      return { ceremony: p ? { components: p.components, entered: [...p.entered] } : null };
+    },
+
+    'keys:generateMasterKey': async (input, ctx) => {
+      keystore.current();
+      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval);
+      return changed(await keystore.run(actorOf(ctx.session, approver), (ks) => ks.generateMasterKey({ officer: ctx.session.username })));
+    },
+    'keys:createIssuerKey': async (input, ctx) =>
+      changed(await keystore.run(actorOf(ctx.session), (ks) => ks.createIssuerKey({ commonName: input.commonName, officer: ctx.session.username }))),
+    'keys:createBankCa': async (input, ctx) =>
+      changed(await keystore.run(actorOf(ctx.session), (ks) => ks.createBankCa({ commonName: input.commonName, officer: ctx.session.username }))),
+    'keys:issuerCertificate': async () => ({ pem: await keystore.current().issuerCertificatePem() }),
+
+    'keys:cardKeyState': async (input) => keystore.current().cardKeyState(knownCard(input.n)),
+    'keys:retireCardKey': async (input, ctx) =>
+      changed(
+        await keystore.run(actorOf(ctx.session), (ks) =>
+          ks.retireCardKey(knownCard(input.n), { reason: input.reason, operator: ctx.session.username }),
+        ),
+      ),
+  };
+}

@@ -1,0 +1,173 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { SYSTEM_ACTOR, type AuditActor, type AuditService } from '../audit/audit.service';
+import { AppError } from '../errors';
+import type { Logger } from '../log';
+import type { CardSeriesStore } from './card-series.repository';
+import { openKeystore, type KeystoreConfig } from './create-keystore';
+import { DEFAULT_SCRYPT_COST, PassphraseKekProvider, type ScryptCost } from './kek-provider';
+import type { KeystoreService } from './keystore.service';
+import type { BackendKind, CeremonyProgress, Keystore, KeystoreStatus } from './keystore.types';
+
+/** Where the keystore lives. The PIN or passphrase is never configured: an officer types it at unlock. */
+export type KeystoreLocation =
+  | { readonly backend: 'software'; readonly file: string; readonly scryptCost?: ScryptCost }
+  | { readonly backend: 'pkcs11'; readonly library: string; readonly tokenLabel: string };
+
+export type KeystoreState = 'not-created' | 'locked' | 'unlocked';
+
+export interface KeystoreHolderStatus extends KeystoreStatus {
+  readonly state: KeystoreState;
+  readonly ceremony: CeremonyProgress | null;
+}
+
+/** Who is acting, for the audit entries the keystore writes during the call. */
+export interface KeystoreActor extends AuditActor {
+  readonly operator: string;
+  /** The second operator who approved the action under dual control. */
+  readonly approvedBy?: string;
+}
+
+export const MIN_PASSPHRASE = 12;
+
+/** The embedded software file under the data directory, or a PKCS#11 token named by OTAC_KEYSTORE=pkcs11. */
+export function keystoreLocationFromEnv(env: NodeJS.ProcessEnv, dataDir: string): KeystoreLocation {
+  const kind = env['OTAC_KEYSTORE'] ?? 'software';
+  if (kind === 'software') return { backend: 'software', file: join(dataDir, 'keystore', 'keystore.otacks') };
+  if (kind === 'pkcs11') {
+    const library = env['OTAC_PKCS11_MODULE'];
+    const tokenLabel = env['OTAC_PKCS11_TOKEN_LABEL'];
+    if (!library || !tokenLabel) {
+      throw new AppError('KEYSTORE_CONFIG', 'OTAC_KEYSTORE=pkcs11 needs OTAC_PKCS11_MODULE (the PKCS#11 library) and OTAC_PKCS11_TOKEN_LABEL.');
+    }
+    return { backend: 'pkcs11', library, tokenLabel };
+  }
+  throw new AppError('KEYSTORE_CONFIG', `OTAC_KEYSTORE must be "software" or "pkcs11", not "${kind.slice(0, 20)}".`);
+}
+
+// Keystore audit actions that record a refusal rather than a change.
+const FAILED_ACTIONS = new Set([
+  'keystore.open_failed',
+  'keystore.ceremony.component_rejected',
+  'keystore.ceremony.master_key_rejected',
+  'keystore.backup.restore_failed',
+]);
+
+/**
+ * Owns the keystore's open/locked state for the workstation. Start-up opens nothing; a security
+ * officer creates or unlocks it on the Keys page, and everything that needs keys asks `current()`.
+ */
+export class KeystoreHolder {
+  private ks: KeystoreService | null = null;
+  private opening = false;
+  private readonly actor = new AsyncLocalStorage<KeystoreActor>();
+
+  constructor(
+    private readonly location: KeystoreLocation,
+    private readonly deps: { readonly cardSeries: CardSeriesStore; readonly audit: AuditService; readonly log: Logger },
+  ) {}
+
+  get backend(): BackendKind {
+    return this.location.backend;
+  }
+
+  async status(): Promise<KeystoreHolderStatus> {
+    if (!this.ks) {
+      const missing = this.location.backend === 'software' && !existsSync(this.location.file);
+      return { state: missing ? 'not-created' : 'locked', backend: this.backend, masterKey: null, issuerKey: null, bankCa: null, ceremonyInProgress: false, ceremony: null };
+    }
+    return { state: 'unlocked', ...(await this.ks.status()), ceremony: this.ks.ceremony.progress() };
+  }
+
+  /** A new, empty keystore file under `passphrase`, left unlocked. Software backend only. */
+  async create(passphrase: string, actor: KeystoreActor): Promise<KeystoreHolderStatus> {
+    const loc = this.location;
+    if (loc.backend !== 'software') {
+      throw new AppError('KEYSTORE_CREATE_UNSUPPORTED', "This desk uses an HSM token: initialise it with the vendor's tools, then unlock it here with its PIN.");
+    }
+    if (this.ks || existsSync(loc.file)) throw new AppError('KEYSTORE_EXISTS', 'This desk already has a keystore. Unlock it with its passphrase.');
+    if (passphrase.length < MIN_PASSPHRASE) {
+      throw new AppError('KEYSTORE_PASSPHRASE_WEAK', `The keystore passphrase needs at least ${MIN_PASSPHRASE} characters. Choose a longer one.`);
+    }
+    mkdirSync(dirname(loc.file), { recursive: true });
+    await this.open(passphrase, actor, true);
+    this.sink(actor)('keystore.created', { backend: loc.backend, officer: actor.operator });
+    return this.status();
+  }
+
+  /** Opens the keystore with its passphrase (software) or the token PIN (PKCS#11). A refused secret changes nothing. */
+  async unlock(secret: string, actor: KeystoreActor): Promise<KeystoreHolderStatus> {
+    if (this.ks) throw new AppError('KEYSTORE_ALREADY_UNLOCKED', 'The keystore is already unlocked.');
+    if (this.location.backend === 'software' && !existsSync(this.location.file)) {
+      throw new AppError('KEYSTORE_NOT_CREATED', 'This desk has no keystore yet. A security officer creates one on the Keys page.');
+    }
+    // The KEK provider refuses very short passphrases as weak; at unlock that is simply a wrong one.
+    if (this.location.backend === 'software' && secret.length < 8) {
+      this.sink(actor)('keystore.open_failed', { backend: 'software', code: 'KEYSTORE_WRONG_PASSPHRASE' });
+      throw new AppError('KEYSTORE_WRONG_PASSPHRASE', 'The passphrase does not open the keystore. Check it and try again; nothing was changed.');
+    }
+    await this.open(secret, actor, false);
+    return this.status();
+  }
+
+  /** Closes the keystore: key material leaves memory and an unfinished ceremony is aborted (both audited). */
+  async lock(actor: KeystoreActor | null): Promise<KeystoreHolderStatus> {
+    const ks = this.ks;
+    this.ks = null;
+    if (ks && actor) await this.actor.run(actor, () => ks.close());
+    else if (ks) await ks.close();
+    return this.status();
+  }
+
+  /** The open keystore, or KEYSTORE_LOCKED. */
+  current(): Keystore {
+    if (!this.ks) {
+      throw new AppError('KEYSTORE_LOCKED', 'The keystore is locked. A security officer must unlock it on the Keys page.');
+    }
+    return this.ks;
+  }
+
+  /** Runs `fn` on the open keystore with `actor` named in every audit entry it writes. */
+  run<T>(actor: KeystoreActor, fn: (ks: Keystore) => T): T {
+    const ks = this.current();
+    return this.actor.run(actor, () => fn(ks));
+  }
+
+  private async open(secret: string, actor: KeystoreActor, create: boolean): Promise<void> {
+    if (this.opening) throw new AppError('KEYSTORE_BUSY', 'The keystore is being opened already. Wait a moment.');
+    this.opening = true;
+    try {
+      const ks = await this.actor.run(actor, () =>
+        openKeystore(this.config(secret, create), { cardSeries: this.deps.cardSeries, audit: this.sink(null), log: this.deps.log }),
+      );
+      this.ks = ks;
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  private config(secret: string, create: boolean): KeystoreConfig {
+    const loc = this.location;
+    if (loc.backend === 'pkcs11') return { backend: 'pkcs11', library: loc.library, tokenLabel: loc.tokenLabel, pin: secret };
+    const cost = loc.scryptCost ?? DEFAULT_SCRYPT_COST;
+    return { backend: 'software', file: loc.file, kek: new PassphraseKekProvider(secret, cost), createIfMissing: create, backupKek: (p) => new PassphraseKekProvider(p, cost) };
+  }
+
+  /** The keystore's audit sink: into the workstation's audit chain, naming the acting officer. */
+  private sink(fixed: KeystoreActor | null) {
+    return (action: string, details: Readonly<Record<string, string | number | boolean>>) => {
+      const who: AuditActor & { approvedBy?: string } = fixed ?? this.actor.getStore() ?? SYSTEM_ACTOR;
+      const extra: Record<string, string> = who.approvedBy ? { approvedBy: who.approvedBy } : {};
+      this.deps.audit.append({
+        operatorId: who.operatorId,
+        operator: who.operator,
+        role: who.role,
+        action,
+        object: typeof details['n'] === 'string' ? details['n'] : null,
+        outcome: FAILED_ACTIONS.has(action) ? 'failed' : 'ok',
+        details: { ...details, ...extra },
+      });
+    };
+  }
+}

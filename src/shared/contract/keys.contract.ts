@@ -1,0 +1,195 @@
+import { z } from 'zod';
+import { approvalSchema } from './approval.contract';
+import { channel, done, nonEmpty, none, text } from './define';
+
+// The keystore over the contract: states, key check values and public material only. Key bytes
+// never cross it; a ceremony component goes in once and is never echoed back.
+
+const OFFICERS = ['security_officer'] as const;
+const READERS = ['security_officer', 'auditor'] as const;
+
+export const kcvSchema = z.string().regex(/^[0-9A-F]{6}$/);
+const expectedKcv = z
+  .string()
+  .trim()
+  .regex(/^[0-9A-Fa-f]{6}$/, 'A check value is 6 hexadecimal characters')
+  .transform((s) => s.toUpperCase());
+
+/** Card identification code N, as the keystore accepts it. */
+export const cardNSchema = z
+  .string()
+  .trim()
+  .regex(/^[0-9A-Za-z-]{1,64}$/, 'The identification code holds 1 to 64 letters, digits or dashes');
+
+// Custodians may type the sheet's groups with spaces or dashes; only the 64 hex digits count.
+const componentSchema = z
+  .string()
+  .max(120, 'A component is 64 hexadecimal characters (32 bytes)')
+  .transform((s) => s.replace(/[\s-]/g, ''))
+  .pipe(z.string().regex(/^[0-9a-fA-F]{64}$/, 'A component is 64 hexadecimal characters (32 bytes)'));
+
+export const keystoreStateSchema = z.enum(['not-created', 'locked', 'unlocked']);
+export type KeystoreStateName = z.infer<typeof keystoreStateSchema>;
+
+const versioned = z.object({ version: z.number().int(), kcv: kcvSchema });
+export const ceremonyProgressSchema = z.object({
+  components: z.union([z.literal(2), z.literal(3)]),
+  entered: z.array(z.number().int()),
+});
+export type CeremonyProgressInfo = z.infer<typeof ceremonyProgressSchema>;
+
+export const keystoreStatusSchema = z.object({
+  state: keystoreStateSchema,
+  backend: z.enum(['software', 'pkcs11']),
+  masterKey: versioned.nullable(),
+  issuerKey: versioned.nullable(),
+  bankCa: z.object({ kcv: kcvSchema }).nullable(),
+  ceremony: ceremonyProgressSchema.nullable(),
+});
+export type KeystoreStatusInfo = z.infer<typeof keystoreStatusSchema>;
+
+export const keyInfoSchema = z.object({
+  id: text(80),
+  purpose: z.enum(['master', 'issuer-signing', 'bank-ca']),
+  version: z.number().int(),
+  state: z.enum(['active', 'superseded', 'retired']),
+  createdAt: text(40),
+  kcv: kcvSchema,
+  algorithm: z.enum(['AES-256', 'EC-P256']),
+  origin: z.enum(['generated', 'components']),
+});
+export type KeyInfoView = z.infer<typeof keyInfoSchema>;
+
+export const cardKeyStateSchema = z.object({
+  n: text(64),
+  sn: z.number().int(),
+  mkVersion: z.number().int(),
+  pendingSn: z.number().int().nullable(),
+  retiredSns: z.number().int(),
+  kcv: kcvSchema,
+});
+export type CardKeyStateInfo = z.infer<typeof cardKeyStateSchema>;
+
+const commonName = nonEmpty('Common name', 64);
+
+export const keysChannels = {
+  'keys:status': channel({
+    summary: 'Whether the keystore exists and is unlocked, with the active keys and any ceremony in progress',
+    input: none,
+    output: keystoreStatusSchema,
+    access: READERS,
+    mutates: false,
+  }),
+  'keys:create': channel({
+    summary: 'Create this desk’s keystore file under a new passphrase (software keystore, first run)',
+    input: z.object({ passphrase: z.string().min(12, 'Choose a passphrase of at least 12 characters').max(256, 'Passphrase is too long') }).strict(),
+    output: keystoreStatusSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:unlock': channel({
+    summary: 'Unlock the keystore with its passphrase (or the HSM token PIN)',
+    input: z.object({ passphrase: z.string().min(1, 'Passphrase is required').max(256, 'Passphrase is too long') }).strict(),
+    output: keystoreStatusSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:lock': channel({
+    summary: 'Lock the keystore; key material leaves memory and an unfinished ceremony is aborted',
+    input: none,
+    output: keystoreStatusSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:list': channel({
+    summary: 'Every key with purpose, version, state and check value (never key bytes)',
+    input: none,
+    output: z.object({ keys: z.array(keyInfoSchema) }),
+    access: READERS,
+    mutates: false,
+  }),
+  'keys:ceremonyBegin': channel({
+    summary: 'Begin a master-key ceremony from 2 or 3 custodian components (needs a second approver)',
+    input: z.object({ components: z.union([z.literal(2), z.literal(3)]), approval: approvalSchema.optional() }).strict(),
+    output: ceremonyProgressSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:ceremonyEnterComponent': channel({
+    summary: 'One custodian enters their component; answers its check value only',
+    input: z
+      .object({
+        index: z.number().int().min(1).max(3),
+        component: componentSchema,
+        custodian: nonEmpty('Custodian name', 120),
+        expectedKcv: expectedKcv.optional(),
+      })
+      .strict(),
+    output: z.object({ index: z.number().int(), kcv: kcvSchema }),
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:ceremonyFinish': channel({
+    summary: 'Form the master key from the entered components; with a check value, a mismatch stores nothing',
+    input: z.object({ expectedKcv: expectedKcv.optional() }).strict(),
+    output: keyInfoSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:ceremonyAbort': channel({
+    summary: 'Abort the ceremony; entered components are wiped',
+    input: none,
+    output: done,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:ceremonyProgress': channel({
+    summary: 'The ceremony in progress, if any: how many components and which are entered',
+    input: none,
+    output: z.object({ ceremony: ceremonyProgressSchema.nullable() }),
+    access: OFFICERS,
+    mutates: false,
+  }),
+  'keys:generateMasterKey': channel({
+    summary: 'Generate a new master key inside the keystore; an existing one is superseded (needs a second approver)',
+    input: z.object({ approval: approvalSchema.optional() }).strict(),
+    output: keyInfoSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:createIssuerKey': channel({
+    summary: 'Create the issuer signing key S with a certificate from the bank CA',
+    input: z.object({ commonName }).strict(),
+    output: keyInfoSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:createBankCa': channel({
+    summary: 'Demo and training only: a self-signed bank CA inside the keystore (a real bank imports its CA)',
+    input: z.object({ commonName }).strict(),
+    output: keyInfoSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:issuerCertificate': channel({
+    summary: 'The issuer certificate (public) as PEM',
+    input: none,
+    output: z.object({ pem: text(8000) }),
+    access: OFFICERS,
+    mutates: false,
+  }),
+  'keys:cardKeyState': channel({
+    summary: "A card's key series: current SN, master-key version, pending rotation, retired count, KCV",
+    input: z.object({ n: cardNSchema }).strict(),
+    output: cardKeyStateSchema,
+    access: OFFICERS,
+    mutates: false,
+  }),
+  'keys:retireCardKey': channel({
+    summary: "Retire a compromised card key: the card moves to the next series; no other card changes",
+    input: z.object({ n: cardNSchema, reason: nonEmpty('Reason', 200) }).strict(),
+    output: cardKeyStateSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+} as const;

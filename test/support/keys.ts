@@ -1,0 +1,34 @@
+import { kcvAes, xorComponents } from '../../src/core/crypto/kcv';
+import type { Workstation } from '../../src/core/workstation';
+import { approvalOf, value, type TestOperator } from './operators';
+
+// Keystore steps through the contract, as a security officer at the desk would take them.
+
+export const KEYSTORE_PASSPHRASE = 'a long keystore passphrase';
+
+/** Three distinct custodian components (hex, as on the sheets); MK = their XOR. */
+export const COMPONENT_HEX = ['3c'.repeat(16) + 'a5'.repeat(16), '71'.repeat(8) + '0e'.repeat(24), 'd2'.repeat(20) + '48'.repeat(12)] as const;
+export const componentKcv = (hex: string) => kcvAes(Buffer.from(hex, 'hex'));
+export const masterKeyOf = (hexes: readonly string[]) => xorComponents(hexes.map((h) => Buffer.from(h, 'hex')));
+
+export async function createKeystore(ws: Workstation, officer: TestOperator): Promise<void> {
+  value(await ws.router.dispatch(officer.client, 'keys:create', { passphrase: KEYSTORE_PASSPHRASE }));
+}
+
+export async function beginCeremony(ws: Workstation, officer: TestOperator, approver: TestOperator, components: 2 | 3): Promise<void> {
+  value(await ws.router.dispatch(officer.client, 'keys:ceremonyBegin', { components, approval: approvalOf(approver) }));
+}
+
+export async function enterComponents(ws: Workstation, officer: TestOperator, hexes: readonly string[]): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const [i, component] of hexes.entries()) {
+    out.push(value(await ws.router.dispatch(officer.client, 'keys:ceremonyEnterComponent', { index: i + 1, component, custodian: `Custodian ${i + 1}` })));
+  }
+  return out;
+}
+
+/** A keystore with a master key generated inside (dual control by `approver`). */
+export async function keystoreWithMasterKey(ws: Workstation, officer: TestOperator, approver: TestOperator): Promise<void> {
+  await createKeystore(ws, officer);
+  value(await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: approvalOf(approver) }));
+}
