@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kcvAes } from '../../../src/core/crypto/kcv';
+import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
+import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
+import type { Result } from '../../../src/shared/contract';
+import { freshWorkstation } from '../../support/fresh-workstation';
+import { COMPONENT_HEX, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
+import { addOperator, approvalOf, setupOfficer, value } from '../../support/operators';
+import { readText } from './keystore.fixture';
+
+// The domain's secret scan (secret-scan.test.ts) seen from outside: after a ceremony over the
+// contract, many card keys, a rotation and retirements, nothing the contract answered, nor the
+// workstation's SQLite file and log, holds a component, the master key or any card key.
+// MK never leaves the keystore; the test knows it as the XOR of the components it typed.
+
+const MK = masterKeyOf(COMPONENT_HEX);
+const K = (n: string, sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(n, sn));
+
+function encodings(secret: Buffer): string[] {
+  const hex = secret.toString('hex');
+  return [secret.toString('latin1'), hex, hex.toUpperCase(), secret.toString('base64'), secret.toString('base64url')];
+}
+
+describe('no key material crosses the contract or lands in the database or log', () => {
+  const t = freshWorkstation();
+  const answers: Result<unknown>[] = [];
+  const secrets: { name: string; value: Buffer }[] = [];
+
+  beforeAll(async () => {
+    const officer = await setupOfficer(t.ws);
+    const second = await addOperator(t.ws, 'security_officer');
+    const call = async (channel: string, input: unknown = {}) => {
+      const r = await t.ws.router.dispatch(officer.client, channel, input);
+      answers.push(r);
+      return r;
+    };
+    await createKeystore(t.ws, officer);
+    value(await call('keys:ceremonyBegin', { components: 3, approval: approvalOf(second) }));
+    for (const [i, hex] of COMPONENT_HEX.entries()) {
+      value(await call('keys:ceremonyEnterComponent', { index: i + 1, component: hex, custodian: `Custodian ${i + 1}`, expectedKcv: componentKcv(hex) }));
+    }
+    await call('keys:ceremonyProgress');
+    // The expected KCV proves the test's MK is the one inside, so the scan looks for the right bytes.
+    value(await call('keys:ceremonyFinish', { expectedKcv: kcvAes(MK) }));
+    value(await call('keys:createBankCa', { commonName: 'Scan CA' }));
+    value(await call('keys:createIssuerKey', { commonName: 'Scan Issuer' }));
+
+    const ks = t.ws.keystore.current();
+    for (let i = 0; i < 50; i++) {
+      const n = `N-${7000 + i}`;
+      await ks.cardKey(n);
+      secrets.push({ name: `K(${n},1)`, value: K(n, 1) });
+      expect(value(await call('keys:cardKeyState', { n }))).toMatchObject({ kcv: kcvAes(K(n, 1)) });
+    }
+    const rotation = await ks.prepareCardKeyRotation('N-7001');
+    await ks.confirmCardKeyRotation('N-7001', rotation.next.sn);
+    secrets.push({ name: "K'(N-7001,2)", value: K('N-7001', 2) });
+    for (const n of ['N-7002', 'N-7003']) {
+      value(await call('keys:retireCardKey', { n, reason: 'reported cloned' }));
+      secrets.push({ name: `K(${n},2)`, value: K(n, 2) });
+    }
+    await call('keys:cardKeyState', { n: 'N-7001' });
+    // Refused components must not quote what was typed either.
+    await call('keys:ceremonyBegin', { components: 2, approval: approvalOf(second) });
+    await call('keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[1], custodian: 'Wrong sheet', expectedKcv: '000000' });
+    await call('keys:ceremonyEnterComponent', { index: 2, component: COMPONENT_HEX[2].slice(1), custodian: 'Typo' });
+    await call('keys:ceremonyAbort');
+    await call('keys:list');
+    await call('keys:status');
+    await call('keys:issuerCertificate');
+    await call('keys:lock');
+
+    secrets.push({ name: 'MK', value: MK }, ...COMPONENT_HEX.map((h, i) => ({ name: `component ${i + 1}`, value: Buffer.from(h, 'hex') })));
+  });
+  afterAll(() => t.dispose());
+
+  it('knows what it is looking for and saw the answers', () => {
+    expect(secrets.length).toBe(50 + 1 + 2 + 1 + 3);
+    expect(answers.length).toBeGreaterThan(60);
+    expect(answers.filter((a) => !a.ok).map((a) => (a.ok ? '' : a.error.code))).toEqual(['CEREMONY_KCV_MISMATCH', 'VALIDATION']);
+  });
+
+  it.each([
+    ['every contract answer', () => JSON.stringify(answers)],
+    ['SQLite file', () => readText(join(t.dataDir, 'workstation.db')) + readText(join(t.dataDir, 'workstation.db-wal'))],
+    ['log file', () => readText(join(t.dataDir, 'logs', 'workstation.log'))],
+  ])('%s holds no key', (_where, read) => {
+    const haystack = read();
+    expect(haystack.length).toBeGreaterThan(1000);
+    const found = secrets.filter((s) => encodings(s.value).some((e) => haystack.includes(e))).map((s) => s.name);
+    expect(found).toEqual([]);
+  });
+
+  it('the scan would notice a leak (control)', () => {
+    const leaked = JSON.stringify(answers) + MK.toString('base64') + COMPONENT_HEX[1].toUpperCase();
+    expect(secrets.filter((s) => encodings(s.value).some((e) => leaked.includes(e))).map((s) => s.name)).toEqual(['MK', 'component 2']);
+  });
+});

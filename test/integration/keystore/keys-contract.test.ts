@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { kcvAes } from '../../../src/core/crypto/kcv';
+import { freshWorkstation } from '../../support/fresh-workstation';
+import { COMPONENT_HEX, KEYSTORE_PASSPHRASE, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
+import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import type { Workstation } from '../../../src/core/workstation';
+import type { Result } from '../../../src/shared/contract';
+
+const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error.message);
+
+// The keystore through the contract, as the Keys page drives it: the real router, roles,
+// dual control and audit, over the software keystore in a fresh data directory.
+
+describe('keys:* channels', () => {
+  let t: ReturnType<typeof freshWorkstation>;
+  let ws: Workstation;
+  let officer: TestOperator;
+  let second: TestOperator;
+  const call = (who: TestOperator, channel: string, input: unknown = {}) => ws.router.dispatch(who.client, channel, input);
+
+  beforeEach(async () => {
+    t = freshWorkstation();
+    ws = t.ws;
+    officer = await setupOfficer(ws);
+    second = await addOperator(ws, 'security_officer');
+  });
+  afterEach(() => t.dispose());
+
+  it('starts not created; create, lock, and a wrong passphrase leaves the file untouched', async () => {
+    expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'not-created', backend: 'software', masterKey: null });
+    expect(await call(officer, 'keys:list')).toMatchObject({ ok: false, error: { code: 'KEYSTORE_LOCKED' } });
+    expect(messageOf(await call(officer, 'keys:list'))).toContain('unlock it on the Keys page');
+    expect(await call(officer, 'keys:create', { passphrase: 'too short' })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+
+    await createKeystore(ws, officer);
+    expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'unlocked' });
+    expect(await call(officer, 'keys:create', { passphrase: KEYSTORE_PASSPHRASE })).toMatchObject({ ok: false, error: { code: 'KEYSTORE_EXISTS' } });
+    expect(value(await call(officer, 'keys:lock'))).toMatchObject({ state: 'locked' });
+
+    const file = join(t.dataDir, 'keystore', 'keystore.otacks');
+    const before = readFileSync(file);
+    for (const passphrase of ['a wrong but long passphrase', 'short']) {
+      const r = await call(officer, 'keys:unlock', { passphrase });
+      expect(r).toMatchObject({ ok: false, error: { code: 'KEYSTORE_WRONG_PASSPHRASE' } });
+      expect(messageOf(r)).toContain('nothing was changed');
+    }
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'locked' });
+    const failed = auditRows(ws).filter((r) => r.action === 'keystore.open_failed');
+    expect(failed).toHaveLength(2);
+    expect(failed.every((r) => r.outcome === 'failed' && r.operator === officer.username)).toBe(true);
+
+    expect(value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }))).toMatchObject({ state: 'unlocked' });
+  });
+
+  it('holds a 3-component ceremony under dual control, checking each KCV and the master key KCV', async () => {
+    await createKeystore(ws, officer);
+    expect(await call(officer, 'keys:ceremonyBegin', { components: 3 })).toMatchObject({ ok: false, error: { code: 'APPROVAL_REQUIRED' } });
+    expect(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: approvalOf(officer) })).toMatchObject({
+      ok: false,
+      error: { code: 'APPROVAL_SAME_OPERATOR' },
+    });
+    expect(value(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: approvalOf(second) }))).toEqual({ components: 3, entered: [] });
+
+    // A component that does not match its sheet is refused and not kept.
+    const wrongSheet = await call(officer, 'keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[0], custodian: 'Ana', expectedKcv: '000000' });
+    expect(wrongSheet).toMatchObject({ ok: false, error: { code: 'CEREMONY_KCV_MISMATCH' } });
+    const badFormat = await call(officer, 'keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[0].slice(2), custodian: 'Ana' });
+    expect(badFormat).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    expect(messageOf(badFormat)).toContain('64 hexadecimal');
+    expect(JSON.stringify(badFormat)).not.toContain(COMPONENT_HEX[0].slice(2, 40));
+
+    for (const [i, hex] of COMPONENT_HEX.entries()) {
+      // Typed in groups, lower case, as from a sheet: only the 64 hex digits count.
+      const typed = hex.match(/.{8}/g)!.join(' ');
+      const r = value(await call(officer, 'keys:ceremonyEnterComponent', { index: i + 1, component: typed, custodian: `Custodian ${i + 1}`, expectedKcv: componentKcv(hex).toLowerCase() }));
+      expect(r).toEqual({ index: i + 1, kcv: componentKcv(hex) });
+    }
+    expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: { components: 3, entered: [1, 2, 3] } });
+
+    const mkKcv = kcvAes(masterKeyOf(COMPONENT_HEX));
+    expect(await call(officer, 'keys:ceremonyFinish', { expectedKcv: mkKcv === 'ABCDEF' ? '123456' : 'ABCDEF' })).toMatchObject({
+      ok: false,
+      error: { code: 'CEREMONY_KCV_MISMATCH' },
+    });
+    const mk = value(await call(officer, 'keys:ceremonyFinish', { expectedKcv: mkKcv }));
+    expect(mk).toMatchObject({ purpose: 'master', version: 1, state: 'active', kcv: mkKcv, origin: 'components', algorithm: 'AES-256' });
+    expect(value(await call(officer, 'keys:list'))).toEqual({ keys: [mk] });
+    expect(value(await call(officer, 'keys:status'))).toMatchObject({ masterKey: { version: 1, kcv: mkKcv }, ceremony: null });
+
+    const begun = auditRows(ws).find((r) => r.action === 'keystore.ceremony.begun')!;
+    expect(begun.operator).toBe(officer.username);
+    expect(JSON.parse(begun.details)).toMatchObject({ approvedBy: second.username, components: 3 });
+    expect(auditRows(ws).filter((r) => r.action === 'keystore.ceremony.component_entered')).toHaveLength(3);
+  });
+
+  it('aborts a ceremony, and locking mid-ceremony aborts it too', async () => {
+    await createKeystore(ws, officer);
+    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+    value(await call(officer, 'keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[0], custodian: 'Ana' }));
+    value(await call(officer, 'keys:ceremonyAbort'));
+    expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: null });
+    expect(await call(officer, 'keys:ceremonyFinish')).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_STARTED' } });
+
+    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+    value(await call(officer, 'keys:lock'));
+    value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }));
+    expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: null });
+    expect(auditRows(ws).filter((r) => r.action === 'keystore.ceremony.aborted')).toHaveLength(2);
+  });
+
+  it('shows a card key state and retires it; an unknown card is not issued by looking it up', async () => {
+    await createKeystore(ws, officer);
+    value(await call(officer, 'keys:generateMasterKey', { approval: approvalOf(second) }));
+    const issued = await ws.keystore.current().cardKey('N-42');
+
+    expect(await call(officer, 'keys:cardKeyState', { n: 'N-43' })).toMatchObject({ ok: false, error: { code: 'CARD_KEY_UNKNOWN' } });
+    expect(await call(officer, 'keys:retireCardKey', { n: 'N-43', reason: 'x' })).toMatchObject({ ok: false, error: { code: 'CARD_KEY_UNKNOWN' } });
+    expect(ws.db.prepare('SELECT count(*) AS c FROM card_key_series').get()).toEqual({ c: 1 });
+
+    expect(value(await call(officer, 'keys:cardKeyState', { n: 'N-42' }))).toEqual({ n: 'N-42', sn: 1, mkVersion: 1, pendingSn: null, retiredSns: 0, kcv: issued.kcv });
+    const retired = value(await call(officer, 'keys:retireCardKey', { n: 'N-42', reason: 'reported cloned' })) as { sn: number; kcv: string; retiredSns: number };
+    expect(retired).toMatchObject({ n: 'N-42', sn: 2, retiredSns: 1 });
+    expect(retired.kcv).not.toBe(issued.kcv);
+    await expect(ws.keystore.current().cardKey('N-42', 1)).rejects.toMatchObject({ code: 'CARD_KEY_RETIRED' });
+    const row = auditRows(ws).find((r) => r.action === 'keystore.card_key.retired')!;
+    expect(row).toMatchObject({ operator: officer.username, object: 'N-42', outcome: 'ok' });
+  });
+
+  it('creates the demo bank CA and the issuer key; the certificate is public PEM', async () => {
+    await createKeystore(ws, officer);
+    expect(await call(officer, 'keys:createIssuerKey', { commonName: 'Issuer' })).toMatchObject({ ok: false });
+    value(await call(officer, 'keys:createBankCa', { commonName: 'Demo Bank CA' }));
+    const s = value(await call(officer, 'keys:createIssuerKey', { commonName: 'OTAC Issuer' }));
+    expect(s).toMatchObject({ purpose: 'issuer-signing', algorithm: 'EC-P256', state: 'active' });
+    const { pem } = value(await call(officer, 'keys:issuerCertificate')) as { pem: string };
+    expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(pem).not.toContain('PRIVATE');
+  });
+
+  it('refuses a clerk everything and lets an auditor only read', async () => {
+    await createKeystore(ws, officer);
+    const clerk = await addOperator(ws, 'clerk');
+    const auditor = await addOperator(ws, 'auditor');
+    for (const [channel, input] of [
+      ['keys:status', {}],
+      ['keys:list', {}],
+      ['keys:lock', {}],
+      ['keys:cardKeyState', { n: 'N-1' }],
+      ['keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }],
+    ] as const) {
+      expect(await call(clerk, channel, input), channel).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    }
+    expect(value(await call(auditor, 'keys:status'))).toMatchObject({ state: 'unlocked' });
+    expect(value(await call(auditor, 'keys:list'))).toEqual({ keys: [] });
+    expect(await call(auditor, 'keys:lock')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'unlocked' });
+  });
+});
