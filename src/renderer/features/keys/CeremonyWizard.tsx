@@ -1,0 +1,238 @@
+import { useState } from 'react';
+import type { CeremonyProgressInfo, KeyInfoView, KeystoreStatusInfo } from '../../../shared/contract/keys.contract';
+import { useAction } from '../../api/client';
+import { ApprovalDialog, ConfirmDialog } from '../../ui/dialogs';
+import { ErrorBanner, Field, Form, fieldError } from '../../ui/forms';
+import { useSecretAction } from './use-secret-action';
+
+/**
+ * The master-key ceremony, one custodian at a time. The ceremony itself lives in main; this shows
+ * where it stands. A component is typed into a password field, cleared on submit and never shown
+ * back: the custodian sees only its check value to compare with the sheet.
+ */
+export function CeremonyWizard({ status }: { status: KeystoreStatusInfo }) {
+  const [finished, setFinished] = useState<KeyInfoView | null>(null);
+  const [kcvs, setKcvs] = useState<{ index: number; custodian: string; kcv: string }[]>([]);
+  return (
+    <section aria-label="Key ceremony">
+      <h2>Master key ceremony</h2>
+      {finished ? (
+        <div className="banner banner-ok" data-testid="master-kcv">
+          Master key version {finished.version} formed. Check value <strong className="mono">{finished.kcv}</strong>:
+          compare it with the value on the ceremony record.
+        </div>
+      ) : null}
+      {status.ceremony ? (
+        <CeremonyInProgress
+          progress={status.ceremony}
+          kcvs={kcvs}
+          onEntered={(e) => setKcvs((all) => [...all.filter((k) => k.index !== e.index), e])}
+          onFinished={(info) => {
+            setKcvs([]);
+            setFinished(info);
+          }}
+        />
+      ) : (
+        <BeginCeremony
+          replacing={status.masterKey?.version ?? null}
+          onBegun={() => {
+            setFinished(null);
+            setKcvs([]);
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function BeginCeremony({ replacing, onBegun }: { replacing: number | null; onBegun: () => void }) {
+  const [components, setComponents] = useState<2 | 3>(2);
+  const [approving, setApproving] = useState(false);
+  const begin = useAction('keys:ceremonyBegin', {
+    onSuccess: () => {
+      setApproving(false);
+      onBegun();
+    },
+  });
+  return (
+    <>
+      <Form label="Begin key ceremony" onSubmit={() => setApproving(true)}>
+        <p className="muted">
+          Each custodian brings the sealed sheet with their component. The master key is formed from all of them; no one
+          person ever knows it.
+          {replacing !== null
+            ? ` The new master key supersedes version ${replacing}; cards move to it at their next key rotation.`
+            : ''}
+        </p>
+        <div className="field">
+          <label htmlFor="ceremony-components">Number of components</label>
+          <select
+            id="ceremony-components"
+            value={components}
+            onChange={(e) => setComponents(e.target.value === '3' ? 3 : 2)}
+          >
+            <option value={2}>2 custodians</option>
+            <option value={3}>3 custodians</option>
+          </select>
+        </div>
+        <button type="submit" className="primary">
+          Begin ceremony
+        </button>
+      </Form>
+      <ApprovalDialog
+        open={approving}
+        action="Key ceremony"
+        pending={begin.isPending}
+        error={begin.error}
+        onApprove={(approval) => begin.mutate({ components, approval })}
+        onClose={() => {
+          setApproving(false);
+          begin.reset();
+        }}
+      />
+    </>
+  );
+}
+
+function CeremonyInProgress(props: {
+  progress: CeremonyProgressInfo;
+  kcvs: { index: number; custodian: string; kcv: string }[];
+  onEntered: (e: { index: number; custodian: string; kcv: string }) => void;
+  onFinished: (info: KeyInfoView) => void;
+}) {
+  const { progress } = props;
+  const next = [1, 2, 3].slice(0, progress.components).find((i) => !progress.entered.includes(i)) ?? null;
+  const [confirmAbort, setConfirmAbort] = useState(false);
+  const abort = useAction('keys:ceremonyAbort');
+  return (
+    <div>
+      <p data-testid="ceremony-progress">
+        Ceremony in progress: {progress.entered.length} of {progress.components} components entered.
+      </p>
+      {props.kcvs.length > 0 ? (
+        <ul aria-label="Component check values">
+          {props.kcvs.map((k) => (
+            <li key={k.index} data-testid={`component-kcv-${k.index}`}>
+              Component {k.index} ({k.custodian}): check value <strong className="mono">{k.kcv}</strong>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {next !== null ? (
+        <ComponentForm index={next} of={progress.components} onEntered={props.onEntered} />
+      ) : (
+        <FinishForm onFinished={props.onFinished} />
+      )}
+      <ErrorBanner error={abort.error} />
+      <button type="button" className="danger" onClick={() => setConfirmAbort(true)}>
+        Abort ceremony
+      </button>
+      <ConfirmDialog
+        open={confirmAbort}
+        title="Abort the ceremony?"
+        body="The components entered so far are wiped. The custodians would start again from the beginning."
+        confirmLabel="Abort ceremony"
+        danger
+        onConfirm={() => abort.mutate({})}
+        onClose={() => setConfirmAbort(false)}
+      />
+    </div>
+  );
+}
+
+function ComponentForm(props: {
+  index: number;
+  of: number;
+  onEntered: (e: { index: number; custodian: string; kcv: string }) => void;
+}) {
+  const [custodian, setCustodian] = useState('');
+  const [component, setComponent] = useState('');
+  const [sheetKcv, setSheetKcv] = useState('');
+  const enter = useSecretAction('keys:ceremonyEnterComponent', (out) => {
+    props.onEntered({ index: out.index, custodian, kcv: out.kcv });
+    setCustodian('');
+    setSheetKcv('');
+  });
+  return (
+    <Form
+      label="Enter component"
+      onSubmit={() => {
+        const value = component;
+        setComponent(''); // gone from the page before the call even leaves
+        void enter.run({
+          index: props.index,
+          component: value,
+          custodian,
+          ...(sheetKcv.trim() ? { expectedKcv: sheetKcv } : {}),
+        });
+      }}
+    >
+      <h3>
+        Component {props.index} of {props.of}
+      </h3>
+      <p className="muted">
+        The custodian types their component. It is not shown on screen and is cleared as soon as it is sent.
+      </p>
+      <ErrorBanner error={enter.error} />
+      <div className="form-row">
+        <Field
+          label="Custodian name"
+          name="custodian"
+          autoFocus
+          autoComplete="off"
+          value={custodian}
+          onChange={(e) => setCustodian(e.target.value)}
+          error={fieldError(enter.error, 'custodian')}
+        />
+        <Field
+          label="Component"
+          name="component"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          hint="64 hexadecimal characters; spaces between groups are fine."
+          value={component}
+          onChange={(e) => setComponent(e.target.value)}
+          error={fieldError(enter.error, 'component')}
+        />
+        <Field
+          label="Check value on the sheet (optional)"
+          name="sheetKcv"
+          autoComplete="off"
+          maxLength={6}
+          hint="With it, a mistyped component is refused."
+          value={sheetKcv}
+          onChange={(e) => setSheetKcv(e.target.value)}
+          error={fieldError(enter.error, 'expectedKcv')}
+        />
+      </div>
+      <button type="submit" className="primary" disabled={enter.pending}>
+        Enter component {props.index}
+      </button>
+    </Form>
+  );
+}
+
+function FinishForm({ onFinished }: { onFinished: (info: KeyInfoView) => void }) {
+  const [expected, setExpected] = useState('');
+  const finish = useAction('keys:ceremonyFinish', { onSuccess: onFinished });
+  return (
+    <Form label="Finish ceremony" onSubmit={() => finish.mutate(expected.trim() ? { expectedKcv: expected } : {})}>
+      <p>All components are entered. Forming the master key stores it in the keystore.</p>
+      <ErrorBanner error={finish.error} />
+      <Field
+        label="Expected master key check value (optional)"
+        name="expectedMkKcv"
+        autoComplete="off"
+        maxLength={6}
+        hint="From the ceremony record; on a mismatch nothing is stored."
+        value={expected}
+        onChange={(e) => setExpected(e.target.value)}
+        error={fieldError(finish.error, 'expectedKcv')}
+      />
+      <button type="submit" className="primary" disabled={finish.isPending}>
+        Form master key
+      </button>
+    </Form>
+  );
+}
