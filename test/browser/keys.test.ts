@@ -1,0 +1,111 @@
+import type { Page } from 'playwright-core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { kcvAes } from '../../src/core/crypto/kcv';
+import { openDesk, type Desk } from '../support/browser';
+import { approve, createOperator, openPageByAddress, setupFirstOfficer, signInFirstTime, signOut } from '../support/desk-pages';
+import { COMPONENT_HEX, componentKcv, masterKeyOf } from '../support/keys';
+
+const officer = { username: 'sofia', displayName: 'Sofia Officer', password: 'correct horse battery' };
+const officer2 = { username: 'sam', displayName: 'Sam Second Officer', role: 'security_officer', password: 'temporary-pass-4' };
+const chosen = 'my own long password';
+const passphrase = 'the keystore passphrase of this desk';
+const components = COMPONENT_HEX.slice(0, 2);
+
+async function enterComponent(page: Page, custodian: string, hex: string) {
+  const form = page.getByRole('form', { name: 'Enter component' });
+  await form.getByLabel('Custodian name').fill(custodian);
+  // Typed in groups of 8, as read off a sheet.
+  await form.getByLabel('Component', { exact: true }).fill(hex.match(/.{8}/g)!.join(' '));
+  await form.getByLabel('Component', { exact: true }).press('Enter');
+}
+
+describe('the Keys page (browser mode, real services)', () => {
+  let desk: Desk;
+  beforeEach(async () => {
+    desk = await openDesk();
+  });
+  afterEach(async () => {
+    await desk.close();
+  });
+
+  it('creates the keystore and forms the master key from two components under dual control, leaving no component in the page', async () => {
+    const page = await desk.openPage();
+    await setupFirstOfficer(page, officer);
+    await openPageByAddress(page, 'admin');
+    await createOperator(page, officer2);
+    const other = await desk.openPage();
+    await signInFirstTime(other, officer2.username, officer2.password, chosen);
+    await signOut(other);
+
+    await page.getByRole('link', { name: 'Keys' }).click();
+    const create = page.getByRole('form', { name: 'Create keystore' });
+    await create.getByLabel('Keystore passphrase').fill(passphrase);
+    await create.getByLabel('Repeat passphrase').fill(`${passphrase} typo`);
+    await create.getByRole('button', { name: 'Create keystore' }).click();
+    await create.getByText('The two passphrases differ').waitFor();
+    await create.getByLabel('Keystore passphrase').fill(passphrase);
+    await create.getByLabel('Repeat passphrase').fill(passphrase);
+    await create.getByRole('button', { name: 'Create keystore' }).click();
+    await page.getByTestId('keystore-state').getByText('No master key yet').waitFor();
+    await page.getByText('No keys yet').waitFor();
+
+    // Dual control: the second officer approves at the same desk.
+    const begin = page.getByRole('form', { name: 'Begin key ceremony' });
+    await begin.getByLabel('Number of components').selectOption('2');
+    await begin.getByRole('button', { name: 'Begin ceremony' }).click();
+    await approve(page, officer2.username, chosen);
+    await page.getByTestId('ceremony-progress').getByText('0 of 2').waitFor();
+
+    const componentField = page.getByRole('form', { name: 'Enter component' }).getByLabel('Component', { exact: true });
+    expect(await componentField.getAttribute('type')).toBe('password');
+    // Control: a typed, unsent component does show in the page's HTML, so the scan below can see one.
+    await componentField.fill(components[0]!);
+    expect(await page.content()).toContain(components[0]);
+    for (const [i, hex] of components.entries()) {
+      await enterComponent(page, `Custodian ${i + 1}`, hex);
+      await page.getByTestId(`component-kcv-${i + 1}`).getByText(componentKcv(hex)).waitFor();
+    }
+    await page.getByTestId('ceremony-progress').getByText('2 of 2').waitFor();
+
+    const mkKcv = kcvAes(masterKeyOf(components));
+    const finish = page.getByRole('form', { name: 'Finish ceremony' });
+    await finish.getByLabel('Expected master key check value (optional)').fill(mkKcv.toLowerCase());
+    await finish.getByRole('button', { name: 'Form master key' }).click();
+    await page.getByTestId('master-kcv').getByText(mkKcv).waitFor();
+
+    const row = page.getByRole('table', { name: 'Keys' }).locator('tr[data-purpose="master"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain(mkKcv);
+    expect(await row.textContent()).toContain('formed from components');
+
+    const html = await page.content();
+    for (const hex of components) {
+      for (const form of [hex, hex.toUpperCase(), hex.slice(0, 16), hex.match(/.{8}/g)!.join(' ')]) expect(html).not.toContain(form);
+    }
+    expect(html).not.toContain(passphrase);
+
+    const begun = desk.ws.db.prepare("SELECT operator, details FROM audit_log WHERE action = 'keystore.ceremony.begun'").get() as { operator: string; details: string };
+    expect(begun.operator).toBe(officer.username);
+    expect(JSON.parse(begun.details)).toMatchObject({ approvedBy: officer2.username });
+  });
+
+  it('locks and unlocks; a wrong passphrase is a clear error', async () => {
+    const page = await desk.openPage();
+    await setupFirstOfficer(page, officer);
+    await openPageByAddress(page, 'keys');
+    const create = page.getByRole('form', { name: 'Create keystore' });
+    await create.getByLabel('Keystore passphrase').fill(passphrase);
+    await create.getByLabel('Repeat passphrase').fill(passphrase);
+    await create.getByLabel('Repeat passphrase').press('Enter');
+    await page.getByRole('button', { name: 'Lock keystore' }).click();
+
+    const unlock = page.getByRole('form', { name: 'Unlock keystore' });
+    await unlock.getByLabel('Keystore passphrase').fill('not the passphrase at all');
+    await unlock.getByLabel('Keystore passphrase').press('Enter');
+    await unlock.locator('[data-code=KEYSTORE_WRONG_PASSPHRASE]').waitFor();
+    expect(await unlock.getByLabel('Keystore passphrase').inputValue()).toBe('');
+    await unlock.getByLabel('Keystore passphrase').fill(passphrase);
+    await unlock.getByLabel('Keystore passphrase').press('Enter');
+    await page.getByTestId('keystore-state').waitFor();
+  });
+});
