@@ -9,7 +9,7 @@ import { contract } from '../src/shared/contract';
 
 type Report = (name: string, value: number, unit: string) => void;
 
-async function opsPerSecond(fn: () => unknown | Promise<unknown>, ms = 600): Promise<number> {
+async function opsPerSecond(fn: () => unknown, ms = 600): Promise<number> {
   const end = performance.now() + ms;
   let n = 0;
   const start = performance.now();

@@ -78,10 +78,10 @@ function toCsv<R extends object>(columns: readonly (keyof R & string)[], rows: r
 }
 
 // Exact values, no formula escaping: a changed character would break the hash a verifier recomputes.
-function cell(value: unknown): string {
+function cell(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number') return String(value);
-  return `"${String(value).replaceAll('"', '""')}"`;
+  return `"${value.replaceAll('"', '""')}"`;
 }
 
 function stamp(iso: string): string {

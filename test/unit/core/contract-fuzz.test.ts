@@ -47,8 +47,9 @@ const WRONG_VALUES: unknown[] = [12345, -1.5, 'x', '', true, {}, [], [[['deep']]
 /** Per field of an object schema: payloads with that field set to something its schema refuses. */
 function fieldMutations(schema: z.ZodType): unknown[] {
   if (!(schema instanceof z.ZodObject)) return [];
+  const object = schema as z.ZodObject<Record<string, z.ZodType>>;
   const out: unknown[] = [];
-  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+  for (const [key, field] of Object.entries(object.shape)) {
     for (const bad of WRONG_VALUES) if (!field.safeParse(bad).success) out.push({ [key]: bad });
   }
   return out;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createWorkstation } from '../../../src/core/workstation';
+import { thrown } from '../../support/thrown';
 
 describe('one workstation per data directory', () => {
   let dir: string;
@@ -13,9 +14,9 @@ describe('one workstation per data directory', () => {
 
   it('refuses a second instance with a clear message and leaves the first working', async () => {
     const first = createWorkstation({ dataDir: dir, shell: 'browser', version: 't' });
-    expect(() => createWorkstation({ dataDir: dir, shell: 'browser', version: 't' })).toThrow(
-      expect.objectContaining({ code: 'ALREADY_RUNNING', message: expect.stringContaining('already running') }),
-    );
+    const second = thrown(() => createWorkstation({ dataDir: dir, shell: 'browser', version: 't' }));
+    expect(second).toMatchObject({ code: 'ALREADY_RUNNING' });
+    expect(second.message).toContain('already running');
     expect(await first.router.dispatch('c', 'auth:status', {})).toMatchObject({ ok: true });
     await first.close();
     const again = createWorkstation({ dataDir: dir, shell: 'browser', version: 't' });

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/core/db/database';
 import { migrations } from '../../../src/core/db/migrations';
 import type { Migration } from '../../../src/core/db/migration';
+import { thrown } from '../../support/thrown';
 
 describe('openDatabase', () => {
   let dir: string;
@@ -34,7 +35,7 @@ describe('openDatabase', () => {
     const file = join(dir, 'w.db');
     writeFileSync(file, 'this is a spreadsheet, not a database'.repeat(200));
     const before = readFileSync(file);
-    expect(() => openDatabase(file)).toThrow(expect.objectContaining({ code: 'DB_CORRUPT' }));
+    expect(thrown(() => openDatabase(file))).toMatchObject({ code: 'DB_CORRUPT' });
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 
@@ -44,7 +45,7 @@ describe('openDatabase', () => {
     other.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)');
     other.close();
     const before = readFileSync(file);
-    expect(() => openDatabase(file)).toThrow(expect.objectContaining({ code: 'DB_FOREIGN' }));
+    expect(thrown(() => openDatabase(file))).toMatchObject({ code: 'DB_FOREIGN' });
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 
@@ -54,7 +55,9 @@ describe('openDatabase', () => {
     openDatabase(file, [...migrations, future]).close();
     copyFileSync(file, join(dir, 'copy.db'));
     const before = readFileSync(file);
-    expect(() => openDatabase(file)).toThrow(expect.objectContaining({ code: 'DB_TOO_NEW', message: expect.stringContaining('newer workstation') }));
+    const err = thrown(() => openDatabase(file));
+    expect(err).toMatchObject({ code: 'DB_TOO_NEW' });
+    expect(err.message).toContain('newer workstation');
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 
@@ -62,7 +65,7 @@ describe('openDatabase', () => {
     const file = join(dir, 'w.db');
     const renamed = migrations.map((m, i) => (i === 0 ? { ...m, name: 'something-else' } : m));
     openDatabase(file, renamed).close();
-    expect(() => openDatabase(file)).toThrow(expect.objectContaining({ code: 'DB_SCHEMA_MISMATCH' }));
+    expect(thrown(() => openDatabase(file))).toMatchObject({ code: 'DB_SCHEMA_MISMATCH' });
   });
 
   it('rolls back a migration that fails half way and records nothing for it', () => {

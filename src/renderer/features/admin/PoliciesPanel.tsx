@@ -60,7 +60,7 @@ export function PoliciesPanel() {
             name={key}
             type="number"
             value={String(values[key])}
-            onChange={(e) => edit({ [key]: Number(e.target.value) } as Partial<PolicyValues>)}
+            onChange={(e) => edit({ [key]: Number(e.target.value) })}
             error={fieldError(update.error, `policies.${key}`)}
           />
         ))}

@@ -30,9 +30,11 @@ export function DashboardPage({ session }: { session: SessionInfo }) {
             <tr>
               <th>Reader</th>
               <th>Card</th>
+              <th>ATR</th>
               <th>Card id</th>
+              <th>N</th>
               <th>State</th>
-              <th>Codes left</th>
+              <th>Codes used / left</th>
             </tr>
           </thead>
           <tbody>
@@ -40,9 +42,14 @@ export function DashboardPage({ session }: { session: SessionInfo }) {
               <tr key={r.name}>
                 <td>{r.name}</td>
                 <td>{r.cardPresent ? 'present' : '—'}</td>
-                <td>{r.card?.cardId ?? (r.cardPresent ? (r.error ?? 'unknown card') : '')}</td>
-                <td>{r.card?.lifeCycle ?? ''}</td>
-                <td>{r.card?.codesRemaining ?? ''}</td>
+                <td className="mono">{r.atr ?? ''}</td>
+                <td>{r.card?.cardId ?? (r.cardPresent ? (r.error ?? 'reading…') : '')}</td>
+                <td>{r.card?.n ?? ''}</td>
+                <td>
+                  {r.card?.lifeCycle ?? ''}
+                  {r.card?.lowCodes ? <span className="badge-warn"> refill due</span> : null}
+                </td>
+                <td>{r.card?.codesRemaining !== undefined ? `${r.card.codesUsed ?? 0} / ${r.card.codesRemaining}` : r.card ? 'no list' : ''}</td>
               </tr>
             ))}
           </tbody>
