@@ -15,6 +15,8 @@ import { DualControlService } from './dual-control/dual-control.service';
 import { AuditCheckpointService } from './audit/audit-checkpoint.service';
 import { auditHandlers } from './audit/audit.ipc';
 import { SoftwareAuditSigner, type AuditSigner } from './audit/audit-signer';
+import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
+import { readerHandlers } from './card/reader.ipc';
 import { SqliteCardSeriesStore } from './keystore/card-series.repository';
 import { keysHandlers } from './keystore/keys.ipc';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
@@ -28,6 +30,8 @@ export interface WorkstationOptions {
   readonly shell: 'electron' | 'browser';
   readonly version: string;
   readonly echoLog?: boolean;
+  /** Card readers: PC/SC, the in-process training reader, or none (the default, for tests). */
+  readonly readers?: ReaderMode;
   /** Where the keystore lives; by default OTAC_KEYSTORE, else the software file under dataDir/keystore. */
   readonly keystore?: KeystoreLocation;
   /** Signs audit checkpoints; until the keystore provides one, an in-memory key per run. */
@@ -60,6 +64,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     throw err;
   }
   const events = new EventBus();
+  const { monitor } = createReaderMonitor(opts.readers ?? 'none', events, log);
   const audit = new AuditService(db);
   const policies = new DbPolicySource(db);
   const sessions = new SessionStore(() => policies.current().sessionTimeoutMinutes * 60_000);
@@ -80,6 +85,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     ...auditHandlers({ db, audit, checkpoints }),
     ...keysHandlers({ keystore, dualControl, cardSeries, events }),
     ...systemHandlers(db, opts, audit),
+    ...readerHandlers(monitor),
   };
   const router = new Router(contract, handlers, {
     sessions,
@@ -95,7 +101,6 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       });
     },
   });
-  events.emit('reader:changed', { service: 'starting', message: 'Reader service starting…', readers: [] });
   log.info('workstation started', { shell: opts.shell, version: opts.version });
 
   return {
@@ -106,6 +111,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     keystore,
     close: async () => {
       await keystore.lock(null);
+      await monitor?.stop();
       db.close();
       releaseLock();
     },

@@ -4,6 +4,7 @@ import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
 import { keysChannels } from './keys.contract';
 import { policyChannels } from './policy.contract';
+import { readerChannels } from './reader.contract';
 import { systemChannels } from './system.contract';
 
 export * from './define';
@@ -20,6 +21,7 @@ export const contract = {
   ...policyChannels,
   ...auditChannels,
   ...keysChannels,
+  ...readerChannels,
 } as const;
 
 export type Contract = typeof contract;
