@@ -71,14 +71,16 @@ export function exportCsv(input: AuditExportInput): ExportFile[] {
   ];
 }
 
-function toCsv<R extends object>(columns: readonly (keyof R & string)[], rows: readonly R[]): string {
+type Cell = string | number | null | undefined;
+
+function toCsv<R extends { [K in keyof R]: Cell }>(columns: readonly (keyof R & string)[], rows: readonly R[]): string {
   const lines = [columns.join(',')];
   for (const row of rows) lines.push(columns.map((c) => cell(row[c])).join(','));
   return lines.join('\r\n') + '\r\n';
 }
 
 // Exact values, no formula escaping: a changed character would break the hash a verifier recomputes.
-function cell(value: string | number | null | undefined): string {
+function cell(value: Cell): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number') return String(value);
   return `"${value.replaceAll('"', '""')}"`;
