@@ -16,6 +16,9 @@ import { deriveTransportKey } from '../src/core/card/protocol/sm-crypto';
 import { certifyIssuerKey, RawCardKeyPort } from '../src/core/card/raw-card-key-port';
 import { PcscReaderService } from '../src/core/card/reader.service';
 import type { CardTransport } from '../src/core/card/transport';
+import type { CardReaderService } from '../src/core/card/reader.types';
+import { TRAINING_READER_NAME, TrainingReaderService } from '../src/core/card/training-reader';
+import { VirtualCard } from '../src/card-sim/virtual-card';
 
 // The card link through the real stack (pcsclite → pcscd → vpcd → VirtualCard process):
 // latency and rate of small APDUs, and for a full list push (personalise, activate, STAGE
@@ -43,7 +46,7 @@ class CountingTransport implements CardTransport {
   }
 }
 
-async function apduRate(service: PcscReaderService, reader: string, ms: number): Promise<{ perApdu: number; perSecond: number }> {
+async function apduRate(service: CardReaderService, reader: string, ms: number): Promise<{ perApdu: number; perSecond: number }> {
   return service.withCard(reader, async (t) => {
     await t.transmit(SELECT);
     for (let i = 0; i < 20; i++) await t.transmit(GET_STATE); // warm-up
@@ -131,6 +134,16 @@ export async function run(report: Report): Promise<void> {
     const fast = await apduRate(service, reader, 1500);
     report('card.apdu.latency', round(fast.perApdu, 4), 'ms/APDU');
     report('card.apdu.rate', Math.round(fast.perSecond), 'APDUs/s');
+
+    // Baseline in the same run: the same card and APDU in-process (training reader), so the
+    // ratio is what the PC/SC stack (pcsclite, pcscd, vpcd, TCP) costs per APDU.
+    const training = new TrainingReaderService();
+    training.start();
+    training.insert(new VirtualCard(record));
+    const direct = await apduRate(training, TRAINING_READER_NAME, 500);
+    await training.stop();
+    report('card.apdu.in_process.latency', round(direct.perApdu, 4), 'ms/APDU');
+    report('card.apdu.pcsc_overhead_vs_in_process', round(fast.perApdu / direct.perApdu, 1), 'x');
 
     await listPush(service, reader, Buffer.from(record.cardId, 'hex'), report);
 
