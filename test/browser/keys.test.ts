@@ -2,11 +2,23 @@ import type { Page } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kcvAes } from '../../src/core/crypto/kcv';
 import { openDesk, type Desk } from '../support/browser';
-import { approve, createOperator, openPageByAddress, setupFirstOfficer, signInFirstTime, signOut } from '../support/desk-pages';
+import {
+  approve,
+  createOperator,
+  openPageByAddress,
+  setupFirstOfficer,
+  signInFirstTime,
+  signOut,
+} from '../support/desk-pages';
 import { COMPONENT_HEX, componentKcv, masterKeyOf } from '../support/keys';
 
 const officer = { username: 'sofia', displayName: 'Sofia Officer', password: 'correct horse battery' };
-const officer2 = { username: 'sam', displayName: 'Sam Second Officer', role: 'security_officer', password: 'temporary-pass-4' };
+const officer2 = {
+  username: 'sam',
+  displayName: 'Sam Second Officer',
+  role: 'security_officer',
+  password: 'temporary-pass-4',
+};
 const chosen = 'my own long password';
 const passphrase = 'the keystore passphrase of this desk';
 const components = COMPONENT_HEX.slice(0, 2);
@@ -63,7 +75,10 @@ describe('the Keys page (browser mode, real services)', () => {
     expect(await page.content()).toContain(components[0]);
     for (const [i, hex] of components.entries()) {
       await enterComponent(page, `Custodian ${i + 1}`, hex);
-      await page.getByTestId(`component-kcv-${i + 1}`).getByText(componentKcv(hex)).waitFor();
+      await page
+        .getByTestId(`component-kcv-${i + 1}`)
+        .getByText(componentKcv(hex))
+        .waitFor();
     }
     await page.getByTestId('ceremony-progress').getByText('2 of 2').waitFor();
 
@@ -80,11 +95,14 @@ describe('the Keys page (browser mode, real services)', () => {
 
     const html = await page.content();
     for (const hex of components) {
-      for (const form of [hex, hex.toUpperCase(), hex.slice(0, 16), hex.match(/.{8}/g)!.join(' ')]) expect(html).not.toContain(form);
+      for (const form of [hex, hex.toUpperCase(), hex.slice(0, 16), hex.match(/.{8}/g)!.join(' ')])
+        expect(html).not.toContain(form);
     }
     expect(html).not.toContain(passphrase);
 
-    const begun = desk.ws.db.prepare("SELECT operator, details FROM audit_log WHERE action = 'keystore.ceremony.begun'").get() as { operator: string; details: string };
+    const begun = desk.ws.db
+      .prepare("SELECT operator, details FROM audit_log WHERE action = 'keystore.ceremony.begun'")
+      .get() as { operator: string; details: string };
     expect(begun.operator).toBe(officer.username);
     expect(JSON.parse(begun.details)).toMatchObject({ approvedBy: officer2.username });
   });

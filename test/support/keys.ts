@@ -7,7 +7,11 @@ import { approvalOf, value, type TestOperator } from './operators';
 export const KEYSTORE_PASSPHRASE = 'a long keystore passphrase';
 
 /** Three distinct custodian components (hex, as on the sheets); MK = their XOR. */
-export const COMPONENT_HEX = ['3c'.repeat(16) + 'a5'.repeat(16), '71'.repeat(8) + '0e'.repeat(24), 'd2'.repeat(20) + '48'.repeat(12)] as const;
+export const COMPONENT_HEX = [
+  '3c'.repeat(16) + 'a5'.repeat(16),
+  '71'.repeat(8) + '0e'.repeat(24),
+  'd2'.repeat(20) + '48'.repeat(12),
+] as const;
 export const componentKcv = (hex: string) => kcvAes(Buffer.from(hex, 'hex'));
 export const masterKeyOf = (hexes: readonly string[]) => xorComponents(hexes.map((h) => Buffer.from(h, 'hex')));
 
@@ -15,20 +19,41 @@ export async function createKeystore(ws: Workstation, officer: TestOperator): Pr
   value(await ws.router.dispatch(officer.client, 'keys:create', { passphrase: KEYSTORE_PASSPHRASE }));
 }
 
-export async function beginCeremony(ws: Workstation, officer: TestOperator, approver: TestOperator, components: 2 | 3): Promise<void> {
+export async function beginCeremony(
+  ws: Workstation,
+  officer: TestOperator,
+  approver: TestOperator,
+  components: 2 | 3,
+): Promise<void> {
   value(await ws.router.dispatch(officer.client, 'keys:ceremonyBegin', { components, approval: approvalOf(approver) }));
 }
 
-export async function enterComponents(ws: Workstation, officer: TestOperator, hexes: readonly string[]): Promise<unknown[]> {
+export async function enterComponents(
+  ws: Workstation,
+  officer: TestOperator,
+  hexes: readonly string[],
+): Promise<unknown[]> {
   const out: unknown[] = [];
   for (const [i, component] of hexes.entries()) {
-    out.push(value(await ws.router.dispatch(officer.client, 'keys:ceremonyEnterComponent', { index: i + 1, component, custodian: `Custodian ${i + 1}` })));
+    out.push(
+      value(
+        await ws.router.dispatch(officer.client, 'keys:ceremonyEnterComponent', {
+          index: i + 1,
+          component,
+          custodian: `Custodian ${i + 1}`,
+        }),
+      ),
+    );
   }
   return out;
 }
 
 /** A keystore with a master key generated inside (dual control by `approver`). */
-export async function keystoreWithMasterKey(ws: Workstation, officer: TestOperator, approver: TestOperator): Promise<void> {
+export async function keystoreWithMasterKey(
+  ws: Workstation,
+  officer: TestOperator,
+  approver: TestOperator,
+): Promise<void> {
   await createKeystore(ws, officer);
   value(await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: approvalOf(approver) }));
 }

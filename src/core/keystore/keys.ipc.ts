@@ -42,7 +42,10 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
   const knownCard = (n: string): string => {
     keystore.current(); // locked is the more useful answer than unknown
     if (!deps.cardSeries.get(n)) {
-      throw new AppError('CARD_KEY_UNKNOWN', `No card key has been issued for ${n}. Check the identification code on the card.`);
+      throw new AppError(
+        'CARD_KEY_UNKNOWN',
+        `No card key has been issued for ${n}. Check the identification code on the card.`,
+      );
     }
     return n;
   };
@@ -57,7 +60,9 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
     'keys:ceremonyBegin': async (input, ctx) => {
       keystore.current();
       const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval);
-      const p = keystore.run(actorOf(ctx.session, approver), (ks) => ks.ceremony.begin({ components: input.components, officer: ctx.session.username }));
+      const p = keystore.run(actorOf(ctx.session, approver), (ks) =>
+        ks.ceremony.begin({ components: input.components, officer: ctx.session.username }),
+      );
       return changed({ components: p.components, entered: [...p.entered] });
     },
     'keys:ceremonyEnterComponent': (input, ctx) =>
@@ -70,7 +75,11 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
         ),
       ),
     'keys:ceremonyFinish': async (input, ctx) =>
-      changed(await keystore.run(actorOf(ctx.session), (ks) => ks.ceremony.finish(input.expectedKcv ? { expectedKcv: input.expectedKcv } : {}))),
+      changed(
+        await keystore.run(actorOf(ctx.session), (ks) =>
+          ks.ceremony.finish(input.expectedKcv ? { expectedKcv: input.expectedKcv } : {}),
+        ),
+      ),
     'keys:ceremonyAbort': (_input, ctx) => {
       keystore.run(actorOf(ctx.session), (ks) => ks.ceremony.abort());
       return changed({ done: true as const });
@@ -83,12 +92,24 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
     'keys:generateMasterKey': async (input, ctx) => {
       keystore.current();
       const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval);
-      return changed(await keystore.run(actorOf(ctx.session, approver), (ks) => ks.generateMasterKey({ officer: ctx.session.username })));
+      return changed(
+        await keystore.run(actorOf(ctx.session, approver), (ks) =>
+          ks.generateMasterKey({ officer: ctx.session.username }),
+        ),
+      );
     },
     'keys:createIssuerKey': async (input, ctx) =>
-      changed(await keystore.run(actorOf(ctx.session), (ks) => ks.createIssuerKey({ commonName: input.commonName, officer: ctx.session.username }))),
+      changed(
+        await keystore.run(actorOf(ctx.session), (ks) =>
+          ks.createIssuerKey({ commonName: input.commonName, officer: ctx.session.username }),
+        ),
+      ),
     'keys:createBankCa': async (input, ctx) =>
-      changed(await keystore.run(actorOf(ctx.session), (ks) => ks.createBankCa({ commonName: input.commonName, officer: ctx.session.username }))),
+      changed(
+        await keystore.run(actorOf(ctx.session), (ks) =>
+          ks.createBankCa({ commonName: input.commonName, officer: ctx.session.username }),
+        ),
+      ),
     'keys:issuerCertificate': async () => ({ pem: await keystore.current().issuerCertificatePem() }),
 
     'keys:cardKeyState': async (input) => keystore.current().cardKeyState(knownCard(input.n)),

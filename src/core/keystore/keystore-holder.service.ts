@@ -39,7 +39,10 @@ export function keystoreLocationFromEnv(env: NodeJS.ProcessEnv, dataDir: string)
     const library = env['OTAC_PKCS11_MODULE'];
     const tokenLabel = env['OTAC_PKCS11_TOKEN_LABEL'];
     if (!library || !tokenLabel) {
-      throw new AppError('KEYSTORE_CONFIG', 'OTAC_KEYSTORE=pkcs11 needs OTAC_PKCS11_MODULE (the PKCS#11 library) and OTAC_PKCS11_TOKEN_LABEL.');
+      throw new AppError(
+        'KEYSTORE_CONFIG',
+        'OTAC_KEYSTORE=pkcs11 needs OTAC_PKCS11_MODULE (the PKCS#11 library) and OTAC_PKCS11_TOKEN_LABEL.',
+      );
     }
     return { backend: 'pkcs11', library, tokenLabel };
   }
@@ -75,7 +78,15 @@ export class KeystoreHolder {
   async status(): Promise<KeystoreHolderStatus> {
     if (!this.ks) {
       const missing = this.location.backend === 'software' && !existsSync(this.location.file);
-      return { state: missing ? 'not-created' : 'locked', backend: this.backend, masterKey: null, issuerKey: null, bankCa: null, ceremonyInProgress: false, ceremony: null };
+      return {
+        state: missing ? 'not-created' : 'locked',
+        backend: this.backend,
+        masterKey: null,
+        issuerKey: null,
+        bankCa: null,
+        ceremonyInProgress: false,
+        ceremony: null,
+      };
     }
     return { state: 'unlocked', ...(await this.ks.status()), ceremony: this.ks.ceremony.progress() };
   }
@@ -84,11 +95,18 @@ export class KeystoreHolder {
   async create(passphrase: string, actor: KeystoreActor): Promise<KeystoreHolderStatus> {
     const loc = this.location;
     if (loc.backend !== 'software') {
-      throw new AppError('KEYSTORE_CREATE_UNSUPPORTED', "This desk uses an HSM token: initialise it with the vendor's tools, then unlock it here with its PIN.");
+      throw new AppError(
+        'KEYSTORE_CREATE_UNSUPPORTED',
+        "This desk uses an HSM token: initialise it with the vendor's tools, then unlock it here with its PIN.",
+      );
     }
-    if (this.ks || existsSync(loc.file)) throw new AppError('KEYSTORE_EXISTS', 'This desk already has a keystore. Unlock it with its passphrase.');
+    if (this.ks || existsSync(loc.file))
+      throw new AppError('KEYSTORE_EXISTS', 'This desk already has a keystore. Unlock it with its passphrase.');
     if (passphrase.length < MIN_PASSPHRASE) {
-      throw new AppError('KEYSTORE_PASSPHRASE_WEAK', `The keystore passphrase needs at least ${MIN_PASSPHRASE} characters. Choose a longer one.`);
+      throw new AppError(
+        'KEYSTORE_PASSPHRASE_WEAK',
+        `The keystore passphrase needs at least ${MIN_PASSPHRASE} characters. Choose a longer one.`,
+      );
     }
     mkdirSync(dirname(loc.file), { recursive: true });
     await this.open(passphrase, actor, true);
@@ -100,12 +118,18 @@ export class KeystoreHolder {
   async unlock(secret: string, actor: KeystoreActor): Promise<KeystoreHolderStatus> {
     if (this.ks) throw new AppError('KEYSTORE_ALREADY_UNLOCKED', 'The keystore is already unlocked.');
     if (this.location.backend === 'software' && !existsSync(this.location.file)) {
-      throw new AppError('KEYSTORE_NOT_CREATED', 'This desk has no keystore yet. A security officer creates one on the Keys page.');
+      throw new AppError(
+        'KEYSTORE_NOT_CREATED',
+        'This desk has no keystore yet. A security officer creates one on the Keys page.',
+      );
     }
     // The KEK provider refuses very short passphrases as weak; at unlock that is simply a wrong one.
     if (this.location.backend === 'software' && secret.length < 8) {
       this.sink(actor)('keystore.open_failed', { backend: 'software', code: 'KEYSTORE_WRONG_PASSPHRASE' });
-      throw new AppError('KEYSTORE_WRONG_PASSPHRASE', 'The passphrase does not open the keystore. Check it and try again; nothing was changed.');
+      throw new AppError(
+        'KEYSTORE_WRONG_PASSPHRASE',
+        'The passphrase does not open the keystore. Check it and try again; nothing was changed.',
+      );
     }
     await this.open(secret, actor, false);
     return this.status();
@@ -123,7 +147,10 @@ export class KeystoreHolder {
   /** The open keystore, or KEYSTORE_LOCKED. */
   current(): Keystore {
     if (!this.ks) {
-      throw new AppError('KEYSTORE_LOCKED', 'The keystore is locked. A security officer must unlock it on the Keys page.');
+      throw new AppError(
+        'KEYSTORE_LOCKED',
+        'The keystore is locked. A security officer must unlock it on the Keys page.',
+      );
     }
     return this.ks;
   }
@@ -139,7 +166,11 @@ export class KeystoreHolder {
     this.opening = true;
     try {
       const ks = await this.actor.run(actor, () =>
-        openKeystore(this.config(secret, create), { cardSeries: this.deps.cardSeries, audit: this.sink(null), log: this.deps.log }),
+        openKeystore(this.config(secret, create), {
+          cardSeries: this.deps.cardSeries,
+          audit: this.sink(null),
+          log: this.deps.log,
+        }),
       );
       this.ks = ks;
     } finally {
@@ -149,9 +180,16 @@ export class KeystoreHolder {
 
   private config(secret: string, create: boolean): KeystoreConfig {
     const loc = this.location;
-    if (loc.backend === 'pkcs11') return { backend: 'pkcs11', library: loc.library, tokenLabel: loc.tokenLabel, pin: secret };
+    if (loc.backend === 'pkcs11')
+      return { backend: 'pkcs11', library: loc.library, tokenLabel: loc.tokenLabel, pin: secret };
     const cost = loc.scryptCost ?? DEFAULT_SCRYPT_COST;
-    return { backend: 'software', file: loc.file, kek: new PassphraseKekProvider(secret, cost), createIfMissing: create, backupKek: (p) => new PassphraseKekProvider(p, cost) };
+    return {
+      backend: 'software',
+      file: loc.file,
+      kek: new PassphraseKekProvider(secret, cost),
+      createIfMissing: create,
+      backupKek: (p) => new PassphraseKekProvider(p, cost),
+    };
   }
 
   /** The keystore's audit sink: into the workstation's audit chain, naming the acting officer. */

@@ -82,14 +82,23 @@ export const keysChannels = {
   }),
   'keys:create': channel({
     summary: 'Create this desk’s keystore file under a new passphrase (software keystore, first run)',
-    input: z.object({ passphrase: z.string().min(12, 'Choose a passphrase of at least 12 characters').max(256, 'Passphrase is too long') }).strict(),
+    input: z
+      .object({
+        passphrase: z
+          .string()
+          .min(12, 'Choose a passphrase of at least 12 characters')
+          .max(256, 'Passphrase is too long'),
+      })
+      .strict(),
     output: keystoreStatusSchema,
     access: OFFICERS,
     mutates: true,
   }),
   'keys:unlock': channel({
     summary: 'Unlock the keystore with its passphrase (or the HSM token PIN)',
-    input: z.object({ passphrase: z.string().min(1, 'Passphrase is required').max(256, 'Passphrase is too long') }).strict(),
+    input: z
+      .object({ passphrase: z.string().min(1, 'Passphrase is required').max(256, 'Passphrase is too long') })
+      .strict(),
     output: keystoreStatusSchema,
     access: OFFICERS,
     mutates: true,
@@ -110,7 +119,9 @@ export const keysChannels = {
   }),
   'keys:ceremonyBegin': channel({
     summary: 'Begin a master-key ceremony from 2 or 3 custodian components (needs a second approver)',
-    input: z.object({ components: z.union([z.literal(2), z.literal(3)]), approval: approvalSchema.optional() }).strict(),
+    input: z
+      .object({ components: z.union([z.literal(2), z.literal(3)]), approval: approvalSchema.optional() })
+      .strict(),
     output: ceremonyProgressSchema,
     access: OFFICERS,
     mutates: true,
@@ -186,7 +197,7 @@ export const keysChannels = {
     mutates: false,
   }),
   'keys:retireCardKey': channel({
-    summary: "Retire a compromised card key: the card moves to the next series; no other card changes",
+    summary: 'Retire a compromised card key: the card moves to the next series; no other card changes',
     input: z.object({ n: cardNSchema, reason: nonEmpty('Reason', 200) }).strict(),
     output: cardKeyStateSchema,
     access: OFFICERS,

@@ -22,7 +22,10 @@ describe('keys:* over a PKCS#11 token (SoftHSM)', () => {
     const token = fx.config();
     if (token.backend !== 'pkcs11') throw new Error('expected a PKCS#11 fixture');
     dataDir = mkdtempSync(join(tmpdir(), 'otac-pkcs11-ws-'));
-    const location = keystoreLocationFromEnv({ OTAC_KEYSTORE: 'pkcs11', OTAC_PKCS11_MODULE: token.library, OTAC_PKCS11_TOKEN_LABEL: token.tokenLabel }, dataDir);
+    const location = keystoreLocationFromEnv(
+      { OTAC_KEYSTORE: 'pkcs11', OTAC_PKCS11_MODULE: token.library, OTAC_PKCS11_TOKEN_LABEL: token.tokenLabel },
+      dataDir,
+    );
     ws = createWorkstation({ dataDir, shell: 'browser', version: 'test', keystore: location });
     officer = await setupOfficer(ws);
     second = await addOperator(ws, 'security_officer');
@@ -34,22 +37,39 @@ describe('keys:* over a PKCS#11 token (SoftHSM)', () => {
   });
 
   it('is locked at start, refuses create, refuses a wrong PIN and opens with the right one', async () => {
-    expect(value(await ws.router.dispatch(officer.client, 'keys:status', {}))).toMatchObject({ state: 'locked', backend: 'pkcs11' });
-    expect(await ws.router.dispatch(officer.client, 'keys:create', { passphrase: 'a long enough passphrase' })).toMatchObject({
+    expect(value(await ws.router.dispatch(officer.client, 'keys:status', {}))).toMatchObject({
+      state: 'locked',
+      backend: 'pkcs11',
+    });
+    expect(
+      await ws.router.dispatch(officer.client, 'keys:create', { passphrase: 'a long enough passphrase' }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'KEYSTORE_CREATE_UNSUPPORTED' },
     });
-    expect(await ws.router.dispatch(officer.client, 'keys:unlock', { passphrase: '999999' })).toMatchObject({ ok: false, error: { code: 'HSM_LOGIN_FAILED' } });
-    expect(value(await ws.router.dispatch(officer.client, 'keys:unlock', { passphrase: '246810' }))).toMatchObject({ state: 'unlocked' });
-    const mk = value(await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: approvalOf(second) }));
+    expect(await ws.router.dispatch(officer.client, 'keys:unlock', { passphrase: '999999' })).toMatchObject({
+      ok: false,
+      error: { code: 'HSM_LOGIN_FAILED' },
+    });
+    expect(value(await ws.router.dispatch(officer.client, 'keys:unlock', { passphrase: '246810' }))).toMatchObject({
+      state: 'unlocked',
+    });
+    const mk = value(
+      await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: approvalOf(second) }),
+    );
     expect(mk).toMatchObject({ purpose: 'master', version: 1, state: 'active' });
     value(await ws.router.dispatch(officer.client, 'keys:lock', {}));
     expect(value(await ws.router.dispatch(officer.client, 'keys:status', {}))).toMatchObject({ state: 'locked' });
   });
 
   it('reads the location from the environment, refusing half a configuration', () => {
-    expect(keystoreLocationFromEnv({}, '/data')).toEqual({ backend: 'software', file: join('/data', 'keystore', 'keystore.otacks') });
-    expect(() => keystoreLocationFromEnv({ OTAC_KEYSTORE: 'pkcs11', OTAC_PKCS11_MODULE: '/lib/x.so' }, '/data')).toThrow(/OTAC_PKCS11_TOKEN_LABEL/);
+    expect(keystoreLocationFromEnv({}, '/data')).toEqual({
+      backend: 'software',
+      file: join('/data', 'keystore', 'keystore.otacks'),
+    });
+    expect(() =>
+      keystoreLocationFromEnv({ OTAC_KEYSTORE: 'pkcs11', OTAC_PKCS11_MODULE: '/lib/x.so' }, '/data'),
+    ).toThrow(/OTAC_PKCS11_TOKEN_LABEL/);
     expect(() => keystoreLocationFromEnv({ OTAC_KEYSTORE: 'hsm' }, '/data')).toThrow(/software.*pkcs11/);
   });
 });

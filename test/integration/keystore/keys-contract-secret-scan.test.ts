@@ -38,7 +38,14 @@ describe('no key material crosses the contract or lands in the database or log',
     await createKeystore(t.ws, officer);
     value(await call('keys:ceremonyBegin', { components: 3, approval: approvalOf(second) }));
     for (const [i, hex] of COMPONENT_HEX.entries()) {
-      value(await call('keys:ceremonyEnterComponent', { index: i + 1, component: hex, custodian: `Custodian ${i + 1}`, expectedKcv: componentKcv(hex) }));
+      value(
+        await call('keys:ceremonyEnterComponent', {
+          index: i + 1,
+          component: hex,
+          custodian: `Custodian ${i + 1}`,
+          expectedKcv: componentKcv(hex),
+        }),
+      );
     }
     await call('keys:ceremonyProgress');
     // The expected KCV proves the test's MK is the one inside, so the scan looks for the right bytes.
@@ -63,7 +70,12 @@ describe('no key material crosses the contract or lands in the database or log',
     await call('keys:cardKeyState', { n: 'N-7001' });
     // Refused components must not quote what was typed either.
     await call('keys:ceremonyBegin', { components: 2, approval: approvalOf(second) });
-    await call('keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[1], custodian: 'Wrong sheet', expectedKcv: '000000' });
+    await call('keys:ceremonyEnterComponent', {
+      index: 1,
+      component: COMPONENT_HEX[1],
+      custodian: 'Wrong sheet',
+      expectedKcv: '000000',
+    });
     await call('keys:ceremonyEnterComponent', { index: 2, component: COMPONENT_HEX[2].slice(1), custodian: 'Typo' });
     await call('keys:ceremonyAbort');
     await call('keys:list');
@@ -71,19 +83,28 @@ describe('no key material crosses the contract or lands in the database or log',
     await call('keys:issuerCertificate');
     await call('keys:lock');
 
-    secrets.push({ name: 'MK', value: MK }, ...COMPONENT_HEX.map((h, i) => ({ name: `component ${i + 1}`, value: Buffer.from(h, 'hex') })));
+    secrets.push(
+      { name: 'MK', value: MK },
+      ...COMPONENT_HEX.map((h, i) => ({ name: `component ${i + 1}`, value: Buffer.from(h, 'hex') })),
+    );
   });
   afterAll(() => t.dispose());
 
   it('knows what it is looking for and saw the answers', () => {
     expect(secrets.length).toBe(50 + 1 + 2 + 1 + 3);
     expect(answers.length).toBeGreaterThan(60);
-    expect(answers.filter((a) => !a.ok).map((a) => (a.ok ? '' : a.error.code))).toEqual(['CEREMONY_KCV_MISMATCH', 'VALIDATION']);
+    expect(answers.filter((a) => !a.ok).map((a) => (a.ok ? '' : a.error.code))).toEqual([
+      'CEREMONY_KCV_MISMATCH',
+      'VALIDATION',
+    ]);
   });
 
   it.each([
     ['every contract answer', () => JSON.stringify(answers)],
-    ['SQLite file', () => readText(join(t.dataDir, 'workstation.db')) + readText(join(t.dataDir, 'workstation.db-wal'))],
+    [
+      'SQLite file',
+      () => readText(join(t.dataDir, 'workstation.db')) + readText(join(t.dataDir, 'workstation.db-wal')),
+    ],
     ['log file', () => readText(join(t.dataDir, 'logs', 'workstation.log'))],
   ])('%s holds no key', (_where, read) => {
     const haystack = read();
@@ -94,6 +115,9 @@ describe('no key material crosses the contract or lands in the database or log',
 
   it('the scan would notice a leak (control)', () => {
     const leaked = JSON.stringify(answers) + MK.toString('base64') + COMPONENT_HEX[1].toUpperCase();
-    expect(secrets.filter((s) => encodings(s.value).some((e) => leaked.includes(e))).map((s) => s.name)).toEqual(['MK', 'component 2']);
+    expect(secrets.filter((s) => encodings(s.value).some((e) => leaked.includes(e))).map((s) => s.name)).toEqual([
+      'MK',
+      'component 2',
+    ]);
   });
 });

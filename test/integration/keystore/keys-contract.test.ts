@@ -18,7 +18,8 @@ describe('keys:* channels', () => {
   let ws: Workstation;
   let officer: TestOperator;
   let second: TestOperator;
-  const call = (who: TestOperator, channel: string, input: unknown = {}) => ws.router.dispatch(who.client, channel, input);
+  const call = (who: TestOperator, channel: string, input: unknown = {}) =>
+    ws.router.dispatch(who.client, channel, input);
 
   beforeEach(async () => {
     t = freshWorkstation();
@@ -29,14 +30,24 @@ describe('keys:* channels', () => {
   afterEach(() => t.dispose());
 
   it('starts not created; create, lock, and a wrong passphrase leaves the file untouched', async () => {
-    expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'not-created', backend: 'software', masterKey: null });
+    expect(value(await call(officer, 'keys:status'))).toMatchObject({
+      state: 'not-created',
+      backend: 'software',
+      masterKey: null,
+    });
     expect(await call(officer, 'keys:list')).toMatchObject({ ok: false, error: { code: 'KEYSTORE_LOCKED' } });
     expect(messageOf(await call(officer, 'keys:list'))).toContain('unlock it on the Keys page');
-    expect(await call(officer, 'keys:create', { passphrase: 'too short' })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    expect(await call(officer, 'keys:create', { passphrase: 'too short' })).toMatchObject({
+      ok: false,
+      error: { code: 'VALIDATION' },
+    });
 
     await createKeystore(ws, officer);
     expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'unlocked' });
-    expect(await call(officer, 'keys:create', { passphrase: KEYSTORE_PASSPHRASE })).toMatchObject({ ok: false, error: { code: 'KEYSTORE_EXISTS' } });
+    expect(await call(officer, 'keys:create', { passphrase: KEYSTORE_PASSPHRASE })).toMatchObject({
+      ok: false,
+      error: { code: 'KEYSTORE_EXISTS' },
+    });
     expect(value(await call(officer, 'keys:lock'))).toMatchObject({ state: 'locked' });
 
     const file = join(t.dataDir, 'keystore', 'keystore.otacks');
@@ -52,22 +63,39 @@ describe('keys:* channels', () => {
     expect(failed).toHaveLength(2);
     expect(failed.every((r) => r.outcome === 'failed' && r.operator === officer.username)).toBe(true);
 
-    expect(value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }))).toMatchObject({ state: 'unlocked' });
+    expect(value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }))).toMatchObject({
+      state: 'unlocked',
+    });
   });
 
   it('holds a 3-component ceremony under dual control, checking each KCV and the master key KCV', async () => {
     await createKeystore(ws, officer);
-    expect(await call(officer, 'keys:ceremonyBegin', { components: 3 })).toMatchObject({ ok: false, error: { code: 'APPROVAL_REQUIRED' } });
+    expect(await call(officer, 'keys:ceremonyBegin', { components: 3 })).toMatchObject({
+      ok: false,
+      error: { code: 'APPROVAL_REQUIRED' },
+    });
     expect(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: approvalOf(officer) })).toMatchObject({
       ok: false,
       error: { code: 'APPROVAL_SAME_OPERATOR' },
     });
-    expect(value(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: approvalOf(second) }))).toEqual({ components: 3, entered: [] });
+    expect(value(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: approvalOf(second) }))).toEqual({
+      components: 3,
+      entered: [],
+    });
 
     // A component that does not match its sheet is refused and not kept.
-    const wrongSheet = await call(officer, 'keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[0], custodian: 'Ana', expectedKcv: '000000' });
+    const wrongSheet = await call(officer, 'keys:ceremonyEnterComponent', {
+      index: 1,
+      component: COMPONENT_HEX[0],
+      custodian: 'Ana',
+      expectedKcv: '000000',
+    });
     expect(wrongSheet).toMatchObject({ ok: false, error: { code: 'CEREMONY_KCV_MISMATCH' } });
-    const badFormat = await call(officer, 'keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[0].slice(2), custodian: 'Ana' });
+    const badFormat = await call(officer, 'keys:ceremonyEnterComponent', {
+      index: 1,
+      component: COMPONENT_HEX[0].slice(2),
+      custodian: 'Ana',
+    });
     expect(badFormat).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
     expect(messageOf(badFormat)).toContain('64 hexadecimal');
     expect(JSON.stringify(badFormat)).not.toContain(COMPONENT_HEX[0].slice(2, 40));
@@ -75,20 +103,41 @@ describe('keys:* channels', () => {
     for (const [i, hex] of COMPONENT_HEX.entries()) {
       // Typed in groups, lower case, as from a sheet: only the 64 hex digits count.
       const typed = hex.match(/.{8}/g)!.join(' ');
-      const r = value(await call(officer, 'keys:ceremonyEnterComponent', { index: i + 1, component: typed, custodian: `Custodian ${i + 1}`, expectedKcv: componentKcv(hex).toLowerCase() }));
+      const r = value(
+        await call(officer, 'keys:ceremonyEnterComponent', {
+          index: i + 1,
+          component: typed,
+          custodian: `Custodian ${i + 1}`,
+          expectedKcv: componentKcv(hex).toLowerCase(),
+        }),
+      );
       expect(r).toEqual({ index: i + 1, kcv: componentKcv(hex) });
     }
-    expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: { components: 3, entered: [1, 2, 3] } });
+    expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({
+      ceremony: { components: 3, entered: [1, 2, 3] },
+    });
 
     const mkKcv = kcvAes(masterKeyOf(COMPONENT_HEX));
-    expect(await call(officer, 'keys:ceremonyFinish', { expectedKcv: mkKcv === 'ABCDEF' ? '123456' : 'ABCDEF' })).toMatchObject({
+    expect(
+      await call(officer, 'keys:ceremonyFinish', { expectedKcv: mkKcv === 'ABCDEF' ? '123456' : 'ABCDEF' }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'CEREMONY_KCV_MISMATCH' },
     });
     const mk = value(await call(officer, 'keys:ceremonyFinish', { expectedKcv: mkKcv }));
-    expect(mk).toMatchObject({ purpose: 'master', version: 1, state: 'active', kcv: mkKcv, origin: 'components', algorithm: 'AES-256' });
+    expect(mk).toMatchObject({
+      purpose: 'master',
+      version: 1,
+      state: 'active',
+      kcv: mkKcv,
+      origin: 'components',
+      algorithm: 'AES-256',
+    });
     expect(value(await call(officer, 'keys:list'))).toEqual({ keys: [mk] });
-    expect(value(await call(officer, 'keys:status'))).toMatchObject({ masterKey: { version: 1, kcv: mkKcv }, ceremony: null });
+    expect(value(await call(officer, 'keys:status'))).toMatchObject({
+      masterKey: { version: 1, kcv: mkKcv },
+      ceremony: null,
+    });
 
     const begun = auditRows(ws).find((r) => r.action === 'keystore.ceremony.begun')!;
     expect(begun.operator).toBe(officer.username);
@@ -99,10 +148,15 @@ describe('keys:* channels', () => {
   it('aborts a ceremony, and locking mid-ceremony aborts it too', async () => {
     await createKeystore(ws, officer);
     value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
-    value(await call(officer, 'keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[0], custodian: 'Ana' }));
+    value(
+      await call(officer, 'keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[0], custodian: 'Ana' }),
+    );
     value(await call(officer, 'keys:ceremonyAbort'));
     expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: null });
-    expect(await call(officer, 'keys:ceremonyFinish')).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_STARTED' } });
+    expect(await call(officer, 'keys:ceremonyFinish')).toMatchObject({
+      ok: false,
+      error: { code: 'CEREMONY_NOT_STARTED' },
+    });
 
     value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
     value(await call(officer, 'keys:lock'));
@@ -116,12 +170,29 @@ describe('keys:* channels', () => {
     value(await call(officer, 'keys:generateMasterKey', { approval: approvalOf(second) }));
     const issued = await ws.keystore.current().cardKey('N-42');
 
-    expect(await call(officer, 'keys:cardKeyState', { n: 'N-43' })).toMatchObject({ ok: false, error: { code: 'CARD_KEY_UNKNOWN' } });
-    expect(await call(officer, 'keys:retireCardKey', { n: 'N-43', reason: 'x' })).toMatchObject({ ok: false, error: { code: 'CARD_KEY_UNKNOWN' } });
+    expect(await call(officer, 'keys:cardKeyState', { n: 'N-43' })).toMatchObject({
+      ok: false,
+      error: { code: 'CARD_KEY_UNKNOWN' },
+    });
+    expect(await call(officer, 'keys:retireCardKey', { n: 'N-43', reason: 'x' })).toMatchObject({
+      ok: false,
+      error: { code: 'CARD_KEY_UNKNOWN' },
+    });
     expect(ws.db.prepare('SELECT count(*) AS c FROM card_key_series').get()).toEqual({ c: 1 });
 
-    expect(value(await call(officer, 'keys:cardKeyState', { n: 'N-42' }))).toEqual({ n: 'N-42', sn: 1, mkVersion: 1, pendingSn: null, retiredSns: 0, kcv: issued.kcv });
-    const retired = value(await call(officer, 'keys:retireCardKey', { n: 'N-42', reason: 'reported cloned' })) as { sn: number; kcv: string; retiredSns: number };
+    expect(value(await call(officer, 'keys:cardKeyState', { n: 'N-42' }))).toEqual({
+      n: 'N-42',
+      sn: 1,
+      mkVersion: 1,
+      pendingSn: null,
+      retiredSns: 0,
+      kcv: issued.kcv,
+    });
+    const retired = value(await call(officer, 'keys:retireCardKey', { n: 'N-42', reason: 'reported cloned' })) as {
+      sn: number;
+      kcv: string;
+      retiredSns: number;
+    };
     expect(retired).toMatchObject({ n: 'N-42', sn: 2, retiredSns: 1 });
     expect(retired.kcv).not.toBe(issued.kcv);
     await expect(ws.keystore.current().cardKey('N-42', 1)).rejects.toMatchObject({ code: 'CARD_KEY_RETIRED' });
