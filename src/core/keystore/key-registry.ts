@@ -5,13 +5,13 @@ import { AppError } from '../errors';
 import type { KeystoreBackend } from './keystore-backend';
 import type { KeyInfo, KeyPurpose } from './keystore.types';
 
-// The list of stored keys (master keys, S, the bank CA) and their metadata, kept by the
+// The list of stored keys (master keys, S, the bank CA, the audit key) and their metadata, kept by the
 // backend next to the keys themselves: inside the encrypted file, or as a private data object
 // on the token. Holds references and public material only.
 
 const recordSchema = z.object({
   id: z.string(),
-  purpose: z.enum(['master', 'issuer-signing', 'bank-ca']),
+  purpose: z.enum(['master', 'issuer-signing', 'bank-ca', 'audit']),
   version: z.number().int().positive(),
   state: z.enum(['active', 'superseded', 'retired']),
   createdAt: z.string(),

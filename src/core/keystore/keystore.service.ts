@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { AppError, isAppError } from '../errors';
 import type { Logger } from '../log';
 import { writeFileAtomic } from './atomic-file';
+import { AuditKeyService } from './audit-key.service';
 import { CardKeyService } from './card-key.service';
 import type { CardSeriesStore } from './card-series.repository';
 import { CeremonyService } from './ceremony.service';
 import { IssuerKeyService } from './issuer-key.service';
 import type { KeystoreBackend } from './keystore-backend';
 import type {
+  AuditKeyPublic,
   AuditSink,
   CaPublicKey,
   CardKeyHandle,
@@ -38,6 +40,7 @@ export class KeystoreService implements Keystore {
   private readonly registry: KeyRegistry;
   private readonly cards: CardKeyService;
   private readonly issuer: IssuerKeyService;
+  private readonly auditKey: AuditKeyService;
   private readonly audit: AuditSink;
 
   private constructor(private readonly opts: KeystoreServiceOptions) {
@@ -49,10 +52,14 @@ export class KeystoreService implements Keystore {
     this.registry = new KeyRegistry(opts.backend, now);
     this.cards = new CardKeyService(opts.backend, this.registry, opts.cardSeries, this.audit, opts.cardKeyCacheSize);
     this.issuer = new IssuerKeyService(opts.backend, this.registry, this.audit, now);
+    this.auditKey = new AuditKeyService(opts.backend, this.registry, this.audit);
     this.ceremony = new CeremonyService(this.audit, (mk, officer, expectedKcv) => this.installMasterKey(mk, officer, expectedKcv));
   }
 
-  /** Opens (unlocks) the backend and loads the key list. Failures are audited with their code. */
+  /**
+   * Opens (unlocks) the backend and loads the key list. Failures are audited with their code.
+   * A keystore without an audit key gets one here, so checkpoints can be signed from the first unlock.
+   */
   static async open(opts: KeystoreServiceOptions): Promise<KeystoreService> {
     const ks = new KeystoreService(opts);
     try {
@@ -63,6 +70,12 @@ export class KeystoreService implements Keystore {
       throw err;
     }
     ks.audit('keystore.opened', { backend: opts.backend.kind, keys: ks.registry.list().length });
+    try {
+      await ks.auditKey.ensure();
+    } catch (err) {
+      await ks.close().catch(() => undefined);
+      throw err;
+    }
     return ks;
   }
 
@@ -190,6 +203,13 @@ export class KeystoreService implements Keystore {
     return this.issuer.verify(data, signature, encoding);
   }
 
+  async auditPublicKey(): Promise<AuditKeyPublic> {
+    return this.auditKey.publicKey();
+  }
+  async signAudit(data: Uint8Array): Promise<Buffer> {
+    return this.auditKey.sign(data);
+  }
+
   async backupTo(file: string, passphrase: string, opts: { officer: string }): Promise<void> {
     const b = this.opts.backend;
     if (!b.exportBackup) throw backupUnsupported();
@@ -214,6 +234,7 @@ export class KeystoreService implements Keystore {
       throw err;
     }
     this.audit('keystore.backup.restored', { officer: opts.officer, keys: this.registry.list().length });
+    await this.auditKey.ensure(); // a backup from before audit keys existed
   }
 
   async close(): Promise<void> {

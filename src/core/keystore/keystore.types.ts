@@ -3,7 +3,7 @@
 // for the K/N mailer through formatCustomerKeyForMailer (audited).
 
 export type BackendKind = 'software' | 'pkcs11';
-export type KeyPurpose = 'master' | 'issuer-signing' | 'bank-ca';
+export type KeyPurpose = 'master' | 'issuer-signing' | 'bank-ca' | 'audit';
 /** active: in use; superseded: an older master key still serving cards not yet rotated; retired: never used again. */
 export type KeyState = 'active' | 'superseded' | 'retired';
 
@@ -85,6 +85,14 @@ export interface CaPublicKey {
   readonly pem: string;
 }
 
+/** The audit key's public half. Its KCV is the first 6 hex digits of the audit key id (docs/audit.md). */
+export interface AuditKeyPublic {
+  readonly spkiDer: Buffer;
+  readonly pem: string;
+  readonly kcv: string;
+  readonly version: number;
+}
+
 export interface CeremonyProgress {
   readonly components: 2 | 3;
   /** Indexes (1-based) of components entered so far. */
@@ -144,6 +152,11 @@ export interface Keystore {
   /** ECDSA P-256 / SHA-256 with S. */
   sign(data: Uint8Array, encoding?: 'der' | 'p1363'): Promise<Buffer>;
   verify(data: Uint8Array, signature: Uint8Array, encoding?: 'der' | 'p1363'): Promise<boolean>;
+
+  /** The audit key (ECDSA P-256, made with the keystore): its public half, for verifiers. */
+  auditPublicKey(): Promise<AuditKeyPublic>;
+  /** ECDSA P-256 / SHA-256 with the audit key, DER. Signs audit checkpoints and nothing else. */
+  signAudit(data: Uint8Array): Promise<Buffer>;
 
   /** Encrypted copy of the whole keystore under a backup passphrase (software backend). */
   backupTo(file: string, passphrase: string, opts: { officer: string }): Promise<void>;

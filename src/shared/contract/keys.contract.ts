@@ -50,7 +50,7 @@ export type KeystoreStatusInfo = z.infer<typeof keystoreStatusSchema>;
 
 export const keyInfoSchema = z.object({
   id: text(80),
-  purpose: z.enum(['master', 'issuer-signing', 'bank-ca']),
+  purpose: z.enum(['master', 'issuer-signing', 'bank-ca', 'audit']),
   version: z.number().int(),
   state: z.enum(['active', 'superseded', 'retired']),
   createdAt: text(40),

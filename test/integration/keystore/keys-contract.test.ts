@@ -8,6 +8,7 @@ import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOpera
 import type { Workstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
 
+const auditKeyInfo = expect.objectContaining({ purpose: 'audit', version: 1, state: 'active', algorithm: 'EC-P256' }) as unknown;
 const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error.message);
 
 // The keystore through the contract, as the Keys page drives it: the real router, roles,
@@ -133,7 +134,8 @@ describe('keys:* channels', () => {
       origin: 'components',
       algorithm: 'AES-256',
     });
-    expect(value(await call(officer, 'keys:list'))).toEqual({ keys: [mk] });
+    // The audit key came with the keystore; the master key is the only other one.
+    expect(value(await call(officer, 'keys:list'))).toEqual({ keys: [auditKeyInfo, mk] });
     expect(value(await call(officer, 'keys:status'))).toMatchObject({
       masterKey: { version: 1, kcv: mkKcv },
       ceremony: null,
@@ -225,7 +227,7 @@ describe('keys:* channels', () => {
       expect(await call(clerk, channel, input), channel).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     }
     expect(value(await call(auditor, 'keys:status'))).toMatchObject({ state: 'unlocked' });
-    expect(value(await call(auditor, 'keys:list'))).toEqual({ keys: [] });
+    expect(value(await call(auditor, 'keys:list'))).toEqual({ keys: [auditKeyInfo] });
     expect(await call(auditor, 'keys:lock')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'unlocked' });
   });

@@ -1,15 +1,19 @@
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, constants, createPublicKey, generateKeyPairSync, privateDecrypt, verify } from 'node:crypto';
+import { X509Certificate, constants, createHash, createPublicKey, generateKeyPairSync, privateDecrypt, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aesCmac } from '../../../src/core/crypto/aes-cmac';
-import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
+import { kcvAes, kcvFromBlock, xorComponents } from '../../../src/core/crypto/kcv';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { SCP03_S_ENC, SCP03_S_MAC, deriveScp03Key } from '../../../src/core/crypto/scp03';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
+import type { KeystoreConfig } from '../../../src/core/keystore/create-keystore';
+import type { KeystoreBackend } from '../../../src/core/keystore/keystore-backend';
 import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
+import { Pkcs11Backend } from '../../../src/core/keystore/pkcs11.backend';
+import { SoftwareBackend } from '../../../src/core/keystore/software.backend';
 import { BACKENDS, createKeystoreFixture, type KeystoreFixture } from './keystore.fixture';
 
 const COMPONENTS = [
@@ -19,11 +23,15 @@ const COMPONENTS = [
 ];
 const MK = xorComponents(COMPONENTS.map((c) => Buffer.from(c, 'hex')));
 const cardK = (n: string, sn: number, mk: Buffer = MK) => kdfCounterCmac(mk, cardKeyKdfInput(n, sn));
+/** The backend alone, without the service: to write a key list as an older version left it. */
+const rawBackend = (c: KeystoreConfig): KeystoreBackend => (c.backend === 'software' ? new SoftwareBackend(c) : new Pkcs11Backend(c));
 const expectCode = async (p: Promise<unknown>, code: string) => expect(p).rejects.toMatchObject({ name: 'AppError', code });
 
 describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
   let fx: KeystoreFixture;
   let ks: KeystoreService;
+  let auditPem = '';
+  let auditKcv = '';
 
   beforeAll(async () => {
     fx = createKeystoreFixture(backend);
@@ -32,6 +40,23 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
   afterAll(async () => {
     await ks.close();
     fx.dispose();
+  });
+
+  it('makes the audit key with the keystore, audited, and signs checkpoints with it (ECDSA P-256, DER)', async () => {
+    const audit = (await ks.listKeys()).filter((k) => k.purpose === 'audit');
+    expect(audit).toEqual([expect.objectContaining({ version: 1, state: 'active', algorithm: 'EC-P256', origin: 'generated' })]);
+    expect(fx.audit.filter((a) => a.action === 'keystore.audit_key.created')).toEqual([
+      { action: 'keystore.audit_key.created', details: { kcv: audit[0]?.kcv, version: 1 } },
+    ]);
+    const pub = await ks.auditPublicKey();
+    [auditPem, auditKcv] = [pub.pem, pub.kcv];
+    expect(pub.kcv).toBe(audit[0]?.kcv);
+    expect(pub.kcv).toBe(kcvFromBlock(createHash('sha256').update(pub.spkiDer).digest()));
+    expect(pub.pem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    const data = Buffer.from('otac-audit-checkpoint/1\n12\nabc');
+    const sig = await ks.signAudit(data);
+    expect(verify('sha256', data, createPublicKey(pub.pem), sig)).toBe(true);
+    expect(verify('sha256', Buffer.from('otac-audit-checkpoint/1\n13\nabc'), createPublicKey(pub.pem), sig)).toBe(false);
   });
 
   it('refuses card keys before there is a master key', async () => {
@@ -55,7 +80,7 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     );
     expect(kcvs.map((k) => k.kcv)).toEqual(COMPONENTS.map((h) => kcvAes(Buffer.from(h, 'hex'))));
     await expectCode(ks.ceremony.finish({ expectedKcv: '000000' }), 'CEREMONY_KCV_MISMATCH');
-    expect(await ks.listKeys()).toEqual([]);
+    expect((await ks.listKeys()).filter((k) => k.purpose === 'master')).toEqual([]);
     const info = await ks.ceremony.finish({ expectedKcv: kcvAes(MK) });
     expect(info).toMatchObject({ purpose: 'master', version: 1, state: 'active', kcv: kcvAes(MK), algorithm: 'AES-256', origin: 'components' });
     expect((await ks.status()).masterKey).toEqual({ version: 1, kcv: kcvAes(MK) });
@@ -201,6 +226,26 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     expect(await ks.issuerCertificatePem()).toBe(pem);
     const sig = await ks.sign(Buffer.from('after restart'));
     expect(verify('sha256', Buffer.from('after restart'), new X509Certificate(pem).publicKey, sig)).toBe(true);
+    // The same audit key after re-open: not a second one, and S is a different key.
+    expect(fx.audit.filter((a) => a.action === 'keystore.audit_key.created')).toHaveLength(1);
+    const auditSig = await ks.signAudit(Buffer.from('after restart'));
+    expect(verify('sha256', Buffer.from('after restart'), createPublicKey(auditPem), auditSig)).toBe(true);
+    expect(verify('sha256', Buffer.from('after restart'), new X509Certificate(pem).publicKey, auditSig)).toBe(false);
+  });
+
+  it('gives a keystore made before audit keys existed one at its next unlock', async () => {
+    await ks.close();
+    const raw = rawBackend(fx.config({ createIfMissing: false }));
+    const metadata = await raw.open();
+    const legacy = JSON.stringify({ format: 1, keys: (JSON.parse(metadata ?? '') as { keys: { purpose: string }[] }).keys.filter((k) => k.purpose !== 'audit') });
+    await raw.commit(legacy);
+    await raw.close();
+    const before = fx.audit.length;
+    ks = await fx.open({ createIfMissing: false });
+    const audit = (await ks.listKeys()).filter((k) => k.purpose === 'audit');
+    expect(audit).toEqual([expect.objectContaining({ version: 1, state: 'active' })]);
+    expect(audit[0]?.kcv).not.toBe(auditKcv); // a new key: the old one's record was not in the key list
+    expect(fx.audit.slice(before).map((a) => a.action)).toEqual(['keystore.opened', 'keystore.audit_key.created']);
   });
 
   it('refuses a wrong passphrase or PIN with a clear error', async () => {

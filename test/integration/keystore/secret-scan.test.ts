@@ -1,4 +1,4 @@
-import { constants, createPrivateKey, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
@@ -9,7 +9,7 @@ import { decodeKeystoreFile } from '../../../src/core/keystore/keystore-file.cod
 import { BACKENDS, PASSPHRASE, TEST_COST, createKeystoreFixture, readText, type KeystoreFixture } from './keystore.fixture';
 
 // After a ceremony, many derived card keys, a rotation, a retirement and the issuer key,
-// no key (MK, components, any K or K', S's private key) may appear in the SQLite file, the
+// no key (MK, components, any K or K', the private keys of S, the CA and the audit key) may appear in the SQLite file, the
 // log, the audit trail or anything the keystore returns — as raw bytes, hex (both cases) or base64.
 
 const COMPONENTS = ['11'.repeat(16) + '2f'.repeat(16), '5c'.repeat(8) + 'a3'.repeat(24)].map((h) => Buffer.from(h, 'hex'));
@@ -67,6 +67,8 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
     const mailer = await ks.formatCustomerKeyForMailer('N-5004', { operator: 'mia', reason: 'initial' });
     keep({ ...mailer, formatted: '(the one sanctioned exit, not scanned)' });
     keep(await ks.sign(Buffer.from('x')));
+    keep(await ks.signAudit(Buffer.from('otac-audit-checkpoint/1\n1\nx')));
+    const auditKey = keep(await ks.auditPublicKey());
     keep(await ks.status());
     keep(await ks.listKeys());
     keep(await ks.cardKeyState('N-5001'));
@@ -80,14 +82,21 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
 
     secrets.push({ name: 'MK', value: MK }, ...COMPONENTS.map((c, i) => ({ name: `component ${i + 1}`, value: c })));
     if (backend === 'software') {
-      // S's private key is only reachable by decrypting the file with the passphrase.
+      // The EC private keys (bank CA, S, the audit key) are only reachable by decrypting the file with the passphrase.
       const decoded = await decodeKeystoreFile(readFileSync(fx.keystoreFile), new PassphraseKekProvider(PASSPHRASE, TEST_COST));
       const payload = JSON.parse(decoded.payload.toString('utf8')) as { keys: { type: string; value: string }[] };
-      for (const k of payload.keys.filter((x) => x.type === 'ec')) {
+      const ecKeys = payload.keys.filter((x) => x.type === 'ec');
+      for (const k of ecKeys) {
         const der = Buffer.from(k.value, 'base64');
-        const d = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }).d ?? '';
-        secrets.push({ name: 'EC private (pkcs8)', value: der }, { name: 'EC private scalar', value: Buffer.from(d, 'base64url') });
+        const priv = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+        const d = priv.export({ format: 'jwk' }).d ?? '';
+        const isAudit = createPublicKey(priv).export({ format: 'der', type: 'spki' }).equals(auditKey.spkiDer);
+        const name = isAudit ? 'audit key' : 'EC key';
+        secrets.push({ name: `${name} private (pkcs8)`, value: der }, { name: `${name} private scalar`, value: Buffer.from(d, 'base64url') });
       }
+      // The audit key is among those scanned for.
+      expect(ecKeys).toHaveLength(3);
+      expect(secrets.filter((s) => s.name.startsWith('audit key'))).toHaveLength(2);
     }
   });
   afterAll(() => {
@@ -96,7 +105,7 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
   });
 
   it('knows what it is looking for', () => {
-    expect(secrets.length).toBeGreaterThan(backend === 'software' ? 66 : 64);
+    expect(secrets.length).toBeGreaterThan(backend === 'software' ? 68 : 64);
     expect(secrets.every((s) => s.value.length >= 16)).toBe(true);
   });
 

@@ -6,6 +6,7 @@ const PURPOSE_LABEL: Record<KeyInfoView['purpose'], string> = {
   master: 'Master key (MK)',
   'issuer-signing': 'Issuer signing key (S)',
   'bank-ca': 'Bank CA',
+  audit: 'Audit signing key',
 };
 
 /** Every key by purpose, version, state and check value. The keystore never returns key bytes. */
