@@ -35,13 +35,15 @@ describe('reader panel (browser mode, real pcscd)', () => {
 
     const blank = createTestCard(bed.cardDir);
     await bed.insert(blank.file, 0);
-    await readerRow(page, first).getByText(blank.cardId).waitFor();
-    expect(await readerRow(page, first).textContent()).toContain('blank');
+    // Exact cells: the ATR column also holds the card id, before the card is even read.
+    await readerRow(page, first).getByRole('cell', { name: blank.cardId, exact: true }).waitFor();
+    await readerRow(page, first).getByRole('cell', { name: 'blank', exact: true }).waitFor();
 
     const active = createActiveCard(bed.cardDir);
     await bed.insert(active.file, 1);
-    await readerRow(page, second).getByText(active.cardId).waitFor();
-    expect(await readerRow(page, second).textContent()).toContain('active');
+    await readerRow(page, second).getByRole('cell', { name: active.cardId, exact: true }).waitFor();
+    await readerRow(page, second).getByRole('cell', { name: 'active', exact: true }).waitFor();
+    expect(await readerRow(page, second).getByRole('cell', { name: '4711000000000004', exact: true }).count()).toBe(1);
     await page.getByTestId('reader-status').getByText('2 readers, 2 cards present').waitFor();
 
     await bed.remove(0);
