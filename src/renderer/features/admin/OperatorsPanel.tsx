@@ -63,22 +63,27 @@ export function OperatorsPanel({ session }: { session: SessionInfo }) {
                   )}
                 </td>
                 <td>{stateOf(o)}</td>
-                <td className="row-actions">
-                  {o.locked ? (
-                    <button type="button" onClick={() => setUnlock(o)}>
-                      Unlock
-                    </button>
-                  ) : null}
-                  {o.id !== session.operatorId ? (
-                    <>
-                      <button type="button" onClick={() => setReset(o)}>
-                        Reset password
+                <td>
+                  <div className="row-actions">
+                    {o.locked ? (
+                      <button type="button" onClick={() => setUnlock(o)}>
+                        Unlock
                       </button>
-                      <button type="button" onClick={() => setConfirm({ op: o, kind: o.disabled ? 'enable' : 'disable' })}>
-                        {o.disabled ? 'Enable' : 'Disable'}
-                      </button>
-                    </>
-                  ) : null}
+                    ) : null}
+                    {o.id !== session.operatorId ? (
+                      <>
+                        <button type="button" onClick={() => setReset(o)}>
+                          Reset password
+                        </button>
+                        <button
+                          type="button"
+                          onClick={() => setConfirm({ op: o, kind: o.disabled ? 'enable' : 'disable' })}
+                        >
+                          {o.disabled ? 'Enable' : 'Disable'}
+                        </button>
+                      </>
+                    ) : null}
+                  </div>
                 </td>
               </tr>
             ))}
@@ -88,11 +93,19 @@ export function OperatorsPanel({ session }: { session: SessionInfo }) {
       <CreateOperatorForm />
       <ConfirmDialog
         open={confirm !== null}
-        title={confirm?.kind === 'disable' ? `Disable ${confirm.op.username}?` : `Enable ${confirm?.op.username ?? ''}?`}
-        body={confirm?.kind === 'disable' ? 'They are signed out everywhere and cannot sign in until enabled again.' : 'They can sign in again.'}
+        title={
+          confirm?.kind === 'disable' ? `Disable ${confirm.op.username}?` : `Enable ${confirm?.op.username ?? ''}?`
+        }
+        body={
+          confirm?.kind === 'disable'
+            ? 'They are signed out everywhere and cannot sign in until enabled again.'
+            : 'They can sign in again.'
+        }
         confirmLabel={confirm?.kind === 'disable' ? 'Disable' : 'Enable'}
         danger={confirm?.kind === 'disable'}
-        onConfirm={() => confirm && (confirm.kind === 'disable' ? disable : enable).mutate({ operatorId: confirm.op.id })}
+        onConfirm={() =>
+          confirm && (confirm.kind === 'disable' ? disable : enable).mutate({ operatorId: confirm.op.id })
+        }
         onClose={() => setConfirm(null)}
       />
       <ResetPasswordDialog op={reset} onClose={() => setReset(null)} />
@@ -126,10 +139,26 @@ function CreateOperatorForm() {
     <Form label="Create operator" onSubmit={() => create.mutate(form)}>
       <h2>Create operator</h2>
       <ErrorBanner error={create.error} />
-      {create.isSuccess ? <div className="banner banner-ok">Operator {create.data.username} created. They must change the password at first sign-in.</div> : null}
+      {create.isSuccess ? (
+        <div className="banner banner-ok">
+          Operator {create.data.username} created. They must change the password at first sign-in.
+        </div>
+      ) : null}
       <div className="form-row">
-        <Field label="User name" name="newUsername" value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} error={fieldError(create.error, 'username')} />
-        <Field label="Full name" name="newDisplayName" value={form.displayName} onChange={(e) => setForm({ ...form, displayName: e.target.value })} error={fieldError(create.error, 'displayName')} />
+        <Field
+          label="User name"
+          name="newUsername"
+          value={form.username}
+          onChange={(e) => setForm({ ...form, username: e.target.value })}
+          error={fieldError(create.error, 'username')}
+        />
+        <Field
+          label="Full name"
+          name="newDisplayName"
+          value={form.displayName}
+          onChange={(e) => setForm({ ...form, displayName: e.target.value })}
+          error={fieldError(create.error, 'displayName')}
+        />
         <div className="field">
           <label htmlFor="new-role">Role</label>
           <select id="new-role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
@@ -170,9 +199,20 @@ function ResetPasswordDialog({ op, onClose }: { op: OperatorInfo | null; onClose
     <Modal open={op !== null} onClose={onClose} label="Reset password">
       <h2>Reset password of {op?.username}</h2>
       <p className="muted">They are signed out and must choose a new password at their next sign-in.</p>
-      <Form label="Reset password" onSubmit={() => op && reset.mutate({ operatorId: op.id, temporaryPassword: password })}>
+      <Form
+        label="Reset password"
+        onSubmit={() => op && reset.mutate({ operatorId: op.id, temporaryPassword: password })}
+      >
         <ErrorBanner error={reset.error} />
-        <Field label="Temporary password" name="resetPassword" type="password" autoFocus autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+        <Field
+          label="Temporary password"
+          name="resetPassword"
+          type="password"
+          autoFocus
+          autoComplete="new-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
         <div className="actions">
           <button type="button" onClick={onClose}>
             Cancel
