@@ -1,5 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { AppError } from '../core/errors';
 import { newBlankCard, parseCardRecord, type CardRecord } from './card-record';
@@ -14,33 +13,10 @@ export function cardDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env['OTAC_CARD_DIR'] ?? DEFAULT_CARD_DIR);
 }
 
-export function writeFileAtomic(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  // Make the rename itself durable; not possible on every platform, hence best effort.
-  try {
-    const dfd = openSync(join(path, '..'), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* directory fsync unsupported here */
-  }
-}
+// One atomic write for the whole code base: a killed card process never leaves a half-written card.
+import { writeFileAtomic } from '../core/atomic-file';
+
+export { writeFileAtomic };
 
 export class CardStore {
   constructor(readonly dir: string = cardDirFromEnv()) {}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AppError, isAppError } from '../errors';
 import type { Logger } from '../log';
-import { writeFileAtomic } from './atomic-file';
+import { writeFileAtomic } from '../atomic-file';
 import { AuditKeyService } from './audit-key.service';
 import { CardKeyService } from './card-key.service';
 import type { CardSeriesStore } from './card-series.repository';

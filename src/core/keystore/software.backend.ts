@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { aesCmac } from '../crypto/aes-cmac';
 import { kdfCounterCmac, type CounterKdfInput } from '../crypto/sp800-108';
 import { AppError } from '../errors';
-import { writeFileAtomic } from './atomic-file';
+import { writeFileAtomic } from '../atomic-file';
 import { PassphraseKekProvider, type KekParams, type KekProvider } from './kek-provider';
 import type { KeyOptions, KeyRef, KeystoreBackend } from './keystore-backend';
 import { decodeKeystoreFile, encodeKeystoreFile } from './keystore-file.codec';

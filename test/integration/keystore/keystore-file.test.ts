@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../../src/core/keystore/atomic-file';
+import { writeFileAtomic } from '../../../src/core/atomic-file';
 import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
 import { openKeystore } from '../../../src/core/keystore/create-keystore';
 import { SqliteCardSeriesStore } from '../../../src/core/keystore/card-series.repository';

@@ -2,7 +2,7 @@ import type { CardKeyPort, KeyRef, RsaPublicKeyBytes } from '../card-key-port';
 import { CardError } from '../card-error';
 import type { ListReceipt } from './card-responses';
 import { receiptMessage, sha256 } from './list-envelope';
-import { encodeListBody, encodeSignedList, type ListEntry } from './list-format';
+import { encodeListBody, encodeSignedList, type ListBody } from './list-format';
 
 // Issuer side of a list push: build the list body, sign it with the issuer key, seal it for the
 // card, and later check the card's receipt (two-phase: the server marks the list active only
@@ -12,16 +12,8 @@ export type ListSealMode =
   | { readonly mode: 'card-key'; readonly cardKey: KeyRef; readonly keyVersion: number }
   | { readonly mode: 'public-key'; readonly cardPublicKey: RsaPublicKeyBytes };
 
-export interface ListSpec {
-  readonly cardId: Buffer;
-  /** Must exceed the card's lastListSeq (GET STATE). */
-  readonly listSeq: number;
-  readonly listId: Buffer;
-  readonly expiry: number;
-  readonly threshold: number;
-  readonly codeLength: number;
-  readonly entries: readonly ListEntry[];
-}
+/** What the issuer asks to be put on a card: exactly the list body the card will hold. */
+export type ListSpec = ListBody;
 
 export interface PreparedList {
   readonly envelope: Buffer;

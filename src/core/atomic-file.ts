@@ -5,12 +5,12 @@ import { dirname, basename, join } from 'node:path';
  * Replace `file` with `data` so that a crash or an error leaves either the old or the new
  * file, never a mix: write a temp file beside it, fsync, rename over, fsync the directory.
  */
-export function writeFileAtomic(file: string, data: Uint8Array): void {
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
     const fd = openSync(tmp, 'wx', 0o600);
     try {
-      writeSync(fd, data);
+      writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
