@@ -59,7 +59,9 @@ describe('the Keys page (browser mode, real services)', () => {
     await create.getByLabel('Repeat passphrase').fill(passphrase);
     await create.getByRole('button', { name: 'Create keystore' }).click();
     await page.getByTestId('keystore-state').getByText('No master key yet').waitFor();
-    await page.getByText('No keys yet').waitFor();
+    // The keystore comes with its audit key (it signs the audit checkpoints), shown with its KCV.
+    const auditRow = page.getByRole('table', { name: 'Keys' }).locator('tr[data-purpose="audit"]');
+    await auditRow.getByText((await desk.ws.keystore.current().auditPublicKey()).kcv).waitFor();
 
     // Dual control: the second officer approves at the same desk.
     const begin = page.getByRole('form', { name: 'Begin key ceremony' });
