@@ -14,7 +14,8 @@ import { adminHandlers } from './admin/admin.ipc';
 import { DualControlService } from './dual-control/dual-control.service';
 import { AuditCheckpointService } from './audit/audit-checkpoint.service';
 import { auditHandlers } from './audit/audit.ipc';
-import { SoftwareAuditSigner, type AuditSigner } from './audit/audit-signer';
+import type { AuditSigner } from './audit/audit-signer';
+import { keystoreAuditSigner } from './audit/keystore-audit-signer';
 import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
 import { SqliteCardSeriesStore } from './keystore/card-series.repository';
@@ -34,7 +35,7 @@ export interface WorkstationOptions {
   readonly readers?: ReaderMode;
   /** Where the keystore lives; by default OTAC_KEYSTORE, else the software file under dataDir/keystore. */
   readonly keystore?: KeystoreLocation;
-  /** Signs audit checkpoints; until the keystore provides one, an in-memory key per run. */
+  /** Signs audit checkpoints instead of the keystore's audit key (tests that need no keystore). */
   readonly auditSigner?: AuditSigner;
 }
 
@@ -45,6 +46,8 @@ export interface Workstation {
   readonly log: Logger;
   /** Locked at start; a security officer opens it on the Keys page. */
   readonly keystore: KeystoreHolder;
+  /** Signed audit checkpoints; `idle()` settles once queued signatures are written. */
+  readonly checkpoints: AuditCheckpointService;
   close(): Promise<void>;
 }
 
@@ -72,9 +75,12 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   const dualControl = new DualControlService(auth, audit, policies);
   const cardSeries = new SqliteCardSeriesStore(db);
   const keystore = new KeystoreHolder(keystoreLocation, { cardSeries, audit, log });
-  const auditSigner = opts.auditSigner ?? SoftwareAuditSigner.generate();
-  const checkpoints = new AuditCheckpointService(db, audit, () => auditSigner, () => policies.current().auditCheckpointEvery, log);
-  checkpoints.start();
+  // The keystore's audit key signs checkpoints; while it is locked they wait for the unlock (docs/audit.md).
+  const fixedSigner = opts.auditSigner;
+  const auditSigner = fixedSigner ? async () => fixedSigner : keystoreAuditSigner(() => keystore.currentOrNull());
+  const checkpoints = new AuditCheckpointService(db, audit, auditSigner, () => policies.current().auditCheckpointEvery, log);
+  const stopCheckpoints = checkpoints.start();
+  keystore.onUnlocked(() => void checkpoints.signDue());
   const policyService = new PolicyService(db, audit, dualControl);
   const admin = new AdminService(db, sessions, audit, dualControl);
 
@@ -109,7 +115,10 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     db,
     log,
     keystore,
+    checkpoints,
     close: async () => {
+      stopCheckpoints();
+      await checkpoints.idle();
       await keystore.lock(null);
       await monitor?.stop();
       db.close();

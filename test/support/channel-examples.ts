@@ -84,7 +84,8 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       approval: approvalOf(await c.addOperator('security_officer')),
     }),
   },
-  'audit:checkpoint': { as: 'auditor', input: () => ({}) },
+  // The audit key lives in the keystore: checkpoints on demand need it unlocked.
+  'audit:checkpoint': { as: 'auditor', input: async (c) => (await createKeystore(c.ws, c.officer), {}) },
   // Keystore channels: the keystore writes its own audit actions (docs/keystore.md, "Audit actions").
   'keys:create': { as: 'security_officer', auditAction: 'keystore.created', input: () => ({ passphrase: KEYSTORE_PASSPHRASE }) },
   'keys:unlock': {

@@ -2,15 +2,18 @@ import { createHash, createPublicKey, generateKeyPairSync, sign, verify, type Ke
 
 /**
  * Signs audit checkpoints. The keystore provides the production implementation (the audit key never
- * leaves it); the software one below serves tests and desks without a keystore yet.
- * Signatures are ECDSA P-256 over SHA-256, DER-encoded.
+ * leaves it; see keystore-audit-signer.ts); the software one below serves tests.
+ * Signatures are ECDSA P-256 over SHA-256, DER-encoded. Signing is asynchronous because an HSM may answer slowly.
  */
 export interface AuditSigner {
   keyId(): string;
-  sign(data: Buffer): Buffer;
+  sign(data: Buffer): Promise<Buffer>;
   verify(data: Buffer, sig: Buffer): boolean;
   publicKeyPem(): string;
 }
+
+/** The signer in use now, or null while none is available (the keystore holding the audit key is locked). */
+export type AuditSignerSource = () => Promise<AuditSigner | null>;
 
 /** Key id: the first 16 hex digits of SHA-256 over the public key's DER SubjectPublicKeyInfo. */
 export function keyIdOf(publicKeyPem: string): string {
@@ -52,7 +55,7 @@ export class SoftwareAuditSigner implements AuditSigner {
     return this.id;
   }
 
-  sign(data: Buffer): Buffer {
+  async sign(data: Buffer): Promise<Buffer> {
     return sign('sha256', data, { key: this.privateKey, dsaEncoding: 'der' });
   }
 

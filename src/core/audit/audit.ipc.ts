@@ -52,8 +52,8 @@ export function auditHandlers(deps: AuditHandlerDeps): HandlersFor<typeof auditC
       });
       return { files };
     },
-    'audit:checkpoint': (_input, ctx) => {
-      const cp = checkpoints.checkpointNow();
+    'audit:checkpoint': async (_input, ctx) => {
+      const cp = await checkpoints.checkpointNow();
       audit.append({
         ...actor(ctx.session),
         action: 'audit.checkpoint',

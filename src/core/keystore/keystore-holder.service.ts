@@ -65,6 +65,7 @@ export class KeystoreHolder {
   private ks: KeystoreService | null = null;
   private opening = false;
   private readonly actor = new AsyncLocalStorage<KeystoreActor>();
+  private readonly unlockListeners = new Set<() => void>();
 
   constructor(
     private readonly location: KeystoreLocation,
@@ -155,6 +156,17 @@ export class KeystoreHolder {
     return this.ks;
   }
 
+  /** The open keystore, or null while it is locked — for callers that wait rather than fail (audit checkpoints). */
+  currentOrNull(): Keystore | null {
+    return this.ks;
+  }
+
+  /** Calls `listener` each time the keystore is created or unlocked. A listener must not throw. */
+  onUnlocked(listener: () => void): () => void {
+    this.unlockListeners.add(listener);
+    return () => this.unlockListeners.delete(listener);
+  }
+
   /** Runs `fn` on the open keystore with `actor` named in every audit entry it writes. */
   run<T>(actor: KeystoreActor, fn: (ks: Keystore) => T): T {
     const ks = this.current();
@@ -176,6 +188,7 @@ export class KeystoreHolder {
     } finally {
       this.opening = false;
     }
+    for (const listener of this.unlockListeners) listener();
   }
 
   private config(secret: string, create: boolean): KeystoreConfig {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arrayChainSource, verifyAuditChain, type CheckpointRow } from '../../../src/core/audit/audit-verify';
 import { AuditService, type AuditRow } from '../../../src/core/audit/audit.service';
 import { freshWorkstation } from '../../support/fresh-workstation';
+import { createKeystore } from '../../support/keys';
 import { addOperator, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 interface Page {
@@ -18,6 +19,7 @@ describe('audit query and export', () => {
     t = freshWorkstation();
     officer = await setupOfficer(t.ws);
     auditor = await addOperator(t.ws, 'auditor');
+    await createKeystore(t.ws, officer); // the audit key that signs checkpoints lives in it
     await t.ws.router.dispatch('x', 'auth:signIn', { username: auditor.username, password: 'wrong 100%_' });
     // Entries on fixed days, to filter by date.
     const days = ['2025-01-01T10:00:00.000Z', '2025-01-02T23:59:59.999Z', '2025-01-03T00:00:00.000Z'];

@@ -126,12 +126,12 @@ describe('audit verification detects tampering and names the first bad entry', (
     expect(verify().firstProblem).toMatchObject({ seq: 3, reason: 'bad-signature' });
   });
 
-  it('bad signature: key and signature replaced in the file, caught with an independent copy of the key', () => {
+  it('bad signature: key and signature replaced in the file, caught with an independent copy of the key', async () => {
     const impostor = SoftwareAuditSigner.generate();
     ws.db.exec('DROP TRIGGER audit_checkpoints_no_update');
     const cp = ws.db.prepare('SELECT * FROM audit_checkpoints').get() as { seq: number; hash: string; signed_at: string };
     const message = Buffer.from(['otac-audit-checkpoint/1', cp.seq, cp.hash, impostor.keyId(), cp.signed_at].join('\n'));
-    ws.db.prepare('UPDATE audit_checkpoints SET key_id = ?, signature = ?').run(impostor.keyId(), impostor.sign(message).toString('base64'));
+    ws.db.prepare('UPDATE audit_checkpoints SET key_id = ?, signature = ?').run(impostor.keyId(), (await impostor.sign(message)).toString('base64'));
     ws.db.prepare('INSERT INTO audit_signing_keys (key_id, public_key_pem, added_at) VALUES (?, ?, ?)').run(impostor.keyId(), impostor.publicKeyPem(), cp.signed_at);
     // Against the keys recorded in the file the forgery passes; against the real key it does not.
     expect(verify().ok).toBe(true);
