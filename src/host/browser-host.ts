@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   console.log('OTAC Issuer Workstation — browser mode (no Electron binary on this machine)');
   console.log(`  data directory: ${dataDir}`);
   console.log(`  open:           ${server.url}`);
-  console.log('  (the link holds a one-time launch token; it works for this run only)');
+  console.log("  (the link carries this run's launch token: anyone with it can open this desk, so do not share it)");
 
   if (process.argv.includes('--open')) openBrowser(server.url, dataDir);
 
