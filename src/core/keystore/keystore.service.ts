@@ -255,7 +255,8 @@ function checkBlocks(data: Uint8Array): Uint8Array {
   return data;
 }
 
-function backupUnsupported(): AppError {
+/** Exported so the backup channels refuse an HSM before asking for a second approver. */
+export function backupUnsupported(): AppError {
   return new AppError(
     'KEYSTORE_BACKUP_UNSUPPORTED',
     "This keystore lives on an HSM: back it up with the HSM vendor's tools (key backup/cloning under dual control).",
