@@ -20,6 +20,7 @@ import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
 import { SqliteCardSeriesStore } from './keystore/card-series.repository';
 import { keysHandlers } from './keystore/keys.ipc';
+import { KeystoreBackups } from './keystore/keystore-backup.service';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
 import { EventBus } from './rpc/event-bus';
 import { Router, type HandlersFor } from './rpc/router';
@@ -81,6 +82,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   const checkpoints = new AuditCheckpointService(db, audit, auditSigner, () => policies.current().auditCheckpointEvery, log);
   const stopCheckpoints = checkpoints.start();
   keystore.onUnlocked(() => void checkpoints.signDue());
+  const backups = new KeystoreBackups(join(opts.dataDir, 'keystore', 'backups'), keystore);
   const policyService = new PolicyService(db, audit, dualControl);
   const admin = new AdminService(db, sessions, audit, dualControl);
 
@@ -89,7 +91,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     ...adminHandlers({ admin, events }),
     ...policyHandlers({ policies: policyService, events }),
     ...auditHandlers({ db, audit, checkpoints }),
-    ...keysHandlers({ keystore, dualControl, cardSeries, events }),
+    ...keysHandlers({ keystore, dualControl, cardSeries, backups, events }),
     ...systemHandlers(db, opts, audit),
     ...readerHandlers(monitor),
   };

@@ -3,7 +3,17 @@ import type { Role } from '../../src/shared/roles';
 import { DEFAULT_POLICIES } from '../../src/core/policy/policy.service';
 import type { Workstation } from '../../src/core/workstation';
 import { OFFICER } from './fresh-workstation';
-import { COMPONENT_HEX, KEYSTORE_PASSPHRASE, beginCeremony, componentKcv, createKeystore, enterComponents, keystoreWithMasterKey } from './keys';
+import {
+  BACKUP_PASSPHRASE,
+  COMPONENT_HEX,
+  KEYSTORE_PASSPHRASE,
+  beginCeremony,
+  componentKcv,
+  createBackup,
+  createKeystore,
+  enterComponents,
+  keystoreWithMasterKey,
+} from './keys';
 import { approvalOf, type TestOperator } from './operators';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
@@ -163,6 +173,24 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       await keystoreWithMasterKey(c.ws, c.officer, await c.addOperator('security_officer'));
       await c.ws.keystore.current().cardKey('N-1001');
       return { n: 'N-1001', reason: 'card reported cloned' };
+    },
+  },
+  'keys:backupCreate': {
+    as: 'security_officer',
+    auditAction: 'keystore.backup.written',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      return { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(await c.addOperator('security_officer')) };
+    },
+  },
+  'keys:backupRestore': {
+    as: 'security_officer',
+    auditAction: 'keystore.backup.restored',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      const approver = await c.addOperator('security_officer');
+      const { fileName } = await createBackup(c.ws, c.officer, approver);
+      return { fileName, passphrase: BACKUP_PASSPHRASE, approval: approvalOf(approver) };
     },
   },
 };

@@ -5,6 +5,8 @@ import { approvalOf, value, type TestOperator } from './operators';
 // Keystore steps through the contract, as a security officer at the desk would take them.
 
 export const KEYSTORE_PASSPHRASE = 'a long keystore passphrase';
+/** A backup's own passphrase, unlike the keystore's. */
+export const BACKUP_PASSPHRASE = 'the passphrase of the backup';
 
 /** Three distinct custodian components (hex, as on the sheets); MK = their XOR. */
 export const COMPONENT_HEX = [
@@ -56,4 +58,18 @@ export async function keystoreWithMasterKey(
 ): Promise<void> {
   await createKeystore(ws, officer);
   value(await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: approvalOf(approver) }));
+}
+
+/** An encrypted backup of the open keystore, under BACKUP_PASSPHRASE (dual control by `approver`). */
+export async function createBackup(
+  ws: Workstation,
+  officer: TestOperator,
+  approver: TestOperator,
+): Promise<{ fileName: string; createdAt: string; sizeBytes: number }> {
+  return value(
+    await ws.router.dispatch(officer.client, 'keys:backupCreate', {
+      passphrase: BACKUP_PASSPHRASE,
+      approval: approvalOf(approver),
+    }),
+  ) as { fileName: string; createdAt: string; sizeBytes: number };
 }

@@ -5,6 +5,7 @@ import { AppError } from '../errors';
 import type { EventBus } from '../rpc/event-bus';
 import type { HandlersFor } from '../rpc/router';
 import type { CardSeriesStore } from './card-series.repository';
+import type { KeystoreBackups } from './keystore-backup.service';
 import type { KeystoreActor, KeystoreHolder, KeystoreHolderStatus } from './keystore-holder.service';
 
 export interface KeysHandlerDeps {
@@ -12,6 +13,7 @@ export interface KeysHandlerDeps {
   readonly dualControl: DualControlService;
   /** Read first, so looking up a mistyped N answers "unknown" instead of issuing a series for it. */
   readonly cardSeries: CardSeriesStore;
+  readonly backups: KeystoreBackups;
   readonly events?: EventBus;
 }
 
@@ -33,7 +35,7 @@ const view = (s: KeystoreHolderStatus) => ({
 });
 
 export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChannels> {
-  const { keystore, dualControl } = deps;
+  const { keystore, dualControl, backups } = deps;
   // Every window showing keys or the desk status refetches.
   const changed = <T>(value: T): T => {
     deps.events?.emit('data:changed', { domains: ['keys'] });
@@ -119,5 +121,18 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
           ks.retireCardKey(knownCard(input.n), { reason: input.reason, operator: ctx.session.username }),
         ),
       ),
+
+    // Refusals that need no second person (locked, HSM, unknown backup) come before the approval.
+    'keys:backupList': () => ({ backups: backups.list() }),
+    'keys:backupCreate': async (input, ctx) => {
+      backups.checkCreate();
+      const approver = await dualControl.require('keys.backup', ctx.session, input.approval);
+      return changed(await backups.create(input.passphrase, actorOf(ctx.session, approver)));
+    },
+    'keys:backupRestore': async (input, ctx) => {
+      await backups.checkRestore(input.fileName);
+      const approver = await dualControl.require('keys.restore', ctx.session, input.approval);
+      return changed(await backups.restore(input.fileName, input.passphrase, actorOf(ctx.session, approver)));
+    },
   };
 }

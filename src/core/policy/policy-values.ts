@@ -23,6 +23,8 @@ export const DEFAULT_POLICIES: Policies = {
     'mailer.reprint': { required: true, approverRoles: ['manager', 'security_officer'] },
     'keys.ceremony': { required: true, approverRoles: ['security_officer'] },
     'keys.rotate': { required: true, approverRoles: ['security_officer'] },
+    'keys.backup': { required: true, approverRoles: ['security_officer'] },
+    'keys.restore': { required: true, approverRoles: ['security_officer'] },
     'recovery.unlock': { required: true, approverRoles: ['manager'] },
   },
 };

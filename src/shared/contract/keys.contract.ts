@@ -72,6 +72,20 @@ export type CardKeyStateInfo = z.infer<typeof cardKeyStateSchema>;
 
 const commonName = nonEmpty('Common name', 64);
 
+/**
+ * The only names main gives keystore backups (`<dataDir>/keystore/backups/`), stamped in UTC.
+ * A restore names one of them exactly, never a path, so nothing outside that folder can be reached.
+ */
+export const BACKUP_FILE_NAME = /^keystore-backup-\d{8}T\d{6}\.\d{3}Z\.otacbk$/;
+const backupFileName = z.string().max(64).regex(BACKUP_FILE_NAME, 'Choose a backup from the list');
+
+export const backupInfoSchema = z.object({
+  fileName: backupFileName,
+  createdAt: text(40),
+  sizeBytes: z.number().int().nonnegative(),
+});
+export type BackupInfoView = z.infer<typeof backupInfoSchema>;
+
 export const keysChannels = {
   'keys:status': channel({
     summary: 'Whether the keystore exists and is unlocked, with the active keys and any ceremony in progress',
@@ -200,6 +214,41 @@ export const keysChannels = {
     summary: 'Retire a compromised card key: the card moves to the next series; no other card changes',
     input: z.object({ n: cardNSchema, reason: nonEmpty('Reason', 200) }).strict(),
     output: cardKeyStateSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:backupList': channel({
+    summary: 'The encrypted keystore backups kept on this desk, newest first',
+    input: none,
+    output: z.object({ backups: z.array(backupInfoSchema).max(10_000) }),
+    access: OFFICERS,
+    mutates: false,
+  }),
+  'keys:backupCreate': channel({
+    summary: 'Write an encrypted backup of every key under its own passphrase (software keystore; needs a second approver)',
+    input: z
+      .object({
+        passphrase: z
+          .string()
+          .min(12, 'Choose a backup passphrase of at least 12 characters')
+          .max(256, 'Passphrase is too long'),
+        approval: approvalSchema.optional(),
+      })
+      .strict(),
+    output: backupInfoSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:backupRestore': channel({
+    summary: "Replace every key on this desk with a backup's keys (needs a second approver)",
+    input: z
+      .object({
+        fileName: backupFileName,
+        passphrase: z.string().min(1, 'The backup passphrase is required').max(256, 'Passphrase is too long'),
+        approval: approvalSchema.optional(),
+      })
+      .strict(),
+    output: z.object({ restoredKeys: z.number().int().nonnegative() }),
     access: OFFICERS,
     mutates: true,
   }),

@@ -11,12 +11,22 @@ export const DUAL_CONTROL_ACTIONS = [
   'mailer.reprint',
   'keys.ceremony',
   'keys.rotate',
+  'keys.backup',
+  'keys.restore',
   'recovery.unlock',
 ] as const;
 export type DualControlAction = (typeof DUAL_CONTROL_ACTIONS)[number];
 
-/** These stay under dual control whatever the policy says: one person alone must not be able to switch it off. */
-export const MANDATORY_DUAL_CONTROL: readonly DualControlAction[] = ['operator.unlock', 'policy.update', 'keys.ceremony'];
+/**
+ * These stay under dual control whatever the policy says: one person alone must not be able to switch it off.
+ * keys.restore replaces every key on the desk, so it weighs as much as a ceremony.
+ */
+export const MANDATORY_DUAL_CONTROL: readonly DualControlAction[] = [
+  'operator.unlock',
+  'policy.update',
+  'keys.ceremony',
+  'keys.restore',
+];
 
 export const PASSKEY_ALPHABETS = ['digits', 'base32-crockford', 'alphanumeric-unambiguous'] as const;
 
