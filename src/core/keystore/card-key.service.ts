@@ -103,6 +103,20 @@ export class CardKeyService {
     return this.session(this.backend.unwrapAes(this.ref(wrapping), wrapped, EPHEMERAL));
   }
 
+  /**
+   * K's bytes for one plaintext put together inside the keystore (card-profile-keys.service.ts),
+   * wiped after `use`. The same derivation as the mailer export; a retired handle is refused.
+   */
+  withKeyBytes<T>(h: CardKeyHandle, use: (k: Buffer) => T): T {
+    this.ref(h);
+    const bytes = this.backend.deriveBytes(this.mkRef(h.mkVersion), cardKeyKdfInput(h.n, h.sn));
+    try {
+      return use(bytes);
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
   verifyMac(key: SymmetricKeyHandle, data: Uint8Array, tag: Uint8Array): boolean {
     const mine = this.backend.cmac(this.ref(key), data);
     return tag.length >= 4 && tag.length <= 16 && timingSafeEqual(mine.subarray(0, tag.length), tag);
@@ -162,6 +176,11 @@ export class CardKeyService {
         this.backend.destroy(ref);
       }
     }
+  }
+
+  /** A session handle for a backend key made elsewhere in the keystore; released like the others. */
+  adopt(ref: KeyRef): SessionKeyHandle {
+    return this.session(ref);
   }
 
   private session(ref: KeyRef): SessionKeyHandle {

@@ -3,7 +3,7 @@ import { derToP1363, p1363ToDer } from '../crypto/ecdsa-signature';
 import { AppError } from '../errors';
 import { buildCertificate } from './issuer-certificate';
 import type { KeystoreBackend } from './keystore-backend';
-import type { AuditSink, CaPublicKey, KeyInfo } from './keystore.types';
+import type { AuditSink, CaPublicKey, IssuerCardCredential, KeyInfo } from './keystore.types';
 import { publicKeyKcv, toInfo, type KeyRegistry } from './key-registry';
 
 // The issuer signing key S (source 001 [0024], [0026], [0063]) and the bank CA that certifies
@@ -76,6 +76,17 @@ export class IssuerKeyService {
     } catch {
       return false; // a malformed signature is simply not valid
     }
+  }
+
+  /**
+   * Cards check S with the CA key stored at personalisation: the CA signs 01 || S's point
+   * (card profile 7.2). Made by the keystore's CA on demand; a bank CA outside the keystore
+   * would sign it once with S's certificate.
+   */
+  cardCredential(): IssuerCardCredential {
+    const publicKey = Buffer.from(this.issuer().publicKey ?? '', 'base64').subarray(-65);
+    const caSignature = p1363ToDer(this.backend.ecdsaSign(this.ca().id, Buffer.concat([Buffer.from([0x01]), publicKey])));
+    return { publicKey, caSignature };
   }
 
   private certify(

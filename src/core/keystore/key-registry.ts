@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { kcvFromBlock } from '../crypto/kcv';
 import { AppError } from '../errors';
 import type { KeystoreBackend } from './keystore-backend';
-import type { KeyInfo, KeyPurpose } from './keystore.types';
+import type { KeyInfo, StoredKeyPurpose } from './keystore.types';
 
 // The list of stored keys (master keys, S, the bank CA, the audit key) and their metadata, kept by the
 // backend next to the keys themselves: inside the encrypted file, or as a private data object
@@ -11,13 +11,13 @@ import type { KeyInfo, KeyPurpose } from './keystore.types';
 
 const recordSchema = z.object({
   id: z.string(),
-  purpose: z.enum(['master', 'issuer-signing', 'bank-ca', 'audit']),
+  purpose: z.enum(['master', 'issuer-signing', 'bank-ca', 'audit', 'transport']),
   version: z.number().int().positive(),
   state: z.enum(['active', 'superseded', 'retired']),
   createdAt: z.string(),
   kcv: z.string(),
-  algorithm: z.enum(['AES-256', 'EC-P256']),
-  origin: z.enum(['generated', 'components']),
+  algorithm: z.enum(['AES-256', 'AES-128', 'EC-P256']),
+  origin: z.enum(['generated', 'components', 'imported']),
   publicKey: z.string().optional(),
   certificate: z.string().optional(),
 });
@@ -51,11 +51,11 @@ export class KeyRegistry {
     await this.backend.commit(this.serialise());
   }
 
-  active(purpose: KeyPurpose): KeyRecord | undefined {
+  active(purpose: StoredKeyPurpose): KeyRecord | undefined {
     return this.records.find((r) => r.purpose === purpose && r.state === 'active');
   }
 
-  byVersion(purpose: KeyPurpose, version: number): KeyRecord | undefined {
+  byVersion(purpose: StoredKeyPurpose, version: number): KeyRecord | undefined {
     return this.records.find((r) => r.purpose === purpose && r.version === version);
   }
 
@@ -68,12 +68,20 @@ export class KeyRegistry {
     return full;
   }
 
+  /** The keys the Keys contract can show; the transport master key waits for it (keystore.types.ts). */
   list(): KeyInfo[] {
-    return this.records.map(toInfo);
+    return this.records.filter(isListed).map(toInfo);
   }
 }
 
+type ListedRecord = KeyRecord & Pick<KeyInfo, 'purpose' | 'algorithm' | 'origin'>;
+
+function isListed(r: KeyRecord): r is ListedRecord {
+  return r.purpose !== 'transport' && r.algorithm !== 'AES-128' && r.origin !== 'imported';
+}
+
 export function toInfo(r: KeyRecord): KeyInfo {
+  if (!isListed(r)) throw new AppError('KEY_NOT_LISTED', 'This key is not shown in the key list. Check it by its check value instead.');
   return { id: r.id, purpose: r.purpose, version: r.version, state: r.state, createdAt: r.createdAt, kcv: r.kcv, algorithm: r.algorithm, origin: r.origin };
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../log';
 import { writeFileAtomic } from '../atomic-file';
 import { AuditKeyService } from './audit-key.service';
 import { CardKeyService } from './card-key.service';
+import { CardProfileKeyService } from './card-profile-keys.service';
 import type { CardSeriesStore } from './card-series.repository';
 import { CeremonyService } from './ceremony.service';
 import { IssuerKeyService } from './issuer-key.service';
@@ -13,8 +14,11 @@ import type {
   AuditSink,
   CaPublicKey,
   CardKeyHandle,
+  CardKeyPlaintextPart,
   CardKeyRotation,
+  CardProfileKdfLabel,
   CardKeyState,
+  IssuerCardCredential,
   KeyInfo,
   Keystore,
   KeystoreStatus,
@@ -22,6 +26,8 @@ import type {
   SecureMessagingKeys,
   SessionKeyHandle,
   SymmetricKeyHandle,
+  TransportKeyInfo,
+  WrappedListKeys,
 } from './keystore.types';
 import { aesKcv, KeyRegistry, toInfo } from './key-registry';
 
@@ -39,6 +45,7 @@ export class KeystoreService implements Keystore {
   readonly ceremony: CeremonyService;
   private readonly registry: KeyRegistry;
   private readonly cards: CardKeyService;
+  private readonly profile: CardProfileKeyService;
   private readonly issuer: IssuerKeyService;
   private readonly auditKey: AuditKeyService;
   private readonly audit: AuditSink;
@@ -51,6 +58,7 @@ export class KeystoreService implements Keystore {
     };
     this.registry = new KeyRegistry(opts.backend, now);
     this.cards = new CardKeyService(opts.backend, this.registry, opts.cardSeries, this.audit, opts.cardKeyCacheSize);
+    this.profile = new CardProfileKeyService(opts.backend, this.registry, this.cards, this.audit);
     this.issuer = new IssuerKeyService(opts.backend, this.registry, this.audit, now);
     this.auditKey = new AuditKeyService(opts.backend, this.registry, this.audit);
     this.ceremony = new CeremonyService(this.audit, (mk, officer, expectedKcv) => this.installMasterKey(mk, officer, expectedKcv));
@@ -181,6 +189,22 @@ export class KeystoreService implements Keystore {
     this.cards.release(key);
   }
 
+  async importTransportMasterKey(value: Uint8Array, opts: { officer: string; reason: string }): Promise<TransportKeyInfo> {
+    return this.profile.importTransportMasterKey(value, opts);
+  }
+  async transportKey(cardId: Uint8Array): Promise<SessionKeyHandle> {
+    return this.profile.transportKey(cardId);
+  }
+  async deriveCardProfileKey(parent: SymmetricKeyHandle, label: CardProfileKdfLabel, context: Uint8Array): Promise<SessionKeyHandle> {
+    return this.profile.deriveProfileKey(parent, label, context);
+  }
+  async encryptWithCardKeys(key: SymmetricKeyHandle, iv: Uint8Array, parts: readonly CardKeyPlaintextPart[]): Promise<Buffer> {
+    return this.profile.encryptWithCardKeys(key, iv, parts);
+  }
+  async generateWrappedListKeys(cardPublicKeySpkiDer: Uint8Array): Promise<WrappedListKeys> {
+    return this.profile.generateWrappedListKeys(cardPublicKeySpkiDer);
+  }
+
   async createBankCa(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo> {
     return this.issuer.createBankCa(opts);
   }
@@ -201,6 +225,10 @@ export class KeystoreService implements Keystore {
   }
   async verify(data: Uint8Array, signature: Uint8Array, encoding: 'der' | 'p1363' = 'der'): Promise<boolean> {
     return this.issuer.verify(data, signature, encoding);
+  }
+
+  async issuerCardCredential(): Promise<IssuerCardCredential> {
+    return this.issuer.cardCredential();
   }
 
   async auditPublicKey(): Promise<AuditKeyPublic> {

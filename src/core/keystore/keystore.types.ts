@@ -4,6 +4,11 @@
 
 export type BackendKind = 'software' | 'pkcs11';
 export type KeyPurpose = 'master' | 'issuer-signing' | 'bank-ca' | 'audit';
+/**
+ * Purposes the keystore stores. The card vendor's transport master key (`transport`) is kept out of
+ * listKeys() until the Keys contract lists it (its purpose and algorithm enums do not have it yet).
+ */
+export type StoredKeyPurpose = KeyPurpose | 'transport';
 /** active: in use; superseded: an older master key still serving cards not yet rotated; retired: never used again. */
 export type KeyState = 'active' | 'superseded' | 'retired';
 
@@ -78,6 +83,41 @@ export interface MailerKey {
   readonly formatted: string;
 }
 
+/** The vendor transport master key VTMK as installed: check value and version, never the key. */
+export interface TransportKeyInfo {
+  readonly kcv: string;
+  readonly version: number;
+}
+
+/** Labels of the card profile's KDF (docs/card-profile.md 1.2) that may be derived from a card or session key. */
+export type CardProfileKdfLabel =
+  | 'OTAC SM ENC'
+  | 'OTAC SM MAC'
+  | 'OTAC SM RMAC'
+  | 'OTAC list ENC'
+  | 'OTAC list MAC'
+  | 'OTAC receipt'
+  | 'OTAC challenge';
+
+/** Plaintext for encryptWithCardKeys: clear bytes, or a card key whose bytes the keystore puts in place. */
+export type CardKeyPlaintextPart = Uint8Array | CardKeyHandle;
+
+/** Public-key mode list keys (card profile 7.3, type 02): P = E-ENC || E-MAC, and P under the card's RSA key. */
+export interface WrappedListKeys {
+  readonly enc: SessionKeyHandle;
+  readonly mac: SessionKeyHandle;
+  /** RSA-OAEP (SHA-1, MGF1-SHA-1) of the 32 bytes of P. */
+  readonly wrapped: Buffer;
+}
+
+/** What a card checks a list signature with (card profile 7.2). */
+export interface IssuerCardCredential {
+  /** S's public key, 04 || X || Y. */
+  readonly publicKey: Buffer;
+  /** The bank CA's ECDSA-SHA256 signature (DER) over 01 || publicKey. */
+  readonly caSignature: Buffer;
+}
+
 export interface CaPublicKey {
   readonly spkiDer: Buffer;
   /** 04 || X || Y, the form a card stores for verification. */
@@ -142,6 +182,18 @@ export interface Keystore {
   wrapForCardPublicKey(target: SessionKeyHandle, cardPublicKeySpkiDer: Uint8Array): Promise<Buffer>;
   release(key: SessionKeyHandle): Promise<void>;
 
+  // The card profile (docs/card-profile.md), so the card protocol runs on handles (keystore-card-key-port.ts).
+  /** Installs the card vendor's transport master key (AES-128, never extractable). Audited. */
+  importTransportMasterKey(value: Uint8Array, opts: { officer: string; reason: string }): Promise<TransportKeyInfo>;
+  /** A blank card's transport key KT = KDF(VTMK, "OTAC transport", card id) (profile 6.1). */
+  transportKey(cardId: Uint8Array): Promise<SessionKeyHandle>;
+  /** KDF(parent, label, context) of profile 1.2: SM session keys, list keys, receipt and challenge keys. */
+  deriveCardProfileKey(parent: SymmetricKeyHandle, label: CardProfileKdfLabel, context: Uint8Array): Promise<SessionKeyHandle>;
+  /** AES-CBC without padding of clear bytes and card keys put together inside (PERSONALISE, ROTATE KEY). Audited per card key. */
+  encryptWithCardKeys(key: SymmetricKeyHandle, iv: Uint8Array, parts: readonly CardKeyPlaintextPart[]): Promise<Buffer>;
+  /** Fresh P for a public-key-mode list, as two session keys and wrapped under the card's RSA key (SPKI DER). */
+  generateWrappedListKeys(cardPublicKeySpkiDer: Uint8Array): Promise<WrappedListKeys>;
+
   /** Bank CA key inside the keystore — for tests and demos; production imports the bank's certificate. */
   createBankCa(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo>;
   caPublicKey(): Promise<CaPublicKey>;
@@ -152,6 +204,8 @@ export interface Keystore {
   /** ECDSA P-256 / SHA-256 with S. */
   sign(data: Uint8Array, encoding?: 'der' | 'p1363'): Promise<Buffer>;
   verify(data: Uint8Array, signature: Uint8Array, encoding?: 'der' | 'p1363'): Promise<boolean>;
+  /** S's point and the bank CA's signature over it, as the card wants them with each list. */
+  issuerCardCredential(): Promise<IssuerCardCredential>;
 
   /** The audit key (ECDSA P-256, made with the keystore): its public half, for verifiers. */
   auditPublicKey(): Promise<AuditKeyPublic>;
