@@ -58,6 +58,11 @@ describe('keys:* over a PKCS#11 token (SoftHSM)', () => {
       await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: approvalOf(second) }),
     );
     expect(mk).toMatchObject({ purpose: 'master', version: 1, state: 'active' });
+    // An HSM is backed up with the vendor's tools; the refusal comes before any approver is asked.
+    const backup = await ws.router.dispatch(officer.client, 'keys:backupCreate', { passphrase: 'a long backup passphrase' });
+    expect(backup).toMatchObject({ ok: false, error: { code: 'KEYSTORE_BACKUP_UNSUPPORTED' } });
+    expect(backup.ok ? '' : backup.error.message).toContain("HSM vendor's tools");
+    expect(value(await ws.router.dispatch(officer.client, 'keys:backupList', {}))).toEqual({ backups: [] });
     value(await ws.router.dispatch(officer.client, 'keys:lock', {}));
     expect(value(await ws.router.dispatch(officer.client, 'keys:status', {}))).toMatchObject({ state: 'locked' });
   });
