@@ -109,6 +109,73 @@ describe('the Keys page (browser mode, real services)', () => {
     expect(JSON.parse(begun.details)).toMatchObject({ approvedBy: officer2.username });
   });
 
+  it('backs up the keystore and restores it over a changed one, each under dual control, never echoing a passphrase', async () => {
+    const backupPassphrase = 'the passphrase of this backup';
+    const page = await desk.openPage();
+    await setupFirstOfficer(page, officer);
+    await openPageByAddress(page, 'admin');
+    await createOperator(page, officer2);
+    const other = await desk.openPage();
+    await signInFirstTime(other, officer2.username, officer2.password, chosen);
+    await signOut(other);
+
+    await page.getByRole('link', { name: 'Keys' }).click();
+    const create = page.getByRole('form', { name: 'Create keystore' });
+    await create.getByLabel('Keystore passphrase').fill(passphrase);
+    await create.getByLabel('Repeat passphrase').fill(passphrase);
+    await create.getByLabel('Repeat passphrase').press('Enter');
+    const keyTable = page.getByRole('table', { name: 'Keys' });
+    const generateMasterKey = async (version: number) => {
+      await page.getByRole('button', { name: 'Generate master key', exact: true }).click();
+      await approve(page, officer2.username, chosen);
+      await keyTable.locator(`tr[data-purpose="master"][data-version="${version}"]`).waitFor();
+    };
+    await generateMasterKey(1);
+    const backedUpKcv = (await desk.ws.keystore.current().status()).masterKey!.kcv;
+
+    const backups = page.getByRole('region', { name: 'Backups' });
+    await backups.getByText('No backups on this desk yet').waitFor();
+    const form = backups.getByRole('form', { name: 'Create backup' });
+    await form.getByLabel('Backup passphrase', { exact: true }).fill(backupPassphrase);
+    await form.getByLabel('Repeat backup passphrase').fill(backupPassphrase);
+    await form.getByRole('button', { name: 'Create backup…' }).click();
+    expect(await form.getByLabel('Backup passphrase', { exact: true }).inputValue()).toBe('');
+    await approve(page, officer2.username, chosen);
+    await backups.getByTestId('backup-written').waitFor();
+    const row = backups.getByRole('table', { name: 'Backup files' }).locator('tbody tr');
+    await row.waitFor();
+    expect(await row.count()).toBe(1);
+
+    // Change the keystore, then bring the backed-up keys back.
+    await generateMasterKey(2);
+    await row.getByRole('button', { name: 'Restore…' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Restore this backup?' });
+    await confirm.getByText('This replaces every key on this desk').waitFor();
+    await confirm.getByRole('button', { name: 'Replace the keys…' }).click();
+    const restore = page.getByRole('dialog', { name: 'Restore backup' });
+    await restore.getByLabel('Backup passphrase').fill('not the backup passphrase');
+    await restore.getByLabel('Backup passphrase').press('Enter');
+    await approve(page, officer2.username, chosen);
+    await restore.locator('[data-code=KEYSTORE_WRONG_PASSPHRASE]').waitFor();
+    expect(await restore.getByLabel('Backup passphrase').inputValue()).toBe('');
+    expect(await keyTable.locator('tr[data-purpose="master"]').count()).toBe(2);
+
+    await restore.getByLabel('Backup passphrase').fill(backupPassphrase);
+    await restore.getByLabel('Backup passphrase').press('Enter');
+    await approve(page, officer2.username, chosen);
+    await backups.getByTestId('backup-restored').getByText('restored').waitFor();
+    await keyTable.locator('tr[data-purpose="master"][data-version="2"]').waitFor({ state: 'detached' });
+    expect(await keyTable.locator('tr[data-purpose="master"]').textContent()).toContain(backedUpKcv);
+    await page.getByTestId('keystore-state').getByText(`KCV ${backedUpKcv}`).waitFor();
+
+    expect(await page.content()).not.toContain(backupPassphrase);
+    const restored = desk.ws.db
+      .prepare("SELECT operator, details FROM audit_log WHERE action = 'keystore.backup.restored'")
+      .get() as { operator: string; details: string };
+    expect(restored.operator).toBe(officer.username);
+    expect(JSON.parse(restored.details)).toMatchObject({ approvedBy: officer2.username });
+  });
+
   it('locks and unlocks; a wrong passphrase is a clear error', async () => {
     const page = await desk.openPage();
     await setupFirstOfficer(page, officer);

@@ -123,7 +123,10 @@ function stampToIso(fileName: string): string {
 }
 
 function busy(): AppError {
-  return new AppError('KEYSTORE_BUSY', 'A keystore backup or restore is running. Wait for it to finish, then try again.');
+  return new AppError(
+    'KEYSTORE_BUSY',
+    'A keystore backup or restore is running. Wait for it to finish, then try again.',
+  );
 }
 
 // The file codec's messages speak of "the keystore" and advise restoring from a backup, which is

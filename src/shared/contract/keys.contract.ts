@@ -225,7 +225,8 @@ export const keysChannels = {
     mutates: false,
   }),
   'keys:backupCreate': channel({
-    summary: 'Write an encrypted backup of every key under its own passphrase (software keystore; needs a second approver)',
+    summary:
+      'Write an encrypted backup of every key under its own passphrase (software keystore; needs a second approver)',
     input: z
       .object({
         passphrase: z

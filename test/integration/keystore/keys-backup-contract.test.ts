@@ -22,7 +22,8 @@ describe('keys:backup* channels', () => {
   let second: TestOperator;
   let backupsDir: string;
   let keystoreFile: string;
-  const call = (who: TestOperator, channel: string, input: unknown = {}) => ws.router.dispatch(who.client, channel, input);
+  const call = (who: TestOperator, channel: string, input: unknown = {}) =>
+    ws.router.dispatch(who.client, channel, input);
   const keys = async () => (value(await call(officer, 'keys:list')) as { keys: KeyRow[] }).keys;
   const restore = (fileName: string, passphrase = BACKUP_PASSPHRASE) =>
     call(officer, 'keys:backupRestore', { fileName, passphrase, approval: approvalOf(second) });
@@ -128,13 +129,13 @@ describe('keys:backup* channels', () => {
     expect(readFileSync(keystoreFile).equals(fileBefore)).toBe(true);
     expect(await keys()).toEqual(keysBefore);
     // The planted symlink is not listed either; the damaged copies are (they carry the name main gives).
-    expect((value(await call(officer, 'keys:backupList')) as { backups: { fileName: string }[] }).backups.map((b) => b.fileName)).toEqual([
-      fileName,
-      truncatedName,
-      tamperedName,
-    ]);
+    expect(
+      (value(await call(officer, 'keys:backupList')) as { backups: { fileName: string }[] }).backups.map(
+        (b) => b.fileName,
+      ),
+    ).toEqual([fileName, truncatedName, tamperedName]);
     const failed = auditRows(ws).filter((r) => r.action === 'keystore.backup.restore_failed');
-    expect(failed.map((r) => JSON.parse(r.details).code as string)).toEqual([
+    expect(failed.map((r) => (JSON.parse(r.details) as { code: string }).code)).toEqual([
       'KEYSTORE_WRONG_PASSPHRASE',
       'KEYSTORE_PASSPHRASE_WEAK',
       'KEYSTORE_TAMPERED',
@@ -188,7 +189,10 @@ describe('keys:backup* channels', () => {
       baseVersion: 0,
       policies: {
         ...DEFAULT_POLICIES,
-        dualControl: { ...DEFAULT_POLICIES.dualControl, [action]: { required: false, approverRoles: ['security_officer'] } },
+        dualControl: {
+          ...DEFAULT_POLICIES.dualControl,
+          [action]: { required: false, approverRoles: ['security_officer'] },
+        },
       },
       approval: approvalOf(second),
     });

@@ -6,6 +6,7 @@ import { ErrorBanner, Field, Form } from '../../ui/forms';
 import { CardKeyPanel } from './CardKeyPanel';
 import { CeremonyWizard } from './CeremonyWizard';
 import { KeyActions } from './KeyActions';
+import { KeyBackups } from './KeyBackups';
 import { KeyTable } from './KeyTable';
 import { useSecretAction } from './use-secret-action';
 
@@ -22,6 +23,7 @@ export function KeysPage() {
           <KeyTable />
           <CeremonyWizard status={s} />
           <KeyActions status={s} />
+          <KeyBackups />
           <CardKeyPanel />
         </>
       ) : null}

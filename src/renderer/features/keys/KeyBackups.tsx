@@ -1,0 +1,223 @@
+import { useRef, useState } from 'react';
+import type { BackupInfoView } from '../../../shared/contract/keys.contract';
+import { useCall } from '../../api/client';
+import { ApprovalDialog, ConfirmDialog, Modal } from '../../ui/dialogs';
+import { ErrorBanner, Field, Form } from '../../ui/forms';
+import { useApprovedSecretAction } from './use-secret-action';
+
+const sizeLabel = (bytes: number) => (bytes < 1024 ? `${bytes} bytes` : `${(bytes / 1024).toFixed(1)} KiB`);
+
+/**
+ * Encrypted backups of the keystore. Main keeps them in its own folder and names them; the page
+ * lists them and picks one by name. Backup passphrases are typed here, cleared on submit and never
+ * shown back. (Copying a backup to removable media is a later step: a save dialog in main.)
+ */
+export function KeyBackups() {
+  const list = useCall('keys:backupList', {});
+  const backups = list.data?.backups ?? [];
+  const [target, setTarget] = useState<BackupInfoView | null>(null);
+  const [restored, setRestored] = useState<{ fileName: string; restoredKeys: number } | null>(null);
+  return (
+    <section aria-label="Backups">
+      <h2>Backups</h2>
+      <p className="muted">
+        An encrypted copy of every key on this desk, under a passphrase of its own. Keep that passphrase apart from the
+        keystore passphrase: whoever holds both a backup and its passphrase holds the keys.
+      </p>
+      <ErrorBanner error={list.error} />
+      {restored ? (
+        <div className="banner banner-ok" data-testid="backup-restored">
+          Backup {restored.fileName} restored: the keystore now holds its {restored.restoredKeys} keys.
+        </div>
+      ) : null}
+      {list.data && backups.length === 0 ? <div className="empty-state">No backups on this desk yet.</div> : null}
+      {backups.length > 0 ? (
+        <table className="grid" aria-label="Backup files">
+          <thead>
+            <tr>
+              <th>File</th>
+              <th>Created</th>
+              <th>Size</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {backups.map((b) => (
+              <tr key={b.fileName} data-file={b.fileName}>
+                <td className="mono">{b.fileName}</td>
+                <td>{new Date(b.createdAt).toLocaleString()}</td>
+                <td>{sizeLabel(b.sizeBytes)}</td>
+                <td>
+                  <button
+                    type="button"
+                    onClick={() => {
+                      setRestored(null);
+                      setTarget(b);
+                    }}
+                  >
+                    Restore…
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      <CreateBackup />
+      {target ? (
+        <RestoreBackup
+          backup={target}
+          onClose={() => setTarget(null)}
+          onRestored={(out) => {
+            setTarget(null);
+            setRestored({ fileName: target.fileName, restoredKeys: out.restoredKeys });
+          }}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function CreateBackup() {
+  const [passphrase, setPassphrase] = useState('');
+  const [repeat, setRepeat] = useState('');
+  const [mismatch, setMismatch] = useState(false);
+  const [written, setWritten] = useState<BackupInfoView | null>(null);
+  const create = useApprovedSecretAction('keys:backupCreate', setWritten);
+  return (
+    <>
+      <Form
+        label="Create backup"
+        onSubmit={() => {
+          if (passphrase !== repeat) return setMismatch(true);
+          setMismatch(false);
+          setWritten(null);
+          const p = passphrase;
+          setPassphrase('');
+          setRepeat('');
+          create.start((approval) => ({ passphrase: p, ...(approval ? { approval } : {}) }));
+        }}
+      >
+        <h3>Create a backup</h3>
+        {written ? (
+          <div className="banner banner-ok" data-testid="backup-written">
+            Backup {written.fileName} written.
+          </div>
+        ) : null}
+        <ErrorBanner error={create.formError} />
+        <div className="form-row">
+          <Field
+            label="Backup passphrase"
+            name="backupPassphrase"
+            type="password"
+            autoComplete="new-password"
+            hint="At least 12 characters, not the keystore passphrase."
+            value={passphrase}
+            onChange={(e) => setPassphrase(e.target.value)}
+          />
+          <Field
+            label="Repeat backup passphrase"
+            name="backupPassphraseRepeat"
+            type="password"
+            autoComplete="new-password"
+            value={repeat}
+            onChange={(e) => setRepeat(e.target.value)}
+            error={mismatch ? 'The two passphrases differ. Type them again.' : undefined}
+          />
+        </div>
+        <button type="submit" disabled={create.pending}>
+          Create backup…
+        </button>
+      </Form>
+      <ApprovalDialog
+        open={create.approving}
+        action="Back up the keystore"
+        pending={create.pending}
+        error={create.approvalError}
+        onApprove={create.approve}
+        onClose={create.cancel}
+      />
+    </>
+  );
+}
+
+/** Confirm, then the backup's passphrase, then the second approver. */
+function RestoreBackup(props: {
+  backup: BackupInfoView;
+  onClose: () => void;
+  onRestored: (out: { restoredKeys: number }) => void;
+}) {
+  const [confirmed, setConfirmed] = useState(false);
+  // ConfirmDialog calls onClose after onConfirm too; only a cancel ends the restore.
+  const confirming = useRef(false);
+  const [passphrase, setPassphrase] = useState('');
+  const restore = useApprovedSecretAction('keys:backupRestore', props.onRestored);
+  const { fileName } = props.backup;
+  const close = () => {
+    setPassphrase('');
+    restore.cancel();
+    props.onClose();
+  };
+  return (
+    <>
+      <ConfirmDialog
+        open={!confirmed}
+        title="Restore this backup?"
+        body={
+          <p>
+            This replaces every key on this desk with the backup&apos;s keys ({fileName}, made{' '}
+            {new Date(props.backup.createdAt).toLocaleString()}). Keys made since then are gone. The keystore keeps its
+            current passphrase.
+          </p>
+        }
+        confirmLabel="Replace the keys…"
+        danger
+        onConfirm={() => {
+          confirming.current = true;
+          setConfirmed(true);
+        }}
+        onClose={() => {
+          if (!confirming.current) props.onClose();
+        }}
+      />
+      <Modal open={confirmed} onClose={close} label="Restore backup">
+        <Form
+          label="Restore backup"
+          onSubmit={() => {
+            const p = passphrase;
+            setPassphrase('');
+            restore.start((approval) => ({ fileName, passphrase: p, ...(approval ? { approval } : {}) }));
+          }}
+        >
+          <h2>Restore {fileName}</h2>
+          <ErrorBanner error={restore.formError} />
+          <Field
+            label="Backup passphrase"
+            name="restorePassphrase"
+            type="password"
+            autoComplete="off"
+            autoFocus
+            value={passphrase}
+            onChange={(e) => setPassphrase(e.target.value)}
+          />
+          <div className="actions">
+            <button type="button" onClick={close}>
+              Cancel
+            </button>
+            <button type="submit" className="danger" disabled={restore.pending}>
+              Restore backup
+            </button>
+          </div>
+        </Form>
+      </Modal>
+      <ApprovalDialog
+        open={restore.approving}
+        action={`Restore backup ${fileName}`}
+        pending={restore.pending}
+        error={restore.approvalError}
+        onApprove={restore.approve}
+        onClose={restore.cancel}
+      />
+    </>
+  );
+}
