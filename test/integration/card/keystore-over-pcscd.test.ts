@@ -26,9 +26,9 @@ import { entries, PIN } from '../../unit/card/support/in-process-card';
 import { BACKENDS, createKeystoreFixture, PASSPHRASE, TEST_COST, type KeystoreFixture } from '../keystore/keystore.fixture';
 
 // The whole card life of protocol-over-pcscd — personalise a blank card, activate it with K from
-// the mailer, push a signed list, read the counters under SM, rotate the card key — with the
-// keystore as the CardKeyPort, through pcsclite → pcscd → vpcd → card process. Then a secret
-// scan: no key the keystore holds may show in clear in any APDU or in what the keystore returned.
+// the mailer, push a signed list, read the counters under SM, rotate the card key, push lists
+// under K' and in public-key mode — with the keystore as the CardKeyPort, through pcsclite →
+// pcscd → vpcd → card process. Then a secret scan: no key the keystore holds may show in clear in any APDU or in what the keystore returned.
 
 const COMPONENTS = ['2d'.repeat(16) + 'e1'.repeat(16), '93'.repeat(8) + '5a'.repeat(24)].map((h) => Buffer.from(h, 'hex'));
 const MK = xorComponents(COMPONENTS);
@@ -167,6 +167,11 @@ describe.each(BACKENDS)('card protocol on keystore handles over pcscd + vpcd (%s
 
       const list2 = await prepareList(port, issuerKey, { ...spec, listSeq: 2, listId: randomBytes(16) }, { mode: 'card-key', cardKey: nextKey, keyVersion: 2 });
       await verifyListReceipt(port, list2, await host.loadList(list2.envelope));
+      // Public-key mode: the card's own RSA key (R-MACed under K'), a fresh P wrapped for it.
+      const cardPublicKey = await (await host.openSecureChannel(port, nextKey, 2)).generateKeyPair();
+      const list3 = await prepareList(port, issuerKey, { ...spec, listSeq: 3, listId: randomBytes(16) }, { mode: 'public-key', cardPublicKey });
+      await verifyListReceipt(port, list3, await host.loadList(list3.envelope));
+      await port.release(list3.receiptKey);
       const challenge = randomBytes(16);
       const response = await host.challengeWithCardKey(challenge);
       const message = Buffer.concat([Buffer.from([0x02]), cardId, challenge]);
@@ -213,8 +218,8 @@ describe.each(BACKENDS)('card protocol on keystore handles over pcscd + vpcd (%s
     const leaks = (haystack: string) => secrets.filter((s) => encodings(s.value).some((e) => haystack.includes(e))).map((s) => s.name);
 
     it('knows what it is looking for, and saw the whole flow', () => {
-      // Sessions: blank card, state, rotation, state under K' (the refused old key got no challenge).
-      expect(secrets.filter((s) => s.name.startsWith('S-ENC'))).toHaveLength(4);
+      // Sessions: blank card, state, rotation, state and key pair under K' (the refused old key got no challenge).
+      expect(secrets.filter((s) => s.name.startsWith('S-ENC'))).toHaveLength(5);
       expect(secrets.every((s) => s.value.length >= 16)).toBe(true);
       expect(apdus.filter(isActivate)).toHaveLength(1);
       expect(outputs.length).toBeGreaterThan(20);
