@@ -4,6 +4,7 @@ import { useCall } from '../../api/client';
 import { ApprovalDialog, ConfirmDialog, Modal } from '../../ui/dialogs';
 import { ErrorBanner, Field, Form } from '../../ui/forms';
 import { useApprovedSecretAction } from './use-secret-action';
+import { NewPassphraseFields } from './NewPassphraseFields';
 
 const sizeLabel = (bytes: number) => (bytes < 1024 ? `${bytes} bytes` : `${(bytes / 1024).toFixed(1)} KiB`);
 
@@ -105,26 +106,18 @@ function CreateBackup() {
           </div>
         ) : null}
         <ErrorBanner error={create.formError} />
-        <div className="form-row">
-          <Field
-            label="Backup passphrase"
-            name="backupPassphrase"
-            type="password"
-            autoComplete="new-password"
-            hint="At least 12 characters, not the keystore passphrase."
-            value={passphrase}
-            onChange={(e) => setPassphrase(e.target.value)}
-          />
-          <Field
-            label="Repeat backup passphrase"
-            name="backupPassphraseRepeat"
-            type="password"
-            autoComplete="new-password"
-            value={repeat}
-            onChange={(e) => setRepeat(e.target.value)}
-            error={mismatch ? 'The two passphrases differ. Type them again.' : undefined}
-          />
-        </div>
+        <NewPassphraseFields
+          repeatLabel="Repeat backup passphrase"
+          label="Backup passphrase"
+          name="backupPassphrase"
+          hint="At least 12 characters, not the keystore passphrase."
+
+          value={passphrase}
+          repeat={repeat}
+          mismatch={mismatch}
+          onChange={setPassphrase}
+          onRepeatChange={setRepeat}
+        />
         <button type="submit" disabled={create.pending}>
           Create backup…
         </button>

@@ -9,6 +9,7 @@ import { KeyActions } from './KeyActions';
 import { KeyBackups } from './KeyBackups';
 import { KeyTable } from './KeyTable';
 import { useSecretAction } from './use-secret-action';
+import { NewPassphraseFields } from './NewPassphraseFields';
 
 export function KeysPage() {
   const status = useCall('keys:status', {});
@@ -63,27 +64,18 @@ function CreateKeystoreForm() {
         combination. Without it the keys cannot be opened.
       </p>
       <ErrorBanner error={create.error} />
-      <div className="form-row">
-        <Field
-          label="Keystore passphrase"
-          name="keystorePassphrase"
-          type="password"
-          autoComplete="new-password"
-          autoFocus
-          hint="At least 12 characters."
-          value={passphrase}
-          onChange={(e) => setPassphrase(e.target.value)}
-        />
-        <Field
-          label="Repeat passphrase"
-          name="keystorePassphraseRepeat"
-          type="password"
-          autoComplete="new-password"
-          value={repeat}
-          onChange={(e) => setRepeat(e.target.value)}
-          error={mismatch ? 'The two passphrases differ. Type them again.' : undefined}
-        />
-      </div>
+      <NewPassphraseFields
+        repeatLabel="Repeat passphrase"
+        label="Keystore passphrase"
+        name="keystorePassphrase"
+        hint="At least 12 characters."
+        autoFocus
+        value={passphrase}
+        repeat={repeat}
+        mismatch={mismatch}
+        onChange={setPassphrase}
+        onRepeatChange={setRepeat}
+      />
       <button type="submit" className="primary" disabled={create.pending}>
         Create keystore
       </button>
