@@ -4,6 +4,7 @@ import { kcvAes } from '../../src/core/crypto/kcv';
 import { openDesk, type Desk } from '../support/browser';
 import {
   approve,
+  createKeystore,
   createOperator,
   openPageByAddress,
   setupFirstOfficer,
@@ -40,7 +41,8 @@ describe('the Keys page (browser mode, real services)', () => {
     await desk.close();
   });
 
-  it('creates the keystore and forms the master key from two components under dual control, leaving no component in the page', async () => {
+  /** The first officer signed in on the returned page, and a second officer ready to approve. */
+  async function deskWithTwoOfficers() {
     const page = await desk.openPage();
     await setupFirstOfficer(page, officer);
     await openPageByAddress(page, 'admin');
@@ -48,6 +50,11 @@ describe('the Keys page (browser mode, real services)', () => {
     const other = await desk.openPage();
     await signInFirstTime(other, officer2.username, officer2.password, chosen);
     await signOut(other);
+    return page;
+  }
+
+  it('creates the keystore and forms the master key from two components under dual control, leaving no component in the page', async () => {
+    const page = await deskWithTwoOfficers();
 
     await page.getByRole('link', { name: 'Keys' }).click();
     const create = page.getByRole('form', { name: 'Create keystore' });
@@ -111,19 +118,10 @@ describe('the Keys page (browser mode, real services)', () => {
 
   it('backs up the keystore and restores it over a changed one, each under dual control, never echoing a passphrase', async () => {
     const backupPassphrase = 'the passphrase of this backup';
-    const page = await desk.openPage();
-    await setupFirstOfficer(page, officer);
-    await openPageByAddress(page, 'admin');
-    await createOperator(page, officer2);
-    const other = await desk.openPage();
-    await signInFirstTime(other, officer2.username, officer2.password, chosen);
-    await signOut(other);
+    const page = await deskWithTwoOfficers();
 
     await page.getByRole('link', { name: 'Keys' }).click();
-    const create = page.getByRole('form', { name: 'Create keystore' });
-    await create.getByLabel('Keystore passphrase').fill(passphrase);
-    await create.getByLabel('Repeat passphrase').fill(passphrase);
-    await create.getByLabel('Repeat passphrase').press('Enter');
+    await createKeystore(page, passphrase);
     const keyTable = page.getByRole('table', { name: 'Keys' });
     const generateMasterKey = async (version: number) => {
       await page.getByRole('button', { name: 'Generate master key', exact: true }).click();
@@ -180,10 +178,7 @@ describe('the Keys page (browser mode, real services)', () => {
     const page = await desk.openPage();
     await setupFirstOfficer(page, officer);
     await openPageByAddress(page, 'keys');
-    const create = page.getByRole('form', { name: 'Create keystore' });
-    await create.getByLabel('Keystore passphrase').fill(passphrase);
-    await create.getByLabel('Repeat passphrase').fill(passphrase);
-    await create.getByLabel('Repeat passphrase').press('Enter');
+    await createKeystore(page, passphrase);
     await page.getByRole('button', { name: 'Lock keystore' }).click();
 
     const unlock = page.getByRole('form', { name: 'Unlock keystore' });

@@ -75,3 +75,11 @@ export async function approve(page: Page, username: string, password: string) {
   await dialog.getByLabel('Approver password').fill(password);
   await dialog.getByRole('button', { name: 'Approve' }).click();
 }
+
+/** Creates the keystore from the Keys page, typing the passphrase twice. */
+export async function createKeystore(page: Page, passphrase: string) {
+  const create = page.getByRole('form', { name: 'Create keystore' });
+  await create.getByLabel('Keystore passphrase').fill(passphrase);
+  await create.getByLabel('Repeat passphrase').fill(passphrase);
+  await create.getByLabel('Repeat passphrase').press('Enter');
+}
