@@ -1,17 +1,17 @@
 import '../core/thread-pool';
 import { app, BrowserWindow, dialog, ipcMain } from 'electron';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { readerModeFromEnv } from '../core/card/reader-setup';
 import { createWorkstation, type Workstation } from '../core/workstation';
+import { appUrlMatcher, devRendererUrl } from './app-url';
 import { hardenSession, isTrustedSender, lockDownWebContents } from './security';
 
 // Electron glue only: one window, the preload bridge, app lifecycle. All work happens in src/core.
 
 const rendererIndex = join(__dirname, '../renderer/index.html');
-const rendererUrl = process.env['ELECTRON_RENDERER_URL'];
-const isAppUrl = (url: string): boolean =>
-  rendererUrl ? url.startsWith(rendererUrl) : url.startsWith(pathToFileURL(rendererIndex).href);
+// The dev server only in an unpackaged run on loopback (src/main/app-url.ts); otherwise our own files.
+const rendererUrl = devRendererUrl(process.env['ELECTRON_RENDERER_URL'], app.isPackaged);
+const isAppUrl = appUrlMatcher(rendererUrl ?? { file: rendererIndex });
 
 let win: BrowserWindow | null = null;
 let ws: Workstation | null = null;
@@ -48,7 +48,10 @@ function start(): void {
   const workstation = ws;
   ipcMain.handle('otac:call', (event, channel: unknown, payload: unknown) => {
     if (!isTrustedSender(win, event.sender, isAppUrl)) {
-      return { ok: false, error: { code: 'FORBIDDEN', message: 'Calls are accepted from the workstation window only.' } };
+      return {
+        ok: false,
+        error: { code: 'FORBIDDEN', message: 'Calls are accepted from the workstation window only.' },
+      };
     }
     return workstation.router.dispatch(`window-${event.sender.id}`, channel, payload);
   });
@@ -87,7 +90,7 @@ function start(): void {
     win = null;
   });
   current.once('ready-to-show', () => current.show());
-  void (rendererUrl ? current.loadURL(rendererUrl) : current.loadFile(rendererIndex));
+  void (rendererUrl ? current.loadURL(rendererUrl.href) : current.loadFile(rendererIndex));
 }
 
 function fail(err: unknown): void {
