@@ -7,6 +7,7 @@ import { SessionStore } from './auth/session.store';
 import { openDatabase, type Database } from './db/database';
 import { acquireInstanceLock } from './instance-lock';
 import { createLogger, type Logger } from './log';
+import { restrictTree } from './private-files';
 import { DbPolicySource, PolicyService } from './policy/policy.service';
 import { policyHandlers } from './policy/policy.ipc';
 import { AdminService } from './admin/admin.service';
@@ -59,6 +60,7 @@ export interface Workstation {
 export function createWorkstation(opts: WorkstationOptions): Workstation {
   const keystoreLocation = opts.keystore ?? keystoreLocationFromEnv(process.env, opts.dataDir);
   const releaseLock = acquireInstanceLock(opts.dataDir);
+  restrictTree(join(opts.dataDir, 'keystore')); // keystore file and backups an earlier version left readable
   const log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
   let db: Database;
   try {

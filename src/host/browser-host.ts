@@ -1,8 +1,9 @@
 import '../core/thread-pool';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readerModeFromEnv } from '../core/card/reader-setup';
+import { makePrivateDir } from '../core/private-files';
 import { createWorkstation } from '../core/workstation';
 import { startLoopbackServer } from './loopback-server';
 
@@ -50,10 +51,18 @@ function openBrowser(url: string, dataDir: string): void {
     return;
   }
   const profile = join(dataDir, 'chromium-profile');
-  mkdirSync(profile, { recursive: true });
+  makePrivateDir(profile);
   const child = spawn(
     chromium,
-    [`--app=${url}`, `--user-data-dir=${profile}`, '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])],
+    [
+      `--app=${url}`,
+      `--user-data-dir=${profile}`,
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+    ],
     { stdio: 'ignore', detached: true },
   );
   child.unref();
