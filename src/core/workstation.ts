@@ -24,6 +24,7 @@ import { keysHandlers } from './keystore/keys.ipc';
 import { KeystoreBackups } from './keystore/keystore-backup.service';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
 import { EventBus } from './rpc/event-bus';
+import { EventFeed } from './rpc/event-feed';
 import { Router, type HandlersFor } from './rpc/router';
 import { systemHandlers } from './system/system.ipc';
 
@@ -44,6 +45,8 @@ export interface WorkstationOptions {
 export interface Workstation {
   readonly router: Router;
   readonly events: EventBus;
+  /** Delivers events to one client: only what its session's role may see (rpc/event-feed.ts). */
+  readonly feed: EventFeed;
   readonly db: Database;
   readonly log: Logger;
   /** Locked at start; a security officer opens it on the Keys page. */
@@ -101,7 +104,8 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     sessions,
     audit,
     log,
-    onSessionExpired: (_clientId, session) => {
+    onSessionExpired: (clientId, session) => {
+      events.emitTo(clientId, 'session:ended', { reason: 'timeout' });
       audit.append({
         operatorId: session.operatorId,
         operator: session.username,
@@ -116,6 +120,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   return {
     router,
     events,
+    feed: new EventFeed(events, (clientId) => sessions.peek(clientId)),
     db,
     log,
     keystore,
