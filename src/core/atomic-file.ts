@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -10,6 +10,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   try {
     const fd = openSync(tmp, 'wx', 0o600);
     try {
+      fchmodSync(fd, 0o600); // owner only, whatever the umask: these files hold keys
       writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
       fsyncSync(fd);
     } finally {

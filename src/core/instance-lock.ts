@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from './errors';
+import { makePrivateDir, PRIVATE_FILE_MODE } from './private-files';
 
 const heldHere = new Set<string>();
 
@@ -9,12 +10,14 @@ const heldHere = new Set<string>();
  * before it touches the database. A lock left by a dead process is taken over.
  */
 export function acquireInstanceLock(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
+  // The data directory is created (or tightened) here, first thing at start: 0700 (private-files.ts).
+  makePrivateDir(dataDir);
   const file = join(dataDir, 'workstation.lock');
   if (heldHere.has(file)) throw alreadyRunning(dataDir, process.pid);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, 'wx');
+      const fd = openSync(file, 'wx', PRIVATE_FILE_MODE);
+      fchmodSync(fd, PRIVATE_FILE_MODE);
       writeSync(fd, String(process.pid));
       closeSync(fd);
       heldHere.add(file);

@@ -1,5 +1,6 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { makePrivateDir, PRIVATE_FILE_MODE, restrictFile } from './private-files';
 
 export type LogFields = Readonly<Record<string, string | number | boolean | null>>;
 
@@ -11,10 +12,13 @@ export interface Logger {
 }
 
 export function createLogger(file: string | null, echo = false): Logger {
-  if (file) mkdirSync(dirname(file), { recursive: true });
+  if (file) {
+    makePrivateDir(dirname(file));
+    restrictFile(file);
+  }
   const write = (level: string, message: string, fields?: LogFields) => {
     const line = JSON.stringify({ at: new Date().toISOString(), level, message, ...fields });
-    if (file) appendFileSync(file, line + '\n');
+    if (file) appendFileSync(file, line + '\n', { mode: PRIVATE_FILE_MODE });
     if (echo) process.stderr.write(line + '\n');
   };
   return {

@@ -7,6 +7,7 @@ import { SessionStore } from './auth/session.store';
 import { openDatabase, type Database } from './db/database';
 import { acquireInstanceLock } from './instance-lock';
 import { createLogger, type Logger } from './log';
+import { restrictTree } from './private-files';
 import { DbPolicySource, PolicyService } from './policy/policy.service';
 import { policyHandlers } from './policy/policy.ipc';
 import { AdminService } from './admin/admin.service';
@@ -23,6 +24,7 @@ import { keysHandlers } from './keystore/keys.ipc';
 import { KeystoreBackups } from './keystore/keystore-backup.service';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
 import { EventBus } from './rpc/event-bus';
+import { EventFeed } from './rpc/event-feed';
 import { Router, type HandlersFor } from './rpc/router';
 import { systemHandlers } from './system/system.ipc';
 
@@ -43,6 +45,8 @@ export interface WorkstationOptions {
 export interface Workstation {
   readonly router: Router;
   readonly events: EventBus;
+  /** Delivers events to one client: only what its session's role may see (rpc/event-feed.ts). */
+  readonly feed: EventFeed;
   readonly db: Database;
   readonly log: Logger;
   /** Locked at start; a security officer opens it on the Keys page. */
@@ -59,6 +63,7 @@ export interface Workstation {
 export function createWorkstation(opts: WorkstationOptions): Workstation {
   const keystoreLocation = opts.keystore ?? keystoreLocationFromEnv(process.env, opts.dataDir);
   const releaseLock = acquireInstanceLock(opts.dataDir);
+  restrictTree(join(opts.dataDir, 'keystore')); // keystore file and backups an earlier version left readable
   const log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
   let db: Database;
   try {
@@ -99,7 +104,8 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     sessions,
     audit,
     log,
-    onSessionExpired: (_clientId, session) => {
+    onSessionExpired: (clientId, session) => {
+      events.emitTo(clientId, 'session:ended', { reason: 'timeout' });
       audit.append({
         operatorId: session.operatorId,
         operator: session.username,
@@ -114,6 +120,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   return {
     router,
     events,
+    feed: new EventFeed(events, (clientId) => sessions.peek(clientId)),
     db,
     log,
     keystore,

@@ -1,10 +1,12 @@
 import '../core/thread-pool';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readerModeFromEnv } from '../core/card/reader-setup';
+import { makePrivateDir } from '../core/private-files';
 import { createWorkstation } from '../core/workstation';
-import { startLoopbackServer } from './loopback-server';
+import { chromiumArgs, writeLaunchPage, type LaunchPage } from './launch-page';
+import { LAUNCH_LINK_TTL_MS, startLoopbackServer } from './loopback-server';
 
 // Browser mode: the real services on the real database, served to a browser on 127.0.0.1 only.
 // Used where no Electron binary exists (these build machines) and by the browser tests.
@@ -28,12 +30,20 @@ async function main(): Promise<void> {
 
   console.log('OTAC Issuer Workstation — browser mode (no Electron binary on this machine)');
   console.log(`  data directory: ${dataDir}`);
-  console.log(`  open:           ${server.url}`);
-  console.log("  (the link carries this run's launch token: anyone with it can open this desk, so do not share it)");
+  const printLink = () => {
+    console.log(`  open:           ${server.launchUrl()}`);
+    const again = process.stdin.isTTY ? 'press Enter here for a new one' : 'restart for a new one';
+    console.log(`  (the link works once, for 2 minutes; ${again}. Do not share it)`);
+  };
 
-  if (process.argv.includes('--open')) openBrowser(server.url, dataDir);
+  let launchPage: LaunchPage | null = null;
+  if (process.argv.includes('--open')) launchPage = openBrowser(server.launchUrl(), dataDir);
+  if (!launchPage) printLink();
+  // Only whoever holds this terminal can ask for another link.
+  if (process.stdin.isTTY) process.stdin.on('data', printLink);
 
   const stop = async () => {
+    launchPage?.remove();
     await server.close();
     await ws.close();
     process.exit(0);
@@ -42,21 +52,25 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop());
 }
 
-/** Opens Debian's Chromium as an app window when a display is available. */
-function openBrowser(url: string, dataDir: string): void {
+/** Opens Debian's Chromium as an app window on the launch page, when a display is available. */
+function openBrowser(launchUrl: string, dataDir: string): LaunchPage | null {
   const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
   if (!chromium || !process.env['DISPLAY']) {
-    console.log('  no display or Chromium here: open the link in a browser on this machine');
-    return;
+    console.log('  no display or Chromium here: open the link below in a browser on this machine');
+    return null;
   }
+  const page = writeLaunchPage(dataDir, launchUrl);
+  // The page is useless once its link is used or expired; it is removed then, not left behind.
+  setTimeout(() => page.remove(), LAUNCH_LINK_TTL_MS).unref();
   const profile = join(dataDir, 'chromium-profile');
-  mkdirSync(profile, { recursive: true });
-  const child = spawn(
-    chromium,
-    [`--app=${url}`, `--user-data-dir=${profile}`, '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])],
-    { stdio: 'ignore', detached: true },
-  );
+  makePrivateDir(profile);
+  const child = spawn(chromium, chromiumArgs(page.fileUrl, profile, process.getuid?.() === 0), {
+    stdio: 'ignore',
+    detached: true,
+  });
   child.unref();
+  console.log('  opened in Chromium');
+  return page;
 }
 
 main().catch((err: unknown) => {

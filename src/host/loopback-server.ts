@@ -3,18 +3,32 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { ClientEvents } from '../core/rpc/event-feed';
 import { MAX_PAYLOAD_BYTES } from '../core/rpc/router';
 import type { Workstation } from '../core/workstation';
 
 // Browser mode: the same contract as the preload bridge, over HTTP on 127.0.0.1 only.
-// A per-launch token in the start URL is exchanged for an HttpOnly, SameSite=Strict cookie
+// A launch link carries a one-time token, exchanged for an HttpOnly, SameSite=Strict cookie
 // naming the client; every call must carry it, come from our own Origin and name our Host.
+// The event stream gives a client only what its signed-in role may see (core/rpc/event-feed.ts).
 
 export interface LoopbackServer {
-  readonly url: string; // the start URL with the launch token
+  /**
+   * A new launch link: it works once, within LAUNCH_LINK_TTL_MS. Each browser context that
+   * should open the desk needs its own.
+   */
+  launchUrl(): string;
   readonly origin: string;
   close(): Promise<void>;
 }
+
+/**
+ * How long a launch link works. Not a policy: just long enough to open a browser, short enough
+ * that a link left in a terminal's scrollback or a log is useless to whoever finds it later.
+ */
+export const LAUNCH_LINK_TTL_MS = 2 * 60_000;
+/** Unused links kept at most; the oldest is dropped first. */
+const MAX_LIVE_LINKS = 16;
 
 const CSP = [
   "default-src 'none'",
@@ -39,18 +53,13 @@ const TYPES: Record<string, string> = {
 
 export async function startLoopbackServer(
   ws: Workstation,
-  opts: { rendererDir: string; port?: number },
+  opts: { rendererDir: string; port?: number; /** For tests of the link's lifetime. */ now?: () => number },
 ): Promise<LoopbackServer> {
-  const token = randomBytes(24).toString('base64url');
+  const links = new LaunchLinks(opts.now ?? Date.now);
   const clients = new Set<string>();
-  const streams = new Set<ServerResponse>();
+  const streams = new Map<ServerResponse, { client: string; feed: ClientEvents }>();
   let origin = '';
   let host = '';
-
-  const unsubscribe = ws.events.subscribe((name, payload) => {
-    const line = JSON.stringify({ name, payload }) + '\n';
-    for (const s of streams) s.write(line);
-  });
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch(() => {
@@ -68,32 +77,53 @@ export async function startLoopbackServer(
     const client = clientOf(req);
 
     if (req.method === 'GET' && url.pathname === '/start') {
-      const given = Buffer.from(url.searchParams.get('token') ?? '');
-      const want = Buffer.from(token);
-      if (given.length !== want.length || !timingSafeEqual(given, want)) {
-        return send(res, 403, 'text/plain', 'This link is not valid for this workstation. Use the link printed by npm start.');
+      if (!links.consume(url.searchParams.get('token') ?? '')) {
+        return send(
+          res,
+          403,
+          'text/plain',
+          'This link is not valid: it was already used, it expired, or it belongs to another start. ' +
+            'Press Enter in the terminal where the workstation runs for a new link.',
+        );
       }
       const id = randomBytes(18).toString('base64url');
       clients.add(id);
       res.setHeader('Set-Cookie', `otac_client=${id}; HttpOnly; SameSite=Strict; Path=/`);
-      res.writeHead(303, { Location: '/' });
-      return void res.end();
+      // A page that moves on to the desk rather than a redirect: when the link was opened from the
+      // launch page (file://), a redirect would stay in that cross-site navigation and the browser
+      // would withhold the SameSite=Strict cookie; this page's own navigation is same-site.
+      res.setHeader('Content-Security-Policy', CSP);
+      return send(res, 200, 'text/html; charset=utf-8', OPENING_PAGE);
     }
     if (req.method === 'POST' && (url.pathname === '/rpc' || url.pathname === '/events')) {
-      if (!client) return sendJson(res, 401, { ok: false, error: { code: 'NOT_CONNECTED', message: 'Open the workstation with the link printed by npm start.' } });
+      if (!client)
+        return sendJson(res, 401, {
+          ok: false,
+          error: { code: 'NOT_CONNECTED', message: 'Open the workstation with the link printed by npm start.' },
+        });
       if (req.headers.origin !== origin) return send(res, 403, 'text/plain', 'Cross-origin request refused');
-      if (url.pathname === '/events') return openStream(res);
+      if (url.pathname === '/events') return openStream(client, res);
       const body = await readBody(req, MAX_PAYLOAD_BYTES + 1024);
       if (body === null) res.setHeader('Connection', 'close');
-      if (body === null) return sendJson(res, 413, { ok: false, error: { code: 'PAYLOAD_TOO_LARGE', message: 'The request is too large. Shorten the input.' } });
+      if (body === null)
+        return sendJson(res, 413, {
+          ok: false,
+          error: { code: 'PAYLOAD_TOO_LARGE', message: 'The request is too large. Shorten the input.' },
+        });
       let parsed: unknown;
       try {
         parsed = JSON.parse(body);
       } catch {
-        return sendJson(res, 200, { ok: false, error: { code: 'VALIDATION', message: 'The request is not valid JSON.' } });
+        return sendJson(res, 200, {
+          ok: false,
+          error: { code: 'VALIDATION', message: 'The request is not valid JSON.' },
+        });
       }
       const { channel, payload } = (parsed ?? {}) as { channel?: unknown; payload?: unknown };
-      return sendJson(res, 200, await ws.router.dispatch(`web-${client}`, channel, payload));
+      const result = await ws.router.dispatch(`web-${client}`, channel, payload);
+      // A sign-in (or a new role) gives this client's streams what is current for it now.
+      for (const s of streams.values()) if (s.client === client) s.feed.afterCall();
+      return sendJson(res, 200, result);
     }
     if (req.method === 'GET') {
       if (!client) return send(res, 401, 'text/html; charset=utf-8', NOT_CONNECTED_PAGE);
@@ -107,12 +137,17 @@ export async function startLoopbackServer(
     return m?.[1] && clients.has(m[1]) ? m[1] : null;
   }
 
-  function openStream(res: ServerResponse): void {
+  function openStream(client: string, res: ServerResponse): void {
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'X-Accel-Buffering': 'no' });
     res.write('\n');
-    streams.add(res);
-    for (const [name, payload] of ws.events.snapshot()) res.write(JSON.stringify({ name, payload }) + '\n');
-    res.on('close', () => streams.delete(res));
+    // Open to any connected client, so the page knows its transport is up; it carries events
+    // only while the client is signed in, and only those its role may see.
+    const feed = ws.feed.open(`web-${client}`, (name, payload) => res.write(JSON.stringify({ name, payload }) + '\n'));
+    streams.set(res, { client, feed });
+    res.on('close', () => {
+      feed.close();
+      streams.delete(res);
+    });
   }
 
   async function serveStatic(pathname: string, res: ServerResponse): Promise<void> {
@@ -136,16 +171,49 @@ export async function startLoopbackServer(
   host = `127.0.0.1:${port}`;
   origin = `http://${host}`;
   return {
-    url: `${origin}/start?token=${token}`,
+    launchUrl: () => `${origin}/start?token=${links.issue()}`,
     origin,
     close: () =>
       new Promise<void>((resolve) => {
-        unsubscribe();
-        for (const s of streams) s.end();
+        for (const [res, s] of streams) {
+          s.feed.close();
+          res.end();
+        }
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+/** One-time launch tokens: each is accepted once, before it expires, compared in constant time. */
+class LaunchLinks {
+  private readonly live = new Map<string, number>(); // token → expiry
+
+  constructor(private readonly now: () => number) {}
+
+  issue(): string {
+    const token = randomBytes(24).toString('base64url');
+    this.live.set(token, this.now() + LAUNCH_LINK_TTL_MS);
+    while (this.live.size > MAX_LIVE_LINKS) this.live.delete(this.live.keys().next().value!);
+    return token;
+  }
+
+  consume(token: string): boolean {
+    const given = Buffer.from(token);
+    let found: string | null = null;
+    for (const [candidate, expires] of this.live) {
+      if (expires <= this.now()) {
+        this.live.delete(candidate);
+        continue;
+      }
+      const want = Buffer.from(candidate);
+      if (given.length === want.length && timingSafeEqual(given, want)) found = candidate;
+    }
+    // Deleted before the cookie is set: a second request with the same token, even a
+    // concurrent one, finds nothing (this runs without awaiting, so it cannot interleave).
+    if (found !== null) this.live.delete(found);
+    return found !== null;
+  }
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
@@ -175,6 +243,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
     req.on('error', reject);
   });
 }
+
+const OPENING_PAGE =
+  '<!doctype html><meta http-equiv="refresh" content="0;url=/"><title>OTAC Issuer Workstation</title><p>Opening the workstation… <a href="/">continue</a></p>';
 
 const NOT_CONNECTED_PAGE =
   '<!doctype html><title>OTAC Issuer Workstation</title><p>Open the workstation with the link printed by <code>npm start</code>.</p>';

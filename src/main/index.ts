@@ -1,20 +1,23 @@
 import '../core/thread-pool';
 import { app, BrowserWindow, dialog, ipcMain } from 'electron';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { readerModeFromEnv } from '../core/card/reader-setup';
+import type { ClientEvents } from '../core/rpc/event-feed';
 import { createWorkstation, type Workstation } from '../core/workstation';
+import { appUrlMatcher, devRendererUrl } from './app-url';
 import { hardenSession, isTrustedSender, lockDownWebContents } from './security';
 
 // Electron glue only: one window, the preload bridge, app lifecycle. All work happens in src/core.
 
 const rendererIndex = join(__dirname, '../renderer/index.html');
-const rendererUrl = process.env['ELECTRON_RENDERER_URL'];
-const isAppUrl = (url: string): boolean =>
-  rendererUrl ? url.startsWith(rendererUrl) : url.startsWith(pathToFileURL(rendererIndex).href);
+// The dev server only in an unpackaged run on loopback (src/main/app-url.ts); otherwise our own files.
+const rendererUrl = devRendererUrl(process.env['ELECTRON_RENDERER_URL'], app.isPackaged);
+const isAppUrl = appUrlMatcher(rendererUrl ?? { file: rendererIndex });
 
 let win: BrowserWindow | null = null;
 let ws: Workstation | null = null;
+/** The window's events: only what its signed-in role may see (core/rpc/event-feed.ts). */
+let windowEvents: ClientEvents | null = null;
 
 if (!app.requestSingleInstanceLock()) {
   // A second start focuses the first window instead of opening the database twice.
@@ -46,11 +49,16 @@ function start(): void {
     return;
   }
   const workstation = ws;
-  ipcMain.handle('otac:call', (event, channel: unknown, payload: unknown) => {
+  ipcMain.handle('otac:call', async (event, channel: unknown, payload: unknown) => {
     if (!isTrustedSender(win, event.sender, isAppUrl)) {
-      return { ok: false, error: { code: 'FORBIDDEN', message: 'Calls are accepted from the workstation window only.' } };
+      return {
+        ok: false,
+        error: { code: 'FORBIDDEN', message: 'Calls are accepted from the workstation window only.' },
+      };
     }
-    return workstation.router.dispatch(`window-${event.sender.id}`, channel, payload);
+    const result = await workstation.router.dispatch(`window-${event.sender.id}`, channel, payload);
+    windowEvents?.afterCall(); // a sign-in sends the window what is current for its role
+    return result;
   });
 
   win = new BrowserWindow({
@@ -76,18 +84,20 @@ function start(): void {
     },
   });
   const current = win;
-  const unsubscribe = workstation.events.subscribe((name, payload) => {
-    if (!current.isDestroyed()) current.webContents.send('otac:event', name, payload);
-  });
+  const clientId = `window-${current.webContents.id}`;
   current.webContents.on('did-finish-load', () => {
-    for (const [name, payload] of workstation.events.snapshot()) current.webContents.send('otac:event', name, payload);
+    windowEvents?.close();
+    windowEvents = workstation.feed.open(clientId, (name, payload) => {
+      if (!current.isDestroyed()) current.webContents.send('otac:event', name, payload);
+    });
   });
   current.on('closed', () => {
-    unsubscribe();
+    windowEvents?.close();
+    windowEvents = null;
     win = null;
   });
   current.once('ready-to-show', () => current.show());
-  void (rendererUrl ? current.loadURL(rendererUrl) : current.loadFile(rendererIndex));
+  void (rendererUrl ? current.loadURL(rendererUrl.href) : current.loadFile(rendererIndex));
 }
 
 function fail(err: unknown): void {

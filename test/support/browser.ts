@@ -47,7 +47,9 @@ export async function openDesk(opts: { readers?: ReaderMode } = {}): Promise<Des
       const ctx = await browser.newContext();
       contexts.push(ctx);
       const page = await ctx.newPage();
-      await page.goto(server.url);
+      // Each context gets its own launch link: a link works once.
+      await page.goto(server.launchUrl());
+      await page.waitForURL(`${server.origin}/`);
       return page;
     },
     async close() {

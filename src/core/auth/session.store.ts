@@ -39,6 +39,12 @@ export class SessionStore {
     return { session: s };
   }
 
+  /** The live session, read only: neither extends nor ends it (for pushing events, which is no activity). */
+  peek(clientId: string): Session | null {
+    const s = this.sessions.get(clientId);
+    return s && this.now() - s.lastActivity <= this.timeoutMs() ? s : null;
+  }
+
   expiresAt(s: Session): string {
     return new Date(s.lastActivity + this.timeoutMs()).toISOString();
   }

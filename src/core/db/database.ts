@@ -1,9 +1,10 @@
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Migration } from './migration';
 import { migrations as allMigrations } from './migrations';
 import { AppError } from '../errors';
+import { makePrivateDir, PRIVATE_FILE_MODE, restrictFile } from '../private-files';
 
 export type { Database };
 
@@ -16,7 +17,7 @@ const APP_ID = 0x4f544143; // "OTAC": marks the file as ours, so a foreign SQLit
  * newer than this code knows — and changes nothing in those cases.
  */
 export function openDatabase(file: string, migrations: readonly Migration[] = allMigrations): Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') createPrivately(file);
   let db: Database;
   try {
     db = new BetterSqlite3(file, { fileMustExist: false });
@@ -40,6 +41,17 @@ export function openDatabase(file: string, migrations: readonly Migration[] = al
     db.close();
     throw err;
   }
+}
+
+/**
+ * The database holds password hashes and the audit trail: 0600 in a 0700 folder. SQLite creates
+ * -wal and -shm with the main file's mode, so the main file is made (or tightened) before it opens;
+ * the ones an earlier version left readable are tightened too.
+ */
+function createPrivately(file: string): void {
+  makePrivateDir(dirname(file));
+  closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) restrictFile(f);
 }
 
 function checkOwnership(db: Database, file: string): void {

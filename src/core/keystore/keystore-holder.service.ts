@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SYSTEM_ACTOR, type AuditActor, type AuditService } from '../audit/audit.service';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
+import { makePrivateDir } from '../private-files';
 import type { CardSeriesStore } from './card-series.repository';
 import { openKeystore, type KeystoreConfig } from './create-keystore';
 import { DEFAULT_SCRYPT_COST, PassphraseKekProvider, type ScryptCost } from './kek-provider';
@@ -109,7 +110,7 @@ export class KeystoreHolder {
         `The keystore passphrase needs at least ${MIN_PASSPHRASE} characters. Choose a longer one.`,
       );
     }
-    mkdirSync(dirname(loc.file), { recursive: true });
+    makePrivateDir(dirname(loc.file));
     await this.open(passphrase, actor, true);
     this.sink(actor)('keystore.created', { backend: loc.backend, officer: actor.operator });
     return this.status();

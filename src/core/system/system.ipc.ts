@@ -1,16 +1,23 @@
 import type { Database } from 'better-sqlite3';
+import { auditChannels } from '../../shared/contract/audit.contract';
 import type { systemChannels } from '../../shared/contract/system.contract';
-import { mayOpen, type Page } from '../../shared/roles';
+import { mayOpen, type Page, type Role } from '../../shared/roles';
 import { AppError } from '../errors';
 import type { AuditService } from '../audit/audit.service';
 import type { HandlersFor } from '../rpc/router';
 
 /** What each page offers today; a page not yet built says what will come. */
 export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: string }> = {
-  dashboard: { status: 'ready', note: 'Live reader state, today\'s activity and recent events.' },
-  enroll: { status: 'planned', note: 'Enrollment (customer record, blank card from stock, binding, personalisation) comes with the issuance work.' },
+  dashboard: { status: 'ready', note: "Live reader state, today's activity and recent events." },
+  enroll: {
+    status: 'planned',
+    note: 'Enrollment (customer record, blank card from stock, binding, personalisation) comes with the issuance work.',
+  },
   mailers: { status: 'planned', note: 'K/N mailer printing under dual control comes with the issuance work.' },
-  cards: { status: 'planned', note: 'Cards and their code lists come with the issuance work; the reader panel on the dashboard shows cards live.' },
+  cards: {
+    status: 'planned',
+    note: 'Cards and their code lists come with the issuance work; the reader panel on the dashboard shows cards live.',
+  },
   reissue: { status: 'planned', note: 'Lost-card reissue with out-of-band passkey comes with the reissue work.' },
   usage: { status: 'planned', note: 'Usage review with charts comes once lists are issued.' },
   audit: { status: 'ready', note: 'The tamper-evident audit trail.' },
@@ -41,7 +48,10 @@ export function systemHandlers(
           object: `page:${page}`,
           outcome: 'denied',
         });
-        throw new AppError('FORBIDDEN', `Your role may not open ${page}. Ask an operator with the right role, or a security officer to change your role.`);
+        throw new AppError(
+          'FORBIDDEN',
+          `Your role may not open ${page}. Ask an operator with the right role, or a security officer to change your role.`,
+        );
       }
       return { page, ...PAGE_STATUS[page] };
     },
@@ -52,20 +62,38 @@ export function systemHandlers(
       schemaVersion: (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number }).v,
       dataDir: info.dataDir,
     }),
-    'dashboard:summary': () => {
+    'dashboard:summary': (_input, ctx) => {
       const one = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
-      return {
+      const figures = {
         operators: one('SELECT count(*) AS n FROM operators WHERE disabled_at IS NULL'),
         lockedOperators: one('SELECT count(*) AS n FROM operators WHERE locked_at IS NOT NULL'),
-        auditEntriesToday: one('SELECT count(*) AS n FROM audit_log WHERE substr(at, 1, 10) = ?', today()),
-        failedSignInsToday: one(
-          "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.signIn' AND outcome != 'ok' AND substr(at, 1, 10) = ?",
-          today(),
-        ),
-        recent: db
-          .prepare('SELECT seq, at, operator, action, outcome FROM audit_log ORDER BY seq DESC LIMIT 8')
-          .all() as { seq: number; at: string; operator: string | null; action: string; outcome: 'ok' | 'denied' | 'failed' }[],
+      };
+      if (!mayReadAudit(ctx.session.role)) return figures;
+      return {
+        ...figures,
+        audit: {
+          entriesToday: one('SELECT count(*) AS n FROM audit_log WHERE substr(at, 1, 10) = ?', today()),
+          failedSignInsToday: one(
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.signIn' AND outcome != 'ok' AND substr(at, 1, 10) = ?",
+            today(),
+          ),
+          recent: db
+            .prepare('SELECT seq, at, operator, action, outcome FROM audit_log ORDER BY seq DESC LIMIT 8')
+            .all() as {
+            seq: number;
+            at: string;
+            operator: string | null;
+            action: string;
+            outcome: 'ok' | 'denied' | 'failed';
+          }[],
+        },
       };
     },
   };
+}
+
+/** The dashboard shows audit figures to exactly the roles audit:query answers, by the same rule. */
+function mayReadAudit(role: Role): boolean {
+  const access = auditChannels['audit:query'].access;
+  return (access as readonly Role[]).includes(role);
 }

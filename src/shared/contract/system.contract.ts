@@ -13,18 +13,23 @@ export const systemInfoSchema = z.object({
 
 export const dashboardSchema = z.object({
   operators: z.number().int(),
-  auditEntriesToday: z.number().int(),
-  failedSignInsToday: z.number().int(),
   lockedOperators: z.number().int(),
-  recent: z.array(
-    z.object({
-      seq: z.number().int(),
-      at: text(40),
-      operator: text(64).nullable(),
-      action: text(80),
-      outcome: z.enum(['ok', 'denied', 'failed']),
-    }),
-  ),
+  /** Figures read from the audit trail: present only for roles that may read it (audit:query's rule). */
+  audit: z
+    .object({
+      entriesToday: z.number().int(),
+      failedSignInsToday: z.number().int(),
+      recent: z.array(
+        z.object({
+          seq: z.number().int(),
+          at: text(40),
+          operator: text(64).nullable(),
+          action: text(80),
+          outcome: z.enum(['ok', 'denied', 'failed']),
+        }),
+      ),
+    })
+    .optional(),
 });
 
 export const pageOpenSchema = z.object({

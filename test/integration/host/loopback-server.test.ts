@@ -12,12 +12,17 @@ interface Reply {
   body: string;
 }
 
-function http(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+function http(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
     });
     req.on('error', reject);
     if (opts.body) req.write(opts.body);
@@ -38,8 +43,8 @@ describe('loopback host security', () => {
     writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>ui</title>');
     ws = createWorkstation({ dataDir: join(dir, 'data'), shell: 'browser', version: 't' });
     server = await startLoopbackServer(ws, { rendererDir: renderer });
-    const start = await http(server.url);
-    expect(start.status).toBe(303);
+    const start = await http(server.launchUrl());
+    expect(start.status).toBe(200);
     cookie = String(start.headers['set-cookie']).split(';')[0]!;
   });
   afterAll(async () => {
@@ -63,7 +68,7 @@ describe('loopback host security', () => {
   });
 
   it('sets an HttpOnly, SameSite=Strict client cookie for a valid launch token only', async () => {
-    expect((await http(server.url)).headers['set-cookie']?.[0]).toMatch(/HttpOnly; SameSite=Strict/);
+    expect((await http(server.launchUrl())).headers['set-cookie']?.[0]).toMatch(/HttpOnly; SameSite=Strict/);
     const bad = await http(`${server.origin}/start?token=guess`);
     expect(bad.status).toBe(403);
     expect(bad.headers['set-cookie']).toBeUndefined();

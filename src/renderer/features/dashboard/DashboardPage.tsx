@@ -1,11 +1,16 @@
 import type { SessionInfo } from '../../../shared/contract/auth.contract';
+import type { ChannelOutput } from '../../../shared/contract';
 import { useCall } from '../../api/client';
 import { useReaders } from '../../app/StatusBar';
 import { ErrorBanner } from '../../ui/forms';
 
+type DashboardSummary = ChannelOutput<'dashboard:summary'>;
+
 export function DashboardPage({ session }: { session: SessionInfo }) {
   const summary = useCall('dashboard:summary', {}, { refetchInterval: 10_000 });
   const readers = useReaders();
+  // Absent for roles that may not read the audit trail: those see no audit figures at all.
+  const audit = summary.data?.audit;
   return (
     <section className="page" aria-label="Dashboard">
       <h1>Dashboard</h1>
@@ -15,8 +20,16 @@ export function DashboardPage({ session }: { session: SessionInfo }) {
         <div className="tiles">
           <Tile label="Active operators" value={summary.data.operators} />
           <Tile label="Locked operators" value={summary.data.lockedOperators} warn={summary.data.lockedOperators > 0} />
-          <Tile label="Audit entries today" value={summary.data.auditEntriesToday} />
-          <Tile label="Failed sign-ins today" value={summary.data.failedSignInsToday} warn={summary.data.failedSignInsToday > 0} />
+          {audit ? (
+            <>
+              <Tile label="Audit entries today" value={audit.entriesToday} />
+              <Tile
+                label="Failed sign-ins today"
+                value={audit.failedSignInsToday}
+                warn={audit.failedSignInsToday > 0}
+              />
+            </>
+          ) : null}
         </div>
       ) : null}
       <h2>Readers</h2>
@@ -49,14 +62,28 @@ export function DashboardPage({ session }: { session: SessionInfo }) {
                   {r.card?.lifeCycle ?? ''}
                   {r.card?.lowCodes ? <span className="badge-warn"> refill due</span> : null}
                 </td>
-                <td>{r.card?.codesRemaining !== undefined ? `${r.card.codesUsed ?? 0} / ${r.card.codesRemaining}` : r.card ? 'no list' : ''}</td>
+                <td>
+                  {r.card?.codesRemaining !== undefined
+                    ? `${r.card.codesUsed ?? 0} / ${r.card.codesRemaining}`
+                    : r.card
+                      ? 'no list'
+                      : ''}
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      {audit ? <RecentActivity recent={audit.recent} /> : null}
+    </section>
+  );
+}
+
+function RecentActivity({ recent }: { recent: NonNullable<DashboardSummary['audit']>['recent'] }) {
+  return (
+    <>
       <h2>Recent activity</h2>
-      {summary.data && summary.data.recent.length > 0 ? (
+      {recent.length > 0 ? (
         <table className="grid" aria-label="Recent activity">
           <thead>
             <tr>
@@ -67,7 +94,7 @@ export function DashboardPage({ session }: { session: SessionInfo }) {
             </tr>
           </thead>
           <tbody>
-            {summary.data.recent.map((e) => (
+            {recent.map((e) => (
               <tr key={e.seq}>
                 <td>{new Date(e.at).toLocaleTimeString()}</td>
                 <td>{e.operator ?? 'system'}</td>
@@ -80,7 +107,7 @@ export function DashboardPage({ session }: { session: SessionInfo }) {
       ) : (
         <div className="empty-state">Nothing has happened yet today.</div>
       )}
-    </section>
+    </>
   );
 }
 
