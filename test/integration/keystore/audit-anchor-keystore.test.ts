@@ -1,5 +1,6 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointMessage } from '../../../src/core/audit/audit-verify';
@@ -116,6 +117,18 @@ describe.each(BACKENDS)('Keystore.signAuditCheckpoint and auditAnchor (%s)', (ba
   });
 
   if (backend === 'software') {
+    it('a restore from an older backup keeps the live anchor', async () => {
+      await ks.signAuditCheckpoint(cpAt(rows, 3), []);
+      const backup = join(fx.dir, 'older.otacks');
+      await ks.backupTo(backup, 'the passphrase of the backup', { officer: 'sofia' });
+      await ks.signAuditCheckpoint(cpAt(rows, 7), rows.slice(3, 7));
+      await ks.restoreFrom(backup, 'the passphrase of the backup', { officer: 'sofia' });
+      expect(await ks.auditAnchor()).toMatchObject({ seq: 7, hash: at(rows, 7).hash });
+      await ks.close();
+      ks = await fx.open();
+      expect(await ks.auditAnchor()).toMatchObject({ seq: 7 });
+    });
+
     it('stores the anchor inside the encrypted, authenticated keystore file', async () => {
       await ks.signAuditCheckpoint(cpAt(rows, 4), []);
       await ks.close();
