@@ -76,7 +76,14 @@ export class AuditKeyService {
    */
   async signCheckpoint(cp: AuditCheckpointToSign, since: readonly AuditChainEntry[]): Promise<SignedAuditCheckpoint> {
     const anchor = this.anchor();
-    if (anchor) checkLink(anchor, cp, since);
+    try {
+      if (anchor) checkLink(anchor, cp, since);
+    } catch (err) {
+      // A refusal here means the log was changed behind the application: evidence in itself.
+      const code = err instanceof AppError ? err.code : 'UNEXPECTED';
+      this.audit('keystore.audit_checkpoint.refused', { code, seq: cp.seq, anchorSeq: anchor?.seq ?? 0 });
+      throw err;
+    }
     const keyId = keyIdOf(this.publicKey().pem);
     const signature = this.sign(checkpointMessage({ seq: cp.seq, hash: cp.hash, key_id: keyId, signed_at: cp.signedAt }));
     const next: AuditAnchor = { seq: cp.seq, hash: cp.hash, at: cp.signedAt, keyId };

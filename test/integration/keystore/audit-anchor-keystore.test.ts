@@ -101,6 +101,11 @@ describe.each(BACKENDS)('Keystore.signAuditCheckpoint and auditAnchor (%s)', (ba
     // A log that ends before the anchor (cut off) is refused too.
     await expect(ks.signAuditCheckpoint(cpAt(rows, 4), [])).rejects.toMatchObject({ code: 'AUDIT_ANCHOR_AHEAD' });
     expect(await ks.auditAnchor()).toEqual(anchor);
+    const refused = fx.audit.filter((a) => a.action === 'keystore.audit_checkpoint.refused');
+    expect(refused.map((a) => a.details['code'])).toEqual([
+      ...refusals.map(() => 'AUDIT_CHAIN_BROKEN'),
+      'AUDIT_ANCHOR_AHEAD',
+    ]);
 
     // Signing again at the anchor, and onward along the true chain, still works.
     await ks.signAuditCheckpoint(cpAt(rows, 6), []);

@@ -115,6 +115,12 @@ describe.each(BACKENDS)('the audit anchor in the %s keystore', (backend) => {
     expect(refused).toMatchObject({ ok: false, error: { code: 'AUDIT_CHAIN_BROKEN' } });
     expect(await anchor()).toEqual(a);
     expect(checkpointsAndKeys()).toEqual(before);
+    // The refusal is itself evidence, and says so in the audit trail.
+    const entry = ws.db
+      .prepare("SELECT outcome, details FROM audit_log WHERE action = 'keystore.audit_checkpoint.refused'")
+      .get() as { outcome: string; details: string } | undefined;
+    expect(entry?.outcome).toBe('failed');
+    expect(JSON.parse(entry?.details ?? '{}')).toMatchObject({ code: 'AUDIT_CHAIN_BROKEN', anchorSeq: a?.seq });
   });
 
   it('while the keystore is locked, says the signatures were not checked and to unlock it', async () => {
