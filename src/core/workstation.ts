@@ -16,7 +16,7 @@ import { DualControlService } from './dual-control/dual-control.service';
 import { AuditCheckpointService } from './audit/audit-checkpoint.service';
 import { auditHandlers } from './audit/audit.ipc';
 import type { AuditSigner } from './audit/audit-signer';
-import { keystoreAuditSigner } from './audit/keystore-audit-signer';
+import { fixedAuditTrust, keystoreAuditSigner, keystoreAuditTrust } from './audit/keystore-audit-signer';
 import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
 import { SqliteCardSeriesStore } from './keystore/card-series.repository';
@@ -95,7 +95,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     ...authHandlers(auth, sessions),
     ...adminHandlers({ admin, events }),
     ...policyHandlers({ policies: policyService, events }),
-    ...auditHandlers({ db, audit, checkpoints }),
+    ...auditHandlers({ db, audit, checkpoints, trust: fixedSigner ? fixedAuditTrust(fixedSigner) : keystoreAuditTrust(() => keystore.currentOrNull()) }),
     ...keysHandlers({ keystore, dualControl, cardSeries, backups, events }),
     ...systemHandlers(db, opts, audit),
     ...readerHandlers(monitor),

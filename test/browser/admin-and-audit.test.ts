@@ -96,6 +96,8 @@ describe('operator administration and the audit page (browser mode, real service
 
     await page.getByRole('button', { name: 'Verify chain' }).click();
     expect(await page.getByTestId('verify-result').textContent()).toContain('Chain intact');
+    // No keystore is unlocked at this desk: the page says the signatures were not checked, and what to do.
+    await page.getByTestId('verify-notice').getByText('unlocks the keystore on the Keys page').waitFor();
 
     // Someone with access to the file edits entry 2 behind the application's back.
     desk.ws.db.exec('DROP TRIGGER audit_log_no_update');

@@ -56,6 +56,14 @@ export class AuditCheckpointService {
     return this.schedule();
   }
 
+  /**
+   * Runs `job` between two signatures, never during one: the keystore moves its anchor before the
+   * checkpoint row is written, so a verification in between would miss that checkpoint.
+   */
+  exclusive<T>(job: () => Promise<T>): Promise<T> {
+    return this.enqueue(job);
+  }
+
   /** Settles when every queued signature is written or has failed (shutdown, tests). */
   idle(): Promise<void> {
     return this.tail.then(
@@ -109,7 +117,10 @@ export class AuditCheckpointService {
     } catch (err) {
       // The entries stay protected by the chain; the next interval (or the next unlock) tries again.
       this.retryAt = head.seq + this.every();
-      this.log.warn('audit checkpoint not signed; retried at the next checkpoint', { seq: head.seq, error: errorName(err) });
+      this.log.warn('audit checkpoint not signed; retried at the next checkpoint', {
+        seq: head.seq,
+        error: errorName(err),
+      });
     }
   }
 
@@ -120,7 +131,8 @@ export class AuditCheckpointService {
   }
 
   private head(): Pick<AuditRow, 'seq' | 'hash'> | undefined {
-    return this.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Pick<AuditRow, 'seq' | 'hash'> | undefined;
+    return this.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as
+      Pick<AuditRow, 'seq' | 'hash'> | undefined;
   }
 
   private lastSignedSeq(): number {
@@ -128,9 +140,8 @@ export class AuditCheckpointService {
   }
 
   private async sign(signer: AuditSigner, head: Pick<AuditRow, 'seq' | 'hash'>): Promise<CheckpointRow> {
-    const keyId = signer.keyId();
     const signedAt = new Date().toISOString();
-    const signature = (await signer.sign(checkpointMessage({ seq: head.seq, hash: head.hash, key_id: keyId, signed_at: signedAt }))).toString('base64');
+    const { keyId, signature } = await this.signature(signer, head, signedAt);
     return this.db.transaction(() => {
       this.db
         .prepare('INSERT OR IGNORE INTO audit_signing_keys (key_id, public_key_pem, added_at) VALUES (?, ?, ?)')
@@ -138,8 +149,37 @@ export class AuditCheckpointService {
       const info = this.db
         .prepare('INSERT INTO audit_checkpoints (seq, hash, signature, key_id, signed_at) VALUES (?, ?, ?, ?, ?)')
         .run(head.seq, head.hash, signature, keyId, signedAt);
-      return { id: Number(info.lastInsertRowid), seq: head.seq, hash: head.hash, signature, key_id: keyId, signed_at: signedAt };
+      return {
+        id: Number(info.lastInsertRowid),
+        seq: head.seq,
+        hash: head.hash,
+        signature,
+        key_id: keyId,
+        signed_at: signedAt,
+      };
     })();
+  }
+
+  /** With the keystore: the entries since its anchor go along, so it can check they lead from it to the head. */
+  private async signature(
+    signer: AuditSigner,
+    head: Pick<AuditRow, 'seq' | 'hash'>,
+    signedAt: string,
+  ): Promise<{ keyId: string; signature: string }> {
+    if (!signer.anchored) {
+      const keyId = signer.keyId();
+      const sig = await signer.sign(
+        checkpointMessage({ seq: head.seq, hash: head.hash, key_id: keyId, signed_at: signedAt }),
+      );
+      return { keyId, signature: sig.toString('base64') };
+    }
+    const from = (await signer.anchored.anchorSeq()) ?? head.seq;
+    // Read after the await, still before the next: the queue runs one signature at a time and appends never change old rows.
+    const since = this.db
+      .prepare('SELECT * FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq')
+      .all(from, head.seq) as AuditRow[];
+    const signed = await signer.anchored.signCheckpoint({ seq: head.seq, hash: head.hash, signedAt }, since);
+    return { keyId: signed.keyId, signature: signed.signature.toString('base64') };
   }
 }
 
@@ -148,20 +188,15 @@ function errorName(err: unknown): string {
   return err instanceof Error ? err.name : 'unknown';
 }
 
-/**
- * The verifier's view of a database. Keys come from `trusted` when given (an independent copy of the
- * public key); otherwise from the keys recorded in the database, which an attacker with the file could replace.
- */
-export function dbChainSource(db: Database, trusted?: ReadonlyMap<string, string>): AuditChainSource {
+/** The verifier's view of a database. Keys are never taken from it: the verifier is given the ones it trusts. */
+export function dbChainSource(db: Database): AuditChainSource {
   return {
     entries: () => db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<AuditRow>,
-    seqOfHash: (hash) => (db.prepare('SELECT seq FROM audit_log WHERE hash = ? LIMIT 1').get(hash) as { seq: number } | undefined)?.seq,
-    nextSeq: (after) => (db.prepare('SELECT min(seq) AS seq FROM audit_log WHERE seq > ?').get(after) as { seq: number | null }).seq ?? undefined,
+    seqOfHash: (hash) =>
+      (db.prepare('SELECT seq FROM audit_log WHERE hash = ? LIMIT 1').get(hash) as { seq: number } | undefined)?.seq,
+    nextSeq: (after) =>
+      (db.prepare('SELECT min(seq) AS seq FROM audit_log WHERE seq > ?').get(after) as { seq: number | null }).seq ??
+      undefined,
     checkpoints: () => db.prepare('SELECT * FROM audit_checkpoints ORDER BY seq, id').all() as CheckpointRow[],
-    publicKeyPem: (keyId) =>
-      trusted
-        ? trusted.get(keyId)
-        : (db.prepare('SELECT public_key_pem FROM audit_signing_keys WHERE key_id = ?').get(keyId) as { public_key_pem: string } | undefined)
-            ?.public_key_pem,
   };
 }

@@ -3,17 +3,36 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AuditVerification } from '../../shared/contract/audit.contract';
-import { keyIdOf } from './audit-signer';
+import { fingerprintOf, keyIdOf } from './audit-signer';
 import { dbChainSource } from './audit-checkpoint.service';
 import type { AuditRow } from './audit.service';
-import { arrayChainSource, verifyAuditChain, type CheckpointRow } from './audit-verify';
+import {
+  arrayChainSource,
+  verifyAuditChain,
+  type AuditChainSource,
+  type AuditTrust,
+  type CheckpointRow,
+} from './audit-verify';
 
 // Verifies the audit log of a data directory (opened read-only, nothing changed) or an exported
-// JSON file. Exit status: 0 intact, 1 a problem was found, 2 the command could not run.
-//   npx tsx src/core/audit/audit-cli.ts verify --data-dir DIR [--public-key key.pem ...]
-//   npx tsx src/core/audit/audit-cli.ts verify --export audit-log.json [--public-key key.pem ...]
+// JSON file against an audit public key the auditor holds independently of the log: the key itself,
+// or its fingerprint (Audit page → Verify shows it). Exit status: 0 intact, 1 a problem was found,
+// 2 the command could not run.
+//   npx tsx src/core/audit/audit-cli.ts verify --data-dir DIR --public-key key.pem [--anchor SEQ:HASH]
+//   npx tsx src/core/audit/audit-cli.ts verify --export audit-log.json --fingerprint HEX [--anchor SEQ:HASH]
 
-const USAGE = 'usage: audit-cli verify (--data-dir DIR | --export FILE.json) [--public-key FILE.pem ...]';
+const USAGE =
+  'usage: audit-cli verify (--data-dir DIR | --export FILE.json) (--public-key FILE.pem ... | --fingerprint HEX ...) [--anchor SEQ:HASH]';
+
+const KEY_REQUIRED =
+  'A trusted audit key is required: pass --public-key FILE.pem (the audit public key kept apart from the log) or ' +
+  '--fingerprint HEX (its SHA-256 fingerprint, shown on the Audit page under Verify). The keys recorded in the log ' +
+  'itself prove nothing: whoever can rewrite the log can also replace them and re-sign every checkpoint.';
+
+interface Recorded {
+  source: AuditChainSource;
+  keys: { keyId: string; publicKeyPem: string }[];
+}
 
 export function runAuditCli(argv: readonly string[], out: (line: string) => void): number {
   const { values, positionals } = parseArgs({
@@ -23,19 +42,52 @@ export function runAuditCli(argv: readonly string[], out: (line: string) => void
       'data-dir': { type: 'string' },
       export: { type: 'string' },
       'public-key': { type: 'string', multiple: true },
+      fingerprint: { type: 'string', multiple: true },
+      anchor: { type: 'string' },
     },
   });
   if (positionals[0] !== 'verify' || !!values['data-dir'] === !!values.export) {
     out(USAGE);
     return 2;
   }
-  // Keys given on the command line are an independent copy; without them the recorded keys are used.
-  const trusted = values['public-key']?.length
-    ? new Map(values['public-key'].map((f) => {
-        const pem = readFileSync(f, 'utf8');
-        return [keyIdOf(pem), pem] as const;
-      }))
-    : undefined;
+  const pemFiles = values['public-key'] ?? [];
+  const fingerprints = (values.fingerprint ?? []).map((f) => f.replace(/[\s:]/g, '').toLowerCase());
+  if (pemFiles.length === 0 && fingerprints.length === 0) {
+    out(KEY_REQUIRED);
+    out(USAGE);
+    return 2;
+  }
+  const badFingerprint = fingerprints.find((f) => !/^[0-9a-f]{16,64}$/.test(f));
+  if (badFingerprint !== undefined) {
+    out(
+      `The fingerprint "${badFingerprint.slice(0, 70)}" is not 16 to 64 hex digits: pass the audit key's SHA-256 fingerprint (64 digits).`,
+    );
+    return 2;
+  }
+  const anchor = values.anchor === undefined ? null : parseAnchor(values.anchor);
+  if (anchor === undefined) {
+    out('--anchor takes SEQ:HASH, the last signed entry and its 64-digit hash as the Audit page shows them.');
+    return 2;
+  }
+
+  const run = (recorded: Recorded): AuditVerification => {
+    const trusted = new Map<string, string>();
+    for (const f of pemFiles) {
+      const pem = readFileSync(f, 'utf8');
+      trusted.set(keyIdOf(pem), pem);
+    }
+    // A fingerprint pins the key, so the copy recorded with the log may be used once it matches.
+    for (const k of recorded.keys) {
+      if (fingerprints.some((f) => fingerprintOf(k.publicKeyPem).startsWith(f)))
+        trusted.set(keyIdOf(k.publicKeyPem), k.publicKeyPem);
+    }
+    const trust: AuditTrust = { source: 'public-key', keys: trusted, anchor, requireCheckpoint: true };
+    for (const pem of trusted.values()) out(`Trusted audit key ${fingerprintOf(pem)}.`);
+    if (trusted.size === 0)
+      out('No audit key recorded with this log has the given fingerprint: every checkpoint fails.');
+    return verifyAuditChain(recorded.source, trust);
+  };
+
   let result: AuditVerification;
   if (values['data-dir']) {
     const file = join(values['data-dir'], 'workstation.db');
@@ -45,7 +97,13 @@ export function runAuditCli(argv: readonly string[], out: (line: string) => void
     }
     const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
     try {
-      result = verifyAuditChain(dbChainSource(db, trusted));
+      const keys = (
+        db.prepare('SELECT key_id, public_key_pem FROM audit_signing_keys').all() as {
+          key_id: string;
+          public_key_pem: string;
+        }[]
+      ).map((k) => ({ keyId: k.key_id, publicKeyPem: k.public_key_pem }));
+      result = run({ source: dbChainSource(db), keys });
     } finally {
       db.close();
     }
@@ -55,20 +113,30 @@ export function runAuditCli(argv: readonly string[], out: (line: string) => void
       checkpoints: CheckpointRow[];
       keys: { keyId: string; publicKeyPem: string }[];
     };
-    const keys = trusted ?? new Map(exported.keys.map((k) => [k.keyId, k.publicKeyPem] as const));
-    result = verifyAuditChain(arrayChainSource(exported.entries, exported.checkpoints, keys));
+    result = run({ source: arrayChainSource(exported.entries, exported.checkpoints), keys: exported.keys });
   }
   out(
     `${result.entries} entries, ${result.checkpoints} checkpoints, last signed #${result.lastSignedSeq ?? '-'}, ` +
       `${result.unsignedTail} after it unsigned.`,
   );
-  if (!trusted) out('Signatures checked against the keys recorded with the log; pass --public-key for an independent check.');
+  if (!anchor) {
+    out(
+      'Entries after the last valid checkpoint are protected by the chain only; pass --anchor SEQ:HASH from the Audit page to check none were cut off.',
+    );
+  }
   if (result.firstProblem) {
     out(`BROKEN at #${result.firstProblem.seq} (${result.firstProblem.reason}): ${result.firstProblem.message}`);
     return 1;
   }
   out('Audit log intact.');
   return 0;
+}
+
+/** SEQ:HASH; null is never returned, undefined means malformed. */
+function parseAnchor(text: string): AuditTrust['anchor'] | undefined {
+  const m = /^(\d+):([0-9a-fA-F]{64})$/.exec(text.trim());
+  if (!m?.[1] || !m[2]) return undefined;
+  return { seq: Number(m[1]), hash: m[2].toLowerCase(), at: 'the time given with --anchor' };
 }
 
 if (process.argv[1] && /audit-cli\.[cm]?[jt]s$/.test(process.argv[1])) {

@@ -17,7 +17,19 @@ export interface ExportFile {
   content: string;
 }
 
-const ENTRY_COLUMNS = ['seq', 'at', 'operator_id', 'operator', 'role', 'action', 'object', 'outcome', 'details', 'prev_hash', 'hash'] as const;
+const ENTRY_COLUMNS = [
+  'seq',
+  'at',
+  'operator_id',
+  'operator',
+  'role',
+  'action',
+  'object',
+  'outcome',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;
 const CHECKPOINT_COLUMNS = ['id', 'seq', 'hash', 'signature', 'key_id', 'signed_at'] as const;
 
 /** The rules a verifier elsewhere needs, shipped inside every export (docs/audit.md says the same at length). */
@@ -31,7 +43,12 @@ export const VERIFICATION_RULES = {
     'A checkpoint signs the UTF-8 bytes of the lines "otac-audit-checkpoint/1", seq, hash, key_id, signed_at joined by "\\n" ' +
     '(no trailing newline) with ECDSA P-256 over SHA-256; signature is base64 of the DER encoding. The entry at seq must have that hash.',
   keyId: 'key_id = first 16 hex digits of SHA-256 over the DER SubjectPublicKeyInfo of the public key.',
-  csvNulls: 'In the CSV files an empty unquoted field is null; text is always quoted (RFC 4180), so "" is the empty string.',
+  trust:
+    'Check signatures only against an audit public key kept apart from this export, or its SHA-256 fingerprint as the Audit ' +
+    'page shows it: the keys shipped here are a convenience, whoever can rewrite the log can replace them. A log with entries ' +
+    'but no checkpoint under that key proves nothing; the anchor (seq and hash) the Audit page shows must be in the log unchanged.',
+  csvNulls:
+    'In the CSV files an empty unquoted field is null; text is always quoted (RFC 4180), so "" is the empty string.',
 } as const;
 
 export function exportJson(input: AuditExportInput): ExportFile {
@@ -65,8 +82,16 @@ export function exportCsv(input: AuditExportInput): ExportFile[] {
   ].join('\r\n');
   return [
     { fileName: `audit-log-${s}.csv`, mimeType: 'text/csv', content: toCsv(ENTRY_COLUMNS, input.rows) },
-    { fileName: `audit-checkpoints-${s}.csv`, mimeType: 'text/csv', content: toCsv(CHECKPOINT_COLUMNS, input.checkpoints) },
-    ...input.keys.map((k) => ({ fileName: `audit-key-${k.keyId}.pem`, mimeType: 'application/x-pem-file', content: k.publicKeyPem })),
+    {
+      fileName: `audit-checkpoints-${s}.csv`,
+      mimeType: 'text/csv',
+      content: toCsv(CHECKPOINT_COLUMNS, input.checkpoints),
+    },
+    ...input.keys.map((k) => ({
+      fileName: `audit-key-${k.keyId}.pem`,
+      mimeType: 'application/x-pem-file',
+      content: k.publicKeyPem,
+    })),
     { fileName: `audit-export-README-${s}.txt`, mimeType: 'text/plain', content: readme + '\r\n' },
   ];
 }

@@ -1,4 +1,6 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import type { AuditCheckpointToSign, SignedAuditCheckpoint } from '../keystore/keystore.types';
+import type { AuditRow } from './audit.service';
 
 /**
  * Signs audit checkpoints. The keystore provides the production implementation (the audit key never
@@ -10,6 +12,14 @@ export interface AuditSigner {
   sign(data: Buffer): Promise<Buffer>;
   verify(data: Buffer, sig: Buffer): boolean;
   publicKeyPem(): string;
+  /** The keystore's signer: signs a checkpoint and moves the keystore's anchor, given the entries since it. */
+  readonly anchored?: AnchoredCheckpointSigner;
+}
+
+export interface AnchoredCheckpointSigner {
+  /** The seq the keystore last signed, or null before the first checkpoint. */
+  anchorSeq(): Promise<number | null>;
+  signCheckpoint(cp: AuditCheckpointToSign, since: readonly AuditRow[]): Promise<SignedAuditCheckpoint>;
 }
 
 /** The signer in use now, or null while none is available (the keystore holding the audit key is locked). */
@@ -17,8 +27,13 @@ export type AuditSignerSource = () => Promise<AuditSigner | null>;
 
 /** Key id: the first 16 hex digits of SHA-256 over the public key's DER SubjectPublicKeyInfo. */
 export function keyIdOf(publicKeyPem: string): string {
+  return fingerprintOf(publicKeyPem).slice(0, 16);
+}
+
+/** Fingerprint: lowercase hex SHA-256 over the DER SubjectPublicKeyInfo (the key id is its first 16 digits). */
+export function fingerprintOf(publicKeyPem: string): string {
   const der = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('hex').slice(0, 16);
+  return createHash('sha256').update(der).digest('hex');
 }
 
 /** Checks a signature against a PEM public key; false for any malformed input rather than throwing. */

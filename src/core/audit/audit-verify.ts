@@ -1,5 +1,5 @@
 import type { AuditVerification } from '../../shared/contract/audit.contract';
-import { verifyWithPem } from './audit-signer';
+import { fingerprintOf, verifyWithPem } from './audit-signer';
 import { entryHash, GENESIS_HASH, type AuditRow } from './audit.service';
 
 export interface CheckpointRow {
@@ -24,8 +24,25 @@ export interface AuditChainSource {
   seqOfHash(hash: string): number | undefined;
   nextSeq(after: number): number | undefined;
   checkpoints(): readonly CheckpointRow[];
-  publicKeyPem(keyId: string): string | undefined;
 }
+
+/**
+ * What the verifier trusts, all from outside the checked log: the audit public keys (the keystore's own,
+ * or a copy the auditor kept), and the anchor the keystore recorded at its last signature.
+ */
+export interface AuditTrust {
+  readonly source: 'keystore' | 'public-key';
+  /** key id → PEM. A checkpoint under any other key fails, whatever the log records. */
+  readonly keys: ReadonlyMap<string, string>;
+  /** The chain must reach it with this hash, and a checkpoint under a trusted key must sit on it. */
+  readonly anchor: { readonly seq: number; readonly hash: string; readonly at: string } | null;
+  /** A log with entries but no checkpoint at all fails (an export checked elsewhere has no anchor). */
+  readonly requireCheckpoint?: boolean;
+}
+
+export const KEYSTORE_LOCKED_NOTICE =
+  'The keystore is locked, so only the hash chain was checked: the checkpoint signatures were not checked against the ' +
+  "keystore's audit key, and a rewritten log with re-signed checkpoints would pass. A security officer unlocks the keystore on the Keys page; then verify again.";
 
 type Problem = NonNullable<AuditVerification['firstProblem']>;
 interface Anomaly {
@@ -36,12 +53,15 @@ interface Anomaly {
 }
 
 /**
- * Walks the chain once (streaming), then checks each signed checkpoint, and reports the earliest
- * problem with a reason: altered, deleted, inserted, reordered or bad-signature.
+ * Walks the chain once (streaming), then checks each signed checkpoint against the trusted keys and the
+ * chain against the anchor, and reports the earliest problem with a reason: altered, deleted, inserted,
+ * reordered or bad-signature. Without trust (keystore locked) only the chain is checked, and the answer says so.
  */
-export function verifyAuditChain(src: AuditChainSource): AuditVerification {
+export function verifyAuditChain(src: AuditChainSource, trust: AuditTrust | null): AuditVerification {
   const checkpoints = [...src.checkpoints()].sort((a, b) => a.seq - b.seq || a.id - b.id);
+  const anchor = trust?.anchor ?? null;
   const wanted = new Set(checkpoints.map((c) => c.seq));
+  if (anchor) wanted.add(anchor.seq);
   const hashAt = new Map<number, string>();
   let anomaly: Anomaly | null = null;
   let count = 0;
@@ -60,19 +80,35 @@ export function verifyAuditChain(src: AuditChainSource): AuditVerification {
 
   let lastGood = 0;
   let lastSigned: number | null = null;
-  for (const cp of checkpoints) {
-    const found = checkCheckpoint(cp, src, hashAt, lastSeq, lastGood);
+  const verified = new Set<number>();
+  const located = (p: Problem, upTo: number) =>
+    p.reason === 'altered' && chainProblem !== null && chainProblem.seq <= upTo;
+  for (const cp of trust ? checkpoints : []) {
+    const found = checkCheckpoint(cp, trust?.keys ?? new Map(), hashAt, lastSeq, lastGood);
     if (found) {
       // A checkpoint mismatch only bounds a range; a break the chain itself located in it is more precise.
-      const located = found.reason === 'altered' && chainProblem !== null && chainProblem.seq <= cp.seq;
-      if (!located) problems.push(found);
+      if (!located(found, cp.seq)) problems.push(found);
       continue;
     }
     lastGood = cp.seq;
     lastSigned = cp.seq;
+    verified.add(cp.seq);
+  }
+  if (anchor) {
+    const found = checkAnchor(anchor, verified, hashAt, lastSeq);
+    if (found && !located(found, anchor.seq)) problems.push(found);
+  }
+  if (trust?.requireCheckpoint && checkpoints.length === 0 && count > 0) {
+    problems.push({
+      seq: 1,
+      reason: 'deleted',
+      message:
+        'The log has no signed checkpoint: checkpoints were deleted, or none was ever signed. Nothing proves these entries are the ones written.',
+    });
   }
   // The earliest problem wins; on a tie the chain's own finding is the more specific one.
   const firstProblem = problems.reduce<Problem | null>((a, b) => (a && a.seq <= b.seq ? a : b), null);
+  const [firstKey] = trust?.keys.values() ?? [];
   return {
     ok: firstProblem === null,
     entries: count,
@@ -80,23 +116,72 @@ export function verifyAuditChain(src: AuditChainSource): AuditVerification {
     lastSignedSeq: lastSigned,
     unsignedTail: lastSeq - (lastSigned ?? 0),
     firstProblem,
+    signatures: trust ? trust.source : 'not-checked',
+    auditKeyFingerprint: trust?.keys.size === 1 && firstKey ? fingerprintOf(firstKey) : null,
+    anchor: anchor ? { seq: anchor.seq, hash: anchor.hash, at: anchor.at } : null,
+    notice: trust ? null : KEYSTORE_LOCKED_NOTICE,
   };
+}
+
+/** The keystore's anchor: the chain reaches it unchanged, and its checkpoint is still there. */
+function checkAnchor(
+  anchor: NonNullable<AuditTrust['anchor']>,
+  verified: ReadonlySet<number>,
+  hashAt: ReadonlyMap<number, string>,
+  lastSeq: number,
+): Problem | null {
+  if (lastSeq < anchor.seq) {
+    return {
+      seq: lastSeq + 1,
+      reason: 'deleted',
+      message: `Entries after #${lastSeq} were deleted: the keystore signed the log up to #${anchor.seq} at ${anchor.at}.`,
+    };
+  }
+  if (hashAt.get(anchor.seq) !== anchor.hash) {
+    const from = Math.max(0, ...[...verified].filter((seq) => seq < anchor.seq)) + 1;
+    return {
+      seq: from,
+      reason: 'altered',
+      message: `Entries #${from}–#${anchor.seq} no longer match what the keystore recorded when it signed #${anchor.seq} at ${anchor.at}: they were rewritten.`,
+    };
+  }
+  // A checkpoint verified at the anchor's seq matched the chain there, which matched the anchor.
+  if (!verified.has(anchor.seq)) {
+    return {
+      seq: anchor.seq,
+      reason: 'deleted',
+      message: `The checkpoint the keystore signed at #${anchor.seq} (${anchor.at}) is missing from the log: checkpoints were deleted.`,
+    };
+  }
+  return null;
 }
 
 function classify(a: Anomaly, src: AuditChainSource): Problem {
   const { row, expected, prevHash, prevSeq } = a;
   if (row.seq !== expected) {
     const range = row.seq - expected > 1 ? `s #${expected}–#${row.seq - 1} are` : ` #${expected} is`;
-    return { seq: expected, reason: 'deleted', message: `Entry${range} missing: the log jumps from #${prevSeq} to #${row.seq}.` };
+    return {
+      seq: expected,
+      reason: 'deleted',
+      message: `Entry${range} missing: the log jumps from #${prevSeq} to #${row.seq}.`,
+    };
   }
   const intact = entryHash(row) === row.hash;
   if (row.prev_hash === prevHash) {
-    return { seq: row.seq, reason: 'altered', message: `Entry #${row.seq} was changed after it was written: it no longer matches its hash.` };
+    return {
+      seq: row.seq,
+      reason: 'altered',
+      message: `Entry #${row.seq} was changed after it was written: it no longer matches its hash.`,
+    };
   }
   // The link back is broken: find where the entry written just before this one went.
   const pred = row.prev_hash === GENESIS_HASH ? 0 : src.seqOfHash(row.prev_hash);
   if (pred !== undefined && pred >= row.seq) {
-    return { seq: row.seq, reason: 'reordered', message: `Entry #${row.seq} is out of order: the entry written just before it is now #${pred}.` };
+    return {
+      seq: row.seq,
+      reason: 'reordered',
+      message: `Entry #${row.seq} is out of order: the entry written just before it is now #${pred}.`,
+    };
   }
   if (pred !== undefined && pred < prevSeq) {
     const first = src.nextSeq(pred) ?? prevSeq;
@@ -120,22 +205,34 @@ function classify(a: Anomaly, src: AuditChainSource): Problem {
       message: `Entry #${prevSeq} was rewritten with a recomputed hash: #${row.seq} still links to its original content.`,
     };
   }
-  return { seq: row.seq, reason: 'altered', message: `Entry #${row.seq} was changed: its link to the previous entry is broken.` };
+  return {
+    seq: row.seq,
+    reason: 'altered',
+    message: `Entry #${row.seq} was changed: its link to the previous entry is broken.`,
+  };
 }
 
 function checkCheckpoint(
   cp: CheckpointRow,
-  src: AuditChainSource,
+  keys: ReadonlyMap<string, string>,
   hashAt: ReadonlyMap<number, string>,
   lastSeq: number,
   lastGood: number,
 ): Problem | null {
-  const pem = src.publicKeyPem(cp.key_id);
+  const pem = keys.get(cp.key_id);
   if (!pem) {
-    return { seq: cp.seq, reason: 'bad-signature', message: `The checkpoint at #${cp.seq} names key ${cp.key_id}, which is not a known audit key.` };
+    return {
+      seq: cp.seq,
+      reason: 'bad-signature',
+      message: `The checkpoint at #${cp.seq} is signed by key ${cp.key_id}, which is not the trusted audit key: it was re-signed by someone else.`,
+    };
   }
   if (!verifyWithPem(pem, checkpointMessage(cp), Buffer.from(cp.signature, 'base64'))) {
-    return { seq: cp.seq, reason: 'bad-signature', message: `The signature of the checkpoint at #${cp.seq} does not verify: the checkpoint was altered.` };
+    return {
+      seq: cp.seq,
+      reason: 'bad-signature',
+      message: `The signature of the checkpoint at #${cp.seq} does not verify: the checkpoint was altered.`,
+    };
   }
   if (cp.seq > lastSeq) {
     return {
@@ -159,11 +256,7 @@ function checkCheckpoint(
 }
 
 /** A verifier's view of an exported file (or any in-memory copy). */
-export function arrayChainSource(
-  rows: readonly AuditRow[],
-  checkpoints: readonly CheckpointRow[],
-  keys: ReadonlyMap<string, string>,
-): AuditChainSource {
+export function arrayChainSource(rows: readonly AuditRow[], checkpoints: readonly CheckpointRow[]): AuditChainSource {
   const sorted = [...rows].sort((a, b) => a.seq - b.seq);
   const bySeqOfHash = new Map(sorted.map((r) => [r.hash, r.seq] as const));
   return {
@@ -171,6 +264,5 @@ export function arrayChainSource(
     seqOfHash: (hash) => bySeqOfHash.get(hash),
     nextSeq: (after) => sorted.find((r) => r.seq > after)?.seq,
     checkpoints: () => checkpoints,
-    publicKeyPem: (keyId) => keys.get(keyId),
   };
 }

@@ -8,35 +8,43 @@ import { exportCsv, exportJson } from './audit-export';
 import { queryAudit } from './audit-query';
 import type { AuditRow, AuditService } from './audit.service';
 import { verifyAuditChain } from './audit-verify';
+import type { AuditTrustSource } from './keystore-audit-signer';
 
 export interface AuditHandlerDeps {
   readonly db: Database;
   readonly audit: AuditService;
   readonly checkpoints: AuditCheckpointService;
+  /** The keystore's audit key and anchor (null while locked): never keys found in the database. */
+  readonly trust: AuditTrustSource;
 }
 
 // Reading and exporting the log are audited too: who looked at the evidence, and what they found.
 export function auditHandlers(deps: AuditHandlerDeps): HandlersFor<typeof auditChannels> {
-  const { db, audit, checkpoints } = deps;
+  const { db, audit, checkpoints, trust } = deps;
   const actor = (s: Session) => ({ operatorId: s.operatorId, operator: s.username, role: s.role });
-  const verify = () => verifyAuditChain(dbChainSource(db));
+  const verify = () => checkpoints.exclusive(async () => verifyAuditChain(dbChainSource(db), await trust()));
   return {
     'audit:query': (input) => queryAudit(db, input),
-    'audit:verify': (_input, ctx) => {
-      const result = verify();
+    'audit:verify': async (_input, ctx) => {
+      const result = await verify();
       audit.append({
         ...actor(ctx.session),
         action: 'audit.verify',
         outcome: result.ok ? 'ok' : 'failed',
         details: result.firstProblem
-          ? { entries: result.entries, problemSeq: result.firstProblem.seq, reason: result.firstProblem.reason }
-          : { entries: result.entries },
+          ? {
+              entries: result.entries,
+              signatures: result.signatures,
+              problemSeq: result.firstProblem.seq,
+              reason: result.firstProblem.reason,
+            }
+          : { entries: result.entries, signatures: result.signatures },
       });
       return result;
     },
-    'audit:export': (input, ctx) => {
+    'audit:export': async (input, ctx) => {
       const source = {
-        verification: verify(),
+        verification: await verify(),
         rows: db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as AuditRow[],
         checkpoints: checkpoints.checkpoints(),
         keys: checkpoints.keys(),

@@ -48,4 +48,11 @@ export interface KeystoreBackend {
   /** File backends only: the whole store re-encrypted for a backup, and its inverse. */
   exportBackup?(passphrase: string, metadata: string): Promise<Buffer>;
   importBackup?(blob: Buffer, passphrase: string): Promise<string>;
+
+  /**
+   * The audit anchor (opaque text) where whoever holds only the database cannot change it: inside the
+   * authenticated keystore file, or a private data object on the token. Undefined before the first.
+   */
+  readAuditAnchor(): string | undefined;
+  writeAuditAnchor(value: string): Promise<void>;
 }

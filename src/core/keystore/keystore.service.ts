@@ -30,6 +30,7 @@ import type {
   WrappedListKeys,
 } from './keystore.types';
 import { aesKcv, KeyRegistry, toInfo } from './key-registry';
+import type { AuditAnchor, AuditChainEntry, AuditCheckpointToSign, SignedAuditCheckpoint } from './keystore.types';
 
 export interface KeystoreServiceOptions {
   readonly backend: KeystoreBackend;
@@ -270,6 +271,13 @@ export class KeystoreService implements Keystore {
     this.cards.clear();
     await this.opts.backend.close();
     this.audit('keystore.closed', { backend: this.backend });
+  }
+
+  async auditAnchor(): Promise<AuditAnchor | null> {
+    return this.auditKey.anchor();
+  }
+  async signAuditCheckpoint(checkpoint: AuditCheckpointToSign, since: readonly AuditChainEntry[]): Promise<SignedAuditCheckpoint> {
+    return this.auditKey.signCheckpoint(checkpoint, since);
   }
 }
 

@@ -216,4 +216,51 @@ export interface Keystore {
   backupTo(file: string, passphrase: string, opts: { officer: string }): Promise<void>;
   restoreFrom(file: string, passphrase: string, opts: { officer: string }): Promise<void>;
   close(): Promise<void>;
+
+  /** The last audit checkpoint this keystore signed, kept where the database cannot rewrite it; null before the first. */
+  auditAnchor(): Promise<AuditAnchor | null>;
+  /**
+   * Signs the audit checkpoint at `checkpoint.seq` with the audit key and moves the anchor there.
+   * `since` are the entries after the anchor up to that seq: the keystore checks that they link the
+   * anchor's hash to the checkpoint's, so the anchor only moves forward along one chain. Refused (nothing
+   * signed, anchor unchanged) when the log ends before the anchor or does not lead from it.
+   */
+  signAuditCheckpoint(checkpoint: AuditCheckpointToSign, since: readonly AuditChainEntry[]): Promise<SignedAuditCheckpoint>;
+}
+
+/** Where the audit chain stood at the last checkpoint the keystore signed (docs/audit.md, "The anchor"). */
+export interface AuditAnchor {
+  readonly seq: number;
+  /** The entry hash at `seq`. */
+  readonly hash: string;
+  /** The checkpoint's signed_at. */
+  readonly at: string;
+  readonly keyId: string;
+}
+
+export interface AuditCheckpointToSign {
+  readonly seq: number;
+  readonly hash: string;
+  readonly signedAt: string;
+}
+
+export interface SignedAuditCheckpoint {
+  readonly keyId: string;
+  /** DER ECDSA over the checkpoint message of docs/audit.md. */
+  readonly signature: Buffer;
+}
+
+/** An audit entry as stored (the fields its hash covers, and the hash). */
+export interface AuditChainEntry {
+  readonly seq: number;
+  readonly at: string;
+  readonly operator_id: number | null;
+  readonly operator: string | null;
+  readonly role: string | null;
+  readonly action: string;
+  readonly object: string | null;
+  readonly outcome: 'ok' | 'denied' | 'failed';
+  readonly details: string;
+  readonly prev_hash: string;
+  readonly hash: string;
 }

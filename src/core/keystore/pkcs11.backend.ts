@@ -12,6 +12,7 @@ import { Pkcs11Module } from './pkcs11-module';
 // with raw CKM_ECDSA; OAEP uses SHA-1 (the only hash SoftHSM offers for it).
 
 const METADATA_LABEL = 'otac-keystore-metadata';
+const AUDIT_ANCHOR_LABEL = 'otac-audit-anchor';
 const P256_OID = Buffer.from('06082a8648ce3d030107', 'hex');
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 
@@ -290,5 +291,33 @@ export class Pkcs11Backend implements KeystoreBackend {
   private s(): pkcs11js.Handle {
     if (!this.session) throw new AppError('KEYSTORE_CLOSED', 'The keystore is not open. Unlock it first.');
     return this.session;
+  }
+
+  /**
+   * The audit anchor is its own private token object (CKO_DATA, CKA_PRIVATE): only a session logged in
+   * with the PIN reads or writes it, and it stays on the token when the database or host files change.
+   * Written like the metadata: each generation a new object, then the older ones destroyed.
+   */
+  readAuditAnchor(): string | undefined {
+    let best: { gen: number; anchor: string } | undefined;
+    for (const h of this.find([{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }, { type: pkcs11js.CKA_LABEL, value: AUDIT_ANCHOR_LABEL }])) {
+      const parsed = JSON.parse(this.attr(h, pkcs11js.CKA_VALUE).toString('utf8')) as { gen: number; anchor: string };
+      if (!best || parsed.gen > best.gen) best = parsed;
+    }
+    return best?.anchor;
+  }
+
+  async writeAuditAnchor(value: string): Promise<void> {
+    const s = this.s();
+    const template = [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }, { type: pkcs11js.CKA_LABEL, value: AUDIT_ANCHOR_LABEL }];
+    const old = this.find(template);
+    const gen = 1 + Math.max(0, ...old.map((h) => (JSON.parse(this.attr(h, pkcs11js.CKA_VALUE).toString('utf8')) as { gen: number }).gen));
+    this.p().C_CreateObject(s, [
+      ...template,
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_VALUE, value: Buffer.from(JSON.stringify({ gen, anchor: value }), 'utf8') },
+    ]);
+    for (const h of old) this.p().C_DestroyObject(s, h);
   }
 }

@@ -29,6 +29,7 @@ type Entry =
 const payloadSchema = z.object({
   metadata: z.string(),
   keys: z.array(z.object({ ref: z.string(), type: z.enum(['aes', 'ec']), value: z.string(), extractable: z.boolean() })),
+  auditAnchor: z.string().optional(),
 });
 
 export interface SoftwareBackendOptions {
@@ -46,6 +47,9 @@ export class SoftwareBackend implements KeystoreBackend {
   private kek: Buffer | null = null;
   private kekParams: KekParams | null = null;
   private seq = 0;
+  /** The metadata last committed, so the audit anchor can be written without the service's help. */
+  private metadata = JSON.stringify(null);
+  private auditAnchor: string | undefined;
 
   constructor(private readonly opts: SoftwareBackendOptions) {}
 
@@ -70,6 +74,7 @@ export class SoftwareBackend implements KeystoreBackend {
   async commit(metadata: string): Promise<void> {
     if (!this.kek || !this.kekParams) throw new AppError('KEYSTORE_CLOSED', 'The keystore is not open. Unlock it first.');
     writeFileAtomic(this.opts.file, encodeKeystoreFile(this.serialise(metadata), this.kek, this.kekParams));
+    this.metadata = metadata;
   }
 
   async close(): Promise<void> {
@@ -159,14 +164,18 @@ export class SoftwareBackend implements KeystoreBackend {
   async importBackup(blob: Buffer, passphrase: string): Promise<string> {
     const decoded = await decodeKeystoreFile(blob, this.backupKek(passphrase), 'backup file');
     const previous = new Map(this.keys);
+    // The live anchor is newer than any backup's: a restore must not move it back (docs/audit.md).
+    const [previousMetadata, liveAnchor] = [this.metadata, this.auditAnchor];
     this.keys.clear();
     try {
       const metadata = this.load(decoded.payload);
+      this.auditAnchor = liveAnchor ?? this.auditAnchor;
       await this.commit(metadata);
       return metadata;
     } catch (err) {
       this.keys.clear();
       for (const [k, v] of previous) this.keys.set(k, v);
+      [this.metadata, this.auditAnchor] = [previousMetadata, liveAnchor];
       throw err;
     }
   }
@@ -184,7 +193,7 @@ export class SoftwareBackend implements KeystoreBackend {
         value: (e.type === 'aes' ? e.value : e.pkcs8).toString('base64'),
         extractable: e.opts.extractable,
       }));
-    return Buffer.from(JSON.stringify({ metadata, keys }), 'utf8');
+    return Buffer.from(JSON.stringify({ metadata, keys, auditAnchor: this.auditAnchor }), 'utf8');
   }
 
   /** Loads persistent keys from a decrypted payload; returns the service metadata. */
@@ -201,6 +210,8 @@ export class SoftwareBackend implements KeystoreBackend {
       if (k.type === 'aes') this.keys.set(k.ref, { type: 'aes', value, opts });
       else this.keys.set(k.ref, { type: 'ec', pkcs8: value, key: createPrivateKey({ key: value, format: 'der', type: 'pkcs8' }), opts });
     }
+    this.metadata = parsed.metadata;
+    this.auditAnchor = parsed.auditAnchor;
     return parsed.metadata;
   }
 
@@ -227,6 +238,22 @@ export class SoftwareBackend implements KeystoreBackend {
     const c = createCipheriv(`aes-${key.length * 8}-ecb`, key, null);
     c.setAutoPadding(false);
     return Buffer.concat([c.update(block), c.final()]);
+  }
+
+  readAuditAnchor(): string | undefined {
+    return this.auditAnchor;
+  }
+
+  /** Inside the same authenticated, encrypted file as the keys: rewriting it needs the passphrase. */
+  async writeAuditAnchor(value: string): Promise<void> {
+    const previous = this.auditAnchor;
+    this.auditAnchor = value;
+    try {
+      await this.commit(this.metadata);
+    } catch (err) {
+      this.auditAnchor = previous;
+      throw err;
+    }
   }
 }
 

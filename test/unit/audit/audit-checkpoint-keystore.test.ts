@@ -2,6 +2,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dbChainSource } from '../../../src/core/audit/audit-checkpoint.service';
 import { keyIdOf } from '../../../src/core/audit/audit-signer';
+import { keystoreAuditTrust } from '../../../src/core/audit/keystore-audit-signer';
 import { checkpointMessage, verifyAuditChain, type CheckpointRow } from '../../../src/core/audit/audit-verify';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import type { Workstation } from '../../../src/core/workstation';
@@ -19,7 +20,8 @@ describe('audit checkpoints signed with the keystore audit key', () => {
   const call = (channel: string, input: unknown = {}) => ws.router.dispatch(officer.client, channel, input);
   const cps = () => ws.db.prepare('SELECT * FROM audit_checkpoints ORDER BY id').all() as CheckpointRow[];
   const headSeq = () => (ws.db.prepare('SELECT max(seq) AS seq FROM audit_log').get() as { seq: number }).seq;
-  const verifyDb = () => verifyAuditChain(dbChainSource(ws.db));
+  /** As the in-app check: against the keystore's key and anchor, or the chain alone while it is locked. */
+  const verifyDb = async () => verifyAuditChain(dbChainSource(ws.db), await keystoreAuditTrust(() => ws.keystore.currentOrNull())());
   /** `n` audited calls (each audit:verify writes one entry), then the signing queue settled. */
   const entries = async (n: number) => {
     for (let i = 0; i < n; i++) value(await call('audit:verify'));
@@ -59,7 +61,7 @@ describe('audit checkpoints signed with the keystore audit key', () => {
     expect(onDemand).toMatchObject({ seq: headSeq() - 1, keyId: key.keyId }); // the audit.checkpoint entry follows it
     expect(ws.db.prepare('SELECT public_key_pem FROM audit_signing_keys WHERE key_id = ?').get(key.keyId)).toEqual({ public_key_pem: key.pem });
     // Verified against an independently kept copy of the public key, and through the channel.
-    const trusted = verifyAuditChain(dbChainSource(ws.db, new Map([[key.keyId, key.pem]])));
+    const trusted = verifyAuditChain(dbChainSource(ws.db), { source: 'public-key', keys: new Map([[key.keyId, key.pem]]), anchor: null });
     expect(trusted).toMatchObject({ ok: true, lastSignedSeq: onDemand.seq, unsignedTail: 1 });
     expect(value(await call('audit:verify'))).toMatchObject({ ok: true, lastSignedSeq: onDemand.seq });
   });
@@ -69,11 +71,11 @@ describe('audit checkpoints signed with the keystore audit key', () => {
     value(await call('keys:lock'));
     await ws.checkpoints.idle();
     const before = cps().length;
-    const tailBefore = verifyDb().unsignedTail;
+    const tailBefore = (await verifyDb()).unsignedTail;
 
     await entries(25);
     expect(cps()).toHaveLength(before);
-    expect(verifyDb()).toMatchObject({ ok: true, unsignedTail: tailBefore + 25 });
+    expect(await verifyDb()).toMatchObject({ ok: true, signatures: 'not-checked', unsignedTail: tailBefore + 25 });
     const refused = await call('audit:checkpoint');
     expect(refused).toMatchObject({ ok: false, error: { code: 'AUDIT_KEY_UNAVAILABLE' } });
     expect(refused.ok ? '' : refused.error.message).toContain('unlock it on the Keys page');
@@ -85,7 +87,7 @@ describe('audit checkpoints signed with the keystore audit key', () => {
     expect(signed).toHaveLength(1); // one checkpoint at the head covers every entry before it
     expect(signed[0]).toMatchObject({ seq: headSeq(), key_id: key.keyId });
     expect(verify('sha256', checkpointMessage(signed[0]!), createPublicKey(key.pem), Buffer.from(signed[0]!.signature, 'base64'))).toBe(true);
-    expect(verifyDb()).toMatchObject({ ok: true, lastSignedSeq: headSeq(), unsignedTail: 0 });
+    expect(await verifyDb()).toMatchObject({ ok: true, signatures: 'keystore', lastSignedSeq: headSeq(), unsignedTail: 0 });
   });
 
   it('still detects a tampered checkpoint or entry under a keystore signature', async () => {

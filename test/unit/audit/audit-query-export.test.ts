@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyIdOf } from '../../../src/core/audit/audit-signer';
 import { arrayChainSource, verifyAuditChain, type CheckpointRow } from '../../../src/core/audit/audit-verify';
 import { AuditService, type AuditRow } from '../../../src/core/audit/audit.service';
 import { freshWorkstation } from '../../support/fresh-workstation';
@@ -82,10 +83,13 @@ describe('audit query and export', () => {
       const fields = [r.seq, r.at, r.operator_id, r.operator, r.role, r.action, r.object, r.outcome, r.details, r.prev_hash];
       expect(createHash('sha256').update(JSON.stringify(fields)).digest('hex')).toBe(r.hash);
     }
-    const keys = new Map(doc.keys.map((k) => [k.keyId, k.publicKeyPem] as const));
-    expect(verifyAuditChain(arrayChainSource(doc.entries, doc.checkpoints, keys))).toMatchObject({ ok: true, checkpoints: 1 });
+    // Checked against the keystore's audit key, not the keys the export carries.
+    const pem = (await t.ws.keystore.current().auditPublicKey()).pem;
+    const trust = { source: 'public-key', keys: new Map([[keyIdOf(pem), pem]]), anchor: null, requireCheckpoint: true } as const;
+    expect(doc.keys.map((k) => k.publicKeyPem)).toEqual([pem]);
+    expect(verifyAuditChain(arrayChainSource(doc.entries, doc.checkpoints), trust)).toMatchObject({ ok: true, checkpoints: 1 });
     const tampered = doc.entries.map((r) => (r.seq === 2 ? { ...r, action: 'auth.nothingHappened' } : r));
-    expect(verifyAuditChain(arrayChainSource(tampered, doc.checkpoints, keys)).firstProblem).toMatchObject({ seq: 2, reason: 'altered' });
+    expect(verifyAuditChain(arrayChainSource(tampered, doc.checkpoints), trust).firstProblem).toMatchObject({ seq: 2, reason: 'altered' });
     expect((await query({ actionPrefix: 'audit.export' })).total).toBe(1);
   });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runAuditCli } from '../../../src/core/audit/audit-cli';
 import { dbChainSource } from '../../../src/core/audit/audit-checkpoint.service';
-import { SoftwareAuditSigner } from '../../../src/core/audit/audit-signer';
+import { fingerprintOf, SoftwareAuditSigner } from '../../../src/core/audit/audit-signer';
 import { verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import { AuditService, entryHash, type AuditRow } from '../../../src/core/audit/audit.service';
 import { createWorkstation, type Workstation } from '../../../src/core/workstation';
@@ -39,7 +39,8 @@ describe('audit verification detects tampering and names the first bad entry', (
     ws.db.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
     return ws.db;
   };
-  const verify = () => verifyAuditChain(dbChainSource(ws.db));
+  const trusted = () => ({ source: 'public-key' as const, keys: new Map([[signer.keyId(), signer.publicKeyPem()]]), anchor: null });
+  const verify = () => verifyAuditChain(dbChainSource(ws.db), trusted());
   const row = (seq: number) => ws.db.prepare('SELECT * FROM audit_log WHERE seq = ?').get(seq) as AuditRow;
   const insertRow = (r: AuditRow) =>
     ws.db
@@ -126,25 +127,32 @@ describe('audit verification detects tampering and names the first bad entry', (
     expect(verify().firstProblem).toMatchObject({ seq: 3, reason: 'bad-signature' });
   });
 
-  it('bad signature: key and signature replaced in the file, caught with an independent copy of the key', async () => {
+  it('bad signature: key and signature replaced in the file, caught with the trusted key, through the channel too', async () => {
     const impostor = SoftwareAuditSigner.generate();
     ws.db.exec('DROP TRIGGER audit_checkpoints_no_update');
     const cp = ws.db.prepare('SELECT * FROM audit_checkpoints').get() as { seq: number; hash: string; signed_at: string };
     const message = Buffer.from(['otac-audit-checkpoint/1', cp.seq, cp.hash, impostor.keyId(), cp.signed_at].join('\n'));
     ws.db.prepare('UPDATE audit_checkpoints SET key_id = ?, signature = ?').run(impostor.keyId(), (await impostor.sign(message)).toString('base64'));
     ws.db.prepare('INSERT INTO audit_signing_keys (key_id, public_key_pem, added_at) VALUES (?, ?, ?)').run(impostor.keyId(), impostor.publicKeyPem(), cp.signed_at);
-    // Against the keys recorded in the file the forgery passes; against the real key it does not.
-    expect(verify().ok).toBe(true);
-    const trusted = new Map([[signer.keyId(), signer.publicKeyPem()]]);
-    expect(verifyAuditChain(dbChainSource(ws.db, trusted)).firstProblem).toMatchObject({ seq: 12, reason: 'bad-signature' });
+    // The verifier is never given the keys recorded in the file: the impostor's key is simply not trusted.
+    expect(verify().firstProblem).toMatchObject({ seq: 12, reason: 'bad-signature' });
+    expect(verify().firstProblem?.message).toContain('not the trusted audit key');
+    const viaChannel = value(await ws.router.dispatch(officer.client, 'audit:verify', {}));
+    expect(viaChannel).toMatchObject({ ok: false, signatures: 'public-key', firstProblem: { seq: 12, reason: 'bad-signature' } });
   });
 
-  it('the CLI verifies a data directory read-only and exits 1 naming the broken entry', () => {
+  it('the CLI verifies a data directory read-only against the given key and exits 1 naming the broken entry', () => {
     const lines: string[] = [];
-    expect(runAuditCli(['verify', '--data-dir', t.dataDir], (l) => lines.push(l))).toBe(0);
-    attacker().prepare("UPDATE audit_log SET details = '{}' WHERE seq = 4").run();
     const keyFile = join(t.dataDir, 'audit-key.pem');
     writeFileSync(keyFile, signer.publicKeyPem());
+    // Without a key of its own the CLI refuses, and says why.
+    expect(runAuditCli(['verify', '--data-dir', t.dataDir], (l) => lines.push(l))).toBe(2);
+    expect(lines.join('\n')).toContain('--public-key');
+    expect(lines.join('\n')).toContain('prove nothing');
+    lines.length = 0;
+    expect(runAuditCli(['verify', '--data-dir', t.dataDir, '--public-key', keyFile], (l) => lines.push(l))).toBe(0);
+    expect(runAuditCli(['verify', '--data-dir', t.dataDir, '--fingerprint', fingerprintOf(signer.publicKeyPem())], () => undefined)).toBe(0);
+    attacker().prepare("UPDATE audit_log SET details = '{}' WHERE seq = 4").run();
     lines.length = 0;
     expect(runAuditCli(['verify', '--data-dir', t.dataDir, '--public-key', keyFile], (l) => lines.push(l))).toBe(1);
     expect(lines.join('\n')).toContain('BROKEN at #4 (altered)');

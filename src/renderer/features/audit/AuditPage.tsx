@@ -77,14 +77,27 @@ export function AuditPage({ session }: { session: SessionInfo }) {
       {verify.data ? (
         verify.data.ok ? (
           <div className="banner banner-ok" data-testid="verify-result">
-            Chain intact: {verify.data.entries} entries, {verify.data.checkpoints} signed checkpoints
-            {verify.data.unsignedTail ? `, ${verify.data.unsignedTail} newest entries not yet under a signature` : ''}.
+            Chain intact: {verify.data.entries} entries
+            {verify.data.signatures === 'not-checked'
+              ? '.'
+              : `, ${verify.data.checkpoints} signed checkpoints${verify.data.unsignedTail ? `, ${verify.data.unsignedTail} newest entries not yet under a signature` : ''}.`}
+            {verify.data.anchor ? ` The keystore recorded entry #${verify.data.anchor.seq} as signed; the log still reaches it unchanged.` : ''}
+            {verify.data.auditKeyFingerprint ? (
+              <div>
+                Audit key fingerprint (for the standalone verifier): <code data-testid="audit-key-fingerprint">{verify.data.auditKeyFingerprint}</code>
+              </div>
+            ) : null}
           </div>
         ) : (
           <div className="banner banner-error" role="alert" data-testid="verify-result">
             Broken at entry #{verify.data.firstProblem?.seq}: {verify.data.firstProblem?.message}
           </div>
         )
+      ) : null}
+      {verify.data?.notice ? (
+        <div className="banner banner-warning" role="status" data-testid="verify-notice">
+          {verify.data.notice}
+        </div>
       ) : null}
       {checkpoint.data ? <div className="banner banner-ok">Checkpoint signed up to entry #{checkpoint.data.seq}.</div> : null}
 
