@@ -11,6 +11,10 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Password hashing (scrypt) and the contract fuzz are CPU-bound: under a loaded machine
+          // they passed the 5 s default and failed a run with nothing wrong. A hang still fails.
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
         },
       },
       {

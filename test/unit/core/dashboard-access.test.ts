@@ -18,7 +18,7 @@ describe('dashboard:summary shows audit figures only to roles that may read the 
       username: byRole.get('auditor')!.username,
       password: 'wrong password here',
     });
-  });
+  }, 60_000); // five operators' password hashing: generous, so a loaded machine does not fail it
   afterAll(() => t.dispose());
 
   for (const role of ROLES) {

@@ -67,7 +67,7 @@ describe.skipIf(process.platform === 'win32')('data directory permissions', () =
       } finally {
         await ws.close();
       }
-    });
+    }, 30_000);
   }
 
   it('tightens files and folders an earlier version left readable, at start', async () => {
@@ -101,5 +101,5 @@ describe.skipIf(process.platform === 'win32')('data directory permissions', () =
     } finally {
       await ws.close();
     }
-  });
+  }, 30_000);
 });
