@@ -38,6 +38,12 @@ export interface AuditTrust {
   readonly anchor: { readonly seq: number; readonly hash: string; readonly at: string } | null;
   /** A log with entries but no checkpoint at all fails (an export checked elsewhere has no anchor). */
   readonly requireCheckpoint?: boolean;
+  /**
+   * The anchor is the keystore's live one, which moves with every checkpoint it signs: a checkpoint under
+   * a trusted key beyond it was not signed through the anchor (a rolled-back keystore, or the key used
+   * directly), so it fails. Not for an anchor written down earlier by an auditor.
+   */
+  readonly anchorIsLatest?: boolean;
 }
 
 export const KEYSTORE_LOCKED_NOTICE =
@@ -97,6 +103,14 @@ export function verifyAuditChain(src: AuditChainSource, trust: AuditTrust | null
   if (anchor) {
     const found = checkAnchor(anchor, verified, hashAt, lastSeq);
     if (found && !located(found, anchor.seq)) problems.push(found);
+    const beyond = trust?.anchorIsLatest ? [...verified].find((seq) => seq > anchor.seq) : undefined;
+    if (beyond !== undefined) {
+      problems.push({
+        seq: beyond,
+        reason: 'bad-signature',
+        message: `The checkpoint at #${beyond} is signed with the audit key but lies beyond the keystore's anchor (#${anchor.seq}): it was not signed through the keystore's checkpoint signing.`,
+      });
+    }
   }
   if (trust?.requireCheckpoint && checkpoints.length === 0 && count > 0) {
     problems.push({

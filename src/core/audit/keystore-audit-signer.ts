@@ -42,6 +42,7 @@ export function keystoreAuditTrust(openKeystore: () => Keystore | null): AuditTr
       source: 'keystore',
       keys: new Map([[keyIdOf(pem), pem]]),
       anchor: anchor && { seq: anchor.seq, hash: anchor.hash, at: anchor.at },
+      anchorIsLatest: true,
     };
   };
 }

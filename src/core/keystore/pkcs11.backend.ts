@@ -301,7 +301,7 @@ export class Pkcs11Backend implements KeystoreBackend {
   readAuditAnchor(): string | undefined {
     let best: { gen: number; anchor: string } | undefined;
     for (const h of this.find([{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }, { type: pkcs11js.CKA_LABEL, value: AUDIT_ANCHOR_LABEL }])) {
-      const parsed = JSON.parse(this.attr(h, pkcs11js.CKA_VALUE).toString('utf8')) as { gen: number; anchor: string };
+      const parsed = anchorObject(this.attr(h, pkcs11js.CKA_VALUE));
       if (!best || parsed.gen > best.gen) best = parsed;
     }
     return best?.anchor;
@@ -311,7 +311,7 @@ export class Pkcs11Backend implements KeystoreBackend {
     const s = this.s();
     const template = [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }, { type: pkcs11js.CKA_LABEL, value: AUDIT_ANCHOR_LABEL }];
     const old = this.find(template);
-    const gen = 1 + Math.max(0, ...old.map((h) => (JSON.parse(this.attr(h, pkcs11js.CKA_VALUE).toString('utf8')) as { gen: number }).gen));
+    const gen = 1 + Math.max(0, ...old.map((h) => anchorObject(this.attr(h, pkcs11js.CKA_VALUE)).gen));
     this.p().C_CreateObject(s, [
       ...template,
       { type: pkcs11js.CKA_TOKEN, value: true },
@@ -320,4 +320,14 @@ export class Pkcs11Backend implements KeystoreBackend {
     ]);
     for (const h of old) this.p().C_DestroyObject(s, h);
   }
+}
+
+function anchorObject(value: Buffer): { gen: number; anchor: string } {
+  try {
+    const parsed = JSON.parse(value.toString('utf8')) as { gen?: unknown; anchor?: unknown };
+    if (typeof parsed.gen === 'number' && typeof parsed.anchor === 'string') return { gen: parsed.gen, anchor: parsed.anchor };
+  } catch {
+    // fall through: not ours, or damaged
+  }
+  throw new AppError('KEYSTORE_TAMPERED', 'The audit anchor on the HSM token is not in the expected form. Check the token with its vendor tools.');
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runAuditCli } from '../../../src/core/audit/audit-cli';
 import { fingerprintOf, SoftwareAuditSigner } from '../../../src/core/audit/audit-signer';
+import { checkpointMessage } from '../../../src/core/audit/audit-verify';
 import { AuditService, type AuditRow } from '../../../src/core/audit/audit.service';
 import type { KeystoreLocation } from '../../../src/core/keystore/keystore-holder.service';
 import type { AuditAnchor } from '../../../src/core/keystore/keystore.types';
@@ -121,6 +122,37 @@ describe.each(BACKENDS)('the audit anchor in the %s keystore', (backend) => {
       .get() as { outcome: string; details: string } | undefined;
     expect(entry?.outcome).toBe('failed');
     expect(JSON.parse(entry?.details ?? '{}')).toMatchObject({ code: 'AUDIT_CHAIN_BROKEN', anchorSeq: a?.seq });
+  });
+
+  it('refuses a checkpoint under the audit key that lies beyond the anchor (signed around the anchor, not through it)', async () => {
+    const a = await anchor();
+    const audit = new AuditService(ws.db);
+    const head = audit.append({
+      operatorId: null,
+      operator: 'tom',
+      role: 'clerk',
+      action: 'test.entry',
+      outcome: 'ok',
+    });
+    // Code holding the open keystore signs a checkpoint message directly, so the anchor does not move.
+    const ks = ws.keystore.current();
+    const keyId = (await anchor())?.keyId ?? '';
+    const signedAt = new Date().toISOString();
+    const message = checkpointMessage({ seq: head.seq, hash: head.hash, key_id: keyId, signed_at: signedAt });
+    const signature = (await ks.signAudit(message)).toString('base64');
+    const log = readAuditLog(ws.db);
+    const id = Math.max(...log.checkpoints.map((c) => c.id)) + 1;
+    writeAuditLog(ws.db, {
+      ...log,
+      checkpoints: [
+        ...log.checkpoints,
+        { id, seq: head.seq, hash: head.hash, signature, key_id: keyId, signed_at: signedAt },
+      ],
+    });
+    expect(await anchor()).toEqual(a);
+    const r = await verify();
+    expect(r).toMatchObject({ ok: false, firstProblem: { seq: head.seq, reason: 'bad-signature' } });
+    expect(r.firstProblem?.message).toContain(`beyond the keystore's anchor (#${a?.seq})`);
   });
 
   it('while the keystore is locked, says the signatures were not checked and to unlock it', async () => {
