@@ -91,7 +91,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     ...adminHandlers({ admin, events }),
     ...policyHandlers({ policies: policyService, events }),
     ...auditHandlers({ db, audit, checkpoints }),
-    ...keysHandlers({ keystore, dualControl, cardSeries, backups, events }),
+    ...keysHandlers({ keystore, dualControl, auth, cardSeries, backups, events }),
     ...systemHandlers(db, opts, audit),
     ...readerHandlers(monitor),
   };
