@@ -1,4 +1,15 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
@@ -7,7 +18,8 @@ import type { Result } from '../../../src/shared/contract';
 import type { Workstation } from '../../../src/core/workstation';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import { encodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { createWorkstation } from '../../../src/core/workstation';
+import { TEST_COST } from './keystore.fixture';
 import {
   APPROVER_BACKUP_PASSPHRASE,
   BACKUP_PASSPHRASE,
@@ -24,8 +36,30 @@ import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOpera
 const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error.message);
 type KeyRow = { id: string; purpose: string; version: number; state: string; kcv: string };
 
+/**
+ * A fresh workstation whose keystore and backups use the tests' cheap scrypt: every restore attempt
+ * here derives two custodian keys, and the attacks below make many.
+ */
+function cheapScryptWorkstation() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'otac-test-'));
+  const keystore = {
+    backend: 'software',
+    file: join(dataDir, 'keystore', 'keystore.otacks'),
+    scryptCost: TEST_COST,
+  } as const;
+  const ws = createWorkstation({ dataDir, shell: 'browser', version: 'test', keystore });
+  return {
+    ws,
+    dataDir,
+    dispose: async () => {
+      await ws.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('keys:backup* channels', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof cheapScryptWorkstation>;
   let ws: Workstation;
   let officer: TestOperator;
   let second: TestOperator;
@@ -38,7 +72,7 @@ describe('keys:backup* channels', () => {
     call(officer, 'keys:backupRestore', { fileName, custodianPassphrases, approval: approvalOf(second) });
 
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = cheapScryptWorkstation();
     ws = t.ws;
     officer = await setupOfficer(ws);
     second = await addOperator(ws, 'security_officer');
