@@ -55,6 +55,7 @@ const FAILED_ACTIONS = new Set([
   'keystore.ceremony.component_rejected',
   'keystore.ceremony.master_key_rejected',
   'keystore.backup.restore_failed',
+  'keystore.backup.refused',
 ]);
 
 /**

@@ -244,8 +244,12 @@ export class KeystoreService implements Keystore {
     const b = this.opts.backend;
     if (!b.exportBackup) throw backupUnsupported();
     const [first, second] = custodians;
-    if (first.operator.toLowerCase() === second.operator.toLowerCase()) throw sameCustodian();
-    if (first.passphrase.normalize('NFC') === second.passphrase.normalize('NFC')) throw samePassphrase('backup');
+    const refuse = (err: AppError): never => {
+      this.audit('keystore.backup.refused', { officer: opts.officer, code: err.code });
+      throw err;
+    };
+    if (first.operator.toLowerCase() === second.operator.toLowerCase()) refuse(sameCustodian());
+    if (first.passphrase.normalize('NFC') === second.passphrase.normalize('NFC')) refuse(samePassphrase('backup'));
     writeFileAtomic(file, await b.exportBackup(custodians, this.registry.serialise()));
     this.audit('keystore.backup.written', {
       officer: opts.officer,

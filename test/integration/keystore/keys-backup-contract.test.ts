@@ -347,6 +347,9 @@ describe('keys:backup* channels', () => {
       }
       expect(existsSync(backupsDir) ? readdirSync(backupsDir) : []).toEqual([]);
       expect(auditRows(ws).filter((r) => r.action === 'keystore.backup.written')).toEqual([]);
+      const refused = auditRows(ws).filter((r) => r.action === 'keystore.backup.refused');
+      expect(refused).toEqual([expect.objectContaining({ operator: officer.username, outcome: 'failed' })]);
+      expect(JSON.parse(refused[0]!.details)).toMatchObject({ code: 'KEYSTORE_BACKUP_SAME_PASSPHRASE' });
     });
 
     it('one custodian alone cannot open a backup: one passphrase, the other, a swapped or planted share, one passphrase twice', async () => {
