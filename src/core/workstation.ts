@@ -96,7 +96,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     ...adminHandlers({ admin, events }),
     ...policyHandlers({ policies: policyService, events }),
     ...auditHandlers({ db, audit, checkpoints, trust: fixedSigner ? fixedAuditTrust(fixedSigner) : keystoreAuditTrust(() => keystore.currentOrNull()) }),
-    ...keysHandlers({ keystore, dualControl, cardSeries, backups, events }),
+    ...keysHandlers({ keystore, dualControl, auth, cardSeries, backups, events }),
     ...systemHandlers(db, opts, audit),
     ...readerHandlers(monitor),
   };

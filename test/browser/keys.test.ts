@@ -4,6 +4,7 @@ import { kcvAes } from '../../src/core/crypto/kcv';
 import { openDesk, type Desk } from '../support/browser';
 import {
   approve,
+  approveAsCustodian,
   createKeystore,
   createOperator,
   openPageByAddress,
@@ -24,9 +25,11 @@ const chosen = 'my own long password';
 const passphrase = 'the keystore passphrase of this desk';
 const components = COMPONENT_HEX.slice(0, 2);
 
-async function enterComponent(page: Page, custodian: string, hex: string) {
+/** The custodian types their own user name and password beside their component. */
+async function enterComponent(page: Page, custodian: { username: string; password: string }, hex: string) {
   const form = page.getByRole('form', { name: 'Enter component' });
-  await form.getByLabel('Custodian name').fill(custodian);
+  await form.getByLabel('Custodian user name').fill(custodian.username);
+  await form.getByLabel('Custodian password').fill(custodian.password);
   // Typed in groups of 8, as read off a sheet.
   await form.getByLabel('Component', { exact: true }).fill(hex.match(/.{8}/g)!.join(' '));
   await form.getByLabel('Component', { exact: true }).press('Enter');
@@ -77,18 +80,33 @@ describe('the Keys page (browser mode, real services)', () => {
     await approve(page, officer2.username, chosen);
     await page.getByTestId('ceremony-progress').getByText('0 of 2').waitFor();
 
-    const componentField = page.getByRole('form', { name: 'Enter component' }).getByLabel('Component', { exact: true });
-    expect(await componentField.getAttribute('type')).toBe('password');
+    const componentForm = page.getByRole('form', { name: 'Enter component' });
+    const componentField = componentForm.getByLabel('Component', { exact: true });
+    for (const field of [
+      componentField,
+      componentForm.getByLabel('Custodian user name'),
+      componentForm.getByLabel('Custodian password'),
+    ]) {
+      expect(await field.getAttribute('type')).toBe('password');
+    }
     // Control: a typed, unsent component does show in the page's HTML, so the scan below can see one.
     await componentField.fill(components[0]!);
     expect(await page.content()).toContain(components[0]);
-    for (const [i, hex] of components.entries()) {
-      await enterComponent(page, `Custodian ${i + 1}`, hex);
-      await page
-        .getByTestId(`component-kcv-${i + 1}`)
-        .getByText(componentKcv(hex))
-        .waitFor();
+    // Split knowledge: the officer at the desk may hold component 1 only by typing their credentials, and
+    // cannot hold component 2 as well; the second officer types theirs for it.
+    const custodians = [
+      { username: officer.username, password: officer.password },
+      { username: officer2.username, password: chosen },
+    ];
+    await enterComponent(page, custodians[0]!, components[0]!);
+    await page.getByTestId('component-kcv-1').getByText(componentKcv(components[0]!)).waitFor();
+    await enterComponent(page, custodians[0]!, components[1]!);
+    await componentForm.locator('[data-code=CEREMONY_CUSTODIAN_REPEATED]').waitFor();
+    for (const label of ['Custodian user name', 'Custodian password', 'Component']) {
+      expect(await componentForm.getByLabel(label, { exact: true }).inputValue()).toBe('');
     }
+    await enterComponent(page, custodians[1]!, components[1]!);
+    await page.getByTestId('component-kcv-2').getByText(componentKcv(components[1]!)).waitFor();
     await page.getByTestId('ceremony-progress').getByText('2 of 2').waitFor();
 
     const mkKcv = kcvAes(masterKeyOf(components));
@@ -108,16 +126,26 @@ describe('the Keys page (browser mode, real services)', () => {
         expect(html).not.toContain(form);
     }
     expect(html).not.toContain(passphrase);
+    expect(html).not.toContain(chosen);
+    expect(html).not.toContain(officer.password);
 
     const begun = desk.ws.db
       .prepare("SELECT operator, details FROM audit_log WHERE action = 'keystore.ceremony.begun'")
       .get() as { operator: string; details: string };
     expect(begun.operator).toBe(officer.username);
     expect(JSON.parse(begun.details)).toMatchObject({ approvedBy: officer2.username });
+    const entered = desk.ws.db
+      .prepare("SELECT details FROM audit_log WHERE action = 'keystore.ceremony.component_entered' ORDER BY seq")
+      .all() as { details: string }[];
+    expect(entered.map((r) => (JSON.parse(r.details) as { custodian: string }).custodian)).toEqual([
+      officer.username,
+      officer2.username,
+    ]);
   });
 
-  it('backs up the keystore and restores it over a changed one, each under dual control, never echoing a passphrase', async () => {
+  it('backs up the keystore for two custodians and restores it over a changed one with both, never echoing a passphrase', async () => {
     const backupPassphrase = 'the passphrase of this backup';
+    const approverBackupPassphrase = 'the second custodian keeps this';
     const page = await deskWithTwoOfficers();
 
     await page.getByRole('link', { name: 'Keys' }).click();
@@ -134,15 +162,16 @@ describe('the Keys page (browser mode, real services)', () => {
     const backups = page.getByRole('region', { name: 'Backups' });
     await backups.getByText('No backups on this desk yet').waitFor();
     const form = backups.getByRole('form', { name: 'Create backup' });
-    await form.getByLabel('Backup passphrase', { exact: true }).fill(backupPassphrase);
-    await form.getByLabel('Repeat backup passphrase').fill(backupPassphrase);
+    await form.getByLabel('Your backup passphrase', { exact: true }).fill(backupPassphrase);
+    await form.getByLabel('Repeat your backup passphrase').fill(backupPassphrase);
     await form.getByRole('button', { name: 'Create backup…' }).click();
-    expect(await form.getByLabel('Backup passphrase', { exact: true }).inputValue()).toBe('');
-    await approve(page, officer2.username, chosen);
+    expect(await form.getByLabel('Your backup passphrase', { exact: true }).inputValue()).toBe('');
+    await approveAsCustodian(page, officer2.username, chosen, approverBackupPassphrase);
     await backups.getByTestId('backup-written').waitFor();
     const row = backups.getByRole('table', { name: 'Backup files' }).locator('tbody tr');
     await row.waitFor();
     expect(await row.count()).toBe(1);
+    expect(await row.textContent()).toContain(`${officer.username} and ${officer2.username}`);
 
     // Change the keystore, then bring the backed-up keys back.
     await generateMasterKey(2);
@@ -151,15 +180,21 @@ describe('the Keys page (browser mode, real services)', () => {
     await confirm.getByText('This replaces every key on this desk').waitFor();
     await confirm.getByRole('button', { name: 'Replace the keys…' }).click();
     const restore = page.getByRole('dialog', { name: 'Restore backup' });
-    await restore.getByLabel('Backup passphrase').fill('not the backup passphrase');
-    await restore.getByLabel('Backup passphrase').press('Enter');
+    const first = restore.getByLabel(`Backup passphrase of ${officer.username}`);
+    const second = restore.getByLabel(`Backup passphrase of ${officer2.username}`);
+    // One custodian alone: their own passphrase and a guess at the other's.
+    await first.fill(backupPassphrase);
+    await second.fill('a guess at the other passphrase');
+    await second.press('Enter');
     await approve(page, officer2.username, chosen);
     await restore.locator('[data-code=KEYSTORE_WRONG_PASSPHRASE]').waitFor();
-    expect(await restore.getByLabel('Backup passphrase').inputValue()).toBe('');
+    expect(await first.inputValue()).toBe('');
+    expect(await second.inputValue()).toBe('');
     expect(await keyTable.locator('tr[data-purpose="master"]').count()).toBe(2);
 
-    await restore.getByLabel('Backup passphrase').fill(backupPassphrase);
-    await restore.getByLabel('Backup passphrase').press('Enter');
+    await first.fill(backupPassphrase);
+    await second.fill(approverBackupPassphrase);
+    await second.press('Enter');
     await approve(page, officer2.username, chosen);
     await backups.getByTestId('backup-restored').getByText('restored').waitFor();
     await keyTable.locator('tr[data-purpose="master"][data-version="2"]').waitFor({ state: 'detached' });
@@ -167,6 +202,7 @@ describe('the Keys page (browser mode, real services)', () => {
     await page.getByTestId('keystore-state').getByText(`KCV ${backedUpKcv}`).waitFor();
 
     expect(await page.content()).not.toContain(backupPassphrase);
+    expect(await page.content()).not.toContain(approverBackupPassphrase);
     const restored = desk.ws.db
       .prepare("SELECT operator, details FROM audit_log WHERE action = 'keystore.backup.restored'")
       .get() as { operator: string; details: string };

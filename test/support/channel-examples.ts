@@ -4,7 +4,9 @@ import { DEFAULT_POLICIES } from '../../src/core/policy/policy.service';
 import type { Workstation } from '../../src/core/workstation';
 import { OFFICER } from './fresh-workstation';
 import {
+  APPROVER_BACKUP_PASSPHRASE,
   BACKUP_PASSPHRASE,
+  BACKUP_PASSPHRASES,
   COMPONENT_HEX,
   KEYSTORE_PASSPHRASE,
   beginCeremony,
@@ -122,7 +124,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     input: async (c) => {
       await createKeystore(c.ws, c.officer);
       await beginCeremony(c.ws, c.officer, await c.addOperator('security_officer'), 2);
-      return { index: 1, component: COMPONENT_HEX[0], custodian: 'Custodian 1', expectedKcv: componentKcv(COMPONENT_HEX[0]) };
+      return { index: 1, component: COMPONENT_HEX[0], custodian: approvalOf(c.officer), expectedKcv: componentKcv(COMPONENT_HEX[0]) };
     },
   },
   'keys:ceremonyFinish': {
@@ -130,8 +132,9 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     auditAction: 'keystore.ceremony.finished',
     input: async (c) => {
       await createKeystore(c.ws, c.officer);
-      await beginCeremony(c.ws, c.officer, await c.addOperator('security_officer'), 2);
-      await enterComponents(c.ws, c.officer, COMPONENT_HEX.slice(0, 2));
+      const second = await c.addOperator('security_officer');
+      await beginCeremony(c.ws, c.officer, second, 2);
+      await enterComponents(c.ws, c.officer, COMPONENT_HEX.slice(0, 2), [c.officer, second]);
       return {};
     },
   },
@@ -180,7 +183,11 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     auditAction: 'keystore.backup.written',
     input: async (c) => {
       await createKeystore(c.ws, c.officer);
-      return { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(await c.addOperator('security_officer')) };
+      return {
+        passphrase: BACKUP_PASSPHRASE,
+        approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
+        approval: approvalOf(await c.addOperator('security_officer')),
+      };
     },
   },
   'keys:backupRestore': {
@@ -190,7 +197,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       await createKeystore(c.ws, c.officer);
       const approver = await c.addOperator('security_officer');
       const { fileName } = await createBackup(c.ws, c.officer, approver);
-      return { fileName, passphrase: BACKUP_PASSPHRASE, approval: approvalOf(approver) };
+      return { fileName, custodianPassphrases: [...BACKUP_PASSPHRASES], approval: approvalOf(approver) };
     },
   },
 };

@@ -76,6 +76,20 @@ export async function approve(page: Page, username: string, password: string) {
   await dialog.getByRole('button', { name: 'Approve' }).click();
 }
 
+/**
+ * Approves a keystore backup as its second custodian: the approver's credentials and a backup
+ * passphrase of their own, typed twice.
+ */
+export async function approveAsCustodian(page: Page, username: string, password: string, backupPassphrase: string) {
+  const dialog = page.getByRole('dialog', { name: 'Second approver' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Approver user name').fill(username);
+  await dialog.getByLabel('Approver password').fill(password);
+  await dialog.getByLabel("Approver's backup passphrase", { exact: true }).fill(backupPassphrase);
+  await dialog.getByLabel("Repeat approver's backup passphrase").fill(backupPassphrase);
+  await dialog.getByRole('button', { name: 'Approve' }).click();
+}
+
 /** Creates the keystore from the Keys page, typing the passphrase twice. */
 export async function createKeystore(page: Page, passphrase: string) {
   const create = page.getByRole('form', { name: 'Create keystore' });

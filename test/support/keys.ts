@@ -5,8 +5,12 @@ import { approvalOf, value, type TestOperator } from './operators';
 // Keystore steps through the contract, as a security officer at the desk would take them.
 
 export const KEYSTORE_PASSPHRASE = 'a long keystore passphrase';
-/** A backup's own passphrase, unlike the keystore's. */
+/** The initiating officer's own backup passphrase (custodian 1), unlike the keystore's. */
 export const BACKUP_PASSPHRASE = 'the passphrase of the backup';
+/** The approver's own backup passphrase (custodian 2). */
+export const APPROVER_BACKUP_PASSPHRASE = 'the approver keeps this one';
+/** Both custodians' passphrases, in the order a backup lists its custodians. */
+export const BACKUP_PASSPHRASES = [BACKUP_PASSPHRASE, APPROVER_BACKUP_PASSPHRASE] as const;
 
 /** Three distinct custodian components (hex, as on the sheets); MK = their XOR. */
 export const COMPONENT_HEX = [
@@ -30,10 +34,12 @@ export async function beginCeremony(
   value(await ws.router.dispatch(officer.client, 'keys:ceremonyBegin', { components, approval: approvalOf(approver) }));
 }
 
+/** Component i is entered at `officer`'s desk by `custodians[i]`, who types their own credentials. */
 export async function enterComponents(
   ws: Workstation,
   officer: TestOperator,
   hexes: readonly string[],
+  custodians: readonly TestOperator[],
 ): Promise<unknown[]> {
   const out: unknown[] = [];
   for (const [i, component] of hexes.entries()) {
@@ -42,7 +48,7 @@ export async function enterComponents(
         await ws.router.dispatch(officer.client, 'keys:ceremonyEnterComponent', {
           index: i + 1,
           component,
-          custodian: `Custodian ${i + 1}`,
+          custodian: approvalOf(custodians[i]!),
         }),
       ),
     );
@@ -60,16 +66,20 @@ export async function keystoreWithMasterKey(
   value(await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: approvalOf(approver) }));
 }
 
-/** An encrypted backup of the open keystore, under BACKUP_PASSPHRASE (dual control by `approver`). */
+/**
+ * An encrypted backup of the open keystore for two custodians: `officer` under BACKUP_PASSPHRASE and
+ * `approver` (dual control) under APPROVER_BACKUP_PASSPHRASE.
+ */
 export async function createBackup(
   ws: Workstation,
   officer: TestOperator,
   approver: TestOperator,
-): Promise<{ fileName: string; createdAt: string; sizeBytes: number }> {
+): Promise<{ fileName: string; createdAt: string; sizeBytes: number; custodians: string[] }> {
   return value(
     await ws.router.dispatch(officer.client, 'keys:backupCreate', {
       passphrase: BACKUP_PASSPHRASE,
+      approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
       approval: approvalOf(approver),
     }),
-  ) as { fileName: string; createdAt: string; sizeBytes: number };
+  ) as { fileName: string; createdAt: string; sizeBytes: number; custodians: string[] };
 }

@@ -1,16 +1,20 @@
 import type { keysChannels } from '../../shared/contract/keys.contract';
 import type { Session } from '../auth/session.store';
 import type { Approver, DualControlService } from '../dual-control/dual-control.service';
-import { AppError } from '../errors';
+import type { AuthService } from '../auth/auth.service';
+import { AppError, isAppError } from '../errors';
 import type { EventBus } from '../rpc/event-bus';
 import type { HandlersFor } from '../rpc/router';
 import type { CardSeriesStore } from './card-series.repository';
 import type { KeystoreBackups } from './keystore-backup.service';
 import type { KeystoreActor, KeystoreHolder, KeystoreHolderStatus } from './keystore-holder.service';
+import type { CeremonyCustodian } from './keystore.types';
 
 export interface KeysHandlerDeps {
   readonly keystore: KeystoreHolder;
   readonly dualControl: DualControlService;
+  /** Checks a ceremony custodian's own credentials (counted toward their lockout like a sign-in). */
+  readonly auth: Pick<AuthService, 'verifyCredentials'>;
   /** Read first, so looking up a mistyped N answers "unknown" instead of issuing a series for it. */
   readonly cardSeries: CardSeriesStore;
   readonly backups: KeystoreBackups;
@@ -52,6 +56,47 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
     return n;
   };
 
+  /** Who typed these credentials: verified like an approval, so a wrong password counts toward their lockout. */
+  const custodianOf = async (c: { username: string; password: string }, index: number): Promise<CeremonyCustodian> => {
+    try {
+      const op = await deps.auth.verifyCredentials(c.username, c.password, {
+        action: 'keys.ceremony.custodian',
+        details: { index },
+      });
+      return {
+        operatorId: op.id,
+        username: op.username,
+        role: op.role,
+        temporaryPassword: op.must_change_password !== 0,
+      };
+    } catch (err) {
+      if (!isAppError(err)) throw err;
+      switch (err.code) {
+        case 'AUTH_LOCKED':
+          throw new AppError(
+            'CEREMONY_CUSTODIAN_LOCKED',
+            "The custodian's account is locked. Unlock it first or ask another custodian; nothing was kept.",
+          );
+        case 'AUTH_DISABLED':
+          throw new AppError(
+            'CEREMONY_CUSTODIAN_DISABLED',
+            "The custodian's account is disabled. Ask another custodian; nothing was kept.",
+          );
+        case 'AUTH_FAILED': {
+          const left = err.details?.attemptsLeft;
+          const warning =
+            typeof left === 'number' ? ` ${left} attempt${left === 1 ? '' : 's'} left before that account locks.` : '';
+          throw new AppError(
+            'CEREMONY_CUSTODIAN_FAILED',
+            `The custodian's user name or password is wrong; nothing was kept.${warning}`,
+          );
+        }
+        default:
+          throw err;
+      }
+    }
+  };
+
   return {
     'keys:status': async () => view(await keystore.status()),
     'keys:create': async (input, ctx) => changed(view(await keystore.create(input.passphrase, actorOf(ctx.session)))),
@@ -67,15 +112,19 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
       );
       return changed({ components: p.components, entered: [...p.entered] });
     },
-    'keys:ceremonyEnterComponent': (input, ctx) =>
-      changed(
+    // The desk's session drives the wizard; the component belongs to whoever typed their credentials with it.
+    'keys:ceremonyEnterComponent': async (input, ctx) => {
+      keystore.current().ceremony.checkIndex(input.index);
+      const custodian = await custodianOf(input.custodian, input.index);
+      return changed(
         keystore.run(actorOf(ctx.session), (ks) =>
           ks.ceremony.enterComponent(input.index, input.component, {
-            custodian: input.custodian,
+            custodian,
             ...(input.expectedKcv ? { expectedKcv: input.expectedKcv } : {}),
           }),
         ),
-      ),
+      );
+    },
     'keys:ceremonyFinish': async (input, ctx) =>
       changed(
         await keystore.run(actorOf(ctx.session), (ks) =>
@@ -124,15 +173,27 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
 
     // Refusals that need no second person (locked, HSM, unknown backup) come before the approval.
     'keys:backupList': () => ({ backups: backups.list() }),
+    // The officer and the approver are the backup's two custodians, each with their own passphrase.
     'keys:backupCreate': async (input, ctx) => {
       backups.checkCreate();
       const approver = await dualControl.require('keys.backup', ctx.session, input.approval);
-      return changed(await backups.create(input.passphrase, actorOf(ctx.session, approver)));
+      // keys.backup is mandatory dual control; without an approver there is no second custodian either.
+      if (!approver || input.approverPassphrase === undefined) {
+        throw new AppError(
+          'APPROVAL_REQUIRED',
+          'A backup needs a second security officer, who approves here and types a backup passphrase of their own.',
+        );
+      }
+      const custodians = [
+        { operator: ctx.session.username, passphrase: input.passphrase },
+        { operator: approver.username, passphrase: input.approverPassphrase },
+      ] as const;
+      return changed(await backups.create(custodians, actorOf(ctx.session, approver)));
     },
     'keys:backupRestore': async (input, ctx) => {
       await backups.checkRestore(input.fileName);
       const approver = await dualControl.require('keys.restore', ctx.session, input.approval);
-      return changed(await backups.restore(input.fileName, input.passphrase, actorOf(ctx.session, approver)));
+      return changed(await backups.restore(input.fileName, input.custodianPassphrases, actorOf(ctx.session, approver)));
     },
   };
 }

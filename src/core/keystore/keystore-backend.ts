@@ -1,5 +1,5 @@
 import type { CounterKdfInput } from '../crypto/sp800-108';
-import type { BackendKind } from './keystore.types';
+import type { BackendKind, BackupCustodians } from './keystore.types';
 
 // What a key store must do, stated once for node:crypto and for PKCS#11. References are
 // opaque strings; persistent ones survive close/open, the others die with the process.
@@ -45,9 +45,10 @@ export interface KeystoreBackend {
   /** ECDSA P-256 over SHA-256(data), r || s (64 bytes). */
   ecdsaSign(ref: KeyRef, data: Uint8Array): Buffer;
 
-  /** File backends only: the whole store re-encrypted for a backup, and its inverse. */
-  exportBackup?(passphrase: string, metadata: string): Promise<Buffer>;
-  importBackup?(blob: Buffer, passphrase: string): Promise<string>;
+  /** File backends only: the whole store in a two-custodian backup file, and its inverse. */
+  exportBackup?(custodians: BackupCustodians, metadata: string): Promise<Buffer>;
+  /** `passphrases` in the file's custodian order; nothing changes unless both open their shares. */
+  importBackup?(blob: Buffer, passphrases: readonly [string, string]): Promise<string>;
 
   /**
    * The audit anchor (opaque text) where whoever holds only the database cannot change it: inside the

@@ -1,15 +1,19 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BACKUP_FILE_NAME } from '../../shared/contract/keys.contract';
 import { AppError, isAppError } from '../errors';
+import { readBackupCustodians } from './backup-file.codec';
 import type { KeystoreActor, KeystoreHolder } from './keystore-holder.service';
 import { backupUnsupported } from './keystore.service';
+import type { BackupCustodians } from './keystore.types';
 
 export interface BackupFileInfo {
   readonly fileName: string;
   /** From the name main gave the file (UTC), not from file times a copy would change. */
   readonly createdAt: string;
   readonly sizeBytes: number;
+  /** The user names of the two custodians whose passphrases open it; empty when the header is unreadable. */
+  readonly custodians: string[];
 }
 
 /**
@@ -34,7 +38,7 @@ export class KeystoreBackups {
       .filter((name) => BACKUP_FILE_NAME.test(name))
       .flatMap((name) => {
         const st = lstatSync(join(this.dir, name));
-        return st.isFile() ? [{ fileName: name, createdAt: stampToIso(name), sizeBytes: st.size }] : [];
+        return st.isFile() ? [this.info(name, st.size)] : [];
       })
       .sort((a, b) => b.fileName.localeCompare(a.fileName));
   }
@@ -58,35 +62,50 @@ export class KeystoreBackups {
     }
   }
 
-  async create(passphrase: string, actor: KeystoreActor): Promise<BackupFileInfo> {
+  /** `custodians[0]` is the initiating officer, `custodians[1]` the approver; each typed their own passphrase. */
+  async create(custodians: BackupCustodians, actor: KeystoreActor): Promise<BackupFileInfo> {
     this.checkCreate();
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const fileName = `keystore-backup-${this.now().toISOString().replace(/[-:]/g, '')}.otacbk`;
     const file = join(this.dir, fileName);
     if (existsSync(file)) throw busy();
     await this.exclusive(() =>
-      this.holder.run(actor, (ks) => ks.backupTo(file, passphrase, { officer: actor.operator })),
+      this.holder.run(actor, (ks) => ks.backupTo(file, custodians, { officer: actor.operator })),
     );
-    return { fileName, createdAt: stampToIso(fileName), sizeBytes: lstatSync(file).size };
+    return this.info(fileName, lstatSync(file).size);
   }
 
   /**
    * Replaces the keystore's keys with the backup's, kept under the desk's current passphrase.
    * The keystore checks the whole backup before it changes anything, so a refusal leaves it as it was.
    */
-  async restore(fileName: string, passphrase: string, actor: KeystoreActor): Promise<{ restoredKeys: number }> {
+  async restore(
+    fileName: string,
+    passphrases: readonly [string, string],
+    actor: KeystoreActor,
+  ): Promise<{ restoredKeys: number }> {
     await this.checkRestore(fileName);
     const file = this.pathOf(fileName);
     try {
       return await this.exclusive(() =>
         this.holder.run(actor, async (ks) => {
-          await ks.restoreFrom(file, passphrase, { officer: actor.operator });
+          await ks.restoreFrom(file, passphrases, { officer: actor.operator });
           return { restoredKeys: (await ks.listKeys()).length };
         }),
       );
     } catch (err) {
       throw isAppError(err) ? restoreError(err, fileName) : err;
     }
+  }
+
+  private info(fileName: string, sizeBytes: number): BackupFileInfo {
+    let custodians: string[] = [];
+    try {
+      custodians = readBackupCustodians(readFileSync(join(this.dir, fileName)));
+    } catch {
+      // A damaged or older file is still listed (a restore then says what is wrong with it).
+    }
+    return { fileName, createdAt: stampToIso(fileName), sizeBytes, custodians };
   }
 
   private pathOf(fileName: string): string {
@@ -135,10 +154,12 @@ function restoreError(err: AppError, fileName: string): AppError {
   const unchanged = 'the keys on this desk were not changed';
   switch (err.code) {
     case 'KEYSTORE_WRONG_PASSPHRASE':
+      // The codec names the custodian whose share did not open.
+      return new AppError(err.code, `Backup ${fileName}: ${err.message.replace('nothing was changed', unchanged)}`);
     case 'KEYSTORE_PASSPHRASE_WEAK':
       return new AppError(
         'KEYSTORE_WRONG_PASSPHRASE',
-        `The passphrase does not open backup ${fileName}. Check it with the officer who made the backup and try again; ${unchanged}.`,
+        `A passphrase typed does not open backup ${fileName}. Each custodian types their own backup passphrase; ${unchanged}.`,
       );
     case 'KEYSTORE_TAMPERED':
     case 'KEYSTORE_TRUNCATED':

@@ -57,6 +57,7 @@ const FAILED_ACTIONS = new Set([
   'keystore.ceremony.master_key_rejected',
   'keystore.backup.restore_failed',
   'keystore.audit_checkpoint.refused',
+  'keystore.backup.refused',
 ]);
 
 /**

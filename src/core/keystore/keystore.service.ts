@@ -6,12 +6,14 @@ import { AuditKeyService } from './audit-key.service';
 import { CardKeyService } from './card-key.service';
 import { CardProfileKeyService } from './card-profile-keys.service';
 import type { CardSeriesStore } from './card-series.repository';
+import { sameCustodian } from './backup-file.codec';
 import { CeremonyService } from './ceremony.service';
 import { IssuerKeyService } from './issuer-key.service';
 import type { KeystoreBackend } from './keystore-backend';
 import type {
   AuditKeyPublic,
   AuditSink,
+  BackupCustodians,
   CaPublicKey,
   CardKeyHandle,
   CardKeyPlaintextPart,
@@ -239,14 +241,25 @@ export class KeystoreService implements Keystore {
     return this.auditKey.sign(data);
   }
 
-  async backupTo(file: string, passphrase: string, opts: { officer: string }): Promise<void> {
+  async backupTo(file: string, custodians: BackupCustodians, opts: { officer: string }): Promise<void> {
     const b = this.opts.backend;
     if (!b.exportBackup) throw backupUnsupported();
-    writeFileAtomic(file, await b.exportBackup(passphrase, this.registry.serialise()));
-    this.audit('keystore.backup.written', { officer: opts.officer, keys: this.registry.list().length });
+    const [first, second] = custodians;
+    const refuse = (err: AppError): never => {
+      this.audit('keystore.backup.refused', { officer: opts.officer, code: err.code });
+      throw err;
+    };
+    if (first.operator.toLowerCase() === second.operator.toLowerCase()) refuse(sameCustodian());
+    if (first.passphrase.normalize('NFC') === second.passphrase.normalize('NFC')) refuse(samePassphrase('backup'));
+    writeFileAtomic(file, await b.exportBackup(custodians, this.registry.serialise()));
+    this.audit('keystore.backup.written', {
+      officer: opts.officer,
+      custodians: `${first.operator},${second.operator}`,
+      keys: this.registry.list().length,
+    });
   }
 
-  async restoreFrom(file: string, passphrase: string, opts: { officer: string }): Promise<void> {
+  async restoreFrom(file: string, passphrases: readonly [string, string], opts: { officer: string }): Promise<void> {
     const b = this.opts.backend;
     if (!b.importBackup) throw backupUnsupported();
     let blob: Buffer;
@@ -256,8 +269,11 @@ export class KeystoreService implements Keystore {
       throw new AppError('KEYSTORE_BACKUP_UNREADABLE', `The backup file ${file} cannot be read. Check the path and the medium.`);
     }
     try {
+      // Two custodians never share a passphrase (backupTo refuses it), so one typed twice is one person.
+      if (passphrases[0].normalize('NFC') === passphrases[1].normalize('NFC')) throw samePassphrase('restore');
+      const metadata = await b.importBackup(blob, passphrases);
       this.cards.clear();
-      this.registry.load(await b.importBackup(blob, passphrase));
+      this.registry.load(metadata);
     } catch (err) {
       this.audit('keystore.backup.restore_failed', { officer: opts.officer, code: isAppError(err) ? err.code : 'UNEXPECTED' });
       throw err;
@@ -289,6 +305,14 @@ function checkIv(iv: Uint8Array): Uint8Array {
 function checkBlocks(data: Uint8Array): Uint8Array {
   if (data.length % 16 !== 0) throw new AppError('CRYPTO_BAD_INPUT', 'Data must be padded to whole 16-byte blocks before encryption.');
   return data;
+}
+
+function samePassphrase(step: 'backup' | 'restore'): AppError {
+  const unchanged = step === 'backup' ? 'nothing was written' : 'the keys on this desk were not changed';
+  return new AppError(
+    'KEYSTORE_BACKUP_SAME_PASSPHRASE',
+    `The two backup passphrases are the same. Each custodian of a backup holds a passphrase of their own; ${unchanged}.`,
+  );
 }
 
 /** Exported so the backup channels refuse an HSM before asking for a second approver. */

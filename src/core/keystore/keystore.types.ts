@@ -2,6 +2,8 @@
 // Key bytes leave in exactly two ways: wrapped under another key for a card, or formatted
 // for the K/N mailer through formatCustomerKeyForMailer (audited).
 
+import type { Role } from '../../shared/roles';
+
 export type BackendKind = 'software' | 'pkcs11';
 export type KeyPurpose = 'master' | 'issuer-signing' | 'bank-ca' | 'audit';
 /**
@@ -139,11 +141,32 @@ export interface CeremonyProgress {
   readonly entered: readonly number[];
 }
 
+/** One custodian of a backup: the operator's user name and the backup passphrase only they know. */
+export interface BackupCustodian {
+  readonly operator: string;
+  readonly passphrase: string;
+}
+export type BackupCustodians = readonly [BackupCustodian, BackupCustodian];
+
+/** The operator entering a ceremony component, as their own credentials identified them. */
+export interface CeremonyCustodian {
+  readonly operatorId: number;
+  readonly username: string;
+  readonly role: Role;
+  /** Still on a password someone else set (new or reset account): not yet a person of their own. */
+  readonly temporaryPassword: boolean;
+}
+
 /** Security-officer key ceremony, driven step by step by a wizard. Component bytes are never returned. */
 export interface KeyCeremony {
   begin(opts: { components: 2 | 3; officer: string }): CeremonyProgress;
-  /** Enter component `index` (1-based) as hex; with `expectedKcv`, a mismatch rejects it. */
-  enterComponent(index: number, hex: string, opts: { custodian: string; expectedKcv?: string }): { index: number; kcv: string };
+  /** Refuses when no ceremony is running or `index` is outside it, before anyone types credentials. */
+  checkIndex(index: number): void;
+  /**
+   * Enter component `index` (1-based) as hex, by a custodian whose credentials the caller has just
+   * verified; with `expectedKcv`, a mismatch rejects it. One custodian enters one component only.
+   */
+  enterComponent(index: number, hex: string, opts: { custodian: CeremonyCustodian; expectedKcv?: string }): { index: number; kcv: string };
   /** XOR the components into a new master key; with `expectedKcv`, a mismatch stores nothing. */
   finish(opts?: { expectedKcv?: string }): Promise<KeyInfo>;
   abort(): void;
@@ -212,9 +235,13 @@ export interface Keystore {
   /** ECDSA P-256 / SHA-256 with the audit key, DER. Signs audit checkpoints and nothing else. */
   signAudit(data: Uint8Array): Promise<Buffer>;
 
-  /** Encrypted copy of the whole keystore under a backup passphrase (software backend). */
-  backupTo(file: string, passphrase: string, opts: { officer: string }): Promise<void>;
-  restoreFrom(file: string, passphrase: string, opts: { officer: string }): Promise<void>;
+  /**
+   * Encrypted copy of the whole keystore that only two custodians together can open, each with a
+   * backup passphrase of their own (software backend; docs/keystore.md, backup file format 2).
+   */
+  backupTo(file: string, custodians: BackupCustodians, opts: { officer: string }): Promise<void>;
+  /** Both custodians' backup passphrases, in the order the file names its custodians. */
+  restoreFrom(file: string, passphrases: readonly [string, string], opts: { officer: string }): Promise<void>;
   close(): Promise<void>;
 
   /** The last audit checkpoint this keystore signed, kept where the database cannot rewrite it; null before the first. */

@@ -18,7 +18,9 @@ import { AppError } from '../errors';
 import { writeFileAtomic } from '../atomic-file';
 import { PassphraseKekProvider, type KekParams, type KekProvider } from './kek-provider';
 import type { KeyOptions, KeyRef, KeystoreBackend } from './keystore-backend';
+import { decodeBackupFile, encodeBackupFile } from './backup-file.codec';
 import { decodeKeystoreFile, encodeKeystoreFile } from './keystore-file.codec';
+import type { BackupCustodians } from './keystore.types';
 
 // The embedded default: keys in process memory, persisted in one encrypted file.
 
@@ -37,7 +39,7 @@ export interface SoftwareBackendOptions {
   readonly kek: KekProvider;
   /** Create an empty keystore when the file does not exist (first start). */
   readonly createIfMissing: boolean;
-  /** KEK for backup files; defaults to scrypt over the backup passphrase. */
+  /** KEK for each custodian's share of a backup file; defaults to scrypt over their backup passphrase. */
   readonly backupKek?: (passphrase: string) => KekProvider;
 }
 
@@ -156,19 +158,19 @@ export class SoftwareBackend implements KeystoreBackend {
     return sign('sha256', data, { key: e.key, dsaEncoding: 'ieee-p1363' });
   }
 
-  async exportBackup(passphrase: string, metadata: string): Promise<Buffer> {
-    const { kek, params } = await this.backupKek(passphrase).create();
-    return encodeKeystoreFile(this.serialise(metadata), kek, params);
+  async exportBackup(custodians: BackupCustodians, metadata: string): Promise<Buffer> {
+    const [a, b] = custodians.map((c) => ({ name: c.operator, kek: this.backupKek(c.passphrase) }));
+    return encodeBackupFile(this.serialise(metadata), [a!, b!]);
   }
 
-  async importBackup(blob: Buffer, passphrase: string): Promise<string> {
-    const decoded = await decodeKeystoreFile(blob, this.backupKek(passphrase), 'backup file');
+  async importBackup(blob: Buffer, passphrases: readonly [string, string]): Promise<string> {
+    const payload = await decodeBackupFile(blob, [this.backupKek(passphrases[0]), this.backupKek(passphrases[1])]);
     const previous = new Map(this.keys);
     // The live anchor is newer than any backup's: a restore must not move it back (docs/audit.md).
     const [previousMetadata, liveAnchor] = [this.metadata, this.auditAnchor];
     this.keys.clear();
     try {
-      const metadata = this.load(decoded.payload);
+      const metadata = this.load(payload);
       this.auditAnchor = liveAnchor ?? this.auditAnchor;
       await this.commit(metadata);
       return metadata;

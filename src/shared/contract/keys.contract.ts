@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { approvalSchema } from './approval.contract';
+import { passwordSchema, usernameSchema } from './auth.contract';
 import { channel, done, nonEmpty, none, text } from './define';
 
 // The keystore over the contract: states, key check values and public material only. Key bytes
@@ -77,12 +78,22 @@ const commonName = nonEmpty('Common name', 64);
  * A restore names one of them exactly, never a path, so nothing outside that folder can be reached.
  */
 export const BACKUP_FILE_NAME = /^keystore-backup-\d{8}T\d{6}\.\d{3}Z\.otacbk$/;
+const backupPassphrase = z
+  .string()
+  .min(12, 'Choose a backup passphrase of at least 12 characters')
+  .max(256, 'Passphrase is too long');
+const custodianPassphrase = z
+  .string()
+  .min(1, "Each custodian's backup passphrase is required")
+  .max(256, 'Passphrase is too long');
 const backupFileName = z.string().max(64).regex(BACKUP_FILE_NAME, 'Choose a backup from the list');
 
 export const backupInfoSchema = z.object({
   fileName: backupFileName,
   createdAt: text(40),
   sizeBytes: z.number().int().nonnegative(),
+  /** User names of the two officers whose passphrases open it together (empty: header unreadable). */
+  custodians: z.array(text(64)).max(2),
 });
 export type BackupInfoView = z.infer<typeof backupInfoSchema>;
 
@@ -141,12 +152,14 @@ export const keysChannels = {
     mutates: true,
   }),
   'keys:ceremonyEnterComponent': channel({
-    summary: 'One custodian enters their component; answers its check value only',
+    summary:
+      'One custodian enters their component, signing it with their own credentials; answers its check value only',
     input: z
       .object({
         index: z.number().int().min(1).max(3),
         component: componentSchema,
-        custodian: nonEmpty('Custodian name', 120),
+        /** The custodian's own user name and password, typed beside their component (a security officer). */
+        custodian: z.object({ username: usernameSchema, password: passwordSchema }).strict(),
         expectedKcv: expectedKcv.optional(),
       })
       .strict(),
@@ -226,26 +239,31 @@ export const keysChannels = {
   }),
   'keys:backupCreate': channel({
     summary:
-      'Write an encrypted backup of every key under its own passphrase (software keystore; needs a second approver)',
+      'Write an encrypted backup of every key that opens only with two custodians together: the officer and the approver, each typing a backup passphrase of their own (software keystore)',
     input: z
       .object({
-        passphrase: z
-          .string()
-          .min(12, 'Choose a backup passphrase of at least 12 characters')
-          .max(256, 'Passphrase is too long'),
+        /** The initiating officer's own backup passphrase (custodian 1). */
+        passphrase: backupPassphrase,
+        /** The approver's own backup passphrase (custodian 2), typed in the approval dialog. */
+        approverPassphrase: backupPassphrase.optional(),
         approval: approvalSchema.optional(),
       })
-      .strict(),
+      .strict()
+      .refine((i) => (i.approval === undefined) === (i.approverPassphrase === undefined), {
+        message: 'The approver types a backup passphrase of their own with their approval',
+        path: ['approverPassphrase'],
+      }),
     output: backupInfoSchema,
     access: OFFICERS,
     mutates: true,
   }),
   'keys:backupRestore': channel({
-    summary: "Replace every key on this desk with a backup's keys (needs a second approver)",
+    summary: "Replace every key on this desk with a backup's keys: both custodians' passphrases and a second approver",
     input: z
       .object({
         fileName: backupFileName,
-        passphrase: z.string().min(1, 'The backup passphrase is required').max(256, 'Passphrase is too long'),
+        /** Each custodian's backup passphrase, in the order the backup lists its custodians. */
+        custodianPassphrases: z.tuple([custodianPassphrase, custodianPassphrase]),
         approval: approvalSchema.optional(),
       })
       .strict(),

@@ -25,6 +25,7 @@ export const MANDATORY_DUAL_CONTROL: readonly DualControlAction[] = [
   'operator.unlock',
   'policy.update',
   'keys.ceremony',
+  'keys.backup',
   'keys.restore',
 ];
 

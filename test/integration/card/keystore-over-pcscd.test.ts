@@ -23,7 +23,7 @@ import type { Keystore } from '../../../src/core/keystore/keystore.types';
 import { EventRecorder } from '../../support/event-recorder';
 import { useTestbed, type Testbed } from '../../support/testbed';
 import { entries, PIN } from '../../unit/card/support/in-process-card';
-import { BACKENDS, createKeystoreFixture, PASSPHRASE, TEST_COST, type KeystoreFixture } from '../keystore/keystore.fixture';
+import { BACKENDS, createKeystoreFixture, custodian, PASSPHRASE, TEST_COST, type KeystoreFixture } from '../keystore/keystore.fixture';
 
 // The whole card life of protocol-over-pcscd — personalise a blank card, activate it with K from
 // the mailer, push a signed list, read the counters under SM, rotate the card key, push lists
@@ -105,7 +105,7 @@ describe.each(BACKENDS)('card protocol on keystore handles over pcscd + vpcd (%s
     fx = createKeystoreFixture(backend);
     ks = await fx.open();
     ks.ceremony.begin({ components: 2, officer: 'sofia' });
-    COMPONENTS.forEach((c, i) => ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: `c${i}` }));
+    COMPONENTS.forEach((c, i) => ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: custodian(i + 1) }));
     await ks.ceremony.finish({ expectedKcv: kcvAes(MK) });
     await ks.createBankCa({ commonName: 'Test Bank CA', officer: 'sofia' });
     await ks.createIssuerKey({ commonName: 'Test Issuer', officer: 'sofia' });

@@ -125,9 +125,16 @@ describe.each(BACKENDS)('Keystore.signAuditCheckpoint and auditAnchor (%s)', (ba
     it('a restore from an older backup keeps the live anchor', async () => {
       await ks.signAuditCheckpoint(cpAt(rows, 3), []);
       const backup = join(fx.dir, 'older.otacks');
-      await ks.backupTo(backup, 'the passphrase of the backup', { officer: 'sofia' });
+      await ks.backupTo(
+        backup,
+        [
+          { operator: 'sofia', passphrase: 'the passphrase of sofia' },
+          { operator: 'omar', passphrase: 'the passphrase of omar' },
+        ],
+        { officer: 'sofia' },
+      );
       await ks.signAuditCheckpoint(cpAt(rows, 7), rows.slice(3, 7));
-      await ks.restoreFrom(backup, 'the passphrase of the backup', { officer: 'sofia' });
+      await ks.restoreFrom(backup, ['the passphrase of sofia', 'the passphrase of omar'], { officer: 'sofia' });
       expect(await ks.auditAnchor()).toMatchObject({ seq: 7, hash: at(rows, 7).hash });
       await ks.close();
       ks = await fx.open();

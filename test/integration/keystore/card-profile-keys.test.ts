@@ -7,7 +7,7 @@ import { deriveKey, kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
 import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
 import type { CardProfileKdfLabel } from '../../../src/core/keystore/keystore.types';
-import { BACKENDS, createKeystoreFixture, type KeystoreFixture } from './keystore.fixture';
+import { BACKENDS, createKeystoreFixture, custodian, type KeystoreFixture } from './keystore.fixture';
 
 // The keystore calls the card protocol needs (docs/keystore.md, "Card profile"), checked against
 // the card profile's own formulas over raw bytes that only this test knows.
@@ -26,7 +26,7 @@ describe.each(BACKENDS)('card profile keys (%s backend)', (backend) => {
     fx = createKeystoreFixture(backend);
     ks = await fx.open();
     ks.ceremony.begin({ components: 2, officer: 'sofia' });
-    COMPONENTS.forEach((c, i) => ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: `c${i}` }));
+    COMPONENTS.forEach((c, i) => ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: custodian(i + 1) }));
     await ks.ceremony.finish({ expectedKcv: kcvAes(MK) });
     await ks.createBankCa({ commonName: 'Profile CA', officer: 'sofia' });
     await ks.createIssuerKey({ commonName: 'Profile Issuer', officer: 'sofia' });

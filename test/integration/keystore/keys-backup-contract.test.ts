@@ -1,12 +1,33 @@
-import { copyFileSync, existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { BACKUP_FILE_NAME } from '../../../src/shared/contract/keys.contract';
 import type { Result } from '../../../src/shared/contract';
 import type { Workstation } from '../../../src/core/workstation';
-import { freshWorkstation } from '../../support/fresh-workstation';
-import { BACKUP_PASSPHRASE, KEYSTORE_PASSPHRASE, createBackup, keystoreWithMasterKey } from '../../support/keys';
+import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
+import { encodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
+import { createWorkstation } from '../../../src/core/workstation';
+import { TEST_COST } from './keystore.fixture';
+import {
+  APPROVER_BACKUP_PASSPHRASE,
+  BACKUP_PASSPHRASE,
+  BACKUP_PASSPHRASES,
+  KEYSTORE_PASSPHRASE,
+  createBackup,
+  keystoreWithMasterKey,
+} from '../../support/keys';
 import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // Encrypted keystore backups through the contract (issue 5): the real router, roles, dual control
@@ -15,8 +36,30 @@ import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOpera
 const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error.message);
 type KeyRow = { id: string; purpose: string; version: number; state: string; kcv: string };
 
+/**
+ * A fresh workstation whose keystore and backups use the tests' cheap scrypt: every restore attempt
+ * here derives two custodian keys, and the attacks below make many.
+ */
+function cheapScryptWorkstation() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'otac-test-'));
+  const keystore = {
+    backend: 'software',
+    file: join(dataDir, 'keystore', 'keystore.otacks'),
+    scryptCost: TEST_COST,
+  } as const;
+  const ws = createWorkstation({ dataDir, shell: 'browser', version: 'test', keystore });
+  return {
+    ws,
+    dataDir,
+    dispose: async () => {
+      await ws.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('keys:backup* channels', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof cheapScryptWorkstation>;
   let ws: Workstation;
   let officer: TestOperator;
   let second: TestOperator;
@@ -25,11 +68,11 @@ describe('keys:backup* channels', () => {
   const call = (who: TestOperator, channel: string, input: unknown = {}) =>
     ws.router.dispatch(who.client, channel, input);
   const keys = async () => (value(await call(officer, 'keys:list')) as { keys: KeyRow[] }).keys;
-  const restore = (fileName: string, passphrase = BACKUP_PASSPHRASE) =>
-    call(officer, 'keys:backupRestore', { fileName, passphrase, approval: approvalOf(second) });
+  const restore = (fileName: string, custodianPassphrases: readonly string[] = BACKUP_PASSPHRASES) =>
+    call(officer, 'keys:backupRestore', { fileName, custodianPassphrases, approval: approvalOf(second) });
 
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = cheapScryptWorkstation();
     ws = t.ws;
     officer = await setupOfficer(ws);
     second = await addOperator(ws, 'security_officer');
@@ -49,9 +92,10 @@ describe('keys:backup* channels', () => {
     expect(info.fileName).toMatch(BACKUP_FILE_NAME);
     expect(Date.parse(info.createdAt)).toBeGreaterThan(Date.now() - 60_000);
     expect(info.sizeBytes).toBe(readFileSync(join(backupsDir, info.fileName)).length);
+    expect(info.custodians).toEqual([officer.username, second.username]);
     expect(value(await call(officer, 'keys:backupList'))).toEqual({ backups: [info] });
-    // The backup is under its own passphrase: the keystore's does not open it.
-    expect(await restore(info.fileName, KEYSTORE_PASSPHRASE)).toMatchObject({
+    // The backup is under its custodians' own passphrases: the keystore's does not open it.
+    expect(await restore(info.fileName, [KEYSTORE_PASSPHRASE, APPROVER_BACKUP_PASSPHRASE])).toMatchObject({
       ok: false,
       error: { code: 'KEYSTORE_WRONG_PASSPHRASE' },
     });
@@ -73,12 +117,16 @@ describe('keys:backup* channels', () => {
 
     const written = auditRows(ws).find((r) => r.action === 'keystore.backup.written')!;
     expect(written).toMatchObject({ operator: officer.username, outcome: 'ok' });
-    expect(JSON.parse(written.details)).toMatchObject({ approvedBy: second.username, keys: 3 });
+    expect(JSON.parse(written.details)).toMatchObject({
+      approvedBy: second.username,
+      custodians: `${officer.username},${second.username}`,
+      keys: 3,
+    });
     const restored = auditRows(ws).find((r) => r.action === 'keystore.backup.restored')!;
     expect(restored).toMatchObject({ operator: officer.username, outcome: 'ok' });
     expect(JSON.parse(restored.details)).toMatchObject({ approvedBy: second.username, keys: 3 });
     for (const row of auditRows(ws)) {
-      expect(row.details ?? '').not.toContain(BACKUP_PASSPHRASE);
+      for (const secret of BACKUP_PASSPHRASES) expect(row.details ?? '').not.toContain(secret);
     }
   });
 
@@ -89,10 +137,14 @@ describe('keys:backup* channels', () => {
     const fileBefore = readFileSync(keystoreFile);
     const keysBefore = await keys();
 
-    const wrong = await restore(fileName, 'not the backup passphrase');
+    const wrong = await restore(fileName, [BACKUP_PASSPHRASE, 'not the backup passphrase']);
     expect(wrong).toMatchObject({ ok: false, error: { code: 'KEYSTORE_WRONG_PASSPHRASE' } });
+    expect(messageOf(wrong)).toContain(`custodian ${second.username}`);
     expect(messageOf(wrong)).toContain('not changed');
-    expect(await restore(fileName, 'short')).toMatchObject({ ok: false, error: { code: 'KEYSTORE_WRONG_PASSPHRASE' } });
+    expect(await restore(fileName, ['short', APPROVER_BACKUP_PASSPHRASE])).toMatchObject({
+      ok: false,
+      error: { code: 'KEYSTORE_WRONG_PASSPHRASE' },
+    });
 
     const tamperedName = 'keystore-backup-20200101T000000.000Z.otacbk';
     const flipped = Buffer.from(blob);
@@ -122,7 +174,7 @@ describe('keys:backup* channels', () => {
     const symlinkName = 'keystore-backup-20200101T000002.000Z.otacbk';
     symlinkSync(join(backupsDir, fileName), join(backupsDir, symlinkName));
     for (const name of ['keystore-backup-20990101T000000.000Z.otacbk', symlinkName]) {
-      const r = await call(officer, 'keys:backupRestore', { fileName: name, passphrase: BACKUP_PASSPHRASE });
+      const r = await call(officer, 'keys:backupRestore', { fileName: name, custodianPassphrases: BACKUP_PASSPHRASES });
       expect(r, name).toMatchObject({ ok: false, error: { code: 'KEYSTORE_BACKUP_UNKNOWN' } });
     }
 
@@ -144,18 +196,36 @@ describe('keys:backup* channels', () => {
     expect(failed.every((r) => r.outcome === 'failed' && r.operator === officer.username)).toBe(true);
   });
 
-  it('needs a second security officer for both, refuses clerks and auditors, and keeps keys.restore mandatory', async () => {
+  it('needs a second security officer for both, refuses clerks and auditors, and keeps both mandatory', async () => {
+    const withApprover = (approver: TestOperator) => ({
+      passphrase: BACKUP_PASSPHRASE,
+      approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
+      approval: approvalOf(approver),
+    });
     expect(await call(officer, 'keys:backupCreate', { passphrase: BACKUP_PASSPHRASE })).toMatchObject({
       ok: false,
       error: { code: 'APPROVAL_REQUIRED' },
     });
-    expect(
-      await call(officer, 'keys:backupCreate', { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(officer) }),
-    ).toMatchObject({ ok: false, error: { code: 'APPROVAL_SAME_OPERATOR' } });
+    expect(await call(officer, 'keys:backupCreate', withApprover(officer))).toMatchObject({
+      ok: false,
+      error: { code: 'APPROVAL_SAME_OPERATOR' },
+    });
     const manager = await addOperator(ws, 'manager');
-    expect(
-      await call(officer, 'keys:backupCreate', { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(manager) }),
-    ).toMatchObject({ ok: false, error: { code: 'APPROVAL_ROLE' } });
+    expect(await call(officer, 'keys:backupCreate', withApprover(manager))).toMatchObject({
+      ok: false,
+      error: { code: 'APPROVAL_ROLE' },
+    });
+    // The approver's passphrase comes with the approval, never without it.
+    for (const input of [
+      { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(second) },
+      { passphrase: BACKUP_PASSPHRASE, approverPassphrase: APPROVER_BACKUP_PASSPHRASE },
+      { ...withApprover(second), approverPassphrase: 'too short' },
+    ]) {
+      expect(await call(officer, 'keys:backupCreate', input)).toMatchObject({
+        ok: false,
+        error: { code: 'VALIDATION' },
+      });
+    }
     expect(await call(officer, 'keys:backupCreate', { passphrase: 'too short' })).toMatchObject({
       ok: false,
       error: { code: 'VALIDATION' },
@@ -164,7 +234,9 @@ describe('keys:backup* channels', () => {
 
     const { fileName } = await createBackup(ws, officer, second);
     const fileBefore = readFileSync(keystoreFile);
-    expect(await call(officer, 'keys:backupRestore', { fileName, passphrase: BACKUP_PASSPHRASE })).toMatchObject({
+    expect(
+      await call(officer, 'keys:backupRestore', { fileName, custodianPassphrases: BACKUP_PASSPHRASES }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'APPROVAL_REQUIRED' },
     });
@@ -175,8 +247,8 @@ describe('keys:backup* channels', () => {
     for (const who of [clerk, auditor]) {
       for (const [channel, input] of [
         ['keys:backupList', {}],
-        ['keys:backupCreate', { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(second) }],
-        ['keys:backupRestore', { fileName, passphrase: BACKUP_PASSPHRASE, approval: approvalOf(second) }],
+        ['keys:backupCreate', withApprover(second)],
+        ['keys:backupRestore', { fileName, custodianPassphrases: BACKUP_PASSPHRASES, approval: approvalOf(second) }],
       ] as const) {
         expect(await call(who, channel, input), `${who.role} ${channel}`).toMatchObject({
           ok: false,
@@ -196,14 +268,17 @@ describe('keys:backup* channels', () => {
       },
       approval: approvalOf(second),
     });
-    const relaxRestore = await call(officer, 'policy:update', off('keys.restore'));
-    expect(relaxRestore).toMatchObject({ ok: false });
-    expect(messageOf(relaxRestore)).toContain('keys.restore always needs a second approver');
-    // keys.backup may be relaxed by policy (it changes no key); restore never.
-    value(await call(officer, 'policy:update', off('keys.backup')));
-    expect(value(await call(officer, 'keys:backupCreate', { passphrase: BACKUP_PASSPHRASE }))).toMatchObject({
-      fileName: expect.stringMatching(BACKUP_FILE_NAME) as unknown,
+    // Neither can be switched off: a backup copies every key out, a restore replaces them all.
+    for (const action of ['keys.restore', 'keys.backup'] as const) {
+      const relax = await call(officer, 'policy:update', off(action));
+      expect(relax).toMatchObject({ ok: false });
+      expect(messageOf(relax)).toContain(`${action} always needs a second approver`);
+    }
+    expect(await call(officer, 'keys:backupCreate', { passphrase: BACKUP_PASSPHRASE })).toMatchObject({
+      ok: false,
+      error: { code: 'APPROVAL_REQUIRED' },
     });
+    expect(readdirSync(backupsDir)).toEqual([fileName]);
   });
 
   it('refuses while locked and restores no backup in the middle of a ceremony', async () => {
@@ -221,5 +296,152 @@ describe('keys:backup* channels', () => {
     expect(await restore(fileName)).toMatchObject({ ok: false, error: { code: 'KEYSTORE_LOCKED' } });
     // The list needs no keys: it is the folder's content.
     expect((value(await call(officer, 'keys:backupList')) as { backups: unknown[] }).backups).toHaveLength(2);
+  });
+
+  describe('split knowledge (issue 8)', () => {
+    const THIRD_PASSPHRASE = 'the third officer keeps this';
+    const stamp = (n: number) => `keystore-backup-20200101T00000${n}.000Z.otacbk`;
+    type Header = { id: string; custodians: unknown[]; iv: string; payloadLength: number };
+    // A backup with its header edited as an attacker with the file would: same body, header re-framed.
+    const withHeader = (blob: Buffer, edit: (h: Header) => void): Buffer => {
+      const end = 12 + blob.readUInt32BE(8);
+      const header = JSON.parse(blob.subarray(12, end).toString('utf8')) as Header;
+      edit(header);
+      const json = Buffer.from(JSON.stringify(header), 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(json.length);
+      return Buffer.concat([blob.subarray(0, 8), len, json, blob.subarray(end)]);
+    };
+    const headerOf = (blob: Buffer): Header =>
+      JSON.parse(blob.subarray(12, 12 + blob.readUInt32BE(8)).toString('utf8')) as Header;
+
+    it('one officer alone cannot make a backup: no approver, themselves as approver, one passphrase for both', async () => {
+      const attempts = [
+        [{ passphrase: BACKUP_PASSPHRASE }, 'APPROVAL_REQUIRED'],
+        [
+          {
+            passphrase: BACKUP_PASSPHRASE,
+            approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
+            approval: approvalOf(officer),
+          },
+          'APPROVAL_SAME_OPERATOR',
+        ],
+        [
+          {
+            passphrase: BACKUP_PASSPHRASE,
+            approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
+            approval: { username: officer.username.toUpperCase(), password: officer.password },
+          },
+          'APPROVAL_SAME_OPERATOR',
+        ],
+        // The approver is real, but one secret for both custodians is one person's knowledge.
+        [
+          { passphrase: BACKUP_PASSPHRASE, approverPassphrase: BACKUP_PASSPHRASE, approval: approvalOf(second) },
+          'KEYSTORE_BACKUP_SAME_PASSPHRASE',
+        ],
+      ] as const;
+      // All at once, as a script would send them.
+      const results = await Promise.all(attempts.map(([input]) => call(officer, 'keys:backupCreate', input)));
+      for (const [i, r] of results.entries()) {
+        expect(r, attempts[i]![1]).toMatchObject({ ok: false, error: { code: attempts[i]![1] } });
+      }
+      expect(existsSync(backupsDir) ? readdirSync(backupsDir) : []).toEqual([]);
+      expect(auditRows(ws).filter((r) => r.action === 'keystore.backup.written')).toEqual([]);
+      const refused = auditRows(ws).filter((r) => r.action === 'keystore.backup.refused');
+      expect(refused).toEqual([expect.objectContaining({ operator: officer.username, outcome: 'failed' })]);
+      expect(JSON.parse(refused[0]!.details)).toMatchObject({ code: 'KEYSTORE_BACKUP_SAME_PASSPHRASE' });
+    });
+
+    it('one custodian alone cannot open a backup: one passphrase, the other, a swapped or planted share, one passphrase twice', async () => {
+      value(await call(officer, 'keys:createBankCa', { commonName: 'Demo Bank CA' }));
+      const atBackup = await keys();
+      const a = await createBackup(ws, officer, second);
+      const third = await addOperator(ws, 'security_officer');
+      const b = await createBackup(ws, officer, second);
+      const c = value(
+        await call(officer, 'keys:backupCreate', {
+          passphrase: BACKUP_PASSPHRASE,
+          approverPassphrase: THIRD_PASSPHRASE,
+          approval: approvalOf(third),
+        }),
+      ) as { fileName: string; custodians: string[] };
+      expect(c.custodians).toEqual([officer.username, third.username]);
+      const blob = (name: string) => readFileSync(join(backupsDir, name));
+      const blobA = blob(a.fileName);
+
+      // Slots swapped; slot 2 from another backup of the same pair; slot 2 from one the officer made with a third.
+      writeFileSync(
+        join(backupsDir, stamp(1)),
+        withHeader(blobA, (h) => h.custodians.reverse()),
+      );
+      writeFileSync(
+        join(backupsDir, stamp(2)),
+        withHeader(blobA, (h) => (h.custodians[1] = headerOf(blob(b.fileName)).custodians[1])),
+      );
+      writeFileSync(
+        join(backupsDir, stamp(3)),
+        withHeader(blobA, (h) => (h.custodians[1] = headerOf(blob(c.fileName)).custodians[1])),
+      );
+
+      value(await call(officer, 'keys:generateMasterKey', { approval: approvalOf(second) }));
+      const fileBefore = readFileSync(keystoreFile);
+      const keysBefore = await keys();
+      const auditBefore = auditRows(ws).length;
+
+      const attempts: [string, readonly string[], string][] = [
+        [a.fileName, [BACKUP_PASSPHRASE, 'a guess at the other one'], 'KEYSTORE_WRONG_PASSPHRASE'],
+        [a.fileName, ['a guess at the other one', APPROVER_BACKUP_PASSPHRASE], 'KEYSTORE_WRONG_PASSPHRASE'],
+        [a.fileName, [APPROVER_BACKUP_PASSPHRASE, BACKUP_PASSPHRASE], 'KEYSTORE_WRONG_PASSPHRASE'],
+        [a.fileName, [BACKUP_PASSPHRASE, BACKUP_PASSPHRASE], 'KEYSTORE_BACKUP_SAME_PASSPHRASE'],
+        [a.fileName, [APPROVER_BACKUP_PASSPHRASE, APPROVER_BACKUP_PASSPHRASE], 'KEYSTORE_BACKUP_SAME_PASSPHRASE'],
+        [stamp(1), [APPROVER_BACKUP_PASSPHRASE, BACKUP_PASSPHRASE], 'KEYSTORE_WRONG_PASSPHRASE'],
+        [stamp(2), BACKUP_PASSPHRASES, 'KEYSTORE_WRONG_PASSPHRASE'],
+        [stamp(3), [BACKUP_PASSPHRASE, THIRD_PASSPHRASE], 'KEYSTORE_WRONG_PASSPHRASE'],
+      ];
+      for (const [fileName, passphrases, code] of attempts) {
+        const r = await restore(fileName, passphrases);
+        expect(r, `${fileName} ${code}`).toMatchObject({ ok: false, error: { code } });
+        expect(messageOf(r)).toContain('not changed');
+      }
+      // Concurrent one-passphrase attempts: none gets through (a second one waits its turn or is told so).
+      const burst = await Promise.all(
+        [0, 1, 2, 3].map((i) => restore(a.fileName, [BACKUP_PASSPHRASE, `guess number ${i} of the other`])),
+      );
+      for (const r of burst) {
+        expect(r.ok).toBe(false);
+        expect(['KEYSTORE_WRONG_PASSPHRASE', 'KEYSTORE_BUSY']).toContain(r.ok ? 'ok' : r.error.code);
+      }
+
+      expect(readFileSync(keystoreFile).equals(fileBefore)).toBe(true);
+      expect(await keys()).toEqual(keysBefore);
+      expect(
+        auditRows(ws)
+          .slice(auditBefore)
+          .filter((r) => r.action === 'keystore.backup.restored'),
+      ).toEqual([]);
+
+      // The two custodians together bring the keys back, with the same check values.
+      expect(value(await restore(a.fileName))).toEqual({ restoredKeys: atBackup.length });
+      expect((await keys()).map((k) => [k.purpose, k.version, k.kcv])).toEqual(
+        atBackup.map((k) => [k.purpose, k.version, k.kcv]),
+      );
+    });
+
+    it('refuses a backup in the old one-passphrase format, and lists it without custodians', async () => {
+      const { kek, params } = await new PassphraseKekProvider(BACKUP_PASSPHRASE, { N: 2 ** 10, r: 8, p: 1 }).create();
+      mkdirSync(backupsDir, { recursive: true });
+      writeFileSync(
+        join(backupsDir, stamp(4)),
+        encodeKeystoreFile(Buffer.from('{"metadata":"null","keys":[]}'), kek, params),
+      );
+      const fileBefore = readFileSync(keystoreFile);
+      expect(await restore(stamp(4), [BACKUP_PASSPHRASE, APPROVER_BACKUP_PASSPHRASE])).toMatchObject({
+        ok: false,
+        error: { code: 'KEYSTORE_BACKUP_FORMAT' },
+      });
+      expect(readFileSync(keystoreFile).equals(fileBefore)).toBe(true);
+      const listed = (value(await call(officer, 'keys:backupList')) as { backups: { custodians: string[] }[] }).backups;
+      expect(listed).toEqual([expect.objectContaining({ fileName: stamp(4), custodians: [] })]);
+    });
   });
 });

@@ -30,6 +30,7 @@ describe('no key material crosses the contract or lands in the database or log',
   beforeAll(async () => {
     const officer = await setupOfficer(t.ws);
     const second = await addOperator(t.ws, 'security_officer');
+    const custodians = [officer, second, await addOperator(t.ws, 'security_officer')];
     const call = async (channel: string, input: unknown = {}) => {
       const r = await t.ws.router.dispatch(officer.client, channel, input);
       answers.push(r);
@@ -42,7 +43,7 @@ describe('no key material crosses the contract or lands in the database or log',
         await call('keys:ceremonyEnterComponent', {
           index: i + 1,
           component: hex,
-          custodian: `Custodian ${i + 1}`,
+          custodian: approvalOf(custodians[i]!),
           expectedKcv: componentKcv(hex),
         }),
       );
@@ -73,10 +74,14 @@ describe('no key material crosses the contract or lands in the database or log',
     await call('keys:ceremonyEnterComponent', {
       index: 1,
       component: COMPONENT_HEX[1],
-      custodian: 'Wrong sheet',
+      custodian: approvalOf(officer),
       expectedKcv: '000000',
     });
-    await call('keys:ceremonyEnterComponent', { index: 2, component: COMPONENT_HEX[2].slice(1), custodian: 'Typo' });
+    await call('keys:ceremonyEnterComponent', {
+      index: 2,
+      component: COMPONENT_HEX[2].slice(1),
+      custodian: approvalOf(second),
+    });
     await call('keys:ceremonyAbort');
     await call('keys:list');
     await call('keys:status');

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { kcvAes } from '../../../src/core/crypto/kcv';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { COMPONENT_HEX, KEYSTORE_PASSPHRASE, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
@@ -71,6 +72,7 @@ describe('keys:* channels', () => {
 
   it('holds a 3-component ceremony under dual control, checking each KCV and the master key KCV', async () => {
     await createKeystore(ws, officer);
+    const custodians = [officer, second, await addOperator(ws, 'security_officer')];
     expect(await call(officer, 'keys:ceremonyBegin', { components: 3 })).toMatchObject({
       ok: false,
       error: { code: 'APPROVAL_REQUIRED' },
@@ -88,14 +90,14 @@ describe('keys:* channels', () => {
     const wrongSheet = await call(officer, 'keys:ceremonyEnterComponent', {
       index: 1,
       component: COMPONENT_HEX[0],
-      custodian: 'Ana',
+      custodian: approvalOf(officer),
       expectedKcv: '000000',
     });
     expect(wrongSheet).toMatchObject({ ok: false, error: { code: 'CEREMONY_KCV_MISMATCH' } });
     const badFormat = await call(officer, 'keys:ceremonyEnterComponent', {
       index: 1,
       component: COMPONENT_HEX[0].slice(2),
-      custodian: 'Ana',
+      custodian: approvalOf(officer),
     });
     expect(badFormat).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
     expect(messageOf(badFormat)).toContain('64 hexadecimal');
@@ -108,7 +110,7 @@ describe('keys:* channels', () => {
         await call(officer, 'keys:ceremonyEnterComponent', {
           index: i + 1,
           component: typed,
-          custodian: `Custodian ${i + 1}`,
+          custodian: approvalOf(custodians[i]!),
           expectedKcv: componentKcv(hex).toLowerCase(),
         }),
       );
@@ -144,14 +146,36 @@ describe('keys:* channels', () => {
     const begun = auditRows(ws).find((r) => r.action === 'keystore.ceremony.begun')!;
     expect(begun.operator).toBe(officer.username);
     expect(JSON.parse(begun.details)).toMatchObject({ approvedBy: second.username, components: 3 });
-    expect(auditRows(ws).filter((r) => r.action === 'keystore.ceremony.component_entered')).toHaveLength(3);
+    // Each component names the custodian who signed it with their own credentials, and no component.
+    const entered = auditRows(ws).filter((r) => r.action === 'keystore.ceremony.component_entered');
+    expect(entered.map((r) => JSON.parse(r.details) as Record<string, unknown>)).toEqual(
+      custodians.map((c, i): unknown =>
+        expect.objectContaining({
+          index: i + 1,
+          custodianId: c.id,
+          custodian: c.username,
+          kcv: componentKcv(COMPONENT_HEX[i]!),
+        }),
+      ),
+    );
+    expect(entered.every((r) => r.operator === officer.username)).toBe(true);
+    const finished = auditRows(ws).find((r) => r.action === 'keystore.ceremony.finished')!;
+    expect(JSON.parse(finished.details)).toMatchObject({ custodians: custodians.map((c) => c.username).join(',') });
+    for (const row of auditRows(ws)) {
+      for (const hex of COMPONENT_HEX) expect(row.details ?? '').not.toContain(hex.slice(0, 16));
+      for (const c of custodians) expect(row.details ?? '').not.toContain(c.password);
+    }
   });
 
   it('aborts a ceremony, and locking mid-ceremony aborts it too', async () => {
     await createKeystore(ws, officer);
     value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
     value(
-      await call(officer, 'keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[0], custodian: 'Ana' }),
+      await call(officer, 'keys:ceremonyEnterComponent', {
+        index: 1,
+        component: COMPONENT_HEX[0],
+        custodian: approvalOf(officer),
+      }),
     );
     value(await call(officer, 'keys:ceremonyAbort'));
     expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: null });
@@ -230,5 +254,115 @@ describe('keys:* channels', () => {
     expect(value(await call(auditor, 'keys:list'))).toEqual({ keys: [auditKeyInfo] });
     expect(await call(auditor, 'keys:lock')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'unlocked' });
+  });
+
+  describe('split knowledge in the ceremony (issue 8)', () => {
+    const enter = (
+      index: number,
+      custodian: { username: string; password: string },
+      component = COMPONENT_HEX[index - 1]!,
+    ) => call(officer, 'keys:ceremonyEnterComponent', { index, component, custodian });
+    const progress = async () => value(await call(officer, 'keys:ceremonyProgress'));
+    const failedAttempts = (id: number) =>
+      (ws.db.prepare('SELECT failed_attempts FROM operators WHERE id = ?').get(id) as { failed_attempts: number })
+        .failed_attempts;
+    const rejected = () =>
+      auditRows(ws)
+        .filter((r) => r.action === 'keystore.ceremony.component_rejected')
+        .map((r) => ({ outcome: r.outcome, ...(JSON.parse(r.details) as { reason: string; custodian: string }) }));
+
+    beforeEach(async () => {
+      await createKeystore(ws, officer);
+    });
+
+    it('refuses the same operator for a second component, also at once, and a component someone else entered', async () => {
+      value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+      value(await enter(1, approvalOf(officer)));
+      const before = await progress();
+
+      expect(await enter(2, approvalOf(officer))).toMatchObject({
+        ok: false,
+        error: { code: 'CEREMONY_CUSTODIAN_REPEATED' },
+      });
+      expect(await enter(1, approvalOf(second))).toMatchObject({
+        ok: false,
+        error: { code: 'CEREMONY_COMPONENT_TAKEN' },
+      });
+      expect(await progress()).toEqual(before);
+      expect(await call(officer, 'keys:ceremonyFinish')).toMatchObject({
+        ok: false,
+        error: { code: 'CEREMONY_INCOMPLETE' },
+      });
+      expect(
+        (value(await call(officer, 'keys:list')) as { keys: { purpose: string }[] }).keys.map((k) => k.purpose),
+      ).toEqual(['audit']);
+      expect(rejected()).toEqual([
+        expect.objectContaining({
+          outcome: 'failed',
+          reason: 'custodian_repeated',
+          custodian: officer.username,
+          index: 2,
+        }),
+        expect.objectContaining({ outcome: 'failed', reason: 'component_taken', custodian: second.username, index: 1 }),
+      ]);
+
+      // A fresh ceremony: one custodian sends both components at the same moment; only one is kept.
+      value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+      const both = await Promise.all([enter(1, approvalOf(second)), enter(2, approvalOf(second))]);
+      expect(both.filter((r) => r.ok)).toHaveLength(1);
+      expect(both.find((r) => !r.ok)).toMatchObject({ ok: false, error: { code: 'CEREMONY_CUSTODIAN_REPEATED' } });
+      expect((await progress()) as { ceremony: { entered: number[] } }).toMatchObject({
+        ceremony: { entered: [expect.any(Number) as unknown] },
+      });
+    });
+
+    it("refuses a wrong custodian password, counting it toward that custodian's lockout, with nothing kept", async () => {
+      // No ceremony: refused before anyone's password is checked, so nobody's lockout moves.
+      expect(await enter(1, { username: second.username, password: 'not the password' })).toMatchObject({
+        ok: false,
+        error: { code: 'CEREMONY_NOT_STARTED' },
+      });
+      expect(failedAttempts(second.id)).toBe(0);
+
+      value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+      const wrong = await enter(1, { username: second.username, password: 'not the password' });
+      expect(wrong).toMatchObject({ ok: false, error: { code: 'CEREMONY_CUSTODIAN_FAILED' } });
+      expect(JSON.stringify(wrong)).not.toContain(COMPONENT_HEX[0]);
+      expect(failedAttempts(second.id)).toBe(1);
+      expect(await progress()).toEqual({ ceremony: { components: 2, entered: [] } });
+      const attempts = auditRows(ws).filter((r) => r.action === 'keys.ceremony.custodian');
+      expect(attempts).toEqual([expect.objectContaining({ operator: second.username, outcome: 'failed' })]);
+
+      // On to the policy's limit: then not even the right password enters a component.
+      const limit = DEFAULT_POLICIES.maxFailedSignIns;
+      for (let i = 1; i < limit; i++) await enter(1, { username: second.username, password: `wrong ${i}` });
+      expect((await enter(1, approvalOf(second))).ok).toBe(false);
+      expect(await progress()).toEqual({ ceremony: { components: 2, entered: [] } });
+    });
+
+    it('takes custodians from security officers on a password of their own only', async () => {
+      value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+      const manager = await addOperator(ws, 'manager');
+      expect(await enter(1, approvalOf(manager))).toMatchObject({
+        ok: false,
+        error: { code: 'CEREMONY_CUSTODIAN_ROLE' },
+      });
+      // A new officer still on the temporary password the first officer chose is that officer's puppet.
+      value(
+        await call(officer, 'admin:createOperator', {
+          username: 'puppet',
+          displayName: 'Puppet Officer',
+          role: 'security_officer',
+          temporaryPassword: 'the puppet temporary pw',
+        }),
+      );
+      value(await enter(1, approvalOf(officer)));
+      expect(await enter(2, { username: 'puppet', password: 'the puppet temporary pw' })).toMatchObject({
+        ok: false,
+        error: { code: 'CEREMONY_CUSTODIAN_TEMPORARY' },
+      });
+      expect(await progress()).toEqual({ ceremony: { components: 2, entered: [1] } });
+      expect(rejected().map((r) => r.reason)).toEqual(['custodian_role', 'custodian_temporary_password']);
+    });
   });
 });

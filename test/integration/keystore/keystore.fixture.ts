@@ -10,6 +10,7 @@ import { SqliteCardSeriesStore } from '../../../src/core/keystore/card-series.re
 import { openKeystore, type KeystoreConfig } from '../../../src/core/keystore/create-keystore';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
+import type { CeremonyCustodian } from '../../../src/core/keystore/keystore.types';
 
 export type BackendName = 'software' | 'pkcs11';
 export const BACKENDS: BackendName[] = ['software', 'pkcs11'];
@@ -17,6 +18,14 @@ export const SOFTHSM_LIBRARY = '/usr/lib/softhsm/libsofthsm2.so';
 export const PASSPHRASE = 'correct horse battery staple';
 /** Cheap scrypt for tests; production uses DEFAULT_SCRYPT_COST. */
 export const TEST_COST = { N: 2 ** 12, r: 8, p: 1 };
+
+/** Ceremony custodian n, as the Keys channel would pass them after checking their credentials. */
+export const custodian = (n: number): CeremonyCustodian => ({
+  operatorId: 100 + n,
+  username: `custodian${n}`,
+  role: 'security_officer',
+  temporaryPassword: false,
+});
 
 export interface AuditRecord {
   action: string;

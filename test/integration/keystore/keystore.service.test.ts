@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, constants, createHash, createPublicKey, generateKeyPairSync, privateDecrypt, verify } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aesCmac } from '../../../src/core/crypto/aes-cmac';
@@ -14,7 +14,7 @@ import type { KeystoreBackend } from '../../../src/core/keystore/keystore-backen
 import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
 import { Pkcs11Backend } from '../../../src/core/keystore/pkcs11.backend';
 import { SoftwareBackend } from '../../../src/core/keystore/software.backend';
-import { BACKENDS, createKeystoreFixture, type KeystoreFixture } from './keystore.fixture';
+import { BACKENDS, createKeystoreFixture, custodian, type KeystoreFixture } from './keystore.fixture';
 
 const COMPONENTS = [
   '0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0',
@@ -67,16 +67,19 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     ks.ceremony.begin({ components: 3, officer: 'sofia' });
     const sheet = kcvAes(Buffer.from(COMPONENTS[0] ?? '', 'hex'));
     const wrong = sheet === '000000' ? '111111' : '000000';
-    expect(() => ks.ceremony.enterComponent(1, COMPONENTS[0] ?? '', { custodian: 'c1', expectedKcv: wrong })).toThrow(
-      expect.objectContaining({ code: 'CEREMONY_KCV_MISMATCH' }),
-    );
+    expect(() =>
+      ks.ceremony.enterComponent(1, COMPONENTS[0] ?? '', { custodian: custodian(1), expectedKcv: wrong }),
+    ).toThrow(expect.objectContaining({ code: 'CEREMONY_KCV_MISMATCH' }));
     expect(ks.ceremony.progress()?.entered).toEqual([]);
     expect(fx.audit.some((a) => a.action === 'keystore.ceremony.component_rejected')).toBe(true);
   });
 
   it('forms the master key from three components, each confirmed by its KCV', async () => {
     const kcvs = COMPONENTS.map((hex, i) =>
-      ks.ceremony.enterComponent(i + 1, hex, { custodian: `c${i + 1}`, expectedKcv: kcvAes(Buffer.from(hex, 'hex')) }),
+      ks.ceremony.enterComponent(i + 1, hex, {
+        custodian: custodian(i + 1),
+        expectedKcv: kcvAes(Buffer.from(hex, 'hex')),
+      }),
     );
     expect(kcvs.map((k) => k.kcv)).toEqual(COMPONENTS.map((h) => kcvAes(Buffer.from(h, 'hex'))));
     await expectCode(ks.ceremony.finish({ expectedKcv: '000000' }), 'CEREMONY_KCV_MISMATCH');
@@ -254,18 +257,44 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     expect(fx.audit.at(-1)).toMatchObject({ action: 'keystore.open_failed', details: { code: err } });
   });
 
-  it('backs up and restores (software) or points to the HSM tools (pkcs11)', async () => {
-    const file = join(fx.dir, 'backup.otacks');
+  it('backs up for two custodians and restores only with both passphrases (software), or points to the HSM tools (pkcs11)', async () => {
+    const file = join(fx.dir, 'backup.otacbk');
+    const custodians = [
+      { operator: 'sofia', passphrase: 'sofia backup passphrase' },
+      { operator: 'omar', passphrase: 'omar backup passphrase' },
+    ] as const;
+    const both = [custodians[0].passphrase, custodians[1].passphrase] as const;
     if (backend === 'pkcs11') {
-      await expectCode(ks.backupTo(file, 'backup passphrase', { officer: 'sofia' }), 'KEYSTORE_BACKUP_UNSUPPORTED');
+      await expectCode(ks.backupTo(file, custodians, { officer: 'sofia' }), 'KEYSTORE_BACKUP_UNSUPPORTED');
       return;
     }
     const before = await ks.listKeys();
-    await ks.backupTo(file, 'backup passphrase', { officer: 'sofia' });
+    await expectCode(
+      ks.backupTo(file, [custodians[0], { operator: 'SOFIA', passphrase: 'another passphrase' }], { officer: 'sofia' }),
+      'KEYSTORE_BACKUP_ONE_CUSTODIAN',
+    );
+    await expectCode(
+      ks.backupTo(file, [custodians[0], { operator: 'omar', passphrase: custodians[0].passphrase }], {
+        officer: 'sofia',
+      }),
+      'KEYSTORE_BACKUP_SAME_PASSPHRASE',
+    );
+    expect(existsSync(file)).toBe(false);
+    await ks.backupTo(file, custodians, { officer: 'sofia' });
     await ks.generateMasterKey({ officer: 'sofia' });
     expect((await ks.listKeys()).length).toBe(before.length + 1);
-    await expectCode(ks.restoreFrom(file, 'wrong backup pass', { officer: 'sofia' }), 'KEYSTORE_WRONG_PASSPHRASE');
-    await ks.restoreFrom(file, 'backup passphrase', { officer: 'sofia' });
+    const onDisk = readFileSync(fx.keystoreFile);
+    for (const [passphrases, code] of [
+      [[both[0], 'wrong backup pass'], 'KEYSTORE_WRONG_PASSPHRASE'],
+      [['wrong backup pass', both[1]], 'KEYSTORE_WRONG_PASSPHRASE'],
+      [[both[1], both[0]], 'KEYSTORE_WRONG_PASSPHRASE'],
+      [[both[0], both[0]], 'KEYSTORE_BACKUP_SAME_PASSPHRASE'],
+    ] as const) {
+      await expectCode(ks.restoreFrom(file, passphrases, { officer: 'sofia' }), code);
+    }
+    expect(readFileSync(fx.keystoreFile).equals(onDisk)).toBe(true);
+    expect((await ks.listKeys()).length).toBe(before.length + 1);
+    await ks.restoreFrom(file, both, { officer: 'sofia' });
     expect(await ks.listKeys()).toEqual(before);
     await ks.close();
     ks = await fx.open({ createIfMissing: false }); // the restored keys are what is on disk now

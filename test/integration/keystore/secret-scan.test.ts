@@ -6,7 +6,7 @@ import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import { decodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
-import { BACKENDS, PASSPHRASE, TEST_COST, createKeystoreFixture, readText, type KeystoreFixture } from './keystore.fixture';
+import { BACKENDS, PASSPHRASE, TEST_COST, createKeystoreFixture, custodian, readText, type KeystoreFixture } from './keystore.fixture';
 
 // After a ceremony, many derived card keys, a rotation, a retirement and the issuer key,
 // no key (MK, components, any K or K', the private keys of S, the CA and the audit key) may appear in the SQLite file, the
@@ -41,7 +41,7 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
     const keep = <T>(v: T): T => (outputs.push(v), v);
 
     keep(ks.ceremony.begin({ components: 2, officer: 'sofia' }));
-    COMPONENTS.forEach((c, i) => keep(ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: `c${i}`, expectedKcv: kcvAes(c) })));
+    COMPONENTS.forEach((c, i) => keep(ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: custodian(i + 1), expectedKcv: kcvAes(c) })));
     keep(await ks.ceremony.finish({ expectedKcv: kcvAes(MK) }));
     keep(await ks.createBankCa({ commonName: 'Scan CA', officer: 'sofia' }));
     keep(await ks.createIssuerKey({ commonName: 'Scan Issuer', officer: 'sofia' }));
@@ -75,7 +75,10 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
     keep(await ks.caPublicKey());
     keep(await ks.caCertificatePem());
     keep(await ks.issuerCertificatePem());
-    for (const p of [ks.cardKey('N-5002', 1), ks.restoreFrom('/nonexistent', 'whatever pass', { officer: 'x' })]) {
+    for (const p of [
+      ks.cardKey('N-5002', 1),
+      ks.restoreFrom('/nonexistent', ['whatever pass', 'another pass'], { officer: 'x' }),
+    ]) {
       keep(await p.catch((e: Error) => e.message));
     }
     await ks.close();

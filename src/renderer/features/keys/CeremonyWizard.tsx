@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import type { CeremonyProgressInfo, KeyInfoView, KeystoreStatusInfo } from '../../../shared/contract/keys.contract';
 import { useAction } from '../../api/client';
 import { ApprovalDialog, ConfirmDialog } from '../../ui/dialogs';
@@ -7,8 +7,8 @@ import { useSecretAction } from './use-secret-action';
 
 /**
  * The master-key ceremony, one custodian at a time. The ceremony itself lives in main; this shows
- * where it stands. A component is typed into a password field, cleared on submit and never shown
- * back: the custodian sees only its check value to compare with the sheet.
+ * where it stands. Each custodian types their own credentials and their component into blind
+ * fields, cleared on submit and never shown back: they see only the check value to compare with the sheet.
  */
 export function CeremonyWizard({ status }: { status: KeystoreStatusInfo }) {
   const [finished, setFinished] = useState<KeyInfoView | null>(null);
@@ -145,20 +145,27 @@ function ComponentForm(props: {
   of: number;
   onEntered: (e: { index: number; custodian: string; kcv: string }) => void;
 }) {
-  const [custodian, setCustodian] = useState('');
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
   const [component, setComponent] = useState('');
   const [sheetKcv, setSheetKcv] = useState('');
+  // Who signed the component in flight, for the check-value list (the fields are already cleared).
+  const signer = useRef('');
   const enter = useSecretAction('keys:ceremonyEnterComponent', (out) => {
-    props.onEntered({ index: out.index, custodian, kcv: out.kcv });
-    setCustodian('');
+    props.onEntered({ index: out.index, custodian: signer.current, kcv: out.kcv });
     setSheetKcv('');
   });
   return (
     <Form
       label="Enter component"
       onSubmit={() => {
+        const custodian = { username, password };
         const value = component;
-        setComponent(''); // gone from the page before the call even leaves
+        signer.current = username.trim();
+        // Gone from the page before the call even leaves.
+        setUsername('');
+        setPassword('');
+        setComponent('');
         void enter.run({
           index: props.index,
           component: value,
@@ -171,19 +178,33 @@ function ComponentForm(props: {
         Component {props.index} of {props.of}
       </h3>
       <p className="muted">
-        The custodian types their component. It is not shown on screen and is cleared as soon as it is sent.
+        Custodian {props.index} types their own user name and password, then their component. Each component needs a
+        different security officer. Nothing typed here is shown on screen, and all of it is cleared as soon as it is
+        sent.
       </p>
       <ErrorBanner error={enter.error} />
       <div className="form-row">
         <Field
-          label="Custodian name"
-          name="custodian"
+          label="Custodian user name"
+          name="custodianUsername"
+          type="password"
           autoFocus
           autoComplete="off"
-          value={custodian}
-          onChange={(e) => setCustodian(e.target.value)}
-          error={fieldError(enter.error, 'custodian')}
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+          error={fieldError(enter.error, 'custodian.username')}
         />
+        <Field
+          label="Custodian password"
+          name="custodianPassword"
+          type="password"
+          autoComplete="off"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          error={fieldError(enter.error, 'custodian.password')}
+        />
+      </div>
+      <div className="form-row">
         <Field
           label="Component"
           name="component"

@@ -3,6 +3,7 @@ import type { BackupInfoView } from '../../../shared/contract/keys.contract';
 import { useCall } from '../../api/client';
 import { ApprovalDialog, ConfirmDialog, Modal } from '../../ui/dialogs';
 import { ErrorBanner, Field, Form } from '../../ui/forms';
+import { CustodianApprovalDialog } from './CustodianApprovalDialog';
 import { useApprovedSecretAction } from './use-secret-action';
 import { NewPassphraseFields } from './NewPassphraseFields';
 
@@ -22,8 +23,9 @@ export function KeyBackups() {
     <section aria-label="Backups">
       <h2>Backups</h2>
       <p className="muted">
-        An encrypted copy of every key on this desk, under a passphrase of its own. Keep that passphrase apart from the
-        keystore passphrase: whoever holds both a backup and its passphrase holds the keys.
+        An encrypted copy of every key on this desk for two custodians: the officer who makes it and the officer who
+        approves it each choose a backup passphrase of their own, and the backup opens only with both together. Keep
+        each passphrase apart from the keystore passphrase and from the other custodian.
       </p>
       <ErrorBanner error={list.error} />
       {restored ? (
@@ -39,6 +41,7 @@ export function KeyBackups() {
               <th>File</th>
               <th>Created</th>
               <th>Size</th>
+              <th>Custodians</th>
               <th />
             </tr>
           </thead>
@@ -48,6 +51,7 @@ export function KeyBackups() {
                 <td className="mono">{b.fileName}</td>
                 <td>{new Date(b.createdAt).toLocaleString()}</td>
                 <td>{sizeLabel(b.sizeBytes)}</td>
+                <td>{b.custodians.length === 2 ? b.custodians.join(' and ') : 'unreadable'}</td>
                 <td>
                   <button
                     type="button"
@@ -96,7 +100,11 @@ function CreateBackup() {
           const p = passphrase;
           setPassphrase('');
           setRepeat('');
-          create.start((approval) => ({ passphrase: p, ...(approval ? { approval } : {}) }));
+          create.start((approval, approverPassphrase) => ({
+            passphrase: p,
+            ...(approval ? { approval } : {}),
+            ...(approverPassphrase !== undefined ? { approverPassphrase } : {}),
+          }));
         }}
       >
         <h3>Create a backup</h3>
@@ -107,10 +115,10 @@ function CreateBackup() {
         ) : null}
         <ErrorBanner error={create.formError} />
         <NewPassphraseFields
-          repeatLabel="Repeat backup passphrase"
-          label="Backup passphrase"
+          repeatLabel="Repeat your backup passphrase"
+          label="Your backup passphrase"
           name="backupPassphrase"
-          hint="At least 12 characters, not the keystore passphrase."
+          hint="At least 12 characters, known only to you; not the keystore passphrase."
 
           value={passphrase}
           repeat={repeat}
@@ -122,7 +130,7 @@ function CreateBackup() {
           Create backup…
         </button>
       </Form>
-      <ApprovalDialog
+      <CustodianApprovalDialog
         open={create.approving}
         action="Back up the keystore"
         pending={create.pending}
@@ -134,7 +142,7 @@ function CreateBackup() {
   );
 }
 
-/** Confirm, then the backup's passphrase, then the second approver. */
+/** Confirm, then each custodian's backup passphrase, then the second approver. */
 function RestoreBackup(props: {
   backup: BackupInfoView;
   onClose: () => void;
@@ -143,11 +151,11 @@ function RestoreBackup(props: {
   const [confirmed, setConfirmed] = useState(false);
   // ConfirmDialog calls onClose after onConfirm too; only a cancel ends the restore.
   const confirming = useRef(false);
-  const [passphrase, setPassphrase] = useState('');
+  const [passphrases, setPassphrases] = useState<[string, string]>(['', '']);
   const restore = useApprovedSecretAction('keys:backupRestore', props.onRestored);
-  const { fileName } = props.backup;
+  const { fileName, custodians } = props.backup;
   const close = () => {
-    setPassphrase('');
+    setPassphrases(['', '']);
     restore.cancel();
     props.onClose();
   };
@@ -177,22 +185,29 @@ function RestoreBackup(props: {
         <Form
           label="Restore backup"
           onSubmit={() => {
-            const p = passphrase;
-            setPassphrase('');
-            restore.start((approval) => ({ fileName, passphrase: p, ...(approval ? { approval } : {}) }));
+            const custodianPassphrases = passphrases;
+            setPassphrases(['', '']);
+            restore.start((approval) => ({ fileName, custodianPassphrases, ...(approval ? { approval } : {}) }));
           }}
         >
           <h2>Restore {fileName}</h2>
+          <p className="muted">Each custodian types their own backup passphrase.</p>
           <ErrorBanner error={restore.formError} />
-          <Field
-            label="Backup passphrase"
-            name="restorePassphrase"
-            type="password"
-            autoComplete="off"
-            autoFocus
-            value={passphrase}
-            onChange={(e) => setPassphrase(e.target.value)}
-          />
+          {([0, 1] as const).map((i) => (
+            <Field
+              key={i}
+              label={`Backup passphrase of ${custodians[i] ?? `custodian ${i + 1}`}`}
+              name={`restorePassphrase${i + 1}`}
+              type="password"
+              autoComplete="off"
+              autoFocus={i === 0}
+              value={passphrases[i]}
+              onChange={(e) => {
+                const typed = e.target.value;
+                setPassphrases((p) => (i === 0 ? [typed, p[1]] : [p[0], typed]));
+              }}
+            />
+          ))}
           <div className="actions">
             <button type="button" onClick={close}>
               Cancel

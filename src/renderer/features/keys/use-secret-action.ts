@@ -49,18 +49,18 @@ export function useApprovedSecretAction<C extends ChannelName>(
   onSuccess?: (out: ChannelOutput<C>) => void,
 ) {
   const qc = useQueryClient();
-  const waiting = useRef<((approval: Approval | undefined) => ChannelInput<C>) | null>(null);
+  const waiting = useRef<((approval: Approval | undefined, approverSecret?: string) => ChannelInput<C>) | null>(null);
   const [approving, setApproving] = useState(false);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<CallError | null>(null);
 
-  const send = async (approval: Approval | undefined) => {
+  const send = async (approval: Approval | undefined, approverSecret?: string) => {
     const build = waiting.current;
     if (!build) return;
     setPending(true);
     setError(null);
     try {
-      const out = await call(channel, build(approval));
+      const out = await call(channel, build(approval, approverSecret));
       waiting.current = null;
       setApproving(false);
       onSuccess?.(out);
@@ -83,12 +83,15 @@ export function useApprovedSecretAction<C extends ChannelName>(
   };
 
   return {
-    /** `input(approval)` builds the call; it holds the secret until the call settles. */
-    start: (input: (approval: Approval | undefined) => ChannelInput<C>) => {
+    /**
+     * `input(approval, approverSecret)` builds the call; it holds the secret until the call settles.
+     * `approverSecret` is what the approver typed beside their password (a backup custodian's passphrase).
+     */
+    start: (input: (approval: Approval | undefined, approverSecret?: string) => ChannelInput<C>) => {
       waiting.current = input;
       void send(undefined);
     },
-    approve: (approval: Approval) => void send(approval),
+    approve: (approval: Approval, approverSecret?: string) => void send(approval, approverSecret),
     cancel: () => {
       // The approval dialog also reports closing when this hook closed it after a refusal; keep that refusal.
       if (!approving) return;

@@ -1,0 +1,95 @@
+import { useState } from 'react';
+import type { Approval } from '../../../shared/contract/approval.contract';
+import type { CallError } from '../../api/client';
+import { Modal } from '../../ui/dialogs';
+import { ErrorBanner, Field, Form } from '../../ui/forms';
+import { NewPassphraseFields } from './NewPassphraseFields';
+
+/**
+ * The approval dialog of a backup: the second officer approves with their own credentials and, as
+ * the backup's second custodian, chooses a backup passphrase of their own. Everything is typed
+ * blind and cleared on submit.
+ */
+export function CustodianApprovalDialog(props: {
+  open: boolean;
+  action: string;
+  pending: boolean;
+  error: CallError | null;
+  onApprove: (approval: Approval, passphrase: string) => void;
+  onClose: () => void;
+}) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [passphrase, setPassphrase] = useState('');
+  const [repeat, setRepeat] = useState('');
+  const [mismatch, setMismatch] = useState(false);
+  const clearSecrets = () => {
+    setPassword('');
+    setPassphrase('');
+    setRepeat('');
+  };
+  const close = () => {
+    clearSecrets();
+    setUsername('');
+    setMismatch(false);
+    props.onClose();
+  };
+  return (
+    <Modal open={props.open} onClose={close} label="Second approver">
+      <h2>Second approver and custodian</h2>
+      <p className="muted">
+        <strong>{props.action}</strong> needs a second security officer. They sign here with their own credentials and
+        choose a backup passphrase of their own: the backup opens only with both officers&apos; passphrases together.
+      </p>
+      <Form
+        label="Approve"
+        onSubmit={() => {
+          if (passphrase !== repeat) {
+            clearSecrets();
+            return setMismatch(true);
+          }
+          setMismatch(false);
+          props.onApprove({ username, password }, passphrase);
+          clearSecrets();
+        }}
+      >
+        <ErrorBanner error={props.error} />
+        <Field
+          label="Approver user name"
+          name="approver"
+          autoFocus
+          autoComplete="off"
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+        />
+        <Field
+          label="Approver password"
+          name="approverPassword"
+          type="password"
+          autoComplete="off"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+        <NewPassphraseFields
+          label="Approver's backup passphrase"
+          repeatLabel="Repeat approver's backup passphrase"
+          name="approverBackupPassphrase"
+          hint="At least 12 characters, known only to the approver."
+          value={passphrase}
+          repeat={repeat}
+          mismatch={mismatch}
+          onChange={setPassphrase}
+          onRepeatChange={setRepeat}
+        />
+        <div className="actions">
+          <button type="button" onClick={close}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={props.pending}>
+            Approve
+          </button>
+        </div>
+      </Form>
+    </Modal>
+  );
+}
