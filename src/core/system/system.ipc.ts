@@ -56,7 +56,7 @@ export function systemHandlers(
       const one = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
       return {
         operators: one('SELECT count(*) AS n FROM operators WHERE disabled_at IS NULL'),
-        lockedOperators: one('SELECT count(*) AS n FROM operators WHERE locked_at IS NOT NULL'),
+        lockedOperators: one('SELECT count(*) AS n FROM operators WHERE locked_until > ?', Date.now()),
         auditEntriesToday: one('SELECT count(*) AS n FROM audit_log WHERE substr(at, 1, 10) = ?', today()),
         failedSignInsToday: one(
           "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.signIn' AND outcome != 'ok' AND substr(at, 1, 10) = ?",

@@ -93,7 +93,7 @@ describe('policy changes through the contract', () => {
       [1, 8, 365],
       [0, 6, 365],
     ]);
-    const entries = auditRows(t.ws).filter((r) => r.action === 'policy.update');
+    const entries = auditRows(t.ws).filter((r) => r.action === 'policy.update' && r.outcome === 'ok');
     expect(entries.map((e) => JSON.parse(e.details) as Record<string, unknown>)).toEqual([
       { version: 1, approvedBy: second.username, codeDigits: '6 → 8' },
       { version: 2, approvedBy: second.username, listExpiryDays: '365 → 90' },
@@ -110,7 +110,13 @@ describe('policy changes through the contract', () => {
       const r = await t.ws.router.dispatch('x', 'auth:signIn', { username: clerk.username, password: 'wrong' });
       if (!r.ok) codes.push(r.error.code);
     }
-    expect(codes).toEqual(['AUTH_FAILED', 'AUTH_FAILED', 'AUTH_LOCKED']);
+    expect(codes).toEqual(['AUTH_FAILED', 'AUTH_FAILED', 'AUTH_FAILED']);
+    const row = t.ws.db.prepare('SELECT failed_attempts, locked_until FROM operators WHERE id = ?').get(clerk.id) as {
+      failed_attempts: number;
+      locked_until: number | null;
+    };
+    expect(row.failed_attempts).toBe(3);
+    expect(row.locked_until).toBeGreaterThan(Date.now());
   });
 
   it('services read the new value at use: session timeout', async () => {
