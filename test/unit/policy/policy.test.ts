@@ -12,6 +12,9 @@ describe('policy validation', () => {
   it.each([
     ['maxFailedSignIns', 0],
     ['maxFailedSignIns', 1000],
+    ['lockoutMinutes', 0],
+    ['lockoutMinutes', 241],
+    ['lockoutMaxMinutes', 60 * 24 * 8],
     ['sessionTimeoutMinutes', 0],
     ['sessionTimeoutMinutes', 60 * 24 * 7],
     ['codeDigits', 3],
@@ -32,6 +35,12 @@ describe('policy validation', () => {
     const r = policiesSchema.safeParse({ ...DEFAULT_POLICIES, listLength: 50, refillThreshold: 50 });
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.path).toEqual(['refillThreshold']);
+  });
+
+  it('rejects a longest lockout shorter than the first', () => {
+    const r = policiesSchema.safeParse({ ...DEFAULT_POLICIES, lockoutMinutes: 30, lockoutMaxMinutes: 20 });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['lockoutMaxMinutes']);
   });
 
   it('refuses to switch dual control off for unlocks, policy changes and the key ceremony, and auditors as approvers', () => {
