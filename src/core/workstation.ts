@@ -40,6 +40,8 @@ export interface WorkstationOptions {
   readonly keystore?: KeystoreLocation;
   /** Signs audit checkpoints instead of the keystore's audit key (tests that need no keystore). */
   readonly auditSigner?: AuditSigner;
+  /** The clock for lockouts and throttling (ms since the epoch); tests move it instead of waiting. */
+  readonly now?: () => number;
 }
 
 export interface Workstation {
@@ -77,7 +79,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   const audit = new AuditService(db);
   const policies = new DbPolicySource(db);
   const sessions = new SessionStore(() => policies.current().sessionTimeoutMinutes * 60_000);
-  const auth = new AuthService(db, sessions, audit, policies);
+  const auth = new AuthService(db, sessions, audit, policies, opts.now);
   const dualControl = new DualControlService(auth, audit, policies);
   const cardSeries = new SqliteCardSeriesStore(db);
   const keystore = new KeystoreHolder(keystoreLocation, { cardSeries, audit, log });
@@ -89,7 +91,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   keystore.onUnlocked(() => void checkpoints.signDue());
   const backups = new KeystoreBackups(join(opts.dataDir, 'keystore', 'backups'), keystore);
   const policyService = new PolicyService(db, audit, dualControl);
-  const admin = new AdminService(db, sessions, audit, dualControl);
+  const admin = new AdminService(db, sessions, audit, dualControl, opts.now);
 
   const handlers: HandlersFor<typeof contract> = {
     ...authHandlers(auth, sessions),

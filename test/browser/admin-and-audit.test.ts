@@ -42,7 +42,10 @@ describe('operator administration and the audit page (browser mode, real service
 
     // The clerk locks themself out.
     for (let i = 0; i < 5; i++) await signIn(other, clerk.username, `wrong ${i}`);
-    await other.locator('[data-code=AUTH_LOCKED]').waitFor();
+    // The sign-in screen gives its one answer for every refusal; the account is locked all the same.
+    await other.locator('[data-code=AUTH_FAILED]').waitFor();
+    const lock = desk.ws.db.prepare('SELECT locked_until FROM operators WHERE username = ?').get(clerk.username) as { locked_until: number | null };
+    expect(lock.locked_until).toBeGreaterThan(Date.now());
 
     await admin.reload();
     const row = admin.locator('tr[data-username="carl"]');
@@ -65,7 +68,9 @@ describe('operator administration and the audit page (browser mode, real service
     await admin.getByRole('dialog', { name: 'Disable carl?' }).getByRole('button', { name: 'Disable' }).click();
     await row.getByText('disabled').waitFor();
     await signIn(other, clerk.username, clerk.password);
-    expect(await alertText(other)).toContain('disabled');
+    expect(await alertText(other)).toContain('ask a security officer');
+    const refusal = desk.ws.db.prepare("SELECT details FROM audit_log WHERE action = 'auth.signIn' ORDER BY seq DESC LIMIT 1").get() as { details: string };
+    expect(JSON.parse(refusal.details)).toMatchObject({ reason: 'disabled' });
 
     const unlocked = desk.ws.db
       .prepare("SELECT operator, outcome, details FROM audit_log WHERE action = 'admin.unlockOperator' AND outcome = 'ok'")

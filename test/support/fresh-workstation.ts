@@ -1,12 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWorkstation, type Workstation } from '../../src/core/workstation';
+import { createWorkstation, type Workstation, type WorkstationOptions } from '../../src/core/workstation';
 
 /** A workstation on a fresh data directory, removed when the test is done. */
-export function freshWorkstation(): { ws: Workstation; dataDir: string; dispose: () => Promise<void> } {
+export function freshWorkstation(options: Partial<Pick<WorkstationOptions, 'now'>> = {}): {
+  ws: Workstation;
+  dataDir: string;
+  dispose: () => Promise<void>;
+} {
   const dataDir = mkdtempSync(join(tmpdir(), 'otac-test-'));
-  const ws = createWorkstation({ dataDir, shell: 'browser', version: 'test' });
+  const ws = createWorkstation({ dataDir, shell: 'browser', version: 'test', ...options });
   return {
     ws,
     dataDir,

@@ -1,9 +1,10 @@
 import type { Database } from 'better-sqlite3';
 import type { OperatorInfo } from '../../shared/contract/admin.contract';
 import type { Approval } from '../../shared/contract/approval.contract';
-import type { Role } from '../../shared/roles';
+import { ROLE_LABELS, type Role } from '../../shared/roles';
 import type { AuditDetails, AuditService } from '../audit/audit.service';
 import { hashPassword } from '../auth/password-hash';
+import { ranksAtLeast } from '../auth/role-rank';
 import { OperatorRepository, type OperatorRow } from '../auth/operator.repository';
 import type { Session, SessionStore } from '../auth/session.store';
 import type { DualControlService } from '../dual-control/dual-control.service';
@@ -22,12 +23,14 @@ export class AdminService {
     private readonly sessions: SessionStore,
     private readonly audit: AuditService,
     private readonly dualControl: DualControlService,
+    /** Milliseconds since the epoch, the same clock the lockout is written with. */
+    private readonly now: () => number = Date.now,
   ) {
     this.operators = new OperatorRepository(db);
   }
 
   list(): OperatorInfo[] {
-    return this.operators.all().map(toInfo);
+    return this.operators.all().map((op) => toInfo(op, this.now()));
   }
 
   async create(
@@ -41,7 +44,7 @@ export class AdminService {
       }
       const id = this.operators.insert({ ...input, passwordHash: hash, mustChange: true });
       this.record(by, 'admin.createOperator', input.username, { role: input.role });
-      return toInfo(this.mustGet(id));
+      return toInfo(this.mustGet(id), this.now());
     })();
   }
 
@@ -85,16 +88,41 @@ export class AdminService {
     });
   }
 
+  /**
+   * Ends a lockout before its time. Both the initiator and the approver must rank at least as high as
+   * the locked operator, so managers cannot let themselves into a security officer's account.
+   */
   async unlock(by: Session, username: string, approval: Approval | undefined): Promise<{ username: string; approvedBy: string | null }> {
     const target = this.operators.byUsername(username);
     if (!target) throw new AppError('OPERATOR_NOT_FOUND', `There is no operator named ${username}. Check the spelling.`);
-    if (!target.locked_at) throw new AppError('NOT_LOCKED', `${target.username} is not locked.`);
+    if (!this.isLocked(target)) throw new AppError('NOT_LOCKED', `${target.username} is not locked.`);
+    const outranked = (who: 'initiator' | 'approver', role: Role) => {
+      this.audit.append({
+        operatorId: by.operatorId,
+        operator: by.username,
+        role: by.role,
+        action: 'admin.unlockOperator',
+        object: `operator:${target.username}`,
+        outcome: 'denied',
+        details: { reason: `${who}-outranked`, [`${who}Role`]: role, targetRole: target.role },
+      });
+      return new AppError(
+        'UNLOCK_ROLE',
+        `Only a ${ROLE_LABELS[target.role].toLowerCase()} or a higher role may unlock ${target.username}, and approve it. Ask a security officer.`,
+      );
+    };
+    if (!ranksAtLeast(by.role, target.role)) throw outranked('initiator', by.role);
     const approver = await this.dualControl.require('operator.unlock', by, approval);
+    if (approver && !ranksAtLeast(approver.role, target.role)) throw outranked('approver', approver.role);
     this.db.transaction(() => {
-      this.operators.update(target.id, { locked_at: null, failed_attempts: 0 });
+      this.operators.update(target.id, { locked_at: null, locked_until: null, failed_attempts: 0 });
       this.record(by, 'admin.unlockOperator', target.username, { approvedBy: approver?.username ?? null });
     })();
     return { username: target.username, approvedBy: approver?.username ?? null };
+  }
+
+  private isLocked(op: OperatorRow): boolean {
+    return op.locked_until !== null && op.locked_until > this.now();
   }
 
   /** Applies one change in a write transaction, audits it and ends the target's sessions. */
@@ -106,7 +134,7 @@ export class AdminService {
       this.record(by, action, op.username, { ...details, endedSessions: ended });
       return this.mustGet(op.id);
     }).immediate();
-    return toInfo(result);
+    return toInfo(result, this.now());
   }
 
   private keepOneOfficer(op: OperatorRow, verb: string): void {
@@ -140,17 +168,18 @@ export class AdminService {
   }
 }
 
-function toInfo(op: OperatorRow): OperatorInfo {
+function toInfo(op: OperatorRow, now: number): OperatorInfo {
+  const locked = op.locked_until !== null && op.locked_until > now;
   return {
     id: op.id,
     username: op.username,
     displayName: op.display_name,
     role: op.role,
-    locked: op.locked_at !== null,
+    locked,
     disabled: op.disabled_at !== null,
     mustChangePassword: op.must_change_password === 1,
     failedAttempts: op.failed_attempts,
-    lockedAt: op.locked_at,
+    lockedAt: locked ? op.locked_at : null,
     disabledAt: op.disabled_at,
     createdAt: op.created_at,
     updatedAt: op.updated_at,

@@ -17,7 +17,7 @@ export function authHandlers(auth: AuthService, sessions: SessionStore): Handler
       return { done: true } as const;
     },
     'auth:changePassword': async (input, ctx) => {
-      await auth.changePassword(ctx.session, input.currentPassword, input.newPassword);
+      await auth.changePassword(ctx.clientId, ctx.session, input.currentPassword, input.newPassword);
       return { done: true } as const;
     },
   };

@@ -1,25 +1,41 @@
 import type { Database } from 'better-sqlite3';
 import type { SessionInfo } from '../../shared/contract/auth.contract';
-import { AppError } from '../errors';
+import { AppError, isAppError } from '../errors';
 import type { AuditDetails, AuditService } from '../audit/audit.service';
 import type { PolicySource } from '../policy/policy.service';
+import { AttemptThrottle } from './attempt-throttle';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password-hash';
 import { OperatorRepository, type OperatorRow } from './operator.repository';
 import type { Session, SessionStore } from './session.store';
 
 const WRONG = 'User name or password is wrong. Check Caps Lock and try again.';
 
-/** Sign-in, sign-out, first run, lockout. Every outcome is audited. */
+/** The one answer the sign-in screen gives to every refusal: unknown user, wrong password, locked, disabled, throttled. */
+export const SIGN_IN_FAILED =
+  'Sign-in failed. Check your user name, password and Caps Lock, then try again in a few minutes. If it keeps failing, ask a security officer: the account may be locked or disabled.';
+
+const CREDENTIAL_REFUSALS = new Set(['AUTH_FAILED', 'AUTH_LOCKED', 'AUTH_DISABLED']);
+
+// In front of the lockout: at least as many free attempts as the highest lockout policy allows (10),
+// so a burst still reaches the lockout and locks at exactly the policy's limit; after that each
+// further attempt waits twice as long, up to five minutes.
+const THROTTLE = { freeAttempts: 10, baseDelayMs: 1_000, maxDelayMs: 5 * 60_000, forgetAfterMs: 15 * 60_000 };
+
+/** Sign-in, sign-out, first run, lockout (timed, growing with repeats) and throttling. Every outcome is audited. */
 export class AuthService {
   private readonly operators: OperatorRepository;
+  private readonly throttle: AttemptThrottle;
 
   constructor(
     private readonly db: Database,
     private readonly sessions: SessionStore,
     private readonly audit: AuditService,
     private readonly policies: PolicySource,
+    /** Milliseconds since the epoch; tests pass their own to let a lockout expire without waiting. */
+    private readonly now: () => number = Date.now,
   ) {
     this.operators = new OperatorRepository(db);
+    this.throttle = new AttemptThrottle({ ...THROTTLE, now });
   }
 
   isFirstRun(): boolean {
@@ -47,7 +63,12 @@ export class AuthService {
       if (!this.isFirstRun()) {
         throw new AppError('SETUP_DONE', 'This workstation already has operators. Sign in instead.');
       }
-      const newId = this.operators.insert({ ...input, role: 'security_officer', passwordHash: hash, mustChange: false });
+      const newId = this.operators.insert({
+        ...input,
+        role: 'security_officer',
+        passwordHash: hash,
+        mustChange: false,
+      });
       this.audit.append({
         operatorId: newId,
         operator: input.username,
@@ -62,42 +83,46 @@ export class AuthService {
   }
 
   async signIn(clientId: string, username: string, password: string): Promise<SessionInfo> {
-    const op = await this.verifyCredentials(username, password, { action: 'auth.signIn' });
-    this.audit.append({ operatorId: op.id, operator: op.username, role: op.role, action: 'auth.signIn', outcome: 'ok' });
+    let op: OperatorRow;
+    try {
+      op = await this.verifyCredentials(username, password, { action: 'auth.signIn', clientId });
+    } catch (err) {
+      // One answer for every refusal, so the sign-in screen tells nobody which user names exist or
+      // which accounts are locked; the audit entry written below verifyCredentials keeps the real reason.
+      if (isAppError(err) && CREDENTIAL_REFUSALS.has(err.code)) throw new AppError('AUTH_FAILED', SIGN_IN_FAILED);
+      throw err;
+    }
+    this.audit.append({
+      operatorId: op.id,
+      operator: op.username,
+      role: op.role,
+      action: 'auth.signIn',
+      outcome: 'ok',
+    });
     return this.startSession(clientId, op);
   }
 
   /**
    * Checks a user name and password without starting a session. Sign-in and dual-control approvals
    * share it, so a wrong approver password counts toward that approver's lockout like a failed sign-in.
-   * Failures are audited under `opts.action` with `opts.details`; success is left to the caller to audit.
+   * Refuses with AUTH_FAILED (unknown user, wrong password, too many attempts), AUTH_LOCKED or
+   * AUTH_DISABLED; sign-in folds these into one answer. Failures are audited under `opts.action` with
+   * `opts.details` and the real reason; success is left to the caller to audit. `opts.clientId` adds
+   * the calling client to the throttle's keys.
    */
   async verifyCredentials(
     username: string,
     password: string,
-    opts: { action: string; details?: AuditDetails },
+    opts: { action: string; details?: AuditDetails; clientId?: string },
   ): Promise<OperatorRow> {
-    const op = this.operators.byUsername(username);
-    const actor = { operatorId: op?.id ?? null, operator: op?.username ?? username, role: op?.role ?? null };
-    const fail = (outcome: 'failed' | 'denied', reason: string) =>
-      this.audit.append({ ...actor, action: opts.action, outcome, details: { ...opts.details, reason } });
-    if (op?.locked_at) {
-      fail('denied', 'locked');
-      throw new AppError('AUTH_LOCKED', lockedMessage());
+    const keys = throttleKeys(username, opts.clientId);
+    if (!this.throttle.admit(keys).ok) {
+      const op = this.operators.byUsername(username);
+      this.refuse(op, username, opts, 'failed', 'throttled');
+      throw new AppError('AUTH_FAILED', WRONG);
     }
-    const good = await verifyPassword(password, op?.password_hash ?? DUMMY_HASH);
-    if (!op || !good) {
-      if (!op) {
-        fail('failed', 'unknown-user');
-        throw new AppError('AUTH_FAILED', WRONG);
-      }
-      return this.recordFailure(op, opts);
-    }
-    if (op.disabled_at) {
-      fail('denied', 'disabled');
-      throw new AppError('AUTH_DISABLED', 'This account is disabled. Ask a security officer if you still need access.');
-    }
-    if (op.failed_attempts > 0) this.operators.update(op.id, { failed_attempts: 0 });
+    const op = await this.checkPassword(this.operators.byUsername(username), username, password, opts);
+    this.throttle.succeeded(keys);
     return op;
   }
 
@@ -112,41 +137,133 @@ export class AuthService {
     });
   }
 
-  async changePassword(session: Session, current: string, next: string): Promise<void> {
-    const op = this.mustGet(session.operatorId);
-    const actor = { operatorId: op.id, operator: op.username, role: op.role };
-    if (!(await verifyPassword(current, op.password_hash))) {
-      this.audit.append({ ...actor, action: 'auth.changePassword', outcome: 'failed' });
-      throw new AppError('AUTH_FAILED', 'Your current password is wrong; the password was not changed.');
+  /**
+   * A wrong current password counts toward the lockout like a failed sign-in (a lockout ends every
+   * session of the operator); a successful change ends the operator's sessions on other clients.
+   */
+  async changePassword(clientId: string, session: Session, current: string, next: string): Promise<void> {
+    const opts = { action: 'auth.changePassword', clientId };
+    const keys = throttleKeys(session.username, clientId);
+    if (!this.throttle.admit(keys).ok) {
+      this.refuse(this.operators.byId(session.operatorId), session.username, opts, 'failed', 'throttled');
+      throw new AppError(
+        'AUTH_FAILED',
+        'Too many attempts in a row. Wait a minute, then try again; the password was not changed.',
+      );
     }
-    if (current === next) throw new AppError('PASSWORD_REUSED', 'Choose a new password different from the current one.');
+    let op: OperatorRow;
+    try {
+      op = await this.checkPassword(this.operators.byId(session.operatorId), session.username, current, opts);
+    } catch (err) {
+      if (!isAppError(err)) throw err;
+      if (err.code === 'AUTH_FAILED') {
+        throw new AppError('AUTH_FAILED', 'Your current password is wrong; the password was not changed.');
+      }
+      // Locked (perhaps by this very attempt) or disabled: whoever sits at a session of it is out.
+      this.sessions.endOperator(session.operatorId);
+      throw new AppError(err.code, `${err.message} You have been signed out.`);
+    }
+    this.throttle.succeeded(keys);
+    const actor = { operatorId: op.id, operator: op.username, role: op.role };
+    if (current === next)
+      throw new AppError('PASSWORD_REUSED', 'Choose a new password different from the current one.');
     const hash = await hashPassword(next);
     this.db.transaction(() => {
       this.operators.update(op.id, { password_hash: hash, must_change_password: 0 });
-      this.audit.append({ ...actor, action: 'auth.changePassword', outcome: 'ok' });
+      const ended = this.sessions.endOperator(op.id, clientId).length;
+      this.audit.append({ ...actor, action: 'auth.changePassword', outcome: 'ok', details: { endedSessions: ended } });
     })();
     session.mustChangePassword = false;
   }
 
+  /**
+   * The same scrypt work for every attempt: an unknown user is checked against a dummy hash and a
+   * locked one against its own, and the row is read again after hashing, so neither the answer nor
+   * its timing depends on whether the name exists or is locked, and a lockout that landed while this
+   * attempt was hashing holds.
+   */
+  private async checkPassword(
+    found: OperatorRow | undefined,
+    username: string,
+    password: string,
+    opts: { action: string; details?: AuditDetails },
+  ): Promise<OperatorRow> {
+    const matches = await verifyPassword(password, found?.password_hash ?? DUMMY_HASH);
+    const op = found ? this.operators.byId(found.id) : undefined;
+    if (!op) {
+      this.refuse(undefined, username, opts, 'failed', 'unknown-user');
+      throw new AppError('AUTH_FAILED', WRONG);
+    }
+    if (this.isLocked(op)) {
+      this.refuse(op, username, opts, 'denied', 'locked');
+      throw new AppError('AUTH_LOCKED', lockedMessage());
+    }
+    // A password reset while this attempt was hashing makes the checked hash stale.
+    if (!matches || op.password_hash !== found?.password_hash) return this.recordFailure(op, opts);
+    if (op.disabled_at) {
+      this.refuse(op, username, opts, 'denied', 'disabled');
+      throw new AppError('AUTH_DISABLED', 'This account is disabled. Ask a security officer if you still need access.');
+    }
+    const clean = op.failed_attempts === 0 && op.lockout_count === 0 && op.locked_until === null;
+    if (!clean && !this.operators.clearFailures(op.id, this.now())) {
+      this.refuse(op, username, opts, 'denied', 'locked');
+      throw new AppError('AUTH_LOCKED', lockedMessage());
+    }
+    return op;
+  }
+
   private recordFailure(op: OperatorRow, opts: { action: string; details?: AuditDetails }): never {
-    const max = this.policies.current().maxFailedSignIns;
-    const attempts = op.failed_attempts + 1;
+    const policy = this.policies.current();
     const actor = { operatorId: op.id, operator: op.username, role: op.role };
-    const locked = attempts >= max;
-    this.db.transaction(() => {
-      this.operators.update(op.id, locked ? { failed_attempts: attempts, locked_at: new Date().toISOString() } : { failed_attempts: attempts });
+    const counted = this.db.transaction(() => {
+      const c = this.operators.countFailure(op.id, {
+        now: this.now(),
+        maxAttempts: policy.maxFailedSignIns,
+        baseMs: policy.lockoutMinutes * 60_000,
+        maxMs: policy.lockoutMaxMinutes * 60_000,
+      });
+      if (!c) {
+        this.refuse(op, op.username, opts, 'denied', 'locked');
+        return c;
+      }
       this.audit.append({
         ...actor,
         action: opts.action,
         outcome: 'failed',
-        details: { ...opts.details, reason: 'wrong-password', attempts },
+        details: { ...opts.details, reason: 'wrong-password', attempts: c.attempts },
       });
-      if (locked) this.audit.append({ ...actor, action: 'auth.lockout', outcome: 'ok', details: { attempts } });
+      if (c.lockedUntil !== null) {
+        this.audit.append({
+          ...actor,
+          action: 'auth.lockout',
+          outcome: 'ok',
+          details: { attempts: c.attempts, lockouts: c.lockouts, until: new Date(c.lockedUntil).toISOString() },
+        });
+      }
+      return c;
     })();
-    if (locked) throw new AppError('AUTH_LOCKED', lockedMessage());
-    const left = max - attempts;
-    throw new AppError('AUTH_FAILED', `${WRONG} ${left} attempt${left === 1 ? '' : 's'} left before the account locks.`, {
-      attemptsLeft: left,
+    if (!counted || counted.lockedUntil !== null) throw new AppError('AUTH_LOCKED', lockedMessage());
+    throw new AppError('AUTH_FAILED', WRONG);
+  }
+
+  private isLocked(op: OperatorRow): boolean {
+    return op.locked_until !== null && op.locked_until > this.now();
+  }
+
+  private refuse(
+    op: OperatorRow | undefined,
+    username: string,
+    opts: { action: string; details?: AuditDetails },
+    outcome: 'failed' | 'denied',
+    reason: string,
+  ): void {
+    this.audit.append({
+      operatorId: op?.id ?? null,
+      operator: op?.username ?? username,
+      role: op?.role ?? null,
+      action: opts.action,
+      outcome,
+      details: { ...opts.details, reason },
     });
   }
 
@@ -169,5 +286,11 @@ export class AuthService {
 }
 
 function lockedMessage(): string {
-  return 'This account is locked after too many wrong passwords. Ask a security officer to unlock it (this needs a second approver).';
+  return 'This account is locked for a while after too many wrong passwords. Try again later, or ask a security officer to unlock it (this needs a second approver).';
+}
+
+function throttleKeys(username: string, clientId: string | undefined): string[] {
+  const keys = [`user:${username.toLowerCase()}`];
+  if (clientId !== undefined) keys.push(`client:${clientId}`);
+  return keys;
 }

@@ -9,6 +9,10 @@ export interface OperatorRow {
   password_hash: string;
   failed_attempts: number;
   locked_at: string | null;
+  /** End of the current lockout in ms since the epoch; the account is locked while it lies ahead. */
+  locked_until: number | null;
+  /** Lockouts in a row without a successful sign-in between them; each lasts twice as long. */
+  lockout_count: number;
   disabled_at: string | null;
   must_change_password: number;
   created_at: string;
@@ -44,6 +48,44 @@ export class OperatorRepository {
       )
       .run(op.username, op.displayName, op.role, op.passwordHash, op.mustChange ? 1 : 0, now, now);
     return Number(info.lastInsertRowid);
+  }
+
+  /**
+   * Counts one wrong password and locks the account when the count reaches `maxAttempts`, in one
+   * statement, so concurrent attempts can neither lose a count nor lock twice. An expired lockout
+   * starts the count afresh; a new lockout lasts baseMs doubled per earlier lockout in a row, at most
+   * maxMs. Answers undefined, counting nothing, while the account is locked.
+   */
+  countFailure(
+    id: number,
+    rule: { now: number; maxAttempts: number; baseMs: number; maxMs: number },
+  ): { attempts: number; lockedUntil: number | null; lockouts: number } | undefined {
+    const next = 'CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END';
+    return this.db
+      .prepare(
+        `UPDATE operators SET
+           failed_attempts = ${next},
+           lockout_count = lockout_count + (${next} >= @maxAttempts),
+           locked_at = CASE WHEN ${next} >= @maxAttempts THEN @nowIso ELSE NULL END,
+           locked_until = CASE WHEN ${next} >= @maxAttempts
+                            THEN @now + min(@baseMs * (1 << min(lockout_count, 20)), @maxMs) ELSE NULL END,
+           updated_at = @nowIso
+         WHERE id = @id AND (locked_until IS NULL OR locked_until <= @now)
+         RETURNING failed_attempts AS attempts, locked_until AS lockedUntil, lockout_count AS lockouts`,
+      )
+      .get({ ...rule, id, nowIso: new Date(rule.now).toISOString() }) as
+      { attempts: number; lockedUntil: number | null; lockouts: number } | undefined;
+  }
+
+  /** After a right password: clears the count and any expired lockout. False when the account is locked now. */
+  clearFailures(id: number, now: number): boolean {
+    const info = this.db
+      .prepare(
+        `UPDATE operators SET failed_attempts = 0, lockout_count = 0, locked_at = NULL, locked_until = NULL, updated_at = @nowIso
+         WHERE id = @id AND (locked_until IS NULL OR locked_until <= @now)`,
+      )
+      .run({ id, now, nowIso: new Date(now).toISOString() });
+    return info.changes === 1;
   }
 
   update(id: number, fields: Partial<Omit<OperatorRow, 'id' | 'created_at' | 'updated_at'>>): void {

@@ -53,11 +53,11 @@ export class SessionStore {
     this.sessions.delete(clientId);
   }
 
-  /** Ends every session of one operator (disabled, role changed, password reset). */
-  endOperator(operatorId: number): string[] {
+  /** Ends every session of one operator (disabled, role changed, password reset), but the one on `exceptClientId`. */
+  endOperator(operatorId: number, exceptClientId?: string): string[] {
     const ended: string[] = [];
     for (const [clientId, s] of this.sessions) {
-      if (s.operatorId === operatorId) {
+      if (s.operatorId === operatorId && clientId !== exceptClientId) {
         this.sessions.delete(clientId);
         ended.push(clientId);
       }

@@ -1,4 +1,5 @@
 import type { keysChannels } from '../../shared/contract/keys.contract';
+import { AttemptThrottle } from '../auth/attempt-throttle';
 import type { Session } from '../auth/session.store';
 import type { Approver, DualControlService } from '../dual-control/dual-control.service';
 import type { AuthService } from '../auth/auth.service';
@@ -40,6 +41,13 @@ const view = (s: KeystoreHolderStatus) => ({
 
 export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChannels> {
   const { keystore, dualControl, backups } = deps;
+  // One passphrase per desk, so one throttle key: 5 tries at once, then waits doubling from 2 s to 10 min.
+  const unlockThrottle = new AttemptThrottle({
+    freeAttempts: 5,
+    baseDelayMs: 2_000,
+    maxDelayMs: 600_000,
+    forgetAfterMs: 3_600_000,
+  });
   // Every window showing keys or the desk status refetches.
   const changed = <T>(value: T): T => {
     deps.events?.emit('data:changed', { domains: ['keys'] });
@@ -100,7 +108,14 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
   return {
     'keys:status': async () => view(await keystore.status()),
     'keys:create': async (input, ctx) => changed(view(await keystore.create(input.passphrase, actorOf(ctx.session)))),
-    'keys:unlock': async (input, ctx) => changed(view(await keystore.unlock(input.passphrase, actorOf(ctx.session)))),
+    'keys:unlock': async (input, ctx) => {
+      if (!unlockThrottle.admit(['keystore']).ok) {
+        throw new AppError('KEYSTORE_THROTTLED', 'Too many unlock attempts in a row. Wait a minute, then try again.');
+      }
+      const status = await keystore.unlock(input.passphrase, actorOf(ctx.session));
+      unlockThrottle.succeeded(['keystore']);
+      return changed(view(status));
+    },
     'keys:lock': async (_input, ctx) => changed(view(await keystore.lock(actorOf(ctx.session)))),
     'keys:list': async () => ({ keys: await keystore.current().listKeys() }),
 

@@ -5,6 +5,8 @@ export type Policies = Readonly<PolicyValues>;
 
 export const DEFAULT_POLICIES: Policies = {
   maxFailedSignIns: 5,
+  lockoutMinutes: 15,
+  lockoutMaxMinutes: 1440,
   sessionTimeoutMinutes: 15,
   listLength: 100,
   codeDigits: 6,

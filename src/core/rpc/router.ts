@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { z } from 'zod';
 import {
   contract as defaultContract,
@@ -45,11 +46,19 @@ export interface RouterDeps {
  * input, missing session and wrong role are refused here, as values, before any domain code runs.
  */
 export class Router<C extends Record<string, ChannelDef> = typeof defaultContract> {
+  // Per mutating call: whether anything in it already wrote a refusal (outcome other than ok) to the audit.
+  private readonly callScope = new AsyncLocalStorage<{ refusalAudited: boolean }>();
+
   constructor(
     private readonly channels: C,
     private readonly handlers: HandlersFor<C>,
     private readonly deps: RouterDeps,
-  ) {}
+  ) {
+    deps.audit.onAppend((row) => {
+      const scope = this.callScope.getStore();
+      if (scope && row.outcome !== 'ok') scope.refusalAudited = true;
+    });
+  }
 
   channelNames(): (keyof C & string)[] {
     return Object.keys(this.channels);
@@ -97,13 +106,39 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
       }
     }
     const handler = this.handlers[channelName] as Handler<ChannelDef>;
-    const value = await handler(parsed.data, { clientId, session } as AuthedContext);
+    const call = () => handler(parsed.data, { clientId, session } as AuthedContext);
+    const value = def.mutates && session ? await this.auditingRefusal(channelName, session, call) : await call();
     const out = def.output.safeParse(value);
     if (!out.success) {
       this.deps.log.error('contract output mismatch', { channel: channelName });
       throw new AppError('INTERNAL', 'The workstation produced an unexpected answer. The incident is logged; try again.');
     }
     return out.data;
+  }
+
+  /**
+   * Runs a state-changing call by a signed-in operator so that a refusal leaves an audit entry:
+   * the channel as the action, outcome denied, the error code. Services that audit their own
+   * refusal (with its reason) are not doubled: any entry they append with another outcome than ok
+   * during the call counts.
+   */
+  private async auditingRefusal<T>(channelName: string, session: Session, call: () => Promise<T> | T): Promise<T> {
+    const scope = { refusalAudited: false };
+    try {
+      return await this.callScope.run(scope, async () => await call());
+    } catch (err) {
+      if (isAppError(err) && !scope.refusalAudited) {
+        this.deps.audit.append({
+          operatorId: session.operatorId,
+          operator: session.username,
+          role: session.role,
+          action: channelName.replace(':', '.'),
+          outcome: 'denied',
+          details: { code: err.code },
+        });
+      }
+      throw err;
+    }
   }
 
   private toError(err: unknown, channelName: unknown): ContractError {

@@ -66,7 +66,7 @@ export function systemHandlers(
       const one = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
       const figures = {
         operators: one('SELECT count(*) AS n FROM operators WHERE disabled_at IS NULL'),
-        lockedOperators: one('SELECT count(*) AS n FROM operators WHERE locked_at IS NOT NULL'),
+        lockedOperators: one('SELECT count(*) AS n FROM operators WHERE locked_until > ?', Date.now()),
       };
       if (!mayReadAudit(ctx.session.role)) return figures;
       return {

@@ -56,6 +56,9 @@ export type DualControlRule = z.infer<typeof dualControlRuleSchema>;
 export const policiesSchema = z
   .object({
     maxFailedSignIns: whole('Failed sign-ins before lockout', 3, 10),
+    /** How long the first lockout lasts; each further lockout in a row lasts twice as long, up to lockoutMaxMinutes. */
+    lockoutMinutes: whole('Lockout (minutes)', 1, 240),
+    lockoutMaxMinutes: whole('Longest lockout (minutes)', 1, 10_080),
     sessionTimeoutMinutes: whole('Session timeout (minutes)', 1, 120),
     listLength: whole('Codes per list', 20, 500),
     codeDigits: whole('Code digits', 6, 10),
@@ -76,6 +79,13 @@ export const policiesSchema = z
         code: 'custom',
         path: ['refillThreshold'],
         message: 'Refill threshold must be below the number of codes per list',
+      });
+    }
+    if (p.lockoutMaxMinutes < p.lockoutMinutes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lockoutMaxMinutes'],
+        message: 'Longest lockout must be at least the first lockout',
       });
     }
     for (const action of MANDATORY_DUAL_CONTROL) {

@@ -91,7 +91,10 @@ describe('operator administration rules', () => {
     const clerk = await addOperator(t.ws, 'clerk');
     value(await call(officer.client, 'admin:disableOperator', { operatorId: clerk.id }));
     expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
-    expect(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password })).toMatchObject({ ok: false, error: { code: 'AUTH_DISABLED' } });
+    // The sign-in screen gives the one answer for every refusal; the audit keeps the real reason.
+    expect(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password })).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
+    expect(auditRows(t.ws).at(-1)).toMatchObject({ action: 'auth.signIn', outcome: 'denied', operator: clerk.username });
+    expect(JSON.parse(auditRows(t.ws).at(-1)?.details ?? '{}')).toMatchObject({ reason: 'disabled' });
     expect(await call(officer.client, 'admin:disableOperator', { operatorId: officer.id })).toMatchObject({ ok: false, error: { code: 'SELF_CHANGE' } });
     value(await call(officer.client, 'admin:enableOperator', { operatorId: clerk.id }));
     value(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password }));

@@ -12,6 +12,9 @@ describe('policy validation', () => {
   it.each([
     ['maxFailedSignIns', 0],
     ['maxFailedSignIns', 1000],
+    ['lockoutMinutes', 0],
+    ['lockoutMinutes', 241],
+    ['lockoutMaxMinutes', 60 * 24 * 8],
     ['sessionTimeoutMinutes', 0],
     ['sessionTimeoutMinutes', 60 * 24 * 7],
     ['codeDigits', 3],
@@ -32,6 +35,12 @@ describe('policy validation', () => {
     const r = policiesSchema.safeParse({ ...DEFAULT_POLICIES, listLength: 50, refillThreshold: 50 });
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.path).toEqual(['refillThreshold']);
+  });
+
+  it('rejects a longest lockout shorter than the first', () => {
+    const r = policiesSchema.safeParse({ ...DEFAULT_POLICIES, lockoutMinutes: 30, lockoutMaxMinutes: 20 });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['lockoutMaxMinutes']);
   });
 
   it('refuses to switch dual control off for unlocks, policy changes and the key ceremony, and auditors as approvers', () => {
@@ -93,7 +102,7 @@ describe('policy changes through the contract', () => {
       [1, 8, 365],
       [0, 6, 365],
     ]);
-    const entries = auditRows(t.ws).filter((r) => r.action === 'policy.update');
+    const entries = auditRows(t.ws).filter((r) => r.action === 'policy.update' && r.outcome === 'ok');
     expect(entries.map((e) => JSON.parse(e.details) as Record<string, unknown>)).toEqual([
       { version: 1, approvedBy: second.username, codeDigits: '6 → 8' },
       { version: 2, approvedBy: second.username, listExpiryDays: '365 → 90' },
@@ -110,7 +119,13 @@ describe('policy changes through the contract', () => {
       const r = await t.ws.router.dispatch('x', 'auth:signIn', { username: clerk.username, password: 'wrong' });
       if (!r.ok) codes.push(r.error.code);
     }
-    expect(codes).toEqual(['AUTH_FAILED', 'AUTH_FAILED', 'AUTH_LOCKED']);
+    expect(codes).toEqual(['AUTH_FAILED', 'AUTH_FAILED', 'AUTH_FAILED']);
+    const row = t.ws.db.prepare('SELECT failed_attempts, locked_until FROM operators WHERE id = ?').get(clerk.id) as {
+      failed_attempts: number;
+      locked_until: number | null;
+    };
+    expect(row.failed_attempts).toBe(3);
+    expect(row.locked_until).toBeGreaterThan(Date.now());
   });
 
   it('services read the new value at use: session timeout', async () => {

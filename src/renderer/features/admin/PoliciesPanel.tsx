@@ -23,6 +23,8 @@ const NUMBER_FIELDS: [NumberKey, string][] = [
   ['passkeyLength', 'Passkey length'],
   ['passkeyMaxFailures', 'Passkey failures before lockout'],
   ['maxFailedSignIns', 'Wrong passwords before lockout'],
+  ['lockoutMinutes', 'Lockout (minutes; doubles with each repeat)'],
+  ['lockoutMaxMinutes', 'Longest lockout (minutes)'],
   ['sessionTimeoutMinutes', 'Session timeout (minutes)'],
   ['auditCheckpointEvery', 'Audit entries between signed checkpoints'],
 ];
