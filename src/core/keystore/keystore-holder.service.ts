@@ -55,6 +55,9 @@ const FAILED_ACTIONS = new Set([
   'keystore.ceremony.component_rejected',
   'keystore.ceremony.master_key_rejected',
   'keystore.backup.restore_failed',
+  'keystore.card_key.export_refused',
+  'keystore.transport_key.import_refused',
+  'keystore.backup.path_refused',
 ]);
 
 /**
