@@ -8,6 +8,7 @@ import {
 } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../../src/card-sim/dev-transport-key';
 import {
@@ -29,10 +30,18 @@ import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
+import { Pkcs11Module } from '../../../src/core/keystore/pkcs11-module';
 import { decodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
 import { KeystoreService } from '../../../src/core/keystore/keystore.service';
 import type { CardKeyHandle, ListSealInput, SmCommandPart } from '../../../src/core/keystore/keystore.types';
-import { BACKENDS, PASSPHRASE, TEST_COST, createKeystoreFixture, type KeystoreFixture } from './keystore.fixture';
+import {
+  BACKENDS,
+  PASSPHRASE,
+  SOFTHSM_LIBRARY,
+  TEST_COST,
+  createKeystoreFixture,
+  type KeystoreFixture,
+} from './keystore.fixture';
 
 // Issue #8 item 4: a card key K was recovered six ways (A–F) through the Keystore's own methods.
 // Here each attack is written as the closest thing the interface now allows and is refused or
@@ -555,6 +564,50 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
     it('the audit trail holds no key either', () => {
       expect(found(distinct([{ call: 'audit', value: fx.audit }]), knownKeys(), [], protectedKeys())).toEqual([]);
     });
+
+    it.runIf(backend === 'pkcs11')(
+      'on the token, no AES key is extractable or may wrap, and C_WrapKey refuses each',
+      () => {
+        const config = fx.config();
+        if (config.backend !== 'pkcs11') throw new Error('pkcs11 only');
+        const module = Pkcs11Module.acquire(SOFTHSM_LIBRARY);
+        const p = module.p11;
+        try {
+          const slot = p.C_GetSlotList(true).find((sl) => p.C_GetTokenInfo(sl).label.trim() === config.tokenLabel);
+          if (slot === undefined) throw new Error('token not found');
+          const session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION); // the application is logged in already
+          try {
+            p.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }]);
+            const keys = p.C_FindObjects(session, 10_000);
+            p.C_FindObjectsFinal(session);
+            // MK, VTMK, cached card keys, the open sessions' S-ENC/MAC/RMAC, transport and receipt keys.
+            expect(keys.length).toBeGreaterThan(10);
+            const flag = (h: pkcs11js.Handle, type: number) => p.C_GetAttributeValue(session, h, [{ type }])[0]?.value;
+            const yes = Buffer.from([1]);
+            const kek = p.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+              { type: pkcs11js.CKA_TOKEN, value: false },
+              { type: pkcs11js.CKA_WRAP, value: true },
+              { type: pkcs11js.CKA_VALUE_LEN, value: 16 },
+            ]);
+            for (const h of keys) {
+              expect(flag(h, pkcs11js.CKA_EXTRACTABLE)).not.toEqual(yes);
+              expect(flag(h, pkcs11js.CKA_WRAP)).not.toEqual(yes);
+              expect(flag(h, pkcs11js.CKA_UNWRAP)).not.toEqual(yes);
+              expect(flag(h, pkcs11js.CKA_SENSITIVE)).toEqual(yes);
+              // The attack a main-process caller with the PIN could try directly on the token: refused.
+              expect(() =>
+                p.C_WrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, kek, h, Buffer.alloc(64)),
+              ).toThrow();
+            }
+            p.C_DestroyObject(session, kek);
+          } finally {
+            p.C_CloseSession(session);
+          }
+        } finally {
+          module.release();
+        }
+      },
+    );
 
     it.runIf(backend === 'software')('no output holds a private key of S, the CA or the audit key', async () => {
       const decoded = await decodeKeystoreFile(
