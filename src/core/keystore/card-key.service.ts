@@ -160,6 +160,11 @@ export class CardKeyService {
     }
   }
 
+  /** The check value of a card key as the keystore computes it (a handle's own `kcv` is the caller's copy). */
+  kcv(h: CardKeyHandle): string {
+    return aesKcv(this.backend, this.ref(h));
+  }
+
   /**
    * Backend reference for a card handle, re-checked against the series store (a retired SN is
    * refused). Anything that is not a card handle is refused too: callers may pass any object.

@@ -186,19 +186,19 @@ export class CardProfileKeyService {
     checkCounter(counter);
     const h = checkHeader(header);
     const keys = this.keyParts(s.base, h, parts);
+    const length = parts.reduce(
+      (n, p) => n + (p instanceof Uint8Array ? p.length : 'keyOf' in p ? KEY_LENGTH : KCV_LENGTH),
+      0,
+    );
     let e: Buffer = Buffer.alloc(0);
-    if (parts.length > 0) {
-      const length = parts.reduce(
-        (n, p) => n + (p instanceof Uint8Array ? p.length : 'keyOf' in p ? KEY_LENGTH : KCV_LENGTH),
-        0,
-      );
+    if (length > 0) {
       const plain = Buffer.alloc(length + (16 - (length % 16)));
       try {
         let offset = 0;
         for (const p of parts) {
           if (p instanceof Uint8Array) plain.set(p, offset);
           else if ('keyOf' in p) this.cards.withKeyBytes(p.keyOf, (k) => k.copy(plain, offset));
-          else Buffer.from(p.kcvOf.kcv, 'hex').copy(plain, offset, 0, KCV_LENGTH);
+          else Buffer.from(this.cards.kcv(p.kcvOf), 'hex').copy(plain, offset, 0, KCV_LENGTH); // the keystore's KCV, not the handle's
           offset += p instanceof Uint8Array ? p.length : 'keyOf' in p ? KEY_LENGTH : KCV_LENGTH;
         }
         plain[length] = 0x80; // ISO 9797-1 method 2
@@ -215,7 +215,7 @@ export class CardProfileKeyService {
       this.audit(h.ins === INS.PERSONALISE ? 'keystore.card_key.personalised' : 'keystore.card_key.rotation_sent', {
         n: k.n,
         sn: k.sn,
-        kcv: k.kcv,
+        kcv: this.cards.kcv(k),
       });
     }
     return Buffer.concat([e, t]);
@@ -338,7 +338,9 @@ export class CardProfileKeyService {
     if (!isList(parts)) throw new AppError('CRYPTO_BAD_INPUT', 'The command plaintext must be a list of parts.');
     const keyed = parts.filter((p) => !(p instanceof Uint8Array));
     for (const p of keyed) {
-      if (p === null || typeof p !== 'object' || !('keyOf' in p || 'kcvOf' in p))
+      const named: unknown =
+        p !== null && typeof p === 'object' ? ('keyOf' in p ? p.keyOf : 'kcvOf' in p ? p.kcvOf : null) : null;
+      if (named === null || typeof named !== 'object' || (named as { kind?: unknown }).kind !== 'card')
         throw new AppError('CRYPTO_BAD_INPUT', 'A command part is bytes, a card key or its check value.');
     }
     if (keyed.length === 0) return [];
