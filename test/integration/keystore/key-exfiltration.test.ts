@@ -259,9 +259,17 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
     for (const role of ['clerk', 'auditor'] as const)
       await expectCode(ks.prepareCardKeyRotation(OTHER, { operator: 'x', role }), 'FORBIDDEN');
     await expectCode(ks.prepareCardKeyRotation(OTHER, undefined as never), 'FORBIDDEN');
+    // And all at once.
+    const burst = await Promise.allSettled([
+      ...Array.from({ length: 10 }, () =>
+        ks.formatCustomerKeyForMailer(OTHER, { operator: 'x', role: 'clerk', reason: 'r' }),
+      ),
+      ...Array.from({ length: 10 }, () => ks.prepareCardKeyRotation(OTHER, { operator: 'x', role: 'clerk' })),
+    ]);
+    expect(burst.every((r) => r.status === 'rejected')).toBe(true);
     expect(await ks.cardKeyState(OTHER)).toEqual(state);
     const entries = fx.audit.slice(before);
-    expect(entries).toHaveLength(9);
+    expect(entries).toHaveLength(29);
     expect(entries.every((a) => a.action === 'keystore.card_key.export_refused')).toBe(true);
   });
 
