@@ -183,11 +183,7 @@ export interface CeremonyProgress {
 export interface KeyCeremony {
   begin(opts: { components: 2 | 3; officer: string }): CeremonyProgress;
   /** Enter component `index` (1-based) as hex; with `expectedKcv`, a mismatch rejects it. */
-  enterComponent(
-    index: number,
-    hex: string,
-    opts: { custodian: string; expectedKcv?: string },
-  ): { index: number; kcv: string };
+  enterComponent(index: number, hex: string, opts: { custodian: string; expectedKcv?: string }): { index: number; kcv: string };
   /** XOR the components into a new master key; with `expectedKcv`, a mismatch stores nothing. */
   finish(opts?: { expectedKcv?: string }): Promise<KeyInfo>;
   abort(): void;
