@@ -1,22 +1,30 @@
-import { timingSafeEqual } from 'node:crypto';
 import { formatMailerKey } from '../crypto/mailer-key-format';
 import { kcvAes } from '../crypto/kcv';
-import { SCP03_S_ENC, SCP03_S_MAC, SCP03_S_RMAC, scp03KdfInput } from '../crypto/scp03';
 import { AppError } from '../errors';
 import { cardKeyKdfInput, assertCardN } from './card-key-derivation';
 import type { CardSeries, CardSeriesStore } from './card-series.repository';
 import type { KeyRef, KeystoreBackend } from './keystore-backend';
-import type { AuditSink, CardKeyHandle, CardKeyRotation, CardKeyState, MailerKey, SecureMessagingKeys, SessionKeyHandle, SymmetricKeyHandle } from './keystore.types';
+import type { Role } from '../../shared/roles';
+import {
+  CARD_KEY_ROTATION_ROLES,
+  MAILER_ROLES,
+  type AuditSink,
+  type CardKeyActor,
+  type CardKeyHandle,
+  type CardKeyRotation,
+  type CardKeyState,
+  type MailerKey,
+} from './keystore.types';
 import { aesKcv, type KeyRegistry } from './key-registry';
 
-// Card keys and the session keys made from them. Card keys are never stored: each is derived
-// from its master key on demand and kept in a small cache of backend references.
+// Card keys. Never stored: each is derived from its master key on demand and kept in a small
+// cache of backend references, never extractable (nothing wraps a card key out: its bytes are
+// put in place only by withKeyBytes, for the two SM commands and the mailer).
 
-const EPHEMERAL = { persistent: false, extractable: true } as const;
+const CARD_KEY = { persistent: false, extractable: false } as const;
 
 export class CardKeyService {
   private readonly cache = new Map<string, KeyRef>();
-  private readonly sessions = new Map<string, KeyRef>();
 
   constructor(
     private readonly backend: KeystoreBackend,
@@ -33,74 +41,109 @@ export class CardKeyService {
     if (want === s.sn) mkVersion = s.mkVersion;
     else if (want === s.pendingSn && s.pendingMkVersion !== null) mkVersion = s.pendingMkVersion;
     else if (want < s.sn) throw retired(n, want);
-    else throw new AppError('CARD_KEY_NOT_ISSUED', `Series ${want} has not been issued for card ${n}. Use the card's current key.`);
+    else
+      throw new AppError(
+        'CARD_KEY_NOT_ISSUED',
+        `Series ${want} has not been issued for card ${n}. Use the card's current key.`,
+      );
     return this.handle(n, want, mkVersion);
   }
 
   state(n: string): CardKeyState {
     const s = this.ensure(n);
-    return { n, sn: s.sn, mkVersion: s.mkVersion, pendingSn: s.pendingSn, retiredSns: s.retiredCount, kcv: this.handle(n, s.sn, s.mkVersion).kcv };
+    return {
+      n,
+      sn: s.sn,
+      mkVersion: s.mkVersion,
+      pendingSn: s.pendingSn,
+      retiredSns: s.retiredCount,
+      kcv: this.handle(n, s.sn, s.mkVersion).kcv,
+    };
   }
 
   retire(n: string, opts: { reason: string; operator: string }): CardKeyState {
     const s = this.ensure(n);
     const sn = Math.max(s.sn, s.pendingSn ?? 0) + 1;
     const mk = this.activeMk();
-    this.series.put({ n, mkVersion: mk, sn, pendingSn: null, pendingMkVersion: null, retiredCount: s.retiredCount + (sn - s.sn) });
+    this.series.put({
+      n,
+      mkVersion: mk,
+      sn,
+      pendingSn: null,
+      pendingMkVersion: null,
+      retiredCount: s.retiredCount + (sn - s.sn),
+    });
     this.evict(n);
-    this.audit('keystore.card_key.retired', { n, from_sn: s.sn, to_sn: sn, mk_version: mk, reason: opts.reason, operator: opts.operator });
+    this.audit('keystore.card_key.retired', {
+      n,
+      from_sn: s.sn,
+      to_sn: sn,
+      mk_version: mk,
+      reason: opts.reason,
+      operator: opts.operator,
+    });
     return this.state(n);
   }
 
-  prepareRotation(n: string): CardKeyRotation {
+  prepareRotation(n: string, actor: CardKeyActor): CardKeyRotation {
+    this.checkRole('rotation', n, actor, CARD_KEY_ROTATION_ROLES);
     const s = this.ensure(n);
     // A retried push re-sends the same K' (same pending SN), so the card and server stay in step.
     const nextSn = s.pendingSn ?? s.sn + 1;
     const nextMk = s.pendingMkVersion ?? this.activeMk();
     if (s.pendingSn === null) this.series.put({ ...s, pendingSn: nextSn, pendingMkVersion: nextMk });
-    const current = this.handle(n, s.sn, s.mkVersion);
     const next = this.handle(n, nextSn, nextMk);
-    const wrappedNextKey = this.backend.wrapAes(this.ref(current), this.ref(next));
-    this.audit('keystore.card_key.rotation_prepared', { n, from_sn: s.sn, to_sn: nextSn, mk_version: nextMk, kcv: next.kcv });
-    return { next, wrappedNextKey };
+    this.audit('keystore.card_key.rotation_prepared', {
+      n,
+      from_sn: s.sn,
+      to_sn: nextSn,
+      mk_version: nextMk,
+      kcv: next.kcv,
+      operator: actor.operator,
+      role: actor.role,
+    });
+    return { next };
   }
 
   confirmRotation(n: string, sn: number): CardKeyState {
     const s = this.ensure(n);
     if (s.pendingSn !== sn || s.pendingMkVersion === null) {
-      throw new AppError('CARD_KEY_ROTATION_NOT_PENDING', `No rotation to series ${sn} is pending for card ${n}. Prepare the rotation again.`);
+      throw new AppError(
+        'CARD_KEY_ROTATION_NOT_PENDING',
+        `No rotation to series ${sn} is pending for card ${n}. Prepare the rotation again.`,
+      );
     }
-    this.series.put({ n, mkVersion: s.pendingMkVersion, sn, pendingSn: null, pendingMkVersion: null, retiredCount: s.retiredCount + (sn - s.sn) });
+    this.series.put({
+      n,
+      mkVersion: s.pendingMkVersion,
+      sn,
+      pendingSn: null,
+      pendingMkVersion: null,
+      retiredCount: s.retiredCount + (sn - s.sn),
+    });
     this.evict(n);
     this.audit('keystore.card_key.rotation_confirmed', { n, to_sn: sn, mk_version: s.pendingMkVersion });
     return this.state(n);
   }
 
-  formatForMailer(n: string, opts: { operator: string; reason: string }): MailerKey {
+  formatForMailer(n: string, opts: CardKeyActor & { reason: string }): MailerKey {
+    this.checkRole('mailer', n, opts, MAILER_ROLES);
     const s = this.ensure(n);
     const bytes = this.backend.deriveBytes(this.mkRef(s.mkVersion), cardKeyKdfInput(n, s.sn));
     try {
       const result = { n, sn: s.sn, kcv: kcvAes(bytes), formatted: formatMailerKey(bytes) };
-      this.audit('keystore.mailer.customer_key_formatted', { n, sn: s.sn, kcv: result.kcv, operator: opts.operator, reason: opts.reason });
+      this.audit('keystore.mailer.customer_key_formatted', {
+        n,
+        sn: s.sn,
+        kcv: result.kcv,
+        operator: opts.operator,
+        role: opts.role,
+        reason: opts.reason,
+      });
       return result;
     } finally {
       bytes.fill(0);
     }
-  }
-
-  secureMessagingKeys(card: CardKeyHandle, hostChallenge: Uint8Array, cardChallenge: Uint8Array): SecureMessagingKeys {
-    const parent = this.ref(card);
-    const context = Buffer.concat([hostChallenge, cardChallenge]);
-    const derive = (c: number) => this.session(this.backend.deriveAes(parent, scp03KdfInput(c, context), EPHEMERAL));
-    return { sEnc: derive(SCP03_S_ENC), sMac: derive(SCP03_S_MAC), sRmac: derive(SCP03_S_RMAC) };
-  }
-
-  generateSession(): SessionKeyHandle {
-    return this.session(this.backend.generateAes(16, EPHEMERAL));
-  }
-
-  unwrap(wrapping: SymmetricKeyHandle, wrapped: Uint8Array): SessionKeyHandle {
-    return this.session(this.backend.unwrapAes(this.ref(wrapping), wrapped, EPHEMERAL));
   }
 
   /**
@@ -117,34 +160,27 @@ export class CardKeyService {
     }
   }
 
-  verifyMac(key: SymmetricKeyHandle, data: Uint8Array, tag: Uint8Array): boolean {
-    const mine = this.backend.cmac(this.ref(key), data);
-    return tag.length >= 4 && tag.length <= 16 && timingSafeEqual(mine.subarray(0, tag.length), tag);
+  /** The check value of a card key as the keystore computes it (a handle's own `kcv` is the caller's copy). */
+  kcv(h: CardKeyHandle): string {
+    return aesKcv(this.backend, this.ref(h));
   }
 
-  release(key: SessionKeyHandle): void {
-    const ref = this.sessions.get(key.id);
-    if (ref) this.backend.destroy(ref);
-    this.sessions.delete(key.id);
-  }
-
-  /** Backend reference for a handle; card handles are re-checked against the series store. */
-  ref(h: SymmetricKeyHandle): KeyRef {
-    if (h.kind === 'session') {
-      const ref = this.sessions.get(h.id);
-      if (!ref) throw new AppError('KEY_NOT_FOUND', 'That session key was released. Derive a new one.');
-      return ref;
-    }
+  /**
+   * Backend reference for a card handle, re-checked against the series store (a retired SN is
+   * refused). Anything that is not a card handle is refused too: callers may pass any object.
+   */
+  ref(h: CardKeyHandle): KeyRef {
+    if (h === null || typeof h !== 'object' || h.kind !== 'card') throw wrongUse('a card key');
     const s = this.ensure(h.n);
-    const valid = (h.sn === s.sn && h.mkVersion === s.mkVersion) || (h.sn === s.pendingSn && h.mkVersion === s.pendingMkVersion);
+    const valid =
+      (h.sn === s.sn && h.mkVersion === s.mkVersion) || (h.sn === s.pendingSn && h.mkVersion === s.pendingMkVersion);
     if (!valid) throw retired(h.n, h.sn);
     return this.derived(h.n, h.sn, h.mkVersion);
   }
 
   clear(): void {
-    for (const ref of [...this.cache.values(), ...this.sessions.values()]) this.backend.destroy(ref);
+    for (const ref of this.cache.values()) this.backend.destroy(ref);
     this.cache.clear();
-    this.sessions.clear();
   }
 
   private handle(n: string, sn: number, mkVersion: number): CardKeyHandle {
@@ -159,7 +195,7 @@ export class CardKeyService {
       this.cache.set(id, hit); // most recently used last
       return hit;
     }
-    const ref = this.backend.deriveAes(this.mkRef(mkVersion), cardKeyKdfInput(n, sn), EPHEMERAL);
+    const ref = this.backend.deriveAes(this.mkRef(mkVersion), cardKeyKdfInput(n, sn), CARD_KEY);
     this.cache.set(id, ref);
     if (this.cache.size > this.cacheSize) {
       const [oldest, oldRef] = this.cache.entries().next().value as [string, KeyRef];
@@ -178,41 +214,73 @@ export class CardKeyService {
     }
   }
 
-  /** A session handle for a backend key made elsewhere in the keystore; released like the others. */
-  adopt(ref: KeyRef): SessionKeyHandle {
-    return this.session(ref);
-  }
-
-  private session(ref: KeyRef): SessionKeyHandle {
-    const id = `s-${ref}`;
-    this.sessions.set(id, ref);
-    return { kind: 'session', id, kcv: aesKcv(this.backend, ref) };
+  /** Role check for an export that names a person; a refusal is audited and changes nothing. */
+  private checkRole(what: 'mailer' | 'rotation', n: string, actor: CardKeyActor, allowed: readonly Role[]): void {
+    const named = typeof actor?.operator === 'string' && actor.operator.trim() !== '';
+    if (named && allowed.includes(actor.role)) return;
+    this.audit('keystore.card_key.export_refused', {
+      n,
+      what,
+      operator: named ? actor.operator : '',
+      role: String(actor?.role ?? ''),
+    });
+    throw new AppError(
+      'FORBIDDEN',
+      what === 'mailer'
+        ? 'Only a manager prints a card key on a mailer. Ask a manager to print it.'
+        : 'Only a card workflow run by a manager, support or a security officer re-keys a card. Ask one of them.',
+    );
   }
 
   private ensure(n: string): CardSeries {
     assertCardN(n);
     const found = this.series.get(n);
     if (found) return found;
-    const s: CardSeries = { n, mkVersion: this.activeMk(), sn: 1, pendingSn: null, pendingMkVersion: null, retiredCount: 0 };
+    const s: CardSeries = {
+      n,
+      mkVersion: this.activeMk(),
+      sn: 1,
+      pendingSn: null,
+      pendingMkVersion: null,
+      retiredCount: 0,
+    };
     this.series.put(s);
     return s;
   }
 
   private activeMk(): number {
     const mk = this.registry.active('master');
-    if (!mk) throw new AppError('KEYSTORE_NO_MASTER_KEY', 'There is no master key yet. A security officer must hold the key ceremony first.');
+    if (!mk)
+      throw new AppError(
+        'KEYSTORE_NO_MASTER_KEY',
+        'There is no master key yet. A security officer must hold the key ceremony first.',
+      );
     return mk.version;
   }
 
   private mkRef(version: number): KeyRef {
     const mk = this.registry.byVersion('master', version);
     if (!mk || mk.state === 'retired') {
-      throw new AppError('KEYSTORE_MASTER_KEY_MISSING', `Master key version ${version} is not in this keystore. Restore the keystore that holds it.`);
+      throw new AppError(
+        'KEYSTORE_MASTER_KEY_MISSING',
+        `Master key version ${version} is not in this keystore. Restore the keystore that holds it.`,
+      );
     }
     return mk.id;
   }
 }
 
+/** A handle used for something its kind was not made for. */
+export function wrongUse(needed: string): AppError {
+  return new AppError(
+    'KEY_WRONG_USE',
+    `That key handle cannot be used here; this step needs ${needed}. Start the card operation again.`,
+  );
+}
+
 function retired(n: string, sn: number): AppError {
-  return new AppError('CARD_KEY_RETIRED', `Card ${n}'s key series ${sn} is retired and can no longer be used. Use the card's current key.`);
+  return new AppError(
+    'CARD_KEY_RETIRED',
+    `Card ${n}'s key series ${sn} is retired and can no longer be used. Use the card's current key.`,
+  );
 }

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import type { Logger } from '../log';
 import type { CardSeriesStore } from './card-series.repository';
 import type { KekProvider } from './kek-provider';
@@ -23,5 +24,7 @@ export function openKeystore(config: KeystoreConfig, deps: KeystoreDeps): Promis
     config.backend === 'software'
       ? new SoftwareBackend({ file: config.file, kek: config.kek, createIfMissing: config.createIfMissing, ...(config.backupKek ? { backupKek: config.backupKek } : {}) })
       : new Pkcs11Backend({ library: config.library, tokenLabel: config.tokenLabel, pin: config.pin });
-  return KeystoreService.open({ backend, ...deps });
+  // The software keystore's backups live beside it (<dataDir>/keystore/backups, keystore-backup.service.ts).
+  const backupDir = config.backend === 'software' ? join(dirname(config.file), 'backups') : undefined;
+  return KeystoreService.open({ backend, ...deps, ...(backupDir ? { backupDir } : {}) });
 }

@@ -10,7 +10,10 @@ export type KeyRef = string;
 export interface KeyOptions {
   /** Stored in the keystore file / on the token (master keys, S, CA) rather than in memory only. */
   readonly persistent: boolean;
-  /** May be wrapped out (card keys K', session keys). Master keys never are. */
+  /**
+   * CKA_EXTRACTABLE on PKCS#11. The keystore makes every key with false: no key is ever wrapped out
+   * (the backend has no wrap operation). Kept in the file format for older keystore files.
+   */
   readonly extractable: boolean;
 }
 
@@ -27,7 +30,10 @@ export interface KeystoreBackend {
   importAes(value: Buffer, opts: KeyOptions): KeyRef;
   /** SP 800-108 counter/CMAC under `parent`; the result stays inside as a new key. */
   deriveAes(parent: KeyRef, input: CounterKdfInput, opts: KeyOptions): KeyRef;
-  /** The same KDF, bytes out — used only by the audited mailer export. */
+  /**
+   * The same KDF, bytes out — used only to put a card key into the mailer and into the PERSONALISE /
+   * ROTATE KEY plaintext (card-key.service.ts withKeyBytes), both audited.
+   */
   deriveBytes(parent: KeyRef, input: CounterKdfInput): Buffer;
   destroy(ref: KeyRef): void;
 
@@ -35,12 +41,6 @@ export interface KeystoreBackend {
   checkBlock(ref: KeyRef): Buffer;
   aesCbc(ref: KeyRef, op: 'encrypt' | 'decrypt', iv: Uint8Array, data: Uint8Array): Buffer;
   cmac(ref: KeyRef, data: Uint8Array): Buffer;
-  /** AES key wrap with padding (RFC 5649). */
-  wrapAes(wrapping: KeyRef, target: KeyRef): Buffer;
-  unwrapAes(wrapping: KeyRef, wrapped: Uint8Array, opts: KeyOptions): KeyRef;
-  /** RSA-OAEP with SHA-1 and MGF1-SHA-1 (the only OAEP SoftHSM has, and what Java Card offers). */
-  rsaOaepWrap(target: KeyRef, publicKeySpkiDer: Uint8Array): Buffer;
-
   generateEcP256(opts: KeyOptions): { ref: KeyRef; spkiDer: Buffer };
   /** ECDSA P-256 over SHA-256(data), r || s (64 bytes). */
   ecdsaSign(ref: KeyRef, data: Uint8Array): Buffer;

@@ -58,6 +58,9 @@ const FAILED_ACTIONS = new Set([
   'keystore.backup.restore_failed',
   'keystore.audit_checkpoint.refused',
   'keystore.backup.refused',
+  'keystore.card_key.export_refused',
+  'keystore.transport_key.import_refused',
+  'keystore.backup.path_refused',
 ]);
 
 /**

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { AppError, isAppError } from '../errors';
 import type { Logger } from '../log';
 import { writeFileAtomic } from '../atomic-file';
@@ -15,21 +16,24 @@ import type {
   AuditSink,
   BackupCustodians,
   CaPublicKey,
+  CardKeyActor,
   CardKeyHandle,
-  CardKeyPlaintextPart,
   CardKeyRotation,
-  CardProfileKdfLabel,
   CardKeyState,
+  EphemeralHandle,
   IssuerCardCredential,
   KeyInfo,
   Keystore,
   KeystoreStatus,
+  ListSealInput,
   MailerKey,
-  SecureMessagingKeys,
-  SessionKeyHandle,
-  SymmetricKeyHandle,
+  ReceiptKeyHandle,
+  SealedListEnvelope,
+  SecureSessionHandle,
+  SmCommandHeader,
+  SmCommandPart,
+  TransportKeyHandle,
   TransportKeyInfo,
-  WrappedListKeys,
 } from './keystore.types';
 import { aesKcv, KeyRegistry, toInfo } from './key-registry';
 import type { AuditAnchor, AuditChainEntry, AuditCheckpointToSign, SignedAuditCheckpoint } from './keystore.types';
@@ -41,6 +45,8 @@ export interface KeystoreServiceOptions {
   readonly log?: Logger;
   readonly now?: () => Date;
   readonly cardKeyCacheSize?: number;
+  /** The only folder backupTo/restoreFrom accept files in (`<keystore dir>/backups`); none: every path is refused. */
+  readonly backupDir?: string;
 }
 
 /** The Keystore over either backend: policy, metadata and audit live here, crypto in the backend. */
@@ -147,65 +153,48 @@ export class KeystoreService implements Keystore {
   async retireCardKey(n: string, opts: { reason: string; operator: string }): Promise<CardKeyState> {
     return this.cards.retire(n, opts);
   }
-  async prepareCardKeyRotation(n: string): Promise<CardKeyRotation> {
-    return this.cards.prepareRotation(n);
+  async prepareCardKeyRotation(n: string, opts: CardKeyActor): Promise<CardKeyRotation> {
+    return this.cards.prepareRotation(n, opts);
   }
   async confirmCardKeyRotation(n: string, sn: number): Promise<CardKeyState> {
     return this.cards.confirmRotation(n, sn);
   }
-  async formatCustomerKeyForMailer(n: string, opts: { operator: string; reason: string }): Promise<MailerKey> {
+  async formatCustomerKeyForMailer(n: string, opts: CardKeyActor & { reason: string }): Promise<MailerKey> {
     return this.cards.formatForMailer(n, opts);
   }
-  async deriveSecureMessagingKeys(card: CardKeyHandle, hostChallenge: Uint8Array, cardChallenge: Uint8Array): Promise<SecureMessagingKeys> {
-    return this.cards.secureMessagingKeys(card, hostChallenge, cardChallenge);
-  }
-  async generateSessionKey(): Promise<SessionKeyHandle> {
-    return this.cards.generateSession();
-  }
-  async encrypt(key: SymmetricKeyHandle, iv: Uint8Array, data: Uint8Array): Promise<Buffer> {
-    return this.opts.backend.aesCbc(this.cards.ref(key), 'encrypt', checkIv(iv), checkBlocks(data));
-  }
-  async decrypt(key: SymmetricKeyHandle, iv: Uint8Array, data: Uint8Array): Promise<Buffer> {
-    return this.opts.backend.aesCbc(this.cards.ref(key), 'decrypt', checkIv(iv), checkBlocks(data));
-  }
-  async mac(key: SymmetricKeyHandle, data: Uint8Array): Promise<Buffer> {
-    return this.opts.backend.cmac(this.cards.ref(key), data);
-  }
-  async verifyMac(key: SymmetricKeyHandle, data: Uint8Array, tag: Uint8Array): Promise<boolean> {
-    return this.cards.verifyMac(key, data, tag);
-  }
-  async wrapKey(wrapping: SymmetricKeyHandle, target: SymmetricKeyHandle): Promise<Buffer> {
-    return this.opts.backend.wrapAes(this.cards.ref(wrapping), this.cards.ref(target));
-  }
-  async unwrapKey(wrapping: SymmetricKeyHandle, wrapped: Uint8Array): Promise<SessionKeyHandle> {
-    return this.cards.unwrap(wrapping, wrapped);
-  }
-  async wrapForCardPublicKey(target: SessionKeyHandle, cardPublicKeySpkiDer: Uint8Array): Promise<Buffer> {
-    try {
-      return this.opts.backend.rsaOaepWrap(this.cards.ref(target), cardPublicKeySpkiDer);
-    } catch (err) {
-      if (isAppError(err)) throw err;
-      throw new AppError('KEY_BAD_PUBLIC_KEY', 'The card public key could not be used for RSA-OAEP. Read it from the card again.');
-    }
-  }
-  async release(key: SessionKeyHandle): Promise<void> {
-    this.cards.release(key);
-  }
 
-  async importTransportMasterKey(value: Uint8Array, opts: { officer: string; reason: string }): Promise<TransportKeyInfo> {
+  async importTransportMasterKey(value: Uint8Array, opts: { officer: string; approver: string; reason: string }): Promise<TransportKeyInfo> {
     return this.profile.importTransportMasterKey(value, opts);
   }
-  async transportKey(cardId: Uint8Array): Promise<SessionKeyHandle> {
+  async transportKey(cardId: Uint8Array): Promise<TransportKeyHandle> {
     return this.profile.transportKey(cardId);
   }
-  async deriveCardProfileKey(parent: SymmetricKeyHandle, label: CardProfileKdfLabel, context: Uint8Array): Promise<SessionKeyHandle> {
-    return this.profile.deriveProfileKey(parent, label, context);
+  async openSecureSession(base: CardKeyHandle | TransportKeyHandle, hostChallenge: Uint8Array, cardChallenge: Uint8Array): Promise<SecureSessionHandle> {
+    return this.profile.openSession(base, hostChallenge, cardChallenge);
   }
-  async encryptWithCardKeys(key: SymmetricKeyHandle, iv: Uint8Array, parts: readonly CardKeyPlaintextPart[]): Promise<Buffer> {
-    return this.profile.encryptWithCardKeys(key, iv, parts);
+  async verifyCardCryptogram(session: SecureSessionHandle, cryptogram: Uint8Array): Promise<boolean> {
+    return this.profile.verifyCardCryptogram(session, cryptogram);
   }
-  async generateWrappedListKeys(cardPublicKeySpkiDer: Uint8Array): Promise<WrappedListKeys> {
-    return this.profile.generateWrappedListKeys(cardPublicKeySpkiDer);
+  async wrapSecureCommand(session: SecureSessionHandle, counter: number, header: SmCommandHeader, parts: readonly SmCommandPart[]): Promise<Buffer> {
+    return this.profile.wrapCommand(session, counter, header, parts);
+  }
+  async unwrapSecureResponse(session: SecureSessionHandle, counter: number, data: Uint8Array, sw: number): Promise<Buffer | undefined> {
+    return this.profile.unwrapResponse(session, counter, data, sw);
+  }
+  async sealListForCardKey(card: CardKeyHandle, request: ListSealInput): Promise<SealedListEnvelope> {
+    return this.profile.sealForCardKey(card, request);
+  }
+  async sealListForPublicKey(cardPublicKeySpkiDer: Uint8Array, request: ListSealInput): Promise<SealedListEnvelope> {
+    return this.profile.sealForPublicKey(cardPublicKeySpkiDer, request);
+  }
+  async verifyReceipt(receiptKey: ReceiptKeyHandle, message: Uint8Array, mac: Uint8Array): Promise<boolean> {
+    return this.profile.verifyReceipt(receiptKey, message, mac);
+  }
+  async verifyChallengeResponse(card: CardKeyHandle, cardId: Uint8Array, message: Uint8Array, response: Uint8Array): Promise<boolean> {
+    return this.profile.verifyChallengeResponse(card, cardId, message, response);
+  }
+  async release(handle: EphemeralHandle): Promise<void> {
+    this.profile.release(handle);
   }
 
   async createBankCa(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo> {
@@ -251,6 +240,7 @@ export class KeystoreService implements Keystore {
     };
     if (first.operator.toLowerCase() === second.operator.toLowerCase()) refuse(sameCustodian());
     if (first.passphrase.normalize('NFC') === second.passphrase.normalize('NFC')) refuse(samePassphrase('backup'));
+    this.checkBackupPath(file, opts.officer, 'backup');
     writeFileAtomic(file, await b.exportBackup(custodians, this.registry.serialise()));
     this.audit('keystore.backup.written', {
       officer: opts.officer,
@@ -262,6 +252,7 @@ export class KeystoreService implements Keystore {
   async restoreFrom(file: string, passphrases: readonly [string, string], opts: { officer: string }): Promise<void> {
     const b = this.opts.backend;
     if (!b.importBackup) throw backupUnsupported();
+    this.checkBackupPath(file, opts.officer, 'restore');
     let blob: Buffer;
     try {
       blob = readFileSync(file);
@@ -273,6 +264,7 @@ export class KeystoreService implements Keystore {
       if (passphrases[0].normalize('NFC') === passphrases[1].normalize('NFC')) throw samePassphrase('restore');
       const metadata = await b.importBackup(blob, passphrases);
       this.cards.clear();
+      this.profile.clear();
       this.registry.load(metadata);
     } catch (err) {
       this.audit('keystore.backup.restore_failed', { officer: opts.officer, code: isAppError(err) ? err.code : 'UNEXPECTED' });
@@ -282,9 +274,22 @@ export class KeystoreService implements Keystore {
     await this.auditKey.ensure(); // a backup from before audit keys existed
   }
 
+  /**
+   * A backup holds every key, so where it goes is not the caller's choice: only a file directly in
+   * the keystore's backups folder (main names the files there, keystore-backup.service.ts).
+   */
+  private checkBackupPath(file: string, officer: string, what: 'backup' | 'restore'): void {
+    const dir = this.opts.backupDir;
+    const ok = dir !== undefined && typeof file === 'string' && isAbsolute(file) && resolve(file) === file && dirname(file) === resolve(dir);
+    if (ok) return;
+    this.audit('keystore.backup.path_refused', { officer, what });
+    throw new AppError('KEYSTORE_BACKUP_PATH', "Backups are written to and restored from the keystore's backups folder only. Choose a backup on the Keys page.");
+  }
+
   async close(): Promise<void> {
     this.ceremony.abort();
     this.cards.clear();
+    this.profile.clear();
     await this.opts.backend.close();
     this.audit('keystore.closed', { backend: this.backend });
   }
@@ -297,16 +302,6 @@ export class KeystoreService implements Keystore {
   }
 }
 
-function checkIv(iv: Uint8Array): Uint8Array {
-  if (iv.length !== 16) throw new AppError('CRYPTO_BAD_INPUT', 'The IV must be 16 bytes.');
-  return iv;
-}
-
-function checkBlocks(data: Uint8Array): Uint8Array {
-  if (data.length % 16 !== 0) throw new AppError('CRYPTO_BAD_INPUT', 'Data must be padded to whole 16-byte blocks before encryption.');
-  return data;
-}
-
 function samePassphrase(step: 'backup' | 'restore'): AppError {
   const unchanged = step === 'backup' ? 'nothing was written' : 'the keys on this desk were not changed';
   return new AppError(
@@ -314,6 +309,7 @@ function samePassphrase(step: 'backup' | 'restore'): AppError {
     `The two backup passphrases are the same. Each custodian of a backup holds a passphrase of their own; ${unchanged}.`,
   );
 }
+
 
 /** Exported so the backup channels refuse an HSM before asking for a second approver. */
 export function backupUnsupported(): AppError {

@@ -1,8 +1,11 @@
-// The keystore as its callers see it: handles, key check values and public material only.
-// Key bytes leave in exactly two ways: wrapped under another key for a card, or formatted
-// for the K/N mailer through formatCustomerKeyForMailer (audited).
-
 import type { Role } from '../../shared/roles';
+
+// The keystore as its callers see it: handles, key check values and public material only.
+// Every key has fixed uses decided when it is made; there is no generic encrypt/MAC/wrap over a
+// handle. Key bytes leave in exactly two ways: a card key inside the secure-messaging command that
+// installs it on its own card (PERSONALISE, ROTATE KEY), or formatted for the K/N mailer through
+// formatCustomerKeyForMailer. Both audited (docs/keystore.md). A backup is not a third exit: it opens
+// only with two custodians' passphrases together (docs/keystore.md, backup file format 2).
 
 export type BackendKind = 'software' | 'pkcs11';
 export type KeyPurpose = 'master' | 'issuer-signing' | 'bank-ca' | 'audit';
@@ -46,20 +49,36 @@ export interface CardKeyHandle {
   readonly kcv: string;
 }
 
-/** An ephemeral AES key living inside the keystore (SM session key, list session key, unwrapped key). */
-export interface SessionKeyHandle {
-  readonly kind: 'session';
+/**
+ * A blank card's transport key KT = KDF(VTMK, "OTAC transport", card id), inside the keystore.
+ * Its one use: opening a secure session that carries PERSONALISE.
+ */
+export interface TransportKeyHandle {
+  readonly kind: 'transport';
   readonly id: string;
   readonly kcv: string;
 }
 
-export type SymmetricKeyHandle = CardKeyHandle | SessionKeyHandle;
-
-export interface SecureMessagingKeys {
-  readonly sEnc: SessionKeyHandle;
-  readonly sMac: SessionKeyHandle;
-  readonly sRmac: SessionKeyHandle;
+/**
+ * A secure-messaging session (card profile 6: S-ENC, S-MAC, S-RMAC) opened inside the keystore from
+ * a card key or a transport key. Its only uses: verify the card cryptogram, wrap a command, unwrap a
+ * response. The session keys themselves have no handle.
+ */
+export interface SecureSessionHandle {
+  readonly kind: 'sm-session';
+  readonly id: string;
+  /** What the session was opened from; decides which commands may carry key bytes (docs/keystore.md). */
+  readonly base: 'card' | 'transport';
 }
+
+/** The receipt key of one sealed list (profile 7.4). Its one use: verifyReceipt. */
+export interface ReceiptKeyHandle {
+  readonly kind: 'receipt';
+  readonly id: string;
+}
+
+/** Everything release() accepts: the short-lived handles. Card keys are named, not held. */
+export type EphemeralHandle = TransportKeyHandle | SecureSessionHandle | ReceiptKeyHandle;
 
 export interface CardKeyState {
   readonly n: string;
@@ -71,10 +90,9 @@ export interface CardKeyState {
   readonly kcv: string;
 }
 
+/** K' for the next SN. It reaches the card only inside ROTATE KEY under a session of the card's current K. */
 export interface CardKeyRotation {
   readonly next: CardKeyHandle;
-  /** K' wrapped under the card's current K (AES key wrap with padding, RFC 5649). */
-  readonly wrappedNextKey: Buffer;
 }
 
 export interface MailerKey {
@@ -91,25 +109,46 @@ export interface TransportKeyInfo {
   readonly version: number;
 }
 
-/** Labels of the card profile's KDF (docs/card-profile.md 1.2) that may be derived from a card or session key. */
-export type CardProfileKdfLabel =
-  | 'OTAC SM ENC'
-  | 'OTAC SM MAC'
-  | 'OTAC SM RMAC'
-  | 'OTAC list ENC'
-  | 'OTAC list MAC'
-  | 'OTAC receipt'
-  | 'OTAC challenge';
+/** Who acts, and in which role, for the two card-key exports that name a person (mailer, rotation). */
+export interface CardKeyActor {
+  readonly operator: string;
+  readonly role: Role;
+}
 
-/** Plaintext for encryptWithCardKeys: clear bytes, or a card key whose bytes the keystore puts in place. */
-export type CardKeyPlaintextPart = Uint8Array | CardKeyHandle;
+/** Printing K on the mailer is a manager's task (PRODUCT.md); the mailer channel adds dual control. */
+export const MAILER_ROLES: readonly Role[] = ['manager'];
+/** Re-keying a card is a card-workflow step: a reprint (manager), a reissue (support), a key rotation (security officer). */
+export const CARD_KEY_ROTATION_ROLES: readonly Role[] = ['manager', 'support', 'security_officer'];
 
-/** Public-key mode list keys (card profile 7.3, type 02): P = E-ENC || E-MAC, and P under the card's RSA key. */
-export interface WrappedListKeys {
-  readonly enc: SessionKeyHandle;
-  readonly mac: SessionKeyHandle;
-  /** RSA-OAEP (SHA-1, MGF1-SHA-1) of the 32 bytes of P. */
-  readonly wrapped: Buffer;
+/**
+ * Plaintext of a secure-messaging command, put together inside the keystore: clear bytes, a card
+ * key's bytes, or its 3-byte check value. Key bytes are accepted in exactly two commands
+ * (docs/keystore.md, "Card profile on handles"): PERSONALISE under a transport session, and
+ * ROTATE KEY carrying the card's pending K' (then its KCV) under a session of its current K.
+ */
+export type SmCommandPart = Uint8Array | { readonly keyOf: CardKeyHandle } | { readonly kcvOf: CardKeyHandle };
+
+/** The four header bytes of an SM command, as MACed. */
+export interface SmCommandHeader {
+  readonly cla: number;
+  readonly ins: number;
+  readonly p1: number;
+  readonly p2: number;
+}
+
+/** What a list envelope binds (profile 7.3). */
+export interface ListSealInput {
+  readonly cardId: Uint8Array;
+  readonly listSeq: number;
+  /** Version of the card key the envelope is for (type 01); 0 for public-key mode. */
+  readonly keyVersion: number;
+  /** encodeSignedList(...) output. */
+  readonly signedList: Uint8Array;
+}
+
+export interface SealedListEnvelope {
+  readonly envelope: Buffer;
+  readonly receiptKey: ReceiptKeyHandle;
 }
 
 /** What a card checks a list signature with (card profile 7.2). */
@@ -181,41 +220,65 @@ export interface Keystore {
   /** Master key generated inside the keystore; when one exists it is superseded (rotation). */
   generateMasterKey(opts: { officer: string }): Promise<KeyInfo>;
 
+  /** The card's current (or pending) key K = KDF(MK_v, N, SN). A handle names it; it has no bytes. */
   cardKey(n: string, sn?: number): Promise<CardKeyHandle>;
   cardKeyState(n: string): Promise<CardKeyState>;
   /** Compromised K: move the card to the next SN (active master key). No other card changes. */
   retireCardKey(n: string, opts: { reason: string; operator: string }): Promise<CardKeyState>;
-  /** K' = next SN, wrapped under the current K for the card; becomes current on confirm. */
-  prepareCardKeyRotation(n: string): Promise<CardKeyRotation>;
+  /** K' = next SN, pending until confirmed; a role in CARD_KEY_ROTATION_ROLES only. Audited. */
+  prepareCardKeyRotation(n: string, opts: CardKeyActor): Promise<CardKeyRotation>;
   confirmCardKeyRotation(n: string, sn: number): Promise<CardKeyState>;
-  /** The only clear-text exit for K, for the printed mailer. Audited. */
-  formatCustomerKeyForMailer(n: string, opts: { operator: string; reason: string }): Promise<MailerKey>;
+  /** The only clear-text exit for K, for the printed mailer; a role in MAILER_ROLES only. Audited. */
+  formatCustomerKeyForMailer(n: string, opts: CardKeyActor & { reason: string }): Promise<MailerKey>;
 
-  deriveSecureMessagingKeys(card: CardKeyHandle, hostChallenge: Uint8Array, cardChallenge: Uint8Array): Promise<SecureMessagingKeys>;
-  generateSessionKey(): Promise<SessionKeyHandle>;
-  /** AES-CBC without padding (callers pad, e.g. ISO 9797-1 method 2). */
-  encrypt(key: SymmetricKeyHandle, iv: Uint8Array, data: Uint8Array): Promise<Buffer>;
-  decrypt(key: SymmetricKeyHandle, iv: Uint8Array, data: Uint8Array): Promise<Buffer>;
-  /** AES-CMAC, 16 bytes. */
-  mac(key: SymmetricKeyHandle, data: Uint8Array): Promise<Buffer>;
-  verifyMac(key: SymmetricKeyHandle, data: Uint8Array, tag: Uint8Array): Promise<boolean>;
-  wrapKey(wrapping: SymmetricKeyHandle, target: SymmetricKeyHandle): Promise<Buffer>;
-  unwrapKey(wrapping: SymmetricKeyHandle, wrapped: Uint8Array): Promise<SessionKeyHandle>;
-  /** RSA-OAEP (SHA-1, MGF1-SHA-1) of a session key under the card's public key (public-key mode). */
-  wrapForCardPublicKey(target: SessionKeyHandle, cardPublicKeySpkiDer: Uint8Array): Promise<Buffer>;
-  release(key: SessionKeyHandle): Promise<void>;
-
-  // The card profile (docs/card-profile.md), so the card protocol runs on handles (keystore-card-key-port.ts).
-  /** Installs the card vendor's transport master key (AES-128, never extractable). Audited. */
-  importTransportMasterKey(value: Uint8Array, opts: { officer: string; reason: string }): Promise<TransportKeyInfo>;
+  // The card profile (docs/card-profile.md 1.2, 6, 7, 8), so the card protocol runs on handles (keystore-card-key-port.ts).
+  /**
+   * Installs the card vendor's transport master key (AES-128, never extractable): a ceremony under
+   * dual control, so `officer` and `approver` are two different named security officers. Audited.
+   */
+  importTransportMasterKey(
+    value: Uint8Array,
+    opts: { officer: string; approver: string; reason: string },
+  ): Promise<TransportKeyInfo>;
   /** A blank card's transport key KT = KDF(VTMK, "OTAC transport", card id) (profile 6.1). */
-  transportKey(cardId: Uint8Array): Promise<SessionKeyHandle>;
-  /** KDF(parent, label, context) of profile 1.2: SM session keys, list keys, receipt and challenge keys. */
-  deriveCardProfileKey(parent: SymmetricKeyHandle, label: CardProfileKdfLabel, context: Uint8Array): Promise<SessionKeyHandle>;
-  /** AES-CBC without padding of clear bytes and card keys put together inside (PERSONALISE, ROTATE KEY). Audited per card key. */
-  encryptWithCardKeys(key: SymmetricKeyHandle, iv: Uint8Array, parts: readonly CardKeyPlaintextPart[]): Promise<Buffer>;
-  /** Fresh P for a public-key-mode list, as two session keys and wrapped under the card's RSA key (SPKI DER). */
-  generateWrappedListKeys(cardPublicKeySpkiDer: Uint8Array): Promise<WrappedListKeys>;
+  transportKey(cardId: Uint8Array): Promise<TransportKeyHandle>;
+  /** OPEN SESSION (profile 6): S-ENC/MAC/RMAC = KDF(base, "OTAC SM …", host challenge ‖ card challenge), kept inside. */
+  openSecureSession(
+    base: CardKeyHandle | TransportKeyHandle,
+    hostChallenge: Uint8Array,
+    cardChallenge: Uint8Array,
+  ): Promise<SecureSessionHandle>;
+  /** True when the card's cryptogram CMAC(S-MAC, 01 ‖ challenges) matches. */
+  verifyCardCryptogram(session: SecureSessionHandle, cryptogram: Uint8Array): Promise<boolean>;
+  /** Command data field E ‖ T for SM command number `counter`; key parts only where docs/keystore.md allows them. */
+  wrapSecureCommand(
+    session: SecureSessionHandle,
+    counter: number,
+    header: SmCommandHeader,
+    parts: readonly SmCommandPart[],
+  ): Promise<Buffer>;
+  /** Verified, decrypted response data; undefined when the R-MAC or the padding does not verify. */
+  unwrapSecureResponse(
+    session: SecureSessionHandle,
+    counter: number,
+    data: Uint8Array,
+    sw: number,
+  ): Promise<Buffer | undefined>;
+  /** Envelope type 01 under list keys derived from K (profile 7.3), and the receipt key for its commit receipt. */
+  sealListForCardKey(card: CardKeyHandle, request: ListSealInput): Promise<SealedListEnvelope>;
+  /** Envelope type 02: a fresh P wrapped with RSA-OAEP-SHA1 for the card's own public key (SPKI DER). */
+  sealListForPublicKey(cardPublicKeySpkiDer: Uint8Array, request: ListSealInput): Promise<SealedListEnvelope>;
+  /** The card's commit receipt: CMAC(receipt key, message), 16 bytes. */
+  verifyReceipt(receiptKey: ReceiptKeyHandle, message: Uint8Array, mac: Uint8Array): Promise<boolean>;
+  /** A challenge-response by the card: CMAC(KDF(K, "OTAC challenge", card id), message), 16 bytes. */
+  verifyChallengeResponse(
+    card: CardKeyHandle,
+    cardId: Uint8Array,
+    message: Uint8Array,
+    response: Uint8Array,
+  ): Promise<boolean>;
+  /** Destroys a transport key, a session's keys or a receipt key; the handle is refused afterwards. */
+  release(handle: EphemeralHandle): Promise<void>;
 
   /** Bank CA key inside the keystore — for tests and demos; production imports the bank's certificate. */
   createBankCa(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo>;
@@ -237,10 +300,11 @@ export interface Keystore {
 
   /**
    * Encrypted copy of the whole keystore that only two custodians together can open, each with a
-   * backup passphrase of their own (software backend; docs/keystore.md, backup file format 2).
+   * backup passphrase of their own (software backend; docs/keystore.md, backup file format 2). `file` must lie
+   * directly in the keystore's own backups folder (`<keystore dir>/backups/`); any other path is KEYSTORE_BACKUP_PATH.
    */
   backupTo(file: string, custodians: BackupCustodians, opts: { officer: string }): Promise<void>;
-  /** Both custodians' backup passphrases, in the order the file names its custodians. */
+  /** Both custodians' backup passphrases, in the order the file names its custodians; the same folder rule. */
   restoreFrom(file: string, passphrases: readonly [string, string], opts: { officer: string }): Promise<void>;
   close(): Promise<void>;
 

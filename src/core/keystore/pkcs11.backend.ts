@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { kdfCounter, type CounterKdfInput } from '../crypto/sp800-108';
 import { AppError } from '../errors';
@@ -9,7 +9,8 @@ import { Pkcs11Module } from './pkcs11-module';
 // bank). Where SoftHSM lacks a mechanism the host fills in, as noted at each place:
 // SP 800-108 runs as a loop of C_Sign(CKM_AES_CMAC) — so derived card keys pass through
 // host memory once, on their way into a session object; ECDSA hashes in the host and signs
-// with raw CKM_ECDSA; OAEP uses SHA-1 (the only hash SoftHSM offers for it).
+// with raw CKM_ECDSA. Nothing is wrapped out: AES keys are made with CKA_WRAP, CKA_UNWRAP and
+// CKA_EXTRACTABLE all false.
 
 const METADATA_LABEL = 'otac-keystore-metadata';
 const AUDIT_ANCHOR_LABEL = 'otac-audit-anchor';
@@ -165,46 +166,6 @@ export class Pkcs11Backend implements KeystoreBackend {
     return Buffer.from(p.C_Sign(this.s(), Buffer.from(data), Buffer.alloc(16)));
   }
 
-  wrapAes(wrapping: KeyRef, target: KeyRef): Buffer {
-    return Buffer.from(
-      this.p().C_WrapKey(this.s(), { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, this.handle(wrapping), this.handle(target), Buffer.alloc(64)),
-    );
-  }
-
-  unwrapAes(wrapping: KeyRef, wrapped: Uint8Array, opts: KeyOptions): KeyRef {
-    const ref = this.newRef(opts);
-    try {
-      const h = this.p().C_UnwrapKey(this.s(), { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, this.handle(wrapping), Buffer.from(wrapped), this.aesTemplate(ref, opts));
-      this.handles.set(ref, h);
-      return ref;
-    } catch {
-      throw new AppError('KEY_UNWRAP_FAILED', 'The wrapped key does not match the wrapping key. Check which card key it was wrapped under.');
-    }
-  }
-
-  rsaOaepWrap(target: KeyRef, publicKeySpkiDer: Uint8Array): Buffer {
-    const jwk = createPublicKey({ key: Buffer.from(publicKeySpkiDer), format: 'der', type: 'spki' }).export({ format: 'jwk' });
-    if (jwk.kty !== 'RSA' || !jwk.n || !jwk.e) throw new AppError('KEY_BAD_PUBLIC_KEY', 'The card public key is not an RSA key. Read it from the card again.');
-    const p = this.p();
-    const pub = p.C_CreateObject(this.s(), [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
-      { type: pkcs11js.CKA_TOKEN, value: false },
-      { type: pkcs11js.CKA_WRAP, value: true },
-      { type: pkcs11js.CKA_MODULUS, value: Buffer.from(jwk.n, 'base64url') },
-      { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from(jwk.e, 'base64url') },
-    ]);
-    try {
-      const mech = {
-        mechanism: pkcs11js.CKM_RSA_PKCS_OAEP,
-        parameter: { type: pkcs11js.CK_PARAMS_RSA_OAEP, hashAlg: pkcs11js.CKM_SHA_1, mgf: pkcs11js.CKG_MGF1_SHA1, source: 1 },
-      };
-      return Buffer.from(p.C_WrapKey(this.s(), mech, pub, this.handle(target), Buffer.alloc(1024)));
-    } finally {
-      p.C_DestroyObject(this.s(), pub);
-    }
-  }
-
   generateEcP256(opts: KeyOptions): { ref: KeyRef; spkiDer: Buffer } {
     const ref = this.newRef(opts);
     const p = this.p();
@@ -247,8 +208,10 @@ export class Pkcs11Backend implements KeystoreBackend {
       { type: pkcs11js.CKA_DECRYPT, value: true },
       { type: pkcs11js.CKA_SIGN, value: true },
       { type: pkcs11js.CKA_VERIFY, value: true },
-      { type: pkcs11js.CKA_WRAP, value: opts.extractable },
-      { type: pkcs11js.CKA_UNWRAP, value: opts.extractable },
+      // No use of any AES key needs C_WrapKey / C_UnwrapKey: the card profile puts K into an SM
+      // plaintext by re-deriving it (SoftHSM has no CKM_CONCATENATE_*, docs/keystore.md).
+      { type: pkcs11js.CKA_WRAP, value: false },
+      { type: pkcs11js.CKA_UNWRAP, value: false },
       { type: pkcs11js.CKA_ID, value: Buffer.from(ref) },
       { type: pkcs11js.CKA_LABEL, value: ref },
     ];

@@ -1,11 +1,8 @@
 import {
-  constants,
   createCipheriv,
   createDecipheriv,
   createPrivateKey,
-  createPublicKey,
   generateKeyPairSync,
-  publicEncrypt,
   randomBytes,
   sign,
   type KeyObject,
@@ -124,27 +121,6 @@ export class SoftwareBackend implements KeystoreBackend {
     return aesCmac(this.aes(ref), data);
   }
 
-  wrapAes(wrapping: KeyRef, target: KeyRef): Buffer {
-    const k = this.aes(wrapping);
-    const c = createCipheriv(`id-aes${k.length * 8}-wrap-pad`, k, Buffer.from('A65959A6', 'hex'));
-    return Buffer.concat([c.update(this.exportable(target)), c.final()]);
-  }
-
-  unwrapAes(wrapping: KeyRef, wrapped: Uint8Array, opts: KeyOptions): KeyRef {
-    const k = this.aes(wrapping);
-    try {
-      const d = createDecipheriv(`id-aes${k.length * 8}-wrap-pad`, k, Buffer.from('A65959A6', 'hex'));
-      return this.put({ type: 'aes', value: Buffer.concat([d.update(wrapped), d.final()]), opts });
-    } catch {
-      throw new AppError('KEY_UNWRAP_FAILED', 'The wrapped key does not match the wrapping key. Check which card key it was wrapped under.');
-    }
-  }
-
-  rsaOaepWrap(target: KeyRef, publicKeySpkiDer: Uint8Array): Buffer {
-    const key = createPublicKey({ key: Buffer.from(publicKeySpkiDer), format: 'der', type: 'spki' });
-    return publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, this.exportable(target));
-  }
-
   generateEcP256(opts: KeyOptions): { ref: KeyRef; spkiDer: Buffer } {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
@@ -226,13 +202,6 @@ export class SoftwareBackend implements KeystoreBackend {
   private aes(ref: KeyRef): Buffer {
     const e = this.keys.get(ref);
     if (e?.type !== 'aes') throw missing();
-    return e.value;
-  }
-
-  private exportable(ref: KeyRef): Buffer {
-    const e = this.keys.get(ref);
-    if (e?.type !== 'aes') throw missing();
-    if (!e.opts.extractable) throw new AppError('KEY_NOT_EXTRACTABLE', 'This key may not leave the keystore, not even wrapped.');
     return e.value;
   }
 

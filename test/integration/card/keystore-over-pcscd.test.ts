@@ -30,7 +30,9 @@ import { BACKENDS, createKeystoreFixture, custodian, PASSPHRASE, TEST_COST, type
 // under K' and in public-key mode — with the keystore as the CardKeyPort, through pcsclite →
 // pcscd → vpcd → card process. Then a secret scan: no key the keystore holds may show in clear in any APDU or in what the keystore returned.
 
-const COMPONENTS = ['2d'.repeat(16) + 'e1'.repeat(16), '93'.repeat(8) + '5a'.repeat(24)].map((h) => Buffer.from(h, 'hex'));
+const COMPONENTS = ['2d'.repeat(16) + 'e1'.repeat(16), '93'.repeat(8) + '5a'.repeat(24)].map((h) =>
+  Buffer.from(h, 'hex'),
+);
 const MK = xorComponents(COMPONENTS);
 const N = 'N-4711-0815';
 const K = (sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(N, sn));
@@ -67,7 +69,13 @@ function recordingKeystore(ks: Keystore, outputs: unknown[]): Keystore {
 }
 
 function encodings(secret: Buffer): string[] {
-  return [secret.toString('latin1'), secret.toString('hex'), secret.toString('hex').toUpperCase(), secret.toString('base64'), secret.toString('base64url')];
+  return [
+    secret.toString('latin1'),
+    secret.toString('hex'),
+    secret.toString('hex').toUpperCase(),
+    secret.toString('base64'),
+    secret.toString('base64url'),
+  ];
 }
 
 /** Every byte string and string inside `v`, raw (latin1), hex and base64 — not JSON, whose escapes would hide raw bytes. */
@@ -110,7 +118,11 @@ describe.each(BACKENDS)('card protocol on keystore handles over pcscd + vpcd (%s
     await ks.createBankCa({ commonName: 'Test Bank CA', officer: 'sofia' });
     await ks.createIssuerKey({ commonName: 'Test Issuer', officer: 'sofia' });
     // Development stock's well-known vendor key, passed in by the test: core never imports the card simulator.
-    await ks.importTransportMasterKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, { officer: 'sofia', reason: 'development card stock' });
+    await ks.importTransportMasterKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, {
+      officer: 'sofia',
+      approver: 'omar',
+      reason: 'development card stock',
+    });
     port = new KeystoreCardKeyPort(recordingKeystore(ks, outputs));
   });
 
@@ -140,45 +152,83 @@ describe.each(BACKENDS)('card protocol on keystore handles over pcscd + vpcd (%s
       await port.release(transportKey);
 
       // The cardholder types K from the mailer: the one sanctioned clear exit, audited.
-      const mailer = await ks.formatCustomerKeyForMailer(N, { operator: 'mia', reason: 'initial mailer' });
+      const mailer = await ks.formatCustomerKeyForMailer(N, {
+        operator: 'mia',
+        role: 'manager',
+        reason: 'initial mailer',
+      });
       const typed = parseMailerKey(mailer.formatted);
       if (!typed.ok) throw new Error('mailer key does not parse');
       await host.activate(typed.key, PIN);
 
       const issuerKey = await port.issuerKey();
-      const spec = { cardId, listSeq: 1, listId: randomBytes(16), expiry: 1_900_000_000, threshold: 5, codeLength: 6, entries: entries(40) };
+      const spec = {
+        cardId,
+        listSeq: 1,
+        listId: randomBytes(16),
+        expiry: 1_900_000_000,
+        threshold: 5,
+        codeLength: 6,
+        entries: entries(40),
+      };
       const list = await prepareList(port, issuerKey, spec, { mode: 'card-key', cardKey, keyVersion: 1 });
       await verifyListReceipt(port, list, await host.loadList(list.envelope));
       await host.verifyPin(PIN);
       expect((await host.nextCode()).index).toBe(1);
       const state = await (await host.openSecureChannel(port, cardKey, 1)).readState();
-      expect(state).toMatchObject({ lifeCycle: 'active', n: N, keyVersion: 1, list: { listSeq: 1, entries: 40, remaining: 39 }, counters: { codesIssued: 1 } });
+      expect(state).toMatchObject({
+        lifeCycle: 'active',
+        n: N,
+        keyVersion: 1,
+        list: { listSeq: 1, entries: 40, remaining: 39 },
+        counters: { codesIssued: 1 },
+      });
 
       // Rotation: K' goes to the card under SM (assembled inside the keystore), then becomes current.
-      const rotation = await ks.prepareCardKeyRotation(N);
+      const rotation = await ks.prepareCardKeyRotation(N, { operator: 'sam', role: 'support' });
       const nextKey = port.cardKeyOf(rotation.next);
       await (await host.openSecureChannel(port, cardKey, 1)).rotateKey(nextKey, rotation.next.sn);
       await ks.confirmCardKeyRotation(N, rotation.next.sn);
 
       await expect(host.openSecureChannel(port, cardKey, 1)).rejects.toMatchObject({ sw: 0x6a88 }); // the card: unknown key version
-      await expect(port.openSession(cardKey, randomBytes(16), randomBytes(16))).rejects.toMatchObject({ code: 'CARD_KEY_RETIRED' }); // the keystore
+      await expect(port.openSession(cardKey, randomBytes(16), randomBytes(16))).rejects.toMatchObject({
+        code: 'CARD_KEY_RETIRED',
+      }); // the keystore
       const rotated = await (await host.openSecureChannel(port, nextKey, 2)).readState();
       expect(rotated).toMatchObject({ lifeCycle: 'active', keyVersion: 2, list: { listSeq: 1 } });
 
-      const list2 = await prepareList(port, issuerKey, { ...spec, listSeq: 2, listId: randomBytes(16) }, { mode: 'card-key', cardKey: nextKey, keyVersion: 2 });
+      const list2 = await prepareList(
+        port,
+        issuerKey,
+        { ...spec, listSeq: 2, listId: randomBytes(16) },
+        { mode: 'card-key', cardKey: nextKey, keyVersion: 2 },
+      );
       await verifyListReceipt(port, list2, await host.loadList(list2.envelope));
       // Public-key mode: the card's own RSA key (R-MACed under K'), a fresh P wrapped for it.
       const cardPublicKey = await (await host.openSecureChannel(port, nextKey, 2)).generateKeyPair();
-      const list3 = await prepareList(port, issuerKey, { ...spec, listSeq: 3, listId: randomBytes(16) }, { mode: 'public-key', cardPublicKey });
+      const list3 = await prepareList(
+        port,
+        issuerKey,
+        { ...spec, listSeq: 3, listId: randomBytes(16) },
+        { mode: 'public-key', cardPublicKey },
+      );
       await verifyListReceipt(port, list3, await host.loadList(list3.envelope));
       await port.release(list3.receiptKey);
       const challenge = randomBytes(16);
       const response = await host.challengeWithCardKey(challenge);
       const message = Buffer.concat([Buffer.from([0x02]), cardId, challenge]);
       expect(await port.verifyChallengeResponse(nextKey, cardId, message, response)).toBe(true);
-      await expect(port.verifyChallengeResponse(nextKey, cardId, Buffer.concat([message, Buffer.from([0])]), response)).resolves.toBe(false);
+      await expect(
+        port.verifyChallengeResponse(nextKey, cardId, Buffer.concat([message, Buffer.from([0])]), response),
+      ).resolves.toBe(false);
     });
-    expect(fx.audit.map((a) => a.action)).toEqual(expect.arrayContaining(['keystore.card_key.encrypted_for_card', 'keystore.mailer.customer_key_formatted']));
+    expect(fx.audit.map((a) => a.action)).toEqual(
+      expect.arrayContaining([
+        'keystore.card_key.personalised',
+        'keystore.card_key.rotation_sent',
+        'keystore.mailer.customer_key_formatted',
+      ]),
+    );
   });
 
   describe('secret scan', () => {
@@ -187,7 +237,12 @@ describe.each(BACKENDS)('card protocol on keystore handles over pcscd + vpcd (%s
 
     beforeAll(async () => {
       const kt = deriveTransportKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, cardId);
-      secrets.push({ name: 'MK', value: MK }, { name: 'K', value: K(1) }, { name: "K'", value: K(2) }, { name: 'KT', value: kt });
+      secrets.push(
+        { name: 'MK', value: MK },
+        { name: 'K', value: K(1) },
+        { name: "K'", value: K(2) },
+        { name: 'KT', value: kt },
+      );
       secrets.push({ name: 'VTMK', value: DEV_VENDOR_TRANSPORT_MASTER_KEY });
       // Session keys of every OPEN SESSION, from the challenges on the wire.
       const base = [kt, K(1), K(2)];
@@ -195,9 +250,16 @@ describe.each(BACKENDS)('card protocol on keystore handles over pcscd + vpcd (%s
         const c = decodeCommand(e.command);
         if (c.ins !== INS.OPEN_SESSION || e.response.length < 34) continue;
         const s = deriveSessionKeys(base[c.p1] ?? Buffer.alloc(16), c.data, e.response.subarray(0, 16));
-        secrets.push({ name: `S-ENC #${i}`, value: s.enc }, { name: `S-MAC #${i}`, value: s.mac }, { name: `S-RMAC #${i}`, value: s.rmac });
+        secrets.push(
+          { name: `S-ENC #${i}`, value: s.enc },
+          { name: `S-MAC #${i}`, value: s.mac },
+          { name: `S-RMAC #${i}`, value: s.rmac },
+        );
       }
-      for (const [sn, seq] of [[1, 1], [2, 2]] as const) {
+      for (const [sn, seq] of [
+        [1, 1],
+        [2, 2],
+      ] as const) {
         const e = envelopeKeysFromCardKey(K(sn), cardId, seq);
         secrets.push({ name: `E-ENC ${seq}`, value: e.enc }, { name: `E-MAC ${seq}`, value: e.mac });
         secrets.push({ name: `receipt key ${seq}`, value: deriveReceiptKey(K(sn), cardId, seq) });
@@ -205,17 +267,24 @@ describe.each(BACKENDS)('card protocol on keystore handles over pcscd + vpcd (%s
       secrets.push({ name: 'challenge key', value: deriveChallengeKey(K(2), cardId) });
       if (backend === 'software') {
         // The issuer key S (and the CA) are only reachable by decrypting the keystore file.
-        const decoded = await decodeKeystoreFile(readFileSync(fx.keystoreFile), new PassphraseKekProvider(PASSPHRASE, TEST_COST));
+        const decoded = await decodeKeystoreFile(
+          readFileSync(fx.keystoreFile),
+          new PassphraseKekProvider(PASSPHRASE, TEST_COST),
+        );
         const payload = JSON.parse(decoded.payload.toString('utf8')) as { keys: { type: string; value: string }[] };
         for (const k of payload.keys.filter((x) => x.type === 'ec')) {
           const der = Buffer.from(k.value, 'base64');
           const d = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }).d ?? '';
-          secrets.push({ name: 'EC private (pkcs8)', value: der }, { name: 'EC private scalar', value: Buffer.from(d, 'base64url') });
+          secrets.push(
+            { name: 'EC private (pkcs8)', value: der },
+            { name: 'EC private scalar', value: Buffer.from(d, 'base64url') },
+          );
         }
       }
     });
 
-    const leaks = (haystack: string) => secrets.filter((s) => encodings(s.value).some((e) => haystack.includes(e))).map((s) => s.name);
+    const leaks = (haystack: string) =>
+      secrets.filter((s) => encodings(s.value).some((e) => haystack.includes(e))).map((s) => s.name);
 
     it('knows what it is looking for, and saw the whole flow', () => {
       // Sessions: blank card, state, rotation, state and key pair under K' (the refused old key got no challenge).

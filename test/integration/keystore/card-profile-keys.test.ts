@@ -1,22 +1,33 @@
-import { constants, createPublicKey, generateKeyPairSync, privateDecrypt, verify, X509Certificate } from 'node:crypto';
+import { createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../../src/card-sim/dev-transport-key';
-import { aesCbc } from '../../../src/core/card/protocol/sm-crypto';
+import {
+  ENVELOPE_CARD_KEY,
+  deriveReceiptKey,
+  envelopeKeysFromCardKey,
+  openEnvelope,
+  parseEnvelope,
+} from '../../../src/core/card/protocol/list-envelope';
+import { INS } from '../../../src/core/card/protocol/profile.constants';
+import { deriveChallengeKey, deriveSessionKeys, smUnwrapCommand } from '../../../src/core/card/protocol/sm-crypto';
+import { aesCmac } from '../../../src/core/crypto/aes-cmac';
 import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
 import { deriveKey, kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
 import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
-import type { CardProfileKdfLabel } from '../../../src/core/keystore/keystore.types';
 import { BACKENDS, createKeystoreFixture, custodian, type KeystoreFixture } from './keystore.fixture';
 
 // The keystore calls the card protocol needs (docs/keystore.md, "Card profile"), checked against
 // the card profile's own formulas over raw bytes that only this test knows.
 
-const COMPONENTS = ['6b'.repeat(16) + '19'.repeat(16), 'c4'.repeat(8) + '7d'.repeat(24)].map((h) => Buffer.from(h, 'hex'));
+const COMPONENTS = ['6b'.repeat(16) + '19'.repeat(16), 'c4'.repeat(8) + '7d'.repeat(24)].map((h) =>
+  Buffer.from(h, 'hex'),
+);
 const MK = xorComponents(COMPONENTS);
 const K = (n: string, sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(n, sn));
 const CARD_ID = Buffer.from('0102030405060708', 'hex');
-const expectCode = async (p: Promise<unknown>, code: string) => expect(p).rejects.toMatchObject({ name: 'AppError', code });
+const expectCode = async (p: Promise<unknown>, code: string) =>
+  expect(p).rejects.toMatchObject({ name: 'AppError', code });
 
 describe.each(BACKENDS)('card profile keys (%s backend)', (backend) => {
   let fx: KeystoreFixture;
@@ -38,11 +49,21 @@ describe.each(BACKENDS)('card profile keys (%s backend)', (backend) => {
 
   it('imports the vendor transport master key (audited by KCV) and derives a blank card transport key as the vendor does', async () => {
     await expectCode(ks.transportKey(CARD_ID), 'KEYSTORE_NO_TRANSPORT_KEY');
-    await expectCode(ks.importTransportMasterKey(Buffer.alloc(15, 1), { officer: 'sofia', reason: 'dev stock' }), 'KEY_INVALID');
-    const info = await ks.importTransportMasterKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, { officer: 'sofia', reason: 'development stock' });
+    await expectCode(
+      ks.importTransportMasterKey(Buffer.alloc(15, 1), { officer: 'sofia', approver: 'omar', reason: 'dev stock' }),
+      'KEY_INVALID',
+    );
+    const info = await ks.importTransportMasterKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, {
+      officer: 'sofia',
+      approver: 'omar',
+      reason: 'development stock',
+    });
     expect(info).toEqual({ kcv: kcvAes(DEV_VENDOR_TRANSPORT_MASTER_KEY), version: 1 });
     expect(fx.audit.filter((a) => a.action === 'keystore.transport_key.imported')).toEqual([
-      { action: 'keystore.transport_key.imported', details: { officer: 'sofia', reason: 'development stock', kcv: info.kcv, version: 1 } },
+      {
+        action: 'keystore.transport_key.imported',
+        details: { officer: 'sofia', approvedBy: 'omar', reason: 'development stock', kcv: info.kcv, version: 1 },
+      },
     ]);
     // Card profile Appendix B: KT for VTMK 40..4F and card id 0102030405060708.
     expect((await ks.transportKey(CARD_ID)).kcv).toBe(kcvAes(Buffer.from('DA517DB2ABB69FBC1D99F5AB8043F3CC', 'hex')));
@@ -57,53 +78,71 @@ describe.each(BACKENDS)('card profile keys (%s backend)', (backend) => {
     expect((await ks.transportKey(CARD_ID)).kcv).toBe(kcvAes(Buffer.from('DA517DB2ABB69FBC1D99F5AB8043F3CC', 'hex')));
   });
 
-  it('derives the profile KDF from a card key inside the keystore', async () => {
+  it('seals a card-key list, verifies its receipt and a challenge-response, all with keys derived from K inside', async () => {
     const card = await ks.cardKey('N-PROFILE-1');
-    const ctx = Buffer.from('101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f', 'hex');
-    for (const label of ['OTAC SM ENC', 'OTAC SM MAC', 'OTAC SM RMAC', 'OTAC list ENC', 'OTAC list MAC', 'OTAC receipt', 'OTAC challenge'] as const) {
-      const h = await ks.deriveCardProfileKey(card, label, ctx);
-      expect(h.kcv, label).toBe(kcvAes(deriveKey(K('N-PROFILE-1', 1), label, ctx, 128)));
-    }
-    await expectCode(ks.deriveCardProfileKey(card, 'OTAC card key' as CardProfileKdfLabel, ctx), 'CRYPTO_BAD_INPUT');
-    // A session key whose bytes may be known (here: a generated one) must not parent SM keys.
-    await expectCode(ks.deriveCardProfileKey(await ks.generateSessionKey(), 'OTAC SM ENC', ctx), 'CRYPTO_BAD_INPUT');
+    const k = K('N-PROFILE-1', 1);
+    const request = { cardId: CARD_ID, listSeq: 9, keyVersion: 1, signedList: Buffer.from('the signed list body') };
+    const { envelope, receiptKey } = await ks.sealListForCardKey(card, request);
+    const parsed = parseEnvelope(envelope);
+    expect(parsed.header).toMatchObject({ type: ENVELOPE_CARD_KEY, keyVersion: 1, listSeq: 9 });
+    expect(openEnvelope(parsed, envelopeKeysFromCardKey(k, CARD_ID, 9))).toEqual(request.signedList);
+    const receipt = Buffer.from('commit receipt message');
+    expect(await ks.verifyReceipt(receiptKey, receipt, aesCmac(deriveReceiptKey(k, CARD_ID, 9), receipt))).toBe(true);
+    expect(await ks.verifyReceipt(receiptKey, receipt, aesCmac(deriveReceiptKey(k, CARD_ID, 8), receipt))).toBe(false);
+    await expectCode(ks.sealListForCardKey(card, { ...request, keyVersion: 0 }), 'KEY_INVALID');
+    const challenge = Buffer.concat([Buffer.from([2]), CARD_ID, Buffer.alloc(16, 5)]);
+    expect(
+      await ks.verifyChallengeResponse(card, CARD_ID, challenge, aesCmac(deriveChallengeKey(k, CARD_ID), challenge)),
+    ).toBe(true);
+    expect(await ks.verifyChallengeResponse(card, CARD_ID, challenge, aesCmac(k, challenge))).toBe(false);
+    await ks.release(receiptKey);
+    await expectCode(ks.verifyReceipt(receiptKey, receipt, Buffer.alloc(16)), 'KEY_NOT_FOUND');
   });
 
-  it('encrypts a plaintext carrying K under an SM session key, audited, and only under such a key', async () => {
+  it('puts K into PERSONALISE under a transport session, audited, and into no other command or session', async () => {
     const card = await ks.cardKey('N-PROFILE-2');
     const kt = await ks.transportKey(CARD_ID);
-    const ctx = Buffer.alloc(32, 7);
-    const sEnc = await ks.deriveCardProfileKey(kt, 'OTAC SM ENC', ctx);
+    const host = Buffer.alloc(16, 7);
+    const chal = Buffer.alloc(16, 8);
+    const session = await ks.openSecureSession(kt, host, chal);
+    expect(session.base).toBe('transport');
     const n = Buffer.from('\x0bN-PROFILE-2', 'latin1');
-    const tail = Buffer.concat([Buffer.from([1]), Buffer.alloc(65, 4), Buffer.from([3, 5, 0x80]), Buffer.alloc(15)]); // PERSONALISE's layout, padded
-    const iv = Buffer.alloc(16, 9);
-    const e = await ks.encryptWithCardKeys(sEnc, iv, [n, card, tail]);
+    const tail = Buffer.concat([Buffer.from([1]), Buffer.alloc(65, 4), Buffer.from([3, 5])]); // PERSONALISE's layout
+    const header = { cla: 0x84, ins: INS.PERSONALISE, p1: 0, p2: 0 };
+    const e = await ks.wrapSecureCommand(session, 0, header, [n, { keyOf: card }, tail]);
     const ktBytes = deriveKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, 'OTAC transport', CARD_ID, 128);
-    const sEncBytes = deriveKey(ktBytes, 'OTAC SM ENC', ctx, 128);
-    expect(e).toEqual(aesCbc(sEncBytes, iv, Buffer.concat([n, K('N-PROFILE-2', 1), tail]), true));
-    expect(fx.audit.filter((a) => a.action === 'keystore.card_key.encrypted_for_card').at(-1)?.details).toEqual({ n: 'N-PROFILE-2', sn: 1, kcv: card.kcv });
+    expect(smUnwrapCommand(deriveSessionKeys(ktBytes, host, chal), 0, header, e)).toEqual(
+      Buffer.concat([n, K('N-PROFILE-2', 1), tail]),
+    );
+    expect(fx.audit.filter((a) => a.action === 'keystore.card_key.personalised').at(-1)?.details).toEqual({
+      n: 'N-PROFILE-2',
+      sn: 1,
+      kcv: card.kcv,
+    });
 
-    await expectCode(ks.encryptWithCardKeys(sEnc, iv, [card, Buffer.alloc(1)]), 'CRYPTO_BAD_INPUT');
-    await expectCode(ks.encryptWithCardKeys(card, iv, [card]), 'CRYPTO_BAD_INPUT');
-    await expectCode(ks.encryptWithCardKeys(await ks.generateSessionKey(), iv, [card]), 'CRYPTO_BAD_INPUT');
+    const refused = async (p: Promise<unknown>) => expectCode(p, 'KEY_WRONG_USE');
+    await refused(ks.wrapSecureCommand(session, 1, { ...header, ins: INS.GET_STATE }, [{ keyOf: card }])); // another command
+    await refused(ks.wrapSecureCommand(session, 1, header, [{ keyOf: card }, { keyOf: card }])); // two keys
+    await refused(ks.wrapSecureCommand(session, 1, header, [{ kcvOf: card }])); // only the key itself goes into PERSONALISE
+    const cardSession = await ks.openSecureSession(card, host, chal);
+    await refused(ks.wrapSecureCommand(cardSession, 1, header, [{ keyOf: card }])); // under a card session
+    await refused(
+      ks.wrapSecureCommand(cardSession, 1, { ...header, ins: INS.ROTATE_KEY, p1: 1 }, [
+        { keyOf: card },
+        { kcvOf: card },
+      ]),
+    ); // not the pending key
     await ks.retireCardKey('N-PROFILE-2', { reason: 'test', operator: 'sam' });
-    await expectCode(ks.encryptWithCardKeys(sEnc, iv, [card]), 'CARD_KEY_RETIRED');
-  });
-
-  it('makes public-key-mode list keys and wraps them for the card with RSA-OAEP (SHA-1)', async () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const { enc, mac, wrapped } = await ks.generateWrappedListKeys(rsa.publicKey.export({ format: 'der', type: 'spki' }));
-    const p = privateDecrypt({ key: rsa.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, wrapped);
-    expect(p).toHaveLength(32);
-    expect([enc.kcv, mac.kcv]).toEqual([kcvAes(p.subarray(0, 16)), kcvAes(p.subarray(16))]);
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
-    await expectCode(ks.generateWrappedListKeys(ec), 'KEY_BAD_PUBLIC_KEY');
-    await expectCode(ks.generateWrappedListKeys(Buffer.from('not a key')), 'KEY_BAD_PUBLIC_KEY');
+    await refused(ks.wrapSecureCommand(session, 1, header, [{ keyOf: card }])); // a retired K
+    await expectCode(ks.wrapSecureCommand(cardSession, 1, { ...header, ins: INS.GET_STATE }, []), 'CARD_KEY_RETIRED');
   });
 
   it("gives the issuer key's card credential: S's point, signed by the bank CA over 01 || point", async () => {
     const { publicKey, caSignature } = await ks.issuerCardCredential();
-    const issuerSpki = new X509Certificate(await ks.issuerCertificatePem()).publicKey.export({ format: 'der', type: 'spki' });
+    const issuerSpki = new X509Certificate(await ks.issuerCertificatePem()).publicKey.export({
+      format: 'der',
+      type: 'spki',
+    });
     expect(publicKey).toEqual(issuerSpki.subarray(-65));
     const ca = createPublicKey((await ks.caPublicKey()).pem);
     expect(verify('sha256', Buffer.concat([Buffer.from([1]), publicKey]), ca, caSignature)).toBe(true);

@@ -61,7 +61,7 @@ describe('no key material crosses the contract or lands in the database or log',
       secrets.push({ name: `K(${n},1)`, value: K(n, 1) });
       expect(value(await call('keys:cardKeyState', { n }))).toMatchObject({ kcv: kcvAes(K(n, 1)) });
     }
-    const rotation = await ks.prepareCardKeyRotation('N-7001');
+    const rotation = await ks.prepareCardKeyRotation('N-7001', { operator: 'sam', role: 'support' });
     await ks.confirmCardKeyRotation('N-7001', rotation.next.sn);
     secrets.push({ name: "K'(N-7001,2)", value: K('N-7001', 2) });
     for (const n of ['N-7002', 'N-7003']) {

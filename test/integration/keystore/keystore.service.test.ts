@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, constants, createHash, createPublicKey, generateKeyPairSync, privateDecrypt, verify } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveReceiptKey, ENVELOPE_PUBLIC_KEY, envelopeKeysFromSecret, openEnvelope, parseEnvelope } from '../../../src/core/card/protocol/list-envelope';
+import { INS } from '../../../src/core/card/protocol/profile.constants';
+import { cardCryptogram, deriveSessionKeys, smUnwrapCommand, smWrapResponse } from '../../../src/core/card/protocol/sm-crypto';
 import { aesCmac } from '../../../src/core/crypto/aes-cmac';
 import { kcvAes, kcvFromBlock, xorComponents } from '../../../src/core/crypto/kcv';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
-import { SCP03_S_ENC, SCP03_S_MAC, deriveScp03Key } from '../../../src/core/crypto/scp03';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
 import type { KeystoreConfig } from '../../../src/core/keystore/create-keystore';
@@ -98,56 +100,61 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     expect(a.kcv).not.toBe(b.kcv);
   });
 
-  it('encrypts, decrypts and MACs under a card key (checked against node:crypto)', async () => {
+  it("runs the profile's secure messaging from a card key inside the keystore (checked against the card side over raw bytes)", async () => {
     const k = await ks.cardKey('N-1001');
-    const iv = Buffer.alloc(16, 7);
-    const data = Buffer.alloc(48, 0x5a);
-    const ct = await ks.encrypt(k, iv, data);
-    expect(ct.equals(data)).toBe(false);
-    expect((await ks.decrypt(k, iv, ct)).equals(data)).toBe(true);
-    const tag = await ks.mac(k, data);
-    expect(tag.equals(aesCmac(cardK('N-1001', 1), data))).toBe(true);
-    expect((await ks.mac(k, Buffer.alloc(0))).equals(aesCmac(cardK('N-1001', 1), Buffer.alloc(0)))).toBe(true);
-    expect(await ks.verifyMac(k, data, tag.subarray(0, 8))).toBe(true);
-    expect(await ks.verifyMac(k, Buffer.alloc(48, 0x5b), tag.subarray(0, 8))).toBe(false);
-    await expectCode(ks.encrypt(k, iv, Buffer.alloc(5)), 'CRYPTO_BAD_INPUT');
-  });
-
-  it('derives SCP03-style session keys from a card key inside the keystore', async () => {
-    const k = await ks.cardKey('N-1001');
-    const host = Buffer.from('0001020304050607', 'hex');
-    const card = Buffer.from('08090a0b0c0d0e0f', 'hex');
-    const sm = await ks.deriveSecureMessagingKeys(k, host, card);
-    const ctx = Buffer.concat([host, card]);
-    expect(sm.sEnc.kcv).toBe(kcvAes(deriveScp03Key(cardK('N-1001', 1), SCP03_S_ENC, ctx)));
-    expect(sm.sMac.kcv).toBe(kcvAes(deriveScp03Key(cardK('N-1001', 1), SCP03_S_MAC, ctx)));
-    await ks.release(sm.sEnc);
-    await expectCode(ks.mac(sm.sEnc, Buffer.alloc(16)), 'KEY_NOT_FOUND');
+    const host = Buffer.alloc(16, 0x11);
+    const card = Buffer.alloc(16, 0x22);
+    const raw = deriveSessionKeys(cardK('N-1001', 1), host, card);
+    const session = await ks.openSecureSession(k, host, card);
+    expect(session).toMatchObject({ kind: 'sm-session', base: 'card' });
+    expect(await ks.verifyCardCryptogram(session, cardCryptogram(raw, host, card))).toBe(true);
+    expect(await ks.verifyCardCryptogram(session, Buffer.alloc(16))).toBe(false);
+    const header = { cla: 0x84, ins: INS.GET_STATE, p1: 0, p2: 0 };
+    const data = Buffer.from('clear command data');
+    const wrapped = await ks.wrapSecureCommand(session, 3, header, [data]);
+    expect(smUnwrapCommand(raw, 3, header, wrapped)).toEqual(data);
+    expect(smUnwrapCommand(raw, 4, header, wrapped)).toBeUndefined();
+    const response = smWrapResponse(raw, 3, Buffer.from('card answer'), 0x9000);
+    expect(await ks.unwrapSecureResponse(session, 3, response, 0x9000)).toEqual(Buffer.from('card answer'));
+    expect(await ks.unwrapSecureResponse(session, 3, response, 0x6982)).toBeUndefined();
+    await expectCode(ks.openSecureSession(k, Buffer.alloc(8), card), 'CRYPTO_BAD_INPUT');
+    await ks.release(session);
+    await expectCode(ks.wrapSecureCommand(session, 4, header, [data]), 'KEY_NOT_FOUND');
   });
 
   it('formats K for the mailer through one audited function', async () => {
     const before = fx.audit.length;
-    const m = await ks.formatCustomerKeyForMailer('N-1002', { operator: 'mia', reason: 'initial mailer' });
+    await expectCode(ks.formatCustomerKeyForMailer('N-1002', { operator: 'carl', role: 'clerk', reason: 'initial mailer' }), 'FORBIDDEN');
+    const m = await ks.formatCustomerKeyForMailer('N-1002', { operator: 'mia', role: 'manager', reason: 'initial mailer' });
     const parsed = parseMailerKey(m.formatted);
     expect(parsed.ok && parsed.key.equals(cardK('N-1002', 1))).toBe(true);
     expect(m).toMatchObject({ n: 'N-1002', sn: 1, kcv: kcvAes(cardK('N-1002', 1)) });
     const entry = fx.audit.slice(before).find((a) => a.action === 'keystore.mailer.customer_key_formatted');
-    expect(entry?.details).toEqual({ n: 'N-1002', sn: 1, kcv: m.kcv, operator: 'mia', reason: 'initial mailer' });
+    expect(entry?.details).toEqual({ n: 'N-1002', sn: 1, kcv: m.kcv, operator: 'mia', role: 'manager', reason: 'initial mailer' });
   });
 
-  it("rotates a card key: K' for the next SN travels wrapped under K, then K is retired", async () => {
+  it("rotates a card key: K' for the next SN travels in ROTATE KEY under a session of K, then K is retired", async () => {
     const k = await ks.cardKey('N-2001');
-    const rot = await ks.prepareCardKeyRotation('N-2001');
+    await expectCode(ks.prepareCardKeyRotation('N-2001', { operator: 'carl', role: 'clerk' }), 'FORBIDDEN');
+    expect((await ks.cardKeyState('N-2001')).pendingSn).toBeNull(); // the refusal changed nothing
+    const rot = await ks.prepareCardKeyRotation('N-2001', { operator: 'sam', role: 'support' });
     expect(rot.next).toMatchObject({ n: 'N-2001', sn: 2, kcv: kcvAes(cardK('N-2001', 2)) });
-    const again = await ks.prepareCardKeyRotation('N-2001');
-    expect(again.wrappedNextKey.equals(rot.wrappedNextKey)).toBe(true); // a retried push sends the same K'
-    const unwrapped = await ks.unwrapKey(k, rot.wrappedNextKey); // what the card does with K
-    expect(unwrapped.kcv).toBe(rot.next.kcv);
+    const again = await ks.prepareCardKeyRotation('N-2001', { operator: 'sam', role: 'support' });
+    expect(again.next).toEqual(rot.next); // a retried push sends the same K'
+    const host = Buffer.alloc(16, 1);
+    const chal = Buffer.alloc(16, 2);
+    const session = await ks.openSecureSession(k, host, chal);
+    const header = { cla: 0x84, ins: INS.ROTATE_KEY, p1: 2, p2: 0 };
+    // The KCV is the keystore's own, whatever the caller's copy of the handle says.
+    const e = await ks.wrapSecureCommand(session, 1, header, [{ keyOf: rot.next }, { kcvOf: { ...rot.next, kcv: '000000' } }]);
+    // What the card does with K: K' || KCV(K').
+    const plain = smUnwrapCommand(deriveSessionKeys(cardK('N-2001', 1), host, chal), 1, header, e);
+    expect(plain).toEqual(Buffer.concat([cardK('N-2001', 2), Buffer.from(rot.next.kcv, 'hex')]));
     expect((await ks.cardKeyState('N-2001')).pendingSn).toBe(2);
     await expectCode(ks.confirmCardKeyRotation('N-2001', 3), 'CARD_KEY_ROTATION_NOT_PENDING');
     const state = await ks.confirmCardKeyRotation('N-2001', 2);
     expect(state).toMatchObject({ sn: 2, pendingSn: null, retiredSns: 1, kcv: rot.next.kcv });
-    await expectCode(ks.mac(k, Buffer.alloc(16)), 'CARD_KEY_RETIRED');
+    await expectCode(ks.openSecureSession(k, host, chal), 'CARD_KEY_RETIRED');
     await expectCode(ks.cardKey('N-2001', 1), 'CARD_KEY_RETIRED');
   });
 
@@ -156,21 +163,27 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     const victim = await ks.cardKey('N-3001');
     const s = await ks.retireCardKey('N-3001', { reason: 'cloned', operator: 'sam' });
     expect(s).toMatchObject({ n: 'N-3001', sn: 2, kcv: kcvAes(cardK('N-3001', 2)) });
-    await expectCode(ks.encrypt(victim, Buffer.alloc(16), Buffer.alloc(16)), 'CARD_KEY_RETIRED');
+    await expectCode(ks.openSecureSession(victim, Buffer.alloc(16), Buffer.alloc(16)), 'CARD_KEY_RETIRED');
     await expectCode(ks.cardKey('N-3001', 1), 'CARD_KEY_RETIRED');
     await expectCode(ks.cardKey('N-3001', 5), 'CARD_KEY_NOT_ISSUED');
     expect(await ks.cardKey('N-1001')).toEqual(other);
   });
 
-  it('wraps a session key under a card RSA public key with OAEP (public-key mode)', async () => {
+  it('seals a public-key-mode list: a fresh P under the card RSA key with OAEP, the envelope and receipt under P', async () => {
     const card = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const session = await ks.generateSessionKey();
     const spki = card.publicKey.export({ format: 'der', type: 'spki' });
-    const wrapped = await ks.wrapForCardPublicKey(session, spki);
-    const clear = privateDecrypt({ key: card.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, wrapped);
-    expect(kcvAes(clear)).toBe(session.kcv);
+    const request = { cardId: Buffer.alloc(8, 3), listSeq: 7, keyVersion: 0, signedList: Buffer.from('a signed list') };
+    const { envelope, receiptKey } = await ks.sealListForPublicKey(spki, request);
+    const parsed = parseEnvelope(envelope);
+    expect(parsed.header).toMatchObject({ type: ENVELOPE_PUBLIC_KEY, listSeq: 7 });
+    const p = privateDecrypt({ key: card.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, parsed.wrapped ?? Buffer.alloc(0));
+    const keys = envelopeKeysFromSecret(p);
+    expect(openEnvelope(parsed, keys)).toEqual(request.signedList);
+    const message = Buffer.from('receipt message');
+    expect(await ks.verifyReceipt(receiptKey, message, aesCmac(deriveReceiptKey(keys.mac, request.cardId, 7), message))).toBe(true);
+    expect(await ks.verifyReceipt(receiptKey, message, Buffer.alloc(16))).toBe(false);
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
-    await expectCode(ks.wrapForCardPublicKey(session, ec), 'KEY_BAD_PUBLIC_KEY');
+    await expectCode(ks.sealListForPublicKey(ec, request), 'KEY_BAD_PUBLIC_KEY');
   });
 
   it('creates the bank CA and issuer key S, with an X.509 certificate that verifies', async () => {
@@ -213,7 +226,7 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     expect(keys.find((k) => k.purpose === 'master' && k.version === 1)?.state).toBe('superseded');
     expect(await ks.cardKey('N-1001')).toEqual(oldK);
     expect((await ks.cardKey('N-4001')).mkVersion).toBe(2);
-    const rot = await ks.prepareCardKeyRotation('N-1001');
+    const rot = await ks.prepareCardKeyRotation('N-1001', { operator: 'sam', role: 'support' });
     expect(rot.next.mkVersion).toBe(2);
     expect(rot.next.kcv).not.toBe(kcvAes(cardK('N-1001', 2))); // derived from MK v2, not v1
   });
@@ -258,7 +271,8 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
   });
 
   it('backs up for two custodians and restores only with both passphrases (software), or points to the HSM tools (pkcs11)', async () => {
-    const file = join(fx.dir, 'backup.otacbk');
+    mkdirSync(join(fx.dir, 'backups'), { recursive: true });
+    const file = join(fx.dir, 'backups', 'backup.otacbk');
     const custodians = [
       { operator: 'sofia', passphrase: 'sofia backup passphrase' },
       { operator: 'omar', passphrase: 'omar backup passphrase' },

@@ -1,6 +1,7 @@
 import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseEnvelope } from '../../../src/core/card/protocol/list-envelope';
 import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
@@ -12,7 +13,9 @@ import { BACKENDS, PASSPHRASE, TEST_COST, createKeystoreFixture, custodian, read
 // no key (MK, components, any K or K', the private keys of S, the CA and the audit key) may appear in the SQLite file, the
 // log, the audit trail or anything the keystore returns — as raw bytes, hex (both cases) or base64.
 
-const COMPONENTS = ['11'.repeat(16) + '2f'.repeat(16), '5c'.repeat(8) + 'a3'.repeat(24)].map((h) => Buffer.from(h, 'hex'));
+const COMPONENTS = ['11'.repeat(16) + '2f'.repeat(16), '5c'.repeat(8) + 'a3'.repeat(24)].map((h) =>
+  Buffer.from(h, 'hex'),
+);
 const MK = xorComponents(COMPONENTS);
 const K = (n: string, sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(n, sn));
 
@@ -35,7 +38,9 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
   beforeAll(async () => {
     fx = createKeystoreFixture(backend);
     for (const m of ['log', 'info', 'warn', 'error'] as const) {
-      vi.spyOn(console, m).mockImplementation((...args: unknown[]) => void consoleLines.push(args.map(String).join(' ')));
+      vi.spyOn(console, m).mockImplementation(
+        (...args: unknown[]) => void consoleLines.push(args.map(String).join(' ')),
+      );
     }
     const ks = await fx.open();
     const keep = <T>(v: T): T => (outputs.push(v), v);
@@ -48,23 +53,56 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
     for (let i = 0; i < 60; i++) {
       const n = `N-${5000 + i}`;
       const h = keep(await ks.cardKey(n));
-      keep(await ks.mac(h, Buffer.from(n)));
+      const hc = Buffer.alloc(16, i);
+      const session = keep(await ks.openSecureSession(h, hc, hc));
+      keep(await ks.wrapSecureCommand(session, 0, { cla: 0x84, ins: 0xca, p1: 0, p2: 0 }, [Buffer.from(n)]));
+      keep(
+        await ks.sealListForCardKey(h, {
+          cardId: Buffer.alloc(8, i),
+          listSeq: 1,
+          keyVersion: 1,
+          signedList: Buffer.from(n),
+        }),
+      );
       secrets.push({ name: `K(${n},1)`, value: K(n, 1) });
     }
-    const rot = keep(await ks.prepareCardKeyRotation('N-5001'));
-    keep(rot.wrappedNextKey.toString('hex'));
-    keep(rot.wrappedNextKey.toString('base64'));
+    const rot = keep(await ks.prepareCardKeyRotation('N-5001', { operator: 'sam', role: 'support' }));
+    const current = await ks.cardKey('N-5001');
+    const rotSession = await ks.openSecureSession(current, Buffer.alloc(16, 1), Buffer.alloc(16, 2));
+    const rotate = keep(
+      await ks.wrapSecureCommand(rotSession, 1, { cla: 0x84, ins: 0xd2, p1: 2, p2: 0 }, [
+        { keyOf: rot.next },
+        { kcvOf: rot.next },
+      ]),
+    );
+    keep(rotate.toString('hex'));
+    keep(rotate.toString('base64'));
     keep(await ks.confirmCardKeyRotation('N-5001', 2));
     keep(await ks.retireCardKey('N-5002', { reason: 'cloned', operator: 'sam' }));
     secrets.push({ name: "K'(N-5001,2)", value: K('N-5001', 2) }, { name: 'K(N-5002,2)', value: K('N-5002', 2) });
     const card = keep(await ks.cardKey('N-5003'));
-    keep(await ks.deriveSecureMessagingKeys(card, Buffer.alloc(8, 1), Buffer.alloc(8, 2)));
-    keep(await ks.encrypt(card, Buffer.alloc(16), Buffer.alloc(32, 9)));
+    keep(await ks.verifyChallengeResponse(card, Buffer.alloc(8, 1), Buffer.alloc(32, 9), Buffer.alloc(16)));
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const session = keep(await ks.generateSessionKey());
-    const wrapped = keep(await ks.wrapForCardPublicKey(session, rsa.publicKey.export({ format: 'der', type: 'spki' })));
-    secrets.push({ name: 'session key', value: privateDecrypt({ key: rsa.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, wrapped) });
-    const mailer = await ks.formatCustomerKeyForMailer('N-5004', { operator: 'mia', reason: 'initial' });
+    const sealed = keep(
+      await ks.sealListForPublicKey(rsa.publicKey.export({ format: 'der', type: 'spki' }), {
+        cardId: Buffer.alloc(8, 4),
+        listSeq: 2,
+        keyVersion: 0,
+        signedList: Buffer.from('x'),
+      }),
+    );
+    const wrapped = parseEnvelope(sealed.envelope).wrapped ?? Buffer.alloc(0);
+    // P is the one key this test (as the RSA holder) may open: the scan shows it is found when it is there.
+    const p = privateDecrypt(
+      { key: rsa.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+      wrapped,
+    );
+    expect(p).toHaveLength(32);
+    const mailer = await ks.formatCustomerKeyForMailer('N-5004', {
+      operator: 'mia',
+      role: 'manager',
+      reason: 'initial',
+    });
     keep({ ...mailer, formatted: '(the one sanctioned exit, not scanned)' });
     keep(await ks.sign(Buffer.from('x')));
     keep(await ks.signAudit(Buffer.from('otac-audit-checkpoint/1\n1\nx')));
@@ -86,7 +124,10 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
     secrets.push({ name: 'MK', value: MK }, ...COMPONENTS.map((c, i) => ({ name: `component ${i + 1}`, value: c })));
     if (backend === 'software') {
       // The EC private keys (bank CA, S, the audit key) are only reachable by decrypting the file with the passphrase.
-      const decoded = await decodeKeystoreFile(readFileSync(fx.keystoreFile), new PassphraseKekProvider(PASSPHRASE, TEST_COST));
+      const decoded = await decodeKeystoreFile(
+        readFileSync(fx.keystoreFile),
+        new PassphraseKekProvider(PASSPHRASE, TEST_COST),
+      );
       const payload = JSON.parse(decoded.payload.toString('utf8')) as { keys: { type: string; value: string }[] };
       const ecKeys = payload.keys.filter((x) => x.type === 'ec');
       for (const k of ecKeys) {
@@ -95,7 +136,10 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
         const d = priv.export({ format: 'jwk' }).d ?? '';
         const isAudit = createPublicKey(priv).export({ format: 'der', type: 'spki' }).equals(auditKey.spkiDer);
         const name = isAudit ? 'audit key' : 'EC key';
-        secrets.push({ name: `${name} private (pkcs8)`, value: der }, { name: `${name} private scalar`, value: Buffer.from(d, 'base64url') });
+        secrets.push(
+          { name: `${name} private (pkcs8)`, value: der },
+          { name: `${name} private scalar`, value: Buffer.from(d, 'base64url') },
+        );
       }
       // The audit key is among those scanned for.
       expect(ecKeys).toHaveLength(3);
@@ -117,8 +161,17 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
     ['log file', () => readText(fx.logFile)],
     ['audit trail', () => JSON.stringify(fx.audit)],
     ['console', () => consoleLines.join('\n')],
-    ['public outputs', () => JSON.stringify(outputs, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v))],
-    ['public outputs (hex/base64 of buffers)', () => JSON.stringify(outputs, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') + v.toString('base64') : v))],
+    [
+      'public outputs',
+      () => JSON.stringify(outputs, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v)),
+    ],
+    [
+      'public outputs (hex/base64 of buffers)',
+      () =>
+        JSON.stringify(outputs, (_k, v: unknown) =>
+          Buffer.isBuffer(v) ? v.toString('hex') + v.toString('base64') : v,
+        ),
+    ],
     ['keystore file (encrypted at rest)', () => readText(fx.keystoreFile)],
   ])('%s holds no key', (_where, read) => {
     const haystack = read();
@@ -131,7 +184,9 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
 
   it('the scan would notice a leak (control)', () => {
     const leaked = JSON.stringify({ oops: K('N-5010', 1).toString('base64') });
-    expect(secrets.filter((s) => encodings(s.value).some((e) => leaked.includes(e))).map((s) => s.name)).toEqual(['K(N-5010,1)']);
+    expect(secrets.filter((s) => encodings(s.value).some((e) => leaked.includes(e))).map((s) => s.name)).toEqual([
+      'K(N-5010,1)',
+    ]);
     expect(existsSync(fx.dbFile)).toBe(true);
   });
 });
