@@ -11,6 +11,7 @@ import { DbPolicySource, PolicyService } from './policy/policy.service';
 import { policyHandlers } from './policy/policy.ipc';
 import { AdminService } from './admin/admin.service';
 import { adminHandlers } from './admin/admin.ipc';
+import { dualControlHandlers } from './dual-control/dual-control.ipc';
 import { DualControlService } from './dual-control/dual-control.service';
 import { AuditCheckpointService } from './audit/audit-checkpoint.service';
 import { auditHandlers } from './audit/audit.ipc';
@@ -90,6 +91,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     ...authHandlers(auth, sessions),
     ...adminHandlers({ admin, events }),
     ...policyHandlers({ policies: policyService, events }),
+    ...dualControlHandlers(dualControl),
     ...auditHandlers({ db, audit, checkpoints }),
     ...keysHandlers({ keystore, dualControl, cardSeries, backups, events }),
     ...systemHandlers(db, opts, audit),

@@ -61,7 +61,7 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
 
     'keys:ceremonyBegin': async (input, ctx) => {
       keystore.current();
-      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval);
+      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval, input);
       const p = keystore.run(actorOf(ctx.session, approver), (ks) =>
         ks.ceremony.begin({ components: input.components, officer: ctx.session.username }),
       );
@@ -93,7 +93,7 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
 
     'keys:generateMasterKey': async (input, ctx) => {
       keystore.current();
-      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval);
+      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval, input);
       return changed(
         await keystore.run(actorOf(ctx.session, approver), (ks) =>
           ks.generateMasterKey({ officer: ctx.session.username }),
@@ -126,12 +126,12 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
     'keys:backupList': () => ({ backups: backups.list() }),
     'keys:backupCreate': async (input, ctx) => {
       backups.checkCreate();
-      const approver = await dualControl.require('keys.backup', ctx.session, input.approval);
+      const approver = await dualControl.require('keys.backup', ctx.session, input.approval, input);
       return changed(await backups.create(input.passphrase, actorOf(ctx.session, approver)));
     },
     'keys:backupRestore': async (input, ctx) => {
       await backups.checkRestore(input.fileName);
-      const approver = await dualControl.require('keys.restore', ctx.session, input.approval);
+      const approver = await dualControl.require('keys.restore', ctx.session, input.approval, input);
       return changed(await backups.restore(input.fileName, input.passphrase, actorOf(ctx.session, approver)));
     },
   };

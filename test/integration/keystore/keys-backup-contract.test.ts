@@ -7,7 +7,15 @@ import type { Result } from '../../../src/shared/contract';
 import type { Workstation } from '../../../src/core/workstation';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { BACKUP_PASSPHRASE, KEYSTORE_PASSPHRASE, createBackup, keystoreWithMasterKey } from '../../support/keys';
-import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import {
+  addOperator,
+  approvalFor,
+  auditRows,
+  unissuedApproval,
+  setupOfficer,
+  value,
+  type TestOperator,
+} from '../../support/operators';
 
 // Encrypted keystore backups through the contract (issue 5): the real router, roles, dual control
 // and audit over the software keystore. A refused restore must leave the keystore file byte for byte.
@@ -25,8 +33,12 @@ describe('keys:backup* channels', () => {
   const call = (who: TestOperator, channel: string, input: unknown = {}) =>
     ws.router.dispatch(who.client, channel, input);
   const keys = async () => (value(await call(officer, 'keys:list')) as { keys: KeyRow[] }).keys;
-  const restore = (fileName: string, passphrase = BACKUP_PASSPHRASE) =>
-    call(officer, 'keys:backupRestore', { fileName, passphrase, approval: approvalOf(second) });
+  const restore = async (fileName: string, passphrase = BACKUP_PASSPHRASE) =>
+    call(officer, 'keys:backupRestore', {
+      fileName,
+      passphrase,
+      approval: await approvalFor(ws, officer, 'keys.restore', second),
+    });
 
   beforeEach(async () => {
     t = freshWorkstation();
@@ -57,7 +69,11 @@ describe('keys:backup* channels', () => {
     });
 
     // Change the keystore: a new master key supersedes the backed-up one.
-    value(await call(officer, 'keys:generateMasterKey', { approval: approvalOf(second) }));
+    value(
+      await call(officer, 'keys:generateMasterKey', {
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
+    );
     const changed = await keys();
     expect(changed).toHaveLength(4);
     expect(changed.find((k) => k.purpose === 'master' && k.state === 'active')!.kcv).not.toBe(
@@ -85,7 +101,11 @@ describe('keys:backup* channels', () => {
   it('refuses a wrong passphrase, a tampered or truncated file and path-like names, changing nothing', async () => {
     const { fileName } = await createBackup(ws, officer, second);
     const blob = readFileSync(join(backupsDir, fileName));
-    value(await call(officer, 'keys:generateMasterKey', { approval: approvalOf(second) }));
+    value(
+      await call(officer, 'keys:generateMasterKey', {
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
+    );
     const fileBefore = readFileSync(keystoreFile);
     const keysBefore = await keys();
 
@@ -150,11 +170,17 @@ describe('keys:backup* channels', () => {
       error: { code: 'APPROVAL_REQUIRED' },
     });
     expect(
-      await call(officer, 'keys:backupCreate', { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(officer) }),
+      await call(officer, 'keys:backupCreate', {
+        passphrase: BACKUP_PASSPHRASE,
+        approval: await approvalFor(ws, officer, 'keys.backup', officer),
+      }),
     ).toMatchObject({ ok: false, error: { code: 'APPROVAL_SAME_OPERATOR' } });
     const manager = await addOperator(ws, 'manager');
     expect(
-      await call(officer, 'keys:backupCreate', { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(manager) }),
+      await call(officer, 'keys:backupCreate', {
+        passphrase: BACKUP_PASSPHRASE,
+        approval: await approvalFor(ws, officer, 'keys.backup', manager),
+      }),
     ).toMatchObject({ ok: false, error: { code: 'APPROVAL_ROLE' } });
     expect(await call(officer, 'keys:backupCreate', { passphrase: 'too short' })).toMatchObject({
       ok: false,
@@ -175,8 +201,8 @@ describe('keys:backup* channels', () => {
     for (const who of [clerk, auditor]) {
       for (const [channel, input] of [
         ['keys:backupList', {}],
-        ['keys:backupCreate', { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(second) }],
-        ['keys:backupRestore', { fileName, passphrase: BACKUP_PASSPHRASE, approval: approvalOf(second) }],
+        ['keys:backupCreate', { passphrase: BACKUP_PASSPHRASE, approval: unissuedApproval(second) }],
+        ['keys:backupRestore', { fileName, passphrase: BACKUP_PASSPHRASE, approval: unissuedApproval(second) }],
       ] as const) {
         expect(await call(who, channel, input), `${who.role} ${channel}`).toMatchObject({
           ok: false,
@@ -185,7 +211,7 @@ describe('keys:backup* channels', () => {
       }
     }
 
-    const off = (action: 'keys.restore' | 'keys.backup') => ({
+    const off = async (action: 'keys.restore' | 'keys.backup') => ({
       baseVersion: 0,
       policies: {
         ...DEFAULT_POLICIES,
@@ -194,13 +220,13 @@ describe('keys:backup* channels', () => {
           [action]: { required: false, approverRoles: ['security_officer'] },
         },
       },
-      approval: approvalOf(second),
+      approval: await approvalFor(ws, officer, 'policy.update', second),
     });
-    const relaxRestore = await call(officer, 'policy:update', off('keys.restore'));
+    const relaxRestore = await call(officer, 'policy:update', await off('keys.restore'));
     expect(relaxRestore).toMatchObject({ ok: false });
     expect(messageOf(relaxRestore)).toContain('keys.restore always needs a second approver');
     // keys.backup may be relaxed by policy (it changes no key); restore never.
-    value(await call(officer, 'policy:update', off('keys.backup')));
+    value(await call(officer, 'policy:update', await off('keys.backup')));
     expect(value(await call(officer, 'keys:backupCreate', { passphrase: BACKUP_PASSPHRASE }))).toMatchObject({
       fileName: expect.stringMatching(BACKUP_FILE_NAME) as unknown,
     });
@@ -209,7 +235,12 @@ describe('keys:backup* channels', () => {
   it('refuses while locked and restores no backup in the middle of a ceremony', async () => {
     const { fileName } = await createBackup(ws, officer, second);
     copyFileSync(join(backupsDir, fileName), join(backupsDir, 'keystore-backup-20200101T000000.000Z.otacbk'));
-    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+    value(
+      await call(officer, 'keys:ceremonyBegin', {
+        components: 2,
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
+    );
     expect(await restore(fileName)).toMatchObject({ ok: false, error: { code: 'KEYSTORE_CEREMONY_IN_PROGRESS' } });
     value(await call(officer, 'keys:ceremonyAbort'));
 

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kcvAes } from '../../../src/core/crypto/kcv';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { COMPONENT_HEX, KEYSTORE_PASSPHRASE, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
-import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import { addOperator, approvalFor, auditRows, unissuedApproval, setupOfficer, value, type TestOperator } from '../../support/operators';
 import type { Workstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
 
@@ -75,11 +75,11 @@ describe('keys:* channels', () => {
       ok: false,
       error: { code: 'APPROVAL_REQUIRED' },
     });
-    expect(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: approvalOf(officer) })).toMatchObject({
+    expect(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: await approvalFor(ws, officer, 'keys.ceremony', officer) })).toMatchObject({
       ok: false,
       error: { code: 'APPROVAL_SAME_OPERATOR' },
     });
-    expect(value(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: approvalOf(second) }))).toEqual({
+    expect(value(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }))).toEqual({
       components: 3,
       entered: [],
     });
@@ -149,7 +149,7 @@ describe('keys:* channels', () => {
 
   it('aborts a ceremony, and locking mid-ceremony aborts it too', async () => {
     await createKeystore(ws, officer);
-    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
     value(
       await call(officer, 'keys:ceremonyEnterComponent', { index: 1, component: COMPONENT_HEX[0], custodian: 'Ana' }),
     );
@@ -160,7 +160,7 @@ describe('keys:* channels', () => {
       error: { code: 'CEREMONY_NOT_STARTED' },
     });
 
-    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
     value(await call(officer, 'keys:lock'));
     value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }));
     expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: null });
@@ -169,7 +169,7 @@ describe('keys:* channels', () => {
 
   it('shows a card key state and retires it; an unknown card is not issued by looking it up', async () => {
     await createKeystore(ws, officer);
-    value(await call(officer, 'keys:generateMasterKey', { approval: approvalOf(second) }));
+    value(await call(officer, 'keys:generateMasterKey', { approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
     const issued = await ws.keystore.current().cardKey('N-42');
 
     expect(await call(officer, 'keys:cardKeyState', { n: 'N-43' })).toMatchObject({
@@ -222,7 +222,7 @@ describe('keys:* channels', () => {
       ['keys:list', {}],
       ['keys:lock', {}],
       ['keys:cardKeyState', { n: 'N-1' }],
-      ['keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }],
+      ['keys:ceremonyBegin', { components: 2, approval: unissuedApproval(second) }],
     ] as const) {
       expect(await call(clerk, channel, input), channel).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     }
