@@ -67,6 +67,23 @@ describe('operator administration and the audit page (browser mode, real service
     await signIn(other, clerk.username, clerk.password);
     expect(await alertText(other)).toContain('disabled');
 
+    // A new manager needs the second security officer: the dialog asks; sam's old temporary password fails.
+    const max = { username: 'max', displayName: 'Max Manager', role: 'manager', password: 'temporary-pass-5' };
+    const form = admin.getByRole('form', { name: 'Create operator' });
+    await form.getByLabel('User name').fill(max.username);
+    await form.getByLabel('Full name').fill(max.displayName);
+    await form.getByLabel('Role').selectOption(max.role);
+    await form.getByLabel('Temporary password').fill(max.password);
+    await form.getByRole('button', { name: 'Create operator' }).click();
+    await approve(admin, officer2.username, officer2.password);
+    await admin.getByRole('dialog').locator('[data-code=APPROVAL_FAILED]').waitFor();
+    await approve(admin, officer2.username, chosen);
+    await admin.locator('tr[data-username="max"]').waitFor();
+    const created = desk.ws.db
+      .prepare("SELECT details FROM audit_log WHERE action = 'admin.createOperator' ORDER BY seq DESC")
+      .get() as { details: string };
+    expect(JSON.parse(created.details)).toMatchObject({ role: 'manager', approvedBy: 'sam' });
+
     const unlocked = desk.ws.db
       .prepare("SELECT operator, outcome, details FROM audit_log WHERE action = 'admin.unlockOperator' AND outcome = 'ok'")
       .all() as { operator: string; details: string }[];

@@ -125,6 +125,7 @@ function CreateBackup() {
       <ApprovalDialog
         open={create.approving}
         action="Back up the keystore"
+        approves="keys.backup"
         pending={create.pending}
         error={create.approvalError}
         onApprove={create.approve}
@@ -206,6 +207,7 @@ function RestoreBackup(props: {
       <ApprovalDialog
         open={restore.approving}
         action={`Restore backup ${fileName}`}
+        approves="keys.restore"
         pending={restore.pending}
         error={restore.approvalError}
         onApprove={restore.approve}
