@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 
-// Field names whose values are secrets: they are bound by the single-use challenge, never hashed
-// into the audit (a digest of a passphrase would invite guessing it offline).
-const SECRET = /pass|component|secret|pin/i;
+// Field names whose values are secrets: masked, never hashed into the audit (a digest of a
+// passphrase would invite guessing it offline). Matched on the whole key, so policy fields such as
+// passkeyLength or pinRetries stay in the digest.
+const SECRET = /^(\w*password|passphrase|component|secret|pin)$/i;
 
 /**
  * The digest of what an approval approves: the action and the call's input without the approval,

@@ -282,3 +282,22 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
     expect(text).not.toContain(second.password);
   });
 });
+
+describe('approval digest', () => {
+  it('binds every field but secrets, whatever the key order', () => {
+    const a = approvalDigest('policy.update', { baseVersion: 1, policies: { pinRetries: 3, passkeyLength: 8 } });
+    expect(approvalDigest('policy.update', { policies: { passkeyLength: 8, pinRetries: 3 }, baseVersion: 1 })).toBe(a);
+    expect(approvalDigest('policy.update', { baseVersion: 1, policies: { pinRetries: 4, passkeyLength: 8 } })).not.toBe(
+      a,
+    );
+    expect(approvalDigest('policy.update', { baseVersion: 1, policies: { pinRetries: 3, passkeyLength: 9 } })).not.toBe(
+      a,
+    );
+    expect(approvalDigest('keys.ceremony', { baseVersion: 1, policies: { pinRetries: 3, passkeyLength: 8 } })).not.toBe(
+      a,
+    );
+    const reset = (temporaryPassword: string, approval: unknown) =>
+      approvalDigest('operator.privileged', { operatorId: 2, temporaryPassword, approval });
+    expect(reset('one secret', { challenge: 'a' })).toBe(reset('another secret', { challenge: 'b' }));
+  });
+});
