@@ -84,6 +84,15 @@ describe('operator administration and the audit page (browser mode, real service
       .get() as { details: string };
     expect(JSON.parse(created.details)).toMatchObject({ role: 'manager', approvedBy: 'sam' });
 
+    // Promoting max to security officer asks for the second officer too.
+    const maxRow = admin.locator('tr[data-username="max"]');
+    await maxRow.getByLabel('Role of max').selectOption('security_officer');
+    await approve(admin, officer2.username, chosen);
+    await admin.getByRole('dialog', { name: 'Second approver' }).waitFor({ state: 'hidden' });
+    await expect.poll(() => desk.ws.db.prepare("SELECT role FROM operators WHERE username = 'max'").get()).toEqual({
+      role: 'security_officer',
+    });
+
     const unlocked = desk.ws.db
       .prepare("SELECT operator, outcome, details FROM audit_log WHERE action = 'admin.unlockOperator' AND outcome = 'ok'")
       .all() as { operator: string; details: string }[];
