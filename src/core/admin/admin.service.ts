@@ -7,7 +7,7 @@ import { hashPassword } from '../auth/password-hash';
 import { OperatorRepository, type OperatorRow } from '../auth/operator.repository';
 import type { Session, SessionStore } from '../auth/session.store';
 import type { DualControlService } from '../dual-control/dual-control.service';
-import { AppError } from '../errors';
+import { AppError, isAppError } from '../errors';
 
 /**
  * Operator administration by a security officer. Rules: nobody changes their own role or disables
@@ -52,15 +52,17 @@ export class AdminService {
       ? await this.approvePrivileged(by, approval, { channel: 'admin:createOperator', ...input })
       : {};
     const hash = await hashPassword(fields.temporaryPassword);
-    return this.db
-      .transaction(() => {
-        taken();
-        if (privileged) this.stillApproved(by, approved);
-        const id = this.operators.insert({ ...fields, passwordHash: hash, mustChange: true, setBy: by.operatorId });
-        this.record(by, 'admin.createOperator', fields.username, { role: fields.role, ...approved });
-        return toInfo(this.mustGet(id));
-      })
-      .immediate();
+    return this.auditLateRefusal(by, 'admin:createOperator', () =>
+      this.db
+        .transaction(() => {
+          taken();
+          if (privileged) this.stillApproved(by, approved);
+          const id = this.operators.insert({ ...fields, passwordHash: hash, mustChange: true, setBy: by.operatorId });
+          this.record(by, 'admin.createOperator', fields.username, { role: fields.role, ...approved });
+          return toInfo(this.mustGet(id));
+        })
+        .immediate(),
+    );
   }
 
   updateRole(by: Session, operatorId: number, role: Role, approval?: Approval): Promise<OperatorInfo> {
@@ -169,18 +171,40 @@ export class AdminService {
     const privileged = step.privileged(before);
     const approved = privileged ? await this.approvePrivileged(by, step.input.approval, step.input) : {};
     await step.prepare?.();
-    const result = this.db
-      .transaction(() => {
-        const op = this.mustGet(operatorId);
-        step.check(op);
-        if (step.privileged(op)) this.stillApproved(by, approved);
-        const details = step.apply(op);
-        const ended = this.sessions.endOperator(op.id).length;
-        this.record(by, action, op.username, { ...details, ...approved, endedSessions: ended });
-        return this.mustGet(op.id);
-      })
-      .immediate();
+    const result = this.auditLateRefusal(by, step.input.channel, () =>
+      this.db
+        .transaction(() => {
+          const op = this.mustGet(operatorId);
+          step.check(op);
+          if (step.privileged(op)) this.stillApproved(by, approved);
+          const details = step.apply(op);
+          const ended = this.sessions.endOperator(op.id).length;
+          this.record(by, action, op.username, { ...details, ...approved, endedSessions: ended });
+          return this.mustGet(op.id);
+        })
+        .immediate(),
+    );
     return toInfo(result);
+  }
+
+  // A refusal thrown inside the transaction rolls back any audit entry written there, so it is audited here.
+  private auditLateRefusal<T>(by: Session, channel: string, run: () => T): T {
+    try {
+      return run();
+    } catch (err) {
+      if (isAppError(err) && err.code === 'APPROVAL_REQUIRED') {
+        this.audit.append({
+          operatorId: by.operatorId,
+          operator: by.username,
+          role: by.role,
+          action: 'dualControl.approve',
+          object: 'operator.privileged',
+          outcome: 'denied',
+          details: { for: 'operator.privileged', initiator: by.username, channel, reason: 'approval-needed-now' },
+        });
+      }
+      throw err;
+    }
   }
 
   /**

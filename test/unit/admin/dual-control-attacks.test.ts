@@ -301,3 +301,34 @@ describe('approval digest', () => {
     expect(reset('one secret', { challenge: 'a' })).toBe(reset('another secret', { challenge: 'b' }));
   });
 });
+
+describe('the sole-officer exception', { timeout: 60_000 }, () => {
+  it('does not hold when another officer is enabled while the change waits, and nothing changes', async () => {
+    const t = freshWorkstation();
+    try {
+      const officer = await setupOfficer(t.ws);
+      const creating = t.ws.router.dispatch(officer.client, 'admin:createOperator', {
+        username: 'late',
+        displayName: 'Late',
+        role: 'manager',
+        temporaryPassword: 'temporary password late',
+      });
+      // While the temporary password is hashed, another desk on the same file adds a security officer.
+      t.ws.db
+        .prepare(
+          `INSERT INTO operators (username, display_name, role, password_hash, created_at, updated_at)
+           VALUES ('elsewhere', 'Elsewhere', 'security_officer', 'x', 'now', 'now')`,
+        )
+        .run();
+      expect(await creating).toMatchObject({ ok: false, error: { code: 'APPROVAL_REQUIRED' } });
+      expect(t.ws.db.prepare("SELECT count(*) AS n FROM operators WHERE username = 'late'").get()).toEqual({ n: 0 });
+      const refused = auditRows(t.ws).find((r) => r.action === 'dualControl.approve' && r.outcome === 'denied');
+      expect(JSON.parse(refused?.details ?? '{}')).toMatchObject({
+        reason: 'approval-needed-now',
+        channel: 'admin:createOperator',
+      });
+    } finally {
+      await t.dispose();
+    }
+  });
+});
