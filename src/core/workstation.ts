@@ -12,6 +12,7 @@ import { DbPolicySource, PolicyService } from './policy/policy.service';
 import { policyHandlers } from './policy/policy.ipc';
 import { AdminService } from './admin/admin.service';
 import { adminHandlers } from './admin/admin.ipc';
+import { dualControlHandlers } from './dual-control/dual-control.ipc';
 import { DualControlService } from './dual-control/dual-control.service';
 import { AuditCheckpointService } from './audit/audit-checkpoint.service';
 import { auditHandlers } from './audit/audit.ipc';
@@ -97,6 +98,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     ...authHandlers(auth, sessions),
     ...adminHandlers({ admin, events }),
     ...policyHandlers({ policies: policyService, events }),
+    ...dualControlHandlers(dualControl),
     ...auditHandlers({ db, audit, checkpoints, trust: fixedSigner ? fixedAuditTrust(fixedSigner) : keystoreAuditTrust(() => keystore.currentOrNull()) }),
     ...keysHandlers({ keystore, dualControl, auth, cardSeries, backups, events }),
     ...systemHandlers(db, opts, audit),

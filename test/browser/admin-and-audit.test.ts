@@ -72,6 +72,32 @@ describe('operator administration and the audit page (browser mode, real service
     const refusal = desk.ws.db.prepare("SELECT details FROM audit_log WHERE action = 'auth.signIn' ORDER BY seq DESC LIMIT 1").get() as { details: string };
     expect(JSON.parse(refusal.details)).toMatchObject({ reason: 'disabled' });
 
+    // A new manager needs the second security officer: the dialog asks; sam's old temporary password fails.
+    const max = { username: 'max', displayName: 'Max Manager', role: 'manager', password: 'temporary-pass-5' };
+    const form = admin.getByRole('form', { name: 'Create operator' });
+    await form.getByLabel('User name').fill(max.username);
+    await form.getByLabel('Full name').fill(max.displayName);
+    await form.getByLabel('Role').selectOption(max.role);
+    await form.getByLabel('Temporary password').fill(max.password);
+    await form.getByRole('button', { name: 'Create operator' }).click();
+    await approve(admin, officer2.username, officer2.password);
+    await admin.getByRole('dialog').locator('[data-code=APPROVAL_FAILED]').waitFor();
+    await approve(admin, officer2.username, chosen);
+    await admin.locator('tr[data-username="max"]').waitFor();
+    const created = desk.ws.db
+      .prepare("SELECT details FROM audit_log WHERE action = 'admin.createOperator' ORDER BY seq DESC")
+      .get() as { details: string };
+    expect(JSON.parse(created.details)).toMatchObject({ role: 'manager', approvedBy: 'sam' });
+
+    // Promoting max to security officer asks for the second officer too.
+    const maxRow = admin.locator('tr[data-username="max"]');
+    await maxRow.getByLabel('Role of max').selectOption('security_officer');
+    await approve(admin, officer2.username, chosen);
+    await admin.getByRole('dialog', { name: 'Second approver' }).waitFor({ state: 'hidden' });
+    await expect.poll(() => desk.ws.db.prepare("SELECT role FROM operators WHERE username = 'max'").get()).toEqual({
+      role: 'security_officer',
+    });
+
     const unlocked = desk.ws.db
       .prepare("SELECT operator, outcome, details FROM audit_log WHERE action = 'admin.unlockOperator' AND outcome = 'ok'")
       .all() as { operator: string; details: string }[];

@@ -16,7 +16,7 @@ import {
   enterComponents,
   keystoreWithMasterKey,
 } from './keys';
-import { approvalOf, type TestOperator } from './operators';
+import { approvalFor, approvalOf, type TestOperator } from './operators';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
 export interface ExampleContext {
@@ -85,7 +85,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       for (let i = 0; i < DEFAULT_POLICIES.maxFailedSignIns; i++) {
         await c.ws.router.dispatch('somewhere', 'auth:signIn', { username: op.username, password: 'wrong' });
       }
-      return { username: op.username, approval: approvalOf(c.officer) };
+      return { username: op.username, approval: await approvalFor(c.ws, c.caller as TestOperator, 'operator.unlock', c.officer) };
     },
   },
   'policy:update': {
@@ -93,7 +93,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     input: async (c) => ({
       baseVersion: 0,
       policies: { ...DEFAULT_POLICIES, sessionTimeoutMinutes: 30 },
-      approval: approvalOf(await c.addOperator('security_officer')),
+      approval: await approvalFor(c.ws, c.officer, 'policy.update', await c.addOperator('security_officer')),
     }),
   },
   // The audit key lives in the keystore: checkpoints on demand need it unlocked.
@@ -115,7 +115,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     auditAction: 'keystore.ceremony.begun',
     input: async (c) => {
       await createKeystore(c.ws, c.officer);
-      return { components: 2, approval: approvalOf(await c.addOperator('security_officer')) };
+      return { components: 2, approval: await approvalFor(c.ws, c.officer, 'keys.ceremony', await c.addOperator('security_officer')) };
     },
   },
   'keys:ceremonyEnterComponent': {
@@ -152,7 +152,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     auditAction: 'keystore.master_key.installed',
     input: async (c) => {
       await createKeystore(c.ws, c.officer);
-      return { approval: approvalOf(await c.addOperator('security_officer')) };
+      return { approval: await approvalFor(c.ws, c.officer, 'keys.ceremony', await c.addOperator('security_officer')) };
     },
   },
   'keys:createBankCa': {
@@ -186,7 +186,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       return {
         passphrase: BACKUP_PASSPHRASE,
         approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
-        approval: approvalOf(await c.addOperator('security_officer')),
+        approval: await approvalFor(c.ws, c.officer, 'keys.backup', await c.addOperator('security_officer')),
       };
     },
   },
@@ -197,7 +197,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       await createKeystore(c.ws, c.officer);
       const approver = await c.addOperator('security_officer');
       const { fileName } = await createBackup(c.ws, c.officer, approver);
-      return { fileName, custodianPassphrases: [...BACKUP_PASSPHRASES], approval: approvalOf(approver) };
+      return { fileName, custodianPassphrases: [...BACKUP_PASSPHRASES], approval: await approvalFor(c.ws, c.officer, 'keys.restore', approver) };
     },
   },
 };

@@ -1,6 +1,6 @@
 import { kcvAes, xorComponents } from '../../src/core/crypto/kcv';
 import type { Workstation } from '../../src/core/workstation';
-import { approvalOf, value, type TestOperator } from './operators';
+import { approvalFor, approvalOf, value, type TestOperator } from './operators';
 
 // Keystore steps through the contract, as a security officer at the desk would take them.
 
@@ -31,7 +31,12 @@ export async function beginCeremony(
   approver: TestOperator,
   components: 2 | 3,
 ): Promise<void> {
-  value(await ws.router.dispatch(officer.client, 'keys:ceremonyBegin', { components, approval: approvalOf(approver) }));
+  value(
+    await ws.router.dispatch(officer.client, 'keys:ceremonyBegin', {
+      components,
+      approval: await approvalFor(ws, officer, 'keys.ceremony', approver),
+    }),
+  );
 }
 
 /** Component i is entered at `officer`'s desk by `custodians[i]`, who types their own credentials. */
@@ -63,7 +68,11 @@ export async function keystoreWithMasterKey(
   approver: TestOperator,
 ): Promise<void> {
   await createKeystore(ws, officer);
-  value(await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: approvalOf(approver) }));
+  value(
+    await ws.router.dispatch(officer.client, 'keys:generateMasterKey', {
+      approval: await approvalFor(ws, officer, 'keys.ceremony', approver),
+    }),
+  );
 }
 
 /**
@@ -79,7 +88,7 @@ export async function createBackup(
     await ws.router.dispatch(officer.client, 'keys:backupCreate', {
       passphrase: BACKUP_PASSPHRASE,
       approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
-      approval: approvalOf(approver),
+      approval: await approvalFor(ws, officer, 'keys.backup', approver),
     }),
   ) as { fileName: string; createdAt: string; sizeBytes: number; custodians: string[] };
 }

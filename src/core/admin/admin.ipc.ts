@@ -18,11 +18,15 @@ export function adminHandlers(deps: AdminHandlerDeps): HandlersFor<typeof adminC
   return {
     'admin:listOperators': () => ({ operators: admin.list() }),
     'admin:createOperator': async (input, ctx) => changed(await admin.create(ctx.session, input)),
-    'admin:updateRole': (input, ctx) => changed(admin.updateRole(ctx.session, input.operatorId, input.role)),
-    'admin:disableOperator': (input, ctx) => changed(admin.disable(ctx.session, input.operatorId)),
-    'admin:enableOperator': (input, ctx) => changed(admin.enable(ctx.session, input.operatorId)),
+    'admin:updateRole': async (input, ctx) =>
+      changed(await admin.updateRole(ctx.session, input.operatorId, input.role, input.approval)),
+    'admin:disableOperator': async (input, ctx) =>
+      changed(await admin.disable(ctx.session, input.operatorId, input.approval)),
+    'admin:enableOperator': async (input, ctx) =>
+      changed(await admin.enable(ctx.session, input.operatorId, input.approval)),
     'admin:resetPassword': async (input, ctx) =>
-      changed(await admin.resetPassword(ctx.session, input.operatorId, input.temporaryPassword)),
-    'admin:unlockOperator': async (input, ctx) => changed(await admin.unlock(ctx.session, input.username, input.approval)),
+      changed(await admin.resetPassword(ctx.session, input.operatorId, input.temporaryPassword, input.approval)),
+    'admin:unlockOperator': async (input, ctx) =>
+      changed(await admin.unlock(ctx.session, input.username, input.approval)),
   };
 }

@@ -169,7 +169,7 @@ export class AuthService {
       throw new AppError('PASSWORD_REUSED', 'Choose a new password different from the current one.');
     const hash = await hashPassword(next);
     this.db.transaction(() => {
-      this.operators.update(op.id, { password_hash: hash, must_change_password: 0 });
+      this.operators.setPassword(op.id, hash, op.id);
       const ended = this.sessions.endOperator(op.id, clientId).length;
       this.audit.append({ ...actor, action: 'auth.changePassword', outcome: 'ok', details: { endedSessions: ended } });
     })();

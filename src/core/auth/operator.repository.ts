@@ -15,6 +15,9 @@ export interface OperatorRow {
   lockout_count: number;
   disabled_at: string | null;
   must_change_password: number;
+  /** The operator who set the current password (their own id when they chose it); NULL if unknown. */
+  password_set_by: number | null;
+  password_set_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -39,15 +42,48 @@ export class OperatorRepository {
     return this.db.prepare('SELECT * FROM operators ORDER BY username').all() as OperatorRow[];
   }
 
-  insert(op: { username: string; displayName: string; role: Role; passwordHash: string; mustChange: boolean }): number {
+  /** `setBy` is the operator who chose the password; omitted, the new operator chose it themselves. */
+  insert(op: {
+    username: string;
+    displayName: string;
+    role: Role;
+    passwordHash: string;
+    mustChange: boolean;
+    setBy?: number;
+  }): number {
     const now = new Date().toISOString();
     const info = this.db
       .prepare(
-        `INSERT INTO operators (username, display_name, role, password_hash, must_change_password, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO operators (username, display_name, role, password_hash, must_change_password, password_set_by, password_set_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(op.username, op.displayName, op.role, op.passwordHash, op.mustChange ? 1 : 0, now, now);
-    return Number(info.lastInsertRowid);
+      .run(
+        op.username,
+        op.displayName,
+        op.role,
+        op.passwordHash,
+        op.mustChange ? 1 : 0,
+        op.setBy ?? null,
+        now,
+        now,
+        now,
+      );
+    const id = Number(info.lastInsertRowid);
+    if (op.setBy === undefined) this.db.prepare('UPDATE operators SET password_set_by = id WHERE id = ?').run(id);
+    return id;
+  }
+
+  /**
+   * Replaces the password and records who set it: the owner (a change, final) or another operator
+   * (a reset, temporary until the owner changes it). Dual control reads this provenance.
+   */
+  setPassword(id: number, passwordHash: string, setBy: number): void {
+    this.update(id, {
+      password_hash: passwordHash,
+      must_change_password: setBy === id ? 0 : 1,
+      password_set_by: setBy,
+      password_set_at: new Date().toISOString(),
+    });
   }
 
   /**

@@ -121,7 +121,7 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
 
     'keys:ceremonyBegin': async (input, ctx) => {
       keystore.current();
-      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval);
+      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval, input);
       const p = keystore.run(actorOf(ctx.session, approver), (ks) =>
         ks.ceremony.begin({ components: input.components, officer: ctx.session.username }),
       );
@@ -157,7 +157,7 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
 
     'keys:generateMasterKey': async (input, ctx) => {
       keystore.current();
-      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval);
+      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval, input);
       return changed(
         await keystore.run(actorOf(ctx.session, approver), (ks) =>
           ks.generateMasterKey({ officer: ctx.session.username }),
@@ -191,7 +191,7 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
     // The officer and the approver are the backup's two custodians, each with their own passphrase.
     'keys:backupCreate': async (input, ctx) => {
       backups.checkCreate();
-      const approver = await dualControl.require('keys.backup', ctx.session, input.approval);
+      const approver = await dualControl.require('keys.backup', ctx.session, input.approval, input);
       // keys.backup is mandatory dual control; without an approver there is no second custodian either.
       if (!approver || input.approverPassphrase === undefined) {
         throw new AppError(
@@ -207,7 +207,7 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
     },
     'keys:backupRestore': async (input, ctx) => {
       await backups.checkRestore(input.fileName);
-      const approver = await dualControl.require('keys.restore', ctx.session, input.approval);
+      const approver = await dualControl.require('keys.restore', ctx.session, input.approval, input);
       return changed(await backups.restore(input.fileName, input.custodianPassphrases, actorOf(ctx.session, approver)));
     },
   };

@@ -18,6 +18,7 @@ export const DEFAULT_POLICIES: Policies = {
   passkeyAlphabet: 'base32-crockford',
   passkeyMaxFailures: 3,
   auditCheckpointEvery: 100,
+  approverResetWindowHours: 24,
   dualControl: {
     'operator.unlock': { required: true, approverRoles: ['manager', 'security_officer'] },
     'policy.update': { required: true, approverRoles: ['security_officer'] },
@@ -28,6 +29,7 @@ export const DEFAULT_POLICIES: Policies = {
     'keys.backup': { required: true, approverRoles: ['security_officer'] },
     'keys.restore': { required: true, approverRoles: ['security_officer'] },
     'recovery.unlock': { required: true, approverRoles: ['manager'] },
+    'operator.privileged': { required: true, approverRoles: ['security_officer'] },
   },
 };
 

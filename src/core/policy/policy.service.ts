@@ -71,7 +71,7 @@ export class PolicyService implements PolicySource {
       throw new AppError('POLICY_UNCHANGED', 'Nothing was changed, so no new policy version was saved.');
     }
     // Dual control is checked against the policies in force, never the ones being proposed.
-    const approver = await this.dualControl.require('policy.update', session, input.approval);
+    const approver = await this.dualControl.require('policy.update', session, input.approval, input);
     return this.db.transaction(() => {
       assertFresh(this.repo.latest().version, input.baseVersion);
       const saved = this.repo.insert(next, session, approver);

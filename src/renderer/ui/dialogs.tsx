@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { Approval } from '../../shared/contract/approval.contract';
-import type { CallError } from '../api/client';
+import type { DualControlAction } from '../../shared/contract/policy.contract';
+import { call, CallError } from '../api/client';
 import { ErrorBanner, Field, Form } from './forms';
 
 /** A modal that traps focus (native <dialog>), closes on Escape, and returns focus afterwards. */
@@ -56,10 +57,13 @@ export function ConfirmDialog(props: {
 /**
  * Dual control at the same desk: the second operator types their own credentials here.
  * They go to main with the action and are never shown or kept by the renderer afterwards.
+ * Each approval takes a fresh single-use challenge for `approves` (the dual-control action), so
+ * main applies it to this one call only.
  */
 export function ApprovalDialog(props: {
   open: boolean;
   action: string;
+  approves: DualControlAction;
   pending: boolean;
   error: CallError | null;
   onApprove: (approval: Approval) => void;
@@ -67,10 +71,24 @@ export function ApprovalDialog(props: {
 }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
+  const [beginError, setBeginError] = useState<CallError | null>(null);
   const close = () => {
     setPassword('');
     setUsername('');
+    setBeginError(null);
     props.onClose();
+  };
+  const approve = async () => {
+    const typed = { username, password };
+    setPassword('');
+    try {
+      const { challenge } = await call('approval:begin', { action: props.approves });
+      setBeginError(null);
+      props.onApprove({ ...typed, challenge });
+    } catch (err) {
+      if (err instanceof CallError) setBeginError(err);
+      else throw err;
+    }
   };
   return (
     <Modal open={props.open} onClose={close} label="Second approver">
@@ -80,12 +98,9 @@ export function ApprovalDialog(props: {
       </p>
       <Form
         label="Approve"
-        onSubmit={() => {
-          props.onApprove({ username, password });
-          setPassword('');
-        }}
+        onSubmit={() => void approve()}
       >
-        <ErrorBanner error={props.error} />
+        <ErrorBanner error={beginError ?? props.error} />
         <Field label="Approver user name" name="approver" autoFocus autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} />
         <Field label="Approver password" name="approverPassword" type="password" autoComplete="off" value={password} onChange={(e) => setPassword(e.target.value)} />
         <div className="actions">

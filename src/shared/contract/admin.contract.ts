@@ -21,6 +21,9 @@ export type OperatorInfo = z.infer<typeof operatorSchema>;
 
 const operatorId = z.number().int().positive();
 
+// Changes to a manager's or security officer's account (create, role to or from those, disable,
+// enable, reset) need a second security officer: `approval` for the action operator.privileged.
+
 export const adminChannels = {
   'admin:listOperators': channel({
     summary: 'Every operator with role and state',
@@ -37,6 +40,7 @@ export const adminChannels = {
         displayName: nonEmpty('Display name', 120),
         role: roleSchema,
         temporaryPassword: newPasswordSchema,
+        approval: approvalSchema.optional(),
       })
       .strict(),
     output: operatorSchema,
@@ -45,28 +49,28 @@ export const adminChannels = {
   }),
   'admin:updateRole': channel({
     summary: "Change another operator's role; their sessions end",
-    input: z.object({ operatorId, role: roleSchema }).strict(),
+    input: z.object({ operatorId, role: roleSchema, approval: approvalSchema.optional() }).strict(),
     output: operatorSchema,
     access: ['security_officer'],
     mutates: true,
   }),
   'admin:disableOperator': channel({
     summary: 'Disable an operator; their sessions end and they cannot sign in',
-    input: z.object({ operatorId }).strict(),
+    input: z.object({ operatorId, approval: approvalSchema.optional() }).strict(),
     output: operatorSchema,
     access: ['security_officer'],
     mutates: true,
   }),
   'admin:enableOperator': channel({
     summary: 'Enable a disabled operator again',
-    input: z.object({ operatorId }).strict(),
+    input: z.object({ operatorId, approval: approvalSchema.optional() }).strict(),
     output: operatorSchema,
     access: ['security_officer'],
     mutates: true,
   }),
   'admin:resetPassword': channel({
     summary: 'Set a temporary password the operator must change at next sign-in; their sessions end',
-    input: z.object({ operatorId, temporaryPassword: newPasswordSchema }).strict(),
+    input: z.object({ operatorId, temporaryPassword: newPasswordSchema, approval: approvalSchema.optional() }).strict(),
     output: operatorSchema,
     access: ['security_officer'],
     mutates: true,

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { adminChannels } from './admin.contract';
 import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
+import { dualControlChannels } from './dual-control.contract';
 import { keysChannels } from './keys.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
@@ -19,6 +20,7 @@ export const contract = {
   ...systemChannels,
   ...adminChannels,
   ...policyChannels,
+  ...dualControlChannels,
   ...auditChannels,
   ...keysChannels,
   ...readerChannels,

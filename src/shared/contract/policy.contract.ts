@@ -14,6 +14,8 @@ export const DUAL_CONTROL_ACTIONS = [
   'keys.backup',
   'keys.restore',
   'recovery.unlock',
+  /** Create, re-enable or reset the password of a manager or security officer; give or take either role. */
+  'operator.privileged',
 ] as const;
 export type DualControlAction = (typeof DUAL_CONTROL_ACTIONS)[number];
 
@@ -27,6 +29,7 @@ export const MANDATORY_DUAL_CONTROL: readonly DualControlAction[] = [
   'keys.ceremony',
   'keys.backup',
   'keys.restore',
+  'operator.privileged',
 ];
 
 export const PASSKEY_ALPHABETS = ['digits', 'base32-crockford', 'alphanumeric-unambiguous'] as const;
@@ -70,6 +73,7 @@ export const policiesSchema = z
     passkeyAlphabet: z.enum(PASSKEY_ALPHABETS),
     passkeyMaxFailures: whole('Passkey failures before lockout', 1, 5),
     auditCheckpointEvery: whole('Audit entries between signed checkpoints', 10, 10_000),
+    approverResetWindowHours: whole('Hours before a password someone else set may approve', 1, 720),
     dualControl: z.record(z.enum(DUAL_CONTROL_ACTIONS), dualControlRuleSchema),
   })
   .strict()

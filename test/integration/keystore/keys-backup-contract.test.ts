@@ -28,7 +28,15 @@ import {
   createBackup,
   keystoreWithMasterKey,
 } from '../../support/keys';
-import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import {
+  addOperator,
+  approvalFor,
+  auditRows,
+  setupOfficer,
+  unissuedApproval,
+  value,
+  type TestOperator,
+} from '../../support/operators';
 
 // Encrypted keystore backups through the contract (issue 5): the real router, roles, dual control
 // and audit over the software keystore. A refused restore must leave the keystore file byte for byte.
@@ -68,8 +76,12 @@ describe('keys:backup* channels', () => {
   const call = (who: TestOperator, channel: string, input: unknown = {}) =>
     ws.router.dispatch(who.client, channel, input);
   const keys = async () => (value(await call(officer, 'keys:list')) as { keys: KeyRow[] }).keys;
-  const restore = (fileName: string, custodianPassphrases: readonly string[] = BACKUP_PASSPHRASES) =>
-    call(officer, 'keys:backupRestore', { fileName, custodianPassphrases, approval: approvalOf(second) });
+  const restore = async (fileName: string, custodianPassphrases: readonly string[] = BACKUP_PASSPHRASES) =>
+    call(officer, 'keys:backupRestore', {
+      fileName,
+      custodianPassphrases,
+      approval: await approvalFor(ws, officer, 'keys.restore', second),
+    });
 
   beforeEach(async () => {
     t = cheapScryptWorkstation();
@@ -101,7 +113,11 @@ describe('keys:backup* channels', () => {
     });
 
     // Change the keystore: a new master key supersedes the backed-up one.
-    value(await call(officer, 'keys:generateMasterKey', { approval: approvalOf(second) }));
+    value(
+      await call(officer, 'keys:generateMasterKey', {
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
+    );
     const changed = await keys();
     expect(changed).toHaveLength(4);
     expect(changed.find((k) => k.purpose === 'master' && k.state === 'active')!.kcv).not.toBe(
@@ -133,7 +149,11 @@ describe('keys:backup* channels', () => {
   it('refuses a wrong passphrase, a tampered or truncated file and path-like names, changing nothing', async () => {
     const { fileName } = await createBackup(ws, officer, second);
     const blob = readFileSync(join(backupsDir, fileName));
-    value(await call(officer, 'keys:generateMasterKey', { approval: approvalOf(second) }));
+    value(
+      await call(officer, 'keys:generateMasterKey', {
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
+    );
     const fileBefore = readFileSync(keystoreFile);
     const keysBefore = await keys();
 
@@ -197,29 +217,29 @@ describe('keys:backup* channels', () => {
   });
 
   it('needs a second security officer for both, refuses clerks and auditors, and keeps both mandatory', async () => {
-    const withApprover = (approver: TestOperator) => ({
+    const withApprover = async (approver: TestOperator) => ({
       passphrase: BACKUP_PASSPHRASE,
       approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
-      approval: approvalOf(approver),
+      approval: await approvalFor(ws, officer, 'keys.backup', approver),
     });
     expect(await call(officer, 'keys:backupCreate', { passphrase: BACKUP_PASSPHRASE })).toMatchObject({
       ok: false,
       error: { code: 'APPROVAL_REQUIRED' },
     });
-    expect(await call(officer, 'keys:backupCreate', withApprover(officer))).toMatchObject({
+    expect(await call(officer, 'keys:backupCreate', await withApprover(officer))).toMatchObject({
       ok: false,
       error: { code: 'APPROVAL_SAME_OPERATOR' },
     });
     const manager = await addOperator(ws, 'manager');
-    expect(await call(officer, 'keys:backupCreate', withApprover(manager))).toMatchObject({
+    expect(await call(officer, 'keys:backupCreate', await withApprover(manager))).toMatchObject({
       ok: false,
       error: { code: 'APPROVAL_ROLE' },
     });
     // The approver's passphrase comes with the approval, never without it.
     for (const input of [
-      { passphrase: BACKUP_PASSPHRASE, approval: approvalOf(second) },
+      { passphrase: BACKUP_PASSPHRASE, approval: unissuedApproval(second) },
       { passphrase: BACKUP_PASSPHRASE, approverPassphrase: APPROVER_BACKUP_PASSPHRASE },
-      { ...withApprover(second), approverPassphrase: 'too short' },
+      { ...(await withApprover(second)), approverPassphrase: 'too short' },
     ]) {
       expect(await call(officer, 'keys:backupCreate', input)).toMatchObject({
         ok: false,
@@ -247,8 +267,8 @@ describe('keys:backup* channels', () => {
     for (const who of [clerk, auditor]) {
       for (const [channel, input] of [
         ['keys:backupList', {}],
-        ['keys:backupCreate', withApprover(second)],
-        ['keys:backupRestore', { fileName, custodianPassphrases: BACKUP_PASSPHRASES, approval: approvalOf(second) }],
+        ['keys:backupCreate', { passphrase: BACKUP_PASSPHRASE, approverPassphrase: APPROVER_BACKUP_PASSPHRASE, approval: unissuedApproval(second) }],
+        ['keys:backupRestore', { fileName, custodianPassphrases: BACKUP_PASSPHRASES, approval: unissuedApproval(second) }],
       ] as const) {
         expect(await call(who, channel, input), `${who.role} ${channel}`).toMatchObject({
           ok: false,
@@ -257,7 +277,7 @@ describe('keys:backup* channels', () => {
       }
     }
 
-    const off = (action: 'keys.restore' | 'keys.backup') => ({
+    const off = async (action: 'keys.restore' | 'keys.backup') => ({
       baseVersion: 0,
       policies: {
         ...DEFAULT_POLICIES,
@@ -266,11 +286,11 @@ describe('keys:backup* channels', () => {
           [action]: { required: false, approverRoles: ['security_officer'] },
         },
       },
-      approval: approvalOf(second),
+      approval: await approvalFor(ws, officer, 'policy.update', second),
     });
     // Neither can be switched off: a backup copies every key out, a restore replaces them all.
     for (const action of ['keys.restore', 'keys.backup'] as const) {
-      const relax = await call(officer, 'policy:update', off(action));
+      const relax = await call(officer, 'policy:update', await off(action));
       expect(relax).toMatchObject({ ok: false });
       expect(messageOf(relax)).toContain(`${action} always needs a second approver`);
     }
@@ -284,7 +304,12 @@ describe('keys:backup* channels', () => {
   it('refuses while locked and restores no backup in the middle of a ceremony', async () => {
     const { fileName } = await createBackup(ws, officer, second);
     copyFileSync(join(backupsDir, fileName), join(backupsDir, 'keystore-backup-20200101T000000.000Z.otacbk'));
-    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }));
+    value(
+      await call(officer, 'keys:ceremonyBegin', {
+        components: 2,
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
+    );
     expect(await restore(fileName)).toMatchObject({ ok: false, error: { code: 'KEYSTORE_CEREMONY_IN_PROGRESS' } });
     value(await call(officer, 'keys:ceremonyAbort'));
 
@@ -322,7 +347,7 @@ describe('keys:backup* channels', () => {
           {
             passphrase: BACKUP_PASSPHRASE,
             approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
-            approval: approvalOf(officer),
+            approval: await approvalFor(ws, officer, 'keys.backup', officer),
           },
           'APPROVAL_SAME_OPERATOR',
         ],
@@ -330,13 +355,13 @@ describe('keys:backup* channels', () => {
           {
             passphrase: BACKUP_PASSPHRASE,
             approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
-            approval: { username: officer.username.toUpperCase(), password: officer.password },
+            approval: { ...(await approvalFor(ws, officer, 'keys.backup', officer)), username: officer.username.toUpperCase() },
           },
           'APPROVAL_SAME_OPERATOR',
         ],
         // The approver is real, but one secret for both custodians is one person's knowledge.
         [
-          { passphrase: BACKUP_PASSPHRASE, approverPassphrase: BACKUP_PASSPHRASE, approval: approvalOf(second) },
+          { passphrase: BACKUP_PASSPHRASE, approverPassphrase: BACKUP_PASSPHRASE, approval: await approvalFor(ws, officer, 'keys.backup', second) },
           'KEYSTORE_BACKUP_SAME_PASSPHRASE',
         ],
       ] as const;
@@ -362,7 +387,7 @@ describe('keys:backup* channels', () => {
         await call(officer, 'keys:backupCreate', {
           passphrase: BACKUP_PASSPHRASE,
           approverPassphrase: THIRD_PASSPHRASE,
-          approval: approvalOf(third),
+          approval: await approvalFor(ws, officer, 'keys.backup', third),
         }),
       ) as { fileName: string; custodians: string[] };
       expect(c.custodians).toEqual([officer.username, third.username]);
@@ -383,7 +408,7 @@ describe('keys:backup* channels', () => {
         withHeader(blobA, (h) => (h.custodians[1] = headerOf(blob(c.fileName)).custodians[1])),
       );
 
-      value(await call(officer, 'keys:generateMasterKey', { approval: approvalOf(second) }));
+      value(await call(officer, 'keys:generateMasterKey', { approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
       const fileBefore = readFileSync(keystoreFile);
       const keysBefore = await keys();
       const auditBefore = auditRows(ws).length;

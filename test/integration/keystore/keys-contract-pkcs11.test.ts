@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keystoreLocationFromEnv } from '../../../src/core/keystore/keystore-holder.service';
 import { createWorkstation, type Workstation } from '../../../src/core/workstation';
-import { addOperator, approvalOf, setupOfficer, value, type TestOperator } from '../../support/operators';
+import { addOperator, approvalFor, setupOfficer, value, type TestOperator } from '../../support/operators';
 import { createKeystoreFixture, type KeystoreFixture } from './keystore.fixture';
 
 // OTAC_KEYSTORE=pkcs11: the same Keys channels over a SoftHSM token. The token is initialised
@@ -55,7 +55,7 @@ describe('keys:* over a PKCS#11 token (SoftHSM)', () => {
       state: 'unlocked',
     });
     const mk = value(
-      await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: approvalOf(second) }),
+      await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: await approvalFor(ws, officer, 'keys.ceremony', second) }),
     );
     expect(mk).toMatchObject({ purpose: 'master', version: 1, state: 'active' });
     // An HSM is backed up with the vendor's tools; the refusal comes before any approver is asked.

@@ -6,7 +6,7 @@ import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation'
 import type { Result } from '../../../src/shared/contract';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { COMPONENT_HEX, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
-import { addOperator, approvalOf, setupOfficer, value } from '../../support/operators';
+import { addOperator, approvalFor, approvalOf, setupOfficer, value } from '../../support/operators';
 import { readText } from './keystore.fixture';
 
 // The domain's secret scan (secret-scan.test.ts) seen from outside: after a ceremony over the
@@ -37,7 +37,12 @@ describe('no key material crosses the contract or lands in the database or log',
       return r;
     };
     await createKeystore(t.ws, officer);
-    value(await call('keys:ceremonyBegin', { components: 3, approval: approvalOf(second) }));
+    value(
+      await call('keys:ceremonyBegin', {
+        components: 3,
+        approval: await approvalFor(t.ws, officer, 'keys.ceremony', second),
+      }),
+    );
     for (const [i, hex] of COMPONENT_HEX.entries()) {
       value(
         await call('keys:ceremonyEnterComponent', {
@@ -70,7 +75,10 @@ describe('no key material crosses the contract or lands in the database or log',
     }
     await call('keys:cardKeyState', { n: 'N-7001' });
     // Refused components must not quote what was typed either.
-    await call('keys:ceremonyBegin', { components: 2, approval: approvalOf(second) });
+    await call('keys:ceremonyBegin', {
+      components: 2,
+      approval: await approvalFor(t.ws, officer, 'keys.ceremony', second),
+    });
     await call('keys:ceremonyEnterComponent', {
       index: 1,
       component: COMPONENT_HEX[1],

@@ -59,9 +59,12 @@ describe('operator administration rules', () => {
     const policies = new DbPolicySource(t.ws.db);
     const sessions = new SessionStore(() => 60_000);
     const auth = new AuthService(t.ws.db, sessions, audit, policies);
-    const desk2 = new AdminService(t.ws.db, sessions, audit, new DualControlService(auth, audit, policies));
+    const dualControl2 = new DualControlService(auth, audit, policies);
+    const desk2 = new AdminService(t.ws.db, sessions, audit, dualControl2);
     const secondSession = sessions.set('d2', { operatorId: second.id, username: second.username, displayName: 'Second', role: 'security_officer', mustChangePassword: false });
-    desk2.disable(secondSession, officer.id);
+    // Disabling a security officer needs a second officer: here the one being disabled agrees.
+    const { challenge } = dualControl2.begin(secondSession, 'operator.privileged');
+    await desk2.disable(secondSession, officer.id, { username: OFFICER.username, password: OFFICER.password, challenge });
     for (const [channel, input] of [
       ['admin:disableOperator', { operatorId: second.id }],
       ['admin:updateRole', { operatorId: second.id, role: 'manager' }],

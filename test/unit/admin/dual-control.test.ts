@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { freshWorkstation } from '../../support/fresh-workstation';
-import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import { addOperator, approvalFor, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // Unlocking an operator is the dual-controlled action here; the policy change uses the same service.
 describe('dual control', () => {
@@ -21,8 +21,11 @@ describe('dual control', () => {
   });
   afterEach(() => t.dispose());
 
-  const unlock = (by: TestOperator, approval?: { username: string; password: string }) =>
-    t.ws.router.dispatch(by.client, 'admin:unlockOperator', { username: locked.username, ...(approval ? { approval } : {}) });
+  const unlock = async (by: TestOperator, approver?: { username: string; password: string }) =>
+    t.ws.router.dispatch(by.client, 'admin:unlockOperator', {
+      username: locked.username,
+      ...(approver ? { approval: await approvalFor(t.ws, by, 'operator.unlock', approver) } : {}),
+    });
   const isLocked = () => !!(t.ws.db.prepare('SELECT locked_at FROM operators WHERE id = ?').get(locked.id) as { locked_at: string | null }).locked_at;
 
   it('asks for an approver when none is given', async () => {
@@ -73,7 +76,9 @@ describe('dual control', () => {
 
   it('refuses a disabled approver', async () => {
     const other = await addOperator(t.ws, 'security_officer');
-    value(await t.ws.router.dispatch(officer.client, 'admin:disableOperator', { operatorId: other.id }));
+    // Disabling a security officer needs a second officer; the one disabled agrees.
+    const approval = await approvalFor(t.ws, officer, 'operator.privileged', other);
+    value(await t.ws.router.dispatch(officer.client, 'admin:disableOperator', { operatorId: other.id, approval }));
     expect(await unlock(manager, approvalOf(other))).toMatchObject({ ok: false, error: { code: 'APPROVER_DISABLED' } });
     expect(isLocked()).toBe(true);
   });

@@ -8,7 +8,7 @@ import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import type { Workstation } from '../../../src/core/workstation';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { KEYSTORE_PASSPHRASE, createKeystore } from '../../support/keys';
-import { addOperator, approvalOf, setupOfficer, value, type TestOperator } from '../../support/operators';
+import { addOperator, approvalFor, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // The workstation as composed for a desk: checkpoints are signed by the keystore's audit key,
 // wait while the keystore is locked, and are signed on unlock.
@@ -38,7 +38,7 @@ describe('audit checkpoints signed with the keystore audit key', () => {
     officer = await setupOfficer(ws);
     const second = await addOperator(ws, 'security_officer');
     const policies = { ...DEFAULT_POLICIES, auditCheckpointEvery: 10 };
-    value(await call('policy:update', { baseVersion: 0, policies, approval: approvalOf(second) }));
+    value(await call('policy:update', { baseVersion: 0, policies, approval: await approvalFor(ws, officer, 'policy.update', second) }));
   });
   afterEach(() => t.dispose());
 

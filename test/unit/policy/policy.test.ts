@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { policiesSchema } from '../../../src/shared/contract/policy.contract';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { freshWorkstation } from '../../support/fresh-workstation';
-import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 describe('policy validation', () => {
   it('accepts the defaults', () => {
@@ -51,6 +51,7 @@ describe('policy validation', () => {
     expect(policiesSchema.safeParse(off('policy.update')).success).toBe(false);
     expect(policiesSchema.safeParse(off('operator.unlock')).success).toBe(false);
     expect(policiesSchema.safeParse(off('keys.ceremony')).success).toBe(false);
+    expect(policiesSchema.safeParse(off('operator.privileged')).success).toBe(false);
     expect(policiesSchema.safeParse(off('mailer.reprint')).success).toBe(true);
     const auditorApproves = {
       ...DEFAULT_POLICIES,
@@ -71,11 +72,11 @@ describe('policy changes through the contract', () => {
   });
   afterEach(() => t.dispose());
 
-  const update = (baseVersion: number, changes: Record<string, unknown>, approver: TestOperator | null = second) =>
+  const update = async (baseVersion: number, changes: Record<string, unknown>, approver: TestOperator | null = second) =>
     t.ws.router.dispatch(officer.client, 'policy:update', {
       baseVersion,
       policies: { ...DEFAULT_POLICIES, ...changes },
-      ...(approver ? { approval: approvalOf(approver) } : {}),
+      ...(approver ? { approval: await approvalFor(t.ws, officer, 'policy.update', approver) } : {}),
     });
 
   it('rejects out-of-range values at the contract, saving nothing', async () => {

@@ -3,6 +3,13 @@ import { migration0001 } from './0001-operators-and-audit.migration';
 import { migration0002 } from './0002-policies-and-audit-checkpoints.migration';
 import { migration0003 } from './0003-keystore.migration';
 import { migration0004 } from './0004-timed-lockout.migration';
+import { migration0005 } from './0005-password-provenance.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
-export const migrations: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
+export const migrations: readonly Migration[] = [
+  migration0001,
+  migration0002,
+  migration0003,
+  migration0004,
+  migration0005,
+];

@@ -27,6 +27,7 @@ const NUMBER_FIELDS: [NumberKey, string][] = [
   ['lockoutMaxMinutes', 'Longest lockout (minutes)'],
   ['sessionTimeoutMinutes', 'Session timeout (minutes)'],
   ['auditCheckpointEvery', 'Audit entries between signed checkpoints'],
+  ['approverResetWindowHours', 'Hours before a password someone else set may approve'],
 ];
 
 export function PoliciesPanel() {
@@ -112,6 +113,7 @@ export function PoliciesPanel() {
       <ApprovalDialog
         open={approving}
         action="Change policies"
+        approves="policy.update"
         pending={update.isPending}
         error={approving ? update.error : null}
         onApprove={(approval) => update.mutate({ baseVersion: current.data.version, policies: values, approval })}

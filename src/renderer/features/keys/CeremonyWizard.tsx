@@ -82,6 +82,7 @@ function BeginCeremony({ replacing, onBegun }: { replacing: number | null; onBeg
       <ApprovalDialog
         open={approving}
         action="Key ceremony"
+        approves="keys.ceremony"
         pending={begin.isPending}
         error={begin.error}
         onApprove={(approval) => begin.mutate({ components, approval })}

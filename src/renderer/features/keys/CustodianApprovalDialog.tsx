@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { Approval } from '../../../shared/contract/approval.contract';
-import type { CallError } from '../../api/client';
+import type { DualControlAction } from '../../../shared/contract/policy.contract';
+import { call, CallError } from '../../api/client';
 import { Modal } from '../../ui/dialogs';
 import { ErrorBanner, Field, Form } from '../../ui/forms';
 import { NewPassphraseFields } from './NewPassphraseFields';
@@ -8,11 +9,13 @@ import { NewPassphraseFields } from './NewPassphraseFields';
 /**
  * The approval dialog of a backup: the second officer approves with their own credentials and, as
  * the backup's second custodian, chooses a backup passphrase of their own. Everything is typed
- * blind and cleared on submit.
+ * blind and cleared on submit. Like ApprovalDialog, each approval takes a fresh single-use
+ * challenge for `approves`, so main applies it to this one call only.
  */
 export function CustodianApprovalDialog(props: {
   open: boolean;
   action: string;
+  approves: DualControlAction;
   pending: boolean;
   error: CallError | null;
   onApprove: (approval: Approval, passphrase: string) => void;
@@ -23,6 +26,7 @@ export function CustodianApprovalDialog(props: {
   const [passphrase, setPassphrase] = useState('');
   const [repeat, setRepeat] = useState('');
   const [mismatch, setMismatch] = useState(false);
+  const [beginError, setBeginError] = useState<CallError | null>(null);
   const clearSecrets = () => {
     setPassword('');
     setPassphrase('');
@@ -32,6 +36,7 @@ export function CustodianApprovalDialog(props: {
     clearSecrets();
     setUsername('');
     setMismatch(false);
+    setBeginError(null);
     props.onClose();
   };
   return (
@@ -49,11 +54,21 @@ export function CustodianApprovalDialog(props: {
             return setMismatch(true);
           }
           setMismatch(false);
-          props.onApprove({ username, password }, passphrase);
+          const typed = { username, password, passphrase };
           clearSecrets();
+          call('approval:begin', { action: props.approves }).then(
+            ({ challenge }) => {
+              setBeginError(null);
+              props.onApprove({ username: typed.username, password: typed.password, challenge }, typed.passphrase);
+            },
+            (err: unknown) => {
+              if (err instanceof CallError) setBeginError(err);
+              else throw err;
+            },
+          );
         }}
       >
-        <ErrorBanner error={props.error} />
+        <ErrorBanner error={beginError ?? props.error} />
         <Field
           label="Approver user name"
           name="approver"

@@ -51,6 +51,7 @@ function GenerateMasterKey({ replacing }: { replacing: number | null }) {
       <ApprovalDialog
         open={approving}
         action="Generate a master key"
+        approves="keys.ceremony"
         pending={generate.isPending}
         error={generate.error}
         onApprove={(approval) => generate.mutate({ approval })}

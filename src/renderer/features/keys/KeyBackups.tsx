@@ -133,6 +133,7 @@ function CreateBackup() {
       <CustodianApprovalDialog
         open={create.approving}
         action="Back up the keystore"
+        approves="keys.backup"
         pending={create.pending}
         error={create.approvalError}
         onApprove={create.approve}
@@ -221,6 +222,7 @@ function RestoreBackup(props: {
       <ApprovalDialog
         open={restore.approving}
         action={`Restore backup ${fileName}`}
+        approves="keys.restore"
         pending={restore.pending}
         error={restore.approvalError}
         onApprove={restore.approve}
