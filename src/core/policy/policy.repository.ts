@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type { Session } from '../auth/session.store';
 import type { Approver } from '../dual-control/dual-control.service';
+import { MANDATORY_DUAL_CONTROL } from '../../shared/contract/policy.contract';
 import { DEFAULT_POLICIES, parsePolicies, type Policies } from './policy-values';
 
 export interface PolicyVersion {
@@ -30,15 +31,16 @@ export class PolicyRepository {
 
   latest(): PolicyVersion {
     const row = this.db.prepare('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1').get() as
-      | PolicyRow
-      | undefined;
+      PolicyRow | undefined;
     if (!row) return DEFAULTS_VERSION;
     if (this.cached?.version !== row.version) this.cached = toVersion(row);
     return this.cached;
   }
 
   history(limit: number): PolicyVersion[] {
-    const rows = this.db.prepare('SELECT * FROM policy_versions ORDER BY version DESC LIMIT ?').all(limit) as PolicyRow[];
+    const rows = this.db
+      .prepare('SELECT * FROM policy_versions ORDER BY version DESC LIMIT ?')
+      .all(limit) as PolicyRow[];
     const versions = rows.map(toVersion);
     return versions.length < limit ? [...versions, DEFAULTS_VERSION] : versions;
   }
@@ -71,13 +73,13 @@ const DEFAULTS_VERSION: PolicyVersion = {
 };
 
 // A stored version predates fields or dual-control actions added later: those take their defaults.
+// An action made mandatory since (keys.backup, operator.privileged) is required whatever the stored
+// version said, so a desk that had switched it off keeps loading its policy and gets the stricter rule.
 function toVersion(row: PolicyRow): PolicyVersion {
   const stored = JSON.parse(row.policies) as Partial<Policies>;
-  const policies = parsePolicies({
-    ...DEFAULT_POLICIES,
-    ...stored,
-    dualControl: { ...DEFAULT_POLICIES.dualControl, ...stored.dualControl },
-  });
+  const dualControl = { ...DEFAULT_POLICIES.dualControl, ...stored.dualControl };
+  for (const action of MANDATORY_DUAL_CONTROL) dualControl[action] = { ...dualControl[action], required: true };
+  const policies = parsePolicies({ ...DEFAULT_POLICIES, ...stored, dualControl });
   return {
     version: row.version,
     policies,

@@ -72,7 +72,11 @@ describe('policy changes through the contract', () => {
   });
   afterEach(() => t.dispose());
 
-  const update = async (baseVersion: number, changes: Record<string, unknown>, approver: TestOperator | null = second) =>
+  const update = async (
+    baseVersion: number,
+    changes: Record<string, unknown>,
+    approver: TestOperator | null = second,
+  ) =>
     t.ws.router.dispatch(officer.client, 'policy:update', {
       baseVersion,
       policies: { ...DEFAULT_POLICIES, ...changes },
@@ -91,7 +95,11 @@ describe('policy changes through the contract', () => {
   });
 
   it('keeps every version, refuses a stale edit, and audits old → new with both names', async () => {
-    expect(value(await update(0, { codeDigits: 8 }))).toMatchObject({ version: 1, changedBy: officer.username, approvedBy: second.username });
+    expect(value(await update(0, { codeDigits: 8 }))).toMatchObject({
+      version: 1,
+      changedBy: officer.username,
+      approvedBy: second.username,
+    });
     expect(await update(0, { codeDigits: 7 })).toMatchObject({ ok: false, error: { code: 'POLICY_STALE' } });
     expect(await update(1, { codeDigits: 8 })).toMatchObject({ ok: false, error: { code: 'POLICY_UNCHANGED' } });
     value(await update(1, { codeDigits: 8, listExpiryDays: 90 }));
@@ -131,7 +139,9 @@ describe('policy changes through the contract', () => {
 
   it('services read the new value at use: session timeout', async () => {
     value(await update(0, { sessionTimeoutMinutes: 120 }));
-    const me = value(await t.ws.router.dispatch(officer.client, 'auth:status', {})) as { session: { expiresAt: string } };
+    const me = value(await t.ws.router.dispatch(officer.client, 'auth:status', {})) as {
+      session: { expiresAt: string };
+    };
     const minutes = (Date.parse(me.session.expiresAt) - Date.now()) / 60_000;
     expect(minutes).toBeGreaterThan(110);
   });
@@ -139,10 +149,47 @@ describe('policy changes through the contract', () => {
   it('an older stored version gains fields added since, with their defaults', () => {
     const { codeDigits: _dropped, ...older } = { ...DEFAULT_POLICIES, maxFailedSignIns: 4 };
     t.ws.db
-      .prepare("INSERT INTO policy_versions (version, policies, changed_at, changed_by_id, changed_by) VALUES (1, ?, 'now', ?, ?)")
+      .prepare(
+        "INSERT INTO policy_versions (version, policies, changed_at, changed_by_id, changed_by) VALUES (1, ?, 'now', ?, ?)",
+      )
       .run(JSON.stringify(older), officer.id, officer.username);
     return t.ws.router.dispatch(officer.client, 'policy:get', {}).then((r) => {
-      expect(value(r)).toMatchObject({ version: 1, policies: { maxFailedSignIns: 4, codeDigits: DEFAULT_POLICIES.codeDigits } });
+      expect(value(r)).toMatchObject({
+        version: 1,
+        policies: { maxFailedSignIns: 4, codeDigits: DEFAULT_POLICIES.codeDigits },
+      });
     });
+  });
+});
+
+describe('a stored policy from before an action became mandatory', () => {
+  let t: ReturnType<typeof freshWorkstation>;
+  beforeEach(() => {
+    t = freshWorkstation();
+  });
+  afterEach(() => t.dispose());
+
+  it('still loads, with the action required again and its approver roles kept', async () => {
+    const officer = await setupOfficer(t.ws);
+    const stored = {
+      ...DEFAULT_POLICIES,
+      dualControl: {
+        ...DEFAULT_POLICIES.dualControl,
+        'keys.backup': { required: false, approverRoles: ['security_officer'] },
+      },
+    };
+    // Written the way an older version stored it, past today's validation.
+    t.ws.db
+      .prepare(
+        `INSERT INTO policy_versions (version, policies, changed_at, changed_by_id, changed_by, approved_by_id, approved_by)
+         VALUES (1, ?, ?, ?, ?, NULL, NULL)`,
+      )
+      .run(JSON.stringify(stored), new Date().toISOString(), officer.id, officer.username);
+    const got = value(await t.ws.router.dispatch(officer.client, 'policy:get', {})) as {
+      version: number;
+      policies: typeof DEFAULT_POLICIES;
+    };
+    expect(got.version).toBe(1);
+    expect(got.policies.dualControl['keys.backup']).toEqual({ required: true, approverRoles: ['security_officer'] });
   });
 });
