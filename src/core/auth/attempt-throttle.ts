@@ -9,6 +9,14 @@ export interface ThrottleOptions {
   readonly now?: () => number;
 }
 
+/** keys:unlock: one passphrase per desk, so one key; five tries at once, then waits doubling from 2 s to 10 min. */
+export const KEYSTORE_UNLOCK_THROTTLE: ThrottleOptions = {
+  freeAttempts: 5,
+  baseDelayMs: 2_000,
+  maxDelayMs: 10 * 60_000,
+  forgetAfterMs: 60 * 60_000,
+};
+
 export type ThrottleAnswer = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number };
 
 interface Entry {

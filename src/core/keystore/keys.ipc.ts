@@ -1,5 +1,5 @@
 import type { keysChannels } from '../../shared/contract/keys.contract';
-import { AttemptThrottle } from '../auth/attempt-throttle';
+import { AttemptThrottle, KEYSTORE_UNLOCK_THROTTLE } from '../auth/attempt-throttle';
 import type { Session } from '../auth/session.store';
 import type { Approver, DualControlService } from '../dual-control/dual-control.service';
 import type { AuthService } from '../auth/auth.service';
@@ -41,13 +41,7 @@ const view = (s: KeystoreHolderStatus) => ({
 
 export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChannels> {
   const { keystore, dualControl, backups } = deps;
-  // One passphrase per desk, so one throttle key: 5 tries at once, then waits doubling from 2 s to 10 min.
-  const unlockThrottle = new AttemptThrottle({
-    freeAttempts: 5,
-    baseDelayMs: 2_000,
-    maxDelayMs: 600_000,
-    forgetAfterMs: 3_600_000,
-  });
+  const unlockThrottle = new AttemptThrottle(KEYSTORE_UNLOCK_THROTTLE);
   // Every window showing keys or the desk status refetches.
   const changed = <T>(value: T): T => {
     deps.events?.emit('data:changed', { domains: ['keys'] });

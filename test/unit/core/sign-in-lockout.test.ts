@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SIGN_IN_FAILED } from '../../../src/core/auth/auth.service';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy-values';
 import { freshWorkstation, OFFICER } from '../../support/fresh-workstation';
-import { addOperator, auditRows, setupOfficer, value } from '../../support/operators';
+import { addOperator, approvalOf, auditRows, setupOfficer, value } from '../../support/operators';
 
 const LIMIT = DEFAULT_POLICIES.maxFailedSignIns;
 const MINUTE = 60_000;
@@ -152,6 +152,39 @@ describe('sign-in lockout under attack', { timeout: 60_000 }, () => {
     clock.now = second + 30 * MINUTE;
     value(await signIn('desk-2', OFFICER.username, OFFICER.password));
     expect(row(OFFICER.username)).toEqual({ failed_attempts: 0, locked_until: null, lockout_count: 0 });
+  });
+
+  it('concurrent wrong approver passwords lock the approver at exactly the limit too', async () => {
+    const approver = await addOperator(t.ws, 'security_officer');
+    const clerk = await addOperator(t.ws, 'clerk');
+    for (let i = 0; i < LIMIT; i++) await signIn('desk', clerk.username, 'wrong');
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        t.ws.router.dispatch('officer-desk', 'admin:unlockOperator', {
+          username: clerk.username,
+          approval: { username: approver.username, password: `wrong ${i}` },
+        }),
+      ),
+    );
+    expect(results.every((r) => !r.ok)).toBe(true);
+    expect(row(approver.username)).toMatchObject({ failed_attempts: LIMIT, lockout_count: 1 });
+    expect(lockouts().filter((r) => r.operator === approver.username)).toHaveLength(1);
+    expect(row(clerk.username).locked_until).not.toBeNull();
+  });
+
+  it('takes the lockout time from the policy in force', async () => {
+    const second = await addOperator(t.ws, 'security_officer');
+    const policies = { ...DEFAULT_POLICIES, lockoutMinutes: 5, lockoutMaxMinutes: 60 };
+    value(
+      await t.ws.router.dispatch('officer-desk', 'policy:update', {
+        baseVersion: 0,
+        policies,
+        approval: approvalOf(second),
+      }),
+    );
+    const clerk = await addOperator(t.ws, 'clerk');
+    for (let i = 0; i < LIMIT; i++) await signIn('desk', clerk.username, 'wrong');
+    expect(row(clerk.username).locked_until).toBe(clock.now + 5 * MINUTE);
   });
 
   it('caps the growing lockout at the policy maximum', async () => {
