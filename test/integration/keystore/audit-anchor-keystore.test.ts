@@ -1,5 +1,5 @@
 import { createPublicKey, verify } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -124,7 +124,8 @@ describe.each(BACKENDS)('Keystore.signAuditCheckpoint and auditAnchor (%s)', (ba
   if (backend === 'software') {
     it('a restore from an older backup keeps the live anchor', async () => {
       await ks.signAuditCheckpoint(cpAt(rows, 3), []);
-      const backup = join(fx.dir, 'older.otacks');
+      mkdirSync(join(fx.dir, 'backups'), { recursive: true });
+      const backup = join(fx.dir, 'backups', 'older.otacbk'); // the only folder a backup may go to
       await ks.backupTo(
         backup,
         [

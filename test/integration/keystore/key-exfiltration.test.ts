@@ -413,6 +413,10 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
       }
       await record('sign', () => ks.sign(K(N, 1)));
       await record('signAudit', () => ks.signAudit(K(N, 1)));
+      // The audit checkpoint signs a chain head it is given: fed a key's bytes as the hash, it must not echo them out.
+      await record('signAuditCheckpoint', () =>
+        ks.signAuditCheckpoint({ seq: 1, hash: K(N, 1).toString('hex'), signedAt: new Date(0).toISOString() }, []),
+      );
       for (const f of [
         'status',
         'listKeys',
@@ -421,6 +425,7 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         'issuerCertificatePem',
         'issuerCardCredential',
         'auditPublicKey',
+        'auditAnchor',
       ] as const) {
         await record(f, () => ks[f]());
       }

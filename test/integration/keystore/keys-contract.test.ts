@@ -354,6 +354,7 @@ describe('keys:* channels', () => {
           displayName: 'Puppet Officer',
           role: 'security_officer',
           temporaryPassword: 'the puppet temporary pw',
+          approval: await approvalFor(ws, officer, 'operator.privileged', second),
         }),
       );
       value(await enter(1, approvalOf(officer)));

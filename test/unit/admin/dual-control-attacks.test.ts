@@ -30,18 +30,20 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
   });
   const refusals = () => auditRows(t.ws).filter((r) => r.action === 'dualControl.approve' && r.outcome === 'denied');
   const lastRefusal = () => JSON.parse(refusals().at(-1)?.details ?? '{}') as Record<string, unknown>;
-  const backupAndRotateOff = {
+  // keys.backup is mandatory now (item 3) and cannot be switched off by anyone; the attack goes on
+  // against the actions a policy may still relax, which must need a genuine second person to do so.
+  const rotateAndReprintOff = {
     ...DEFAULT_POLICIES,
     dualControl: {
       ...DEFAULT_POLICIES.dualControl,
-      'keys.backup': { required: false, approverRoles: ['security_officer'] },
       'keys.rotate': { required: false, approverRoles: ['security_officer'] },
+      'mailer.reprint': { required: false, approverRoles: ['manager', 'security_officer'] },
     },
   };
   const switchOff = async (approver: { username: string; password: string }) =>
     call(officer, 'policy:update', {
       baseVersion: 0,
-      policies: backupAndRotateOff,
+      policies: rotateAndReprintOff,
       approval: await approvalFor(t.ws, officer, 'policy.update', approver),
     });
   const create = async (role: string, username: string, approver?: TestOperator) =>
@@ -128,7 +130,7 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
     expect(value(await switchOff(second))).toMatchObject({ version: 1, approvedBy: second.username });
   });
 
-  it('refuses a new officer’s temporary password, so that puppet cannot switch dual control off for keys.backup and keys.rotate', async () => {
+  it('refuses a new officer’s temporary password, so that puppet cannot switch dual control off for keys.rotate and mailer.reprint', async () => {
     const before = rows();
     // With a second officer on the desk, the puppet cannot even be created alone.
     expect(await create('security_officer', 'puppet')).toMatchObject({

@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy-values';
 import { freshWorkstation } from '../../support/fresh-workstation';
-import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import { addOperator, approvalFor, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // Unlocking reaches into another operator's account: nobody below the locked operator's role may start or approve it.
 describe('unlocking a security officer', { timeout: 60_000 }, () => {
   let t: ReturnType<typeof freshWorkstation>;
   let officer: TestOperator;
+  let secondOfficer: TestOperator;
   let lockedOfficer: TestOperator;
   let manager: TestOperator;
   let manager2: TestOperator;
@@ -14,6 +15,8 @@ describe('unlocking a security officer', { timeout: 60_000 }, () => {
   beforeEach(async () => {
     t = freshWorkstation();
     officer = await setupOfficer(t.ws);
+    // Made first, so it is the officer that approves creating the others (the locked one cannot).
+    secondOfficer = await addOperator(t.ws, 'security_officer');
     lockedOfficer = await addOperator(t.ws, 'security_officer');
     manager = await addOperator(t.ws, 'manager');
     manager2 = await addOperator(t.ws, 'manager');
@@ -26,15 +29,16 @@ describe('unlocking a security officer', { timeout: 60_000 }, () => {
   }, 30_000);
   afterEach(() => t.dispose());
 
-  const unlock = (by: TestOperator, approver: TestOperator) =>
+  const unlock = async (by: TestOperator, approver: TestOperator) =>
     t.ws.router.dispatch(by.client, 'admin:unlockOperator', {
       username: lockedOfficer.username,
-      approval: approvalOf(approver),
+      approval: await approvalFor(t.ws, by, 'operator.unlock', approver),
     });
   const operatorRows = () => t.ws.db.prepare('SELECT * FROM operators ORDER BY id').all();
 
   it('refuses two managers, with nothing changed but the audit entry', async () => {
     const before = operatorRows();
+    const approvalsBefore = auditRows(t.ws).filter((e) => e.action === 'dualControl.approve').length;
     const r = await unlock(manager, manager2);
     expect(r).toMatchObject({ ok: false, error: { code: 'UNLOCK_ROLE' } });
     expect(operatorRows()).toEqual(before);
@@ -45,7 +49,7 @@ describe('unlocking a security officer', { timeout: 60_000 }, () => {
       targetRole: 'security_officer',
     });
     // Refused before the approver was asked: the approval was not spent.
-    expect(auditRows(t.ws).filter((e) => e.action === 'dualControl.approve')).toEqual([]);
+    expect(auditRows(t.ws).filter((e) => e.action === 'dualControl.approve')).toHaveLength(approvalsBefore);
   });
 
   it('refuses a manager even with a security officer as approver', async () => {
@@ -61,10 +65,9 @@ describe('unlocking a security officer', { timeout: 60_000 }, () => {
   });
 
   it('two security officers unlock it, and the officer signs in again', async () => {
-    const third = await addOperator(t.ws, 'security_officer');
-    expect(await unlock(officer, third)).toEqual({
+    expect(await unlock(officer, secondOfficer)).toEqual({
       ok: true,
-      value: { username: lockedOfficer.username, approvedBy: third.username },
+      value: { username: lockedOfficer.username, approvedBy: secondOfficer.username },
     });
     value(await t.ws.router.dispatch('later', 'auth:signIn', approvalOf(lockedOfficer)));
   });
@@ -76,7 +79,7 @@ describe('unlocking a security officer', { timeout: 60_000 }, () => {
     }
     const r = await t.ws.router.dispatch(manager.client, 'admin:unlockOperator', {
       username: clerk.username,
-      approval: approvalOf(manager2),
+      approval: await approvalFor(t.ws, manager, 'operator.unlock', manager2),
     });
     expect(r).toMatchObject({ ok: true, value: { approvedBy: manager2.username } });
   });

@@ -3,7 +3,7 @@ import type { ChannelName } from '../../../src/shared/contract';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy-values';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { createKeystore, KEYSTORE_PASSPHRASE } from '../../support/keys';
-import { addOperator, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import { addOperator, approvalFor, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // A refused state-changing call leaves a trace: the router audits it unless the service already did.
 describe('refused state-changing calls are audited', { timeout: 60_000 }, () => {
@@ -46,7 +46,11 @@ describe('refused state-changing calls are audited', { timeout: 60_000 }, () => 
       await t.ws.router.dispatch('screen', 'auth:signIn', { username: clerk.username, password: 'wrong' });
     }
     const written = await refused(manager, 'admin:unlockOperator', { username: clerk.username }, 'APPROVAL_REQUIRED');
-    expect(written).toEqual([routerEntry(manager, 'admin:unlockOperator', 'APPROVAL_REQUIRED')]);
+    // Dual control audits a missing approval itself (with a digest of the input), so the router adds nothing.
+    expect(written).toEqual([
+      expect.objectContaining({ action: 'dualControl.approve', outcome: 'denied', operator: manager.username }),
+    ]);
+    expect(JSON.parse(written[0]!.details)).toMatchObject({ for: 'operator.unlock', reason: 'no-approval' });
   });
 
   it('PASSWORD_REUSED', async () => {
@@ -65,9 +69,12 @@ describe('refused state-changing calls are audited', { timeout: 60_000 }, () => 
     const second = await addOperator(t.ws, 'security_officer');
     await createKeystore(t.ws, officer);
     value(
-      await t.ws.router.dispatch(officer.client, 'keys:ceremonyBegin', { components: 2, approval: approvalOf(second) }),
+      await t.ws.router.dispatch(officer.client, 'keys:ceremonyBegin', {
+        components: 2,
+        approval: await approvalFor(t.ws, officer, 'keys.ceremony', second),
+      }),
     );
-    const zeros = { index: 1, component: '00'.repeat(32), custodian: 'Custodian 1' };
+    const zeros = { index: 1, component: '00'.repeat(32), custodian: approvalOf(officer) };
     const written = await refused(officer, 'keys:ceremonyEnterComponent', zeros, 'CEREMONY_COMPONENT_WEAK');
     expect(written).toEqual([routerEntry(officer, 'keys:ceremonyEnterComponent', 'CEREMONY_COMPONENT_WEAK')]);
     expect(JSON.stringify(written)).not.toContain('0000');
@@ -79,7 +86,7 @@ describe('refused state-changing calls are audited', { timeout: 60_000 }, () => 
     for (let i = 0; i < DEFAULT_POLICIES.maxFailedSignIns; i++) {
       await t.ws.router.dispatch('screen', 'auth:signIn', { username: clerk.username, password: 'wrong' });
     }
-    const self = { username: manager.username, password: manager.password };
+    const self = await approvalFor(t.ws, manager, 'operator.unlock', manager);
     const written = await refused(
       manager,
       'admin:unlockOperator',
