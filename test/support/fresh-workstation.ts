@@ -3,14 +3,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWorkstation, type Workstation, type WorkstationOptions } from '../../src/core/workstation';
 
-/** A workstation on a fresh data directory, removed when the test is done. */
-export function freshWorkstation(options: Partial<Pick<WorkstationOptions, 'now'>> = {}): {
+/**
+ * A workstation on a fresh data directory, removed when the test is done. `keystoreScryptCost`
+ * puts the software keystore (and its backups) on a cheaper scrypt, for tests that derive many keys.
+ */
+export function freshWorkstation(
+  options: Partial<Pick<WorkstationOptions, 'now'>> & { keystoreScryptCost?: { N: number; r: number; p: number } } = {},
+): {
   ws: Workstation;
   dataDir: string;
   dispose: () => Promise<void>;
 } {
   const dataDir = mkdtempSync(join(tmpdir(), 'otac-test-'));
-  const ws = createWorkstation({ dataDir, shell: 'browser', version: 'test', ...options });
+  const { keystoreScryptCost, ...rest } = options;
+  const keystore = keystoreScryptCost
+    ? ({
+        backend: 'software',
+        file: join(dataDir, 'keystore', 'keystore.otacks'),
+        scryptCost: keystoreScryptCost,
+      } as const)
+    : undefined;
+  const ws = createWorkstation({
+    dataDir,
+    shell: 'browser',
+    version: 'test',
+    ...rest,
+    ...(keystore ? { keystore } : {}),
+  });
   return {
     ws,
     dataDir,

@@ -21,6 +21,20 @@ export function Modal(props: { open: boolean; onClose: () => void; label: string
 }
 
 /** Asks before a destructive or security-relevant action. */
+/** The footer of a form in a dialog: Cancel, and the submit button (disabled while the call runs). */
+export function FormActions(props: { onCancel: () => void; submitLabel: string; pending: boolean; danger?: boolean }) {
+  return (
+    <div className="actions">
+      <button type="button" onClick={props.onCancel}>
+        Cancel
+      </button>
+      <button type="submit" className={props.danger ? 'danger' : 'primary'} disabled={props.pending}>
+        {props.submitLabel}
+      </button>
+    </div>
+  );
+}
+
 export function ConfirmDialog(props: {
   open: boolean;
   title: string;
@@ -103,14 +117,7 @@ export function ApprovalDialog(props: {
         <ErrorBanner error={beginError ?? props.error} />
         <Field label="Approver user name" name="approver" autoFocus autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} />
         <Field label="Approver password" name="approverPassword" type="password" autoComplete="off" value={password} onChange={(e) => setPassword(e.target.value)} />
-        <div className="actions">
-          <button type="button" onClick={close}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={props.pending}>
-            Approve
-          </button>
-        </div>
+        <FormActions onCancel={close} submitLabel="Approve" pending={props.pending} />
       </Form>
     </Modal>
   );

@@ -24,6 +24,7 @@ import { EventRecorder } from '../../support/event-recorder';
 import { useTestbed, type Testbed } from '../../support/testbed';
 import { entries, PIN } from '../../unit/card/support/in-process-card';
 import { BACKENDS, createKeystoreFixture, custodian, PASSPHRASE, TEST_COST, type KeystoreFixture } from '../keystore/keystore.fixture';
+import { encodings } from '../../support/secret-encodings';
 
 // The whole card life of protocol-over-pcscd — personalise a blank card, activate it with K from
 // the mailer, push a signed list, read the counters under SM, rotate the card key, push lists
@@ -66,16 +67,6 @@ function recordingKeystore(ks: Keystore, outputs: unknown[]): Keystore {
       };
     },
   });
-}
-
-function encodings(secret: Buffer): string[] {
-  return [
-    secret.toString('latin1'),
-    secret.toString('hex'),
-    secret.toString('hex').toUpperCase(),
-    secret.toString('base64'),
-    secret.toString('base64url'),
-  ];
 }
 
 /** Every byte string and string inside `v`, raw (latin1), hex and base64 — not JSON, whose escapes would hide raw bytes. */

@@ -15,7 +15,7 @@ import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
 import { deriveKey, kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
 import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
-import { BACKENDS, createKeystoreFixture, custodian, type KeystoreFixture } from './keystore.fixture';
+import { BACKENDS, createKeystoreFixture, openIssuerKeystore, type KeystoreFixture } from './keystore.fixture';
 
 // The keystore calls the card protocol needs (docs/keystore.md, "Card profile"), checked against
 // the card profile's own formulas over raw bytes that only this test knows.
@@ -35,12 +35,7 @@ describe.each(BACKENDS)('card profile keys (%s backend)', (backend) => {
 
   beforeAll(async () => {
     fx = createKeystoreFixture(backend);
-    ks = await fx.open();
-    ks.ceremony.begin({ components: 2, officer: 'sofia' });
-    COMPONENTS.forEach((c, i) => ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: custodian(i + 1) }));
-    await ks.ceremony.finish({ expectedKcv: kcvAes(MK) });
-    await ks.createBankCa({ commonName: 'Profile CA', officer: 'sofia' });
-    await ks.createIssuerKey({ commonName: 'Profile Issuer', officer: 'sofia' });
+    ks = await openIssuerKeystore(fx, COMPONENTS, 'Profile');
   });
   afterAll(async () => {
     await ks.close();

@@ -11,7 +11,8 @@ describe('card key series store (migration 0003)', () => {
   afterAll(() => fx.dispose());
 
   it('creates a STRICT table with the documented columns', () => {
-    const sql = (fx.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'card_key_series'").get() as { sql: string }).sql;
+    const sql = (fx.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'card_key_series'").get() as { sql: string })
+      .sql;
     expect(sql).toMatch(/STRICT/);
     const cols = (fx.db.prepare('PRAGMA table_info(card_key_series)').all() as { name: string }[]).map((c) => c.name);
     expect(cols).toEqual(['n', 'mk_version', 'sn', 'pending_sn', 'pending_mk_version', 'retired_count', 'updated_at']);
@@ -30,7 +31,11 @@ describe('card key series store (migration 0003)', () => {
 
   it('rejects inconsistent pending rotations at the SQL level', () => {
     const store = new SqliteCardSeriesStore(fx.db);
-    expect(() => store.put({ n: 'N-3', mkVersion: 1, sn: 2, pendingSn: 2, pendingMkVersion: 1, retiredCount: 0 })).toThrow(/CHECK/);
-    expect(() => store.put({ n: 'N-4', mkVersion: 1, sn: 1, pendingSn: 2, pendingMkVersion: null, retiredCount: 0 })).toThrow(/CHECK/);
+    expect(() =>
+      store.put({ n: 'N-3', mkVersion: 1, sn: 2, pendingSn: 2, pendingMkVersion: 1, retiredCount: 0 }),
+    ).toThrow(/CHECK/);
+    expect(() =>
+      store.put({ n: 'N-4', mkVersion: 1, sn: 1, pendingSn: 2, pendingMkVersion: null, retiredCount: 0 }),
+    ).toThrow(/CHECK/);
   });
 });

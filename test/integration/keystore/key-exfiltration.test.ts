@@ -25,7 +25,7 @@ import {
   deriveSessionKeys,
   deriveTransportKey,
 } from '../../../src/core/card/protocol/sm-crypto';
-import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
+import { xorComponents } from '../../../src/core/crypto/kcv';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
@@ -40,7 +40,7 @@ import {
   SOFTHSM_LIBRARY,
   TEST_COST,
   createKeystoreFixture,
-  custodian,
+  openIssuerKeystore,
   type KeystoreFixture,
 } from './keystore.fixture';
 
@@ -142,12 +142,7 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
 
   beforeAll(async () => {
     fx = createKeystoreFixture(backend);
-    ks = await fx.open();
-    ks.ceremony.begin({ components: 2, officer: 'sofia' });
-    COMPONENTS.forEach((c, i) => ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: custodian(i + 1) }));
-    await ks.ceremony.finish({ expectedKcv: kcvAes(MK) });
-    await ks.createBankCa({ commonName: 'Attack CA', officer: 'sofia' });
-    await ks.createIssuerKey({ commonName: 'Attack Issuer', officer: 'sofia' });
+    ks = await openIssuerKeystore(fx, COMPONENTS, 'Attack');
   });
   afterAll(async () => {
     await ks.close();
@@ -295,7 +290,10 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         ),
         code,
       );
-      await expectCode(ks.restoreFrom(file, ['backup passphrase 1', 'backup passphrase 2'], { officer: 'sofia' }), code);
+      await expectCode(
+        ks.restoreFrom(file, ['backup passphrase 1', 'backup passphrase 2'], { officer: 'sofia' }),
+        code,
+      );
       expect(existsSync(file)).toBe(false);
     }
   });

@@ -1,15 +1,4 @@
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  readdirSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
@@ -18,7 +7,8 @@ import type { Result } from '../../../src/shared/contract';
 import type { Workstation } from '../../../src/core/workstation';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import { encodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
-import { createWorkstation } from '../../../src/core/workstation';
+import { backupHeaderOf, withBackupHeader } from '../../support/backup-header';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { TEST_COST } from './keystore.fixture';
 import {
   APPROVER_BACKUP_PASSPHRASE,
@@ -44,27 +34,8 @@ import {
 const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error.message);
 type KeyRow = { id: string; purpose: string; version: number; state: string; kcv: string };
 
-/**
- * A fresh workstation whose keystore and backups use the tests' cheap scrypt: every restore attempt
- * here derives two custodian keys, and the attacks below make many.
- */
-function cheapScryptWorkstation() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'otac-test-'));
-  const keystore = {
-    backend: 'software',
-    file: join(dataDir, 'keystore', 'keystore.otacks'),
-    scryptCost: TEST_COST,
-  } as const;
-  const ws = createWorkstation({ dataDir, shell: 'browser', version: 'test', keystore });
-  return {
-    ws,
-    dataDir,
-    dispose: async () => {
-      await ws.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
+/** Every restore attempt here derives two custodian keys, and the attacks below make many: cheap scrypt. */
+const cheapScryptWorkstation = () => freshWorkstation({ keystoreScryptCost: TEST_COST });
 
 describe('keys:backup* channels', () => {
   let t: ReturnType<typeof cheapScryptWorkstation>;
@@ -267,8 +238,18 @@ describe('keys:backup* channels', () => {
     for (const who of [clerk, auditor]) {
       for (const [channel, input] of [
         ['keys:backupList', {}],
-        ['keys:backupCreate', { passphrase: BACKUP_PASSPHRASE, approverPassphrase: APPROVER_BACKUP_PASSPHRASE, approval: unissuedApproval(second) }],
-        ['keys:backupRestore', { fileName, custodianPassphrases: BACKUP_PASSPHRASES, approval: unissuedApproval(second) }],
+        [
+          'keys:backupCreate',
+          {
+            passphrase: BACKUP_PASSPHRASE,
+            approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
+            approval: unissuedApproval(second),
+          },
+        ],
+        [
+          'keys:backupRestore',
+          { fileName, custodianPassphrases: BACKUP_PASSPHRASES, approval: unissuedApproval(second) },
+        ],
       ] as const) {
         expect(await call(who, channel, input), `${who.role} ${channel}`).toMatchObject({
           ok: false,
@@ -326,20 +307,6 @@ describe('keys:backup* channels', () => {
   describe('split knowledge (issue 8)', () => {
     const THIRD_PASSPHRASE = 'the third officer keeps this';
     const stamp = (n: number) => `keystore-backup-20200101T00000${n}.000Z.otacbk`;
-    type Header = { id: string; custodians: unknown[]; iv: string; payloadLength: number };
-    // A backup with its header edited as an attacker with the file would: same body, header re-framed.
-    const withHeader = (blob: Buffer, edit: (h: Header) => void): Buffer => {
-      const end = 12 + blob.readUInt32BE(8);
-      const header = JSON.parse(blob.subarray(12, end).toString('utf8')) as Header;
-      edit(header);
-      const json = Buffer.from(JSON.stringify(header), 'utf8');
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(json.length);
-      return Buffer.concat([blob.subarray(0, 8), len, json, blob.subarray(end)]);
-    };
-    const headerOf = (blob: Buffer): Header =>
-      JSON.parse(blob.subarray(12, 12 + blob.readUInt32BE(8)).toString('utf8')) as Header;
-
     it('one officer alone cannot make a backup: no approver, themselves as approver, one passphrase for both', async () => {
       const attempts = [
         [{ passphrase: BACKUP_PASSPHRASE }, 'APPROVAL_REQUIRED'],
@@ -355,13 +322,20 @@ describe('keys:backup* channels', () => {
           {
             passphrase: BACKUP_PASSPHRASE,
             approverPassphrase: APPROVER_BACKUP_PASSPHRASE,
-            approval: { ...(await approvalFor(ws, officer, 'keys.backup', officer)), username: officer.username.toUpperCase() },
+            approval: {
+              ...(await approvalFor(ws, officer, 'keys.backup', officer)),
+              username: officer.username.toUpperCase(),
+            },
           },
           'APPROVAL_SAME_OPERATOR',
         ],
         // The approver is real, but one secret for both custodians is one person's knowledge.
         [
-          { passphrase: BACKUP_PASSPHRASE, approverPassphrase: BACKUP_PASSPHRASE, approval: await approvalFor(ws, officer, 'keys.backup', second) },
+          {
+            passphrase: BACKUP_PASSPHRASE,
+            approverPassphrase: BACKUP_PASSPHRASE,
+            approval: await approvalFor(ws, officer, 'keys.backup', second),
+          },
           'KEYSTORE_BACKUP_SAME_PASSPHRASE',
         ],
       ] as const;
@@ -397,18 +371,22 @@ describe('keys:backup* channels', () => {
       // Slots swapped; slot 2 from another backup of the same pair; slot 2 from one the officer made with a third.
       writeFileSync(
         join(backupsDir, stamp(1)),
-        withHeader(blobA, (h) => h.custodians.reverse()),
+        withBackupHeader(blobA, (h) => h.custodians.reverse()),
       );
       writeFileSync(
         join(backupsDir, stamp(2)),
-        withHeader(blobA, (h) => (h.custodians[1] = headerOf(blob(b.fileName)).custodians[1])),
+        withBackupHeader(blobA, (h) => (h.custodians[1] = backupHeaderOf(blob(b.fileName)).custodians[1]!)),
       );
       writeFileSync(
         join(backupsDir, stamp(3)),
-        withHeader(blobA, (h) => (h.custodians[1] = headerOf(blob(c.fileName)).custodians[1])),
+        withBackupHeader(blobA, (h) => (h.custodians[1] = backupHeaderOf(blob(c.fileName)).custodians[1]!)),
       );
 
-      value(await call(officer, 'keys:generateMasterKey', { approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
+      value(
+        await call(officer, 'keys:generateMasterKey', {
+          approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+        }),
+      );
       const fileBefore = readFileSync(keystoreFile);
       const keysBefore = await keys();
       const auditBefore = auditRows(ws).length;

@@ -55,11 +55,15 @@ describe('keys:* over a PKCS#11 token (SoftHSM)', () => {
       state: 'unlocked',
     });
     const mk = value(
-      await ws.router.dispatch(officer.client, 'keys:generateMasterKey', { approval: await approvalFor(ws, officer, 'keys.ceremony', second) }),
+      await ws.router.dispatch(officer.client, 'keys:generateMasterKey', {
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
     );
     expect(mk).toMatchObject({ purpose: 'master', version: 1, state: 'active' });
     // An HSM is backed up with the vendor's tools; the refusal comes before any approver is asked.
-    const backup = await ws.router.dispatch(officer.client, 'keys:backupCreate', { passphrase: 'a long backup passphrase' });
+    const backup = await ws.router.dispatch(officer.client, 'keys:backupCreate', {
+      passphrase: 'a long backup passphrase',
+    });
     expect(backup).toMatchObject({ ok: false, error: { code: 'KEYSTORE_BACKUP_UNSUPPORTED' } });
     expect(backup.ok ? '' : backup.error.message).toContain("HSM vendor's tools");
     expect(value(await ws.router.dispatch(officer.client, 'keys:backupList', {}))).toEqual({ backups: [] });

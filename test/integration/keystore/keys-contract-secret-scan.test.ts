@@ -8,6 +8,7 @@ import { freshWorkstation } from '../../support/fresh-workstation';
 import { COMPONENT_HEX, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
 import { addOperator, approvalFor, approvalOf, setupOfficer, value } from '../../support/operators';
 import { readText } from './keystore.fixture';
+import { encodings } from '../../support/secret-encodings';
 
 // The domain's secret scan (secret-scan.test.ts) seen from outside: after a ceremony over the
 // contract, many card keys, a rotation and retirements, nothing the contract answered, nor the
@@ -16,11 +17,6 @@ import { readText } from './keystore.fixture';
 
 const MK = masterKeyOf(COMPONENT_HEX);
 const K = (n: string, sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(n, sn));
-
-function encodings(secret: Buffer): string[] {
-  const hex = secret.toString('hex');
-  return [secret.toString('latin1'), hex, hex.toUpperCase(), secret.toString('base64'), secret.toString('base64url')];
-}
 
 describe('no key material crosses the contract or lands in the database or log', () => {
   const t = freshWorkstation();

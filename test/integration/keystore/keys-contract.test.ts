@@ -5,11 +5,25 @@ import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { kcvAes } from '../../../src/core/crypto/kcv';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { COMPONENT_HEX, KEYSTORE_PASSPHRASE, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
-import { addOperator, approvalFor, approvalOf, auditRows, unissuedApproval, setupOfficer, value, type TestOperator } from '../../support/operators';
+import {
+  addOperator,
+  approvalFor,
+  approvalOf,
+  auditRows,
+  unissuedApproval,
+  setupOfficer,
+  value,
+  type TestOperator,
+} from '../../support/operators';
 import type { Workstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
 
-const auditKeyInfo = expect.objectContaining({ purpose: 'audit', version: 1, state: 'active', algorithm: 'EC-P256' }) as unknown;
+const auditKeyInfo = expect.objectContaining({
+  purpose: 'audit',
+  version: 1,
+  state: 'active',
+  algorithm: 'EC-P256',
+}) as unknown;
 const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error.message);
 
 // The keystore through the contract, as the Keys page drives it: the real router, roles,
@@ -77,11 +91,23 @@ describe('keys:* channels', () => {
       ok: false,
       error: { code: 'APPROVAL_REQUIRED' },
     });
-    expect(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: await approvalFor(ws, officer, 'keys.ceremony', officer) })).toMatchObject({
+    expect(
+      await call(officer, 'keys:ceremonyBegin', {
+        components: 3,
+        approval: await approvalFor(ws, officer, 'keys.ceremony', officer),
+      }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'APPROVAL_SAME_OPERATOR' },
     });
-    expect(value(await call(officer, 'keys:ceremonyBegin', { components: 3, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }))).toEqual({
+    expect(
+      value(
+        await call(officer, 'keys:ceremonyBegin', {
+          components: 3,
+          approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+        }),
+      ),
+    ).toEqual({
       components: 3,
       entered: [],
     });
@@ -169,7 +195,12 @@ describe('keys:* channels', () => {
 
   it('aborts a ceremony, and locking mid-ceremony aborts it too', async () => {
     await createKeystore(ws, officer);
-    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
+    value(
+      await call(officer, 'keys:ceremonyBegin', {
+        components: 2,
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
+    );
     value(
       await call(officer, 'keys:ceremonyEnterComponent', {
         index: 1,
@@ -184,7 +215,12 @@ describe('keys:* channels', () => {
       error: { code: 'CEREMONY_NOT_STARTED' },
     });
 
-    value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
+    value(
+      await call(officer, 'keys:ceremonyBegin', {
+        components: 2,
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
+    );
     value(await call(officer, 'keys:lock'));
     value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }));
     expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: null });
@@ -193,7 +229,11 @@ describe('keys:* channels', () => {
 
   it('shows a card key state and retires it; an unknown card is not issued by looking it up', async () => {
     await createKeystore(ws, officer);
-    value(await call(officer, 'keys:generateMasterKey', { approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
+    value(
+      await call(officer, 'keys:generateMasterKey', {
+        approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+      }),
+    );
     const issued = await ws.keystore.current().cardKey('N-42');
 
     expect(await call(officer, 'keys:cardKeyState', { n: 'N-43' })).toMatchObject({
@@ -276,7 +316,12 @@ describe('keys:* channels', () => {
     });
 
     it('refuses the same operator for a second component, also at once, and a component someone else entered', async () => {
-      value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
+      value(
+        await call(officer, 'keys:ceremonyBegin', {
+          components: 2,
+          approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+        }),
+      );
       value(await enter(1, approvalOf(officer)));
       const before = await progress();
 
@@ -307,7 +352,12 @@ describe('keys:* channels', () => {
       ]);
 
       // A fresh ceremony: one custodian sends both components at the same moment; only one is kept.
-      value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
+      value(
+        await call(officer, 'keys:ceremonyBegin', {
+          components: 2,
+          approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+        }),
+      );
       const both = await Promise.all([enter(1, approvalOf(second)), enter(2, approvalOf(second))]);
       expect(both.filter((r) => r.ok)).toHaveLength(1);
       expect(both.find((r) => !r.ok)).toMatchObject({ ok: false, error: { code: 'CEREMONY_CUSTODIAN_REPEATED' } });
@@ -324,7 +374,12 @@ describe('keys:* channels', () => {
       });
       expect(failedAttempts(second.id)).toBe(0);
 
-      value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
+      value(
+        await call(officer, 'keys:ceremonyBegin', {
+          components: 2,
+          approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+        }),
+      );
       const wrong = await enter(1, { username: second.username, password: 'not the password' });
       expect(wrong).toMatchObject({ ok: false, error: { code: 'CEREMONY_CUSTODIAN_FAILED' } });
       expect(JSON.stringify(wrong)).not.toContain(COMPONENT_HEX[0]);
@@ -341,7 +396,12 @@ describe('keys:* channels', () => {
     });
 
     it('takes custodians from security officers on a password of their own only', async () => {
-      value(await call(officer, 'keys:ceremonyBegin', { components: 2, approval: await approvalFor(ws, officer, 'keys.ceremony', second) }));
+      value(
+        await call(officer, 'keys:ceremonyBegin', {
+          components: 2,
+          approval: await approvalFor(ws, officer, 'keys.ceremony', second),
+        }),
+      );
       const manager = await addOperator(ws, 'manager');
       expect(await enter(1, approvalOf(manager))).toMatchObject({
         ok: false,

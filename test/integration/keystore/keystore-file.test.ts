@@ -61,7 +61,8 @@ describe('keystore file integrity (software backend)', () => {
   });
 
   it('detects truncation anywhere', async () => {
-    for (const len of [3, 10, 40, good.length - 17, good.length - 1]) await refuses(good.subarray(0, len), 'KEYSTORE_TRUNCATED');
+    for (const len of [3, 10, 40, good.length - 17, good.length - 1])
+      await refuses(good.subarray(0, len), 'KEYSTORE_TRUNCATED');
   });
 
   it('refuses a foreign file (an SQLite database) and a newer format', async () => {
@@ -72,14 +73,18 @@ describe('keystore file integrity (software backend)', () => {
   });
 
   it('refuses the wrong passphrase without touching the file', async () => {
-    await expect(fx.open({ passphrase: 'another passphrase' })).rejects.toMatchObject({ code: 'KEYSTORE_WRONG_PASSPHRASE' });
+    await expect(fx.open({ passphrase: 'another passphrase' })).rejects.toMatchObject({
+      code: 'KEYSTORE_WRONG_PASSPHRASE',
+    });
     expect(readFileSync(fx.keystoreFile).equals(good)).toBe(true);
   });
 
   it('does not invent a keystore when the file is missing and creation is off', async () => {
     const other = join(fx.dir, 'missing.otacks');
     const cfg = { ...fx.config(), file: other, createIfMissing: false } as const;
-    await expect(openKeystore(cfg, { cardSeries: new SqliteCardSeriesStore(fx.db), audit: () => undefined })).rejects.toMatchObject({
+    await expect(
+      openKeystore(cfg, { cardSeries: new SqliteCardSeriesStore(fx.db), audit: () => undefined }),
+    ).rejects.toMatchObject({
       code: 'KEYSTORE_MISSING',
     });
     expect(existsSync(other)).toBe(false);
@@ -105,7 +110,9 @@ describe('keystore token selection (pkcs11 backend)', () => {
 
   it('refuses an absent token with a clear error', async () => {
     const cfg = { backend: 'pkcs11', library: SOFTHSM_LIBRARY, tokenLabel: 'no-such-token', pin: '246810' } as const;
-    await expect(openKeystore(cfg, { cardSeries: new SqliteCardSeriesStore(fx.db), audit: () => undefined })).rejects.toMatchObject({
+    await expect(
+      openKeystore(cfg, { cardSeries: new SqliteCardSeriesStore(fx.db), audit: () => undefined }),
+    ).rejects.toMatchObject({
       code: 'HSM_TOKEN_NOT_FOUND',
     });
   });

@@ -8,6 +8,7 @@ import { migration0003 } from '../../../src/core/db/migrations/0003-keystore.mig
 import { createLogger } from '../../../src/core/log';
 import { SqliteCardSeriesStore } from '../../../src/core/keystore/card-series.repository';
 import { openKeystore, type KeystoreConfig } from '../../../src/core/keystore/create-keystore';
+import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
 import type { CeremonyCustodian } from '../../../src/core/keystore/keystore.types';
@@ -77,7 +78,12 @@ export function createKeystoreFixture(backend: BackendName): KeystoreFixture {
     keystoreFile,
     audit,
     config,
-    open: (o) => openKeystore(config(o), { cardSeries, log, audit: (action, details) => audit.push({ action, details: { ...details } }) }),
+    open: (o) =>
+      openKeystore(config(o), {
+        cardSeries,
+        log,
+        audit: (action, details) => audit.push({ action, details: { ...details } }),
+      }),
     dispose: () => {
       db.close();
       rmSync(dir, { recursive: true, force: true });
@@ -95,10 +101,14 @@ function initSoftHsmToken(dir: string, label: string): void {
   const conf = join(dir, 'softhsm2.conf');
   writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
   process.env.SOFTHSM2_CONF = conf;
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', '13579111', '--pin', '246810'], {
-    env: { ...process.env, SOFTHSM2_CONF: conf },
-    stdio: 'pipe',
-  });
+  execFileSync(
+    'softhsm2-util',
+    ['--init-token', '--free', '--label', label, '--so-pin', '13579111', '--pin', '246810'],
+    {
+      env: { ...process.env, SOFTHSM2_CONF: conf },
+      stdio: 'pipe',
+    },
+  );
 }
 
 export function readText(file: string): string {
@@ -107,4 +117,22 @@ export function readText(file: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * Opens the fixture's keystore with a master key made of `components` (each entered by its own
+ * custodian, checked against the XOR's KCV), then a bank CA and issuer key named after `name`.
+ */
+export async function openIssuerKeystore(
+  fx: KeystoreFixture,
+  components: readonly Buffer[],
+  name: string,
+): Promise<KeystoreService> {
+  const ks = await fx.open();
+  ks.ceremony.begin({ components: 2, officer: 'sofia' });
+  components.forEach((c, i) => ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: custodian(i + 1) }));
+  await ks.ceremony.finish({ expectedKcv: kcvAes(xorComponents(components)) });
+  await ks.createBankCa({ commonName: `${name} CA`, officer: 'sofia' });
+  await ks.createIssuerKey({ commonName: `${name} Issuer`, officer: 'sofia' });
+  return ks;
 }

@@ -1,11 +1,30 @@
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, constants, createHash, createPublicKey, generateKeyPairSync, privateDecrypt, verify } from 'node:crypto';
+import {
+  X509Certificate,
+  constants,
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  privateDecrypt,
+  verify,
+} from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deriveReceiptKey, ENVELOPE_PUBLIC_KEY, envelopeKeysFromSecret, openEnvelope, parseEnvelope } from '../../../src/core/card/protocol/list-envelope';
+import {
+  deriveReceiptKey,
+  ENVELOPE_PUBLIC_KEY,
+  envelopeKeysFromSecret,
+  openEnvelope,
+  parseEnvelope,
+} from '../../../src/core/card/protocol/list-envelope';
 import { INS } from '../../../src/core/card/protocol/profile.constants';
-import { cardCryptogram, deriveSessionKeys, smUnwrapCommand, smWrapResponse } from '../../../src/core/card/protocol/sm-crypto';
+import {
+  cardCryptogram,
+  deriveSessionKeys,
+  smUnwrapCommand,
+  smWrapResponse,
+} from '../../../src/core/card/protocol/sm-crypto';
 import { aesCmac } from '../../../src/core/crypto/aes-cmac';
 import { kcvAes, kcvFromBlock, xorComponents } from '../../../src/core/crypto/kcv';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
@@ -26,8 +45,10 @@ const COMPONENTS = [
 const MK = xorComponents(COMPONENTS.map((c) => Buffer.from(c, 'hex')));
 const cardK = (n: string, sn: number, mk: Buffer = MK) => kdfCounterCmac(mk, cardKeyKdfInput(n, sn));
 /** The backend alone, without the service: to write a key list as an older version left it. */
-const rawBackend = (c: KeystoreConfig): KeystoreBackend => (c.backend === 'software' ? new SoftwareBackend(c) : new Pkcs11Backend(c));
-const expectCode = async (p: Promise<unknown>, code: string) => expect(p).rejects.toMatchObject({ name: 'AppError', code });
+const rawBackend = (c: KeystoreConfig): KeystoreBackend =>
+  c.backend === 'software' ? new SoftwareBackend(c) : new Pkcs11Backend(c);
+const expectCode = async (p: Promise<unknown>, code: string) =>
+  expect(p).rejects.toMatchObject({ name: 'AppError', code });
 
 describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
   let fx: KeystoreFixture;
@@ -46,7 +67,9 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
 
   it('makes the audit key with the keystore, audited, and signs checkpoints with it (ECDSA P-256, DER)', async () => {
     const audit = (await ks.listKeys()).filter((k) => k.purpose === 'audit');
-    expect(audit).toEqual([expect.objectContaining({ version: 1, state: 'active', algorithm: 'EC-P256', origin: 'generated' })]);
+    expect(audit).toEqual([
+      expect.objectContaining({ version: 1, state: 'active', algorithm: 'EC-P256', origin: 'generated' }),
+    ]);
     expect(fx.audit.filter((a) => a.action === 'keystore.audit_key.created')).toEqual([
       { action: 'keystore.audit_key.created', details: { kcv: audit[0]?.kcv, version: 1 } },
     ]);
@@ -58,7 +81,9 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     const data = Buffer.from('otac-audit-checkpoint/1\n12\nabc');
     const sig = await ks.signAudit(data);
     expect(verify('sha256', data, createPublicKey(pub.pem), sig)).toBe(true);
-    expect(verify('sha256', Buffer.from('otac-audit-checkpoint/1\n13\nabc'), createPublicKey(pub.pem), sig)).toBe(false);
+    expect(verify('sha256', Buffer.from('otac-audit-checkpoint/1\n13\nabc'), createPublicKey(pub.pem), sig)).toBe(
+      false,
+    );
   });
 
   it('refuses card keys before there is a master key', async () => {
@@ -87,7 +112,14 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     await expectCode(ks.ceremony.finish({ expectedKcv: '000000' }), 'CEREMONY_KCV_MISMATCH');
     expect((await ks.listKeys()).filter((k) => k.purpose === 'master')).toEqual([]);
     const info = await ks.ceremony.finish({ expectedKcv: kcvAes(MK) });
-    expect(info).toMatchObject({ purpose: 'master', version: 1, state: 'active', kcv: kcvAes(MK), algorithm: 'AES-256', origin: 'components' });
+    expect(info).toMatchObject({
+      purpose: 'master',
+      version: 1,
+      state: 'active',
+      kcv: kcvAes(MK),
+      algorithm: 'AES-256',
+      origin: 'components',
+    });
     expect((await ks.status()).masterKey).toEqual({ version: 1, kcv: kcvAes(MK) });
     expect(ks.ceremony.progress()).toBeNull();
   });
@@ -124,13 +156,27 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
 
   it('formats K for the mailer through one audited function', async () => {
     const before = fx.audit.length;
-    await expectCode(ks.formatCustomerKeyForMailer('N-1002', { operator: 'carl', role: 'clerk', reason: 'initial mailer' }), 'FORBIDDEN');
-    const m = await ks.formatCustomerKeyForMailer('N-1002', { operator: 'mia', role: 'manager', reason: 'initial mailer' });
+    await expectCode(
+      ks.formatCustomerKeyForMailer('N-1002', { operator: 'carl', role: 'clerk', reason: 'initial mailer' }),
+      'FORBIDDEN',
+    );
+    const m = await ks.formatCustomerKeyForMailer('N-1002', {
+      operator: 'mia',
+      role: 'manager',
+      reason: 'initial mailer',
+    });
     const parsed = parseMailerKey(m.formatted);
     expect(parsed.ok && parsed.key.equals(cardK('N-1002', 1))).toBe(true);
     expect(m).toMatchObject({ n: 'N-1002', sn: 1, kcv: kcvAes(cardK('N-1002', 1)) });
     const entry = fx.audit.slice(before).find((a) => a.action === 'keystore.mailer.customer_key_formatted');
-    expect(entry?.details).toEqual({ n: 'N-1002', sn: 1, kcv: m.kcv, operator: 'mia', role: 'manager', reason: 'initial mailer' });
+    expect(entry?.details).toEqual({
+      n: 'N-1002',
+      sn: 1,
+      kcv: m.kcv,
+      operator: 'mia',
+      role: 'manager',
+      reason: 'initial mailer',
+    });
   });
 
   it("rotates a card key: K' for the next SN travels in ROTATE KEY under a session of K, then K is retired", async () => {
@@ -146,7 +192,10 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     const session = await ks.openSecureSession(k, host, chal);
     const header = { cla: 0x84, ins: INS.ROTATE_KEY, p1: 2, p2: 0 };
     // The KCV is the keystore's own, whatever the caller's copy of the handle says.
-    const e = await ks.wrapSecureCommand(session, 1, header, [{ keyOf: rot.next }, { kcvOf: { ...rot.next, kcv: '000000' } }]);
+    const e = await ks.wrapSecureCommand(session, 1, header, [
+      { keyOf: rot.next },
+      { kcvOf: { ...rot.next, kcv: '000000' } },
+    ]);
     // What the card does with K: K' || KCV(K').
     const plain = smUnwrapCommand(deriveSessionKeys(cardK('N-2001', 1), host, chal), 1, header, e);
     expect(plain).toEqual(Buffer.concat([cardK('N-2001', 2), Buffer.from(rot.next.kcv, 'hex')]));
@@ -176,11 +225,16 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     const { envelope, receiptKey } = await ks.sealListForPublicKey(spki, request);
     const parsed = parseEnvelope(envelope);
     expect(parsed.header).toMatchObject({ type: ENVELOPE_PUBLIC_KEY, listSeq: 7 });
-    const p = privateDecrypt({ key: card.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, parsed.wrapped ?? Buffer.alloc(0));
+    const p = privateDecrypt(
+      { key: card.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+      parsed.wrapped ?? Buffer.alloc(0),
+    );
     const keys = envelopeKeysFromSecret(p);
     expect(openEnvelope(parsed, keys)).toEqual(request.signedList);
     const message = Buffer.from('receipt message');
-    expect(await ks.verifyReceipt(receiptKey, message, aesCmac(deriveReceiptKey(keys.mac, request.cardId, 7), message))).toBe(true);
+    expect(
+      await ks.verifyReceipt(receiptKey, message, aesCmac(deriveReceiptKey(keys.mac, request.cardId, 7), message)),
+    ).toBe(true);
     expect(await ks.verifyReceipt(receiptKey, message, Buffer.alloc(16))).toBe(false);
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
     await expectCode(ks.sealListForPublicKey(ec, request), 'KEY_BAD_PUBLIC_KEY');
@@ -253,7 +307,10 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     await ks.close();
     const raw = rawBackend(fx.config({ createIfMissing: false }));
     const metadata = await raw.open();
-    const legacy = JSON.stringify({ format: 1, keys: (JSON.parse(metadata ?? '') as { keys: { purpose: string }[] }).keys.filter((k) => k.purpose !== 'audit') });
+    const legacy = JSON.stringify({
+      format: 1,
+      keys: (JSON.parse(metadata ?? '') as { keys: { purpose: string }[] }).keys.filter((k) => k.purpose !== 'audit'),
+    });
     await raw.commit(legacy);
     await raw.close();
     const before = fx.audit.length;

@@ -7,7 +7,16 @@ import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import { decodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
-import { BACKENDS, PASSPHRASE, TEST_COST, createKeystoreFixture, custodian, readText, type KeystoreFixture } from './keystore.fixture';
+import {
+  BACKENDS,
+  PASSPHRASE,
+  TEST_COST,
+  createKeystoreFixture,
+  custodian,
+  readText,
+  type KeystoreFixture,
+} from './keystore.fixture';
+import { encodings } from '../../support/secret-encodings';
 
 // After a ceremony, many derived card keys, a rotation, a retirement and the issuer key,
 // no key (MK, components, any K or K', the private keys of S, the CA and the audit key) may appear in the SQLite file, the
@@ -18,16 +27,6 @@ const COMPONENTS = ['11'.repeat(16) + '2f'.repeat(16), '5c'.repeat(8) + 'a3'.rep
 );
 const MK = xorComponents(COMPONENTS);
 const K = (n: string, sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(n, sn));
-
-function encodings(secret: Buffer): string[] {
-  return [
-    secret.toString('latin1'),
-    secret.toString('hex'),
-    secret.toString('hex').toUpperCase(),
-    secret.toString('base64'),
-    secret.toString('base64url'),
-  ];
-}
 
 describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
   let fx: KeystoreFixture;
@@ -46,7 +45,11 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
     const keep = <T>(v: T): T => (outputs.push(v), v);
 
     keep(ks.ceremony.begin({ components: 2, officer: 'sofia' }));
-    COMPONENTS.forEach((c, i) => keep(ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: custodian(i + 1), expectedKcv: kcvAes(c) })));
+    COMPONENTS.forEach((c, i) =>
+      keep(
+        ks.ceremony.enterComponent(i + 1, c.toString('hex'), { custodian: custodian(i + 1), expectedKcv: kcvAes(c) }),
+      ),
+    );
     keep(await ks.ceremony.finish({ expectedKcv: kcvAes(MK) }));
     keep(await ks.createBankCa({ commonName: 'Scan CA', officer: 'sofia' }));
     keep(await ks.createIssuerKey({ commonName: 'Scan Issuer', officer: 'sofia' }));

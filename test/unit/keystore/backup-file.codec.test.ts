@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeBackupFile, encodeBackupFile, readBackupCustodians } from '../../../src/core/keystore/backup-file.codec';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import { decodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
+import { backupHeaderOf, withBackupHeader } from '../../support/backup-header';
 
 // Backup file format 2 (docs/keystore.md): only both custodians' passphrases together open it.
 
@@ -12,18 +13,6 @@ const BEN = 'ben keeps another passphrase';
 const PAYLOAD = Buffer.from(
   JSON.stringify({ metadata: 'm', keys: [{ ref: 'k-1', value: 'c2VjcmV0IGtleSBieXRlcw==' }] }),
 );
-
-type Header = { id: string; custodians: { name: string }[]; iv: string; payloadLength: number };
-function editHeader(blob: Buffer, edit: (h: Header) => void): Buffer {
-  const end = 12 + blob.readUInt32BE(8);
-  const header = JSON.parse(blob.subarray(12, end).toString('utf8')) as Header;
-  edit(header);
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(json.length);
-  return Buffer.concat([blob.subarray(0, 8), len, json, blob.subarray(end)]);
-}
-const headerOf = (blob: Buffer) => JSON.parse(blob.subarray(12, 12 + blob.readUInt32BE(8)).toString('utf8')) as Header;
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -73,26 +62,26 @@ describe('keystore backup file, format 2', () => {
       { name: 'ben', kek: kek('ana chose this one too') },
     ]);
     const cases: [string, Buffer, readonly [string, string]][] = [
-      ['slots swapped', editHeader(blob, (h) => h.custodians.reverse()), [BEN, ANA]],
+      ['slots swapped', withBackupHeader(blob, (h) => h.custodians.reverse()), [BEN, ANA]],
       [
         'share from another file',
-        editHeader(blob, (h) => (h.custodians[1] = headerOf(other).custodians[1]!)),
+        withBackupHeader(blob, (h) => (h.custodians[1] = backupHeaderOf(other).custodians[1]!)),
         [ANA, BEN],
       ],
       [
         'share planted',
-        editHeader(blob, (h) => (h.custodians[1] = headerOf(anasOwn).custodians[1]!)),
+        withBackupHeader(blob, (h) => (h.custodians[1] = backupHeaderOf(anasOwn).custodians[1]!)),
         [ANA, 'ana chose this one too'],
       ],
-      ['custodian renamed', editHeader(blob, (h) => (h.custodians[1]!.name = 'carl')), [ANA, BEN]],
+      ['custodian renamed', withBackupHeader(blob, (h) => (h.custodians[1]!.name = 'carl')), [ANA, BEN]],
     ];
     for (const [what, forged, [a, b]] of cases) {
       expect(await codeOf(decodeBackupFile(forged, [kek(a), kek(b)])), what).toBe('KEYSTORE_WRONG_PASSPHRASE');
     }
     // The planted share with ana's own id as well: her shares open, but their XOR is not this file's key.
-    const planted = editHeader(blob, (h) => {
-      h.id = headerOf(anasOwn).id;
-      h.custodians = headerOf(anasOwn).custodians;
+    const planted = withBackupHeader(blob, (h) => {
+      h.id = backupHeaderOf(anasOwn).id;
+      h.custodians = backupHeaderOf(anasOwn).custodians;
     });
     expect(await codeOf(decodeBackupFile(planted, [kek(ANA), kek('ana chose this one too')]))).toBe(
       'KEYSTORE_TAMPERED',

@@ -5,7 +5,7 @@ import type { SessionInfo } from '../../../shared/contract/auth.contract';
 import { ROLES, ROLE_LABELS, type Role } from '../../../shared/roles';
 import type { CallError } from '../../api/client';
 import { useAction, useCall } from '../../api/client';
-import { ApprovalDialog, ConfirmDialog, Modal } from '../../ui/dialogs';
+import { ApprovalDialog, ConfirmDialog, FormActions, Modal } from '../../ui/dialogs';
 import { ErrorBanner, Field, Form, fieldError } from '../../ui/forms';
 import { useApprovedSecretAction } from '../keys/use-secret-action';
 
@@ -271,14 +271,7 @@ function ResetPasswordDialog({ op, onClose }: { op: OperatorInfo | null; onClose
           value={password}
           onChange={(e) => setPassword(e.target.value)}
         />
-        <div className="actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="danger" disabled={reset.pending}>
-            Reset password
-          </button>
-        </div>
+        <FormActions onCancel={onClose} submitLabel="Reset password" pending={reset.pending} danger />
       </Form>
       <PrivilegedApproval flow={reset} action={`Reset the password of ${op?.username ?? ''}`} />
     </Modal>

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import type { Approval } from '../../../shared/contract/approval.contract';
 import type { DualControlAction } from '../../../shared/contract/policy.contract';
 import { call, CallError } from '../../api/client';
-import { Modal } from '../../ui/dialogs';
+import { FormActions, Modal } from '../../ui/dialogs';
 import { ErrorBanner, Field, Form } from '../../ui/forms';
 import { NewPassphraseFields } from './NewPassphraseFields';
 
@@ -96,14 +96,7 @@ export function CustodianApprovalDialog(props: {
           onChange={setPassphrase}
           onRepeatChange={setRepeat}
         />
-        <div className="actions">
-          <button type="button" onClick={close}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={props.pending}>
-            Approve
-          </button>
-        </div>
+        <FormActions onCancel={close} submitLabel="Approve" pending={props.pending} />
       </Form>
     </Modal>
   );

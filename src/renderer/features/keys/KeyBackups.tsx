@@ -1,7 +1,7 @@
 import { useRef, useState } from 'react';
 import type { BackupInfoView } from '../../../shared/contract/keys.contract';
 import { useCall } from '../../api/client';
-import { ApprovalDialog, ConfirmDialog, Modal } from '../../ui/dialogs';
+import { ApprovalDialog, ConfirmDialog, FormActions, Modal } from '../../ui/dialogs';
 import { ErrorBanner, Field, Form } from '../../ui/forms';
 import { CustodianApprovalDialog } from './CustodianApprovalDialog';
 import { useApprovedSecretAction } from './use-secret-action';
@@ -209,14 +209,7 @@ function RestoreBackup(props: {
               }}
             />
           ))}
-          <div className="actions">
-            <button type="button" onClick={close}>
-              Cancel
-            </button>
-            <button type="submit" className="danger" disabled={restore.pending}>
-              Restore backup
-            </button>
-          </div>
+          <FormActions onCancel={close} submitLabel="Restore backup" pending={restore.pending} danger />
         </Form>
       </Modal>
       <ApprovalDialog
