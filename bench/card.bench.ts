@@ -46,7 +46,11 @@ class CountingTransport implements CardTransport {
   }
 }
 
-async function apduRate(service: CardReaderService, reader: string, ms: number): Promise<{ perApdu: number; perSecond: number }> {
+async function apduRate(
+  service: CardReaderService,
+  reader: string,
+  ms: number,
+): Promise<{ perApdu: number; perSecond: number }> {
   return service.withCard(reader, async (t) => {
     await t.transmit(SELECT);
     for (let i = 0; i < 20; i++) await t.transmit(GET_STATE); // warm-up
@@ -69,11 +73,17 @@ async function listPush(service: PcscReaderService, reader: string, cardId: Buff
   const port = new RawCardKeyPort();
   const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const issuer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const issuerKey = port.importIssuerKey(issuer.privateKey, certifyIssuerKey(ca.privateKey, ecPublicPoint(issuer.publicKey)));
+  const issuerKey = port.importIssuerKey(
+    issuer.privateKey,
+    certifyIssuerKey(ca.privateKey, ecPublicPoint(issuer.publicKey)),
+  );
   const kBytes = randomBytes(16);
   const cardKey = port.importAesKey(kBytes);
   const transportKey = port.importAesKey(deriveTransportKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, cardId));
-  const entries = Array.from({ length: MAX_LIST_ENTRIES }, (_, i) => ({ index: i + 1, code: String(100000 + ((i * 7919) % 900000)) }));
+  const entries = Array.from({ length: MAX_LIST_ENTRIES }, (_, i) => ({
+    index: i + 1,
+    code: String(100000 + ((i * 7919) % 900000)),
+  }));
   const prepare = (listSeq: number) =>
     prepareList(
       port,
@@ -86,11 +96,21 @@ async function listPush(service: PcscReaderService, reader: string, cardId: Buff
     const host = new OtacCard(t);
     await host.select();
     const sc = await host.openSecureChannel(port, transportKey, 0);
-    await sc.personalise({ n: 'N-BENCH-0001', cardKey, keyVersion: 1, caPublicKey: ecPublicPoint(ca.publicKey), pinTries: 3, activationTries: 5 });
+    await sc.personalise({
+      n: 'N-BENCH-0001',
+      cardKey,
+      keyVersion: 1,
+      caPublicKey: ecPublicPoint(ca.publicKey),
+      pinTries: 3,
+      activationTries: 5,
+    });
     await host.activate(kBytes, '2468');
   });
 
-  for (const [form, seq, readerExtendedLength] of [['extended', 1, true], ['short', 2, false]] as const) {
+  for (const [form, seq, readerExtendedLength] of [
+    ['extended', 1, true],
+    ['short', 2, false],
+  ] as const) {
     const list = await prepare(seq);
     const counted = await service.withCard(reader, async (t) => {
       const counting = new CountingTransport(t);
@@ -100,7 +120,12 @@ async function listPush(service: PcscReaderService, reader: string, cardId: Buff
       const began = process.hrtime.bigint();
       await host.loadList(list.envelope);
       const ms = Number(process.hrtime.bigint() - began) / 1e6;
-      return { ms, sent: counting.sent - before.sent, received: counting.received - before.received, exchanges: counting.exchanges - before.exchanges };
+      return {
+        ms,
+        sent: counting.sent - before.sent,
+        received: counting.received - before.received,
+        exchanges: counting.exchanges - before.exchanges,
+      };
     });
     const wire = counted.sent + counted.received;
     report(`card.list_push.${form}.envelope_bytes`, list.envelope.length, 'bytes');
@@ -114,7 +139,10 @@ export async function run(report: Report): Promise<void> {
   await testbedUp();
   const taken = new Set(insertedCards().map((c) => c.slot));
   const slot = [0, 1].find((s) => !taken.has(s));
-  if (slot === undefined) throw new Error('both vpcd slots hold cards; remove one (npm run card -- remove --slot N) to run the card benchmark');
+  if (slot === undefined)
+    throw new Error(
+      'both vpcd slots hold cards; remove one (npm run card -- remove --slot N) to run the card benchmark',
+    );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otac-card-bench-'));
   const store = new CardStore(dir);
   const record = newBlankCard();

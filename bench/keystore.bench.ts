@@ -33,7 +33,9 @@ function opsPerSecond(fn: (i: number) => void, ms = SLICE_MS): number {
 
 function measureBackend(b: KeystoreBackend): { derive: number; mac: number } {
   const mk = b.generateAes(32, { persistent: false, extractable: false });
-  const derive = opsPerSecond((i) => b.destroy(b.deriveAes(mk, cardKeyKdfInput(`N-${i}`, 1), { persistent: false, extractable: true })));
+  const derive = opsPerSecond((i) =>
+    b.destroy(b.deriveAes(mk, cardKeyKdfInput(`N-${i}`, 1), { persistent: false, extractable: true })),
+  );
   const card = b.deriveAes(mk, cardKeyKdfInput('N-BENCH', 1), { persistent: false, extractable: true });
   const msg = randomBytes(64);
   const mac = opsPerSecond(() => b.cmac(card, msg));
@@ -96,10 +98,14 @@ async function openSoftHsm(dir: string): Promise<KeystoreBackend | undefined> {
   const conf = join(dir, 'softhsm2.conf');
   writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
   try {
-    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'otac-bench', '--so-pin', '13579111', '--pin', '246810'], {
-      env: { ...process.env, SOFTHSM2_CONF: conf },
-      stdio: 'pipe',
-    });
+    execFileSync(
+      'softhsm2-util',
+      ['--init-token', '--free', '--label', 'otac-bench', '--so-pin', '13579111', '--pin', '246810'],
+      {
+        env: { ...process.env, SOFTHSM2_CONF: conf },
+        stdio: 'pipe',
+      },
+    );
   } catch {
     return undefined;
   }

@@ -86,8 +86,7 @@ function ensurePackages(log: Log): void {
 function ensureShim(log: Log): string {
   const source = path.join(repoRoot(), 'scripts/testbed/nodelay-shim.c');
   const target = shimPath();
-  const stale =
-    !fs.existsSync(target) || fs.statSync(target).mtimeMs < fs.statSync(source).mtimeMs;
+  const stale = !fs.existsSync(target) || fs.statSync(target).mtimeMs < fs.statSync(source).mtimeMs;
   if (stale) {
     log(`compiling ${path.relative(repoRoot(), target)}`);
     const tmp = `${target}.${process.pid}.tmp`;
@@ -174,7 +173,9 @@ export async function testbedUp(log: Log = () => undefined, options: UpOptions =
     return { pid: ours.pid, started: false, ms: Date.now() - began };
   }
   for (const other of running) {
-    log(`stopping pcscd ${other.pid} (${other.hasShim === wantShim ? 'socket missing' : other.hasShim ? 'has the shim' : 'started without the shim'})`);
+    log(
+      `stopping pcscd ${other.pid} (${other.hasShim === wantShim ? 'socket missing' : other.hasShim ? 'has the shim' : 'started without the shim'})`,
+    );
     await stopProcess(other.pid);
   }
   removeStaleRunFiles();

@@ -2,7 +2,13 @@ import { timingSafeEqual } from 'node:crypto';
 import { aesCmac } from '../core/crypto/aes-cmac';
 import { cardKeyChallengeMessage, codeChallengeMessage } from '../core/card/protocol/challenge-response';
 import { decodePinBlock } from '../core/card/protocol/pin-block';
-import { AES_KEY_LENGTH, CR_WITH_CARD_KEY, CR_WITH_CODE, PIN_BLOCK_LENGTH, PIN_REFERENCE } from '../core/card/protocol/profile.constants';
+import {
+  AES_KEY_LENGTH,
+  CR_WITH_CARD_KEY,
+  CR_WITH_CODE,
+  PIN_BLOCK_LENGTH,
+  PIN_REFERENCE,
+} from '../core/card/protocol/profile.constants';
 import { deriveChallengeKey } from '../core/card/protocol/sm-crypto';
 import { SW } from '../core/card/status-words';
 import type { AppletReply, LogicalCommand } from './card-apdu-io';
@@ -28,7 +34,8 @@ function checkPin(ctx: AppletContext, pin: string): AppletReply | undefined {
   if (ctx.rec.pinTriesLeft === 0) return status(SW.AUTH_BLOCKED);
   const right = sameSecret(pin, ctx.rec.pin);
   if (right) {
-    if (ctx.rec.pinTriesLeft !== ctx.rec.pinTriesMax && !ctx.transact((d) => (d.pinTriesLeft = d.pinTriesMax))) return status(SW.UNKNOWN);
+    if (ctx.rec.pinTriesLeft !== ctx.rec.pinTriesMax && !ctx.transact((d) => (d.pinTriesLeft = d.pinTriesMax)))
+      return status(SW.UNKNOWN);
     ctx.t.pinVerified = true;
     return undefined;
   }

@@ -1,7 +1,5 @@
 import { encodeTlvs } from '../core/card/tlv.codec';
-import {
-  FLAG, LIFE_CYCLE, PROFILE_VERSION, TAG, type LifeCycle,
-} from '../core/card/protocol/profile.constants';
+import { FLAG, LIFE_CYCLE, PROFILE_VERSION, TAG, type LifeCycle } from '../core/card/protocol/profile.constants';
 import type { SessionKeys } from '../core/card/protocol/sm-crypto';
 import type { AppletReply } from './card-apdu-io';
 import type { CardRecord, StoredList } from './card-record';

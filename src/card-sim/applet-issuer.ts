@@ -2,10 +2,20 @@ import { generateKeyPairSync, timingSafeEqual } from 'node:crypto';
 import { ecPublicKeyFromPoint } from '../core/card/protocol/ec-keys';
 import { decodePinBlock } from '../core/card/protocol/pin-block';
 import {
-  AES_KEY_LENGTH, CHALLENGE_LENGTH, EC_POINT_LENGTH, KCV_LENGTH, PIN_BLOCK_LENGTH, PIN_REFERENCE, TRANSPORT_KEY_VERSION,
+  AES_KEY_LENGTH,
+  CHALLENGE_LENGTH,
+  EC_POINT_LENGTH,
+  KCV_LENGTH,
+  PIN_BLOCK_LENGTH,
+  PIN_REFERENCE,
+  TRANSPORT_KEY_VERSION,
 } from '../core/card/protocol/profile.constants';
 import {
-  cardCryptogram, deriveSessionKeys, keyCheckValue, smUnwrapCommand, smWrapResponse,
+  cardCryptogram,
+  deriveSessionKeys,
+  keyCheckValue,
+  smUnwrapCommand,
+  smWrapResponse,
 } from '../core/card/protocol/sm-crypto';
 import { SW } from '../core/card/status-words';
 import type { AppletReply, LogicalCommand } from './card-apdu-io';
@@ -52,7 +62,8 @@ export function withSecureMessaging(
 
 export function personalise(ctx: AppletContext, cmd: LogicalCommand, p: Buffer): AppletReply {
   if (cmd.p1 !== 0 || cmd.p2 !== 0) return status(SW.WRONG_P1P2);
-  if (!inState(ctx, 'blank') || ctx.t.session?.keyVersion !== TRANSPORT_KEY_VERSION) return status(SW.CONDITIONS_NOT_SATISFIED);
+  if (!inState(ctx, 'blank') || ctx.t.session?.keyVersion !== TRANSPORT_KEY_VERSION)
+    return status(SW.CONDITIONS_NOT_SATISFIED);
   const nLen = p[0] ?? 0;
   const expected = 1 + nLen + AES_KEY_LENGTH + 1 + EC_POINT_LENGTH + 2;
   if (nLen < 6 || nLen > 24 || p.length !== expected) return status(SW.WRONG_DATA);
@@ -64,7 +75,12 @@ export function personalise(ctx: AppletContext, cmd: LogicalCommand, p: Buffer):
   const pinTries = p[o++] ?? 0;
   const activationTries = p[o] ?? 0;
   const triesOk = (x: number): boolean => x >= 1 && x <= 15;
-  if (!n.every((c) => c >= 0x21 && c <= 0x7e) || keyVersion === TRANSPORT_KEY_VERSION || !triesOk(pinTries) || !triesOk(activationTries)) {
+  if (
+    !n.every((c) => c >= 0x21 && c <= 0x7e) ||
+    keyVersion === TRANSPORT_KEY_VERSION ||
+    !triesOk(pinTries) ||
+    !triesOk(activationTries)
+  ) {
     return status(SW.WRONG_DATA);
   }
   if (!ecPublicKeyFromPoint(caPoint)) return status(SW.WRONG_DATA);

@@ -2,10 +2,25 @@ import { constants, createPrivateKey, privateDecrypt } from 'node:crypto';
 import { aesCmac } from '../core/crypto/aes-cmac';
 import { ecdsaVerify } from '../core/card/protocol/ec-keys';
 import {
-  deriveReceiptKey, ENVELOPE_CARD_KEY, envelopeKeysFromCardKey, envelopeKeysFromSecret, openEnvelope, parseEnvelope,
-  receiptMessage, sha256, WRAPPED_SECRET_LENGTH, type EnvelopeKeys, type ParsedEnvelope,
+  deriveReceiptKey,
+  ENVELOPE_CARD_KEY,
+  envelopeKeysFromCardKey,
+  envelopeKeysFromSecret,
+  openEnvelope,
+  parseEnvelope,
+  receiptMessage,
+  sha256,
+  WRAPPED_SECRET_LENGTH,
+  type EnvelopeKeys,
+  type ParsedEnvelope,
 } from '../core/card/protocol/list-envelope';
-import { decodeListBody, decodeSignedList, issuerKeyMessage, type ListBody, type SignedList } from '../core/card/protocol/list-format';
+import {
+  decodeListBody,
+  decodeSignedList,
+  issuerKeyMessage,
+  type ListBody,
+  type SignedList,
+} from '../core/card/protocol/list-format';
 import { MAX_STAGED_BYTES } from '../core/card/protocol/profile.constants';
 import { SW } from '../core/card/status-words';
 import type { AppletReply, LogicalCommand } from './card-apdu-io';
@@ -35,7 +50,10 @@ export function stageList(ctx: AppletContext, cmd: LogicalCommand): AppletReply 
   return OK;
 }
 
-function envelopeKeys(ctx: AppletContext, env: ParsedEnvelope): { keys: EnvelopeKeys; receiptBase: Buffer } | AppletReply {
+function envelopeKeys(
+  ctx: AppletContext,
+  env: ParsedEnvelope,
+): { keys: EnvelopeKeys; receiptBase: Buffer } | AppletReply {
   const h = env.header;
   if (h.type === ENVELOPE_CARD_KEY) {
     if (h.keyVersion !== ctx.rec.keyVersion || !ctx.rec.cardKey) return status(SW.REFERENCED_DATA_NOT_FOUND);
@@ -89,8 +107,10 @@ export function commitList(ctx: AppletContext, cmd: LogicalCommand): AppletReply
   }
   if (!body.cardId.equals(cardId) || body.listSeq !== env.header.listSeq) return status(SW.WRONG_DATA);
   const ca = Buffer.from(ctx.rec.caPublicKey ?? '', 'hex');
-  if (!ecdsaVerify(ca, issuerKeyMessage(signed.issuerPublicKey), signed.caSignature)) return status(SW.SECURITY_NOT_SATISFIED);
-  if (!ecdsaVerify(signed.issuerPublicKey, signed.body, signed.issuerSignature)) return status(SW.SECURITY_NOT_SATISFIED);
+  if (!ecdsaVerify(ca, issuerKeyMessage(signed.issuerPublicKey), signed.caSignature))
+    return status(SW.SECURITY_NOT_SATISFIED);
+  if (!ecdsaVerify(signed.issuerPublicKey, signed.body, signed.issuerSignature))
+    return status(SW.SECURITY_NOT_SATISFIED);
   const list: StoredList = {
     listId: body.listId.toString('hex'),
     listSeq: body.listSeq,

@@ -23,13 +23,18 @@ function option(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
   if (i < 0) return fallback;
   const v = Number(args[i + 1]);
-  if (!Number.isInteger(v) || v < 0) throw new AppError('CLI_USAGE', `${name} needs a whole number.\n${CARD_CLI_USAGE}`);
+  if (!Number.isInteger(v) || v < 0)
+    throw new AppError('CLI_USAGE', `${name} needs a whole number.\n${CARD_CLI_USAGE}`);
   args.splice(i, 2);
   return v;
 }
 
 /** Runs one CLI command; resolves to the process exit code. */
-export async function runCardCli(argv: readonly string[], io: CliIo, store: CardStore = new CardStore()): Promise<number> {
+export async function runCardCli(
+  argv: readonly string[],
+  io: CliIo,
+  store: CardStore = new CardStore(),
+): Promise<number> {
   const args = [...argv];
   const command = args.shift();
   switch (command) {

@@ -60,7 +60,12 @@ export interface CardRecord {
  * COMPACT-TLV tag 5 (card issuer's data) length 13: 'OTAC' || profile 01 || 8-byte card id.
  */
 export function buildAtr(cardId: Buffer): Buffer {
-  const historical = Buffer.concat([Buffer.from([0x80, 0x5d]), Buffer.from('OTAC', 'ascii'), Buffer.from([0x01]), cardId]);
+  const historical = Buffer.concat([
+    Buffer.from([0x80, 0x5d]),
+    Buffer.from('OTAC', 'ascii'),
+    Buffer.from([0x01]),
+    cardId,
+  ]);
   const body = Buffer.concat([Buffer.from([0x80 | historical.length, 0x80, 0x01]), historical]);
   let tck = 0;
   for (const b of body) tck ^= b;
@@ -70,7 +75,10 @@ export function buildAtr(cardId: Buffer): Buffer {
 // The host recognises the ATR with the same rule; it lives in core so the workstation needs no card-sim code.
 export { cardIdFromAtr } from '../core/card/protocol/atr';
 
-export function newBlankCard(now: Date = new Date(), vendorMaster: Buffer = DEV_VENDOR_TRANSPORT_MASTER_KEY): CardRecord {
+export function newBlankCard(
+  now: Date = new Date(),
+  vendorMaster: Buffer = DEV_VENDOR_TRANSPORT_MASTER_KEY,
+): CardRecord {
   const id = randomBytes(CARD_ID_LENGTH);
   return {
     format: 'otac-virtual-card/1',
@@ -99,10 +107,18 @@ export function parseCardRecord(json: string, source: string): CardRecord {
   }
   const r = v as Partial<CardRecord> | null;
   if (
-    !r || r.format !== 'otac-virtual-card/1' || typeof r.cardId !== 'string' || !/^[0-9a-f]{16}$/.test(r.cardId) ||
-    typeof r.lifeCycle !== 'string' || !(r.lifeCycle in LIFE_CYCLE) || typeof r.counters !== 'object'
+    !r ||
+    r.format !== 'otac-virtual-card/1' ||
+    typeof r.cardId !== 'string' ||
+    !/^[0-9a-f]{16}$/.test(r.cardId) ||
+    typeof r.lifeCycle !== 'string' ||
+    !(r.lifeCycle in LIFE_CYCLE) ||
+    typeof r.counters !== 'object'
   ) {
-    throw new AppError('CARD_FILE_INVALID', `Card file ${source} is not an OTAC virtual card. Restore it or create a new card.`);
+    throw new AppError(
+      'CARD_FILE_INVALID',
+      `Card file ${source} is not an OTAC virtual card. Restore it or create a new card.`,
+    );
   }
   return r as CardRecord;
 }

@@ -1,10 +1,28 @@
-import { CLA_ISO, CLA_PLAIN, CLA_SM, INS, OTAC_AID, PROFILE_VERSION, TAG, CAPABILITY_EXTENDED_LENGTH, MAX_COMMAND_DATA } from '../core/card/protocol/profile.constants';
+import {
+  CLA_ISO,
+  CLA_PLAIN,
+  CLA_SM,
+  INS,
+  OTAC_AID,
+  PROFILE_VERSION,
+  TAG,
+  CAPABILITY_EXTENDED_LENGTH,
+  MAX_COMMAND_DATA,
+} from '../core/card/protocol/profile.constants';
 import { SW } from '../core/card/status-words';
 import { encodeTlv, encodeTlvs } from '../core/card/tlv.codec';
 import type { AppletReply, LogicalCommand } from './card-apdu-io';
 import { activate, challengeResponse, changePin, codeByIndex, nextCode, verifyPin } from './applet-cardholder';
 import { reply, stateTlv, status, u16, u8, type AppletContext } from './applet-context';
-import { generateKeyPair, openSession, personalise, resetRetryCounter, rotateKey, terminate, withSecureMessaging } from './applet-issuer';
+import {
+  generateKeyPair,
+  openSession,
+  personalise,
+  resetRetryCounter,
+  rotateKey,
+  terminate,
+  withSecureMessaging,
+} from './applet-issuer';
 import { commitList, getReceipt, stageList } from './applet-list';
 
 // The applet's command dispatcher (profile section 4): CLA/INS routing and life-cycle gating
@@ -49,7 +67,13 @@ function fci(ctx: AppletContext): Buffer {
     [TAG.MAX_COMMAND_DATA, u16(MAX_COMMAND_DATA)],
     [TAG.CAPABILITIES, u8(CAPABILITY_EXTENDED_LENGTH)],
   ]);
-  return encodeTlv(TAG.FCI, encodeTlvs([[TAG.FCI_AID, OTAC_AID], [TAG.FCI_PROPRIETARY, proprietary]]));
+  return encodeTlv(
+    TAG.FCI,
+    encodeTlvs([
+      [TAG.FCI_AID, OTAC_AID],
+      [TAG.FCI_PROPRIETARY, proprietary],
+    ]),
+  );
 }
 
 function select(ctx: AppletContext, cmd: LogicalCommand): AppletReply {

@@ -86,7 +86,12 @@ export async function insertCard(cardFile: string, slot: number, options: Insert
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`card in slot ${slot} was not seen by pcscd within ${options.readyTimeoutMs ?? 10000} ms; is the test bed up? see ${logFile(slot)}`)),
+        () =>
+          reject(
+            new Error(
+              `card in slot ${slot} was not seen by pcscd within ${options.readyTimeoutMs ?? 10000} ms; is the test bed up? see ${logFile(slot)}`,
+            ),
+          ),
         options.readyTimeoutMs ?? 10_000,
       );
       let text = '';
@@ -132,7 +137,8 @@ function strayCardProcesses(): number[] {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const args = processArgs(Number(entry));
-    if (args?.some((a) => a.endsWith(path.join('card-sim', 'card-process.ts'))) && args.includes('--slot')) strays.push(Number(entry));
+    if (args?.some((a) => a.endsWith(path.join('card-sim', 'card-process.ts'))) && args.includes('--slot'))
+      strays.push(Number(entry));
   }
   return strays;
 }

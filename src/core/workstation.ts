@@ -87,7 +87,13 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   // The keystore's audit key signs checkpoints; while it is locked they wait for the unlock (docs/audit.md).
   const fixedSigner = opts.auditSigner;
   const auditSigner = fixedSigner ? async () => fixedSigner : keystoreAuditSigner(() => keystore.currentOrNull());
-  const checkpoints = new AuditCheckpointService(db, audit, auditSigner, () => policies.current().auditCheckpointEvery, log);
+  const checkpoints = new AuditCheckpointService(
+    db,
+    audit,
+    auditSigner,
+    () => policies.current().auditCheckpointEvery,
+    log,
+  );
   const stopCheckpoints = checkpoints.start();
   keystore.onUnlocked(() => void checkpoints.signDue());
   const backups = new KeystoreBackups(join(opts.dataDir, 'keystore', 'backups'), keystore);
@@ -99,7 +105,12 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     ...adminHandlers({ admin, events }),
     ...policyHandlers({ policies: policyService, events }),
     ...dualControlHandlers(dualControl),
-    ...auditHandlers({ db, audit, checkpoints, trust: fixedSigner ? fixedAuditTrust(fixedSigner) : keystoreAuditTrust(() => keystore.currentOrNull()) }),
+    ...auditHandlers({
+      db,
+      audit,
+      checkpoints,
+      trust: fixedSigner ? fixedAuditTrust(fixedSigner) : keystoreAuditTrust(() => keystore.currentOrNull()),
+    }),
     ...keysHandlers({ keystore, dualControl, auth, cardSeries, backups, events }),
     ...systemHandlers(db, opts, audit),
     ...readerHandlers(monitor),

@@ -26,6 +26,10 @@ export function lockDownWebContents(isAppUrl: (url: string) => boolean): void {
   });
 }
 
-export function isTrustedSender(win: BrowserWindow | null, sender: WebContents, isAppUrl: (url: string) => boolean): boolean {
+export function isTrustedSender(
+  win: BrowserWindow | null,
+  sender: WebContents,
+  isAppUrl: (url: string) => boolean,
+): boolean {
   return !!win && sender === win.webContents && isAppUrl(sender.getURL());
 }

@@ -13,7 +13,12 @@ import {
 
 const officer = { username: 'sofia', displayName: 'Sofia Officer', password: 'correct horse battery' };
 const manager = { username: 'mia', displayName: 'Mia Manager', role: 'manager', password: 'temporary-pass-1' };
-const officer2 = { username: 'sam', displayName: 'Sam Second Officer', role: 'security_officer', password: 'temporary-pass-4' };
+const officer2 = {
+  username: 'sam',
+  displayName: 'Sam Second Officer',
+  role: 'security_officer',
+  password: 'temporary-pass-4',
+};
 const clerk = { username: 'carl', displayName: 'Carl Clerk', role: 'clerk', password: 'temporary-pass-2' };
 const auditor = { username: 'ada', displayName: 'Ada Auditor', role: 'auditor', password: 'temporary-pass-3' };
 const chosen = 'my own long password';
@@ -44,7 +49,9 @@ describe('operator administration and the audit page (browser mode, real service
     for (let i = 0; i < 5; i++) await signIn(other, clerk.username, `wrong ${i}`);
     // The sign-in screen gives its one answer for every refusal; the account is locked all the same.
     await other.locator('[data-code=AUTH_FAILED]').waitFor();
-    const lock = desk.ws.db.prepare('SELECT locked_until FROM operators WHERE username = ?').get(clerk.username) as { locked_until: number | null };
+    const lock = desk.ws.db.prepare('SELECT locked_until FROM operators WHERE username = ?').get(clerk.username) as {
+      locked_until: number | null;
+    };
     expect(lock.locked_until).toBeGreaterThan(Date.now());
 
     await admin.reload();
@@ -69,7 +76,9 @@ describe('operator administration and the audit page (browser mode, real service
     await row.getByText('disabled').waitFor();
     await signIn(other, clerk.username, clerk.password);
     expect(await alertText(other)).toContain('ask a security officer');
-    const refusal = desk.ws.db.prepare("SELECT details FROM audit_log WHERE action = 'auth.signIn' ORDER BY seq DESC LIMIT 1").get() as { details: string };
+    const refusal = desk.ws.db
+      .prepare("SELECT details FROM audit_log WHERE action = 'auth.signIn' ORDER BY seq DESC LIMIT 1")
+      .get() as { details: string };
     expect(JSON.parse(refusal.details)).toMatchObject({ reason: 'disabled' });
 
     // A new manager needs the second security officer: the dialog asks; sam's old temporary password fails.
@@ -94,12 +103,16 @@ describe('operator administration and the audit page (browser mode, real service
     await maxRow.getByLabel('Role of max').selectOption('security_officer');
     await approve(admin, officer2.username, chosen);
     await admin.getByRole('dialog', { name: 'Second approver' }).waitFor({ state: 'hidden' });
-    await expect.poll(() => desk.ws.db.prepare("SELECT role FROM operators WHERE username = 'max'").get()).toEqual({
-      role: 'security_officer',
-    });
+    await expect
+      .poll(() => desk.ws.db.prepare("SELECT role FROM operators WHERE username = 'max'").get())
+      .toEqual({
+        role: 'security_officer',
+      });
 
     const unlocked = desk.ws.db
-      .prepare("SELECT operator, outcome, details FROM audit_log WHERE action = 'admin.unlockOperator' AND outcome = 'ok'")
+      .prepare(
+        "SELECT operator, outcome, details FROM audit_log WHERE action = 'admin.unlockOperator' AND outcome = 'ok'",
+      )
       .all() as { operator: string; details: string }[];
     expect(unlocked).toHaveLength(1);
     expect(unlocked[0]!.operator).toBe('sofia');

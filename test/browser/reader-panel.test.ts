@@ -20,7 +20,11 @@ describe('reader panel (browser mode, real pcscd)', () => {
     bed = await useTestbed('reader-panel');
     desk = await openDesk({ readers: 'pcsc' });
     page = await desk.openPage();
-    await setupFirstOfficer(page, { username: 'sofia', displayName: 'Sofia Officer', password: 'correct horse battery' });
+    await setupFirstOfficer(page, {
+      username: 'sofia',
+      displayName: 'Sofia Officer',
+      password: 'correct horse battery',
+    });
   });
   afterAll(async () => {
     await desk.close();
@@ -55,6 +59,9 @@ describe('reader panel (browser mode, real pcscd)', () => {
     await bed.killPcscd();
     await page.getByTestId('reader-status').getByText('Reader service restarting').waitFor();
     await bed.ensureUp();
-    await page.getByTestId('reader-status').getByText(/2 readers/).waitFor({ timeout: 10_000 });
+    await page
+      .getByTestId('reader-status')
+      .getByText(/2 readers/)
+      .waitFor({ timeout: 10_000 });
   });
 });

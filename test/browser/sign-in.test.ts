@@ -64,7 +64,9 @@ describe('operators at the desk (browser mode, real services)', () => {
     await signIn(page, officer.username, officer.password);
     expect(await page.locator('[data-code=AUTH_FAILED]').innerText()).toBe(answers[0]);
     expect(await page.getByRole('region', { name: 'Dashboard' }).count()).toBe(0);
-    const row = desk.ws.db.prepare('SELECT failed_attempts, locked_until FROM operators WHERE username = ?').get('sofia') as {
+    const row = desk.ws.db
+      .prepare('SELECT failed_attempts, locked_until FROM operators WHERE username = ?')
+      .get('sofia') as {
       failed_attempts: number;
       locked_until: number | null;
     };

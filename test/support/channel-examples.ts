@@ -56,7 +56,12 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
   },
   'admin:createOperator': {
     as: 'security_officer',
-    input: () => ({ username: 'carla', displayName: 'Carla Clerk', role: 'clerk', temporaryPassword: 'temporary password 1' }),
+    input: () => ({
+      username: 'carla',
+      displayName: 'Carla Clerk',
+      role: 'clerk',
+      temporaryPassword: 'temporary password 1',
+    }),
   },
   'admin:updateRole': {
     as: 'security_officer',
@@ -85,7 +90,10 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       for (let i = 0; i < DEFAULT_POLICIES.maxFailedSignIns; i++) {
         await c.ws.router.dispatch('somewhere', 'auth:signIn', { username: op.username, password: 'wrong' });
       }
-      return { username: op.username, approval: await approvalFor(c.ws, c.caller as TestOperator, 'operator.unlock', c.officer) };
+      return {
+        username: op.username,
+        approval: await approvalFor(c.ws, c.caller as TestOperator, 'operator.unlock', c.officer),
+      };
     },
   },
   'policy:update': {
@@ -99,7 +107,11 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
   // The audit key lives in the keystore: checkpoints on demand need it unlocked.
   'audit:checkpoint': { as: 'auditor', input: async (c) => (await createKeystore(c.ws, c.officer), {}) },
   // Keystore channels: the keystore writes its own audit actions (docs/keystore.md, "Audit actions").
-  'keys:create': { as: 'security_officer', auditAction: 'keystore.created', input: () => ({ passphrase: KEYSTORE_PASSPHRASE }) },
+  'keys:create': {
+    as: 'security_officer',
+    auditAction: 'keystore.created',
+    input: () => ({ passphrase: KEYSTORE_PASSPHRASE }),
+  },
   'keys:unlock': {
     as: 'security_officer',
     auditAction: 'keystore.opened',
@@ -109,13 +121,20 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       return { passphrase: KEYSTORE_PASSPHRASE };
     },
   },
-  'keys:lock': { as: 'security_officer', auditAction: 'keystore.closed', input: async (c) => (await createKeystore(c.ws, c.officer), {}) },
+  'keys:lock': {
+    as: 'security_officer',
+    auditAction: 'keystore.closed',
+    input: async (c) => (await createKeystore(c.ws, c.officer), {}),
+  },
   'keys:ceremonyBegin': {
     as: 'security_officer',
     auditAction: 'keystore.ceremony.begun',
     input: async (c) => {
       await createKeystore(c.ws, c.officer);
-      return { components: 2, approval: await approvalFor(c.ws, c.officer, 'keys.ceremony', await c.addOperator('security_officer')) };
+      return {
+        components: 2,
+        approval: await approvalFor(c.ws, c.officer, 'keys.ceremony', await c.addOperator('security_officer')),
+      };
     },
   },
   'keys:ceremonyEnterComponent': {
@@ -124,7 +143,12 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     input: async (c) => {
       await createKeystore(c.ws, c.officer);
       await beginCeremony(c.ws, c.officer, await c.addOperator('security_officer'), 2);
-      return { index: 1, component: COMPONENT_HEX[0], custodian: approvalOf(c.officer), expectedKcv: componentKcv(COMPONENT_HEX[0]) };
+      return {
+        index: 1,
+        component: COMPONENT_HEX[0],
+        custodian: approvalOf(c.officer),
+        expectedKcv: componentKcv(COMPONENT_HEX[0]),
+      };
     },
   },
   'keys:ceremonyFinish': {
@@ -197,7 +221,11 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       await createKeystore(c.ws, c.officer);
       const approver = await c.addOperator('security_officer');
       const { fileName } = await createBackup(c.ws, c.officer, approver);
-      return { fileName, custodianPassphrases: [...BACKUP_PASSPHRASES], approval: await approvalFor(c.ws, c.officer, 'keys.restore', approver) };
+      return {
+        fileName,
+        custodianPassphrases: [...BACKUP_PASSPHRASES],
+        approval: await approvalFor(c.ws, c.officer, 'keys.restore', approver),
+      };
     },
   },
 };

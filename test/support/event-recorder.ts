@@ -13,13 +13,20 @@ export class EventRecorder {
     return this.events.length;
   }
 
-  async waitFor(match: (event: ReaderEvent) => boolean, what: string, timeoutMs = 5000, since = 0): Promise<{ at: number; event: ReaderEvent }> {
+  async waitFor(
+    match: (event: ReaderEvent) => boolean,
+    what: string,
+    timeoutMs = 5000,
+    since = 0,
+  ): Promise<{ at: number; event: ReaderEvent }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.events.slice(since).find((e) => match(e.event));
       if (found) return found;
       if (Date.now() > deadline) {
-        throw new Error(`no ${what} within ${timeoutMs} ms; saw ${JSON.stringify(this.events.slice(since).map((e) => e.event))}`);
+        throw new Error(
+          `no ${what} within ${timeoutMs} ms; saw ${JSON.stringify(this.events.slice(since).map((e) => e.event))}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }

@@ -23,8 +23,16 @@ export function value<T>(r: Result<T>): T {
 
 /** First run: the initial security officer, signed in on OFFICER_CLIENT. */
 export async function setupOfficer(ws: Workstation): Promise<TestOperator> {
-  const s = value(await ws.router.dispatch(OFFICER_CLIENT, 'auth:setupFirstOfficer', OFFICER)) as { operatorId: number };
-  return { id: s.operatorId, username: OFFICER.username, password: OFFICER.password, role: 'security_officer', client: OFFICER_CLIENT };
+  const s = value(await ws.router.dispatch(OFFICER_CLIENT, 'auth:setupFirstOfficer', OFFICER)) as {
+    operatorId: number;
+  };
+  return {
+    id: s.operatorId,
+    username: OFFICER.username,
+    password: OFFICER.password,
+    role: 'security_officer',
+    client: OFFICER_CLIENT,
+  };
 }
 
 let serial = 0;
@@ -38,7 +46,11 @@ const officersOf = new WeakMap<Workstation, TestOperator[]>();
  * be, to approve: never with the temporary password). A manager or security officer made once a
  * second officer exists needs that officer's approval; the first such officer made here gives it.
  */
-export async function addOperator(ws: Workstation, role: Role, username = `${role.replace('_', '')}${++serial}`): Promise<TestOperator> {
+export async function addOperator(
+  ws: Workstation,
+  role: Role,
+  username = `${role.replace('_', '')}${++serial}`,
+): Promise<TestOperator> {
   const temporary = `temporary-password-${username}`;
   const password = `settled-password-${username}`;
   const input = { username, displayName: `Test ${role}`, role, temporaryPassword: temporary };
@@ -78,8 +90,10 @@ export async function approvalFor(
 /** A well-formed approval whose challenge was never issued: for calls refused before any approval is read. */
 export const unissuedApproval = (op: TestOperator) => ({ ...approvalOf(op), challenge: 'never-issued-challenge-0000' });
 
-export function auditRows(ws: Workstation): { seq: number; action: string; outcome: string; operator: string | null; object: string | null; details: string }[] {
-  return ws.db.prepare('SELECT seq, action, outcome, operator, object, details FROM audit_log ORDER BY seq').all() as ReturnType<
-    typeof auditRows
-  >;
+export function auditRows(
+  ws: Workstation,
+): { seq: number; action: string; outcome: string; operator: string | null; object: string | null; details: string }[] {
+  return ws.db
+    .prepare('SELECT seq, action, outcome, operator, object, details FROM audit_log ORDER BY seq')
+    .all() as ReturnType<typeof auditRows>;
 }

@@ -31,7 +31,11 @@ export function createActiveCard(dir: string, pin = '2468'): TestCard {
 /** The card process runs the real VirtualCard; no entry override. */
 export const cardInsertOptions: InsertOptions = {};
 
-export const SELECT_APPLET = Buffer.concat([Buffer.from([0x00, INS.SELECT, 0x04, 0x00, OTAC_AID.length]), OTAC_AID, Buffer.from([0x00])]);
+export const SELECT_APPLET = Buffer.concat([
+  Buffer.from([0x00, INS.SELECT, 0x04, 0x00, OTAC_AID.length]),
+  OTAC_AID,
+  Buffer.from([0x00]),
+]);
 export const GET_STATE = Buffer.from([0x80, INS.GET_STATE, 0x00, 0x00, 0x00]);
 export const GET_CARD_ID = GET_STATE;
 

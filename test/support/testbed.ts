@@ -1,7 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { insertCard, removeAllCards, removeCard, type InsertedCard, type InsertOptions } from '../../src/card-sim/slots';
+import {
+  insertCard,
+  removeAllCards,
+  removeCard,
+  type InsertedCard,
+  type InsertOptions,
+} from '../../src/card-sim/slots';
 import { testbedDir, vpcdReaderName } from '../../src/card-sim/testbed-paths';
 import { findPcscd, isAlive, stopProcess, testbedUp } from '../../scripts/testbed/testbed-control';
 
@@ -47,7 +53,8 @@ async function lockSlots(waitMs = 50_000): Promise<void> {
         fs.rmSync(lockFile(), { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`the PC/SC test bed is in use by process ${holder} (another test run); try again when it ends`);
+      if (Date.now() > deadline)
+        throw new Error(`the PC/SC test bed is in use by process ${holder} (another test run); try again when it ends`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

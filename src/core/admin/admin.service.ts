@@ -147,9 +147,14 @@ export class AdminService {
    * Ends a lockout before its time. Both the initiator and the approver must rank at least as high as
    * the locked operator, so managers cannot let themselves into a security officer's account.
    */
-  async unlock(by: Session, username: string, approval: Approval | undefined): Promise<{ username: string; approvedBy: string | null }> {
+  async unlock(
+    by: Session,
+    username: string,
+    approval: Approval | undefined,
+  ): Promise<{ username: string; approvedBy: string | null }> {
     const target = this.operators.byUsername(username);
-    if (!target) throw new AppError('OPERATOR_NOT_FOUND', `There is no operator named ${username}. Check the spelling.`);
+    if (!target)
+      throw new AppError('OPERATOR_NOT_FOUND', `There is no operator named ${username}. Check the spelling.`);
     if (!this.isLocked(target)) throw new AppError('NOT_LOCKED', `${target.username} is not locked.`);
     const outranked = (who: 'initiator' | 'approver', role: Role) => {
       this.audit.append({

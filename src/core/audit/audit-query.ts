@@ -18,7 +18,10 @@ export interface AuditFilter {
 const like = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The auditors' page: newest first, every filter optional, all values bound as parameters. */
-export function queryAudit(db: Database, f: AuditFilter): { total: number; page: number; pageSize: number; entries: AuditEntry[] } {
+export function queryAudit(
+  db: Database,
+  f: AuditFilter,
+): { total: number; page: number; pageSize: number; entries: AuditEntry[] } {
   const where: string[] = [];
   const args: Record<string, string | number> = {};
   if (f.operator) {

@@ -1,4 +1,12 @@
-import { chainCommand, encodeCommand, parseResponse, SHORT_MAX_NC, SHORT_MAX_NE, type CommandApdu, type ResponseApdu } from './apdu.codec';
+import {
+  chainCommand,
+  encodeCommand,
+  parseResponse,
+  SHORT_MAX_NC,
+  SHORT_MAX_NE,
+  type CommandApdu,
+  type ResponseApdu,
+} from './apdu.codec';
 import { CardError, cardStatusError } from './card-error';
 import type { CardTransport } from './transport';
 
@@ -23,9 +31,15 @@ async function exchange(transport: CardTransport, cmd: CommandApdu, extended: bo
 }
 
 /** Sends a command and returns the final response with whatever status word it carries. */
-export async function transceive(transport: CardTransport, cmd: CommandApdu, link: LinkOptions = SHORT_LINK): Promise<ResponseApdu> {
+export async function transceive(
+  transport: CardTransport,
+  cmd: CommandApdu,
+  link: LinkOptions = SHORT_LINK,
+): Promise<ResponseApdu> {
   const ext = link.extendedLength;
-  const chunk = ext ? Math.min(link.maxCommandData ?? 65535, 65535) : Math.min(link.maxCommandData ?? SHORT_MAX_NC, SHORT_MAX_NC);
+  const chunk = ext
+    ? Math.min(link.maxCommandData ?? 65535, 65535)
+    : Math.min(link.maxCommandData ?? SHORT_MAX_NC, SHORT_MAX_NC);
   const ne = cmd.ne !== undefined && !ext ? Math.min(cmd.ne, SHORT_MAX_NE) : cmd.ne;
   const pieces = chainCommand({ ...cmd, ...(ne === undefined ? {} : { ne }) }, chunk);
   for (const piece of pieces.slice(0, -1)) {
@@ -46,7 +60,10 @@ export async function transceive(transport: CardTransport, cmd: CommandApdu, lin
   let exchanges = 0;
   while ((r.sw & 0xff00) === 0x6100) {
     if (++exchanges > MAX_EXCHANGES || total > MAX_RESPONSE_BYTES) {
-      throw new CardError('CARD_RESPONSE_TOO_LONG', 'The card keeps announcing more response data than any OTAC command returns. Remove and re-insert the card.');
+      throw new CardError(
+        'CARD_RESPONSE_TOO_LONG',
+        'The card keeps announcing more response data than any OTAC command returns. Remove and re-insert the card.',
+      );
     }
     const le = r.sw & 0xff;
     r = await exchange(transport, { cla: 0x00, ins: 0xc0, p1: 0, p2: 0, ne: le === 0 ? SHORT_MAX_NE : le }, false);

@@ -50,7 +50,8 @@ export function encodeCommand(cmd: CommandApdu, form: LengthForm = 'auto'): Buff
   if (nc > EXTENDED_MAX_NC) throw badApdu(`APDU data of ${nc} bytes exceeds 65535.`);
   const fitsShort = nc <= SHORT_MAX_NC && (ne === undefined || ne <= SHORT_MAX_NE);
   const extended = form === 'extended' || (form === 'auto' && !fitsShort);
-  if (form === 'short' && !fitsShort) throw badApdu('APDU too long for the short form; use chaining or extended length.');
+  if (form === 'short' && !fitsShort)
+    throw badApdu('APDU too long for the short form; use chaining or extended length.');
   const header = Buffer.from([cmd.cla, cmd.ins, cmd.p1, cmd.p2]);
   const parts: Buffer[] = [header];
   if (!extended) {
@@ -60,7 +61,8 @@ export function encodeCommand(cmd: CommandApdu, form: LengthForm = 'auto'): Buff
   }
   const ext = (n: number, max: number): Buffer => Buffer.from([n === max ? 0 : (n >> 8) & 0xff, n & 0xff]);
   if (nc > 0) parts.push(Buffer.from([0]), ext(nc, -1), cmd.data as Buffer);
-  if (ne !== undefined) parts.push(nc > 0 ? ext(ne, EXTENDED_MAX_NE) : Buffer.concat([Buffer.from([0]), ext(ne, EXTENDED_MAX_NE)]));
+  if (ne !== undefined)
+    parts.push(nc > 0 ? ext(ne, EXTENDED_MAX_NE) : Buffer.concat([Buffer.from([0]), ext(ne, EXTENDED_MAX_NE)]));
   if (nc === 0 && ne === undefined) return header; // case 1 has no extended form
   return Buffer.concat(parts);
 }
@@ -90,7 +92,12 @@ export function decodeCommand(apdu: Buffer): DecodedCommand {
     if (L === 1 + b1) return { ...base, data: Buffer.from(body.subarray(1)), extended: false };
     if (L === 2 + b1) {
       const le = body[L - 1] ?? 0;
-      return { ...base, data: Buffer.from(body.subarray(1, 1 + b1)), ne: le === 0 ? SHORT_MAX_NE : le, extended: false };
+      return {
+        ...base,
+        data: Buffer.from(body.subarray(1, 1 + b1)),
+        ne: le === 0 ? SHORT_MAX_NE : le,
+        extended: false,
+      };
     }
     throw fail('short Lc does not match the body length');
   }
@@ -101,7 +108,12 @@ export function decodeCommand(apdu: Buffer): DecodedCommand {
   if (L === 3 + b23) return { ...base, data: Buffer.from(body.subarray(3)), extended: true };
   if (L === 5 + b23) {
     const le = ((body[L - 2] ?? 0) << 8) | (body[L - 1] ?? 0);
-    return { ...base, data: Buffer.from(body.subarray(3, 3 + b23)), ne: le === 0 ? EXTENDED_MAX_NE : le, extended: true };
+    return {
+      ...base,
+      data: Buffer.from(body.subarray(3, 3 + b23)),
+      ne: le === 0 ? EXTENDED_MAX_NE : le,
+      extended: true,
+    };
   }
   throw fail('extended Lc does not match the body length');
 }
@@ -111,7 +123,8 @@ export function decodeCommand(apdu: Buffer): DecodedCommand {
  * every piece but the last has CLA b5 set and no Le; the last carries the original Le.
  */
 export function chainCommand(cmd: CommandApdu, maxChunk: number = SHORT_MAX_NC): CommandApdu[] {
-  if (!Number.isInteger(maxChunk) || maxChunk < 1) throw badApdu(`Chunk size must be at least 1, got ${String(maxChunk)}.`);
+  if (!Number.isInteger(maxChunk) || maxChunk < 1)
+    throw badApdu(`Chunk size must be at least 1, got ${String(maxChunk)}.`);
   if ((cmd.cla & CLA_CHAIN_BIT) !== 0) throw badApdu('Command is already part of a chain.');
   const data = cmd.data ?? Buffer.alloc(0);
   if (data.length <= maxChunk) return [cmd];
@@ -119,7 +132,11 @@ export function chainCommand(cmd: CommandApdu, maxChunk: number = SHORT_MAX_NC):
   for (let off = 0; off < data.length; off += maxChunk) {
     const last = off + maxChunk >= data.length;
     const piece = data.subarray(off, Math.min(off + maxChunk, data.length));
-    out.push(last ? { ...cmd, data: piece } : { cla: cmd.cla | CLA_CHAIN_BIT, ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data: piece });
+    out.push(
+      last
+        ? { ...cmd, data: piece }
+        : { cla: cmd.cla | CLA_CHAIN_BIT, ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data: piece },
+    );
   }
   return out;
 }

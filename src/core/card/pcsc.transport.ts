@@ -78,7 +78,10 @@ export class PcscTransport implements CardTransport {
   async transmit(command: Buffer): Promise<Buffer> {
     if (this.hung) throw readerErrors.cardTimeout(this.reader.name, this.timeoutMs);
     if (this.closed) {
-      throw new AppError('CARD_SESSION_CLOSED', 'A card command was sent after its operation ended. This is a software fault; report it.');
+      throw new AppError(
+        'CARD_SESSION_CLOSED',
+        'A card command was sent after its operation ended. This is a software fault; report it.',
+      );
     }
     let response: Buffer;
     try {

@@ -1,17 +1,40 @@
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { aesCmac } from '../crypto/aes-cmac';
 import { AppError } from '../errors';
-import type { CardKeyPort, IssuerCredential, KeyRef, ListSealRequest, RsaPublicKeyBytes, SealedList, SealPart, SmSessionCrypto } from './card-key-port';
+import type {
+  CardKeyPort,
+  IssuerCredential,
+  KeyRef,
+  ListSealRequest,
+  RsaPublicKeyBytes,
+  SealedList,
+  SealPart,
+  SmSessionCrypto,
+} from './card-key-port';
 import { ecdsaSign, ecPublicPoint } from './protocol/ec-keys';
 import {
-  deriveReceiptKey, ENVELOPE_CARD_KEY, ENVELOPE_PUBLIC_KEY, envelopeKeysFromCardKey, envelopeKeysFromSecret,
-  rsaPublicKeyFrom, sealEnvelope, WRAPPED_SECRET_LENGTH, wrapSecretForCard,
+  deriveReceiptKey,
+  ENVELOPE_CARD_KEY,
+  ENVELOPE_PUBLIC_KEY,
+  envelopeKeysFromCardKey,
+  envelopeKeysFromSecret,
+  rsaPublicKeyFrom,
+  sealEnvelope,
+  WRAPPED_SECRET_LENGTH,
+  wrapSecretForCard,
 } from './protocol/list-envelope';
 import { issuerKeyMessage } from './protocol/list-format';
 import { AES_KEY_LENGTH, TRANSPORT_KEY_VERSION } from './protocol/profile.constants';
 import {
-  cardCryptogram, deriveChallengeKey, deriveSessionKeys, keyCheckValue, macEquals, smUnwrapResponse, smWrapCommand,
-  type SessionKeys, type SmHeader,
+  cardCryptogram,
+  deriveChallengeKey,
+  deriveSessionKeys,
+  keyCheckValue,
+  macEquals,
+  smUnwrapResponse,
+  smWrapCommand,
+  type SessionKeys,
+  type SmHeader,
 } from './protocol/sm-crypto';
 
 /**
@@ -23,7 +46,8 @@ export class RawCardKeyPort implements CardKeyPort {
   private readonly issuers = new Map<string, { privateKey: KeyObject; credential: IssuerCredential }>();
 
   importAesKey(bytes: Buffer): KeyRef {
-    if (bytes.length !== AES_KEY_LENGTH) throw new AppError('KEY_INVALID', 'Card keys are AES-128 (16 bytes). Check the key source.');
+    if (bytes.length !== AES_KEY_LENGTH)
+      throw new AppError('KEY_INVALID', 'Card keys are AES-128 (16 bytes). Check the key source.');
     const keyId = randomUUID();
     this.aes.set(keyId, Buffer.from(bytes));
     return { keyId };
@@ -45,7 +69,8 @@ export class RawCardKeyPort implements CardKeyPort {
 
   private key(ref: KeyRef): Buffer {
     const k = this.aes.get(ref.keyId);
-    if (!k) throw new AppError('KEY_NOT_FOUND', 'The key handle is unknown or was released. Start the operation again.');
+    if (!k)
+      throw new AppError('KEY_NOT_FOUND', 'The key handle is unknown or was released. Start the operation again.');
     return k;
   }
 
@@ -66,10 +91,15 @@ export class RawCardKeyPort implements CardKeyPort {
   }
 
   async sealListForCardKey(cardKey: KeyRef, r: ListSealRequest): Promise<SealedList> {
-    if (r.keyVersion === TRANSPORT_KEY_VERSION) throw new AppError('KEY_INVALID', 'Lists cannot be sealed under a transport key. Personalise the card first.');
+    if (r.keyVersion === TRANSPORT_KEY_VERSION)
+      throw new AppError('KEY_INVALID', 'Lists cannot be sealed under a transport key. Personalise the card first.');
     const k = this.key(cardKey);
     const keys = envelopeKeysFromCardKey(k, r.cardId, r.listSeq);
-    const envelope = sealEnvelope({ type: ENVELOPE_CARD_KEY, keyVersion: r.keyVersion, cardId: r.cardId, listSeq: r.listSeq }, keys, r.signedList);
+    const envelope = sealEnvelope(
+      { type: ENVELOPE_CARD_KEY, keyVersion: r.keyVersion, cardId: r.cardId, listSeq: r.listSeq },
+      keys,
+      r.signedList,
+    );
     return { envelope, receiptKey: this.importAesKey(deriveReceiptKey(k, r.cardId, r.listSeq)) };
   }
 
@@ -77,7 +107,12 @@ export class RawCardKeyPort implements CardKeyPort {
     const p = randomBytes(WRAPPED_SECRET_LENGTH);
     const keys = envelopeKeysFromSecret(p);
     const wrapped = wrapSecretForCard(rsaPublicKeyFrom(pub.modulus, pub.exponent), p);
-    const envelope = sealEnvelope({ type: ENVELOPE_PUBLIC_KEY, keyVersion: 0, cardId: r.cardId, listSeq: r.listSeq }, keys, r.signedList, wrapped);
+    const envelope = sealEnvelope(
+      { type: ENVELOPE_PUBLIC_KEY, keyVersion: 0, cardId: r.cardId, listSeq: r.listSeq },
+      keys,
+      r.signedList,
+      wrapped,
+    );
     const receiptKey = this.importAesKey(deriveReceiptKey(keys.mac, r.cardId, r.listSeq));
     p.fill(0);
     return { envelope, receiptKey };

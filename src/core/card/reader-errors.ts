@@ -5,8 +5,7 @@ import { AppError } from '../errors';
  * codes (as pcsclite formats them, "...(0x80100069)") are mapped to these codes.
  */
 export const readerErrors = {
-  none: (): AppError =>
-    new AppError('READER_NONE', 'No card reader is connected. Plug in the reader and try again.'),
+  none: (): AppError => new AppError('READER_NONE', 'No card reader is connected. Plug in the reader and try again.'),
   notFound: (reader: string): AppError =>
     new AppError(
       'READER_NOT_FOUND',

@@ -8,7 +8,9 @@ export class ReaderEvents {
   private readonly listeners = new Set<ReaderEventListener>();
   private lastReaders = '';
 
-  constructor(private readonly report: (err: unknown) => void = (err) => console.error('reader event listener failed:', err)) {}
+  constructor(
+    private readonly report: (err: unknown) => void = (err) => console.error('reader event listener failed:', err),
+  ) {}
 
   subscribe(listener: ReaderEventListener): () => void {
     this.listeners.add(listener);

@@ -91,7 +91,8 @@ export class ReaderMonitor {
     } catch (err) {
       // Card pulled or refused: the reader event that follows tells the rest.
       const message = isAppError(err) ? err.message : 'The card could not be read. Take it out and insert it again.';
-      if (!isAppError(err)) this.log.warn('card read failed', { reader, error: err instanceof Error ? err.name : 'unknown' });
+      if (!isAppError(err))
+        this.log.warn('card read failed', { reader, error: err instanceof Error ? err.name : 'unknown' });
       this.cards.set(reader, { error: message });
     } finally {
       this.reading.delete(reader);

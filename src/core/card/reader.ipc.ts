@@ -14,7 +14,10 @@ export function readerHandlers(monitor: ReaderMonitor | null): HandlersFor<typeo
     'reader:refresh': async ({ reader }) => {
       if (!monitor) return none();
       if (!monitor.snapshot().readers.some((r) => r.name === reader)) {
-        throw new AppError('READER_NOT_FOUND', `There is no reader called "${reader}". Check the cable, then pick a reader from the list.`);
+        throw new AppError(
+          'READER_NOT_FOUND',
+          `There is no reader called "${reader}". Check the cable, then pick a reader from the list.`,
+        );
       }
       await monitor.refresh(reader);
       return monitor.snapshot();

@@ -105,7 +105,10 @@ export class PcscReaderService implements CardReaderService {
     try {
       const protocol = await this.guard<number>(entry, timeoutMs, (cb) =>
         entry.reader.connect(
-          { share_mode: entry.reader.SCARD_SHARE_EXCLUSIVE, protocol: entry.reader.SCARD_PROTOCOL_T0 | entry.reader.SCARD_PROTOCOL_T1 },
+          {
+            share_mode: entry.reader.SCARD_SHARE_EXCLUSIVE,
+            protocol: entry.reader.SCARD_PROTOCOL_T0 | entry.reader.SCARD_PROTOCOL_T1,
+          },
           cb,
         ),
       );
@@ -148,7 +151,11 @@ export class PcscReaderService implements CardReaderService {
   }
 
   /** A native call with a timeout; on timeout the reader is marked hung until the call returns. */
-  private async guard<T>(entry: Entry, timeoutMs: number, start: (cb: (err: unknown, value: T) => void) => void): Promise<T> {
+  private async guard<T>(
+    entry: Entry,
+    timeoutMs: number,
+    start: (cb: (err: unknown, value: T) => void) => void,
+  ): Promise<T> {
     try {
       return await nativeCall(timeoutMs, start);
     } catch (err) {
@@ -163,7 +170,9 @@ export class PcscReaderService implements CardReaderService {
 
   private async release(entry: Entry, disposition: number, timeoutMs: number): Promise<void> {
     try {
-      await this.guard<void>(entry, timeoutMs, (cb) => entry.reader.disconnect(disposition, (err) => cb(err, undefined)));
+      await this.guard<void>(entry, timeoutMs, (cb) =>
+        entry.reader.disconnect(disposition, (err) => cb(err, undefined)),
+      );
     } catch {
       // The card may be gone or pcscd down: the handle is dead either way, nothing to keep.
     }
@@ -252,7 +261,8 @@ export class PcscReaderService implements CardReaderService {
     const newAtr = present && atr && atr.length > 0 ? Buffer.from(atr) : undefined;
     const name = entry.reader.name;
     // A different event count while present means the card was swapped between two polls.
-    const swapped = entry.atr !== undefined && newAtr !== undefined && (eventCount !== entry.eventCount || !entry.atr.equals(newAtr));
+    const swapped =
+      entry.atr !== undefined && newAtr !== undefined && (eventCount !== entry.eventCount || !entry.atr.equals(newAtr));
     if (entry.atr && (!newAtr || swapped)) this.events.emit({ type: 'card-removed', reader: name });
     if (newAtr && (!entry.atr || swapped)) this.events.emit({ type: 'card-inserted', reader: name, atr: hex(newAtr) });
     entry.flags = flags;

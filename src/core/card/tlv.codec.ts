@@ -11,11 +11,18 @@ export interface Tlv {
 }
 
 function tlvError(why: string): CardError {
-  return new CardError('CARD_TLV_MALFORMED', `The card sent malformed TLV data (${why}). Remove and re-insert the card and retry.`);
+  return new CardError(
+    'CARD_TLV_MALFORMED',
+    `The card sent malformed TLV data (${why}). Remove and re-insert the card and retry.`,
+  );
 }
 
 function tagBytes(tag: number): Buffer {
-  if (!Number.isInteger(tag) || tag <= 0 || tag > 0xffffff) throw new CardError('CARD_TLV_INVALID', `TLV tag ${String(tag)} is out of range. This is a software fault; report it.`);
+  if (!Number.isInteger(tag) || tag <= 0 || tag > 0xffffff)
+    throw new CardError(
+      'CARD_TLV_INVALID',
+      `TLV tag ${String(tag)} is out of range. This is a software fault; report it.`,
+    );
   if (tag <= 0xff) return Buffer.from([tag]);
   if (tag <= 0xffff) return Buffer.from([tag >> 8, tag & 0xff]);
   return Buffer.from([tag >> 16, (tag >> 8) & 0xff, tag & 0xff]);
@@ -82,6 +89,7 @@ export function findTlv(tlvs: readonly Tlv[], tag: number): Tlv | undefined {
 export function requireTlv(tlvs: readonly Tlv[], tag: number, length?: number): Buffer {
   const t = findTlv(tlvs, tag);
   if (!t) throw tlvError(`tag ${tag.toString(16).toUpperCase()} missing`);
-  if (length !== undefined && t.value.length !== length) throw tlvError(`tag ${tag.toString(16).toUpperCase()} has length ${t.value.length}, expected ${length}`);
+  if (length !== undefined && t.value.length !== length)
+    throw tlvError(`tag ${tag.toString(16).toUpperCase()} has length ${t.value.length}, expected ${length}`);
   return t.value;
 }

@@ -96,7 +96,10 @@ export class TrainingReaderService implements CardReaderService {
     const transport: CardTransport = {
       transmit: async (command: Buffer): Promise<Buffer> => {
         if (!open) {
-          throw new AppError('CARD_SESSION_CLOSED', 'A card command was sent after its operation ended. This is a software fault; report it.');
+          throw new AppError(
+            'CARD_SESSION_CLOSED',
+            'A card command was sent after its operation ended. This is a software fault; report it.',
+          );
         }
         if (this.generation !== generation) throw readerErrors.cardRemoved(readerName);
         await Promise.resolve(); // Keep transmit asynchronous like a real reader.

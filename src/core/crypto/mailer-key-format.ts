@@ -15,7 +15,11 @@ const KEY_BYTES = 16;
 
 export type MailerKeyParse =
   | { readonly ok: true; readonly key: Buffer }
-  | { readonly ok: false; readonly reason: 'length' | 'character' | 'group' | 'checksum'; readonly badGroups: readonly number[] };
+  | {
+      readonly ok: false;
+      readonly reason: 'length' | 'character' | 'group' | 'checksum';
+      readonly badGroups: readonly number[];
+    };
 
 export function formatMailerKey(key: Uint8Array): string {
   if (key.length !== KEY_BYTES) throw new RangeError(`mailer keys are ${KEY_BYTES} bytes`);
@@ -31,11 +35,7 @@ export function formatMailerKey(key: Uint8Array): string {
 }
 
 export function parseMailerKey(text: string): MailerKeyParse {
-  const clean = text
-    .toUpperCase()
-    .replace(/[\s-]/g, '')
-    .replace(/[O]/g, '0')
-    .replace(/[IL]/g, '1');
+  const clean = text.toUpperCase().replace(/[\s-]/g, '').replace(/[O]/g, '0').replace(/[IL]/g, '1');
   if (clean.length !== GROUPS * (DATA_PER_GROUP + 1)) return { ok: false, reason: 'length', badGroups: [] };
   const values = [...clean].map((ch) => MAILER_ALPHABET.indexOf(ch));
   const badChars = new Set<number>();

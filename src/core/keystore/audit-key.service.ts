@@ -35,7 +35,14 @@ export class AuditKeyService {
     if (this.registry.active('audit')) return null;
     const { ref, spkiDer } = this.backend.generateEcP256(KEEP);
     const rec = this.registry.add(
-      { id: ref, purpose: 'audit', kcv: publicKeyKcv(spkiDer), algorithm: 'EC-P256', origin: 'generated', publicKey: spkiDer.toString('base64') },
+      {
+        id: ref,
+        purpose: 'audit',
+        kcv: publicKeyKcv(spkiDer),
+        algorithm: 'EC-P256',
+        origin: 'generated',
+        publicKey: spkiDer.toString('base64'),
+      },
       'retired',
     );
     await this.registry.commit();
@@ -46,7 +53,9 @@ export class AuditKeyService {
   publicKey(): AuditKeyPublic {
     const rec = this.key();
     const spkiDer = Buffer.from(rec.publicKey ?? '', 'base64');
-    const pem = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
+    const pem = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' })
+      .export({ format: 'pem', type: 'spki' })
+      .toString();
     return { spkiDer, pem, kcv: rec.kcv, version: rec.version };
   }
 
@@ -57,7 +66,11 @@ export class AuditKeyService {
 
   private key() {
     const rec = this.registry.active('audit');
-    if (!rec) throw new AppError('KEYSTORE_NO_AUDIT_KEY', 'The keystore has no audit key. Lock and unlock the keystore to create it.');
+    if (!rec)
+      throw new AppError(
+        'KEYSTORE_NO_AUDIT_KEY',
+        'The keystore has no audit key. Lock and unlock the keystore to create it.',
+      );
     return rec;
   }
 
@@ -65,7 +78,11 @@ export class AuditKeyService {
     const stored = this.backend.readAuditAnchor();
     if (stored === undefined) return null;
     const parsed = anchorSchema.safeParse(safeJson(stored));
-    if (!parsed.success) throw new AppError('KEYSTORE_TAMPERED', 'The audit anchor in the keystore is not in the expected form. Restore the keystore from a backup.');
+    if (!parsed.success)
+      throw new AppError(
+        'KEYSTORE_TAMPERED',
+        'The audit anchor in the keystore is not in the expected form. Restore the keystore from a backup.',
+      );
     return parsed.data;
   }
 
@@ -85,7 +102,9 @@ export class AuditKeyService {
       throw err;
     }
     const keyId = keyIdOf(this.publicKey().pem);
-    const signature = this.sign(checkpointMessage({ seq: cp.seq, hash: cp.hash, key_id: keyId, signed_at: cp.signedAt }));
+    const signature = this.sign(
+      checkpointMessage({ seq: cp.seq, hash: cp.hash, key_id: keyId, signed_at: cp.signedAt }),
+    );
     const next: AuditAnchor = { seq: cp.seq, hash: cp.hash, at: cp.signedAt, keyId };
     await this.backend.writeAuditAnchor(JSON.stringify(next));
     return { keyId, signature };

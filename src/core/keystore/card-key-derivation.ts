@@ -11,7 +11,10 @@ const N_PATTERN = /^[0-9A-Za-z-]{1,64}$/;
 
 export function assertCardN(n: string): void {
   if (!N_PATTERN.test(n)) {
-    throw new AppError('CARD_N_INVALID', 'The card identification code N must be 1–64 letters, digits or dashes. Check the card record.');
+    throw new AppError(
+      'CARD_N_INVALID',
+      'The card identification code N must be 1–64 letters, digits or dashes. Check the card record.',
+    );
   }
 }
 

@@ -29,7 +29,10 @@ export class SqliteCardSeriesStore implements CardSeriesStore {
   private readonly select;
   private readonly upsert;
 
-  constructor(db: Database, private readonly now: () => Date = () => new Date()) {
+  constructor(
+    db: Database,
+    private readonly now: () => Date = () => new Date(),
+  ) {
     this.select = db.prepare<[string], Row>('SELECT * FROM card_key_series WHERE n = ?');
     this.upsert = db.prepare(
       `INSERT INTO card_key_series (n, mk_version, sn, pending_sn, pending_mk_version, retired_count, updated_at)
@@ -44,7 +47,14 @@ export class SqliteCardSeriesStore implements CardSeriesStore {
   get(n: string): CardSeries | undefined {
     const r = this.select.get(n);
     return r
-      ? { n: r.n, mkVersion: r.mk_version, sn: r.sn, pendingSn: r.pending_sn, pendingMkVersion: r.pending_mk_version, retiredCount: r.retired_count }
+      ? {
+          n: r.n,
+          mkVersion: r.mk_version,
+          sn: r.sn,
+          pendingSn: r.pending_sn,
+          pendingMkVersion: r.pending_mk_version,
+          retiredCount: r.retired_count,
+        }
       : undefined;
   }
 

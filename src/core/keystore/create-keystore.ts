@@ -9,7 +9,13 @@ import { SoftwareBackend } from './software.backend';
 
 /** Keystore configuration: the embedded file (default) or a PKCS#11 token. */
 export type KeystoreConfig =
-  | { readonly backend: 'software'; readonly file: string; readonly kek: KekProvider; readonly createIfMissing: boolean; readonly backupKek?: (passphrase: string) => KekProvider }
+  | {
+      readonly backend: 'software';
+      readonly file: string;
+      readonly kek: KekProvider;
+      readonly createIfMissing: boolean;
+      readonly backupKek?: (passphrase: string) => KekProvider;
+    }
   | ({ readonly backend: 'pkcs11' } & Pkcs11BackendOptions);
 
 export interface KeystoreDeps {
@@ -22,7 +28,12 @@ export interface KeystoreDeps {
 export function openKeystore(config: KeystoreConfig, deps: KeystoreDeps): Promise<KeystoreService> {
   const backend =
     config.backend === 'software'
-      ? new SoftwareBackend({ file: config.file, kek: config.kek, createIfMissing: config.createIfMissing, ...(config.backupKek ? { backupKek: config.backupKek } : {}) })
+      ? new SoftwareBackend({
+          file: config.file,
+          kek: config.kek,
+          createIfMissing: config.createIfMissing,
+          ...(config.backupKek ? { backupKek: config.backupKek } : {}),
+        })
       : new Pkcs11Backend({ library: config.library, tokenLabel: config.tokenLabel, pin: config.pin });
   // The software keystore's backups live beside it (<dataDir>/keystore/backups, keystore-backup.service.ts).
   const backupDir = config.backend === 'software' ? join(dirname(config.file), 'backups') : undefined;

@@ -34,15 +34,25 @@ export function buildCertificate(req: CertificateRequest, signDer: (tbsDer: Buff
     asn1.create(C, T.INTEGER, false, bin(serial)),
     sigAlg,
     name(req.issuer),
-    seq([asn1.create(C, T.UTCTIME, false, asn1.dateToUtcTime(req.notBefore)), asn1.create(C, T.UTCTIME, false, asn1.dateToUtcTime(req.notAfter))]),
+    seq([
+      asn1.create(C, T.UTCTIME, false, asn1.dateToUtcTime(req.notBefore)),
+      asn1.create(C, T.UTCTIME, false, asn1.dateToUtcTime(req.notAfter)),
+    ]),
     name(req.subject),
     asn1.fromDer(bin(req.subjectSpkiDer)),
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 3, true, [seq(extensions(req))]),
   ]);
   const tbsDer = toBuffer(tbs);
   const signature = signDer(tbsDer);
-  const cert = seq([asn1.fromDer(bin(tbsDer)), seq([oid(OID_ECDSA_SHA256)]), asn1.create(C, T.BITSTRING, false, '\x00' + bin(signature))]);
-  const b64 = toBuffer(cert).toString('base64').replace(/(.{64})/g, '$1\n').trimEnd();
+  const cert = seq([
+    asn1.fromDer(bin(tbsDer)),
+    seq([oid(OID_ECDSA_SHA256)]),
+    asn1.create(C, T.BITSTRING, false, '\x00' + bin(signature)),
+  ]);
+  const b64 = toBuffer(cert)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd();
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 

@@ -26,7 +26,15 @@ export class IssuerKeyService {
     const dn = { commonName: opts.commonName };
     const certificate = this.certify(ref, spkiDer, spkiDer, dn, dn, true, opts.validDays ?? 3650);
     const rec = this.registry.add(
-      { id: ref, purpose: 'bank-ca', kcv: publicKeyKcv(spkiDer), algorithm: 'EC-P256', origin: 'generated', publicKey: spkiDer.toString('base64'), certificate },
+      {
+        id: ref,
+        purpose: 'bank-ca',
+        kcv: publicKeyKcv(spkiDer),
+        algorithm: 'EC-P256',
+        origin: 'generated',
+        publicKey: spkiDer.toString('base64'),
+        certificate,
+      },
       'retired',
     );
     await this.registry.commit();
@@ -39,19 +47,42 @@ export class IssuerKeyService {
     const caSpki = Buffer.from(ca.publicKey ?? '', 'base64');
     const { ref, spkiDer } = this.backend.generateEcP256(KEEP);
     const issuerDn = { commonName: this.caCommonName() };
-    const certificate = this.certify(ca.id, spkiDer, caSpki, { commonName: opts.commonName }, issuerDn, false, opts.validDays ?? 730);
+    const certificate = this.certify(
+      ca.id,
+      spkiDer,
+      caSpki,
+      { commonName: opts.commonName },
+      issuerDn,
+      false,
+      opts.validDays ?? 730,
+    );
     const rec = this.registry.add(
-      { id: ref, purpose: 'issuer-signing', kcv: publicKeyKcv(spkiDer), algorithm: 'EC-P256', origin: 'generated', publicKey: spkiDer.toString('base64'), certificate },
+      {
+        id: ref,
+        purpose: 'issuer-signing',
+        kcv: publicKeyKcv(spkiDer),
+        algorithm: 'EC-P256',
+        origin: 'generated',
+        publicKey: spkiDer.toString('base64'),
+        certificate,
+      },
       'retired',
     );
     await this.registry.commit();
-    this.audit('keystore.issuer_key.created', { officer: opts.officer, kcv: rec.kcv, version: rec.version, ca_kcv: ca.kcv });
+    this.audit('keystore.issuer_key.created', {
+      officer: opts.officer,
+      kcv: rec.kcv,
+      version: rec.version,
+      ca_kcv: ca.kcv,
+    });
     return toInfo(rec);
   }
 
   caPublicKey(): CaPublicKey {
     const spkiDer = Buffer.from(this.ca().publicKey ?? '', 'base64');
-    const pem = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
+    const pem = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' })
+      .export({ format: 'pem', type: 'spki' })
+      .toString();
     return { spkiDer, uncompressedPoint: spkiDer.subarray(-65), pem };
   }
 
@@ -69,7 +100,11 @@ export class IssuerKeyService {
   }
 
   verify(data: Uint8Array, signature: Uint8Array, encoding: 'der' | 'p1363'): boolean {
-    const key = createPublicKey({ key: Buffer.from(this.issuer().publicKey ?? '', 'base64'), format: 'der', type: 'spki' });
+    const key = createPublicKey({
+      key: Buffer.from(this.issuer().publicKey ?? '', 'base64'),
+      format: 'der',
+      type: 'spki',
+    });
     try {
       const sig = encoding === 'der' ? derToP1363(signature) : Buffer.from(signature);
       return cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, sig);
@@ -85,7 +120,9 @@ export class IssuerKeyService {
    */
   cardCredential(): IssuerCardCredential {
     const publicKey = Buffer.from(this.issuer().publicKey ?? '', 'base64').subarray(-65);
-    const caSignature = p1363ToDer(this.backend.ecdsaSign(this.ca().id, Buffer.concat([Buffer.from([0x01]), publicKey])));
+    const caSignature = p1363ToDer(
+      this.backend.ecdsaSign(this.ca().id, Buffer.concat([Buffer.from([0x01]), publicKey])),
+    );
     return { publicKey, caSignature };
   }
 
@@ -100,8 +137,9 @@ export class IssuerKeyService {
   ): string {
     const notBefore = this.now();
     const notAfter = new Date(notBefore.getTime() + validDays * DAY);
-    return buildCertificate({ subject, issuer, subjectSpkiDer: subjectSpki, issuerSpkiDer: issuerSpki, notBefore, notAfter, isCa }, (tbs) =>
-      p1363ToDer(this.backend.ecdsaSign(signerRef, tbs)),
+    return buildCertificate(
+      { subject, issuer, subjectSpkiDer: subjectSpki, issuerSpkiDer: issuerSpki, notBefore, notAfter, isCa },
+      (tbs) => p1363ToDer(this.backend.ecdsaSign(signerRef, tbs)),
     );
   }
 
@@ -113,13 +151,21 @@ export class IssuerKeyService {
 
   private ca() {
     const ca = this.registry.active('bank-ca');
-    if (!ca) throw new AppError('KEYSTORE_NO_BANK_CA', "There is no bank CA key. Create the test CA or import the bank's CA first.");
+    if (!ca)
+      throw new AppError(
+        'KEYSTORE_NO_BANK_CA',
+        "There is no bank CA key. Create the test CA or import the bank's CA first.",
+      );
     return ca;
   }
 
   private issuer() {
     const s = this.registry.active('issuer-signing');
-    if (!s) throw new AppError('KEYSTORE_NO_ISSUER_KEY', 'There is no issuer signing key yet. A security officer must create it.');
+    if (!s)
+      throw new AppError(
+        'KEYSTORE_NO_ISSUER_KEY',
+        'There is no issuer signing key yet. A security officer must create it.',
+      );
     return s;
   }
 }

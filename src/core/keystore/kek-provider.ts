@@ -31,7 +31,10 @@ export class PassphraseKekProvider implements KekProvider {
     private readonly cost: ScryptCost = DEFAULT_SCRYPT_COST,
   ) {
     if (passphrase.length < 8) {
-      throw new AppError('KEYSTORE_PASSPHRASE_WEAK', 'The keystore passphrase must have at least 8 characters. Choose a longer one.');
+      throw new AppError(
+        'KEYSTORE_PASSPHRASE_WEAK',
+        'The keystore passphrase must have at least 8 characters. Choose a longer one.',
+      );
     }
   }
 
@@ -43,10 +46,24 @@ export class PassphraseKekProvider implements KekProvider {
 
   async open(params: KekParams): Promise<Buffer> {
     const { salt, N, r, p } = params;
-    if (typeof salt !== 'string' || typeof N !== 'number' || typeof r !== 'number' || typeof p !== 'number' || N > 2 ** 20) {
-      throw new AppError('KEYSTORE_TAMPERED', 'The keystore file header is damaged. Restore the keystore from a backup.');
+    if (
+      typeof salt !== 'string' ||
+      typeof N !== 'number' ||
+      typeof r !== 'number' ||
+      typeof p !== 'number' ||
+      N > 2 ** 20
+    ) {
+      throw new AppError(
+        'KEYSTORE_TAMPERED',
+        'The keystore file header is damaged. Restore the keystore from a backup.',
+      );
     }
-    return scrypt(this.passphrase.normalize('NFC'), Buffer.from(salt, 'base64'), { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
+    return scrypt(this.passphrase.normalize('NFC'), Buffer.from(salt, 'base64'), {
+      N,
+      r,
+      p,
+      maxmem: 256 * N * r + 1024 * 1024,
+    });
   }
 }
 

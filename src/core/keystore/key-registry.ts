@@ -39,7 +39,11 @@ export class KeyRegistry {
       return;
     }
     const parsed = metadataSchema.safeParse(JSON.parse(metadata));
-    if (!parsed.success) throw new AppError('KEYSTORE_TAMPERED', 'The keystore key list is not in the expected form. Restore the keystore from a backup.');
+    if (!parsed.success)
+      throw new AppError(
+        'KEYSTORE_TAMPERED',
+        'The keystore key list is not in the expected form. Restore the keystore from a backup.',
+      );
     this.records = parsed.data.keys;
   }
 
@@ -62,7 +66,9 @@ export class KeyRegistry {
   /** Adds a new active key of `purpose`; the previous active one becomes `previousState`. */
   add(record: Omit<KeyRecord, 'version' | 'state' | 'createdAt'>, previousState: 'superseded' | 'retired'): KeyRecord {
     const version = Math.max(0, ...this.records.filter((r) => r.purpose === record.purpose).map((r) => r.version)) + 1;
-    this.records = this.records.map((r) => (r.purpose === record.purpose && r.state === 'active' ? { ...r, state: previousState } : r));
+    this.records = this.records.map((r) =>
+      r.purpose === record.purpose && r.state === 'active' ? { ...r, state: previousState } : r,
+    );
     const full: KeyRecord = { ...record, version, state: 'active', createdAt: this.now().toISOString() };
     this.records.push(full);
     return full;
@@ -81,8 +87,18 @@ function isListed(r: KeyRecord): r is ListedRecord {
 }
 
 export function toInfo(r: KeyRecord): KeyInfo {
-  if (!isListed(r)) throw new AppError('KEY_NOT_LISTED', 'This key is not shown in the key list. Check it by its check value instead.');
-  return { id: r.id, purpose: r.purpose, version: r.version, state: r.state, createdAt: r.createdAt, kcv: r.kcv, algorithm: r.algorithm, origin: r.origin };
+  if (!isListed(r))
+    throw new AppError('KEY_NOT_LISTED', 'This key is not shown in the key list. Check it by its check value instead.');
+  return {
+    id: r.id,
+    purpose: r.purpose,
+    version: r.version,
+    state: r.state,
+    createdAt: r.createdAt,
+    kcv: r.kcv,
+    algorithm: r.algorithm,
+    origin: r.origin,
+  };
 }
 
 /** KCV of an AES key held by the backend. */

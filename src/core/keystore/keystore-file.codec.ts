@@ -31,7 +31,12 @@ function fileKey(kek: Buffer): Buffer {
 export function encodeKeystoreFile(payload: Buffer, kek: Buffer, kekParams: KekParams): Buffer {
   const iv = randomBytes(12);
   const header = Buffer.from(
-    JSON.stringify({ kek: kekParams, verifier: kekVerifier(kek).toString('base64'), iv: iv.toString('base64'), payloadLength: payload.length }),
+    JSON.stringify({
+      kek: kekParams,
+      verifier: kekVerifier(kek).toString('base64'),
+      iv: iv.toString('base64'),
+      payloadLength: payload.length,
+    }),
     'utf8',
   );
   const len = Buffer.alloc(4);
@@ -50,14 +55,24 @@ export interface DecodedKeystoreFile {
 }
 
 /** Throws AppError KEYSTORE_FOREIGN / _VERSION / _TRUNCATED / _TAMPERED / _WRONG_PASSPHRASE. */
-export async function decodeKeystoreFile(data: Buffer, provider: KekProvider, what = 'keystore file'): Promise<DecodedKeystoreFile> {
+export async function decodeKeystoreFile(
+  data: Buffer,
+  provider: KekProvider,
+  what = 'keystore file',
+): Promise<DecodedKeystoreFile> {
   const prefix = Math.min(data.length, MAGIC_FAMILY.length);
   if (!data.subarray(0, prefix).equals(MAGIC_FAMILY.subarray(0, prefix))) {
-    throw new AppError('KEYSTORE_FOREIGN', `The ${what} is not an OTAC keystore. Choose the right file; nothing was changed.`);
+    throw new AppError(
+      'KEYSTORE_FOREIGN',
+      `The ${what} is not an OTAC keystore. Choose the right file; nothing was changed.`,
+    );
   }
   if (data.length < MAGIC.length + 4) throw truncated(what);
   if (!data.subarray(0, 8).equals(MAGIC)) {
-    throw new AppError('KEYSTORE_VERSION', `The ${what} was written by a newer workstation. Update the workstation; nothing was changed.`);
+    throw new AppError(
+      'KEYSTORE_VERSION',
+      `The ${what} was written by a newer workstation. Update the workstation; nothing was changed.`,
+    );
   }
   const headerLength = data.readUInt32BE(8);
   const headerEnd = 12 + headerLength;
@@ -75,7 +90,10 @@ export async function decodeKeystoreFile(data: Buffer, provider: KekProvider, wh
   const verifier = Buffer.from(header.verifier, 'base64');
   const mine = kekVerifier(kek);
   if (verifier.length !== mine.length || !timingSafeEqual(verifier, mine)) {
-    throw new AppError('KEYSTORE_WRONG_PASSPHRASE', `The passphrase does not open the ${what}. Check it and try again; nothing was changed.`);
+    throw new AppError(
+      'KEYSTORE_WRONG_PASSPHRASE',
+      `The passphrase does not open the ${what}. Check it and try again; nothing was changed.`,
+    );
   }
   try {
     const d = createDecipheriv('aes-256-gcm', fileKey(kek), Buffer.from(header.iv, 'base64'));
@@ -89,7 +107,10 @@ export async function decodeKeystoreFile(data: Buffer, provider: KekProvider, wh
 }
 
 function truncated(what: string): AppError {
-  return new AppError('KEYSTORE_TRUNCATED', `The ${what} is incomplete (cut short). Restore the keystore from a backup; nothing was changed.`);
+  return new AppError(
+    'KEYSTORE_TRUNCATED',
+    `The ${what} is incomplete (cut short). Restore the keystore from a backup; nothing was changed.`,
+  );
 }
 
 function tampered(what: string): AppError {

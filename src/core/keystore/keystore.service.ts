@@ -70,7 +70,9 @@ export class KeystoreService implements Keystore {
     this.profile = new CardProfileKeyService(opts.backend, this.registry, this.cards, this.audit);
     this.issuer = new IssuerKeyService(opts.backend, this.registry, this.audit, now);
     this.auditKey = new AuditKeyService(opts.backend, this.registry, this.audit);
-    this.ceremony = new CeremonyService(this.audit, (mk, officer, expectedKcv) => this.installMasterKey(mk, officer, expectedKcv));
+    this.ceremony = new CeremonyService(this.audit, (mk, officer, expectedKcv) =>
+      this.installMasterKey(mk, officer, expectedKcv),
+    );
   }
 
   /**
@@ -163,22 +165,39 @@ export class KeystoreService implements Keystore {
     return this.cards.formatForMailer(n, opts);
   }
 
-  async importTransportMasterKey(value: Uint8Array, opts: { officer: string; approver: string; reason: string }): Promise<TransportKeyInfo> {
+  async importTransportMasterKey(
+    value: Uint8Array,
+    opts: { officer: string; approver: string; reason: string },
+  ): Promise<TransportKeyInfo> {
     return this.profile.importTransportMasterKey(value, opts);
   }
   async transportKey(cardId: Uint8Array): Promise<TransportKeyHandle> {
     return this.profile.transportKey(cardId);
   }
-  async openSecureSession(base: CardKeyHandle | TransportKeyHandle, hostChallenge: Uint8Array, cardChallenge: Uint8Array): Promise<SecureSessionHandle> {
+  async openSecureSession(
+    base: CardKeyHandle | TransportKeyHandle,
+    hostChallenge: Uint8Array,
+    cardChallenge: Uint8Array,
+  ): Promise<SecureSessionHandle> {
     return this.profile.openSession(base, hostChallenge, cardChallenge);
   }
   async verifyCardCryptogram(session: SecureSessionHandle, cryptogram: Uint8Array): Promise<boolean> {
     return this.profile.verifyCardCryptogram(session, cryptogram);
   }
-  async wrapSecureCommand(session: SecureSessionHandle, counter: number, header: SmCommandHeader, parts: readonly SmCommandPart[]): Promise<Buffer> {
+  async wrapSecureCommand(
+    session: SecureSessionHandle,
+    counter: number,
+    header: SmCommandHeader,
+    parts: readonly SmCommandPart[],
+  ): Promise<Buffer> {
     return this.profile.wrapCommand(session, counter, header, parts);
   }
-  async unwrapSecureResponse(session: SecureSessionHandle, counter: number, data: Uint8Array, sw: number): Promise<Buffer | undefined> {
+  async unwrapSecureResponse(
+    session: SecureSessionHandle,
+    counter: number,
+    data: Uint8Array,
+    sw: number,
+  ): Promise<Buffer | undefined> {
     return this.profile.unwrapResponse(session, counter, data, sw);
   }
   async sealListForCardKey(card: CardKeyHandle, request: ListSealInput): Promise<SealedListEnvelope> {
@@ -190,7 +209,12 @@ export class KeystoreService implements Keystore {
   async verifyReceipt(receiptKey: ReceiptKeyHandle, message: Uint8Array, mac: Uint8Array): Promise<boolean> {
     return this.profile.verifyReceipt(receiptKey, message, mac);
   }
-  async verifyChallengeResponse(card: CardKeyHandle, cardId: Uint8Array, message: Uint8Array, response: Uint8Array): Promise<boolean> {
+  async verifyChallengeResponse(
+    card: CardKeyHandle,
+    cardId: Uint8Array,
+    message: Uint8Array,
+    response: Uint8Array,
+  ): Promise<boolean> {
     return this.profile.verifyChallengeResponse(card, cardId, message, response);
   }
   async release(handle: EphemeralHandle): Promise<void> {
@@ -257,7 +281,10 @@ export class KeystoreService implements Keystore {
     try {
       blob = readFileSync(file);
     } catch {
-      throw new AppError('KEYSTORE_BACKUP_UNREADABLE', `The backup file ${file} cannot be read. Check the path and the medium.`);
+      throw new AppError(
+        'KEYSTORE_BACKUP_UNREADABLE',
+        `The backup file ${file} cannot be read. Check the path and the medium.`,
+      );
     }
     try {
       // Two custodians never share a passphrase (backupTo refuses it), so one typed twice is one person.
@@ -267,7 +294,10 @@ export class KeystoreService implements Keystore {
       this.profile.clear();
       this.registry.load(metadata);
     } catch (err) {
-      this.audit('keystore.backup.restore_failed', { officer: opts.officer, code: isAppError(err) ? err.code : 'UNEXPECTED' });
+      this.audit('keystore.backup.restore_failed', {
+        officer: opts.officer,
+        code: isAppError(err) ? err.code : 'UNEXPECTED',
+      });
       throw err;
     }
     this.audit('keystore.backup.restored', { officer: opts.officer, keys: this.registry.list().length });
@@ -280,10 +310,18 @@ export class KeystoreService implements Keystore {
    */
   private checkBackupPath(file: string, officer: string, what: 'backup' | 'restore'): void {
     const dir = this.opts.backupDir;
-    const ok = dir !== undefined && typeof file === 'string' && isAbsolute(file) && resolve(file) === file && dirname(file) === resolve(dir);
+    const ok =
+      dir !== undefined &&
+      typeof file === 'string' &&
+      isAbsolute(file) &&
+      resolve(file) === file &&
+      dirname(file) === resolve(dir);
     if (ok) return;
     this.audit('keystore.backup.path_refused', { officer, what });
-    throw new AppError('KEYSTORE_BACKUP_PATH', "Backups are written to and restored from the keystore's backups folder only. Choose a backup on the Keys page.");
+    throw new AppError(
+      'KEYSTORE_BACKUP_PATH',
+      "Backups are written to and restored from the keystore's backups folder only. Choose a backup on the Keys page.",
+    );
   }
 
   async close(): Promise<void> {
@@ -297,7 +335,10 @@ export class KeystoreService implements Keystore {
   async auditAnchor(): Promise<AuditAnchor | null> {
     return this.auditKey.anchor();
   }
-  async signAuditCheckpoint(checkpoint: AuditCheckpointToSign, since: readonly AuditChainEntry[]): Promise<SignedAuditCheckpoint> {
+  async signAuditCheckpoint(
+    checkpoint: AuditCheckpointToSign,
+    since: readonly AuditChainEntry[],
+  ): Promise<SignedAuditCheckpoint> {
     return this.auditKey.signCheckpoint(checkpoint, since);
   }
 }
@@ -309,7 +350,6 @@ function samePassphrase(step: 'backup' | 'restore'): AppError {
     `The two backup passphrases are the same. Each custodian of a backup holds a passphrase of their own; ${unchanged}.`,
   );
 }
-
 
 /** Exported so the backup channels refuse an HSM before asking for a second approver. */
 export function backupUnsupported(): AppError {

@@ -205,7 +205,11 @@ export interface KeyCeremony {
    * Enter component `index` (1-based) as hex, by a custodian whose credentials the caller has just
    * verified; with `expectedKcv`, a mismatch rejects it. One custodian enters one component only.
    */
-  enterComponent(index: number, hex: string, opts: { custodian: CeremonyCustodian; expectedKcv?: string }): { index: number; kcv: string };
+  enterComponent(
+    index: number,
+    hex: string,
+    opts: { custodian: CeremonyCustodian; expectedKcv?: string },
+  ): { index: number; kcv: string };
   /** XOR the components into a new master key; with `expectedKcv`, a mismatch stores nothing. */
   finish(opts?: { expectedKcv?: string }): Promise<KeyInfo>;
   abort(): void;
@@ -316,7 +320,10 @@ export interface Keystore {
    * anchor's hash to the checkpoint's, so the anchor only moves forward along one chain. Refused (nothing
    * signed, anchor unchanged) when the log ends before the anchor or does not lead from it.
    */
-  signAuditCheckpoint(checkpoint: AuditCheckpointToSign, since: readonly AuditChainEntry[]): Promise<SignedAuditCheckpoint>;
+  signAuditCheckpoint(
+    checkpoint: AuditCheckpointToSign,
+    since: readonly AuditChainEntry[],
+  ): Promise<SignedAuditCheckpoint>;
 }
 
 /** Where the audit chain stood at the last checkpoint the keystore signed (docs/audit.md, "The anchor"). */

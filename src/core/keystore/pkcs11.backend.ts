@@ -41,15 +41,24 @@ export class Pkcs11Backend implements KeystoreBackend {
     const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === this.opts.tokenLabel);
     if (!slot) {
       await this.close();
-      throw new AppError('HSM_TOKEN_NOT_FOUND', `No token labelled "${this.opts.tokenLabel}" is present. Connect the HSM or check the keystore settings.`);
+      throw new AppError(
+        'HSM_TOKEN_NOT_FOUND',
+        `No token labelled "${this.opts.tokenLabel}" is present. Connect the HSM or check the keystore settings.`,
+      );
     }
     this.session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
     if (!this.login(this.session)) {
       await this.close();
-      throw new AppError('HSM_LOGIN_FAILED', 'The HSM refused the PIN. Check the keystore PIN; repeated failures lock the token.');
+      throw new AppError(
+        'HSM_LOGIN_FAILED',
+        'The HSM refused the PIN. Check the keystore PIN; repeated failures lock the token.',
+      );
     }
     let best: { gen: number; metadata: string } | undefined;
-    for (const h of this.find([{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }, { type: pkcs11js.CKA_LABEL, value: METADATA_LABEL }])) {
+    for (const h of this.find([
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: pkcs11js.CKA_LABEL, value: METADATA_LABEL },
+    ])) {
       const value = this.attr(h, pkcs11js.CKA_VALUE);
       const parsed = JSON.parse(value.toString('utf8')) as { gen: number; metadata: string };
       if (!best || parsed.gen > best.gen) best = parsed;
@@ -79,7 +88,10 @@ export class Pkcs11Backend implements KeystoreBackend {
   /** Data objects are read-only once created: write the new generation, then drop the old ones. */
   async commit(metadata: string): Promise<void> {
     const s = this.s();
-    const old = this.find([{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }, { type: pkcs11js.CKA_LABEL, value: METADATA_LABEL }]);
+    const old = this.find([
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: pkcs11js.CKA_LABEL, value: METADATA_LABEL },
+    ]);
     const gen = this.metadataGen + 1;
     this.p().C_CreateObject(s, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
@@ -118,7 +130,10 @@ export class Pkcs11Backend implements KeystoreBackend {
 
   importAes(value: Buffer, opts: KeyOptions): KeyRef {
     const ref = this.newRef(opts);
-    this.handles.set(ref, this.p().C_CreateObject(this.s(), [...this.aesTemplate(ref, opts), { type: pkcs11js.CKA_VALUE, value }]));
+    this.handles.set(
+      ref,
+      this.p().C_CreateObject(this.s(), [...this.aesTemplate(ref, opts), { type: pkcs11js.CKA_VALUE, value }]),
+    );
     return ref;
   }
 
@@ -172,7 +187,11 @@ export class Pkcs11Backend implements KeystoreBackend {
     const pair = p.C_GenerateKeyPair(
       this.s(),
       { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
-      [{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_EC_PARAMS, value: P256_OID }, { type: pkcs11js.CKA_VERIFY, value: true }],
+      [
+        { type: pkcs11js.CKA_TOKEN, value: false },
+        { type: pkcs11js.CKA_EC_PARAMS, value: P256_OID },
+        { type: pkcs11js.CKA_VERIFY, value: true },
+      ],
       [
         { type: pkcs11js.CKA_TOKEN, value: opts.persistent },
         { type: pkcs11js.CKA_PRIVATE, value: true },
@@ -225,7 +244,11 @@ export class Pkcs11Backend implements KeystoreBackend {
     const cached = this.handles.get(ref);
     if (cached) return cached;
     const [h] = ref.startsWith('k-') ? this.find([{ type: pkcs11js.CKA_ID, value: Buffer.from(ref) }]) : [];
-    if (!h) throw new AppError('KEY_NOT_FOUND', 'The key is not on the HSM token (released or never created). Derive or create it again.');
+    if (!h)
+      throw new AppError(
+        'KEY_NOT_FOUND',
+        'The key is not on the HSM token (released or never created). Derive or create it again.',
+      );
     this.handles.set(ref, h);
     return h;
   }
@@ -242,7 +265,8 @@ export class Pkcs11Backend implements KeystoreBackend {
 
   private attr(h: pkcs11js.Handle, type: number): Buffer {
     const [a] = this.p().C_GetAttributeValue(this.s(), h, [{ type }]);
-    if (!a || !Buffer.isBuffer(a.value)) throw new AppError('HSM_ERROR', 'The HSM returned an unexpected attribute. Check the token.');
+    if (!a || !Buffer.isBuffer(a.value))
+      throw new AppError('HSM_ERROR', 'The HSM returned an unexpected attribute. Check the token.');
     return a.value;
   }
 
@@ -263,7 +287,10 @@ export class Pkcs11Backend implements KeystoreBackend {
    */
   readAuditAnchor(): string | undefined {
     let best: { gen: number; anchor: string } | undefined;
-    for (const h of this.find([{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }, { type: pkcs11js.CKA_LABEL, value: AUDIT_ANCHOR_LABEL }])) {
+    for (const h of this.find([
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: pkcs11js.CKA_LABEL, value: AUDIT_ANCHOR_LABEL },
+    ])) {
       const parsed = anchorObject(this.attr(h, pkcs11js.CKA_VALUE));
       if (!best || parsed.gen > best.gen) best = parsed;
     }
@@ -272,7 +299,10 @@ export class Pkcs11Backend implements KeystoreBackend {
 
   async writeAuditAnchor(value: string): Promise<void> {
     const s = this.s();
-    const template = [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }, { type: pkcs11js.CKA_LABEL, value: AUDIT_ANCHOR_LABEL }];
+    const template = [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: pkcs11js.CKA_LABEL, value: AUDIT_ANCHOR_LABEL },
+    ];
     const old = this.find(template);
     const gen = 1 + Math.max(0, ...old.map((h) => anchorObject(this.attr(h, pkcs11js.CKA_VALUE)).gen));
     this.p().C_CreateObject(s, [
@@ -288,9 +318,13 @@ export class Pkcs11Backend implements KeystoreBackend {
 function anchorObject(value: Buffer): { gen: number; anchor: string } {
   try {
     const parsed = JSON.parse(value.toString('utf8')) as { gen?: unknown; anchor?: unknown };
-    if (typeof parsed.gen === 'number' && typeof parsed.anchor === 'string') return { gen: parsed.gen, anchor: parsed.anchor };
+    if (typeof parsed.gen === 'number' && typeof parsed.anchor === 'string')
+      return { gen: parsed.gen, anchor: parsed.anchor };
   } catch {
     // fall through: not ours, or damaged
   }
-  throw new AppError('KEYSTORE_TAMPERED', 'The audit anchor on the HSM token is not in the expected form. Check the token with its vendor tools.');
+  throw new AppError(
+    'KEYSTORE_TAMPERED',
+    'The audit anchor on the HSM token is not in the expected form. Check the token with its vendor tools.',
+  );
 }

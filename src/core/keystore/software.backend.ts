@@ -22,12 +22,13 @@ import type { BackupCustodians } from './keystore.types';
 // The embedded default: keys in process memory, persisted in one encrypted file.
 
 type Entry =
-  | { type: 'aes'; value: Buffer; opts: KeyOptions }
-  | { type: 'ec'; pkcs8: Buffer; key: KeyObject; opts: KeyOptions };
+  { type: 'aes'; value: Buffer; opts: KeyOptions } | { type: 'ec'; pkcs8: Buffer; key: KeyObject; opts: KeyOptions };
 
 const payloadSchema = z.object({
   metadata: z.string(),
-  keys: z.array(z.object({ ref: z.string(), type: z.enum(['aes', 'ec']), value: z.string(), extractable: z.boolean() })),
+  keys: z.array(
+    z.object({ ref: z.string(), type: z.enum(['aes', 'ec']), value: z.string(), extractable: z.boolean() }),
+  ),
   auditAnchor: z.string().optional(),
 });
 
@@ -55,7 +56,10 @@ export class SoftwareBackend implements KeystoreBackend {
   async open(): Promise<string | undefined> {
     if (!existsSync(this.opts.file)) {
       if (!this.opts.createIfMissing) {
-        throw new AppError('KEYSTORE_MISSING', `No keystore at ${this.opts.file}. Restore one from backup or initialise a new keystore.`);
+        throw new AppError(
+          'KEYSTORE_MISSING',
+          `No keystore at ${this.opts.file}. Restore one from backup or initialise a new keystore.`,
+        );
       }
       const { kek, params } = await this.opts.kek.create();
       this.kek = kek;
@@ -71,7 +75,8 @@ export class SoftwareBackend implements KeystoreBackend {
   }
 
   async commit(metadata: string): Promise<void> {
-    if (!this.kek || !this.kekParams) throw new AppError('KEYSTORE_CLOSED', 'The keystore is not open. Unlock it first.');
+    if (!this.kek || !this.kekParams)
+      throw new AppError('KEYSTORE_CLOSED', 'The keystore is not open. Unlock it first.');
     writeFileAtomic(this.opts.file, encodeKeystoreFile(this.serialise(metadata), this.kek, this.kekParams));
     this.metadata = metadata;
   }
@@ -180,13 +185,22 @@ export class SoftwareBackend implements KeystoreBackend {
     try {
       parsed = payloadSchema.parse(JSON.parse(payload.toString('utf8')));
     } catch {
-      throw new AppError('KEYSTORE_TAMPERED', 'The keystore contents are not in the expected form. Restore the keystore from a backup.');
+      throw new AppError(
+        'KEYSTORE_TAMPERED',
+        'The keystore contents are not in the expected form. Restore the keystore from a backup.',
+      );
     }
     for (const k of parsed.keys) {
       const value = Buffer.from(k.value, 'base64');
       const opts = { persistent: true, extractable: k.extractable };
       if (k.type === 'aes') this.keys.set(k.ref, { type: 'aes', value, opts });
-      else this.keys.set(k.ref, { type: 'ec', pkcs8: value, key: createPrivateKey({ key: value, format: 'der', type: 'pkcs8' }), opts });
+      else
+        this.keys.set(k.ref, {
+          type: 'ec',
+          pkcs8: value,
+          key: createPrivateKey({ key: value, format: 'der', type: 'pkcs8' }),
+          opts,
+        });
     }
     this.metadata = parsed.metadata;
     this.auditAnchor = parsed.auditAnchor;
@@ -229,5 +243,8 @@ export class SoftwareBackend implements KeystoreBackend {
 }
 
 function missing(): AppError {
-  return new AppError('KEY_NOT_FOUND', 'The key is no longer in the keystore (released or never created). Derive or create it again.');
+  return new AppError(
+    'KEY_NOT_FOUND',
+    'The key is no longer in the keystore (released or never created). Derive or create it again.',
+  );
 }

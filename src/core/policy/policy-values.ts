@@ -39,7 +39,10 @@ export function parsePolicies(value: unknown): Policies {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join('.') ?? '';
-    throw new AppError('POLICY_INVALID', `Policy not accepted: ${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`);
+    throw new AppError(
+      'POLICY_INVALID',
+      `Policy not accepted: ${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`,
+    );
   }
   return parsed.data;
 }

@@ -72,20 +72,22 @@ export class PolicyService implements PolicySource {
     }
     // Dual control is checked against the policies in force, never the ones being proposed.
     const approver = await this.dualControl.require('policy.update', session, input.approval, input);
-    return this.db.transaction(() => {
-      assertFresh(this.repo.latest().version, input.baseVersion);
-      const saved = this.repo.insert(next, session, approver);
-      this.audit.append({
-        operatorId: session.operatorId,
-        operator: session.username,
-        role: session.role,
-        action: 'policy.update',
-        object: `policy:v${saved.version}`,
-        outcome: 'ok',
-        details: { version: saved.version, approvedBy: approver?.username ?? null, ...changes },
-      });
-      return saved;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        assertFresh(this.repo.latest().version, input.baseVersion);
+        const saved = this.repo.insert(next, session, approver);
+        this.audit.append({
+          operatorId: session.operatorId,
+          operator: session.username,
+          role: session.role,
+          action: 'policy.update',
+          object: `policy:v${saved.version}`,
+          outcome: 'ok',
+          details: { version: saved.version, approvedBy: approver?.username ?? null, ...changes },
+        });
+        return saved;
+      })
+      .immediate();
   }
 }
 

@@ -1,11 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { z } from 'zod';
-import {
-  contract as defaultContract,
-  type ChannelDef,
-  type ContractError,
-  type Result,
-} from '../../shared/contract';
+import { contract as defaultContract, type ChannelDef, type ContractError, type Result } from '../../shared/contract';
 import { AppError, isAppError } from '../errors';
 import type { Session, SessionStore } from '../auth/session.store';
 import type { AuditService } from '../audit/audit.service';
@@ -77,8 +72,9 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
       throw new AppError('UNKNOWN_CHANNEL', 'The workstation does not offer that function. Update or restart the app.');
     }
     const def = this.channels[channelName] as ChannelDef;
-    const size = payload === undefined ? 0 : JSON.stringify(payload)?.length ?? 0;
-    if (size > MAX_PAYLOAD_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', 'The request is too large. Shorten the input.');
+    const size = payload === undefined ? 0 : (JSON.stringify(payload)?.length ?? 0);
+    if (size > MAX_PAYLOAD_BYTES)
+      throw new AppError('PAYLOAD_TOO_LARGE', 'The request is too large. Shorten the input.');
     // An absent payload means "no arguments"; null or any other non-object is malformed.
     const parsed = def.input.safeParse(payload === undefined ? {} : payload);
     if (!parsed.success) throw validationError(parsed.error);
@@ -88,7 +84,10 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
     const session = found.session;
     if (def.access !== 'public') {
       if (!session) {
-        throw new AppError('AUTH_REQUIRED', found.expired ? 'Your session timed out. Sign in again.' : 'Sign in first.');
+        throw new AppError(
+          'AUTH_REQUIRED',
+          found.expired ? 'Your session timed out. Sign in again.' : 'Sign in first.',
+        );
       }
       if (def.access !== 'signed-in' && !def.access.includes(session.role)) {
         this.deps.audit.append({
@@ -111,7 +110,10 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
     const out = def.output.safeParse(value);
     if (!out.success) {
       this.deps.log.error('contract output mismatch', { channel: channelName });
-      throw new AppError('INTERNAL', 'The workstation produced an unexpected answer. The incident is logged; try again.');
+      throw new AppError(
+        'INTERNAL',
+        'The workstation produced an unexpected answer. The incident is logged; try again.',
+      );
     }
     return out.data;
   }
@@ -166,8 +168,6 @@ function validationError(error: z.ZodError): AppError {
     fields[key] ??= issue.message;
   }
   const first = Object.entries(fields)[0];
-  const message = first
-    ? `Check the input: ${first[0] === '_' ? '' : `${first[0]}: `}${first[1]}`
-    : 'Check the input.';
+  const message = first ? `Check the input: ${first[0] === '_' ? '' : `${first[0]}: `}${first[1]}` : 'Check the input.';
   return new AppError('VALIDATION', message, { fields: JSON.stringify(fields) });
 }

@@ -68,7 +68,10 @@ function loopbackBridge(): OtacBridge {
       } catch {
         return {
           ok: false,
-          error: { code: 'NOT_CONNECTED', message: 'The workstation service is not reachable. Check that it is running, then retry.' },
+          error: {
+            code: 'NOT_CONNECTED',
+            message: 'The workstation service is not reachable. Check that it is running, then retry.',
+          },
         };
       }
     },

@@ -110,13 +110,24 @@ export function ApprovalDialog(props: {
       <p className="muted">
         <strong>{props.action}</strong> needs a second operator. They sign here with their own credentials.
       </p>
-      <Form
-        label="Approve"
-        onSubmit={() => void approve()}
-      >
+      <Form label="Approve" onSubmit={() => void approve()}>
         <ErrorBanner error={beginError ?? props.error} />
-        <Field label="Approver user name" name="approver" autoFocus autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} />
-        <Field label="Approver password" name="approverPassword" type="password" autoComplete="off" value={password} onChange={(e) => setPassword(e.target.value)} />
+        <Field
+          label="Approver user name"
+          name="approver"
+          autoFocus
+          autoComplete="off"
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+        />
+        <Field
+          label="Approver password"
+          name="approverPassword"
+          type="password"
+          autoComplete="off"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
         <FormActions onCancel={close} submitLabel="Approve" pending={props.pending} />
       </Form>
     </Modal>

@@ -9,7 +9,12 @@ export function Field(
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
-      <input id={id} aria-invalid={error ? true : undefined} aria-describedby={error ? `${id}-err` : undefined} {...input} />
+      <input
+        id={id}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-err` : undefined}
+        {...input}
+      />
       {hint && !error ? <div className="hint">{hint}</div> : null}
       {error ? (
         <div className="field-error" id={`${id}-err`} role="alert">

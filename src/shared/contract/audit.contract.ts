@@ -28,13 +28,14 @@ export const auditVerificationSchema = z.object({
   lastSignedSeq: z.number().int().nullable(),
   /** Entries after the last signed checkpoint: the chain protects them, no signature does yet. */
   unsignedTail: z.number().int(),
-  firstProblem: z
-    .object({ seq: z.number().int(), reason: z.enum(AUDIT_PROBLEMS), message: text(500) })
-    .nullable(),
+  firstProblem: z.object({ seq: z.number().int(), reason: z.enum(AUDIT_PROBLEMS), message: text(500) }).nullable(),
   /** What the checkpoint signatures were checked against: never a key found only in the database. */
   signatures: z.enum(['keystore', 'public-key', 'not-checked']),
   /** SHA-256 (hex) of the trusted audit key's SubjectPublicKeyInfo, for the standalone verifier's --fingerprint. */
-  auditKeyFingerprint: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  auditKeyFingerprint: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
   /** The last checkpoint the keystore signed, as the keystore recorded it (null: none yet, or not checked). */
   anchor: z.object({ seq: z.number().int(), hash: text(64), at: text(40) }).nullable(),
   /** What this answer does not cover and what to do about it, for a person. */

@@ -26,14 +26,20 @@ describe('reader service under faults (real pcscd + vpcd)', () => {
   let reader1: string;
 
   const ready = (reader: string): Promise<void> =>
-    eventually(() => service.snapshot().readers.some((r) => r.name === reader && r.condition === 'ready'), `${reader} ready`);
+    eventually(
+      () => service.snapshot().readers.some((r) => r.name === reader && r.condition === 'ready'),
+      `${reader} ready`,
+    );
 
   /** The file parses and holds the original record except the PIN counters a test changed. */
   const expectIntact = (card: TestCard, pinTriesLeft: number, wrongPins = 0): void => {
     expect(readCard(card)).toEqual({ ...card.record, pinTriesLeft, counters: { ...card.record.counters, wrongPins } });
   };
   const empty = (reader: string): Promise<void> =>
-    eventually(() => service.snapshot().readers.some((r) => r.name === reader && r.condition === 'empty'), `${reader} empty`);
+    eventually(
+      () => service.snapshot().readers.some((r) => r.name === reader && r.condition === 'empty'),
+      `${reader} empty`,
+    );
 
   beforeAll(async () => {
     bed = await useTestbed('card-faults');
@@ -180,17 +186,32 @@ describe('reader service under faults (real pcscd + vpcd)', () => {
 
     const beforeKill = recorder.mark();
     await bed.killPcscd();
-    await recorder.waitFor((e) => e.type === 'service' && e.state !== 'running', 'service leaving running', 3000, beforeKill);
+    await recorder.waitFor(
+      (e) => e.type === 'service' && e.state !== 'running',
+      'service leaving running',
+      3000,
+      beforeKill,
+    );
     await expect(service.withCard(reader0, async () => 1)).rejects.toMatchObject({ code: 'PCSC_DOWN' });
 
     const beforeUp = recorder.mark();
     await bed.ensureUp();
     const upAt = Date.now();
-    const running = await recorder.waitFor((e) => e.type === 'service' && e.state === 'running', "'running' event", 3000, beforeUp);
+    const running = await recorder.waitFor(
+      (e) => e.type === 'service' && e.state === 'running',
+      "'running' event",
+      3000,
+      beforeUp,
+    );
     expect(running.at - upAt).toBeLessThanOrEqual(3000);
 
     // The card process reconnects to the new vpcd by itself.
-    await recorder.waitFor((e) => e.type === 'card-inserted' && e.reader === reader0, 'card back in reader 0', 5000, beforeUp);
+    await recorder.waitFor(
+      (e) => e.type === 'card-inserted' && e.reader === reader0,
+      'card back in reader 0',
+      5000,
+      beforeUp,
+    );
     const state = await service.withCard(reader0, async (t) => {
       await t.transmit(SELECT_APPLET);
       return t.transmit(GET_STATE);

@@ -23,7 +23,14 @@ import type { Keystore } from '../../../src/core/keystore/keystore.types';
 import { EventRecorder } from '../../support/event-recorder';
 import { useTestbed, type Testbed } from '../../support/testbed';
 import { entries, PIN } from '../../unit/card/support/in-process-card';
-import { BACKENDS, createKeystoreFixture, custodian, PASSPHRASE, TEST_COST, type KeystoreFixture } from '../keystore/keystore.fixture';
+import {
+  BACKENDS,
+  createKeystoreFixture,
+  custodian,
+  PASSPHRASE,
+  TEST_COST,
+  type KeystoreFixture,
+} from '../keystore/keystore.fixture';
 import { encodings } from '../../support/secret-encodings';
 
 // The whole card life of protocol-over-pcscd — personalise a blank card, activate it with K from

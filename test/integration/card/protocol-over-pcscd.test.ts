@@ -69,7 +69,14 @@ describe('OTAC protocol over pcscd + vpcd', () => {
       const host = new OtacCard(transport);
       await host.select();
       const sc = await host.openSecureChannel(fx.port, fx.transportKey, 0);
-      await sc.personalise({ n: 'N-4711-0815', cardKey: fx.cardKey, keyVersion: 1, caPublicKey: fx.caPoint, pinTries: 3, activationTries: 5 });
+      await sc.personalise({
+        n: 'N-4711-0815',
+        cardKey: fx.cardKey,
+        keyVersion: 1,
+        caPublicKey: fx.caPoint,
+        pinTries: 3,
+        activationTries: 5,
+      });
       await host.activate(fx.kBytes, PIN);
       const counted = counting(transport);
       const pushing = new OtacCard(counted.transport);
@@ -92,7 +99,11 @@ describe('OTAC protocol over pcscd + vpcd', () => {
       await host.select();
       return (await host.openSecureChannel(fx.port, fx.cardKey, 1)).readState();
     });
-    expect(state).toMatchObject({ lifeCycle: 'active', list: { entries: 200, remaining: 199 }, counters: { codesIssued: 1 } });
+    expect(state).toMatchObject({
+      lifeCycle: 'active',
+      list: { entries: 200, remaining: 199 },
+      counters: { codesIssued: 1 },
+    });
   });
 
   it('works over short APDUs only: command chaining in, 61xx GET RESPONSE out', async () => {
@@ -107,7 +118,14 @@ describe('OTAC protocol over pcscd + vpcd', () => {
       const host = new OtacCard(counted.transport, { readerExtendedLength: false });
       await host.select();
       const sc = await host.openSecureChannel(fx.port, fx.transportKey, 0);
-      await sc.personalise({ n: 'N-0000-0001', cardKey: fx.cardKey, keyVersion: 1, caPublicKey: fx.caPoint, pinTries: 3, activationTries: 5 });
+      await sc.personalise({
+        n: 'N-0000-0001',
+        cardKey: fx.cardKey,
+        keyVersion: 1,
+        caPublicKey: fx.caPoint,
+        pinTries: 3,
+        activationTries: 5,
+      });
       await host.activate(fx.kBytes, PIN);
       await verifyListReceipt(fx.port, list, await host.loadList(list.envelope));
       expect(counted.stats.largest).toBeLessThanOrEqual(5 + 255 + 1);

@@ -4,7 +4,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cardIdFromAtr } from '../../../src/card-sim/card-record';
 import { PcscReaderService } from '../../../src/core/card/reader.service';
 import { EventRecorder } from '../../support/event-recorder';
-import { cardIdFrom, cardInsertOptions, createTestCard, GET_CARD_ID, SELECT_APPLET, sw } from '../../support/test-cards';
+import {
+  cardIdFrom,
+  cardInsertOptions,
+  createTestCard,
+  GET_CARD_ID,
+  SELECT_APPLET,
+  sw,
+} from '../../support/test-cards';
 import { useTestbed, type Testbed } from '../../support/testbed';
 
 // Through the real stack: pcsclite → pcscd → vpcd → card process.
@@ -59,7 +66,12 @@ describe('PcscReaderService through pcscd + vpcd', () => {
 
     const beforeRemoval = recorder.mark();
     await bed.remove(0);
-    await recorder.waitFor((e) => e.type === 'card-removed' && e.reader === reader0, 'card-removed', 5000, beforeRemoval);
+    await recorder.waitFor(
+      (e) => e.type === 'card-removed' && e.reader === reader0,
+      'card-removed',
+      5000,
+      beforeRemoval,
+    );
     expect(service.snapshot().readers[0]).toMatchObject({ cardPresent: false, condition: 'empty' });
   });
 
@@ -130,7 +142,9 @@ describe('PcscReaderService through pcscd + vpcd', () => {
 
   it('says what is wrong before touching the card', async () => {
     await expect(service.withCard(reader0, async () => 1)).rejects.toMatchObject({ code: 'CARD_ABSENT' });
-    await expect(service.withCard('No Such Reader 00 00', async () => 1)).rejects.toMatchObject({ code: 'READER_NOT_FOUND' });
+    await expect(service.withCard('No Such Reader 00 00', async () => 1)).rejects.toMatchObject({
+      code: 'READER_NOT_FOUND',
+    });
 
     const picky = new PcscReaderService({ acceptAtr: () => false });
     const pickyEvents = new EventRecorder(picky);
@@ -153,7 +167,9 @@ describe('PcscReaderService through pcscd + vpcd', () => {
 
 /** scriptor prints each response as "< HEX HEX ..." wrapped over lines, ending in " : status text". */
 function scriptorResponses(output: string): Buffer[] {
-  return [...output.matchAll(/^< ([0-9A-F \n]+?) : /gm)].map((m) => Buffer.from((m[1] ?? '').replace(/[^0-9A-F]/g, ''), 'hex'));
+  return [...output.matchAll(/^< ([0-9A-F \n]+?) : /gm)].map((m) =>
+    Buffer.from((m[1] ?? '').replace(/[^0-9A-F]/g, ''), 'hex'),
+  );
 }
 
 function hexSpaced(bytes: Buffer): string {

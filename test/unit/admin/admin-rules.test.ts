@@ -21,10 +21,27 @@ describe('operator administration rules', () => {
     t.ws.router.dispatch(client, channel, input);
 
   it('creates an operator who must change the temporary password first', async () => {
-    value(await call(officer.client, 'admin:createOperator', { username: 'carl', displayName: 'Carl', role: 'clerk', temporaryPassword: 'temporary password 1' }));
+    value(
+      await call(officer.client, 'admin:createOperator', {
+        username: 'carl',
+        displayName: 'Carl',
+        role: 'clerk',
+        temporaryPassword: 'temporary password 1',
+      }),
+    );
     value(await call('carl-desk', 'auth:signIn', { username: 'carl', password: 'temporary password 1' }));
-    expect(await call('carl-desk', 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'PASSWORD_CHANGE_REQUIRED' } });
-    expect(await call(officer.client, 'admin:createOperator', { username: 'CARL', displayName: 'Carl 2', role: 'clerk', temporaryPassword: 'temporary password 1' })).toMatchObject({
+    expect(await call('carl-desk', 'dashboard:summary', {})).toMatchObject({
+      ok: false,
+      error: { code: 'PASSWORD_CHANGE_REQUIRED' },
+    });
+    expect(
+      await call(officer.client, 'admin:createOperator', {
+        username: 'CARL',
+        displayName: 'Carl 2',
+        role: 'clerk',
+        temporaryPassword: 'temporary password 1',
+      }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'OPERATOR_EXISTS' },
     });
@@ -36,7 +53,9 @@ describe('operator administration rules', () => {
       error: { code: 'SELF_CHANGE' },
     });
     const manager = await addOperator(t.ws, 'manager');
-    expect(await call(manager.client, 'admin:updateRole', { operatorId: manager.id, role: 'security_officer' })).toMatchObject({
+    expect(
+      await call(manager.client, 'admin:updateRole', { operatorId: manager.id, role: 'security_officer' }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'FORBIDDEN' },
     });
@@ -46,7 +65,10 @@ describe('operator administration rules', () => {
     const clerk = await addOperator(t.ws, 'clerk');
     const updated = value(await call(officer.client, 'admin:updateRole', { operatorId: clerk.id, role: 'support' }));
     expect(updated).toMatchObject({ role: 'support' });
-    expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({
+      ok: false,
+      error: { code: 'AUTH_REQUIRED' },
+    });
     const row = auditRows(t.ws).find((r) => r.action === 'admin.updateRole');
     expect(JSON.parse(row?.details ?? '{}')).toEqual({ from: 'clerk', to: 'support', endedSessions: 1 });
   });
@@ -61,30 +83,66 @@ describe('operator administration rules', () => {
     const auth = new AuthService(t.ws.db, sessions, audit, policies);
     const dualControl2 = new DualControlService(auth, audit, policies);
     const desk2 = new AdminService(t.ws.db, sessions, audit, dualControl2);
-    const secondSession = sessions.set('d2', { operatorId: second.id, username: second.username, displayName: 'Second', role: 'security_officer', mustChangePassword: false });
+    const secondSession = sessions.set('d2', {
+      operatorId: second.id,
+      username: second.username,
+      displayName: 'Second',
+      role: 'security_officer',
+      mustChangePassword: false,
+    });
     // Disabling a security officer needs a second officer: here the one being disabled agrees.
     const { challenge } = dualControl2.begin(secondSession, 'operator.privileged');
-    await desk2.disable(secondSession, officer.id, { username: OFFICER.username, password: OFFICER.password, challenge });
+    await desk2.disable(secondSession, officer.id, {
+      username: OFFICER.username,
+      password: OFFICER.password,
+      challenge,
+    });
     for (const [channel, input] of [
       ['admin:disableOperator', { operatorId: second.id }],
       ['admin:updateRole', { operatorId: second.id, role: 'manager' }],
     ] as const) {
-      expect(await call(officer.client, channel, input)).toMatchObject({ ok: false, error: { code: 'LAST_SECURITY_OFFICER' } });
+      expect(await call(officer.client, channel, input)).toMatchObject({
+        ok: false,
+        error: { code: 'LAST_SECURITY_OFFICER' },
+      });
     }
-    const enabled = t.ws.db.prepare("SELECT count(*) AS n FROM operators WHERE role = 'security_officer' AND disabled_at IS NULL").get();
+    const enabled = t.ws.db
+      .prepare("SELECT count(*) AS n FROM operators WHERE role = 'security_officer' AND disabled_at IS NULL")
+      .get();
     expect(enabled).toEqual({ n: 1 });
   });
 
   it('resets a password: sessions end, the operator must change it, the old one is gone', async () => {
     const clerk = await addOperator(t.ws, 'clerk');
-    const reset = value(await call(officer.client, 'admin:resetPassword', { operatorId: clerk.id, temporaryPassword: 'temporary password 9' }));
+    const reset = value(
+      await call(officer.client, 'admin:resetPassword', {
+        operatorId: clerk.id,
+        temporaryPassword: 'temporary password 9',
+      }),
+    );
     expect(reset).toMatchObject({ mustChangePassword: true });
-    expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
-    expect(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password })).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
-    const session = value(await call('x', 'auth:signIn', { username: clerk.username, password: 'temporary password 9' }));
+    expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({
+      ok: false,
+      error: { code: 'AUTH_REQUIRED' },
+    });
+    expect(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password })).toMatchObject({
+      ok: false,
+      error: { code: 'AUTH_FAILED' },
+    });
+    const session = value(
+      await call('x', 'auth:signIn', { username: clerk.username, password: 'temporary password 9' }),
+    );
     expect(session).toMatchObject({ mustChangePassword: true });
-    expect(await call('x', 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'PASSWORD_CHANGE_REQUIRED' } });
-    expect(await call(officer.client, 'admin:resetPassword', { operatorId: officer.id, temporaryPassword: 'temporary password 9' })).toMatchObject({
+    expect(await call('x', 'dashboard:summary', {})).toMatchObject({
+      ok: false,
+      error: { code: 'PASSWORD_CHANGE_REQUIRED' },
+    });
+    expect(
+      await call(officer.client, 'admin:resetPassword', {
+        operatorId: officer.id,
+        temporaryPassword: 'temporary password 9',
+      }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'SELF_CHANGE' },
     });
@@ -93,23 +151,41 @@ describe('operator administration rules', () => {
   it('a disabled operator is signed out and cannot sign in until enabled again', async () => {
     const clerk = await addOperator(t.ws, 'clerk');
     value(await call(officer.client, 'admin:disableOperator', { operatorId: clerk.id }));
-    expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({
+      ok: false,
+      error: { code: 'AUTH_REQUIRED' },
+    });
     // The sign-in screen gives the one answer for every refusal; the audit keeps the real reason.
-    expect(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password })).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
-    expect(auditRows(t.ws).at(-1)).toMatchObject({ action: 'auth.signIn', outcome: 'denied', operator: clerk.username });
+    expect(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password })).toMatchObject({
+      ok: false,
+      error: { code: 'AUTH_FAILED' },
+    });
+    expect(auditRows(t.ws).at(-1)).toMatchObject({
+      action: 'auth.signIn',
+      outcome: 'denied',
+      operator: clerk.username,
+    });
     expect(JSON.parse(auditRows(t.ws).at(-1)?.details ?? '{}')).toMatchObject({ reason: 'disabled' });
-    expect(await call(officer.client, 'admin:disableOperator', { operatorId: officer.id })).toMatchObject({ ok: false, error: { code: 'SELF_CHANGE' } });
+    expect(await call(officer.client, 'admin:disableOperator', { operatorId: officer.id })).toMatchObject({
+      ok: false,
+      error: { code: 'SELF_CHANGE' },
+    });
     value(await call(officer.client, 'admin:enableOperator', { operatorId: clerk.id }));
     value(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password }));
   });
 
   it('lists operators with their state, for security officers only', async () => {
     const clerk = await addOperator(t.ws, 'clerk');
-    const list = value(await call(officer.client, 'admin:listOperators', {})) as { operators: { username: string; role: string; disabled: boolean }[] };
+    const list = value(await call(officer.client, 'admin:listOperators', {})) as {
+      operators: { username: string; role: string; disabled: boolean }[];
+    };
     expect(list.operators.map((o) => [o.username, o.role, o.disabled])).toEqual([
       [clerk.username, 'clerk', false],
       [OFFICER.username, 'security_officer', false],
     ]);
-    expect(await call(clerk.client, 'admin:listOperators', {})).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await call(clerk.client, 'admin:listOperators', {})).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
   });
 });

@@ -1,7 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { freshWorkstation } from '../../support/fresh-workstation';
-import { addOperator, approvalFor, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import {
+  addOperator,
+  approvalFor,
+  approvalOf,
+  auditRows,
+  setupOfficer,
+  value,
+  type TestOperator,
+} from '../../support/operators';
 
 // Unlocking an operator is the dual-controlled action here; the policy change uses the same service.
 describe('dual control', () => {
@@ -26,7 +34,9 @@ describe('dual control', () => {
       username: locked.username,
       ...(approver ? { approval: await approvalFor(t.ws, by, 'operator.unlock', approver) } : {}),
     });
-  const isLocked = () => !!(t.ws.db.prepare('SELECT locked_at FROM operators WHERE id = ?').get(locked.id) as { locked_at: string | null }).locked_at;
+  const isLocked = () =>
+    !!(t.ws.db.prepare('SELECT locked_at FROM operators WHERE id = ?').get(locked.id) as { locked_at: string | null })
+      .locked_at;
 
   it('asks for an approver when none is given', async () => {
     expect(await unlock(manager)).toMatchObject({ ok: false, error: { code: 'APPROVAL_REQUIRED' } });
@@ -34,10 +44,20 @@ describe('dual control', () => {
   });
 
   it('succeeds with a second operator of the right role and audits both names', async () => {
-    expect(await unlock(manager, approvalOf(officer))).toEqual({ ok: true, value: { username: locked.username, approvedBy: officer.username } });
+    expect(await unlock(manager, approvalOf(officer))).toEqual({
+      ok: true,
+      value: { username: locked.username, approvedBy: officer.username },
+    });
     expect(isLocked()).toBe(false);
     const rows = auditRows(t.ws);
-    expect(rows).toContainEqual(expect.objectContaining({ action: 'dualControl.approve', outcome: 'ok', operator: officer.username, object: 'operator.unlock' }));
+    expect(rows).toContainEqual(
+      expect.objectContaining({
+        action: 'dualControl.approve',
+        outcome: 'ok',
+        operator: officer.username,
+        object: 'operator.unlock',
+      }),
+    );
     const approval = rows.find((r) => r.action === 'dualControl.approve' && r.outcome === 'ok');
     expect(JSON.parse(approval?.details ?? '{}')).toMatchObject({ initiator: manager.username });
     const unlocked = rows.find((r) => r.action === 'admin.unlockOperator');
@@ -56,7 +76,9 @@ describe('dual control', () => {
     const r = await unlock(officer, approvalOf(manager));
     expect(r).toMatchObject({ ok: false, error: { code: 'APPROVAL_ROLE' } });
     expect(isLocked()).toBe(true);
-    expect(auditRows(t.ws)).toContainEqual(expect.objectContaining({ action: 'dualControl.approve', outcome: 'denied', operator: manager.username }));
+    expect(auditRows(t.ws)).toContainEqual(
+      expect.objectContaining({ action: 'dualControl.approve', outcome: 'denied', operator: manager.username }),
+    );
   });
 
   it('refuses a role the policy does not name: a clerk approving an unlock', async () => {
@@ -93,9 +115,13 @@ describe('dual control', () => {
     expect(codes.at(-1)).toBe('APPROVER_LOCKED');
     const first = await unlock(manager, { username: officer.username, password: 'not the password' });
     expect(JSON.stringify(first)).not.toContain('not the password');
-    const row = t.ws.db.prepare('SELECT locked_at FROM operators WHERE id = ?').get(officer.id) as { locked_at: string | null };
+    const row = t.ws.db.prepare('SELECT locked_at FROM operators WHERE id = ?').get(officer.id) as {
+      locked_at: string | null;
+    };
     expect(row.locked_at).not.toBeNull();
-    expect(auditRows(t.ws)).toContainEqual(expect.objectContaining({ action: 'auth.lockout', operator: officer.username }));
+    expect(auditRows(t.ws)).toContainEqual(
+      expect.objectContaining({ action: 'auth.lockout', operator: officer.username }),
+    );
     expect(isLocked()).toBe(true);
   });
 

@@ -1,7 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy-values';
 import { freshWorkstation } from '../../support/fresh-workstation';
-import { addOperator, approvalFor, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import {
+  addOperator,
+  approvalFor,
+  approvalOf,
+  auditRows,
+  setupOfficer,
+  value,
+  type TestOperator,
+} from '../../support/operators';
 
 // Unlocking reaches into another operator's account: nobody below the locked operator's role may start or approve it.
 describe('unlocking a security officer', { timeout: 60_000 }, () => {

@@ -21,7 +21,8 @@ describe('audit checkpoints signed with the keystore audit key', () => {
   const cps = () => ws.db.prepare('SELECT * FROM audit_checkpoints ORDER BY id').all() as CheckpointRow[];
   const headSeq = () => (ws.db.prepare('SELECT max(seq) AS seq FROM audit_log').get() as { seq: number }).seq;
   /** As the in-app check: against the keystore's key and anchor, or the chain alone while it is locked. */
-  const verifyDb = async () => verifyAuditChain(dbChainSource(ws.db), await keystoreAuditTrust(() => ws.keystore.currentOrNull())());
+  const verifyDb = async () =>
+    verifyAuditChain(dbChainSource(ws.db), await keystoreAuditTrust(() => ws.keystore.currentOrNull())());
   /** `n` audited calls (each audit:verify writes one entry), then the signing queue settled. */
   const entries = async (n: number) => {
     for (let i = 0; i < n; i++) value(await call('audit:verify'));
@@ -38,7 +39,13 @@ describe('audit checkpoints signed with the keystore audit key', () => {
     officer = await setupOfficer(ws);
     const second = await addOperator(ws, 'security_officer');
     const policies = { ...DEFAULT_POLICIES, auditCheckpointEvery: 10 };
-    value(await call('policy:update', { baseVersion: 0, policies, approval: await approvalFor(ws, officer, 'policy.update', second) }));
+    value(
+      await call('policy:update', {
+        baseVersion: 0,
+        policies,
+        approval: await approvalFor(ws, officer, 'policy.update', second),
+      }),
+    );
   });
   afterEach(() => t.dispose());
 
@@ -50,7 +57,9 @@ describe('audit checkpoints signed with the keystore audit key', () => {
     expect(auto.length).toBeGreaterThan(0);
     expect(auto.every((c) => c.key_id === key.keyId)).toBe(true);
     for (const c of auto) {
-      expect(verify('sha256', checkpointMessage(c), createPublicKey(key.pem), Buffer.from(c.signature, 'base64'))).toBe(true);
+      expect(verify('sha256', checkpointMessage(c), createPublicKey(key.pem), Buffer.from(c.signature, 'base64'))).toBe(
+        true,
+      );
     }
     // The Keys page shows the audit key's KCV: the first 6 hex digits of the key id on every checkpoint.
     const listed = value(await call('keys:list')) as { keys: { purpose: string; kcv: string }[] };
@@ -59,9 +68,15 @@ describe('audit checkpoints signed with the keystore audit key', () => {
 
     const onDemand = value(await call('audit:checkpoint')) as { seq: number; keyId: string };
     expect(onDemand).toMatchObject({ seq: headSeq() - 1, keyId: key.keyId }); // the audit.checkpoint entry follows it
-    expect(ws.db.prepare('SELECT public_key_pem FROM audit_signing_keys WHERE key_id = ?').get(key.keyId)).toEqual({ public_key_pem: key.pem });
+    expect(ws.db.prepare('SELECT public_key_pem FROM audit_signing_keys WHERE key_id = ?').get(key.keyId)).toEqual({
+      public_key_pem: key.pem,
+    });
     // Verified against an independently kept copy of the public key, and through the channel.
-    const trusted = verifyAuditChain(dbChainSource(ws.db), { source: 'public-key', keys: new Map([[key.keyId, key.pem]]), anchor: null });
+    const trusted = verifyAuditChain(dbChainSource(ws.db), {
+      source: 'public-key',
+      keys: new Map([[key.keyId, key.pem]]),
+      anchor: null,
+    });
     expect(trusted).toMatchObject({ ok: true, lastSignedSeq: onDemand.seq, unsignedTail: 1 });
     expect(value(await call('audit:verify'))).toMatchObject({ ok: true, lastSignedSeq: onDemand.seq });
   });
@@ -86,8 +101,20 @@ describe('audit checkpoints signed with the keystore audit key', () => {
     const signed = cps().slice(before);
     expect(signed).toHaveLength(1); // one checkpoint at the head covers every entry before it
     expect(signed[0]).toMatchObject({ seq: headSeq(), key_id: key.keyId });
-    expect(verify('sha256', checkpointMessage(signed[0]!), createPublicKey(key.pem), Buffer.from(signed[0]!.signature, 'base64'))).toBe(true);
-    expect(await verifyDb()).toMatchObject({ ok: true, signatures: 'keystore', lastSignedSeq: headSeq(), unsignedTail: 0 });
+    expect(
+      verify(
+        'sha256',
+        checkpointMessage(signed[0]!),
+        createPublicKey(key.pem),
+        Buffer.from(signed[0]!.signature, 'base64'),
+      ),
+    ).toBe(true);
+    expect(await verifyDb()).toMatchObject({
+      ok: true,
+      signatures: 'keystore',
+      lastSignedSeq: headSeq(),
+      unsignedTail: 0,
+    });
   });
 
   it('still detects a tampered checkpoint or entry under a keystore signature', async () => {
@@ -95,11 +122,17 @@ describe('audit checkpoints signed with the keystore audit key', () => {
     await entries(3);
     const cp = value(await call('audit:checkpoint')) as { seq: number };
     ws.db.exec('DROP TRIGGER audit_checkpoints_no_update');
-    const row = ws.db.prepare('SELECT id, signature FROM audit_checkpoints WHERE seq = ?').get(cp.seq) as { id: number; signature: string };
+    const row = ws.db.prepare('SELECT id, signature FROM audit_checkpoints WHERE seq = ?').get(cp.seq) as {
+      id: number;
+      signature: string;
+    };
     const flipped = Buffer.from(row.signature, 'base64');
     flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1;
     ws.db.prepare('UPDATE audit_checkpoints SET signature = ? WHERE id = ?').run(flipped.toString('base64'), row.id);
-    expect(value(await call('audit:verify'))).toMatchObject({ ok: false, firstProblem: { seq: cp.seq, reason: 'bad-signature' } });
+    expect(value(await call('audit:verify'))).toMatchObject({
+      ok: false,
+      firstProblem: { seq: cp.seq, reason: 'bad-signature' },
+    });
 
     ws.db.prepare('UPDATE audit_checkpoints SET signature = ? WHERE id = ?').run(row.signature, row.id);
     ws.db.exec('DROP TRIGGER audit_log_no_update');

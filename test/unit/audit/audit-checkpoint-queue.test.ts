@@ -12,14 +12,25 @@ describe('audit checkpoint queue', () => {
   let db: Database;
   let audit: AuditService;
   let warnings: { message: string; fields?: LogFields }[];
-  const log: Logger = { info: () => undefined, warn: (message, fields) => void warnings.push({ message, ...(fields ? { fields } : {}) }), error: () => undefined };
+  const log: Logger = {
+    info: () => undefined,
+    warn: (message, fields) => void warnings.push({ message, ...(fields ? { fields } : {}) }),
+    error: () => undefined,
+  };
   const real = SoftwareAuditSigner.generate();
   const append = (n: number) => {
     for (let i = 0; i < n; i++) audit.append({ ...SYSTEM_ACTOR, action: 'test.entry', outcome: 'ok' });
   };
-  const checkpointSeqs = () => (db.prepare('SELECT seq FROM audit_checkpoints ORDER BY id').all() as { seq: number }[]).map((r) => r.seq);
+  const checkpointSeqs = () =>
+    (db.prepare('SELECT seq FROM audit_checkpoints ORDER BY id').all() as { seq: number }[]).map((r) => r.seq);
   const service = (signer: AuditSigner | null) => {
-    const s = new AuditCheckpointService(db, audit, async () => signer, () => 10, log);
+    const s = new AuditCheckpointService(
+      db,
+      audit,
+      async () => signer,
+      () => 10,
+      log,
+    );
     s.start();
     return s;
   };
@@ -34,7 +45,12 @@ describe('audit checkpoint queue', () => {
   it('keeps appending while a signature is outstanding, then records it', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const slow: AuditSigner = { keyId: () => real.keyId(), publicKeyPem: () => real.publicKeyPem(), verify: (d, s) => real.verify(d, s), sign: async (d) => (await gate, real.sign(d)) };
+    const slow: AuditSigner = {
+      keyId: () => real.keyId(),
+      publicKeyPem: () => real.publicKeyPem(),
+      verify: (d, s) => real.verify(d, s),
+      sign: async (d) => (await gate, real.sign(d)),
+    };
     const s = service(slow);
     append(13); // #10 schedules a signature that waits on the gate
     await Promise.resolve();
@@ -59,7 +75,9 @@ describe('audit checkpoint queue', () => {
     append(10);
     await s.idle();
     expect(checkpointSeqs()).toEqual([]);
-    expect(warnings).toEqual([{ message: 'audit checkpoint not signed; retried at the next checkpoint', fields: { seq: 10, error: 'Error' } }]);
+    expect(warnings).toEqual([
+      { message: 'audit checkpoint not signed; retried at the next checkpoint', fields: { seq: 10, error: 'Error' } },
+    ]);
     append(9); // #19: before the next interval, no retry on every append
     await s.idle();
     expect(calls).toBe(1);
@@ -71,7 +89,13 @@ describe('audit checkpoint queue', () => {
 
   it('without a signer, waits; signDue signs once one is there', async () => {
     let current: AuditSigner | null = null;
-    const s = new AuditCheckpointService(db, audit, async () => current, () => 10, log);
+    const s = new AuditCheckpointService(
+      db,
+      audit,
+      async () => current,
+      () => 10,
+      log,
+    );
     s.start();
     append(25);
     await s.idle();

@@ -27,7 +27,15 @@ describe('audit query and export', () => {
     let i = 0;
     const audit = new AuditService(t.ws.db, () => new Date(days[i++ % days.length] ?? ''));
     for (let n = 0; n < 3; n++) {
-      audit.append({ operatorId: officer.id, operator: officer.username, role: 'security_officer', action: 'mailer.print', object: `card:${n}`, outcome: 'ok', details: { n } });
+      audit.append({
+        operatorId: officer.id,
+        operator: officer.username,
+        role: 'security_officer',
+        action: 'mailer.print',
+        object: `card:${n}`,
+        outcome: 'ok',
+        details: { n },
+      });
     }
   });
   afterAll(() => t.dispose());
@@ -39,9 +47,9 @@ describe('audit query and export', () => {
     const all = await query({});
     expect(all.entries.map((e) => e.seq)).toEqual([...all.entries.map((e) => e.seq)].sort((a, b) => b - a));
     expect((await query({ actionPrefix: 'mailer.' })).total).toBe(3);
-    expect((await query({ actionPrefix: 'mailer.', from: '2025-01-02', to: '2025-01-02' })).entries.map((e) => e.at)).toEqual([
-      '2025-01-02T23:59:59.999Z',
-    ]);
+    expect(
+      (await query({ actionPrefix: 'mailer.', from: '2025-01-02', to: '2025-01-02' })).entries.map((e) => e.at),
+    ).toEqual(['2025-01-02T23:59:59.999Z']);
     expect((await query({ operator: auditor.username.toUpperCase(), outcome: 'failed' })).entries).toEqual([
       expect.objectContaining({ action: 'auth.signIn', outcome: 'failed' }),
     ]);
@@ -56,12 +64,18 @@ describe('audit query and export', () => {
     const p2 = await query({ page: 2, pageSize: 3 });
     expect(p2.total).toBe(all.total);
     expect(p2.entries.map((e) => e.seq)).toEqual(all.entries.slice(3, 6).map((e) => e.seq));
-    expect(await t.ws.router.dispatch(auditor.client, 'audit:query', { pageSize: 1000 })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    expect(await t.ws.router.dispatch(auditor.client, 'audit:query', { pageSize: 1000 })).toMatchObject({
+      ok: false,
+      error: { code: 'VALIDATION' },
+    });
   });
 
   it('is refused to clerks', async () => {
     const clerk = await addOperator(t.ws, 'clerk');
-    expect(await t.ws.router.dispatch(clerk.client, 'audit:query', {})).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await t.ws.router.dispatch(clerk.client, 'audit:query', {})).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
   });
 
   it('exports JSON that verifies elsewhere from its own contents, and is audited', async () => {
@@ -80,16 +94,38 @@ describe('audit query and export', () => {
     expect(doc.rules.entryHash).toContain('SHA-256');
     // The documented rule, recomputed independently of the service's code.
     for (const r of doc.entries) {
-      const fields = [r.seq, r.at, r.operator_id, r.operator, r.role, r.action, r.object, r.outcome, r.details, r.prev_hash];
+      const fields = [
+        r.seq,
+        r.at,
+        r.operator_id,
+        r.operator,
+        r.role,
+        r.action,
+        r.object,
+        r.outcome,
+        r.details,
+        r.prev_hash,
+      ];
       expect(createHash('sha256').update(JSON.stringify(fields)).digest('hex')).toBe(r.hash);
     }
     // Checked against the keystore's audit key, not the keys the export carries.
     const pem = (await t.ws.keystore.current().auditPublicKey()).pem;
-    const trust = { source: 'public-key', keys: new Map([[keyIdOf(pem), pem]]), anchor: null, requireCheckpoint: true } as const;
+    const trust = {
+      source: 'public-key',
+      keys: new Map([[keyIdOf(pem), pem]]),
+      anchor: null,
+      requireCheckpoint: true,
+    } as const;
     expect(doc.keys.map((k) => k.publicKeyPem)).toEqual([pem]);
-    expect(verifyAuditChain(arrayChainSource(doc.entries, doc.checkpoints), trust)).toMatchObject({ ok: true, checkpoints: 1 });
+    expect(verifyAuditChain(arrayChainSource(doc.entries, doc.checkpoints), trust)).toMatchObject({
+      ok: true,
+      checkpoints: 1,
+    });
     const tampered = doc.entries.map((r) => (r.seq === 2 ? { ...r, action: 'auth.nothingHappened' } : r));
-    expect(verifyAuditChain(arrayChainSource(tampered, doc.checkpoints), trust).firstProblem).toMatchObject({ seq: 2, reason: 'altered' });
+    expect(verifyAuditChain(arrayChainSource(tampered, doc.checkpoints), trust).firstProblem).toMatchObject({
+      seq: 2,
+      reason: 'altered',
+    });
     expect((await query({ actionPrefix: 'audit.export' })).total).toBe(1);
   });
 
@@ -105,7 +141,9 @@ describe('audit query and export', () => {
     const lines = log.trim().split('\r\n');
     expect(lines[0]).toBe('seq,at,operator_id,operator,role,action,object,outcome,details,prev_hash,hash');
     // First entry: setup by the officer; object quoted, JSON details with doubled quotes.
-    expect(lines[1]).toMatch(/^1,"[^"]+",1,"sofia","security_officer","auth.setupFirstOfficer","operator:sofia","ok","\{\}","0{64}","[0-9a-f]{64}"$/);
+    expect(lines[1]).toMatch(
+      /^1,"[^"]+",1,"sofia","security_officer","auth.setupFirstOfficer","operator:sofia","ok","\{\}","0{64}","[0-9a-f]{64}"$/,
+    );
     // A null field (the sign-in's object) is empty and unquoted.
     expect(log).toMatch(/"auth\.signIn",,"failed"/);
   });

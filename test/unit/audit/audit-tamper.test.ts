@@ -25,7 +25,15 @@ describe('audit verification detects tampering and names the first bad entry', (
     officer = await setupOfficer(ws);
     const audit = new AuditService(ws.db);
     for (let i = 0; i < 11; i++) {
-      audit.append({ operatorId: officer.id, operator: officer.username, role: 'security_officer', action: 'test.entry', object: `n:${i}`, outcome: 'ok', details: { i } });
+      audit.append({
+        operatorId: officer.id,
+        operator: officer.username,
+        role: 'security_officer',
+        action: 'test.entry',
+        object: `n:${i}`,
+        outcome: 'ok',
+        details: { i },
+      });
     }
     // 12 entries; signed up to #12.
     value(await ws.router.dispatch(officer.client, 'audit:checkpoint', {}));
@@ -39,7 +47,11 @@ describe('audit verification detects tampering and names the first bad entry', (
     ws.db.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
     return ws.db;
   };
-  const trusted = () => ({ source: 'public-key' as const, keys: new Map([[signer.keyId(), signer.publicKeyPem()]]), anchor: null });
+  const trusted = () => ({
+    source: 'public-key' as const,
+    keys: new Map([[signer.keyId(), signer.publicKeyPem()]]),
+    anchor: null,
+  });
   const verify = () => verifyAuditChain(dbChainSource(ws.db), trusted());
   const row = (seq: number) => ws.db.prepare('SELECT * FROM audit_log WHERE seq = ?').get(seq) as AuditRow;
   const insertRow = (r: AuditRow) =>
@@ -56,7 +68,14 @@ describe('audit verification detects tampering and names the first bad entry', (
   };
 
   it('reports an intact log as intact, through the channel too', async () => {
-    expect(verify()).toMatchObject({ ok: true, entries: 13, checkpoints: 1, lastSignedSeq: 12, unsignedTail: 1, firstProblem: null });
+    expect(verify()).toMatchObject({
+      ok: true,
+      entries: 13,
+      checkpoints: 1,
+      lastSignedSeq: 12,
+      unsignedTail: 1,
+      firstProblem: null,
+    });
     const r = value(await ws.router.dispatch(officer.client, 'audit:verify', {}));
     expect(r).toMatchObject({ ok: true, firstProblem: null });
   });
@@ -79,7 +98,12 @@ describe('audit verification detects tampering and names the first bad entry', (
     for (let seq = 5; seq <= 13; seq++) {
       const r = { ...row(seq), prev_hash: prev, ...(seq === 5 ? { action: 'test.forged' } : {}) };
       r.hash = entryHash(r);
-      db.prepare('UPDATE audit_log SET action = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(r.action, r.prev_hash, r.hash, seq);
+      db.prepare('UPDATE audit_log SET action = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(
+        r.action,
+        r.prev_hash,
+        r.hash,
+        seq,
+      );
       prev = r.hash;
     }
     expect(verify().firstProblem).toMatchObject({ seq: 1, reason: 'altered' });
@@ -112,7 +136,9 @@ describe('audit verification detects tampering and names the first bad entry', (
 
   it('reordered: two entries swapped', () => {
     const db = attacker();
-    db.exec('UPDATE audit_log SET seq = -1 WHERE seq = 8; UPDATE audit_log SET seq = 8 WHERE seq = 9; UPDATE audit_log SET seq = 9 WHERE seq = -1;');
+    db.exec(
+      'UPDATE audit_log SET seq = -1 WHERE seq = 8; UPDATE audit_log SET seq = 8 WHERE seq = 9; UPDATE audit_log SET seq = 9 WHERE seq = -1;',
+    );
     expect(verify().firstProblem).toMatchObject({ seq: 8, reason: 'reordered' });
   });
 
@@ -130,15 +156,29 @@ describe('audit verification detects tampering and names the first bad entry', (
   it('bad signature: key and signature replaced in the file, caught with the trusted key, through the channel too', async () => {
     const impostor = SoftwareAuditSigner.generate();
     ws.db.exec('DROP TRIGGER audit_checkpoints_no_update');
-    const cp = ws.db.prepare('SELECT * FROM audit_checkpoints').get() as { seq: number; hash: string; signed_at: string };
-    const message = Buffer.from(['otac-audit-checkpoint/1', cp.seq, cp.hash, impostor.keyId(), cp.signed_at].join('\n'));
-    ws.db.prepare('UPDATE audit_checkpoints SET key_id = ?, signature = ?').run(impostor.keyId(), (await impostor.sign(message)).toString('base64'));
-    ws.db.prepare('INSERT INTO audit_signing_keys (key_id, public_key_pem, added_at) VALUES (?, ?, ?)').run(impostor.keyId(), impostor.publicKeyPem(), cp.signed_at);
+    const cp = ws.db.prepare('SELECT * FROM audit_checkpoints').get() as {
+      seq: number;
+      hash: string;
+      signed_at: string;
+    };
+    const message = Buffer.from(
+      ['otac-audit-checkpoint/1', cp.seq, cp.hash, impostor.keyId(), cp.signed_at].join('\n'),
+    );
+    ws.db
+      .prepare('UPDATE audit_checkpoints SET key_id = ?, signature = ?')
+      .run(impostor.keyId(), (await impostor.sign(message)).toString('base64'));
+    ws.db
+      .prepare('INSERT INTO audit_signing_keys (key_id, public_key_pem, added_at) VALUES (?, ?, ?)')
+      .run(impostor.keyId(), impostor.publicKeyPem(), cp.signed_at);
     // The verifier is never given the keys recorded in the file: the impostor's key is simply not trusted.
     expect(verify().firstProblem).toMatchObject({ seq: 12, reason: 'bad-signature' });
     expect(verify().firstProblem?.message).toContain('not the trusted audit key');
     const viaChannel = value(await ws.router.dispatch(officer.client, 'audit:verify', {}));
-    expect(viaChannel).toMatchObject({ ok: false, signatures: 'public-key', firstProblem: { seq: 12, reason: 'bad-signature' } });
+    expect(viaChannel).toMatchObject({
+      ok: false,
+      signatures: 'public-key',
+      firstProblem: { seq: 12, reason: 'bad-signature' },
+    });
   });
 
   it('the CLI verifies a data directory read-only against the given key and exits 1 naming the broken entry', () => {
@@ -151,7 +191,12 @@ describe('audit verification detects tampering and names the first bad entry', (
     expect(lines.join('\n')).toContain('prove nothing');
     lines.length = 0;
     expect(runAuditCli(['verify', '--data-dir', t.dataDir, '--public-key', keyFile], (l) => lines.push(l))).toBe(0);
-    expect(runAuditCli(['verify', '--data-dir', t.dataDir, '--fingerprint', fingerprintOf(signer.publicKeyPem())], () => undefined)).toBe(0);
+    expect(
+      runAuditCli(
+        ['verify', '--data-dir', t.dataDir, '--fingerprint', fingerprintOf(signer.publicKeyPem())],
+        () => undefined,
+      ),
+    ).toBe(0);
     attacker().prepare("UPDATE audit_log SET details = '{}' WHERE seq = 4").run();
     lines.length = 0;
     expect(runAuditCli(['verify', '--data-dir', t.dataDir, '--public-key', keyFile], (l) => lines.push(l))).toBe(1);

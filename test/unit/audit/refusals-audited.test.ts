@@ -3,7 +3,15 @@ import type { ChannelName } from '../../../src/shared/contract';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy-values';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { createKeystore, KEYSTORE_PASSPHRASE } from '../../support/keys';
-import { addOperator, approvalFor, approvalOf, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
+import {
+  addOperator,
+  approvalFor,
+  approvalOf,
+  auditRows,
+  setupOfficer,
+  value,
+  type TestOperator,
+} from '../../support/operators';
 
 // A refused state-changing call leaves a trace: the router audits it unless the service already did.
 describe('refused state-changing calls are audited', { timeout: 60_000 }, () => {

@@ -42,8 +42,19 @@ describe('card CLI', () => {
     const out = capture();
     await runCardCli(['show', blank.cardId], out.io, store);
     const text = out.text();
-    expect(JSON.parse(text)).toMatchObject({ lifeCycle: 'active', n: 'N-4711-0815', list: { entries: 10, remaining: 10 } });
-    const secrets = [rec.cardKey, rec.pin, PIN, fx.kBytes.toString('hex'), rec.list?.receiptKey, ...(rec.list?.entries.map((e) => e.code) ?? [])];
+    expect(JSON.parse(text)).toMatchObject({
+      lifeCycle: 'active',
+      n: 'N-4711-0815',
+      list: { entries: 10, remaining: 10 },
+    });
+    const secrets = [
+      rec.cardKey,
+      rec.pin,
+      PIN,
+      fx.kBytes.toString('hex'),
+      rec.list?.receiptKey,
+      ...(rec.list?.entries.map((e) => e.code) ?? []),
+    ];
     for (const secret of secrets) expect(text).not.toContain(secret ?? '§never§');
   });
 

@@ -16,7 +16,12 @@ describe('card stock', () => {
     const store = new CardStore(tempDir());
     const cards = store.create(5);
     expect(new Set(cards.map((c) => c.cardId)).size).toBe(5);
-    expect(store.list().map((c) => c.cardId).sort()).toEqual(cards.map((c) => c.cardId).sort());
+    expect(
+      store
+        .list()
+        .map((c) => c.cardId)
+        .sort(),
+    ).toEqual(cards.map((c) => c.cardId).sort());
     for (const c of cards) {
       expect(c.lifeCycle).toBe('blank');
       expect(cardIdFromAtr(Buffer.from(c.atrHex, 'hex'))?.toString('hex')).toBe(c.cardId);
@@ -50,7 +55,9 @@ describe('card stock', () => {
   it('a writer killed with SIGKILL mid-stream leaves a whole card file, never half of one', async () => {
     const dir = tempDir();
     for (let round = 0; round < 5; round++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'support/store-writer.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'support/store-writer.ts'), dir], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
       await new Promise((r) => setTimeout(r, 50 + round * 40));
       child.kill('SIGKILL');
@@ -81,7 +88,12 @@ describe('virtual card persistence', () => {
     await fx.host.codeByIndex(5);
     const second = await fx.prepare(2, 10);
     await fx.host.select();
-    card.process(Buffer.concat([Buffer.from([0x80, 0x52, 0, 0, 0, second.envelope.length >> 8, second.envelope.length & 0xff]), second.envelope]));
+    card.process(
+      Buffer.concat([
+        Buffer.from([0x80, 0x52, 0, 0, 0, second.envelope.length >> 8, second.envelope.length & 0xff]),
+        second.envelope,
+      ]),
+    );
     card.powerOff();
 
     const again = new VirtualCard(store.loadFile(store.pathOf(blank.cardId)), { persist: (r) => store.save(r) });
@@ -89,7 +101,11 @@ describe('virtual card persistence', () => {
     again.powerOn();
     await fx.host.select();
     const s = await fx.host.getState();
-    expect(s).toMatchObject({ lifeCycle: 'active', list: { listSeq: 1, remaining: 8 }, counters: { codesIssued: 2, codesByIndex: 1 } });
+    expect(s).toMatchObject({
+      lifeCycle: 'active',
+      list: { listSeq: 1, remaining: 8 },
+      counters: { codesIssued: 2, codesByIndex: 1 },
+    });
     expect(again.process(Buffer.from('8054000000', 'hex')).toString('hex')).toBe('6985'); // nothing staged
     await fx.host.verifyPin(PIN);
     expect((await fx.host.nextCode()).index).toBe(2);

@@ -73,7 +73,9 @@ describe('VpcdLink', () => {
     for (const cleanup of cleanups.splice(0)) await cleanup();
   });
 
-  async function setUp(card = new EchoCard()): Promise<{ vpcd: FakeVpcd; link: VpcdLink; card: EchoCard; port: number }> {
+  async function setUp(
+    card = new EchoCard(),
+  ): Promise<{ vpcd: FakeVpcd; link: VpcdLink; card: EchoCard; port: number }> {
     const vpcd = new FakeVpcd();
     const port = await vpcd.listen();
     const link = new VpcdLink(card, { port, retryMs: 20 });

@@ -45,7 +45,9 @@ describe('send over a transport', () => {
     ]);
     await send(t, { cla: 0x80, ins: 0x52, p1: 0, p2: 0, data }, 'stage', { extendedLength: false });
     const bad = scripted([['9052000' + '0ff' + '11'.repeat(255), '6883']]);
-    await expect(send(bad, { cla: 0x80, ins: 0x52, p1: 0, p2: 0, data }, 'stage', { extendedLength: false })).rejects.toMatchObject({ sw: 0x6883 });
+    await expect(
+      send(bad, { cla: 0x80, ins: 0x52, p1: 0, p2: 0, data }, 'stage', { extendedLength: false }),
+    ).rejects.toMatchObject({ sw: 0x6883 });
   });
 
   it('sends one extended APDU when the link allows', async () => {
@@ -55,7 +57,9 @@ describe('send over a transport', () => {
   });
 
   it('throws a CardError with the SW and a helpful message for anything but 9000', async () => {
-    const err = await send(scripted([['80ca0000', '6982']]), { cla: 0x80, ins: 0xca, p1: 0, p2: 0 }, 'Reading').catch((e: unknown) => e);
+    const err = await send(scripted([['80ca0000', '6982']]), { cla: 0x80, ins: 0xca, p1: 0, p2: 0 }, 'Reading').catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CardError);
     expect((err as CardError).sw).toBe(0x6982);
     expect((err as CardError).code).toBe('CARD_SW_6982');
@@ -65,11 +69,15 @@ describe('send over a transport', () => {
   });
 
   it('an empty response is a typed error, not a crash', async () => {
-    await expect(send(scripted([['80ca0000', '']]), { cla: 0x80, ins: 0xca, p1: 0, p2: 0 }, 'x')).rejects.toMatchObject({ code: 'CARD_RESPONSE_TOO_SHORT' });
+    await expect(send(scripted([['80ca0000', '']]), { cla: 0x80, ins: 0xca, p1: 0, p2: 0 }, 'x')).rejects.toMatchObject(
+      { code: 'CARD_RESPONSE_TOO_SHORT' },
+    );
   });
 
   it('gives up on a card that announces 61xx forever', async () => {
     const t: CardTransport = { transmit: async () => Buffer.from('00'.repeat(256) + '6100', 'hex') };
-    await expect(send(t, { cla: 0x80, ins: 0xca, p1: 0, p2: 0, ne: 256 }, 'x')).rejects.toMatchObject({ code: 'CARD_RESPONSE_TOO_LONG' });
+    await expect(send(t, { cla: 0x80, ins: 0xca, p1: 0, p2: 0, ne: 256 }, 'x')).rejects.toMatchObject({
+      code: 'CARD_RESPONSE_TOO_LONG',
+    });
   });
 });

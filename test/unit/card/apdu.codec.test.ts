@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { chainCommand, decodeCommand, encodeCommand, encodeResponse, parseResponse } from '../../../src/core/card/apdu.codec';
+import {
+  chainCommand,
+  decodeCommand,
+  encodeCommand,
+  encodeResponse,
+  parseResponse,
+} from '../../../src/core/card/apdu.codec';
 import { CardError } from '../../../src/core/card/card-error';
 
 const hex = (b: Buffer): string => b.toString('hex');
@@ -11,7 +17,11 @@ describe('command APDU encoding (ISO 7816-3 12.1)', () => {
     ['case 2S', { cla: 0x80, ins: 0xca, p1: 0, p2: 0, ne: 16 }, '80ca000010'],
     ['case 2S Ne=256', { cla: 0x80, ins: 0xca, p1: 0, p2: 0, ne: 256 }, '80ca000000'],
     ['case 3S', { cla: 0x00, ins: 0x20, p1: 0, p2: 0x80, data: Buffer.from('31323334', 'hex') }, '002000800431323334'],
-    ['case 4S', { cla: 0x00, ins: 0xa4, p1: 4, p2: 0, data: Buffer.from('f04f5441430001', 'hex'), ne: 256 }, '00a4040007f04f544143000100'],
+    [
+      'case 4S',
+      { cla: 0x00, ins: 0xa4, p1: 4, p2: 0, data: Buffer.from('f04f5441430001', 'hex'), ne: 256 },
+      '00a4040007f04f544143000100',
+    ],
   ])('%s', (_n, cmd, expected) => {
     expect(hex(encodeCommand(cmd))).toBe(expected);
   });
@@ -86,7 +96,11 @@ describe('command chaining (ISO 7816-4 5.4.1)', () => {
   it('splits into 255-byte pieces with CLA b5 on all but the last; Le only on the last', () => {
     const data = Buffer.from(Array.from({ length: 600 }, (_, i) => i & 0xff));
     const pieces = chainCommand({ cla: 0x84, ins: 0x52, p1: 0, p2: 3, data, ne: 256 });
-    expect(pieces.map((p) => [p.cla, p.data?.length, p.ne])).toEqual([[0x94, 255, undefined], [0x94, 255, undefined], [0x84, 90, 256]]);
+    expect(pieces.map((p) => [p.cla, p.data?.length, p.ne])).toEqual([
+      [0x94, 255, undefined],
+      [0x94, 255, undefined],
+      [0x84, 90, 256],
+    ]);
     expect(Buffer.concat(pieces.map((p) => p.data ?? Buffer.alloc(0)))).toEqual(data);
     expect(hex(encodeCommand(pieces[0] as (typeof pieces)[0]).subarray(0, 5))).toBe('94520003ff');
   });

@@ -3,7 +3,13 @@ import { AppError } from '../../../src/core/errors';
 import { decodeCommand, parseResponse } from '../../../src/core/card/apdu.codec';
 import { decodeTlvs } from '../../../src/core/card/tlv.codec';
 import {
-  parseCardState, parseCodeChallengeResponse, parseIssuedCode, parseKeyPairResponse, parseListReceipt, parseOpenSession, parseSelectResponse,
+  parseCardState,
+  parseCodeChallengeResponse,
+  parseIssuedCode,
+  parseKeyPairResponse,
+  parseListReceipt,
+  parseOpenSession,
+  parseSelectResponse,
 } from '../../../src/core/card/protocol/card-responses';
 import { parseEnvelope } from '../../../src/core/card/protocol/list-envelope';
 import { decodeListBody, decodeSignedList, encodeListBody } from '../../../src/core/card/protocol/list-format';
@@ -29,13 +35,31 @@ function mutator(rand: () => number) {
   return (sample: Buffer): Buffer => {
     const b = Buffer.from(sample);
     switch (int(7)) {
-      case 0: return bytes(int(64));
-      case 1: { if (b.length) { const i = int(b.length); b[i] = (b[i] ?? 0) ^ (1 << int(8)); } return b; }
-      case 2: return b.subarray(0, int(b.length + 1));
-      case 3: return Buffer.concat([b, bytes(1 + int(8))]);
-      case 4: { const i = int(b.length + 1); return Buffer.concat([b.subarray(0, i), bytes(1 + int(4)), b.subarray(i)]); }
-      case 5: { for (let k = 0; k < 1 + int(6); k++) if (b.length) b[int(b.length)] = int(256); return b; }
-      default: { if (b.length) b[int(b.length)] = [0x00, 0x7f, 0x80, 0x81, 0x82, 0xff][int(6)] ?? 0; return b; }
+      case 0:
+        return bytes(int(64));
+      case 1: {
+        if (b.length) {
+          const i = int(b.length);
+          b[i] = (b[i] ?? 0) ^ (1 << int(8));
+        }
+        return b;
+      }
+      case 2:
+        return b.subarray(0, int(b.length + 1));
+      case 3:
+        return Buffer.concat([b, bytes(1 + int(8))]);
+      case 4: {
+        const i = int(b.length + 1);
+        return Buffer.concat([b.subarray(0, i), bytes(1 + int(4)), b.subarray(i)]);
+      }
+      case 5: {
+        for (let k = 0; k < 1 + int(6); k++) if (b.length) b[int(b.length)] = int(256);
+        return b;
+      }
+      default: {
+        if (b.length) b[int(b.length)] = [0x00, 0x7f, 0x80, 0x81, 0x82, 0xff][int(6)] ?? 0;
+        return b;
+      }
     }
   };
 }
@@ -65,9 +89,28 @@ async function samples() {
   await fx.host.openSecureChannel(fx.port, fx.cardKey, 1);
   const openData = parseResponse(responses[responses.length - 1] as Buffer).data;
   fx.transport.intercept = undefined;
-  const body = encodeListBody({ cardId: fx.cardId, listSeq: 1, listId: Buffer.alloc(16, 7), expiry: 1, threshold: 1, codeLength: 6, entries: entries(5) });
+  const body = encodeListBody({
+    cardId: fx.cardId,
+    listSeq: 1,
+    listId: Buffer.alloc(16, 7),
+    expiry: 1,
+    threshold: 1,
+    codeLength: 6,
+    entries: entries(5),
+  });
   const receiptData = Buffer.concat([Buffer.from([0, 0, 0, receipt.listSeq]), receipt.mac]);
-  return { fx, responses, selectData, stateData, codeData, crData, openData, receiptData, envelope: list.envelope, body };
+  return {
+    fx,
+    responses,
+    selectData,
+    stateData,
+    codeData,
+    crData,
+    openData,
+    receiptData,
+    envelope: list.envelope,
+    body,
+  };
 }
 
 function expectTyped(fn: () => unknown): void {
@@ -97,7 +140,10 @@ describe('fuzz: card data parsers', () => {
       [keyPair, parseKeyPairResponse],
       [s.envelope, parseEnvelope],
       [s.body, decodeListBody],
-      [Buffer.concat([Buffer.from([0, s.body.length]), s.body, Buffer.alloc(65, 4), Buffer.from([1, 0x30, 1, 0x30])]), decodeSignedList],
+      [
+        Buffer.concat([Buffer.from([0, s.body.length]), s.body, Buffer.alloc(65, 4), Buffer.from([1, 0x30, 1, 0x30])]),
+        decodeSignedList,
+      ],
     ];
     let runs = 0;
     let failures = 0;
@@ -108,7 +154,8 @@ describe('fuzz: card data parsers', () => {
           parse(input);
         } catch (e) {
           failures++;
-          if (!(e instanceof AppError)) throw new Error(`${parse.name} threw ${(e as Error).name} on ${input.toString('hex')}`);
+          if (!(e instanceof AppError))
+            throw new Error(`${parse.name} threw ${(e as Error).name} on ${input.toString('hex')}`);
         }
         runs++;
       }
@@ -125,12 +172,20 @@ describe('fuzz: card data parsers', () => {
     const pool = s.responses;
     let corrupt = true;
     const host = new OtacCard({
-      transmit: async () => (corrupt ? mutate(pool[Math.floor(rand() * pool.length)] ?? Buffer.alloc(0)) : Buffer.from('9000', 'hex')),
+      transmit: async () =>
+        corrupt ? mutate(pool[Math.floor(rand() * pool.length)] ?? Buffer.alloc(0)) : Buffer.from('9000', 'hex'),
     });
     const calls: Array<() => Promise<unknown>> = [
-      () => host.select(), () => host.getState(), () => host.nextCode(), () => host.codeByIndex(3),
-      () => host.challengeWithCode(Buffer.from('01', 'hex')), () => host.challengeWithCardKey(Buffer.from('01', 'hex')),
-      () => host.getReceipt(), () => host.verifyPin(PIN), () => host.pinTriesLeft(), () => host.loadList(Buffer.alloc(40, 1)),
+      () => host.select(),
+      () => host.getState(),
+      () => host.nextCode(),
+      () => host.codeByIndex(3),
+      () => host.challengeWithCode(Buffer.from('01', 'hex')),
+      () => host.challengeWithCardKey(Buffer.from('01', 'hex')),
+      () => host.getReceipt(),
+      () => host.verifyPin(PIN),
+      () => host.pinTriesLeft(),
+      () => host.loadList(Buffer.alloc(40, 1)),
       () => host.openSecureChannel(s.fx.port, s.fx.cardKey, 1).then((sc) => sc.readState()),
     ];
     let typed = 0;

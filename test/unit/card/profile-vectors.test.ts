@@ -2,8 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { createCipheriv } from 'node:crypto';
 import { aesCmac } from '../../../src/core/crypto/aes-cmac';
 import {
-  cardCryptogram, deriveChallengeKey, deriveSessionKeys, deriveTransportKey, keyCheckValue, padM2, smUnwrapCommand, smUnwrapResponse,
-  smWrapCommand, smWrapResponse, unpadM2,
+  cardCryptogram,
+  deriveChallengeKey,
+  deriveSessionKeys,
+  deriveTransportKey,
+  keyCheckValue,
+  padM2,
+  smUnwrapCommand,
+  smUnwrapResponse,
+  smWrapCommand,
+  smWrapResponse,
+  unpadM2,
 } from '../../../src/core/card/protocol/sm-crypto';
 import { deriveReceiptKey, envelopeKeysFromCardKey } from '../../../src/core/card/protocol/list-envelope';
 import { decodePinBlock, encodePinBlock } from '../../../src/core/card/protocol/pin-block';
@@ -22,7 +31,17 @@ describe('profile reference vectors (appendix B)', () => {
 
   it('session keys follow SP 800-108 counter mode: CMAC(K, [1]32 || label || 00 || HC || CC || [128]32)', () => {
     // Recomputed from the documented layout, independently of deriveKey().
-    const manual = aesCmac(K, Buffer.concat([Buffer.from('00000001', 'hex'), Buffer.from('OTAC SM ENC'), Buffer.from([0]), HC, CC, Buffer.from('00000080', 'hex')]));
+    const manual = aesCmac(
+      K,
+      Buffer.concat([
+        Buffer.from('00000001', 'hex'),
+        Buffer.from('OTAC SM ENC'),
+        Buffer.from([0]),
+        HC,
+        CC,
+        Buffer.from('00000080', 'hex'),
+      ]),
+    );
     expect(hex(s.enc)).toBe(hex(manual));
     expect(hex(s.enc)).toBe('88836aa12e88b947ff56ad81c2c0d7ff');
     expect(hex(s.mac)).toBe('a2a4e23577b62bd198eba4f1e9cab712');
@@ -37,8 +56,12 @@ describe('profile reference vectors (appendix B)', () => {
     const rrc = smWrapCommand(s, 2, { cla: 0x84, ins: 0x2c, p1: 0, p2: 0x80 }, encodePinBlock('1234'));
     expect(hex(rrc)).toBe('bec4735fed3ba3c4bb49b19c21bf60a380baa7b7380d664d222af9428c9342ad');
     // ICV = AES-ECB(S-ENC, 00..00 || counter); then CBC over the M2-padded plaintext.
-    const icv = createCipheriv('aes-128-ecb', s.enc, null).setAutoPadding(false).update(Buffer.from('00000000000000000000000000000002', 'hex'));
-    const e = createCipheriv('aes-128-cbc', s.enc, icv).setAutoPadding(false).update(padM2(encodePinBlock('1234')));
+    const icv = createCipheriv('aes-128-ecb', s.enc, null)
+      .setAutoPadding(false)
+      .update(Buffer.from('00000000000000000000000000000002', 'hex'));
+    const e = createCipheriv('aes-128-cbc', s.enc, icv)
+      .setAutoPadding(false)
+      .update(padM2(encodePinBlock('1234')));
     expect(hex(rrc.subarray(0, 16))).toBe(hex(e));
     expect(smUnwrapCommand(s, 2, { cla: 0x94, ins: 0x2c, p1: 0, p2: 0x80 }, rrc)).toEqual(encodePinBlock('1234'));
     expect(smUnwrapCommand(s, 3, { cla: 0x84, ins: 0x2c, p1: 0, p2: 0x80 }, rrc)).toBeUndefined();
@@ -50,7 +73,9 @@ describe('profile reference vectors (appendix B)', () => {
 
   it('key check value, transport, envelope, receipt and challenge keys', () => {
     expect(hex(keyCheckValue(K))).toBe('c35280');
-    expect(hex(deriveTransportKey(Buffer.from('404142434445464748494a4b4c4d4e4f', 'hex'), ID))).toBe('da517db2abb69fbc1d99f5ab8043f3cc');
+    expect(hex(deriveTransportKey(Buffer.from('404142434445464748494a4b4c4d4e4f', 'hex'), ID))).toBe(
+      'da517db2abb69fbc1d99f5ab8043f3cc',
+    );
     const ek = envelopeKeysFromCardKey(K, ID, 1);
     expect(hex(ek.enc)).toBe('6441d81b33b2a7542e76e08f45a8fb52');
     expect(hex(ek.mac)).toBe('663b37d2920ed4473f72c455a52f2bfa');
@@ -61,7 +86,9 @@ describe('profile reference vectors (appendix B)', () => {
   it('ISO 9797-1 method 2 padding and PIN blocks', () => {
     expect(hex(padM2(Buffer.alloc(0)))).toBe('80' + '00'.repeat(15));
     expect(padM2(Buffer.alloc(16)).length).toBe(32);
-    expect(unpadM2(Buffer.from('0102800000000000000000000000000000'.slice(0, 32), 'hex'))).toEqual(Buffer.from('0102', 'hex'));
+    expect(unpadM2(Buffer.from('0102800000000000000000000000000000'.slice(0, 32), 'hex'))).toEqual(
+      Buffer.from('0102', 'hex'),
+    );
     expect(unpadM2(Buffer.alloc(16))).toBeUndefined();
     expect(hex(encodePinBlock('1234'))).toBe('31323334ffffffff');
     expect(decodePinBlock(Buffer.from('3132333435363738', 'hex'))).toBe('12345678');

@@ -34,7 +34,9 @@ describe('OTAC protocol against the virtual card (in process)', () => {
   it('answers 6D00 before SELECT and 6A82 for another AID', async () => {
     const fx = makeFixture();
     expect(await swOf(fx.host.getState())).toBe(0x6d00);
-    const r = fx.card.process(encodeCommand({ cla: 0, ins: 0xa4, p1: 4, p2: 0, data: Buffer.from('a000000003', 'hex'), ne: 256 }));
+    const r = fx.card.process(
+      encodeCommand({ cla: 0, ins: 0xa4, p1: 4, p2: 0, data: Buffer.from('a000000003', 'hex'), ne: 256 }),
+    );
     expect(r.subarray(-2).toString('hex')).toBe('6a82');
   });
 
@@ -42,7 +44,13 @@ describe('OTAC protocol against the virtual card (in process)', () => {
     const fx = makeFixture();
     await fx.personalise();
     const s = await fx.host.getState();
-    expect(s).toMatchObject({ lifeCycle: 'personalised', n: 'N-4711-0815', keyVersion: 1, pinTriesLeft: 3, activationTriesLeft: 5 });
+    expect(s).toMatchObject({
+      lifeCycle: 'personalised',
+      n: 'N-4711-0815',
+      keyVersion: 1,
+      pinTriesLeft: 3,
+      activationTriesLeft: 5,
+    });
     expect(fx.saved().transportKey).toBeUndefined();
     expect(await swOf(fx.host.openSecureChannel(fx.port, fx.transportKey, 0))).toBe(0x6a88);
     // PERSONALISE without secure messaging is refused outright.
@@ -140,8 +148,18 @@ describe('OTAC protocol against the virtual card (in process)', () => {
     await verifyListReceipt(fx.port, list, receipt);
     expect(progress[progress.length - 1]).toBe(list.envelope.length);
     const s = await fx.host.getState();
-    expect(s.list).toMatchObject({ listId: list.listId.toString('hex'), listSeq: 1, entries: 20, remaining: 20, threshold: 5 });
-    expect(await verifyListReceipt(fx.port, list, { ...receipt, mac: Buffer.alloc(16) }).catch((e: unknown) => (e as CardError).code)).toBe('CARD_RECEIPT_INVALID');
+    expect(s.list).toMatchObject({
+      listId: list.listId.toString('hex'),
+      listSeq: 1,
+      entries: 20,
+      remaining: 20,
+      threshold: 5,
+    });
+    expect(
+      await verifyListReceipt(fx.port, list, { ...receipt, mac: Buffer.alloc(16) }).catch(
+        (e: unknown) => (e as CardError).code,
+      ),
+    ).toBe('CARD_RECEIPT_INVALID');
     expect(await swOf(fx.host.loadList(list.envelope))).toBe(0x6985);
     expect(await fx.host.getReceipt()).toEqual(receipt);
   });
@@ -151,12 +169,25 @@ describe('OTAC protocol against the virtual card (in process)', () => {
     await fx.activate();
     const rogueCa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const rogue = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const rogueIssuer = fx.port.importIssuerKey(rogue.privateKey, certifyIssuerKey(rogueCa.privateKey, ecPublicPoint(rogue.publicKey)));
-    const spec1 = { cardId: fx.cardId, listSeq: 1, listId: randomBytes(16), expiry: 1_900_000_000, threshold: 2, codeLength: 6, entries: entries(5) };
+    const rogueIssuer = fx.port.importIssuerKey(
+      rogue.privateKey,
+      certifyIssuerKey(rogueCa.privateKey, ecPublicPoint(rogue.publicKey)),
+    );
+    const spec1 = {
+      cardId: fx.cardId,
+      listSeq: 1,
+      listId: randomBytes(16),
+      expiry: 1_900_000_000,
+      threshold: 2,
+      codeLength: 6,
+      entries: entries(5),
+    };
     const seal = { mode: 'card-key', cardKey: fx.cardKey, keyVersion: 1 } as const;
     expect(await swOf(fx.host.loadList((await prepareList(fx.port, rogueIssuer, spec1, seal)).envelope))).toBe(0x6982);
     const otherCard = { ...spec1, cardId: randomBytes(8) };
-    expect(await swOf(fx.host.loadList((await prepareList(fx.port, fx.issuerKey, otherCard, seal)).envelope))).toBe(0x6a80);
+    expect(await swOf(fx.host.loadList((await prepareList(fx.port, fx.issuerKey, otherCard, seal)).envelope))).toBe(
+      0x6a80,
+    );
     const spec = await fx.prepare(1, 5);
     const tampered = Buffer.from(spec.envelope);
     tampered[40] = (tampered[40] ?? 0) ^ 1;
@@ -272,7 +303,8 @@ describe('OTAC protocol against the virtual card (in process)', () => {
     const fx = makeFixture();
     await fx.activate();
     await fx.host.loadList((await fx.prepare(1, 6)).envelope);
-    const { codeChallengeMessage, cardKeyChallengeMessage } = await import('../../../src/core/card/protocol/challenge-response');
+    const { codeChallengeMessage, cardKeyChallengeMessage } =
+      await import('../../../src/core/card/protocol/challenge-response');
     const expected = entries(6);
     const challenge = randomBytes(8);
     expect(await swOf(fx.host.challengeWithCode(challenge))).toBe(0x6982);
@@ -284,7 +316,9 @@ describe('OTAC protocol against the virtual card (in process)', () => {
     const wrongCode = codeChallengeMessage(fx.cardId, 1, challenge, expected[1]?.code ?? '');
     expect(await fx.port.verifyChallengeResponse(fx.cardKey, fx.cardId, wrongCode, r.mac)).toBe(false);
     const mac = await fx.host.challengeWithCardKey(challenge);
-    expect(await fx.port.verifyChallengeResponse(fx.cardKey, fx.cardId, cardKeyChallengeMessage(fx.cardId, challenge), mac)).toBe(true);
+    expect(
+      await fx.port.verifyChallengeResponse(fx.cardKey, fx.cardId, cardKeyChallengeMessage(fx.cardId, challenge), mac),
+    ).toBe(true);
     expect((await fx.host.getState()).counters.challengeResponses).toBe(2);
     expect((await fx.host.nextCode()).index).toBe(2); // the challenge used code 1 up
   });

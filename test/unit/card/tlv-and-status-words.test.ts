@@ -15,12 +15,18 @@ describe('BER-TLV', () => {
   });
 
   it('decodes nested TLVs and marks constructed ones', () => {
-    const inner = encodeTlvs([[0x84, Buffer.from('f0', 'hex')], [0x9f27, Buffer.from('01', 'hex')]]);
+    const inner = encodeTlvs([
+      [0x84, Buffer.from('f0', 'hex')],
+      [0x9f27, Buffer.from('01', 'hex')],
+    ]);
     const outer = decodeTlvs(encodeTlv(0x6f, inner));
     expect(outer).toHaveLength(1);
     expect(outer[0]?.constructed).toBe(true);
     const items = decodeTlvs(outer[0]?.value ?? Buffer.alloc(0));
-    expect(items.map((t) => [t.tag, t.value.toString('hex'), t.constructed])).toEqual([[0x84, 'f0', false], [0x9f27, '01', false]]);
+    expect(items.map((t) => [t.tag, t.value.toString('hex'), t.constructed])).toEqual([
+      [0x84, 'f0', false],
+      [0x9f27, '01', false],
+    ]);
     expect(decodeTlvs(Buffer.from('c1820100' + '00'.repeat(256), 'hex'))[0]?.value.length).toBe(256);
   });
 
@@ -46,10 +52,20 @@ describe('BER-TLV', () => {
 
 describe('status words', () => {
   it.each([
-    [0x9000, 'OK'], [0x6700, 'wrong length'], [0x6982, 'security status not satisfied'], [0x6983, 'authentication method blocked'],
-    [0x6985, 'conditions of use not satisfied'], [0x6988, 'incorrect secure messaging data'], [0x6a80, 'incorrect data'],
-    [0x6a82, 'application not found'], [0x6a88, 'referenced data not found'], [0x6d00, 'instruction not supported'],
-    [0x6115, 'response bytes available'], [0x6c10, 'wrong Le'], [0x63c2, 'verification failed'], [0x1234, 'unknown status'],
+    [0x9000, 'OK'],
+    [0x6700, 'wrong length'],
+    [0x6982, 'security status not satisfied'],
+    [0x6983, 'authentication method blocked'],
+    [0x6985, 'conditions of use not satisfied'],
+    [0x6988, 'incorrect secure messaging data'],
+    [0x6a80, 'incorrect data'],
+    [0x6a82, 'application not found'],
+    [0x6a88, 'referenced data not found'],
+    [0x6d00, 'instruction not supported'],
+    [0x6115, 'response bytes available'],
+    [0x6c10, 'wrong Le'],
+    [0x63c2, 'verification failed'],
+    [0x1234, 'unknown status'],
   ])('%s is %s', (sw, name) => {
     expect(describeStatusWord(sw).name).toBe(name);
     expect(describeStatusWord(sw).action.length).toBeGreaterThan(0);

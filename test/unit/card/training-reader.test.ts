@@ -17,11 +17,18 @@ describe('TrainingReaderService', () => {
   it('reports insertion and removal as events and in the snapshot', () => {
     const { service, events } = started();
     service.insert(new EchoCard());
-    expect(events).toContainEqual({ type: 'card-inserted', reader: TRAINING_READER_NAME, atr: ECHO_ATR.toString('hex').toUpperCase() });
+    expect(events).toContainEqual({
+      type: 'card-inserted',
+      reader: TRAINING_READER_NAME,
+      atr: ECHO_ATR.toString('hex').toUpperCase(),
+    });
     expect(service.snapshot().readers[0]).toMatchObject({ cardPresent: true, condition: 'ready' });
     service.remove();
     expect(events.at(-2)).toEqual({ type: 'card-removed', reader: TRAINING_READER_NAME });
-    expect(service.snapshot()).toEqual({ state: 'running', readers: [{ name: TRAINING_READER_NAME, cardPresent: false, condition: 'empty' }] });
+    expect(service.snapshot()).toEqual({
+      state: 'running',
+      readers: [{ name: TRAINING_READER_NAME, cardPresent: false, condition: 'empty' }],
+    });
   });
 
   it('runs APDUs inside withCard and refuses a second concurrent session', async () => {
@@ -63,7 +70,9 @@ describe('TrainingReaderService', () => {
 
   it('says which precondition failed', async () => {
     const { service } = started({ acceptAtr: (atr) => atr.equals(Buffer.from('3B00', 'hex')) });
-    await expect(service.withCard('Some Other Reader', async () => 1)).rejects.toMatchObject({ code: 'READER_NOT_FOUND' });
+    await expect(service.withCard('Some Other Reader', async () => 1)).rejects.toMatchObject({
+      code: 'READER_NOT_FOUND',
+    });
     await expect(service.withCard(TRAINING_READER_NAME, async () => 1)).rejects.toMatchObject({ code: 'CARD_ABSENT' });
     service.insert(new EchoCard());
     await expect(service.withCard(TRAINING_READER_NAME, async () => 1)).rejects.toMatchObject({ code: 'CARD_UNKNOWN' });

@@ -23,7 +23,10 @@ describe('auth through the router', () => {
     expect(await t.ws.router.dispatch('c2', 'system:info', {})).toMatchObject({ error: { code: 'AUTH_REQUIRED' } });
     const signed = await t.ws.router.dispatch('c2', 'auth:signIn', { username: 'SOFIA', password: OFFICER.password });
     expect(signed.ok).toBe(true);
-    expect(await t.ws.router.dispatch('c2', 'system:info', {})).toMatchObject({ ok: true, value: { schemaVersion: migrations.length } });
+    expect(await t.ws.router.dispatch('c2', 'system:info', {})).toMatchObject({
+      ok: true,
+      value: { schemaVersion: migrations.length },
+    });
     await t.ws.router.dispatch('c2', 'auth:signOut', {});
     expect(await t.ws.router.dispatch('c2', 'system:info', {})).toMatchObject({ error: { code: 'AUTH_REQUIRED' } });
     const actions = t.ws.db.prepare('SELECT action, outcome FROM audit_log ORDER BY seq').all();

@@ -36,13 +36,25 @@ function randomJson(rand: () => number, depth = 0): unknown {
     default: {
       const keys = ['username', 'password', 'page', 'id', 'role', '__proto__', 'constructor', 'approval', 'x'];
       const o: Record<string, unknown> = {};
-      for (let i = Math.floor(rand() * 4); i > 0; i--) o[keys[Math.floor(rand() * keys.length)]!] = randomJson(rand, depth + 1);
+      for (let i = Math.floor(rand() * 4); i > 0; i--)
+        o[keys[Math.floor(rand() * keys.length)]!] = randomJson(rand, depth + 1);
       return o;
     }
   }
 }
 
-const WRONG_VALUES: unknown[] = [12345, -1.5, 'x', '', true, {}, [], [[['deep']]], 'y'.repeat(5000), { nested: { a: 1 } }];
+const WRONG_VALUES: unknown[] = [
+  12345,
+  -1.5,
+  'x',
+  '',
+  true,
+  {},
+  [],
+  [[['deep']]],
+  'y'.repeat(5000),
+  { nested: { a: 1 } },
+];
 
 /** Per field of an object schema: payloads with that field set to something its schema refuses. */
 function fieldMutations(schema: z.ZodType): unknown[] {
@@ -56,7 +68,9 @@ function fieldMutations(schema: z.ZodType): unknown[] {
 }
 
 function snapshot(db: ReturnType<typeof freshWorkstation>['ws']['db']): string {
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+    name: string;
+  }[];
   return JSON.stringify(tables.map((t) => [t.name, db.prepare(`SELECT * FROM "${t.name}"`).all()]));
 }
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { MAILER_ALPHABET, formatMailerKey, luhnMod32, parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
+import {
+  MAILER_ALPHABET,
+  formatMailerKey,
+  luhnMod32,
+  parseMailerKey,
+} from '../../../src/core/crypto/mailer-key-format';
 
 const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
 

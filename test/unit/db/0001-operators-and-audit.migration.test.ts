@@ -20,7 +20,9 @@ describe('migration 0001: operators and audit', () => {
   });
 
   it('tables are STRICT: a wrong type is refused, not coerced', () => {
-    expect(() => db.prepare("UPDATE operators SET failed_attempts = 'many' WHERE id = 1").run()).toThrow(/cannot store TEXT/);
+    expect(() => db.prepare("UPDATE operators SET failed_attempts = 'many' WHERE id = 1").run()).toThrow(
+      /cannot store TEXT/,
+    );
   });
 
   it('keeps audit rows append-only', () => {

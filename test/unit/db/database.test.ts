@@ -27,7 +27,9 @@ describe('openDatabase', () => {
   it('opens an existing database again without reapplying anything', () => {
     openDatabase(join(dir, 'w.db')).close();
     const db = openDatabase(join(dir, 'w.db'));
-    expect((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n).toBe(migrations.length);
+    expect((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n).toBe(
+      migrations.length,
+    );
     db.close();
   });
 
@@ -51,7 +53,11 @@ describe('openDatabase', () => {
 
   it('refuses a schema newer than the code knows, with a clear message, and changes nothing', () => {
     const file = join(dir, 'w.db');
-    const future: Migration = { version: migrations.length + 1, name: 'from-the-future', up: (db) => db.exec('CREATE TABLE future (x INTEGER) STRICT') };
+    const future: Migration = {
+      version: migrations.length + 1,
+      name: 'from-the-future',
+      up: (db) => db.exec('CREATE TABLE future (x INTEGER) STRICT'),
+    };
     openDatabase(file, [...migrations, future]).close();
     copyFileSync(file, join(dir, 'copy.db'));
     const before = readFileSync(file);

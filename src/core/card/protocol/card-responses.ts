@@ -1,7 +1,15 @@
 import { malformed } from '../card-error';
 import { decodeTlvs, findTlv, requireTlv, type Tlv } from '../tlv.codec';
 import {
-  CAPABILITY_EXTENDED_LENGTH, CARD_ID_LENGTH, CHALLENGE_LENGTH, FLAG, lifeCycleFromByte, MAC_LENGTH, OTAC_AID, RSA_MODULUS_LENGTH, TAG,
+  CAPABILITY_EXTENDED_LENGTH,
+  CARD_ID_LENGTH,
+  CHALLENGE_LENGTH,
+  FLAG,
+  lifeCycleFromByte,
+  MAC_LENGTH,
+  OTAC_AID,
+  RSA_MODULUS_LENGTH,
+  TAG,
   type LifeCycle,
 } from './profile.constants';
 
@@ -138,13 +146,18 @@ export function parseCardState(data: Buffer): CardState {
 
 function codeHead(data: Buffer, what: string): { index: number; remaining: number; lowCodes: boolean } {
   if (data.length < 5) throw malformed(what);
-  return { index: data.readUInt16BE(0), remaining: data.readUInt16BE(2), lowCodes: ((data[4] ?? 0) & FLAG.LOW_CODES) !== 0 };
+  return {
+    index: data.readUInt16BE(0),
+    remaining: data.readUInt16BE(2),
+    lowCodes: ((data[4] ?? 0) & FLAG.LOW_CODES) !== 0,
+  };
 }
 
 export function parseIssuedCode(data: Buffer): IssuedCode {
   const head = codeHead(data, 'code response');
   const code = data.subarray(5);
-  if (code.length < 4 || code.length > 16 || !code.every((c) => c >= 0x21 && c <= 0x7e)) throw malformed('code response');
+  if (code.length < 4 || code.length > 16 || !code.every((c) => c >= 0x21 && c <= 0x7e))
+    throw malformed('code response');
   return { ...head, code: code.toString('latin1') };
 }
 
@@ -160,7 +173,10 @@ export function parseListReceipt(data: Buffer): ListReceipt {
 
 export function parseOpenSession(data: Buffer): { cardChallenge: Buffer; cryptogram: Buffer } {
   if (data.length !== CHALLENGE_LENGTH + MAC_LENGTH) throw malformed('OPEN SESSION response');
-  return { cardChallenge: Buffer.from(data.subarray(0, CHALLENGE_LENGTH)), cryptogram: Buffer.from(data.subarray(CHALLENGE_LENGTH)) };
+  return {
+    cardChallenge: Buffer.from(data.subarray(0, CHALLENGE_LENGTH)),
+    cryptogram: Buffer.from(data.subarray(CHALLENGE_LENGTH)),
+  };
 }
 
 export function parseKeyPairResponse(data: Buffer): { modulus: Buffer; exponent: Buffer } {

@@ -17,7 +17,12 @@ export function ecPublicKeyFromPoint(point: Buffer): KeyObject | undefined {
   if (point.length !== EC_POINT_LENGTH || point[0] !== 0x04) return undefined;
   try {
     return createPublicKey({
-      key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
+      key: {
+        kty: 'EC',
+        crv: 'P-256',
+        x: point.subarray(1, 33).toString('base64url'),
+        y: point.subarray(33).toString('base64url'),
+      },
       format: 'jwk',
     });
   } catch {

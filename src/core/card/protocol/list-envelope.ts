@@ -64,7 +64,8 @@ export function parseEnvelope(buf: Buffer): ParsedEnvelope {
   let wrapped: Buffer | undefined;
   if (type === ENVELOPE_PUBLIC_KEY) {
     const wl = buf.readUInt16BE(o);
-    if (wl !== RSA_MODULUS_LENGTH || o + 2 + wl + MAC_LENGTH + 16 > buf.length) throw envelopeError('wrapped key length');
+    if (wl !== RSA_MODULUS_LENGTH || o + 2 + wl + MAC_LENGTH + 16 > buf.length)
+      throw envelopeError('wrapped key length');
     wrapped = Buffer.from(buf.subarray(o + 2, o + 2 + wl));
     o += 2 + wl;
   }
@@ -123,7 +124,10 @@ export function wrapSecretForCard(cardPublicKey: KeyObject, p: Buffer): Buffer {
 
 /** The card's RSA public key from the GENERATE KEY PAIR response (modulus || exponent). */
 export function rsaPublicKeyFrom(modulus: Buffer, exponent: Buffer): KeyObject {
-  return createPublicKey({ key: { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') }, format: 'jwk' });
+  return createPublicKey({
+    key: { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') },
+    format: 'jwk',
+  });
 }
 
 export function sha256(data: Buffer): Buffer {

@@ -37,7 +37,10 @@ export const LIST_FORMAT_VERSION = 1;
 const HEADER = 1 + CARD_ID_LENGTH + 4 + 16 + 4 + 2 + 1 + 2;
 
 function listError(why: string): CardError {
-  return new CardError('CARD_LIST_MALFORMED', `The code list is malformed (${why}). Prepare the list again; if it repeats, report it.`);
+  return new CardError(
+    'CARD_LIST_MALFORMED',
+    `The code list is malformed (${why}). Prepare the list again; if it repeats, report it.`,
+  );
 }
 
 const isCodeChar = (c: number): boolean => c >= 0x21 && c <= 0x7e;
@@ -108,9 +111,13 @@ export function encodeSignedList(s: SignedList): Buffer {
   const len = Buffer.alloc(2);
   len.writeUInt16BE(s.body.length);
   return Buffer.concat([
-    len, s.body, s.issuerPublicKey,
-    Buffer.from([s.caSignature.length]), s.caSignature,
-    Buffer.from([s.issuerSignature.length]), s.issuerSignature,
+    len,
+    s.body,
+    s.issuerPublicKey,
+    Buffer.from([s.caSignature.length]),
+    s.caSignature,
+    Buffer.from([s.issuerSignature.length]),
+    s.issuerSignature,
   ]);
 }
 

@@ -24,7 +24,12 @@ export interface PreparedList {
   readonly bodyHash: Buffer;
 }
 
-export async function prepareList(port: CardKeyPort, issuerKey: KeyRef, spec: ListSpec, seal: ListSealMode): Promise<PreparedList> {
+export async function prepareList(
+  port: CardKeyPort,
+  issuerKey: KeyRef,
+  spec: ListSpec,
+  seal: ListSealMode,
+): Promise<PreparedList> {
   const body = encodeListBody(spec);
   const credential = await port.issuerCredential(issuerKey);
   const signedList = encodeSignedList({
@@ -33,17 +38,28 @@ export async function prepareList(port: CardKeyPort, issuerKey: KeyRef, spec: Li
     caSignature: credential.caSignature,
     issuerSignature: await port.signList(issuerKey, body),
   });
-  const request = { cardId: spec.cardId, listSeq: spec.listSeq, keyVersion: seal.mode === 'card-key' ? seal.keyVersion : 0, signedList };
-  const sealed = seal.mode === 'card-key'
-    ? await port.sealListForCardKey(seal.cardKey, request)
-    : await port.sealListForPublicKey(seal.cardPublicKey, request);
+  const request = {
+    cardId: spec.cardId,
+    listSeq: spec.listSeq,
+    keyVersion: seal.mode === 'card-key' ? seal.keyVersion : 0,
+    signedList,
+  };
+  const sealed =
+    seal.mode === 'card-key'
+      ? await port.sealListForCardKey(seal.cardKey, request)
+      : await port.sealListForPublicKey(seal.cardPublicKey, request);
   return { ...sealed, cardId: spec.cardId, listSeq: spec.listSeq, listId: spec.listId, bodyHash: sha256(body) };
 }
 
 /** Throws CARD_RECEIPT_INVALID unless the receipt proves the card committed exactly this list. */
 export async function verifyListReceipt(port: CardKeyPort, list: PreparedList, receipt: ListReceipt): Promise<void> {
-  const ok = receipt.listSeq === list.listSeq &&
-    (await port.verifyReceipt(list.receiptKey, receiptMessage(list.cardId, list.listSeq, list.listId, list.bodyHash), receipt.mac));
+  const ok =
+    receipt.listSeq === list.listSeq &&
+    (await port.verifyReceipt(
+      list.receiptKey,
+      receiptMessage(list.cardId, list.listSeq, list.listId, list.bodyHash),
+      receipt.mac,
+    ));
   if (!ok) {
     throw new CardError(
       'CARD_RECEIPT_INVALID',

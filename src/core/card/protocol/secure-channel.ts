@@ -37,9 +37,18 @@ export class SecureChannel {
   }
 
   /** Sends one SM command; returns the verified, decrypted response data. */
-  async command(ins: number, p1: number, p2: number, plaintext: readonly SealPart[], operation: string): Promise<Buffer> {
+  async command(
+    ins: number,
+    p1: number,
+    p2: number,
+    plaintext: readonly SealPart[],
+    operation: string,
+  ): Promise<Buffer> {
     if (!this.open) {
-      throw new CardError('CARD_SESSION_CLOSED', `${operation}: the secure session has ended. Open a new session and retry.`);
+      throw new CardError(
+        'CARD_SESSION_CLOSED',
+        `${operation}: the secure session has ended. Open a new session and retry.`,
+      );
     }
     const counter = ++this.counter;
     const header = { cla: CLA_SM, ins, p1, p2 };
@@ -72,13 +81,31 @@ export class SecureChannel {
   /** Writes N, the card key, the CA key and retry limits to a blank card (session under its transport key). */
   async personalise(p: PersonalisationData): Promise<void> {
     const n = Buffer.from(p.n, 'latin1');
-    if (n.length < 6 || n.length > 24 || !n.every((c) => c >= 0x21 && c <= 0x7e) || p.caPublicKey.length !== EC_POINT_LENGTH) {
-      throw new CardError('CARD_PERSONALISATION_INVALID', 'Personalisation data is invalid (N must be 6-24 characters, the CA key a P-256 point). Check the enrollment record.');
+    if (
+      n.length < 6 ||
+      n.length > 24 ||
+      !n.every((c) => c >= 0x21 && c <= 0x7e) ||
+      p.caPublicKey.length !== EC_POINT_LENGTH
+    ) {
+      throw new CardError(
+        'CARD_PERSONALISATION_INVALID',
+        'Personalisation data is invalid (N must be 6-24 characters, the CA key a P-256 point). Check the enrollment record.',
+      );
     }
-    await this.command(INS.PERSONALISE, 0, 0, [
-      Buffer.from([n.length]), n, { keyOf: p.cardKey }, Buffer.from([p.keyVersion]), p.caPublicKey,
-      Buffer.from([p.pinTries, p.activationTries]),
-    ], 'Personalising the card');
+    await this.command(
+      INS.PERSONALISE,
+      0,
+      0,
+      [
+        Buffer.from([n.length]),
+        n,
+        { keyOf: p.cardKey },
+        Buffer.from([p.keyVersion]),
+        p.caPublicKey,
+        Buffer.from([p.pinTries, p.activationTries]),
+      ],
+      'Personalising the card',
+    );
     this.open = false;
   }
 
@@ -98,7 +125,13 @@ export class SecureChannel {
   }
 
   async resetRetryCounter(newPin?: string): Promise<void> {
-    await this.command(INS.RESET_RETRY_COUNTER, 0, PIN_REFERENCE, newPin === undefined ? [] : [encodePinBlock(newPin)], 'Unblocking the card');
+    await this.command(
+      INS.RESET_RETRY_COUNTER,
+      0,
+      PIN_REFERENCE,
+      newPin === undefined ? [] : [encodePinBlock(newPin)],
+      'Unblocking the card',
+    );
   }
 
   async terminate(): Promise<void> {
@@ -106,4 +139,3 @@ export class SecureChannel {
     this.open = false;
   }
 }
-

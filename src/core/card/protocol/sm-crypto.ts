@@ -88,7 +88,8 @@ export function macEquals(a: Buffer, b: Buffer): boolean {
 
 /** Command data field E || T for SM command number `counter`. */
 export function smWrapCommand(keys: SessionKeys, counter: number, h: SmHeader, plaintext: Buffer): Buffer {
-  const e = plaintext.length === 0 ? Buffer.alloc(0) : aesCbc(keys.enc, icv(keys, counter, false), padM2(plaintext), true);
+  const e =
+    plaintext.length === 0 ? Buffer.alloc(0) : aesCbc(keys.enc, icv(keys, counter, false), padM2(plaintext), true);
   const t = aesCmac(keys.mac, Buffer.concat([counterBytes(counter), headerBytes(h), e]));
   return Buffer.concat([e, t]);
 }
@@ -106,7 +107,8 @@ export function smUnwrapCommand(keys: SessionKeys, counter: number, h: SmHeader,
 
 /** Card side: response data field E' || T' (SW travels in clear but is MACed). */
 export function smWrapResponse(keys: SessionKeys, counter: number, plaintext: Buffer, sw: number): Buffer {
-  const e = plaintext.length === 0 ? Buffer.alloc(0) : aesCbc(keys.enc, icv(keys, counter, true), padM2(plaintext), true);
+  const e =
+    plaintext.length === 0 ? Buffer.alloc(0) : aesCbc(keys.enc, icv(keys, counter, true), padM2(plaintext), true);
   const t = aesCmac(keys.rmac, Buffer.concat([counterBytes(counter), e, Buffer.from([sw >> 8, sw & 0xff])]));
   return Buffer.concat([e, t]);
 }
@@ -116,7 +118,10 @@ export function smUnwrapResponse(keys: SessionKeys, counter: number, data: Buffe
   if (data.length < MAC_LENGTH || (data.length - MAC_LENGTH) % BLOCK !== 0) return undefined;
   const e = data.subarray(0, data.length - MAC_LENGTH);
   const t = data.subarray(data.length - MAC_LENGTH);
-  const expected = aesCmac(keys.rmac, Buffer.concat([counterBytes(counter), e, Buffer.from([(sw >> 8) & 0xff, sw & 0xff])]));
+  const expected = aesCmac(
+    keys.rmac,
+    Buffer.concat([counterBytes(counter), e, Buffer.from([(sw >> 8) & 0xff, sw & 0xff])]),
+  );
   if (!macEquals(expected, t)) return undefined;
   if (e.length === 0) return Buffer.alloc(0);
   return unpadM2(aesCbc(keys.enc, icv(keys, counter, true), e, false));

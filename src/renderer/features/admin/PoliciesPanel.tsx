@@ -50,10 +50,14 @@ export function PoliciesPanel() {
       <h2>Policies</h2>
       <p className="muted">
         Version {current.data.version}
-        {current.data.changedBy ? `, changed by ${current.data.changedBy} and approved by ${current.data.approvedBy ?? '—'}` : ' (built-in defaults)'}.
-        Saving needs a second approver.
+        {current.data.changedBy
+          ? `, changed by ${current.data.changedBy} and approved by ${current.data.approvedBy ?? '—'}`
+          : ' (built-in defaults)'}
+        . Saving needs a second approver.
       </p>
-      {update.isSuccess ? <div className="banner banner-ok">Policies saved as version {update.data.version}.</div> : null}
+      {update.isSuccess ? (
+        <div className="banner banner-ok">Policies saved as version {update.data.version}.</div>
+      ) : null}
       <ErrorBanner error={formError} />
       <div className="form-grid">
         {NUMBER_FIELDS.map(([key, label]) => (
@@ -69,7 +73,11 @@ export function PoliciesPanel() {
         ))}
         <div className="field">
           <label htmlFor="passkey-alphabet">Passkey alphabet</label>
-          <select id="passkey-alphabet" value={values.passkeyAlphabet} onChange={(e) => edit({ passkeyAlphabet: e.target.value as PolicyValues['passkeyAlphabet'] })}>
+          <select
+            id="passkey-alphabet"
+            value={values.passkeyAlphabet}
+            onChange={(e) => edit({ passkeyAlphabet: e.target.value as PolicyValues['passkeyAlphabet'] })}
+          >
             {PASSKEY_ALPHABETS.map((a) => (
               <option key={a}>{a}</option>
             ))}
@@ -91,7 +99,11 @@ export function PoliciesPanel() {
                       type="checkbox"
                       checked={rule.required}
                       disabled={mandatory}
-                      onChange={(e) => edit({ dualControl: { ...values.dualControl, [action]: { ...rule, required: e.target.checked } } })}
+                      onChange={(e) =>
+                        edit({
+                          dualControl: { ...values.dualControl, [action]: { ...rule, required: e.target.checked } },
+                        })
+                      }
                     />{' '}
                     {mandatory ? 'always required' : 'required'}
                   </label>

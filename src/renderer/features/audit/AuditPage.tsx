@@ -81,10 +81,13 @@ export function AuditPage({ session }: { session: SessionInfo }) {
             {verify.data.signatures === 'not-checked'
               ? '.'
               : `, ${verify.data.checkpoints} signed checkpoints${verify.data.unsignedTail ? `, ${verify.data.unsignedTail} newest entries not yet under a signature` : ''}.`}
-            {verify.data.anchor ? ` The keystore recorded entry #${verify.data.anchor.seq} as signed; the log still reaches it unchanged.` : ''}
+            {verify.data.anchor
+              ? ` The keystore recorded entry #${verify.data.anchor.seq} as signed; the log still reaches it unchanged.`
+              : ''}
             {verify.data.auditKeyFingerprint ? (
               <div>
-                Audit key fingerprint (for the standalone verifier): <code data-testid="audit-key-fingerprint">{verify.data.auditKeyFingerprint}</code>
+                Audit key fingerprint (for the standalone verifier):{' '}
+                <code data-testid="audit-key-fingerprint">{verify.data.auditKeyFingerprint}</code>
               </div>
             ) : null}
           </div>
@@ -99,7 +102,9 @@ export function AuditPage({ session }: { session: SessionInfo }) {
           {verify.data.notice}
         </div>
       ) : null}
-      {checkpoint.data ? <div className="banner banner-ok">Checkpoint signed up to entry #{checkpoint.data.seq}.</div> : null}
+      {checkpoint.data ? (
+        <div className="banner banner-ok">Checkpoint signed up to entry #{checkpoint.data.seq}.</div>
+      ) : null}
 
       <Form
         label="Filter audit entries"
@@ -110,7 +115,12 @@ export function AuditPage({ session }: { session: SessionInfo }) {
       >
         <div className="toolbar">
           <Field label="Operator" name="operator" value={draft.operator} onChange={set('operator')} />
-          <Field label="Action starts with" name="actionPrefix" value={draft.actionPrefix} onChange={set('actionPrefix')} />
+          <Field
+            label="Action starts with"
+            name="actionPrefix"
+            value={draft.actionPrefix}
+            onChange={set('actionPrefix')}
+          />
           <div className="field">
             <label htmlFor="outcome">Outcome</label>
             <select id="outcome" value={draft.outcome} onChange={set('outcome')}>
@@ -139,7 +149,9 @@ export function AuditPage({ session }: { session: SessionInfo }) {
         </div>
       </Form>
       <ErrorBanner error={result.error} />
-      {result.data && result.data.entries.length === 0 ? <div className="empty-state">No entries match these filters.</div> : null}
+      {result.data && result.data.entries.length === 0 ? (
+        <div className="empty-state">No entries match these filters.</div>
+      ) : null}
       {result.data && result.data.entries.length > 0 ? (
         <>
           <table className="grid" aria-label="Audit entries">

@@ -18,7 +18,15 @@ export function ChangePasswordPage({ forced }: { forced?: boolean }) {
       {change.isSuccess ? <div className="banner banner-ok">Password changed.</div> : null}
       <Form label="Change password" onSubmit={() => change.mutate({ currentPassword, newPassword })}>
         <ErrorBanner error={change.error} />
-        <Field label="Current password" name="currentPassword" type="password" autoFocus autoComplete="current-password" value={currentPassword} onChange={(e) => setCurrent(e.target.value)} />
+        <Field
+          label="Current password"
+          name="currentPassword"
+          type="password"
+          autoFocus
+          autoComplete="current-password"
+          value={currentPassword}
+          onChange={(e) => setCurrent(e.target.value)}
+        />
         <Field
           label="New password"
           name="newPassword"

@@ -23,8 +23,21 @@ export function SetupPage() {
         }}
       >
         <ErrorBanner error={setup.error} />
-        <Field label="User name" name="username" autoFocus value={form.username} onChange={set('username')} error={fieldError(setup.error, 'username')} />
-        <Field label="Full name" name="displayName" value={form.displayName} onChange={set('displayName')} error={fieldError(setup.error, 'displayName')} />
+        <Field
+          label="User name"
+          name="username"
+          autoFocus
+          value={form.username}
+          onChange={set('username')}
+          error={fieldError(setup.error, 'username')}
+        />
+        <Field
+          label="Full name"
+          name="displayName"
+          value={form.displayName}
+          onChange={set('displayName')}
+          error={fieldError(setup.error, 'displayName')}
+        />
         <Field
           label="Password"
           name="password"

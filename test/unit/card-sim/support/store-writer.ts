@@ -10,7 +10,13 @@ rec.cardId = '00000000000000aa';
 for (let v = 1; ; v++) {
   rec.counters.codesIssued = v;
   rec.list = {
-    listId: '00'.repeat(16), listSeq: v, expiry: 0, threshold: 0, codeLength: 6, bodyHash: '', receiptKey: '',
+    listId: '00'.repeat(16),
+    listSeq: v,
+    expiry: 0,
+    threshold: 0,
+    codeLength: 6,
+    bodyHash: '',
+    receiptKey: '',
     entries: Array.from({ length: 2000 + (v % 300) }, (_, i) => ({ index: i + 1, code: '123456', used: false })),
   };
   store.save(rec);

@@ -30,7 +30,9 @@ export const PIN = '2468';
 export function entries(count: number, codeLength = 6, first = 1): ListEntry[] {
   return Array.from({ length: count }, (_, i) => ({
     index: first + i,
-    code: String(100000 + ((i * 7919 + first * 31) % 900000)).padStart(codeLength, '0').slice(-codeLength),
+    code: String(100000 + ((i * 7919 + first * 31) % 900000))
+      .padStart(codeLength, '0')
+      .slice(-codeLength),
   }));
 }
 
@@ -43,7 +45,10 @@ export function makeFixture(record: CardRecord = newBlankCard()) {
   const port = new RawCardKeyPort();
   const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const issuer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const issuerKey = port.importIssuerKey(issuer.privateKey, certifyIssuerKey(ca.privateKey, ecPublicPoint(issuer.publicKey)));
+  const issuerKey = port.importIssuerKey(
+    issuer.privateKey,
+    certifyIssuerKey(ca.privateKey, ecPublicPoint(issuer.publicKey)),
+  );
   const cardId = Buffer.from(record.cardId, 'hex');
   const kBytes = randomBytes(16);
   const cardKey = port.importAesKey(kBytes);
@@ -52,21 +57,50 @@ export function makeFixture(record: CardRecord = newBlankCard()) {
   const caPoint = ecPublicPoint(ca.publicKey);
 
   const fx = {
-    card, transport, port, host, issuerKey, cardKey, kBytes, cardId, caPoint, transportKey, ca, issuer,
+    card,
+    transport,
+    port,
+    host,
+    issuerKey,
+    cardKey,
+    kBytes,
+    cardId,
+    caPoint,
+    transportKey,
+    ca,
+    issuer,
     saved: () => saved,
     async personalise(): Promise<void> {
       await host.select();
       const sc = await host.openSecureChannel(port, transportKey, 0);
-      await sc.personalise({ n: 'N-4711-0815', cardKey, keyVersion: 1, caPublicKey: caPoint, pinTries: 3, activationTries: 5 });
+      await sc.personalise({
+        n: 'N-4711-0815',
+        cardKey,
+        keyVersion: 1,
+        caPublicKey: caPoint,
+        pinTries: 3,
+        activationTries: 5,
+      });
     },
     async activate(): Promise<void> {
       await fx.personalise();
       await host.activate(kBytes, PIN);
     },
     async prepare(listSeq: number, count = 20, seal?: ListSealMode, threshold = 5) {
-      return prepareList(port, issuerKey, {
-        cardId, listSeq, listId: randomBytes(16), expiry: 1_900_000_000, threshold, codeLength: 6, entries: entries(count),
-      }, seal ?? { mode: 'card-key', cardKey, keyVersion: 1 });
+      return prepareList(
+        port,
+        issuerKey,
+        {
+          cardId,
+          listSeq,
+          listId: randomBytes(16),
+          expiry: 1_900_000_000,
+          threshold,
+          codeLength: 6,
+          entries: entries(count),
+        },
+        seal ?? { mode: 'card-key', cardKey, keyVersion: 1 },
+      );
     },
   };
   return fx;
