@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command: set-up, the PC/SC test bed, type check, lint, then every test tier
+# The one test command: set-up, the PC/SC test bed, type check, lint, format, then every test tier
 # (unit, integration, browser). Ends with "N passed, N failed" computed from the runners' reports.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,7 @@ check() {
 check "test bed (pcscd + vpcd)" npx tsx scripts/testbed.ts up
 check "typecheck (node side against electron.d.ts, web side)" npm run --silent typecheck
 check "lint (strict rules and process boundaries)" npx eslint .
+check "format (prettier --check; npm run format fixes it)" npx prettier --check --log-level warn .
 
 echo "== tests"
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"
