@@ -1,33 +1,31 @@
 import { join } from 'node:path';
 import { contract } from '../shared/contract';
+import { adminModule } from './admin/admin.module';
+import { auditModule } from './audit/audit.module';
+import type { AuditCheckpointService } from './audit/audit-checkpoint.service';
 import { AuditService } from './audit/audit.service';
+import type { AuditSigner } from './audit/audit-signer';
 import { authHandlers } from './auth/auth.ipc';
 import { AuthService } from './auth/auth.service';
 import { SessionStore } from './auth/session.store';
-import { openDatabase, type Database } from './db/database';
-import { acquireInstanceLock } from './instance-lock';
-import { createLogger, type Logger } from './log';
-import { restrictTree } from './private-files';
-import { DbPolicySource, PolicyService } from './policy/policy.service';
-import { policyHandlers } from './policy/policy.ipc';
-import { AdminService } from './admin/admin.service';
-import { adminHandlers } from './admin/admin.ipc';
-import { dualControlHandlers } from './dual-control/dual-control.ipc';
-import { DualControlService } from './dual-control/dual-control.service';
-import { AuditCheckpointService } from './audit/audit-checkpoint.service';
-import { auditHandlers } from './audit/audit.ipc';
-import type { AuditSigner } from './audit/audit-signer';
-import { fixedAuditTrust, keystoreAuditSigner, keystoreAuditTrust } from './audit/keystore-audit-signer';
 import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
+import { openDatabase, type Database } from './db/database';
+import { dualControlHandlers } from './dual-control/dual-control.ipc';
+import { DualControlService } from './dual-control/dual-control.service';
+import { Closers, type Core, type FeatureModule } from './feature-module';
+import { acquireInstanceLock } from './instance-lock';
 import { SqliteCardSeriesStore } from './keystore/card-series.repository';
-import { keysHandlers } from './keystore/keys.ipc';
-import { KeystoreBackups } from './keystore/keystore-backup.service';
+import { keysModule } from './keystore/keys.module';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
+import { createLogger, type Logger } from './log';
+import { DbPolicySource } from './policy/policy.service';
+import { policyModule } from './policy/policy.module';
+import { restrictTree } from './private-files';
 import { EventBus } from './rpc/event-bus';
 import { EventFeed } from './rpc/event-feed';
 import { Router, type HandlersFor } from './rpc/router';
-import { systemHandlers } from './system/system.ipc';
+import { systemModule } from './system/system.module';
 
 export interface WorkstationOptions {
   /** Where the database, keystore, logs and card stock live. Each test uses a fresh one. */
@@ -60,23 +58,79 @@ export interface Workstation {
 }
 
 /**
- * The composition root: open the database, run migrations, build the services in order,
- * register the contract. Unlocks nothing by itself (the keystore waits for its officer).
+ * The composition root: open the database, build the platform every feature uses (audit,
+ * sessions, dual control, keystore, readers), then one module per feature, then start what runs
+ * (timers, readers). Unlocks nothing by itself (the keystore waits for its officer). A start that
+ * fails part-way releases what it took: the instance lock and the database; nothing was started.
  */
 export function createWorkstation(opts: WorkstationOptions): Workstation {
   const keystoreLocation = opts.keystore ?? keystoreLocationFromEnv(process.env, opts.dataDir);
   const releaseLock = acquireInstanceLock(opts.dataDir);
-  restrictTree(join(opts.dataDir, 'keystore')); // keystore file and backups an earlier version left readable
-  const log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
-  let db: Database;
+  let log: Logger | undefined;
+  const closers = new Closers((name, err) => log?.error('closing failed', { step: name, error: String(err) }));
+  closers.add('instance lock', releaseLock);
   try {
-    db = openDatabase(join(opts.dataDir, 'workstation.db'));
+    restrictTree(join(opts.dataDir, 'keystore')); // keystore file and backups an earlier version left readable
+    log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
+    const db = openDatabase(join(opts.dataDir, 'workstation.db'));
+    closers.add('database', () => db.close());
+    const core = platform(opts, db, log, keystoreLocation);
+
+    const audit = auditModule(core);
+    const modules = {
+      admin: adminModule(core),
+      policy: policyModule(core),
+      audit,
+      keys: keysModule(core),
+      system: systemModule(core),
+    } satisfies Record<string, FeatureModule<object>>;
+    for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
+      if (m.close) closers.add(name, m.close);
+    }
+
+    const handlers: HandlersFor<typeof contract> = {
+      ...authHandlers(core.auth, core.sessions),
+      ...dualControlHandlers(core.dualControl),
+      ...readerHandlers(core.monitor),
+      ...modules.admin.handlers,
+      ...modules.policy.handlers,
+      ...modules.audit.handlers,
+      ...modules.keys.handlers,
+      ...modules.system.handlers,
+    };
+    const router = createRouter(core, handlers);
+
+    // Everything is built: start what runs. What each start returns stops it at close.
+    for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
+      const stop = m.start?.();
+      if (stop) closers.add(`${name} (running)`, stop);
+    }
+    if (core.monitor) {
+      const monitor = core.monitor;
+      monitor.start();
+      closers.add('readers', () => monitor.stop());
+    }
+    log.info('workstation started', { shell: opts.shell, version: opts.version });
+
+    return {
+      router,
+      events: core.events,
+      feed: new EventFeed(core.events, (clientId) => core.sessions.peek(clientId)),
+      db,
+      log,
+      keystore: core.keystore,
+      checkpoints: audit.checkpoints,
+      close: () => closers.closeAll(),
+    };
   } catch (err) {
-    releaseLock();
+    void closers.closeAll(); // only synchronous steps are registered before anything starts
     throw err;
   }
+}
+
+function platform(opts: WorkstationOptions, db: Database, log: Logger, keystoreLocation: KeystoreLocation): Core {
   const events = new EventBus();
-  const { monitor } = createReaderMonitor(opts.readers ?? 'none', events, log);
+  const { monitor, readers } = createReaderMonitor(opts.readers ?? 'none', events, log);
   const audit = new AuditService(db);
   const policies = new DbPolicySource(db);
   const sessions = new SessionStore(() => policies.current().sessionTimeoutMinutes * 60_000);
@@ -84,38 +138,26 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
   const dualControl = new DualControlService(auth, audit, policies);
   const cardSeries = new SqliteCardSeriesStore(db);
   const keystore = new KeystoreHolder(keystoreLocation, { cardSeries, audit, log });
-  // The keystore's audit key signs checkpoints; while it is locked they wait for the unlock (docs/audit.md).
-  const fixedSigner = opts.auditSigner;
-  const auditSigner = fixedSigner ? async () => fixedSigner : keystoreAuditSigner(() => keystore.currentOrNull());
-  const checkpoints = new AuditCheckpointService(
+  return {
+    opts,
     db,
-    audit,
-    auditSigner,
-    () => policies.current().auditCheckpointEvery,
     log,
-  );
-  const stopCheckpoints = checkpoints.start();
-  keystore.onUnlocked(() => void checkpoints.signDue());
-  const backups = new KeystoreBackups(join(opts.dataDir, 'keystore', 'backups'), keystore);
-  const policyService = new PolicyService(db, audit, dualControl);
-  const admin = new AdminService(db, sessions, audit, dualControl, opts.now);
-
-  const handlers: HandlersFor<typeof contract> = {
-    ...authHandlers(auth, sessions),
-    ...adminHandlers({ admin, events }),
-    ...policyHandlers({ policies: policyService, events }),
-    ...dualControlHandlers(dualControl),
-    ...auditHandlers({
-      db,
-      audit,
-      checkpoints,
-      trust: fixedSigner ? fixedAuditTrust(fixedSigner) : keystoreAuditTrust(() => keystore.currentOrNull()),
-    }),
-    ...keysHandlers({ keystore, dualControl, auth, cardSeries, backups, events }),
-    ...systemHandlers(db, opts, audit),
-    ...readerHandlers(monitor),
+    events,
+    audit,
+    policies,
+    sessions,
+    auth,
+    dualControl,
+    cardSeries,
+    keystore,
+    readers,
+    monitor,
   };
-  const router = new Router(contract, handlers, {
+}
+
+function createRouter(core: Core, handlers: HandlersFor<typeof contract>): Router {
+  const { sessions, audit, log, events } = core;
+  return new Router(contract, handlers, {
     sessions,
     audit,
     log,
@@ -130,23 +172,4 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       });
     },
   });
-  log.info('workstation started', { shell: opts.shell, version: opts.version });
-
-  return {
-    router,
-    events,
-    feed: new EventFeed(events, (clientId) => sessions.peek(clientId)),
-    db,
-    log,
-    keystore,
-    checkpoints,
-    close: async () => {
-      stopCheckpoints();
-      await checkpoints.idle();
-      await keystore.lock(null);
-      await monitor?.stop();
-      db.close();
-      releaseLock();
-    },
-  };
 }

@@ -33,7 +33,6 @@ export function createReaderMonitor(
     mode === 'training'
       ? new TrainingReaderService({ acceptAtr: isOtacAtr })
       : new PcscReaderService({ acceptAtr: isOtacAtr });
-  const monitor = new ReaderMonitor(readers, events, log, mode);
-  monitor.start();
-  return { monitor, readers };
+  // Started by the composition root once every module is built (monitor.start()).
+  return { monitor: new ReaderMonitor(readers, events, log, mode), readers };
 }

@@ -1,0 +1,9 @@
+import type { Core, FeatureModule } from '../feature-module';
+import { policyHandlers } from './policy.ipc';
+import { PolicyService } from './policy.service';
+
+/** Versioned policies, changed under dual control (Admin page). */
+export function policyModule(core: Core): FeatureModule<ReturnType<typeof policyHandlers>> {
+  const policies = new PolicyService(core.db, core.audit, core.dualControl);
+  return { handlers: policyHandlers({ policies, events: core.events }) };
+}
