@@ -4,6 +4,7 @@ import { migration0002 } from './0002-policies-and-audit-checkpoints.migration';
 import { migration0003 } from './0003-keystore.migration';
 import { migration0004 } from './0004-timed-lockout.migration';
 import { migration0005 } from './0005-password-provenance.migration';
+import { migration0006 } from './0006-customers-and-cards.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
 export const migrations: readonly Migration[] = [
@@ -12,4 +13,5 @@ export const migrations: readonly Migration[] = [
   migration0003,
   migration0004,
   migration0005,
+  migration0006,
 ];

@@ -1,0 +1,140 @@
+import type { Database } from '../db/database';
+
+// The cards bound to customers (migration 0006), as every card workflow reads and moves them.
+// Async, one transaction per changing method, no await inside one, SQL kept here and portable
+// (docs/storage.md): a PostgreSQL implementation stands behind the same interface later.
+
+export const CARD_STATES = ['enrolling', 'awaiting_activation', 'active', 'blocked', 'terminated'] as const;
+export type CardState = (typeof CARD_STATES)[number];
+export type SealMode = 'card-key' | 'public-key';
+
+export interface NewCard {
+  /** Upper-case hex card id, from the ATR's historical bytes. */
+  readonly cardId: string;
+  readonly customerId: number;
+  /** The identification code N, with its check character. */
+  readonly n: string;
+  readonly sealMode: SealMode;
+}
+
+export interface CardRecord extends NewCard {
+  readonly id: number;
+  readonly state: CardState;
+  readonly enrolledAt: string;
+  readonly enrolledBy: string;
+  readonly activatedAt: string | null;
+  readonly stateChangedAt: string;
+  readonly version: number;
+}
+
+export interface CardRepository {
+  byId(id: number): Promise<CardRecord | null>;
+  byN(n: string): Promise<CardRecord | null>;
+  byCardId(cardId: string): Promise<CardRecord | null>;
+  listByCustomer(customerId: number): Promise<CardRecord[]>;
+  /** A new card in state `enrolling`. Throws `CardTakenError` if the card id or N is taken. */
+  insert(card: NewCard, by: { operator: string; at: string }): Promise<CardRecord>;
+  /**
+   * Moves a card to `to` only if it is in one of `from` now (compare-and-set): the updated record,
+   * or null when another desk or call moved it first. Entering `active` stamps activated_at.
+   */
+  transition(id: number, from: readonly CardState[], to: CardState, at: string): Promise<CardRecord | null>;
+}
+
+export class CardTakenError extends Error {
+  constructor(readonly what: 'card_id' | 'n') {
+    super(`a card with this ${what} exists`);
+  }
+}
+
+interface CardRow {
+  id: number;
+  card_id: string;
+  customer_id: number;
+  n: string;
+  state: CardState;
+  seal_mode: SealMode;
+  enrolled_at: string;
+  enrolled_by: string;
+  activated_at: string | null;
+  state_changed_at: string;
+  version: number;
+}
+
+const fromRow = (r: CardRow): CardRecord => ({
+  id: r.id,
+  cardId: r.card_id,
+  customerId: r.customer_id,
+  n: r.n,
+  state: r.state,
+  sealMode: r.seal_mode,
+  enrolledAt: r.enrolled_at,
+  enrolledBy: r.enrolled_by,
+  activatedAt: r.activated_at,
+  stateChangedAt: r.state_changed_at,
+  version: r.version,
+});
+
+export class SqliteCardRepository implements CardRepository {
+  constructor(private readonly db: Database) {}
+
+  private one(sql: string, ...params: unknown[]): CardRecord | null {
+    const row = this.db.prepare<unknown[], CardRow>(sql).get(...params);
+    return row ? fromRow(row) : null;
+  }
+
+  async byId(id: number): Promise<CardRecord | null> {
+    return this.one('SELECT * FROM cards WHERE id = ?', id);
+  }
+  async byN(n: string): Promise<CardRecord | null> {
+    return this.one('SELECT * FROM cards WHERE n = ?', n);
+  }
+  async byCardId(cardId: string): Promise<CardRecord | null> {
+    return this.one('SELECT * FROM cards WHERE card_id = ?', cardId);
+  }
+  async listByCustomer(customerId: number): Promise<CardRecord[]> {
+    return this.db
+      .prepare<[number], CardRow>('SELECT * FROM cards WHERE customer_id = ? ORDER BY id')
+      .all(customerId)
+      .map(fromRow);
+  }
+
+  async insert(card: NewCard, by: { operator: string; at: string }): Promise<CardRecord> {
+    try {
+      const row = this.one(
+        `INSERT INTO cards (card_id, customer_id, n, state, seal_mode, enrolled_at, enrolled_by, state_changed_at)
+         VALUES (?, ?, ?, 'enrolling', ?, ?, ?, ?) RETURNING *`,
+        card.cardId,
+        card.customerId,
+        card.n,
+        card.sealMode,
+        by.at,
+        by.operator,
+        by.at,
+      );
+      if (!row) throw new Error('INSERT … RETURNING returned no row');
+      return row;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : '';
+      if (message.includes('UNIQUE') && message.includes('cards.card_id')) throw new CardTakenError('card_id');
+      if (message.includes('UNIQUE') && message.includes('cards.n')) throw new CardTakenError('n');
+      throw err;
+    }
+  }
+
+  async transition(id: number, from: readonly CardState[], to: CardState, at: string): Promise<CardRecord | null> {
+    if (from.length === 0) return null;
+    return this.one(
+      `UPDATE cards SET state = ?, state_changed_at = ?, version = version + 1,
+         activated_at = CASE WHEN ? = 'active' AND activated_at IS NULL THEN ? ELSE activated_at END
+       WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})
+       RETURNING *`,
+      to,
+      at,
+      to,
+      at,
+      id,
+      ...from,
+    );
+  }
+}
