@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { seriousA11yViolations } from '../support/a11y';
 import { openDesk, type Desk } from '../support/browser';
 import { alertText, openPageByAddress, setupFirstOfficer, signIn, signOut } from '../support/desk-pages';
 
@@ -22,6 +23,7 @@ describe('operators at the desk (browser mode, real services)', () => {
     const dashboard = page.getByRole('region', { name: 'Dashboard' });
     await dashboard.waitFor();
     expect(await page.getByTestId('operator').textContent()).toBe('Sofia Officer');
+    expect(await seriousA11yViolations(page)).toEqual([]);
     // The live event path: the status bar shows the reader service's state pushed from main.
     await page.getByTestId('reader-status').filter({ hasNotText: 'waiting for the reader service' }).waitFor();
 
