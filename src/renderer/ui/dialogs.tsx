@@ -68,6 +68,44 @@ export function ConfirmDialog(props: {
   );
 }
 
+/** The second operator's user name and password, typed blind (never kept after submit). */
+export function ApproverFields(props: {
+  username: string;
+  password: string;
+  onUsername: (value: string) => void;
+  onPassword: (value: string) => void;
+}) {
+  return (
+    <>
+      <Field
+        label="Approver user name"
+        name="approver"
+        autoFocus
+        autoComplete="off"
+        value={props.username}
+        onChange={(e) => props.onUsername(e.target.value)}
+      />
+      <Field
+        label="Approver password"
+        name="approverPassword"
+        type="password"
+        autoComplete="off"
+        value={props.password}
+        onChange={(e) => props.onPassword(e.target.value)}
+      />
+    </>
+  );
+}
+
+/** The approver's credentials with a fresh single-use challenge for `action` (approval:begin). */
+export async function withChallenge(
+  action: DualControlAction,
+  typed: { username: string; password: string },
+): Promise<Approval> {
+  const { challenge } = await call('approval:begin', { action });
+  return { username: typed.username, password: typed.password, challenge }; // nothing else typed rides along
+}
+
 /**
  * Dual control at the same desk: the second operator types their own credentials here.
  * They go to main with the action and are never shown or kept by the renderer afterwards.
@@ -96,9 +134,9 @@ export function ApprovalDialog(props: {
     const typed = { username, password };
     setPassword('');
     try {
-      const { challenge } = await call('approval:begin', { action: props.approves });
+      const approval = await withChallenge(props.approves, typed);
       setBeginError(null);
-      props.onApprove({ ...typed, challenge });
+      props.onApprove(approval);
     } catch (err) {
       if (err instanceof CallError) setBeginError(err);
       else throw err;
@@ -112,22 +150,7 @@ export function ApprovalDialog(props: {
       </p>
       <Form label="Approve" onSubmit={() => void approve()}>
         <ErrorBanner error={beginError ?? props.error} />
-        <Field
-          label="Approver user name"
-          name="approver"
-          autoFocus
-          autoComplete="off"
-          value={username}
-          onChange={(e) => setUsername(e.target.value)}
-        />
-        <Field
-          label="Approver password"
-          name="approverPassword"
-          type="password"
-          autoComplete="off"
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
+        <ApproverFields username={username} password={password} onUsername={setUsername} onPassword={setPassword} />
         <FormActions onCancel={close} submitLabel="Approve" pending={props.pending} />
       </Form>
     </Modal>

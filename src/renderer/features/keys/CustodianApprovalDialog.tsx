@@ -1,9 +1,9 @@
 import { useState } from 'react';
 import type { Approval } from '../../../shared/contract/approval.contract';
 import type { DualControlAction } from '../../../shared/contract/policy.contract';
-import { call, CallError } from '../../api/client';
-import { FormActions, Modal } from '../../ui/dialogs';
-import { ErrorBanner, Field, Form } from '../../ui/forms';
+import { CallError } from '../../api/client';
+import { ApproverFields, FormActions, Modal, withChallenge } from '../../ui/dialogs';
+import { ErrorBanner, Form } from '../../ui/forms';
 import { NewPassphraseFields } from './NewPassphraseFields';
 
 /**
@@ -56,10 +56,10 @@ export function CustodianApprovalDialog(props: {
           setMismatch(false);
           const typed = { username, password, passphrase };
           clearSecrets();
-          call('approval:begin', { action: props.approves }).then(
-            ({ challenge }) => {
+          withChallenge(props.approves, { username: typed.username, password: typed.password }).then(
+            (approval) => {
               setBeginError(null);
-              props.onApprove({ username: typed.username, password: typed.password, challenge }, typed.passphrase);
+              props.onApprove(approval, typed.passphrase);
             },
             (err: unknown) => {
               if (err instanceof CallError) setBeginError(err);
@@ -69,22 +69,7 @@ export function CustodianApprovalDialog(props: {
         }}
       >
         <ErrorBanner error={beginError ?? props.error} />
-        <Field
-          label="Approver user name"
-          name="approver"
-          autoFocus
-          autoComplete="off"
-          value={username}
-          onChange={(e) => setUsername(e.target.value)}
-        />
-        <Field
-          label="Approver password"
-          name="approverPassword"
-          type="password"
-          autoComplete="off"
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
+        <ApproverFields username={username} password={password} onUsername={setUsername} onPassword={setPassword} />
         <NewPassphraseFields
           label="Approver's backup passphrase"
           repeatLabel="Repeat approver's backup passphrase"
