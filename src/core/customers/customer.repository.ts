@@ -245,10 +245,12 @@ export class SqliteCustomerRepository implements CustomerRepository {
     const conditions: string[] = [];
     const params: unknown[] = [];
     if (q.nameWords && q.nameWords.length > 0) {
-      // Each word begins the folded name or one of its words (name_key is single-spaced).
+      // Each word begins the folded name or one of its words (name_key is single-spaced; a hyphen
+      // starts a word too, as in double-barrelled names).
       const words = q.nameWords.map((w) => {
-        params.push(`${likeEscape(w)}%`, `% ${likeEscape(w)}%`);
-        return "(name_key LIKE ? ESCAPE '\\' OR name_key LIKE ? ESCAPE '\\')";
+        const e = likeEscape(w);
+        params.push(`${e}%`, `% ${e}%`, `%-${e}%`);
+        return "(name_key LIKE ? ESCAPE '\\' OR name_key LIKE ? ESCAPE '\\' OR name_key LIKE ? ESCAPE '\\')";
       });
       conditions.push(`(${words.join(' AND ')})`);
     }
