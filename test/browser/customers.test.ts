@@ -92,6 +92,17 @@ describe('customers (browser mode, real services)', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
     expect(count(desk)).toBe(1);
+    // Asked again, the clerk decides it is another person: "Create anyway" saves, and says so.
+    await page.getByRole('button', { name: 'Create customer' }).click();
+    await dialog.getByRole('button', { name: 'Create anyway' }).click();
+    await customerPage.getByText('C-1002').waitFor();
+    expect(count(desk)).toBe(2);
+    const confirmed = desk.ws.db
+      .prepare("SELECT details FROM audit_log WHERE action = 'customer.create' ORDER BY seq DESC LIMIT 1")
+      .get() as { details: string };
+    expect(JSON.parse(confirmed.details)).toMatchObject({ duplicatesConfirmed: 'customer:1' });
+    await customerPage.getByRole('link', { name: 'Back to customers' }).click();
+    await list.getByRole('link', { name: 'New customer' }).click();
     // A different person who shares nothing is created without a warning.
     await fillCustomer(page, 'Create customer', {
       name: 'Grace Hopper',
@@ -103,7 +114,7 @@ describe('customers (browser mode, real services)', () => {
     });
     await page.getByRole('button', { name: 'Create customer' }).click();
     await customerPage.getByRole('heading', { name: 'Grace Hopper' }).waitFor();
-    expect(count(desk)).toBe(2);
+    expect(count(desk)).toBe(3);
 
     // Search by a folded word of the name with Enter; the result row opens by keyboard.
     await customerPage.getByRole('link', { name: 'Back to customers' }).click();
@@ -111,17 +122,25 @@ describe('customers (browser mode, real services)', () => {
     await search.fill('LOVELACE');
     await search.press('Enter');
     const table = list.getByRole('table', { name: 'Customer list' });
-    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(2);
     await search.fill('');
     await search.press('Enter');
-    await expect.poll(() => table.locator('tbody tr').count()).toBe(2);
-    // Sorted by name: Ada first, then Grace; arrow down moves to Grace, Enter opens her.
-    await table.getByRole('link', { name: 'Ada Lovelace' }).focus();
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(3);
+    // Sorted by name: the two Adas, then Grace; arrows move between rows, Enter opens one.
+    await table.getByRole('link', { name: 'Ada Lovelace' }).first().focus();
+    await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowDown');
     expect(await page.locator(':focus').textContent()).toBe('Grace Hopper');
     await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
     await page.keyboard.press('Enter');
-    await customerPage.getByRole('heading', { name: 'Ada Lovelace' }).waitFor();
+    await customerPage.getByText('C-1001').waitFor();
+    // The Name header sorts descending on a click: Grace first.
+    await page.goBack();
+    await table.getByRole('button', { name: 'Name' }).click();
+    await expect.poll(() => table.locator('tbody tr').first().textContent()).toContain('Grace Hopper');
+    await table.getByRole('link', { name: 'Ada Lovelace' }).last().click();
+    await customerPage.getByText('C-1001').waitFor();
 
     // Edit: the form opens with the saved values; the change shows and is audited by field name.
     await customerPage.getByRole('link', { name: 'Edit customer' }).click();
@@ -129,12 +148,42 @@ describe('customers (browser mode, real services)', () => {
     await edit.waitFor();
     expect(await edit.getByLabel('Full name', { exact: true }).inputValue()).toBe('Ada Lovelace');
     expect(await seriousA11yViolations(page)).toEqual([]);
+    // Another desk saves first: this edit is refused as stale, nothing of it is saved, reload starts over.
+    const other = await addOperator(desk.ws, 'support');
+    const r = await desk.ws.router.dispatch(other.client, 'customers:update', {
+      id: 1,
+      version: 1,
+      customer: {
+        fullName: 'Ada Lovelace',
+        birthDate: '1985-12-10',
+        customerRef: 'C-1001',
+        address: { line1: '12 St James’s Square', postalCode: 'SW1Y 4JH', city: 'London', country: 'GB' },
+        email: 'ada@example.org',
+        mobile: '+44 7700 900001',
+        branch: 'Bath',
+      },
+    });
+    expect(r.ok).toBe(true);
+    await edit.getByLabel('City', { exact: true }).fill('Soho');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await edit.locator('[data-code=CUSTOMER_STALE]').waitFor();
+    expect(desk.ws.db.prepare('SELECT city, branch, version FROM customers WHERE id = 1').get()).toEqual({
+      city: 'London',
+      branch: 'Bath',
+      version: 2,
+    });
+    await edit.getByRole('button', { name: 'Reload the customer' }).click();
+    await expect.poll(() => edit.getByLabel('Branch', { exact: true }).inputValue()).toBe('Bath');
+    expect(await edit.getByLabel('City', { exact: true }).inputValue()).toBe('London');
     await edit.getByLabel('City', { exact: true }).fill('Marylebone');
     await edit.getByRole('button', { name: 'Save changes' }).click();
     await customerPage.getByText('Marylebone').waitFor();
-    await customerPage.getByText('version 2').waitFor();
+    await customerPage.getByText('version 3').waitFor();
     const history = customerPage.getByRole('table', { name: 'History of this customer' });
-    await history.getByText('customer.update').waitFor();
+    // Newest first: this save, the refused stale one, the other desk's.
+    await expect
+      .poll(async () => (await history.locator('tbody tr').allTextContents()).slice(0, 3).map((t) => /denied/.test(t)))
+      .toEqual([false, true, false]);
     expect(await history.textContent()).toContain('address.city');
     expect(await history.textContent()).not.toContain('Marylebone');
     expect(await seriousA11yViolations(page)).toEqual([]);

@@ -77,29 +77,32 @@ export const REASON_LABELS: Record<DuplicateReason, string> = {
 /** `#/customers/new` or `#/customers/<id>/edit`: loads the record to edit first. */
 export function CustomerFormPage({ id }: { id: number | null }) {
   const existing = useCall('customers:get', { id: id ?? 1 }, { enabled: id !== null });
+  // The form edits the version it opened with. Another desk's save refetches the query, but must
+  // not wipe what this operator is typing: the save is refused as stale, and "Reload" starts over.
+  const [opened, setOpened] = useState<Customer | null>(null);
+  const loaded = existing.data?.customer ?? null;
+  if (!opened && loaded) setOpened(loaded); // the first answer is the version opened
   if (id === null) return <CustomerForm customer={null} />;
-  if (existing.isPending)
-    return (
-      <section className="page" aria-label="Edit customer">
-        <h1>Edit customer</h1>
-        <div className="muted">Loading…</div>
-      </section>
-    );
-  if (existing.isError)
+  const shown = opened ?? loaded;
+  if (existing.isError && !shown)
     return (
       <section className="page" aria-label="Edit customer">
         <h1>Edit customer</h1>
         <ErrorBanner error={existing.error} />
       </section>
     );
-  // A new version (after "reload") starts the form again from what is saved now.
-  return (
-    <CustomerForm
-      key={existing.data.customer.version}
-      customer={existing.data.customer}
-      reload={() => void existing.refetch()}
-    />
-  );
+  if (!shown)
+    return (
+      <section className="page" aria-label="Edit customer">
+        <h1>Edit customer</h1>
+        <div className="muted">Loading…</div>
+      </section>
+    );
+  const reload = async () => {
+    const again = await existing.refetch();
+    if (again.data) setOpened(again.data.customer);
+  };
+  return <CustomerForm key={shown.version} customer={shown} reload={() => void reload()} />;
 }
 
 function CustomerForm({ customer, reload }: { customer: Customer | null; reload?: () => void }) {
