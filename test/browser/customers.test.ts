@@ -188,4 +188,22 @@ describe('customers (browser mode, real services)', () => {
     expect(await history.textContent()).not.toContain('Marylebone');
     expect(await seriousA11yViolations(page)).toEqual([]);
   });
+
+  it('an auditor finds and reads a customer, with nothing to edit', async () => {
+    const auditor = await addOperator(desk.ws, 'auditor');
+    const page = await desk.openPage();
+    await signIn(page, auditor.username, auditor.password);
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Customers' }).click();
+    const list = page.getByRole('region', { name: 'Customers' });
+    await list.getByRole('table', { name: 'Customer list' }).waitFor();
+    expect(await list.getByRole('link', { name: 'New customer' }).count()).toBe(0);
+    await list.getByLabel('Search in').selectOption('customerRef');
+    await list.getByLabel('Search', { exact: true }).fill('C-2002');
+    await list.getByLabel('Search', { exact: true }).press('Enter');
+    await list.getByRole('link', { name: 'Grace Hopper' }).click();
+    const customerPage = page.getByRole('region', { name: 'Customer' });
+    await customerPage.getByRole('heading', { name: 'Grace Hopper' }).waitFor();
+    expect(await customerPage.getByRole('link', { name: 'Edit customer' }).count()).toBe(0);
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  });
 });

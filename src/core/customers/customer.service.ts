@@ -92,7 +92,10 @@ export class CustomerService {
     confirmDuplicates: boolean,
   ): Promise<CustomerSaveOutcome> {
     const current = await this.deps.customers.get(id);
-    if (!current) throw notFound(id);
+    if (!current) {
+      this.audit(by, 'customer.update', id, 'denied', { reason: 'not-found' });
+      throw notFound(id);
+    }
     if (current.version !== version) throw this.stale(by, id, version, current.version);
     const record = toRecord(input);
     const changed = FIELDS.filter(([, get]) => get(record) !== get(current)).map(([name]) => name);

@@ -216,6 +216,11 @@ describe('customers service', () => {
     it('answers an unknown customer with a clear error', async () => {
       const r = await call(clerk, 'customers:update', { id: 999, version: 1, customer: ADA });
       expect(r).toMatchObject({ ok: false, error: { code: 'CUSTOMER_NOT_FOUND' } });
+      expect(auditRows(t.ws).at(-1)).toMatchObject({
+        action: 'customer.update',
+        object: 'customer:999',
+        outcome: 'denied',
+      });
     });
   });
 
