@@ -277,15 +277,13 @@ function DuplicateDialog(props: {
       <h2>Possible duplicate</h2>
       <p>
         {list.length === 1 ? 'A customer on file may be' : `${list.length} customers on file may be`} the same person.
-        Open {list.length === 1 ? 'it' : 'them'} to check, or {props.editing ? 'save' : 'create'} anyway.
+        Cancel and search for {list.length === 1 ? 'them' : 'each'} to check, or {props.editing ? 'save' : 'create'}{' '}
+        anyway if this is someone else.
       </p>
       <ul aria-label="Possible duplicates">
         {list.map((c) => (
           <li key={c.id}>
-            <a href={customerHref({ kind: 'show', id: c.id })} target="_blank" rel="noreferrer">
-              {c.fullName}
-            </a>
-            {c.birthDate ? `, born ${c.birthDate}` : ''}
+            <strong>{c.fullName}</strong> (#{c.id}){c.birthDate ? `, born ${c.birthDate}` : ''}
             {c.customerRef ? `, ref. ${c.customerRef}` : ''}, {c.city}, {c.branch} —{' '}
             <strong>{c.reasons.map((r) => REASON_LABELS[r]).join(', ')}</strong>
           </li>
