@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { contract } from '../shared/contract';
 import { adminModule } from './admin/admin.module';
 import { auditModule } from './audit/audit.module';
+import { customersModule } from './customers/customers.module';
 import type { AuditCheckpointService } from './audit/audit-checkpoint.service';
 import { AuditService } from './audit/audit.service';
 import type { AuditSigner } from './audit/audit-signer';
@@ -83,6 +84,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       audit,
       keys: keysModule(core),
       system: systemModule(core),
+      customers: customersModule(core),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -97,6 +99,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.audit.handlers,
       ...modules.keys.handlers,
       ...modules.system.handlers,
+      ...modules.customers.handlers,
     };
     const router = createRouter(core, handlers);
 

@@ -12,12 +12,24 @@ export const ROLE_LABELS: Record<Role, string> = {
   auditor: 'Auditor',
 };
 
-export const PAGES = ['dashboard', 'enroll', 'mailers', 'cards', 'reissue', 'usage', 'audit', 'keys', 'admin'] as const;
+export const PAGES = [
+  'dashboard',
+  'customers',
+  'enroll',
+  'mailers',
+  'cards',
+  'reissue',
+  'usage',
+  'audit',
+  'keys',
+  'admin',
+] as const;
 export type Page = (typeof PAGES)[number];
 
 /** Which roles may open which page. Every page's data channels carry the same rule in main. */
 export const PAGE_ACCESS: Record<Page, readonly Role[]> = {
   dashboard: ROLES,
+  customers: ['clerk', 'manager', 'support', 'auditor'],
   enroll: ['clerk', 'manager'],
   mailers: ['manager'],
   cards: ['clerk', 'manager', 'support', 'auditor'],

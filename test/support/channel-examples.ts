@@ -16,7 +16,8 @@ import {
   enterComponents,
   keystoreWithMasterKey,
 } from './keys';
-import { approvalFor, approvalOf, type TestOperator } from './operators';
+import { approvalFor, approvalOf, value, type TestOperator } from './operators';
+import { ADA } from './customers';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
 export interface ExampleContext {
@@ -226,6 +227,19 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
         custodianPassphrases: [...BACKUP_PASSPHRASES],
         approval: await approvalFor(c.ws, c.officer, 'keys.restore', approver),
       };
+    },
+  },
+  'customers:create': { as: 'clerk', auditAction: 'customer.create', input: () => ({ customer: ADA }) },
+  'customers:update': {
+    as: 'support',
+    auditAction: 'customer.update',
+    input: async (c) => {
+      const made = value(
+        await c.ws.router.dispatch((c.caller as TestOperator).client, 'customers:create', { customer: ADA }),
+      ) as {
+        customer: { id: number; version: number };
+      };
+      return { id: made.customer.id, version: made.customer.version, customer: { ...ADA, email: 'ada@new.example' } };
     },
   },
 };

@@ -32,10 +32,86 @@ export interface CustomerRecord extends NewCustomer {
   readonly version: number;
 }
 
+export const CUSTOMER_SORT_KEYS = ['name', 'birthDate', 'customerRef', 'city', 'branch', 'updatedAt'] as const;
+export type CustomerSortKey = (typeof CUSTOMER_SORT_KEYS)[number];
+
+/**
+ * A search: every condition given must hold. `nameWords` are already folded (nameKey): each must
+ * begin the name or one of its words. With `anyOf`, the record matches if its name does OR its
+ * reference, one of its card ids or one of its Ns equals the given value.
+ */
+export interface CustomerQuery {
+  readonly nameWords?: readonly string[];
+  readonly customerRef?: string;
+  readonly cardId?: string;
+  readonly n?: string;
+  readonly anyOf?: boolean;
+  readonly sort: CustomerSortKey;
+  readonly direction: 'asc' | 'desc';
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export interface CustomerListItem {
+  readonly id: number;
+  readonly fullName: string;
+  readonly birthDate: string | null;
+  readonly customerRef: string | null;
+  readonly city: string;
+  readonly branch: string;
+  /** How many cards are bound to the customer. */
+  readonly cards: number;
+  readonly updatedAt: string;
+}
+
+export interface DuplicateProbe {
+  readonly fullName: string;
+  readonly birthDate: string | null;
+  readonly customerRef: string | null;
+  readonly email: string | null;
+  readonly mobile: string | null;
+}
+
 export interface CustomerRepository {
   get(id: number): Promise<CustomerRecord | null>;
+  /** Throws `CustomerRefTakenError` when another customer has the reference. */
   insert(customer: NewCustomer, by: { operator: string; at: string }): Promise<CustomerRecord>;
+  /**
+   * Replaces the record only if it is still at `expectedVersion` (compare-and-set), bumping the
+   * version: the new record, or null when another desk changed it first or it does not exist.
+   * Throws `CustomerRefTakenError` when another customer has the reference.
+   */
+  update(
+    id: number,
+    expectedVersion: number,
+    customer: NewCustomer,
+    by: { operator: string; at: string },
+  ): Promise<CustomerRecord | null>;
+  search(query: CustomerQuery): Promise<{ total: number; rows: CustomerListItem[] }>;
+  /**
+   * Customers that may be the same person as `probe`: same folded name and birth date, same
+   * reference, same e-mail (case-folded) or same mobile. `excludeId` leaves out the record being edited.
+   */
+  possibleDuplicates(probe: DuplicateProbe, excludeId: number | null, limit: number): Promise<CustomerRecord[]>;
 }
+
+export class CustomerRefTakenError extends Error {
+  constructor() {
+    super('a customer with this reference exists');
+  }
+}
+
+const SORT_COLUMNS: Record<CustomerSortKey, string> = {
+  name: 'name_key',
+  birthDate: 'birth_date',
+  customerRef: 'customer_ref',
+  city: 'city',
+  branch: 'branch',
+  updatedAt: 'updated_at',
+};
+
+/** Escapes LIKE's wildcards; every LIKE here names the backslash as its ESCAPE. */
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** Case- and accent-folded name for search and the duplicate warning. */
 export function nameKey(fullName: string): string {
@@ -84,6 +160,37 @@ export function customerFromRow(r: CustomerRow): CustomerRecord {
   };
 }
 
+const isRefTaken = (err: unknown) =>
+  err instanceof Error && err.message.includes('UNIQUE') && err.message.includes('customers.customer_ref');
+
+function customerParams(c: NewCustomer): unknown[] {
+  return [
+    c.customerRef,
+    c.fullName,
+    nameKey(c.fullName),
+    c.birthDate,
+    c.address.line1,
+    c.address.line2,
+    c.address.postalCode,
+    c.address.city,
+    c.address.country,
+    c.email,
+    c.mobile,
+    c.branch,
+  ];
+}
+
+interface ListRow {
+  id: number;
+  full_name: string;
+  birth_date: string | null;
+  customer_ref: string | null;
+  city: string;
+  branch: string;
+  cards: number;
+  updated_at: string;
+}
+
 export class SqliteCustomerRepository implements CustomerRepository {
   constructor(private readonly db: Database) {}
 
@@ -93,31 +200,129 @@ export class SqliteCustomerRepository implements CustomerRepository {
   }
 
   async insert(c: NewCustomer, by: { operator: string; at: string }): Promise<CustomerRecord> {
-    const row = this.db
-      .prepare<unknown[], CustomerRow>(
-        `INSERT INTO customers (customer_ref, full_name, name_key, birth_date, address_line1, address_line2,
-           postal_code, city, country, email, mobile, branch, created_at, created_by, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         RETURNING *`,
+    try {
+      const row = this.db
+        .prepare<unknown[], CustomerRow>(
+          `INSERT INTO customers (customer_ref, full_name, name_key, birth_date, address_line1, address_line2,
+             postal_code, city, country, email, mobile, branch, created_at, created_by, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           RETURNING *`,
+        )
+        .get(...customerParams(c), by.at, by.operator, by.at);
+      if (!row) throw new Error('INSERT … RETURNING returned no row');
+      return customerFromRow(row);
+    } catch (err) {
+      if (isRefTaken(err)) throw new CustomerRefTakenError();
+      throw err;
+    }
+  }
+
+  async update(
+    id: number,
+    expectedVersion: number,
+    c: NewCustomer,
+    by: { operator: string; at: string },
+  ): Promise<CustomerRecord | null> {
+    // One statement: the version check and the write cannot be split by another desk's edit.
+    try {
+      const row = this.db
+        .prepare<unknown[], CustomerRow>(
+          `UPDATE customers SET customer_ref = ?, full_name = ?, name_key = ?, birth_date = ?, address_line1 = ?,
+             address_line2 = ?, postal_code = ?, city = ?, country = ?, email = ?, mobile = ?, branch = ?,
+             updated_at = ?, version = version + 1
+           WHERE id = ? AND version = ?
+           RETURNING *`,
+        )
+        .get(...customerParams(c), by.at, id, expectedVersion);
+      return row ? customerFromRow(row) : null;
+    } catch (err) {
+      if (isRefTaken(err)) throw new CustomerRefTakenError();
+      throw err;
+    }
+  }
+
+  async search(q: CustomerQuery): Promise<{ total: number; rows: CustomerListItem[] }> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (q.nameWords && q.nameWords.length > 0) {
+      // Each word begins the folded name or one of its words (name_key is single-spaced; a hyphen
+      // starts a word too, as in double-barrelled names).
+      const words = q.nameWords.map((w) => {
+        const e = likeEscape(w);
+        params.push(`${e}%`, `% ${e}%`, `%-${e}%`);
+        return "(name_key LIKE ? ESCAPE '\\' OR name_key LIKE ? ESCAPE '\\' OR name_key LIKE ? ESCAPE '\\')";
+      });
+      conditions.push(`(${words.join(' AND ')})`);
+    }
+    if (q.customerRef !== undefined) {
+      conditions.push('customer_ref = ?');
+      params.push(q.customerRef);
+    }
+    if (q.cardId !== undefined) {
+      conditions.push('id IN (SELECT customer_id FROM cards WHERE card_id = ?)');
+      params.push(q.cardId);
+    }
+    if (q.n !== undefined) {
+      conditions.push('id IN (SELECT customer_id FROM cards WHERE n = ?)');
+      params.push(q.n);
+    }
+    const where = conditions.length ? `WHERE ${conditions.join(q.anyOf ? ' OR ' : ' AND ')}` : '';
+    const total = this.db
+      .prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM customers ${where}`)
+      .get(...params);
+    const column = SORT_COLUMNS[q.sort];
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    // Empty values sort last either way, as both engines agree only when told; id breaks ties so
+    // pages never overlap.
+    const rows = this.db
+      .prepare<unknown[], ListRow>(
+        `SELECT id, full_name, birth_date, customer_ref, city, branch, updated_at,
+           (SELECT count(*) FROM cards WHERE cards.customer_id = customers.id) AS cards
+         FROM customers ${where}
+         ORDER BY CASE WHEN ${column} IS NULL THEN 1 ELSE 0 END, ${column} ${dir}, id ${dir}
+         LIMIT ? OFFSET ?`,
       )
-      .get(
-        c.customerRef,
-        c.fullName,
-        nameKey(c.fullName),
-        c.birthDate,
-        c.address.line1,
-        c.address.line2,
-        c.address.postalCode,
-        c.address.city,
-        c.address.country,
-        c.email,
-        c.mobile,
-        c.branch,
-        by.at,
-        by.operator,
-        by.at,
-      );
-    if (!row) throw new Error('INSERT … RETURNING returned no row');
-    return customerFromRow(row);
+      .all(...params, q.limit, q.offset);
+    return {
+      total: total?.n ?? 0,
+      rows: rows.map((r) => ({
+        id: r.id,
+        fullName: r.full_name,
+        birthDate: r.birth_date,
+        customerRef: r.customer_ref,
+        city: r.city,
+        branch: r.branch,
+        cards: r.cards,
+        updatedAt: r.updated_at,
+      })),
+    };
+  }
+
+  async possibleDuplicates(p: DuplicateProbe, excludeId: number | null, limit: number): Promise<CustomerRecord[]> {
+    const alternatives: string[] = [];
+    const params: unknown[] = [];
+    if (p.birthDate) {
+      alternatives.push('(name_key = ? AND birth_date = ?)');
+      params.push(nameKey(p.fullName), p.birthDate);
+    }
+    if (p.customerRef) {
+      alternatives.push('customer_ref = ?');
+      params.push(p.customerRef);
+    }
+    if (p.email) {
+      alternatives.push('lower(email) = ?');
+      params.push(p.email.toLowerCase());
+    }
+    if (p.mobile) {
+      alternatives.push('mobile = ?');
+      params.push(p.mobile);
+    }
+    if (alternatives.length === 0) return [];
+    return this.db
+      .prepare<unknown[], CustomerRow>(
+        `SELECT * FROM customers WHERE (${alternatives.join(' OR ')}) AND id <> ? ORDER BY id LIMIT ?`,
+      )
+      .all(...params, excludeId ?? 0, limit)
+      .map(customerFromRow);
   }
 }

@@ -9,6 +9,7 @@ import type { HandlersFor } from '../rpc/router';
 /** What each page offers today; a page not yet built says what will come. */
 export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: string }> = {
   dashboard: { status: 'ready', note: "Live reader state, today's activity and recent events." },
+  customers: { status: 'ready', note: 'Customer records: search, create, edit, cards and history.' },
   enroll: {
     status: 'planned',
     note: 'Enrollment (customer record, blank card from stock, binding, personalisation) comes with the issuance work.',

@@ -3,6 +3,7 @@ import type { SessionInfo } from '../../shared/contract/auth.contract';
 import type { Page } from '../../shared/roles';
 import { AdminPage } from '../features/admin/AdminPage';
 import { AuditPage } from '../features/audit/AuditPage';
+import { CustomersPage } from '../features/customers/CustomersPage';
 import { DashboardPage } from '../features/dashboard/DashboardPage';
 import { KeysPage } from '../features/keys/KeysPage';
 
@@ -11,6 +12,8 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
   switch (page) {
     case 'dashboard':
       return <DashboardPage session={session} />;
+    case 'customers':
+      return <CustomersPage session={session} />;
     case 'admin':
       return <AdminPage session={session} />;
     case 'audit':

@@ -3,6 +3,7 @@ import { PAGES, type Page } from '../../shared/roles';
 
 export const PAGE_LABELS: Record<Page, string> = {
   dashboard: 'Dashboard',
+  customers: 'Customers',
   enroll: 'Enroll',
   mailers: 'Mailers',
   cards: 'Cards & lists',

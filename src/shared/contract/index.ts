@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { adminChannels } from './admin.contract';
 import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
+import { customersChannels } from './customers.contract';
 import { dualControlChannels } from './dual-control.contract';
 import { keysChannels } from './keys.contract';
 import { policyChannels } from './policy.contract';
@@ -24,6 +25,7 @@ export const contract = {
   ...auditChannels,
   ...keysChannels,
   ...readerChannels,
+  ...customersChannels,
 } as const;
 
 export type Contract = typeof contract;
