@@ -3,6 +3,7 @@ import { adminChannels } from './admin.contract';
 import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
 import { dualControlChannels } from './dual-control.contract';
+import { enrollmentChannels } from './enrollment.contract';
 import { keysChannels } from './keys.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
@@ -24,6 +25,7 @@ export const contract = {
   ...auditChannels,
   ...keysChannels,
   ...readerChannels,
+  ...enrollmentChannels,
 } as const;
 
 export type Contract = typeof contract;
