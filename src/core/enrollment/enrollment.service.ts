@@ -2,7 +2,8 @@ import type { AuditService } from '../audit/audit.service';
 import { cardIdFromAtr } from '../card/protocol/atr';
 import type { CardState as CardChipState } from '../card/protocol/card-responses';
 import { OtacCard } from '../card/protocol/card-session';
-import type { CardReaderService } from '../card/reader.types';
+import type { CardReaderService, CardSessionInfo, WithCardOptions } from '../card/reader.types';
+import type { CardTransport } from '../card/transport';
 import { CardTakenError, type CardRecord, type CardRepository } from '../cards/card.repository';
 import { AppError, isAppError } from '../errors';
 import type { KeystoreActor, KeystoreHolder } from '../keystore/keystore-holder.service';
@@ -113,7 +114,8 @@ export class EnrollmentService {
   /** What enrollment would do with the card in `reader`; changes nothing on card or database. */
   async inspect(reader: string): Promise<CardInspection> {
     const readers = this.requireReaders();
-    const read = readers.withCard(
+    const read = patiently(
+      readers,
       reader,
       async (transport, session) => {
         const cardId = cardIdFromAtr(session.atr);
@@ -164,7 +166,8 @@ export class EnrollmentService {
       this.audit(actor, 'enrollment.started', null, 'ok', { reader, what, ...(customerId ? { customerId } : {}) });
       onProgress('reading');
       const result = await this.deps.keystore.run(actor, () =>
-        readers.withCard(
+        patiently(
+          readers,
           reader,
           async (transport, session) => {
             const id = cardIdFromAtr(session.atr);
@@ -396,6 +399,26 @@ export class EnrollmentService {
       outcome,
       details,
     });
+  }
+}
+
+/**
+ * withCard, waiting out a short CARD_BUSY: the reader monitor reads every card as it goes in and
+ * after each workflow, and a clerk's click may land in that moment. Anything else fails at once.
+ */
+async function patiently<T>(
+  readers: CardReaderService,
+  reader: string,
+  fn: (transport: CardTransport, card: CardSessionInfo) => Promise<T>,
+  options: WithCardOptions,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readers.withCard(reader, fn, options);
+    } catch (err) {
+      if (!isAppError(err) || err.code !== 'CARD_BUSY' || attempt >= 10) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
   }
 }
 
