@@ -4,6 +4,7 @@ import type { Page } from '../../shared/roles';
 import { AdminPage } from '../features/admin/AdminPage';
 import { AuditPage } from '../features/audit/AuditPage';
 import { DashboardPage } from '../features/dashboard/DashboardPage';
+import { EnrollPage } from '../features/enrollment/EnrollPage';
 import { KeysPage } from '../features/keys/KeysPage';
 
 /** The page for each route. A page not listed here shows main's note of what will come. */
@@ -17,6 +18,8 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
       return <AuditPage session={session} />;
     case 'keys':
       return <KeysPage />;
+    case 'enroll':
+      return <EnrollPage />;
     default:
       return <PlannedPage page={page} />;
   }
