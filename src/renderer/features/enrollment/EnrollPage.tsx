@@ -337,7 +337,20 @@ function WorkingStep(props: {
     started.current = true;
     run(props.finishPending);
   }, [run, props.finishPending]);
-  const error = enroll.error ?? retry.error;
+  const [checkError, setCheckError] = useState<CallError | null>(null);
+  // The card decides: an unfinished enrollment is finished, a blank card with nothing bound is enrolled afresh.
+  const retryWithCard = () => {
+    setCheckError(null);
+    enroll.reset();
+    retry.reset();
+    call('enrollment:status', { reader: props.reader })
+      .then((i) => {
+        if (i.verdict === 'pending' || i.verdict === 'blank') run(i.verdict === 'pending');
+        else setCheckError(new CallError({ code: 'ENROLLMENT_CARD_CHANGED', message: i.message }));
+      })
+      .catch((e: unknown) => setCheckError(e instanceof CallError ? e : null));
+  };
+  const error = checkError ?? enroll.error ?? retry.error;
   const busy = enroll.isPending || retry.isPending;
   const p = progress ? PROGRESS[progress] : { value: 0, text: 'Starting…' };
   return (
@@ -353,7 +366,7 @@ function WorkingStep(props: {
           <button type="button" onClick={props.onBack}>
             Back to readers
           </button>
-          <button type="button" className="primary" onClick={() => run(true)}>
+          <button type="button" className="primary" onClick={retryWithCard}>
             Retry with the same card
           </button>
         </div>
