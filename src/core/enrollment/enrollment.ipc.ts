@@ -41,12 +41,12 @@ export function enrollmentHandlers(deps: EnrollmentHandlerDeps): HandlersFor<typ
   return {
     'enrollment:findCustomers': ({ query }) => deps.customers.search(query, 20),
     'enrollment:status': ({ reader }) => service.inspect(reader),
-    'enrollment:enroll': ({ customerId, reader }, ctx) =>
-      service.enroll({ customerId, reader }, actorOf(ctx.session), (step) =>
+    'enrollment:enroll': ({ customerId, reader, cardId }, ctx) =>
+      service.enroll({ customerId, reader, ...(cardId ? { cardId } : {}) }, actorOf(ctx.session), (step) =>
         events.emitTo(ctx.clientId, 'enrollment:progress', { reader, step }),
       ),
-    'enrollment:retry': ({ reader }, ctx) =>
-      service.retry({ reader }, actorOf(ctx.session), (step) =>
+    'enrollment:retry': ({ reader, cardId }, ctx) =>
+      service.retry({ reader, ...(cardId ? { cardId } : {}) }, actorOf(ctx.session), (step) =>
         events.emitTo(ctx.clientId, 'enrollment:progress', { reader, step }),
       ),
     'enrollment:trainingDrawer': () => drawer(),

@@ -95,20 +95,20 @@ export class EnrollmentService {
 
   /** A new enrollment: the blank card in `reader` for `customerId`. A pending one for the same customer is finished. */
   async enroll(
-    input: { customerId: number; reader: string },
+    input: { customerId: number; reader: string; cardId?: string },
     actor: KeystoreActor,
     onProgress: ProgressListener = () => undefined,
   ): Promise<EnrollmentResult> {
-    return this.run(input.reader, input.customerId, actor, onProgress);
+    return this.run(input.reader, input.customerId, actor, onProgress, input.cardId);
   }
 
   /** Finishes the interrupted enrollment of the card in `reader`, whichever customer it was for. */
   async retry(
-    input: { reader: string },
+    input: { reader: string; cardId?: string },
     actor: KeystoreActor,
     onProgress: ProgressListener = () => undefined,
   ): Promise<EnrollmentResult> {
-    return this.run(input.reader, null, actor, onProgress);
+    return this.run(input.reader, null, actor, onProgress, input.cardId);
   }
 
   /** What enrollment would do with the card in `reader`; changes nothing on card or database. */
@@ -150,6 +150,7 @@ export class EnrollmentService {
     customerId: number | null,
     actor: KeystoreActor,
     onProgress: ProgressListener,
+    expectedCardId?: string,
   ): Promise<EnrollmentResult> {
     const what = customerId === null ? 'retry' : 'enroll';
     let cardId: string | null = null;
@@ -177,6 +178,13 @@ export class EnrollmentService {
             await card.select();
             const chip = await card.getState();
             if (chip.cardId.toUpperCase() !== cardId) throw foreignCard(reader);
+            if (expectedCardId !== undefined && expectedCardId.toUpperCase() !== cardId) {
+              throw new AppError(
+                'ENROLLMENT_CARD_SWAPPED',
+                `The card in "${reader}" is not the card you confirmed (${expectedCardId.toUpperCase()}). Nothing was written: check the card and confirm again.`,
+                { refusal: true },
+              );
+            }
             row = await this.deps.cards.byCardId(cardId);
             const existed = row !== null;
             const plan = this.plan(chip, row, customerId);

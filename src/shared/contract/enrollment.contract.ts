@@ -72,14 +72,32 @@ export const enrollmentChannels = {
   }),
   'enrollment:enroll': channel({
     summary: 'Bind the blank card in a reader to a customer and personalise it',
-    input: z.object({ customerId: z.number().int().positive(), reader: readerName }).strict(),
+    input: z
+      .object({
+        customerId: z.number().int().positive(),
+        reader: readerName,
+        /** The card the operator confirmed: a different card in the reader now is refused. */
+        cardId: z
+          .string()
+          .regex(/^[0-9A-Fa-f]{16}$/, 'A card id is 16 hexadecimal characters')
+          .optional(),
+      })
+      .strict(),
     output: enrollmentResultSchema,
     access: ENROLLERS,
     mutates: true,
   }),
   'enrollment:retry': channel({
     summary: 'Finish the interrupted enrollment of the card in a reader',
-    input: z.object({ reader: readerName }).strict(),
+    input: z
+      .object({
+        reader: readerName,
+        cardId: z
+          .string()
+          .regex(/^[0-9A-Fa-f]{16}$/, 'A card id is 16 hexadecimal characters')
+          .optional(),
+      })
+      .strict(),
     output: enrollmentResultSchema,
     access: ENROLLERS,
     mutates: true,

@@ -124,6 +124,18 @@ describe('enrollment over pcscd + vpcd', () => {
     ].join('\n');
     expect(haystack.toLowerCase()).not.toContain(k);
     expect(haystack).not.toContain(typed.key.toString('base64'));
+    // Nor in the database file or its WAL, in any encoding.
+    for (const file of ['workstation.db', 'workstation.db-wal']) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(join(dataDir, file));
+      } catch {
+        continue; // no WAL right now
+      }
+      expect(bytes.includes(typed.key), file).toBe(false);
+      expect(bytes.toString('latin1').toLowerCase().includes(k), file).toBe(false);
+      expect(bytes.toString('latin1').includes(typed.key.toString('base64')), file).toBe(false);
+    }
 
     // The same card again: already enrolled, nothing changes.
     const before = snapshotDb();
@@ -185,8 +197,24 @@ describe('enrollment over pcscd + vpcd', () => {
     const right = createTestCard(bed.cardDir);
     await insert(left, 0);
     await insert(right, 1);
+    // The clerk confirmed the left card, but names the right reader: refused, nothing written.
+    const before = snapshotDb();
+    expect(
+      await call(clerk, 'enrollment:enroll', {
+        customerId: customer.id,
+        reader: bed.readerName(1),
+        cardId: left.cardId.toUpperCase(),
+      }),
+    ).toMatchObject({ ok: false, error: { code: 'ENROLLMENT_CARD_SWAPPED' } });
+    expect(snapshotDb()).toBe(before);
+    expect(readCard(right)).toEqual(right.record);
+
     const r = value(
-      await call(clerk, 'enrollment:enroll', { customerId: customer.id, reader: bed.readerName(1) }),
+      await call(clerk, 'enrollment:enroll', {
+        customerId: customer.id,
+        reader: bed.readerName(1),
+        cardId: right.cardId.toUpperCase(),
+      }),
     ) as EnrollOut;
     expect(r.cardId).toBe(right.cardId.toUpperCase());
     expect(readCard(right)).toMatchObject({ lifeCycle: 'personalised', n: r.n });

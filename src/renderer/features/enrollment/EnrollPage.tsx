@@ -90,6 +90,7 @@ export function EnrollPage() {
         <WorkingStep
           customerId={customer.id}
           reader={reader}
+          cardId={inspection.cardId}
           finishPending={inspection.verdict === 'pending'}
           onDone={(r) => {
             setResult(r);
@@ -311,6 +312,8 @@ function ConfirmStep(props: {
 function WorkingStep(props: {
   customerId: number;
   reader: string;
+  /** The card the operator confirmed; main refuses another one found in the reader. */
+  cardId: string | null;
   finishPending: boolean;
   onDone: (r: EnrollmentResultInfo) => void;
   onBack: () => void;
@@ -327,10 +330,11 @@ function WorkingStep(props: {
   const run = useCallback(
     (pending: boolean) => {
       setProgress(null);
-      if (pending) retry.mutate({ reader: props.reader });
-      else enroll.mutate({ customerId: props.customerId, reader: props.reader });
+      const card = props.cardId ? { cardId: props.cardId } : {};
+      if (pending) retry.mutate({ reader: props.reader, ...card });
+      else enroll.mutate({ customerId: props.customerId, reader: props.reader, ...card });
     },
-    [enroll, retry, props.reader, props.customerId],
+    [enroll, retry, props.reader, props.customerId, props.cardId],
   );
   useEffect(() => {
     if (started.current) return;
