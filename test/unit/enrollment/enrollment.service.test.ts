@@ -114,6 +114,39 @@ describe('EnrollmentService rules', () => {
     expect(card.record).toMatchObject({ lifeCycle: 'personalised', n: rows[0]!.n });
   });
 
+  it('reports its progress to the caller, and a retry on a personalised card checks instead of personalising', async () => {
+    const c = await addCustomer(t.ws, 'Progress Watcher');
+    const card = blankCard();
+    const steps: string[] = [];
+    const r = await service().enroll({ customerId: c.id, reader: TRAINING_READER_NAME }, actor, (s) => steps.push(s));
+    expect(steps).toEqual(['reading', 'binding', 'personalising', 'finishing', 'done']);
+    // The database step lost after PERSONALISE (an app killed at that moment): the row goes back to enrolling.
+    t.ws.db.prepare("UPDATE cards SET state = 'enrolling' WHERE n = ?").run(r.n);
+    const again: string[] = [];
+    const done = await service().retry({ reader: TRAINING_READER_NAME }, actor, (s) => again.push(s));
+    expect(again).toEqual(['reading', 'checking', 'finishing', 'done']);
+    expect(done).toMatchObject({ n: r.n, personalised: false, resumed: true });
+    expect(card.record).toMatchObject({ lifeCycle: 'personalised', n: r.n });
+  });
+
+  it('a card that shows the pending N but not its K is not taken as done (a counterfeit or a foreign write)', async () => {
+    const c = await addCustomer(t.ws, 'Counterfeit Check');
+    const store = new CardStore(cardDir);
+    const [blank] = store.create(1);
+    const n = generateN();
+    const fake = { ...blank!, lifeCycle: 'personalised' as const, n, cardKey: 'ab'.repeat(16), keyVersion: 1 };
+    store.save(fake);
+    reader.insert(new VirtualCard(fake, { persist: (r) => store.save(r) }));
+    await cards.insert(
+      { cardId: blank!.cardId.toUpperCase(), customerId: c.id, n, sealMode: 'card-key' },
+      { operator: 'clara', at: new Date().toISOString() },
+    );
+    await expect(service().retry({ reader: TRAINING_READER_NAME }, actor)).rejects.toMatchObject({
+      code: 'CARD_AUTH_FAILED',
+    });
+    expect(await cards.byCardId(blank!.cardId.toUpperCase())).toMatchObject({ state: 'enrolling' });
+  });
+
   it('refuses with nothing changed when the keystore is locked or has no transport key', async () => {
     const c = await addCustomer(t.ws, 'Locked Out');
     const card = blankCard();
