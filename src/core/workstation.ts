@@ -12,6 +12,7 @@ import { SessionStore } from './auth/session.store';
 import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
 import { openDatabase, type Database } from './db/database';
+import { enrollmentModule } from './enrollment/enrollment.module';
 import { dualControlHandlers } from './dual-control/dual-control.ipc';
 import { DualControlService } from './dual-control/dual-control.service';
 import { Closers, type Core, type FeatureModule } from './feature-module';
@@ -85,6 +86,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       keys: keysModule(core),
       system: systemModule(core),
       customers: customersModule(core),
+      enrollment: enrollmentModule(core),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -100,6 +102,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.keys.handlers,
       ...modules.system.handlers,
       ...modules.customers.handlers,
+      ...modules.enrollment.handlers,
     };
     const router = createRouter(core, handlers);
 

@@ -16,6 +16,9 @@ import {
   enterComponents,
   keystoreWithMasterKey,
 } from './keys';
+import { SqliteCardRepository } from '../../src/core/cards/card.repository';
+import { generateN } from '../../src/core/enrollment/identification-code';
+import { addCustomer, cardReadIn, keystoreReadyToEnroll } from './enrollment';
 import { approvalFor, approvalOf, value, type TestOperator } from './operators';
 import { ADA } from './customers';
 
@@ -36,6 +39,8 @@ export interface ChannelExample {
   readonly firstRun?: boolean;
   /** The audit action the call writes; by default the channel name with ':' as '.'. */
   readonly auditAction?: string;
+  /** The reader service the workstation needs for the call (default: none). */
+  readonly readers?: 'training';
   /** Builds the state the call needs and returns a valid input. */
   readonly input: (ctx: ExampleContext) => unknown;
 }
@@ -240,6 +245,69 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
         customer: { id: number; version: number };
       };
       return { id: made.customer.id, version: made.customer.version, customer: { ...ADA, email: 'ada@new.example' } };
+    },
+  },
+  // Enrollment runs on the training reader: the same reader API and events as PC/SC, in process.
+  'enrollment:enroll': {
+    as: 'clerk',
+    readers: 'training',
+    auditAction: 'enrollment.completed',
+    input: async (c) => {
+      await keystoreReadyToEnroll(c.ws, c.officer, await c.addOperator('security_officer'));
+      const customer = await addCustomer(c.ws);
+      const drawer = value(await c.ws.router.dispatch(c.caller!.client, 'enrollment:trainingNewCard', {})) as {
+        reader: string;
+      };
+      await cardReadIn(c.ws, c.caller!.client, drawer.reader);
+      return { customerId: customer.id, reader: drawer.reader };
+    },
+  },
+  'enrollment:retry': {
+    as: 'clerk',
+    readers: 'training',
+    auditAction: 'enrollment.completed',
+    input: async (c) => {
+      await keystoreReadyToEnroll(c.ws, c.officer, await c.addOperator('security_officer'));
+      const customer = await addCustomer(c.ws);
+      const client = c.caller!.client;
+      const drawer = value(await c.ws.router.dispatch(client, 'enrollment:trainingNewCard', {})) as {
+        reader: string;
+        cards: { cardId: string }[];
+      };
+      await cardReadIn(c.ws, client, drawer.reader);
+      // The app was killed after binding the card, before PERSONALISE: the row waits in `enrolling`.
+      await new SqliteCardRepository(c.ws.db).insert(
+        { cardId: drawer.cards[0]!.cardId, customerId: customer.id, n: generateN(), sealMode: 'card-key' },
+        { operator: c.caller!.username, at: new Date().toISOString() },
+      );
+      return { reader: drawer.reader };
+    },
+  },
+  'enrollment:trainingNewCard': {
+    as: 'clerk',
+    readers: 'training',
+    auditAction: 'enrollment.training.card_created',
+    input: () => ({}),
+  },
+  'enrollment:trainingInsert': {
+    as: 'clerk',
+    readers: 'training',
+    auditAction: 'enrollment.training.card_inserted',
+    input: async (c) => {
+      const drawer = value(await c.ws.router.dispatch(c.caller!.client, 'enrollment:trainingNewCard', {})) as {
+        cards: { cardId: string }[];
+      };
+      await c.ws.router.dispatch(c.caller!.client, 'enrollment:trainingRemove', {});
+      return { cardId: drawer.cards[0]!.cardId };
+    },
+  },
+  'enrollment:trainingRemove': {
+    as: 'clerk',
+    readers: 'training',
+    auditAction: 'enrollment.training.card_removed',
+    input: async (c) => {
+      await c.ws.router.dispatch(c.caller!.client, 'enrollment:trainingNewCard', {});
+      return {};
     },
   },
 };

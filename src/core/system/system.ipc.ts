@@ -10,10 +10,7 @@ import type { HandlersFor } from '../rpc/router';
 export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: string }> = {
   dashboard: { status: 'ready', note: "Live reader state, today's activity and recent events." },
   customers: { status: 'ready', note: 'Customer records: search, create, edit, cards and history.' },
-  enroll: {
-    status: 'planned',
-    note: 'Enrollment (customer record, blank card from stock, binding, personalisation) comes with the issuance work.',
-  },
+  enroll: { status: 'ready', note: 'Bind a blank card to a customer and personalise it.' },
   mailers: { status: 'planned', note: 'K/N mailer printing under dual control comes with the issuance work.' },
   cards: {
     status: 'planned',

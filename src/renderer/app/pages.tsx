@@ -5,6 +5,7 @@ import { AdminPage } from '../features/admin/AdminPage';
 import { AuditPage } from '../features/audit/AuditPage';
 import { CustomersPage } from '../features/customers/CustomersPage';
 import { DashboardPage } from '../features/dashboard/DashboardPage';
+import { EnrollPage } from '../features/enrollment/EnrollPage';
 import { KeysPage } from '../features/keys/KeysPage';
 
 /** The page for each route. A page not listed here shows main's note of what will come. */
@@ -20,6 +21,8 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
       return <AuditPage session={session} />;
     case 'keys':
       return <KeysPage />;
+    case 'enroll':
+      return <EnrollPage />;
     default:
       return <PlannedPage page={page} />;
   }

@@ -33,6 +33,11 @@ export const eventSchemas = {
   /** Something the current operator sees changed; the UI refetches the named query domains. */
   'data:changed': z.object({ domains: z.array(text(40)) }),
   'session:ended': z.object({ reason: z.enum(['signed-out', 'timeout', 'disabled']) }),
+  /** To the one client enrolling: how far its enrollment is (enrollment.contract.ts). */
+  'enrollment:progress': z.object({
+    reader: text(200),
+    step: z.enum(['reading', 'binding', 'personalising', 'checking', 'finishing', 'done']),
+  }),
 } as const;
 
 export type EventName = keyof typeof eventSchemas;

@@ -4,6 +4,7 @@ import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
 import { customersChannels } from './customers.contract';
 import { dualControlChannels } from './dual-control.contract';
+import { enrollmentChannels } from './enrollment.contract';
 import { keysChannels } from './keys.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
@@ -26,6 +27,7 @@ export const contract = {
   ...keysChannels,
   ...readerChannels,
   ...customersChannels,
+  ...enrollmentChannels,
 } as const;
 
 export type Contract = typeof contract;
