@@ -46,6 +46,9 @@ export interface IssuedList {
   readonly listId: Buffer;
   /** SHA-256 of the list body (profile 7.6). */
   readonly bodyHash: Buffer;
+  /** What the issuer's database keeps to have a code checked later: the master key version and the sealing key's name. */
+  readonly mkVersion: number;
+  readonly sealedFor: string;
 }
 
 export interface IssuerCredential {

@@ -146,7 +146,7 @@ export class RawCardKeyPort implements CardKeyPort {
       p.fill(0);
     }
     this.sealedFor.set(spec.listId.toString('hex'), sealedFor);
-    return { envelope, receiptKey, listId: Buffer.from(spec.listId), bodyHash: sha256(body) };
+    return { envelope, receiptKey, listId: Buffer.from(spec.listId), bodyHash: sha256(body), mkVersion: 0, sealedFor };
   }
 
   /** Tests only: the codes of a list this port issued (it holds its list master key in clear). */

@@ -111,6 +111,8 @@ export class KeystoreCardKeyPort implements CardKeyPort {
       receiptKey: this.hold(`receipt:${issued.receiptKey.id}`, { kind: 'receipt', handle: issued.receiptKey }),
       listId: issued.listId,
       bodyHash: issued.bodyHash,
+      mkVersion: issued.mkVersion,
+      sealedFor: issued.sealedFor,
     };
   }
 

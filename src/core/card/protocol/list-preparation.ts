@@ -21,6 +21,9 @@ export interface PreparedList {
   readonly listSeq: number;
   readonly listId: Buffer;
   readonly bodyHash: Buffer;
+  /** Kept by the issuer's database with the list (never a code): see IssuedList. */
+  readonly mkVersion: number;
+  readonly sealedFor: string;
 }
 
 export async function prepareList(
@@ -37,6 +40,8 @@ export async function prepareList(
     listSeq: spec.listSeq,
     listId: issued.listId,
     bodyHash: issued.bodyHash,
+    mkVersion: issued.mkVersion,
+    sealedFor: issued.sealedFor,
   };
 }
 
