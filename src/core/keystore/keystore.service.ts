@@ -31,10 +31,8 @@ import type {
   KeyInfo,
   Keystore,
   KeystoreStatus,
-  ListSealInput,
   MailerKey,
   ReceiptKeyHandle,
-  SealedListEnvelope,
   SecureSessionHandle,
   SmCommandHeader,
   SmCommandPart,
@@ -207,12 +205,6 @@ export class KeystoreService implements Keystore {
     sw: number,
   ): Promise<Buffer | undefined> {
     return this.profile.unwrapResponse(session, counter, data, sw);
-  }
-  async sealListForCardKey(card: CardKeyHandle, request: ListSealInput): Promise<SealedListEnvelope> {
-    return this.profile.sealForCardKey(card, request);
-  }
-  async sealListForPublicKey(cardPublicKeySpkiDer: Uint8Array, request: ListSealInput): Promise<SealedListEnvelope> {
-    return this.profile.sealForPublicKey(cardPublicKeySpkiDer, request);
   }
   async issueCodeList(target: CodeListTarget, request: CodeListRequest): Promise<IssuedCodeList> {
     return this.lists.issue(target, request);

@@ -311,10 +311,6 @@ export interface Keystore {
     data: Uint8Array,
     sw: number,
   ): Promise<Buffer | undefined>;
-  /** Envelope type 01 under list keys derived from K (profile 7.3), and the receipt key for its commit receipt. */
-  sealListForCardKey(card: CardKeyHandle, request: ListSealInput): Promise<SealedListEnvelope>;
-  /** Envelope type 02: a fresh P wrapped with RSA-OAEP-SHA1 for the card's own public key (SPKI DER). */
-  sealListForPublicKey(cardPublicKeySpkiDer: Uint8Array, request: ListSealInput): Promise<SealedListEnvelope>;
   /** The card's commit receipt: CMAC(receipt key, message), 16 bytes. */
   verifyReceipt(receiptKey: ReceiptKeyHandle, message: Uint8Array, mac: Uint8Array): Promise<boolean>;
   /** A challenge-response by the card: CMAC(KDF(K, "OTAC challenge", card id), message), 16 bytes. */

@@ -94,8 +94,11 @@ export class ListCodeService {
       this.cards.ref(target.card); // a forged or retired handle is refused here
       return `card:${target.card.n}`;
     }
-    if (target?.mode === 'public-key' && target.cardPublicKeySpkiDer instanceof Uint8Array)
+    if (target?.mode === 'public-key') {
+      if (!(target.cardPublicKeySpkiDer instanceof Uint8Array))
+        throw new AppError('KEY_BAD_PUBLIC_KEY', 'The card public key could not be read. Read it from the card again.');
       return `rsa:${createHash('sha256').update(target.cardPublicKeySpkiDer).digest('hex')}`;
+    }
     throw new AppError(
       'CRYPTO_BAD_INPUT',
       "A list is sealed for a card key handle or for the card's RSA public key. Read the card again.",
