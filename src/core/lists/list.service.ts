@@ -91,10 +91,12 @@ export class ListService {
   async sealForPush(listRef: number, port: CardKeyPort, issuerKey: KeyRef, seal: ListSealMode): Promise<PreparedList> {
     const list = await this.list(listRef);
     const card = await this.card(list.cardRef);
-    if (!['prepared', 'staged'].includes(list.state)) {
+    // Committed too: after a restart the push re-seals to get the receipt key back (card-key mode
+    // derives the same one; docs/lists.md, "Resuming a push").
+    if (!['prepared', 'staged', 'committed'].includes(list.state)) {
       throw new AppError(
         'LIST_STATE',
-        `List ${list.seq} of card ${card.n} is ${list.state}; only a list not yet committed is sealed. Read the card state and resume the push.`,
+        `List ${list.seq} of card ${card.n} is ${list.state}; only a list whose receipt is not yet verified is sealed. Read the card state and resume the push.`,
       );
     }
     const prepared = await prepareList(

@@ -273,10 +273,20 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
     expect(await verifier.verify(card.n, nextCodes[0] ?? '')).toMatchObject({ accepted: true, index: 1 });
     // A retried seal of a list already sealed for another key is refused: its codes would change.
     const { list: third } = await service.requestRefill(card.id, MANAGER);
-    await service.sealForPush(third.id, port, await port.issuerKey(), {
-      mode: 'public-key',
-      cardPublicKey: rsaPublicKeyBytes(cardRsa.publicKey),
-    });
+    const issuer = await port.issuerKey();
+    const sealThird = () =>
+      service.sealForPush(third.id, port, issuer, {
+        mode: 'public-key',
+        cardPublicKey: rsaPublicKeyBytes(cardRsa.publicKey),
+      });
+    const once = await sealThird();
+    // A resumed push (even after COMMIT) re-seals the same list: same body, same codes.
+    await service.markCommitted(third.id);
+    const again = await sealThird();
+    expect(again.bodyHash).toEqual(once.bodyHash);
+    expect(codesFromPublicKeyEnvelope(again.envelope, cardRsa.privateKey)).toEqual(
+      codesFromPublicKeyEnvelope(once.envelope, cardRsa.privateKey),
+    );
     const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     await expect(
       service.sealForPush(third.id, port, await port.issuerKey(), {
