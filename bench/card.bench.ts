@@ -80,15 +80,19 @@ async function listPush(service: PcscReaderService, reader: string, cardId: Buff
   const kBytes = randomBytes(16);
   const cardKey = port.importAesKey(kBytes);
   const transportKey = port.importAesKey(deriveTransportKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, cardId));
-  const entries = Array.from({ length: MAX_LIST_ENTRIES }, (_, i) => ({
-    index: i + 1,
-    code: String(100000 + ((i * 7919) % 900000)),
-  }));
   const prepare = (listSeq: number) =>
     prepareList(
       port,
       issuerKey,
-      { cardId, listSeq, listId: randomBytes(16), expiry: 1_900_000_000, threshold: 50, codeLength: 6, entries },
+      {
+        cardId,
+        listSeq,
+        listId: randomBytes(16),
+        expiry: 1_900_000_000,
+        threshold: 50,
+        length: MAX_LIST_ENTRIES,
+        digits: 6,
+      },
       { mode: 'card-key', cardKey, keyVersion: 1 },
     );
 

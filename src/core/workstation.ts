@@ -19,6 +19,9 @@ import { Closers, type Core, type FeatureModule } from './feature-module';
 import { acquireInstanceLock } from './instance-lock';
 import { SqliteCardSeriesStore } from './keystore/card-series.repository';
 import { keysModule } from './keystore/keys.module';
+import { listsModule } from './lists/lists.module';
+import type { ListService } from './lists/list.service';
+import type { VerificationService } from './verification/verification.service';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
 import { createLogger, type Logger } from './log';
 import { DbPolicySource } from './policy/policy.service';
@@ -56,6 +59,10 @@ export interface Workstation {
   readonly keystore: KeystoreHolder;
   /** Signed audit checkpoints; `idle()` settles once queued signatures are written. */
   readonly checkpoints: AuditCheckpointService;
+  /** Code lists: queue, seal for the push, record its steps, refill (lists/list.service.ts). */
+  readonly lists: ListService;
+  /** verify(N, code, index?): the one place a code is checked and its use marked. */
+  readonly verification: VerificationService;
   close(): Promise<void>;
 }
 
@@ -87,6 +94,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       system: systemModule(core),
       customers: customersModule(core),
       enrollment: enrollmentModule(core),
+      lists: listsModule(core),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -103,6 +111,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.system.handlers,
       ...modules.customers.handlers,
       ...modules.enrollment.handlers,
+      ...modules.lists.handlers,
     };
     const router = createRouter(core, handlers);
 
@@ -126,6 +135,8 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       log,
       keystore: core.keystore,
       checkpoints: audit.checkpoints,
+      lists: modules.lists.lists,
+      verification: modules.lists.verification,
       close: () => closers.closeAll(),
     };
   } catch (err) {

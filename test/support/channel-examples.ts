@@ -21,6 +21,30 @@ import { generateN } from '../../src/core/enrollment/identification-code';
 import { addCustomer, cardReadIn, keystoreReadyToEnroll } from './enrollment';
 import { approvalFor, approvalOf, value, type TestOperator } from './operators';
 import { ADA } from './customers';
+import { SqliteCustomerRepository } from '../../src/core/customers/customer.repository';
+
+/** An active card bound to a new customer, straight through the repositories (no enrollment needed). */
+async function activeCard(ws: Workstation, n: string): Promise<void> {
+  const at = new Date().toISOString();
+  const customer = await new SqliteCustomerRepository(ws.db).insert(
+    {
+      customerRef: `C-${n}`,
+      fullName: 'Ada Lovelace',
+      birthDate: null,
+      address: { line1: '12 Square', line2: null, postalCode: '1000', city: 'London', country: 'GB' },
+      email: null,
+      mobile: null,
+      branch: 'Central',
+    },
+    { operator: 'clara', at },
+  );
+  const cards = new SqliteCardRepository(ws.db);
+  const card = await cards.insert(
+    { cardId: '0102030405060708', customerId: customer.id, n, sealMode: 'card-key' },
+    { operator: 'clara', at },
+  );
+  await cards.transition(card.id, ['enrolling'], 'active', at);
+}
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
 export interface ExampleContext {
@@ -308,6 +332,21 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     input: async (c) => {
       await c.ws.router.dispatch(c.caller!.client, 'enrollment:trainingNewCard', {});
       return {};
+    },
+  },
+  'lists:forCard': {
+    as: 'clerk',
+    input: async (c) => {
+      await activeCard(c.ws, 'N-LIST-1');
+      return { n: 'N-LIST-1' };
+    },
+  },
+  'lists:requestRefill': {
+    as: 'manager',
+    auditAction: 'lists.refill_requested',
+    input: async (c) => {
+      await activeCard(c.ws, 'N-LIST-2');
+      return { n: 'N-LIST-2' };
     },
   },
 };

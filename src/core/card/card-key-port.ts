@@ -1,3 +1,4 @@
+import type { CodeListSpec } from './protocol/list-codes';
 import type { SmHeader } from './protocol/sm-crypto';
 
 /**
@@ -27,19 +28,27 @@ export interface SmSessionCrypto {
   unwrapResponse(counter: number, data: Buffer, sw: number): Promise<Buffer | undefined>;
 }
 
-export interface ListSealRequest {
-  readonly cardId: Buffer;
-  readonly listSeq: number;
-  /** Version of the card key the envelope is for (type 01); 0 for public-key mode. */
-  readonly keyVersion: number;
-  /** encodeSignedList(...) output. */
-  readonly signedList: Buffer;
-}
+/** The key a list is sealed for (profile 7.3): the card key K (type 01) or the card's own RSA key (type 02). */
+export type ListSealMode =
+  | {
+      readonly mode: 'card-key';
+      readonly cardKey: KeyRef;
+      /** K's version on the card; the keystore takes it from the handle's series number. */
+      readonly keyVersion: number;
+    }
+  | { readonly mode: 'public-key'; readonly cardPublicKey: RsaPublicKeyBytes };
 
-export interface SealedList {
+/** A list made, signed and sealed by the port: what the push needs, never a code. */
+export interface IssuedList {
   readonly envelope: Buffer;
   /** Handle to the receipt key, to check the card's commit receipt with verifyReceipt. */
   readonly receiptKey: KeyRef;
+  readonly listId: Buffer;
+  /** SHA-256 of the list body (profile 7.6). */
+  readonly bodyHash: Buffer;
+  /** What the issuer's database keeps to have a code checked later: the master key version and the sealing key's name. */
+  readonly mkVersion: number;
+  readonly sealedFor: string;
 }
 
 export interface IssuerCredential {
@@ -57,13 +66,12 @@ export interface RsaPublicKeyBytes {
 export interface CardKeyPort {
   /** Session keys from the card key (or a blank card's transport key) and both challenges. */
   openSession(cardKey: KeyRef, hostChallenge: Buffer, cardChallenge: Buffer): Promise<SmSessionCrypto>;
-  /** Envelope type 01: list encrypted and MACed under keys derived from the card key. */
-  sealListForCardKey(cardKey: KeyRef, request: ListSealRequest): Promise<SealedList>;
-  /** Envelope type 02: fresh P wrapped with RSA-OAEP under the card's own public key. */
-  sealListForPublicKey(cardPublicKey: RsaPublicKeyBytes, request: ListSealRequest): Promise<SealedList>;
+  /**
+   * The list `spec` with code i = HOTP(list secret, i), signed with the issuer key and sealed for
+   * `seal`, all inside the port (the keystore): the caller never sees a code (docs/keystore.md, "Code lists").
+   */
+  issueList(issuerKey: KeyRef, spec: CodeListSpec, seal: ListSealMode): Promise<IssuedList>;
   verifyReceipt(receiptKey: KeyRef, message: Buffer, mac: Buffer): Promise<boolean>;
-  /** ECDSA-SHA256 (DER) over a list body with the issuer key. */
-  signList(issuerKey: KeyRef, body: Buffer): Promise<Buffer>;
   issuerCredential(issuerKey: KeyRef): Promise<IssuerCredential>;
   /** Checks a challenge-response MAC computed by the card with the challenge key derived from the card key. */
   verifyChallengeResponse(cardKey: KeyRef, cardId: Buffer, message: Buffer, response: Buffer): Promise<boolean>;

@@ -1,13 +1,14 @@
-import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { aesCmac } from '../crypto/aes-cmac';
+import { kdfCounterCmac } from '../crypto/sp800-108';
+import { buildCodeListBody, listSecretKdfInput, type CodeListSpec } from './protocol/list-codes';
 import { AppError } from '../errors';
 import type {
   CardKeyPort,
   IssuerCredential,
+  IssuedList,
   KeyRef,
-  ListSealRequest,
-  RsaPublicKeyBytes,
-  SealedList,
+  ListSealMode,
   SealPart,
   SmSessionCrypto,
 } from './card-key-port';
@@ -20,10 +21,11 @@ import {
   envelopeKeysFromSecret,
   rsaPublicKeyFrom,
   sealEnvelope,
+  sha256,
   WRAPPED_SECRET_LENGTH,
   wrapSecretForCard,
 } from './protocol/list-envelope';
-import { issuerKeyMessage } from './protocol/list-format';
+import { encodeListBody, encodeSignedList, issuerKeyMessage } from './protocol/list-format';
 import { AES_KEY_LENGTH, TRANSPORT_KEY_VERSION } from './protocol/profile.constants';
 import {
   cardCryptogram,
@@ -44,6 +46,10 @@ import {
 export class RawCardKeyPort implements CardKeyPort {
   private readonly aes = new Map<string, Buffer>();
   private readonly issuers = new Map<string, { privateKey: KeyObject; credential: IssuerCredential }>();
+  private readonly sealedFor = new Map<string, string>();
+
+  /** `listMaster` stands for the keystore's master key in the list-secret derivation (AES-256). */
+  constructor(private readonly listMaster: Buffer = randomBytes(32)) {}
 
   importAesKey(bytes: Buffer): KeyRef {
     if (bytes.length !== AES_KEY_LENGTH)
@@ -90,40 +96,72 @@ export class RawCardKeyPort implements CardKeyPort {
     };
   }
 
-  async sealListForCardKey(cardKey: KeyRef, r: ListSealRequest): Promise<SealedList> {
-    if (r.keyVersion === TRANSPORT_KEY_VERSION)
+  /**
+   * The keystore's issueCodeList over raw bytes: the list secret comes from this port's list master
+   * key by the keystore's formula (list-codes.ts), so tests can recompute the codes with codesOf.
+   */
+  async issueList(issuerKey: KeyRef, spec: CodeListSpec, seal: ListSealMode): Promise<IssuedList> {
+    const issuer = this.issuer(issuerKey);
+    if (seal.mode === 'card-key' && seal.keyVersion === TRANSPORT_KEY_VERSION)
       throw new AppError('KEY_INVALID', 'Lists cannot be sealed under a transport key. Personalise the card first.');
-    const k = this.key(cardKey);
-    const keys = envelopeKeysFromCardKey(k, r.cardId, r.listSeq);
-    const envelope = sealEnvelope(
-      { type: ENVELOPE_CARD_KEY, keyVersion: r.keyVersion, cardId: r.cardId, listSeq: r.listSeq },
-      keys,
-      r.signedList,
-    );
-    return { envelope, receiptKey: this.importAesKey(deriveReceiptKey(k, r.cardId, r.listSeq)) };
+    const sealedFor =
+      seal.mode === 'card-key'
+        ? `card:${seal.cardKey.keyId}`
+        : `rsa:${createHash('sha256')
+            .update(
+              rsaPublicKeyFrom(seal.cardPublicKey.modulus, seal.cardPublicKey.exponent).export({
+                format: 'der',
+                type: 'spki',
+              }),
+            )
+            .digest('hex')}`;
+    const body = encodeListBody(buildCodeListBody(this.listSecret(spec, sealedFor), spec));
+    const signedList = encodeSignedList({
+      body,
+      issuerPublicKey: issuer.credential.publicKey,
+      caSignature: issuer.credential.caSignature,
+      issuerSignature: ecdsaSign(issuer.privateKey, body),
+    });
+    let envelope: Buffer;
+    let receiptKey: KeyRef;
+    if (seal.mode === 'card-key') {
+      const k = this.key(seal.cardKey);
+      envelope = sealEnvelope(
+        { type: ENVELOPE_CARD_KEY, keyVersion: seal.keyVersion, cardId: spec.cardId, listSeq: spec.listSeq },
+        envelopeKeysFromCardKey(k, spec.cardId, spec.listSeq),
+        signedList,
+      );
+      receiptKey = this.importAesKey(deriveReceiptKey(k, spec.cardId, spec.listSeq));
+    } else {
+      const p = randomBytes(WRAPPED_SECRET_LENGTH);
+      const keys = envelopeKeysFromSecret(p);
+      const wrapped = wrapSecretForCard(rsaPublicKeyFrom(seal.cardPublicKey.modulus, seal.cardPublicKey.exponent), p);
+      envelope = sealEnvelope(
+        { type: ENVELOPE_PUBLIC_KEY, keyVersion: 0, cardId: spec.cardId, listSeq: spec.listSeq },
+        keys,
+        signedList,
+        wrapped,
+      );
+      receiptKey = this.importAesKey(deriveReceiptKey(keys.mac, spec.cardId, spec.listSeq));
+      p.fill(0);
+    }
+    this.sealedFor.set(spec.listId.toString('hex'), sealedFor);
+    return { envelope, receiptKey, listId: Buffer.from(spec.listId), bodyHash: sha256(body), mkVersion: 0, sealedFor };
   }
 
-  async sealListForPublicKey(pub: RsaPublicKeyBytes, r: ListSealRequest): Promise<SealedList> {
-    const p = randomBytes(WRAPPED_SECRET_LENGTH);
-    const keys = envelopeKeysFromSecret(p);
-    const wrapped = wrapSecretForCard(rsaPublicKeyFrom(pub.modulus, pub.exponent), p);
-    const envelope = sealEnvelope(
-      { type: ENVELOPE_PUBLIC_KEY, keyVersion: 0, cardId: r.cardId, listSeq: r.listSeq },
-      keys,
-      r.signedList,
-      wrapped,
-    );
-    const receiptKey = this.importAesKey(deriveReceiptKey(keys.mac, r.cardId, r.listSeq));
-    p.fill(0);
-    return { envelope, receiptKey };
+  /** Tests only: the codes of a list this port issued (it holds its list master key in clear). */
+  codesOf(spec: CodeListSpec): string[] {
+    const sealedFor = this.sealedFor.get(spec.listId.toString('hex'));
+    if (sealedFor === undefined) throw new AppError('KEY_NOT_FOUND', 'This port did not issue that list.');
+    return buildCodeListBody(this.listSecret(spec, sealedFor), spec).entries.map((e) => e.code);
+  }
+
+  private listSecret(spec: CodeListSpec, sealedFor: string): Buffer {
+    return kdfCounterCmac(this.listMaster, listSecretKdfInput(spec, sealedFor));
   }
 
   async verifyReceipt(receiptKey: KeyRef, message: Buffer, mac: Buffer): Promise<boolean> {
     return macEquals(aesCmac(this.key(receiptKey), message), mac);
-  }
-
-  async signList(issuerKey: KeyRef, body: Buffer): Promise<Buffer> {
-    return ecdsaSign(this.issuer(issuerKey).privateKey, body);
   }
 
   async issuerCredential(issuerKey: KeyRef): Promise<IssuerCredential> {

@@ -2,13 +2,13 @@ import { AppError } from '../errors';
 import type {
   CardKeyPort,
   IssuerCredential,
+  IssuedList,
   KeyRef,
-  ListSealRequest,
-  RsaPublicKeyBytes,
-  SealedList,
+  ListSealMode,
   SealPart,
   SmSessionCrypto,
 } from '../card/card-key-port';
+import type { CodeListSpec } from '../card/protocol/list-codes';
 import { rsaPublicKeyFrom } from '../card/protocol/list-envelope';
 import type {
   CardKeyHandle,
@@ -93,26 +93,33 @@ export class KeystoreCardKeyPort implements CardKeyPort {
     };
   }
 
-  async sealListForCardKey(cardKey: KeyRef, r: ListSealRequest): Promise<SealedList> {
-    const { envelope, receiptKey } = await this.keystore.sealListForCardKey(this.cardHandle(cardKey), r);
-    return { envelope, receiptKey: this.hold(`receipt:${receiptKey.id}`, { kind: 'receipt', handle: receiptKey }) };
-  }
-
-  async sealListForPublicKey(pub: RsaPublicKeyBytes, r: ListSealRequest): Promise<SealedList> {
-    const spki = rsaPublicKeyFrom(pub.modulus, pub.exponent).export({ format: 'der', type: 'spki' });
-    const { envelope, receiptKey } = await this.keystore.sealListForPublicKey(spki, r);
-    return { envelope, receiptKey: this.hold(`receipt:${receiptKey.id}`, { kind: 'receipt', handle: receiptKey }) };
+  async issueList(issuerKey: KeyRef, spec: CodeListSpec, seal: ListSealMode): Promise<IssuedList> {
+    await this.activeIssuer(issuerKey);
+    const target =
+      seal.mode === 'card-key'
+        ? ({ mode: 'card-key', card: this.cardHandle(seal.cardKey) } as const)
+        : ({
+            mode: 'public-key',
+            cardPublicKeySpkiDer: rsaPublicKeyFrom(seal.cardPublicKey.modulus, seal.cardPublicKey.exponent).export({
+              format: 'der',
+              type: 'spki',
+            }),
+          } as const);
+    const issued = await this.keystore.issueCodeList(target, spec);
+    return {
+      envelope: issued.envelope,
+      receiptKey: this.hold(`receipt:${issued.receiptKey.id}`, { kind: 'receipt', handle: issued.receiptKey }),
+      listId: issued.listId,
+      bodyHash: issued.bodyHash,
+      mkVersion: issued.mkVersion,
+      sealedFor: issued.sealedFor,
+    };
   }
 
   async verifyReceipt(receiptKey: KeyRef, message: Buffer, mac: Buffer): Promise<boolean> {
     const held = this.held.get(receiptKey.keyId);
     if (held?.kind !== 'receipt') throw unknownRef();
     return this.keystore.verifyReceipt(held.handle, message, mac);
-  }
-
-  async signList(issuerKey: KeyRef, body: Buffer): Promise<Buffer> {
-    await this.activeIssuer(issuerKey);
-    return this.keystore.sign(body, 'der');
   }
 
   async issuerCredential(issuerKey: KeyRef): Promise<IssuerCredential> {

@@ -10,6 +10,8 @@ import type { CardSeriesStore } from './card-series.repository';
 import { sameCustodian } from './backup-file.codec';
 import { CeremonyService } from './ceremony.service';
 import { IssuerKeyService } from './issuer-key.service';
+import { ListCodeService } from './list-code.service';
+import { decodeListBody } from '../card/protocol/list-format';
 import type { KeystoreBackend } from './keystore-backend';
 import type {
   AuditKeyPublic,
@@ -20,15 +22,17 @@ import type {
   CardKeyHandle,
   CardKeyRotation,
   CardKeyState,
+  CodeListRef,
+  CodeListRequest,
+  CodeListTarget,
   EphemeralHandle,
+  IssuedCodeList,
   IssuerCardCredential,
   KeyInfo,
   Keystore,
   KeystoreStatus,
-  ListSealInput,
   MailerKey,
   ReceiptKeyHandle,
-  SealedListEnvelope,
   SecureSessionHandle,
   SmCommandHeader,
   SmCommandPart,
@@ -57,6 +61,7 @@ export class KeystoreService implements Keystore {
   private readonly profile: CardProfileKeyService;
   private readonly issuer: IssuerKeyService;
   private readonly auditKey: AuditKeyService;
+  private readonly lists: ListCodeService;
   private readonly audit: AuditSink;
 
   private constructor(private readonly opts: KeystoreServiceOptions) {
@@ -70,6 +75,7 @@ export class KeystoreService implements Keystore {
     this.profile = new CardProfileKeyService(opts.backend, this.registry, this.cards, this.audit);
     this.issuer = new IssuerKeyService(opts.backend, this.registry, this.audit, now);
     this.auditKey = new AuditKeyService(opts.backend, this.registry, this.audit);
+    this.lists = new ListCodeService(opts.backend, this.registry, this.cards, this.profile, this.issuer, this.audit);
     this.ceremony = new CeremonyService(this.audit, (mk, officer, expectedKcv) =>
       this.installMasterKey(mk, officer, expectedKcv),
     );
@@ -200,11 +206,11 @@ export class KeystoreService implements Keystore {
   ): Promise<Buffer | undefined> {
     return this.profile.unwrapResponse(session, counter, data, sw);
   }
-  async sealListForCardKey(card: CardKeyHandle, request: ListSealInput): Promise<SealedListEnvelope> {
-    return this.profile.sealForCardKey(card, request);
+  async issueCodeList(target: CodeListTarget, request: CodeListRequest): Promise<IssuedCodeList> {
+    return this.lists.issue(target, request);
   }
-  async sealListForPublicKey(cardPublicKeySpkiDer: Uint8Array, request: ListSealInput): Promise<SealedListEnvelope> {
-    return this.profile.sealForPublicKey(cardPublicKeySpkiDer, request);
+  async checkListCode(list: CodeListRef, index: number, code: string): Promise<boolean> {
+    return this.lists.check(list, index, code);
   }
   async verifyReceipt(receiptKey: ReceiptKeyHandle, message: Uint8Array, mac: Uint8Array): Promise<boolean> {
     return this.profile.verifyReceipt(receiptKey, message, mac);
@@ -237,6 +243,14 @@ export class KeystoreService implements Keystore {
     return this.issuer.issuerCertificatePem();
   }
   async sign(data: Uint8Array, encoding: 'der' | 'p1363' = 'der'): Promise<Buffer> {
+    // S signs code lists only inside issueCodeList: a list body with the caller's own codes is refused here.
+    if (isListBody(data)) {
+      this.audit('keystore.issuer.sign_refused', { what: 'list_body' });
+      throw new AppError(
+        'KEY_WRONG_USE',
+        'The issuer key signs code lists only when the keystore makes them (issueCodeList). Ask for the list instead.',
+      );
+    }
     return this.issuer.sign(data, encoding);
   }
   async verify(data: Uint8Array, signature: Uint8Array, encoding: 'der' | 'p1363' = 'der'): Promise<boolean> {
@@ -357,4 +371,13 @@ export function backupUnsupported(): AppError {
     'KEYSTORE_BACKUP_UNSUPPORTED',
     "This keystore lives on an HSM: back it up with the HSM vendor's tools (key backup/cloning under dual control).",
   );
+}
+
+function isListBody(data: Uint8Array): boolean {
+  try {
+    decodeListBody(Buffer.from(data));
+    return true;
+  } catch {
+    return false;
+  }
 }

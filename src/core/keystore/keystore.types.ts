@@ -151,6 +151,49 @@ export interface SealedListEnvelope {
   readonly receiptKey: ReceiptKeyHandle;
 }
 
+/** The key a code list is sealed for: the card's key K (envelope type 01) or its own RSA key (type 02). */
+export type CodeListTarget =
+  | { readonly mode: 'card-key'; readonly card: CardKeyHandle }
+  | { readonly mode: 'public-key'; readonly cardPublicKeySpkiDer: Uint8Array };
+
+/** A list to make, without its codes: the keystore draws them (docs/keystore.md, "Code lists"). */
+export interface CodeListRequest {
+  readonly cardId: Uint8Array;
+  readonly listSeq: number;
+  /** 16 random bytes the database stores; with the master key it gives the list its secret. */
+  readonly listId: Uint8Array;
+  readonly length: number;
+  /** 6–10. */
+  readonly digits: number;
+  /** Seconds since 1970 UTC. */
+  readonly expiry: number;
+  readonly threshold: number;
+}
+
+/** A list made, signed and sealed inside the keystore: the envelope and what the database keeps. Never a code. */
+export interface IssuedCodeList {
+  readonly envelope: Buffer;
+  readonly receiptKey: ReceiptKeyHandle;
+  readonly listId: Buffer;
+  /** SHA-256 of the list body, for the card's receipt (profile 7.6). */
+  readonly bodyHash: Buffer;
+  /** The master key version the list secret comes from. */
+  readonly mkVersion: number;
+  /** The one key the list is sealed for: `card:<N>` or `rsa:<SHA-256 of the SPKI, hex>`. */
+  readonly sealedFor: string;
+}
+
+/** What the database holds of a list, enough for the keystore to check one code and nothing more. */
+export interface CodeListRef {
+  readonly cardId: Uint8Array;
+  readonly listSeq: number;
+  readonly listId: Uint8Array;
+  readonly length: number;
+  readonly digits: number;
+  readonly mkVersion: number;
+  readonly sealedFor: string;
+}
+
 /** What a card checks a list signature with (card profile 7.2). */
 export interface IssuerCardCredential {
   /** S's public key, 04 || X || Y. */
@@ -268,10 +311,6 @@ export interface Keystore {
     data: Uint8Array,
     sw: number,
   ): Promise<Buffer | undefined>;
-  /** Envelope type 01 under list keys derived from K (profile 7.3), and the receipt key for its commit receipt. */
-  sealListForCardKey(card: CardKeyHandle, request: ListSealInput): Promise<SealedListEnvelope>;
-  /** Envelope type 02: a fresh P wrapped with RSA-OAEP-SHA1 for the card's own public key (SPKI DER). */
-  sealListForPublicKey(cardPublicKeySpkiDer: Uint8Array, request: ListSealInput): Promise<SealedListEnvelope>;
   /** The card's commit receipt: CMAC(receipt key, message), 16 bytes. */
   verifyReceipt(receiptKey: ReceiptKeyHandle, message: Uint8Array, mac: Uint8Array): Promise<boolean>;
   /** A challenge-response by the card: CMAC(KDF(K, "OTAC challenge", card id), message), 16 bytes. */
@@ -281,6 +320,13 @@ export interface Keystore {
     message: Uint8Array,
     response: Uint8Array,
   ): Promise<boolean>;
+  /**
+   * A code list made inside the keystore: code i = HOTP(list secret, i), the body signed with S and
+   * sealed for `target`. The caller gets the envelope, the receipt key and metadata, never a code.
+   */
+  issueCodeList(target: CodeListTarget, request: CodeListRequest): Promise<IssuedCodeList>;
+  /** True when `code` is code `index` of the list, compared in constant time; false otherwise. */
+  checkListCode(list: CodeListRef, index: number, code: string): Promise<boolean>;
   /** Destroys a transport key, a session's keys or a receipt key; the handle is refused afterwards. */
   release(handle: EphemeralHandle): Promise<void>;
 

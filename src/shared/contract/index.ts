@@ -6,6 +6,7 @@ import { customersChannels } from './customers.contract';
 import { dualControlChannels } from './dual-control.contract';
 import { enrollmentChannels } from './enrollment.contract';
 import { keysChannels } from './keys.contract';
+import { listsChannels } from './lists.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
 import { systemChannels } from './system.contract';
@@ -28,6 +29,7 @@ export const contract = {
   ...readerChannels,
   ...customersChannels,
   ...enrollmentChannels,
+  ...listsChannels,
 } as const;
 
 export type Contract = typeof contract;

@@ -22,7 +22,7 @@ import type { KeystoreService } from '../../../src/core/keystore/keystore.servic
 import type { Keystore } from '../../../src/core/keystore/keystore.types';
 import { EventRecorder } from '../../support/event-recorder';
 import { useTestbed, type Testbed } from '../../support/testbed';
-import { entries, PIN } from '../../unit/card/support/in-process-card';
+import { PIN } from '../../unit/card/support/in-process-card';
 import {
   BACKENDS,
   createKeystoreFixture,
@@ -166,13 +166,20 @@ describe.each(BACKENDS)('card protocol on keystore handles over pcscd + vpcd (%s
         listId: randomBytes(16),
         expiry: 1_900_000_000,
         threshold: 5,
-        codeLength: 6,
-        entries: entries(40),
+        length: 40,
+        digits: 6,
       };
       const list = await prepareList(port, issuerKey, spec, { mode: 'card-key', cardKey, keyVersion: 1 });
       await verifyListReceipt(port, list, await host.loadList(list.envelope));
       await host.verifyPin(PIN);
-      expect((await host.nextCode()).index).toBe(1);
+      const first = await host.nextCode();
+      expect(first.index).toBe(1);
+      // The card's code 1 is the keystore's code 1 (drawn inside it, never seen by this test until the card showed it).
+      const mkVersion = (await ks.status()).masterKey?.version ?? 0;
+      const ref = { ...spec, mkVersion, sealedFor: `card:${N}` };
+      expect(await ks.checkListCode(ref, 1, first.code)).toBe(true);
+      expect(await ks.checkListCode(ref, 2, first.code)).toBe(false);
+      expect(await ks.checkListCode({ ...ref, sealedFor: 'card:N-OTHER' }, 1, first.code)).toBe(false);
       const state = await (await host.openSecureChannel(port, cardKey, 1)).readState();
       expect(state).toMatchObject({
         lifeCycle: 'active',

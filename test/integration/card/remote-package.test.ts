@@ -17,7 +17,7 @@ import { parseReceiptText } from '../../../src/core/push/package-loader';
 import { splitPackage } from '../../../src/core/push/sms-package';
 import { EventRecorder } from '../../support/event-recorder';
 import { useTestbed, type Testbed } from '../../support/testbed';
-import { entries, PIN } from '../../unit/card/support/in-process-card';
+import { PIN } from '../../unit/card/support/in-process-card';
 import { createKeystoreFixture, openIssuerKeystore, type KeystoreFixture } from '../keystore/keystore.fixture';
 
 // A remote refill package (docs/remote-refill.md): the sealed envelope as text messages, shuffled,
@@ -65,8 +65,8 @@ describe('a remote refill package loads into a card through pcscd with nothing b
         listId: randomBytes(16),
         expiry: 1_900_000_000,
         threshold: 5,
-        codeLength: 6,
-        entries: entries(100),
+        length: 100,
+        digits: 6,
       },
       { mode: 'card-key', cardKey: await port.cardKey(N), keyVersion: 1 },
     );

@@ -7,7 +7,9 @@ import {
   envelopeKeysFromCardKey,
   openEnvelope,
   parseEnvelope,
+  sha256,
 } from '../../../src/core/card/protocol/list-envelope';
+import { decodeListBody, decodeSignedList } from '../../../src/core/card/protocol/list-format';
 import { INS } from '../../../src/core/card/protocol/profile.constants';
 import { deriveChallengeKey, deriveSessionKeys, smUnwrapCommand } from '../../../src/core/card/protocol/sm-crypto';
 import { aesCmac } from '../../../src/core/crypto/aes-cmac';
@@ -76,15 +78,24 @@ describe.each(BACKENDS)('card profile keys (%s backend)', (backend) => {
   it('seals a card-key list, verifies its receipt and a challenge-response, all with keys derived from K inside', async () => {
     const card = await ks.cardKey('N-PROFILE-1');
     const k = K('N-PROFILE-1', 1);
-    const request = { cardId: CARD_ID, listSeq: 9, keyVersion: 1, signedList: Buffer.from('the signed list body') };
-    const { envelope, receiptKey } = await ks.sealListForCardKey(card, request);
+    const request = {
+      cardId: CARD_ID,
+      listSeq: 9,
+      listId: Buffer.alloc(16, 9),
+      length: 5,
+      digits: 6,
+      expiry: 1_900_000_000,
+      threshold: 1,
+    };
+    const { envelope, receiptKey, bodyHash } = await ks.issueCodeList({ mode: 'card-key', card }, request);
     const parsed = parseEnvelope(envelope);
     expect(parsed.header).toMatchObject({ type: ENVELOPE_CARD_KEY, keyVersion: 1, listSeq: 9 });
-    expect(openEnvelope(parsed, envelopeKeysFromCardKey(k, CARD_ID, 9))).toEqual(request.signedList);
+    const signed = decodeSignedList(openEnvelope(parsed, envelopeKeysFromCardKey(k, CARD_ID, 9)) ?? Buffer.alloc(0));
+    expect(decodeListBody(signed.body)).toMatchObject({ listSeq: 9, codeLength: 6, threshold: 1 });
+    expect(sha256(signed.body)).toEqual(bodyHash);
     const receipt = Buffer.from('commit receipt message');
     expect(await ks.verifyReceipt(receiptKey, receipt, aesCmac(deriveReceiptKey(k, CARD_ID, 9), receipt))).toBe(true);
     expect(await ks.verifyReceipt(receiptKey, receipt, aesCmac(deriveReceiptKey(k, CARD_ID, 8), receipt))).toBe(false);
-    await expectCode(ks.sealListForCardKey(card, { ...request, keyVersion: 0 }), 'KEY_INVALID');
     const challenge = Buffer.concat([Buffer.from([2]), CARD_ID, Buffer.alloc(16, 5)]);
     expect(
       await ks.verifyChallengeResponse(card, CARD_ID, challenge, aesCmac(deriveChallengeKey(k, CARD_ID), challenge)),

@@ -1,6 +1,7 @@
 import {
   constants,
   createDecipheriv,
+  createHash,
   createPrivateKey,
   generateKeyPairSync,
   privateDecrypt,
@@ -25,6 +26,8 @@ import {
   deriveSessionKeys,
   deriveTransportKey,
 } from '../../../src/core/card/protocol/sm-crypto';
+import { buildCodeListBody, listSecretKdfInput } from '../../../src/core/card/protocol/list-codes';
+import { encodeListBody } from '../../../src/core/card/protocol/list-format';
 import { xorComponents } from '../../../src/core/crypto/kcv';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
@@ -33,7 +36,13 @@ import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import { Pkcs11Module } from '../../../src/core/keystore/pkcs11-module';
 import { decodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
 import { KeystoreService } from '../../../src/core/keystore/keystore.service';
-import type { CardKeyHandle, ListSealInput, SmCommandPart } from '../../../src/core/keystore/keystore.types';
+import type {
+  CardKeyHandle,
+  CodeListRequest,
+  IssuedCodeList,
+  SmCommandPart,
+} from '../../../src/core/keystore/keystore.types';
+import { codesFromCardKeyEnvelope, codesFromPublicKeyEnvelope } from '../../support/list-envelopes';
 import {
   BACKENDS,
   PASSPHRASE,
@@ -79,6 +88,9 @@ const REMOVED = [
   'encryptWithCardKeys',
   'generateWrappedListKeys',
   'deriveSecureMessagingKeys',
+  // A signed list the caller brought, sealed for a card: gone with issue 9 (the keystore makes lists itself).
+  'sealListForCardKey',
+  'sealListForPublicKey',
 ];
 
 /** Every byte string inside a value (handles, envelopes, errors' messages as latin1). */
@@ -133,12 +145,25 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
   let ks: KeystoreService;
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const spki = rsa.publicKey.export({ format: 'der', type: 'spki' });
-  const request = (seq: number, keyVersion = 1): ListSealInput => ({
+
+  const LIST_ID = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
+  const codeRequest = (seq: number): CodeListRequest => ({
     cardId: CARD_ID,
     listSeq: seq,
-    keyVersion,
-    signedList: Buffer.from(`list ${seq}`),
+    listId: LIST_ID,
+    length: 50,
+    digits: 8,
+    expiry: 1_900_000_000,
+    threshold: 5,
   });
+  const rsaName = `rsa:${createHash('sha256').update(spki).digest('hex')}`;
+  /** The codes a list of codeRequest(seq) has when sealed for `sealedFor`, computed from MK as only the keystore can. */
+  const codesFor = (seq: number, sealedFor: string) => {
+    const spec = { ...codeRequest(seq), cardId: CARD_ID, listId: LIST_ID };
+    return buildCodeListBody(kdfCounterCmac(MK, listSecretKdfInput(spec, sealedFor)), spec).entries.map((e) => e.code);
+  };
+  const listSecret = (seq: number, sealedFor: string) =>
+    kdfCounterCmac(MK, listSecretKdfInput({ cardId: CARD_ID, listSeq: seq, listId: LIST_ID }, sealedFor));
 
   beforeAll(async () => {
     fx = createKeystoreFixture(backend);
@@ -184,7 +209,7 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
   it('(A, B, E) a key the caller knows (public-key mode P, its receipt key) cannot carry K anywhere', async () => {
     await ks.cardKey(N);
     const card = await ks.cardKey(N);
-    const sealed = await ks.sealListForPublicKey(spki, request(1, 0));
+    const sealed = await ks.issueCodeList({ mode: 'public-key', cardPublicKeySpkiDer: spki }, codeRequest(1));
     // The caller opens P, as the card would: it is fresh, for this list only.
     const wrapped = parseEnvelope(sealed.envelope).wrapped ?? Buffer.alloc(0);
     const p = privateDecrypt(
@@ -204,13 +229,19 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
       await expectCode(ks.wrapSecureCommand(session as never, 0, header, [{ keyOf: card }]), 'KEY_WRONG_USE');
     }
     await expectCode(ks.openSecureSession({ kind: 'transport', id, kcv: '000000' }, HOST, CHAL), 'KEY_WRONG_USE');
-    await expectCode(ks.sealListForCardKey(sealed.receiptKey as never, request(2)), 'KEY_WRONG_USE');
+    await expectCode(
+      ks.issueCodeList({ mode: 'card-key', card: sealed.receiptKey as never }, codeRequest(2)),
+      'KEY_WRONG_USE',
+    );
     await expectCode(
       ks.verifyChallengeResponse(sealed.receiptKey as never, CARD_ID, Buffer.alloc(16), Buffer.alloc(16)),
       'KEY_WRONG_USE',
     );
     // No handle is accepted where a public key is expected.
-    await expectCode(ks.sealListForPublicKey(card as never, request(3, 0)), 'KEY_BAD_PUBLIC_KEY');
+    await expectCode(
+      ks.issueCodeList({ mode: 'public-key', cardPublicKeySpkiDer: card as never }, codeRequest(3)),
+      'KEY_BAD_PUBLIC_KEY',
+    );
     expect(fx.audit.slice(auditBefore).filter((a) => a.action !== 'keystore.card_key.export_refused')).toEqual([]);
   });
 
@@ -238,8 +269,11 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
     await expectCode(rotate(2, [{ keyOf: rotation.next }, { kcvOf: rotation.next }, Buffer.alloc(1)]), 'KEY_WRONG_USE');
     await expectCode(rotate(2, [{ keyOf: rotation.next }]), 'KEY_WRONG_USE');
     // The session handle is no public key and no card key.
-    await expectCode(ks.sealListForPublicKey(session as never, request(4, 0)), 'KEY_BAD_PUBLIC_KEY');
-    await expectCode(ks.sealListForCardKey(session as never, request(4)), 'KEY_WRONG_USE');
+    await expectCode(
+      ks.issueCodeList({ mode: 'public-key', cardPublicKeySpkiDer: session as never }, codeRequest(4)),
+      'KEY_BAD_PUBLIC_KEY',
+    );
+    await expectCode(ks.issueCodeList({ mode: 'card-key', card: session as never }, codeRequest(4)), 'KEY_WRONG_USE');
     await expectCode(ks.openSecureSession(session as never, HOST, CHAL), 'KEY_WRONG_USE');
     await ks.release(session);
   });
@@ -301,6 +335,7 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
   describe('every method that returns bytes, over every kind of handle', () => {
     const outputs: { call: string; value: unknown }[] = [];
     const exits: { call: string; value: Buffer }[] = [];
+    const listExits: { call: string; value: IssuedCodeList }[] = [];
     let calls = 0;
 
     beforeAll(async () => {
@@ -323,8 +358,8 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
       const kt = await ks.transportKey(CARD_ID);
       const cardSession = await ks.openSecureSession(card, HOST, CHAL);
       const transportSession = await ks.openSecureSession(kt, HOST, CHAL);
-      const sealedCard = await ks.sealListForCardKey(card, request(5));
-      const sealedPk = await ks.sealListForPublicKey(spki, request(6, 0));
+      const sealedCard = await ks.issueCodeList({ mode: 'card-key', card }, codeRequest(5));
+      const sealedPk = await ks.issueCodeList({ mode: 'public-key', cardPublicKeySpkiDer: spki }, codeRequest(6));
       outputs.push({
         call: 'handles',
         value: [card, pending, other, kt, cardSession, transportSession, sealedCard, sealedPk],
@@ -390,9 +425,22 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
             }
           }
         }
-        await record(`sealListForCardKey#${hi}`, () => ks.sealListForCardKey(as, request(7)));
-        await record(`sealListForPublicKey#${hi}`, () => ks.sealListForPublicKey(as, request(8, 0)));
         await record(`verifyReceipt#${hi}`, () => ks.verifyReceipt(as, Buffer.alloc(20), Buffer.alloc(16)));
+        await record(`issueCodeList#${hi}:card`, () =>
+          ks.issueCodeList({ mode: 'card-key', card: as }, codeRequest(9)),
+        );
+        await record(`issueCodeList#${hi}:rsa`, () =>
+          ks.issueCodeList({ mode: 'public-key', cardPublicKeySpkiDer: as }, codeRequest(9)),
+        );
+        await record(`issueCodeList#${hi}:target`, () => ks.issueCodeList(as, codeRequest(9)));
+        await record(`checkListCode#${hi}`, () => ks.checkListCode(as, 1, '12345678'));
+        await record(`checkListCode#${hi}:sealedFor`, () =>
+          ks.checkListCode(
+            { ...codeRequest(9), mkVersion: 1, sealedFor: `card:${(h as { n?: string } | null)?.n ?? ''}` },
+            1,
+            codesFor(9, `card:${N}`)[0] ?? '',
+          ),
+        );
         await record(`verifyChallengeResponse#${hi}`, () =>
           ks.verifyChallengeResponse(as, CARD_ID, Buffer.alloc(25), Buffer.alloc(16)),
         );
@@ -439,7 +487,24 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         call: 'formatCustomerKeyForMailer (without the formatted key)',
         value: { ...mailer, formatted: '' },
       });
+      // The one legitimate exit of codes: an envelope only the card's own key opens.
+      listExits.push(
+        { call: 'issueCodeList card-key', value: await ks.issueCodeList({ mode: 'card-key', card }, codeRequest(10)) },
+        {
+          call: 'issueCodeList public-key',
+          value: await ks.issueCodeList({ mode: 'public-key', cardPublicKeySpkiDer: spki }, codeRequest(11)),
+        },
+      );
+      for (const e of listExits) outputs.push({ call: `${e.call} (metadata)`, value: { ...e.value, envelope: '' } });
     });
+
+    /** Every list whose codes the caller must never see outside its envelope. */
+    const protectedCodes = () =>
+      [9, 10, 11].flatMap((seq) =>
+        [`card:${N}`, `card:${OTHER}`, rsaName].flatMap((who) =>
+          codesFor(seq, who).map((code) => ({ name: `code ${seq}/${who}`, value: Buffer.from(code, 'latin1') })),
+        ),
+      );
 
     /** Keys whose bytes may never be openable by the caller. */
     const protectedKeys = (): { name: string; value: Buffer }[] => {
@@ -451,7 +516,7 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
       ];
       const sm = deriveSessionKeys(K(N, 1), HOST, CHAL);
       keys.push({ name: 'S-ENC', value: sm.enc }, { name: 'S-MAC', value: sm.mac }, { name: 'S-RMAC', value: sm.rmac });
-      for (const seq of [5, 7]) {
+      for (const seq of [5, 9, 10]) {
         const e = envelopeKeysFromCardKey(K(N, 1), CARD_ID, seq);
         keys.push(
           { name: `E-ENC ${seq}`, value: e.enc },
@@ -460,6 +525,9 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         );
       }
       keys.push({ name: 'challenge key', value: deriveChallengeKey(K(N, 1), CARD_ID) });
+      for (const seq of [9, 10, 11])
+        for (const who of [`card:${N}`, `card:${OTHER}`, rsaName])
+          keys.push({ name: `list secret ${seq}/${who}`, value: listSecret(seq, who) });
       return keys;
     };
 
@@ -477,7 +545,7 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
               parseEnvelope(b).wrapped ?? Buffer.alloc(0),
             );
             const e = envelopeKeysFromSecret(p);
-            known.push(e.enc, e.mac, deriveReceiptKey(e.mac, CARD_ID, 6), deriveReceiptKey(e.mac, CARD_ID, 8));
+            known.push(e.enc, e.mac, deriveReceiptKey(e.mac, CARD_ID, 1), deriveReceiptKey(e.mac, CARD_ID, 6));
           } catch {
             // not a public-key envelope
           }
@@ -520,7 +588,7 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
       const methods = Object.getOwnPropertyNames(KeystoreService.prototype).filter(
         (m) => m !== 'constructor' && !m.startsWith('_'),
       );
-      const exercised = new Set([...outputs, ...exits].map((o) => o.call.split(/[#: ]/)[0]));
+      const exercised = new Set([...outputs, ...exits, ...listExits].map((o) => o.call.split(/[#: ]/)[0]));
       const elsewhere = [
         'generateMasterKey',
         'cardKey',
@@ -585,6 +653,82 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
 
     it('the audit trail holds no key either', () => {
       expect(found(distinct([{ call: 'audit', value: fx.audit }]), knownKeys(), [], protectedKeys())).toEqual([]);
+    });
+
+    /** Every code is 8 ASCII digits: each run of 8+ digits in every opening is looked up (a scan per code is too slow). */
+    const codeLeaks = (list: { call: string; value: unknown }[], known: Buffer[], ivs: Buffer[]) => {
+      const byCode = new Map(protectedCodes().map((c) => [c.value.toString('latin1'), c.name]));
+      const leaks: string[] = [];
+      for (const o of list)
+        for (const b of byteStrings(o.value))
+          for (const opened of openings(b, known, ivs))
+            for (const run of opened.toString('latin1').match(/[0-9]{8,}/g) ?? [])
+              for (let i = 0; i + 8 <= run.length; i++) {
+                const name = byCode.get(run.slice(i, i + 8));
+                if (name) leaks.push(`${o.call}: ${name}`);
+              }
+      return leaks;
+    };
+
+    it('no code comes out of any method, opened with any key the caller knows, nor from the audit trail', () => {
+      const known = knownKeys();
+      const ivs = icvs(known);
+      const codes = protectedCodes();
+      expect(codes.length).toBe(9 * 50);
+      const leaks = codeLeaks(distinct([...outputs, { call: 'audit', value: fx.audit }]), known, ivs);
+      expect(leaks).toEqual([]);
+      // checkListCode answers a boolean or refuses; never anything else.
+      for (const o of outputs.filter((x) => x.call.startsWith('checkListCode')))
+        expect(typeof o.value === 'boolean' || o.value instanceof Error, o.call).toBe(true);
+      // A list id under a handle of card N made a list sealed under K: its codes, too, are in no opening above.
+      expect(outputs.some((o) => o.call.startsWith('issueCodeList#0:card') && !(o.value instanceof Error))).toBe(true);
+    });
+
+    it('the control: each list envelope opened with its card key gives exactly the codes HOTP(list secret, i)', () => {
+      const [cardList, rsaList] = listExits.map((e) => e.value);
+      if (!cardList || !rsaList) throw new Error('no lists issued');
+      expect(cardList.sealedFor).toBe(`card:${N}`);
+      expect(rsaList.sealedFor).toBe(rsaName);
+      expect(codesFromCardKeyEnvelope(cardList.envelope, K(N, 1))).toEqual(codesFor(10, `card:${N}`));
+      expect(codesFromPublicKeyEnvelope(rsaList.envelope, rsa.privateKey)).toEqual(codesFor(11, rsaName));
+      // Opened with another card's key, or with nothing, the card-key envelope gives no code.
+      expect(codesFromCardKeyEnvelope(cardList.envelope, K(OTHER, 1))).toBeUndefined();
+      // The scanner of the test above finds them where they are: in the envelope, under the card's envelope key.
+      const cardEnc = envelopeKeysFromCardKey(K(N, 1), CARD_ID, 10).enc;
+      expect(codeLeaks([{ call: 'card envelope', value: cardList.envelope }], [cardEnc], []).length).toBeGreaterThan(
+        40,
+      );
+      expect(codeLeaks([{ call: 'card envelope', value: cardList.envelope }], knownKeys(), [])).toEqual([]);
+      expect(fx.audit.filter((a) => a.action === 'keystore.list.issued').length).toBeGreaterThanOrEqual(2);
+    });
+
+    it("(G) sealing a card's list for the caller's own RSA key yields other codes, which the card's list refuses", async () => {
+      const mine = await ks.issueCodeList({ mode: 'public-key', cardPublicKeySpkiDer: spki }, codeRequest(10));
+      const myCodes = codesFromPublicKeyEnvelope(mine.envelope, rsa.privateKey) ?? [];
+      const cardCodes = codesFor(10, `card:${N}`);
+      expect(myCodes).toHaveLength(50);
+      expect(myCodes.filter((c, i) => c === cardCodes[i]).length).toBeLessThan(3); // chance agreement only
+      const ref = { ...codeRequest(10), mkVersion: 1, sealedFor: `card:${N}` };
+      for (let i = 1; i <= 5; i++) {
+        expect(await ks.checkListCode(ref, i, cardCodes[i - 1] ?? '')).toBe(true);
+        if (myCodes[i - 1] !== cardCodes[i - 1])
+          expect(await ks.checkListCode(ref, i, myCodes[i - 1] ?? '')).toBe(false);
+      }
+      // Wrong lengths, indexes outside the list, a ref naming no sealing key: false, and nothing thrown that says more.
+      expect(await ks.checkListCode(ref, 1, `${cardCodes[0] ?? ''}0`)).toBe(false);
+      expect(await ks.checkListCode(ref, 0, cardCodes[0] ?? '')).toBe(false);
+      expect(await ks.checkListCode(ref, 51, cardCodes[0] ?? '')).toBe(false);
+      expect(await ks.checkListCode({ ...ref, sealedFor: 'x' }, 1, cardCodes[0] ?? '')).toBe(false);
+      await expect(ks.checkListCode({ ...ref, mkVersion: 99 }, 1, cardCodes[0] ?? '')).rejects.toMatchObject({
+        code: 'KEYSTORE_NO_MASTER_KEY',
+      });
+      // And S signs no list body the caller brings (its own codes on a card): refused, audited.
+      const body = encodeListBody(
+        buildCodeListBody(Buffer.alloc(20, 1), { ...codeRequest(12), cardId: CARD_ID, listId: LIST_ID }),
+      );
+      await expectCode(ks.sign(body), 'KEY_WRONG_USE');
+      await expectCode(ks.sign(body, 'p1363'), 'KEY_WRONG_USE');
+      expect(fx.audit.filter((a) => a.action === 'keystore.issuer.sign_refused')).toHaveLength(2);
     });
 
     it.runIf(backend === 'pkcs11')(

@@ -25,6 +25,7 @@ import {
   smUnwrapCommand,
   smWrapResponse,
 } from '../../../src/core/card/protocol/sm-crypto';
+import { decodeListBody, decodeSignedList } from '../../../src/core/card/protocol/list-format';
 import { aesCmac } from '../../../src/core/crypto/aes-cmac';
 import { kcvAes, kcvFromBlock, xorComponents } from '../../../src/core/crypto/kcv';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
@@ -218,28 +219,6 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     expect(await ks.cardKey('N-1001')).toEqual(other);
   });
 
-  it('seals a public-key-mode list: a fresh P under the card RSA key with OAEP, the envelope and receipt under P', async () => {
-    const card = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const spki = card.publicKey.export({ format: 'der', type: 'spki' });
-    const request = { cardId: Buffer.alloc(8, 3), listSeq: 7, keyVersion: 0, signedList: Buffer.from('a signed list') };
-    const { envelope, receiptKey } = await ks.sealListForPublicKey(spki, request);
-    const parsed = parseEnvelope(envelope);
-    expect(parsed.header).toMatchObject({ type: ENVELOPE_PUBLIC_KEY, listSeq: 7 });
-    const p = privateDecrypt(
-      { key: card.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
-      parsed.wrapped ?? Buffer.alloc(0),
-    );
-    const keys = envelopeKeysFromSecret(p);
-    expect(openEnvelope(parsed, keys)).toEqual(request.signedList);
-    const message = Buffer.from('receipt message');
-    expect(
-      await ks.verifyReceipt(receiptKey, message, aesCmac(deriveReceiptKey(keys.mac, request.cardId, 7), message)),
-    ).toBe(true);
-    expect(await ks.verifyReceipt(receiptKey, message, Buffer.alloc(16))).toBe(false);
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
-    await expectCode(ks.sealListForPublicKey(ec, request), 'KEY_BAD_PUBLIC_KEY');
-  });
-
   it('creates the bank CA and issuer key S, with an X.509 certificate that verifies', async () => {
     await expectCode(ks.createIssuerKey({ commonName: 'OTAC Issuer', officer: 'sofia' }), 'KEYSTORE_NO_BANK_CA');
     await ks.createBankCa({ commonName: 'Test Bank CA', officer: 'sofia' });
@@ -258,6 +237,41 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     writeFileSync(caFile, await ks.caCertificatePem());
     writeFileSync(sFile, await ks.issuerCertificatePem());
     expect(execFileSync('openssl', ['verify', '-CAfile', caFile, sFile]).toString()).toContain(': OK');
+  });
+
+  it('makes a public-key-mode list: a fresh P under the card RSA key with OAEP, the envelope and receipt under P', async () => {
+    const card = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const spki = card.publicKey.export({ format: 'der', type: 'spki' });
+    const request = {
+      cardId: Buffer.alloc(8, 3),
+      listSeq: 7,
+      listId: Buffer.alloc(16, 7),
+      length: 4,
+      digits: 10,
+      expiry: 1_900_000_000,
+      threshold: 1,
+    };
+    const { envelope, receiptKey } = await ks.issueCodeList(
+      { mode: 'public-key', cardPublicKeySpkiDer: spki },
+      request,
+    );
+    const parsed = parseEnvelope(envelope);
+    expect(parsed.header).toMatchObject({ type: ENVELOPE_PUBLIC_KEY, listSeq: 7 });
+    const p = privateDecrypt(
+      { key: card.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+      parsed.wrapped ?? Buffer.alloc(0),
+    );
+    const keys = envelopeKeysFromSecret(p);
+    const body = decodeListBody(decodeSignedList(openEnvelope(parsed, keys) ?? Buffer.alloc(0)).body);
+    expect(body.entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
+    expect(body.entries.every((e) => /^[0-9]{10}$/.test(e.code))).toBe(true);
+    const message = Buffer.from('receipt message');
+    expect(
+      await ks.verifyReceipt(receiptKey, message, aesCmac(deriveReceiptKey(keys.mac, request.cardId, 7), message)),
+    ).toBe(true);
+    expect(await ks.verifyReceipt(receiptKey, message, Buffer.alloc(16))).toBe(false);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
+    await expectCode(ks.issueCodeList({ mode: 'public-key', cardPublicKeySpkiDer: ec }, request), 'KEY_BAD_PUBLIC_KEY');
   });
 
   it('signs with S (ECDSA P-256) and verifies, in DER and r||s', async () => {

@@ -60,12 +60,18 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
       const session = keep(await ks.openSecureSession(h, hc, hc));
       keep(await ks.wrapSecureCommand(session, 0, { cla: 0x84, ins: 0xca, p1: 0, p2: 0 }, [Buffer.from(n)]));
       keep(
-        await ks.sealListForCardKey(h, {
-          cardId: Buffer.alloc(8, i),
-          listSeq: 1,
-          keyVersion: 1,
-          signedList: Buffer.from(n),
-        }),
+        await ks.issueCodeList(
+          { mode: 'card-key', card: h },
+          {
+            cardId: Buffer.alloc(8, i),
+            listSeq: 1,
+            listId: Buffer.alloc(16, i),
+            length: 10,
+            digits: 8,
+            expiry: 1_900_000_000,
+            threshold: 2,
+          },
+        ),
       );
       secrets.push({ name: `K(${n},1)`, value: K(n, 1) });
     }
@@ -87,12 +93,18 @@ describe.each(BACKENDS)('no key material escapes (%s backend)', (backend) => {
     keep(await ks.verifyChallengeResponse(card, Buffer.alloc(8, 1), Buffer.alloc(32, 9), Buffer.alloc(16)));
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const sealed = keep(
-      await ks.sealListForPublicKey(rsa.publicKey.export({ format: 'der', type: 'spki' }), {
-        cardId: Buffer.alloc(8, 4),
-        listSeq: 2,
-        keyVersion: 0,
-        signedList: Buffer.from('x'),
-      }),
+      await ks.issueCodeList(
+        { mode: 'public-key', cardPublicKeySpkiDer: rsa.publicKey.export({ format: 'der', type: 'spki' }) },
+        {
+          cardId: Buffer.alloc(8, 4),
+          listSeq: 2,
+          listId: Buffer.alloc(16, 4),
+          length: 10,
+          digits: 8,
+          expiry: 1_900_000_000,
+          threshold: 2,
+        },
+      ),
     );
     const wrapped = parseEnvelope(sealed.envelope).wrapped ?? Buffer.alloc(0);
     // P is the one key this test (as the RSA holder) may open: the scan shows it is found when it is there.

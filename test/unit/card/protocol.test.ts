@@ -7,7 +7,7 @@ import { CardError } from '../../../src/core/card/card-error';
 import { encodeCommand } from '../../../src/core/card/apdu.codec';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import { cardIdFromAtr } from '../../../src/card-sim/card-record';
-import { entries, makeFixture, PIN } from './support/in-process-card';
+import { makeFixture, PIN } from './support/in-process-card';
 
 async function swOf(p: Promise<unknown>): Promise<number | undefined> {
   try {
@@ -179,8 +179,8 @@ describe('OTAC protocol against the virtual card (in process)', () => {
       listId: randomBytes(16),
       expiry: 1_900_000_000,
       threshold: 2,
-      codeLength: 6,
-      entries: entries(5),
+      length: 5,
+      digits: 6,
     };
     const seal = { mode: 'card-key', cardKey: fx.cardKey, keyVersion: 1 } as const;
     expect(await swOf(fx.host.loadList((await prepareList(fx.port, rogueIssuer, spec1, seal)).envelope))).toBe(0x6982);
@@ -233,11 +233,11 @@ describe('OTAC protocol against the virtual card (in process)', () => {
     await fx.host.loadList(list.envelope);
     expect(await swOf(fx.host.nextCode())).toBe(0x6982);
     await fx.host.verifyPin(PIN);
-    const expected = entries(8);
+    const expected = list.codes;
     const c1 = await fx.host.nextCode();
-    expect(c1).toMatchObject({ index: 1, code: expected[0]?.code, remaining: 7, lowCodes: false });
+    expect(c1).toMatchObject({ index: 1, code: expected[0], remaining: 7, lowCodes: false });
     const c3 = await fx.host.codeByIndex(3);
-    expect(c3).toMatchObject({ index: 3, code: expected[2]?.code, remaining: 6 });
+    expect(c3).toMatchObject({ index: 3, code: expected[2], remaining: 6 });
     expect(await swOf(fx.host.codeByIndex(3))).toBe(0x6985);
     expect(await swOf(fx.host.codeByIndex(99))).toBe(0x6a88);
     expect((await fx.host.nextCode()).index).toBe(2);
@@ -302,18 +302,19 @@ describe('OTAC protocol against the virtual card (in process)', () => {
   it('challenge-response with the next code and with the card key', async () => {
     const fx = makeFixture();
     await fx.activate();
-    await fx.host.loadList((await fx.prepare(1, 6)).envelope);
+    const list = await fx.prepare(1, 6);
+    await fx.host.loadList(list.envelope);
     const { codeChallengeMessage, cardKeyChallengeMessage } =
       await import('../../../src/core/card/protocol/challenge-response');
-    const expected = entries(6);
+    const expected = list.codes;
     const challenge = randomBytes(8);
     expect(await swOf(fx.host.challengeWithCode(challenge))).toBe(0x6982);
     await fx.host.verifyPin(PIN);
     const r = await fx.host.challengeWithCode(challenge);
     expect(r.index).toBe(1);
-    const msg = codeChallengeMessage(fx.cardId, 1, challenge, expected[0]?.code ?? '');
+    const msg = codeChallengeMessage(fx.cardId, 1, challenge, expected[0] ?? '');
     expect(await fx.port.verifyChallengeResponse(fx.cardKey, fx.cardId, msg, r.mac)).toBe(true);
-    const wrongCode = codeChallengeMessage(fx.cardId, 1, challenge, expected[1]?.code ?? '');
+    const wrongCode = codeChallengeMessage(fx.cardId, 1, challenge, expected[1] ?? '');
     expect(await fx.port.verifyChallengeResponse(fx.cardKey, fx.cardId, wrongCode, r.mac)).toBe(false);
     const mac = await fx.host.challengeWithCardKey(challenge);
     expect(

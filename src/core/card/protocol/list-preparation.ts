@@ -1,19 +1,18 @@
-import type { CardKeyPort, KeyRef, RsaPublicKeyBytes } from '../card-key-port';
+import type { CardKeyPort, KeyRef, ListSealMode } from '../card-key-port';
 import { CardError } from '../card-error';
 import type { ListReceipt } from './card-responses';
-import { receiptMessage, sha256 } from './list-envelope';
-import { encodeListBody, encodeSignedList, type ListBody } from './list-format';
+import type { CodeListSpec } from './list-codes';
+import { receiptMessage } from './list-envelope';
 
-// Issuer side of a list push: build the list body, sign it with the issuer key, seal it for the
-// card, and later check the card's receipt (two-phase: the server marks the list active only
-// when verifyListReceipt passes — source 003 [0069]).
+// Issuer side of a list push: ask the port (the keystore) for the list — it draws the codes, signs
+// the body with the issuer key and seals it for the card, so no code passes through here — and
+// later check the card's receipt (two-phase: the server marks the list active only when
+// verifyListReceipt passes — source 003 [0069]).
 
-export type ListSealMode =
-  | { readonly mode: 'card-key'; readonly cardKey: KeyRef; readonly keyVersion: number }
-  | { readonly mode: 'public-key'; readonly cardPublicKey: RsaPublicKeyBytes };
+export type { ListSealMode } from '../card-key-port';
 
-/** What the issuer asks to be put on a card: exactly the list body the card will hold. */
-export type ListSpec = ListBody;
+/** What the issuer asks to be put on a card: the list without its codes. */
+export type ListSpec = CodeListSpec;
 
 export interface PreparedList {
   readonly envelope: Buffer;
@@ -22,6 +21,9 @@ export interface PreparedList {
   readonly listSeq: number;
   readonly listId: Buffer;
   readonly bodyHash: Buffer;
+  /** Kept by the issuer's database with the list (never a code): see IssuedList. */
+  readonly mkVersion: number;
+  readonly sealedFor: string;
 }
 
 export async function prepareList(
@@ -30,25 +32,17 @@ export async function prepareList(
   spec: ListSpec,
   seal: ListSealMode,
 ): Promise<PreparedList> {
-  const body = encodeListBody(spec);
-  const credential = await port.issuerCredential(issuerKey);
-  const signedList = encodeSignedList({
-    body,
-    issuerPublicKey: credential.publicKey,
-    caSignature: credential.caSignature,
-    issuerSignature: await port.signList(issuerKey, body),
-  });
-  const request = {
+  const issued = await port.issueList(issuerKey, spec, seal);
+  return {
+    envelope: issued.envelope,
+    receiptKey: issued.receiptKey,
     cardId: spec.cardId,
     listSeq: spec.listSeq,
-    keyVersion: seal.mode === 'card-key' ? seal.keyVersion : 0,
-    signedList,
+    listId: issued.listId,
+    bodyHash: issued.bodyHash,
+    mkVersion: issued.mkVersion,
+    sealedFor: issued.sealedFor,
   };
-  const sealed =
-    seal.mode === 'card-key'
-      ? await port.sealListForCardKey(seal.cardKey, request)
-      : await port.sealListForPublicKey(seal.cardPublicKey, request);
-  return { ...sealed, cardId: spec.cardId, listSeq: spec.listSeq, listId: spec.listId, bodyHash: sha256(body) };
 }
 
 /** Throws CARD_RECEIPT_INVALID unless the receipt proves the card committed exactly this list. */

@@ -86,21 +86,19 @@ export function makeFixture(record: CardRecord = newBlankCard()) {
       await fx.personalise();
       await host.activate(kBytes, PIN);
     },
+    /** A list made by the port (codes drawn inside it), with the codes the test may compare against. */
     async prepare(listSeq: number, count = 20, seal?: ListSealMode, threshold = 5) {
-      return prepareList(
-        port,
-        issuerKey,
-        {
-          cardId,
-          listSeq,
-          listId: randomBytes(16),
-          expiry: 1_900_000_000,
-          threshold,
-          codeLength: 6,
-          entries: entries(count),
-        },
-        seal ?? { mode: 'card-key', cardKey, keyVersion: 1 },
-      );
+      const spec = {
+        cardId,
+        listSeq,
+        listId: randomBytes(16),
+        expiry: 1_900_000_000,
+        threshold,
+        length: count,
+        digits: 6,
+      };
+      const list = await prepareList(port, issuerKey, spec, seal ?? { mode: 'card-key', cardKey, keyVersion: 1 });
+      return { ...list, codes: port.codesOf(spec) };
     },
   };
   return fx;

@@ -1,0 +1,137 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { buildCodeListBody, checkCodeListSpec, listSecretKdfInput } from '../card/protocol/list-codes';
+import { sha256 } from '../card/protocol/list-envelope';
+import { encodeListBody, encodeSignedList } from '../card/protocol/list-format';
+import { CardError } from '../card/card-error';
+import { hotp } from '../crypto/hotp';
+import { AppError } from '../errors';
+import type { CardKeyService } from './card-key.service';
+import type { CardProfileKeyService } from './card-profile-keys.service';
+import type { IssuerKeyService } from './issuer-key.service';
+import type { KeystoreBackend } from './keystore-backend';
+import type { AuditSink, CodeListRef, CodeListRequest, CodeListTarget, IssuedCodeList } from './keystore.types';
+import type { KeyRegistry } from './key-registry';
+
+// Code lists inside the keystore (issue 9 item 5, docs/keystore.md "Code lists"). A list's secret
+// is derived from the master key, the list id the database stores, the card, the sequence number
+// and the one key the list may be sealed for; it exists in keystore memory for one call and is
+// wiped. The codes exist only in the list body, which is signed with S and sealed here, and in
+// the check of one presented code, which answers match or no match.
+
+export class ListCodeService {
+  constructor(
+    private readonly backend: KeystoreBackend,
+    private readonly registry: KeyRegistry,
+    private readonly cards: CardKeyService,
+    private readonly profile: CardProfileKeyService,
+    private readonly issuer: IssuerKeyService,
+    private readonly audit: AuditSink,
+  ) {}
+
+  issue(target: CodeListTarget, request: CodeListRequest): IssuedCodeList {
+    const spec = specOf(request);
+    const sealedFor = this.sealedFor(target);
+    const mk = this.registry.active('master');
+    if (!mk) throw noMasterKey();
+    const credential = this.issuer.cardCredential(); // before the secret exists: refuses without S
+    const secret = this.backend.deriveBytes(mk.id, listSecretKdfInput(spec, sealedFor));
+    let body: Buffer | undefined;
+    let signedList: Buffer | undefined;
+    try {
+      body = encodeListBody(buildCodeListBody(secret, spec));
+      signedList = encodeSignedList({
+        body,
+        issuerPublicKey: credential.publicKey,
+        caSignature: credential.caSignature,
+        issuerSignature: this.issuer.sign(body, 'der'),
+      });
+      const request = { cardId: spec.cardId, listSeq: spec.listSeq, signedList };
+      const sealed =
+        target.mode === 'card-key'
+          ? this.profile.sealForCardKey(target.card, { ...request, keyVersion: target.card.sn })
+          : this.profile.sealForPublicKey(target.cardPublicKeySpkiDer, { ...request, keyVersion: 0 });
+      const bodyHash = sha256(body);
+      this.audit('keystore.list.issued', {
+        cardId: spec.cardId.toString('hex'),
+        listSeq: spec.listSeq,
+        listId: spec.listId.toString('hex'),
+        length: spec.length,
+        sealedFor,
+        mkVersion: mk.version,
+      });
+      return { ...sealed, listId: Buffer.from(spec.listId), bodyHash, mkVersion: mk.version, sealedFor };
+    } finally {
+      secret.fill(0);
+      body?.fill(0);
+      signedList?.fill(0);
+    }
+  }
+
+  /** Match or no match of one presented code, compared in constant time; nothing else comes out. */
+  check(list: CodeListRef, index: number, code: string): boolean {
+    const spec = refSpec(list);
+    if (!Number.isInteger(index) || index < 1 || index > spec.length) return false;
+    if (typeof list.sealedFor !== 'string' || !/^(card:|rsa:)/.test(list.sealedFor)) return false;
+    const mk = this.registry.byVersion('master', list.mkVersion);
+    if (!mk) throw noMasterKey();
+    const secret = this.backend.deriveBytes(mk.id, listSecretKdfInput(spec, list.sealedFor));
+    const expected = Buffer.from(hotp(secret, index, spec.digits), 'latin1');
+    secret.fill(0);
+    const presented = Buffer.from(typeof code === 'string' ? code : '', 'latin1');
+    try {
+      // timingSafeEqual needs equal lengths: a wrong length is compared against itself, then refused.
+      const same = presented.length === expected.length;
+      return timingSafeEqual(expected, same ? presented : expected) && same;
+    } finally {
+      expected.fill(0);
+      presented.fill(0);
+    }
+  }
+
+  /** The one key a list may be sealed for, as a name: `card:<N>` or `rsa:<SHA-256 of the SPKI>`. */
+  private sealedFor(target: CodeListTarget): string {
+    if (target?.mode === 'card-key') {
+      this.cards.ref(target.card); // a forged or retired handle is refused here
+      return `card:${target.card.n}`;
+    }
+    if (target?.mode === 'public-key') {
+      if (!(target.cardPublicKeySpkiDer instanceof Uint8Array))
+        throw new AppError('KEY_BAD_PUBLIC_KEY', 'The card public key could not be read. Read it from the card again.');
+      return `rsa:${createHash('sha256').update(target.cardPublicKeySpkiDer).digest('hex')}`;
+    }
+    throw new AppError(
+      'CRYPTO_BAD_INPUT',
+      "A list is sealed for a card key handle or for the card's RSA public key. Read the card again.",
+    );
+  }
+}
+
+function noMasterKey(): AppError {
+  return new AppError(
+    'KEYSTORE_NO_MASTER_KEY',
+    'The master key this list was made under is not in the keystore. A security officer must restore it (Keys page).',
+  );
+}
+
+function specOf(r: CodeListRequest) {
+  const spec = {
+    cardId: r?.cardId instanceof Uint8Array ? Buffer.from(r.cardId) : Buffer.alloc(0),
+    listSeq: r?.listSeq,
+    listId: r?.listId instanceof Uint8Array ? Buffer.from(r.listId) : Buffer.alloc(0),
+    length: r?.length,
+    digits: r?.digits,
+    expiry: r?.expiry,
+    threshold: r?.threshold,
+  };
+  try {
+    checkCodeListSpec(spec);
+  } catch (err) {
+    if (err instanceof CardError) throw new AppError('CRYPTO_BAD_INPUT', err.message);
+    throw err;
+  }
+  return spec;
+}
+
+function refSpec(list: CodeListRef) {
+  return specOf({ ...list, expiry: 0, threshold: 0 });
+}

@@ -1,0 +1,157 @@
+import type { AuditService } from '../audit/audit.service';
+import type { CardRepository } from '../cards/card.repository';
+import { AppError } from '../errors';
+import type { Keystore } from '../keystore/keystore.types';
+import type { ListRecord, ListRepository } from '../lists/list.repository';
+import { SYSTEM_ACTOR, type ListActor, type ListService } from '../lists/list.service';
+
+// Using a code, in core (issue 9 item 7): verify(N, code, index?) — the one service every channel
+// that checks a code goes through (the verification service of the next issue wraps it). The code
+// is compared inside the keystore in constant time; the use is marked by one conditional UPDATE
+// whose row count decides; a refusal changes nothing and says why (docs/lists.md "Using a code").
+
+export const REFUSAL_REASONS = [
+  'unknown_n',
+  'card_blocked',
+  'card_terminated',
+  'card_not_active',
+  'no_active_list',
+  'table_disabled',
+  'table_expired',
+  'already_used',
+  'not_expected_position',
+  'wrong_code',
+] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+export type VerifyResult =
+  | {
+      readonly accepted: true;
+      readonly index: number;
+      /** Codes left by the server's own count (forward-only: skipped codes are gone). */
+      readonly remaining: number;
+      /** True when this use brought the count to the threshold and the next list was queued. */
+      readonly refillQueued: boolean;
+    }
+  | { readonly accepted: false; readonly reason: RefusalReason };
+
+/**
+ * How far ahead of the next expected index a code is still accepted. Codes are used forward only
+ * (source 003 [0048]: the sequence index says which entries are current, the used mark that none is
+ * reused): a code the cardholder read but never typed is skipped, never accepted later; a jump of
+ * more than this many positions is refused as not the expected position.
+ */
+export const LOOK_AHEAD = 10;
+/** Without an index, this many positions behind the next expected one are checked too, to tell a replay from a typo. */
+export const LOOK_BEHIND = 10;
+
+export interface KeystoreSource {
+  current(): Keystore;
+}
+
+export class VerificationService {
+  constructor(
+    private readonly cards: CardRepository,
+    private readonly lists: ListRepository,
+    private readonly listService: ListService,
+    private readonly keystore: KeystoreSource,
+    private readonly audit: AuditService,
+    private readonly now: () => Date = () => new Date(),
+    private readonly actor: ListActor = SYSTEM_ACTOR,
+  ) {}
+
+  async verify(n: string, code: string, index?: number): Promise<VerifyResult> {
+    if (typeof n !== 'string' || typeof code !== 'string')
+      throw new AppError('VERIFY_BAD_INPUT', 'N and the code are text. Check the request.');
+    if (index !== undefined && (!Number.isInteger(index) || index < 1 || index > 0xffff))
+      throw new AppError('VERIFY_BAD_INPUT', 'The code index is a whole number from 1. Check the request.');
+    const result = await this.decide(n.trim(), code.trim(), index);
+    this.audit.append({
+      ...this.actor,
+      action: result.accepted ? 'verification.accepted' : 'verification.refused',
+      object: `card:${n}`,
+      outcome: result.accepted ? 'ok' : 'denied',
+      // The index and the reason; never the code.
+      details: result.accepted ? { index: result.index, remaining: result.remaining } : { reason: result.reason },
+    });
+    return result;
+  }
+
+  private async decide(n: string, code: string, index: number | undefined): Promise<VerifyResult> {
+    const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
+    const card = await this.cards.byN(n);
+    if (!card) return refuse('unknown_n');
+    if (card.state === 'blocked') return refuse('card_blocked');
+    if (card.state === 'terminated') return refuse('card_terminated');
+    if (card.state !== 'active') return refuse('card_not_active');
+    const list = await this.lists.current(card.id);
+    if (!list) return refuse('no_active_list');
+    if (list.state === 'disabled') return refuse('table_disabled');
+    if (Date.parse(list.expiresAt) <= this.now().getTime()) return refuse('table_expired');
+
+    const matched = await this.find(list, code, index);
+    if (matched === undefined) return refuse('wrong_code');
+    const { position } = matched;
+    if (position < list.nextIndex)
+      return refuse((await this.lists.isUsed(list.id, position)) ? 'already_used' : 'not_expected_position');
+    if (position >= list.nextIndex + LOOK_AHEAD) return refuse('not_expected_position');
+
+    const mark = await this.lists.markUse(list.id, position, LOOK_AHEAD, this.now().toISOString());
+    if (!mark) {
+      // Another call won this index (or moved past it) between our read and our UPDATE.
+      const again = await this.lists.byId(list.id);
+      if (again?.state === 'disabled') return refuse('table_disabled');
+      return refuse((await this.lists.isUsed(list.id, position)) ? 'already_used' : 'not_expected_position');
+    }
+    const remaining = mark.list.length - (mark.list.nextIndex - 1);
+    let refillQueued = false;
+    if (mark.list.refillDue) {
+      // The server's own count reached the threshold (source 000 claim 3): queue the next list once.
+      const queued = await this.listService.queueNext(card.id, 'threshold', SYSTEM_ACTOR);
+      refillQueued = queued.created;
+    }
+    return { accepted: true, index: position, remaining, refillQueued };
+  }
+
+  /**
+   * The position whose code matches. With an index, that one position is checked. Without, the
+   * positions from the next expected one forward (LOOK_AHEAD), then LOOK_BEHIND back; every
+   * candidate is checked, so the time does not tell where a match was.
+   */
+  private async find(
+    list: ListRecord,
+    code: string,
+    index: number | undefined,
+  ): Promise<{ position: number } | undefined> {
+    if (list.mkVersion === null || list.sealedFor === null) return undefined;
+    const ks = this.keystore.current();
+    const ref = {
+      cardId: Buffer.from((await this.cards.byId(list.cardRef))?.cardId ?? '', 'hex'),
+      listSeq: list.seq,
+      listId: Buffer.from(list.listId, 'hex'),
+      length: list.length,
+      digits: list.digits,
+      mkVersion: list.mkVersion,
+      sealedFor: list.sealedFor,
+    };
+    const candidates =
+      index !== undefined
+        ? [index]
+        : [
+            ...range(list.nextIndex, Math.min(list.length, list.nextIndex + LOOK_AHEAD - 1)),
+            ...range(Math.max(1, list.nextIndex - LOOK_BEHIND), list.nextIndex - 1).reverse(),
+          ];
+    let found: number | undefined;
+    for (const position of candidates) {
+      const ok = position <= list.length && (await ks.checkListCode(ref, position, code));
+      if (ok && found === undefined) found = position;
+    }
+    return found === undefined ? undefined : { position: found };
+  }
+}
+
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i <= to; i++) out.push(i);
+  return out;
+}
