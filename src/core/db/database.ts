@@ -77,24 +77,28 @@ export function migrate(db: Database, migrations: readonly Migration[]): void {
     applied_at TEXT NOT NULL
   ) STRICT`);
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  // Numbers are handed out per feature branch, so a build may know 10 before 7 is merged: versions
+  // must be unique and positive, not contiguous. A database has a migration recorded or not.
   sorted.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`migration numbering has a gap or duplicate at ${m.name}`);
+    if (m.version < 1 || (i > 0 && m.version === sorted[i - 1]?.version))
+      throw new Error(`migration numbering has a duplicate at ${m.name}`);
   });
+  const known = new Map(sorted.map((m) => [m.version, m]));
+  const newestKnown = sorted.at(-1)?.version ?? 0;
   const applied = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as {
     version: number;
     name: string;
   }[];
   const newest = applied.at(-1)?.version ?? 0;
-  if (newest > sorted.length) {
+  if (newest > newestKnown) {
     throw new AppError(
       'DB_TOO_NEW',
-      `The database was written by a newer workstation (schema ${newest}, this version knows ${sorted.length}). ` +
+      `The database was written by a newer workstation (schema ${newest}, this version knows ${newestKnown}). ` +
         'Update the workstation; nothing was changed.',
     );
   }
   for (const row of applied) {
-    const known = sorted[row.version - 1];
-    if (!known || known.name !== row.name) {
+    if (known.get(row.version)?.name !== row.name) {
       throw new AppError(
         'DB_SCHEMA_MISMATCH',
         `The database's migration ${row.version} (${row.name}) is not the one this workstation has. ` +
@@ -103,7 +107,8 @@ export function migrate(db: Database, migrations: readonly Migration[]): void {
     }
   }
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  for (const m of sorted.slice(newest)) {
+  const done = new Set(applied.map((r) => r.version));
+  for (const m of sorted.filter((x) => !done.has(x.version))) {
     db.transaction(() => {
       m.up(db);
       record.run(m.version, m.name, new Date().toISOString());
