@@ -19,6 +19,7 @@ import { SqliteCardSeriesStore } from './keystore/card-series.repository';
 import { keysModule } from './keystore/keys.module';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
 import { createLogger, type Logger } from './log';
+import { mailerModule, type MailerOptions } from './mailer/mailer.module';
 import { DbPolicySource } from './policy/policy.service';
 import { policyModule } from './policy/policy.module';
 import { restrictTree } from './private-files';
@@ -41,6 +42,8 @@ export interface WorkstationOptions {
   readonly auditSigner?: AuditSigner;
   /** The clock for lockouts and throttling (ms since the epoch); tests move it instead of waiting. */
   readonly now?: () => number;
+  /** The mailer's Chromium and printer (src/host, src/main); without a renderer this desk prints no mailer. */
+  readonly mailer?: MailerOptions;
 }
 
 export interface Workstation {
@@ -83,6 +86,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       audit,
       keys: keysModule(core),
       system: systemModule(core),
+      mailer: mailerModule(core),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -97,6 +101,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.audit.handlers,
       ...modules.keys.handlers,
       ...modules.system.handlers,
+      ...modules.mailer.handlers,
     };
     const router = createRouter(core, handlers);
 

@@ -16,6 +16,7 @@ import {
   enterComponents,
   keystoreWithMasterKey,
 } from './keys';
+import { cardAwaitingActivation } from './mailer';
 import { approvalFor, approvalOf, type TestOperator } from './operators';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
@@ -225,6 +226,44 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
         fileName,
         custodianPassphrases: [...BACKUP_PASSPHRASES],
         approval: await approvalFor(c.ws, c.officer, 'keys.restore', approver),
+      };
+    },
+  },
+  // The mailer: a card awaiting activation with its key series, as enrollment leaves it (docs/mailer.md).
+  'mailer:print': {
+    as: 'manager',
+    auditAction: 'mailer.printed',
+    input: async (c) => {
+      await keystoreWithMasterKey(c.ws, c.officer, await c.addOperator('security_officer'));
+      const { card } = await cardAwaitingActivation(c.ws);
+      return {
+        cardRef: card.id,
+        approval: await approvalFor(c.ws, c.caller as TestOperator, 'mailer.print', c.officer),
+      };
+    },
+  },
+  'mailer:printBatch': {
+    as: 'manager',
+    auditAction: 'mailer.batch',
+    input: async (c) => {
+      await keystoreWithMasterKey(c.ws, c.officer, await c.addOperator('security_officer'));
+      await cardAwaitingActivation(c.ws);
+      return { approval: await approvalFor(c.ws, c.caller as TestOperator, 'mailer.print', c.officer) };
+    },
+  },
+  'mailer:reprint': {
+    as: 'manager',
+    auditAction: 'mailer.reprinted',
+    input: async (c) => {
+      await keystoreWithMasterKey(c.ws, c.officer, await c.addOperator('security_officer'));
+      const { card } = await cardAwaitingActivation(c.ws);
+      const manager = c.caller as TestOperator;
+      const approval = await approvalFor(c.ws, manager, 'mailer.print', c.officer);
+      await c.ws.router.dispatch(manager.client, 'mailer:print', { cardRef: card.id, approval });
+      return {
+        cardRef: card.id,
+        reason: 'lost in the post',
+        approval: await approvalFor(c.ws, manager, 'mailer.reprint', c.officer),
       };
     },
   },

@@ -27,6 +27,7 @@ import type {
   KeystoreStatus,
   ListSealInput,
   MailerKey,
+  MailerKeyRequest,
   ReceiptKeyHandle,
   SealedListEnvelope,
   SecureSessionHandle,
@@ -161,7 +162,7 @@ export class KeystoreService implements Keystore {
   async confirmCardKeyRotation(n: string, sn: number): Promise<CardKeyState> {
     return this.cards.confirmRotation(n, sn);
   }
-  async formatCustomerKeyForMailer(n: string, opts: CardKeyActor & { reason: string }): Promise<MailerKey> {
+  async formatCustomerKeyForMailer(n: string, opts: MailerKeyRequest): Promise<MailerKey> {
     return this.cards.formatForMailer(n, opts);
   }
 

@@ -21,6 +21,7 @@ export const DATA_DOMAIN_READ_CHANNEL: Readonly<Record<string, ChannelName>> = {
   policy: 'policy:get',
   keys: 'keys:status',
   audit: 'audit:query',
+  mailers: 'mailer:queue',
 };
 
 function allows(access: Access, role: Role): boolean {

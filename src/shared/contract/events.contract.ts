@@ -33,6 +33,14 @@ export const eventSchemas = {
   /** Something the current operator sees changed; the UI refetches the named query domains. */
   'data:changed': z.object({ domains: z.array(text(40)) }),
   'session:ended': z.object({ reason: z.enum(['signed-out', 'timeout', 'disabled']) }),
+  /** A mailer batch's progress, sent only to the desk that runs it. */
+  'mailer:progress': z.object({
+    batch: text(40),
+    done: z.number().int(),
+    total: z.number().int(),
+    n: text(64).optional(),
+    result: z.enum(['printed', 'failed', 'uncertain', 'skipped']).optional(),
+  }),
 } as const;
 
 export type EventName = keyof typeof eventSchemas;

@@ -4,6 +4,7 @@ import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
 import { dualControlChannels } from './dual-control.contract';
 import { keysChannels } from './keys.contract';
+import { mailerChannels } from './mailer.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
 import { systemChannels } from './system.contract';
@@ -24,6 +25,7 @@ export const contract = {
   ...auditChannels,
   ...keysChannels,
   ...readerChannels,
+  ...mailerChannels,
 } as const;
 
 export type Contract = typeof contract;

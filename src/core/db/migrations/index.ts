@@ -5,6 +5,7 @@ import { migration0003 } from './0003-keystore.migration';
 import { migration0004 } from './0004-timed-lockout.migration';
 import { migration0005 } from './0005-password-provenance.migration';
 import { migration0006 } from './0006-customers-and-cards.migration';
+import { migration0010 } from './0010-mailer-print-log.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
 export const migrations: readonly Migration[] = [
@@ -14,4 +15,5 @@ export const migrations: readonly Migration[] = [
   migration0004,
   migration0005,
   migration0006,
+  migration0010,
 ];
