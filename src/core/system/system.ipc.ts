@@ -13,7 +13,7 @@ export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: stri
     status: 'planned',
     note: 'Enrollment (customer record, blank card from stock, binding, personalisation) comes with the issuance work.',
   },
-  mailers: { status: 'planned', note: 'K/N mailer printing under dual control comes with the issuance work.' },
+  mailers: { status: 'ready', note: 'K/N mailers: the queue, printing under dual control, reprints, the print log.' },
   cards: {
     status: 'planned',
     note: 'Cards and their code lists come with the issuance work; the reader panel on the dashboard shows cards live.',

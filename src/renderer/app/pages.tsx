@@ -5,6 +5,7 @@ import { AdminPage } from '../features/admin/AdminPage';
 import { AuditPage } from '../features/audit/AuditPage';
 import { DashboardPage } from '../features/dashboard/DashboardPage';
 import { KeysPage } from '../features/keys/KeysPage';
+import { MailersPage } from '../features/mailer/MailersPage';
 
 /** The page for each route. A page not listed here shows main's note of what will come. */
 export function pageComponent(page: Page, session: SessionInfo): ReactNode {
@@ -17,6 +18,8 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
       return <AuditPage session={session} />;
     case 'keys':
       return <KeysPage />;
+    case 'mailers':
+      return <MailersPage />;
     default:
       return <PlannedPage page={page} />;
   }
