@@ -46,7 +46,7 @@ let cardSerial = 0;
  */
 export async function cardAwaitingActivation(
   ws: Workstation,
-  opts: { n?: string; fullName?: string } = {},
+  opts: { n?: string; fullName?: string; cardId?: string } = {},
 ): Promise<{ card: CardRecord; customer: CustomerRecord }> {
   const i = ++cardSerial;
   const at = new Date().toISOString();
@@ -65,7 +65,7 @@ export async function cardAwaitingActivation(
   const cards = new SqliteCardRepository(ws.db);
   const enrolling = await cards.insert(
     {
-      cardId: `A0B1C2${String(i).padStart(4, '0')}`,
+      cardId: opts.cardId ?? `A0B1C2${String(i).padStart(4, '0')}`,
       customerId: customer.id,
       n: opts.n ?? `N-${7000 + i}`,
       sealMode: 'card-key',
