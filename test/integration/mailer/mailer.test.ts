@@ -285,6 +285,32 @@ describe('reprinting a mailer', () => {
     expect(JSON.parse(event!.details)).toMatchObject({ reason: 'envelope arrived opened', fromSn: 1, toSn: 2 });
   });
 
+  it('two reprints at once: one moves the card and prints, the other is refused', async () => {
+    const { card } = await cardAwaitingActivation(ws);
+    value(
+      await call(manager, 'mailer:print', {
+        cardRef: card.id,
+        approval: await approvalFor(ws, manager, 'mailer.print', manager2),
+      }),
+    );
+    const jobs = printer.jobs.length;
+    const [a, b] = await Promise.all([
+      approvalFor(ws, manager, 'mailer.reprint', manager2),
+      approvalFor(ws, manager, 'mailer.reprint', officer2),
+    ]);
+    const results = await Promise.all([
+      call(manager, 'mailer:reprint', { cardRef: card.id, reason: 'lost in the post', approval: a }),
+      call(manager, 'mailer:reprint', { cardRef: card.id, reason: 'lost in the post', approval: b }),
+    ]);
+    expect(results.map(codeOf).sort()).toEqual(['MAILER_ALREADY_PRINTED', 'ok']);
+    expect(printer.jobs.length - jobs).toBe(1);
+    expect(await ws.keystore.current().cardKeyState(card.n)).toMatchObject({ sn: 1, pendingSn: 2 });
+    const live = ws.db
+      .prepare("SELECT count(*) AS n FROM mailer_prints WHERE card_ref = ? AND kind = 'reprint'")
+      .get(card.id);
+    expect(live).toEqual({ n: 1 });
+  });
+
   it('refuses a second reprint before the card has taken the first one’s key', async () => {
     const { card } = await cardAwaitingActivation(ws);
     value(
