@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Approval } from '../../shared/contract/approval.contract';
+import { MAILER_BATCH_MAX } from '../../shared/contract/mailer.contract';
 import type { AuditService } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
@@ -74,7 +75,8 @@ export type MailerQueueStatus = 'to-print' | 'printed' | 'uncertain' | 'printing
 
 /** A print that never finished (the desk stopped mid-print) is counted as maybe on paper after this. */
 export const PENDING_PRINT_TIMEOUT_MS = 10 * 60_000;
-export const BATCH_LIMIT = 200;
+/** One batch prints at most this many (the contract's answer holds a result for each). */
+export const BATCH_LIMIT = MAILER_BATCH_MAX;
 
 /** Where the PDF stood when a print failed: before the printer K never reached paper. */
 type Stage = 'before-printer' | 'at-printer';
