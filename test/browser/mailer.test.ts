@@ -67,18 +67,30 @@ describe('the Mailers page (browser mode, real services, headless Chromium rende
     expect(printer.jobs).toHaveLength(3);
     expect(await seriousA11yViolations(page)).toEqual([]);
 
-    // The print log: sortable, paged, three rows, never K.
+    // A reprint: a reason first (a blank one is refused in the form), then the approval.
+    await page.getByRole('button', { name: `Reprint mailer for ${cards[0]!.n}` }).click();
+    const reprint = page.getByRole('dialog', { name: 'Reprint mailer' });
+    await reprint.getByRole('button', { name: 'Continue to approval' }).click();
+    await reprint.getByText('Say why the mailer is reprinted').waitFor();
+    await reprint.getByLabel('Reason', { exact: true }).fill('envelope arrived opened');
+    await reprint.getByLabel('Reason', { exact: true }).press('Enter');
+    await approve(page, manager2.username, manager2.password);
+    await page.getByTestId('mailer-notice').getByText(`Mailer M-000004 for ${cards[0]!.n} (key series 2)`).waitFor();
+    expect(printer.jobs).toHaveLength(4);
+    expect((await ws.keystore.current().cardKeyState(cards[0]!.n)).pendingSn).toBe(2);
+
+    // The print log: sortable, paged, four rows, never K.
     await page.getByRole('button', { name: 'Print log' }).click();
     const log = page.getByRole('table', { name: 'Mailer print log' });
-    await log.getByText('M-000003').waitFor();
-    expect(await log.getByRole('row').count()).toBe(4);
+    await log.getByText('M-000004').waitFor();
+    expect(await log.getByRole('row').count()).toBe(5);
     await log.getByRole('button', { name: 'Serial' }).click();
     await log.locator('th[aria-sort="ascending"]').waitFor();
     expect(await log.getByRole('row').nth(1).getByRole('cell').first().textContent()).toBe('M-000001');
     expect(await seriousA11yViolations(page)).toEqual([]);
 
     const keys = printer.jobs.flatMap((j) => pdfText(j.pdf).match(KEY_FORMAT) ?? []);
-    expect(keys).toHaveLength(3);
+    expect(keys).toHaveLength(4);
     const html = await page.content();
     for (const k of keys) {
       expect(html).not.toContain(k);
