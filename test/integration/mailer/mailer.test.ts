@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kcvAes } from '../../../src/core/crypto/kcv';
 import { MAILER_ALPHABET, parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
+import type { MailerRenderer } from '../../../src/core/mailer/mailer-ports';
 import type { Workstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
 import { freshWorkstation } from '../../support/fresh-workstation';
-import { keystoreWithMasterKey } from '../../support/keys';
+import { KEYSTORE_PASSPHRASE, keystoreWithMasterKey } from '../../support/keys';
 import { cardAwaitingActivation, pdfText, RecordingPrinter, testMailer } from '../../support/mailer';
 import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 import { encodings } from '../../support/secret-encodings';
@@ -24,6 +25,7 @@ let ws: Workstation;
 let dataDir: string;
 let dispose: () => Promise<void>;
 let printer: RecordingPrinter;
+let renderFails = false;
 let manager: TestOperator;
 let manager2: TestOperator;
 let officer2: TestOperator;
@@ -51,7 +53,20 @@ const codeOf = (r: Result<unknown>) => (r.ok ? 'ok' : r.error.code);
 beforeAll(async () => {
   const mailer = testMailer();
   printer = mailer.printer;
-  const t = freshWorkstation({ keystoreScryptCost: TEST_COST, mailer });
+  const chromium = mailer.renderer!;
+  // Chromium failing (a crash, a full disk) is simulated at the port: the next render throws.
+  const renderer: MailerRenderer = {
+    name: 'chromium (may fail)',
+    renderPdf: async (html) => {
+      if (renderFails) {
+        renderFails = false;
+        throw new Error('chromium crashed');
+      }
+      return chromium.renderPdf(html);
+    },
+    close: () => chromium.close?.() ?? Promise.resolve(),
+  };
+  const t = freshWorkstation({ keystoreScryptCost: TEST_COST, mailer: { renderer, printer } });
   ({ ws, dataDir, dispose } = t);
   const officer = await setupOfficer(ws);
   officer2 = await addOperator(ws, 'security_officer');
@@ -188,6 +203,47 @@ describe('printing a mailer', () => {
       approval: await approvalFor(ws, manager, 'mailer.print', manager2),
     });
     expect(codeOf(again)).toBe('MAILER_ALREADY_PRINTED');
+  });
+});
+
+describe('when something fails before the printer', () => {
+  it('a render failure logs the print as failed, K reached no paper, and the mailer may be printed again', async () => {
+    const { card } = await cardAwaitingActivation(ws);
+    const jobs = printer.jobs.length;
+    renderFails = true;
+    const r = await call(manager, 'mailer:print', {
+      cardRef: card.id,
+      approval: await approvalFor(ws, manager, 'mailer.print', manager2),
+    });
+    expect(codeOf(r)).toBe('MAILER_RENDER_FAILED');
+    expect(printer.jobs.length).toBe(jobs);
+    expect(ws.db.prepare('SELECT result, error_code FROM mailer_prints WHERE card_ref = ?').all(card.id)).toEqual([
+      { result: 'failed', error_code: 'MAILER_RENDER_FAILED' },
+    ]);
+    value(
+      await call(manager, 'mailer:print', {
+        cardRef: card.id,
+        approval: await approvalFor(ws, manager, 'mailer.print', manager2),
+      }),
+    );
+    expect(printer.jobs.length).toBe(jobs + 1);
+  });
+
+  it('a locked keystore refuses the print before any approval is used, changing nothing', async () => {
+    const { card } = await cardAwaitingActivation(ws);
+    const officer = { client: 'officer-desk' } as TestOperator;
+    const before = snapshot();
+    value(await ws.router.dispatch(officer.client, 'keys:lock', {}));
+    try {
+      const r = await call(manager, 'mailer:print', {
+        cardRef: card.id,
+        approval: await approvalFor(ws, manager, 'mailer.print', manager2),
+      });
+      expect(codeOf(r)).toBe('KEYSTORE_LOCKED');
+      expect(snapshot()).toEqual(before);
+    } finally {
+      value(await ws.router.dispatch(officer.client, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }));
+    }
   });
 });
 
