@@ -373,7 +373,13 @@ export class MailerService {
     if (card.state !== 'awaiting_activation') throw wrongState(card);
     const live = (await this.deps.prints.byCard(card.id)).some((p) => p.result !== 'failed');
     if (live) throw alreadyPrinted(card);
-    this.series(card);
+    // A key printed now would be replaced when the card takes the pending series: print after that.
+    if (this.series(card).pendingSn !== null) {
+      throw new AppError(
+        'MAILER_KEY_CHANGING',
+        `Card ${card.n} is about to take a new key. Present the card at a desk first, then print its mailer; nothing was printed.`,
+      );
+    }
     return card;
   }
 

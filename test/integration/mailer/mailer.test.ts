@@ -176,6 +176,18 @@ describe('printing a mailer', () => {
     ).toHaveLength(1);
   });
 
+  it('refuses a first mailer while the card is about to take a new key (its printed K would die)', async () => {
+    const { card } = await cardAwaitingActivation(ws);
+    await ws.keystore.current().prepareCardKeyRotation(card.n, { operator: 'sam', role: 'support' });
+    const before = snapshot();
+    const r = await call(manager, 'mailer:print', {
+      cardRef: card.id,
+      approval: await approvalFor(ws, manager, 'mailer.print', manager2),
+    });
+    expect(codeOf(r)).toBe('MAILER_KEY_CHANGING');
+    expect(snapshot()).toEqual(before);
+  });
+
   it('refuses a card that is not awaiting activation', async () => {
     const { card } = await cardAwaitingActivation(ws);
     ws.db.prepare("UPDATE cards SET state = 'blocked' WHERE id = ?").run(card.id);
