@@ -24,6 +24,7 @@ import type { ListService } from './lists/list.service';
 import type { VerificationService } from './verification/verification.service';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
 import { createLogger, type Logger } from './log';
+import { mailerModule, type MailerOptions } from './mailer/mailer.module';
 import { DbPolicySource } from './policy/policy.service';
 import { policyModule } from './policy/policy.module';
 import { restrictTree } from './private-files';
@@ -46,6 +47,8 @@ export interface WorkstationOptions {
   readonly auditSigner?: AuditSigner;
   /** The clock for lockouts and throttling (ms since the epoch); tests move it instead of waiting. */
   readonly now?: () => number;
+  /** The mailer's Chromium and printer (src/host, src/main); without a renderer this desk prints no mailer. */
+  readonly mailer?: MailerOptions;
 }
 
 export interface Workstation {
@@ -95,6 +98,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       customers: customersModule(core),
       enrollment: enrollmentModule(core),
       lists: listsModule(core),
+      mailer: mailerModule(core),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -112,6 +116,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.customers.handlers,
       ...modules.enrollment.handlers,
       ...modules.lists.handlers,
+      ...modules.mailer.handlers,
     };
     const router = createRouter(core, handlers);
 

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { readerModeFromEnv } from '../core/card/reader-setup';
 import { makePrivateDir } from '../core/private-files';
 import { createWorkstation } from '../core/workstation';
+import { ChromiumMailerRenderer } from './chromium-mailer-renderer';
 import { chromiumArgs, writeLaunchPage, type LaunchPage } from './launch-page';
 import { LAUNCH_LINK_TTL_MS, startLoopbackServer } from './loopback-server';
 
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     shell: 'browser',
     version: process.env['npm_package_version'] ?? 'dev',
     readers: readerModeFromEnv(process.env['OTAC_READER']),
+    mailer: { renderer: ChromiumMailerRenderer.fromHost() },
   });
   const port = process.env['OTAC_PORT'] ? Number(process.env['OTAC_PORT']) : 0;
   const server = await startLoopbackServer(ws, { rendererDir, port });

@@ -5,6 +5,7 @@ import { readerModeFromEnv } from '../core/card/reader-setup';
 import type { ClientEvents } from '../core/rpc/event-feed';
 import { createWorkstation, type Workstation } from '../core/workstation';
 import { appUrlMatcher, devRendererUrl } from './app-url';
+import { ElectronMailerRenderer } from './mailer-window';
 import { hardenSession, isTrustedSender, lockDownWebContents } from './security';
 
 // Electron glue only: one window, the preload bridge, app lifecycle. All work happens in src/core.
@@ -43,6 +44,7 @@ function start(): void {
       shell: 'electron',
       version: app.getVersion(),
       readers: readerModeFromEnv(process.env['OTAC_READER']),
+      mailer: { renderer: new ElectronMailerRenderer() },
     });
   } catch (err) {
     fail(err);

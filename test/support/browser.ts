@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { ReaderMode } from '../../src/core/card/reader-setup';
+import type { MailerOptions } from '../../src/core/mailer/mailer.module';
 import { createWorkstation, type Workstation } from '../../src/core/workstation';
 import { startLoopbackServer, type LoopbackServer } from '../../src/host/loopback-server';
 
@@ -27,11 +28,17 @@ export interface Desk {
 }
 
 /** Real services on a fresh data directory, the built UI, and Debian's Chromium driving it. */
-export async function openDesk(opts: { readers?: ReaderMode } = {}): Promise<Desk> {
+export async function openDesk(opts: { readers?: ReaderMode; mailer?: MailerOptions } = {}): Promise<Desk> {
   const rendererDir = resolve(__dirname, '../../out/renderer');
   if (!existsSync(join(rendererDir, 'index.html'))) throw new Error('Build the UI first: npm run build');
   const dataDir = mkdtempSync(join(tmpdir(), 'otac-desk-'));
-  const ws = createWorkstation({ dataDir, shell: 'browser', version: 'test', readers: opts.readers ?? 'none' });
+  const ws = createWorkstation({
+    dataDir,
+    shell: 'browser',
+    version: 'test',
+    readers: opts.readers ?? 'none',
+    ...(opts.mailer ? { mailer: opts.mailer } : {}),
+  });
   const server = await startLoopbackServer(ws, { rendererDir });
   const browser = await chromium.launch({
     executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',

@@ -22,6 +22,7 @@ import { addCustomer, cardReadIn, keystoreReadyToEnroll } from './enrollment';
 import { approvalFor, approvalOf, value, type TestOperator } from './operators';
 import { ADA } from './customers';
 import { SqliteCustomerRepository } from '../../src/core/customers/customer.repository';
+import { cardAwaitingActivation } from './mailer';
 
 /** An active card bound to a new customer, straight through the repositories (no enrollment needed). */
 async function activeCard(ws: Workstation, n: string): Promise<void> {
@@ -347,6 +348,44 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     input: async (c) => {
       await activeCard(c.ws, 'N-LIST-2');
       return { n: 'N-LIST-2' };
+    },
+  },
+  // The mailer: a card awaiting activation with its key series, as enrollment leaves it (docs/mailer.md).
+  'mailer:print': {
+    as: 'manager',
+    auditAction: 'mailer.printed',
+    input: async (c) => {
+      await keystoreWithMasterKey(c.ws, c.officer, await c.addOperator('security_officer'));
+      const { card } = await cardAwaitingActivation(c.ws);
+      return {
+        cardRef: card.id,
+        approval: await approvalFor(c.ws, c.caller as TestOperator, 'mailer.print', c.officer),
+      };
+    },
+  },
+  'mailer:printBatch': {
+    as: 'manager',
+    auditAction: 'mailer.batch',
+    input: async (c) => {
+      await keystoreWithMasterKey(c.ws, c.officer, await c.addOperator('security_officer'));
+      await cardAwaitingActivation(c.ws);
+      return { approval: await approvalFor(c.ws, c.caller as TestOperator, 'mailer.print', c.officer) };
+    },
+  },
+  'mailer:reprint': {
+    as: 'manager',
+    auditAction: 'mailer.reprinted',
+    input: async (c) => {
+      await keystoreWithMasterKey(c.ws, c.officer, await c.addOperator('security_officer'));
+      const { card } = await cardAwaitingActivation(c.ws);
+      const manager = c.caller as TestOperator;
+      const approval = await approvalFor(c.ws, manager, 'mailer.print', c.officer);
+      await c.ws.router.dispatch(manager.client, 'mailer:print', { cardRef: card.id, approval });
+      return {
+        cardRef: card.id,
+        reason: 'lost in the post',
+        approval: await approvalFor(c.ws, manager, 'mailer.reprint', c.officer),
+      };
     },
   },
 };

@@ -2,13 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWorkstation, type Workstation, type WorkstationOptions } from '../../src/core/workstation';
+import { testMailer } from './mailer';
 
 /**
  * A workstation on a fresh data directory, removed when the test is done. `keystoreScryptCost`
  * puts the software keystore (and its backups) on a cheaper scrypt, for tests that derive many keys.
  */
 export function freshWorkstation(
-  options: Partial<Pick<WorkstationOptions, 'now' | 'readers'>> & {
+  options: Partial<Pick<WorkstationOptions, 'now' | 'readers' | 'mailer'>> & {
     keystoreScryptCost?: { N: number; r: number; p: number };
   } = {},
 ): {
@@ -29,6 +30,7 @@ export function freshWorkstation(
     dataDir,
     shell: 'browser',
     version: 'test',
+    mailer: testMailer(), // Chromium starts only when a test prints
     ...rest,
     ...(keystore ? { keystore } : {}),
   });

@@ -14,6 +14,7 @@ import {
   type CardKeyRotation,
   type CardKeyState,
   type MailerKey,
+  type MailerKeyRequest,
 } from './keystore.types';
 import { aesKcv, type KeyRegistry } from './key-registry';
 
@@ -126,15 +127,27 @@ export class CardKeyService {
     return this.state(n);
   }
 
-  formatForMailer(n: string, opts: CardKeyActor & { reason: string }): MailerKey {
+  formatForMailer(n: string, opts: MailerKeyRequest): MailerKey {
     this.checkRole('mailer', n, opts, MAILER_ROLES);
     const s = this.ensure(n);
-    const bytes = this.backend.deriveBytes(this.mkRef(s.mkVersion), cardKeyKdfInput(n, s.sn));
+    // A reprint prints K' of the pending series (prepared by prepareRotation), which the card takes
+    // at its next presentation (docs/mailer.md); anything else prints the current K.
+    const pending = opts.series === 'pending';
+    if (pending && (s.pendingSn === null || s.pendingMkVersion === null)) {
+      throw new AppError(
+        'CARD_KEY_ROTATION_NOT_PENDING',
+        `No new key series is pending for card ${n}. Prepare the rotation before printing its mailer.`,
+      );
+    }
+    const sn = pending ? (s.pendingSn as number) : s.sn;
+    const mkVersion = pending ? (s.pendingMkVersion as number) : s.mkVersion;
+    const bytes = this.backend.deriveBytes(this.mkRef(mkVersion), cardKeyKdfInput(n, sn));
     try {
-      const result = { n, sn: s.sn, kcv: kcvAes(bytes), formatted: formatMailerKey(bytes) };
+      const result = { n, sn, kcv: kcvAes(bytes), formatted: formatMailerKey(bytes) };
       this.audit('keystore.mailer.customer_key_formatted', {
         n,
-        sn: s.sn,
+        sn,
+        series: pending ? 'pending' : 'current',
         kcv: result.kcv,
         operator: opts.operator,
         role: opts.role,

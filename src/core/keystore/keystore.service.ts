@@ -32,6 +32,7 @@ import type {
   Keystore,
   KeystoreStatus,
   MailerKey,
+  MailerKeyRequest,
   ReceiptKeyHandle,
   SecureSessionHandle,
   SmCommandHeader,
@@ -167,7 +168,7 @@ export class KeystoreService implements Keystore {
   async confirmCardKeyRotation(n: string, sn: number): Promise<CardKeyState> {
     return this.cards.confirmRotation(n, sn);
   }
-  async formatCustomerKeyForMailer(n: string, opts: CardKeyActor & { reason: string }): Promise<MailerKey> {
+  async formatCustomerKeyForMailer(n: string, opts: MailerKeyRequest): Promise<MailerKey> {
     return this.cards.formatForMailer(n, opts);
   }
 

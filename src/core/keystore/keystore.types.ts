@@ -109,6 +109,15 @@ export interface TransportKeyInfo {
   readonly version: number;
 }
 
+/**
+ * A mailer export: who, why, and which series — `current` (the default: the initial mailer) or
+ * `pending`, the K' a reprint puts on paper before the card takes it (docs/mailer.md).
+ */
+export interface MailerKeyRequest extends CardKeyActor {
+  readonly reason: string;
+  readonly series?: 'current' | 'pending';
+}
+
 /** Who acts, and in which role, for the two card-key exports that name a person (mailer, rotation). */
 export interface CardKeyActor {
   readonly operator: string;
@@ -276,7 +285,7 @@ export interface Keystore {
   prepareCardKeyRotation(n: string, opts: CardKeyActor): Promise<CardKeyRotation>;
   confirmCardKeyRotation(n: string, sn: number): Promise<CardKeyState>;
   /** The only clear-text exit for K, for the printed mailer; a role in MAILER_ROLES only. Audited. */
-  formatCustomerKeyForMailer(n: string, opts: CardKeyActor & { reason: string }): Promise<MailerKey>;
+  formatCustomerKeyForMailer(n: string, opts: MailerKeyRequest): Promise<MailerKey>;
 
   // The card profile (docs/card-profile.md 1.2, 6, 7, 8), so the card protocol runs on handles (keystore-card-key-port.ts).
   /**

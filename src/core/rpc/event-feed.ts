@@ -22,6 +22,7 @@ export const DATA_DOMAIN_READ_CHANNEL: Readonly<Record<string, ChannelName>> = {
   keys: 'keys:status',
   audit: 'audit:query',
   customers: 'customers:search',
+  mailers: 'mailer:queue',
 };
 
 function allows(access: Access, role: Role): boolean {

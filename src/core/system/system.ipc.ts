@@ -11,7 +11,7 @@ export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: stri
   dashboard: { status: 'ready', note: "Live reader state, today's activity and recent events." },
   customers: { status: 'ready', note: 'Customer records: search, create, edit, cards and history.' },
   enroll: { status: 'ready', note: 'Bind a blank card to a customer and personalise it.' },
-  mailers: { status: 'planned', note: 'K/N mailer printing under dual control comes with the issuance work.' },
+  mailers: { status: 'ready', note: 'K/N mailers: the queue, printing under dual control, reprints, the print log.' },
   cards: {
     status: 'planned',
     note: 'Cards and their code lists come with the issuance work; the reader panel on the dashboard shows cards live.',

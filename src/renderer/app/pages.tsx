@@ -7,6 +7,7 @@ import { CustomersPage } from '../features/customers/CustomersPage';
 import { DashboardPage } from '../features/dashboard/DashboardPage';
 import { EnrollPage } from '../features/enrollment/EnrollPage';
 import { KeysPage } from '../features/keys/KeysPage';
+import { MailersPage } from '../features/mailer/MailersPage';
 
 /** The page for each route. A page not listed here shows main's note of what will come. */
 export function pageComponent(page: Page, session: SessionInfo): ReactNode {
@@ -23,6 +24,8 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
       return <KeysPage />;
     case 'enroll':
       return <EnrollPage />;
+    case 'mailers':
+      return <MailersPage />;
     default:
       return <PlannedPage page={page} />;
   }

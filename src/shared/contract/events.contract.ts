@@ -38,6 +38,14 @@ export const eventSchemas = {
     reader: text(200),
     step: z.enum(['reading', 'binding', 'personalising', 'checking', 'finishing', 'done']),
   }),
+  /** A mailer batch's progress, sent only to the desk that runs it. */
+  'mailer:progress': z.object({
+    batch: text(40),
+    done: z.number().int(),
+    total: z.number().int(),
+    n: text(64).optional(),
+    result: z.enum(['printed', 'failed', 'uncertain', 'skipped']).optional(),
+  }),
 } as const;
 
 export type EventName = keyof typeof eventSchemas;

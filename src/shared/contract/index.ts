@@ -7,6 +7,7 @@ import { dualControlChannels } from './dual-control.contract';
 import { enrollmentChannels } from './enrollment.contract';
 import { keysChannels } from './keys.contract';
 import { listsChannels } from './lists.contract';
+import { mailerChannels } from './mailer.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
 import { systemChannels } from './system.contract';
@@ -30,6 +31,7 @@ export const contract = {
   ...customersChannels,
   ...enrollmentChannels,
   ...listsChannels,
+  ...mailerChannels,
 } as const;
 
 export type Contract = typeof contract;

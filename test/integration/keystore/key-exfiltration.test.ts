@@ -496,6 +496,21 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         },
       );
       for (const e of listExits) outputs.push({ call: `${e.call} (metadata)`, value: { ...e.value, envelope: '' } });
+      // A reprint's mailer (docs/mailer.md): the pending K' of the rotation prepared above, and only that.
+      const reprint = await ks.formatCustomerKeyForMailer(N, {
+        operator: 'mia',
+        role: 'manager',
+        reason: 'reprint',
+        series: 'pending',
+      });
+      exits.push({ call: 'formatCustomerKeyForMailer (pending)', value: Buffer.from(reprint.formatted) });
+      outputs.push({
+        call: 'formatCustomerKeyForMailer pending (without the formatted key)',
+        value: { ...reprint, formatted: '' },
+      });
+      await record('formatCustomerKeyForMailer pending, none pending', () =>
+        ks.formatCustomerKeyForMailer(OTHER, { operator: 'mia', role: 'manager', reason: 'r', series: 'pending' }),
+      );
     });
 
     /** Every list whose codes the caller must never see outside its envelope. */
@@ -645,6 +660,9 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
       const mailer = exits.find((e) => e.call === 'formatCustomerKeyForMailer');
       const parsed = parseMailerKey(mailer?.value.toString() ?? '');
       expect(parsed.ok && parsed.key.equals(K(OTHER, 1))).toBe(true);
+      const pending = exits.find((e) => e.call === 'formatCustomerKeyForMailer (pending)');
+      const parsedPending = parseMailerKey(pending?.value.toString() ?? '');
+      expect(parsedPending.ok && parsedPending.key.equals(K(N, 2))).toBe(true);
       const actions = fx.audit.map((a) => a.action);
       expect(actions.filter((a) => a === 'keystore.card_key.personalised')).toHaveLength(personalise.length);
       expect(actions.filter((a) => a === 'keystore.card_key.rotation_sent')).toHaveLength(rotation.length);

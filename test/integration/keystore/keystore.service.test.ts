@@ -173,6 +173,7 @@ describe.each(BACKENDS)('keystore service (%s backend)', (backend) => {
     expect(entry?.details).toEqual({
       n: 'N-1002',
       sn: 1,
+      series: 'current',
       kcv: m.kcv,
       operator: 'mia',
       role: 'manager',

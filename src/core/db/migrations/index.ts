@@ -7,6 +7,7 @@ import { migration0005 } from './0005-password-provenance.migration';
 import { migration0006 } from './0006-customers-and-cards.migration';
 import { migration0007 } from './0007-customer-contact-indexes.migration';
 import { migration0008 } from './0008-code-lists.migration';
+import { migration0009 } from './0009-mailer-print-log.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
 export const migrations: readonly Migration[] = [
@@ -18,4 +19,5 @@ export const migrations: readonly Migration[] = [
   migration0006,
   migration0007,
   migration0008,
+  migration0009,
 ];

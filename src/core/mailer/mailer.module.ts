@@ -1,0 +1,47 @@
+import { SqliteCardRepository } from '../cards/card.repository';
+import { SqliteCustomerRepository } from '../customers/customer.repository';
+import type { Core, FeatureModule } from '../feature-module';
+import { mailerHandlers } from './mailer.ipc';
+import { SqliteMailerPrintLogRepository } from './mailer-print-log.repository';
+import type { MailerPrinter, MailerRenderer } from './mailer-ports';
+import { mailerPrinterFromEnv } from './mailer-printers';
+import { loadMailerTemplate } from './mailer-template';
+import { MailerService } from './mailer.service';
+
+/** What the process entry gives the mailer: its Chromium and, if not the default, its printer. */
+export interface MailerOptions {
+  /** Browser mode: the host's headless Chromium; Electron: an offscreen window. None: no printing here. */
+  readonly renderer?: MailerRenderer | null;
+  /** Default: OTAC_MAILER_PRINTER (CUPS) or a private folder (mailer-printers.ts). */
+  readonly printer?: MailerPrinter;
+  /** Default: resources/mailer next to the application. */
+  readonly templateDir?: string;
+}
+
+/** The Mailers page: the queue, printing under dual control, reprints, the print log. */
+export function mailerModule(core: Core): FeatureModule<ReturnType<typeof mailerHandlers>> {
+  const opts = core.opts.mailer ?? {};
+  const renderer = opts.renderer ?? null;
+  const now = core.opts.now;
+  const service = new MailerService({
+    cards: new SqliteCardRepository(core.db),
+    customers: new SqliteCustomerRepository(core.db),
+    prints: new SqliteMailerPrintLogRepository(core.db),
+    cardSeries: core.cardSeries,
+    keystore: core.keystore,
+    dualControl: core.dualControl,
+    audit: core.audit,
+    log: core.log,
+    renderer,
+    printer: opts.printer ?? mailerPrinterFromEnv(process.env, core.opts.dataDir),
+    // Read at each print, so a bank edits resources/mailer/issuer.json without a restart.
+    template: () => loadMailerTemplate(opts.templateDir),
+    ...(now ? { now: () => new Date(now()) } : {}),
+  });
+  return {
+    handlers: mailerHandlers(service, core.events),
+    close: async () => {
+      await renderer?.close?.();
+    },
+  };
+}
