@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { contract } from '../shared/contract';
+import { activationModule } from './activation/activation.module';
 import { adminModule } from './admin/admin.module';
 import { auditModule } from './audit/audit.module';
 import type { AuditCheckpointService } from './audit/audit-checkpoint.service';
@@ -10,6 +11,7 @@ import { AuthService } from './auth/auth.service';
 import { SessionStore } from './auth/session.store';
 import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
+import type { CardReaderService } from './card/reader.types';
 import { openDatabase, type Database } from './db/database';
 import { dualControlHandlers } from './dual-control/dual-control.ipc';
 import { DualControlService } from './dual-control/dual-control.service';
@@ -54,6 +56,8 @@ export interface Workstation {
   readonly keystore: KeystoreHolder;
   /** Signed audit checkpoints; `idle()` settles once queued signatures are written. */
   readonly checkpoints: AuditCheckpointService;
+  /** The card readers (null without a reader service): tests and training put cards in them. */
+  readonly readers: CardReaderService | null;
   close(): Promise<void>;
 }
 
@@ -83,6 +87,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       audit,
       keys: keysModule(core),
       system: systemModule(core),
+      activation: activationModule(core),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -97,6 +102,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.audit.handlers,
       ...modules.keys.handlers,
       ...modules.system.handlers,
+      ...modules.activation.handlers,
     };
     const router = createRouter(core, handlers);
 
@@ -120,6 +126,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       log,
       keystore: core.keystore,
       checkpoints: audit.checkpoints,
+      readers: core.readers,
       close: () => closers.closeAll(),
     };
   } catch (err) {

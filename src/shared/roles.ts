@@ -20,7 +20,7 @@ export const PAGE_ACCESS: Record<Page, readonly Role[]> = {
   dashboard: ROLES,
   enroll: ['clerk', 'manager'],
   mailers: ['manager'],
-  cards: ['clerk', 'manager', 'support', 'auditor'],
+  cards: ['clerk', 'manager', 'support', 'auditor', 'security_officer'],
   reissue: ['support', 'manager'],
   usage: ['manager', 'auditor', 'support'],
   audit: ['auditor', 'security_officer', 'manager'],
