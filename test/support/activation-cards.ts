@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { newBlankCard } from '../../src/card-sim/card-record';
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../src/card-sim/dev-transport-key';
+import { VirtualCard } from '../../src/card-sim/virtual-card';
+import { TRAINING_READER_NAME, TrainingReaderService } from '../../src/core/card/training-reader';
 import { OtacCard } from '../../src/core/card/protocol/card-session';
 import type { ReaderMode } from '../../src/core/card/reader-setup';
 import type { CardReaderService } from '../../src/core/card/reader.types';
@@ -79,9 +82,9 @@ export interface AwaitingCard {
 export async function personaliseAwaiting(
   ws: Workstation,
   reader: string,
-  opts: { activationTries?: number; customerName?: string } = {},
+  opts: { activationTries?: number; customerName?: string; readers?: CardReaderService } = {},
 ): Promise<AwaitingCard> {
-  const readers = ws.readers as CardReaderService;
+  const readers = opts.readers ?? (ws.readers as CardReaderService);
   const ks = ws.keystore.current();
   const n = `N${Date.now() % 1_000_000}${++serial}`.padEnd(10, '7');
   const customerName = opts.customerName ?? `Ada Lovelace ${serial}`;
@@ -154,4 +157,22 @@ export function withTypo(mailerKey: string): string {
 /** A well-formed key (every check character right) that is not the card's K. */
 export function otherKey(): string {
   return formatMailerKey(randomBytes(16));
+}
+
+/**
+ * The training reader (in-process, no pcscd) with a blank card from stock personalised for a new
+ * customer: for contract-level tests that need a card but not the PC/SC test bed.
+ */
+export async function awaitingTrainingCard(
+  ws: Workstation,
+  officer: TestOperator,
+  approver: TestOperator,
+  activationTries = 5,
+): Promise<{ reader: string; awaiting: AwaitingCard }> {
+  await prepareKeystore(ws, officer, approver);
+  const training = ws.readers;
+  if (!(training instanceof TrainingReaderService)) throw new Error('this workstation needs readers: training');
+  training.insert(new VirtualCard(newBlankCard()));
+  const awaiting = await personaliseAwaiting(ws, TRAINING_READER_NAME, { activationTries });
+  return { reader: TRAINING_READER_NAME, awaiting };
 }

@@ -8,7 +8,9 @@ import { createWorkstation, type Workstation, type WorkstationOptions } from '..
  * puts the software keystore (and its backups) on a cheaper scrypt, for tests that derive many keys.
  */
 export function freshWorkstation(
-  options: Partial<Pick<WorkstationOptions, 'now'>> & { keystoreScryptCost?: { N: number; r: number; p: number } } = {},
+  options: Partial<Pick<WorkstationOptions, 'now' | 'readers'>> & {
+    keystoreScryptCost?: { N: number; r: number; p: number };
+  } = {},
 ): {
   ws: Workstation;
   dataDir: string;

@@ -9,6 +9,7 @@ import type { LifeCycle } from '../card/protocol/profile.constants';
 import type { CardReaderService } from '../card/reader.types';
 import { triesLeft } from '../card/status-words';
 import type { CardRecord, CardRepository, CardState } from '../cards/card.repository';
+import { kcvAes } from '../crypto/kcv';
 import { parseMailerKey, type MailerKeyParse } from '../crypto/mailer-key-format';
 import type { CustomerRepository } from '../customers/customer.repository';
 import type { DualControlService } from '../dual-control/dual-control.service';
@@ -33,6 +34,8 @@ export interface ActivatedCard {
   readonly n: string;
   readonly customerId: number;
   readonly actor: KeystoreActor;
+  /** True when an earlier, interrupted attempt had activated the card: a step already done may be done. */
+  readonly completedEarlier: boolean;
 }
 export type AfterActivationHook = (card: ActivatedCard) => Promise<{ message: string } | void>;
 
@@ -161,12 +164,15 @@ export class ActivationService {
       const done = await this.withActor(session, null, (ks) =>
         readers.withCard(reader(input), async (t) => {
           const p = await this.open(t, ks, session);
-          if (p.record.state === 'active' && p.reconciled.length > 0) {
-            // An earlier attempt activated the card but its answer (or our write) was lost.
-            return { record: p.record, completedEarlier: true };
-          }
-          if (p.record.state === 'active' || p.report.lifeCycle === 'active')
+          if (p.record.state === 'active' || p.report.lifeCycle === 'active') {
+            // Done before: an earlier attempt activated the card and its answer (or our write) was
+            // lost. The same K typed again finishes the job; KCVs are public fingerprints, so the
+            // comparison tells nothing a mailer holder does not already know.
+            const current = await ks.cardKeyState(p.record.n);
+            if (p.report.lifeCycle === 'active' && kcvAes(key) === current.kcv)
+              return { record: p.record, completedEarlier: true };
             throw new AppError('CARD_ALREADY_ACTIVE', 'This card is already active. Nothing to do.');
+          }
           if (p.record.state === 'blocked' || p.report.lifeCycle === 'blocked')
             throw new AppError(
               'CARD_BLOCKED',
@@ -196,6 +202,7 @@ export class ActivationService {
         n: done.record.n,
         customerId: done.record.customerId,
         actor: actorOf(session, null),
+        completedEarlier: done.completedEarlier,
       });
       return {
         cardId: done.record.cardId,

@@ -117,14 +117,19 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     expect(await inReader(clerk)).toMatchObject({ nextAction: 'rotate', record: { state: 'active' } });
     expect(auditRows(ws).filter((a) => a.action === 'activation.activate' && a.outcome === 'ok')).toHaveLength(1);
 
-    // Once active, a second activation is refused, not repeated.
+    // Once active, the same K again is an answer, not a second ACTIVATE; another K is refused.
     const again = await call(clerk, 'activation:activate', {
       reader,
       key: awaiting.mailerKey,
       pin: PIN,
       pinRepeat: PIN,
     });
-    expect(again).toMatchObject({ ok: false, error: { code: 'CARD_ALREADY_ACTIVE' } });
+    expect(again).toMatchObject({ ok: true, value: { completedEarlier: true } });
+    const other = otherKey();
+    typed.push(other);
+    const foreign = await call(clerk, 'activation:activate', { reader, key: other, pin: PIN, pinRepeat: PIN });
+    expect(foreign).toMatchObject({ ok: false, error: { code: 'CARD_ALREADY_ACTIVE' } });
+    expect(readCard(file).activationTriesLeft).toBe(5);
   });
 
   it('a typo in K is caught by the check characters before the card is touched: no try spent', async () => {
