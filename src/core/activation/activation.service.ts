@@ -103,44 +103,46 @@ export class ActivationService {
       return empty(reader, 'insert-card', 'No card in this reader. Insert the customer’s card, chip first.');
     }
     return this.withActor(session, null, (ks) =>
-      readers.withCard(reader, async (t) => {
-        const card = new OtacCard(t);
-        await card.select();
-        const report = await card.getState();
-        const found = await this.deps.cards.byCardId(report.cardId.toUpperCase());
-        const cardView = viewOf(report);
-        if (!found) {
-          const blank = report.lifeCycle === 'blank';
+      whileBusy(() =>
+        readers.withCard(reader, async (t) => {
+          const card = new OtacCard(t);
+          await card.select();
+          const report = await card.getState();
+          const found = await this.deps.cards.byCardId(report.cardId.toUpperCase());
+          const cardView = viewOf(report);
+          if (!found) {
+            const blank = report.lifeCycle === 'blank';
+            return {
+              reader,
+              card: cardView,
+              record: null,
+              nextAction: blank ? 'enroll' : 'none',
+              note: blank
+                ? 'A blank card from stock: enroll it for a customer first.'
+                : 'This card is not enrolled at this desk. Check that it is the customer’s card, or ask support.',
+              reconciled: [],
+            } satisfies CardInReader;
+          }
+          const p = await this.present(card, report, found, ks, session);
+          const customer = await this.deps.customers.get(p.record.customerId);
+          const { nextAction, note } = advice(p.record, p.report);
           return {
             reader,
-            card: cardView,
-            record: null,
-            nextAction: blank ? 'enroll' : 'none',
-            note: blank
-              ? 'A blank card from stock: enroll it for a customer first.'
-              : 'This card is not enrolled at this desk. Check that it is the customer’s card, or ask support.',
-            reconciled: [],
+            card: viewOf(p.report),
+            record: {
+              id: p.record.id,
+              n: p.record.n,
+              state: p.record.state,
+              customerId: p.record.customerId,
+              customerName: customer?.fullName ?? '(customer record missing)',
+              activatedAt: p.record.activatedAt,
+            },
+            nextAction,
+            note,
+            reconciled: p.reconciled,
           } satisfies CardInReader;
-        }
-        const p = await this.present(card, report, found, ks, session);
-        const customer = await this.deps.customers.get(p.record.customerId);
-        const { nextAction, note } = advice(p.record, p.report);
-        return {
-          reader,
-          card: viewOf(p.report),
-          record: {
-            id: p.record.id,
-            n: p.record.n,
-            state: p.record.state,
-            customerId: p.record.customerId,
-            customerName: customer?.fullName ?? '(customer record missing)',
-            activatedAt: p.record.activatedAt,
-          },
-          nextAction,
-          note,
-          reconciled: p.reconciled,
-        } satisfies CardInReader;
-      }),
+        }),
+      ),
     );
   }
 
@@ -475,6 +477,21 @@ export class ActivationService {
 
   private at(): string {
     return (this.deps.now?.() ?? new Date()).toISOString();
+  }
+}
+
+/**
+ * The card page reads the card while the status bar's monitor, or a workflow that just ended, may
+ * still hold it for a moment: a read-only view waits briefly instead of showing "busy".
+ */
+async function whileBusy<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'CARD_BUSY' || attempt >= 10) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }
 

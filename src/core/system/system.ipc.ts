@@ -15,8 +15,8 @@ export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: stri
   },
   mailers: { status: 'planned', note: 'K/N mailer printing under dual control comes with the issuance work.' },
   cards: {
-    status: 'planned',
-    note: 'Cards and their code lists come with the issuance work; the reader panel on the dashboard shows cards live.',
+    status: 'ready',
+    note: 'The card in the reader: whose it is, its state and the next action (activate, unblock, change key).',
   },
   reissue: { status: 'planned', note: 'Lost-card reissue with out-of-band passkey comes with the reissue work.' },
   usage: { status: 'planned', note: 'Usage review with charts comes once lists are issued.' },

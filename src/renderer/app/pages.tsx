@@ -3,6 +3,7 @@ import type { SessionInfo } from '../../shared/contract/auth.contract';
 import type { Page } from '../../shared/roles';
 import { AdminPage } from '../features/admin/AdminPage';
 import { AuditPage } from '../features/audit/AuditPage';
+import { CardsPage } from '../features/cards/CardsPage';
 import { DashboardPage } from '../features/dashboard/DashboardPage';
 import { KeysPage } from '../features/keys/KeysPage';
 
@@ -17,6 +18,8 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
       return <AuditPage session={session} />;
     case 'keys':
       return <KeysPage />;
+    case 'cards':
+      return <CardsPage session={session} />;
     default:
       return <PlannedPage page={page} />;
   }
