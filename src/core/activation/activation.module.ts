@@ -15,7 +15,10 @@ export function activationModule(
   const { monitor } = core;
   const service = new ActivationService({
     readers: core.readers,
-    keystore: core.keystore,
+    keystore: {
+      run: (actor, fn) => core.keystore.run(actor, fn),
+      locked: () => core.keystore.currentOrNull() === null,
+    },
     cards: new SqliteCardRepository(core.db),
     customers: new SqliteCustomerRepository(core.db),
     dualControl: core.dualControl,

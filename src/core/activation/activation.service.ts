@@ -42,7 +42,11 @@ export type AfterActivationHook = (card: ActivatedCard) => Promise<{ message: st
 export interface ActivationDeps {
   readonly readers: CardReaderService | null;
   /** The open keystore, acting for a named operator (KeystoreHolder.run). */
-  readonly keystore: { run<T>(actor: KeystoreActor, fn: (ks: Keystore) => T): T };
+  readonly keystore: {
+    run<T>(actor: KeystoreActor, fn: (ks: Keystore) => T): T;
+    /** True while the keystore is locked (KeystoreHolder: currentOrNull() === null). */
+    locked?: () => boolean;
+  };
   readonly cards: CardRepository;
   readonly customers: CustomerRepository;
   readonly dualControl: Pick<DualControlService, 'require'>;
@@ -102,7 +106,9 @@ export class ActivationService {
     if (!slot.cardPresent) {
       return empty(reader, 'insert-card', 'No card in this reader. Insert the customer’s card, chip first.');
     }
-    return this.withActor(session, null, (ks) =>
+    // The card page still shows the card while the keystore is locked; only a rotation left half
+    // done waits for it (finishing one needs a session under K').
+    const read = (ks: Keystore | null) =>
       whileBusy(() =>
         readers.withCard(reader, async (t) => {
           const card = new OtacCard(t);
@@ -142,8 +148,8 @@ export class ActivationService {
             reconciled: p.reconciled,
           } satisfies CardInReader;
         }),
-      ),
-    );
+      );
+    return this.deps.keystore.locked?.() ? read(null) : this.withActor(session, null, read);
   }
 
   async activate(
@@ -348,7 +354,7 @@ export class ActivationService {
     card: OtacCard,
     firstReport: CardReport,
     found: CardRecord,
-    ks: Keystore,
+    ks: Keystore | null,
     session: Session,
   ): Promise<Presented> {
     if (firstReport.n !== undefined && firstReport.n !== found.n) {
@@ -364,8 +370,8 @@ export class ActivationService {
 
     // A rotation cut off after the card's ROTATE KEY: the card holds the pending K'. Only a
     // session under K' (its cryptogram verified) counts as proof, never the plain version byte.
-    const keys = await ks.cardKeyState(record.n);
-    if (keys.pendingSn !== null && report.keyVersion === keys.pendingSn) {
+    const keys = ks ? await ks.cardKeyState(record.n) : null;
+    if (ks && keys && keys.pendingSn !== null && report.keyVersion === keys.pendingSn) {
       const port = new KeystoreCardKeyPort(ks);
       const pending = await port.cardKey(record.n, keys.pendingSn);
       const proof = await (await card.openSecureChannel(port, pending, keys.pendingSn)).readState();

@@ -130,4 +130,22 @@ describe('activation service on the training reader', () => {
       expect((await card.getState()).pinTriesLeft).toBe(3);
     });
   });
+
+  it('with the keystore locked the card page still shows the card; activation waits for the keystore and costs no try', async () => {
+    const { awaiting, desk } = await setUp();
+    const clerk = await addOperator(desk.ws, 'clerk');
+    await desk.ws.keystore.lock(null);
+    const view = value(await desk.ws.router.dispatch(clerk.client, 'cards:inReader', { reader }));
+    expect(view).toMatchObject({ nextAction: 'activate', card: { lifeCycle: 'personalised', activationTriesLeft: 5 } });
+    const r = await desk.ws.router.dispatch(clerk.client, 'activation:activate', {
+      reader,
+      key: awaiting.mailerKey,
+      pin: '2468',
+      pinRepeat: '2468',
+    });
+    expect(r).toMatchObject({ ok: false, error: { code: 'KEYSTORE_LOCKED' } });
+    expect(value(await desk.ws.router.dispatch(clerk.client, 'cards:inReader', { reader }))).toMatchObject({
+      card: { activationTriesLeft: 5 },
+    });
+  });
 });
