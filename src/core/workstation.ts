@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { contract } from '../shared/contract';
+import { activationModule } from './activation/activation.module';
 import { adminModule } from './admin/admin.module';
 import { auditModule } from './audit/audit.module';
 import { customersModule } from './customers/customers.module';
@@ -11,6 +12,7 @@ import { AuthService } from './auth/auth.service';
 import { SessionStore } from './auth/session.store';
 import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
+import type { CardReaderService } from './card/reader.types';
 import { openDatabase, type Database } from './db/database';
 import { enrollmentModule } from './enrollment/enrollment.module';
 import { dualControlHandlers } from './dual-control/dual-control.ipc';
@@ -66,6 +68,8 @@ export interface Workstation {
   readonly lists: ListService;
   /** verify(N, code, index?): the one place a code is checked and its use marked. */
   readonly verification: VerificationService;
+  /** The card readers (null without a reader service): tests and training put cards in them. */
+  readonly readers: CardReaderService | null;
   close(): Promise<void>;
 }
 
@@ -99,6 +103,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       enrollment: enrollmentModule(core),
       lists: listsModule(core),
       mailer: mailerModule(core),
+      activation: activationModule(core),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -117,6 +122,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.enrollment.handlers,
       ...modules.lists.handlers,
       ...modules.mailer.handlers,
+      ...modules.activation.handlers,
     };
     const router = createRouter(core, handlers);
 
@@ -142,6 +148,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       checkpoints: audit.checkpoints,
       lists: modules.lists.lists,
       verification: modules.lists.verification,
+      readers: core.readers,
       close: () => closers.closeAll(),
     };
   } catch (err) {

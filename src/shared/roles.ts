@@ -32,7 +32,7 @@ export const PAGE_ACCESS: Record<Page, readonly Role[]> = {
   customers: ['clerk', 'manager', 'support', 'auditor'],
   enroll: ['clerk', 'manager'],
   mailers: ['manager'],
-  cards: ['clerk', 'manager', 'support', 'auditor'],
+  cards: ['clerk', 'manager', 'support', 'auditor', 'security_officer'],
   reissue: ['support', 'manager'],
   usage: ['manager', 'auditor', 'support'],
   audit: ['auditor', 'security_officer', 'manager'],

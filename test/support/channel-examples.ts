@@ -1,7 +1,9 @@
 import type { ChannelName } from '../../src/shared/contract';
 import type { Role } from '../../src/shared/roles';
 import { DEFAULT_POLICIES } from '../../src/core/policy/policy.service';
+import type { ReaderMode } from '../../src/core/card/reader-setup';
 import type { Workstation } from '../../src/core/workstation';
+import { awaitingTrainingCard, otherKey } from './activation-cards';
 import { OFFICER } from './fresh-workstation';
 import {
   APPROVER_BACKUP_PASSPHRASE,
@@ -62,10 +64,10 @@ export interface ChannelExample {
   readonly as: Role | 'anonymous';
   /** Leave the workstation at first run (no operators yet). */
   readonly firstRun?: boolean;
+  /** Card readers the workstation needs for this call (the in-process training reader for card workflows). */
+  readonly readers?: ReaderMode;
   /** The audit action the call writes; by default the channel name with ':' as '.'. */
   readonly auditAction?: string;
-  /** The reader service the workstation needs for the call (default: none). */
-  readonly readers?: 'training';
   /** Builds the state the call needs and returns a valid input. */
   readonly input: (ctx: ExampleContext) => unknown;
 }
@@ -222,6 +224,37 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       await createKeystore(c.ws, c.officer);
       await c.ws.router.dispatch(c.officer.client, 'keys:createBankCa', { commonName: 'Demo Bank CA' });
       return { commonName: 'Demo Issuer' };
+    },
+  },
+  'activation:activate': {
+    as: 'clerk',
+    readers: 'training',
+    input: async (c) => {
+      const { reader, awaiting } = await awaitingTrainingCard(c.ws, c.officer, await c.addOperator('security_officer'));
+      return { reader, key: awaiting.mailerKey, pin: '2468', pinRepeat: '2468' };
+    },
+  },
+  'activation:unblock': {
+    as: 'manager',
+    readers: 'training',
+    input: async (c) => {
+      const { reader } = await awaitingTrainingCard(c.ws, c.officer, await c.addOperator('security_officer'), 3);
+      const manager = c.caller as TestOperator;
+      const wrong = { reader, key: otherKey(), pin: '2468', pinRepeat: '2468' };
+      for (let i = 0; i < 3; i++) await c.ws.router.dispatch(manager.client, 'activation:activate', wrong);
+      return {
+        reader,
+        approval: await approvalFor(c.ws, manager, 'card.unblock', approvalOf(await c.addOperator('manager'))),
+      };
+    },
+  },
+  'cards:rotateKey': {
+    as: 'support',
+    readers: 'training',
+    auditAction: 'cards.rotate_key',
+    input: async (c) => {
+      const { reader } = await awaitingTrainingCard(c.ws, c.officer, await c.addOperator('security_officer'));
+      return { reader };
     },
   },
   'keys:retireCardKey': {

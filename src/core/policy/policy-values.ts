@@ -30,6 +30,7 @@ export const DEFAULT_POLICIES: Policies = {
     'keys.restore': { required: true, approverRoles: ['security_officer'] },
     'recovery.unlock': { required: true, approverRoles: ['manager'] },
     'operator.privileged': { required: true, approverRoles: ['security_officer'] },
+    'card.unblock': { required: true, approverRoles: ['manager', 'security_officer'] },
   },
 };
 

@@ -13,8 +13,8 @@ export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: stri
   enroll: { status: 'ready', note: 'Bind a blank card to a customer and personalise it.' },
   mailers: { status: 'ready', note: 'K/N mailers: the queue, printing under dual control, reprints, the print log.' },
   cards: {
-    status: 'planned',
-    note: 'Cards and their code lists come with the issuance work; the reader panel on the dashboard shows cards live.',
+    status: 'ready',
+    note: 'The card in the reader: whose it is, its state and the next action (activate, unblock, change key).',
   },
   reissue: { status: 'planned', note: 'Lost-card reissue with out-of-band passkey comes with the reissue work.' },
   usage: { status: 'planned', note: 'Usage review with charts comes once lists are issued.' },

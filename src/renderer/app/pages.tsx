@@ -4,6 +4,7 @@ import type { Page } from '../../shared/roles';
 import { AdminPage } from '../features/admin/AdminPage';
 import { AuditPage } from '../features/audit/AuditPage';
 import { CustomersPage } from '../features/customers/CustomersPage';
+import { CardsPage } from '../features/cards/CardsPage';
 import { DashboardPage } from '../features/dashboard/DashboardPage';
 import { EnrollPage } from '../features/enrollment/EnrollPage';
 import { KeysPage } from '../features/keys/KeysPage';
@@ -26,6 +27,8 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
       return <EnrollPage />;
     case 'mailers':
       return <MailersPage />;
+    case 'cards':
+      return <CardsPage session={session} />;
     default:
       return <PlannedPage page={page} />;
   }

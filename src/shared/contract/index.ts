@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { activationChannels } from './activation.contract';
 import { adminChannels } from './admin.contract';
 import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
@@ -32,6 +33,7 @@ export const contract = {
   ...enrollmentChannels,
   ...listsChannels,
   ...mailerChannels,
+  ...activationChannels,
 } as const;
 
 export type Contract = typeof contract;

@@ -16,6 +16,8 @@ export const DUAL_CONTROL_ACTIONS = [
   'recovery.unlock',
   /** Create, re-enable or reset the password of a manager or security officer; give or take either role. */
   'operator.privileged',
+  /** RESET RETRY COUNTER on a blocked card (docs/activation.md). */
+  'card.unblock',
 ] as const;
 export type DualControlAction = (typeof DUAL_CONTROL_ACTIONS)[number];
 

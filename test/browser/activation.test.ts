@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import type { CardReaderService } from '../../src/core/card/reader.types';
+import { personaliseAwaiting, prepareKeystore, withTypo, type AwaitingCard } from '../support/activation-cards';
+import { seriousA11yViolations } from '../support/a11y';
+import { openDesk, type Desk } from '../support/browser';
+import { alertText, openPageByAddress, signIn } from '../support/desk-pages';
+import { addOperator, setupOfficer, type TestOperator } from '../support/operators';
+import { createTestCard, readCard, type TestCard } from '../support/test-cards';
+import { eventually, useTestbed, type Testbed } from '../support/testbed';
+
+// Activation from the card page in Chromium over the real stack: the card in pcscd via vpcd, the
+// page showing whose card it is, K typed from the mailer (a typo first, caught before the card is
+// touched), the card active afterwards. Every view passes axe.
+
+const PIN = '5820';
+
+describe('activation from the card page (browser mode, real pcscd)', () => {
+  let bed: Testbed;
+  let desk: Desk;
+  let page: Page;
+  let clerk: TestOperator;
+  let card: TestCard;
+  let awaiting: AwaitingCard;
+
+  beforeAll(async () => {
+    bed = await useTestbed('activation-browser');
+    desk = await openDesk({ readers: 'pcsc' });
+    const officer = await setupOfficer(desk.ws);
+    await prepareKeystore(desk.ws, officer, await addOperator(desk.ws, 'security_officer'));
+    clerk = await addOperator(desk.ws, 'clerk');
+    const readers = desk.ws.readers as CardReaderService;
+    await eventually(() => readers.snapshot().readers.length === 2, 'both vpcd readers', 10_000);
+    card = createTestCard(bed.cardDir);
+    await bed.insert(card.file, 0);
+    await eventually(
+      () => readers.snapshot().readers.some((r) => r.name === bed.readerName(0) && r.condition === 'ready'),
+      'card ready',
+    );
+    awaiting = await personaliseAwaiting(desk.ws, bed.readerName(0), { customerName: 'Grace Hopper' });
+    page = await desk.openPage();
+  });
+
+  afterAll(async () => {
+    await desk?.close();
+    await bed?.close();
+  });
+
+  it('shows the card in the reader: whose it is, its state and the next action; passes axe', async () => {
+    await signIn(page, clerk.username, clerk.password);
+    await page.getByRole('region', { name: 'Dashboard' }).waitFor();
+    await openPageByAddress(page, 'cards');
+    const region = page.getByRole('region', { name: 'Card in the reader' });
+    await region.getByTestId('card-customer').getByText('Grace Hopper').waitFor();
+    expect(await region.getByTestId('card-state').textContent()).toContain('awaiting activation');
+    expect(await region.getByTestId('activation-tries').textContent()).toBe('5');
+    await region.getByRole('form', { name: 'Activate card' }).waitFor();
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  });
+
+  it('a typo is named by its group and costs no try; the fields are cleared and K is never shown back', async () => {
+    const form = page.getByRole('form', { name: 'Activate card' });
+    const keyField = form.getByLabel('Activation key from the mailer');
+    expect(await keyField.getAttribute('autocomplete')).toBe('off');
+    expect(await keyField.getAttribute('type')).toBe('password');
+    await keyField.fill(withTypo(awaiting.mailerKey));
+    await form.getByLabel('New PIN', { exact: true }).fill(PIN);
+    await form.getByLabel('Repeat PIN').fill(PIN);
+    await form.getByLabel('Repeat PIN').press('Enter');
+    expect(await alertText(page)).toMatch(/Group 3/);
+    expect(await keyField.inputValue()).toBe('');
+    expect(await form.getByLabel('New PIN', { exact: true }).inputValue()).toBe('');
+    expect(readCard(card).activationTriesLeft).toBe(5);
+    expect(await page.getByTestId('activation-tries').textContent()).toBe('5');
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  });
+
+  it('activates with K typed from the mailer; the page then shows the card active', async () => {
+    const form = page.getByRole('form', { name: 'Activate card' });
+    // Typed as a cardholder types: key by key.
+    await form.getByLabel('Activation key from the mailer').pressSequentially(awaiting.mailerKey);
+    await form.getByLabel('New PIN', { exact: true }).fill(PIN);
+    await form.getByLabel('Repeat PIN').fill(PIN);
+    await form.getByRole('button', { name: 'Activate' }).click();
+    await page
+      .locator('[data-testid=card-state]', { hasText: /^active$/ })
+      .waitFor({ timeout: 10_000 })
+      .catch(async (e: unknown) => {
+        throw new Error(`card page did not show the card active: ${await page.locator('main').innerText()}`, {
+          cause: e,
+        });
+      });
+    expect(readCard(card)).toMatchObject({ lifeCycle: 'active', pin: PIN });
+    const row = desk.ws.db.prepare('SELECT state FROM cards WHERE id = ?').get(awaiting.record.id) as { state: string };
+    expect(row.state).toBe('active');
+    const html = await page.content();
+    expect(html).not.toContain(awaiting.mailerKey);
+    expect(html).not.toContain(awaiting.mailerKey.replace(/-/g, ''));
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  });
+});
