@@ -6,7 +6,8 @@ import type { MailerRenderer } from '../core/mailer/mailer-ports';
 // mailer gets a fresh browser context with script off and the network off, closed right after its
 // PDF is made, so K is in no page that outlives the print (docs/mailer.md).
 
-const ARGS = [
+/** Headless Chromium on these machines: no sandbox (root, containers), nothing that phones home. */
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-dev-shm-usage',
@@ -57,7 +58,7 @@ export class ChromiumMailerRenderer implements MailerRenderer {
 
   private launch(): Promise<Browser> {
     if (!this.browser) {
-      const launching = chromium.launch({ executablePath: this.executablePath, args: ARGS, headless: true });
+      const launching = chromium.launch({ executablePath: this.executablePath, args: CHROMIUM_ARGS, headless: true });
       // A failed launch is retried at the next print rather than remembered.
       launching.catch(() => {
         if (this.browser === launching) this.browser = null;

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newBlankCard } from '../../src/card-sim/card-record';
-import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../src/card-sim/dev-transport-key';
 import { VirtualCard } from '../../src/card-sim/virtual-card';
 import { TRAINING_READER_NAME, TrainingReaderService } from '../../src/core/card/training-reader';
 import { OtacCard } from '../../src/core/card/protocol/card-session';
@@ -14,8 +13,8 @@ import { formatMailerKey } from '../../src/core/crypto/mailer-key-format';
 import { SqliteCustomerRepository } from '../../src/core/customers/customer.repository';
 import { KeystoreCardKeyPort } from '../../src/core/keystore/keystore-card-key-port';
 import { createWorkstation, type Workstation } from '../../src/core/workstation';
-import { keystoreWithMasterKey } from './keys';
 import { addOperator, setupOfficer, value, type TestOperator } from './operators';
+import { keystoreReadyToEnroll } from './enrollment';
 
 // A card awaiting activation without the enrollment feature: the test personalises a blank card
 // through the protocol and keystore calls enrollment will use, and writes the customer and card
@@ -55,15 +54,8 @@ export async function cardDesk(readers: ReaderMode): Promise<{
 }
 
 export async function prepareKeystore(ws: Workstation, officer: TestOperator, approver: TestOperator): Promise<void> {
-  await keystoreWithMasterKey(ws, officer, approver);
-  value(await ws.router.dispatch(officer.client, 'keys:createBankCa', { commonName: 'Test Bank CA' }));
+  await keystoreReadyToEnroll(ws, officer, approver); // master key, bank CA, the vendor's transport key
   value(await ws.router.dispatch(officer.client, 'keys:createIssuerKey', { commonName: 'Test Issuer' }));
-  // Development stock's well-known vendor key, passed in by the test: core never imports the card simulator.
-  await ws.keystore.current().importTransportMasterKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, {
-    officer: officer.username,
-    approver: approver.username,
-    reason: 'development card stock',
-  });
 }
 
 let serial = 0;

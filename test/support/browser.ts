@@ -6,17 +6,9 @@ import type { ReaderMode } from '../../src/core/card/reader-setup';
 import type { MailerOptions } from '../../src/core/mailer/mailer.module';
 import { createWorkstation, type Workstation } from '../../src/core/workstation';
 import { startLoopbackServer, type LoopbackServer } from '../../src/host/loopback-server';
+import { CHROMIUM_ARGS } from '../../src/host/chromium-mailer-renderer';
 
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-quic',
-];
+export { CHROMIUM_ARGS };
 
 export interface Desk {
   readonly ws: Workstation;

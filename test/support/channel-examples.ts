@@ -23,30 +23,12 @@ import { generateN } from '../../src/core/enrollment/identification-code';
 import { addCustomer, cardReadIn, keystoreReadyToEnroll } from './enrollment';
 import { approvalFor, approvalOf, value, type TestOperator } from './operators';
 import { ADA } from './customers';
-import { SqliteCustomerRepository } from '../../src/core/customers/customer.repository';
+import { cardRow } from './cards';
 import { cardAwaitingActivation } from './mailer';
 
 /** An active card bound to a new customer, straight through the repositories (no enrollment needed). */
 async function activeCard(ws: Workstation, n: string): Promise<void> {
-  const at = new Date().toISOString();
-  const customer = await new SqliteCustomerRepository(ws.db).insert(
-    {
-      customerRef: `C-${n}`,
-      fullName: 'Ada Lovelace',
-      birthDate: null,
-      address: { line1: '12 Square', line2: null, postalCode: '1000', city: 'London', country: 'GB' },
-      email: null,
-      mobile: null,
-      branch: 'Central',
-    },
-    { operator: 'clara', at },
-  );
-  const cards = new SqliteCardRepository(ws.db);
-  const card = await cards.insert(
-    { cardId: '0102030405060708', customerId: customer.id, n, sealMode: 'card-key' },
-    { operator: 'clara', at },
-  );
-  await cards.transition(card.id, ['enrolling'], 'active', at);
+  await cardRow(ws.db, { n });
 }
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */

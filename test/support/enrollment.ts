@@ -1,5 +1,6 @@
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../src/card-sim/dev-transport-key';
-import { SqliteCustomerRepository, type CustomerRecord } from '../../src/core/customers/customer.repository';
+import type { CustomerRecord } from '../../src/core/customers/customer.repository';
+import { customerRow } from './cards';
 import type { Workstation } from '../../src/core/workstation';
 import type { ReaderSnapshot } from '../../src/shared/contract';
 import { keystoreWithMasterKey } from './keys';
@@ -23,22 +24,12 @@ export async function keystoreReadyToEnroll(
   });
 }
 
-let serial = 0;
-
 export async function addCustomer(ws: Workstation, fullName = 'Erika Mustermann'): Promise<CustomerRecord> {
-  serial++;
-  return new SqliteCustomerRepository(ws.db).insert(
-    {
-      customerRef: `C-${process.pid}-${serial}`,
-      fullName,
-      birthDate: '1980-02-29',
-      address: { line1: 'Hauptstraße 1', line2: null, postalCode: '10115', city: 'Berlin', country: 'DE' },
-      email: null,
-      mobile: null,
-      branch: 'Mitte',
-    },
-    { operator: 'test', at: new Date().toISOString() },
-  );
+  return customerRow(ws.db, {
+    fullName,
+    address: { line1: 'Hauptstraße 1', line2: null, postalCode: '10115', city: 'Berlin', country: 'DE' },
+    branch: 'Mitte',
+  });
 }
 
 /** Waits until the workstation's reader monitor has read the card in `reader` (so nothing else holds it). */

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { SqliteCardRepository, type CardRecord } from '../../src/core/cards/card.repository';
-import { SqliteCustomerRepository, type CustomerRecord } from '../../src/core/customers/customer.repository';
+import type { CustomerRecord } from '../../src/core/customers/customer.repository';
+import { cardRow } from './cards';
 import type { MailerOptions } from '../../src/core/mailer/mailer.module';
 import type { MailerPrinter, MailerPrintJob } from '../../src/core/mailer/mailer-ports';
 import type { Workstation } from '../../src/core/workstation';
@@ -50,28 +51,19 @@ export async function cardAwaitingActivation(
 ): Promise<{ card: CardRecord; customer: CustomerRecord }> {
   const i = ++cardSerial;
   const at = new Date().toISOString();
-  const customer = await new SqliteCustomerRepository(ws.db).insert(
-    {
-      customerRef: `C-${process.pid}-${i}`,
+  const { card: enrolling, customer } = await cardRow(ws.db, {
+    state: 'enrolling',
+    at,
+    ...(opts.n ? { n: opts.n } : {}),
+    ...(opts.cardId ? { cardId: opts.cardId } : {}),
+    customer: {
       fullName: opts.fullName ?? `Erika Mustermann ${i}`,
       birthDate: '1980-01-31',
       address: { line1: 'Heidestraße 17', line2: null, postalCode: '51147', city: 'Köln', country: 'Germany' },
-      email: null,
-      mobile: null,
       branch: 'Main',
     },
-    { operator: 'clerk', at },
-  );
+  });
   const cards = new SqliteCardRepository(ws.db);
-  const enrolling = await cards.insert(
-    {
-      cardId: opts.cardId ?? `A0B1C2${String(i).padStart(4, '0')}`,
-      customerId: customer.id,
-      n: opts.n ?? `N-${7000 + i}`,
-      sealMode: 'card-key',
-    },
-    { operator: 'clerk', at },
-  );
   await ws.keystore.current().cardKey(enrolling.n); // issues series 1, as PERSONALISE does
   const card = await cards.transition(enrolling.id, ['enrolling'], 'awaiting_activation', at);
   if (!card) throw new Error('card did not move to awaiting_activation');

@@ -1,9 +1,9 @@
+import { SqliteCardRepository, type CardRepository } from '../cards/card.repository';
+import { nameKey, SqliteCustomerRepository, type CustomerRepository } from '../customers/customer.repository';
 import type { Database } from '../db/database';
-import { nameKey } from '../customers/customer.repository';
 
-// The enrollment wizard's customer search: name or customer reference, a short page of matches.
-// The customers feature owns the full search (card id, N, duplicates); this is the minimum the
-// wizard needs, kept here so the two features do not edit one file. Portable SQL (docs/storage.md).
+// The enrollment wizard's customer search: name or customer reference, a short page of matches,
+// answered by the customers feature's repository (one search, one set of rules).
 
 export interface CustomerChoice {
   readonly id: number;
@@ -22,51 +22,55 @@ export interface CustomerPicker {
   get(id: number): Promise<CustomerChoice | null>;
 }
 
-interface Row {
-  id: number;
-  full_name: string;
-  customer_ref: string | null;
-  birth_date: string | null;
-  city: string;
-  branch: string;
-  cards: number;
-}
-
-const fromRow = (r: Row): CustomerChoice => ({
-  id: r.id,
-  fullName: r.full_name,
-  customerRef: r.customer_ref,
-  birthDate: r.birth_date,
-  city: r.city,
-  branch: r.branch,
-  cards: r.cards,
-});
-
-const SELECT = `SELECT c.id, c.full_name, c.customer_ref, c.birth_date, c.city, c.branch,
-    (SELECT COUNT(*) FROM cards k WHERE k.customer_id = c.id) AS cards
-  FROM customers c`;
-
-/** LIKE pattern for `s` taken literally. */
-const literal = (s: string): string => s.replace(/[\\%_]/g, (m) => `\\${m}`);
-
-export class SqliteCustomerPicker implements CustomerPicker {
-  constructor(private readonly db: Database) {}
+/**
+ * The picker over the customers feature's own search (customer.repository.ts): words that begin
+ * the name or one of its words, or the exact customer reference; the same rules as the Customers page.
+ */
+export class RepositoryCustomerPicker implements CustomerPicker {
+  constructor(
+    private readonly customers: CustomerRepository,
+    private readonly cards: CardRepository,
+  ) {}
 
   async search(query: string, limit: number): Promise<CustomerChoice[]> {
-    const words = nameKey(query).split(' ').filter(Boolean).slice(0, 5);
-    if (words.length === 0) return [];
-    const byName = words.map(() => `c.name_key LIKE ? ESCAPE '\\'`).join(' AND ');
-    return this.db
-      .prepare<unknown[], Row>(
-        `${SELECT} WHERE (${byName}) OR c.customer_ref LIKE ? ESCAPE '\\'
-         ORDER BY c.name_key, c.id LIMIT ?`,
-      )
-      .all(...words.map((w) => `%${literal(w)}%`), `${literal(query.trim())}%`, limit)
-      .map(fromRow);
+    const nameWords = nameKey(query).split(' ').filter(Boolean).slice(0, 5);
+    if (nameWords.length === 0) return [];
+    const { rows } = await this.customers.search({
+      nameWords,
+      customerRef: query.trim(),
+      anyOf: true,
+      sort: 'name',
+      direction: 'asc',
+      limit,
+      offset: 0,
+    });
+    return rows.map((r) => ({
+      id: r.id,
+      fullName: r.fullName,
+      customerRef: r.customerRef,
+      birthDate: r.birthDate,
+      city: r.city,
+      branch: r.branch,
+      cards: r.cards,
+    }));
   }
 
   async get(id: number): Promise<CustomerChoice | null> {
-    const row = this.db.prepare<[number], Row>(`${SELECT} WHERE c.id = ?`).get(id);
-    return row ? fromRow(row) : null;
+    const c = await this.customers.get(id);
+    if (!c) return null;
+    const cards = (await this.cards.listByCustomer(id)).length;
+    return {
+      id: c.id,
+      fullName: c.fullName,
+      customerRef: c.customerRef,
+      birthDate: c.birthDate,
+      city: c.address.city,
+      branch: c.branch,
+      cards,
+    };
   }
 }
+
+/** The picker on one SQLite database. */
+export const sqliteCustomerPicker = (db: Database): CustomerPicker =>
+  new RepositoryCustomerPicker(new SqliteCustomerRepository(db), new SqliteCardRepository(db));

@@ -2,17 +2,19 @@ import { join } from 'node:path';
 import { TrainingReaderService } from '../card/training-reader';
 import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
-import { SqliteCustomerPicker } from './customer-picker.repository';
+import { SqliteCustomerRepository } from '../customers/customer.repository';
+import { RepositoryCustomerPicker } from './customer-picker.repository';
 import { enrollmentHandlers } from './enrollment.ipc';
 import { EnrollmentService } from './enrollment.service';
 import { TrainingStock } from './training-stock';
 
 /** The Enroll page: customer search, the card in the chosen reader, enrollment and its retry; training cards. */
 export function enrollmentModule(core: Core): FeatureModule<ReturnType<typeof enrollmentHandlers>> {
-  const customers = new SqliteCustomerPicker(core.db);
+  const cards = new SqliteCardRepository(core.db);
+  const customers = new RepositoryCustomerPicker(new SqliteCustomerRepository(core.db), cards);
   const monitor = core.monitor;
   const service = new EnrollmentService({
-    cards: new SqliteCardRepository(core.db),
+    cards,
     customers,
     readers: core.readers,
     keystore: core.keystore,

@@ -10,7 +10,7 @@ import type { CardReaderService } from '../../../src/core/card/reader.types';
 import type { CardTransport } from '../../../src/core/card/transport';
 import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
-import { SqliteCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
+import { sqliteCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
 import { EnrollmentService } from '../../../src/core/enrollment/enrollment.service';
 import { createLogger } from '../../../src/core/log';
 import { createWorkstation, type Workstation } from '../../../src/core/workstation';
@@ -120,7 +120,7 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
     cards = new SqliteCardRepository(ws.db);
     service = new EnrollmentService({
       cards,
-      customers: new SqliteCustomerPicker(ws.db),
+      customers: sqliteCustomerPicker(ws.db),
       readers: tearing,
       keystore: ws.keystore,
       audit: new AuditService(ws.db),

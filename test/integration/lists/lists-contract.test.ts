@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
-import { SqliteCustomerRepository } from '../../../src/core/customers/customer.repository';
+import { cardRow } from '../../support/cards';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import type { Workstation } from '../../../src/core/workstation';
 import { freshWorkstation } from '../../support/fresh-workstation';
@@ -16,36 +15,11 @@ describe('lists:* channels', () => {
   let clerk: TestOperator;
   let support: TestOperator;
   let auditor: TestOperator;
-  let serial = 0;
   const call = (who: TestOperator, channel: string, input: unknown = {}) =>
     ws.router.dispatch(who.client, channel, input);
 
   async function activeCard(): Promise<{ id: number; n: string }> {
-    serial++;
-    const at = new Date().toISOString();
-    const customer = await new SqliteCustomerRepository(ws.db).insert(
-      {
-        customerRef: `C-${serial}`,
-        fullName: 'Grace Hopper',
-        birthDate: null,
-        address: { line1: '1 Navy Yard', line2: null, postalCode: '20001', city: 'Washington', country: 'US' },
-        email: null,
-        mobile: null,
-        branch: 'Central',
-      },
-      { operator: 'clara', at },
-    );
-    const cards = new SqliteCardRepository(ws.db);
-    const card = await cards.insert(
-      {
-        cardId: `00000000000000${serial.toString(16).padStart(2, '0')}`,
-        customerId: customer.id,
-        n: `N-C-${serial}`,
-        sealMode: 'card-key',
-      },
-      { operator: 'clara', at },
-    );
-    await cards.transition(card.id, ['enrolling'], 'active', at);
+    const { card } = await cardRow(ws.db);
     return { id: card.id, n: card.n };
   }
 

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cardRow } from '../../support/cards';
 import { AuditService } from '../../../src/core/audit/audit.service';
 import { SqliteCardRepository, type CardRecord } from '../../../src/core/cards/card.repository';
-import { SqliteCustomerRepository } from '../../../src/core/customers/customer.repository';
 import { openDatabase, type Database } from '../../../src/core/db/database';
 import { KeystoreCardKeyPort } from '../../../src/core/keystore/keystore-card-key-port';
 import type { KeystoreService } from '../../../src/core/keystore/keystore.service';
@@ -42,7 +42,6 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
   let verifier: VerificationService;
   let now = new Date('2026-12-02T10:00:00.000Z');
   let policy: Policies = { ...DEFAULT_POLICIES, listLength: 30, refillThreshold: 5, codeDigits: 8 };
-  let cardNo = 0;
 
   beforeAll(async () => {
     fx = createKeystoreFixture(backend);
@@ -68,29 +67,7 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
   });
 
   async function newCard(): Promise<CardRecord> {
-    cardNo++;
-    const customer = await new SqliteCustomerRepository(db).insert(
-      {
-        customerRef: `C-${backend}-${cardNo}`,
-        fullName: 'Ada Lovelace',
-        birthDate: null,
-        address: { line1: '12 Square', line2: null, postalCode: '1000', city: 'London', country: 'GB' },
-        email: null,
-        mobile: null,
-        branch: 'Central',
-      },
-      { operator: 'clara', at: now.toISOString() },
-    );
-    const card = await cards.insert(
-      {
-        cardId: `C0FFEE00000000${cardNo.toString(16).padStart(2, '0')}`.toUpperCase(),
-        customerId: customer.id,
-        n: `N-${cardNo}-X`,
-        sealMode: 'public-key',
-      },
-      { operator: 'clara', at: now.toISOString() },
-    );
-    return (await cards.transition(card.id, ['enrolling'], 'active', now.toISOString())) ?? card;
+    return (await cardRow(db, { sealMode: 'public-key', at: now.toISOString() })).card;
   }
 
   /** Queues, seals (inside the keystore), "pushes" and activates the card's next list; its codes from the envelope. */

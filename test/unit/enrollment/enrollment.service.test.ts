@@ -5,7 +5,7 @@ import { AuditService } from '../../../src/core/audit/audit.service';
 import { TrainingReaderService, TRAINING_READER_NAME } from '../../../src/core/card/training-reader';
 import { isOtacAtr } from '../../../src/core/card/protocol/atr';
 import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
-import { SqliteCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
+import { sqliteCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
 import { EnrollmentService } from '../../../src/core/enrollment/enrollment.service';
 import { generateN } from '../../../src/core/enrollment/identification-code';
 import { createLogger } from '../../../src/core/log';
@@ -29,7 +29,7 @@ describe('EnrollmentService rules', () => {
   const service = (newN?: () => string) =>
     new EnrollmentService({
       cards,
-      customers: new SqliteCustomerPicker(t.ws.db),
+      customers: sqliteCustomerPicker(t.ws.db),
       readers: reader,
       keystore: t.ws.keystore,
       audit: new AuditService(t.ws.db),

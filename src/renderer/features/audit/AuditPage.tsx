@@ -2,6 +2,8 @@ import { useState } from 'react';
 import type { SessionInfo } from '../../../shared/contract/auth.contract';
 import { useAction, useCall, call, CallError } from '../../api/client';
 import { ErrorBanner, Field, Form } from '../../ui/forms';
+import { Pager } from '../../ui/table';
+import { AuditEntryCells } from './AuditEntryCells';
 
 interface Filters {
   operator: string;
@@ -170,30 +172,12 @@ export function AuditPage({ session }: { session: SessionInfo }) {
               {result.data.entries.map((e) => (
                 <tr key={e.seq}>
                   <td>{e.seq}</td>
-                  <td>{e.at.replace('T', ' ').slice(0, 19)}</td>
-                  <td>
-                    {e.operator ?? 'system'}
-                    {e.role ? <span className="muted"> ({e.role})</span> : null}
-                  </td>
-                  <td>{e.action}</td>
-                  <td>{e.object ?? ''}</td>
-                  <td className={`outcome-${e.outcome}`}>{e.outcome}</td>
-                  <td className="details">{e.details === '{}' ? '' : e.details}</td>
+                  <AuditEntryCells e={e} />
                 </tr>
               ))}
             </tbody>
           </table>
-          <div className="toolbar pager">
-            <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>
-              Previous
-            </button>
-            <span>
-              Page {page} of {pages} ({result.data.total} entries)
-            </span>
-            <button type="button" disabled={page >= pages} onClick={() => setPage(page + 1)}>
-              Next
-            </button>
-          </div>
+          <Pager page={page} pages={pages} onPage={setPage}>{` (${result.data.total} entries)`}</Pager>
         </>
       ) : null}
     </section>

@@ -3,6 +3,8 @@ import type { CustomerCard } from '../../../shared/contract/customers.contract';
 import { useCall } from '../../api/client';
 import { ErrorBanner } from '../../ui/forms';
 import { customerHref } from './CustomersPage';
+import { Pager } from '../../ui/table';
+import { AuditEntryCells } from '../audit/AuditEntryCells';
 
 const STATE_LABELS: Record<CustomerCard['state'], string> = {
   enrolling: 'enrolling',
@@ -147,35 +149,14 @@ export function CustomerDetail({ id, mayEdit }: { id: number; mayEdit: boolean }
             <tbody>
               {shown.map((e) => (
                 <tr key={e.seq}>
-                  <td>{e.at.replace('T', ' ').slice(0, 19)}</td>
-                  <td>
-                    {e.operator ?? 'system'}
-                    {e.role ? <span className="muted"> ({e.role})</span> : null}
-                  </td>
-                  <td>{e.action}</td>
-                  <td>{e.object ?? ''}</td>
-                  <td className={`outcome-${e.outcome}`}>{e.outcome}</td>
-                  <td className="details">{e.details === '{}' ? '' : e.details}</td>
+                  <AuditEntryCells e={e} />
                 </tr>
               ))}
             </tbody>
           </table>
-          <div className="toolbar pager">
-            <button type="button" disabled={historyPage <= 1} onClick={() => setHistoryPage(historyPage - 1)}>
-              Previous
-            </button>
-            <span>
-              Page {historyPage} of {historyPages}
-              {historyTruncated ? ' (the newest entries; the audit page has all of them)' : ''}
-            </span>
-            <button
-              type="button"
-              disabled={historyPage >= historyPages}
-              onClick={() => setHistoryPage(historyPage + 1)}
-            >
-              Next
-            </button>
-          </div>
+          <Pager page={historyPage} pages={historyPages} onPage={setHistoryPage}>
+            {historyTruncated ? ' (the newest entries; the audit page has all of them)' : ''}
+          </Pager>
         </>
       )}
     </section>

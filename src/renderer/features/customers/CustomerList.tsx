@@ -7,6 +7,7 @@ import {
 import { useCall } from '../../api/client';
 import { ErrorBanner, Form } from '../../ui/forms';
 import { customerHref } from './CustomersPage';
+import { Pager } from '../../ui/table';
 
 const FIELD_LABELS: Record<CustomerSearchField, string> = {
   any: 'Name, reference, card id or N',
@@ -160,17 +161,11 @@ export function CustomerList({ mayEdit }: { mayEdit: boolean }) {
               ))}
             </tbody>
           </table>
-          <div className="toolbar pager">
-            <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>
-              Previous
-            </button>
-            <span>
-              Page {page} of {pages} ({result.data.total} customer{result.data.total === 1 ? '' : 's'})
-            </span>
-            <button type="button" disabled={page >= pages} onClick={() => setPage(page + 1)}>
-              Next
-            </button>
-          </div>
+          <Pager
+            page={page}
+            pages={pages}
+            onPage={setPage}
+          >{` (${result.data.total} customer${result.data.total === 1 ? '' : 's'})`}</Pager>
         </>
       ) : null}
     </section>

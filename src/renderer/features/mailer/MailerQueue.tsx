@@ -6,7 +6,7 @@ import type { MailerBatchItemView, MailerQueueEntryView } from '../../../shared/
 import { call, CallError, useCall, useEvent } from '../../api/client';
 import { ApprovalDialog, ConfirmDialog, FormActions, Modal } from '../../ui/dialogs';
 import { ErrorBanner, Field, Form } from '../../ui/forms';
-import { Pager, SortableHeader } from './SortableHeader';
+import { Pager, SortableHeader } from '../../ui/table';
 
 type Intent =
   | { kind: 'print'; entry: MailerQueueEntryView }
@@ -231,7 +231,7 @@ export function MailerQueue() {
               ))}
             </tbody>
           </table>
-          <Pager page={page} pages={pages} total={sorted.length} noun="cards" onPage={setPage} />
+          <Pager page={page} pages={pages} onPage={setPage}>{` (${sorted.length} cards)`}</Pager>
         </>
       ) : null}
 

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { MAILER_LOG_SORT } from '../../../shared/contract/mailer.contract';
 import { useCall } from '../../api/client';
 import { ErrorBanner } from '../../ui/forms';
-import { Pager, SortableHeader } from './SortableHeader';
+import { Pager, SortableHeader } from '../../ui/table';
 
 type Sort = (typeof MAILER_LOG_SORT)[number];
 const PAGE_SIZE = 25;
@@ -63,13 +63,9 @@ export function PrintLog() {
               ))}
             </tbody>
           </table>
-          <Pager
-            page={page}
-            pages={Math.max(1, Math.ceil(total / PAGE_SIZE))}
-            total={total}
-            noun="prints"
-            onPage={setPage}
-          />
+          <Pager page={page} pages={Math.max(1, Math.ceil(total / PAGE_SIZE))} onPage={setPage}>
+            {` (${total} prints)`}
+          </Pager>
         </>
       ) : null}
     </section>

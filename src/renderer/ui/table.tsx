@@ -1,3 +1,5 @@
+import type { ReactNode } from 'react';
+
 /** A column header that sorts its table: a button inside the <th>, with aria-sort for screen readers. */
 export function SortableHeader<K extends string>(props: {
   label: string;
@@ -18,20 +20,15 @@ export function SortableHeader<K extends string>(props: {
 }
 
 /** Previous / next with where we are; disabled at the ends. */
-export function Pager(props: {
-  page: number;
-  pages: number;
-  total: number;
-  noun: string;
-  onPage: (p: number) => void;
-}) {
+export function Pager(props: { page: number; pages: number; onPage: (p: number) => void; children?: ReactNode }) {
   return (
     <div className="toolbar pager">
       <button type="button" disabled={props.page <= 1} onClick={() => props.onPage(props.page - 1)}>
         Previous
       </button>
       <span>
-        Page {props.page} of {props.pages} ({props.total} {props.noun})
+        Page {props.page} of {props.pages}
+        {props.children}
       </span>
       <button type="button" disabled={props.page >= props.pages} onClick={() => props.onPage(props.page + 1)}>
         Next
