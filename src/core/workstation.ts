@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { contract } from '../shared/contract';
 import { activationModule } from './activation/activation.module';
+import { pushModule } from './push/push.module';
 import { adminModule } from './admin/admin.module';
 import { auditModule } from './audit/audit.module';
 import { customersModule } from './customers/customers.module';
@@ -93,6 +94,8 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     const core = platform(opts, db, log, keystoreLocation);
 
     const audit = auditModule(core);
+    const lists = listsModule(core);
+    const activation = activationModule(core);
     const modules = {
       admin: adminModule(core),
       policy: policyModule(core),
@@ -101,9 +104,10 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       system: systemModule(core),
       customers: customersModule(core),
       enrollment: enrollmentModule(core),
-      lists: listsModule(core),
+      lists,
       mailer: mailerModule(core),
-      activation: activationModule(core),
+      activation,
+      push: pushModule(core, { lists: lists.lists, listRepo: lists.listRepo, activation: activation.service }),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -123,6 +127,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.lists.handlers,
       ...modules.mailer.handlers,
       ...modules.activation.handlers,
+      ...modules.push.handlers,
     };
     const router = createRouter(core, handlers);
 

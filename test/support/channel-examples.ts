@@ -230,6 +230,21 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       };
     },
   },
+  // An active card (its first list pushed by activation) with a refill queued: the push sends it.
+  'push:pushNext': {
+    as: 'clerk',
+    readers: 'training',
+    auditAction: 'push.completed',
+    input: async (c) => {
+      const { reader, awaiting } = await awaitingTrainingCard(c.ws, c.officer, await c.addOperator('security_officer'));
+      const clerk = c.caller as TestOperator;
+      const activate = { reader, key: awaiting.mailerKey, pin: '2468', pinRepeat: '2468' };
+      value(await c.ws.router.dispatch(clerk.client, 'activation:activate', activate));
+      const manager = await c.addOperator('manager');
+      value(await c.ws.router.dispatch(manager.client, 'lists:requestRefill', { n: awaiting.record.n }));
+      return { reader };
+    },
+  },
   'cards:rotateKey': {
     as: 'support',
     readers: 'training',

@@ -1,7 +1,7 @@
 import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import { VerificationService } from '../verification/verification.service';
-import { SqliteListRepository } from './list.repository';
+import { SqliteListRepository, type ListRepository } from './list.repository';
 import { ListService } from './list.service';
 import { listsHandlers } from './lists.ipc';
 
@@ -12,11 +12,12 @@ import { listsHandlers } from './lists.ipc';
  */
 export function listsModule(core: Core): FeatureModule<ReturnType<typeof listsHandlers>> & {
   readonly lists: ListService;
+  readonly listRepo: ListRepository;
   readonly verification: VerificationService;
 } {
   const cards = new SqliteCardRepository(core.db);
   const repo = new SqliteListRepository(core.db);
   const lists = new ListService(repo, cards, core.policies, core.audit);
   const verification = new VerificationService(cards, repo, lists, core.keystore, core.audit);
-  return { handlers: listsHandlers({ lists, cards, audit: core.audit }), lists, verification };
+  return { handlers: listsHandlers({ lists, cards, audit: core.audit }), lists, listRepo: repo, verification };
 }

@@ -38,6 +38,13 @@ export const eventSchemas = {
     reader: text(200),
     step: z.enum(['reading', 'binding', 'personalising', 'checking', 'finishing', 'done']),
   }),
+  /** To the one client pushing a list: the step, and bytes sent while sending (push.contract.ts). */
+  'push:progress': z.object({
+    reader: text(200),
+    step: z.enum(['reading', 'sealing', 'sending', 'committing', 'confirming', 'done']),
+    sent: z.number().int().nonnegative().optional(),
+    total: z.number().int().nonnegative().optional(),
+  }),
   /** A mailer batch's progress, sent only to the desk that runs it. */
   'mailer:progress': z.object({
     batch: text(40),

@@ -9,6 +9,7 @@ import { enrollmentChannels } from './enrollment.contract';
 import { keysChannels } from './keys.contract';
 import { listsChannels } from './lists.contract';
 import { mailerChannels } from './mailer.contract';
+import { pushChannels } from './push.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
 import { systemChannels } from './system.contract';
@@ -33,6 +34,7 @@ export const contract = {
   ...enrollmentChannels,
   ...listsChannels,
   ...mailerChannels,
+  ...pushChannels,
   ...activationChannels,
 } as const;
 

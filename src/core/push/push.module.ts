@@ -1,0 +1,31 @@
+import type { ActivationService } from '../activation/activation.service';
+import { SqliteCardRepository } from '../cards/card.repository';
+import type { Core, FeatureModule } from '../feature-module';
+import type { ListRepository } from '../lists/list.repository';
+import type { ListService } from '../lists/list.service';
+import { pushHandlers } from './push.ipc';
+import { PushService } from './push.service';
+
+/**
+ * The push of code lists over the reader, and the first list that follows activation at once
+ * (source 001 [0022]): activation queues it and pushes it while the card is still at the desk.
+ */
+export function pushModule(
+  core: Core,
+  deps: { lists: ListService; listRepo: ListRepository; activation: ActivationService },
+): FeatureModule<ReturnType<typeof pushHandlers>> {
+  const service = new PushService({
+    readers: core.readers,
+    keystore: core.keystore,
+    cards: new SqliteCardRepository(core.db),
+    listRepo: deps.listRepo,
+    lists: deps.lists,
+    audit: core.audit,
+  });
+  const unhook = deps.activation.afterActivation('first list', async (card) => {
+    await deps.lists.queueNext(card.cardRecordId, 'first', card.actor);
+    const pushed = await service.pushNext(card.reader, card.actor);
+    return { message: pushed.seq ? `List ${pushed.seq} is on the card.` : 'No list was waiting for this card.' };
+  });
+  return { handlers: pushHandlers({ service, events: core.events }), close: unhook };
+}
