@@ -1,31 +1,12 @@
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seriousA11yViolations } from '../support/a11y';
 import { openDesk, type Desk } from '../support/browser';
-import { signIn } from '../support/desk-pages';
+import { fillCustomer, signIn } from '../support/desk-pages';
 import { addOperator, setupOfficer, type TestOperator } from '../support/operators';
 
 // A clerk serves a customer at the desk: creates the record, is warned when creating the same
 // person again, finds them, opens their page and corrects an address, by keyboard where a clerk
 // would. Every page passes axe with no serious or critical violation.
-
-async function fillCustomer(
-  page: Page,
-  formName: string,
-  c: { name: string; born: string; ref: string; city: string; email: string; mobile: string },
-) {
-  const form = page.getByRole('form', { name: formName });
-  await form.getByLabel('Full name', { exact: true }).fill(c.name);
-  await form.getByLabel('Birth date', { exact: true }).fill(c.born);
-  await form.getByLabel('Customer reference', { exact: true }).fill(c.ref);
-  await form.getByLabel('Branch', { exact: true }).fill('London Central');
-  await form.getByLabel('Address line 1', { exact: true }).fill('12 St James’s Square');
-  await form.getByLabel('Postal code', { exact: true }).fill('SW1Y 4JH');
-  await form.getByLabel('City', { exact: true }).fill(c.city);
-  await form.getByLabel('Country', { exact: true }).selectOption('GB');
-  await form.getByLabel('E-mail (optional)', { exact: true }).fill(c.email);
-  await form.getByLabel('Mobile (optional)', { exact: true }).fill(c.mobile);
-}
 
 const count = (desk: Desk) => (desk.ws.db.prepare('SELECT count(*) AS n FROM customers').get() as { n: number }).n;
 

@@ -97,3 +97,22 @@ export async function createKeystore(page: Page, passphrase: string) {
   await create.getByLabel('Repeat passphrase').fill(passphrase);
   await create.getByLabel('Repeat passphrase').press('Enter');
 }
+
+/** Fills the customer form named `formName` (Create customer / Edit customer) as a clerk would. */
+export async function fillCustomer(
+  page: Page,
+  formName: string,
+  c: { name: string; born: string; ref: string; city: string; email: string; mobile: string },
+) {
+  const form = page.getByRole('form', { name: formName });
+  await form.getByLabel('Full name', { exact: true }).fill(c.name);
+  await form.getByLabel('Birth date', { exact: true }).fill(c.born);
+  await form.getByLabel('Customer reference', { exact: true }).fill(c.ref);
+  await form.getByLabel('Branch', { exact: true }).fill('London Central');
+  await form.getByLabel('Address line 1', { exact: true }).fill('12 St James’s Square');
+  await form.getByLabel('Postal code', { exact: true }).fill('SW1Y 4JH');
+  await form.getByLabel('City', { exact: true }).fill(c.city);
+  await form.getByLabel('Country', { exact: true }).selectOption('GB');
+  await form.getByLabel('E-mail (optional)', { exact: true }).fill(c.email);
+  await form.getByLabel('Mobile (optional)', { exact: true }).fill(c.mobile);
+}

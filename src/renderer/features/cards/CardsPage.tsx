@@ -1,12 +1,15 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { SessionInfo } from '../../../shared/contract/auth.contract';
 import type { Approval } from '../../../shared/contract/approval.contract';
 import type { CardInReader } from '../../../shared/contract/activation.contract';
-import { useAction, useCall } from '../../api/client';
+import { useAction, useCall, useEvent } from '../../api/client';
+import type { EventPayload } from '../../../shared/contract';
 import { useReaders } from '../../app/StatusBar';
 import { ApprovalDialog, ConfirmDialog } from '../../ui/dialogs';
 import { ErrorBanner } from '../../ui/forms';
 import { ActivationForm } from './ActivationForm';
+
+type PushProgress = EventPayload<'push:progress'>;
 
 const LIFE_CYCLE_LABELS: Record<string, string> = {
   blank: 'blank',
@@ -112,10 +115,67 @@ function CardView({ view, session }: { view: CardInReader; session: SessionInfo 
         <ActivationForm reader={view.reader} triesLeft={view.card.activationTriesLeft} />
       ) : null}
       {view.nextAction === 'unblock' && role === 'manager' ? <UnblockCard reader={view.reader} /> : null}
+      {view.nextAction === 'rotate' && (role === 'clerk' || role === 'manager' || role === 'support') ? (
+        <PushList reader={view.reader} />
+      ) : null}
       {view.nextAction === 'rotate' && (role === 'manager' || role === 'support' || role === 'security_officer') ? (
         <RotateKey reader={view.reader} keyVersion={view.card.keyVersion} />
       ) : null}
     </>
+  );
+}
+
+const PUSH_STEPS: Record<PushProgress['step'], string> = {
+  reading: 'Reading the card',
+  sealing: 'Sealing the list in the keystore',
+  sending: 'Sending the list',
+  committing: 'The card is committing the list',
+  confirming: 'Checking the card’s receipt',
+  done: 'Done',
+};
+
+/** Pushes the card's next list (a refill, or one an interruption left half done), with progress. */
+function PushList({ reader }: { reader: string }) {
+  const [progress, setProgress] = useState<PushProgress | null>(null);
+  useEvent(
+    'push:progress',
+    useCallback((p: PushProgress) => setProgress(p), []),
+  );
+  const push = useAction('push:pushNext');
+  const outcome = push.data;
+  return (
+    <section aria-label="Code list">
+      <h2>Code list</h2>
+      <p className="muted">
+        A refill waiting for this card, or a push an interruption left half done, goes to the card now. Keep the card in
+        the reader until it is done.
+      </p>
+      {push.isPending && progress ? (
+        <div role="status">
+          <p>{PUSH_STEPS[progress.step]}</p>
+          {progress.total ? <progress max={progress.total} value={progress.sent ?? 0} aria-label="List sent" /> : null}
+        </div>
+      ) : null}
+      {outcome ? (
+        <div className="banner banner-ok" role="status">
+          {outcome.outcome === 'nothing-to-push'
+            ? 'No list is waiting for this card.'
+            : `List ${outcome.seq ?? ''} is active on the card${outcome.outcome === 'resumed' ? ' (finished an interrupted push)' : ''}.`}
+          {outcome.lowCodesQueued ? ' The card was low on codes: a refill is queued.' : ''}
+        </div>
+      ) : null}
+      <ErrorBanner error={push.error} />
+      <button
+        type="button"
+        disabled={push.isPending}
+        onClick={() => {
+          setProgress(null);
+          push.mutate({ reader });
+        }}
+      >
+        Push list
+      </button>
+    </section>
   );
 }
 

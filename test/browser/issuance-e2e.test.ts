@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OtacCard } from '../../src/core/card/protocol/card-session';
+import type { CardReaderService } from '../../src/core/card/reader.types';
+import { MAILER_ALPHABET } from '../../src/core/crypto/mailer-key-format';
+import { normaliseN } from '../../src/core/enrollment/identification-code';
+import { prepareKeystore, withRetry } from '../support/activation-cards';
+import { openDesk, type Desk } from '../support/browser';
+import { approve, fillCustomer, openPageByAddress, signIn, signOut } from '../support/desk-pages';
+import { pdfText, testMailer, type RecordingPrinter } from '../support/mailer';
+import { addOperator, setupOfficer, type TestOperator } from '../support/operators';
+import { createTestCard, readCard } from '../support/test-cards';
+import { eventually, useTestbed, type Testbed } from '../support/testbed';
+
+// The loop the workstation exists for, in Chromium over the real stack (loopback host, SQLite,
+// keystore, pcscd + vpcd + the virtual card): a clerk records a customer and enrolls a blank card;
+// a manager prints the K/N mailer with a second manager approving; the cardholder activates the
+// card with K read from that PDF; the first list goes to the card at once; the card's next code
+// is accepted by verify, and a second use of it is refused.
+
+const C = `[${MAILER_ALPHABET}]`;
+const KEY_FORMAT = new RegExp(`${C}{5}(?:-${C}{5}){6}`);
+const PIN = '2580';
+
+describe('issuing codes to a card, end to end (browser mode, real pcscd)', () => {
+  let bed: Testbed;
+  let desk: Desk;
+  let printer: RecordingPrinter;
+  let clerk: TestOperator;
+  let manager: TestOperator;
+  let manager2: TestOperator;
+
+  beforeAll(async () => {
+    bed = await useTestbed('issuance-e2e');
+    const mailer = testMailer();
+    printer = mailer.printer;
+    desk = await openDesk({ readers: 'pcsc', mailer });
+    const officer = await setupOfficer(desk.ws);
+    await prepareKeystore(desk.ws, officer, await addOperator(desk.ws, 'security_officer'));
+    clerk = await addOperator(desk.ws, 'clerk');
+    manager = await addOperator(desk.ws, 'manager');
+    manager2 = await addOperator(desk.ws, 'manager');
+    const readers = desk.ws.readers as CardReaderService;
+    await eventually(() => readers.snapshot().readers.length === 2, 'both vpcd readers', 10_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await desk?.close();
+    await bed?.close();
+  });
+
+  it('customer → enrollment → mailer under dual control → activation with K from the PDF → first list → a code accepted once', async () => {
+    const blank = createTestCard(bed.cardDir);
+    await bed.insert(blank.file, 0);
+    const page = await desk.openPage();
+
+    // The clerk records the customer and enrolls the blank card.
+    await signIn(page, clerk.username, clerk.password);
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Customers' }).click();
+    await page.getByRole('region', { name: 'Customers' }).getByRole('link', { name: 'New customer' }).click();
+    await fillCustomer(page, 'Create customer', {
+      name: 'Katherine Johnson',
+      born: '1978-08-26',
+      ref: 'C-E2E-1',
+      city: 'London',
+      email: 'katherine@example.org',
+      mobile: '+44 7700 900777',
+    });
+    await page.getByRole('button', { name: 'Create customer' }).click();
+    await page.getByRole('region', { name: 'Customer' }).getByRole('heading', { name: 'Katherine Johnson' }).waitFor();
+
+    await page.getByRole('link', { name: 'Enroll' }).click();
+    const wizard = page.getByRole('region', { name: 'Enroll a card' });
+    await wizard.getByLabel('Customer name or reference').fill('katherine');
+    await wizard.getByLabel('Customer name or reference').press('Enter');
+    await wizard.getByRole('button', { name: 'Choose Katherine Johnson' }).click();
+    const readersGroup = wizard.getByRole('group', { name: 'Readers with a card' });
+    await readersGroup.getByText(`card ${blank.cardId.toUpperCase()}, blank`).waitFor({ timeout: 10_000 });
+    await readersGroup.getByLabel(new RegExp(bed.readerName(0))).check();
+    await wizard.getByRole('button', { name: 'Next' }).click();
+    await wizard.getByRole('button', { name: 'Enroll card' }).click();
+    await wizard.getByRole('heading', { name: '5. Card enrolled' }).waitFor({ timeout: 20_000 });
+    const n = normaliseN((await wizard.getByTestId('enrolled-n').textContent()) ?? '');
+    expect(readCard(blank)).toMatchObject({ lifeCycle: 'personalised', n });
+    await signOut(page);
+
+    // A manager prints the mailer; a second manager approves at the same desk.
+    await signIn(page, manager.username, manager.password);
+    await page.getByRole('link', { name: 'Mailers' }).click();
+    await page.getByRole('button', { name: `Print mailer for ${n}`, exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Continue to approval' }).click();
+    await approve(page, manager2.username, manager2.password);
+    await page.getByTestId('mailer-notice').getByText(`for ${n}`).waitFor();
+    expect(printer.jobs).toHaveLength(1);
+    const letter = pdfText(printer.jobs[0]!.pdf);
+    expect(letter).toContain(n);
+    const k = KEY_FORMAT.exec(letter)?.[0];
+    expect(k).toBeDefined();
+    await signOut(page);
+
+    // The cardholder activates with K from that PDF at the clerk's desk; the first list follows.
+    await signIn(page, clerk.username, clerk.password);
+    await openPageByAddress(page, 'cards');
+    const form = page.getByRole('form', { name: 'Activate card' });
+    await form.getByLabel('Activation key from the mailer').pressSequentially(k!);
+    await form.getByLabel('New PIN', { exact: true }).fill(PIN);
+    await form.getByLabel('Repeat PIN').fill(PIN);
+    await form.getByRole('button', { name: 'Activate' }).click();
+    await page
+      .locator('[data-testid=card-state]', { hasText: /^active$/ })
+      .waitFor({ timeout: 20_000 })
+      .catch(async (e: unknown) => {
+        throw new Error(`the card page did not show the card active: ${await page.locator('main').innerText()}`, {
+          cause: e,
+        });
+      });
+    expect(readCard(blank)).toMatchObject({ lifeCycle: 'active' });
+    // The first list followed at once: on the card, and active at the issuer after its receipt.
+    expect(desk.ws.db.prepare('SELECT seq, state FROM code_lists').all()).toEqual([{ seq: 1, state: 'active' }]);
+    expect(readCard(blank)).toMatchObject({ list: { listSeq: 1 } });
+    expect(await page.content()).not.toContain(k!);
+
+    // The card gives its next code behind the PIN; the issuer accepts it once.
+    const readers = desk.ws.readers as CardReaderService;
+    const code = await withRetry(() =>
+      readers.withCard(bed.readerName(0), async (t) => {
+        const card = new OtacCard(t);
+        await card.select();
+        await card.verifyPin(PIN);
+        return card.nextCode();
+      }),
+    );
+    expect(await desk.ws.verification.verify(n, code.code)).toMatchObject({ accepted: true, index: 1 });
+    expect(await desk.ws.verification.verify(n, code.code)).toEqual({ accepted: false, reason: 'already_used' });
+  });
+});
