@@ -111,7 +111,13 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     const r = value(
       await call(clerk, 'activation:activate', { reader, key: awaiting.mailerKey, pin: PIN, pinRepeat: PIN }),
     );
-    expect(r).toMatchObject({ n: awaiting.record.n, state: 'active', completedEarlier: false, followUps: [] });
+    // The first list follows at once, while the card is still in the reader (docs/push.md).
+    expect(r).toMatchObject({
+      n: awaiting.record.n,
+      state: 'active',
+      completedEarlier: false,
+      followUps: [{ name: 'first list', ok: true, message: 'List 1 is on the card.' }],
+    });
     expect(dbState(awaiting.record.id)).toBe('active');
     expect(readCard(file)).toMatchObject({ lifeCycle: 'active', pin: PIN });
     expect(await inReader(clerk)).toMatchObject({ nextAction: 'rotate', record: { state: 'active' } });
