@@ -1,0 +1,206 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AuditService } from '../../../src/core/audit/audit.service';
+import { OtacCard } from '../../../src/core/card/protocol/card-session';
+import { PcscReaderService } from '../../../src/core/card/reader.service';
+import type { CardReaderService } from '../../../src/core/card/reader.types';
+import type { CardTransport } from '../../../src/core/card/transport';
+import { SqliteCardRepository, type CardRecord } from '../../../src/core/cards/card.repository';
+import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
+import { SqliteListRepository } from '../../../src/core/lists/list.repository';
+import { PushService } from '../../../src/core/push/push.service';
+import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
+import { EventRecorder } from '../../support/event-recorder';
+import { addOperator, setupOfficer } from '../../support/operators';
+import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
+import { eventually, useTestbed, type Testbed } from '../../support/testbed';
+
+// The tear test of the push (issue 9, "Done when"): the card is taken out before each APDU of a
+// push, and — separately — the card dies after it processed each APDU but before its answer came
+// back (it committed; the desk never heard). At every position the card (its own file) and the
+// database agree afterwards — the issuer's active list is one the card holds, never one it does
+// not — and presenting the card again finishes the push: the list the card holds is the active
+// one, and its next code is accepted by verify.
+
+type Cut = { at: number; how: 'pull' | 'die' } | null;
+
+const SLOT = 0;
+const PIN = '31415926';
+const PUSH_APDUS = 4; // SELECT, GET STATE, STAGE LIST (one extended chunk), COMMIT LIST
+
+describe('a push torn at every APDU (real pcscd + vpcd)', () => {
+  let bed: Testbed;
+  let ws: Workstation;
+  let dataDir: string;
+  let pcsc: PcscReaderService;
+  let recorder: EventRecorder;
+  let push: PushService;
+  let cards: SqliteCardRepository;
+  let card: TestCard;
+  let record: CardRecord;
+  let cut: Cut = null;
+  let cardPid = 0;
+  let apdus = 0;
+  const actor = { operatorId: 1, operator: 'clara', role: 'clerk' as const };
+
+  /** The PC/SC reader service, with a transport that pulls or kills the card at APDU number `cut.at`. */
+  const tearing: CardReaderService = {
+    start: () => pcsc.start(),
+    stop: () => pcsc.stop(),
+    onEvent: (l) => pcsc.onEvent(l),
+    snapshot: () => pcsc.snapshot(),
+    withCard: (reader, fn, options) =>
+      pcsc.withCard(
+        reader,
+        (t, info) => {
+          let n = 0;
+          const wrapped: CardTransport = {
+            async transmit(command: Buffer): Promise<Buffer> {
+              const i = n++;
+              apdus = n;
+              if (cut?.at === i && cut.how === 'pull') await bed.remove(SLOT);
+              if (cut?.at === i && cut.how === 'die') setTimeout(() => process.kill(cardPid, 'SIGKILL'), 120);
+              return t.transmit(command);
+            },
+          };
+          return fn(wrapped, info);
+        },
+        options,
+      ),
+  };
+  const reader = () => bed.readerName(SLOT);
+  const condition = () => pcsc.snapshot().readers.find((r) => r.name === reader())?.condition;
+  const put = async (delayed: boolean) => {
+    const inserted = await bed.insert(card.file, SLOT, delayed ? { responseDelayMs: 350 } : {});
+    cardPid = inserted.pid;
+    await eventually(() => condition() === 'ready', 'card ready', 8000);
+  };
+  const takeOut = async () => {
+    await bed.remove(SLOT);
+    await eventually(() => condition() === 'empty', 'reader empty', 8000);
+  };
+  const lists = () =>
+    ws.db.prepare('SELECT seq, state FROM code_lists WHERE card_ref = ? ORDER BY seq').all(record.id) as {
+      seq: number;
+      state: string;
+    }[];
+  const activeSeq = () => lists().find((l) => l.state === 'active')?.seq;
+  const nextCodeAccepted = async () => {
+    const code = await pcsc.withCard(reader(), async (t) => {
+      const c = new OtacCard(t);
+      await c.select();
+      await c.verifyPin(PIN);
+      return c.nextCode();
+    });
+    return ws.verification.verify(record.n, code.code, code.index);
+  };
+
+  beforeAll(async () => {
+    bed = await useTestbed('push-tear');
+    dataDir = mkdtempSync(join(tmpdir(), 'otac-push-tear-'));
+    ws = createWorkstation({
+      dataDir,
+      shell: 'browser',
+      version: 'test',
+      readers: 'none',
+      keystore: { backend: 'software', file: join(dataDir, 'keystore', 'keystore.otacks'), scryptCost: CHEAP_SCRYPT },
+    });
+    const officer = await setupOfficer(ws);
+    await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
+    pcsc = new PcscReaderService({ timeoutMs: 3000 });
+    recorder = new EventRecorder(pcsc);
+    pcsc.start();
+    await recorder.waitFor((e) => e.type === 'readers' && e.readers.length === 2, 'both vpcd readers');
+    cards = new SqliteCardRepository(ws.db);
+    push = new PushService({
+      readers: tearing,
+      keystore: ws.keystore,
+      cards,
+      listRepo: new SqliteListRepository(ws.db),
+      lists: ws.lists,
+      audit: new AuditService(ws.db),
+    });
+    // An active card holding list 1, as activation leaves it.
+    card = createTestCard(bed.cardDir);
+    await put(false);
+    const awaiting = await personaliseAwaiting(ws, reader(), { readers: pcsc });
+    const parsed = parseMailerKey(awaiting.mailerKey);
+    if (!parsed.ok) throw new Error('mailer key does not parse');
+    await pcsc.withCard(reader(), async (t) => {
+      const c = new OtacCard(t);
+      await c.select();
+      await c.activate(parsed.key, PIN);
+    });
+    const active = await cards.transition(
+      awaiting.record.id,
+      ['awaiting_activation'],
+      'active',
+      new Date().toISOString(),
+    );
+    if (!active) throw new Error('card row did not become active');
+    record = active;
+    await ws.lists.queueNext(record.id, 'first', actor);
+    expect(await push.pushNext(reader(), actor)).toMatchObject({ outcome: 'pushed', seq: 1 });
+  }, 90_000);
+
+  afterEach(() => {
+    cut = null;
+  });
+  afterAll(async () => {
+    await pcsc?.stop();
+    await ws?.close();
+    await bed?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a clean push takes exactly the profile flow: SELECT, GET STATE, STAGE LIST, COMMIT LIST', async () => {
+    await ws.lists.queueNext(record.id, 'manual', actor);
+    apdus = 0;
+    expect(await push.pushNext(reader(), actor)).toMatchObject({ outcome: 'pushed' });
+    expect(apdus).toBe(PUSH_APDUS);
+    expect(readCard(card).list?.listSeq).toBe(activeSeq());
+  });
+
+  const positions = Array.from({ length: PUSH_APDUS }, (_, i) => i);
+  const cases = [
+    ...positions.map((at) => ({ at, how: 'pull' as const })),
+    ...positions.map((at) => ({ at, how: 'die' as const })),
+  ];
+
+  it.each(cases)(
+    'card $how at APDU $at: card and database agree, and the next presentation finishes the push',
+    async (c) => {
+      const before = activeSeq();
+      const queued = await ws.lists.queueNext(record.id, 'manual', actor);
+      const seq = queued.list.seq;
+      await takeOut();
+      await put(c.how === 'die');
+      cut = c;
+      const err = await push.pushNext(reader(), actor).catch((x: unknown) => x);
+      cut = null;
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/present the card again/i);
+
+      // Agreement: the issuer's active list is still the old one (its codes still serve), and the
+      // card holds either the old list or — torn after COMMIT — the new one, complete.
+      const onCard = readCard(card).list?.listSeq;
+      expect(activeSeq()).toBe(before);
+      expect([before, seq]).toContain(onCard);
+      expect(onCard === seq).toBe(c.how === 'die' && c.at === PUSH_APDUS - 1);
+
+      // The card presented again: the push finishes, sending again or confirming by GET RECEIPT.
+      await takeOut();
+      await put(false);
+      const done = await push.pushNext(reader(), actor);
+      expect(done).toMatchObject({ outcome: onCard === seq ? 'resumed' : 'pushed', seq });
+      expect(readCard(card).list?.listSeq).toBe(seq);
+      expect(activeSeq()).toBe(seq);
+      expect(lists().filter((l) => l.state === 'active')).toHaveLength(1);
+      expect(await nextCodeAccepted()).toMatchObject({ accepted: true });
+    },
+    60_000,
+  );
+});
