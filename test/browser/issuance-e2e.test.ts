@@ -1,13 +1,17 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtacCard } from '../../src/core/card/protocol/card-session';
 import type { CardReaderService } from '../../src/core/card/reader.types';
-import { MAILER_ALPHABET } from '../../src/core/crypto/mailer-key-format';
+import { MAILER_ALPHABET, parseMailerKey } from '../../src/core/crypto/mailer-key-format';
+import { DEFAULT_POLICIES } from '../../src/core/policy/policy-values';
 import { normaliseN } from '../../src/core/enrollment/identification-code';
 import { prepareKeystore, withRetry } from '../support/activation-cards';
 import { openDesk, type Desk } from '../support/browser';
 import { approve, fillCustomer, openPageByAddress, signIn, signOut } from '../support/desk-pages';
 import { pdfText, testMailer, type RecordingPrinter } from '../support/mailer';
-import { addOperator, setupOfficer, type TestOperator } from '../support/operators';
+import { addOperator, approvalFor, setupOfficer, value, type TestOperator } from '../support/operators';
+import { encodings } from '../support/secret-encodings';
 import { createTestCard, readCard } from '../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../support/testbed';
 
@@ -19,7 +23,7 @@ import { eventually, useTestbed, type Testbed } from '../support/testbed';
 
 const C = `[${MAILER_ALPHABET}]`;
 const KEY_FORMAT = new RegExp(`${C}{5}(?:-${C}{5}){6}`);
-const PIN = '2580';
+const PIN = '27182818';
 
 describe('issuing codes to a card, end to end (browser mode, real pcscd)', () => {
   let bed: Testbed;
@@ -28,6 +32,8 @@ describe('issuing codes to a card, end to end (browser mode, real pcscd)', () =>
   let clerk: TestOperator;
   let manager: TestOperator;
   let manager2: TestOperator;
+  let auditor: TestOperator;
+  const answers: Promise<string>[] = [];
 
   beforeAll(async () => {
     bed = await useTestbed('issuance-e2e');
@@ -35,7 +41,17 @@ describe('issuing codes to a card, end to end (browser mode, real pcscd)', () =>
     printer = mailer.printer;
     desk = await openDesk({ readers: 'pcsc', mailer });
     const officer = await setupOfficer(desk.ws);
-    await prepareKeystore(desk.ws, officer, await addOperator(desk.ws, 'security_officer'));
+    const second = await addOperator(desk.ws, 'security_officer');
+    await prepareKeystore(desk.ws, officer, second);
+    // 8-digit codes, so that the secret scan below cannot mistake a code for other digits.
+    value(
+      await desk.ws.router.dispatch(officer.client, 'policy:update', {
+        baseVersion: 0,
+        policies: { ...DEFAULT_POLICIES, codeDigits: 8 },
+        approval: await approvalFor(desk.ws, officer, 'policy.update', second),
+      }),
+    );
+    auditor = officer;
     clerk = await addOperator(desk.ws, 'clerk');
     manager = await addOperator(desk.ws, 'manager');
     manager2 = await addOperator(desk.ws, 'manager');
@@ -52,6 +68,10 @@ describe('issuing codes to a card, end to end (browser mode, real pcscd)', () =>
     const blank = createTestCard(bed.cardDir);
     await bed.insert(blank.file, 0);
     const page = await desk.openPage();
+    // Every answer main gives the page, for the secret scan.
+    page.on('response', (r) => {
+      if (r.url().endsWith('/rpc')) answers.push(r.text().catch(() => ''));
+    });
 
     // The clerk records the customer and enrolls the blank card.
     await signIn(page, clerk.username, clerk.password);
@@ -131,5 +151,34 @@ describe('issuing codes to a card, end to end (browser mode, real pcscd)', () =>
     );
     expect(await desk.ws.verification.verify(n, code.code)).toMatchObject({ accepted: true, index: 1 });
     expect(await desk.ws.verification.verify(n, code.code)).toEqual({ accepted: false, reason: 'already_used' });
+
+    // Secret scan: K (as printed, as typed, as key bytes), the code and the PIN appear in no
+    // database page, WAL, log, audit export or answer to the page — only in the printed PDF.
+    const key = parseMailerKey(k!);
+    if (!key.ok) throw new Error('the printed K does not parse');
+    const secrets = [
+      { name: 'K as printed', value: k! },
+      { name: 'K as typed', value: k!.replace(/-/g, '') },
+      ...encodings(key.key).map((value) => ({ name: 'K bytes', value })),
+      { name: 'code', value: code.code },
+      { name: 'PIN', value: PIN },
+    ];
+    const exported = await desk.ws.router.dispatch(auditor.client, 'audit:export', { format: 'json' });
+    expect(exported.ok).toBe(true);
+    const dbFiles = readdirSync(desk.dataDir).filter((f) => f.startsWith('workstation.db'));
+    expect(dbFiles).toEqual(expect.arrayContaining(['workstation.db', 'workstation.db-wal']));
+    const logs = join(desk.dataDir, 'logs');
+    const places = [
+      ...dbFiles.map((f) => ({ where: f, text: readFileSync(join(desk.dataDir, f)).toString('latin1') })),
+      ...readdirSync(logs).map((f) => ({ where: `logs/${f}`, text: readFileSync(join(logs, f), 'utf8') })),
+      { where: 'audit export', text: JSON.stringify(exported) },
+      { where: 'answers to the page', text: (await Promise.all(answers)).join('\n') },
+    ];
+    expect(places.find((p) => p.where === 'answers to the page')!.text).toContain(n); // the scan sees the answers
+    const found = places.flatMap((p) =>
+      secrets.filter((s) => p.text.includes(s.value)).map((s) => `${s.name} in ${p.where}`),
+    );
+    expect(found).toEqual([]);
+    expect(letter.replace(/\s/g, '')).toContain(k!); // control: the one place K belongs
   });
 });

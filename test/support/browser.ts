@@ -12,6 +12,8 @@ export { CHROMIUM_ARGS };
 
 export interface Desk {
   readonly ws: Workstation;
+  /** The workstation's data directory (database, WAL, logs): for scans after a run. */
+  readonly dataDir: string;
   readonly server: LoopbackServer;
   readonly browser: Browser;
   /** A new browser context signed in to nothing, on the workstation's start page. */
@@ -40,6 +42,7 @@ export async function openDesk(opts: { readers?: ReaderMode; mailer?: MailerOpti
   const contexts: BrowserContext[] = [];
   return {
     ws,
+    dataDir,
     server,
     browser,
     async openPage() {
