@@ -6,8 +6,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../../src/card-sim/dev-transport-key';
 import { AuditService } from '../../../src/core/audit/audit.service';
 import { PcscReaderService } from '../../../src/core/card/reader.service';
-import type { CardReaderService } from '../../../src/core/card/reader.types';
-import type { CardTransport } from '../../../src/core/card/transport';
 import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { sqliteCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
@@ -17,8 +15,9 @@ import { createWorkstation, type Workstation } from '../../../src/core/workstati
 import { addCustomer, keystoreReadyToEnroll } from '../../support/enrollment';
 import { EventRecorder } from '../../support/event-recorder';
 import { addOperator, setupOfficer } from '../../support/operators';
-import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
-import { eventually, useTestbed, type Testbed } from '../../support/testbed';
+import { createTestCard, readCard } from '../../support/test-cards';
+import { TearingReader, type Exchange } from '../../support/tearing-reader';
+import { useTestbed, type Testbed } from '../../support/testbed';
 
 // The tear test of personalisation (issue 9, "Done when"): the card is taken out before each APDU
 // of the enrollment flow, and — separately — the card dies after it processed each APDU but
@@ -27,12 +26,6 @@ import { eventually, useTestbed, type Testbed } from '../../support/testbed';
 // retrying must finish the job with the same N and a K the mailer will print.
 // Then the host's personalise APDUs, byte for byte, against docs/card-profile.md computed here
 // independently (AES and CMAC from node:crypto, not the code under test).
-
-type Cut = { at: number; how: 'pull' | 'die' } | null;
-interface Exchange {
-  command: Buffer;
-  response: Buffer;
-}
 
 const SLOT = 0;
 const CLEAN_FLOW_APDUS = 4; // SELECT, GET STATE, OPEN SESSION (transport key), PERSONALISE
@@ -43,51 +36,12 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
   let dataDir: string;
   let pcsc: PcscReaderService;
   let recorder: EventRecorder;
-  let cut: Cut = null;
-  let cardPid = 0;
+  let tear: TearingReader;
   let log: Exchange[] = [];
   let service: EnrollmentService;
   let cards: SqliteCardRepository;
   const actor = { operatorId: 1, operator: 'clara', role: 'clerk' as const };
 
-  /** The PC/SC reader service, with a transport that pulls or kills the card at APDU number `cut.at`. */
-  const tearing: CardReaderService = {
-    start: () => pcsc.start(),
-    stop: () => pcsc.stop(),
-    onEvent: (l) => pcsc.onEvent(l),
-    snapshot: () => pcsc.snapshot(),
-    withCard: (reader, fn, options) =>
-      pcsc.withCard(
-        reader,
-        (t, info) => {
-          let n = 0;
-          const wrapped: CardTransport = {
-            async transmit(command: Buffer): Promise<Buffer> {
-              const i = n++;
-              if (cut?.at === i && cut.how === 'pull') await bed.remove(SLOT);
-              if (cut?.at === i && cut.how === 'die') setTimeout(() => process.kill(cardPid, 'SIGKILL'), 120);
-              const response = await t.transmit(command);
-              log.push({ command: Buffer.from(command), response: Buffer.from(response) });
-              return response;
-            },
-          };
-          return fn(wrapped, info);
-        },
-        options,
-      ),
-  };
-
-  const reader = () => bed.readerName(SLOT);
-  const condition = () => pcsc.snapshot().readers.find((r) => r.name === reader())?.condition;
-  const put = async (card: TestCard, delayed: boolean) => {
-    const inserted = await bed.insert(card.file, SLOT, delayed ? { responseDelayMs: 350 } : {});
-    cardPid = inserted.pid;
-    await eventually(() => condition() === 'ready', 'card ready', 8000);
-  };
-  const takeOut = async () => {
-    await bed.remove(SLOT);
-    await eventually(() => condition() === 'empty', 'reader empty', 8000);
-  };
   const mailerKey = async (n: string): Promise<string> => {
     const m = await ws.keystore
       .current()
@@ -117,11 +71,12 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
     recorder = new EventRecorder(pcsc);
     pcsc.start();
     await recorder.waitFor((e) => e.type === 'readers' && e.readers.length === 2, 'both vpcd readers');
+    tear = new TearingReader(pcsc, bed, SLOT, (e) => log.push(e));
     cards = new SqliteCardRepository(ws.db);
     service = new EnrollmentService({
       cards,
       customers: sqliteCustomerPicker(ws.db),
-      readers: tearing,
+      readers: tear.readers,
       keystore: ws.keystore,
       audit: new AuditService(ws.db),
       log: createLogger(null),
@@ -130,7 +85,7 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
   }, 60_000);
 
   afterEach(async () => {
-    cut = null;
+    tear.cut = null;
     await bed.remove(SLOT);
   });
 
@@ -144,9 +99,9 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
   it('a clean enrollment takes exactly the profile personalise flow, byte for byte (profile 3, 6, 9.1)', async () => {
     const customer = await addCustomer(ws, 'Byte Genau');
     const card = createTestCard(bed.cardDir);
-    await put(card, false);
+    await tear.put(card.file, false);
     log = [];
-    const r = await service.enroll({ customerId: customer.id, reader: reader() }, actor);
+    const r = await service.enroll({ customerId: customer.id, reader: tear.readerName }, actor);
     expect(log).toHaveLength(CLEAN_FLOW_APDUS);
     const [select, getState, open, personalise] = log as [Exchange, Exchange, Exchange, Exchange];
 
@@ -186,7 +141,7 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
     expect(personalise.command.toString('hex')).toBe(expected.toString('hex'));
     expect(personalise.response.subarray(-2).toString('hex')).toBe('9000');
     expect(readCard(card)).toMatchObject({ lifeCycle: 'personalised', n: r.n, cardKey: k.toString('hex') });
-    await takeOut();
+    await tear.takeOut();
   }, 30_000);
 
   const positions = Array.from({ length: CLEAN_FLOW_APDUS }, (_, i) => i);
@@ -201,10 +156,12 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
       const customer = await addCustomer(ws, `Tear ${c.how} ${c.at}`);
       const card = createTestCard(bed.cardDir);
       const id = card.cardId.toUpperCase();
-      await put(card, c.how === 'die');
-      cut = c;
-      const err = await service.enroll({ customerId: customer.id, reader: reader() }, actor).catch((x: unknown) => x);
-      cut = null;
+      await tear.put(card.file, c.how === 'die');
+      tear.cut = c;
+      const err = await service
+        .enroll({ customerId: customer.id, reader: tear.readerName }, actor)
+        .catch((x: unknown) => x);
+      tear.cut = null;
       // Pulled between APDUs, pcscd may already report the reader empty (CARD_ABSENT).
       expect(['CARD_REMOVED', 'CARD_ABSENT', 'CARD_TIMEOUT', 'READER_ERROR']).toContain(
         (err as { code?: string }).code,
@@ -226,11 +183,11 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
       if (row) expect((err as Error).message).toMatch(/choose Retry/);
 
       // The same card back in; retry (or, with nothing bound yet, simply enroll again).
-      await takeOut();
-      await put(card, false);
+      await tear.takeOut();
+      await tear.put(card.file, false);
       const done = row
-        ? await service.retry({ reader: reader() }, actor)
-        : await service.enroll({ customerId: customer.id, reader: reader() }, actor);
+        ? await service.retry({ reader: tear.readerName }, actor)
+        : await service.enroll({ customerId: customer.id, reader: tear.readerName }, actor);
       expect(done.personalised).toBe(!(c.how === 'die' && c.at === 3));
       if (row) expect(done.n).toBe(row.n);
 
@@ -239,7 +196,7 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
       expect(final.cardKey).toBe(await mailerKey(done.n));
       expect(await cards.byCardId(id)).toMatchObject({ state: 'awaiting_activation', n: done.n });
       expect(await cards.listByCustomer(customer.id)).toHaveLength(1);
-      await takeOut();
+      await tear.takeOut();
     },
     40_000,
   );

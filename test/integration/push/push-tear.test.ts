@@ -5,8 +5,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../../../src/core/audit/audit.service';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import { PcscReaderService } from '../../../src/core/card/reader.service';
-import type { CardReaderService } from '../../../src/core/card/reader.types';
-import type { CardTransport } from '../../../src/core/card/transport';
 import { SqliteCardRepository, type CardRecord } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { SqliteListRepository } from '../../../src/core/lists/list.repository';
@@ -16,7 +14,8 @@ import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../suppor
 import { EventRecorder } from '../../support/event-recorder';
 import { addOperator, setupOfficer } from '../../support/operators';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
-import { eventually, useTestbed, type Testbed } from '../../support/testbed';
+import { TearingReader } from '../../support/tearing-reader';
+import { useTestbed, type Testbed } from '../../support/testbed';
 
 // The tear test of the push (issue 9, "Done when"): the card is taken out before each APDU of a
 // push, and — separately — the card dies after it processed each APDU but before its answer came
@@ -24,8 +23,6 @@ import { eventually, useTestbed, type Testbed } from '../../support/testbed';
 // database agree afterwards — the issuer's active list is one the card holds, never one it does
 // not — and presenting the card again finishes the push: the list the card holds is the active
 // one, and its next code is accepted by verify.
-
-type Cut = { at: number; how: 'pull' | 'die' } | null;
 
 const SLOT = 0;
 const PIN = '31415926';
@@ -41,47 +38,10 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
   let cards: SqliteCardRepository;
   let card: TestCard;
   let record: CardRecord;
-  let cut: Cut = null;
-  let cardPid = 0;
-  let apdus = 0;
+  let tear: TearingReader;
   const actor = { operatorId: 1, operator: 'clara', role: 'clerk' as const };
 
-  /** The PC/SC reader service, with a transport that pulls or kills the card at APDU number `cut.at`. */
-  const tearing: CardReaderService = {
-    start: () => pcsc.start(),
-    stop: () => pcsc.stop(),
-    onEvent: (l) => pcsc.onEvent(l),
-    snapshot: () => pcsc.snapshot(),
-    withCard: (reader, fn, options) =>
-      pcsc.withCard(
-        reader,
-        (t, info) => {
-          let n = 0;
-          const wrapped: CardTransport = {
-            async transmit(command: Buffer): Promise<Buffer> {
-              const i = n++;
-              apdus = n;
-              if (cut?.at === i && cut.how === 'pull') await bed.remove(SLOT);
-              if (cut?.at === i && cut.how === 'die') setTimeout(() => process.kill(cardPid, 'SIGKILL'), 120);
-              return t.transmit(command);
-            },
-          };
-          return fn(wrapped, info);
-        },
-        options,
-      ),
-  };
-  const reader = () => bed.readerName(SLOT);
-  const condition = () => pcsc.snapshot().readers.find((r) => r.name === reader())?.condition;
-  const put = async (delayed: boolean) => {
-    const inserted = await bed.insert(card.file, SLOT, delayed ? { responseDelayMs: 350 } : {});
-    cardPid = inserted.pid;
-    await eventually(() => condition() === 'ready', 'card ready', 8000);
-  };
-  const takeOut = async () => {
-    await bed.remove(SLOT);
-    await eventually(() => condition() === 'empty', 'reader empty', 8000);
-  };
+  const reader = () => tear.readerName;
   const lists = () =>
     ws.db.prepare('SELECT seq, state FROM code_lists WHERE card_ref = ? ORDER BY seq').all(record.id) as {
       seq: number;
@@ -114,9 +74,10 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
     recorder = new EventRecorder(pcsc);
     pcsc.start();
     await recorder.waitFor((e) => e.type === 'readers' && e.readers.length === 2, 'both vpcd readers');
+    tear = new TearingReader(pcsc, bed, SLOT);
     cards = new SqliteCardRepository(ws.db);
     push = new PushService({
-      readers: tearing,
+      readers: tear.readers,
       keystore: ws.keystore,
       cards,
       listRepo: new SqliteListRepository(ws.db),
@@ -125,7 +86,7 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
     });
     // An active card holding list 1, as activation leaves it.
     card = createTestCard(bed.cardDir);
-    await put(false);
+    await tear.put(card.file, false);
     const awaiting = await personaliseAwaiting(ws, reader(), { readers: pcsc });
     const parsed = parseMailerKey(awaiting.mailerKey);
     if (!parsed.ok) throw new Error('mailer key does not parse');
@@ -147,7 +108,7 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
   }, 90_000);
 
   afterEach(() => {
-    cut = null;
+    tear.cut = null;
   });
   afterAll(async () => {
     await pcsc?.stop();
@@ -158,9 +119,8 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
 
   it('a clean push takes exactly the profile flow: SELECT, GET STATE, STAGE LIST, COMMIT LIST', async () => {
     await ws.lists.queueNext(record.id, 'manual', actor);
-    apdus = 0;
     expect(await push.pushNext(reader(), actor)).toMatchObject({ outcome: 'pushed' });
-    expect(apdus).toBe(PUSH_APDUS);
+    expect(tear.sent).toBe(PUSH_APDUS);
     expect(readCard(card).list?.listSeq).toBe(activeSeq());
   });
 
@@ -176,11 +136,11 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
       const before = activeSeq();
       const queued = await ws.lists.queueNext(record.id, 'manual', actor);
       const seq = queued.list.seq;
-      await takeOut();
-      await put(c.how === 'die');
-      cut = c;
+      await tear.takeOut();
+      await tear.put(card.file, c.how === 'die');
+      tear.cut = c;
       const err = await push.pushNext(reader(), actor).catch((x: unknown) => x);
-      cut = null;
+      tear.cut = null;
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toMatch(/present the card again/i);
 
@@ -192,8 +152,8 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
       expect(onCard === seq).toBe(c.how === 'die' && c.at === PUSH_APDUS - 1);
 
       // The card presented again: the push finishes, sending again or confirming by GET RECEIPT.
-      await takeOut();
-      await put(false);
+      await tear.takeOut();
+      await tear.put(card.file, false);
       const done = await push.pushNext(reader(), actor);
       expect(done).toMatchObject({ outcome: onCard === seq ? 'resumed' : 'pushed', seq });
       expect(readCard(card).list?.listSeq).toBe(seq);
