@@ -1,18 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { newBlankCard } from '../../src/card-sim/card-record';
 import { VirtualCard } from '../../src/card-sim/virtual-card';
 import { TRAINING_READER_NAME, TrainingReaderService } from '../../src/core/card/training-reader';
 import { OtacCard } from '../../src/core/card/protocol/card-session';
 import type { ReaderMode } from '../../src/core/card/reader-setup';
 import type { CardReaderService } from '../../src/core/card/reader.types';
-import { SqliteCardRepository, type CardRecord } from '../../src/core/cards/card.repository';
+import type { CardRecord } from '../../src/core/cards/card.repository';
 import { formatMailerKey } from '../../src/core/crypto/mailer-key-format';
-import { SqliteCustomerRepository } from '../../src/core/customers/customer.repository';
 import { KeystoreCardKeyPort } from '../../src/core/keystore/keystore-card-key-port';
-import { createWorkstation, type Workstation } from '../../src/core/workstation';
+import type { Workstation } from '../../src/core/workstation';
+import { cardRow } from './cards';
+import { freshWorkstation } from './fresh-workstation';
 import { addOperator, setupOfficer, value, type TestOperator } from './operators';
 import { keystoreReadyToEnroll } from './enrollment';
 
@@ -30,14 +28,7 @@ export async function cardDesk(readers: ReaderMode): Promise<{
   dataDir: string;
   dispose: () => Promise<void>;
 }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'otac-activation-'));
-  const ws = createWorkstation({
-    dataDir,
-    shell: 'browser',
-    version: 'test',
-    readers,
-    keystore: { backend: 'software', file: join(dataDir, 'keystore', 'keystore.otacks'), scryptCost: CHEAP_SCRYPT },
-  });
+  const { ws, dataDir, dispose } = freshWorkstation({ readers, keystoreScryptCost: CHEAP_SCRYPT });
   const officer = await setupOfficer(ws);
   const secondOfficer = await addOperator(ws, 'security_officer');
   await prepareKeystore(ws, officer, secondOfficer);
@@ -46,10 +37,7 @@ export async function cardDesk(readers: ReaderMode): Promise<{
     officer,
     secondOfficer,
     dataDir,
-    dispose: async () => {
-      await ws.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    dispose,
   };
 }
 
@@ -100,26 +88,17 @@ export async function personaliseAwaiting(
       return info.cardId.toUpperCase();
     }),
   );
-  const at = new Date().toISOString();
-  const customer = await new SqliteCustomerRepository(ws.db).insert(
-    {
-      customerRef: `REF-${serial}-${Date.now()}`,
+  const { card: record } = await cardRow(ws.db, {
+    cardId,
+    n,
+    state: 'awaiting_activation',
+    customer: {
       fullName: customerName,
       birthDate: '1815-12-10',
       address: { line1: '12 St James Square', line2: null, postalCode: 'SW1Y 4JH', city: 'London', country: 'GB' },
-      email: null,
-      mobile: null,
       branch: 'Main',
     },
-    { operator: 'test', at },
-  );
-  const cards = new SqliteCardRepository(ws.db);
-  const inserted = await cards.insert(
-    { cardId, customerId: customer.id, n, sealMode: 'card-key' },
-    { operator: 'test', at },
-  );
-  const record = await cards.transition(inserted.id, ['enrolling'], 'awaiting_activation', at);
-  if (!record) throw new Error('card row did not move to awaiting_activation');
+  });
   const mailer = await ks.formatCustomerKeyForMailer(n, { operator: 'mia', role: 'manager', reason: 'initial mailer' });
   return { record, customerName, mailerKey: mailer.formatted };
 }

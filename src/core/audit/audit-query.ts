@@ -15,6 +15,19 @@ export interface AuditFilter {
   pageSize: number;
 }
 
+/** An audit row as the contract answers it. */
+export const auditEntryOf = (r: AuditRow): AuditEntry => ({
+  seq: r.seq,
+  at: r.at,
+  operatorId: r.operator_id,
+  operator: r.operator,
+  role: r.role,
+  action: r.action,
+  object: r.object,
+  outcome: r.outcome,
+  details: r.details,
+});
+
 const like = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The auditors' page: newest first, every filter optional, all values bound as parameters. */
@@ -60,17 +73,7 @@ export function queryAudit(
     total,
     page: f.page,
     pageSize: f.pageSize,
-    entries: rows.map((r) => ({
-      seq: r.seq,
-      at: r.at,
-      operatorId: r.operator_id,
-      operator: r.operator,
-      role: r.role,
-      action: r.action,
-      object: r.object,
-      outcome: r.outcome,
-      details: r.details,
-    })),
+    entries: rows.map(auditEntryOf),
   };
 }
 

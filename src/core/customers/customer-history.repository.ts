@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../../shared/contract/audit.contract';
+import { auditEntryOf } from '../audit/audit-query';
 import type { AuditRow } from '../audit/audit.service';
 import type { Database } from '../db/database';
 
@@ -25,17 +26,7 @@ export class SqliteCustomerHistoryRepository implements CustomerHistoryRepositor
       .all(...objects, limit + 1);
     return {
       more: rows.length > limit,
-      entries: rows.slice(0, limit).map((r) => ({
-        seq: r.seq,
-        at: r.at,
-        operatorId: r.operator_id,
-        operator: r.operator,
-        role: r.role,
-        action: r.action,
-        object: r.object,
-        outcome: r.outcome,
-        details: r.details,
-      })),
+      entries: rows.slice(0, limit).map(auditEntryOf),
     };
   }
 }

@@ -1,5 +1,4 @@
 import type { AuditService } from '../audit/audit.service';
-import { isCardError } from '../card/card-error';
 import { OtacCard } from '../card/protocol/card-session';
 import { verifyListReceipt } from '../card/protocol/list-preparation';
 import type { CardReaderService } from '../card/reader.types';
@@ -17,6 +16,17 @@ import type { ListService } from '../lists/list.service';
 // card itself reports when it is presented, so an interruption anywhere — card pulled, pcscd
 // restarted, the app killed — is finished at the next presentation: a list the card committed is
 // confirmed with GET RECEIPT; one it did not is sent again (the same envelope in card-key mode).
+
+/** Faults of the card or reader (reader-errors.ts) after which the push resumes at the next presentation. */
+const INTERRUPTIONS = new Set([
+  'CARD_ABSENT',
+  'CARD_REMOVED',
+  'CARD_TIMEOUT',
+  'CARD_MUTE',
+  'CARD_SESSION_CLOSED',
+  'READER_ERROR',
+  'PCSC_DOWN',
+]);
 
 export type PushStep = 'reading' | 'sealing' | 'sending' | 'committing' | 'confirming' | 'done';
 
@@ -59,7 +69,9 @@ export class PushService {
     try {
       return await readers.withCard(reader, (t) => this.onCard(new OtacCard(t), actor, onStep));
     } catch (err) {
-      if (isCardError(err) || (err instanceof AppError && /^(READER|CARD)_/.test(err.code))) {
+      // The card or the reader went away mid-push: the next presentation resumes it. Any other
+      // refusal (a receipt that does not verify, a status word) keeps its own message.
+      if (err instanceof AppError && INTERRUPTIONS.has(err.code)) {
         this.deps.audit.append({
           ...actor,
           action: 'push.interrupted',
@@ -127,7 +139,10 @@ export class PushService {
         } else {
           await this.deps.lists.markStaged(list.id);
           onStep('sending', 0, prepared.envelope.length);
-          receipt = await card.loadList(prepared.envelope, (sent, total) => onStep('sending', sent, total));
+          // Once every byte is staged, COMMIT LIST follows inside loadList.
+          receipt = await card.loadList(prepared.envelope, (sent, total) =>
+            onStep(sent === total ? 'committing' : 'sending', sent, total),
+          );
         }
         await this.deps.lists.markCommitted(list.id);
         onStep('confirming');

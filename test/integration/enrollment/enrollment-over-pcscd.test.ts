@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAtr } from '../../../src/card-sim/card-record';
 import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { isValidN } from '../../../src/core/enrollment/identification-code';
-import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import type { Workstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import type { Result } from '../../../src/shared/contract';
 import { addCustomer, cardReadIn, keystoreReadyToEnroll } from '../../support/enrollment';
 import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
@@ -22,6 +22,7 @@ type EnrollOut = { n: string; cardId: string; customerId: number; personalised: 
 describe('enrollment over pcscd + vpcd', () => {
   let bed: Testbed;
   let ws: Workstation;
+  let t: ReturnType<typeof freshWorkstation>;
   let dataDir: string;
   let clerk: TestOperator;
   let manager: TestOperator;
@@ -38,18 +39,9 @@ describe('enrollment over pcscd + vpcd', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('enrollment');
-    dataDir = mkdtempSync(join(tmpdir(), 'otac-enroll-'));
-    ws = createWorkstation({
-      dataDir,
-      shell: 'browser',
-      version: 'test',
-      readers: 'pcsc',
-      keystore: {
-        backend: 'software',
-        file: join(dataDir, 'keystore', 'keystore.otacks'),
-        scryptCost: { N: 1024, r: 8, p: 1 },
-      },
-    });
+    t = freshWorkstation({ readers: 'pcsc', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
+    ws = t.ws;
+    dataDir = t.dataDir;
     const officer = await setupOfficer(ws);
     await keystoreReadyToEnroll(ws, officer, await addOperator(ws, 'security_officer'));
     clerk = await addOperator(ws, 'clerk');
@@ -58,9 +50,8 @@ describe('enrollment over pcscd + vpcd', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await ws?.close();
+    await t?.dispose();
     await bed?.close();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('enrolls a blank card end to end: the card holds N and K, the database says awaiting activation', async () => {

@@ -1,7 +1,4 @@
 import { createCipheriv } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../../src/card-sim/dev-transport-key';
 import { AuditService } from '../../../src/core/audit/audit.service';
@@ -11,7 +8,8 @@ import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { sqliteCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
 import { EnrollmentService } from '../../../src/core/enrollment/enrollment.service';
 import { createLogger } from '../../../src/core/log';
-import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import type { Workstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { addCustomer, keystoreReadyToEnroll } from '../../support/enrollment';
 import { EventRecorder } from '../../support/event-recorder';
 import { addOperator, setupOfficer } from '../../support/operators';
@@ -33,7 +31,7 @@ const CLEAN_FLOW_APDUS = 4; // SELECT, GET STATE, OPEN SESSION (transport key), 
 describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
   let bed: Testbed;
   let ws: Workstation;
-  let dataDir: string;
+  let t: ReturnType<typeof freshWorkstation>;
   let pcsc: PcscReaderService;
   let recorder: EventRecorder;
   let tear: TearingReader;
@@ -53,18 +51,8 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('enrollment-tear');
-    dataDir = mkdtempSync(join(tmpdir(), 'otac-enroll-tear-'));
-    ws = createWorkstation({
-      dataDir,
-      shell: 'browser',
-      version: 'test',
-      readers: 'none',
-      keystore: {
-        backend: 'software',
-        file: join(dataDir, 'keystore', 'keystore.otacks'),
-        scryptCost: { N: 1024, r: 8, p: 1 },
-      },
-    });
+    t = freshWorkstation({ readers: 'none', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
+    ws = t.ws;
     const officer = await setupOfficer(ws);
     await keystoreReadyToEnroll(ws, officer, await addOperator(ws, 'security_officer'));
     pcsc = new PcscReaderService({ timeoutMs: 3000 });
@@ -91,9 +79,8 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
 
   afterAll(async () => {
     await pcsc?.stop();
-    await ws?.close();
+    await t?.dispose();
     await bed?.close();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('a clean enrollment takes exactly the profile personalise flow, byte for byte (profile 3, 6, 9.1)', async () => {

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../../../src/core/audit/audit.service';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
@@ -9,7 +6,8 @@ import { SqliteCardRepository, type CardRecord } from '../../../src/core/cards/c
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { SqliteListRepository } from '../../../src/core/lists/list.repository';
 import { PushService } from '../../../src/core/push/push.service';
-import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import type { Workstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
 import { EventRecorder } from '../../support/event-recorder';
 import { addOperator, setupOfficer } from '../../support/operators';
@@ -31,7 +29,7 @@ const PUSH_APDUS = 4; // SELECT, GET STATE, STAGE LIST (one extended chunk), COM
 describe('a push torn at every APDU (real pcscd + vpcd)', () => {
   let bed: Testbed;
   let ws: Workstation;
-  let dataDir: string;
+  let t: ReturnType<typeof freshWorkstation>;
   let pcsc: PcscReaderService;
   let recorder: EventRecorder;
   let push: PushService;
@@ -60,14 +58,8 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('push-tear');
-    dataDir = mkdtempSync(join(tmpdir(), 'otac-push-tear-'));
-    ws = createWorkstation({
-      dataDir,
-      shell: 'browser',
-      version: 'test',
-      readers: 'none',
-      keystore: { backend: 'software', file: join(dataDir, 'keystore', 'keystore.otacks'), scryptCost: CHEAP_SCRYPT },
-    });
+    t = freshWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
+    ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
     pcsc = new PcscReaderService({ timeoutMs: 3000 });
@@ -112,9 +104,8 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
   });
   afterAll(async () => {
     await pcsc?.stop();
-    await ws?.close();
+    await t?.dispose();
     await bed?.close();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('a clean push takes exactly the profile flow: SELECT, GET STATE, STAGE LIST, COMMIT LIST', async () => {
