@@ -4,9 +4,11 @@ import type { CardReaderService } from '../../src/core/card/reader.types';
 import type { CardTransport } from '../../src/core/card/transport';
 import { KeystoreCardKeyPort } from '../../src/core/keystore/keystore-card-key-port';
 import { createWorkstation, type Workstation } from '../../src/core/workstation';
-import type { Result } from '../../src/shared/contract';
 import type { CardInReader } from '../../src/shared/contract/activation.contract';
 import type { AuditVerification } from '../../src/shared/contract/audit.contract';
+import { CHEAP_SCRYPT, withRetry } from './activation-cards';
+import { cardReadIn } from './enrollment';
+import { value } from './operators';
 
 // The workstation as a process of its own, for the kill test (test/integration/push/kill.test.ts):
 // the real core (SQLite, keystore, PC/SC through pcscd) on a data directory the parent gives,
@@ -64,18 +66,12 @@ export type Reply =
   | { readonly event: 'checked'; readonly check: CardCheck }
   | { readonly event: 'error'; readonly message: string };
 
-const CHEAP_SCRYPT = { N: 1024, r: 8, p: 1 } as const;
 const OFFICER_CLIENT = 'kill-officer';
 const CLERK_CLIENT = 'kill-clerk';
 
 function reply(r: Reply): void {
   // A pipe's write is synchronous on Linux: the line is out before the process can be killed.
   process.stdout.write(`${JSON.stringify(r)}\n`);
-}
-
-function value<T>(r: Result<unknown>, what: string): T {
-  if (!r.ok) throw Object.assign(new Error(`${what}: ${r.error.code}: ${r.error.message}`), { code: r.error.code });
-  return r.value as T;
 }
 
 /** Counts the card workflows' APDUs (not the reader monitor's own reads) and freezes at `stopAt`. */
@@ -124,7 +120,7 @@ class Desk {
   async call<T>(client: string, channel: string, input: unknown): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const r = await this.ws.router.dispatch(client, channel, input);
-      if (r.ok || r.error.code !== 'CARD_BUSY' || attempt >= 30) return value<T>(r, channel);
+      if (r.ok || r.error.code !== 'CARD_BUSY' || attempt >= 30) return value(r) as T;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -132,14 +128,7 @@ class Desk {
   /** Waits until the status bar has read this card (so no read of the monitor is pending). */
   async cardSeated(cardId: string): Promise<void> {
     const deadline = Date.now() + 10_000;
-    for (;;) {
-      const snap = await this.call<{ readers: { name: string; card?: { cardId: string } }[] }>(
-        CLERK_CLIENT,
-        'reader:status',
-        {},
-      );
-      const seen = snap.readers.find((r) => r.name === this.cfg.reader)?.card?.cardId;
-      if (seen?.toUpperCase() === cardId.toUpperCase()) return;
+    while ((await cardReadIn(this.ws, CLERK_CLIENT, this.cfg.reader)).cardId.toUpperCase() !== cardId.toUpperCase()) {
       if (Date.now() > deadline) throw new Error(`card ${cardId} was not read in ${this.cfg.reader}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -211,16 +200,8 @@ class Desk {
     const readers = this.ws.readers!;
     const ks = this.ws.keystore.current();
     const port = new KeystoreCardKeyPort(ks);
-    const busy = async <T>(fn: (t: CardTransport) => Promise<T>): Promise<T> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await readers.withCard(this.cfg.reader, fn);
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'CARD_BUSY' || attempt >= 30) throw err;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
-    };
+    const busy = <T>(fn: (t: CardTransport) => Promise<T>): Promise<T> =>
+      withRetry(() => readers.withCard(this.cfg.reader, fn));
     const state = await busy(async (t) => {
       const c = new OtacCard(t);
       const info = await c.select();
@@ -266,9 +247,9 @@ async function main(): Promise<void> {
     keystore: { backend: 'software', file: cfg.keystoreFile, scryptCost: CHEAP_SCRYPT },
   });
   const desk = new Desk(ws, cfg);
-  value(await ws.router.dispatch(OFFICER_CLIENT, 'auth:signIn', cfg.officer), 'officer sign-in');
-  value(await ws.router.dispatch(OFFICER_CLIENT, 'keys:unlock', { passphrase: cfg.passphrase }), 'keystore unlock');
-  value(await ws.router.dispatch(CLERK_CLIENT, 'auth:signIn', cfg.clerk), 'clerk sign-in');
+  value(await ws.router.dispatch(OFFICER_CLIENT, 'auth:signIn', cfg.officer));
+  value(await ws.router.dispatch(OFFICER_CLIENT, 'keys:unlock', { passphrase: cfg.passphrase }));
+  value(await ws.router.dispatch(CLERK_CLIENT, 'auth:signIn', cfg.clerk));
   const counter = new ApduCounter();
   counter.wrap(ws.readers!);
   reply({ event: 'ready', pid: process.pid });
