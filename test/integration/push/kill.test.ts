@@ -27,7 +27,8 @@ import type { DriveCard, ProcessConfig, Reply, StopAt } from '../../support/work
 // is sent, or just after the card answered it and before the host saw the answer), half at a
 // random time over the flow (between APDUs too: database and keystore steps). The points are
 // stratified over the flow and drawn from a seeded generator: OTAC_KILL_SEED=<seed> replays a run,
-// OTAC_KILL_RUNS sets the number of kills (50 by default).
+// OTAC_KILL_RUNS sets the number of kills (50 by default). Every fifth run the restarted desk is
+// killed again in the middle of its own recovery before a third process finishes the job.
 
 const RUNS = Number(process.env['OTAC_KILL_RUNS'] ?? 50);
 const SEED = Number(process.env['OTAC_KILL_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
@@ -168,32 +169,49 @@ describe('the workstation SIGKILLed at random points of enroll → activate → 
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /**
-   * Run `run` (its card in the reader) until `cut`, SIGKILL the workstation, start another on the
-   * same directory and let it finish the job; checks the lock hand-over and returns what the
-   * restarted desk had to do.
-   */
-  async function killAndRecover(run: Run, cut: Cut, ctx: string): Promise<string[]> {
-    let current = child ?? (await WorkstationChild.start(cfg)).child;
+  /** Drives `run` on the running workstation until `stopAt` (or to its end), then SIGKILLs it. */
+  async function killDuring(run: Run, cut: Cut, ctx: string): Promise<void> {
+    const current = child ?? (await WorkstationChild.start(cfg)).child;
     child = current;
     const killedPid = current.pid;
     if (cut.kind === 'apdu') {
       current.send({ op: 'drive', card: run.drive, stopAt: cut.stopAt });
-      const stopped = await current.next();
-      expect(stopped, ctx).toMatchObject({ event: 'stopped', when: cut.stopAt.when });
+      // A recovery shorter than the cut ends first ('done'): then the kill finds the desk idle.
+      const answer = await current.next();
+      expect(answer.event, ctx).toMatch(/^(stopped|done)$/);
     } else {
       current.send({ op: 'drive', card: run.drive });
       await new Promise((resolve) => setTimeout(resolve, cut.afterMs));
     }
     await current.kill();
+    child = null;
     // The dead process's lock is still on disk: the restart must take it over, not refuse.
     expect(lockPid(), ctx).toBe(killedPid);
+  }
 
+  /**
+   * Runs `run` (its card in the reader) until `cut` and SIGKILLs the workstation; with
+   * `recoveryCut`, kills the restarted one again in the middle of its recovery. Then a restart on
+   * the same directory finishes the job; returns what that desk had to do.
+   */
+  async function killAndRecover(
+    run: Run,
+    cut: Cut,
+    ctx: string,
+    recoveryCut?: StopAt,
+    afterKill: () => void = () => undefined,
+  ): Promise<string[]> {
+    await killDuring(run, cut, ctx);
+    afterKill();
+    if (recoveryCut) {
+      const again = await WorkstationChild.start(cfg);
+      child = again.child;
+      await killDuring(run, { kind: 'apdu', stopAt: recoveryCut }, `${ctx}, killed again in recovery`);
+    }
     const restarted = await WorkstationChild.start(cfg);
-    current = restarted.child;
-    child = current;
+    child = restarted.child;
     expect(lockPid(), `${ctx}: the restart holds the instance lock`).toBe(restarted.pid);
-    const finished = await current.ask({ op: 'drive', card: run.drive });
+    const finished = await restarted.child.ask({ op: 'drive', card: run.drive });
     expect(finished.event, ctx).toBe('done');
     await cardAgrees(run, ctx);
     everyCardAgrees(ctx);
@@ -201,18 +219,37 @@ describe('the workstation SIGKILLed at random points of enroll → activate → 
   }
 
   // First the moments that matter most, each hit exactly: the card changed, the desk never heard.
+  // What the card holds at the kill shows the cut landed where it says.
   it.each([
-    { at: 'after PERSONALISE', stopAt: { ins: INS.PERSONALISE, when: 'after' }, first: 'enrollment-retry' },
+    {
+      at: 'after PERSONALISE',
+      stopAt: { ins: INS.PERSONALISE, when: 'after' },
+      onCard: { lifeCycle: 'personalised', lastListSeq: 0 },
+      first: 'enrollment-retry',
+    },
     {
       at: 'after ACTIVATE',
       stopAt: { ins: INS.ACTIVATE, when: 'after' },
+      onCard: { lifeCycle: 'active', lastListSeq: 0 },
       first: 'reconciled(awaiting_activation → active)',
     },
-    { at: 'before COMMIT LIST', stopAt: { ins: INS.COMMIT_LIST, when: 'before' }, first: 'push:pushed' },
-    { at: 'after COMMIT LIST', stopAt: { ins: INS.COMMIT_LIST, when: 'after' }, first: 'push:resumed' },
+    {
+      at: 'before COMMIT LIST',
+      stopAt: { ins: INS.COMMIT_LIST, when: 'before' },
+      onCard: { lifeCycle: 'active', lastListSeq: 0 },
+      first: 'push:pushed',
+    },
+    {
+      at: 'after COMMIT LIST',
+      stopAt: { ins: INS.COMMIT_LIST, when: 'after' },
+      onCard: { lifeCycle: 'active', lastListSeq: 1 },
+      first: 'push:resumed',
+    },
   ] as const)('killed $at: the restart finishes the job, card and database agree', async (c) => {
     const run = await newCard(runs.length);
-    const steps = await killAndRecover(run, { kind: 'apdu', stopAt: c.stopAt }, `killed ${c.at}`);
+    const steps = await killAndRecover(run, { kind: 'apdu', stopAt: c.stopAt }, `killed ${c.at}`, undefined, () =>
+      expect(readCard(run.card)).toMatchObject(c.onCard),
+    );
     expect(steps[0]).toBe(c.first);
     expect(steps.at(-1)).toBe('push:nothing-to-push');
   });
@@ -223,11 +260,12 @@ describe('the workstation SIGKILLed at random points of enroll → activate → 
       console.log(`kill test: seed ${SEED} (OTAC_KILL_SEED=${SEED} replays it), ${RUNS} runs`);
       const random = seeded(SEED);
       child ??= (await WorkstationChild.start(cfg)).child;
+      const workstation = child;
 
       // Not killed: the flow end to end, and its length in APDUs and in time for the cuts.
       const first = await newCard(runs.length);
       const began = Date.now();
-      const clean = await child.ask({ op: 'drive', card: first.drive });
+      const clean = await workstation.ask({ op: 'drive', card: first.drive });
       const duration = Date.now() - began;
       expect(clean).toMatchObject({
         event: 'done',
@@ -256,11 +294,14 @@ describe('the workstation SIGKILLed at random points of enroll → activate → 
                 },
               }
             : { kind: 'timed', afterMs: Math.floor(((j + random()) * duration) / timedRuns) };
-        const ctx = `seed ${SEED}, run ${i}, cut ${JSON.stringify(cut)}`;
-        const steps = await killAndRecover(await newCard(runs.length), cut, ctx);
+        // Every fifth run the restarted desk is killed too, somewhere in its own recovery.
+        const recoveryCut: StopAt | undefined =
+          i % 5 === 0 ? { apdu: Math.floor(random() * 8), when: random() < 0.5 ? 'before' : 'after' } : undefined;
+        const ctx = `seed ${SEED}, run ${i}, cut ${JSON.stringify(cut)}${recoveryCut ? `, then ${JSON.stringify(recoveryCut)}` : ''}`;
+        const steps = await killAndRecover(await newCard(runs.length), cut, ctx, recoveryCut);
         const recovery = steps.join(' → ');
         recoveries.set(recovery, (recoveries.get(recovery) ?? 0) + 1);
-        console.log(`run ${i}: ${JSON.stringify(cut)} → restart: ${recovery}`);
+        console.log(`run ${i}: ${ctx.split(', cut ')[1]} → restart: ${recovery}`);
       }
 
       console.log('what the restarts had to do:', Object.fromEntries(recoveries));
@@ -274,8 +315,9 @@ describe('the workstation SIGKILLed at random points of enroll → activate → 
       }
 
       // A clean stop frees the lock.
-      child.send({ op: 'close' });
-      expect(await child.gone()).toBe(0);
+      const last = child;
+      last.send({ op: 'close' });
+      expect(await last.gone()).toBe(0);
       child = null;
       expect(lockPid()).toBeNull();
     },
