@@ -7,7 +7,7 @@ import { AppError } from '../errors';
 import type { KeystoreActor } from '../keystore/keystore-holder.service';
 import { KeystoreCardKeyPort } from '../keystore/keystore-card-key-port';
 import type { Keystore } from '../keystore/keystore.types';
-import type { ListRepository } from '../lists/list.repository';
+import type { ListRecord, ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
 
 // The two-phase push of a code list over the reader (docs/card-profile.md sections 7 and 12;
@@ -113,7 +113,7 @@ export class PushService {
     if (state.lowCodes) {
       lowCodesQueued = (await this.deps.lists.cardReportedLowCodes(record.id, actor)).created;
     }
-    const list = await this.deps.listRepo.onItsWay(record.id);
+    const list = (await this.deps.listRepo.onItsWay(record.id)) ?? (await this.firstListIfNone(record, actor));
     if (!list) return { n: record.n, outcome: 'nothing-to-push', lowCodesQueued };
     if (state.lastListSeq > list.seq) {
       throw new AppError(
@@ -157,6 +157,19 @@ export class PushService {
         await port.release(cardKey).catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * An active card that never had a list gets its first one now (source 001 [0022]). Activation
+   * queues it at once, but a workstation killed between the card's ACTIVATE and that queueing left
+   * an active card (reconciled at its next presentation) with no list at all and nothing on its
+   * way: without this, Push list answered "nothing to push" and the cardholder had no codes
+   * (found by test/integration/push/kill.test.ts). A card whose lists were disabled is not refilled
+   * here: that is a decision for a manager (lists:requestRefill).
+   */
+  private async firstListIfNone(record: CardRecord, actor: KeystoreActor): Promise<ListRecord | null> {
+    if ((await this.deps.listRepo.forCard(record.id)).length > 0) return null;
+    return (await this.deps.lists.queueNext(record.id, 'first', actor)).list;
   }
 
   private audited(actor: KeystoreActor, card: CardRecord, action: string, seq: number): void {
