@@ -362,5 +362,30 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
     value(await call(officer, 'keys:unlock', { passphrase: desk.unlockSecret }));
     expect((await status()).transportKey).toBeNull();
     expect(await cardTransportKcv()).toBe('KEYSTORE_NO_TRANSPORT_KEY');
+
+    // Loaded again: the used removal approval, replayed, removes nothing; two removals at once remove it once.
+    await loadTransportKey(ws, officer, second);
+    expect(codeOf(await call(officer, 'keys:transportRemove', { reason: 'replay', approval }))).toBe('APPROVAL_STALE');
+    expect((await status()).transportKey).toEqual({ version: 3, kcv: TRANSPORT_KCV });
+    const removals = await Promise.all(
+      [second, third].map(async (who) =>
+        call(officer, 'keys:transportRemove', {
+          reason: 'at once',
+          approval: await approvalFor(ws, officer, 'keys.ceremony', who),
+        }),
+      ),
+    );
+    expect(removals.map(codeOf).sort()).toEqual(['OK', 'TRANSPORT_KEY_NONE']);
+    expect(auditRows(ws).filter((r) => r.action === 'keystore.transport_key.removed')).toHaveLength(2);
+  });
+
+  it('a lock in the middle of an import aborts it and wipes the entered sheets', async () => {
+    await beginTransportCeremony(ws, officer, second);
+    value(await enter(1, approvalOf(officer), TRANSPORT_COMPONENT_HEX[0]));
+    value(await call(officer, 'keys:lock'));
+    value(await call(officer, 'keys:unlock', { passphrase: desk.unlockSecret }));
+    expect(await status()).toMatchObject({ transportKey: null, transportCeremony: null });
+    expect(codeOf(await enter(2, approvalOf(second), TRANSPORT_COMPONENT_HEX[1]))).toBe('CEREMONY_NOT_STARTED');
+    expect(auditRows(ws).filter((r) => r.action === 'keystore.transport_ceremony.aborted')).toHaveLength(1);
   });
 });
