@@ -51,6 +51,11 @@ export function cardProfileKdfInput(label: string, context: Uint8Array): Counter
   };
 }
 
+/** A removal with no transport key loaded (also refused by the Keys channel before any approval). */
+export function noTransportKey(): AppError {
+  return new AppError('TRANSPORT_KEY_NONE', 'There is no vendor transport key on this desk; nothing was changed.');
+}
+
 type SessionBase = { readonly kind: 'card'; readonly card: CardKeyHandle } | { readonly kind: 'transport' };
 
 /** What each ephemeral handle id stands for. The `use` is fixed here, at creation. */
@@ -142,9 +147,7 @@ export class CardProfileKeyService {
   }): Promise<{ removed: TransportKeyInfo }> {
     const { officer, approver } = this.twoOfficers(opts, 'remove');
     const current = this.registry.retireActive('transport');
-    if (!current) {
-      throw new AppError('TRANSPORT_KEY_NONE', 'There is no vendor transport key on this desk; nothing was changed.');
-    }
+    if (!current) throw noTransportKey();
     await this.registry.commit();
     await this.destroyStored(current.id);
     this.audit('keystore.transport_key.removed', {

@@ -10,6 +10,7 @@ import type { CardSeriesStore } from './card-series.repository';
 import type { KeystoreBackups } from './keystore-backup.service';
 import type { KeystoreActor, KeystoreHolder, KeystoreHolderStatus } from './keystore-holder.service';
 import type { CeremonyCustodian, CeremonyProgress } from './keystore.types';
+import { noTransportKey } from './card-profile-keys.service';
 
 export interface KeysHandlerDeps {
   readonly keystore: KeystoreHolder;
@@ -151,7 +152,7 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
     },
     'keys:ceremonyProgress': () => {
       const p = keystore.current().ceremony.progress();
-      return { ceremony: p ? { components: p.components, entered: [...p.entered] } : null };
+      return { ceremony: progressView(p) };
     },
 
     // The vendor transport key: the master-key ceremony's steps on its own ceremony, its begin and its
@@ -193,9 +194,8 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
       return changed({ done: true as const });
     },
     'keys:transportRemove': async (input, ctx) => {
-      if (!(await keystore.current().status()).transportKey) {
-        throw new AppError('TRANSPORT_KEY_NONE', 'There is no vendor transport key on this desk; nothing was changed.');
-      }
+      // Nothing to remove is said before a second officer is asked.
+      if (!(await keystore.current().status()).transportKey) throw noTransportKey();
       const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval, input);
       if (!approver) throw transportNeedsApprover();
       return changed(
