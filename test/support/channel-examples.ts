@@ -11,12 +11,16 @@ import {
   BACKUP_PASSPHRASES,
   COMPONENT_HEX,
   KEYSTORE_PASSPHRASE,
+  TRANSPORT_COMPONENT_HEX,
+  TRANSPORT_KCV,
   beginCeremony,
+  beginTransportCeremony,
   componentKcv,
   createBackup,
   createKeystore,
   enterComponents,
   keystoreWithMasterKey,
+  loadTransportKey,
 } from './keys';
 import { SqliteCardRepository } from '../../src/core/cards/card.repository';
 import { generateN } from '../../src/core/enrollment/identification-code';
@@ -179,6 +183,70 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       await createKeystore(c.ws, c.officer);
       await beginCeremony(c.ws, c.officer, await c.addOperator('security_officer'), 3);
       return {};
+    },
+  },
+  'keys:transportBegin': {
+    as: 'security_officer',
+    auditAction: 'keystore.transport_ceremony.begun',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      return {
+        components: 2,
+        approval: await approvalFor(c.ws, c.officer, 'keys.ceremony', await c.addOperator('security_officer')),
+      };
+    },
+  },
+  'keys:transportEnterComponent': {
+    as: 'security_officer',
+    auditAction: 'keystore.transport_ceremony.component_entered',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      await beginTransportCeremony(c.ws, c.officer, await c.addOperator('security_officer'));
+      return {
+        index: 1,
+        component: TRANSPORT_COMPONENT_HEX[0],
+        custodian: approvalOf(c.officer),
+        expectedKcv: componentKcv(TRANSPORT_COMPONENT_HEX[0]),
+      };
+    },
+  },
+  'keys:transportFinish': {
+    as: 'security_officer',
+    auditAction: 'keystore.transport_key.imported',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      const second = await c.addOperator('security_officer');
+      await beginTransportCeremony(c.ws, c.officer, second);
+      await enterComponents(
+        c.ws,
+        c.officer,
+        TRANSPORT_COMPONENT_HEX,
+        [c.officer, second],
+        'keys:transportEnterComponent',
+      );
+      return { expectedKcv: TRANSPORT_KCV };
+    },
+  },
+  'keys:transportAbort': {
+    as: 'security_officer',
+    auditAction: 'keystore.transport_ceremony.aborted',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      await beginTransportCeremony(c.ws, c.officer, await c.addOperator('security_officer'), 3);
+      return {};
+    },
+  },
+  'keys:transportRemove': {
+    as: 'security_officer',
+    auditAction: 'keystore.transport_key.removed',
+    input: async (c) => {
+      await createKeystore(c.ws, c.officer);
+      const second = await c.addOperator('security_officer');
+      await loadTransportKey(c.ws, c.officer, second);
+      return {
+        reason: 'vendor key compromised',
+        approval: await approvalFor(c.ws, c.officer, 'keys.ceremony', second),
+      };
     },
   },
   'keys:generateMasterKey': {

@@ -1,3 +1,4 @@
+import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../src/card-sim/dev-transport-key';
 import { kcvAes, xorComponents } from '../../src/core/crypto/kcv';
 import type { Workstation } from '../../src/core/workstation';
 import { approvalFor, approvalOf, value, type TestOperator } from './operators';
@@ -45,12 +46,13 @@ export async function enterComponents(
   officer: TestOperator,
   hexes: readonly string[],
   custodians: readonly TestOperator[],
+  channel: 'keys:ceremonyEnterComponent' | 'keys:transportEnterComponent' = 'keys:ceremonyEnterComponent',
 ): Promise<unknown[]> {
   const out: unknown[] = [];
   for (const [i, component] of hexes.entries()) {
     out.push(
       value(
-        await ws.router.dispatch(officer.client, 'keys:ceremonyEnterComponent', {
+        await ws.router.dispatch(officer.client, channel, {
           index: i + 1,
           component,
           custodian: approvalOf(custodians[i]!),
@@ -91,4 +93,49 @@ export async function createBackup(
       approval: await approvalFor(ws, officer, 'keys.backup', approver),
     }),
   ) as { fileName: string; createdAt: string; sizeBytes: number; custodians: string[] };
+}
+
+/**
+ * The card vendor's two transport key component sheets (hex, 32 digits each). Their XOR is the
+ * development stock's transport master key, so blank virtual cards open once they are loaded.
+ */
+export const TRANSPORT_COMPONENT_HEX = [
+  '5a'.repeat(6) + 'c3'.repeat(10),
+  xorComponents([Buffer.from('5a'.repeat(6) + 'c3'.repeat(10), 'hex'), DEV_VENDOR_TRANSPORT_MASTER_KEY]).toString(
+    'hex',
+  ),
+] as const;
+/** The KCV on the vendor's key sheet: that of the combined key. */
+export const TRANSPORT_KCV = kcvAes(DEV_VENDOR_TRANSPORT_MASTER_KEY);
+
+export async function beginTransportCeremony(
+  ws: Workstation,
+  officer: TestOperator,
+  approver: TestOperator,
+  components: 2 | 3 = 2,
+): Promise<void> {
+  value(
+    await ws.router.dispatch(officer.client, 'keys:transportBegin', {
+      components,
+      approval: await approvalFor(ws, officer, 'keys.ceremony', approver),
+    }),
+  );
+}
+
+/**
+ * Loads the vendor transport key through the Keys channels as a desk does: `officer` begins, `approver`
+ * approves, custodian i types component i (by default the officer and the approver).
+ */
+export async function loadTransportKey(
+  ws: Workstation,
+  officer: TestOperator,
+  approver: TestOperator,
+  opts: { hexes?: readonly string[]; custodians?: readonly TestOperator[]; kcv?: string } = {},
+): Promise<{ version: number; kcv: string }> {
+  const hexes = opts.hexes ?? TRANSPORT_COMPONENT_HEX;
+  await beginTransportCeremony(ws, officer, approver, hexes.length === 3 ? 3 : 2);
+  await enterComponents(ws, officer, hexes, opts.custodians ?? [officer, approver], 'keys:transportEnterComponent');
+  return value(
+    await ws.router.dispatch(officer.client, 'keys:transportFinish', { expectedKcv: opts.kcv ?? TRANSPORT_KCV }),
+  ) as { version: number; kcv: string };
 }

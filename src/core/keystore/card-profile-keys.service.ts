@@ -10,6 +10,7 @@ import {
 } from '../card/protocol/profile.constants';
 import { counterBytes, padM2, unpadM2 } from '../card/protocol/sm-crypto';
 import type { CounterKdfInput } from '../crypto/sp800-108';
+import { kcvAes } from '../crypto/kcv';
 import { AppError } from '../errors';
 import { wrongUse, type CardKeyService } from './card-key.service';
 import type { KeyRef, KeystoreBackend } from './keystore-backend';
@@ -50,6 +51,11 @@ export function cardProfileKdfInput(label: string, context: Uint8Array): Counter
   };
 }
 
+/** A removal with no transport key loaded (also refused by the Keys channel before any approval). */
+export function noTransportKey(): AppError {
+  return new AppError('TRANSPORT_KEY_NONE', 'There is no vendor transport key on this desk; nothing was changed.');
+}
+
 type SessionBase = { readonly kind: 'card'; readonly card: CardKeyHandle } | { readonly kind: 'transport' };
 
 /** What each ephemeral handle id stands for. The `use` is fixed here, at creation. */
@@ -80,41 +86,100 @@ export class CardProfileKeyService {
   /**
    * VTMK, at a ceremony under dual control: whoever knows the VTMK can open every PERSONALISE, so
    * one person alone must not choose it. Development stock's well-known key comes in this way too.
+   * With `expectedKcv` (the vendor's sheet; the transport ceremony always passes it) a mismatch stores
+   * nothing. A previous VTMK is retired and its key destroyed: only the active one ever opens a card.
    */
   async importTransportMasterKey(
     value: Uint8Array,
-    opts: { officer: string; approver: string; reason: string },
+    opts: { officer: string; approver: string; reason: string; expectedKcv?: string },
   ): Promise<TransportKeyInfo> {
-    const officer = typeof opts?.officer === 'string' ? opts.officer.trim() : '';
-    const approver = typeof opts?.approver === 'string' ? opts.approver.trim() : '';
-    if (officer === '' || approver === '' || officer.toLowerCase() === approver.toLowerCase()) {
-      this.audit('keystore.transport_key.import_refused', { officer, approver, reason: 'dual_control' });
-      throw new AppError(
-        'APPROVAL_REQUIRED',
-        'Importing the vendor transport master key needs two security officers: one enters it, a different one approves. Ask a second officer.',
-      );
-    }
-    if (!(value instanceof Uint8Array) || value.length !== 16) {
+    const { officer, approver } = this.twoOfficers(opts, 'import');
+    if (!(value instanceof Uint8Array) || value.length !== KEY_LENGTH) {
       throw new AppError(
         'KEY_INVALID',
         "The vendor transport master key is AES-128 (16 bytes). Check the vendor's key sheet.",
       );
     }
-    const ref = this.backend.importAes(Buffer.from(value), { persistent: true, extractable: false });
-    const kcv = aesKcv(this.backend, ref);
-    const rec = this.registry.add(
-      { id: ref, purpose: 'transport', kcv, algorithm: 'AES-128', origin: 'imported' },
-      'retired',
-    );
+    const clear = Buffer.from(value);
+    try {
+      if (clear.every((b) => b === 0)) {
+        this.audit('keystore.transport_key.import_refused', { officer, approver, reason: 'weak_key' });
+        throw new AppError(
+          'KEY_INVALID',
+          "The combined vendor transport key is all zeros: a component was typed twice or is wrong. Check the vendor's sheets; nothing was stored.",
+        );
+      }
+      const kcv = kcvAes(clear);
+      if (opts.expectedKcv !== undefined && opts.expectedKcv.trim().toUpperCase() !== kcv) {
+        this.audit('keystore.transport_key.import_refused', { officer, approver, kcv, reason: 'kcv_mismatch' });
+        throw new AppError(
+          'CEREMONY_KCV_MISMATCH',
+          "The combined transport key does not match the check value on the vendor's sheet. Check each component with its officer; nothing was stored.",
+        );
+      }
+      const previous = this.registry.active('transport');
+      const ref = this.backend.importAes(clear, { persistent: true, extractable: false });
+      const rec = this.registry.add(
+        { id: ref, purpose: 'transport', kcv: aesKcv(this.backend, ref), algorithm: 'AES-128', origin: 'imported' },
+        'retired',
+      );
+      await this.registry.commit();
+      if (previous) await this.destroyStored(previous.id);
+      this.audit('keystore.transport_key.imported', {
+        officer,
+        approvedBy: approver,
+        reason: opts.reason,
+        kcv: rec.kcv,
+        version: rec.version,
+        ...(previous ? { replacedVersion: previous.version, replacedKcv: previous.kcv } : {}),
+      });
+      return { kcv: rec.kcv, version: rec.version };
+    } finally {
+      clear.fill(0);
+    }
+  }
+
+  /** Dual control like the import: the desk stops opening blank cards until a key is imported again. */
+  async removeTransportMasterKey(opts: {
+    officer: string;
+    approver: string;
+    reason: string;
+  }): Promise<{ removed: TransportKeyInfo }> {
+    const { officer, approver } = this.twoOfficers(opts, 'remove');
+    const current = this.registry.retireActive('transport');
+    if (!current) throw noTransportKey();
     await this.registry.commit();
-    this.audit('keystore.transport_key.imported', {
+    await this.destroyStored(current.id);
+    this.audit('keystore.transport_key.removed', {
       officer,
       approvedBy: approver,
       reason: opts.reason,
-      kcv,
-      version: rec.version,
+      kcv: current.kcv,
+      version: current.version,
     });
-    return { kcv, version: rec.version };
+    return { removed: { kcv: current.kcv, version: current.version } };
+  }
+
+  /** Two different named officers (trimmed, case-insensitive), else refused and audited with nothing changed. */
+  private twoOfficers(opts: { officer?: unknown; approver?: unknown }, what: 'import' | 'remove') {
+    const officer = typeof opts?.officer === 'string' ? opts.officer.trim() : '';
+    const approver = typeof opts?.approver === 'string' ? opts.approver.trim() : '';
+    if (officer === '' || approver === '' || officer.toLowerCase() === approver.toLowerCase()) {
+      this.audit(`keystore.transport_key.${what}_refused`, { officer, approver, reason: 'dual_control' });
+      throw new AppError(
+        'APPROVAL_REQUIRED',
+        what === 'import'
+          ? 'Importing the vendor transport master key needs two security officers: one enters it, a different one approves. Ask a second officer.'
+          : 'Removing the vendor transport master key needs two security officers: one removes it, a different one approves. Ask a second officer.',
+      );
+    }
+    return { officer, approver };
+  }
+
+  /** A retired VTMK never serves again, so its key goes; the committed key list no longer holds it. */
+  private async destroyStored(ref: KeyRef): Promise<void> {
+    this.backend.destroy(ref);
+    await this.registry.commit();
   }
 
   transportKey(cardId: Uint8Array): TransportKeyHandle {
@@ -124,7 +189,7 @@ export class CardProfileKeyService {
     if (!vtmk) {
       throw new AppError(
         'KEYSTORE_NO_TRANSPORT_KEY',
-        "There is no vendor transport key, so blank cards cannot be opened. A security officer must import the card vendor's key.",
+        "There is no vendor transport key, so blank cards cannot be opened. Two security officers load the card vendor's key on the Keys page (Vendor transport key).",
       );
     }
     const ref = this.backend.deriveAes(vtmk.id, cardProfileKdfInput(TRANSPORT_LABEL, cardId), INSIDE);

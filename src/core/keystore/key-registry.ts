@@ -74,6 +74,14 @@ export class KeyRegistry {
     return full;
   }
 
+  /** The active key of `purpose` becomes retired (a removed transport key); answers it, or undefined. */
+  retireActive(purpose: StoredKeyPurpose): KeyRecord | undefined {
+    const current = this.active(purpose);
+    if (!current) return undefined;
+    this.records = this.records.map((r) => (r === current ? { ...r, state: 'retired' } : r));
+    return current;
+  }
+
   /** The keys the Keys contract can show; the transport master key waits for it (keystore.types.ts). */
   list(): KeyInfo[] {
     return this.records.filter(isListed).map(toInfo);

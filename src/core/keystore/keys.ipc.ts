@@ -9,7 +9,8 @@ import type { HandlersFor } from '../rpc/router';
 import type { CardSeriesStore } from './card-series.repository';
 import type { KeystoreBackups } from './keystore-backup.service';
 import type { KeystoreActor, KeystoreHolder, KeystoreHolderStatus } from './keystore-holder.service';
-import type { CeremonyCustodian } from './keystore.types';
+import type { CeremonyCustodian, CeremonyProgress } from './keystore.types';
+import { noTransportKey } from './card-profile-keys.service';
 
 export interface KeysHandlerDeps {
   readonly keystore: KeystoreHolder;
@@ -36,8 +37,12 @@ const view = (s: KeystoreHolderStatus) => ({
   masterKey: s.masterKey,
   issuerKey: s.issuerKey,
   bankCa: s.bankCa,
-  ceremony: s.ceremony ? { components: s.ceremony.components, entered: [...s.ceremony.entered] } : null,
+  transportKey: s.transportKey,
+  ceremony: progressView(s.ceremony),
+  transportCeremony: progressView(s.transportCeremony),
 });
+
+const progressView = (p: CeremonyProgress | null) => (p ? { components: p.components, entered: [...p.entered] } : null);
 
 export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChannels> {
   const { keystore, dualControl, backups } = deps;
@@ -59,12 +64,13 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
   };
 
   /** Who typed these credentials: verified like an approval, so a wrong password counts toward their lockout. */
-  const custodianOf = async (c: { username: string; password: string }, index: number): Promise<CeremonyCustodian> => {
+  const custodianOf = async (
+    c: { username: string; password: string },
+    index: number,
+    action: 'keys.ceremony.custodian' | 'keys.transport_ceremony.custodian' = 'keys.ceremony.custodian',
+  ): Promise<CeremonyCustodian> => {
     try {
-      const op = await deps.auth.verifyCredentials(c.username, c.password, {
-        action: 'keys.ceremony.custodian',
-        details: { index },
-      });
+      const op = await deps.auth.verifyCredentials(c.username, c.password, { action, details: { index } });
       return {
         operatorId: op.id,
         username: op.username,
@@ -146,7 +152,61 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
     },
     'keys:ceremonyProgress': () => {
       const p = keystore.current().ceremony.progress();
-      return { ceremony: p ? { components: p.components, entered: [...p.entered] } : null };
+      return { ceremony: progressView(p) };
+    },
+
+    // The vendor transport key: the master-key ceremony's steps on its own ceremony, its begin and its
+    // removal under the mandatory keys.ceremony dual control, the approver carried to the import.
+    'keys:transportBegin': async (input, ctx) => {
+      // A running import is refused before a second officer is asked (begin checks again, synchronously).
+      keystore.current().transportCeremony.checkBegin();
+      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval, input);
+      if (!approver) throw transportNeedsApprover();
+      const p = keystore.run(actorOf(ctx.session, approver), (k) =>
+        k.transportCeremony.begin({
+          components: input.components,
+          officer: ctx.session.username,
+          approver: approver.username,
+        }),
+      );
+      return changed({ components: p.components, entered: [...p.entered] });
+    },
+    'keys:transportEnterComponent': async (input, ctx) => {
+      keystore.current().transportCeremony.checkIndex(input.index);
+      const custodian = await custodianOf(input.custodian, input.index, 'keys.transport_ceremony.custodian');
+      return changed(
+        keystore.run(actorOf(ctx.session), (ks) =>
+          ks.transportCeremony.enterComponent(input.index, input.component, {
+            custodian,
+            ...(input.expectedKcv ? { expectedKcv: input.expectedKcv } : {}),
+          }),
+        ),
+      );
+    },
+    'keys:transportFinish': async (input, ctx) =>
+      changed(
+        await keystore.run(actorOf(ctx.session), (ks) =>
+          ks.transportCeremony.finish({ expectedKcv: input.expectedKcv }),
+        ),
+      ),
+    'keys:transportAbort': (_input, ctx) => {
+      keystore.run(actorOf(ctx.session), (ks) => ks.transportCeremony.abort());
+      return changed({ done: true as const });
+    },
+    'keys:transportRemove': async (input, ctx) => {
+      // Nothing to remove is said before a second officer is asked.
+      if (!(await keystore.current().status()).transportKey) throw noTransportKey();
+      const approver = await dualControl.require('keys.ceremony', ctx.session, input.approval, input);
+      if (!approver) throw transportNeedsApprover();
+      return changed(
+        await keystore.run(actorOf(ctx.session, approver), (ks) =>
+          ks.removeTransportMasterKey({
+            officer: ctx.session.username,
+            approver: approver.username,
+            reason: input.reason,
+          }),
+        ),
+      );
     },
 
     'keys:generateMasterKey': async (input, ctx) => {
@@ -205,4 +265,12 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
       return changed(await backups.restore(input.fileName, input.custodianPassphrases, actorOf(ctx.session, approver)));
     },
   };
+}
+
+/** keys.ceremony is mandatory dual control; the keystore would refuse an import without a second officer anyway. */
+function transportNeedsApprover(): AppError {
+  return new AppError(
+    'APPROVAL_REQUIRED',
+    'The vendor transport key is loaded and removed by two security officers: a second officer approves here.',
+  );
 }

@@ -21,6 +21,8 @@ export type KeystoreState = 'not-created' | 'locked' | 'unlocked';
 export interface KeystoreHolderStatus extends KeystoreStatus {
   readonly state: KeystoreState;
   readonly ceremony: CeremonyProgress | null;
+  /** The vendor transport key ceremony in progress, if any (its own, beside the master-key one). */
+  readonly transportCeremony: CeremonyProgress | null;
 }
 
 /** Who is acting, for the audit entries the keystore writes during the call. */
@@ -60,6 +62,8 @@ const FAILED_ACTIONS = new Set([
   'keystore.backup.refused',
   'keystore.card_key.export_refused',
   'keystore.transport_key.import_refused',
+  'keystore.transport_key.remove_refused',
+  'keystore.transport_ceremony.component_rejected',
   'keystore.backup.path_refused',
 ]);
 
@@ -91,11 +95,18 @@ export class KeystoreHolder {
         masterKey: null,
         issuerKey: null,
         bankCa: null,
+        transportKey: null,
         ceremonyInProgress: false,
         ceremony: null,
+        transportCeremony: null,
       };
     }
-    return { state: 'unlocked', ...(await this.ks.status()), ceremony: this.ks.ceremony.progress() };
+    return {
+      state: 'unlocked',
+      ...(await this.ks.status()),
+      ceremony: this.ks.ceremony.progress(),
+      transportCeremony: this.ks.transportCeremony.progress(),
+    };
   }
 
   /** A new, empty keystore file under `passphrase`, left unlocked. Software backend only. */

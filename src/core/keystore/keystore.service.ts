@@ -8,7 +8,7 @@ import { CardKeyService } from './card-key.service';
 import { CardProfileKeyService } from './card-profile-keys.service';
 import type { CardSeriesStore } from './card-series.repository';
 import { sameCustodian } from './backup-file.codec';
-import { CeremonyService } from './ceremony.service';
+import { CeremonyService, TRANSPORT_KEY_CEREMONY } from './ceremony.service';
 import { IssuerKeyService } from './issuer-key.service';
 import { ListCodeService } from './list-code.service';
 import { decodeListBody } from '../card/protocol/list-format';
@@ -57,6 +57,7 @@ export interface KeystoreServiceOptions {
 /** The Keystore over either backend: policy, metadata and audit live here, crypto in the backend. */
 export class KeystoreService implements Keystore {
   readonly ceremony: CeremonyService;
+  readonly transportCeremony: CeremonyService<TransportKeyInfo>;
   private readonly registry: KeyRegistry;
   private readonly cards: CardKeyService;
   private readonly profile: CardProfileKeyService;
@@ -77,8 +78,21 @@ export class KeystoreService implements Keystore {
     this.issuer = new IssuerKeyService(opts.backend, this.registry, this.audit, now);
     this.auditKey = new AuditKeyService(opts.backend, this.registry, this.audit);
     this.lists = new ListCodeService(opts.backend, this.registry, this.cards, this.profile, this.issuer, this.audit);
-    this.ceremony = new CeremonyService(this.audit, (mk, officer, expectedKcv) =>
-      this.installMasterKey(mk, officer, expectedKcv),
+    this.ceremony = new CeremonyService(this.audit, (mk, by, expectedKcv) =>
+      this.installMasterKey(mk, by.officer, expectedKcv),
+    );
+    // The vendor's components are combined here and go straight into the import, which checks the
+    // two officers (the one who began, the one who approved) and the sheet's check value again.
+    this.transportCeremony = new CeremonyService<TransportKeyInfo>(
+      this.audit,
+      (vtmk, by, expectedKcv) =>
+        this.profile.importTransportMasterKey(vtmk, {
+          officer: by.officer,
+          approver: by.approver ?? '',
+          reason: 'vendor transport key ceremony',
+          ...(expectedKcv !== undefined ? { expectedKcv } : {}),
+        }),
+      TRANSPORT_KEY_CEREMONY,
     );
   }
 
@@ -113,11 +127,13 @@ export class KeystoreService implements Keystore {
     const mk = this.registry.active('master');
     const s = this.registry.active('issuer-signing');
     const ca = this.registry.active('bank-ca');
+    const vtmk = this.registry.active('transport');
     return {
       backend: this.backend,
       masterKey: mk ? { version: mk.version, kcv: mk.kcv } : null,
       issuerKey: s ? { version: s.version, kcv: s.kcv } : null,
       bankCa: ca ? { kcv: ca.kcv } : null,
+      transportKey: vtmk ? { version: vtmk.version, kcv: vtmk.kcv } : null,
       ceremonyInProgress: this.ceremony.progress() !== null,
     };
   }
@@ -174,9 +190,16 @@ export class KeystoreService implements Keystore {
 
   async importTransportMasterKey(
     value: Uint8Array,
-    opts: { officer: string; approver: string; reason: string },
+    opts: { officer: string; approver: string; reason: string; expectedKcv?: string },
   ): Promise<TransportKeyInfo> {
     return this.profile.importTransportMasterKey(value, opts);
+  }
+  async removeTransportMasterKey(opts: {
+    officer: string;
+    approver: string;
+    reason: string;
+  }): Promise<{ removed: TransportKeyInfo }> {
+    return this.profile.removeTransportMasterKey(opts);
   }
   async transportKey(cardId: Uint8Array): Promise<TransportKeyHandle> {
     return this.profile.transportKey(cardId);
@@ -341,6 +364,7 @@ export class KeystoreService implements Keystore {
 
   async close(): Promise<void> {
     this.ceremony.abort();
+    this.transportCeremony.abort();
     this.cards.clear();
     this.profile.clear();
     await this.opts.backend.close();

@@ -37,6 +37,8 @@ export interface KeystoreStatus {
   readonly masterKey: { readonly version: number; readonly kcv: string } | null;
   readonly issuerKey: { readonly version: number; readonly kcv: string } | null;
   readonly bankCa: { readonly kcv: string } | null;
+  /** The card vendor's transport master key, when one is loaded (blank cards can be personalised). */
+  readonly transportKey: { readonly version: number; readonly kcv: string } | null;
   readonly ceremonyInProgress: boolean;
 }
 
@@ -249,8 +251,11 @@ export interface CeremonyCustodian {
 }
 
 /** Security-officer key ceremony, driven step by step by a wizard. Component bytes are never returned. */
-export interface KeyCeremony {
-  begin(opts: { components: 2 | 3; officer: string }): CeremonyProgress;
+export interface KeyCeremony<R = KeyInfo> {
+  /** `approver`: the second officer who approved the begin; the transport key is stored only with one. */
+  begin(opts: { components: 2 | 3; officer: string; approver?: string }): CeremonyProgress;
+  /** Refuses a begin that would be refused (a transport key ceremony already running), before anyone approves. */
+  checkBegin(): void;
   /** Refuses when no ceremony is running or `index` is outside it, before anyone types credentials. */
   checkIndex(index: number): void;
   /**
@@ -262,8 +267,8 @@ export interface KeyCeremony {
     hex: string,
     opts: { custodian: CeremonyCustodian; expectedKcv?: string },
   ): { index: number; kcv: string };
-  /** XOR the components into a new master key; with `expectedKcv`, a mismatch stores nothing. */
-  finish(opts?: { expectedKcv?: string }): Promise<KeyInfo>;
+  /** XOR the components into the new key; with `expectedKcv`, a mismatch stores nothing. */
+  finish(opts?: { expectedKcv?: string }): Promise<R>;
   abort(): void;
   progress(): CeremonyProgress | null;
 }
@@ -271,6 +276,12 @@ export interface KeyCeremony {
 export interface Keystore {
   readonly backend: BackendKind;
   readonly ceremony: KeyCeremony;
+  /**
+   * The card vendor's transport master key from the vendor's component sheets (AES-128, 2 or 3
+   * components, each by a different security officer): begun under dual control with its approver,
+   * finished only with the key's check value from the sheet.
+   */
+  readonly transportCeremony: KeyCeremony<TransportKeyInfo>;
   status(): Promise<KeystoreStatus>;
   listKeys(): Promise<KeyInfo[]>;
   /** Master key generated inside the keystore; when one exists it is superseded (rotation). */
@@ -294,8 +305,17 @@ export interface Keystore {
    */
   importTransportMasterKey(
     value: Uint8Array,
-    opts: { officer: string; approver: string; reason: string },
+    opts: { officer: string; approver: string; reason: string; expectedKcv?: string },
   ): Promise<TransportKeyInfo>;
+  /**
+   * Removes the vendor transport master key (the desk stops enrolling blank cards): dual control like
+   * the import, two different named security officers. The key is destroyed; its record stays retired.
+   */
+  removeTransportMasterKey(opts: {
+    officer: string;
+    approver: string;
+    reason: string;
+  }): Promise<{ removed: TransportKeyInfo }>;
   /** A blank card's transport key KT = KDF(VTMK, "OTAC transport", card id) (profile 6.1). */
   transportKey(cardId: Uint8Array): Promise<TransportKeyHandle>;
   /** OPEN SESSION (profile 6): S-ENC/MAC/RMAC = KDF(base, "OTAC SM …", host challenge ‖ card challenge), kept inside. */

@@ -29,6 +29,16 @@ const componentSchema = z
   .transform((s) => s.replace(/[\s-]/g, ''))
   .pipe(z.string().regex(/^[0-9a-fA-F]{64}$/, 'A component is 64 hexadecimal characters (32 bytes)'));
 
+// The vendor transport key (AES-128) comes on the vendor's sheets as 32 hex digits per component.
+const transportComponentSchema = z
+  .string()
+  .max(80, 'A transport key component is 32 hexadecimal characters (16 bytes)')
+  .transform((s) => s.replace(/[\s-]/g, ''))
+  .pipe(z.string().regex(/^[0-9a-fA-F]{32}$/, 'A transport key component is 32 hexadecimal characters (16 bytes)'));
+
+/** One officer's component, signed with their own credentials (a security officer). */
+const custodianSchema = z.object({ username: usernameSchema, password: passwordSchema }).strict();
+
 export const keystoreStateSchema = z.enum(['not-created', 'locked', 'unlocked']);
 export type KeystoreStateName = z.infer<typeof keystoreStateSchema>;
 
@@ -45,7 +55,11 @@ export const keystoreStatusSchema = z.object({
   masterKey: versioned.nullable(),
   issuerKey: versioned.nullable(),
   bankCa: z.object({ kcv: kcvSchema }).nullable(),
+  /** The card vendor's transport master key, when loaded: blank cards can be personalised. */
+  transportKey: versioned.nullable(),
   ceremony: ceremonyProgressSchema.nullable(),
+  /** The vendor transport key ceremony in progress, if any. */
+  transportCeremony: ceremonyProgressSchema.nullable(),
 });
 export type KeystoreStatusInfo = z.infer<typeof keystoreStatusSchema>;
 
@@ -159,7 +173,7 @@ export const keysChannels = {
         index: z.number().int().min(1).max(3),
         component: componentSchema,
         /** The custodian's own user name and password, typed beside their component (a security officer). */
-        custodian: z.object({ username: usernameSchema, password: passwordSchema }).strict(),
+        custodian: custodianSchema,
         expectedKcv: expectedKcv.optional(),
       })
       .strict(),
@@ -192,6 +206,54 @@ export const keysChannels = {
     summary: 'Generate a new master key inside the keystore; an existing one is superseded (needs a second approver)',
     input: z.object({ approval: approvalSchema.optional() }).strict(),
     output: keyInfoSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  // The card vendor's transport master key (docs/keystore.md, "Loading the vendor transport key").
+  'keys:transportBegin': channel({
+    summary:
+      "Begin loading the card vendor's transport master key from 2 or 3 component sheets (needs a second approver)",
+    input: z
+      .object({ components: z.union([z.literal(2), z.literal(3)]), approval: approvalSchema.optional() })
+      .strict(),
+    output: ceremonyProgressSchema,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:transportEnterComponent': channel({
+    summary:
+      'One security officer enters one transport key component, signing it with their own credentials; answers its check value only',
+    input: z
+      .object({
+        index: z.number().int().min(1).max(3),
+        component: transportComponentSchema,
+        custodian: custodianSchema,
+        expectedKcv: expectedKcv.optional(),
+      })
+      .strict(),
+    output: z.object({ index: z.number().int(), kcv: kcvSchema }),
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:transportFinish': channel({
+    summary:
+      "Form the transport key from its components; stored only if it matches the check value on the vendor's sheet",
+    input: z.object({ expectedKcv }).strict(),
+    output: versioned,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:transportAbort': channel({
+    summary: 'Abort loading the transport key; entered components are wiped',
+    input: none,
+    output: done,
+    access: OFFICERS,
+    mutates: true,
+  }),
+  'keys:transportRemove': channel({
+    summary: 'Remove the vendor transport key: blank cards can no longer be enrolled (needs a second approver)',
+    input: z.object({ reason: nonEmpty('Reason', 200), approval: approvalSchema.optional() }).strict(),
+    output: z.object({ removed: versioned }),
     access: OFFICERS,
     mutates: true,
   }),

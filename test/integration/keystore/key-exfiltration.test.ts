@@ -28,7 +28,7 @@ import {
 } from '../../../src/core/card/protocol/sm-crypto';
 import { buildCodeListBody, listSecretKdfInput } from '../../../src/core/card/protocol/list-codes';
 import { encodeListBody } from '../../../src/core/card/protocol/list-format';
-import { xorComponents } from '../../../src/core/crypto/kcv';
+import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
@@ -49,6 +49,7 @@ import {
   SOFTHSM_LIBRARY,
   TEST_COST,
   createKeystoreFixture,
+  custodian,
   openIssuerKeystore,
   type KeystoreFixture,
 } from './keystore.fixture';
@@ -204,6 +205,41 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
     expect(refusals).toHaveLength(25);
     expect(refusals.every((a) => a.action === 'keystore.transport_key.import_refused')).toBe(true);
     expect(JSON.stringify(refusals)).not.toContain(chosen.toString('hex'));
+  });
+
+  it('(G) the transport key ceremony answers check values only, and one person cannot remove the key', async () => {
+    const sheets = [randomBytes(16), randomBytes(16)];
+    const vtmk = xorComponents(sheets);
+    const out: unknown[] = [];
+    const auditFrom = fx.audit.length;
+    out.push(ks.transportCeremony.begin({ components: 2, officer: 'sofia', approver: 'omar' }));
+    sheets.forEach((c, i) =>
+      out.push(ks.transportCeremony.enterComponent(i + 1, c.toString('hex'), { custodian: custodian(i + 1) })),
+    );
+    out.push(await ks.transportCeremony.finish({ expectedKcv: kcvAes(vtmk) }));
+    out.push(await ks.status());
+    const before = await ks.status();
+    const alone = [
+      { officer: 'sofia', approver: 'SOFIA ', reason: 'x' },
+      { officer: 'sofia', approver: '', reason: 'x' },
+      { officer: 'sofia', reason: 'x' } as unknown as { officer: string; approver: string; reason: string },
+    ];
+    for (const opts of alone) await expectCode(ks.removeTransportMasterKey(opts), 'APPROVAL_REQUIRED');
+    const burst = await Promise.allSettled(
+      Array.from({ length: 20 }, () => ks.removeTransportMasterKey({ officer: 'omar', approver: 'omar', reason: 'x' })),
+    );
+    expect(burst.every((r) => r.status === 'rejected')).toBe(true);
+    expect(await ks.status()).toEqual(before);
+    const kt = await ks.transportKey(CARD_ID);
+    expect(kt.kcv).toBe(kcvAes(deriveTransportKey(vtmk, CARD_ID)));
+    await ks.release(kt);
+    out.push(await ks.removeTransportMasterKey({ officer: 'sofia', approver: 'omar', reason: 'test over' }));
+    await expectCode(ks.transportKey(CARD_ID), 'KEYSTORE_NO_TRANSPORT_KEY');
+    const seen = JSON.stringify([out, fx.audit.slice(auditFrom)]);
+    for (const secret of [vtmk, ...sheets])
+      for (const form of [secret.toString('hex'), secret.toString('hex').toUpperCase(), secret.toString('base64')])
+        expect(seen).not.toContain(form);
+    expect(seen).toContain(kcvAes(vtmk)); // the scan looks where the KCVs are
   });
 
   it('(A, B, E) a key the caller knows (public-key mode P, its receipt key) cannot carry K anywhere', async () => {
@@ -610,6 +646,7 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         'retireCardKey',
         'confirmCardKeyRotation',
         'importTransportMasterKey',
+        'removeTransportMasterKey',
         'transportKey',
         'release',
         'createBankCa',

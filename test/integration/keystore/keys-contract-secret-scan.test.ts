@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kcvAes } from '../../../src/core/crypto/kcv';
@@ -11,11 +12,15 @@ import { readText } from './keystore.fixture';
 import { encodings } from '../../support/secret-encodings';
 
 // The domain's secret scan (secret-scan.test.ts) seen from outside: after a ceremony over the
-// contract, many card keys, a rotation and retirements, nothing the contract answered, nor the
-// workstation's SQLite file and log, holds a component, the master key or any card key.
+// contract, many card keys, a rotation, retirements and the vendor transport key loaded and
+// removed, nothing the contract answered, nor the workstation's SQLite file (its audit trail
+// included) and log, holds a component, the master key, the transport key or any card key.
 // MK never leaves the keystore; the test knows it as the XOR of the components it typed.
 
 const MK = masterKeyOf(COMPONENT_HEX);
+/** The card vendor's transport key sheets (random here, so nothing else on the desk can match them). */
+const TRANSPORT_SHEETS = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')] as const;
+const VTMK = masterKeyOf(TRANSPORT_SHEETS);
 const K = (n: string, sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(n, sn));
 
 describe('no key material crosses the contract or lands in the database or log', () => {
@@ -87,6 +92,44 @@ describe('no key material crosses the contract or lands in the database or log',
       custodian: approvalOf(second),
     });
     await call('keys:ceremonyAbort');
+
+    // The vendor transport key from two sheets, a refused sheet, a wrong final KCV, then a removal.
+    value(
+      await call('keys:transportBegin', {
+        components: 2,
+        approval: await approvalFor(t.ws, officer, 'keys.ceremony', second),
+      }),
+    );
+    await call('keys:transportEnterComponent', {
+      index: 1,
+      component: TRANSPORT_SHEETS[1],
+      custodian: approvalOf(officer),
+      expectedKcv: '000000',
+    });
+    await call('keys:transportEnterComponent', {
+      index: 2,
+      component: TRANSPORT_SHEETS[0].slice(2),
+      custodian: approvalOf(second),
+    });
+    for (const [i, hex] of TRANSPORT_SHEETS.entries()) {
+      value(
+        await call('keys:transportEnterComponent', {
+          index: i + 1,
+          component: hex,
+          custodian: approvalOf(custodians[i]!),
+          expectedKcv: componentKcv(hex),
+        }),
+      );
+    }
+    await call('keys:transportFinish', { expectedKcv: '123456' });
+    value(await call('keys:transportFinish', { expectedKcv: kcvAes(VTMK) }));
+    await call('keys:status');
+    value(
+      await call('keys:transportRemove', {
+        reason: 'scan done',
+        approval: await approvalFor(t.ws, officer, 'keys.ceremony', second),
+      }),
+    );
     await call('keys:list');
     await call('keys:status');
     await call('keys:issuerCertificate');
@@ -95,16 +138,21 @@ describe('no key material crosses the contract or lands in the database or log',
     secrets.push(
       { name: 'MK', value: MK },
       ...COMPONENT_HEX.map((h, i) => ({ name: `component ${i + 1}`, value: Buffer.from(h, 'hex') })),
+      { name: 'VTMK', value: VTMK },
+      ...TRANSPORT_SHEETS.map((h, i) => ({ name: `transport component ${i + 1}`, value: Buffer.from(h, 'hex') })),
     );
   });
   afterAll(() => t.dispose());
 
   it('knows what it is looking for and saw the answers', () => {
-    expect(secrets.length).toBe(50 + 1 + 2 + 1 + 3);
+    expect(secrets.length).toBe(50 + 1 + 2 + 1 + 3 + 1 + 2);
     expect(answers.length).toBeGreaterThan(60);
     expect(answers.filter((a) => !a.ok).map((a) => (a.ok ? '' : a.error.code))).toEqual([
       'CEREMONY_KCV_MISMATCH',
       'VALIDATION',
+      'CEREMONY_KCV_MISMATCH',
+      'VALIDATION',
+      'CEREMONY_KCV_MISMATCH',
     ]);
   });
 
@@ -123,10 +171,12 @@ describe('no key material crosses the contract or lands in the database or log',
   });
 
   it('the scan would notice a leak (control)', () => {
-    const leaked = JSON.stringify(answers) + MK.toString('base64') + COMPONENT_HEX[1].toUpperCase();
+    const leaked =
+      JSON.stringify(answers) + MK.toString('base64') + COMPONENT_HEX[1].toUpperCase() + TRANSPORT_SHEETS[0];
     expect(secrets.filter((s) => encodings(s.value).some((e) => leaked.includes(e))).map((s) => s.name)).toEqual([
       'MK',
       'component 2',
+      'transport component 1',
     ]);
   });
 });

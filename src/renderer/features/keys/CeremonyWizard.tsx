@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { useRef, useState, type ReactNode } from 'react';
 import type { CeremonyProgressInfo, KeyInfoView, KeystoreStatusInfo } from '../../../shared/contract/keys.contract';
 import { useAction } from '../../api/client';
 import { ApprovalDialog, ConfirmDialog } from '../../ui/dialogs';
@@ -24,13 +24,18 @@ export function CeremonyWizard({ status }: { status: KeystoreStatusInfo }) {
       ) : null}
       {status.ceremony ? (
         <CeremonyInProgress
+          kind={MASTER_KEY_COMPONENTS}
           progress={status.ceremony}
           kcvs={kcvs}
           onEntered={(e) => setKcvs((all) => [...all.filter((k) => k.index !== e.index), e])}
-          onFinished={(info) => {
-            setKcvs([]);
-            setFinished(info);
-          }}
+          finish={
+            <FinishForm
+              onFinished={(info) => {
+                setKcvs([]);
+                setFinished(info);
+              }}
+            />
+          }
         />
       ) : (
         <BeginCeremony
@@ -95,44 +100,71 @@ function BeginCeremony({ replacing, onBegun }: { replacing: number | null; onBeg
   );
 }
 
-function CeremonyInProgress(props: {
+/** What differs between the master-key ceremony and loading the vendor transport key from its sheets. */
+export interface ComponentCeremony {
+  readonly enter: 'keys:ceremonyEnterComponent' | 'keys:transportEnterComponent';
+  readonly abort: 'keys:ceremonyAbort' | 'keys:transportAbort';
+  /** Hex digits of one component on its sheet. */
+  readonly digits: 64 | 32;
+  /** Names the page uses: "ceremony", "transport key import". */
+  readonly name: string;
+  /** Prefix of the form labels and test ids, so both can be on the page at once. */
+  readonly label: string;
+  readonly testId: string;
+}
+
+export const MASTER_KEY_COMPONENTS: ComponentCeremony = {
+  enter: 'keys:ceremonyEnterComponent',
+  abort: 'keys:ceremonyAbort',
+  digits: 64,
+  name: 'ceremony',
+  label: '',
+  testId: '',
+};
+
+export type EnteredComponent = { index: number; custodian: string; kcv: string };
+
+export function CeremonyInProgress(props: {
+  kind: ComponentCeremony;
   progress: CeremonyProgressInfo;
-  kcvs: { index: number; custodian: string; kcv: string }[];
-  onEntered: (e: { index: number; custodian: string; kcv: string }) => void;
-  onFinished: (info: KeyInfoView) => void;
+  kcvs: EnteredComponent[];
+  onEntered: (e: EnteredComponent) => void;
+  /** Shown once every component is entered. */
+  finish: ReactNode;
 }) {
-  const { progress } = props;
+  const { progress, kind } = props;
   const next = [1, 2, 3].slice(0, progress.components).find((i) => !progress.entered.includes(i)) ?? null;
   const [confirmAbort, setConfirmAbort] = useState(false);
-  const abort = useAction('keys:ceremonyAbort');
+  const abort = useAction(kind.abort);
+  const Name = kind.name.charAt(0).toUpperCase() + kind.name.slice(1);
   return (
     <div>
-      <p data-testid="ceremony-progress">
-        Ceremony in progress: {progress.entered.length} of {progress.components} components entered.
+      <p data-testid={`${kind.testId || 'ceremony-'}progress`}>
+        {Name} in progress: {progress.entered.length} of {progress.components} components entered.
       </p>
       {props.kcvs.length > 0 ? (
-        <ul aria-label="Component check values">
+        <ul aria-label={`${kind.label}Component check values`}>
           {props.kcvs.map((k) => (
-            <li key={k.index} data-testid={`component-kcv-${k.index}`}>
+            <li key={k.index} data-testid={`${kind.testId}component-kcv-${k.index}`}>
               Component {k.index} ({k.custodian}): check value <strong className="mono">{k.kcv}</strong>
             </li>
           ))}
         </ul>
       ) : null}
       {next !== null ? (
-        <ComponentForm index={next} of={progress.components} onEntered={props.onEntered} />
+        <ComponentForm kind={kind} index={next} of={progress.components} onEntered={props.onEntered} />
       ) : (
-        <FinishForm onFinished={props.onFinished} />
+        props.finish
       )}
       <ErrorBanner error={abort.error} />
       <button type="button" className="danger" onClick={() => setConfirmAbort(true)}>
-        Abort ceremony
+        Abort {kind.name}
       </button>
       <ConfirmDialog
         open={confirmAbort}
-        title="Abort the ceremony?"
+        title={`Abort the ${kind.name}?`}
         body="The components entered so far are wiped. The custodians would start again from the beginning."
-        confirmLabel="Abort ceremony"
+        confirmLabel={`Abort ${kind.name}`}
         danger
         onConfirm={() => abort.mutate({})}
         onClose={() => setConfirmAbort(false)}
@@ -142,9 +174,10 @@ function CeremonyInProgress(props: {
 }
 
 function ComponentForm(props: {
+  kind: ComponentCeremony;
   index: number;
   of: number;
-  onEntered: (e: { index: number; custodian: string; kcv: string }) => void;
+  onEntered: (e: EnteredComponent) => void;
 }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -152,13 +185,13 @@ function ComponentForm(props: {
   const [sheetKcv, setSheetKcv] = useState('');
   // Who signed the component in flight, for the check-value list (the fields are already cleared).
   const signer = useRef('');
-  const enter = useSecretAction('keys:ceremonyEnterComponent', (out) => {
+  const enter = useSecretAction(props.kind.enter, (out) => {
     props.onEntered({ index: out.index, custodian: signer.current, kcv: out.kcv });
     setSheetKcv('');
   });
   return (
     <Form
-      label="Enter component"
+      label={`Enter ${props.kind.label}component`}
       onSubmit={() => {
         const custodian = { username, password };
         const value = component;
@@ -212,7 +245,7 @@ function ComponentForm(props: {
           type="password"
           autoComplete="off"
           spellCheck={false}
-          hint="64 hexadecimal characters; spaces between groups are fine."
+          hint={`${props.kind.digits} hexadecimal characters; spaces between groups are fine.`}
           value={component}
           onChange={(e) => setComponent(e.target.value)}
           error={fieldError(enter.error, 'component')}

@@ -10,6 +10,7 @@ import { KeyBackups } from './KeyBackups';
 import { KeyTable } from './KeyTable';
 import { useSecretAction } from './use-secret-action';
 import { NewPassphraseFields } from './NewPassphraseFields';
+import { TransportKeyPanel } from './TransportKeyPanel';
 
 export function KeysPage() {
   const status = useCall('keys:status', {});
@@ -23,6 +24,7 @@ export function KeysPage() {
         <>
           <KeyTable />
           <CeremonyWizard status={s} />
+          <TransportKeyPanel status={s} />
           <KeyActions status={s} />
           <KeyBackups />
           <CardKeyPanel />
@@ -132,7 +134,7 @@ function UnlockedBar({ status }: { status: KeystoreStatusInfo }) {
       <ErrorBanner error={lock.error} />
       <button
         type="button"
-        onClick={() => (status.ceremony ? setConfirm(true) : lock.mutate({}))}
+        onClick={() => (status.ceremony || status.transportCeremony ? setConfirm(true) : lock.mutate({}))}
         disabled={lock.isPending}
       >
         Lock keystore
@@ -140,7 +142,7 @@ function UnlockedBar({ status }: { status: KeystoreStatusInfo }) {
       <ConfirmDialog
         open={confirm}
         title="Lock during the ceremony?"
-        body="A key ceremony is in progress. Locking aborts it and wipes the components entered so far; the custodians would start again."
+        body="A key ceremony or transport key import is in progress. Locking aborts it and wipes the components entered so far; the custodians would start again."
         confirmLabel="Lock and abort"
         danger
         onConfirm={() => lock.mutate({})}
