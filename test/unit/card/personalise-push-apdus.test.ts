@@ -1,13 +1,4 @@
-import {
-  createDecipheriv,
-  createECDH,
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  sign,
-  verify,
-  type KeyObject,
-} from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CardError } from '../../../src/core/card/card-error';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
@@ -18,7 +9,6 @@ import {
   CARD_CRYPTOGRAM,
   CARD_ID,
   cardCryptogram,
-  cbc,
   CC,
   E_ENC_1,
   E_MAC_1,
@@ -27,7 +17,6 @@ import {
   K,
   kdf,
   KT,
-  pad,
   RECEIPT_KEY_1,
   S_ENC,
   S_MAC,
@@ -35,9 +24,24 @@ import {
   sessionKeys,
   smAnswer,
   smCommand,
-  u16,
   u32,
 } from './support/profile-reference';
+import {
+  COMMIT,
+  envelope01,
+  fci,
+  GET_RECEIPT,
+  GET_STATE,
+  listBody,
+  openEnvelope01,
+  readSignedList,
+  receiptMac,
+  SELECT,
+  signedList,
+  stage,
+  stageChained,
+  stateAnswer,
+} from './support/profile-apdus';
 import { scripted, type ScriptStep } from './support/scripted-card';
 
 // The host's PERSONALISE (enrollment) and list push (STAGE LIST, COMMIT LIST, GET RECEIPT and the
@@ -46,38 +50,6 @@ import { scripted, type ScriptStep } from './support/scripted-card';
 // text and Appendix B, not from the host's SM, envelope or list code. The push uses no secure
 // messaging (profile 7.1: envelopes travel in plain 80 commands); its authenticity is the envelope
 // MAC one way and the receipt the other. ACTIVATE and ROTATE KEY: activation-apdus.test.ts.
-
-const AID = 'F04F5441430001';
-const SELECT = `00A4040007${AID}00`;
-const GET_STATE = '80CA000000';
-const COMMIT = '8054000000';
-const GET_RECEIPT = '8056000000';
-const byte = (n: number): string => Buffer.from([n]).toString('hex');
-
-/** Profile 3.1: the FCI of card CARD_ID taking `maxNc` bytes per APDU, with or without extended length. */
-function fci(maxNc: number, extended: boolean): string {
-  const prop = hex('C108', CARD_ID, 'C20101', 'D502', u16(maxNc), 'D601', extended ? '01' : '00');
-  const inner = hex(`8407${AID}A5`, byte(prop.length / 2), prop);
-  return hex('6F', byte(inner.length / 2), inner, '9000');
-}
-
-/** Profile 10: a GET STATE answer of card CARD_ID (life cycle byte, key version, last committed list seq). */
-function state(lifeCycle: number, keyVersion: number, lastSeq: number): string {
-  const tlv = (tag: string, v: Buffer | string) => hex(tag, byte(Buffer.from(hex(v), 'hex').length), v);
-  return hex(
-    tlv('C0', byte(lifeCycle)),
-    tlv('C1', CARD_ID),
-    tlv('C2', '01'),
-    ...(lifeCycle === 0x01 ? [] : [tlv('C3', Buffer.from(N, 'latin1'))]),
-    tlv('C4', byte(keyVersion)),
-    tlv('C5', '03'),
-    tlv('C6', '05'),
-    tlv('CD', '00'),
-    tlv('CE', u32(lastSeq)),
-    ...['D0', 'D1', 'D2', 'D3', 'D4'].map((t) => tlv(t, u32(0))),
-    '9000',
-  );
-}
 
 /** A fixed P-256 key pair from a fixed private scalar. */
 function p256(d: string): { privateKey: KeyObject; publicKey: KeyObject; point: Buffer } {
@@ -207,7 +179,7 @@ describe("the host's PERSONALISE, byte for byte (enrollment)", () => {
 
   it('a session under K (key version 01) with Appendix B’s challenges: its GET STATE is Appendix B’s data field', async () => {
     const s = sessionKeys(K, HC, CC);
-    const stateTlv = Buffer.from(state(0x03, 1, 0).slice(0, -4), 'hex');
+    const stateTlv = Buffer.from(stateAnswer(0x03, N, 1, 0).slice(0, -4), 'hex');
     const t = scripted([
       [SELECT, fci(0x7fff, true)],
       [`8050010010${hex(HC)}00`, hex(CC, CARD_CRYPTOGRAM, '9000')],
@@ -244,45 +216,10 @@ interface HostList {
   readonly receipt: Buffer;
 }
 
-/** Profile 7.2: the list body, fixed layout. */
-function expectedBody(codes: readonly string[]): Buffer {
-  return Buffer.concat([
-    Buffer.from([0x01]),
-    CARD_ID,
-    u32(SPEC.listSeq),
-    LIST_ID,
-    u32(SPEC.expiry),
-    u16(SPEC.threshold),
-    Buffer.from([SPEC.digits]),
-    u16(codes.length),
-    ...codes.map((code, i) => Buffer.concat([u16(i + 1), Buffer.from(code, 'ascii')])),
-  ]);
-}
-
-/** Profile 7.2 and 7.3: signed list, then envelope type 01 under Appendix B's E-ENC and E-MAC (seq 1). */
+/** Profile 7.2 and 7.3: the signed list with the host's issuer signature, in a type 01 envelope under Appendix B's E-ENC/E-MAC. */
 function expectedEnvelope(body: Buffer, issuerSig: Buffer): Buffer {
-  const signed = Buffer.concat([
-    u16(body.length),
-    body,
-    ISSUER.point,
-    Buffer.from([CA_SIG.length]),
-    CA_SIG,
-    Buffer.from([issuerSig.length]),
-    issuerSig,
-  ]);
-  const header = Buffer.concat([Buffer.from([0x01, 0x01]), CARD_ID, u32(SPEC.listSeq)]);
-  const c = cbc(E_ENC_1, Buffer.alloc(16), pad(signed));
-  return Buffer.concat([header, c, aesCmac(E_MAC_1, Buffer.concat([header, c]))]);
-}
-
-/** The issuer signature inside an envelope, read at the profile's offsets (7.2, 7.3) after decrypting with E-ENC. */
-function issuerSignatureIn(envelope: Buffer, bodyLength: number): Buffer {
-  const decipher = createDecipheriv('aes-128-cbc', E_ENC_1, Buffer.alloc(16)).setAutoPadding(false);
-  const signed = Buffer.concat([decipher.update(envelope.subarray(14, envelope.length - 16)), decipher.final()]);
-  let o = 2 + bodyLength + 65;
-  o += 1 + (signed[o] ?? 0);
-  const length = signed[o] ?? 0;
-  return signed.subarray(o + 1, o + 1 + length);
+  const signed = signedList({ body, issuerPoint: ISSUER.point, caSig: CA_SIG, issuerSig });
+  return envelope01({ enc: E_ENC_1, mac: E_MAC_1 }, 0x01, SPEC, signed);
 }
 
 async function hostList(): Promise<HostList> {
@@ -293,37 +230,14 @@ async function hostList(): Promise<HostList> {
     cardKey: port.importAesKey(K),
     keyVersion: 1,
   });
-  const body = expectedBody(port.codesOf(SPEC));
-  // Profile 7.6: receipt = CMAC(receipt key, '52' || card id || [list seq]32 || list id || SHA-256(body)).
-  const receipt = aesCmac(
-    RECEIPT_KEY_1,
-    Buffer.concat([Buffer.from([0x52]), CARD_ID, u32(1), LIST_ID, createHash('sha256').update(body).digest()]),
-  );
-  return { port, list, body, envelope: list.envelope, receipt };
-}
-
-/** STAGE LIST chunk `n` (profile 7.4), as one APDU in the shortest form that holds it. */
-function stage(n: number, piece: Buffer): string {
-  return piece.length <= 255
-    ? hex('8052', u16(n), byte(piece.length), piece)
-    : hex('8052', u16(n), '00', u16(piece.length), piece);
-}
-
-/** One STAGE LIST chunk as ISO 7816-4 chained short pieces of ≤ 255 bytes (profile 11.2), each answered 9000. */
-function stageChained(n: number, data: Buffer): ScriptStep[] {
-  const steps: ScriptStep[] = [];
-  for (let off = 0; off < data.length; off += 255) {
-    const piece = data.subarray(off, off + 255);
-    const last = off + 255 >= data.length;
-    steps.push([hex(last ? '80' : '90', '52', u16(n), byte(piece.length), piece), '9000']);
-  }
-  return steps;
+  const body = listBody(SPEC, port.codesOf(SPEC));
+  return { port, list, body, envelope: list.envelope, receipt: receiptMac(RECEIPT_KEY_1, SPEC, body) };
 }
 
 describe("the host's list push, byte for byte", () => {
   it('the envelope the host seals is the profile’s: body (7.2), signed list, type 01 envelope under E-ENC/E-MAC (7.3)', async () => {
     const h = await hostList();
-    const sig = issuerSignatureIn(h.envelope, h.body.length);
+    const sig = readSignedList(openEnvelope01(h.envelope, E_ENC_1)).issuerSig;
     // ECDSA draws a random nonce, so the signature is the one input taken from the host: it must
     // verify under the issuer key over exactly the profile's body, and everything else is rebuilt.
     expect(verify('sha256', h.body, { key: ISSUER.publicKey, dsaEncoding: 'der' }, sig)).toBe(true);
@@ -394,7 +308,7 @@ describe("the host's list push, byte for byte", () => {
     const answer = hex(u32(1), h.receipt);
     const next = scripted([
       [SELECT, fci(0x7fff, true)],
-      [GET_STATE, state(0x07, 1, 1)],
+      [GET_STATE, stateAnswer(0x07, N, 1, 1)],
       [GET_RECEIPT, answer.slice(0, 16) + '610C'],
       ['00C000000C', answer.slice(16) + '9000'],
     ]);
@@ -416,7 +330,7 @@ describe("the host's list push, byte for byte", () => {
     expect(first.left()).toBe(0);
     const next = scripted([
       [SELECT, fci(0x7fff, true)],
-      [GET_STATE, state(0x07, 1, 0)],
+      [GET_STATE, stateAnswer(0x07, N, 1, 0)],
       ...chain,
       [COMMIT, hex(u32(1), h.receipt, '9000')],
     ]);
