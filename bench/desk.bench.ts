@@ -25,6 +25,16 @@ import { eventually, useTestbed, type Testbed } from '../test/support/testbed';
 // started it, and every card process it started is removed.
 
 type Report = (name: string, value: number, unit: string) => void;
+const INS_NAMES: Record<number, string> = {
+  0xa4: 'select',
+  0xca: 'get_state',
+  0x50: 'open_session',
+  0xe0: 'personalise',
+  0x30: 'activate',
+  0x52: 'stage_list',
+  0x54: 'commit_list',
+  0x56: 'get_receipt',
+};
 type Phase = 'personalise' | 'activate' | 'push';
 const RUNS = Number(process.env.OTAC_BENCH_DESK_RUNS ?? 21);
 const WARM_UPS = 2;
@@ -53,6 +63,8 @@ class ApduCounter {
   apdus: Record<Phase, number> = { personalise: 0, activate: 0, push: 0 };
   apduMs: Record<Phase, number> = { personalise: 0, activate: 0, push: 0 };
   statusReads = 0;
+  /** Every workflow APDU's time by INS, over all runs (not reset per run). */
+  readonly byIns = new Map<string, number[]>();
   /** Start and end (ms) of each workflow session in the current phase. */
   sessions: { start: number; end: number }[] = [];
 
@@ -95,8 +107,11 @@ class ApduCounter {
         if (p === 'status') {
           if (this.phase) this.statusReads++;
         } else if (p) {
+          const ms = performance.now() - sent;
           this.apdus[p]++;
-          this.apduMs[p] += performance.now() - sent;
+          this.apduMs[p] += ms;
+          const ins = INS_NAMES[command[1] ?? 0] ?? `INS ${(command[1] ?? 0).toString(16)}`;
+          this.byIns.set(ins, [...(this.byIns.get(ins) ?? []), ms]);
         }
         return answer;
       },
@@ -228,15 +243,16 @@ async function serveOneCustomer(d: DeskUnderTest, counter: ApduCounter, i: numbe
   return figures;
 }
 
-async function measure(d: DeskUnderTest): Promise<RunFigures[]> {
+async function measure(d: DeskUnderTest): Promise<{ runs: RunFigures[]; byIns: Map<string, number[]> }> {
   const counter = new ApduCounter();
   counter.install(d.ws.readers as CardReaderService);
   const runs: RunFigures[] = [];
   for (let i = 0; i < WARM_UPS + RUNS; i++) {
+    if (i === WARM_UPS) counter.byIns.clear();
     const r = await serveOneCustomer(d, counter, i);
     if (i >= WARM_UPS) runs.push(r);
   }
-  return runs;
+  return { runs, byIns: counter.byIns };
 }
 
 function median(xs: number[]): number {
@@ -245,7 +261,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
-function reportRuns(report: Report, prefix: string, runs: RunFigures[]): void {
+function reportRuns(report: Report, prefix: string, { runs, byIns }: Awaited<ReturnType<typeof measure>>): void {
   report(`${prefix}.total`, median(runs.map((r) => r.totalMs)), 'ms');
   report(`${prefix}.personalise`, median(runs.map((r) => r.personaliseMs)), 'ms');
   report(`${prefix}.activate`, median(runs.map((r) => r.activateMs)), 'ms');
@@ -255,6 +271,7 @@ function reportRuns(report: Report, prefix: string, runs: RunFigures[]): void {
     report(`${prefix}.apdu_time.${p}`, median(runs.map((r) => r.apduMs[p])), 'ms');
   }
   report(`${prefix}.apdus.status_reads`, median(runs.map((r) => r.statusReadApdus)), 'APDUs');
+  for (const [ins, times] of byIns) report(`${prefix}.apdu_time_by_ins.${ins}`, median(times), 'ms');
 }
 
 export async function run(report: Report): Promise<void> {
@@ -268,12 +285,12 @@ export async function run(report: Report): Promise<void> {
     const overPcsc = await measure(pcsc);
     training = await desk('training', undefined);
     const inProcess = await measure(training);
-    report('desk.runs', overPcsc.length, 'runs');
+    report('desk.runs', overPcsc.runs.length, 'runs');
     reportRuns(report, 'desk.pcsc', overPcsc);
     reportRuns(report, 'desk.in_process', inProcess);
     report(
       'desk.pcsc_vs_in_process',
-      median(overPcsc.map((r) => r.totalMs)) / median(inProcess.map((r) => r.totalMs)),
+      median(overPcsc.runs.map((r) => r.totalMs)) / median(inProcess.runs.map((r) => r.totalMs)),
       'x',
     );
   } finally {
