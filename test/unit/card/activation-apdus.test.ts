@@ -4,7 +4,7 @@ import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import { SecureChannel } from '../../../src/core/card/protocol/secure-channel';
 import { RawCardKeyPort } from '../../../src/core/card/raw-card-key-port';
 import { aesCmac } from '../../../src/core/crypto/aes-cmac';
-import { cbc, CC, ecb, HC, K, K_NEXT, pad, S_ENC, S_MAC, S_RMAC, u32 } from './support/profile-reference';
+import { cbc, CC, ecb, HC, K, K_NEXT, pad, S_ENC, S_MAC, S_RMAC, smCommand, u32 } from './support/profile-reference';
 import { scripted } from './support/scripted-card';
 
 // The host's ACTIVATE and ROTATE KEY, byte for byte against docs/card-profile.md (3, 5.3, 6.3,
@@ -42,6 +42,8 @@ describe("the host's activation and rotation APDUs, byte for byte", () => {
     const e = cbc(S_ENC, icv, pad(plaintext));
     const tag = aesCmac(S_MAC, Buffer.concat([u32(c), Buffer.from('84D20200', 'hex'), e]));
     const command = '84D20200' + '30' + e.toString('hex') + tag.toString('hex') + '00';
+    // The shared builder the PERSONALISE tests use writes the same bytes as this step-by-step form.
+    expect(smCommand({ enc: S_ENC, mac: S_MAC, rmac: S_RMAC }, c, '84D20200', plaintext)).toBe(command.toLowerCase());
     // The card's answer: no data, so E' is empty and T' = CMAC(S-RMAC, [c]32 || SW).
     const rmac = aesCmac(S_RMAC, Buffer.concat([u32(c), Buffer.from('9000', 'hex')]));
     const t = scripted([[command, rmac.toString('hex') + '9000']]);
