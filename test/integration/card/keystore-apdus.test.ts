@@ -1,4 +1,4 @@
-import { createHash, verify } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, privateDecrypt, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import { ecPublicKeyFromPoint } from '../../../src/core/card/protocol/ec-keys';
@@ -10,14 +10,16 @@ import { cardDesk } from '../../support/activation-cards';
 import {
   COMMIT,
   envelope01,
+  envelope02,
   fci,
   listBody,
-  openEnvelope01,
+  openEnvelopeBody,
   readSignedList,
   receiptMac,
   SELECT,
   signedList,
   stage,
+  wrappedIn,
 } from '../../unit/card/support/profile-apdus';
 import {
   CARD_ID,
@@ -143,7 +145,7 @@ describe("the keystore's PERSONALISE and list envelope, byte for byte against th
     const keys = { enc: kdf(k, 'OTAC list ENC', ctx), mac: kdf(k, 'OTAC list MAC', ctx) };
     // The codes and the ECDSA signature are the keystore's (its secret, a random nonce): read them
     // out at the profile's offsets, check them, and rebuild every other byte from the profile.
-    const inside = readSignedList(openEnvelope01(list.envelope, keys.enc));
+    const inside = readSignedList(openEnvelopeBody(list.envelope, keys.enc));
     const codes = Array.from({ length: 100 }, (_, i) =>
       inside.body.subarray(38 + i * 8 + 2, 38 + i * 8 + 8).toString('ascii'),
     );
@@ -189,6 +191,62 @@ describe("the keystore's PERSONALISE and list envelope, byte for byte against th
     forged[15] = (forged[15] ?? 0) ^ 0x80;
     await expect(verifyListReceipt(port, list, { listSeq: fields.listSeq, mac: forged })).rejects.toMatchObject({
       code: 'CARD_RECEIPT_INVALID',
+    });
+    await port.release(list.receiptKey);
+  });
+
+  it('public-key mode: the keystore’s type 02 envelope (7.3) and its receipt key from E-MAC (7.6)', async () => {
+    const port = new KeystoreCardKeyPort(ks);
+    const card = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
+    const jwk = card.publicKey.export({ format: 'jwk' });
+    const fields = {
+      cardId: CARD_ID,
+      listSeq: 8,
+      listId: Buffer.from('FFEEDDCCBBAA99887766554433221100', 'hex'),
+      expiry: 1_900_000_000,
+      threshold: 10,
+      digits: 6,
+    };
+    const list = await prepareList(
+      port,
+      await port.issuerKey(),
+      { ...fields, length: 100 },
+      {
+        mode: 'public-key',
+        cardPublicKey: {
+          modulus: Buffer.from(jwk.n ?? '', 'base64url'),
+          exponent: Buffer.from(jwk.e ?? '', 'base64url'),
+        },
+      },
+    );
+    const wrapped = wrappedIn(list.envelope);
+    const p = privateDecrypt(
+      { key: card.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+      wrapped,
+    );
+    expect(p).toHaveLength(32);
+    const inside = readSignedList(openEnvelopeBody(list.envelope, p.subarray(0, 16), 14 + 2 + 256));
+    const codes = Array.from({ length: 100 }, (_, i) =>
+      inside.body.subarray(38 + i * 8 + 2, 38 + i * 8 + 8).toString('ascii'),
+    );
+    const listRef = { ...fields, length: 100, mkVersion: list.mkVersion, sealedFor: list.sealedFor };
+    expect(await ks.checkListCode(listRef, 50, codes[49] ?? '')).toBe(true);
+    const body = listBody(fields, codes);
+    const credential = await port.issuerCredential(await port.issuerKey());
+    const issuerKey = ecPublicKeyFromPoint(credential.publicKey);
+    if (!issuerKey) throw new Error('the issuer key does not parse');
+    expect(verify('sha256', body, { key: issuerKey, dsaEncoding: 'der' }, inside.issuerSig)).toBe(true);
+    const signed = signedList({
+      body,
+      issuerPoint: credential.publicKey,
+      caSig: inside.caSig,
+      issuerSig: inside.issuerSig,
+    });
+    expect(hex(list.envelope)).toBe(hex(envelope02(p, wrapped, fields, signed)));
+    const ctx = Buffer.concat([CARD_ID, u32(fields.listSeq)]);
+    await verifyListReceipt(port, list, {
+      listSeq: fields.listSeq,
+      mac: receiptMac(kdf(p.subarray(16, 32), 'OTAC receipt', ctx), fields, body),
     });
     await port.release(list.receiptKey);
   });

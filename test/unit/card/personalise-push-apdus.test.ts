@@ -1,4 +1,15 @@
-import { createECDH, createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createECDH,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  privateDecrypt,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CardError } from '../../../src/core/card/card-error';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
@@ -29,11 +40,12 @@ import {
 import {
   COMMIT,
   envelope01,
+  envelope02,
   fci,
   GET_RECEIPT,
   GET_STATE,
   listBody,
-  openEnvelope01,
+  openEnvelopeBody,
   readSignedList,
   receiptMac,
   SELECT,
@@ -41,6 +53,7 @@ import {
   stage,
   stageChained,
   stateAnswer,
+  wrappedIn,
 } from './support/profile-apdus';
 import { scripted, type ScriptStep } from './support/scripted-card';
 
@@ -237,13 +250,47 @@ async function hostList(): Promise<HostList> {
 describe("the host's list push, byte for byte", () => {
   it('the envelope the host seals is the profile’s: body (7.2), signed list, type 01 envelope under E-ENC/E-MAC (7.3)', async () => {
     const h = await hostList();
-    const sig = readSignedList(openEnvelope01(h.envelope, E_ENC_1)).issuerSig;
+    const sig = readSignedList(openEnvelopeBody(h.envelope, E_ENC_1)).issuerSig;
     // ECDSA draws a random nonce, so the signature is the one input taken from the host: it must
     // verify under the issuer key over exactly the profile's body, and everything else is rebuilt.
     expect(verify('sha256', h.body, { key: ISSUER.publicKey, dsaEncoding: 'der' }, sig)).toBe(true);
     expect(hex(h.envelope)).toBe(hex(expectedEnvelope(h.body, sig)));
     expect(h.body).toHaveLength(38 + 100 * 8);
     expect(hex(h.list.bodyHash)).toBe(createHash('sha256').update(h.body).digest('hex'));
+  });
+
+  it('public-key mode: a type 02 envelope (7.3) with P under the card’s RSA key (OAEP SHA-1), its receipt key from E-MAC (7.6)', async () => {
+    const card = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
+    const jwk = card.publicKey.export({ format: 'jwk' });
+    const port = new RawCardKeyPort(Buffer.alloc(32, 0x5a));
+    const issuerKey = port.importIssuerKey(ISSUER.privateKey, CA_SIG);
+    const list = await prepareList(port, issuerKey, SPEC, {
+      mode: 'public-key',
+      cardPublicKey: {
+        modulus: Buffer.from(jwk.n ?? '', 'base64url'),
+        exponent: Buffer.from(jwk.e ?? '', 'base64url'),
+      },
+    });
+    // P is fresh per list (the host's CSPRNG): the card's private key recovers it, as the card does.
+    const wrapped = wrappedIn(list.envelope);
+    expect(wrapped).toHaveLength(256);
+    const p = privateDecrypt(
+      { key: card.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+      wrapped,
+    );
+    expect(p).toHaveLength(32);
+    const body = listBody(SPEC, port.codesOf(SPEC));
+    const sig = readSignedList(openEnvelopeBody(list.envelope, p.subarray(0, 16), 14 + 2 + 256)).issuerSig;
+    expect(verify('sha256', body, { key: ISSUER.publicKey, dsaEncoding: 'der' }, sig)).toBe(true);
+    const signed = signedList({ body, issuerPoint: ISSUER.point, caSig: CA_SIG, issuerSig: sig });
+    expect(hex(list.envelope)).toBe(hex(envelope02(p, wrapped, SPEC, signed)));
+    const ctx = Buffer.concat([CARD_ID, u32(1)]);
+    const receipt = receiptMac(kdf(p.subarray(16, 32), 'OTAC receipt', ctx), SPEC, body);
+    await verifyListReceipt(port, list, { listSeq: 1, mac: receipt });
+    // The type 01 receipt key (from K) does not confirm a type 02 list.
+    await expect(
+      verifyListReceipt(port, list, { listSeq: 1, mac: receiptMac(RECEIPT_KEY_1, SPEC, body) }),
+    ).rejects.toMatchObject({ code: 'CARD_RECEIPT_INVALID' });
   });
 
   it('extended length: one STAGE LIST 80 52 00 00 00 <Lc 2> <envelope>, then COMMIT 80 54 00 00 00; the receipt verifies', async () => {

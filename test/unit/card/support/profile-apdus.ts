@@ -123,10 +123,13 @@ export function envelope01(
   return Buffer.concat([header, c, aesCmac(keys.mac, Buffer.concat([header, c]))]);
 }
 
-/** Profile 7.3: the signed list inside a type 01 envelope (padding removed). */
-export function openEnvelope01(envelope: Buffer, enc: Buffer): Buffer {
+/** Profile 7.3: the signed list inside an envelope (padding removed); type 02 headers are 14 + 2 + 256 bytes. */
+export function openEnvelopeBody(envelope: Buffer, enc: Buffer, headerLength = 14): Buffer {
   const decipher = createDecipheriv('aes-128-cbc', enc, Buffer.alloc(16)).setAutoPadding(false);
-  const padded = Buffer.concat([decipher.update(envelope.subarray(14, envelope.length - 16)), decipher.final()]);
+  const padded = Buffer.concat([
+    decipher.update(envelope.subarray(headerLength, envelope.length - 16)),
+    decipher.final(),
+  ]);
   return padded.subarray(0, padded.lastIndexOf(0x80));
 }
 
@@ -146,4 +149,24 @@ export function receiptMac(
       createHash('sha256').update(body).digest(),
     ]),
   );
+}
+
+/**
+ * Profile 7.3, type 02: header (02, key version 00) || [256]16 || W || C || M, with E-ENC || E-MAC = P,
+ * the 32 bytes the card unwraps from W. The caller unwraps W with the card's private key.
+ */
+export function envelope02(
+  p: Buffer,
+  wrapped: Buffer,
+  f: Pick<ListFields, 'cardId' | 'listSeq'>,
+  signed: Buffer,
+): Buffer {
+  const head = Buffer.concat([Buffer.from([0x02, 0x00]), f.cardId, u32(f.listSeq), u16(wrapped.length), wrapped]);
+  const c = cbc(p.subarray(0, 16), Buffer.alloc(16), pad(signed));
+  return Buffer.concat([head, c, aesCmac(p.subarray(16, 32), Buffer.concat([head, c]))]);
+}
+
+/** Profile 7.3, type 02: W, read at its offset. */
+export function wrappedIn(envelope: Buffer): Buffer {
+  return envelope.subarray(16, 16 + envelope.readUInt16BE(14));
 }
