@@ -1,55 +1,16 @@
-import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { CardTransport } from '../../../src/core/card/transport';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import { SecureChannel } from '../../../src/core/card/protocol/secure-channel';
 import { RawCardKeyPort } from '../../../src/core/card/raw-card-key-port';
 import { aesCmac } from '../../../src/core/crypto/aes-cmac';
+import { cbc, CC, ecb, HC, K, K_NEXT, pad, S_ENC, S_MAC, S_RMAC, smCommand, u32 } from './support/profile-reference';
+import { scripted } from './support/scripted-card';
 
 // The host's ACTIVATE and ROTATE KEY, byte for byte against docs/card-profile.md (3, 5.3, 6.3,
 // 6.4, 9.3) with fixed keys and challenges: the expected bytes are built here from the profile's
 // text and Appendix B's session keys, not from the host's own SM code, so host and profile cannot
-// drift together.
-
-const K = Buffer.from('000102030405060708090A0B0C0D0E0F', 'hex');
-const HC = Buffer.from('101112131415161718191A1B1C1D1E1F', 'hex');
-const CC = Buffer.from('202122232425262728292A2B2C2D2E2F', 'hex');
-// Appendix B: the session keys of K with HC and CC.
-const S_ENC = Buffer.from('88836AA12E88B947FF56AD81C2C0D7FF', 'hex');
-const S_MAC = Buffer.from('A2A4E23577B62BD198EBA4F1E9CAB712', 'hex');
-const S_RMAC = Buffer.from('9A38F5C299E53242945542E1CB32223C', 'hex');
-const K_NEXT = Buffer.from('F0E0D0C0B0A090807060504030201000', 'hex');
-
-/** A scripted card: checks each command (hex) and gives the canned answer. */
-function scripted(script: [string, string][]): CardTransport & { left: () => number } {
-  let i = 0;
-  return {
-    left: () => script.length - i,
-    async transmit(c: Buffer): Promise<Buffer> {
-      const step = script[i++];
-      if (!step) throw new Error(`unexpected command ${c.toString('hex')}`);
-      expect(c.toString('hex').toUpperCase()).toBe(step[0].toUpperCase());
-      return Buffer.from(step[1], 'hex');
-    },
-  };
-}
-
-const ecb = (key: Buffer, block: Buffer) => {
-  const c = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
-  return Buffer.concat([c.update(block), c.final()]);
-};
-const cbc = (key: Buffer, iv: Buffer, data: Buffer) => {
-  const c = createCipheriv('aes-128-cbc', key, iv).setAutoPadding(false);
-  return Buffer.concat([c.update(data), c.final()]);
-};
-/** ISO/IEC 9797-1 method 2. */
-const pad = (p: Buffer) => {
-  const out = Buffer.alloc((Math.floor(p.length / 16) + 1) * 16);
-  p.copy(out);
-  out[p.length] = 0x80;
-  return out;
-};
-const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+// drift together. PERSONALISE and the list push: personalise-push-apdus.test.ts.
 
 describe("the host's activation and rotation APDUs, byte for byte", () => {
   it('ACTIVATE: 80 30 00 00 18, K (16) then the PIN block (8), no Le (profile 3, 5.2, 5.3)', async () => {
@@ -81,6 +42,8 @@ describe("the host's activation and rotation APDUs, byte for byte", () => {
     const e = cbc(S_ENC, icv, pad(plaintext));
     const tag = aesCmac(S_MAC, Buffer.concat([u32(c), Buffer.from('84D20200', 'hex'), e]));
     const command = '84D20200' + '30' + e.toString('hex') + tag.toString('hex') + '00';
+    // The shared builder the PERSONALISE tests use writes the same bytes as this step-by-step form.
+    expect(smCommand({ enc: S_ENC, mac: S_MAC, rmac: S_RMAC }, c, '84D20200', plaintext)).toBe(command.toLowerCase());
     // The card's answer: no data, so E' is empty and T' = CMAC(S-RMAC, [c]32 || SW).
     const rmac = aesCmac(S_RMAC, Buffer.concat([u32(c), Buffer.from('9000', 'hex')]));
     const t = scripted([[command, rmac.toString('hex') + '9000']]);

@@ -2,20 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { send, transceive } from '../../../src/core/card/apdu-send';
 import { CardError } from '../../../src/core/card/card-error';
 import type { CardTransport } from '../../../src/core/card/transport';
-
-/** A scripted card: answers each expected command (hex) with a canned response (hex). */
-function scripted(script: Array<[string, string]>): CardTransport & { left: () => number } {
-  let i = 0;
-  return {
-    left: () => script.length - i,
-    async transmit(c: Buffer): Promise<Buffer> {
-      const step = script[i++];
-      if (!step) throw new Error(`unexpected command ${c.toString('hex')}`);
-      expect(c.toString('hex')).toBe(step[0]);
-      return Buffer.from(step[1], 'hex');
-    },
-  };
-}
+import { scripted } from './support/scripted-card';
 
 describe('send over a transport', () => {
   it('follows 61xx with GET RESPONSE and accumulates the data', async () => {

@@ -41,6 +41,11 @@ export interface OtacCardOptions {
   readonly readerExtendedLength?: boolean;
   /** Cap on list bytes per STAGE LIST command (defaults to the card's maximum). */
   readonly maxChunk?: number;
+  /**
+   * Where OPEN SESSION's host challenge comes from: the CSPRNG. Only the byte-for-byte APDU tests
+   * fix it, to compare the host's session with the profile's reference vectors (Appendix B).
+   */
+  readonly hostChallenge?: () => Buffer;
 }
 
 export type ProgressListener = (sentBytes: number, totalBytes: number) => void;
@@ -159,7 +164,7 @@ export class OtacCard {
 
   /** Opens secure messaging under the card key (or, on a blank card, its transport key, version 0). */
   async openSecureChannel(port: CardKeyPort, key: KeyRef, keyVersion: number): Promise<SecureChannel> {
-    const hostChallenge = randomBytes(CHALLENGE_LENGTH);
+    const hostChallenge = this.options.hostChallenge?.() ?? randomBytes(CHALLENGE_LENGTH);
     const r = await send(
       this.transport,
       this.plain(INS.OPEN_SESSION, keyVersion, 0, hostChallenge, 256),
