@@ -24,6 +24,8 @@ import {
 export interface VerifyAppDeps {
   readonly verification: Pick<VerificationService, 'verify'>;
   readonly clients: Pick<VerifyClientService, 'authenticate'>;
+  /** Resolves when every commit so far is on disk (service-core.ts "Durability"). */
+  readonly durable: () => Promise<void>;
   /** Whether the keystore is open and the database answers, for /health. */
   readonly ready: () => { keystore: boolean; database: boolean };
   readonly log: Logger;
@@ -127,9 +129,11 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
       throw new HttpError(429, 'RATE_LIMITED', `Too many requests for this N. Try again in ${wait} s.`, {
         'retry-after': String(wait),
       });
-    // Answered only when verify returns: an acceptance's use mark has then been committed with
-    // synchronous=FULL (service-core.ts), i.e. it is on disk.
     const result = await deps.verification.verify(body.n, body.code, body.index);
+    // No answer before the use mark (or the failure count) is on disk: a crash after "accepted" can
+    // never let the code be accepted again. A refusal that wrote nothing waits for a sync too; it is
+    // shared with the others in flight, and the answers stay in order of durability.
+    await deps.durable();
     const answer: VerifyAnswer = result.accepted
       ? { result: 'accepted', index: result.index, remaining: result.remaining, refillQueued: result.refillQueued }
       : { result: 'rejected', reason: result.reason, message: REASON_MESSAGES[result.reason] };
@@ -211,5 +215,9 @@ function toHttpError(err: unknown): HttpError {
   }
   if (err instanceof SyntaxError || (err as { statusCode?: number }).statusCode === 400)
     return new HttpError(400, 'BAD_JSON', 'The body is not valid JSON (or holds a forbidden key such as "__proto__").');
-  return new HttpError(500, 'INTERNAL', 'The service failed on this request; nothing was marked. Try again later.');
+  return new HttpError(
+    500,
+    'INTERNAL',
+    'The service failed on this request. Try again later; a code it may have used is refused as already used.',
+  );
 }

@@ -14,6 +14,7 @@ import { SqliteFailureCounterRepository } from '../core/verification/failure.rep
 import { VerificationService } from '../core/verification/verification.service';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
 import { VerifyClientService } from '../core/verification/verify-client.service';
+import { WalSync } from './wal-sync';
 
 // The core the verification service runs on: the same classes and database file as the desk
 // (workstation.ts composes them the same way in listsModule), without what only a desk needs
@@ -24,12 +25,16 @@ import { VerifyClientService } from '../core/verification/verify-client.service'
 // order of the lockout live in one process) and shares the SQLite file in WAL mode, where one writer
 // at a time is SQLite's own rule and busy_timeout waits for the other process.
 //
-// Durability: this connection runs `synchronous = FULL`. In WAL mode that makes SQLite fsync the
-// WAL at every commit, so when markUse's transaction returns, the use mark is on disk; only then
-// does the service answer "accepted". The desk keeps NORMAL on its own connection (synchronous is a
-// per-connection setting). Grouping several verifications into one commit would divide the fsyncs,
-// but would need the use marks of several requests in one transaction, outside the repository's
-// one-method-one-transaction rule; at the rates measured (docs/benchmarks.md) FULL per commit is kept.
+// Durability: an acceptance is answered only once its use mark is on disk. Two ways, by option:
+// - 'group' (the default): this connection runs `synchronous = NORMAL` (commits are written to the
+//   WAL, not fsynced) and the service awaits `durable()` (wal-sync.ts) before answering: one fsync of
+//   the WAL, started after the commit, covers every commit made before it, so concurrent requests
+//   share fsyncs (a group commit) and the event loop keeps working while the disk syncs.
+// - 'full': `synchronous = FULL`: SQLite fsyncs the WAL inside every commit, before markUse returns;
+//   one fsync per write, taken on the event loop. Simple, and the baseline in bench/verify.bench.ts.
+// The desk keeps NORMAL on its own connection (synchronous is a per-connection setting).
+
+export type Durability = 'group' | 'full';
 
 export const SERVICE_ACTOR: KeystoreActor = {
   operatorId: null,
@@ -43,7 +48,17 @@ export interface VerificationCore {
   readonly keystore: KeystoreHolder;
   readonly verification: VerificationService;
   readonly clients: VerifyClientService;
+  readonly durability: Durability;
+  /** Resolves when everything this connection committed so far is on disk. */
+  durable(): Promise<void>;
   close(): Promise<void>;
+}
+
+const walSyncs = new WeakMap<Database, WalSync>();
+
+/** How many WAL fsyncs the group commit has made on `db` (tests: fewer than the acceptances). */
+export function walSyncCount(db: Database): number {
+  return walSyncs.get(db)?.syncs ?? 0;
 }
 
 export function openVerificationCore(opts: {
@@ -52,7 +67,9 @@ export function openVerificationCore(opts: {
   now?: () => Date;
   echoLog?: boolean;
   failureLimit?: number;
+  durability?: Durability;
 }): VerificationCore {
+  const durability = opts.durability ?? 'group';
   const release = acquireInstanceLock(opts.dataDir, 'verify-service');
   let log: Logger | undefined;
   const closers = new Closers((name, err) => log?.error('closing failed', { step: name, error: String(err) }));
@@ -61,7 +78,15 @@ export function openVerificationCore(opts: {
     log = createLogger(join(opts.dataDir, 'logs', 'verify-service.log'), opts.echoLog ?? false);
     const db = openDatabase(join(opts.dataDir, 'workstation.db'));
     closers.add('database', () => db.close());
-    db.pragma('synchronous = FULL');
+    let durable: () => Promise<void> = () => Promise.resolve();
+    if (durability === 'full') db.pragma('synchronous = FULL');
+    else {
+      db.pragma('synchronous = NORMAL');
+      const wal = new WalSync(join(opts.dataDir, 'workstation.db-wal'));
+      closers.add('wal sync', () => wal.close());
+      durable = () => wal.durable();
+      walSyncs.set(db, wal);
+    }
     const now = opts.now ?? (() => new Date());
     const audit = new AuditService(db, now);
     const policies = new DbPolicySource(db);
@@ -75,7 +100,7 @@ export function openVerificationCore(opts: {
       ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
     });
     const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
-    return { db, log, keystore, verification, clients, close: () => closers.closeAll() };
+    return { db, log, keystore, verification, clients, durability, durable, close: () => closers.closeAll() };
   } catch (err) {
     void closers.closeAll();
     throw err;

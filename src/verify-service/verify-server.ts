@@ -16,6 +16,7 @@ import { openVerificationCore, SERVICE_ACTOR, type VerificationCore } from './se
 //   OTAC_VERIFY_TLS_CERT/KEY PEM files; required for any address but loopback
 //   OTAC_VERIFY_RATE_PER_N   burst/per-second of the per-N limit, e.g. "10/0.5"     10/0.5
 //   OTAC_VERIFY_FAILURE_LIMIT wrong codes in a row before a card is locked out     5
+//   OTAC_VERIFY_DURABILITY   group (WAL fsync shared by concurrent commits) | full  group
 //   OTAC_KEYSTORE, OTAC_PKCS11_*  as for the desk; the secret as in keystore-secret.ts
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -39,10 +40,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   if (failureLimit !== undefined && !(Number.isInteger(failureLimit) && failureLimit >= 1))
     fail('OTAC_VERIFY_FAILURE_LIMIT must be a whole number from 1.');
 
+  const durability = env['OTAC_VERIFY_DURABILITY'] ?? 'group';
+  if (durability !== 'group' && durability !== 'full') fail('OTAC_VERIFY_DURABILITY is "group" or "full".');
   const { secret, source } = readKeystoreSecret(env);
   const core = openVerificationCore({
     dataDir,
     keystore: keystoreLocationFromEnv(env, dataDir),
+    durability,
     ...(failureLimit !== undefined ? { failureLimit } : {}),
   });
   let closing = false;
@@ -56,6 +60,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const { app } = buildVerifyApp({
     verification: core.verification,
     clients: core.clients,
+    durable: core.durable,
     ready: () => ready(core),
     log: core.log,
     version: readVersion(),
@@ -63,7 +68,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     ...(certFile && keyFile ? { https: { cert: readFileSync(certFile), key: readFileSync(keyFile) } } : {}),
   });
   const address = await app.listen({ host, port });
-  console.log(`verification service listening on ${address} (data ${dataDir}, keystore ${core.keystore.backend})`);
+  console.log(
+    `verification service listening on ${address} (data ${dataDir}, keystore ${core.keystore.backend}, durability ${durability})`,
+  );
   const stop = (signal: string) => {
     if (closing) return;
     closing = true;

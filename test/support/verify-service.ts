@@ -6,7 +6,12 @@ import type { ListActor } from '../../src/core/lists/list.service';
 import type { Workstation } from '../../src/core/workstation';
 import type { VerifyScope } from '../../src/core/verification/verify-client.repository';
 import { buildVerifyApp, type VerifyAppDeps } from '../../src/verify-service/app';
-import { openVerificationCore, SERVICE_ACTOR, type VerificationCore } from '../../src/verify-service/service-core';
+import {
+  openVerificationCore,
+  SERVICE_ACTOR,
+  type Durability,
+  type VerificationCore,
+} from '../../src/verify-service/service-core';
 import { CHEAP_SCRYPT, prepareKeystore } from './activation-cards';
 import { cardRow } from './cards';
 import { freshWorkstation } from './fresh-workstation';
@@ -65,18 +70,24 @@ export interface RunningService {
 /** The service in this process, on 127.0.0.1 and a free port, its keystore unlocked with the desk's passphrase. */
 export async function startService(
   dataDir: string,
-  opts: Partial<Pick<VerifyAppDeps, 'rateLimit' | 'bodyLimit'>> & { failureLimit?: number; now?: () => Date } = {},
+  opts: Partial<Pick<VerifyAppDeps, 'rateLimit' | 'bodyLimit'>> & {
+    failureLimit?: number;
+    now?: () => Date;
+    durability?: Durability;
+  } = {},
 ): Promise<RunningService> {
   const core = openVerificationCore({
     dataDir,
     keystore: { backend: 'software', file: `${dataDir}/keystore/keystore.otacks` },
     ...(opts.failureLimit !== undefined ? { failureLimit: opts.failureLimit } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.durability ? { durability: opts.durability } : {}),
   });
   await core.keystore.unlock(KEYSTORE_PASSPHRASE, SERVICE_ACTOR);
   const { app } = buildVerifyApp({
     verification: core.verification,
     clients: core.clients,
+    durable: core.durable,
     ready: () => ({ keystore: core.keystore.currentOrNull() !== null, database: true }),
     log: core.log,
     version: 'test',
