@@ -60,7 +60,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const { app } = buildVerifyApp({
     verification: core.verification,
     clients: core.clients,
-    durable: core.durable,
+    durable: () => core.durable(),
     ready: () => ready(core),
     log: core.log,
     version: readVersion(),
