@@ -1,10 +1,15 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
 import type { CardRecord } from '../../src/core/cards/card.repository';
 import { KeystoreCardKeyPort } from '../../src/core/keystore/keystore-card-key-port';
 import type { ListRecord } from '../../src/core/lists/list.repository';
 import type { ListActor } from '../../src/core/lists/list.service';
 import type { Workstation } from '../../src/core/workstation';
-import type { VerifyScope } from '../../src/core/verification/verify-client.repository';
+import { AuditService } from '../../src/core/audit/audit.service';
+import type { Database } from '../../src/core/db/database';
+import { SqliteVerifyClientRepository, type VerifyScope } from '../../src/core/verification/verify-client.repository';
+import { VerifyClientService } from '../../src/core/verification/verify-client.service';
 import { buildVerifyApp, type VerifyAppDeps } from '../../src/verify-service/app';
 import {
   openVerificationCore,
@@ -135,4 +140,63 @@ export async function call(
     // text (metrics) stays text
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+const ROOT = join(__dirname, '../..');
+
+export interface ServiceProcess {
+  readonly proc: ChildProcess;
+  readonly url: string;
+  /** SIGTERM and wait for the exit (a clean stop). */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * `npm run serve:verify` as its own process on a free loopback port, the keystore passphrase handed
+ * over on file descriptor 3 (OTAC_KEYSTORE_SECRET_FD), as an operator or a secret store would.
+ */
+export function startServiceProcess(dataDir: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/verify-service/verify-server.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      OTAC_DATA_DIR: dataDir,
+      OTAC_VERIFY_PORT: '0',
+      OTAC_KEYSTORE: 'software',
+      OTAC_KEYSTORE_SECRET_FD: '3',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  (proc.stdio[3] as NodeJS.WritableStream).end(`${KEYSTORE_PASSPHRASE}\n`);
+  const stop = () =>
+    new Promise<number | null>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
+      proc.once('exit', (code) => resolve(code));
+      proc.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`service did not start: ${out} ${err}`)), 30_000);
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (https?:\/\/[^\s]+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1], stop });
+      }
+    });
+    proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited (${code}): ${out} ${err}`));
+    });
+  });
+}
+
+/** A new client's API key, made on `db` (the desk's connection) as the CLI would. */
+export async function clientKey(db: Database, ...scopes: VerifyScope[]): Promise<string> {
+  const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), new AuditService(db));
+  return (await clients.create({ name: 'bank', scopes, by: 'test' })).apiKey;
 }
