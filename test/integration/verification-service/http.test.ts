@@ -11,6 +11,7 @@ import {
   type RunningService,
 } from '../../support/verify-service';
 import { thrown } from '../../support/thrown';
+import { addOperator, value } from '../../support/operators';
 import { openVerificationCore, walSyncCount } from '../../../src/verify-service/service-core';
 
 // Issue 10 item 1: the verification service over HTTP on loopback, beside a running desk on the same
@@ -64,6 +65,32 @@ describe('verification service over HTTP, beside a desk', () => {
     const again = await verify({ n: card.n, code: codes[0] });
     expect(again.body).toMatchObject({ result: 'rejected', reason: 'already_used' });
     expect(VerifyAnswer.parse(again.body)).toBeTruthy();
+  });
+
+  it('the refill-due state follows the uses (000 claim 3) and shows at the desk through its contract', async () => {
+    const { card, codes } = await cardWithCodes(desk.ws);
+    const clerk = await addOperator(desk.ws, 'clerk');
+    // 100 codes, threshold 10 (policy defaults): the 90th use leaves 10 and queues the next list.
+    for (let i = 0; i < 89; i++) {
+      const res = await verify({ n: card.n, code: codes[i], index: i + 1 });
+      expect(res.body).toMatchObject({ result: 'accepted', refillQueued: false });
+    }
+    const forCard = async () =>
+      value(await desk.ws.router.dispatch(clerk.client, 'lists:forCard', { n: card.n })) as {
+        lists: { state: string; refillDue: boolean; remaining: number; trigger: string }[];
+      };
+    expect((await forCard()).lists).toEqual([
+      expect.objectContaining({ state: 'active', refillDue: false, remaining: 11 }),
+    ]);
+    expect((await verify({ n: card.n, code: codes[89], index: 90 })).body).toEqual({
+      result: 'accepted',
+      index: 90,
+      remaining: 10,
+      refillQueued: true,
+    });
+    const lists = (await forCard()).lists;
+    expect(lists).toContainEqual(expect.objectContaining({ state: 'active', refillDue: true, remaining: 10 }));
+    expect(lists).toContainEqual(expect.objectContaining({ state: 'prepared', trigger: 'threshold' }));
   });
 
   it('refuses with each reason, and a refusal changes no list and no use mark', async () => {
