@@ -156,6 +156,17 @@ describe('verification service over HTTP, beside a desk', () => {
     expect(await desk.ws.verification.clearFailures(card.n, MANAGER)).toBe(true);
     expect((await verify({ n: card.n, code: codes[0] })).body).toMatchObject({ result: 'accepted', index: 1 });
     expect(await desk.ws.verification.clearFailures(card.n, MANAGER)).toBe(false);
+    // The same attack on core verify itself, where 20 calls interleave at every await: still 3.
+    const other = await cardWithCodes(desk.ws);
+    const wrongOther = (i: number) => String((Number(other.codes[0]) + 1 + i) % 1_000_000).padStart(6, '0');
+    const direct = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        svc.core.verification.verify(other.card.n, other.codes.includes(wrongOther(i)) ? '999999' : wrongOther(i)),
+      ),
+    );
+    const directReasons = direct.map((r) => (r.accepted ? 'accepted' : r.reason));
+    expect(directReasons.filter((r) => r === 'wrong_code')).toHaveLength(3);
+    expect(directReasons.filter((r) => r === 'too_many_failures')).toHaveLength(17);
   });
 
   it('bad input gets a precise JSON error, marks no use and changes nothing', async () => {
