@@ -94,7 +94,7 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
       throw new HttpError(401, 'UNAUTHENTICATED', 'Send the API key as "Authorization: Bearer <key>".', {
         'www-authenticate': 'Bearer',
       });
-    const m = /^Bearer ([^\s]+)$/.exec(header);
+    const m = /^Bearer ([^\s]+)$/i.exec(header);
     const client = m ? await deps.clients.authenticate(m[1] ?? '') : null;
     if (!client)
       throw new HttpError(

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { SqliteListRepository } from '../../../src/core/lists/list.repository';
@@ -217,6 +218,22 @@ describe('verification service over HTTP, beside a desk', () => {
       if (message) expect(parsed.error.message, what).toMatch(message);
       expect(JSON.stringify(res.body), what).not.toContain(codes[0]); // the code is never echoed
     }
+    // No Content-Type at all (fetch would add text/plain to a string body: a raw request).
+    const raw = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        `${svc.url}/v1/verify`,
+        { method: 'POST', headers: { authorization: `Bearer ${key}` } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(good));
+    });
+    expect(raw.status).toBe(415);
+    expect(ErrorAnswer.parse(JSON.parse(raw.body)).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect(snapshot()).toEqual(before);
     // The code sent in every bad request is still unused: the proper request accepts it.
     expect((await verify(good)).body).toMatchObject({ result: 'accepted', index: 1 });
