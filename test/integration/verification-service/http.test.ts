@@ -1,4 +1,6 @@
 import { request as httpRequest } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { SqliteListRepository } from '../../../src/core/lists/list.repository';
@@ -361,5 +363,31 @@ describe('verification service over HTTP, beside a desk', () => {
     await Promise.all([...streams, ...noise]);
     expect(Object.fromEntries(statuses)).toEqual({ '200': 16 * 60 + 16 * 15 + 16 * 50 });
     expect(accepted).toBe(16 * 60);
+  });
+
+  it('memory stays flat: a second round of 1,000 requests leaves the heap where the first did', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { card, codes } = await cardWithCodes(desk.ws);
+    const round = async () => {
+      await Promise.all(
+        Array.from({ length: 32 }, async (_, s) => {
+          for (let i = 0; i < 31; i++) {
+            const res = await verify({
+              n: card.n,
+              code: codes[(s + i) % 5] === '123456' ? '654321' : '123456',
+              index: 99,
+            });
+            expect(res.status).toBe(200);
+          }
+        }),
+      );
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    await round(); // warm-up: compiled code, pools, the card's limiter bucket
+    const first = await round();
+    const second = await round();
+    expect(second - first).toBeLessThan(4 * 2 ** 20);
   });
 });
