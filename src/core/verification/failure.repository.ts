@@ -38,12 +38,19 @@ const fromRow = (r: FailureRow): FailureState => ({
 });
 
 export class SqliteFailureCounterRepository implements FailureCounterRepository {
-  constructor(private readonly db: Database) {}
+  // Prepared once: `get` and `recordSuccess` run on every verification.
+  private readonly byCard;
+  private readonly reset;
+
+  constructor(private readonly db: Database) {
+    this.byCard = db.prepare<[number], FailureRow>('SELECT * FROM verification_failures WHERE card_ref = ?');
+    this.reset = db.prepare<[number]>(
+      'UPDATE verification_failures SET consecutive = 0 WHERE card_ref = ? AND consecutive > 0 AND locked_at IS NULL',
+    );
+  }
 
   async get(cardRef: number): Promise<FailureState | null> {
-    const row = this.db
-      .prepare<[number], FailureRow>('SELECT * FROM verification_failures WHERE card_ref = ?')
-      .get(cardRef);
+    const row = this.byCard.get(cardRef);
     return row ? fromRow(row) : null;
   }
 
@@ -65,11 +72,7 @@ export class SqliteFailureCounterRepository implements FailureCounterRepository 
   }
 
   async recordSuccess(cardRef: number): Promise<void> {
-    this.db
-      .prepare(
-        'UPDATE verification_failures SET consecutive = 0 WHERE card_ref = ? AND consecutive > 0 AND locked_at IS NULL',
-      )
-      .run(cardRef);
+    this.reset.run(cardRef);
   }
 
   async clear(cardRef: number): Promise<FailureState | null> {

@@ -57,7 +57,12 @@ const fromRow = (r: ClientRow): VerifyClientRecord => ({
 });
 
 export class SqliteVerifyClientRepository implements VerifyClientRepository {
-  constructor(private readonly db: Database) {}
+  // Prepared once: every request of the service looks its key up.
+  private readonly byKey;
+
+  constructor(private readonly db: Database) {
+    this.byKey = db.prepare<[string], ClientRow>('SELECT * FROM verify_clients WHERE key_id = ?');
+  }
 
   async insert(c: NewVerifyClient): Promise<VerifyClientRecord> {
     const row = this.db
@@ -71,7 +76,7 @@ export class SqliteVerifyClientRepository implements VerifyClientRepository {
   }
 
   async byKeyId(keyId: string): Promise<VerifyClientRecord | null> {
-    const row = this.db.prepare<[string], ClientRow>('SELECT * FROM verify_clients WHERE key_id = ?').get(keyId);
+    const row = this.byKey.get(keyId);
     return row ? fromRow(row) : null;
   }
 
