@@ -7,13 +7,18 @@ const heldHere = new Set<string>();
 
 /**
  * One workstation per data directory: a second instance is refused with a clear message
- * before it touches the database. A lock left by a dead process is taken over.
+ * before it touches the database. A lock left by a dead process is taken over. `name` names
+ * another process kind with a lock of its own: the verification service runs beside the desk on
+ * the same database (`verify-service.lock`), one service per data directory.
  */
-export function acquireInstanceLock(dataDir: string): () => void {
+export function acquireInstanceLock(
+  dataDir: string,
+  name: 'workstation' | 'verify-service' = 'workstation',
+): () => void {
   // The data directory is created (or tightened) here, first thing at start: 0700 (private-files.ts).
   makePrivateDir(dataDir);
-  const file = join(dataDir, 'workstation.lock');
-  if (heldHere.has(file)) throw alreadyRunning(dataDir, process.pid);
+  const file = join(dataDir, `${name}.lock`);
+  if (heldHere.has(file)) throw alreadyRunning(dataDir, process.pid, name);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx', PRIVATE_FILE_MODE);
@@ -28,11 +33,11 @@ export function acquireInstanceLock(dataDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw alreadyRunning(dataDir, pid);
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw alreadyRunning(dataDir, pid, name);
       rmSync(file, { force: true }); // stale: its process is gone
     }
   }
-  throw alreadyRunning(dataDir, 0);
+  throw alreadyRunning(dataDir, 0, name);
 }
 
 function isAlive(pid: number): boolean {
@@ -44,7 +49,13 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function alreadyRunning(dataDir: string, pid: number): AppError {
+function alreadyRunning(dataDir: string, pid: number, name: string): AppError {
+  if (name !== 'workstation')
+    return new AppError(
+      'ALREADY_RUNNING',
+      `The verification service is already running on ${dataDir}${pid ? ` (process ${pid})` : ''}. ` +
+        'Stop it before starting another.',
+    );
   return new AppError(
     'ALREADY_RUNNING',
     `The workstation is already running on ${dataDir}${pid ? ` (process ${pid})` : ''}. ` +

@@ -76,24 +76,29 @@ export function migrate(db: Database, migrations: readonly Migration[]): void {
     name TEXT NOT NULL,
     applied_at TEXT NOT NULL
   ) STRICT`);
+  // Numbers are handed out per feature (docs/storage.md): unique, not contiguous. A database gets
+  // every known migration it lacks, in order.
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   sorted.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`migration numbering has a gap or duplicate at ${m.name}`);
+    if (m.version < 1 || (i > 0 && m.version === sorted[i - 1]?.version))
+      throw new Error(`migration numbering has a duplicate or a bad number at ${m.name}`);
   });
+  const byVersion = new Map(sorted.map((m) => [m.version, m]));
   const applied = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as {
     version: number;
     name: string;
   }[];
   const newest = applied.at(-1)?.version ?? 0;
-  if (newest > sorted.length) {
+  const newestKnown = sorted.at(-1)?.version ?? 0;
+  if (newest > newestKnown) {
     throw new AppError(
       'DB_TOO_NEW',
-      `The database was written by a newer workstation (schema ${newest}, this version knows ${sorted.length}). ` +
+      `The database was written by a newer workstation (schema ${newest}, this version knows ${newestKnown}). ` +
         'Update the workstation; nothing was changed.',
     );
   }
   for (const row of applied) {
-    const known = sorted[row.version - 1];
+    const known = byVersion.get(row.version);
     if (!known || known.name !== row.name) {
       throw new AppError(
         'DB_SCHEMA_MISMATCH',
@@ -102,8 +107,9 @@ export function migrate(db: Database, migrations: readonly Migration[]): void {
       );
     }
   }
+  const done = new Set(applied.map((r) => r.version));
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  for (const m of sorted.slice(newest)) {
+  for (const m of sorted.filter((x) => !done.has(x.version))) {
     db.transaction(() => {
       m.up(db);
       record.run(m.version, m.name, new Date().toISOString());

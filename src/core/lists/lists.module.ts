@@ -1,5 +1,6 @@
 import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
+import { SqliteFailureCounterRepository } from '../verification/failure.repository';
 import { VerificationService } from '../verification/verification.service';
 import { SqliteListRepository, type ListRepository } from './list.repository';
 import { ListService } from './list.service';
@@ -18,6 +19,8 @@ export function listsModule(core: Core): FeatureModule<ReturnType<typeof listsHa
   const cards = new SqliteCardRepository(core.db);
   const repo = new SqliteListRepository(core.db);
   const lists = new ListService(repo, cards, core.policies, core.audit);
-  const verification = new VerificationService(cards, repo, lists, core.keystore, core.audit);
+  const verification = new VerificationService(cards, repo, lists, core.keystore, core.audit, undefined, undefined, {
+    failures: new SqliteFailureCounterRepository(core.db),
+  });
   return { handlers: listsHandlers({ lists, cards, audit: core.audit }), lists, listRepo: repo, verification };
 }

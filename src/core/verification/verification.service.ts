@@ -1,9 +1,10 @@
 import type { AuditService } from '../audit/audit.service';
-import type { CardRepository } from '../cards/card.repository';
+import type { CardRecord, CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
 import type { Keystore } from '../keystore/keystore.types';
 import type { ListRecord, ListRepository } from '../lists/list.repository';
 import { SYSTEM_ACTOR, type ListActor, type ListService } from '../lists/list.service';
+import type { FailureCounterRepository, FailureState } from './failure.repository';
 
 // Using a code, in core (issue 9 item 7): verify(N, code, index?) — the one service every channel
 // that checks a code goes through (the verification service of the next issue wraps it). The code
@@ -21,6 +22,7 @@ export const REFUSAL_REASONS = [
   'already_used',
   'not_expected_position',
   'wrong_code',
+  'too_many_failures',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
@@ -45,6 +47,25 @@ export const LOOK_AHEAD = 10;
 /** Without an index, this many positions behind the next expected one are checked too, to tell a replay from a typo. */
 export const LOOK_BEHIND = 10;
 
+/**
+ * The failure lockout (issue 10): after this many codes of one card failed in a row, every code of
+ * that card is refused as `too_many_failures` until the desk clears it. A guesser of 8-digit codes
+ * gets FAILURE_LIMIT × LOOK_AHEAD chances in 10^8 before the card is locked.
+ */
+export const FAILURE_LIMIT = 5;
+/**
+ * The refusals that count as a failure: a code that is not the card's (a guess, a typo) or one out of
+ * place. A replay of a code once accepted (`already_used`) does not: it was no guess, it is a clone
+ * suspicion (source 003), and counting it would let a client's retried request lock a genuine card.
+ */
+const COUNTED: ReadonlySet<RefusalReason> = new Set(['wrong_code', 'not_expected_position']);
+
+/** The failure counter and its limit; without it (tests of verify alone) there is no lockout. */
+export interface Lockout {
+  readonly failures: FailureCounterRepository;
+  readonly limit?: number;
+}
+
 export interface KeystoreSource {
   current(): Keystore;
 }
@@ -58,7 +79,15 @@ export class VerificationService {
     private readonly audit: AuditService,
     private readonly now: () => Date = () => new Date(),
     private readonly actor: ListActor = SYSTEM_ACTOR,
+    private readonly lockout: Lockout | null = null,
   ) {}
+
+  /**
+   * One decision at a time per card in this process: the lockout's count is read and moved in order,
+   * so 64 concurrent guesses meet the lock after FAILURE_LIMIT of them (the use mark needs no such
+   * help: its conditional UPDATE decides). Different cards run side by side.
+   */
+  private readonly perCard = new Map<number, Promise<unknown>>();
 
   async verify(n: string, code: string, index?: number): Promise<VerifyResult> {
     if (typeof n !== 'string' || typeof code !== 'string')
@@ -77,10 +106,44 @@ export class VerificationService {
     return result;
   }
 
+  /** The card's failure count and lock, for the desk (null: unknown N, or never failed). */
+  async failureState(n: string): Promise<FailureState | null> {
+    const card = await this.cards.byN(n.trim());
+    if (!card || !this.lockout) return null;
+    return this.lockout.failures.get(card.id);
+  }
+
+  /** The desk lifts a failure lockout (audited). False when there was nothing to clear. */
+  async clearFailures(n: string, by: ListActor): Promise<boolean> {
+    const card = await this.cards.byN(n.trim());
+    if (!card) throw new AppError('CARD_NOT_FOUND', `No card has the number ${n.slice(0, 40)}. Check N.`);
+    const cleared = this.lockout ? await this.lockout.failures.clear(card.id) : null;
+    if (cleared) {
+      this.audit.append({
+        ...by,
+        action: 'verification.failures_cleared',
+        object: `card:${card.n}`,
+        outcome: 'ok',
+      });
+    }
+    return cleared !== null;
+  }
+
   private async decide(n: string, code: string, index: number | undefined): Promise<VerifyResult> {
-    const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
     const card = await this.cards.byN(n);
-    if (!card) return refuse('unknown_n');
+    if (!card) return { accepted: false, reason: 'unknown_n' };
+    const before = this.perCard.get(card.id) ?? Promise.resolve();
+    const run = before.then(() => this.decideFor(card, code, index));
+    const settled = run.catch(() => undefined);
+    this.perCard.set(card.id, settled);
+    void settled.then(() => {
+      if (this.perCard.get(card.id) === settled) this.perCard.delete(card.id);
+    });
+    return run;
+  }
+
+  private async decideFor(card: CardRecord, code: string, index: number | undefined): Promise<VerifyResult> {
+    const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
     if (card.state === 'blocked') return refuse('card_blocked');
     if (card.state === 'terminated') return refuse('card_terminated');
     if (card.state !== 'active') return refuse('card_not_active');
@@ -88,8 +151,29 @@ export class VerificationService {
     if (!list) return refuse('no_active_list');
     if (list.state === 'disabled') return refuse('table_disabled');
     if (Date.parse(list.expiresAt) <= this.now().getTime()) return refuse('table_expired');
+    if (this.lockout && (await this.lockout.failures.get(card.id))?.lockedAt) return refuse('too_many_failures');
 
-    const matched = await this.find(list, code, index);
+    const result = await this.match(card, list, code, index);
+    if (this.lockout) {
+      if (result.accepted) await this.lockout.failures.recordSuccess(card.id);
+      else if (COUNTED.has(result.reason))
+        await this.lockout.failures.recordFailure(
+          card.id,
+          this.lockout.limit ?? FAILURE_LIMIT,
+          this.now().toISOString(),
+        );
+    }
+    return result;
+  }
+
+  private async match(
+    card: CardRecord,
+    list: ListRecord,
+    code: string,
+    index: number | undefined,
+  ): Promise<VerifyResult> {
+    const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
+    const matched = await this.find(card, list, code, index);
     if (matched === undefined) return refuse('wrong_code');
     const { position } = matched;
     if (position < list.nextIndex)
@@ -119,6 +203,7 @@ export class VerificationService {
    * candidate is checked, so the time does not tell where a match was.
    */
   private async find(
+    card: CardRecord,
     list: ListRecord,
     code: string,
     index: number | undefined,
@@ -126,7 +211,7 @@ export class VerificationService {
     if (list.mkVersion === null || list.sealedFor === null) return undefined;
     const ks = this.keystore.current();
     const ref = {
-      cardId: Buffer.from((await this.cards.byId(list.cardRef))?.cardId ?? '', 'hex'),
+      cardId: Buffer.from(card.cardId, 'hex'),
       listSeq: list.seq,
       listId: Buffer.from(list.listId, 'hex'),
       length: list.length,

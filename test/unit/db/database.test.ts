@@ -54,7 +54,7 @@ describe('openDatabase', () => {
   it('refuses a schema newer than the code knows, with a clear message, and changes nothing', () => {
     const file = join(dir, 'w.db');
     const future: Migration = {
-      version: migrations.length + 1,
+      version: Math.max(...migrations.map((m) => m.version)) + 1,
       name: 'from-the-future',
       up: (db) => db.exec('CREATE TABLE future (x INTEGER) STRICT'),
     };
@@ -77,7 +77,7 @@ describe('openDatabase', () => {
   it('rolls back a migration that fails half way and records nothing for it', () => {
     const file = join(dir, 'w.db');
     const broken: Migration = {
-      version: migrations.length + 1,
+      version: Math.max(...migrations.map((m) => m.version)) + 1,
       name: 'broken',
       up: (db) => {
         db.exec('CREATE TABLE half (x INTEGER) STRICT');

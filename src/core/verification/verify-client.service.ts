@@ -1,0 +1,120 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AuditService } from '../audit/audit.service';
+import { AppError } from '../errors';
+import {
+  VERIFY_SCOPES,
+  type VerifyClientRecord,
+  type VerifyClientRepository,
+  type VerifyScope,
+} from './verify-client.repository';
+
+// API keys of the verification service's clients (docs/verification-service.md "Clients"). A key is
+// shown once, when it is made; the database keeps SHA-256 of its secret. Creating and revoking are
+// audited with the key id, never the key.
+
+/** `otac_` + key id (8 random bytes, hex) + `_` + secret (32 random bytes, base64url). */
+const KEY_FORMAT = /^otac_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+/** The client a request authenticated as (no hash, no key). */
+export interface VerifyClient {
+  readonly keyId: string;
+  readonly name: string;
+  readonly scopes: readonly VerifyScope[];
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly revokedAt: string | null;
+}
+
+const publicView = (r: VerifyClientRecord): VerifyClient => ({
+  keyId: r.keyId,
+  name: r.name,
+  scopes: r.scopes,
+  createdAt: r.createdAt,
+  createdBy: r.createdBy,
+  revokedAt: r.revokedAt,
+});
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
+
+export class VerifyClientService {
+  constructor(
+    private readonly repo: VerifyClientRepository,
+    private readonly audit: AuditService,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** A new client; the API key is in this answer and nowhere else. */
+  async create(opts: {
+    name: string;
+    scopes: readonly string[];
+    by: string;
+  }): Promise<{ client: VerifyClient; apiKey: string }> {
+    const name = opts.name.trim();
+    if (name.length < 1 || name.length > 80)
+      throw new AppError('VERIFY_CLIENT_NAME', 'Name the client in 1 to 80 characters (e.g. "online-banking").');
+    const scopes = [...new Set(opts.scopes)];
+    const unknown = scopes.filter((s) => !(VERIFY_SCOPES as readonly string[]).includes(s));
+    if (scopes.length === 0 || unknown.length > 0)
+      throw new AppError(
+        'VERIFY_CLIENT_SCOPE',
+        `Give the client one or more scopes of: ${VERIFY_SCOPES.join(', ')}` +
+          (unknown.length ? ` ("${unknown[0]?.slice(0, 20)}" is not one).` : '.'),
+      );
+    const keyId = randomBytes(8).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const record = await this.repo.insert({
+      keyId,
+      keyHash: hashSecret(secret),
+      name,
+      scopes: scopes as VerifyScope[],
+      createdAt: this.now().toISOString(),
+      createdBy: opts.by,
+    });
+    this.audit.append({
+      operatorId: null,
+      operator: opts.by,
+      role: null,
+      action: 'verify_client.created',
+      object: `verify-client:${keyId}`,
+      outcome: 'ok',
+      details: { name, scopes: scopes.join(' ') },
+    });
+    return { client: publicView(record), apiKey: `otac_${keyId}_${secret}` };
+  }
+
+  async revoke(keyId: string, by: string): Promise<VerifyClient> {
+    const revoked = await this.repo.revoke(keyId, by, this.now().toISOString());
+    if (!revoked) {
+      throw new AppError(
+        'VERIFY_CLIENT_NOT_FOUND',
+        `No active client has the key id ${keyId.slice(0, 16)}. List the clients to find its id.`,
+      );
+    }
+    this.audit.append({
+      operatorId: null,
+      operator: by,
+      role: null,
+      action: 'verify_client.revoked',
+      object: `verify-client:${keyId}`,
+      outcome: 'ok',
+    });
+    return publicView(revoked);
+  }
+
+  async list(): Promise<VerifyClient[]> {
+    return (await this.repo.all()).map(publicView);
+  }
+
+  /** The active client whose key this is, or null (malformed, unknown, revoked, wrong secret alike). */
+  async authenticate(apiKey: string): Promise<VerifyClient | null> {
+    const m = KEY_FORMAT.exec(apiKey);
+    if (!m) return null;
+    const record = await this.repo.byKeyId(m[1] ?? '');
+    const given = Buffer.from(hashSecret(m[2] ?? ''), 'hex');
+    // Compared in constant time even when the key id is unknown, so timing does not tell ids apart.
+    const stored = Buffer.from(record?.keyHash ?? '0'.repeat(64), 'hex');
+    const same = timingSafeEqual(given, stored);
+    if (!record || !same || record.revokedAt !== null) return null;
+    return publicView(record);
+  }
+}

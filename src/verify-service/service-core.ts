@@ -1,0 +1,108 @@
+import { join } from 'node:path';
+import { AuditService } from '../core/audit/audit.service';
+import { SqliteCardRepository } from '../core/cards/card.repository';
+import { openDatabase, type Database } from '../core/db/database';
+import { Closers } from '../core/feature-module';
+import { acquireInstanceLock } from '../core/instance-lock';
+import { SqliteCardSeriesStore } from '../core/keystore/card-series.repository';
+import { KeystoreHolder, type KeystoreActor, type KeystoreLocation } from '../core/keystore/keystore-holder.service';
+import { SqliteListRepository } from '../core/lists/list.repository';
+import { ListService } from '../core/lists/list.service';
+import { createLogger, type Logger } from '../core/log';
+import { DbPolicySource } from '../core/policy/policy.service';
+import { SqliteFailureCounterRepository } from '../core/verification/failure.repository';
+import { VerificationService } from '../core/verification/verification.service';
+import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
+import { VerifyClientService } from '../core/verification/verify-client.service';
+import { WalSync } from './wal-sync';
+
+// The core the verification service runs on: the same classes and database file as the desk
+// (workstation.ts composes them the same way in listsModule), without what only a desk needs
+// (operators' sessions, readers, the mailer, contract handlers).
+//
+// Beside a running desk: the desk holds `workstation.lock`; the service takes its own
+// `verify-service.lock` (one service per data directory, so the per-N rate limit and the per-card
+// order of the lockout live in one process) and shares the SQLite file in WAL mode, where one writer
+// at a time is SQLite's own rule and busy_timeout waits for the other process.
+//
+// Durability: an acceptance is answered only once its use mark is on disk. Two ways, by option:
+// - 'group' (the default): this connection runs `synchronous = NORMAL` (commits are written to the
+//   WAL, not fsynced) and the service awaits `durable()` (wal-sync.ts) before answering: one fsync of
+//   the WAL, started after the commit, covers every commit made before it, so concurrent requests
+//   share fsyncs (a group commit) and the event loop keeps working while the disk syncs.
+// - 'full': `synchronous = FULL`: SQLite fsyncs the WAL inside every commit, before markUse returns;
+//   one fsync per write, taken on the event loop. Simple, and the baseline in bench/verify.bench.ts.
+// The desk keeps NORMAL on its own connection (synchronous is a per-connection setting).
+
+export type Durability = 'group' | 'full';
+
+export const SERVICE_ACTOR: KeystoreActor = {
+  operatorId: null,
+  operator: 'verification-service',
+  role: null,
+};
+
+export interface VerificationCore {
+  readonly db: Database;
+  readonly log: Logger;
+  readonly keystore: KeystoreHolder;
+  readonly verification: VerificationService;
+  readonly clients: VerifyClientService;
+  readonly durability: Durability;
+  /** Resolves when everything this connection committed so far is on disk. */
+  durable(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const walSyncs = new WeakMap<Database, WalSync>();
+
+/** How many WAL fsyncs the group commit has made on `db` (tests: fewer than the acceptances). */
+export function walSyncCount(db: Database): number {
+  return walSyncs.get(db)?.syncs ?? 0;
+}
+
+export function openVerificationCore(opts: {
+  dataDir: string;
+  keystore: KeystoreLocation;
+  now?: () => Date;
+  echoLog?: boolean;
+  failureLimit?: number;
+  durability?: Durability;
+}): VerificationCore {
+  const durability = opts.durability ?? 'group';
+  const release = acquireInstanceLock(opts.dataDir, 'verify-service');
+  let log: Logger | undefined;
+  const closers = new Closers((name, err) => log?.error('closing failed', { step: name, error: String(err) }));
+  closers.add('instance lock', release);
+  try {
+    log = createLogger(join(opts.dataDir, 'logs', 'verify-service.log'), opts.echoLog ?? false);
+    const db = openDatabase(join(opts.dataDir, 'workstation.db'));
+    closers.add('database', () => db.close());
+    let durable: () => Promise<void> = () => Promise.resolve();
+    if (durability === 'full') db.pragma('synchronous = FULL');
+    else {
+      db.pragma('synchronous = NORMAL');
+      const wal = new WalSync(join(opts.dataDir, 'workstation.db-wal'));
+      closers.add('wal sync', () => wal.close());
+      durable = () => wal.durable();
+      walSyncs.set(db, wal);
+    }
+    const now = opts.now ?? (() => new Date());
+    const audit = new AuditService(db, now);
+    const policies = new DbPolicySource(db);
+    const cards = new SqliteCardRepository(db);
+    const listRepo = new SqliteListRepository(db);
+    const lists = new ListService(listRepo, cards, policies, audit, now);
+    const keystore = new KeystoreHolder(opts.keystore, { cardSeries: new SqliteCardSeriesStore(db), audit, log });
+    closers.add('keystore', () => keystore.lock(null));
+    const verification = new VerificationService(cards, listRepo, lists, keystore, audit, now, undefined, {
+      failures: new SqliteFailureCounterRepository(db),
+      ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
+    });
+    const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
+    return { db, log, keystore, verification, clients, durability, durable, close: () => closers.closeAll() };
+  } catch (err) {
+    void closers.closeAll();
+    throw err;
+  }
+}
