@@ -10,7 +10,7 @@ import type { KeystoreActor } from '../keystore/keystore-holder.service';
 import { KeystoreCardKeyPort } from '../keystore/keystore-card-key-port';
 import type { Keystore } from '../keystore/keystore.types';
 import type { ListRecord, ListRepository } from '../lists/list.repository';
-import { currentSealName, publicKeyBytes } from './seal-target';
+import { currentSealName, listSealFor } from './seal-target';
 import type { ListService } from '../lists/list.service';
 
 // The two-phase push of a code list over the reader (docs/card-profile.md sections 7 and 12;
@@ -142,18 +142,13 @@ export class PushService {
         return this.confirmPublicKeyList(card, port, record, onItsWay, state.keyVersion, actor, onStep);
       }
       onStep('sealing');
-      // A list the card committed earlier is confirmed under the key it was sealed for; any other
-      // goes to the key of the card's mode now (the same name, checked above).
-      const publicKey = target?.startsWith('rsa:') ? record.publicKey : null;
-      const cardKey = publicKey === null ? await port.cardKey(record.n) : null;
-      const prepared = await this.deps.lists.sealForPush(
-        onItsWay.id,
-        port,
-        await port.issuerKey(),
-        cardKey
-          ? { mode: 'card-key', cardKey, keyVersion: state.keyVersion }
-          : { mode: 'public-key', cardPublicKey: publicKeyBytes(publicKey ?? '') },
-      );
+      // A list the card committed earlier is confirmed under the key it was sealed for (K: the
+      // public-key case returned above); any other goes to the key of the card's mode now.
+      const { seal, cardKey } = committedEarlier
+        ? await listSealFor({ ...record, sealMode: 'card-key' }, port, state.keyVersion)
+        : await listSealFor(record, port, state.keyVersion);
+      const publicKey = seal.mode === 'public-key';
+      const prepared = await this.deps.lists.sealForPush(onItsWay.id, port, await port.issuerKey(), seal);
       try {
         let receipt;
         if (committedEarlier) {
@@ -168,7 +163,7 @@ export class PushService {
               onStep(sent === total ? 'committing' : 'sending', sent, total),
             );
           } catch (err) {
-            throw publicKey === null ? err : this.keyPairRefusal(err, record, onItsWay.seq, actor);
+            throw !publicKey ? err : this.keyPairRefusal(err, record, onItsWay.seq, actor);
           }
         }
         await this.deps.lists.markCommitted(onItsWay.id);

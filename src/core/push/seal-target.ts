@@ -1,5 +1,5 @@
 import { createHash, createPublicKey } from 'node:crypto';
-import type { RsaPublicKeyBytes } from '../card/card-key-port';
+import type { KeyRef, ListSealMode, RsaPublicKeyBytes } from '../card/card-key-port';
 import { rsaPublicKeyFrom } from '../card/protocol/list-envelope';
 import type { CardRecord } from '../cards/card.repository';
 import { AppError } from '../errors';
@@ -50,4 +50,22 @@ export function currentSealName(card: CardRecord): string {
     );
   }
   return `rsa:${publicKeyDigest(card.publicKey)}`;
+}
+
+/**
+ * The seal for the card's next list in its mode, for every path a list leaves by (the push at the
+ * desk, the remote refill package): K's handle from the port, or the public key on record.
+ * `cardKey` is the caller's to release.
+ */
+export async function listSealFor(
+  card: CardRecord,
+  port: { cardKey(n: string): Promise<KeyRef> },
+  keyVersion: number,
+): Promise<{ seal: ListSealMode; cardKey: KeyRef | null }> {
+  const name = currentSealName(card); // refuses public-key mode without a key on record
+  if (name.startsWith('rsa:') && card.publicKey !== null) {
+    return { seal: { mode: 'public-key', cardPublicKey: publicKeyBytes(card.publicKey) }, cardKey: null };
+  }
+  const cardKey = await port.cardKey(card.n);
+  return { seal: { mode: 'card-key', cardKey, keyVersion }, cardKey };
 }

@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
 import { KeystoreCardKeyPort } from '../../../src/core/keystore/keystore-card-key-port';
-import { recordablePublicKey } from '../../../src/core/push/seal-target';
+import { verifyListReceipt } from '../../../src/core/card/protocol/list-preparation';
+import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
+import { loadPackage, parseReceiptText, receiptText } from '../../../src/core/push/package-loader';
+import { listSealFor, recordablePublicKey } from '../../../src/core/push/seal-target';
+import { joinPackage, splitPackage } from '../../../src/core/push/sms-package';
 import type { Workstation } from '../../../src/core/workstation';
 import { cardDesk, personaliseAwaiting, withRetry, type AwaitingCard } from '../../support/activation-cards';
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
@@ -14,7 +18,8 @@ import { eventually, useTestbed, type Testbed } from '../../support/testbed';
 // and the desk keeps the public key from the card's R-MACed answer — then a refill travels as a
 // type 02 envelope for that key, and the card's NEXT CODE is accepted by verify. A card whose key
 // pair was made again behind the desk's back refuses the envelope; the desk says what to do, and
-// doing it finishes the job. Switching back to card-key mode seals the next list under K again.
+// doing it finishes the job. A remote refill package is sealed the same way and loads through
+// pcscd from its text messages. Switching back to card-key mode seals the next list under K again.
 
 const PIN = '4711';
 
@@ -172,6 +177,33 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
     expect(await ws.verification.verify(awaiting.record.n, code.code, code.index)).toMatchObject({ accepted: true });
   });
 
+  it('a remote refill package follows the card’s mode: type 02, as text messages, loaded through pcscd', async () => {
+    await refill();
+    const card5 = await new SqliteCardRepository(ws.db).byId(awaiting.record.id);
+    const list5 = listRows().at(-1)!;
+    const listRef = (
+      ws.db.prepare('SELECT id FROM code_lists WHERE card_ref = ? AND seq = ?').get(awaiting.record.id, list5.seq) as {
+        id: number;
+      }
+    ).id;
+    const port = new KeystoreCardKeyPort(ws.keystore.current());
+    const { seal, cardKey } = await listSealFor(card5!, port, 1);
+    expect(cardKey).toBeNull();
+    const prepared = await ws.lists.sealForPush(listRef, port, await port.issuerKey(), seal);
+    expect(prepared.envelope[0]).toBe(0x02); // profile 7.3: type 02, for the card's own key
+    const messages = splitPackage(prepared.envelope);
+    const envelope = joinPackage([...messages].reverse());
+    const loaded = await onCard((c) => loadPackage(c, envelope));
+    const back = parseReceiptText(receiptText(envelope, loaded.receipt));
+    await verifyListReceipt(port, prepared, back.receipt);
+    await ws.lists.markCommitted(listRef);
+    await ws.lists.markReceiptVerified(listRef);
+    await ws.lists.activate(listRef, { operatorId: null, operator: 'system', role: null });
+    const code = await nextCode();
+    expect(code.index).toBe(1);
+    expect(await ws.verification.verify(awaiting.record.n, code.code, 1)).toMatchObject({ accepted: true });
+  });
+
   it('switches back to card-key mode: the key is no longer kept and the next list is sealed under K', async () => {
     expect(await call(manager, 'cards:setSealMode', { reader, mode: 'card-key' })).toMatchObject({
       sealMode: 'card-key',
@@ -179,8 +211,8 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
     });
     expect(record()).toMatchObject({ seal_mode: 'card-key', public_key: null });
     await refill();
-    expect(await call(clerk, 'push:pushNext', { reader })).toMatchObject({ outcome: 'pushed', seq: 5 });
-    expect(listRows().at(-1)).toMatchObject({ seq: 5, state: 'active', sealed_for: `card:${awaiting.record.n}` });
+    expect(await call(clerk, 'push:pushNext', { reader })).toMatchObject({ outcome: 'pushed', seq: 6 });
+    expect(listRows().at(-1)).toMatchObject({ seq: 6, state: 'active', sealed_for: `card:${awaiting.record.n}` });
     const code = await nextCode();
     expect(await ws.verification.verify(awaiting.record.n, code.code, code.index)).toMatchObject({ accepted: true });
     const trail = auditRows(ws)
