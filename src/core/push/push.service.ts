@@ -139,7 +139,7 @@ export class PushService {
     return this.deps.keystore.run(actor, async (ks) => {
       const port = new KeystoreCardKeyPort(ks);
       if (committedEarlier && onItsWay.sealedFor?.startsWith('rsa:')) {
-        return this.confirmPublicKeyList(card, port, record, onItsWay, state.keyVersion, actor, onStep);
+        return this.confirmPublicKeyList(card, port, record, onItsWay, state.keyVersion, actor, onStep, lowCodesQueued);
       }
       onStep('sealing');
       // A list the card committed earlier is confirmed under the key it was sealed for (K: the
@@ -163,7 +163,7 @@ export class PushService {
               onStep(sent === total ? 'committing' : 'sending', sent, total),
             );
           } catch (err) {
-            throw !publicKey ? err : this.keyPairRefusal(err, record, onItsWay.seq, actor);
+            throw publicKey ? this.keyPairRefusal(err, record, onItsWay.seq, actor) : err;
           }
         }
         await this.deps.lists.markCommitted(onItsWay.id);
@@ -190,6 +190,7 @@ export class PushService {
     keyVersion: number,
     actor: KeystoreActor,
     onStep: (step: PushStep, sent?: number, total?: number) => void,
+    lowCodesQueued: boolean,
   ): Promise<PushResult> {
     onStep('confirming');
     const cardKey = await port.cardKey(record.n);
@@ -205,7 +206,7 @@ export class PushService {
       await port.release(cardKey).catch(() => undefined);
     }
     await this.deps.lists.markCommitted(list.id);
-    return this.finish(record, list, true, actor, onStep, false);
+    return this.finish(record, list, true, actor, onStep, lowCodesQueued);
   }
 
   private async finish(
