@@ -124,10 +124,14 @@ export class SealModeService {
         details: { to: mode, code: err.code, ...(card ? { n: card.n } : {}) },
       });
       if (INTERRUPTIONS.has(err.code)) {
-        throw new AppError(
-          err.code,
-          `${err.message} The card stays in card-key mode: lists keep reaching it under K. Present it again and choose the mode again.`,
-        );
+        // Say what the record holds now: the step may have been cut before or after the switch to K.
+        const now = card ? await this.deps.cards.byId(card.id) : null;
+        const where = !now
+          ? 'Nothing was changed.'
+          : now.sealMode === 'public-key'
+            ? 'Nothing was changed: lists still go to the card’s key pair on record.'
+            : 'The card stays in card-key mode: lists keep reaching it under K.';
+        throw new AppError(err.code, `${err.message} ${where} Present it again and choose the mode again.`);
       }
       throw err;
     }

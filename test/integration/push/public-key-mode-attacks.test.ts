@@ -221,6 +221,18 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
     60_000,
   );
 
+  it('a card pulled before the desk changed anything: public-key mode stays as it was, and the desk says so', async () => {
+    const before = await current();
+    expect(before.sealMode).toBe('public-key');
+    tear.cut = { at: 1, how: 'pull' }; // before GET STATE
+    const err = await sealMode.setSealMode(reader(), 'public-key', actor).catch((x: unknown) => x);
+    tear.cut = null;
+    expect((err as Error).message).toMatch(/Nothing was changed/);
+    expect(await current()).toEqual(before);
+    expect(keyOnCard(card)).toBe(before.publicKey);
+    await tear.put(card.file, false);
+  }, 60_000);
+
   it('a type 02 list the card committed while the desk never heard is confirmed from its R-MACed state', async () => {
     expect((await current()).sealMode).toBe('public-key');
     const queued = await ws.lists.queueNext(record.id, 'manual', actor);
