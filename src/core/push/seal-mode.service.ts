@@ -57,56 +57,58 @@ export class SealModeService {
     }
     let seen: CardRecord | null = null;
     try {
-      const record = await readers.withCard(reader, async (t) => {
-        const card = new OtacCard(t);
-        await card.select();
-        const state = await card.getState();
-        const found = await this.deps.cards.byCardId(state.cardId.toUpperCase());
-        if (!found) {
-          throw new AppError(
-            'CARD_NOT_ENROLLED',
-            'This card is not enrolled at this desk. Check that it is the customer’s card, or ask support.',
-          );
-        }
-        seen = found;
-        if (state.n !== undefined && state.n !== found.n) {
-          throw new AppError(
-            'CARD_MISMATCH',
-            'The card in the reader does not match its enrollment record. Set it aside and ask support.',
-          );
-        }
-        if (found.state !== 'active' || state.lifeCycle !== 'active') {
-          throw new AppError(
-            'SEAL_MODE_CARD_NOT_ACTIVE',
-            `Card ${found.n} is not active (${found.state.replace('_', ' ')}). Activate it first; the seal mode is chosen for an active card.`,
-          );
-        }
-        if (mode === 'card-key') {
-          if (found.sealMode === 'card-key' && found.publicKey === null) return found;
-          return this.record(found, { mode: 'card-key' }, actor, 'switched back');
-        }
-        // No list may go on being sealed for a key pair the card is about to replace.
-        const base =
-          found.sealMode === 'public-key' || found.publicKey !== null
-            ? await this.record(found, { mode: 'card-key' }, actor, 'new key pair requested')
-            : found;
-        const proven = await this.deps.keystore.run(actor, async (ks) => {
+      // The keystore first: a locked keystore refuses before the card or the record is touched.
+      const record = await this.deps.keystore.run(actor, (ks) =>
+        readers.withCard(reader, async (t) => {
+          const card = new OtacCard(t);
+          await card.select();
+          const state = await card.getState();
+          const found = await this.deps.cards.byCardId(state.cardId.toUpperCase());
+          if (!found) {
+            throw new AppError(
+              'CARD_NOT_ENROLLED',
+              'This card is not enrolled at this desk. Check that it is the customer’s card, or ask support.',
+            );
+          }
+          seen = found;
+          if (state.n !== undefined && state.n !== found.n) {
+            throw new AppError(
+              'CARD_MISMATCH',
+              'The card in the reader does not match its enrollment record. Set it aside and ask support.',
+            );
+          }
+          if (found.state !== 'active' || state.lifeCycle !== 'active') {
+            throw new AppError(
+              'SEAL_MODE_CARD_NOT_ACTIVE',
+              `Card ${found.n} is not active (${found.state.replace('_', ' ')}). Activate it first; the seal mode is chosen for an active card.`,
+            );
+          }
+          if (mode === 'card-key') {
+            if (found.sealMode === 'card-key' && found.publicKey === null) return found;
+            return this.record(found, { mode: 'card-key' }, actor, 'switched back');
+          }
           const port = new KeystoreCardKeyPort(ks);
-          const cardKey = await port.cardKey(base.n);
+          const cardKey = await port.cardKey(found.n);
+          // No list may go on being sealed for a key pair the card is about to replace.
+          const base =
+            found.sealMode === 'public-key' || found.publicKey !== null
+              ? await this.record(found, { mode: 'card-key' }, actor, 'new key pair requested')
+              : found;
+          let proven;
           try {
             const sm = await card.openSecureChannel(port, cardKey, state.keyVersion);
-            return await sm.generateKeyPair(); // the R-MAC is checked inside the keystore
+            proven = await sm.generateKeyPair(); // the R-MAC is checked inside the keystore
           } finally {
             await port.release(cardKey).catch(() => undefined);
           }
-        });
-        return this.record(
-          base,
-          { mode: 'public-key', publicKey: recordablePublicKey(proven) },
-          actor,
-          'key pair proven',
-        );
-      });
+          return this.record(
+            base,
+            { mode: 'public-key', publicKey: recordablePublicKey(proven) },
+            actor,
+            'key pair proven',
+          );
+        }),
+      );
       return {
         cardId: record.cardId,
         n: record.n,
