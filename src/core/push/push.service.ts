@@ -22,7 +22,7 @@ import type { ListService } from '../lists/list.service';
 // not is sent again (the same envelope in card-key mode, a fresh session key in public-key mode).
 
 /** Faults of the card or reader (reader-errors.ts) after which the push resumes at the next presentation. */
-const INTERRUPTIONS = new Set([
+export const INTERRUPTIONS: ReadonlySet<string> = new Set([
   'CARD_ABSENT',
   'CARD_REMOVED',
   'CARD_TIMEOUT',

@@ -6,6 +6,7 @@ import { AppError } from '../errors';
 import type { KeystoreActor } from '../keystore/keystore-holder.service';
 import { KeystoreCardKeyPort } from '../keystore/keystore-card-key-port';
 import type { Keystore } from '../keystore/keystore.types';
+import { INTERRUPTIONS } from './push.service';
 import { publicKeyFingerprint, recordablePublicKey } from './seal-target';
 
 // Public-key mode chosen per card at the desk (docs/push.md, "Public-key mode"; profile 7.3, 9.4).
@@ -16,17 +17,6 @@ import { publicKeyFingerprint, recordablePublicKey } from './seal-target';
 // card accepts: it always holds K), then the card generates, then the proven key is recorded with
 // the mode in one compare-and-set. A card pulled before that last step keeps a key pair the desk
 // never saw and stays in card-key mode; the next attempt simply generates again.
-
-/** Faults of the card or reader after which the operator presents the card again. */
-const INTERRUPTIONS = new Set([
-  'CARD_ABSENT',
-  'CARD_REMOVED',
-  'CARD_TIMEOUT',
-  'CARD_MUTE',
-  'CARD_SESSION_CLOSED',
-  'READER_ERROR',
-  'PCSC_DOWN',
-]);
 
 export interface SealModeResult {
   readonly cardId: string;

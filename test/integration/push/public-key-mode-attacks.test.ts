@@ -9,11 +9,11 @@ import { KeystoreCardKeyPort } from '../../../src/core/keystore/keystore-card-ke
 import { SqliteListRepository } from '../../../src/core/lists/list.repository';
 import { PushService } from '../../../src/core/push/push.service';
 import { SealModeService } from '../../../src/core/push/seal-mode.service';
-import { recordablePublicKey } from '../../../src/core/push/seal-target';
 import type { Workstation } from '../../../src/core/workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
 import { EventRecorder } from '../../support/event-recorder';
 import { freshWorkstation } from '../../support/fresh-workstation';
+import { publicKeyOnCard } from '../../support/list-envelopes';
 import { addOperator, auditRows, setupOfficer } from '../../support/operators';
 import { TearingReader, type Exchange } from '../../support/tearing-reader';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
@@ -48,12 +48,7 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
 
   const reader = () => tear.readerName;
   const current = async () => (await cards.byId(record.id))!;
-  const keyOnCard = (c: TestCard) => {
-    const rsa = readCard(c).rsa;
-    return rsa
-      ? recordablePublicKey({ modulus: Buffer.from(rsa.modulus, 'hex'), exponent: Buffer.from(rsa.exponent, 'hex') })
-      : null;
-  };
+  const keyOnCard = (c: TestCard) => publicKeyOnCard(readCard(c).rsa);
   const lists = () =>
     ws.db.prepare('SELECT seq, state, sealed_for FROM code_lists WHERE card_ref = ? ORDER BY seq').all(record.id) as {
       seq: number;

@@ -5,12 +5,13 @@ import { KeystoreCardKeyPort } from '../../../src/core/keystore/keystore-card-ke
 import { verifyListReceipt } from '../../../src/core/card/protocol/list-preparation';
 import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { loadPackage, parseReceiptText, receiptText } from '../../../src/core/push/package-loader';
-import { listSealFor, recordablePublicKey } from '../../../src/core/push/seal-target';
+import { listSealFor } from '../../../src/core/push/seal-target';
 import { joinPackage, splitPackage } from '../../../src/core/push/sms-package';
 import type { Workstation } from '../../../src/core/workstation';
 import { cardDesk, personaliseAwaiting, withRetry, type AwaitingCard } from '../../support/activation-cards';
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
+import { publicKeyOnCard } from '../../support/list-envelopes';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
 
 // Public-key mode end to end through pcscd + vpcd (docs/push.md, "Public-key mode"): a card
@@ -40,12 +41,7 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
     ws.db
       .prepare('SELECT seq, state, sealed_for FROM code_lists WHERE card_ref = ? ORDER BY seq')
       .all(awaiting.record.id) as { seq: number; state: string; sealed_for: string | null }[];
-  const cardKeyOnCard = () => {
-    const rsa = readCard(card).rsa;
-    return rsa
-      ? recordablePublicKey({ modulus: Buffer.from(rsa.modulus, 'hex'), exponent: Buffer.from(rsa.exponent, 'hex') })
-      : null;
-  };
+  const cardKeyOnCard = () => publicKeyOnCard(readCard(card).rsa);
   const onCard = <T>(fn: (c: OtacCard) => Promise<T>) =>
     withRetry(() =>
       readers().withCard(reader, async (t) => {

@@ -7,8 +7,8 @@ import { TRAINING_READER_NAME, TrainingReaderService } from '../../../src/core/c
 import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { SealModeService } from '../../../src/core/push/seal-mode.service';
-import { recordablePublicKey } from '../../../src/core/push/seal-target';
 import { cardDesk, personaliseAwaiting } from '../../support/activation-cards';
+import { publicKeyOnCard } from '../../support/list-envelopes';
 
 // The seal-mode service on the in-process training reader (the same VirtualCard as in pcscd): two
 // requests for one card at once, and a locked keystore — each refused with nothing changed, the
@@ -46,12 +46,7 @@ describe('seal mode on the training reader', () => {
       cards,
       audit: new AuditService(desk.ws.db),
     });
-    const keyOnCard = () => {
-      const rsa = virtual.record.rsa;
-      return rsa
-        ? recordablePublicKey({ modulus: Buffer.from(rsa.modulus, 'hex'), exponent: Buffer.from(rsa.exponent, 'hex') })
-        : null;
-    };
+    const keyOnCard = () => publicKeyOnCard(virtual.record.rsa);
     return { desk, cards, record, service, keyOnCard };
   };
 
