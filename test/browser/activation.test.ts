@@ -5,13 +5,15 @@ import { personaliseAwaiting, prepareKeystore, withTypo, type AwaitingCard } fro
 import { seriousA11yViolations } from '../support/a11y';
 import { openDesk, type Desk } from '../support/browser';
 import { alertText, openPageByAddress, signIn } from '../support/desk-pages';
+import { publicKeyOnCard } from '../support/list-envelopes';
 import { addOperator, setupOfficer, type TestOperator } from '../support/operators';
 import { createTestCard, readCard, type TestCard } from '../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../support/testbed';
 
 // Activation from the card page in Chromium over the real stack: the card in pcscd via vpcd, the
 // page showing whose card it is, K typed from the mailer (a typo first, caught before the card is
-// touched), the card active afterwards. Every view passes axe.
+// touched), the card active afterwards; then a manager switches it to public-key mode, confirming
+// first (docs/push.md). Every view passes axe.
 
 const PIN = '5820';
 
@@ -97,5 +99,35 @@ describe('activation from the card page (browser mode, real pcscd)', () => {
     expect(html).not.toContain(awaiting.mailerKey);
     expect(html).not.toContain(awaiting.mailerKey.replace(/-/g, ''));
     expect(await seriousA11yViolations(page)).toEqual([]);
+  });
+
+  it('a manager switches the active card to public-key mode after a confirmation; the key kept is the card’s', async () => {
+    const manager = await addOperator(desk.ws, 'manager');
+    const mpage = await desk.openPage();
+    await signIn(mpage, manager.username, manager.password);
+    await mpage.getByRole('region', { name: 'Dashboard' }).waitFor();
+    await openPageByAddress(mpage, 'cards');
+    const region = mpage.getByRole('region', { name: 'How lists are sealed' });
+    await region.waitFor();
+    expect(await mpage.getByTestId('card-seal-mode').textContent()).toBe('the card key K');
+    // The clerk's page offers no such step: it is a manager's.
+    expect(await page.getByRole('region', { name: 'How lists are sealed' }).count()).toBe(0);
+    await region.getByRole('button', { name: 'Use public-key mode' }).click();
+    const dialog = mpage.getByRole('dialog', { name: 'Have the card make a key pair?' });
+    await dialog.waitFor();
+    expect(await seriousA11yViolations(mpage)).toEqual([]);
+    expect(readCard(card).rsa).toBeUndefined(); // nothing happens before the confirmation
+    await dialog.getByRole('button', { name: 'Make key pair' }).click();
+    await region
+      .getByRole('status')
+      .getByText(/Public-key mode: the card proved its key/)
+      .waitFor({ timeout: 15_000 });
+    await mpage.getByTestId('card-seal-mode').getByText('public-key mode').waitFor();
+    const onCard = publicKeyOnCard(readCard(card).rsa);
+    expect(onCard).not.toBeNull();
+    const row = desk.ws.db.prepare('SELECT seal_mode, public_key FROM cards WHERE id = ?').get(awaiting.record.id);
+    expect(row).toEqual({ seal_mode: 'public-key', public_key: onCard });
+    await region.getByRole('button', { name: 'Use card-key mode' }).waitFor();
+    expect(await seriousA11yViolations(mpage)).toEqual([]);
   });
 });

@@ -308,6 +308,19 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       return { reader };
     },
   },
+  // An active card in the training reader: the manager has it make its own key pair (public-key mode).
+  'cards:setSealMode': {
+    as: 'manager',
+    readers: 'training',
+    auditAction: 'cards.seal_mode',
+    input: async (c) => {
+      const { reader, awaiting } = await awaitingTrainingCard(c.ws, c.officer, await c.addOperator('security_officer'));
+      const clerk = await c.addOperator('clerk');
+      const activate = { reader, key: awaiting.mailerKey, pin: '2468', pinRepeat: '2468' };
+      value(await c.ws.router.dispatch(clerk.client, 'activation:activate', activate));
+      return { reader, mode: 'public-key' };
+    },
+  },
   'cards:rotateKey': {
     as: 'support',
     readers: 'training',

@@ -6,6 +6,7 @@ import {
   parseEnvelope,
 } from '../../src/core/card/protocol/list-envelope';
 import { decodeListBody, decodeSignedList } from '../../src/core/card/protocol/list-format';
+import { recordablePublicKey } from '../../src/core/push/seal-target';
 
 // Opening a list envelope as the card does (profile 7.3): the one legitimate place a code appears.
 // Tests use it to learn the codes of a list made inside the keystore, with the card's own key.
@@ -43,4 +44,14 @@ function codesOf(signedList: Buffer | undefined): string[] | undefined {
 export function rsaPublicKeyBytes(publicKey: KeyObject): { modulus: Buffer; exponent: Buffer } {
   const jwk = publicKey.export({ format: 'jwk' });
   return { modulus: Buffer.from(jwk.n ?? '', 'base64url'), exponent: Buffer.from(jwk.e ?? '', 'base64url') };
+}
+
+/**
+ * The key pair a virtual card holds (its record's `rsa`), in the form the desk keeps it on record
+ * (hex DER SubjectPublicKeyInfo, docs/push.md); null when the card has none.
+ */
+export function publicKeyOnCard(rsa: { modulus: string; exponent: string } | undefined): string | null {
+  return rsa
+    ? recordablePublicKey({ modulus: Buffer.from(rsa.modulus, 'hex'), exponent: Buffer.from(rsa.exponent, 'hex') })
+    : null;
 }

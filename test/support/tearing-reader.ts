@@ -21,6 +21,8 @@ export class TearingReader {
   cut: Cut = null;
   /** APDUs sent in the last withCard. */
   sent = 0;
+  /** A man in the middle: what the host receives instead of the card's answer (attack tests). */
+  rewrite: ((command: Buffer, response: Buffer) => Buffer) | null = null;
   private cardPid = 0;
   readonly readers: CardReaderService;
 
@@ -49,7 +51,7 @@ export class TearingReader {
                 if (cut?.at === i && cut.how === 'die') setTimeout(() => process.kill(this.cardPid, 'SIGKILL'), 120);
                 const response = await t.transmit(command);
                 onExchange({ command: Buffer.from(command), response: Buffer.from(response) });
-                return response;
+                return this.rewrite ? this.rewrite(Buffer.from(command), response) : response;
               },
             };
             return fn(wrapped, info);

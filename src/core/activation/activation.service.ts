@@ -142,6 +142,7 @@ export class ActivationService {
               customerId: p.record.customerId,
               customerName: customer?.fullName ?? '(customer record missing)',
               activatedAt: p.record.activatedAt,
+              sealMode: p.record.sealMode,
             },
             nextAction,
             note,

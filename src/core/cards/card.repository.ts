@@ -25,7 +25,16 @@ export interface CardRecord extends NewCard {
   readonly activatedAt: string | null;
   readonly stateChangedAt: string;
   readonly version: number;
+  /**
+   * Public-key mode (migration 0010): the card's RSA public key as proven by the card itself (the
+   * R-MACed answer of GENERATE KEY PAIR), hex of its DER SubjectPublicKeyInfo; null in card-key mode.
+   */
+  readonly publicKey: string | null;
+  readonly publicKeyAt: string | null;
 }
+
+/** Which key the card's next lists are sealed for: K, or the card's own proven RSA key. */
+export type SealTarget = { readonly mode: 'card-key' } | { readonly mode: 'public-key'; readonly publicKey: string };
 
 export interface CardRepository {
   byId(id: number): Promise<CardRecord | null>;
@@ -39,6 +48,12 @@ export interface CardRepository {
    * or null when another desk or call moved it first. Entering `active` stamps activated_at.
    */
   transition(id: number, from: readonly CardState[], to: CardState, at: string): Promise<CardRecord | null>;
+  /**
+   * Sets the seal mode of an active card whose row is still at `version` (compare-and-set): public-key
+   * mode records the key with it, card-key mode clears any key. The updated record, or null when the
+   * card is not active or another desk or call changed it first.
+   */
+  setSealMode(id: number, version: number, target: SealTarget, at: string): Promise<CardRecord | null>;
 }
 
 export class CardTakenError extends Error {
@@ -59,6 +74,8 @@ interface CardRow {
   activated_at: string | null;
   state_changed_at: string;
   version: number;
+  public_key: string | null;
+  public_key_at: string | null;
 }
 
 const fromRow = (r: CardRow): CardRecord => ({
@@ -73,6 +90,8 @@ const fromRow = (r: CardRow): CardRecord => ({
   activatedAt: r.activated_at,
   stateChangedAt: r.state_changed_at,
   version: r.version,
+  publicKey: r.public_key,
+  publicKeyAt: r.public_key_at,
 });
 
 export class SqliteCardRepository implements CardRepository {
@@ -135,6 +154,22 @@ export class SqliteCardRepository implements CardRepository {
       at,
       id,
       ...from,
+    );
+  }
+
+  async setSealMode(id: number, version: number, target: SealTarget, at: string): Promise<CardRecord | null> {
+    const key = target.mode === 'public-key' ? target.publicKey : null;
+    if (key !== null && !/^(?:[0-9a-f]{2}){32,1024}$/.test(key))
+      throw new Error('public key must be lower-case hex DER');
+    return this.one(
+      `UPDATE cards SET seal_mode = ?, public_key = ?, public_key_at = ?, version = version + 1
+       WHERE id = ? AND version = ? AND state = 'active'
+       RETURNING *`,
+      target.mode,
+      key,
+      key === null ? null : at,
+      id,
+      version,
     );
   }
 }

@@ -2,9 +2,20 @@ import type { pushChannels } from '../../shared/contract/push.contract';
 import type { EventBus } from '../rpc/event-bus';
 import type { HandlersFor } from '../rpc/router';
 import type { PushService } from './push.service';
+import type { SealModeService } from './seal-mode.service';
 
-export function pushHandlers(deps: { service: PushService; events: EventBus }): HandlersFor<typeof pushChannels> {
+export function pushHandlers(deps: {
+  service: PushService;
+  sealMode: SealModeService;
+  events: EventBus;
+}): HandlersFor<typeof pushChannels> {
   return {
+    'cards:setSealMode': ({ reader, mode }, ctx) =>
+      deps.sealMode.setSealMode(reader, mode, {
+        operatorId: ctx.session.operatorId,
+        operator: ctx.session.username,
+        role: ctx.session.role,
+      }),
     'push:pushNext': ({ reader }, ctx) =>
       deps.service.pushNext(
         reader,

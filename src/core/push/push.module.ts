@@ -5,6 +5,7 @@ import type { ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
 import { pushHandlers } from './push.ipc';
 import { PushService } from './push.service';
+import { SealModeService } from './seal-mode.service';
 
 /**
  * The push of code lists over the reader, and the first list that follows activation at once
@@ -14,10 +15,12 @@ export function pushModule(
   core: Core,
   deps: { lists: ListService; listRepo: ListRepository; activation: ActivationService },
 ): FeatureModule<ReturnType<typeof pushHandlers>> {
+  const cards = new SqliteCardRepository(core.db);
+  const sealMode = new SealModeService({ readers: core.readers, keystore: core.keystore, cards, audit: core.audit });
   const service = new PushService({
     readers: core.readers,
     keystore: core.keystore,
-    cards: new SqliteCardRepository(core.db),
+    cards,
     listRepo: deps.listRepo,
     lists: deps.lists,
     audit: core.audit,
@@ -27,5 +30,5 @@ export function pushModule(
     const pushed = await service.pushNext(card.reader, card.actor);
     return { message: pushed.seq ? `List ${pushed.seq} is on the card.` : 'No list was waiting for this card.' };
   });
-  return { handlers: pushHandlers({ service, events: core.events }), close: unhook };
+  return { handlers: pushHandlers({ service, sealMode, events: core.events }), close: unhook };
 }

@@ -3,11 +3,14 @@ import { OtacCard } from '../card/protocol/card-session';
 import { verifyListReceipt } from '../card/protocol/list-preparation';
 import type { CardReaderService } from '../card/reader.types';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
+import { CardError } from '../card/card-error';
+import { SW } from '../card/status-words';
 import { AppError } from '../errors';
 import type { KeystoreActor } from '../keystore/keystore-holder.service';
 import { KeystoreCardKeyPort } from '../keystore/keystore-card-key-port';
 import type { Keystore } from '../keystore/keystore.types';
 import type { ListRecord, ListRepository } from '../lists/list.repository';
+import { currentSealName, listSealFor } from './seal-target';
 import type { ListService } from '../lists/list.service';
 
 // The two-phase push of a code list over the reader (docs/card-profile.md sections 7 and 12;
@@ -15,10 +18,11 @@ import type { ListService } from '../lists/list.service';
 // active, and the previous list is superseded only at the end. Every step is decided from what the
 // card itself reports when it is presented, so an interruption anywhere — card pulled, pcscd
 // restarted, the app killed — is finished at the next presentation: a list the card committed is
-// confirmed with GET RECEIPT; one it did not is sent again (the same envelope in card-key mode).
+// confirmed with GET RECEIPT (in public-key mode by its state under secure messaging); one it did
+// not is sent again (the same envelope in card-key mode, a fresh session key in public-key mode).
 
 /** Faults of the card or reader (reader-errors.ts) after which the push resumes at the next presentation. */
-const INTERRUPTIONS = new Set([
+export const INTERRUPTIONS: ReadonlySet<string> = new Set([
   'CARD_ABSENT',
   'CARD_REMOVED',
   'CARD_TIMEOUT',
@@ -52,7 +56,7 @@ export class PushService {
 
   /**
    * Pushes the card's next list (the one on its way), or finishes one an interruption left half
-   * done. Card-key mode; public-key mode needs the card's RSA key on record (not yet kept).
+   * done, sealed for the key of the card's mode: K (type 01) or its proven RSA key (type 02).
    */
   async pushNext(
     reader: string,
@@ -113,7 +117,7 @@ export class PushService {
     if (state.lowCodes) {
       lowCodesQueued = (await this.deps.lists.cardReportedLowCodes(record.id, actor)).created;
     }
-    const list = (await this.deps.listRepo.onItsWay(record.id)) ?? (await this.firstListIfNone(record, actor));
+    let list = (await this.deps.listRepo.onItsWay(record.id)) ?? (await this.firstListIfNone(record, actor));
     if (!list) return { n: record.n, outcome: 'nothing-to-push', lowCodesQueued };
     if (state.lastListSeq > list.seq) {
       throw new AppError(
@@ -121,40 +125,54 @@ export class PushService {
         `Card ${record.n} holds list ${state.lastListSeq}, newer than list ${list.seq} on its way. Report the card as suspected cloned.`,
       );
     }
+    const committedEarlier = state.lastListSeq === list.seq;
+    // The key the list goes to now; refuses a card in public-key mode with no key on record.
+    const target = committedEarlier ? null : currentSealName(record);
+    if (target !== null && list.sealedFor !== null && list.sealedFor !== target) {
+      // Sealed for the key of the other mode (or a key pair the card replaced since), and never
+      // committed by the card, so none of its codes ever reached the cardholder: withdrawn and
+      // replaced by a list for the key the card's lists go to now.
+      await this.deps.lists.disable(list.id, actor, 'sealed for a key the card no longer uses');
+      list = (await this.deps.lists.queueNext(record.id, list.trigger, actor)).list;
+    }
+    const onItsWay = list;
     return this.deps.keystore.run(actor, async (ks) => {
       const port = new KeystoreCardKeyPort(ks);
+      if (committedEarlier && onItsWay.sealedFor?.startsWith('rsa:')) {
+        return this.confirmPublicKeyList(card, port, record, onItsWay, state.keyVersion, actor, onStep, lowCodesQueued);
+      }
       onStep('sealing');
-      const cardKey = await port.cardKey(record.n);
-      const prepared = await this.deps.lists.sealForPush(list.id, port, await port.issuerKey(), {
-        mode: 'card-key',
-        cardKey,
-        keyVersion: state.keyVersion,
-      });
+      // A list the card committed earlier is confirmed under the key it was sealed for (K: the
+      // public-key case returned above); any other goes to the key of the card's mode now.
+      const { seal, cardKey } = committedEarlier
+        ? await listSealFor({ ...record, sealMode: 'card-key' }, port, state.keyVersion)
+        : await listSealFor(record, port, state.keyVersion);
+      const publicKey = seal.mode === 'public-key';
+      const prepared = await this.deps.lists.sealForPush(onItsWay.id, port, await port.issuerKey(), seal);
       try {
-        const committedEarlier = state.lastListSeq === list.seq;
         let receipt;
         if (committedEarlier) {
           onStep('confirming');
           receipt = await card.getReceipt();
         } else {
-          await this.deps.lists.markStaged(list.id);
+          await this.deps.lists.markStaged(onItsWay.id);
           onStep('sending', 0, prepared.envelope.length);
           // Once every byte is staged, COMMIT LIST follows inside loadList.
-          receipt = await card.loadList(prepared.envelope, (sent, total) =>
-            onStep(sent === total ? 'committing' : 'sending', sent, total),
-          );
+          try {
+            receipt = await card.loadList(prepared.envelope, (sent, total) =>
+              onStep(sent === total ? 'committing' : 'sending', sent, total),
+            );
+          } catch (err) {
+            throw publicKey ? this.keyPairRefusal(err, record, onItsWay.seq, actor) : err;
+          }
         }
-        await this.deps.lists.markCommitted(list.id);
+        await this.deps.lists.markCommitted(onItsWay.id);
         onStep('confirming');
         await verifyListReceipt(port, prepared, receipt);
-        await this.deps.lists.markReceiptVerified(list.id);
-        await this.deps.lists.activate(list.id, actor);
-        this.audited(actor, record, committedEarlier ? 'push.resumed' : 'push.completed', list.seq);
-        onStep('done');
-        return { n: record.n, outcome: committedEarlier ? 'resumed' : 'pushed', seq: list.seq, lowCodesQueued };
+        return await this.finish(record, onItsWay, committedEarlier, actor, onStep, lowCodesQueued);
       } finally {
         await port.release(prepared.receiptKey).catch(() => undefined);
-        await port.release(cardKey).catch(() => undefined);
+        if (cardKey) await port.release(cardKey).catch(() => undefined);
       }
     });
   }
@@ -170,6 +188,73 @@ export class PushService {
   private async firstListIfNone(record: CardRecord, actor: KeystoreActor): Promise<ListRecord | null> {
     if ((await this.deps.listRepo.forCard(record.id)).length > 0) return null;
     return (await this.deps.lists.queueNext(record.id, 'first', actor)).list;
+  }
+
+  /**
+   * Public-key mode, the card committed the list but its receipt never reached the desk: the receipt
+   * key came from that one envelope's fresh session key, so sealing again cannot check it. The card's
+   * own state, read under secure messaging (R-MACed), shows the list it holds (docs/lists.md).
+   */
+  private async confirmPublicKeyList(
+    card: OtacCard,
+    port: KeystoreCardKeyPort,
+    record: CardRecord,
+    list: ListRecord,
+    keyVersion: number,
+    actor: KeystoreActor,
+    onStep: (step: PushStep, sent?: number, total?: number) => void,
+    lowCodesQueued: boolean,
+  ): Promise<PushResult> {
+    onStep('confirming');
+    const cardKey = await port.cardKey(record.n);
+    try {
+      const proven = await (await card.openSecureChannel(port, cardKey, keyVersion)).readState();
+      if (proven.list?.listId.toLowerCase() !== list.listId.toLowerCase() || proven.list.listSeq !== list.seq) {
+        throw new AppError(
+          'CARD_RECEIPT_INVALID',
+          `Card ${record.n} does not show list ${list.seq} under secure messaging, so it stays inactive on the server. Read the card state and retry the push; if it repeats, treat the card as suspect.`,
+        );
+      }
+    } finally {
+      await port.release(cardKey).catch(() => undefined);
+    }
+    await this.deps.lists.markCommitted(list.id);
+    return this.finish(record, list, true, actor, onStep, lowCodesQueued);
+  }
+
+  private async finish(
+    record: CardRecord,
+    list: ListRecord,
+    committedEarlier: boolean,
+    actor: KeystoreActor,
+    onStep: (step: PushStep, sent?: number, total?: number) => void,
+    lowCodesQueued: boolean,
+  ): Promise<PushResult> {
+    await this.deps.lists.markReceiptVerified(list.id);
+    await this.deps.lists.activate(list.id, actor);
+    this.audited(actor, record, committedEarlier ? 'push.resumed' : 'push.completed', list.seq);
+    onStep('done');
+    return { n: record.n, outcome: committedEarlier ? 'resumed' : 'pushed', seq: list.seq, lowCodesQueued };
+  }
+
+  /**
+   * The card refused a list sealed for the public key on record (no key pair: 6A88; OAEP unwrap or
+   * MAC failed: 6982): its key pair is not the one this desk recorded — made again elsewhere.
+   */
+  private keyPairRefusal(err: unknown, record: CardRecord, seq: number, actor: KeystoreActor): unknown {
+    const sw = err instanceof CardError ? err.sw : undefined;
+    if (sw !== SW.SECURITY_NOT_SATISFIED && sw !== SW.REFERENCED_DATA_NOT_FOUND) return err;
+    this.deps.audit.append({
+      ...actor,
+      action: 'push.refused',
+      object: `card:${record.cardId}`,
+      outcome: 'failed',
+      details: { n: record.n, seq, reason: 'key-pair-changed' },
+    });
+    return new AppError(
+      'PUSH_KEY_PAIR_CHANGED',
+      `Card ${record.n} refused the list sealed for its public key on record: its key pair was changed outside this desk. Nothing changed on the card and its current list still serves. A manager chooses "Use public-key mode" on the card page again (the card proves a new key), or "Use card-key mode"; then push again.`,
+    );
   }
 
   private audited(actor: KeystoreActor, card: CardRecord, action: string, seq: number): void {

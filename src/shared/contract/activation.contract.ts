@@ -34,6 +34,8 @@ export const cardInReaderSchema = z.object({
       customerId: z.number().int(),
       customerName: text(200),
       activatedAt: text(40).nullable(),
+      /** Which key the card's lists are sealed for (docs/push.md, "Public-key mode"). */
+      sealMode: z.enum(['card-key', 'public-key']),
     })
     .nullable(),
   nextAction: z.enum(NEXT_ACTIONS),

@@ -21,4 +21,27 @@ export const pushChannels = {
     access: PUSHERS,
     mutates: true,
   }),
+  'cards:setSealMode': channel({
+    summary:
+      "Seal the card's lists for its own RSA key (GENERATE KEY PAIR under secure messaging, the key kept on record) or for K again",
+    // Only the reader and the mode come in: the public key is taken from the card's R-MACed answer
+    // alone, never from a caller.
+    input: z
+      .object({
+        reader: z.string().trim().min(1, 'Choose a reader').max(200),
+        mode: z.enum(['card-key', 'public-key']),
+      })
+      .strict(),
+    output: z.object({
+      cardId: text(16),
+      n: text(64),
+      sealMode: z.enum(['card-key', 'public-key']),
+      /** SHA-256 of the recorded public key (its SubjectPublicKeyInfo), first 16 hex digits; null in card-key mode. */
+      keyFingerprint: text(16).nullable(),
+    }),
+    // A change of the keys a card's lists are sealed for, like a key rotation or an unblock: a
+    // manager's step, not the clerk's routine (docs/push.md, "Public-key mode").
+    access: ['manager'],
+    mutates: true,
+  }),
 };

@@ -8,6 +8,7 @@ import { migration0006 } from './0006-customers-and-cards.migration';
 import { migration0007 } from './0007-customer-contact-indexes.migration';
 import { migration0008 } from './0008-code-lists.migration';
 import { migration0009 } from './0009-mailer-print-log.migration';
+import { migration0010 } from './0010-card-public-key.migration';
 import { migration0011 } from './0011-verification-service.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
@@ -21,5 +22,6 @@ export const migrations: readonly Migration[] = [
   migration0007,
   migration0008,
   migration0009,
+  migration0010,
   migration0011,
 ];

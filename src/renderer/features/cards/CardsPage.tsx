@@ -8,6 +8,7 @@ import { useReaders } from '../../app/StatusBar';
 import { ApprovalDialog, ConfirmDialog } from '../../ui/dialogs';
 import { ErrorBanner } from '../../ui/forms';
 import { ActivationForm } from './ActivationForm';
+import { SealModeForm } from './SealModeForm';
 
 type PushProgress = EventPayload<'push:progress'>;
 
@@ -109,6 +110,14 @@ function CardView({ view, session }: { view: CardInReader; session: SessionInfo 
             <th scope="row">PIN tries left</th>
             <td>{view.card.pinTriesLeft}</td>
           </tr>
+          {view.record ? (
+            <tr>
+              <th scope="row">Lists sealed for</th>
+              <td data-testid="card-seal-mode">
+                {view.record.sealMode === 'public-key' ? 'the card’s own key pair (public-key mode)' : 'the card key K'}
+              </td>
+            </tr>
+          ) : null}
         </tbody>
       </table>
       {view.nextAction === 'activate' && (role === 'clerk' || role === 'manager') ? (
@@ -117,6 +126,9 @@ function CardView({ view, session }: { view: CardInReader; session: SessionInfo 
       {view.nextAction === 'unblock' && role === 'manager' ? <UnblockCard reader={view.reader} /> : null}
       {view.nextAction === 'rotate' && (role === 'clerk' || role === 'manager' || role === 'support') ? (
         <PushList reader={view.reader} />
+      ) : null}
+      {view.nextAction === 'rotate' && view.record && role === 'manager' ? (
+        <SealModeForm reader={view.reader} sealMode={view.record.sealMode} />
       ) : null}
       {view.nextAction === 'rotate' && (role === 'manager' || role === 'support' || role === 'security_officer') ? (
         <RotateKey reader={view.reader} keyVersion={view.card.keyVersion} />
