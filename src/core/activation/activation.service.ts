@@ -36,6 +36,8 @@ export interface ActivatedCard {
   readonly actor: KeystoreActor;
   /** True when an earlier, interrupted attempt had activated the card: a step already done may be done. */
   readonly completedEarlier: boolean;
+  /** The window that asked, so a step that takes time (the first push) can send it progress. */
+  readonly clientId?: string;
 }
 export type AfterActivationHook = (card: ActivatedCard) => Promise<{ message: string } | void>;
 
@@ -155,6 +157,7 @@ export class ActivationService {
   async activate(
     input: { reader: string; key: string; pin: string; pinRepeat: string },
     session: Session,
+    clientId?: string,
   ): Promise<{
     cardId: string;
     n: string;
@@ -211,6 +214,7 @@ export class ActivationService {
         customerId: done.record.customerId,
         actor: actorOf(session, null),
         completedEarlier: done.completedEarlier,
+        ...(clientId !== undefined ? { clientId } : {}),
       });
       return {
         cardId: done.record.cardId,

@@ -3,7 +3,7 @@ import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import type { ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
-import { pushHandlers } from './push.ipc';
+import { pushHandlers, pushProgressTo } from './push.ipc';
 import { PushService } from './push.service';
 
 /**
@@ -24,7 +24,9 @@ export function pushModule(
   });
   const unhook = deps.activation.afterActivation('first list', async (card) => {
     await deps.lists.queueNext(card.cardRecordId, 'first', card.actor);
-    const pushed = await service.pushNext(card.reader, card.actor);
+    // The activating window sees the first push's progress as it sees any other push.
+    const progress = card.clientId ? pushProgressTo(core.events, card.clientId, card.reader) : undefined;
+    const pushed = await service.pushNext(card.reader, card.actor, progress);
     return { message: pushed.seq ? `List ${pushed.seq} is on the card.` : 'No list was waiting for this card.' };
   });
   return { handlers: pushHandlers({ service, events: core.events }), close: unhook };
