@@ -18,6 +18,6 @@ export function listsModule(core: Core): FeatureModule<ReturnType<typeof listsHa
   const cards = new SqliteCardRepository(core.db);
   const repo = new SqliteListRepository(core.db);
   const lists = new ListService(repo, cards, core.policies, core.audit);
-  const verification = new VerificationService(cards, repo, lists, core.keystore, core.audit);
+  const verification = new VerificationService(cards, repo, lists, core.keystore, core.audit, core.policies);
   return { handlers: listsHandlers({ lists, cards, audit: core.audit }), lists, listRepo: repo, verification };
 }
