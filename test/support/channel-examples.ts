@@ -240,6 +240,20 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       return { reader };
     },
   },
+  // An active card (its first list pushed by activation) with a refill queued: it goes out by text message.
+  'push:exportSms': {
+    as: 'support',
+    readers: 'training',
+    auditAction: 'lists.sent_by_sms',
+    input: async (c) => {
+      const { reader, awaiting } = await awaitingTrainingCard(c.ws, c.officer, await c.addOperator('security_officer'));
+      const clerk = await c.addOperator('clerk');
+      const activate = { reader, key: awaiting.mailerKey, pin: '2468', pinRepeat: '2468' };
+      value(await c.ws.router.dispatch(clerk.client, 'activation:activate', activate));
+      value(await c.ws.router.dispatch(c.caller!.client, 'lists:requestRefill', { n: awaiting.record.n }));
+      return { n: awaiting.record.n };
+    },
+  },
   'cards:rotateKey': {
     as: 'support',
     readers: 'training',

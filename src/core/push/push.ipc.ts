@@ -2,6 +2,7 @@ import type { pushChannels } from '../../shared/contract/push.contract';
 import type { EventBus } from '../rpc/event-bus';
 import type { HandlersFor } from '../rpc/router';
 import type { PushService, PushStep } from './push.service';
+import type { SmsExportService } from './sms-export.service';
 
 /** Progress of a push as `push:progress` events to the one window that asked. */
 export function pushProgressTo(
@@ -18,7 +19,11 @@ export function pushProgressTo(
     });
 }
 
-export function pushHandlers(deps: { service: PushService; events: EventBus }): HandlersFor<typeof pushChannels> {
+export function pushHandlers(deps: {
+  service: PushService;
+  sms: SmsExportService;
+  events: EventBus;
+}): HandlersFor<typeof pushChannels> {
   return {
     'push:pushNext': ({ reader }, ctx) =>
       deps.service.pushNext(
@@ -26,5 +31,14 @@ export function pushHandlers(deps: { service: PushService; events: EventBus }): 
         { operatorId: ctx.session.operatorId, operator: ctx.session.username, role: ctx.session.role },
         pushProgressTo(deps.events, ctx.clientId, reader),
       ),
+    'push:exportSms': async ({ n }, ctx) => {
+      const sent = await deps.sms.exportQueued(n, {
+        operatorId: ctx.session.operatorId,
+        operator: ctx.session.username,
+        role: ctx.session.role,
+      });
+      deps.events.emit('data:changed', { domains: ['lists', 'customers'] });
+      return { ...sent, segments: [...sent.segments] };
+    },
   };
 }

@@ -5,6 +5,7 @@ import type { ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
 import { pushHandlers, pushProgressTo } from './push.ipc';
 import { PushService } from './push.service';
+import { SmsExportService } from './sms-export.service';
 
 /**
  * The push of code lists over the reader, and the first list that follows activation at once
@@ -14,10 +15,19 @@ export function pushModule(
   core: Core,
   deps: { lists: ListService; listRepo: ListRepository; activation: ActivationService },
 ): FeatureModule<ReturnType<typeof pushHandlers>> {
+  const cards = new SqliteCardRepository(core.db);
   const service = new PushService({
     readers: core.readers,
     keystore: core.keystore,
-    cards: new SqliteCardRepository(core.db),
+    cards,
+    listRepo: deps.listRepo,
+    lists: deps.lists,
+    audit: core.audit,
+  });
+  // The remote refill package of docs/remote-refill.md: the same list and envelope, by text message.
+  const sms = new SmsExportService({
+    keystore: core.keystore,
+    cards,
     listRepo: deps.listRepo,
     lists: deps.lists,
     audit: core.audit,
@@ -29,5 +39,5 @@ export function pushModule(
     const pushed = await service.pushNext(card.reader, card.actor, progress);
     return { message: pushed.seq ? `List ${pushed.seq} is on the card.` : 'No list was waiting for this card.' };
   });
-  return { handlers: pushHandlers({ service, events: core.events }), close: unhook };
+  return { handlers: pushHandlers({ service, sms, events: core.events }), close: unhook };
 }
