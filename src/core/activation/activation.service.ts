@@ -194,6 +194,17 @@ export class ActivationService {
               'CARD_NOT_AWAITING_ACTIVATION',
               `This card cannot be activated now (${p.report.lifeCycle}). Finish its enrollment first.`,
             );
+          // After a reprint (or any key change) an earlier mailer's K is refused here, by its public
+          // check value, before it can cost the card a try (docs/mailer.md). A card whose key never
+          // changed counts wrong keys itself.
+          const keys = await ks.cardKeyState(p.record.n);
+          if (keys.retiredSns > 0 && kcvAes(key) !== keys.kcv) {
+            this.audit(session, 'activation.activate', p.record, 'denied', { reason: 'replaced-mailer-key' });
+            throw new AppError(
+              'ACTIVATION_KEY_REPLACED',
+              'This is not the key of the card’s latest mailer: the mailer was reprinted, and only the reprinted mailer’s key activates the card. No card try was used.',
+            );
+          }
           try {
             await p.card.activate(key, input.pin);
           } catch (err) {
@@ -302,24 +313,8 @@ export class ActivationService {
             'CARD_KEY_VERSION_MISMATCH',
             `The card holds key version ${p.report.keyVersion}, the keystore expects ${keys.sn}. Do not retry; ask a security officer.`,
           );
-        const rotation = await ks.prepareCardKeyRotation(p.record.n, {
-          operator: session.username,
-          role: session.role,
-        });
-        const port = new KeystoreCardKeyPort(ks);
-        const current = await port.cardKey(p.record.n);
-        const next = port.cardKeyOf(rotation.next);
-        const sm = await p.card.openSecureChannel(port, current, p.report.keyVersion);
-        await sm.rotateKey(next, rotation.next.sn);
-        // The card's own proof that it now holds K': a session under it, its state R-MACed.
-        const proof = await (await p.card.openSecureChannel(port, next, rotation.next.sn)).readState();
-        if (proof.keyVersion !== rotation.next.sn)
-          throw new AppError(
-            'CARD_ROTATION_UNCONFIRMED',
-            'The card did not report the new key version. Present the card again to finish the change.',
-          );
-        await ks.confirmCardKeyRotation(p.record.n, rotation.next.sn);
-        return { record: p.record, from: p.report.keyVersion, to: rotation.next.sn, recovered: false };
+        const proof = await rotateOnCard(p.card, ks, p.record.n, p.report.keyVersion, session);
+        return { record: p.record, from: p.report.keyVersion, to: proof.keyVersion, recovered: false };
       }),
     );
     this.audit(session, 'cards.rotate_key', result.record, 'ok', {
@@ -386,6 +381,25 @@ export class ActivationService {
       this.audit(session, 'cards.rotate_key.recovered', record, 'ok', {
         fromVersion: keys.sn,
         toVersion: keys.pendingSn,
+      });
+    } else if (
+      ks &&
+      keys &&
+      keys.pendingSn !== null &&
+      report.keyVersion === keys.sn &&
+      (report.lifeCycle === 'personalised' || report.lifeCycle === 'active')
+    ) {
+      // A reprinted mailer carries the pending series' K' and the card still holds K: the rotation
+      // is the first thing done with the card (docs/mailer.md, "How the card learns the new key"),
+      // before any ACTIVATE, list or view, so the old mailer's K never serves again.
+      const from = report.keyVersion;
+      report = await rotateOnCard(card, ks, record.n, from, session, keys.pendingSn);
+      rotationRecovered = { from, to: report.keyVersion };
+      reconciled.push(`key version ${from} → ${report.keyVersion} (the reprinted mailer’s key)`);
+      this.audit(session, 'cards.rotate_key', record, 'ok', {
+        fromVersion: from,
+        toVersion: report.keyVersion,
+        reason: 'mailer reprint',
       });
     }
 
@@ -582,4 +596,38 @@ function advice(record: CardRecord, report: CardReport): { nextAction: NextActio
     default:
       return { nextAction: 'none', note: 'This card is terminated and can no longer be used.' };
   }
+}
+
+/**
+ * ROTATE KEY to the card's next series under a session of its current K, the card's proof that it
+ * holds K' (a session under K', its state R-MACed), then the keystore makes K' current. With
+ * `pendingSn`, the series a reprint already prepared (under its own dual control), which any desk
+ * that has the card finishes; without, a new rotation, which the keystore allows only to its roles.
+ */
+async function rotateOnCard(
+  card: OtacCard,
+  ks: Keystore,
+  n: string,
+  fromVersion: number,
+  session: Session,
+  pendingSn?: number,
+): Promise<CardReport> {
+  const port = new KeystoreCardKeyPort(ks);
+  const handle =
+    pendingSn !== undefined
+      ? await ks.cardKey(n, pendingSn)
+      : (await ks.prepareCardKeyRotation(n, { operator: session.username, role: session.role })).next;
+  const next = port.cardKeyOf(handle);
+  const nextSn = handle.sn;
+  const current = await port.cardKey(n);
+  const sm = await card.openSecureChannel(port, current, fromVersion);
+  await sm.rotateKey(next, nextSn);
+  const proof = await (await card.openSecureChannel(port, next, nextSn)).readState();
+  if (proof.keyVersion !== nextSn)
+    throw new AppError(
+      'CARD_ROTATION_UNCONFIRMED',
+      'The card did not report the new key version. Present the card again to finish the change.',
+    );
+  await ks.confirmCardKeyRotation(n, nextSn);
+  return proof;
 }

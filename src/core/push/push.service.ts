@@ -9,6 +9,7 @@ import { KeystoreCardKeyPort } from '../keystore/keystore-card-key-port';
 import type { Keystore } from '../keystore/keystore.types';
 import type { ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
+import { keyChanging } from './sms-export.service';
 
 // The two-phase push of a code list over the reader (docs/card-profile.md sections 7 and 12;
 // source 003 [0069]): the database records prepared → staged → committed → receipt verified →
@@ -123,6 +124,8 @@ export class PushService {
     }
     return this.deps.keystore.run(actor, async (ks) => {
       const port = new KeystoreCardKeyPort(ks);
+      // Nothing is sealed under the series a reprinted mailer replaced (docs/mailer.md).
+      if ((await ks.cardKeyState(record.n)).pendingSn !== null) throw keyChanging(record.n);
       onStep('sealing');
       const cardKey = await port.cardKey(record.n);
       const prepared = await this.deps.lists.sealForPush(list.id, port, await port.issuerKey(), {

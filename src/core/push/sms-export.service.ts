@@ -65,6 +65,7 @@ export class SmsExportService {
     const segments = await this.deps.keystore.run(actor, async (ks) => {
       const port = new KeystoreCardKeyPort(ks);
       const keys = await ks.cardKeyState(card.n);
+      if (keys.pendingSn !== null) throw keyChanging(card.n);
       const cardKey = await port.cardKey(card.n);
       try {
         const prepared = await this.deps.lists.sealForPush(list.id, port, await port.issuerKey(), {
@@ -90,4 +91,12 @@ export class SmsExportService {
     });
     return { n: card.n, seq: list.seq, packageId: segments.id, segments: segments.texts, resent };
   }
+}
+
+/** A reprinted mailer's key is pending: nothing is sealed under the old K, which the old mailer holds (docs/mailer.md). */
+export function keyChanging(n: string): AppError {
+  return new AppError(
+    'CARD_KEY_CHANGING',
+    `Card ${n} is to take the key of its reprinted mailer first. Present the card at a desk reader (the card page), then send its list.`,
+  );
 }
