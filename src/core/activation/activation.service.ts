@@ -78,6 +78,8 @@ interface Presented {
   readonly reconciled: string[];
   /** A rotation this presentation finished: the key version the card moved to. */
   readonly rotationRecovered: { from: number; to: number } | null;
+  /** A pending series (a reprint's, or a rotation stopped before ROTATE KEY) this presentation sent the card. */
+  readonly pendingTaken: { from: number; to: number } | null;
 }
 
 export class ActivationService {
@@ -302,6 +304,10 @@ export class ActivationService {
         if (p.rotationRecovered) {
           return { record: p.record, from: p.rotationRecovered.from, to: p.rotationRecovered.to, recovered: true };
         }
+        if (p.pendingTaken) {
+          // The rotation prepared earlier went to the card as the first step of this presentation.
+          return { record: p.record, from: p.pendingTaken.from, to: p.pendingTaken.to, recovered: false };
+        }
         if (p.report.lifeCycle !== 'personalised' && p.report.lifeCycle !== 'active')
           throw new AppError(
             'CARD_STATE_NO_ROTATION',
@@ -366,6 +372,7 @@ export class ActivationService {
     let record = found;
     const reconciled: string[] = [];
     let rotationRecovered: Presented['rotationRecovered'] = null;
+    let pendingTaken: Presented['pendingTaken'] = null;
 
     // A rotation cut off after the card's ROTATE KEY: the card holds the pending K'. Only a
     // session under K' (its cryptogram verified) counts as proof, never the plain version byte.
@@ -394,12 +401,11 @@ export class ActivationService {
       // before any ACTIVATE, list or view, so the old mailer's K never serves again.
       const from = report.keyVersion;
       report = await rotateOnCard(card, ks, record.n, from, session, keys.pendingSn);
-      rotationRecovered = { from, to: report.keyVersion };
-      reconciled.push(`key version ${from} → ${report.keyVersion} (the reprinted mailer’s key)`);
-      this.audit(session, 'cards.rotate_key', record, 'ok', {
+      pendingTaken = { from, to: report.keyVersion };
+      reconciled.push(`key version ${from} → ${report.keyVersion} (the pending key series)`);
+      this.audit(session, 'cards.rotate_key.pending_taken', record, 'ok', {
         fromVersion: from,
         toVersion: report.keyVersion,
-        reason: 'mailer reprint',
       });
     }
 
@@ -414,7 +420,7 @@ export class ActivationService {
         record = (await this.deps.cards.byId(record.id)) ?? record;
       }
     }
-    return { card, report, record, reconciled, rotationRecovered };
+    return { card, report, record, reconciled, rotationRecovered, pendingTaken };
   }
 
   /** A wrong K: the tries left from the card's own answer; at zero the card is blocked, and so is the record. */
