@@ -23,6 +23,7 @@ import { acquireInstanceLock } from './instance-lock';
 import { SqliteCardSeriesStore } from './keystore/card-series.repository';
 import { keysModule } from './keystore/keys.module';
 import { listsModule } from './lists/lists.module';
+import type { TrainingCardMaker } from './enrollment/training-stock';
 import type { ListService } from './lists/list.service';
 import type { VerificationService } from './verification/verification.service';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
@@ -52,6 +53,8 @@ export interface WorkstationOptions {
   readonly now?: () => number;
   /** The mailer's Chromium and printer (src/host, src/main); without a renderer this desk prints no mailer. */
   readonly mailer?: MailerOptions;
+  /** Training mode's practice cards, kept in `dir` (src/card-sim/training-cards.ts); without it, no drawer. */
+  readonly trainingCards?: (dir: string) => TrainingCardMaker;
 }
 
 export interface Workstation {

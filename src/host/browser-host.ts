@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readerModeFromEnv } from '../core/card/reader-setup';
 import { makePrivateDir } from '../core/private-files';
+import { trainingCardMaker } from '../card-sim/training-cards';
 import { createWorkstation } from '../core/workstation';
 import { ChromiumMailerRenderer } from './chromium-mailer-renderer';
 import { chromiumArgs, writeLaunchPage, type LaunchPage } from './launch-page';
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     shell: 'browser',
     version: process.env['npm_package_version'] ?? 'dev',
     readers: readerModeFromEnv(process.env['OTAC_READER']),
+    trainingCards: trainingCardMaker,
     mailer: { renderer: ChromiumMailerRenderer.fromHost() },
   });
   const port = process.env['OTAC_PORT'] ? Number(process.env['OTAC_PORT']) : 0;

@@ -3,6 +3,7 @@ import { app, BrowserWindow, dialog, ipcMain } from 'electron';
 import { join } from 'node:path';
 import { readerModeFromEnv } from '../core/card/reader-setup';
 import type { ClientEvents } from '../core/rpc/event-feed';
+import { trainingCardMaker } from '../card-sim/training-cards';
 import { createWorkstation, type Workstation } from '../core/workstation';
 import { appUrlMatcher, devRendererUrl } from './app-url';
 import { ElectronMailerRenderer } from './mailer-window';
@@ -44,6 +45,7 @@ function start(): void {
       shell: 'electron',
       version: app.getVersion(),
       readers: readerModeFromEnv(process.env['OTAC_READER']),
+      trainingCards: trainingCardMaker,
       mailer: { renderer: new ElectronMailerRenderer() },
     });
   } catch (err) {

@@ -95,7 +95,7 @@ export function openVerificationCore(opts: {
     const lists = new ListService(listRepo, cards, policies, audit, now);
     const keystore = new KeystoreHolder(opts.keystore, { cardSeries: new SqliteCardSeriesStore(db), audit, log });
     closers.add('keystore', () => keystore.lock(null));
-    const verification = new VerificationService(cards, listRepo, lists, keystore, audit, now, undefined, {
+    const verification = new VerificationService(cards, listRepo, lists, keystore, audit, policies, now, undefined, {
       failures: new SqliteFailureCounterRepository(db),
       ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
     });

@@ -83,6 +83,14 @@ describe('activation from the card page (browser mode, real pcscd)', () => {
     await form.getByLabel('Activation key from the mailer').pressSequentially(awaiting.mailerKey);
     await form.getByLabel('New PIN', { exact: true }).fill(PIN);
     await form.getByLabel('Repeat PIN').fill(PIN);
+    // Every step the first push shows, as the page shows it (it may be on screen for milliseconds).
+    await page.evaluate(`(() => {
+      const seen = (window.pushSteps = []);
+      new MutationObserver(() => {
+        const text = document.querySelector('[data-testid=push-progress]')?.textContent;
+        if (text && seen[seen.length - 1] !== text) seen.push(text);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    })()`);
     await form.getByRole('button', { name: 'Activate' }).click();
     await page
       .locator('[data-testid=card-state]', { hasText: /^active$/ })
@@ -93,6 +101,11 @@ describe('activation from the card page (browser mode, real pcscd)', () => {
         });
       });
     expect(readCard(card)).toMatchObject({ lifeCycle: 'active', pin: PIN });
+    // The first list followed in the same call, with the push's own progress, and its outcome stays on show.
+    expect(await page.getByTestId('activation-outcome').textContent()).toContain('first list: List 1 is on the card.');
+    const steps = await page.evaluate<string[]>('window.pushSteps');
+    expect(steps).toEqual(expect.arrayContaining([expect.stringContaining('Sending the list')]));
+    expect(readCard(card)).toMatchObject({ list: { listSeq: 1 } });
     const row = desk.ws.db.prepare('SELECT state FROM cards WHERE id = ?').get(awaiting.record.id) as { state: string };
     expect(row.state).toBe('active');
     const html = await page.content();

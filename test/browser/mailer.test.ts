@@ -32,6 +32,11 @@ describe('the Mailers page (browser mode, real services, headless Chromium rende
     for (const name of ['Ada Lovelace', 'Alan Turing', 'Grace Hopper']) {
       cards.push((await cardAwaitingActivation(ws, { fullName: name })).card);
     }
+    // Enrolled two days ago and still waiting: not in the day's batch unless the manager includes it.
+    const older = (await cardAwaitingActivation(ws, { fullName: 'Edsger Dijkstra' })).card;
+    ws.db
+      .prepare('UPDATE cards SET enrolled_at = ? WHERE id = ?')
+      .run(new Date(Date.now() - 2 * 86_400_000).toISOString(), older.id);
 
     const page = await desk.openPage();
     await signIn(page, manager.username, manager.password);
@@ -66,6 +71,13 @@ describe('the Mailers page (browser mode, real services, headless Chromium rende
     }
     expect(printer.jobs).toHaveLength(3);
     expect(await seriousA11yViolations(page)).toEqual([]);
+    // The older card was left out; the count shows what a batch would print before it is printed.
+    await page.getByRole('button', { name: 'Print the day’s batch (0)' }).waitFor();
+    const includeOlder = page.getByRole('checkbox', { name: 'Include 1 older waiting card' });
+    await includeOlder.check();
+    expect(await page.getByRole('button', { name: 'Print the day’s batch (1)' }).isEnabled()).toBe(true);
+    await includeOlder.uncheck();
+    expect(await page.getByRole('button', { name: 'Print the day’s batch (0)' }).isDisabled()).toBe(true);
 
     // A reprint: a reason first (a blank one is refused in the form), then the approval.
     await page.getByRole('button', { name: `Reprint mailer for ${cards[0]!.n}` }).click();

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { ReaderMode } from '../../src/core/card/reader-setup';
 import type { MailerOptions } from '../../src/core/mailer/mailer.module';
+import { trainingCardMaker } from '../../src/card-sim/training-cards';
 import { createWorkstation, type Workstation } from '../../src/core/workstation';
 import { startLoopbackServer, type LoopbackServer } from '../../src/host/loopback-server';
 import { CHROMIUM_ARGS } from '../../src/host/chromium-mailer-renderer';
@@ -31,6 +32,7 @@ export async function openDesk(opts: { readers?: ReaderMode; mailer?: MailerOpti
     shell: 'browser',
     version: 'test',
     readers: opts.readers ?? 'none',
+    trainingCards: trainingCardMaker,
     ...(opts.mailer ? { mailer: opts.mailer } : {}),
   });
   const server = await startLoopbackServer(ws, { rendererDir });

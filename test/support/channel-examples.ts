@@ -299,10 +299,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     readers: 'training',
     auditAction: 'push.completed',
     input: async (c) => {
-      const { reader, awaiting } = await awaitingTrainingCard(c.ws, c.officer, await c.addOperator('security_officer'));
-      const clerk = c.caller as TestOperator;
-      const activate = { reader, key: awaiting.mailerKey, pin: '2468', pinRepeat: '2468' };
-      value(await c.ws.router.dispatch(clerk.client, 'activation:activate', activate));
+      const { reader, awaiting } = await activeTrainingCard(c, c.caller as TestOperator);
       const manager = await c.addOperator('manager');
       value(await c.ws.router.dispatch(manager.client, 'lists:requestRefill', { n: awaiting.record.n }));
       return { reader };
@@ -314,11 +311,19 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     readers: 'training',
     auditAction: 'cards.seal_mode',
     input: async (c) => {
-      const { reader, awaiting } = await awaitingTrainingCard(c.ws, c.officer, await c.addOperator('security_officer'));
-      const clerk = await c.addOperator('clerk');
-      const activate = { reader, key: awaiting.mailerKey, pin: '2468', pinRepeat: '2468' };
-      value(await c.ws.router.dispatch(clerk.client, 'activation:activate', activate));
+      const { reader } = await activeTrainingCard(c, await c.addOperator('clerk'));
       return { reader, mode: 'public-key' };
+    },
+  },
+  // An active card (its first list pushed by activation) with a refill queued: it goes out by text message.
+  'push:exportSms': {
+    as: 'support',
+    readers: 'training',
+    auditAction: 'lists.sent_by_sms',
+    input: async (c) => {
+      const { awaiting } = await activeTrainingCard(c, await c.addOperator('clerk'));
+      value(await c.ws.router.dispatch(c.caller!.client, 'lists:requestRefill', { n: awaiting.record.n }));
+      return { n: awaiting.record.n };
     },
   },
   'cards:rotateKey': {
@@ -495,3 +500,11 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     },
   },
 };
+
+/** A card enrolled in the training reader and activated by `clerk` (its first list pushed). */
+async function activeTrainingCard(c: ExampleContext, clerk: TestOperator) {
+  const card = await awaitingTrainingCard(c.ws, c.officer, await c.addOperator('security_officer'));
+  const activate = { reader: card.reader, key: card.awaiting.mailerKey, pin: '2468', pinRepeat: '2468' };
+  value(await c.ws.router.dispatch(clerk.client, 'activation:activate', activate));
+  return card;
+}

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trainingCardMaker } from '../../src/card-sim/training-cards';
 import { createWorkstation, type Workstation, type WorkstationOptions } from '../../src/core/workstation';
 import { testMailer } from './mailer';
 
@@ -31,6 +32,7 @@ export function freshWorkstation(
     shell: 'browser',
     version: 'test',
     mailer: testMailer(), // Chromium starts only when a test prints
+    trainingCards: trainingCardMaker,
     ...rest,
     ...(keystore ? { keystore } : {}),
   });

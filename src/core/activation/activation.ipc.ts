@@ -13,7 +13,7 @@ export function activationHandlers(
     return value;
   };
   return {
-    'activation:activate': async (input, ctx) => changed(await service.activate(input, ctx.session)),
+    'activation:activate': async (input, ctx) => changed(await service.activate(input, ctx.session, ctx.clientId)),
     'activation:unblock': async (input, ctx) => changed(await service.unblock(input, ctx.session)),
     'cards:rotateKey': async (input, ctx) => changed(await service.rotateKey(input, ctx.session)),
     'cards:inReader': async (input, ctx) => service.inReader(input.reader, ctx.session),

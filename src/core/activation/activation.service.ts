@@ -36,6 +36,8 @@ export interface ActivatedCard {
   readonly actor: KeystoreActor;
   /** True when an earlier, interrupted attempt had activated the card: a step already done may be done. */
   readonly completedEarlier: boolean;
+  /** The window that asked, so a step that takes time (the first push) can send it progress. */
+  readonly clientId?: string;
 }
 export type AfterActivationHook = (card: ActivatedCard) => Promise<{ message: string } | void>;
 
@@ -76,6 +78,8 @@ interface Presented {
   readonly reconciled: string[];
   /** A rotation this presentation finished: the key version the card moved to. */
   readonly rotationRecovered: { from: number; to: number } | null;
+  /** A pending series (a reprint's, or a rotation stopped before ROTATE KEY) this presentation sent the card. */
+  readonly pendingTaken: { from: number; to: number } | null;
 }
 
 export class ActivationService {
@@ -156,6 +160,7 @@ export class ActivationService {
   async activate(
     input: { reader: string; key: string; pin: string; pinRepeat: string },
     session: Session,
+    clientId?: string,
   ): Promise<{
     cardId: string;
     n: string;
@@ -192,6 +197,17 @@ export class ActivationService {
               'CARD_NOT_AWAITING_ACTIVATION',
               `This card cannot be activated now (${p.report.lifeCycle}). Finish its enrollment first.`,
             );
+          // After a reprint (or any key change) an earlier mailer's K is refused here, by its public
+          // check value, before it can cost the card a try (docs/mailer.md). A card whose key never
+          // changed counts wrong keys itself.
+          const keys = await ks.cardKeyState(p.record.n);
+          if (keys.retiredSns > 0 && kcvAes(key) !== keys.kcv) {
+            this.audit(session, 'activation.activate', p.record, 'denied', { reason: 'replaced-mailer-key' });
+            throw new AppError(
+              'ACTIVATION_KEY_REPLACED',
+              'This is not the key of the card’s latest mailer: the mailer was reprinted, and only the reprinted mailer’s key activates the card. No card try was used.',
+            );
+          }
           try {
             await p.card.activate(key, input.pin);
           } catch (err) {
@@ -212,6 +228,7 @@ export class ActivationService {
         customerId: done.record.customerId,
         actor: actorOf(session, null),
         completedEarlier: done.completedEarlier,
+        ...(clientId !== undefined ? { clientId } : {}),
       });
       return {
         cardId: done.record.cardId,
@@ -288,6 +305,10 @@ export class ActivationService {
         if (p.rotationRecovered) {
           return { record: p.record, from: p.rotationRecovered.from, to: p.rotationRecovered.to, recovered: true };
         }
+        if (p.pendingTaken) {
+          // The rotation prepared earlier went to the card as the first step of this presentation.
+          return { record: p.record, from: p.pendingTaken.from, to: p.pendingTaken.to, recovered: false };
+        }
         if (p.report.lifeCycle !== 'personalised' && p.report.lifeCycle !== 'active')
           throw new AppError(
             'CARD_STATE_NO_ROTATION',
@@ -299,24 +320,8 @@ export class ActivationService {
             'CARD_KEY_VERSION_MISMATCH',
             `The card holds key version ${p.report.keyVersion}, the keystore expects ${keys.sn}. Do not retry; ask a security officer.`,
           );
-        const rotation = await ks.prepareCardKeyRotation(p.record.n, {
-          operator: session.username,
-          role: session.role,
-        });
-        const port = new KeystoreCardKeyPort(ks);
-        const current = await port.cardKey(p.record.n);
-        const next = port.cardKeyOf(rotation.next);
-        const sm = await p.card.openSecureChannel(port, current, p.report.keyVersion);
-        await sm.rotateKey(next, rotation.next.sn);
-        // The card's own proof that it now holds K': a session under it, its state R-MACed.
-        const proof = await (await p.card.openSecureChannel(port, next, rotation.next.sn)).readState();
-        if (proof.keyVersion !== rotation.next.sn)
-          throw new AppError(
-            'CARD_ROTATION_UNCONFIRMED',
-            'The card did not report the new key version. Present the card again to finish the change.',
-          );
-        await ks.confirmCardKeyRotation(p.record.n, rotation.next.sn);
-        return { record: p.record, from: p.report.keyVersion, to: rotation.next.sn, recovered: false };
+        const proof = await rotateOnCard(p.card, ks, p.record.n, p.report.keyVersion, session);
+        return { record: p.record, from: p.report.keyVersion, to: proof.keyVersion, recovered: false };
       }),
     );
     this.audit(session, 'cards.rotate_key', result.record, 'ok', {
@@ -368,6 +373,7 @@ export class ActivationService {
     let record = found;
     const reconciled: string[] = [];
     let rotationRecovered: Presented['rotationRecovered'] = null;
+    let pendingTaken: Presented['pendingTaken'] = null;
 
     // A rotation cut off after the card's ROTATE KEY: the card holds the pending K'. Only a
     // session under K' (its cryptogram verified) counts as proof, never the plain version byte.
@@ -384,6 +390,24 @@ export class ActivationService {
         fromVersion: keys.sn,
         toVersion: keys.pendingSn,
       });
+    } else if (
+      ks &&
+      keys &&
+      keys.pendingSn !== null &&
+      report.keyVersion === keys.sn &&
+      (report.lifeCycle === 'personalised' || report.lifeCycle === 'active')
+    ) {
+      // A reprinted mailer carries the pending series' K' and the card still holds K: the rotation
+      // is the first thing done with the card (docs/mailer.md, "How the card learns the new key"),
+      // before any ACTIVATE, list or view, so the old mailer's K never serves again.
+      const from = report.keyVersion;
+      report = await rotateOnCard(card, ks, record.n, from, session, keys.pendingSn);
+      pendingTaken = { from, to: report.keyVersion };
+      reconciled.push(`key version ${from} → ${report.keyVersion} (the pending key series)`);
+      this.audit(session, 'cards.rotate_key.pending_taken', record, 'ok', {
+        fromVersion: from,
+        toVersion: report.keyVersion,
+      });
     }
 
     const want = DB_STATE_OF[report.lifeCycle];
@@ -397,7 +421,7 @@ export class ActivationService {
         record = (await this.deps.cards.byId(record.id)) ?? record;
       }
     }
-    return { card, report, record, reconciled, rotationRecovered };
+    return { card, report, record, reconciled, rotationRecovered, pendingTaken };
   }
 
   /** A wrong K: the tries left from the card's own answer; at zero the card is blocked, and so is the record. */
@@ -579,4 +603,38 @@ function advice(record: CardRecord, report: CardReport): { nextAction: NextActio
     default:
       return { nextAction: 'none', note: 'This card is terminated and can no longer be used.' };
   }
+}
+
+/**
+ * ROTATE KEY to the card's next series under a session of its current K, the card's proof that it
+ * holds K' (a session under K', its state R-MACed), then the keystore makes K' current. With
+ * `pendingSn`, the series a reprint already prepared (under its own dual control), which any desk
+ * that has the card finishes; without, a new rotation, which the keystore allows only to its roles.
+ */
+async function rotateOnCard(
+  card: OtacCard,
+  ks: Keystore,
+  n: string,
+  fromVersion: number,
+  session: Session,
+  pendingSn?: number,
+): Promise<CardReport> {
+  const port = new KeystoreCardKeyPort(ks);
+  const handle =
+    pendingSn !== undefined
+      ? await ks.cardKey(n, pendingSn)
+      : (await ks.prepareCardKeyRotation(n, { operator: session.username, role: session.role })).next;
+  const next = port.cardKeyOf(handle);
+  const nextSn = handle.sn;
+  const current = await port.cardKey(n);
+  const sm = await card.openSecureChannel(port, current, fromVersion);
+  await sm.rotateKey(next, nextSn);
+  const proof = await (await card.openSecureChannel(port, next, nextSn)).readState();
+  if (proof.keyVersion !== nextSn)
+    throw new AppError(
+      'CARD_ROTATION_UNCONFIRMED',
+      'The card did not report the new key version. Present the card again to finish the change.',
+    );
+  await ks.confirmCardKeyRotation(n, nextSn);
+  return proof;
 }

@@ -1,4 +1,4 @@
-import type { CardSide } from '../../card-sim/card-side';
+import type { CardSide } from './card-side';
 import { AppError } from '../errors';
 import { readerErrors } from './reader-errors';
 import { ReaderEvents } from './reader-events';

@@ -26,9 +26,11 @@ export function enrollmentModule(core: Core): FeatureModule<ReturnType<typeof en
     },
     ...(monitor ? { refreshReader: (reader: string) => monitor.refresh(reader) } : {}),
   });
+  // The practice cards come from the process entry (the core does not import the card simulator).
+  const makeCards = core.opts.trainingCards;
   const training =
-    core.readers instanceof TrainingReaderService
-      ? new TrainingStock(join(core.opts.dataDir, 'training-cards'), core.readers)
+    core.readers instanceof TrainingReaderService && makeCards
+      ? new TrainingStock(makeCards(join(core.opts.dataDir, 'training-cards')), core.readers)
       : null;
   return {
     handlers: enrollmentHandlers({ service, customers, events: core.events, audit: core.audit, training }),

@@ -1,13 +1,21 @@
-import { CardStore } from '../../card-sim/card-store';
-import { VirtualCard } from '../../card-sim/virtual-card';
+import type { CardSide } from '../card/card-side';
 import type { TrainingReaderService } from '../card/training-reader';
 import { AppError } from '../errors';
 
 // Training mode (OTAC_READER=training): a drawer of virtual cards the staff put into the
 // in-process reader and take out again from the UI, so the whole loop can be practised without a
-// reader. The cards are the real virtual card (src/card-sim), kept as files under the data
-// directory so an enrolled practice card can be activated another day. Development stock only:
-// their transport keys come from the well-known development vendor key (docs/keystore.md).
+// reader. The cards come from a TrainingCardMaker the process entry provides (the real virtual
+// card, src/card-sim/training-cards.ts): the core does not import the card simulator. Development
+// stock only: their transport keys come from the well-known development vendor key (docs/keystore.md).
+
+/** Where practice cards come from and are kept between sessions. */
+export interface TrainingCardMaker {
+  list(): readonly { readonly cardId: string; readonly lifeCycle: string; readonly n: string | null }[];
+  /** A new blank card from (development) stock; its card id. */
+  createBlank(): string;
+  /** The card, ready for the reader, keeping its own changes; null for an unknown id. */
+  open(cardId: string): CardSide | null;
+}
 
 export interface TrainingCard {
   readonly cardId: string;
@@ -19,15 +27,12 @@ export interface TrainingCard {
 const MAX_CARDS = 50;
 
 export class TrainingStock {
-  private readonly store: CardStore;
   private inReader: string | null = null;
 
   constructor(
-    dir: string,
+    private readonly store: TrainingCardMaker,
     private readonly reader: TrainingReaderService,
-  ) {
-    this.store = new CardStore(dir);
-  }
+  ) {}
 
   get readerName(): string {
     return this.reader.snapshot().readers[0]?.name ?? '';
@@ -37,7 +42,7 @@ export class TrainingStock {
     return this.store.list().map((c) => ({
       cardId: c.cardId.toUpperCase(),
       lifeCycle: c.lifeCycle,
-      n: c.n ?? null,
+      n: c.n,
       inReader: c.cardId.toUpperCase() === this.inReader,
     }));
   }
@@ -50,21 +55,17 @@ export class TrainingStock {
         `The training drawer holds ${MAX_CARDS} cards. Use one of the cards already in it.`,
       );
     }
-    const [card] = this.store.create(1);
-    if (!card) throw new Error('card stock created no card');
-    return this.insert(card.cardId);
+    return this.insert(this.store.createBlank());
   }
 
   /** Puts a drawer card into the reader (taking out whatever card was there). */
   insert(cardId: string): TrainingCard {
-    const id = cardId.toLowerCase();
-    const record = this.store.list().find((c) => c.cardId === id);
-    if (!record) {
+    const card = this.store.open(cardId);
+    if (!card) {
       throw new AppError('TRAINING_CARD_UNKNOWN', 'That card is not in the training drawer. Pick one from the list.');
     }
-    const card = new VirtualCard(record, { persist: (r) => this.store.save(r) });
     this.reader.insert(card);
-    this.inReader = id.toUpperCase();
+    this.inReader = cardId.toUpperCase();
     return this.list().find((c) => c.cardId === this.inReader)!;
   }
 

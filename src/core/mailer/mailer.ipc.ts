@@ -14,6 +14,7 @@ export function mailerHandlers(mailer: MailerService, events: EventBus): Handler
       entries: await mailer.queue(),
       destination: mailer.destination,
       rendererReady: mailer.rendererReady,
+      batch: await mailer.batchCounts(),
     }),
     'mailer:print': async (input, ctx) => changed(await mailer.print(ctx.session, input)),
     'mailer:reprint': async (input, ctx) => changed(await mailer.reprint(ctx.session, input)),

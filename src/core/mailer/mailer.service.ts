@@ -187,26 +187,48 @@ export class MailerService {
     return this.unwrap(outcome);
   }
 
+  /** Cards waiting for their first mailer, split at the start of this desk's day (the batch's default). */
+  async batchCounts(): Promise<{ today: number; older: number }> {
+    const { today, older } = await this.waitingByDay();
+    return { today: today.length, older: older.length };
+  }
+
+  private async waitingByDay(): Promise<{ today: MailerQueueEntry[]; older: MailerQueueEntry[] }> {
+    await this.settleAbandoned();
+    const waiting = (await this.deps.prints.queue({ states: ['awaiting_activation'] })).filter(
+      (e) => e.lastResult === null,
+    );
+    const dayStart = new Date(this.now());
+    dayStart.setHours(0, 0, 0, 0); // the desk's own day: its clerks' enrollments since midnight
+    const isToday = (e: MailerQueueEntry) => Date.parse(e.enrolledAt) >= dayStart.getTime();
+    return { today: waiting.filter(isToday), older: waiting.filter((e) => !isToday(e)) };
+  }
+
   /**
-   * Every card awaiting activation with no mailer, each printed on its own (its own reservation and
-   * its own log row), so one failure does not stop the rest. One approval covers the batch the
-   * approver sees; `onProgress` after each mailer.
+   * The day's batch (issue 9: the day's enrollments): every card enrolled today awaiting activation
+   * with no mailer — with `olderToo`, the earlier ones as well — each printed on its own (its own
+   * reservation and its own log row), so one failure does not stop the rest. One approval covers
+   * the batch the approver sees; `onProgress` after each mailer.
    */
   async printBatch(
     session: Session,
-    input: { approval?: Approval | undefined },
+    input: { approval?: Approval | undefined; olderToo?: boolean | undefined },
     onProgress: (p: MailerBatchProgress) => void,
   ): Promise<{ batch: string; total: number; printed: number; results: MailerBatchItem[] }> {
-    await this.settleAbandoned();
-    const todo = (await this.deps.prints.queue({ states: ['awaiting_activation'] }))
-      .filter((e) => e.lastResult === null)
-      .slice(0, BATCH_LIMIT);
+    const { today, older } = await this.waitingByDay();
+    const todo = (input.olderToo ? [...older, ...today] : today).slice(0, BATCH_LIMIT);
     if (todo.length === 0) {
-      throw new AppError('MAILER_BATCH_EMPTY', 'No card is waiting for its first mailer. Nothing was printed.');
+      throw new AppError(
+        'MAILER_BATCH_EMPTY',
+        older.length > 0
+          ? `No card enrolled today is waiting for its mailer; ${older.length} from earlier days are: include older cards to print them. Nothing was printed.`
+          : 'No card is waiting for its first mailer. Nothing was printed.',
+      );
     }
     this.ready();
     const approver = await this.deps.dualControl.require('mailer.print', session, input.approval, {
       batch: todo.map((e) => e.cardRef),
+      olderToo: input.olderToo === true,
     });
     const batch = `B-${this.now().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;
     const results: MailerBatchItem[] = [];
@@ -235,7 +257,12 @@ export class MailerService {
       action: 'mailer.batch',
       object: batch,
       outcome: printed === results.length ? 'ok' : 'failed',
-      details: { total: results.length, printed, approvedBy: approver?.username ?? null },
+      details: {
+        total: results.length,
+        printed,
+        olderToo: input.olderToo === true,
+        approvedBy: approver?.username ?? null,
+      },
     });
     return { batch, total: results.length, printed, results };
   }

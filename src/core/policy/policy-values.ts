@@ -11,6 +11,7 @@ export const DEFAULT_POLICIES: Policies = {
   listLength: 100,
   codeDigits: 6,
   refillThreshold: 10,
+  verifyLookAhead: 10,
   listExpiryDays: 365,
   pinRetries: 3,
   activationRetries: 5,

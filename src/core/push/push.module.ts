@@ -3,9 +3,10 @@ import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import type { ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
-import { pushHandlers } from './push.ipc';
+import { pushHandlers, pushProgressTo } from './push.ipc';
 import { PushService } from './push.service';
 import { SealModeService } from './seal-mode.service';
+import { SmsExportService } from './sms-export.service';
 
 /**
  * The push of code lists over the reader, and the first list that follows activation at once
@@ -25,10 +26,20 @@ export function pushModule(
     lists: deps.lists,
     audit: core.audit,
   });
+  // The remote refill package of docs/remote-refill.md: the same list and envelope, by text message.
+  const sms = new SmsExportService({
+    keystore: core.keystore,
+    cards,
+    listRepo: deps.listRepo,
+    lists: deps.lists,
+    audit: core.audit,
+  });
   const unhook = deps.activation.afterActivation('first list', async (card) => {
     await deps.lists.queueNext(card.cardRecordId, 'first', card.actor);
-    const pushed = await service.pushNext(card.reader, card.actor);
+    // The activating window sees the first push's progress as it sees any other push.
+    const progress = card.clientId ? pushProgressTo(core.events, card.clientId, card.reader) : undefined;
+    const pushed = await service.pushNext(card.reader, card.actor, progress);
     return { message: pushed.seq ? `List ${pushed.seq} is on the card.` : 'No list was waiting for this card.' };
   });
-  return { handlers: pushHandlers({ service, sealMode, events: core.events }), close: unhook };
+  return { handlers: pushHandlers({ service, sealMode, sms, events: core.events }), close: unhook };
 }

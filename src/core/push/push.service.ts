@@ -12,6 +12,7 @@ import type { Keystore } from '../keystore/keystore.types';
 import type { ListRecord, ListRepository } from '../lists/list.repository';
 import { currentSealName, listSealFor } from './seal-target';
 import type { ListService } from '../lists/list.service';
+import { keyChanging } from './sms-export.service';
 
 // The two-phase push of a code list over the reader (docs/card-profile.md sections 7 and 12;
 // source 003 [0069]): the database records prepared → staged → committed → receipt verified →
@@ -138,6 +139,8 @@ export class PushService {
     const onItsWay = list;
     return this.deps.keystore.run(actor, async (ks) => {
       const port = new KeystoreCardKeyPort(ks);
+      // Nothing is sealed under the series a reprinted mailer replaced (docs/mailer.md).
+      if ((await ks.cardKeyState(record.n)).pendingSn !== null) throw keyChanging(record.n);
       if (committedEarlier && onItsWay.sealedFor?.startsWith('rsa:')) {
         return this.confirmPublicKeyList(card, port, record, onItsWay, state.keyVersion, actor, onStep, lowCodesQueued);
       }

@@ -5,6 +5,7 @@ import type { Keystore } from '../keystore/keystore.types';
 import type { ListRecord, ListRepository } from '../lists/list.repository';
 import { SYSTEM_ACTOR, type ListActor, type ListService } from '../lists/list.service';
 import type { FailureCounterRepository, FailureState } from './failure.repository';
+import type { PolicySource } from '../policy/policy.service';
 
 // Using a code, in core (issue 9 item 7): verify(N, code, index?) — the one service every channel
 // that checks a code goes through (the verification service of the next issue wraps it). The code
@@ -37,13 +38,11 @@ export type VerifyResult =
     }
   | { readonly accepted: false; readonly reason: RefusalReason };
 
-/**
- * How far ahead of the next expected index a code is still accepted. Codes are used forward only
- * (source 003 [0048]: the sequence index says which entries are current, the used mark that none is
- * reused): a code the cardholder read but never typed is skipped, never accepted later; a jump of
- * more than this many positions is refused as not the expected position.
- */
-export const LOOK_AHEAD = 10;
+// How far ahead of the next expected index a code is still accepted is the policy value
+// `verifyLookAhead` (default 10), read at each use. Codes are used forward only (source 003 [0048]:
+// the sequence index says which entries are current, the used mark that none is reused): a code the
+// cardholder read but never typed is skipped, never accepted later; a jump of that many positions
+// or more is refused as not the expected position.
 /** Without an index, this many positions behind the next expected one are checked too, to tell a replay from a typo. */
 export const LOOK_BEHIND = 10;
 
@@ -77,6 +76,7 @@ export class VerificationService {
     private readonly listService: ListService,
     private readonly keystore: KeystoreSource,
     private readonly audit: AuditService,
+    private readonly policies: PolicySource,
     private readonly now: () => Date = () => new Date(),
     private readonly actor: ListActor = SYSTEM_ACTOR,
     private readonly lockout: Lockout | null = null,
@@ -173,14 +173,16 @@ export class VerificationService {
     index: number | undefined,
   ): Promise<VerifyResult> {
     const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
-    const matched = await this.find(card, list, code, index);
+    // Read at each use: a policy change applies to the next code typed.
+    const lookAhead = this.policies.current().verifyLookAhead;
+    const matched = await this.find(card, list, code, index, lookAhead);
     if (matched === undefined) return refuse('wrong_code');
     const { position } = matched;
     if (position < list.nextIndex)
       return refuse((await this.lists.isUsed(list.id, position)) ? 'already_used' : 'not_expected_position');
-    if (position >= list.nextIndex + LOOK_AHEAD) return refuse('not_expected_position');
+    if (position >= list.nextIndex + lookAhead) return refuse('not_expected_position');
 
-    const mark = await this.lists.markUse(list.id, position, LOOK_AHEAD, this.now().toISOString());
+    const mark = await this.lists.markUse(list.id, position, lookAhead, this.now().toISOString());
     if (!mark) {
       // Another call won this index (or moved past it) between our read and our UPDATE.
       const again = await this.lists.byId(list.id);
@@ -199,7 +201,7 @@ export class VerificationService {
 
   /**
    * The position whose code matches. With an index, that one position is checked. Without, the
-   * positions from the next expected one forward (LOOK_AHEAD), then LOOK_BEHIND back; every
+   * positions from the next expected one forward (lookAhead), then LOOK_BEHIND back; every
    * candidate is checked, so the time does not tell where a match was.
    */
   private async find(
@@ -207,6 +209,7 @@ export class VerificationService {
     list: ListRecord,
     code: string,
     index: number | undefined,
+    lookAhead: number,
   ): Promise<{ position: number } | undefined> {
     if (list.mkVersion === null || list.sealedFor === null) return undefined;
     const ks = this.keystore.current();
@@ -223,7 +226,7 @@ export class VerificationService {
       index !== undefined
         ? [index]
         : [
-            ...range(list.nextIndex, Math.min(list.length, list.nextIndex + LOOK_AHEAD - 1)),
+            ...range(list.nextIndex, Math.min(list.length, list.nextIndex + lookAhead - 1)),
             ...range(Math.max(1, list.nextIndex - LOOK_BEHIND), list.nextIndex - 1).reverse(),
           ];
     let found: number | undefined;

@@ -81,6 +81,8 @@ export const mailerChannels = {
       entries: z.array(mailerQueueEntrySchema),
       destination: text(300),
       rendererReady: z.boolean(),
+      /** Cards waiting for their first mailer: enrolled today (the day's batch), and earlier. */
+      batch: z.object({ today: z.number().int(), older: z.number().int() }),
     }),
     access: MANAGERS,
     mutates: false,
@@ -93,8 +95,9 @@ export const mailerChannels = {
     mutates: true,
   }),
   'mailer:printBatch': channel({
-    summary: 'Print the mailers of every card awaiting activation that has none, each on its own, with progress',
-    input: z.object({ approval: approvalSchema.optional() }).strict(),
+    summary:
+      "Print the day's batch: the mailers of the cards enrolled today awaiting activation with none (olderToo: and earlier ones), each on its own, with progress",
+    input: z.object({ approval: approvalSchema.optional(), olderToo: z.boolean().optional() }).strict(),
     output: z.object({
       batch: text(40),
       total: z.number().int(),

@@ -68,6 +68,12 @@ export const policiesSchema = z
     listLength: whole('Codes per list', 20, 500),
     codeDigits: whole('Code digits', 6, 10),
     refillThreshold: whole('Refill threshold', 1, 200),
+    /**
+     * How many positions from the next expected one a code is accepted at (forward-only use,
+     * docs/lists.md). Each attempt is checked against this many codes, so a guesser's chance grows
+     * with it: at most 20.
+     */
+    verifyLookAhead: whole('Codes accepted ahead', 1, 20),
     listExpiryDays: whole('List expiry (days)', 30, 1095),
     pinRetries: whole('PIN retries', 3, 10),
     activationRetries: whole('Activation retries', 3, 10),

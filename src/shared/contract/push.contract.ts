@@ -1,11 +1,18 @@
 import { z } from 'zod';
 import { channel, text } from './define';
+import { cardNSchema } from './keys.contract';
 
 // Pushing a code list to the card in a reader (issue 9 item 6): the answer says what happened,
 // never what was sent. Progress arrives as `push:progress` events to the calling window only.
 
 /** Whoever has the cardholder's card at the desk. */
 const PUSHERS = ['clerk', 'manager', 'support'] as const;
+/**
+ * Who sends a list by text message: those who may request one (lists:requestRefill). One person is
+ * enough: the package is sealed to the card (encrypted and MACed under its key, signed by the
+ * issuer), so it carries nothing in clear that a second person would guard; only the card opens it.
+ */
+const SMS_SENDERS = ['manager', 'support'] as const;
 
 export const pushChannels = {
   'push:pushNext': channel({
@@ -42,6 +49,21 @@ export const pushChannels = {
     // A change of the keys a card's lists are sealed for, like a key rotation or an unblock: a
     // manager's step, not the clerk's routine (docs/push.md, "Public-key mode").
     access: ['manager'],
+    mutates: true,
+  }),
+  'push:exportSms': channel({
+    summary:
+      "Export the card's queued list as a remote refill package (text messages, docs/remote-refill.md); the list is marked sent",
+    input: z.object({ n: cardNSchema }).strict(),
+    output: z.object({
+      n: text(64),
+      seq: z.number().int(),
+      packageId: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{6}$/),
+      /** `OTAC1 <id> <i>/<n> <payload>`, in order, one SMS each. */
+      segments: z.array(z.string().max(160)).min(1).max(99),
+      resent: z.boolean(),
+    }),
+    access: SMS_SENDERS,
     mutates: true,
   }),
 };

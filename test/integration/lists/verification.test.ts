@@ -12,7 +12,7 @@ import type { KeystoreService } from '../../../src/core/keystore/keystore.servic
 import { SqliteListRepository, type ListRecord } from '../../../src/core/lists/list.repository';
 import { ListService, type ListActor } from '../../../src/core/lists/list.service';
 import { DEFAULT_POLICIES, StaticPolicySource, type Policies } from '../../../src/core/policy/policy.service';
-import { LOOK_AHEAD, VerificationService } from '../../../src/core/verification/verification.service';
+import { VerificationService } from '../../../src/core/verification/verification.service';
 import { codesFromPublicKeyEnvelope, rsaPublicKeyBytes } from '../../support/list-envelopes';
 import {
   BACKENDS,
@@ -53,7 +53,7 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
     audit = new AuditService(db, () => now);
     const policies = { current: () => policy } satisfies Pick<StaticPolicySource, 'current'>;
     service = new ListService(lists, cards, policies, audit, () => now);
-    verifier = new VerificationService(cards, lists, service, { current: () => ks }, audit, () => now);
+    verifier = new VerificationService(cards, lists, service, { current: () => ks }, audit, policies, () => now);
   });
   afterAll(async () => {
     db.close();
@@ -138,6 +138,31 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
     expect(accepted.length).toBeGreaterThanOrEqual(1);
   });
 
+  it('the forward window is the policy, read at each use: narrowed, a code once accepted is refused; widened, accepted', async () => {
+    const card = await newCard();
+    const { codes } = await pushList(card);
+    // Window 3: positions 1…3 serve; the fourth is refused, with nothing changed.
+    policy = { ...policy, verifyLookAhead: 3 };
+    const before = snapshot();
+    expect(await verifier.verify(card.n, codes[3] ?? '')).toEqual({ accepted: false, reason: 'wrong_code' });
+    expect(await verifier.verify(card.n, codes[3] ?? '', 4)).toEqual({
+      accepted: false,
+      reason: 'not_expected_position',
+    });
+    expect(snapshot()).toEqual(before);
+    expect(await verifier.verify(card.n, codes[2] ?? '')).toMatchObject({ accepted: true, index: 3 });
+    // Window 1: only the next expected code.
+    policy = { ...policy, verifyLookAhead: 1 };
+    expect(await verifier.verify(card.n, codes[4] ?? '', 5)).toEqual({
+      accepted: false,
+      reason: 'not_expected_position',
+    });
+    expect(await verifier.verify(card.n, codes[3] ?? '')).toMatchObject({ accepted: true, index: 4 });
+    // Widened to 15: a jump of 14 positions (beyond the default 10) is accepted.
+    policy = { ...policy, verifyLookAhead: 15 };
+    expect(await verifier.verify(card.n, codes[18] ?? '')).toMatchObject({ accepted: true, index: 19 });
+  });
+
   it('refuses with a precise reason and changes nothing: every reason', async () => {
     const card = await newCard();
     const { codes, list } = await pushList(card);
@@ -151,7 +176,8 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
     await check(card.n, codes[0] ?? '', 2, 'wrong_code'); // the right code at the wrong index
     await check(card.n, `${codes[0] ?? ''}0`, 1, 'wrong_code'); // a digit too many
     // Forward only: beyond the look-ahead window, and a skipped code behind the next expected one.
-    await check(card.n, codes[LOOK_AHEAD] ?? '', LOOK_AHEAD + 1, 'not_expected_position');
+    const lookAhead = DEFAULT_POLICIES.verifyLookAhead;
+    await check(card.n, codes[lookAhead] ?? '', lookAhead + 1, 'not_expected_position');
     expect(await verifier.verify(card.n, codes[3] ?? '')).toMatchObject({ accepted: true, index: 4 });
     await check(card.n, codes[1] ?? '', undefined, 'not_expected_position');
     await check(card.n, codes[1] ?? '', 2, 'not_expected_position');

@@ -454,6 +454,39 @@ describe('the day’s batch', () => {
   });
 });
 
+describe('the day’s batch is the day’s enrollments', () => {
+  it('prints today’s enrollments by default, older waiting cards only when asked; the counts come first', async () => {
+    const today = await cardAwaitingActivation(ws);
+    const older = await cardAwaitingActivation(ws);
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    ws.db.prepare('UPDATE cards SET enrolled_at = ? WHERE id = ?').run(twoDaysAgo, older.card.id);
+    const counts = async () =>
+      (value(await call(manager, 'mailer:queue', {})) as { batch: { today: number; older: number } }).batch;
+    expect(await counts()).toEqual({ today: 1, older: 1 });
+    const batch = async (olderToo?: boolean) =>
+      call(manager, 'mailer:printBatch', {
+        approval: await approvalFor(ws, manager, 'mailer.print', manager2),
+        ...(olderToo === undefined ? {} : { olderToo }),
+      });
+    const first = value(await batch()) as { total: number; results: { n: string; result: string }[] };
+    expect(first.results).toEqual([expect.objectContaining({ n: today.card.n, result: 'printed' })]);
+    expect(await counts()).toEqual({ today: 0, older: 1 });
+    // Nothing from today left: refused with what to do, nothing printed.
+    const jobs = printer.jobs.length;
+    const empty = await batch(false);
+    expect(empty).toMatchObject({ ok: false, error: { code: 'MAILER_BATCH_EMPTY' } });
+    expect(JSON.stringify(empty)).toContain('include older cards');
+    expect(printer.jobs.length).toBe(jobs);
+    const second = value(await batch(true)) as { results: { n: string; result: string }[] };
+    expect(second.results).toEqual([expect.objectContaining({ n: older.card.n, result: 'printed' })]);
+    expect(await counts()).toEqual({ today: 0, older: 0 });
+    const audited = auditRows(ws)
+      .filter((r) => r.action === 'mailer.batch')
+      .slice(-2);
+    expect(audited.map((r) => (JSON.parse(r.details) as { olderToo: boolean }).olderToo)).toEqual([false, true]);
+  });
+});
+
 describe('secret scan', () => {
   it('K appears only in the printed PDFs: not in the database, its WAL, the logs, the audit or any answer', async () => {
     await ws.checkpoints.idle();

@@ -14,6 +14,17 @@ describe('import boundaries', { timeout: 60_000 }, () => {
     ['src/core/workstation.ts', "import { imported } from '../main/index';", /imports none of them/],
     ['src/core/workstation.ts', "import { imported } from '../host/browser-host';", /imports none of them/],
     ['src/core/workstation.ts', "import { imported } from '../renderer/app/App';", /imports none of them/],
+    // The virtual card is injected by the process entries (training cards), never imported by the core.
+    [
+      'src/core/enrollment/training-stock.ts',
+      "import { imported } from '../../card-sim/virtual-card';",
+      /nor the card simulator/,
+    ],
+    [
+      'src/core/card/training-reader.ts',
+      "import { imported } from '../../card-sim/card-side';",
+      /nor the card simulator/,
+    ],
     ['src/core/card/apdu.codec.ts', "import { imported } from './protocol/card-session';", /codec layer/],
     ['src/core/card/apdu-send.ts', "import { imported } from './reader.service';", /codec layer/],
     ['src/core/card/reader.service.ts', "import { imported } from './protocol/secure-channel';", /reader layer/],
@@ -36,6 +47,7 @@ describe('import boundaries', { timeout: 60_000 }, () => {
     ['src/core/card/protocol/card-session.ts', "import { imported } from '../apdu-send';"],
     ['src/core/card/reader-monitor.service.ts', "import { imported } from './protocol/card-session';"],
     ['src/core/workstation.ts', "import { imported } from './card/reader-setup';"],
+    ['src/host/browser-host.ts', "import { imported } from '../card-sim/training-cards';"],
   ])('%s may: %s', async (file, line) => {
     expect(await restricted(file, line)).toEqual([]);
   });

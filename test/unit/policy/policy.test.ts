@@ -27,6 +27,9 @@ describe('policy validation', () => {
     ['passkeyAlphabet', 'emoji'],
     ['passkeyMaxFailures', 50],
     ['auditCheckpointEvery', 0],
+    ['verifyLookAhead', 0],
+    ['verifyLookAhead', 21],
+    ['verifyLookAhead', 2.5],
   ] as const)('rejects %s = %s', (field, bad) => {
     expect(policiesSchema.safeParse({ ...DEFAULT_POLICIES, [field]: bad }).success).toBe(false);
   });
@@ -85,6 +88,8 @@ describe('policy changes through the contract', () => {
 
   it('rejects out-of-range values at the contract, saving nothing', async () => {
     expect(await update(0, { maxFailedSignIns: 0 })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    expect(await update(0, { verifyLookAhead: 21 })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    expect(await update(0, { verifyLookAhead: 0 })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
     expect(value(await t.ws.router.dispatch(officer.client, 'policy:get', {}))).toMatchObject({ version: 0 });
   });
 

@@ -17,6 +17,7 @@ const NUMBER_FIELDS: [NumberKey, string][] = [
   ['listLength', 'Codes per list'],
   ['codeDigits', 'Code digits'],
   ['refillThreshold', 'Refill when unused codes fall to'],
+  ['verifyLookAhead', 'Codes accepted ahead of the next expected one'],
   ['listExpiryDays', 'List expiry (days)'],
   ['pinRetries', 'PIN retries'],
   ['activationRetries', 'Activation retries (wrong K)'],

@@ -1,16 +1,14 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { SessionInfo } from '../../../shared/contract/auth.contract';
 import type { Approval } from '../../../shared/contract/approval.contract';
 import type { CardInReader } from '../../../shared/contract/activation.contract';
-import { useAction, useCall, useEvent } from '../../api/client';
-import type { EventPayload } from '../../../shared/contract';
+import { useAction, useCall } from '../../api/client';
 import { useReaders } from '../../app/StatusBar';
 import { ApprovalDialog, ConfirmDialog } from '../../ui/dialogs';
 import { ErrorBanner } from '../../ui/forms';
 import { ActivationForm } from './ActivationForm';
+import { PushProgress, usePushProgress } from './PushProgress';
 import { SealModeForm } from './SealModeForm';
-
-type PushProgress = EventPayload<'push:progress'>;
 
 const LIFE_CYCLE_LABELS: Record<string, string> = {
   blank: 'blank',
@@ -64,14 +62,19 @@ export function CardsPage({ session }: { session: SessionInfo }) {
         </div>
       ) : null}
       <ErrorBanner error={view.error} />
-      {view.data ? <CardView view={view.data} session={session} /> : null}
+      {/* Keyed by the card: another card in the reader starts with no earlier outcome on show. */}
+      {view.data ? <CardView key={view.data.card?.cardId ?? ''} view={view.data} session={session} /> : null}
     </section>
   );
 }
 
 function CardView({ view, session }: { view: CardInReader; session: SessionInfo }) {
+  // Held here, not in the form: once the card is active the page's next action changes, and the
+  // first list's progress and outcome must stay on show.
+  const activate = useAction('activation:activate');
   if (!view.card) return <div className="empty-state">{view.note}</div>;
   const role = session.role;
+  const activating = view.nextAction === 'activate' || activate.isPending || activate.data !== undefined;
   return (
     <>
       <p className="banner" data-testid="card-note">
@@ -120,8 +123,8 @@ function CardView({ view, session }: { view: CardInReader; session: SessionInfo 
           ) : null}
         </tbody>
       </table>
-      {view.nextAction === 'activate' && (role === 'clerk' || role === 'manager') ? (
-        <ActivationForm reader={view.reader} triesLeft={view.card.activationTriesLeft} />
+      {activating && (role === 'clerk' || role === 'manager') ? (
+        <ActivationForm reader={view.reader} triesLeft={view.card.activationTriesLeft} activate={activate} />
       ) : null}
       {view.nextAction === 'unblock' && role === 'manager' ? <UnblockCard reader={view.reader} /> : null}
       {view.nextAction === 'rotate' && (role === 'clerk' || role === 'manager' || role === 'support') ? (
@@ -137,22 +140,9 @@ function CardView({ view, session }: { view: CardInReader; session: SessionInfo 
   );
 }
 
-const PUSH_STEPS: Record<PushProgress['step'], string> = {
-  reading: 'Reading the card',
-  sealing: 'Sealing the list in the keystore',
-  sending: 'Sending the list',
-  committing: 'The card is committing the list',
-  confirming: 'Checking the card’s receipt',
-  done: 'Done',
-};
-
 /** Pushes the card's next list (a refill, or one an interruption left half done), with progress. */
 function PushList({ reader }: { reader: string }) {
-  const [progress, setProgress] = useState<PushProgress | null>(null);
-  useEvent(
-    'push:progress',
-    useCallback((p: PushProgress) => setProgress(p), []),
-  );
+  const [progress, resetProgress] = usePushProgress(reader);
   const push = useAction('push:pushNext');
   const outcome = push.data;
   return (
@@ -162,12 +152,7 @@ function PushList({ reader }: { reader: string }) {
         A refill waiting for this card, or a push an interruption left half done, goes to the card now. Keep the card in
         the reader until it is done.
       </p>
-      {push.isPending && progress ? (
-        <div role="status">
-          <p>{PUSH_STEPS[progress.step]}</p>
-          {progress.total ? <progress max={progress.total} value={progress.sent ?? 0} aria-label="List sent" /> : null}
-        </div>
-      ) : null}
+      {push.isPending ? <PushProgress progress={progress} /> : null}
       {outcome ? (
         <div className="banner banner-ok" role="status">
           {outcome.outcome === 'nothing-to-push'
@@ -181,7 +166,7 @@ function PushList({ reader }: { reader: string }) {
         type="button"
         disabled={push.isPending}
         onClick={() => {
-          setProgress(null);
+          resetProgress();
           push.mutate({ reader });
         }}
       >

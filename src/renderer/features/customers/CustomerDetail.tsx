@@ -5,6 +5,7 @@ import { ErrorBanner } from '../../ui/forms';
 import { customerHref } from './CustomersPage';
 import { Pager } from '../../ui/table';
 import { AuditEntryCells } from '../audit/AuditEntryCells';
+import { SmsPackagePanel } from '../push/SmsPackagePanel';
 
 const STATE_LABELS: Record<CustomerCard['state'], string> = {
   enrolling: 'enrolling',
@@ -18,7 +19,15 @@ const HISTORY_PAGE = 20;
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '');
 
 /** `#/customers/<id>`: the record, the customer's cards and what happened to them. */
-export function CustomerDetail({ id, mayEdit }: { id: number; mayEdit: boolean }) {
+export function CustomerDetail({
+  id,
+  mayEdit,
+  maySendLists = false,
+}: {
+  id: number;
+  mayEdit: boolean;
+  maySendLists?: boolean;
+}) {
   const got = useCall('customers:get', { id });
   const [historyPage, setHistoryPage] = useState(1);
   const [oldestFirst, setOldestFirst] = useState(false);
@@ -118,6 +127,8 @@ export function CustomerDetail({ id, mayEdit }: { id: number; mayEdit: boolean }
           </tbody>
         </table>
       )}
+
+      {maySendLists ? <SmsPackagePanel cards={cards.filter((card) => card.state === 'active')} /> : null}
 
       <h2>History</h2>
       {history.length === 0 ? (

@@ -40,6 +40,8 @@ export function CustomersPage({ session }: { session: SessionInfo }) {
     return () => window.removeEventListener('hashchange', on);
   }, []);
   const mayEdit = (CUSTOMER_EDITORS as readonly string[]).includes(session.role);
+  // push:exportSms's roles: who may send a card its queued list by text message.
+  const maySendLists = session.role === 'manager' || session.role === 'support';
 
   switch (view.kind) {
     case 'list':
@@ -47,8 +49,12 @@ export function CustomersPage({ session }: { session: SessionInfo }) {
     case 'new':
       return mayEdit ? <CustomerFormPage id={null} /> : <CustomerList mayEdit={false} />;
     case 'show':
-      return <CustomerDetail id={view.id} mayEdit={mayEdit} />;
+      return <CustomerDetail id={view.id} mayEdit={mayEdit} maySendLists={maySendLists} />;
     case 'edit':
-      return mayEdit ? <CustomerFormPage id={view.id} /> : <CustomerDetail id={view.id} mayEdit={false} />;
+      return mayEdit ? (
+        <CustomerFormPage id={view.id} />
+      ) : (
+        <CustomerDetail id={view.id} mayEdit={false} maySendLists={maySendLists} />
+      );
   }
 }

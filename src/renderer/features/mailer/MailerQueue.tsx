@@ -10,7 +10,7 @@ import { Pager, SortableHeader } from '../../ui/table';
 
 type Intent =
   | { kind: 'print'; entry: MailerQueueEntryView }
-  | { kind: 'batch'; count: number }
+  | { kind: 'batch'; count: number; olderToo: boolean }
   | { kind: 'reprint'; entry: MailerQueueEntryView; reason: string };
 
 type Column = 'customerName' | 'n' | 'enrolledAt' | 'mailer';
@@ -49,6 +49,8 @@ export function MailerQueue() {
   const [notice, setNotice] = useState<string | null>(null);
   const [progress, setProgress] = useState<EventPayload<'mailer:progress'> | null>(null);
   const [results, setResults] = useState<MailerBatchItemView[] | null>(null);
+  // The day's batch is today's enrollments; older waiting cards only when the manager says so.
+  const [olderToo, setOlderToo] = useState(false);
 
   useEvent(
     'mailer:progress',
@@ -56,7 +58,8 @@ export function MailerQueue() {
   );
 
   const entries = queue.data?.entries ?? [];
-  const waiting = entries.filter((e) => e.mailer === 'to-print' && e.state === 'awaiting_activation');
+  const counts = queue.data?.batch ?? { today: 0, older: 0 };
+  const batchCount = counts.today + (olderToo ? counts.older : 0);
   const sorted = [...entries].sort((a, b) => {
     const c = String(a[sort]).localeCompare(String(b[sort]));
     return desc ? -c : c;
@@ -84,7 +87,7 @@ export function MailerQueue() {
             'The old mailer stops working once the card takes its new key at its next presentation.',
         );
       } else {
-        const out = await call('mailer:printBatch', { approval });
+        const out = await call('mailer:printBatch', { approval, olderToo: intent.olderToo });
         setResults(out.results);
         setNotice(`Batch ${out.batch}: ${out.printed} of ${out.total} mailers printed.`);
       }
@@ -130,11 +133,17 @@ export function MailerQueue() {
         <button
           type="button"
           className="primary"
-          disabled={waiting.length === 0 || pending || !queue.data?.rendererReady}
-          onClick={() => setConfirming({ kind: 'batch', count: waiting.length })}
+          disabled={batchCount === 0 || pending || !queue.data?.rendererReady}
+          onClick={() => setConfirming({ kind: 'batch', count: batchCount, olderToo })}
         >
-          Print the day’s batch ({waiting.length})
+          Print the day’s batch ({batchCount})
         </button>
+        {counts.older > 0 ? (
+          <label className="checkbox">
+            <input type="checkbox" checked={olderToo} onChange={(e) => setOlderToo(e.target.checked)} />
+            Include {counts.older} older waiting card{counts.older === 1 ? '' : 's'}
+          </label>
+        ) : null}
       </div>
       <ErrorBanner error={queue.error ?? error} />
       {notice ? (
