@@ -1,12 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OtacCard } from '../../src/core/card/protocol/card-session';
 import type { CardReaderService } from '../../src/core/card/reader.types';
 import { MAILER_ALPHABET, parseMailerKey } from '../../src/core/crypto/mailer-key-format';
 import { DEFAULT_POLICIES } from '../../src/core/policy/policy-values';
 import { normaliseN } from '../../src/core/enrollment/identification-code';
-import { prepareKeystore, withRetry } from '../support/activation-cards';
+import { nextCodeIn, prepareKeystore } from '../support/activation-cards';
 import { openDesk, type Desk } from '../support/browser';
 import { approve, fillCustomer, openPageByAddress, signIn, signOut } from '../support/desk-pages';
 import { pdfText, testMailer, type RecordingPrinter } from '../support/mailer';
@@ -141,14 +140,7 @@ describe('issuing codes to a card, end to end (browser mode, real pcscd)', () =>
 
     // The card gives its next code behind the PIN; the issuer accepts it once.
     const readers = desk.ws.readers as CardReaderService;
-    const code = await withRetry(() =>
-      readers.withCard(bed.readerName(0), async (t) => {
-        const card = new OtacCard(t);
-        await card.select();
-        await card.verifyPin(PIN);
-        return card.nextCode();
-      }),
-    );
+    const code = await nextCodeIn(readers, bed.readerName(0), PIN);
     expect(await desk.ws.verification.verify(n, code.code)).toMatchObject({ accepted: true, index: 1 });
     expect(await desk.ws.verification.verify(n, code.code)).toEqual({ accepted: false, reason: 'already_used' });
 

@@ -116,6 +116,38 @@ export async function withRetry<T>(fn: () => Promise<T>, attempts = 20): Promise
   }
 }
 
+/** The router's answer, waiting out the reader monitor's own read of the card (CARD_BUSY). */
+export function dispatchWhenFree(ws: Workstation, op: TestOperator, channel: string, input: unknown) {
+  return withRetry(async () => {
+    const r = await ws.router.dispatch(op.client, channel, input);
+    if (!r.ok && r.error.code === 'CARD_BUSY') throw Object.assign(new Error('busy'), { code: 'CARD_BUSY' });
+    return r;
+  });
+}
+
+/** The card in `reader`, selected, handed to `fn` (waiting out the monitor's own read). */
+export function onCardIn<T>(
+  readers: CardReaderService,
+  reader: string,
+  fn: (card: OtacCard) => Promise<T>,
+): Promise<T> {
+  return withRetry(() =>
+    readers.withCard(reader, async (t) => {
+      const card = new OtacCard(t);
+      await card.select();
+      return fn(card);
+    }),
+  );
+}
+
+/** What the cardholder reads off the card: VERIFY PIN, then NEXT CODE. */
+export function nextCodeIn(readers: CardReaderService, reader: string, pin: string) {
+  return onCardIn(readers, reader, async (card) => {
+    await card.verifyPin(pin);
+    return card.nextCode();
+  });
+}
+
 /** A typo a group check catches: one character of group 3 replaced by another from the alphabet. */
 export function withTypo(mailerKey: string): string {
   const groups = mailerKey.split('-');

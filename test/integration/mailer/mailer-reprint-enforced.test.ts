@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
 import { MAILER_ALPHABET } from '../../../src/core/crypto/mailer-key-format';
 import type { Workstation } from '../../../src/core/workstation';
-import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore, withRetry } from '../../support/activation-cards';
+import { CHEAP_SCRYPT, dispatchWhenFree, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { pdfText, testMailer } from '../../support/mailer';
 import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
@@ -29,12 +29,7 @@ describe('a reprint moves the card to its next key series at its next presentati
   let manager2: TestOperator;
   const mailer = testMailer();
 
-  const call = async (op: TestOperator, channel: string, input: unknown) =>
-    withRetry(async () => {
-      const r = await ws.router.dispatch(op.client, channel, input);
-      if (!r.ok && r.error.code === 'CARD_BUSY') throw Object.assign(new Error('busy'), { code: 'CARD_BUSY' });
-      return r;
-    });
+  const call = async (op: TestOperator, channel: string, input: unknown) => dispatchWhenFree(ws, op, channel, input);
   const keyOf = (job: number) => KEY_FORMAT.exec(pdfText(mailer.printer.jobs[job]!.pdf))?.[0] ?? '';
   const reprint = async (cardRef: number) =>
     value(

@@ -8,7 +8,14 @@ import { loadPackage, parseReceiptText, receiptText } from '../../../src/core/pu
 import { listSealFor } from '../../../src/core/push/seal-target';
 import { joinPackage, splitPackage } from '../../../src/core/push/sms-package';
 import type { Workstation } from '../../../src/core/workstation';
-import { cardDesk, personaliseAwaiting, withRetry, type AwaitingCard } from '../../support/activation-cards';
+import {
+  cardDesk,
+  dispatchWhenFree,
+  nextCodeIn,
+  onCardIn,
+  personaliseAwaiting,
+  type AwaitingCard,
+} from '../../support/activation-cards';
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { publicKeyOnCard } from '../../support/list-envelopes';
@@ -42,26 +49,10 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
       .prepare('SELECT seq, state, sealed_for FROM code_lists WHERE card_ref = ? ORDER BY seq')
       .all(awaiting.record.id) as { seq: number; state: string; sealed_for: string | null }[];
   const cardKeyOnCard = () => publicKeyOnCard(readCard(card).rsa);
-  const onCard = <T>(fn: (c: OtacCard) => Promise<T>) =>
-    withRetry(() =>
-      readers().withCard(reader, async (t) => {
-        const c = new OtacCard(t);
-        await c.select();
-        return fn(c);
-      }),
-    );
-  const nextCode = () =>
-    onCard(async (c) => {
-      await c.verifyPin(PIN);
-      return c.nextCode();
-    });
+  const onCard = <T>(fn: (c: OtacCard) => Promise<T>) => onCardIn(readers(), reader, fn);
+  const nextCode = () => nextCodeIn(readers(), reader, PIN);
   /** The router's answer, waiting out the reader monitor's own read of the card (CARD_BUSY). */
-  const dispatch = (op: TestOperator, channel: string, input: unknown) =>
-    withRetry(async () => {
-      const r = await ws.router.dispatch(op.client, channel, input);
-      if (!r.ok && r.error.code === 'CARD_BUSY') throw Object.assign(new Error('busy'), { code: 'CARD_BUSY' });
-      return r;
-    });
+  const dispatch = (op: TestOperator, channel: string, input: unknown) => dispatchWhenFree(ws, op, channel, input);
   const call = async (op: TestOperator, channel: string, input: unknown) => value(await dispatch(op, channel, input));
   const refill = () => call(manager, 'lists:requestRefill', { n: awaiting.record.n });
 

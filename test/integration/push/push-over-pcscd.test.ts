@@ -3,7 +3,14 @@ import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
 import { KeystoreCardKeyPort } from '../../../src/core/keystore/keystore-card-key-port';
 import type { Workstation } from '../../../src/core/workstation';
-import { cardDesk, personaliseAwaiting, withRetry, type AwaitingCard } from '../../support/activation-cards';
+import {
+  cardDesk,
+  dispatchWhenFree,
+  nextCodeIn,
+  onCardIn,
+  personaliseAwaiting,
+  type AwaitingCard,
+} from '../../support/activation-cards';
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
 import { createTestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
@@ -30,28 +37,11 @@ describe('pushing code lists over the reader (real pcscd + vpcd)', () => {
       seq: number;
       state: string;
     }[];
-  const onCard = <T>(fn: (card: OtacCard) => Promise<T>) =>
-    withRetry(() =>
-      readers().withCard(reader, async (t) => {
-        const card = new OtacCard(t);
-        await card.select();
-        return fn(card);
-      }),
-    );
-  const nextCode = () =>
-    onCard(async (card) => {
-      await card.verifyPin(PIN);
-      return card.nextCode();
-    });
+  const onCard = <T>(fn: (card: OtacCard) => Promise<T>) => onCardIn(readers(), reader, fn);
+  const nextCode = () => nextCodeIn(readers(), reader, PIN);
   /** A call that waits out the reader monitor's own read of the card (CARD_BUSY), then must succeed. */
   const call = async (op: TestOperator, channel: string, input: unknown): Promise<unknown> =>
-    value(
-      await withRetry(async () => {
-        const r = await ws.router.dispatch(op.client, channel, input);
-        if (!r.ok && r.error.code === 'CARD_BUSY') throw Object.assign(new Error('busy'), { code: 'CARD_BUSY' });
-        return r;
-      }),
-    );
+    value(await dispatchWhenFree(ws, op, channel, input));
   const push = () => call(clerk, 'push:pushNext', { reader });
 
   beforeAll(async () => {

@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
 import type { Workstation } from '../../../src/core/workstation';
-import { cardDesk, personaliseAwaiting, withRetry, type AwaitingCard } from '../../support/activation-cards';
+import {
+  cardDesk,
+  dispatchWhenFree,
+  personaliseAwaiting,
+  withRetry,
+  type AwaitingCard,
+} from '../../support/activation-cards';
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
 import { createTestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
@@ -38,12 +44,7 @@ describe('a queued list exported as an SMS package at the desk loads into the ca
     lists: ws.db.prepare('SELECT * FROM code_lists ORDER BY id').all(),
     audit: auditRows(ws).filter((r) => r.action === 'lists.sent_by_sms').length,
   });
-  const call = async (op: TestOperator, channel: string, input: unknown) =>
-    withRetry(async () => {
-      const r = await ws.router.dispatch(op.client, channel, input);
-      if (!r.ok && r.error.code === 'CARD_BUSY') throw Object.assign(new Error('busy'), { code: 'CARD_BUSY' });
-      return r;
-    });
+  const call = async (op: TestOperator, channel: string, input: unknown) => dispatchWhenFree(ws, op, channel, input);
   const exportSms = async (op: TestOperator) =>
     (await call(op, 'push:exportSms', { n: awaiting.record.n })) as
       | { ok: true; value: { seq: number; packageId: string; segments: string[]; resent: boolean } }
