@@ -5,6 +5,7 @@ import type { Logger } from '../core/log';
 import type { VerifyScope } from '../core/verification/verify-client.repository';
 import type { VerifyClient, VerifyClientService } from '../core/verification/verify-client.service';
 import type { VerificationService } from '../core/verification/verification.service';
+import type { VerificationSource } from '../core/verification/verification-events.repository';
 import { ServiceMetrics } from './metrics';
 import { DEFAULT_RATE_LIMIT, PerKeyRateLimiter, type RateLimit } from './rate-limit';
 import {
@@ -129,7 +130,7 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
       throw new HttpError(429, 'RATE_LIMITED', `Too many requests for this N. Try again in ${wait} s.`, {
         'retry-after': String(wait),
       });
-    const result = await deps.verification.verify(body.n, body.code, body.index);
+    const result = await deps.verification.verify(body.n, body.code, body.index, sourceOf(req));
     // No answer before the use mark (or the failure count) is on disk: a crash after "accepted" can
     // never let the code be accepted again. A refusal that wrote nothing waits for a sync too; it is
     // shared with the others in flight, and the answers stay in order of durability.
@@ -163,6 +164,12 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
   });
 
   return { app, metrics };
+}
+
+/** Where a refusal came from, for verify_rejections and suspicion_events: the client's key id. */
+function sourceOf(req: FastifyRequest): VerificationSource {
+  const client = clientOf.get(req);
+  return client ? `client:${client.keyId}` : 'client:unknown';
 }
 
 function sendError(reply: FastifyReply, e: HttpError): FastifyReply {

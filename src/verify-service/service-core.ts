@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../core/log';
 import { DbPolicySource } from '../core/policy/policy.service';
 import { SqliteFailureCounterRepository } from '../core/verification/failure.repository';
 import { VerificationService } from '../core/verification/verification.service';
+import { SqliteVerificationEventsRepository } from '../core/verification/verification-events.repository';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
 import { VerifyClientService } from '../core/verification/verify-client.service';
 import { WalSync } from './wal-sync';
@@ -95,10 +96,21 @@ export function openVerificationCore(opts: {
     const lists = new ListService(listRepo, cards, policies, audit, now);
     const keystore = new KeystoreHolder(opts.keystore, { cardSeries: new SqliteCardSeriesStore(db), audit, log });
     closers.add('keystore', () => keystore.lock(null));
-    const verification = new VerificationService(cards, listRepo, lists, keystore, audit, policies, now, undefined, {
-      failures: new SqliteFailureCounterRepository(db),
-      ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
-    });
+    const verification = new VerificationService(
+      cards,
+      listRepo,
+      lists,
+      keystore,
+      audit,
+      policies,
+      now,
+      undefined,
+      {
+        failures: new SqliteFailureCounterRepository(db),
+        ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
+      },
+      new SqliteVerificationEventsRepository(db),
+    );
     const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
     return { db, log, keystore, verification, clients, durability, durable, close: () => closers.closeAll() };
   } catch (err) {
