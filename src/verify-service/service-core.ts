@@ -15,6 +15,8 @@ import { VerificationService } from '../core/verification/verification.service';
 import { SqliteVerificationEventsRepository } from '../core/verification/verification-events.repository';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
 import { VerifyClientService } from '../core/verification/verify-client.service';
+import { ChallengeService } from '../core/verification/challenge.service';
+import { SqliteChallengeRepository } from '../core/verification/challenge.repository';
 import { WalSync } from './wal-sync';
 
 // The core the verification service runs on: the same classes and database file as the desk
@@ -48,6 +50,7 @@ export interface VerificationCore {
   readonly log: Logger;
   readonly keystore: KeystoreHolder;
   readonly verification: VerificationService;
+  readonly challenges: ChallengeService;
   readonly clients: VerifyClientService;
   readonly durability: Durability;
   /** Resolves when everything this connection committed so far is on disk. */
@@ -112,7 +115,25 @@ export function openVerificationCore(opts: {
       new SqliteVerificationEventsRepository(db),
     );
     const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
-    return { db, log, keystore, verification, clients, durability, durable, close: () => closers.closeAll() };
+    const challenges = new ChallengeService(
+      cards,
+      new SqliteChallengeRepository(db),
+      verification,
+      keystore,
+      audit,
+      now,
+    );
+    return {
+      db,
+      log,
+      keystore,
+      verification,
+      challenges,
+      clients,
+      durability,
+      durable,
+      close: () => closers.closeAll(),
+    };
   } catch (err) {
     void closers.closeAll();
     throw err;
