@@ -36,7 +36,22 @@ export function CloneCheck({ reader, n, session }: { reader: string; n: string; 
   useEffect(() => {
     if (asked.current) return;
     asked.current = true;
-    mutate({ reader }, { onSettled: () => void refetch() });
+    // The reader monitor (or a push) may hold the card for a moment: a busy card is asked again
+    // a few times before the page shows the error.
+    let tries = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const run = () =>
+      mutate(
+        { reader },
+        {
+          onSettled: () => void refetch(),
+          onError: (e) => {
+            if (e.code === 'CARD_BUSY' && ++tries < 4) timer = setTimeout(run, 400);
+          },
+        },
+      );
+    run();
+    return () => clearTimeout(timer);
   }, [mutate, reader, refetch]);
   const result = compare.data;
   const seq = result?.listSeq ?? null;
