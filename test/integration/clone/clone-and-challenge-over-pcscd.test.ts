@@ -176,9 +176,14 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     expect(uses()).toEqual([{ code_index: 1 }, { code_index: 2 }]); // no code used by a card-key answer
   });
 
-  it('the desk compares the card’s authenticated counters with the server’s: in step', async () => {
+  it('the desk compares the card’s authenticated counters with the server’s: in step, then the card ahead', async () => {
     const r = (await deskCall(clerk, 'clone:compareCounters', { reader })) as Record<string, unknown>;
     expect(r).toMatchObject({ verdict: 'in_step', listSeq: 1, cardUsed: 2, serverUsed: 2, drift: 0 });
+    // A code read and never typed: the card is ahead of the server — shown, and no suspicion.
+    expect((await nextCode()).index).toBe(3);
+    const ahead = (await deskCall(clerk, 'clone:compareCounters', { reader })) as Record<string, unknown>;
+    expect(ahead).toMatchObject({ verdict: 'card_ahead', cardUsed: 3, serverUsed: 2, drift: -1, suspicionId: null });
+    expect(ws.db.prepare('SELECT COUNT(*) AS n FROM suspicion_events').get()).toEqual({ n: 0 });
   });
 
   it('FIG. 5–7: a clone used first, then the genuine card: refused, the drift flagged, the table disabled', async () => {
@@ -193,16 +198,16 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
           .readers.some((r) => r.name === cloneReader && r.cardPresent),
       'clone present',
     );
-    // FIG. 5: the copy's codes 3, 4, 5 are verified by the bank before the genuine card is used again.
-    for (const expected of [3, 4, 5]) {
+    // FIG. 5: the copy's codes 4 to 7 are verified by the bank before the genuine card is used again.
+    for (const expected of [4, 5, 6, 7]) {
       const code = await nextCode(cloneReader);
       expect(code.index).toBe(expected);
       const r = await call(svc.url, '/v1/verify', { key: verifyKey, body: { n: awaiting.record.n, code: code.code } });
       expect(r.body).toMatchObject({ result: 'accepted', index: expected });
     }
-    // FIG. 6: the genuine card gives its next code, 3 — the server has it used.
+    // FIG. 6: the genuine card gives its next code, 4 — the server has it used.
     const genuine = await nextCode(reader);
-    expect(genuine.index).toBe(3);
+    expect(genuine.index).toBe(4);
     const refused = await call(svc.url, '/v1/verify', {
       key: verifyKey,
       body: { n: awaiting.record.n, code: genuine.code },
@@ -211,12 +216,12 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     let events = (await deskCall(clerk, 'clone:suspicions', { n: awaiting.record.n })) as {
       events: { id: number; kind: string; codeIndex: number | null; drift: number | null; source: string }[];
     };
-    expect(events.events[0]).toMatchObject({ kind: 'code_replayed', codeIndex: 3 });
+    expect(events.events[0]).toMatchObject({ kind: 'code_replayed', codeIndex: 4 });
     expect(events.events[0]?.source).toMatch(/^client:[0-9a-f]{16}$/);
 
-    // FIG. 7: the genuine card at the desk: 3 codes given out, the server accepted 5 — drift 2.
+    // FIG. 7: the genuine card at the desk: 4 codes given out, the server accepted 6 — drift 2.
     const compared = (await deskCall(clerk, 'clone:compareCounters', { reader })) as Record<string, unknown>;
-    expect(compared).toMatchObject({ verdict: 'probable_clone', cardUsed: 3, serverUsed: 5, drift: 2, listSeq: 1 });
+    expect(compared).toMatchObject({ verdict: 'probable_clone', cardUsed: 4, serverUsed: 6, drift: 2, listSeq: 1 });
     // Presented again: the same open event, not a second one.
     const again = (await deskCall(clerk, 'clone:compareCounters', { reader })) as Record<string, unknown>;
     expect(again.suspicionId).toBe(compared.suspicionId);
