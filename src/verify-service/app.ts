@@ -5,9 +5,16 @@ import type { Logger } from '../core/log';
 import type { VerifyScope } from '../core/verification/verify-client.repository';
 import type { VerifyClient, VerifyClientService } from '../core/verification/verify-client.service';
 import type { VerificationService } from '../core/verification/verification.service';
+import type { VerificationSource } from '../core/verification/verification-events.repository';
 import { ServiceMetrics } from './metrics';
 import { DEFAULT_RATE_LIMIT, PerKeyRateLimiter, type RateLimit } from './rate-limit';
+import type { ChallengeService } from '../core/verification/challenge.service';
 import {
+  CHALLENGE_MESSAGES,
+  ChallengeAnswer,
+  ChallengeAnswerRequest,
+  ChallengeIssued,
+  ChallengeRequest,
   REASON_MESSAGES,
   VerifyAnswer,
   VerifyRequest,
@@ -24,6 +31,8 @@ import {
 export interface VerifyAppDeps {
   readonly verification: Pick<VerificationService, 'verify'>;
   readonly clients: Pick<VerifyClientService, 'authenticate'>;
+  /** Challenge-response (scope challenge); without it the two routes answer 404. */
+  readonly challenges?: Pick<ChallengeService, 'issue' | 'answer'>;
   /** Resolves when every commit so far is on disk (service-core.ts "Durability"). */
   readonly durable: () => Promise<void>;
   /** Whether the keystore is open and the database answers, for /health. */
@@ -129,7 +138,7 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
       throw new HttpError(429, 'RATE_LIMITED', `Too many requests for this N. Try again in ${wait} s.`, {
         'retry-after': String(wait),
       });
-    const result = await deps.verification.verify(body.n, body.code, body.index);
+    const result = await deps.verification.verify(body.n, body.code, body.index, sourceOf(req));
     // No answer before the use mark (or the failure count) is on disk: a crash after "accepted" can
     // never let the code be accepted again. A refusal that wrote nothing waits for a sync too; it is
     // shared with the others in flight, and the answers stay in order of durability.
@@ -140,6 +149,42 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
     outcomes.set(req, result.accepted ? 'accepted' : result.reason);
     return reply.code(200).type('application/json').send(VerifyAnswer.parse(answer));
   });
+
+  const challenges = deps.challenges;
+  if (challenges) {
+    app.post('/v1/challenge', { onRequest: requireScope('challenge') }, async (req, reply) => {
+      const body = parseBody(ChallengeRequest, req.body, 'n');
+      const wait = limiter.take(body.n);
+      if (wait > 0)
+        throw new HttpError(429, 'RATE_LIMITED', `Too many requests for this N. Try again in ${wait} s.`, {
+          'retry-after': String(wait),
+        });
+      const issued = await challenges.issue(body.n, sourceOf(req));
+      await deps.durable(); // a challenge handed out is one the service still knows after a crash
+      outcomes.set(req, 'issued');
+      return reply.code(200).type('application/json').send(ChallengeIssued.parse(issued));
+    });
+
+    app.post('/v1/challenge/answer', { onRequest: requireScope('challenge') }, async (req, reply) => {
+      const body = parseBody(ChallengeAnswerRequest, req.body, 'challengeId and answer');
+      const result = await challenges.answer(body.challengeId, body.answer, sourceOf(req));
+      // As for verify: no answer before the use mark (and the challenge's single use) is on disk.
+      await deps.durable();
+      const answer: ChallengeAnswer = result.accepted
+        ? result.mode === 'code'
+          ? {
+              result: 'accepted',
+              mode: 'code',
+              index: result.index,
+              remaining: result.remaining,
+              refillQueued: result.refillQueued,
+            }
+          : { result: 'accepted', mode: 'card' }
+        : { result: 'rejected', reason: result.reason, message: CHALLENGE_MESSAGES[result.reason] };
+      outcomes.set(req, result.accepted ? 'accepted' : result.reason);
+      return reply.code(200).type('application/json').send(ChallengeAnswer.parse(answer));
+    });
+  }
 
   app.get('/health', async (req, reply) => {
     const r = deps.ready();
@@ -165,13 +210,19 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
   return { app, metrics };
 }
 
+/** Where a refusal came from, for verify_rejections and suspicion_events: the client's key id. */
+function sourceOf(req: FastifyRequest): VerificationSource {
+  const client = clientOf.get(req);
+  return client ? `client:${client.keyId}` : 'client:unknown';
+}
+
 function sendError(reply: FastifyReply, e: HttpError): FastifyReply {
   const body: ErrorAnswer = { error: { code: e.code, message: e.message } };
   return reply.code(e.status).headers(e.headers).type('application/json').send(body);
 }
 
 /** The body as the schema wants it, or the first thing wrong with it, named by field. */
-function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+function parseBody<S extends z.ZodType>(schema: S, body: unknown, fields = 'n, code and index'): z.infer<S> {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new HttpError(400, 'BAD_REQUEST', 'The body must be a JSON object such as {"n": "...", "code": "..."}.');
   const parsed = schema.safeParse(body);
@@ -179,7 +230,7 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   const issue = parsed.error.issues[0];
   if (issue?.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => `"${k.slice(0, 40)}"`).join(', ');
-    throw new HttpError(400, 'UNKNOWN_FIELD', `Unknown field ${keys}. The request takes n, code and index only.`);
+    throw new HttpError(400, 'UNKNOWN_FIELD', `Unknown field ${keys}. The request takes ${fields} only.`);
   }
   const field = issue?.path.join('.') || 'body';
   const what = issue?.code === 'invalid_type' && issue.input === undefined ? `${field} is missing` : issue?.message;
@@ -191,7 +242,9 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof AppError) {
     if (err.code === 'KEYSTORE_LOCKED')
       return new HttpError(503, 'KEYSTORE_LOCKED', 'The service cannot check codes: its keystore is not unlocked.');
-    if (err.code === 'VERIFY_BAD_INPUT') return new HttpError(400, 'BAD_REQUEST', err.message);
+    if (err.code === 'VERIFY_BAD_INPUT' || err.code === 'CHALLENGE_BAD_ANSWER')
+      return new HttpError(400, 'BAD_REQUEST', err.message);
+    if (err.code === 'CHALLENGE_UNKNOWN_N') return new HttpError(404, 'UNKNOWN_N', err.message);
   }
   const fastifyCode = (err as { code?: string }).code;
   switch (fastifyCode) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { REFUSAL_REASONS, type RefusalReason } from '../core/verification/verification.service';
+import type { ChallengeRefusal } from '../core/verification/challenge.service';
 
 // The service's JSON, once: these zod schemas check every body and answer, and the OpenAPI document
 // served at /openapi.json is generated from them (z.toJSONSchema), so the description cannot drift
@@ -61,6 +62,60 @@ export const VerifyRejected = z.strictObject({
 export const VerifyAnswer = z.discriminatedUnion('result', [VerifyAccepted, VerifyRejected]);
 export type VerifyAnswer = z.infer<typeof VerifyAnswer>;
 
+// Challenge-response (issue 10 item 2; docs/verification-service.md "Challenge-response").
+
+export const ChallengeRequest = z
+  .strictObject({ n: N })
+  .describe('Ask for a single-use challenge for the card N; hand it to the card (CHALLENGE RESPONSE)');
+export type ChallengeRequest = z.infer<typeof ChallengeRequest>;
+
+export const ChallengeIssued = z.strictObject({
+  challengeId: z.string().describe('Names the challenge when its answer is sent'),
+  challenge: z.string().describe('32 hex digits: the data of the card command CHALLENGE RESPONSE'),
+  expiresAt: z.string().describe('ISO-8601; after this the answer is refused'),
+});
+export type ChallengeIssued = z.infer<typeof ChallengeIssued>;
+
+export const ChallengeAnswerRequest = z
+  .strictObject({
+    challengeId: z.string().regex(/^[0-9a-f]{32}$/, 'challengeId is 32 lower-case hex digits'),
+    answer: z
+      .string()
+      .regex(/^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{42})$/, "answer is the card's response in hex: 42 digits, or 32")
+      .describe("The card's CHALLENGE RESPONSE answer, unchanged: with a code (42 hex digits) or the card key (32)"),
+  })
+  .describe("The card's answer to a challenge; a code answer marks that code used");
+export type ChallengeAnswerRequest = z.infer<typeof ChallengeAnswerRequest>;
+
+export const CHALLENGE_REFUSALS = [
+  ...REFUSAL_REASONS,
+  'unknown_challenge',
+  'challenge_expired',
+  'challenge_used',
+  'wrong_answer',
+] as const satisfies readonly ChallengeRefusal[];
+
+export const CHALLENGE_MESSAGES: Readonly<Record<ChallengeRefusal, string>> = {
+  ...REASON_MESSAGES,
+  wrong_code: 'The card’s answer does not match its code for this challenge. Ask for a new challenge.',
+  unknown_challenge: 'There is no such challenge. Ask for a new one.',
+  challenge_expired: 'The challenge expired before its answer came. Ask for a new one.',
+  challenge_used: 'This challenge was answered already; each is used once. Ask for a new one.',
+  wrong_answer: 'The card’s answer is not this card’s. Treat it as a possible copy and ask for a new challenge.',
+};
+
+export const ChallengeAnswer = z.discriminatedUnion('result', [
+  z.strictObject({
+    result: z.literal('accepted'),
+    mode: z.enum(['code', 'card']).describe('code: a code was used up; card: the card proved it holds its key'),
+    index: z.int().optional(),
+    remaining: z.int().optional(),
+    refillQueued: z.boolean().optional(),
+  }),
+  z.strictObject({ result: z.literal('rejected'), reason: z.enum(CHALLENGE_REFUSALS), message: z.string() }),
+]);
+export type ChallengeAnswer = z.infer<typeof ChallengeAnswer>;
+
 export const ERROR_CODES = [
   'BAD_JSON',
   'EMPTY_BODY',
@@ -73,6 +128,7 @@ export const ERROR_CODES = [
   'SCOPE_MISSING',
   'RATE_LIMITED',
   'NOT_FOUND',
+  'UNKNOWN_N',
   'KEYSTORE_LOCKED',
   'INTERNAL',
 ] as const;
@@ -133,6 +189,46 @@ export function openApiDocument(version: string): Record<string, unknown> {
             '413': error('The body is larger than the limit'),
             '415': error('The body is not application/json'),
             '429': error('Too many requests for this N; retry after the Retry-After header'),
+            '503': error('The keystore is not unlocked'),
+          },
+        },
+      },
+      '/v1/challenge': {
+        post: {
+          summary: 'Issue a single-use, expiring challenge for N (scope: challenge)',
+          security,
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: z.toJSONSchema(ChallengeRequest, { target: 'openapi-3.0' }) } },
+          },
+          responses: {
+            '200': { description: 'The challenge to hand to the card', content: json(ChallengeIssued) },
+            '400': error('Malformed JSON, an unknown field, or N out of its form'),
+            '401': error('No API key, or one that is unknown or revoked'),
+            '403': error('The API key lacks the challenge scope'),
+            '404': error('No card has this N'),
+            '429': error('Too many requests for this N'),
+          },
+        },
+      },
+      '/v1/challenge/answer': {
+        post: {
+          summary: "Check the card's answer to a challenge; a code answer marks the code used (scope: challenge)",
+          security,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: z.toJSONSchema(ChallengeAnswerRequest, { target: 'openapi-3.0' }) },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'Accepted (a use is on disk before this answer) or rejected',
+              content: json(ChallengeAnswer),
+            },
+            '400': error('Malformed JSON, an unknown field, or an answer out of its form'),
+            '401': error('No API key, or one that is unknown or revoked'),
+            '403': error('The API key lacks the challenge scope'),
             '503': error('The keystore is not unlocked'),
           },
         },

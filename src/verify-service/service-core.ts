@@ -12,8 +12,11 @@ import { createLogger, type Logger } from '../core/log';
 import { DbPolicySource } from '../core/policy/policy.service';
 import { SqliteFailureCounterRepository } from '../core/verification/failure.repository';
 import { VerificationService } from '../core/verification/verification.service';
+import { SqliteVerificationEventsRepository } from '../core/verification/verification-events.repository';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
 import { VerifyClientService } from '../core/verification/verify-client.service';
+import { ChallengeService } from '../core/verification/challenge.service';
+import { SqliteChallengeRepository } from '../core/verification/challenge.repository';
 import { WalSync } from './wal-sync';
 
 // The core the verification service runs on: the same classes and database file as the desk
@@ -47,6 +50,7 @@ export interface VerificationCore {
   readonly log: Logger;
   readonly keystore: KeystoreHolder;
   readonly verification: VerificationService;
+  readonly challenges: ChallengeService;
   readonly clients: VerifyClientService;
   readonly durability: Durability;
   /** Resolves when everything this connection committed so far is on disk. */
@@ -95,12 +99,41 @@ export function openVerificationCore(opts: {
     const lists = new ListService(listRepo, cards, policies, audit, now);
     const keystore = new KeystoreHolder(opts.keystore, { cardSeries: new SqliteCardSeriesStore(db), audit, log });
     closers.add('keystore', () => keystore.lock(null));
-    const verification = new VerificationService(cards, listRepo, lists, keystore, audit, policies, now, undefined, {
-      failures: new SqliteFailureCounterRepository(db),
-      ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
-    });
+    const verification = new VerificationService(
+      cards,
+      listRepo,
+      lists,
+      keystore,
+      audit,
+      policies,
+      now,
+      undefined,
+      {
+        failures: new SqliteFailureCounterRepository(db),
+        ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
+      },
+      new SqliteVerificationEventsRepository(db),
+    );
     const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
-    return { db, log, keystore, verification, clients, durability, durable, close: () => closers.closeAll() };
+    const challenges = new ChallengeService(
+      cards,
+      new SqliteChallengeRepository(db),
+      verification,
+      keystore,
+      audit,
+      now,
+    );
+    return {
+      db,
+      log,
+      keystore,
+      verification,
+      challenges,
+      clients,
+      durability,
+      durable,
+      close: () => closers.closeAll(),
+    };
   } catch (err) {
     void closers.closeAll();
     throw err;

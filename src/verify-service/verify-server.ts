@@ -59,6 +59,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   core.log.info('verify service keystore unlocked', { source });
   const { app } = buildVerifyApp({
     verification: core.verification,
+    challenges: core.challenges,
     clients: core.clients,
     durable: () => core.durable(),
     ready: () => ready(core),

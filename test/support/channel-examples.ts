@@ -28,6 +28,7 @@ import { addCustomer, cardReadIn, keystoreReadyToEnroll } from './enrollment';
 import { approvalFor, approvalOf, value, type TestOperator } from './operators';
 import { ADA } from './customers';
 import { cardRow } from './cards';
+import { SqliteVerificationEventsRepository } from '../../src/core/verification/verification-events.repository';
 import { cardAwaitingActivation } from './mailer';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
@@ -313,6 +314,49 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     input: async (c) => {
       const { reader } = await activeTrainingCard(c, await c.addOperator('clerk'));
       return { reader, mode: 'public-key' };
+    },
+  },
+  // An active card in the training reader: its authenticated counters against the server's (docs/clone-detection.md).
+  'clone:compareCounters': {
+    as: 'clerk',
+    readers: 'training',
+    auditAction: 'clone.counters_compared',
+    input: async (c) => {
+      const { reader } = await activeTrainingCard(c, c.caller as TestOperator);
+      return { reader };
+    },
+  },
+  'clone:suspicions': {
+    as: 'auditor',
+    input: async (c) => {
+      await cardRow(c.ws.db, { n: 'N-CLONE-1' });
+      return { n: 'N-CLONE-1' };
+    },
+  },
+  // An active card whose first list is active: the manager withdraws table 1 (a probable clone).
+  'clone:disableTable': {
+    as: 'manager',
+    readers: 'training',
+    auditAction: 'clone.table_disabled',
+    input: async (c) => {
+      const { awaiting } = await activeTrainingCard(c, await c.addOperator('clerk'));
+      return { n: awaiting.record.n, seq: 1 };
+    },
+  },
+  // A card with an open replay suspicion: support dismisses it.
+  'clone:resolve': {
+    as: 'support',
+    auditAction: 'clone.suspicion_resolved',
+    input: async (c) => {
+      const { card } = await cardRow(c.ws.db, { n: 'N-CLONE-2' });
+      const event = await new SqliteVerificationEventsRepository(c.ws.db).raise({
+        cardRef: card.id,
+        listRef: null,
+        kind: 'code_replayed',
+        source: 'desk',
+        at: new Date().toISOString(),
+      });
+      return { n: 'N-CLONE-2', id: event.id, resolution: 'dismissed' };
     },
   },
   // An active card (its first list pushed by activation) with a refill queued: it goes out by text message.

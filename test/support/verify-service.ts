@@ -91,6 +91,7 @@ export async function startService(
   await core.keystore.unlock(KEYSTORE_PASSPHRASE, SERVICE_ACTOR);
   const { app } = buildVerifyApp({
     verification: core.verification,
+    challenges: core.challenges,
     clients: core.clients,
     durable: core.durable,
     ready: () => ({ keystore: core.keystore.currentOrNull() !== null, database: true }),

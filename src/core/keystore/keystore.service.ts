@@ -236,6 +236,15 @@ export class KeystoreService implements Keystore {
   async checkListCode(list: CodeListRef, index: number, code: string): Promise<boolean> {
     return this.lists.check(list, index, code);
   }
+  async checkCodeChallengeAnswer(
+    card: CardKeyHandle,
+    list: CodeListRef,
+    index: number,
+    challenge: Uint8Array,
+    mac: Uint8Array,
+  ): Promise<boolean> {
+    return this.lists.checkChallengeAnswer(card, list, index, challenge, mac);
+  }
   async verifyReceipt(receiptKey: ReceiptKeyHandle, message: Uint8Array, mac: Uint8Array): Promise<boolean> {
     return this.profile.verifyReceipt(receiptKey, message, mac);
   }

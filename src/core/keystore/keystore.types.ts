@@ -356,6 +356,18 @@ export interface Keystore {
   issueCodeList(target: CodeListTarget, request: CodeListRequest): Promise<IssuedCodeList>;
   /** True when `code` is code `index` of the list, compared in constant time; false otherwise. */
   checkListCode(list: CodeListRef, index: number, code: string): Promise<boolean>;
+  /**
+   * A card's answer to a challenge with a code (profile 8.2, P1 01): true when `mac` is the card's
+   * MAC over the challenge and code `index` of the list, under the challenge key derived from the
+   * card key. Neither the code nor a key leaves the keystore; false otherwise.
+   */
+  checkCodeChallengeAnswer(
+    card: CardKeyHandle,
+    list: CodeListRef,
+    index: number,
+    challenge: Uint8Array,
+    mac: Uint8Array,
+  ): Promise<boolean>;
   /** Destroys a transport key, a session's keys or a receipt key; the handle is refused afterwards. */
   release(handle: EphemeralHandle): Promise<void>;
 

@@ -5,11 +5,19 @@ import { encodeListBody, encodeSignedList } from '../card/protocol/list-format';
 import { CardError } from '../card/card-error';
 import { hotp } from '../crypto/hotp';
 import { AppError } from '../errors';
+import { codeChallengeMessage } from '../card/protocol/challenge-response';
 import type { CardKeyService } from './card-key.service';
 import type { CardProfileKeyService } from './card-profile-keys.service';
 import type { IssuerKeyService } from './issuer-key.service';
 import type { KeystoreBackend } from './keystore-backend';
-import type { AuditSink, CodeListRef, CodeListRequest, CodeListTarget, IssuedCodeList } from './keystore.types';
+import type {
+  AuditSink,
+  CardKeyHandle,
+  CodeListRef,
+  CodeListRequest,
+  CodeListTarget,
+  IssuedCodeList,
+} from './keystore.types';
 import type { KeyRegistry } from './key-registry';
 
 // Code lists inside the keystore (issue 9 item 5, docs/keystore.md "Code lists"). A list's secret
@@ -69,14 +77,8 @@ export class ListCodeService {
 
   /** Match or no match of one presented code, compared in constant time; nothing else comes out. */
   check(list: CodeListRef, index: number, code: string): boolean {
-    const spec = refSpec(list);
-    if (!Number.isInteger(index) || index < 1 || index > spec.length) return false;
-    if (typeof list.sealedFor !== 'string' || !/^(card:|rsa:)/.test(list.sealedFor)) return false;
-    const mk = this.registry.byVersion('master', list.mkVersion);
-    if (!mk) throw noMasterKey();
-    const secret = this.backend.deriveBytes(mk.id, listSecretKdfInput(spec, list.sealedFor));
-    const expected = Buffer.from(hotp(secret, index, spec.digits), 'latin1');
-    secret.fill(0);
+    const expected = this.expectedCode(list, index);
+    if (!expected) return false;
     const presented = Buffer.from(typeof code === 'string' ? code : '', 'latin1');
     try {
       // timingSafeEqual needs equal lengths: a wrong length is compared against itself, then refused.
@@ -86,6 +88,49 @@ export class ListCodeService {
       expected.fill(0);
       presented.fill(0);
     }
+  }
+
+  /**
+   * The card's answer to a challenge with a code (profile 8.2, P1 01): true when `mac` is
+   * CMAC(CK, '01' || card id || index || challenge || code `index` of the list), CK derived from the
+   * card key inside the keystore. The code is made here and wiped; the caller learns match or not.
+   */
+  checkChallengeAnswer(
+    card: CardKeyHandle,
+    list: CodeListRef,
+    index: number,
+    challenge: Uint8Array,
+    mac: Uint8Array,
+  ): boolean {
+    if (!(challenge instanceof Uint8Array) || challenge.length < 1 || challenge.length > 64) return false;
+    if (!(mac instanceof Uint8Array)) return false;
+    const expected = this.expectedCode(list, index);
+    if (!expected) return false;
+    const message = codeChallengeMessage(
+      Buffer.from(list.cardId),
+      index,
+      Buffer.from(challenge),
+      expected.toString('latin1'),
+    );
+    try {
+      return this.profile.verifyChallengeResponse(card, list.cardId, message, mac);
+    } finally {
+      expected.fill(0);
+      message.fill(0);
+    }
+  }
+
+  /** Code `index` of the list (latin1 bytes, to be wiped by the caller); undefined when out of range. */
+  private expectedCode(list: CodeListRef, index: number): Buffer | undefined {
+    const spec = refSpec(list);
+    if (!Number.isInteger(index) || index < 1 || index > spec.length) return undefined;
+    if (typeof list.sealedFor !== 'string' || !/^(card:|rsa:)/.test(list.sealedFor)) return undefined;
+    const mk = this.registry.byVersion('master', list.mkVersion);
+    if (!mk) throw noMasterKey();
+    const secret = this.backend.deriveBytes(mk.id, listSecretKdfInput(spec, list.sealedFor));
+    const expected = Buffer.from(hotp(secret, index, spec.digits), 'latin1');
+    secret.fill(0);
+    return expected;
   }
 
   /** The one key a list may be sealed for, as a name: `card:<N>` or `rsa:<SHA-256 of the SPKI>`. */

@@ -1,6 +1,7 @@
 import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import { SqliteFailureCounterRepository } from '../verification/failure.repository';
+import { SqliteVerificationEventsRepository } from '../verification/verification-events.repository';
 import { VerificationService } from '../verification/verification.service';
 import { SqliteListRepository, type ListRepository } from './list.repository';
 import { ListService } from './list.service';
@@ -31,6 +32,7 @@ export function listsModule(core: Core): FeatureModule<ReturnType<typeof listsHa
     {
       failures: new SqliteFailureCounterRepository(core.db),
     },
+    new SqliteVerificationEventsRepository(core.db),
   );
   return { handlers: listsHandlers({ lists, cards, audit: core.audit }), lists, listRepo: repo, verification };
 }

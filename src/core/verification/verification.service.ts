@@ -5,6 +5,13 @@ import type { Keystore } from '../keystore/keystore.types';
 import type { ListRecord, ListRepository } from '../lists/list.repository';
 import { SYSTEM_ACTOR, type ListActor, type ListService } from '../lists/list.service';
 import type { FailureCounterRepository, FailureState } from './failure.repository';
+import type { CodeListRef } from '../keystore/keystore.types';
+import type {
+  NewSuspicion,
+  SuspicionKind,
+  VerificationEventsRepository,
+  VerificationSource,
+} from './verification-events.repository';
 import type { PolicySource } from '../policy/policy.service';
 
 // Using a code, in core (issue 9 item 7): verify(N, code, index?) — the one service every channel
@@ -69,6 +76,27 @@ export interface KeystoreSource {
   current(): Keystore;
 }
 
+/**
+ * Whether the presented proof is code `position` of the list, checked inside the keystore: the
+ * typed code (verify), or a card's MAC over a challenge and that code (challenge.service.ts).
+ */
+export type CodeProof = (ks: Keystore, list: CodeListRef, position: number) => Promise<boolean>;
+
+/** What a decision saw, for the record of a refusal (filled as the decision goes). */
+interface Seen {
+  card?: CardRecord;
+  list?: ListRecord;
+  position?: number;
+}
+
+/** The refusals that raise a suspicion event (source 003, docs/clone-detection.md). */
+const SUSPICIOUS: Partial<Record<RefusalReason, SuspicionKind>> = {
+  already_used: 'code_replayed',
+  table_disabled: 'disabled_table_used',
+  card_blocked: 'blocked_card_used',
+  card_terminated: 'blocked_card_used',
+};
+
 export class VerificationService {
   constructor(
     private readonly cards: CardRepository,
@@ -80,6 +108,8 @@ export class VerificationService {
     private readonly now: () => Date = () => new Date(),
     private readonly actor: ListActor = SYSTEM_ACTOR,
     private readonly lockout: Lockout | null = null,
+    /** Where refusals and suspicions are recorded; without it (tests of verify alone) nothing is. */
+    private readonly events: VerificationEventsRepository | null = null,
   ) {}
 
   /**
@@ -89,12 +119,33 @@ export class VerificationService {
    */
   private readonly perCard = new Map<number, Promise<unknown>>();
 
-  async verify(n: string, code: string, index?: number): Promise<VerifyResult> {
+  async verify(n: string, code: string, index?: number, source: VerificationSource = 'desk'): Promise<VerifyResult> {
     if (typeof n !== 'string' || typeof code !== 'string')
       throw new AppError('VERIFY_BAD_INPUT', 'N and the code are text. Check the request.');
+    const typed = code.trim();
+    return this.decideAndRecord(n, index, (ks, ref, position) => ks.checkListCode(ref, position, typed), source);
+  }
+
+  /**
+   * The same decision and use mark as `verify` for a code proven another way than by typing it: the
+   * card's answer to a challenge (profile 8.2 P1 01), which names its index and MACs the code.
+   */
+  async useProvenCode(n: string, index: number, proof: CodeProof, source: VerificationSource): Promise<VerifyResult> {
+    if (typeof n !== 'string') throw new AppError('VERIFY_BAD_INPUT', 'N is text. Check the request.');
+    return this.decideAndRecord(n, index, proof, source);
+  }
+
+  private async decideAndRecord(
+    n: string,
+    index: number | undefined,
+    proof: CodeProof,
+    source: VerificationSource,
+  ): Promise<VerifyResult> {
     if (index !== undefined && (!Number.isInteger(index) || index < 1 || index > 0xffff))
       throw new AppError('VERIFY_BAD_INPUT', 'The code index is a whole number from 1. Check the request.');
-    const result = await this.decide(n.trim(), code.trim(), index);
+    const seen: Seen = {};
+    const result = await this.decide(n.trim(), proof, index, seen);
+    if (!result.accepted) await this.record(n, result.reason, seen, source);
     this.audit.append({
       ...this.actor,
       action: result.accepted ? 'verification.accepted' : 'verification.refused',
@@ -129,11 +180,35 @@ export class VerificationService {
     return cleared !== null;
   }
 
-  private async decide(n: string, code: string, index: number | undefined): Promise<VerifyResult> {
+  /** The refusal's row, and the suspicion (with its audit entry) it raises: source 003. */
+  private async record(n: string, reason: RefusalReason, seen: Seen, source: VerificationSource): Promise<void> {
+    if (!this.events) return;
+    const at = this.now().toISOString();
+    const cardRef = seen.card?.id ?? null;
+    const listRef = seen.list?.id ?? null;
+    const kind = SUSPICIOUS[reason];
+    const suspicion: NewSuspicion | null =
+      kind && cardRef !== null
+        ? { cardRef, listRef, kind, codeIndex: reason === 'already_used' ? (seen.position ?? null) : null, source, at }
+        : null;
+    const raised = await this.events.recordRefusal({ cardRef, listRef, reason, source, at }, suspicion);
+    if (raised) {
+      this.audit.append({
+        ...this.actor,
+        action: 'verification.suspicion',
+        object: `card:${n.trim()}`,
+        outcome: 'denied',
+        details: { id: raised.id, kind: raised.kind, index: raised.codeIndex, source },
+      });
+    }
+  }
+
+  private async decide(n: string, proof: CodeProof, index: number | undefined, seen: Seen): Promise<VerifyResult> {
     const card = await this.cards.byN(n);
     if (!card) return { accepted: false, reason: 'unknown_n' };
+    seen.card = card;
     const before = this.perCard.get(card.id) ?? Promise.resolve();
-    const run = before.then(() => this.decideFor(card, code, index));
+    const run = before.then(() => this.decideFor(card, proof, index, seen));
     const settled = run.catch(() => undefined);
     this.perCard.set(card.id, settled);
     void settled.then(() => {
@@ -142,18 +217,24 @@ export class VerificationService {
     return run;
   }
 
-  private async decideFor(card: CardRecord, code: string, index: number | undefined): Promise<VerifyResult> {
+  private async decideFor(
+    card: CardRecord,
+    proof: CodeProof,
+    index: number | undefined,
+    seen: Seen,
+  ): Promise<VerifyResult> {
     const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
     if (card.state === 'blocked') return refuse('card_blocked');
     if (card.state === 'terminated') return refuse('card_terminated');
     if (card.state !== 'active') return refuse('card_not_active');
     const list = await this.lists.current(card.id);
     if (!list) return refuse('no_active_list');
+    seen.list = list;
     if (list.state === 'disabled') return refuse('table_disabled');
     if (Date.parse(list.expiresAt) <= this.now().getTime()) return refuse('table_expired');
     if (this.lockout && (await this.lockout.failures.get(card.id))?.lockedAt) return refuse('too_many_failures');
 
-    const result = await this.match(card, list, code, index);
+    const result = await this.match(card, list, proof, index, seen);
     if (this.lockout) {
       if (result.accepted) await this.lockout.failures.recordSuccess(card.id);
       else if (COUNTED.has(result.reason))
@@ -169,15 +250,17 @@ export class VerificationService {
   private async match(
     card: CardRecord,
     list: ListRecord,
-    code: string,
+    proof: CodeProof,
     index: number | undefined,
+    seen: Seen,
   ): Promise<VerifyResult> {
     const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
     // Read at each use: a policy change applies to the next code typed.
     const lookAhead = this.policies.current().verifyLookAhead;
-    const matched = await this.find(card, list, code, index, lookAhead);
+    const matched = await this.find(card, list, proof, index, lookAhead);
     if (matched === undefined) return refuse('wrong_code');
     const { position } = matched;
+    seen.position = position;
     if (position < list.nextIndex)
       return refuse((await this.lists.isUsed(list.id, position)) ? 'already_used' : 'not_expected_position');
     if (position >= list.nextIndex + lookAhead) return refuse('not_expected_position');
@@ -207,7 +290,7 @@ export class VerificationService {
   private async find(
     card: CardRecord,
     list: ListRecord,
-    code: string,
+    proof: CodeProof,
     index: number | undefined,
     lookAhead: number,
   ): Promise<{ position: number } | undefined> {
@@ -231,7 +314,7 @@ export class VerificationService {
           ];
     let found: number | undefined;
     for (const position of candidates) {
-      const ok = position <= list.length && (await ks.checkListCode(ref, position, code));
+      const ok = position <= list.length && (await proof(ks, ref, position));
       if (ok && found === undefined) found = position;
     }
     return found === undefined ? undefined : { position: found };

@@ -3,6 +3,7 @@ import { activationChannels } from './activation.contract';
 import { adminChannels } from './admin.contract';
 import { auditChannels } from './audit.contract';
 import { authChannels } from './auth.contract';
+import { cloneChannels } from './clone.contract';
 import { customersChannels } from './customers.contract';
 import { dualControlChannels } from './dual-control.contract';
 import { enrollmentChannels } from './enrollment.contract';
@@ -36,6 +37,7 @@ export const contract = {
   ...mailerChannels,
   ...pushChannels,
   ...activationChannels,
+  ...cloneChannels,
 } as const;
 
 export type Contract = typeof contract;

@@ -19,6 +19,8 @@ import {
   parseEnvelope,
 } from '../../../src/core/card/protocol/list-envelope';
 import { INS } from '../../../src/core/card/protocol/profile.constants';
+import { codeChallengeMessage } from '../../../src/core/card/protocol/challenge-response';
+import { aesCmac } from '../../../src/core/crypto/aes-cmac';
 import {
   aesEcbBlock,
   counterBytes,
@@ -480,6 +482,18 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         await record(`verifyChallengeResponse#${hi}`, () =>
           ks.verifyChallengeResponse(as, CARD_ID, Buffer.alloc(25), Buffer.alloc(16)),
         );
+        await record(`checkCodeChallengeAnswer#${hi}`, () =>
+          ks.checkCodeChallengeAnswer(
+            as,
+            { ...codeRequest(9), mkVersion: 1, sealedFor: `card:${N}` },
+            1,
+            Buffer.alloc(16),
+            Buffer.alloc(16),
+          ),
+        );
+        await record(`checkCodeChallengeAnswer#${hi}:list`, () =>
+          ks.checkCodeChallengeAnswer(as, as, 1, Buffer.alloc(16), Buffer.alloc(16)),
+        );
       }
       // Chains: every byte string handed out so far, fed back as an SM response and a receipt to every handle.
       const seen = new Set<string>();
@@ -732,8 +746,10 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
       expect(codes.length).toBe(9 * 50);
       const leaks = codeLeaks(distinct([...outputs, { call: 'audit', value: fx.audit }]), known, ivs);
       expect(leaks).toEqual([]);
-      // checkListCode answers a boolean or refuses; never anything else.
-      for (const o of outputs.filter((x) => x.call.startsWith('checkListCode')))
+      // checkListCode and checkCodeChallengeAnswer answer a boolean or refuse; never anything else.
+      for (const o of outputs.filter(
+        (x) => x.call.startsWith('checkListCode') || x.call.startsWith('checkCodeChallengeAnswer'),
+      ))
         expect(typeof o.value === 'boolean' || o.value instanceof Error, o.call).toBe(true);
       // A list id under a handle of card N made a list sealed under K: its codes, too, are in no opening above.
       expect(outputs.some((o) => o.call.startsWith('issueCodeList#0:card') && !(o.value instanceof Error))).toBe(true);
@@ -769,6 +785,19 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         if (myCodes[i - 1] !== cardCodes[i - 1])
           expect(await ks.checkListCode(ref, i, myCodes[i - 1] ?? '')).toBe(false);
       }
+      // The card's answer to a challenge with code i (profile 8.2): true for the card's MAC, false for
+      // the caller's own code at that index, another index or another challenge; the code never comes back.
+      const challenge = Buffer.alloc(16, 0x5a);
+      const ck = deriveChallengeKey(K(N, 1), CARD_ID);
+      const answer = (i: number, code: string) => aesCmac(ck, codeChallengeMessage(CARD_ID, i, challenge, code));
+      const handle = await ks.cardKey(N);
+      expect(await ks.checkCodeChallengeAnswer(handle, ref, 2, challenge, answer(2, cardCodes[1] ?? ''))).toBe(true);
+      expect(await ks.checkCodeChallengeAnswer(handle, ref, 3, challenge, answer(2, cardCodes[1] ?? ''))).toBe(false);
+      expect(await ks.checkCodeChallengeAnswer(handle, ref, 2, Buffer.alloc(16), answer(2, cardCodes[1] ?? ''))).toBe(
+        false,
+      );
+      if (myCodes[1] !== cardCodes[1])
+        expect(await ks.checkCodeChallengeAnswer(handle, ref, 2, challenge, answer(2, myCodes[1] ?? ''))).toBe(false);
       // Wrong lengths, indexes outside the list, a ref naming no sealing key: false, and nothing thrown that says more.
       expect(await ks.checkListCode(ref, 1, `${cardCodes[0] ?? ''}0`)).toBe(false);
       expect(await ks.checkListCode(ref, 0, cardCodes[0] ?? '')).toBe(false);

@@ -13,6 +13,7 @@ import { SqliteListRepository, type ListRecord } from '../../../src/core/lists/l
 import { ListService, type ListActor } from '../../../src/core/lists/list.service';
 import { DEFAULT_POLICIES, StaticPolicySource, type Policies } from '../../../src/core/policy/policy.service';
 import { VerificationService } from '../../../src/core/verification/verification.service';
+import { SqliteVerificationEventsRepository } from '../../../src/core/verification/verification-events.repository';
 import { codesFromPublicKeyEnvelope, rsaPublicKeyBytes } from '../../support/list-envelopes';
 import {
   BACKENDS,
@@ -40,6 +41,9 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
   let audit: AuditService;
   let service: ListService;
   let verifier: VerificationService;
+  /** The same decision, recording refusals and suspicions (the desk's and the service's composition). */
+  let recorder: VerificationService;
+  let events: SqliteVerificationEventsRepository;
   let now = new Date('2026-12-02T10:00:00.000Z');
   let policy: Policies = { ...DEFAULT_POLICIES, listLength: 30, refillThreshold: 5, codeDigits: 8 };
 
@@ -54,6 +58,19 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
     const policies = { current: () => policy } satisfies Pick<StaticPolicySource, 'current'>;
     service = new ListService(lists, cards, policies, audit, () => now);
     verifier = new VerificationService(cards, lists, service, { current: () => ks }, audit, policies, () => now);
+    events = new SqliteVerificationEventsRepository(db);
+    recorder = new VerificationService(
+      cards,
+      lists,
+      service,
+      { current: () => ks },
+      audit,
+      policies,
+      () => now,
+      undefined,
+      null,
+      events,
+    );
   });
   afterAll(async () => {
     db.close();
@@ -203,6 +220,72 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
     const text = JSON.stringify(details);
     for (const c of codes) expect(text).not.toContain(c);
     expect(text).toContain('table_disabled');
+  });
+
+  it('records every refusal with its source; a replay, a disabled table, a blocked card raise a suspicion (audited)', async () => {
+    const card = await newCard();
+    const { codes, list } = await pushList(card);
+    const rejections = () =>
+      db
+        .prepare('SELECT card_ref, list_ref, reason, source FROM verify_rejections WHERE card_ref IS ? ORDER BY id')
+        .all(card.id);
+    const uses = () => db.prepare('SELECT * FROM code_uses ORDER BY list_ref, code_index').all();
+    expect(await recorder.verify(card.n, codes[0] ?? '', undefined, 'client:abcdef0123456789')).toMatchObject({
+      accepted: true,
+    });
+    expect(rejections()).toEqual([]); // an acceptance is no refusal
+    const marked = uses();
+    // The replay: refused, recorded, a code_replayed suspicion naming the index, an audit entry.
+    expect(await recorder.verify(card.n, codes[0] ?? '', undefined, 'client:abcdef0123456789')).toEqual({
+      accepted: false,
+      reason: 'already_used',
+    });
+    expect(await recorder.verify(card.n, '00000000', 5)).toMatchObject({ accepted: false }); // a typo: no suspicion
+    await cards.transition(card.id, ['active'], 'blocked', now.toISOString());
+    expect(await recorder.verify(card.n, codes[1] ?? '')).toEqual({ accepted: false, reason: 'card_blocked' });
+    await cards.transition(card.id, ['blocked'], 'active', now.toISOString());
+    await service.disable(list.id, MANAGER, 'suspected clone');
+    expect(await recorder.verify(card.n, codes[1] ?? '')).toEqual({ accepted: false, reason: 'table_disabled' });
+    expect(await recorder.verify('N-NOBODY', codes[1] ?? '')).toEqual({ accepted: false, reason: 'unknown_n' });
+    expect(uses()).toEqual(marked); // no refusal marked anything
+    expect(rejections()).toEqual([
+      { card_ref: card.id, list_ref: list.id, reason: 'already_used', source: 'client:abcdef0123456789' },
+      { card_ref: card.id, list_ref: list.id, reason: 'wrong_code', source: 'desk' },
+      { card_ref: card.id, list_ref: null, reason: 'card_blocked', source: 'desk' },
+      { card_ref: card.id, list_ref: list.id, reason: 'table_disabled', source: 'desk' },
+    ]);
+    expect(db.prepare('SELECT reason FROM verify_rejections WHERE card_ref IS NULL').all()).toContainEqual({
+      reason: 'unknown_n',
+    });
+    const raised = (await events.suspicionsForCard(card.id)).reverse();
+    expect(raised.map((e) => [e.kind, e.codeIndex, e.listRef, e.source, e.resolution])).toEqual([
+      ['code_replayed', 1, list.id, 'client:abcdef0123456789', null],
+      ['blocked_card_used', null, null, 'desk', null],
+      ['disabled_table_used', null, list.id, 'desk', null],
+    ]);
+    const audited = db
+      .prepare(`SELECT details FROM audit_log WHERE action = 'verification.suspicion' AND object = ?`)
+      .all(`card:${card.n}`) as { details: string }[];
+    expect(audited.map((a) => (JSON.parse(a.details) as { kind: string }).kind)).toEqual([
+      'code_replayed',
+      'blocked_card_used',
+      'disabled_table_used',
+    ]);
+    expect(await events.refusalCountsForCard(card.id)).toEqual({
+      already_used: 1,
+      wrong_code: 1,
+      card_blocked: 1,
+      table_disabled: 1,
+    });
+    // Resolving is a compare-and-set: the second call finds nothing open.
+    const first = raised[0];
+    if (!first) throw new Error('no event');
+    expect(await events.resolve(first.id, 'dismissed', 'mia', now.toISOString())).toMatchObject({
+      resolution: 'dismissed',
+    });
+    expect(await events.resolve(first.id, 'card_reported', 'mia', now.toISOString())).toBeNull();
+    expect((await events.resolveOpenForCard(card.id, 'table_disabled', 'mia', now.toISOString())).length).toBe(2);
+    expect(await events.openSuspicionsForCard(card.id)).toEqual([]);
   });
 
   it('refill: the server count at the threshold queues the next list once; manual and card-flag requests join it', async () => {

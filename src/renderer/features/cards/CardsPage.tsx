@@ -7,6 +7,7 @@ import { useReaders } from '../../app/StatusBar';
 import { ApprovalDialog, ConfirmDialog } from '../../ui/dialogs';
 import { ErrorBanner } from '../../ui/forms';
 import { ActivationForm } from './ActivationForm';
+import { CloneCheck } from './CloneCheck';
 import { PushProgress, usePushProgress } from './PushProgress';
 import { SealModeForm } from './SealModeForm';
 
@@ -129,6 +130,9 @@ function CardView({ view, session }: { view: CardInReader; session: SessionInfo 
       {view.nextAction === 'unblock' && role === 'manager' ? <UnblockCard reader={view.reader} /> : null}
       {view.nextAction === 'rotate' && (role === 'clerk' || role === 'manager' || role === 'support') ? (
         <PushList reader={view.reader} />
+      ) : null}
+      {view.nextAction === 'rotate' && view.record && (role === 'clerk' || role === 'manager' || role === 'support') ? (
+        <CloneCheck reader={view.reader} n={view.record.n} session={session} />
       ) : null}
       {view.nextAction === 'rotate' && view.record && role === 'manager' ? (
         <SealModeForm reader={view.reader} sealMode={view.record.sealMode} />
