@@ -95,14 +95,18 @@ export class VerificationService {
     if (index !== undefined && (!Number.isInteger(index) || index < 1 || index > 0xffff))
       throw new AppError('VERIFY_BAD_INPUT', 'The code index is a whole number from 1. Check the request.');
     const result = await this.decide(n.trim(), code.trim(), index);
-    this.audit.append({
-      ...this.actor,
-      action: result.accepted ? 'verification.accepted' : 'verification.refused',
-      object: `card:${n}`,
-      outcome: result.accepted ? 'ok' : 'denied',
-      // The index and the reason; never the code.
-      details: result.accepted ? { index: result.index, remaining: result.remaining } : { reason: result.reason },
-    });
+    // An acceptance is recorded by its use mark (code_uses: list, index, time), written in the same
+    // transaction that decides it; an audit-chain entry per use would double that record and
+    // serialise every verification on the chain's hash (docs/verification-service.md "Scale").
+    // A refusal changes no row of its own, so it keeps its audit entry: the reason, never the code.
+    if (!result.accepted)
+      this.audit.append({
+        ...this.actor,
+        action: 'verification.refused',
+        object: `card:${n}`,
+        outcome: 'denied',
+        details: { reason: result.reason },
+      });
     return result;
   }
 
@@ -151,12 +155,15 @@ export class VerificationService {
     if (!list) return refuse('no_active_list');
     if (list.state === 'disabled') return refuse('table_disabled');
     if (Date.parse(list.expiresAt) <= this.now().getTime()) return refuse('table_expired');
-    if (this.lockout && (await this.lockout.failures.get(card.id))?.lockedAt) return refuse('too_many_failures');
+    const failures = this.lockout ? await this.lockout.failures.get(card.id) : null;
+    if (failures?.lockedAt) return refuse('too_many_failures');
 
     const result = await this.match(card, list, code, index);
     if (this.lockout) {
-      if (result.accepted) await this.lockout.failures.recordSuccess(card.id);
-      else if (COUNTED.has(result.reason))
+      // Only a card with failures in a row has a count to reset: most acceptances write nothing here.
+      if (result.accepted) {
+        if (failures && failures.consecutive > 0) await this.lockout.failures.recordSuccess(card.id);
+      } else if (COUNTED.has(result.reason))
         await this.lockout.failures.recordFailure(
           card.id,
           this.lockout.limit ?? FAILURE_LIMIT,
