@@ -98,6 +98,9 @@ export function seedUsage(db: Database, opts: SeedOptions): SeedResult {
             WHEN i % 2 = 0 THEN ((i / 2) * 7919) % ${spread + 1}
             ELSE -(((i / 2) * 7919) % ${spread + 1}) END)`;
 
+  // One card in 41 is near the end of its list (10–19 codes left): its refill is due.
+  const listLength = `(CASE WHEN i % 41 = 7 THEN ${usedCount} + 10 + i % 10 ELSE ${length} END)`;
+
   db.transaction(() => {
     db.exec(`${series(cards)}
       INSERT INTO customers (id, customer_ref, full_name, name_key, address_line1, postal_code, city, country,
@@ -125,12 +128,12 @@ export function seedUsage(db: Database, opts: SeedOptions): SeedResult {
       INSERT INTO code_lists (id, card_ref, seq, list_id, length, digits, threshold, expires_at, state,
                               queued_by_trigger, mk_version, sealed_for, body_hash, next_index, used_count,
                               refill_due, created_at, created_by, state_changed_at, activated_at)
-      SELECT ${list0} + 1 + i, ${card0} + 1 + i, 1, printf('5eed%028x', ${cardOffset0} + i), ${length}, 6,
+      SELECT ${list0} + 1 + i, ${card0} + 1 + i, 1, printf('5eed%028x', ${cardOffset0} + i), ${listLength}, 6,
              ${threshold}, ${iso(`${nowEpoch} + ${365 * DAY}`)},
              CASE WHEN i % 500 = 499 THEN 'disabled' ELSE 'active' END, 'first', ${mkVersion},
              'card:7' || printf('%011d', ${cardOffset0} + i), printf('%064x', ${cardOffset0} + i),
              ${usedCount} + 1, ${usedCount},
-             CASE WHEN ${length} - ${usedCount} <= ${threshold} THEN 1 ELSE 0 END,
+             CASE WHEN ${listLength} - ${usedCount} <= ${threshold} THEN 1 ELSE 0 END,
              ${iso(`${activatedEpoch} - ${3 * DAY}`)}, 'seed', ${iso(activatedEpoch)}, ${iso(activatedEpoch)}
         FROM s`);
     step('code_lists', cards);
