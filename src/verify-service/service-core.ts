@@ -14,6 +14,7 @@ import { SqliteFailureCounterRepository } from '../core/verification/failure.rep
 import { VerificationService } from '../core/verification/verification.service';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
 import { VerifyClientService } from '../core/verification/verify-client.service';
+import { BatchCommit } from './batch-commit';
 import { WalSync } from './wal-sync';
 
 // The core the verification service runs on: the same classes and database file as the desk
@@ -95,10 +96,23 @@ export function openVerificationCore(opts: {
     const lists = new ListService(listRepo, cards, policies, audit, now);
     const keystore = new KeystoreHolder(opts.keystore, { cardSeries: new SqliteCardSeriesStore(db), audit, log });
     closers.add('keystore', () => keystore.lock(null));
-    const verification = new VerificationService(cards, listRepo, lists, keystore, audit, policies, now, undefined, {
-      failures: new SqliteFailureCounterRepository(db),
-      ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
-    });
+    // Group mode: the verifications of one event-loop turn share a transaction (batch-commit.ts).
+    const batch = durability === 'group' ? new BatchCommit(db) : null;
+    const verification = new VerificationService(
+      cards,
+      listRepo,
+      lists,
+      keystore,
+      audit,
+      policies,
+      now,
+      undefined,
+      {
+        failures: new SqliteFailureCounterRepository(db),
+        ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
+      },
+      batch ? batch.run : undefined,
+    );
     const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
     return { db, log, keystore, verification, clients, durability, durable, close: () => closers.closeAll() };
   } catch (err) {

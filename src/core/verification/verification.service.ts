@@ -65,6 +65,13 @@ export interface Lockout {
   readonly limit?: number;
 }
 
+/**
+ * Where a verification's writes are committed. The default: each statement (or repository
+ * transaction) on its own. The verification service passes its group commit (src/verify-service/
+ * batch-commit.ts): the verifications of one event-loop turn share one transaction and one fsync.
+ */
+export type CommitScope = <T>(work: () => Promise<T>) => Promise<T>;
+
 export interface KeystoreSource {
   current(): Keystore;
 }
@@ -80,6 +87,7 @@ export class VerificationService {
     private readonly now: () => Date = () => new Date(),
     private readonly actor: ListActor = SYSTEM_ACTOR,
     private readonly lockout: Lockout | null = null,
+    private readonly commitScope: CommitScope = (work) => work(),
   ) {}
 
   /**
@@ -94,6 +102,10 @@ export class VerificationService {
       throw new AppError('VERIFY_BAD_INPUT', 'N and the code are text. Check the request.');
     if (index !== undefined && (!Number.isInteger(index) || index < 1 || index > 0xffff))
       throw new AppError('VERIFY_BAD_INPUT', 'The code index is a whole number from 1. Check the request.');
+    return this.commitScope(() => this.verifyNow(n, code, index));
+  }
+
+  private async verifyNow(n: string, code: string, index: number | undefined): Promise<VerifyResult> {
     const result = await this.decide(n.trim(), code.trim(), index);
     // An acceptance is recorded by its use mark (code_uses: list, index, time), written in the same
     // transaction that decides it; an audit-chain entry per use would double that record and
