@@ -79,6 +79,10 @@ export function openVerificationCore(opts: {
     log = createLogger(join(opts.dataDir, 'logs', 'verify-service.log'), opts.echoLog ?? false);
     const db = openDatabase(join(opts.dataDir, 'workstation.db'));
     closers.add('database', () => db.close());
+    // SQLite's default page cache is 2 MiB; at a million cards every verification's card, list and
+    // use pages then come from the kernel (a read syscall each). 256 MiB keeps the hot index and
+    // table pages in this process (docs/verification-service.md "Scale").
+    db.pragma('cache_size = -262144');
     let durable: () => Promise<void> = () => Promise.resolve();
     if (durability === 'full') db.pragma('synchronous = FULL');
     else {
