@@ -46,6 +46,15 @@ describe('query plans at scale', () => {
       expect(await v.verify(card.n, '000000', 3)).toMatchObject({ accepted: false });
       expect(await v.verify(card.n, codes[2] ?? '', 3)).toMatchObject({ accepted: true });
       expect(await v.verify('no-such-card', '123456')).toMatchObject({ reason: 'unknown_n' });
+      // A seeded card's list names the keystore's master key: its code is computed and compared (a
+      // wrong one is refused as wrong_code, not as a missing key).
+      const seededIndex = (
+        desk.ws.db
+          .prepare('SELECT l.next_index AS i FROM code_lists l JOIN cards c ON c.id = l.card_ref WHERE c.n = ?')
+          .get(seededN(0)) as { i: number }
+      ).i;
+      const wrong = await v.verify(seededN(0), '00000000', seededIndex);
+      expect(wrong).toEqual({ accepted: false, reason: 'wrong_code' });
     } finally {
       BetterSqlite3.prototype.prepare = realPrepare;
     }
