@@ -158,13 +158,15 @@ function usageQueryTimes(desk: Desk, report: Report): void {
   // A quarter of the seeded year: the review's usual range.
   const from = new Date(now - 120 * 86_400_000).toISOString();
   const to = new Date(now - 30 * 86_400_000).toISOString();
-  // A seeded card used in that quarter (found by a short walk: one in three lists qualifies).
+  // A seeded card whose uses (16 h apart, about a month of them) lie in that quarter: activated in
+  // its first two months (found by a short walk: one in six lists qualifies).
+  const activatedBy = new Date(now - 60 * 86_400_000).toISOString();
   const { n, customerId } = db
     .prepare(
       `SELECT c.n, c.customer_id AS customerId FROM code_lists l JOIN cards c ON c.id = l.card_ref
         WHERE c.n GLOB '7[0-9]*' AND l.used_count > 0 AND l.activated_at >= ? AND l.activated_at < ? LIMIT 1`,
     )
-    .get(from, to) as { n: string; customerId: number };
+    .get(from, activatedBy) as { n: string; customerId: number };
   const seeded = { n, customerId, branch: 'Branch 01', from, to };
   for (const q of USAGE_QUERIES) {
     const stmt = db.prepare(q.sql);
