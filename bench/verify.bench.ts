@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { seedUsage } from '../scripts/seed-usage';
 import { openDatabase } from '../src/core/db/database';
-import type { Durability } from '../src/verify-service/service-core';
+import { USAGE_QUERIES } from '../test/support/usage-queries';
 import {
   call,
   cardWithCodes,
@@ -10,18 +14,29 @@ import {
   startServiceProcess,
   type Desk,
 } from '../test/support/verify-service';
+import { measureYubiserver, peerUnavailable } from './yubiserver-peer';
 
-// Accepted verifications per second over HTTP on loopback (issue 10 item 1): the real service, in its
-// own process, beside a desk, each acceptance on disk before its answer, at 1 and 32 concurrent clients (one stream of
-// in-order codes per card), in both durability modes (group commit; synchronous=FULL). In the same
-// run, the baselines: core `verify` called in-process (same database, same durability wait, no
-// HTTP), and the storage floor: durable single-row updates grouped 32 per commit on the same file
-// system and SQLite settings (WAL, synchronous=FULL), so the service's cost over its disk is a ratio.
-// Requests carry the index the card shows beside the code (one keystore check each; without it,
-// verify checks up to 20 positions).
+// Durable verifications per second over HTTP on loopback (issue 10 item 5 and "Done when"), on a
+// database seeded to scale (scripts/seed-usage.ts: OTAC_BENCH_CARDS cards, default 1,000,000, and
+// OTAC_BENCH_USES uses, default 20 per card; a smaller seed for a quick run). The real service runs
+// in its own process (`npm run serve:verify`, group commit: every acceptance on disk before its
+// answer); autocannon drives it at 1 and at 32 concurrent connections with keep-alive. In the same
+// run, on the same filesystem:
+// - the storage floor: durable single-row use-mark UPDATEs grouped 32 per commit, WAL and
+//   synchronous=FULL, on the same SQLite settings: the disk's own limit for this write;
+// - yubiserver (Debian's C HOTP validation server on SQLite) with 100k tokens at concurrency 1, the
+//   peer the issue names (skipped with a line saying why when it is not installed);
+// - core `verify` called in-process (no HTTP), to tell HTTP's share from core's;
+// - the usage review's main queries (test/support/usage-queries.ts) at that size.
+// Requests carry the index beside the code (one keystore check each).
 
 type Report = (name: string, value: number, unit: string) => void;
-const CODES_PER_CARD = 80; // below the refill threshold of the default 100-code list
+/** Codes used per card: below the refill threshold of the default 100-code list (no refill work mid-run). */
+const CODES_PER_CARD = 80;
+const CARDS = Number(process.env['OTAC_BENCH_CARDS'] ?? 1_000_000);
+const USES = Number(process.env['OTAC_BENCH_USES'] ?? CARDS * 20);
+/** Cards (each 80 codes) for the run at 32 connections: 8 per connection, at most 32 of them in flight. */
+const CARDS_AT_32 = Number(process.env['OTAC_BENCH_CARDS_AT_32'] ?? 256);
 
 interface Run {
   readonly perSecond: number;
@@ -29,50 +44,75 @@ interface Run {
   readonly p99: number;
 }
 
-function summarise(latencies: number[], seconds: number): Run {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  return { perSecond: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
+interface Stream {
+  readonly n: string;
+  readonly codes: readonly string[];
+  next: number;
 }
 
-async function overHttp(desk: Desk, durability: Durability, clients: number): Promise<Run> {
-  const cards = await Promise.all(Array.from({ length: clients }, () => cardWithCodes(desk.ws)));
-  const key = await clientKey(desk.ws.db, 'verify');
-  // The service in its own process, as `npm run serve:verify` runs it: the clients here do not take
-  // its CPU, and the answers cross a real loopback socket.
-  const svc = await startServiceProcess(desk.dataDir, {
-    OTAC_VERIFY_DURABILITY: durability,
-    OTAC_VERIFY_RATE_PER_N: '1000/1000',
-  });
-  try {
-    const latencies: number[] = [];
-    const t0 = performance.now();
-    await Promise.all(
-      cards.map(async ({ card, codes }) => {
-        for (let i = 0; i < CODES_PER_CARD; i++) {
-          const s = performance.now();
-          const res = await call(svc.url, '/v1/verify', { key, body: { n: card.n, code: codes[i], index: i + 1 } });
-          latencies.push(performance.now() - s);
-          if ((res.body as { result?: string }).result !== 'accepted')
-            throw new Error(`not accepted: ${JSON.stringify(res.body)}`);
-        }
-      }),
-    );
-    return summarise(latencies, (performance.now() - t0) / 1000);
-  } finally {
-    await svc.stop();
+/** Cards with lists made the desk's way (sealed, pushed, activated), for the load. */
+async function streams(desk: Desk, count: number): Promise<Stream[]> {
+  const out: Stream[] = [];
+  for (let i = 0; i < count; i++) {
+    const { card, codes } = await cardWithCodes(desk.ws);
+    out.push({ n: card.n, codes, next: 0 });
   }
+  return out;
 }
 
-async function inProcess(desk: Desk, durability: Durability): Promise<Run> {
-  const { card, codes } = await cardWithCodes(desk.ws);
-  const svc = await startService(desk.dataDir, { durability });
+/**
+ * autocannon over `connections` keep-alive connections. A card's codes go in order: a card is handed
+ * to a request only when its previous answer has come back (it waits in `ready` meanwhile), so no two
+ * codes of one card are ever in flight together and every answer must be "accepted".
+ */
+async function load(url: string, key: string, cards: Stream[], connections: number): Promise<Run> {
+  const ready = [...cards];
+  const total = cards.length * CODES_PER_CARD;
+  let accepted = 0;
+  let other = '';
+  const result = await autocannon({
+    url,
+    connections,
+    pipelining: 1,
+    amount: total,
+    timeout: 30,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/verify',
+        setupRequest: (req, context) => {
+          const s = ready.shift();
+          if (!s) throw new Error('no card ready: more connections than cards');
+          context['stream'] = s;
+          const index = s.next + 1;
+          s.next++;
+          return { ...req, body: JSON.stringify({ n: s.n, code: s.codes[index - 1], index }) };
+        },
+        onResponse: (status, body, context) => {
+          const s = context['stream'] as Stream;
+          if (status === 200 && body.includes('"accepted"')) accepted++;
+          else other ||= `${status} ${body.slice(0, 200)}`;
+          if (s.next < CODES_PER_CARD) ready.push(s);
+        },
+      },
+    ],
+  });
+  if (accepted !== total || result.errors || result.timeouts)
+    throw new Error(`${total - accepted} of ${total} not accepted (${result.errors} errors): ${other}`);
+  return { perSecond: accepted / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+async function inProcess(desk: Desk): Promise<Run> {
+  const [stream] = await streams(desk, 1);
+  if (!stream) throw new Error('no card');
+  const svc = await startService(desk.dataDir, { durability: 'group' });
   try {
     const latencies: number[] = [];
     const t0 = performance.now();
     for (let i = 0; i < CODES_PER_CARD; i++) {
       const s = performance.now();
-      const r = await svc.core.verification.verify(card.n, codes[i] ?? '', i + 1);
+      const r = await svc.core.verification.verify(stream.n, stream.codes[i] ?? '', i + 1);
       await svc.core.durable();
       latencies.push(performance.now() - s);
       if (!r.accepted) throw new Error(`not accepted: ${r.reason}`);
@@ -81,6 +121,12 @@ async function inProcess(desk: Desk, durability: Durability): Promise<Run> {
   } finally {
     await svc.close();
   }
+}
+
+function summarise(latencies: number[], seconds: number): Run {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { perSecond: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
 }
 
 /** Durable single-row updates, 32 per commit, WAL + synchronous=FULL, beside the desk's database. */
@@ -96,7 +142,7 @@ function storageFloor(dataDir: string): number {
   });
   let rows = 0;
   const t0 = performance.now();
-  while (performance.now() - t0 < 1000) {
+  while (performance.now() - t0 < 2000) {
     batch(rows);
     rows += 32;
   }
@@ -105,24 +151,91 @@ function storageFloor(dataDir: string): number {
   return rate;
 }
 
+/** The median of 5 runs of each usage query, on the seeded database. */
+function usageQueryTimes(desk: Desk, report: Report): void {
+  const db = desk.ws.db;
+  const now = Date.now();
+  // A quarter of the seeded year: the review's usual range.
+  const from = new Date(now - 120 * 86_400_000).toISOString();
+  const to = new Date(now - 30 * 86_400_000).toISOString();
+  // A seeded card whose uses (16 h apart, about a month of them) lie in that quarter: activated in
+  // its first two months (found by a short walk: one in six lists qualifies).
+  const activatedBy = new Date(now - 60 * 86_400_000).toISOString();
+  const { n, customerId } = db
+    .prepare(
+      `SELECT c.n, c.customer_id AS customerId FROM code_lists l JOIN cards c ON c.id = l.card_ref
+        WHERE c.n GLOB '7[0-9]*' AND l.used_count > 0 AND l.activated_at >= ? AND l.activated_at < ? LIMIT 1`,
+    )
+    .get(from, activatedBy) as { n: string; customerId: number };
+  const seeded = { n, customerId, branch: 'Branch 01', from, to };
+  for (const q of USAGE_QUERIES) {
+    const stmt = db.prepare(q.sql);
+    const params = q.params(seeded);
+    const times: number[] = [];
+    let rows = 0;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      rows = stmt.all(...params).length;
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    report(`verify.usage_query.${q.name}`, times[2] ?? 0, `ms (${rows} rows)`);
+  }
+}
+
 export async function run(report: Report): Promise<void> {
   const desk = await deskWithKeystore();
+  const peerDir = mkdtempSync(join(tmpdir(), 'otac-bench-peer-'));
   try {
+    const seeded = seedUsage(desk.ws.db, { cards: CARDS, uses: USES });
+    report('verify.seed_cards', seeded.cards, 'cards');
+    report('verify.seed_uses', seeded.uses, 'uses');
+    report('verify.seed_seconds', seeded.seconds, 's');
+
     const floor = storageFloor(desk.dataDir);
     report('verify.storage_floor_32_per_commit', floor, 'rows/s');
-    for (const durability of ['group', 'full'] as const) {
-      const core = await inProcess(desk, durability);
-      report(`verify.${durability}.in_process_1`, core.perSecond, 'accepted/s');
-      for (const clients of [1, 32]) {
-        const http = await overHttp(desk, durability, clients);
-        report(`verify.${durability}.http_${clients}`, http.perSecond, 'accepted/s');
-        report(`verify.${durability}.http_${clients}.p50`, http.p50, 'ms');
-        report(`verify.${durability}.http_${clients}.p99`, http.p99, 'ms');
-        report(`verify.${durability}.http_${clients}_vs_in_process`, http.perSecond / core.perSecond, 'x');
-        report(`verify.${durability}.http_${clients}_vs_storage_floor`, http.perSecond / floor, 'x');
-      }
+
+    const unavailable = peerUnavailable();
+    let peer: number | null = null;
+    if (unavailable) console.log(`# ${unavailable}`);
+    else {
+      const y = measureYubiserver(peerDir, 100_000, 2000);
+      peer = y.perSecond;
+      report('verify.yubiserver_1', y.perSecond, 'valid/s');
+      report('verify.yubiserver_1.p50', y.p50, 'ms');
+      report('verify.yubiserver_1.p99', y.p99, 'ms');
     }
+
+    const core = await inProcess(desk);
+    report('verify.in_process_1', core.perSecond, 'accepted/s');
+
+    const key = await clientKey(desk.ws.db, 'verify');
+    const one = await streams(desk, 4);
+    const many = await streams(desk, CARDS_AT_32);
+    const svc = await startServiceProcess(desk.dataDir, {
+      OTAC_VERIFY_DURABILITY: 'group',
+      OTAC_VERIFY_RATE_PER_N: '1000/1000',
+    });
+    try {
+      // One request first: the keystore and the statements are warm before anything is timed.
+      await call(svc.url, '/health');
+      for (const [clients, cards] of [
+        [1, one],
+        [32, many],
+      ] as const) {
+        const http = await load(svc.url, key, cards, clients);
+        report(`verify.http_${clients}`, http.perSecond, 'accepted/s');
+        report(`verify.http_${clients}.p50`, http.p50, 'ms');
+        report(`verify.http_${clients}.p99`, http.p99, 'ms');
+        report(`verify.http_${clients}_vs_storage_floor`, http.perSecond / floor, 'x');
+        if (peer) report(`verify.http_${clients}_vs_yubiserver_1`, http.perSecond / peer, 'x');
+      }
+    } finally {
+      await svc.stop();
+    }
+    usageQueryTimes(desk, report);
   } finally {
+    rmSync(peerDir, { recursive: true, force: true });
     await desk.dispose();
   }
 }

@@ -17,6 +17,7 @@ import { SqliteVerifyClientRepository } from '../core/verification/verify-client
 import { VerifyClientService } from '../core/verification/verify-client.service';
 import { ChallengeService } from '../core/verification/challenge.service';
 import { SqliteChallengeRepository } from '../core/verification/challenge.repository';
+import { BatchCommit } from './batch-commit';
 import { WalSync } from './wal-sync';
 
 // The core the verification service runs on: the same classes and database file as the desk
@@ -82,6 +83,10 @@ export function openVerificationCore(opts: {
     log = createLogger(join(opts.dataDir, 'logs', 'verify-service.log'), opts.echoLog ?? false);
     const db = openDatabase(join(opts.dataDir, 'workstation.db'));
     closers.add('database', () => db.close());
+    // SQLite's default page cache is 2 MiB; at a million cards every verification's card, list and
+    // use pages then come from the kernel (a read syscall each). 256 MiB keeps the hot index and
+    // table pages in this process (docs/verification-service.md "Scale").
+    db.pragma('cache_size = -262144');
     let durable: () => Promise<void> = () => Promise.resolve();
     if (durability === 'full') db.pragma('synchronous = FULL');
     else {
@@ -99,21 +104,17 @@ export function openVerificationCore(opts: {
     const lists = new ListService(listRepo, cards, policies, audit, now);
     const keystore = new KeystoreHolder(opts.keystore, { cardSeries: new SqliteCardSeriesStore(db), audit, log });
     closers.add('keystore', () => keystore.lock(null));
-    const verification = new VerificationService(
-      cards,
-      listRepo,
-      lists,
-      keystore,
-      audit,
-      policies,
+    // Group mode: the verifications of one event-loop turn share a transaction (batch-commit.ts).
+    const batch = durability === 'group' ? new BatchCommit(db) : null;
+    const verification = new VerificationService(cards, listRepo, lists, keystore, audit, policies, {
       now,
-      undefined,
-      {
+      lockout: {
         failures: new SqliteFailureCounterRepository(db),
         ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
       },
-      new SqliteVerificationEventsRepository(db),
-    );
+      events: new SqliteVerificationEventsRepository(db),
+      ...(batch ? { commitScope: batch.run } : {}),
+    });
     const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
     const challenges = new ChallengeService(
       cards,

@@ -1,4 +1,4 @@
-import { close, fstatSync, fsync, openSync, statSync } from 'node:fs';
+import { close, fdatasync, fstatSync, openSync, statSync } from 'node:fs';
 
 // Group commit for the service's acceptances (docs/verification-service.md "Durability").
 //
@@ -7,8 +7,8 @@ import { close, fstatSync, fsync, openSync, statSync } from 'node:fs';
 // fsync of the WAL, started after the call, has finished: every commit made before the call is then
 // on disk. Requests that arrive while an fsync is running share the next one, so N concurrent
 // acceptances cost one or two fsyncs instead of N, and the fsync runs on libuv's thread pool while
-// the event loop keeps verifying. fsync(2) flushes the file (the inode), whichever descriptor wrote
-// it, so our own read-only descriptor of the -wal file covers SQLite's writes. If the WAL file is
+// the event loop keeps verifying. fdatasync(2) flushes the file (the inode), whichever descriptor
+// wrote it, so our own read-only descriptor of the -wal file covers SQLite's writes. If the WAL file is
 // ever replaced (another inode at the path), the descriptor is opened again before syncing.
 
 export class WalSync {
@@ -61,7 +61,9 @@ export class WalSync {
       this.ino = ino;
     }
     return new Promise((resolve, reject) =>
-      fsync(this.fd, (err) => {
+      // fdatasync, as SQLite itself syncs its WAL on Linux: the data and the size needed to read it
+      // back, without the timestamps (which would cost a journal commit of the filesystem each time).
+      fdatasync(this.fd, (err) => {
         if (err) return reject(err);
         this.syncs++;
         resolve();

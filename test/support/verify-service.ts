@@ -157,18 +157,24 @@ export interface ServiceProcess {
  * over on file descriptor 3 (OTAC_KEYSTORE_SECRET_FD), as an operator or a secret store would.
  */
 export function startServiceProcess(dataDir: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/verify-service/verify-server.ts')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      OTAC_DATA_DIR: dataDir,
-      OTAC_VERIFY_PORT: '0',
-      OTAC_KEYSTORE: 'software',
-      OTAC_KEYSTORE_SECRET_FD: '3',
-      ...env,
+  // OTAC_SERVICE_NODE_ARGS: extra node flags for the service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p" to profile the bench.
+  const nodeArgs = process.env['OTAC_SERVICE_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+  const proc = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/verify-service/verify-server.ts')],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        OTAC_DATA_DIR: dataDir,
+        OTAC_VERIFY_PORT: '0',
+        OTAC_KEYSTORE: 'software',
+        OTAC_KEYSTORE_SECRET_FD: '3',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-  });
+  );
   (proc.stdio[3] as NodeJS.WritableStream).end(`${KEYSTORE_PASSPHRASE}\n`);
   const stop = () =>
     new Promise<number | null>((resolve) => {

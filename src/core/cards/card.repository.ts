@@ -1,4 +1,5 @@
 import type { Database } from '../db/database';
+import { StatementCache } from '../db/statement-cache';
 
 // The cards bound to customers (migration 0006), as every card workflow reads and moves them.
 // Async, one transaction per changing method, no await inside one, SQL kept here and portable
@@ -95,10 +96,15 @@ const fromRow = (r: CardRow): CardRecord => ({
 });
 
 export class SqliteCardRepository implements CardRepository {
-  constructor(private readonly db: Database) {}
+  // byN runs on every verification: statements are prepared once (StatementCache).
+  private readonly statements: StatementCache;
+
+  constructor(private readonly db: Database) {
+    this.statements = new StatementCache(db);
+  }
 
   private one(sql: string, ...params: unknown[]): CardRecord | null {
-    const row = this.db.prepare<unknown[], CardRow>(sql).get(...params);
+    const row = this.statements.get<CardRow>(sql).get(...params);
     return row ? fromRow(row) : null;
   }
 

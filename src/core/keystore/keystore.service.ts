@@ -376,6 +376,7 @@ export class KeystoreService implements Keystore {
     this.transportCeremony.abort();
     this.cards.clear();
     this.profile.clear();
+    this.lists.clear();
     await this.opts.backend.close();
     this.audit('keystore.closed', { backend: this.backend });
   }

@@ -26,7 +26,21 @@ import type { KeyRegistry } from './key-registry';
 // wiped. The codes exist only in the list body, which is signed with S and sealed here, and in
 // the check of one presented code, which answers match or no match.
 
+/**
+ * How many list secrets `check` keeps derived, most recently used first. A verification service
+ * checks codes of the cards in use right now; 4,096 secrets of 20 bytes is 80 KiB of keystore memory.
+ */
+export const LIST_SECRET_CACHE_SIZE = 4096;
+
 export class ListCodeService {
+  /**
+   * Derived list secrets kept for `check`, in keystore memory only, by the list they belong to
+   * (mk version, sealed-for, card, seq, list id: no secret in the name). Deriving one is several AES
+   * operations, more than the HOTP itself; a card's codes are checked one after another, so the
+   * secret of a list in use is derived once. Wiped on `clear()` (the keystore closing or locking).
+   */
+  private readonly secrets = new Map<string, Buffer>();
+
   constructor(
     private readonly backend: KeystoreBackend,
     private readonly registry: KeyRegistry,
@@ -125,12 +139,36 @@ export class ListCodeService {
     const spec = refSpec(list);
     if (!Number.isInteger(index) || index < 1 || index > spec.length) return undefined;
     if (typeof list.sealedFor !== 'string' || !/^(card:|rsa:)/.test(list.sealedFor)) return undefined;
-    const mk = this.registry.byVersion('master', list.mkVersion);
+    const secret = this.listSecret(list.mkVersion, spec, list.sealedFor);
+    return Buffer.from(hotp(secret, index, spec.digits), 'latin1');
+  }
+
+  /** Wipes every cached list secret (the keystore closes). */
+  clear(): void {
+    for (const secret of this.secrets.values()) secret.fill(0);
+    this.secrets.clear();
+  }
+
+  private listSecret(mkVersion: number, spec: ReturnType<typeof refSpec>, sealedFor: string): Buffer {
+    // The master key is looked up every time: one removed from the keystore stops its lists at once.
+    const mk = this.registry.byVersion('master', mkVersion);
     if (!mk) throw noMasterKey();
-    const secret = this.backend.deriveBytes(mk.id, listSecretKdfInput(spec, list.sealedFor));
-    const expected = Buffer.from(hotp(secret, index, spec.digits), 'latin1');
-    secret.fill(0);
-    return expected;
+    const name = `${mk.id}|${sealedFor}|${spec.cardId.toString('hex')}|${spec.listSeq}|${spec.listId.toString('hex')}`;
+    const cached = this.secrets.get(name);
+    if (cached) {
+      // Most recently used last: the Map's first entry is the one to drop.
+      this.secrets.delete(name);
+      this.secrets.set(name, cached);
+      return cached;
+    }
+    const secret = this.backend.deriveBytes(mk.id, listSecretKdfInput(spec, sealedFor));
+    this.secrets.set(name, secret);
+    if (this.secrets.size > LIST_SECRET_CACHE_SIZE) {
+      const [oldest, value] = this.secrets.entries().next().value as [string, Buffer];
+      value.fill(0);
+      this.secrets.delete(oldest);
+    }
+    return secret;
   }
 
   /** The one key a list may be sealed for, as a name: `card:<N>` or `rsa:<SHA-256 of the SPKI>`. */

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database';
+import { StatementCache } from '../db/statement-cache';
 
 // Code lists and use marks (migration 0008), metadata only: nothing here lets anyone compute a code
 // without the keystore (docs/lists.md). Async, one transaction per changing method, no await inside
@@ -147,10 +148,18 @@ const inList = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 const WAY = inList(ON_ITS_WAY.length);
 
 export class SqliteListRepository implements ListRepository {
-  constructor(private readonly db: Database) {}
+  private readonly statements: StatementCache;
+
+  constructor(private readonly db: Database) {
+    this.statements = new StatementCache(db);
+  }
+
+  private stmt<R = unknown>(sql: string) {
+    return this.statements.get<R>(sql);
+  }
 
   private one(sql: string, ...params: unknown[]): ListRecord | null {
-    const row = this.db.prepare<unknown[], ListRow>(sql).get(...params);
+    const row = this.stmt<ListRow>(sql).get(...params);
     return row ? fromRow(row) : null;
   }
 
@@ -161,8 +170,7 @@ export class SqliteListRepository implements ListRepository {
     return this.one('SELECT * FROM code_lists WHERE list_id = ?', listId);
   }
   async forCard(cardRef: number): Promise<ListRecord[]> {
-    return this.db
-      .prepare<[number], ListRow>('SELECT * FROM code_lists WHERE card_ref = ? ORDER BY seq DESC')
+    return this.stmt<ListRow>('SELECT * FROM code_lists WHERE card_ref = ? ORDER BY seq DESC')
       .all(cardRef)
       .map(fromRow);
   }
@@ -250,12 +258,10 @@ export class SqliteListRepository implements ListRepository {
     return this.db.transaction(() => {
       const list = this.one(`SELECT * FROM code_lists WHERE id = ? AND state = 'receipt_verified'`, id);
       if (!list) return null;
-      this.db
-        .prepare(
-          `UPDATE code_lists SET state = 'superseded', state_changed_at = ?, version = version + 1
+      this.stmt(
+        `UPDATE code_lists SET state = 'superseded', state_changed_at = ?, version = version + 1
             WHERE card_ref = ? AND state = 'active'`,
-        )
-        .run(at, list.cardRef);
+      ).run(at, list.cardRef);
       return this.one(
         `UPDATE code_lists SET state = 'active', activated_at = ?, state_changed_at = ?, version = version + 1
           WHERE id = ? AND state = 'receipt_verified'
@@ -285,25 +291,22 @@ export class SqliteListRepository implements ListRepository {
         index,
       );
       if (!list) return null;
-      this.db.prepare('INSERT INTO code_uses (list_ref, code_index, used_at) VALUES (?, ?, ?)').run(id, index, at);
+      this.stmt('INSERT INTO code_uses (list_ref, code_index, used_at) VALUES (?, ?, ?)').run(id, index, at);
       return { list, index, usedAt: at };
     })();
   }
 
   async isUsed(id: number, index: number): Promise<boolean> {
     return (
-      this.db
-        .prepare<[number, number], { n: number }>(
-          'SELECT COUNT(*) AS n FROM code_uses WHERE list_ref = ? AND code_index = ?',
-        )
-        .get(id, index)?.n === 1
+      this.stmt<{ n: number }>('SELECT COUNT(*) AS n FROM code_uses WHERE list_ref = ? AND code_index = ?').get(
+        id,
+        index,
+      )?.n === 1
     );
   }
 
   async setRefillDue(id: number): Promise<ListRecord | null> {
-    this.db
-      .prepare(`UPDATE code_lists SET refill_due = 1, version = version + 1 WHERE id = ? AND refill_due = 0`)
-      .run(id);
+    this.stmt(`UPDATE code_lists SET refill_due = 1, version = version + 1 WHERE id = ? AND refill_due = 0`).run(id);
     return this.one('SELECT * FROM code_lists WHERE id = ?', id);
   }
 }

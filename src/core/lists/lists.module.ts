@@ -20,19 +20,9 @@ export function listsModule(core: Core): FeatureModule<ReturnType<typeof listsHa
   const cards = new SqliteCardRepository(core.db);
   const repo = new SqliteListRepository(core.db);
   const lists = new ListService(repo, cards, core.policies, core.audit);
-  const verification = new VerificationService(
-    cards,
-    repo,
-    lists,
-    core.keystore,
-    core.audit,
-    core.policies,
-    undefined,
-    undefined,
-    {
-      failures: new SqliteFailureCounterRepository(core.db),
-    },
-    new SqliteVerificationEventsRepository(core.db),
-  );
+  const verification = new VerificationService(cards, repo, lists, core.keystore, core.audit, core.policies, {
+    lockout: { failures: new SqliteFailureCounterRepository(core.db) },
+    events: new SqliteVerificationEventsRepository(core.db),
+  });
   return { handlers: listsHandlers({ lists, cards, audit: core.audit }), lists, listRepo: repo, verification };
 }

@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import type { Session } from '../auth/session.store';
 import type { Approver } from '../dual-control/dual-control.service';
 import { MANDATORY_DUAL_CONTROL } from '../../shared/contract/policy.contract';
@@ -29,9 +29,12 @@ export class PolicyRepository {
 
   constructor(private readonly db: Database) {}
 
+  // Prepared once: the verification service reads the policies on every code (the look-ahead).
+  private latestStatement: Statement | undefined;
+
   latest(): PolicyVersion {
-    const row = this.db.prepare('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1').get() as
-      PolicyRow | undefined;
+    this.latestStatement ??= this.db.prepare('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1');
+    const row = this.latestStatement.get() as PolicyRow | undefined;
     if (!row) return DEFAULTS_VERSION;
     if (this.cached?.version !== row.version) this.cached = toVersion(row);
     return this.cached;

@@ -72,6 +72,25 @@ export interface Lockout {
   readonly limit?: number;
 }
 
+/**
+ * Where a verification's writes are committed. The default: each statement (or repository
+ * transaction) on its own. The verification service passes its group commit (src/verify-service/
+ * batch-commit.ts): the verifications of one event-loop turn share one transaction and one fsync.
+ */
+export type CommitScope = <T>(work: () => Promise<T>) => Promise<T>;
+
+/** What a VerificationService may be given beyond its repositories; each has a default. */
+export interface VerificationOptions {
+  readonly now?: () => Date;
+  /** Who the audit entries name (the verification service, or the desk's system actor). */
+  readonly actor?: ListActor;
+  /** The failure counter and limit; without it (tests of verify alone) there is no lockout. */
+  readonly lockout?: Lockout | null;
+  /** Where refusals and suspicions are recorded; without it (tests of verify alone) nothing is. */
+  readonly events?: VerificationEventsRepository | null;
+  readonly commitScope?: CommitScope;
+}
+
 export interface KeystoreSource {
   current(): Keystore;
 }
@@ -105,12 +124,20 @@ export class VerificationService {
     private readonly keystore: KeystoreSource,
     private readonly audit: AuditService,
     private readonly policies: PolicySource,
-    private readonly now: () => Date = () => new Date(),
-    private readonly actor: ListActor = SYSTEM_ACTOR,
-    private readonly lockout: Lockout | null = null,
-    /** Where refusals and suspicions are recorded; without it (tests of verify alone) nothing is. */
-    private readonly events: VerificationEventsRepository | null = null,
-  ) {}
+    options: VerificationOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.actor = options.actor ?? SYSTEM_ACTOR;
+    this.lockout = options.lockout ?? null;
+    this.events = options.events ?? null;
+    this.commitScope = options.commitScope ?? ((work) => work());
+  }
+
+  private readonly now: () => Date;
+  private readonly actor: ListActor;
+  private readonly lockout: Lockout | null;
+  private readonly events: VerificationEventsRepository | null;
+  private readonly commitScope: CommitScope;
 
   /**
    * One decision at a time per card in this process: the lockout's count is read and moved in order,
@@ -143,17 +170,31 @@ export class VerificationService {
   ): Promise<VerifyResult> {
     if (index !== undefined && (!Number.isInteger(index) || index < 1 || index > 0xffff))
       throw new AppError('VERIFY_BAD_INPUT', 'The code index is a whole number from 1. Check the request.');
+    return this.commitScope(() => this.decideNow(n, index, proof, source));
+  }
+
+  private async decideNow(
+    n: string,
+    index: number | undefined,
+    proof: CodeProof,
+    source: VerificationSource,
+  ): Promise<VerifyResult> {
     const seen: Seen = {};
     const result = await this.decide(n.trim(), proof, index, seen);
-    if (!result.accepted) await this.record(n, result.reason, seen, source);
-    this.audit.append({
-      ...this.actor,
-      action: result.accepted ? 'verification.accepted' : 'verification.refused',
-      object: `card:${n}`,
-      outcome: result.accepted ? 'ok' : 'denied',
-      // The index and the reason; never the code.
-      details: result.accepted ? { index: result.index, remaining: result.remaining } : { reason: result.reason },
-    });
+    // An acceptance is recorded by its use mark (code_uses: list, index, time), written in the same
+    // transaction that decides it; an audit-chain entry per use would double that record and
+    // serialise every verification on the chain's hash (docs/verification-service.md "Scale").
+    // A refusal keeps its audit entry (the reason, never the code) beside its verify_rejections row.
+    if (!result.accepted) {
+      await this.record(n, result.reason, seen, source);
+      this.audit.append({
+        ...this.actor,
+        action: 'verification.refused',
+        object: `card:${n}`,
+        outcome: 'denied',
+        details: { reason: result.reason },
+      });
+    }
     return result;
   }
 
@@ -232,12 +273,15 @@ export class VerificationService {
     seen.list = list;
     if (list.state === 'disabled') return refuse('table_disabled');
     if (Date.parse(list.expiresAt) <= this.now().getTime()) return refuse('table_expired');
-    if (this.lockout && (await this.lockout.failures.get(card.id))?.lockedAt) return refuse('too_many_failures');
+    const failures = this.lockout ? await this.lockout.failures.get(card.id) : null;
+    if (failures?.lockedAt) return refuse('too_many_failures');
 
     const result = await this.match(card, list, proof, index, seen);
     if (this.lockout) {
-      if (result.accepted) await this.lockout.failures.recordSuccess(card.id);
-      else if (COUNTED.has(result.reason))
+      // Only a card with failures in a row has a count to reset: most acceptances write nothing here.
+      if (result.accepted) {
+        if (failures && failures.consecutive > 0) await this.lockout.failures.recordSuccess(card.id);
+      } else if (COUNTED.has(result.reason))
         await this.lockout.failures.recordFailure(
           card.id,
           this.lockout.limit ?? FAILURE_LIMIT,

@@ -815,6 +815,29 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
       expect(fx.audit.filter((a) => a.action === 'keystore.issuer.sign_refused')).toHaveLength(2);
     });
 
+    it("(H) list secrets kept for checking are per list: a checked (cached) list's codes open no sibling list", async () => {
+      const ref = { ...codeRequest(10), mkVersion: 1, sealedFor: `card:${N}` };
+      const codes = codesFor(10, `card:${N}`);
+      expect(await ks.checkListCode(ref, 1, codes[0] ?? '')).toBe(true); // its secret is now kept
+      // The same code against a list differing in one part of its name: another secret, refused.
+      const siblings = [
+        { ...ref, listSeq: 11 },
+        { ...ref, sealedFor: rsaName },
+        { ...ref, listId: Buffer.alloc(16, 7) },
+        { ...ref, cardId: Buffer.from('0102030405060708', 'hex') },
+      ];
+      for (const sibling of siblings) {
+        const answers = await Promise.all([1, 2, 3].map((i) => ks.checkListCode(sibling, i, codes[i - 1] ?? '')));
+        expect(answers).not.toEqual([true, true, true]);
+        expect(answers.filter(Boolean).length).toBeLessThan(2); // chance agreement only
+      }
+      expect(await ks.checkListCode(ref, 2, codes[1] ?? '')).toBe(true);
+      // The master key is looked up on every check: a version the keystore lacks is refused even for a kept list.
+      await expect(ks.checkListCode({ ...ref, mkVersion: 99 }, 1, codes[0] ?? '')).rejects.toMatchObject({
+        code: 'KEYSTORE_NO_MASTER_KEY',
+      });
+    });
+
     it.runIf(backend === 'pkcs11')(
       'on the token, no AES key is extractable or may wrap, and C_WrapKey refuses each',
       () => {

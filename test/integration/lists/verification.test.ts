@@ -57,20 +57,14 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
     audit = new AuditService(db, () => now);
     const policies = { current: () => policy } satisfies Pick<StaticPolicySource, 'current'>;
     service = new ListService(lists, cards, policies, audit, () => now);
-    verifier = new VerificationService(cards, lists, service, { current: () => ks }, audit, policies, () => now);
+    verifier = new VerificationService(cards, lists, service, { current: () => ks }, audit, policies, {
+      now: () => now,
+    });
     events = new SqliteVerificationEventsRepository(db);
-    recorder = new VerificationService(
-      cards,
-      lists,
-      service,
-      { current: () => ks },
-      audit,
-      policies,
-      () => now,
-      undefined,
-      null,
+    recorder = new VerificationService(cards, lists, service, { current: () => ks }, audit, policies, {
+      now: () => now,
       events,
-    );
+    });
   });
   afterAll(async () => {
     db.close();
