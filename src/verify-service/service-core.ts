@@ -11,6 +11,7 @@ import { ListService } from '../core/lists/list.service';
 import { createLogger, type Logger } from '../core/log';
 import { DbPolicySource } from '../core/policy/policy.service';
 import { SqliteFailureCounterRepository } from '../core/verification/failure.repository';
+import { ClientCertificateService } from '../core/verification/client-certificate.service';
 import { VerificationService } from '../core/verification/verification.service';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
 import { VerifyClientService } from '../core/verification/verify-client.service';
@@ -48,6 +49,7 @@ export interface VerificationCore {
   readonly keystore: KeystoreHolder;
   readonly verification: VerificationService;
   readonly clients: VerifyClientService;
+  readonly certificates: ClientCertificateService;
   readonly durability: Durability;
   /** Resolves when everything this connection committed so far is on disk. */
   durable(): Promise<void>;
@@ -100,7 +102,18 @@ export function openVerificationCore(opts: {
       ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
     });
     const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
-    return { db, log, keystore, verification, clients, durability, durable, close: () => closers.closeAll() };
+    const certificates = new ClientCertificateService(db, keystore, audit, now);
+    return {
+      db,
+      log,
+      keystore,
+      verification,
+      clients,
+      certificates,
+      durability,
+      durable,
+      close: () => closers.closeAll(),
+    };
   } catch (err) {
     void closers.closeAll();
     throw err;
