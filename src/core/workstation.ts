@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { contract } from '../shared/contract';
 import { activationModule } from './activation/activation.module';
+import { verifyDeskModule } from './verification/verify-desk.module';
 import { pushModule } from './push/push.module';
 import { adminModule } from './admin/admin.module';
 import { auditModule } from './audit/audit.module';
@@ -111,6 +112,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       mailer: mailerModule(core),
       activation,
       push: pushModule(core, { lists: lists.lists, listRepo: lists.listRepo, activation: activation.service }),
+      verifyDesk: verifyDeskModule(core, { verification: lists.verification, lists: lists.lists }),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -131,6 +133,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.mailer.handlers,
       ...modules.activation.handlers,
       ...modules.push.handlers,
+      ...modules.verifyDesk.handlers,
     };
     const router = createRouter(core, handlers);
 

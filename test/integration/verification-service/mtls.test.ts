@@ -9,6 +9,7 @@ import { ClientCertificateService } from '../../../src/core/verification/client-
 import type { VerifyScope } from '../../../src/core/verification/verify-client.repository';
 import { buildVerifyApp } from '../../../src/verify-service/app';
 import { openVerificationCore, SERVICE_ACTOR, type VerificationCore } from '../../../src/verify-service/service-core';
+import { clientCertificateRequest } from '../../support/client-certificates';
 import { KEYSTORE_PASSPHRASE } from '../../support/keys';
 import { cardWithCodes, clientKey, deskWithKeystore, type Desk } from '../../support/verify-service';
 
@@ -35,31 +36,10 @@ describe('mutual TLS with client certificates from the bank CA', () => {
   const dir = mkdtempSync(join(tmpdir(), 'otac-mtls-'));
   const serverCert = join(dir, 'tls.crt');
   const serverKey = join(dir, 'tls.key');
-  let n = 0;
 
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'ignore'] });
 
-  /** A client's own key pair and its certificate request (as the bank's system would make them). */
-  const clientRequest = (name: string) => {
-    const key = join(dir, `${name}-${++n}.key`);
-    const csr = join(dir, `${name}-${n}.csr`);
-    openssl(
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      key,
-      '-out',
-      csr,
-    );
-    return { key: readFileSync(key), csrPem: readFileSync(csr, 'utf8') };
-  };
+  const clientRequest = clientCertificateRequest;
 
   const issue = async (scopes: VerifyScope[], validDays?: number): Promise<ClientCert> => {
     const req = clientRequest('online-banking');
