@@ -7,6 +7,7 @@ import { useReaders } from '../../app/StatusBar';
 import { ApprovalDialog, ConfirmDialog } from '../../ui/dialogs';
 import { ErrorBanner } from '../../ui/forms';
 import { ActivationForm } from './ActivationForm';
+import { CardUseRows } from './CardUseStatus';
 import { PushProgress, usePushProgress } from './PushProgress';
 import { SealModeForm } from './SealModeForm';
 
@@ -121,6 +122,7 @@ function CardView({ view, session }: { view: CardInReader; session: SessionInfo 
               </td>
             </tr>
           ) : null}
+          {view.record?.n ? <CardUseRows n={view.record.n} role={role} /> : null}
         </tbody>
       </table>
       {activating && (role === 'clerk' || role === 'manager') ? (
