@@ -6,12 +6,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuditService } from '../../../src/core/audit/audit.service';
 import { ClientCertificateService } from '../../../src/core/verification/client-certificate.service';
-import type { VerifyScope } from '../../../src/core/verification/verify-client.repository';
+import {
+  SqliteVerifyClientRepository,
+  type VerifyScope,
+} from '../../../src/core/verification/verify-client.repository';
+import { VerifyClientService } from '../../../src/core/verification/verify-client.service';
 import { buildVerifyApp } from '../../../src/verify-service/app';
 import { openVerificationCore, SERVICE_ACTOR, type VerificationCore } from '../../../src/verify-service/service-core';
 import { clientCertificateRequest } from '../../support/client-certificates';
 import { KEYSTORE_PASSPHRASE } from '../../support/keys';
-import { cardWithCodes, clientKey, deskWithKeystore, type Desk } from '../../support/verify-service';
+import {
+  cardWithCodes,
+  clientKey,
+  deskWithKeystore,
+  startServiceProcess,
+  type Desk,
+} from '../../support/verify-service';
 
 // Mutual TLS (issue 10 item 1): the service asks for a client certificate and trusts the bank CA the
 // keystore holds; a certificate the desk issued for a client's own key (a CSR: the private key never
@@ -246,4 +256,31 @@ describe('mutual TLS with client certificates from the bank CA', () => {
       });
     expect(count()).toEqual(before);
   });
+  it('npm run serve:verify trusts the keystore bank CA for client certificates by itself', async () => {
+    const { card, codes } = await cardWithCodes(desk.ws);
+    const client = await issue(['verify']);
+    // One service per data directory: the in-process one of the other tests steps aside (this test runs last).
+    await close();
+    close = async () => undefined;
+    const svc = await startServiceProcess(desk.dataDir, {
+      OTAC_VERIFY_TLS_CERT: serverCert,
+      OTAC_VERIFY_TLS_KEY: serverKey,
+    });
+    const inProcess = url;
+    try {
+      url = svc.url;
+      expect((await post({ n: card.n, code: codes[0], index: 1 }, client)).body.result).toBe('accepted');
+      const revoked = await issue(['verify']);
+      await new VerifyClientService(new SqliteVerifyClientRepository(desk.ws.db), new AuditService(desk.ws.db)).revoke(
+        revoked.keyId,
+        'desk',
+      );
+      expect((await post({ n: card.n, code: codes[1], index: 2 }, revoked)).body.error?.code).toBe(
+        'BAD_CLIENT_CERTIFICATE',
+      );
+    } finally {
+      url = inProcess;
+      expect(await svc.stop()).toBe(0);
+    }
+  }, 60_000);
 });
