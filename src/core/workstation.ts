@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { contract } from '../shared/contract';
 import { activationModule } from './activation/activation.module';
 import { cloneModule } from './clone/clone.module';
+import { verifyDeskModule } from './verification/verify-desk.module';
 import { pushModule } from './push/push.module';
 import { adminModule } from './admin/admin.module';
 import { auditModule } from './audit/audit.module';
@@ -113,6 +114,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       activation,
       push: pushModule(core, { lists: lists.lists, listRepo: lists.listRepo, activation: activation.service }),
       clone: cloneModule(core, { lists: lists.lists, listRepo: lists.listRepo }),
+      verifyDesk: verifyDeskModule(core, { verification: lists.verification, lists: lists.lists }),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -134,6 +136,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.activation.handlers,
       ...modules.push.handlers,
       ...modules.clone.handlers,
+      ...modules.verifyDesk.handlers,
     };
     const router = createRouter(core, handlers);
 

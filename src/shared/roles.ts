@@ -23,6 +23,7 @@ export const PAGES = [
   'audit',
   'keys',
   'admin',
+  'clients',
 ] as const;
 export type Page = (typeof PAGES)[number];
 
@@ -38,6 +39,7 @@ export const PAGE_ACCESS: Record<Page, readonly Role[]> = {
   audit: ['auditor', 'security_officer', 'manager'],
   keys: ['security_officer'],
   admin: ['security_officer'],
+  clients: ['manager', 'security_officer', 'auditor'],
 };
 
 export function mayOpen(role: Role, page: Page): boolean {

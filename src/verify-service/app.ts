@@ -6,6 +6,8 @@ import type { VerifyScope } from '../core/verification/verify-client.repository'
 import type { VerifyClient, VerifyClientService } from '../core/verification/verify-client.service';
 import type { VerificationService } from '../core/verification/verification.service';
 import type { VerificationSource } from '../core/verification/verification-events.repository';
+import type { ClientCertificateService } from '../core/verification/client-certificate.service';
+import { certificateClient } from './client-certificate-auth';
 import { ServiceMetrics } from './metrics';
 import { DEFAULT_RATE_LIMIT, PerKeyRateLimiter, type RateLimit } from './rate-limit';
 import type { ChallengeService } from '../core/verification/challenge.service';
@@ -42,7 +44,10 @@ export interface VerifyAppDeps {
   readonly rateLimit?: RateLimit;
   /** Bytes; a verify body is under 150. */
   readonly bodyLimit?: number;
-  readonly https?: { readonly key: Buffer; readonly cert: Buffer };
+  /** With `ca` (the bank CA): mutual TLS, client certificates asked for (client-certificate-auth.ts). */
+  readonly https?: { readonly key: Buffer; readonly cert: Buffer; readonly ca?: Buffer };
+  /** Certificate clients by fingerprint; without it a client certificate is ignored. */
+  readonly certificates?: Pick<ClientCertificateService, 'byFingerprint'>;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024;
@@ -67,7 +72,9 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
   const app = Fastify({
     logger: false,
     bodyLimit,
-    ...(deps.https ? { https: deps.https } : {}),
+    ...(deps.https
+      ? { https: deps.https.ca ? { ...deps.https, requestCert: true, rejectUnauthorized: false } : deps.https }
+      : {}),
   });
   const metrics = new ServiceMetrics();
   const limiter = new PerKeyRateLimiter(deps.rateLimit ?? DEFAULT_RATE_LIMIT);
@@ -98,6 +105,18 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
   });
 
   const requireScope = (scope: VerifyScope) => async (req: FastifyRequest) => {
+    const byCert = await certificateClient(req, deps.certificates);
+    if (byCert.kind === 'refused') throw new HttpError(401, 'BAD_CLIENT_CERTIFICATE', byCert.message);
+    if (byCert.kind === 'client') {
+      if (!byCert.client.scopes.includes(scope))
+        throw new HttpError(
+          403,
+          'SCOPE_MISSING',
+          `This client certificate may not call this: it lacks the "${scope}" scope.`,
+        );
+      clientOf.set(req, byCert.client);
+      return;
+    }
     const header = req.headers.authorization;
     if (!header)
       throw new HttpError(401, 'UNAUTHENTICATED', 'Send the API key as "Authorization: Bearer <key>".', {

@@ -11,6 +11,7 @@ import { ListService } from '../core/lists/list.service';
 import { createLogger, type Logger } from '../core/log';
 import { DbPolicySource } from '../core/policy/policy.service';
 import { SqliteFailureCounterRepository } from '../core/verification/failure.repository';
+import { ClientCertificateService } from '../core/verification/client-certificate.service';
 import { VerificationService } from '../core/verification/verification.service';
 import { SqliteVerificationEventsRepository } from '../core/verification/verification-events.repository';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
@@ -53,6 +54,7 @@ export interface VerificationCore {
   readonly verification: VerificationService;
   readonly challenges: ChallengeService;
   readonly clients: VerifyClientService;
+  readonly certificates: ClientCertificateService;
   readonly durability: Durability;
   /** Resolves when everything this connection committed so far is on disk. */
   durable(): Promise<void>;
@@ -124,6 +126,7 @@ export function openVerificationCore(opts: {
       audit,
       now,
     );
+    const certificates = new ClientCertificateService(db, keystore, audit, now);
     return {
       db,
       log,
@@ -131,6 +134,7 @@ export function openVerificationCore(opts: {
       verification,
       challenges,
       clients,
+      certificates,
       durability,
       durable,
       close: () => closers.closeAll(),

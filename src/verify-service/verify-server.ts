@@ -61,12 +61,15 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     verification: core.verification,
     challenges: core.challenges,
     clients: core.clients,
+    certificates: core.certificates,
     durable: () => core.durable(),
     ready: () => ready(core),
     log: core.log,
     version: readVersion(),
     rateLimit,
-    ...(certFile && keyFile ? { https: { cert: readFileSync(certFile), key: readFileSync(keyFile) } } : {}),
+    ...(certFile && keyFile
+      ? { https: { cert: readFileSync(certFile), key: readFileSync(keyFile), ...(await clientCa(core)) } }
+      : {}),
   });
   const address = await app.listen({ host, port });
   console.log(
@@ -83,6 +86,22 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * Mutual TLS: the bank CA of the keystore, as the `ca` client certificates are checked against; none
+ * when the keystore has no bank CA yet (then only API keys authenticate).
+ */
+async function clientCa(core: VerificationCore): Promise<{ ca?: Buffer }> {
+  const pem = await core.keystore
+    .current()
+    .caCertificatePem()
+    .catch(() => '');
+  if (!pem) {
+    core.log.info('verify service without client certificates: the keystore has no bank CA');
+    return {};
+  }
+  return { ca: Buffer.from(pem) };
 }
 
 function ready(core: VerificationCore): { keystore: boolean; database: boolean } {

@@ -3,7 +3,7 @@ import type { Role } from '../../src/shared/roles';
 import { DEFAULT_POLICIES } from '../../src/core/policy/policy.service';
 import type { ReaderMode } from '../../src/core/card/reader-setup';
 import type { Workstation } from '../../src/core/workstation';
-import { awaitingTrainingCard, otherKey } from './activation-cards';
+import { awaitingTrainingCard, otherKey, prepareKeystore } from './activation-cards';
 import { OFFICER } from './fresh-workstation';
 import {
   APPROVER_BACKUP_PASSPHRASE,
@@ -30,6 +30,11 @@ import { ADA } from './customers';
 import { cardRow } from './cards';
 import { SqliteVerificationEventsRepository } from '../../src/core/verification/verification-events.repository';
 import { cardAwaitingActivation } from './mailer';
+import { AuditService } from '../../src/core/audit/audit.service';
+import { SqliteVerifyClientRepository } from '../../src/core/verification/verify-client.repository';
+import { VerifyClientService } from '../../src/core/verification/verify-client.service';
+import { clientCertificateRequest } from './client-certificates';
+import { cardWithCodes } from './verify-service';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
 export interface ExampleContext {
@@ -506,6 +511,43 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     },
   },
   // The mailer: a card awaiting activation with its key series, as enrollment leaves it (docs/mailer.md).
+  // The verification service's clients (docs/verification-service.md "At the desk").
+  'verifyClients:create': {
+    as: 'manager',
+    auditAction: 'verify_client.created',
+    input: async (c) => ({
+      name: 'online-banking',
+      scopes: ['verify'],
+      approval: await approvalFor(c.ws, c.caller as TestOperator, 'verify_client.create', c.officer),
+    }),
+  },
+  'verifyClients:issueCertificate': {
+    as: 'manager',
+    auditAction: 'verify_client.created',
+    input: async (c) => {
+      await keystoreReadyToEnroll(c.ws, c.officer, await c.addOperator('security_officer')); // the bank CA
+      return {
+        name: 'online-banking',
+        scopes: ['verify', 'read'],
+        csrPem: clientCertificateRequest().csrPem,
+        approval: await approvalFor(c.ws, c.caller as TestOperator, 'verify_client.create', c.officer),
+      };
+    },
+  },
+  'verifyClients:revoke': {
+    as: 'security_officer',
+    auditAction: 'verify_client.revoked',
+    input: async (c) => {
+      const clients = new VerifyClientService(new SqliteVerifyClientRepository(c.ws.db), new AuditService(c.ws.db));
+      return { keyId: (await clients.create({ name: 'old-bank', scopes: ['read'], by: 'test' })).client.keyId };
+    },
+  },
+  // A card the verification service locked out after wrong codes in a row.
+  'verification:clearLockout': {
+    as: 'support',
+    auditAction: 'verification.failures_cleared',
+    input: async (c) => ({ n: await lockedOutCard(c) }),
+  },
   'mailer:print': {
     as: 'manager',
     auditAction: 'mailer.printed',
@@ -551,4 +593,12 @@ async function activeTrainingCard(c: ExampleContext, clerk: TestOperator) {
   const activate = { reader: card.reader, key: card.awaiting.mailerKey, pin: '2468', pinRepeat: '2468' };
   value(await c.ws.router.dispatch(clerk.client, 'activation:activate', activate));
   return card;
+}
+
+/** An active card with codes whose service lockout has tripped (wrong codes in a row). */
+async function lockedOutCard(c: ExampleContext): Promise<string> {
+  await prepareKeystore(c.ws, c.officer, await c.addOperator('security_officer'));
+  const { card } = await cardWithCodes(c.ws);
+  for (let i = 0; i < 5; i++) await c.ws.verification.verify(card.n, '000000');
+  return card.n;
 }

@@ -11,6 +11,7 @@ const T = asn1.Type;
 const OID_ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 const OID_CN = '2.5.4.3';
 const OID_O = '2.5.4.10';
+const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 export interface CertificateRequest {
   readonly subject: { readonly commonName: string; readonly organization?: string };
@@ -22,6 +23,8 @@ export interface CertificateRequest {
   readonly notAfter: Date;
   /** CA certificates may sign certificates; the issuer key S signs data only. */
   readonly isCa: boolean;
+  /** A TLS client certificate (the verification service's clients): extendedKeyUsage clientAuth. */
+  readonly clientAuth?: boolean;
 }
 
 /** Builds and signs a certificate; `signDer` returns a DER ECDSA-SHA256 signature over its input. */
@@ -69,12 +72,15 @@ function extensions(req: CertificateRequest): forge.asn1.Asn1[] {
   const keyUsage = req.isCa ? Buffer.from([0x01, 0x06]) : Buffer.from([0x07, 0x80]);
   const basic = seq(req.isCa ? [asn1.create(C, T.BOOLEAN, false, '\xff')] : []);
   const aki = seq([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, bin(keyIdentifier(req.issuerSpkiDer)))]);
-  return [
+  const list = [
     ext('2.5.29.19', true, basic),
     ext('2.5.29.15', true, asn1.create(C, T.BITSTRING, false, bin(keyUsage))),
     ext('2.5.29.14', false, asn1.create(C, T.OCTETSTRING, false, bin(keyIdentifier(req.subjectSpkiDer)))),
     ext('2.5.29.35', false, aki),
   ];
+  // A client certificate is good for TLS client authentication only (OpenSSL's "sslclient" purpose).
+  if (req.clientAuth) list.push(ext('2.5.29.37', false, seq([oid(OID_CLIENT_AUTH)])));
+  return list;
 }
 
 function ext(id: string, critical: boolean, value: forge.asn1.Asn1): forge.asn1.Asn1 {

@@ -3,7 +3,7 @@ import { derToP1363, p1363ToDer } from '../crypto/ecdsa-signature';
 import { AppError } from '../errors';
 import { buildCertificate } from './issuer-certificate';
 import type { KeystoreBackend } from './keystore-backend';
-import type { AuditSink, CaPublicKey, IssuerCardCredential, KeyInfo } from './keystore.types';
+import type { AuditSink, CaPublicKey, ClientCertificate, IssuerCardCredential, KeyInfo } from './keystore.types';
 import { publicKeyKcv, toInfo, type KeyRegistry } from './key-registry';
 
 // The issuer signing key S (source 001 [0024], [0026], [0063]) and the bank CA that certifies
@@ -78,6 +78,52 @@ export class IssuerKeyService {
     return toInfo(rec);
   }
 
+  /**
+   * A TLS client certificate for a client of the verification service, signed by the bank CA: the
+   * client made its key pair and sent only the public half (a CSR the desk checked), so no private
+   * key of a client ever exists here. The service trusts the bank CA as `ca` and maps the
+   * certificate's fingerprint to the client's scopes (docs/verification-service.md).
+   */
+  issueClientCertificate(opts: {
+    publicKeySpkiDer: Uint8Array;
+    commonName: string;
+    validDays: number;
+  }): ClientCertificate {
+    const ca = this.ca();
+    let spki: Buffer;
+    try {
+      const key = createPublicKey({ key: Buffer.from(opts.publicKeySpkiDer), format: 'der', type: 'spki' });
+      if (key.asymmetricKeyType !== 'ec' && key.asymmetricKeyType !== 'rsa') throw new Error(key.asymmetricKeyType);
+      spki = key.export({ format: 'der', type: 'spki' });
+    } catch {
+      throw new AppError(
+        'KEYSTORE_BAD_PUBLIC_KEY',
+        "The client's public key is not an EC or RSA public key. Ask the client for a new certificate request.",
+      );
+    }
+    if (!(Number.isInteger(opts.validDays) && opts.validDays >= 1 && opts.validDays <= 825))
+      throw new AppError('KEYSTORE_BAD_VALIDITY', 'A client certificate is valid for 1 to 825 days.');
+    const pem = this.certify(
+      ca.id,
+      spki,
+      Buffer.from(ca.publicKey ?? '', 'base64'),
+      { commonName: opts.commonName },
+      { commonName: this.caCommonName() },
+      false,
+      opts.validDays,
+      true,
+    );
+    const x = new X509Certificate(pem);
+    return {
+      pem,
+      serial: x.serialNumber.toLowerCase(),
+      fingerprint256: x.fingerprint256,
+      notBefore: new Date(x.validFrom).toISOString(),
+      notAfter: new Date(x.validTo).toISOString(),
+      caKcv: ca.kcv,
+    };
+  }
+
   caPublicKey(): CaPublicKey {
     const spkiDer = Buffer.from(this.ca().publicKey ?? '', 'base64');
     const pem = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' })
@@ -134,11 +180,21 @@ export class IssuerKeyService {
     issuer: { commonName: string },
     isCa: boolean,
     validDays: number,
+    clientAuth = false,
   ): string {
     const notBefore = this.now();
     const notAfter = new Date(notBefore.getTime() + validDays * DAY);
     return buildCertificate(
-      { subject, issuer, subjectSpkiDer: subjectSpki, issuerSpkiDer: issuerSpki, notBefore, notAfter, isCa },
+      {
+        subject,
+        issuer,
+        subjectSpkiDer: subjectSpki,
+        issuerSpkiDer: issuerSpki,
+        notBefore,
+        notAfter,
+        isCa,
+        clientAuth,
+      },
       (tbs) => p1363ToDer(this.backend.ecdsaSign(signerRef, tbs)),
     );
   }

@@ -18,6 +18,7 @@ import type {
   AuditSink,
   BackupCustodians,
   CaPublicKey,
+  ClientCertificate,
   CardKeyActor,
   CardKeyHandle,
   CardKeyRotation,
@@ -268,6 +269,21 @@ export class KeystoreService implements Keystore {
   }
   async caCertificatePem(): Promise<string> {
     return this.issuer.caCertificatePem();
+  }
+  async issueClientCertificate(opts: {
+    publicKeySpkiDer: Uint8Array;
+    commonName: string;
+    validDays: number;
+    operator: string;
+  }): Promise<ClientCertificate> {
+    const cert = this.issuer.issueClientCertificate(opts);
+    this.audit('keystore.client_certificate.issued', {
+      operator: opts.operator,
+      serial: cert.serial,
+      not_after: cert.notAfter,
+      ca_kcv: cert.caKcv,
+    });
+    return cert;
   }
   async createIssuerKey(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo> {
     return this.issuer.createIssuerKey(opts);

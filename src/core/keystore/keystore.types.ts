@@ -213,6 +213,19 @@ export interface IssuerCardCredential {
   readonly caSignature: Buffer;
 }
 
+/** A TLS client certificate the bank CA signed (public data only: the client holds its private key). */
+export interface ClientCertificate {
+  readonly pem: string;
+  /** Lower-case hex, as X509Certificate.serialNumber. */
+  readonly serial: string;
+  /** "AB:CD:…", as X509Certificate.fingerprint256 and a TLS peer certificate's fingerprint256. */
+  readonly fingerprint256: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** The check value of the bank CA that signed it. */
+  readonly caKcv: string;
+}
+
 export interface CaPublicKey {
   readonly spkiDer: Buffer;
   /** 04 || X || Y, the form a card stores for verification. */
@@ -375,6 +388,13 @@ export interface Keystore {
   createBankCa(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo>;
   caPublicKey(): Promise<CaPublicKey>;
   caCertificatePem(): Promise<string>;
+  /** A TLS client certificate signed by the bank CA for a public key the client sent (never a private key). */
+  issueClientCertificate(opts: {
+    publicKeySpkiDer: Uint8Array;
+    commonName: string;
+    validDays: number;
+    operator: string;
+  }): Promise<ClientCertificate>;
   /** Issuer signing key S (ECDSA P-256) with an X.509 certificate signed by the bank CA. */
   createIssuerKey(opts: { commonName: string; officer: string; validDays?: number }): Promise<KeyInfo>;
   issuerCertificatePem(): Promise<string>;

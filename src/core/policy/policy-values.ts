@@ -32,6 +32,7 @@ export const DEFAULT_POLICIES: Policies = {
     'recovery.unlock': { required: true, approverRoles: ['manager'] },
     'operator.privileged': { required: true, approverRoles: ['security_officer'] },
     'card.unblock': { required: true, approverRoles: ['manager', 'security_officer'] },
+    'verify_client.create': { required: true, approverRoles: ['manager', 'security_officer'] },
   },
 };
 

@@ -21,6 +21,10 @@ export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: stri
   audit: { status: 'ready', note: 'The tamper-evident audit trail.' },
   keys: { status: 'ready', note: 'Keystore, key ceremony and key states.' },
   admin: { status: 'ready', note: 'Operators, roles and policies.' },
+  clients: {
+    status: 'ready',
+    note: 'The bank systems that may call the verification service: API keys, certificates.',
+  },
 };
 
 export interface SystemInfoSource {

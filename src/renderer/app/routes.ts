@@ -12,6 +12,7 @@ export const PAGE_LABELS: Record<Page, string> = {
   audit: 'Audit',
   keys: 'Keys',
   admin: 'Admin',
+  clients: 'Service clients',
 };
 
 function parse(hash: string): Page {

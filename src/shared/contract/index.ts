@@ -14,6 +14,7 @@ import { pushChannels } from './push.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
 import { systemChannels } from './system.contract';
+import { verifyDeskChannels } from './verify-desk.contract';
 
 export * from './define';
 export * from './events.contract';
@@ -38,6 +39,7 @@ export const contract = {
   ...pushChannels,
   ...activationChannels,
   ...cloneChannels,
+  ...verifyDeskChannels,
 } as const;
 
 export type Contract = typeof contract;

@@ -18,6 +18,8 @@ export const DUAL_CONTROL_ACTIONS = [
   'operator.privileged',
   /** RESET RETRY COUNTER on a blocked card (docs/activation.md). */
   'card.unblock',
+  /** A new client of the verification service: an API key or a client certificate (docs/verification-service.md). */
+  'verify_client.create',
 ] as const;
 export type DualControlAction = (typeof DUAL_CONTROL_ACTIONS)[number];
 

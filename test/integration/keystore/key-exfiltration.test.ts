@@ -508,6 +508,15 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         }
       }
       await record('sign', () => ks.sign(K(N, 1)));
+      // A TLS client certificate signs the caller's public key: a real one, and a key's bytes posing as one.
+      const clientSpki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+        format: 'der',
+        type: 'spki',
+      });
+      for (const [i, pk] of [clientSpki, K(N, 1), Buffer.concat([clientSpki.subarray(0, 27), K(N, 1)])].entries())
+        await record(`issueClientCertificate#${i}`, () =>
+          ks.issueClientCertificate({ publicKeySpkiDer: pk, commonName: 'bank', validDays: 30, operator: 'sofia' }),
+        );
       await record('signAudit', () => ks.signAudit(K(N, 1)));
       // The audit checkpoint signs a chain head it is given: fed a key's bytes as the hash, it must not echo them out.
       await record('signAuditCheckpoint', () =>

@@ -13,6 +13,7 @@ import { migration0011 } from './0011-verification-service.migration';
 import { migration0012 } from './0012-verification-events.migration';
 import { migration0013 } from './0013-verify-challenges.migration';
 import { migration0015 } from './0015-usage-indexes.migration';
+import { migration0016 } from './0016-verify-client-certificates.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
 export const migrations: readonly Migration[] = [
@@ -30,4 +31,5 @@ export const migrations: readonly Migration[] = [
   migration0012,
   migration0013,
   migration0015,
+  migration0016,
 ];

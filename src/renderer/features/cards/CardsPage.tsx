@@ -8,6 +8,7 @@ import { ApprovalDialog, ConfirmDialog } from '../../ui/dialogs';
 import { ErrorBanner } from '../../ui/forms';
 import { ActivationForm } from './ActivationForm';
 import { CloneCheck } from './CloneCheck';
+import { CardUseRows } from './CardUseStatus';
 import { PushProgress, usePushProgress } from './PushProgress';
 import { SealModeForm } from './SealModeForm';
 
@@ -122,6 +123,7 @@ function CardView({ view, session }: { view: CardInReader; session: SessionInfo 
               </td>
             </tr>
           ) : null}
+          {view.record?.n ? <CardUseRows n={view.record.n} role={role} /> : null}
         </tbody>
       </table>
       {activating && (role === 'clerk' || role === 'manager') ? (

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { CardUseBadge } from '../cards/CardUseStatus';
 import type { CustomerCard } from '../../../shared/contract/customers.contract';
 import { useCall } from '../../api/client';
 import { ErrorBanner } from '../../ui/forms';
@@ -109,6 +110,7 @@ export function CustomerDetail({
               <th>Enrolled</th>
               <th>Activated</th>
               <th>State since</th>
+              <th>Online use</th>
             </tr>
           </thead>
           <tbody>
@@ -122,6 +124,7 @@ export function CustomerDetail({
                 </td>
                 <td>{when(card.activatedAt) || '—'}</td>
                 <td>{when(card.stateChangedAt)}</td>
+                <td>{card.state === 'active' || card.state === 'blocked' ? <CardUseBadge n={card.n} /> : '—'}</td>
               </tr>
             ))}
           </tbody>

@@ -1,0 +1,165 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { AuditService } from '../audit/audit.service';
+import { readCertificateRequest } from '../crypto/csr';
+import type { Database } from '../db/database';
+import { AppError } from '../errors';
+import type { KeystoreActor, KeystoreHolder } from '../keystore/keystore-holder.service';
+import { VERIFY_SCOPES, type VerifyScope } from './verify-client.repository';
+import type { VerifyClient } from './verify-client.service';
+
+// Clients of the verification service that authenticate with a TLS client certificate (migration
+// 0016; docs/verification-service.md "Client certificates"). The client makes its key pair and sends
+// a certificate request; the desk checks it, the keystore's bank CA signs a certificate for that
+// public key (clientAuth only), and the client row binds the certificate's SHA-256 fingerprint to
+// the client's scopes. The service trusts the bank CA for the TLS handshake and then looks the
+// fingerprint up on every request, so a revocation (the row's revoked_at) takes effect at once.
+
+export const CLIENT_CERT_DAYS = { default: 365, max: 825 } as const;
+
+export interface VerifyClientCredential {
+  readonly keyId: string;
+  readonly credential: 'api_key' | 'certificate';
+  readonly certSerial: string | null;
+  readonly certFingerprint: string | null;
+  readonly certNotAfter: string | null;
+}
+
+interface CertRow {
+  key_id: string;
+  name: string;
+  scopes: string;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+  credential: 'api_key' | 'certificate';
+  cert_serial: string | null;
+  cert_fingerprint: string | null;
+  cert_not_after: string | null;
+}
+
+const isScope = (s: string): s is VerifyScope => (VERIFY_SCOPES as readonly string[]).includes(s);
+
+const clientOf = (r: CertRow): VerifyClient => ({
+  keyId: r.key_id,
+  name: r.name,
+  scopes: r.scopes.split(' ').filter(isScope),
+  createdAt: r.created_at,
+  createdBy: r.created_by,
+  revokedAt: r.revoked_at,
+});
+
+export class ClientCertificateService {
+  private readonly byFp;
+
+  constructor(
+    private readonly db: Database,
+    private readonly keystore: Pick<KeystoreHolder, 'run'>,
+    private readonly audit: AuditService,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.byFp = db.prepare<[string], CertRow>(
+      `SELECT key_id, name, scopes, created_at, created_by, revoked_at, credential, cert_serial, cert_fingerprint,
+              cert_not_after
+         FROM verify_clients WHERE cert_fingerprint = ? AND credential = 'certificate'`,
+    );
+  }
+
+  /**
+   * A new certificate client: the request's signature is checked (the client holds the private
+   * key), the bank CA signs the certificate, and the row binds its fingerprint to the scopes.
+   */
+  async issue(opts: {
+    name: string;
+    scopes: readonly string[];
+    csrPem: string;
+    validDays?: number;
+    actor: KeystoreActor;
+    approver?: string | null;
+  }): Promise<{ client: VerifyClient; certificatePem: string; serial: string; fingerprint: string; notAfter: string }> {
+    const name = opts.name.trim();
+    if (name.length < 1 || name.length > 80)
+      throw new AppError('VERIFY_CLIENT_NAME', 'Name the client in 1 to 80 characters (e.g. "online-banking").');
+    const scopes = [...new Set(opts.scopes)];
+    if (scopes.length === 0 || !scopes.every(isScope))
+      throw new AppError('VERIFY_CLIENT_SCOPE', `Give the client one or more scopes of: ${VERIFY_SCOPES.join(', ')}.`);
+    const request = readCertificateRequest(opts.csrPem);
+    const validDays = opts.validDays ?? CLIENT_CERT_DAYS.default;
+    const cert = await this.keystore.run(opts.actor, (ks) =>
+      ks.issueClientCertificate({
+        publicKeySpkiDer: request.spkiDer,
+        commonName: name,
+        validDays,
+        operator: opts.actor.operator,
+      }),
+    );
+    const keyId = randomBytes(8).toString('hex');
+    // Nobody ever sees this secret: a certificate client has no API key (the column is NOT NULL).
+    const unusable = createHash('sha256').update(randomBytes(32)).digest('hex');
+    const row = this.db
+      .prepare<unknown[], CertRow>(
+        `INSERT INTO verify_clients (key_id, key_hash, name, scopes, created_at, created_by, credential,
+                                     cert_fingerprint, cert_serial, cert_not_after)
+         VALUES (?, ?, ?, ?, ?, ?, 'certificate', ?, ?, ?) RETURNING *`,
+      )
+      .get(
+        keyId,
+        unusable,
+        name,
+        scopes.join(' '),
+        this.now().toISOString(),
+        opts.actor.operator,
+        cert.fingerprint256,
+        cert.serial,
+        cert.notAfter,
+      );
+    if (!row) throw new Error('INSERT … RETURNING returned no row');
+    this.audit.append({
+      operatorId: opts.actor.operatorId,
+      operator: opts.actor.operator,
+      role: opts.actor.role,
+      action: 'verify_client.created',
+      object: `verify-client:${keyId}`,
+      outcome: 'ok',
+      details: {
+        name,
+        scopes: scopes.join(' '),
+        credential: 'certificate',
+        serial: cert.serial,
+        not_after: cert.notAfter,
+        ...(opts.approver ? { approver: opts.approver } : {}),
+      },
+    });
+    return {
+      client: clientOf(row),
+      certificatePem: cert.pem,
+      serial: cert.serial,
+      fingerprint: cert.fingerprint256,
+      notAfter: cert.notAfter,
+    };
+  }
+
+  /**
+   * The active, unexpired client whose certificate has this fingerprint, or null. TLS checked the
+   * chain and the dates already; the record's end date is checked again on our clock.
+   */
+  async byFingerprint(fingerprint256: string): Promise<VerifyClient | null> {
+    const row = this.byFp.get(fingerprint256.toUpperCase());
+    if (!row || row.revoked_at !== null) return null;
+    if (row.cert_not_after !== null && row.cert_not_after <= this.now().toISOString()) return null;
+    return clientOf(row);
+  }
+
+  /** How each client authenticates (the desk's list shows it). */
+  async credentials(): Promise<VerifyClientCredential[]> {
+    return this.db
+      .prepare<[], CertRow>('SELECT * FROM verify_clients ORDER BY id')
+      .all()
+      .map((r) => ({
+        keyId: r.key_id,
+        credential: r.credential,
+        certSerial: r.cert_serial,
+        certFingerprint: r.cert_fingerprint,
+        certNotAfter: r.cert_not_after,
+      }));
+  }
+}
