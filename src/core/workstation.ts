@@ -36,6 +36,8 @@ import { EventBus } from './rpc/event-bus';
 import { EventFeed } from './rpc/event-feed';
 import { Router, type HandlersFor } from './rpc/router';
 import { systemModule } from './system/system.module';
+import { usageModule } from './usage/usage.module';
+import type { UsageCsvExport } from './usage/usage-csv';
 
 export interface WorkstationOptions {
   /** Where the database, keystore, logs and card stock live. Each test uses a fresh one. */
@@ -74,6 +76,8 @@ export interface Workstation {
   readonly verification: VerificationService;
   /** The card readers (null without a reader service): tests and training put cards in them. */
   readonly readers: CardReaderService | null;
+  /** The usage table as a streamed CSV file, for the transports' download (docs/usage-review.md). */
+  readonly usageCsv: UsageCsvExport;
   close(): Promise<void>;
 }
 
@@ -99,6 +103,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     const audit = auditModule(core);
     const lists = listsModule(core);
     const activation = activationModule(core);
+    const usage = usageModule(core);
     const modules = {
       admin: adminModule(core),
       policy: policyModule(core),
@@ -111,6 +116,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       mailer: mailerModule(core),
       activation,
       push: pushModule(core, { lists: lists.lists, listRepo: lists.listRepo, activation: activation.service }),
+      usage,
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -131,6 +137,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.mailer.handlers,
       ...modules.activation.handlers,
       ...modules.push.handlers,
+      ...modules.usage.handlers,
     };
     const router = createRouter(core, handlers);
 
@@ -157,6 +164,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       lists: modules.lists.lists,
       verification: modules.lists.verification,
       readers: core.readers,
+      usageCsv: usage.csv,
       close: () => closers.closeAll(),
     };
   } catch (err) {

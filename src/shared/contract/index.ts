@@ -13,6 +13,7 @@ import { pushChannels } from './push.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
 import { systemChannels } from './system.contract';
+import { usageChannels } from './usage.contract';
 
 export * from './define';
 export * from './events.contract';
@@ -36,6 +37,7 @@ export const contract = {
   ...mailerChannels,
   ...pushChannels,
   ...activationChannels,
+  ...usageChannels,
 } as const;
 
 export type Contract = typeof contract;

@@ -11,6 +11,7 @@ import { migration0009 } from './0009-mailer-print-log.migration';
 import { migration0010 } from './0010-card-public-key.migration';
 import { migration0011 } from './0011-verification-service.migration';
 import { migration0012 } from './0012-verification-events.migration';
+import { migration0014 } from './0014-usage-review-indexes.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
 export const migrations: readonly Migration[] = [
@@ -26,4 +27,5 @@ export const migrations: readonly Migration[] = [
   migration0010,
   migration0011,
   migration0012,
+  migration0014,
 ];
