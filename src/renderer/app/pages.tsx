@@ -9,6 +9,7 @@ import { DashboardPage } from '../features/dashboard/DashboardPage';
 import { EnrollPage } from '../features/enrollment/EnrollPage';
 import { KeysPage } from '../features/keys/KeysPage';
 import { MailersPage } from '../features/mailer/MailersPage';
+import { UsagePage } from '../features/usage/UsagePage';
 
 /** The page for each route. A page not listed here shows main's note of what will come. */
 export function pageComponent(page: Page, session: SessionInfo): ReactNode {
@@ -29,6 +30,8 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
       return <MailersPage />;
     case 'cards':
       return <CardsPage session={session} />;
+    case 'usage':
+      return <UsagePage />;
     default:
       return <PlannedPage page={page} />;
   }

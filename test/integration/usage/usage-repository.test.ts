@@ -377,6 +377,15 @@ describe('usage repository: a generated history of 1,500 cards', () => {
       }
     }
     expect(fullScans).toEqual([]);
+    // A card's refusals are found from the card (card_ref first), never by walking every refusal of a reason.
+    const perCardByReason = seen.filter(
+      (q) =>
+        q.sql.includes('r.card_ref = c.id') &&
+        (db.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...q.params) as { detail: string }[]).some((p) =>
+          p.detail.includes('verify_rejections_by_reason'),
+        ),
+    );
+    expect(perCardByReason.map((q) => q.sql.slice(0, 120))).toEqual([]);
     // And the range queries use the new indexes.
     const plans = seen.map((q) =>
       (db.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...q.params) as { detail: string }[])
