@@ -93,7 +93,9 @@ describe('usage review (browser mode, seeded database)', () => {
 
     // The virtual table loads far pages on demand: the last card appears when scrolled to the end.
     const scroller = usage.getByRole('region', { name: /Usage table/ });
-    await scroller.evaluate('el => el.scrollTo(0, el.scrollHeight)');
+    await scroller.evaluate((el: { scrollTo(x: number, y: number): void; scrollHeight: number }) =>
+      el.scrollTo(0, el.scrollHeight),
+    );
     await usage.locator('tr[data-key="SEED00002999"]').waitFor();
     expect(await usage.locator('tbody tr[data-key]').count()).toBeLessThan(120); // only the rows in view are drawn
 
@@ -126,11 +128,13 @@ describe('usage review (browser mode, seeded database)', () => {
     const want = [...bernWrong]
       .sort((a, b) => b.uses - a.uses || (a.card_id < b.card_id ? 1 : -1))
       .map((c) => c.card_id);
-    // The data-key of each row drawn, top to bottom (a string function: the tests have no DOM types).
+    // The data-key of each row drawn, top to bottom (structural types: the tests have no DOM library).
     const shown = async () =>
-      (await usage
+      usage
         .locator('tbody tr[data-key]')
-        .evaluateAll("rows => rows.map((r) => r.getAttribute('data-key'))")) as string[];
+        .evaluateAll((rows: { getAttribute(name: string): string | null }[]) =>
+          rows.map((r) => r.getAttribute('data-key')),
+        );
     // The rows drawn (those in view) are the first of the database's order.
     const inOrder = async () => {
       const rows = await shown();
