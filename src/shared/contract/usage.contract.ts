@@ -24,7 +24,14 @@ export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 export const SUSPICION_KINDS = ['code_replayed', 'disabled_table_used', 'blocked_card_used', 'counter_drift'] as const;
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'Use a date like 2025-01-31');
+// A real calendar day, not just its shape: 2026-13-45 is refused here, never reaches a query.
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'Use a date like 2025-01-31')
+  .refine((d) => {
+    const t = Date.parse(`${d}T00:00:00.000Z`);
+    return !Number.isNaN(t) && new Date(t).toISOString().startsWith(d);
+  }, 'That day does not exist in the calendar');
 
 /** What every usage channel is narrowed by; each field left out means "all". Days are UTC, inclusive. */
 export const usageFilterSchema = z

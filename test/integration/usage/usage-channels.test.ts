@@ -54,6 +54,7 @@ describe('usage channels', () => {
       { filter: { from: '2026-11-30', to: '2026-11-01' } },
       { filter: { reason: 'because' } },
       { filter: { from: '30.11.2026' } },
+      { filter: { to: '2026-02-30' } },
       { pageSize: 501 },
       { sort: 'n; DROP TABLE cards' },
     ]) {
