@@ -37,7 +37,7 @@ import { EventFeed } from './rpc/event-feed';
 import { Router, type HandlersFor } from './rpc/router';
 import { systemModule } from './system/system.module';
 import { usageModule } from './usage/usage.module';
-import type { UsageCsvExport } from './usage/usage-csv';
+import type { FileSaver, UsageCsvExport } from './usage/usage-csv';
 
 export interface WorkstationOptions {
   /** Where the database, keystore, logs and card stock live. Each test uses a fresh one. */
@@ -55,6 +55,8 @@ export interface WorkstationOptions {
   readonly now?: () => number;
   /** The mailer's Chromium and printer (src/host, src/main); without a renderer this desk prints no mailer. */
   readonly mailer?: MailerOptions;
+  /** Electron main's save dialog for streamed exports (usage CSV); browser mode downloads instead. */
+  readonly saveFile?: FileSaver;
   /** Training mode's practice cards, kept in `dir` (src/card-sim/training-cards.ts); without it, no drawer. */
   readonly trainingCards?: (dir: string) => TrainingCardMaker;
 }

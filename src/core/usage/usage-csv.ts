@@ -1,8 +1,14 @@
 import { z } from 'zod';
-import { USAGE_GROUPS, usageFilterSchema, type UsageRow } from '../../shared/contract/usage.contract';
+import {
+  USAGE_GROUPS,
+  usageFilterSchema,
+  type UsageFilter,
+  type UsageGroup,
+  type UsageRow,
+} from '../../shared/contract/usage.contract';
 import { PAGE_ACCESS } from '../../shared/roles';
 import type { AuditService } from '../audit/audit.service';
-import type { SessionStore } from '../auth/session.store';
+import type { Session, SessionStore } from '../auth/session.store';
 import { AppError } from '../errors';
 import type { UsageRepository } from './usage.repository';
 
@@ -30,6 +36,17 @@ export const USAGE_CSV_COLUMNS = [
   'open_suspicions',
   'drift',
 ] as const;
+
+/** A file the operator chose to save into (Electron main: a save dialog and a file stream). */
+export interface FileSink {
+  /** Resolves once the chunk is handed to the file (waits for the stream to drain). */
+  write(chunk: string): Promise<void>;
+  close(): Promise<void>;
+  /** Removes what was written: a failed export leaves no partial file behind. */
+  abort(): Promise<void>;
+}
+/** Asks where to save `suggestedName`; null when the operator cancels. */
+export type FileSaver = (suggestedName: string) => Promise<FileSink | null>;
 
 const exportQuerySchema = z.object({ filter: usageFilterSchema, by: z.enum(USAGE_GROUPS).default('card') }).strict();
 
@@ -63,6 +80,8 @@ export function csvLine(r: UsageRow): string {
   ];
   return values.map(csvField).join(',') + '\r\n';
 }
+
+const usageCsvName = (by: UsageGroup) => `otac-usage-by-${by}-${new Date().toISOString().slice(0, 10)}.csv`;
 
 export class UsageCsvExport {
   constructor(
@@ -108,20 +127,55 @@ export class UsageCsvExport {
       );
     }
     const { filter: f, by } = parsed.data;
+    this.audited(session, f, by);
+    return { fileName: usageCsvName(by), chunks: this.chunks(f, by) };
+  }
+
+  /**
+   * The Electron window's export (channel `usage:export`, its access checked by the router): the
+   * operator picks a file in main, and the rows go into it batch by batch as they are read.
+   */
+  async saveTo(
+    session: Session,
+    filter: UsageFilter,
+    by: UsageGroup,
+    saver: FileSaver | undefined,
+  ): Promise<{ status: 'saved' | 'cancelled'; rows: number }> {
+    if (!saver)
+      throw new AppError(
+        'EXPORT_UNAVAILABLE',
+        'Use the Export CSV link of the page: this desk downloads files itself.',
+      );
+    const sink = await saver(usageCsvName(by));
+    if (!sink) return { status: 'cancelled', rows: 0 };
+    this.audited(session, filter, by);
+    let rows = -1; // the header is not a row
+    try {
+      for await (const chunk of this.chunks(filter, by)) {
+        await sink.write(chunk);
+        rows += chunk.split('\r\n').length - 1;
+      }
+      await sink.close();
+    } catch (err) {
+      await sink.abort();
+      throw err;
+    }
+    return { status: 'saved', rows };
+  }
+
+  private audited(session: Session, filter: UsageFilter, by: UsageGroup): void {
     this.deps.audit.append({
       operatorId: session.operatorId,
       operator: session.username,
       role: session.role,
       action: 'usage.export',
       outcome: 'ok',
-      details: { by, ...f },
+      details: { by, ...filter },
     });
-    const usage = this.deps.usage;
-    async function* chunks(): AsyncGenerator<string> {
-      yield USAGE_CSV_COLUMNS.join(',') + '\r\n';
-      for await (const batch of usage.batches(f, by)) yield batch.map(csvLine).join('');
-    }
-    const day = new Date().toISOString().slice(0, 10);
-    return { fileName: `otac-usage-by-${by}-${day}.csv`, chunks: chunks() };
+  }
+
+  private async *chunks(filter: UsageFilter, by: UsageGroup): AsyncGenerator<string> {
+    yield USAGE_CSV_COLUMNS.join(',') + '\r\n';
+    for await (const batch of this.deps.usage.batches(filter, by)) yield batch.map(csvLine).join('');
   }
 }

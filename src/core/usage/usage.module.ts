@@ -8,8 +8,6 @@ export function usageModule(
   core: Core,
 ): FeatureModule<ReturnType<typeof usageHandlers>> & { readonly csv: UsageCsvExport } {
   const usage = new SqliteUsageRepository(core.db);
-  return {
-    handlers: usageHandlers({ usage }),
-    csv: new UsageCsvExport({ usage, sessions: core.sessions, audit: core.audit }),
-  };
+  const csv = new UsageCsvExport({ usage, sessions: core.sessions, audit: core.audit });
+  return { handlers: usageHandlers({ usage, csv, saveFile: core.opts.saveFile }), csv };
 }

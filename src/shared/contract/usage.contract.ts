@@ -181,4 +181,11 @@ export const usageChannels = {
     access: usageAccess,
     mutates: false,
   }),
+  'usage:export': channel({
+    summary: 'Save the usage table as CSV to a file the operator picks (Electron; browser mode downloads it)',
+    input: z.object({ filter: usageFilterSchema.default({}), by: z.enum(USAGE_GROUPS).default('card') }).strict(),
+    output: z.object({ status: z.enum(['saved', 'cancelled']), rows: count }),
+    access: usageAccess,
+    mutates: false,
+  }),
 } as const;

@@ -6,7 +6,7 @@ import {
   type UsageSummary,
 } from '../../../shared/contract/usage.contract';
 import { shellKind } from '../../api/bridge';
-import { useCall } from '../../api/client';
+import { useAction, useCall } from '../../api/client';
 import { useHashParams } from '../../app/routes';
 import { ErrorBanner, Field, Form } from '../../ui/forms';
 import { Pager } from '../../ui/table';
@@ -61,7 +61,7 @@ export function UsagePage() {
             Export CSV
           </a>
         ) : (
-          <span className="muted">The CSV export is offered in browser mode.</span>
+          <SaveCsvButton view={view} />
         )}
       </div>
       {/* A new query is a new table, scrolled to its top: never a stale offset over another row count. */}
@@ -70,6 +70,20 @@ export function UsagePage() {
       <h2>Suspicion events</h2>
       <Suspicions view={view} />
     </section>
+  );
+}
+
+/** The Electron window: main asks where to save and streams the rows into that file. */
+function SaveCsvButton({ view }: { view: UsageView }) {
+  const save = useAction('usage:export');
+  return (
+    <>
+      <button type="button" onClick={() => save.mutate({ filter: view.filter, by: view.by })} disabled={save.isPending}>
+        {save.isPending ? 'Exporting…' : 'Export CSV'}
+      </button>
+      {save.data?.status === 'saved' ? <span role="status">Saved {save.data.rows} rows.</span> : null}
+      <ErrorBanner error={save.error} />
+    </>
   );
 }
 
