@@ -17,6 +17,11 @@ export interface UsageView {
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+/** A real calendar day (as main checks it): 2026-02-30 is not one. */
+const isDay = (d: string) => {
+  const t = Date.parse(`${d}T00:00:00.000Z`);
+  return DAY.test(d) && !Number.isNaN(t) && new Date(t).toISOString().startsWith(d);
+};
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 /** The last 30 UTC days, today included: the range when the address names none. */
@@ -33,8 +38,8 @@ export function viewFromParams(p: URLSearchParams): UsageView {
   const by = p.get('by') ?? '';
   const sort = p.get('sort') ?? '';
   const filter: UsageFilter = {
-    from: DAY.test(from) ? from : range.from,
-    to: DAY.test(to) ? to : range.to,
+    from: isDay(from) ? from : range.from,
+    to: isDay(to) ? to : range.to,
   };
   if (filter.from! > filter.to!) filter.from = filter.to;
   const branch = p.get('branch')?.slice(0, 80);
