@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../../src/core/errors';
 import { csvField } from '../../../src/core/usage/usage-csv';
+import { REFUSAL_REASONS } from '../../../src/core/verification/verification.service';
+import { REJECTION_REASONS } from '../../../src/shared/contract/usage.contract';
 import type { Role } from '../../../src/shared/roles';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { addOperator, setupOfficer, value, type TestOperator } from '../../support/operators';
@@ -98,6 +100,15 @@ describe('usage channels', () => {
     expect(lines.length).toBe(1 + zurich.n);
     expect(lines.slice(1).every((l) => l.split(',')[6] === 'Zurich')).toBe(true);
     expect(exportsAudited()).toBe(before + 1);
+  });
+
+  it('names the same refusal reasons as core verify and the 0012 CHECK', () => {
+    // The contract cannot import core; this keeps the two lists from drifting apart.
+    expect([...REJECTION_REASONS]).toEqual([...REFUSAL_REASONS]);
+    const table = t.ws.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'verify_rejections'").get() as {
+      sql: string;
+    };
+    for (const r of REJECTION_REASONS) expect(table.sql).toContain(`'${r}'`);
   });
 
   it('quotes CSV fields and defuses spreadsheet formulas', () => {
