@@ -38,6 +38,8 @@ import { EventBus } from './rpc/event-bus';
 import { EventFeed } from './rpc/event-feed';
 import { Router, type HandlersFor } from './rpc/router';
 import { systemModule } from './system/system.module';
+import { usageModule } from './usage/usage.module';
+import type { FileSaver, UsageCsvExport } from './usage/usage-csv';
 
 export interface WorkstationOptions {
   /** Where the database, keystore, logs and card stock live. Each test uses a fresh one. */
@@ -55,6 +57,8 @@ export interface WorkstationOptions {
   readonly now?: () => number;
   /** The mailer's Chromium and printer (src/host, src/main); without a renderer this desk prints no mailer. */
   readonly mailer?: MailerOptions;
+  /** Electron main's save dialog for streamed exports (usage CSV); browser mode downloads instead. */
+  readonly saveFile?: FileSaver;
   /** Training mode's practice cards, kept in `dir` (src/card-sim/training-cards.ts); without it, no drawer. */
   readonly trainingCards?: (dir: string) => TrainingCardMaker;
 }
@@ -76,6 +80,8 @@ export interface Workstation {
   readonly verification: VerificationService;
   /** The card readers (null without a reader service): tests and training put cards in them. */
   readonly readers: CardReaderService | null;
+  /** The usage table as a streamed CSV file, for the transports' download (docs/usage-review.md). */
+  readonly usageCsv: UsageCsvExport;
   close(): Promise<void>;
 }
 
@@ -101,6 +107,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     const audit = auditModule(core);
     const lists = listsModule(core);
     const activation = activationModule(core);
+    const usage = usageModule(core);
     const modules = {
       admin: adminModule(core),
       policy: policyModule(core),
@@ -115,6 +122,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       push: pushModule(core, { lists: lists.lists, listRepo: lists.listRepo, activation: activation.service }),
       clone: cloneModule(core, { lists: lists.lists, listRepo: lists.listRepo }),
       verifyDesk: verifyDeskModule(core, { verification: lists.verification, lists: lists.lists }),
+      usage,
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -137,6 +145,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.push.handlers,
       ...modules.clone.handlers,
       ...modules.verifyDesk.handlers,
+      ...modules.usage.handlers,
     };
     const router = createRouter(core, handlers);
 
@@ -163,6 +172,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       lists: modules.lists.lists,
       verification: modules.lists.verification,
       readers: core.readers,
+      usageCsv: usage.csv,
       close: () => closers.closeAll(),
     };
   } catch (err) {

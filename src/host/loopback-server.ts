@@ -4,6 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { ClientEvents } from '../core/rpc/event-feed';
+import { isAppError } from '../core/errors';
+import { USAGE_CSV_PATH } from '../shared/contract/usage.contract';
 import { MAX_PAYLOAD_BYTES } from '../core/rpc/router';
 import type { Workstation } from '../core/workstation';
 
@@ -125,6 +127,15 @@ export async function startLoopbackServer(
       for (const s of streams.values()) if (s.client === client) s.feed.afterCall();
       return sendJson(res, 200, result);
     }
+    if (req.method === 'GET' && url.pathname === USAGE_CSV_PATH) {
+      if (!client) return send(res, 401, 'text/plain', 'Open the workstation with the link printed by npm start.');
+      // A download link is a navigation (no Origin header): the browser's own fetch metadata says
+      // whether our page started it; the SameSite=Strict cookie already keeps other sites out.
+      const site = req.headers['sec-fetch-site'];
+      if (site !== undefined && site !== 'same-origin')
+        return send(res, 403, 'text/plain', 'Cross-site request refused');
+      return streamUsageCsv(`web-${client}`, url, res);
+    }
     if (req.method === 'GET') {
       if (!client) return send(res, 401, 'text/html; charset=utf-8', NOT_CONNECTED_PAGE);
       return serveStatic(url.pathname, res);
@@ -148,6 +159,28 @@ export async function startLoopbackServer(
       feed.close();
       streams.delete(res);
     });
+  }
+
+  /** Writes the usage CSV batch by batch, waiting for the socket to drain: never the whole file in memory. */
+  async function streamUsageCsv(sessionClient: string, url: URL, res: ServerResponse): Promise<void> {
+    let file: ReturnType<Workstation['usageCsv']['open']>;
+    try {
+      file = ws.usageCsv.open(sessionClient, url.searchParams);
+    } catch (err) {
+      const status = isAppError(err) ? (err.code === 'VALIDATION' ? 400 : err.code === 'FORBIDDEN' ? 403 : 401) : 500;
+      return send(res, status, 'text/plain; charset=utf-8', isAppError(err) ? err.message : 'Internal error');
+    }
+    res.writeHead(200, {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': `attachment; filename="${file.fileName}"`,
+    });
+    let closed = false;
+    res.on('close', () => (closed = true));
+    for await (const chunk of file.chunks) {
+      if (closed) break;
+      if (!res.write(chunk)) await new Promise<void>((r) => (res.once('drain', r), res.once('close', r)));
+    }
+    res.end();
   }
 
   async function serveStatic(pathname: string, res: ServerResponse): Promise<void> {

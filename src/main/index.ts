@@ -7,6 +7,7 @@ import { trainingCardMaker } from '../card-sim/training-cards';
 import { createWorkstation, type Workstation } from '../core/workstation';
 import { appUrlMatcher, devRendererUrl } from './app-url';
 import { ElectronMailerRenderer } from './mailer-window';
+import { electronFileSaver } from './save-file';
 import { hardenSession, isTrustedSender, lockDownWebContents } from './security';
 
 // Electron glue only: one window, the preload bridge, app lifecycle. All work happens in src/core.
@@ -47,6 +48,7 @@ function start(): void {
       readers: readerModeFromEnv(process.env['OTAC_READER']),
       trainingCards: trainingCardMaker,
       mailer: { renderer: new ElectronMailerRenderer() },
+      saveFile: electronFileSaver(() => win),
     });
   } catch (err) {
     fail(err);

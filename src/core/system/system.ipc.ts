@@ -17,7 +17,10 @@ export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: stri
     note: 'The card in the reader: whose it is, its state and the next action (activate, unblock, change key).',
   },
   reissue: { status: 'planned', note: 'Lost-card reissue with out-of-band passkey comes with the reissue work.' },
-  usage: { status: 'planned', note: 'Usage review with charts comes once lists are issued.' },
+  usage: {
+    status: 'ready',
+    note: 'Codes issued, used and refused, suspicion events and drift, per card, customer and branch.',
+  },
   audit: { status: 'ready', note: 'The tamper-evident audit trail.' },
   keys: { status: 'ready', note: 'Keystore, key ceremony and key states.' },
   admin: { status: 'ready', note: 'Operators, roles and policies.' },

@@ -10,6 +10,7 @@ import { EnrollPage } from '../features/enrollment/EnrollPage';
 import { KeysPage } from '../features/keys/KeysPage';
 import { MailersPage } from '../features/mailer/MailersPage';
 import { VerifyClientsPage } from '../features/verify-clients/VerifyClientsPage';
+import { UsagePage } from '../features/usage/UsagePage';
 
 /** The page for each route. A page not listed here shows main's note of what will come. */
 export function pageComponent(page: Page, session: SessionInfo): ReactNode {
@@ -32,6 +33,8 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
       return <CardsPage session={session} />;
     case 'clients':
       return <VerifyClientsPage session={session} />;
+    case 'usage':
+      return <UsagePage />;
     default:
       return <PlannedPage page={page} />;
   }

@@ -15,6 +15,7 @@ import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
 import { systemChannels } from './system.contract';
 import { verifyDeskChannels } from './verify-desk.contract';
+import { usageChannels } from './usage.contract';
 
 export * from './define';
 export * from './events.contract';
@@ -40,6 +41,7 @@ export const contract = {
   ...activationChannels,
   ...cloneChannels,
   ...verifyDeskChannels,
+  ...usageChannels,
 } as const;
 
 export type Contract = typeof contract;

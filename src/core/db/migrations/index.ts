@@ -12,6 +12,7 @@ import { migration0010 } from './0010-card-public-key.migration';
 import { migration0011 } from './0011-verification-service.migration';
 import { migration0012 } from './0012-verification-events.migration';
 import { migration0013 } from './0013-verify-challenges.migration';
+import { migration0014 } from './0014-usage-review-indexes.migration';
 import { migration0015 } from './0015-usage-indexes.migration';
 import { migration0016 } from './0016-verify-client-certificates.migration';
 
@@ -30,6 +31,7 @@ export const migrations: readonly Migration[] = [
   migration0011,
   migration0012,
   migration0013,
+  migration0014,
   migration0015,
   migration0016,
 ];
