@@ -1,0 +1,136 @@
+import pg from 'pg';
+import { AppError } from '../../errors';
+
+// The shared issuer database on PostgreSQL (issue 12, docs/storage.md "PostgreSQL"). One pool per
+// process; a repository method that changes data is one `transaction`, retried whole when the
+// engine reports a serialisation failure or a deadlock (distributed PostgreSQL-compatible engines
+// report contention that way too), so callers see either its effect once or an error.
+
+export type Row = Record<string, unknown>;
+
+/** What a PostgreSQL repository runs its SQL on: the pool, or one connection inside a transaction. */
+export interface PgQueryable {
+  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+}
+
+export interface PgDatabaseOptions {
+  /** `postgres://user:password@host:port/database?sslmode=…` (OTAC_DATABASE_URL). */
+  readonly url: string;
+  readonly maxConnections?: number;
+  /** Milliseconds to wait for a connection before the desk is told the server is unreachable. */
+  readonly connectTimeoutMs?: number;
+  /** PEM of the CA that signed the server's certificate: TLS with the server's name checked. */
+  readonly tlsCa?: string;
+}
+
+/** SQLSTATEs after which the whole transaction may simply run again. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 5;
+
+/**
+ * int8 (counts, ids, epoch milliseconds) as a JavaScript number, as better-sqlite3 gives them:
+ * the values this schema keeps stay far below 2^53, and a larger one is refused, not rounded.
+ */
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`integer ${text} is beyond what this workstation handles`);
+  return n;
+}
+const typeParsers = new pg.TypeOverrides();
+typeParsers.setTypeParser(pg.types.builtins.INT8, parseInt8);
+
+export class PgDatabase implements PgQueryable {
+  private readonly pool: pg.Pool;
+
+  constructor(readonly options: PgDatabaseOptions) {
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      types: typeParsers,
+      ...(options.tlsCa ? { ssl: { ca: options.tlsCa, rejectUnauthorized: true } } : {}),
+    });
+    // An idle connection the server dropped (restart, failover) surfaces here; the next query
+    // opens a fresh one. Without a listener the process would crash.
+    this.pool.on('error', () => undefined);
+  }
+
+  async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    try {
+      const result = await this.pool.query<T>(sql, params as unknown[]);
+      return result.rows;
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /**
+   * `work` on one connection between BEGIN and COMMIT (isolation SERIALIZABLE: the engine, not the
+   * code, orders concurrent writers), run again from the start on a serialisation failure.
+   * `work` must do nothing but database work: it may run more than once.
+   */
+  async transaction<T>(work: (tx: PgQueryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw translate(err);
+      }
+      const tx: PgQueryable = {
+        query: async <R extends Row>(sql: string, params: readonly unknown[] = []) =>
+          (await client.query<R>(sql, params as unknown[])).rows,
+      };
+      try {
+        await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        const value = await work(tx);
+        await client.query('COMMIT');
+        client.release();
+        return value;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        // A connection broken mid-transaction is not returned to the pool.
+        client.release(isConnectionError(err) ? (err as Error) : undefined);
+        if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlState(err) ?? '')) {
+          await new Promise((r) => setTimeout(r, attempt * 5 + Math.random() * 10));
+          continue;
+        }
+        throw translate(err);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)$/.test(code)) ||
+    (sqlState(err) ?? '').startsWith('08') ||
+    (sqlState(err) ?? '').startsWith('57P')
+  );
+}
+
+/**
+ * A server that cannot be reached becomes one clear refusal for the desk (issue 12 item 4): nothing
+ * is written anywhere else instead, so nothing issuer-side forks. Other errors pass through with
+ * their SQLSTATE for the repository to interpret (23505: a unique key taken first by another desk).
+ */
+function translate(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  if (isConnectionError(err) || /timeout exceeded when trying to connect|Connection terminated/i.test(String(err)))
+    return new AppError(
+      'DB_UNREACHABLE',
+      'The issuer database server cannot be reached. Nothing was saved. Check the network to the server, ' +
+        'or call the branch IT support; try again when it is back.',
+    );
+  return err;
+}
