@@ -179,3 +179,6 @@ export class SqliteCardRepository implements CardRepository {
     );
   }
 }
+
+/** For the PostgreSQL implementation beside this one (card.repository.pg.ts). */
+export { fromRow as cardFromRow, type CardRow };

@@ -310,3 +310,6 @@ export class SqliteListRepository implements ListRepository {
     return this.one('SELECT * FROM code_lists WHERE id = ?', id);
   }
 }
+
+/** For the PostgreSQL implementation beside this one (list.repository.pg.ts). */
+export { fromRow as listFromRow, type ListRow, WAY as ON_ITS_WAY_PLACEHOLDERS };

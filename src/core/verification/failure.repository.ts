@@ -86,3 +86,6 @@ export class SqliteFailureCounterRepository implements FailureCounterRepository 
     return row ? fromRow(row) : null;
   }
 }
+
+/** For the PostgreSQL implementation beside this one (failure.repository.pg.ts). */
+export { fromRow as failureFromRow, type FailureRow };

@@ -193,3 +193,6 @@ export class SqliteVerificationEventsRepository implements VerificationEventsRep
     return row;
   }
 }
+
+/** For the PostgreSQL implementation beside this one (verification-events.repository.pg.ts). */
+export { fromRow as suspicionFromRow, type SuspicionRow };

@@ -8,7 +8,10 @@ import { AppError } from '../../errors';
 
 export type Row = Record<string, unknown>;
 
-/** What a PostgreSQL repository runs its SQL on: the pool, or one connection inside a transaction. */
+/**
+ * What a PostgreSQL repository runs its SQL on: the pool, or one connection inside a transaction.
+ * SQL is written with `?` placeholders, as on SQLite (numbered here, see pgSql).
+ */
 export interface PgQueryable {
   query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 }
@@ -23,9 +26,40 @@ export interface PgDatabaseOptions {
   readonly tlsCa?: string;
 }
 
+/** READ COMMITTED suits one compare-and-set statement (PostgreSQL re-checks its WHERE on the row's
+ * newest version after waiting for a concurrent writer); SERIALIZABLE suits read-then-write. */
+export type Isolation = 'read committed' | 'serializable';
+
+/**
+ * The repositories write SQL with `?` placeholders on both engines; PostgreSQL numbers them. No
+ * statement here has a `?` inside a string literal (checked: a quote before a `?` is refused).
+ */
+export function pgSql(sql: string): string {
+  let n = 0;
+  let quoted = false;
+  let out = '';
+  for (const ch of sql) {
+    if (ch === "'") quoted = !quoted;
+    if (ch === '?' && !quoted) out += `$${++n}`;
+    else out += ch;
+  }
+  if (quoted) throw new Error('unbalanced quote in SQL');
+  return out;
+}
+
+const numberedCache = new Map<string, string>();
+function numbered(sql: string): string {
+  let out = numberedCache.get(sql);
+  if (out === undefined) {
+    out = pgSql(sql);
+    if (numberedCache.size < 2000) numberedCache.set(sql, out);
+  }
+  return out;
+}
+
 /** SQLSTATEs after which the whole transaction may simply run again. */
 const RETRYABLE = new Set(['40001', '40P01']);
-const MAX_ATTEMPTS = 5;
+const MAX_ATTEMPTS = 20;
 
 /**
  * int8 (counts, ids, epoch milliseconds) as a JavaScript number, as better-sqlite3 gives them:
@@ -57,7 +91,7 @@ export class PgDatabase implements PgQueryable {
 
   async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     try {
-      const result = await this.pool.query<T>(sql, params as unknown[]);
+      const result = await this.pool.query<T>(numbered(sql), params as unknown[]);
       return result.rows;
     } catch (err) {
       throw translate(err);
@@ -65,11 +99,11 @@ export class PgDatabase implements PgQueryable {
   }
 
   /**
-   * `work` on one connection between BEGIN and COMMIT (isolation SERIALIZABLE: the engine, not the
+   * `work` on one connection between BEGIN and COMMIT (by default SERIALIZABLE: the engine, not the
    * code, orders concurrent writers), run again from the start on a serialisation failure.
    * `work` must do nothing but database work: it may run more than once.
    */
-  async transaction<T>(work: (tx: PgQueryable) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: PgQueryable) => Promise<T>, isolation: Isolation = 'serializable'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient;
       try {
@@ -79,10 +113,10 @@ export class PgDatabase implements PgQueryable {
       }
       const tx: PgQueryable = {
         query: async <R extends Row>(sql: string, params: readonly unknown[] = []) =>
-          (await client.query<R>(sql, params as unknown[])).rows,
+          (await client.query<R>(numbered(sql), params as unknown[])).rows,
       };
       try {
-        await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        await client.query(isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
         const value = await work(tx);
         await client.query('COMMIT');
         client.release();

@@ -1,0 +1,202 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteCardRepository, type CardRepository } from '../../../src/core/cards/card.repository';
+import { PgCardRepository } from '../../../src/core/cards/card.repository.pg';
+import { openDatabase } from '../../../src/core/db/database';
+import { migratePg } from '../../../src/core/db/pg/migrate-pg';
+import { PgDatabase } from '../../../src/core/db/pg/pg-database';
+import { SqliteListRepository, type ListRepository } from '../../../src/core/lists/list.repository';
+import { PgListRepository } from '../../../src/core/lists/list.repository.pg';
+import { startPostgres, type TestPostgres } from '../../support/postgres';
+
+// Issue 12 item 1–2: the card and list repositories behave alike on both engines — the same
+// answers, the same compare-and-set refusals — and a use mark stays exactly-once with many
+// writers: on PostgreSQL, three pools (as three verification instances) racing for one code.
+
+const at = '2026-12-03T10:00:00.000Z';
+const by = { operator: 'mia', at };
+
+interface Engine {
+  cards: CardRepository;
+  lists: ListRepository;
+  /** Repositories over separate connections to the same data (other desks or instances). */
+  others: { cards: CardRepository; lists: ListRepository }[];
+  /** A customer row for the cards' foreign key (customers' own repository is tested elsewhere). */
+  customer(): Promise<number>;
+  close(): Promise<void>;
+}
+
+let server: TestPostgres;
+let customerSeq = 0;
+const customerValues = () =>
+  [`C-${++customerSeq}`, 'Ada', 'ada', null, 'x', null, '1', 'y', 'GB', null, null, 'b', at, 'mia', at] as const;
+const INSERT_CUSTOMER = `INSERT INTO customers (customer_ref, full_name, name_key, birth_date, address_line1,
+  address_line2, postal_code, city, country, email, mobile, branch, created_at, created_by, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+
+const engines: Record<string, () => Promise<Engine>> = {
+  sqlite: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otac-repos-'));
+    const file = join(dir, 'workstation.db');
+    const db = openDatabase(file);
+    const other = openDatabase(file);
+    return {
+      cards: new SqliteCardRepository(db),
+      lists: new SqliteListRepository(db),
+      others: [{ cards: new SqliteCardRepository(other), lists: new SqliteListRepository(other) }],
+      customer: async () => (db.prepare(INSERT_CUSTOMER).get(...customerValues()) as { id: number }).id,
+      close: async () => {
+        db.close();
+        other.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  postgres: async () => {
+    const url = server.url(await server.createDatabase());
+    const pools = [0, 1, 2].map(() => new PgDatabase({ url, maxConnections: 40 }));
+    await migratePg(pools[0]!);
+    const [db, ...rest] = pools as [PgDatabase, ...PgDatabase[]];
+    return {
+      cards: new PgCardRepository(db),
+      lists: new PgListRepository(db),
+      others: rest.map((p) => ({ cards: new PgCardRepository(p), lists: new PgListRepository(p) })),
+      customer: async () => (await db.query<{ id: number }>(INSERT_CUSTOMER, [...customerValues()]))[0]!.id,
+      close: async () => {
+        await Promise.all(pools.map((p) => p.close()));
+      },
+    };
+  },
+};
+
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(() => server?.stop());
+
+describe.each(Object.keys(engines))('card and list repositories on %s', (name) => {
+  let e: Engine;
+  beforeAll(async () => {
+    e = await engines[name]!();
+  });
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  let cardSeq = 0;
+  async function newCard() {
+    const customerId = await e.customer();
+    const id = (++cardSeq).toString(16).padStart(4, '0').toUpperCase();
+    return e.cards.insert({ cardId: `0102${id}`, customerId, n: `N-${name}-${id}`, sealMode: 'card-key' }, by);
+  }
+  async function activeList(cardRef: number, length = 10) {
+    const { list } = await e.lists.queue(
+      {
+        cardRef,
+        listId: `${cardRef.toString(16)}`.padStart(32, 'a'),
+        length,
+        digits: 6,
+        threshold: 2,
+        expiresAt: '2027-12-03T00:00:00.000Z',
+        trigger: 'first',
+      },
+      by,
+    );
+    await e.lists.recordSealing(list.id, { mkVersion: 1, sealedFor: `card:${cardRef}`, bodyHash: 'cd'.repeat(32) }, at);
+    for (const to of ['staged', 'committed', 'receipt_verified'] as const)
+      await e.lists.transition(list.id, [list.state, 'prepared', 'staged', 'committed'], to, at);
+    const active = await e.lists.activate(list.id, at);
+    if (!active) throw new Error('list did not activate');
+    return active;
+  }
+
+  it('inserts a card, finds it by id, N and card id, and refuses a taken card id or N', async () => {
+    const card = await newCard();
+    expect(card).toMatchObject({ state: 'enrolling', enrolledBy: 'mia', version: 1, publicKey: null });
+    expect(await e.cards.byN(card.n)).toEqual(card);
+    expect(await e.cards.byCardId(card.cardId)).toEqual(card);
+    expect(await e.cards.byId(card.id)).toEqual(card);
+    await expect(e.cards.insert({ ...card, n: 'N-other' }, by)).rejects.toMatchObject({ what: 'card_id' });
+    await expect(e.cards.insert({ ...card, cardId: '0A0B0C' }, by)).rejects.toMatchObject({ what: 'n' });
+  });
+
+  it('moves a card by compare-and-set: of concurrent transitions from one state exactly one wins', async () => {
+    const card = await newCard();
+    const all = [e, ...e.others];
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        all[i % all.length]!.cards.transition(card.id, ['enrolling'], i % 2 ? 'awaiting_activation' : 'blocked', at),
+      ),
+    );
+    const winners = results.filter((r) => r !== null);
+    expect(winners).toHaveLength(1);
+    expect((await e.cards.byId(card.id))?.state).toBe(winners[0]?.state);
+    expect((await e.cards.byId(card.id))?.version).toBe(2);
+  });
+
+  it('queues one list per card even when desks queue at once, and activates it', async () => {
+    const card = await newCard();
+    const all = [e, ...e.others];
+    const queued = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        all[i % all.length]!.lists.queue(
+          {
+            cardRef: card.id,
+            listId: `${i}`.padStart(32, 'b'),
+            length: 10,
+            digits: 6,
+            threshold: 2,
+            expiresAt: '2027-01-01T00:00:00.000Z',
+            trigger: 'first',
+          },
+          by,
+        ),
+      ),
+    );
+    expect(queued.filter((q) => q.created)).toHaveLength(1);
+    expect(new Set(queued.map((q) => q.list.id)).size).toBe(1);
+    expect(await e.lists.forCard(card.id)).toHaveLength(1);
+  });
+
+  it('a code of an active list is accepted exactly once by 64 concurrent use marks over every connection', async () => {
+    const card = await newCard();
+    const list = await activeList(card.id);
+    const all = [e, ...e.others];
+    const marks = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => all[i % all.length]!.lists.markUse(list.id, 3, 10, at)),
+    );
+    expect(marks.filter((m) => m !== null)).toHaveLength(1);
+    const after = await e.lists.byId(list.id);
+    expect(after).toMatchObject({ nextIndex: 4, usedCount: 1, version: list.version + 1 });
+    expect(await e.lists.isUsed(list.id, 3)).toBe(true);
+    // Forward-only: an earlier index is gone for good, the next one still wins.
+    expect(await e.lists.markUse(list.id, 2, 10, at)).toBeNull();
+    expect(await e.lists.markUse(list.id, 4, 10, at)).not.toBeNull();
+  });
+
+  it('different codes from many connections each count once, and the refill flag rises at the threshold', async () => {
+    const card = await newCard();
+    const list = await activeList(card.id, 10);
+    const all = [e, ...e.others];
+    // Each index raced by four writers: 1..8 used in order, each exactly once.
+    for (let index = 1; index <= 8; index++) {
+      const won = await Promise.all(
+        Array.from({ length: 4 }, (_, i) => all[i % all.length]!.lists.markUse(list.id, index, 1, at)),
+      );
+      expect(won.filter((m) => m !== null)).toHaveLength(1);
+    }
+    expect(await e.lists.byId(list.id)).toMatchObject({ usedCount: 8, nextIndex: 9, refillDue: true });
+  });
+
+  it('refuses a use mark on a list that is not active, with nothing changed', async () => {
+    const card = await newCard();
+    const list = await activeList(card.id);
+    const disabled = await e.lists.transition(list.id, ['active'], 'disabled', at);
+    expect(disabled?.state).toBe('disabled');
+    expect(await e.lists.markUse(list.id, 1, 10, at)).toBeNull();
+    expect(await e.lists.byId(list.id)).toEqual(disabled);
+    expect((await e.lists.current(card.id))?.id).toBe(list.id);
+  });
+});
