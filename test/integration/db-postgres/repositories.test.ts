@@ -9,6 +9,16 @@ import { migratePg } from '../../../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
 import { SqliteListRepository, type ListRepository } from '../../../src/core/lists/list.repository';
 import { PgListRepository } from '../../../src/core/lists/list.repository.pg';
+import {
+  SqliteFailureCounterRepository,
+  type FailureCounterRepository,
+} from '../../../src/core/verification/failure.repository';
+import { PgFailureCounterRepository } from '../../../src/core/verification/failure.repository.pg';
+import {
+  SqliteVerificationEventsRepository,
+  type VerificationEventsRepository,
+} from '../../../src/core/verification/verification-events.repository';
+import { PgVerificationEventsRepository } from '../../../src/core/verification/verification-events.repository.pg';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
 
 // Issue 12 item 1–2: the card and list repositories behave alike on both engines — the same
@@ -18,11 +28,15 @@ import { startPostgres, type TestPostgres } from '../../support/postgres';
 const at = '2026-12-03T10:00:00.000Z';
 const by = { operator: 'mia', at };
 
-interface Engine {
+interface Repos {
   cards: CardRepository;
   lists: ListRepository;
+  failures: FailureCounterRepository;
+  events: VerificationEventsRepository;
+}
+interface Engine extends Repos {
   /** Repositories over separate connections to the same data (other desks or instances). */
-  others: { cards: CardRepository; lists: ListRepository }[];
+  others: Repos[];
   /** A customer row for the cards' foreign key (customers' own repository is tested elsewhere). */
   customer(): Promise<number>;
   close(): Promise<void>;
@@ -42,10 +56,15 @@ const engines: Record<string, () => Promise<Engine>> = {
     const file = join(dir, 'workstation.db');
     const db = openDatabase(file);
     const other = openDatabase(file);
+    const repos = (d: typeof db): Repos => ({
+      cards: new SqliteCardRepository(d),
+      lists: new SqliteListRepository(d),
+      failures: new SqliteFailureCounterRepository(d),
+      events: new SqliteVerificationEventsRepository(d),
+    });
     return {
-      cards: new SqliteCardRepository(db),
-      lists: new SqliteListRepository(db),
-      others: [{ cards: new SqliteCardRepository(other), lists: new SqliteListRepository(other) }],
+      ...repos(db),
+      others: [repos(other)],
       customer: async () => (db.prepare(INSERT_CUSTOMER).get(...customerValues()) as { id: number }).id,
       close: async () => {
         db.close();
@@ -59,10 +78,15 @@ const engines: Record<string, () => Promise<Engine>> = {
     const pools = [0, 1, 2].map(() => new PgDatabase({ url, maxConnections: 40 }));
     await migratePg(pools[0]!);
     const [db, ...rest] = pools as [PgDatabase, ...PgDatabase[]];
+    const repos = (p: PgDatabase): Repos => ({
+      cards: new PgCardRepository(p),
+      lists: new PgListRepository(p),
+      failures: new PgFailureCounterRepository(p),
+      events: new PgVerificationEventsRepository(p),
+    });
     return {
-      cards: new PgCardRepository(db),
-      lists: new PgListRepository(db),
-      others: rest.map((p) => ({ cards: new PgCardRepository(p), lists: new PgListRepository(p) })),
+      ...repos(db),
+      others: rest.map(repos),
       customer: async () => (await db.query<{ id: number }>(INSERT_CUSTOMER, [...customerValues()]))[0]!.id,
       close: async () => {
         await Promise.all(pools.map((p) => p.close()));
@@ -198,5 +222,58 @@ describe.each(Object.keys(engines))('card and list repositories on %s', (name) =
     expect(await e.lists.markUse(list.id, 1, 10, at)).toBeNull();
     expect(await e.lists.byId(list.id)).toEqual(disabled);
     expect((await e.lists.current(card.id))?.id).toBe(list.id);
+  });
+
+  it('counts failures from every connection exactly, locks at the limit, and only the desk’s clear lifts it', async () => {
+    const card = await newCard();
+    const all = [e, ...e.others];
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) => all[i % all.length]!.failures.recordFailure(card.id, 5, at)),
+    );
+    const state = await e.failures.get(card.id);
+    expect(state).toMatchObject({ consecutive: 12, lastFailureAt: at, lockedAt: at });
+    await e.failures.recordSuccess(card.id);
+    expect((await e.failures.get(card.id))?.consecutive).toBe(12);
+    const cleared = await Promise.all(all.map((r) => r.failures.clear(card.id)));
+    expect(cleared.filter((c) => c !== null)).toHaveLength(1);
+    expect(await e.failures.get(card.id)).toMatchObject({ consecutive: 0, lockedAt: null });
+  });
+
+  it('records a refusal with its suspicion, counts refusals by reason, and resolves an event once', async () => {
+    const card = await newCard();
+    const list = await activeList(card.id);
+    const raised = await e.events.recordRefusal(
+      { cardRef: card.id, listRef: list.id, reason: 'already_used', source: 'client:k1', at },
+      { cardRef: card.id, listRef: list.id, kind: 'code_replayed', codeIndex: 3, source: 'client:k1', at },
+    );
+    expect(raised).toMatchObject({ kind: 'code_replayed', codeIndex: 3, resolvedAt: null });
+    await e.events.recordRefusal(
+      { cardRef: card.id, listRef: list.id, reason: 'wrong_code', source: 'desk', at },
+      null,
+    );
+    await e.events.recordRefusal(
+      { cardRef: card.id, listRef: list.id, reason: 'wrong_code', source: 'desk', at },
+      null,
+    );
+    expect(await e.events.refusalCountsForCard(card.id)).toEqual({ already_used: 1, wrong_code: 2 });
+    const drift = await e.events.raise({
+      cardRef: card.id,
+      listRef: list.id,
+      kind: 'counter_drift',
+      drift: 4,
+      source: 'desk',
+      at,
+    });
+    expect((await e.events.openSuspicionsForCard(card.id)).map((s) => s.id)).toEqual([drift.id, raised!.id]);
+    const all = [e, ...e.others];
+    const resolved = await Promise.all(all.map((r) => r.events.resolve(drift.id, 'dismissed', 'mia', at)));
+    expect(resolved.filter((r) => r !== null)).toHaveLength(1);
+    const rest = await e.events.resolveOpenForCard(card.id, 'table_disabled', 'mia', at);
+    expect(rest.map((r) => r.id)).toEqual([raised!.id]);
+    expect(await e.events.openSuspicionsForCard(card.id)).toEqual([]);
+    expect((await e.events.suspicionsForCard(card.id)).map((s) => s.resolution).sort()).toEqual([
+      'dismissed',
+      'table_disabled',
+    ]);
   });
 });
