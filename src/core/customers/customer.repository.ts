@@ -160,10 +160,121 @@ export function customerFromRow(r: CustomerRow): CustomerRecord {
   };
 }
 
+/** The statements of `search`, with their parameters (both engines run them). */
+export function customerSearchSql(q: CustomerQuery): {
+  count: string;
+  page: string;
+  params: unknown[];
+  pageParams: unknown[];
+} {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  if (q.nameWords && q.nameWords.length > 0) {
+    // Each word begins the folded name or one of its words (name_key is single-spaced; a hyphen
+    // starts a word too, as in double-barrelled names).
+    const words = q.nameWords.map((w) => {
+      const e = likeEscape(w);
+      params.push(`${e}%`, `% ${e}%`, `%-${e}%`);
+      return "(name_key LIKE ? ESCAPE '\\' OR name_key LIKE ? ESCAPE '\\' OR name_key LIKE ? ESCAPE '\\')";
+    });
+    conditions.push(`(${words.join(' AND ')})`);
+  }
+  if (q.customerRef !== undefined) {
+    conditions.push('customer_ref = ?');
+    params.push(q.customerRef);
+  }
+  if (q.cardId !== undefined) {
+    conditions.push('id IN (SELECT customer_id FROM cards WHERE card_id = ?)');
+    params.push(q.cardId);
+  }
+  if (q.n !== undefined) {
+    conditions.push('id IN (SELECT customer_id FROM cards WHERE n = ?)');
+    params.push(q.n);
+  }
+  const where = conditions.length ? `WHERE ${conditions.join(q.anyOf ? ' OR ' : ' AND ')}` : '';
+  const column = SORT_COLUMNS[q.sort];
+  const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+  return {
+    count: `SELECT count(*) AS n FROM customers ${where}`,
+    // Empty values sort last either way, as both engines agree only when told; id breaks ties so
+    // pages never overlap.
+    page: `SELECT id, full_name, birth_date, customer_ref, city, branch, updated_at,
+           (SELECT count(*) FROM cards WHERE cards.customer_id = customers.id) AS cards
+         FROM customers ${where}
+         ORDER BY CASE WHEN ${column} IS NULL THEN 1 ELSE 0 END, ${column} ${dir}, id ${dir}
+         LIMIT ? OFFSET ?`,
+    params,
+    pageParams: [...params, q.limit, q.offset],
+  };
+}
+
+/** The statement of `possibleDuplicates` with its parameters; null when the probe has nothing to match. */
+export function customerDuplicatesSql(
+  p: DuplicateProbe,
+  excludeId: number | null,
+  limit: number,
+): { sql: string; params: unknown[] } | null {
+  const alternatives: string[] = [];
+  const params: unknown[] = [];
+  if (p.birthDate) {
+    alternatives.push('(name_key = ? AND birth_date = ?)');
+    params.push(nameKey(p.fullName), p.birthDate);
+  }
+  if (p.customerRef) {
+    alternatives.push('customer_ref = ?');
+    params.push(p.customerRef);
+  }
+  if (p.email) {
+    alternatives.push('lower(email) = ?');
+    params.push(p.email.toLowerCase());
+  }
+  if (p.mobile) {
+    alternatives.push('mobile = ?');
+    params.push(p.mobile);
+  }
+  if (alternatives.length === 0) return null;
+  return {
+    sql: `SELECT * FROM customers WHERE (${alternatives.join(' OR ')}) AND id <> ? ORDER BY id LIMIT ?`,
+    params: [...params, excludeId ?? 0, limit],
+  };
+}
+
+export const INSERT_CUSTOMER_SQL = `INSERT INTO customers (customer_ref, full_name, name_key, birth_date, address_line1,
+   address_line2, postal_code, city, country, email, mobile, branch, created_at, created_by, updated_at)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ RETURNING *`;
+export const UPDATE_CUSTOMER_SQL = `UPDATE customers SET customer_ref = ?, full_name = ?, name_key = ?, birth_date = ?,
+   address_line1 = ?, address_line2 = ?, postal_code = ?, city = ?, country = ?, email = ?, mobile = ?, branch = ?,
+   updated_at = ?, version = version + 1
+ WHERE id = ? AND version = ?
+ RETURNING *`;
+
+export interface CustomerListRow {
+  id: number;
+  full_name: string;
+  birth_date: string | null;
+  customer_ref: string | null;
+  city: string;
+  branch: string;
+  cards: number;
+  updated_at: string;
+}
+
+export const customerListItem = (r: CustomerListRow): CustomerListItem => ({
+  id: r.id,
+  fullName: r.full_name,
+  birthDate: r.birth_date,
+  customerRef: r.customer_ref,
+  city: r.city,
+  branch: r.branch,
+  cards: r.cards,
+  updatedAt: r.updated_at,
+});
+
 const isRefTaken = (err: unknown) =>
   err instanceof Error && err.message.includes('UNIQUE') && err.message.includes('customers.customer_ref');
 
-function customerParams(c: NewCustomer): unknown[] {
+export function customerParams(c: NewCustomer): unknown[] {
   return [
     c.customerRef,
     c.fullName,
@@ -180,17 +291,6 @@ function customerParams(c: NewCustomer): unknown[] {
   ];
 }
 
-interface ListRow {
-  id: number;
-  full_name: string;
-  birth_date: string | null;
-  customer_ref: string | null;
-  city: string;
-  branch: string;
-  cards: number;
-  updated_at: string;
-}
-
 export class SqliteCustomerRepository implements CustomerRepository {
   constructor(private readonly db: Database) {}
 
@@ -202,12 +302,7 @@ export class SqliteCustomerRepository implements CustomerRepository {
   async insert(c: NewCustomer, by: { operator: string; at: string }): Promise<CustomerRecord> {
     try {
       const row = this.db
-        .prepare<unknown[], CustomerRow>(
-          `INSERT INTO customers (customer_ref, full_name, name_key, birth_date, address_line1, address_line2,
-             postal_code, city, country, email, mobile, branch, created_at, created_by, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           RETURNING *`,
-        )
+        .prepare<unknown[], CustomerRow>(INSERT_CUSTOMER_SQL)
         .get(...customerParams(c), by.at, by.operator, by.at);
       if (!row) throw new Error('INSERT … RETURNING returned no row');
       return customerFromRow(row);
@@ -226,13 +321,7 @@ export class SqliteCustomerRepository implements CustomerRepository {
     // One statement: the version check and the write cannot be split by another desk's edit.
     try {
       const row = this.db
-        .prepare<unknown[], CustomerRow>(
-          `UPDATE customers SET customer_ref = ?, full_name = ?, name_key = ?, birth_date = ?, address_line1 = ?,
-             address_line2 = ?, postal_code = ?, city = ?, country = ?, email = ?, mobile = ?, branch = ?,
-             updated_at = ?, version = version + 1
-           WHERE id = ? AND version = ?
-           RETURNING *`,
-        )
+        .prepare<unknown[], CustomerRow>(UPDATE_CUSTOMER_SQL)
         .get(...customerParams(c), by.at, id, expectedVersion);
       return row ? customerFromRow(row) : null;
     } catch (err) {
@@ -242,87 +331,18 @@ export class SqliteCustomerRepository implements CustomerRepository {
   }
 
   async search(q: CustomerQuery): Promise<{ total: number; rows: CustomerListItem[] }> {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    if (q.nameWords && q.nameWords.length > 0) {
-      // Each word begins the folded name or one of its words (name_key is single-spaced; a hyphen
-      // starts a word too, as in double-barrelled names).
-      const words = q.nameWords.map((w) => {
-        const e = likeEscape(w);
-        params.push(`${e}%`, `% ${e}%`, `%-${e}%`);
-        return "(name_key LIKE ? ESCAPE '\\' OR name_key LIKE ? ESCAPE '\\' OR name_key LIKE ? ESCAPE '\\')";
-      });
-      conditions.push(`(${words.join(' AND ')})`);
-    }
-    if (q.customerRef !== undefined) {
-      conditions.push('customer_ref = ?');
-      params.push(q.customerRef);
-    }
-    if (q.cardId !== undefined) {
-      conditions.push('id IN (SELECT customer_id FROM cards WHERE card_id = ?)');
-      params.push(q.cardId);
-    }
-    if (q.n !== undefined) {
-      conditions.push('id IN (SELECT customer_id FROM cards WHERE n = ?)');
-      params.push(q.n);
-    }
-    const where = conditions.length ? `WHERE ${conditions.join(q.anyOf ? ' OR ' : ' AND ')}` : '';
-    const total = this.db
-      .prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM customers ${where}`)
-      .get(...params);
-    const column = SORT_COLUMNS[q.sort];
-    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
-    // Empty values sort last either way, as both engines agree only when told; id breaks ties so
-    // pages never overlap.
-    const rows = this.db
-      .prepare<unknown[], ListRow>(
-        `SELECT id, full_name, birth_date, customer_ref, city, branch, updated_at,
-           (SELECT count(*) FROM cards WHERE cards.customer_id = customers.id) AS cards
-         FROM customers ${where}
-         ORDER BY CASE WHEN ${column} IS NULL THEN 1 ELSE 0 END, ${column} ${dir}, id ${dir}
-         LIMIT ? OFFSET ?`,
-      )
-      .all(...params, q.limit, q.offset);
-    return {
-      total: total?.n ?? 0,
-      rows: rows.map((r) => ({
-        id: r.id,
-        fullName: r.full_name,
-        birthDate: r.birth_date,
-        customerRef: r.customer_ref,
-        city: r.city,
-        branch: r.branch,
-        cards: r.cards,
-        updatedAt: r.updated_at,
-      })),
-    };
+    const sql = customerSearchSql(q);
+    const total = this.db.prepare<unknown[], { n: number }>(sql.count).get(...sql.params);
+    const rows = this.db.prepare<unknown[], CustomerListRow>(sql.page).all(...sql.pageParams);
+    return { total: total?.n ?? 0, rows: rows.map(customerListItem) };
   }
 
   async possibleDuplicates(p: DuplicateProbe, excludeId: number | null, limit: number): Promise<CustomerRecord[]> {
-    const alternatives: string[] = [];
-    const params: unknown[] = [];
-    if (p.birthDate) {
-      alternatives.push('(name_key = ? AND birth_date = ?)');
-      params.push(nameKey(p.fullName), p.birthDate);
-    }
-    if (p.customerRef) {
-      alternatives.push('customer_ref = ?');
-      params.push(p.customerRef);
-    }
-    if (p.email) {
-      alternatives.push('lower(email) = ?');
-      params.push(p.email.toLowerCase());
-    }
-    if (p.mobile) {
-      alternatives.push('mobile = ?');
-      params.push(p.mobile);
-    }
-    if (alternatives.length === 0) return [];
+    const sql = customerDuplicatesSql(p, excludeId, limit);
+    if (!sql) return [];
     return this.db
-      .prepare<unknown[], CustomerRow>(
-        `SELECT * FROM customers WHERE (${alternatives.join(' OR ')}) AND id <> ? ORDER BY id LIMIT ?`,
-      )
-      .all(...params, excludeId ?? 0, limit)
+      .prepare<unknown[], CustomerRow>(sql.sql)
+      .all(...sql.params)
       .map(customerFromRow);
   }
 }

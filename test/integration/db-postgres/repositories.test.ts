@@ -4,6 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteCardRepository, type CardRepository } from '../../../src/core/cards/card.repository';
 import { PgCardRepository } from '../../../src/core/cards/card.repository.pg';
+import {
+  SqliteCustomerRepository,
+  type CustomerRepository,
+  type NewCustomer,
+} from '../../../src/core/customers/customer.repository';
+import { PgCustomerRepository } from '../../../src/core/customers/customer.repository.pg';
 import { openDatabase } from '../../../src/core/db/database';
 import { migratePg } from '../../../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
@@ -29,6 +35,7 @@ const at = '2026-12-03T10:00:00.000Z';
 const by = { operator: 'mia', at };
 
 interface Repos {
+  customers: CustomerRepository;
   cards: CardRepository;
   lists: ListRepository;
   failures: FailureCounterRepository;
@@ -37,18 +44,21 @@ interface Repos {
 interface Engine extends Repos {
   /** Repositories over separate connections to the same data (other desks or instances). */
   others: Repos[];
-  /** A customer row for the cards' foreign key (customers' own repository is tested elsewhere). */
-  customer(): Promise<number>;
   close(): Promise<void>;
 }
 
 let server: TestPostgres;
 let customerSeq = 0;
-const customerValues = () =>
-  [`C-${++customerSeq}`, 'Ada', 'ada', null, 'x', null, '1', 'y', 'GB', null, null, 'b', at, 'mia', at] as const;
-const INSERT_CUSTOMER = `INSERT INTO customers (customer_ref, full_name, name_key, birth_date, address_line1,
-  address_line2, postal_code, city, country, email, mobile, branch, created_at, created_by, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+const customer = (over: Partial<NewCustomer> = {}): NewCustomer => ({
+  customerRef: `C-${++customerSeq}`,
+  fullName: 'Ada Lovelace',
+  birthDate: null,
+  address: { line1: '1 Way', line2: null, postalCode: '1', city: 'London', country: 'GB' },
+  email: null,
+  mobile: null,
+  branch: 'Branch 01',
+  ...over,
+});
 
 const engines: Record<string, () => Promise<Engine>> = {
   sqlite: async () => {
@@ -57,6 +67,7 @@ const engines: Record<string, () => Promise<Engine>> = {
     const db = openDatabase(file);
     const other = openDatabase(file);
     const repos = (d: typeof db): Repos => ({
+      customers: new SqliteCustomerRepository(d),
       cards: new SqliteCardRepository(d),
       lists: new SqliteListRepository(d),
       failures: new SqliteFailureCounterRepository(d),
@@ -65,7 +76,6 @@ const engines: Record<string, () => Promise<Engine>> = {
     return {
       ...repos(db),
       others: [repos(other)],
-      customer: async () => (db.prepare(INSERT_CUSTOMER).get(...customerValues()) as { id: number }).id,
       close: async () => {
         db.close();
         other.close();
@@ -79,6 +89,7 @@ const engines: Record<string, () => Promise<Engine>> = {
     await migratePg(pools[0]!);
     const [db, ...rest] = pools as [PgDatabase, ...PgDatabase[]];
     const repos = (p: PgDatabase): Repos => ({
+      customers: new PgCustomerRepository(p),
       cards: new PgCardRepository(p),
       lists: new PgListRepository(p),
       failures: new PgFailureCounterRepository(p),
@@ -87,7 +98,6 @@ const engines: Record<string, () => Promise<Engine>> = {
     return {
       ...repos(db),
       others: rest.map(repos),
-      customer: async () => (await db.query<{ id: number }>(INSERT_CUSTOMER, [...customerValues()]))[0]!.id,
       close: async () => {
         await Promise.all(pools.map((p) => p.close()));
       },
@@ -111,7 +121,7 @@ describe.each(Object.keys(engines))('card and list repositories on %s', (name) =
 
   let cardSeq = 0;
   async function newCard() {
-    const customerId = await e.customer();
+    const customerId = (await e.customers.insert(customer(), by)).id;
     const id = (++cardSeq).toString(16).padStart(4, '0').toUpperCase();
     return e.cards.insert({ cardId: `0102${id}`, customerId, n: `N-${name}-${id}`, sealMode: 'card-key' }, by);
   }
@@ -275,5 +285,58 @@ describe.each(Object.keys(engines))('card and list repositories on %s', (name) =
       'dismissed',
       'table_disabled',
     ]);
+  });
+
+  it('keeps customers alike: reference taken, compare-and-set edits, folded-name search, duplicates', async () => {
+    const ref = `R-${name}`;
+    const zoe = await e.customers.insert(
+      customer({ customerRef: ref, fullName: 'Zoë Smith-Jones', email: 'Zoe@Example.org' }),
+      by,
+    );
+    await expect(e.customers.insert(customer({ customerRef: ref }), by)).rejects.toThrow(/reference exists/);
+    const pct = await e.customers.insert(customer({ fullName: '100% Ltd', birthDate: '1990-01-02' }), by);
+    // Two desks edit the same version: one wins, the other is told (null), nothing merged.
+    const all = [e, ...e.others];
+    const edits = await Promise.all(
+      all.map((r, i) =>
+        r.customers.update(zoe.id, zoe.version, { ...zoe, address: { ...zoe.address, city: `City ${i}` } }, by),
+      ),
+    );
+    expect(edits.filter((x) => x !== null)).toHaveLength(1);
+    expect((await e.customers.get(zoe.id))?.version).toBe(2);
+    // Accents and case folded, a word inside a double-barrelled name, LIKE's % taken literally.
+    const byWords = async (...nameWords: string[]) =>
+      (await e.customers.search({ nameWords, sort: 'name', direction: 'asc', limit: 50, offset: 0 })).rows.map(
+        (r) => r.id,
+      );
+    expect(await byWords('zoe')).toEqual([zoe.id]);
+    expect(await byWords('jon')).toEqual([zoe.id]);
+    expect(await byWords('100%')).toEqual([pct.id]);
+    expect(await byWords('10%0')).toEqual([]);
+    const card = await e.cards.insert(
+      { cardId: `0EEE${name.length}`, customerId: zoe.id, n: `N-Z-${name}`, sealMode: 'card-key' },
+      by,
+    );
+    const viaN = await e.customers.search({ n: card.n, sort: 'name', direction: 'asc', limit: 10, offset: 0 });
+    expect(viaN).toMatchObject({ total: 1, rows: [{ id: zoe.id, cards: 1 }] });
+    // Empty birth dates sort last in both directions; id breaks ties.
+    for (const direction of ['asc', 'desc'] as const) {
+      const page = await e.customers.search({ sort: 'birthDate', direction, limit: 500, offset: 0 });
+      expect(page.rows.at(-1)?.birthDate ?? null).toBeNull();
+      expect(page.rows[0]?.id).toBe(pct.id);
+    }
+    const dupes = await e.customers.possibleDuplicates(
+      { fullName: 'x', birthDate: null, customerRef: null, email: 'zoe@EXAMPLE.org', mobile: null },
+      null,
+      10,
+    );
+    expect(dupes.map((d) => d.id)).toEqual([zoe.id]);
+    expect(
+      await e.customers.possibleDuplicates(
+        { fullName: 'x', birthDate: null, customerRef: null, email: 'zoe@example.org', mobile: null },
+        zoe.id,
+        10,
+      ),
+    ).toEqual([]);
   });
 });
