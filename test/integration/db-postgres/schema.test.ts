@@ -8,6 +8,8 @@ import { startPostgres, type TestPostgres } from '../../support/postgres';
 // Issue 12 item 1: the migrations on PostgreSQL (Debian's server, a throwaway cluster) end with the
 // schema SQLite has, and the schema check refuses what it refuses on SQLite.
 
+/** Bookkeeping only PostgreSQL has: its schema mark and migrations list, and the audit chain's head. */
+const PG_ONLY_TABLES = "'schema_migrations', 'otac_database', 'audit_head'";
 /** Indexes PostgreSQL needs where SQLite says it in a column's collation. */
 const PG_ONLY_INDEXES = new Set(['operators_username_nocase']);
 
@@ -60,7 +62,7 @@ async function pgSchema(pg: PgDatabase) {
   const columns = (
     await pg.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string }>(
       `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
-        WHERE table_schema = current_schema() AND table_name NOT IN ('schema_migrations', 'otac_database')`,
+        WHERE table_schema = current_schema() AND table_name NOT IN (${PG_ONLY_TABLES})`,
     )
   ).map((c) => ({ table: c.table_name, column: c.column_name, type: c.data_type, notNull: c.is_nullable === 'NO' }));
   // Indexes made by CREATE INDEX, not the ones behind PRIMARY KEY / UNIQUE constraints.
@@ -68,7 +70,7 @@ async function pgSchema(pg: PgDatabase) {
     await pg.query<{ indexname: string }>(
       `SELECT i.indexname FROM pg_indexes i
         WHERE i.schemaname = current_schema()
-          AND i.tablename NOT IN ('schema_migrations', 'otac_database')
+          AND i.tablename NOT IN (${PG_ONLY_TABLES})
           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`,
     )
   ).map((i) => i.indexname);

@@ -68,7 +68,13 @@ export async function migratePg(db: PgDatabase, migrations: readonly Migration[]
 async function claimDatabase(db: PgDatabase): Promise<void> {
   const mark = await readMark(db);
   if (mark === APP_MARK) return;
-  if (mark !== undefined || (await userTableCount(db)) > 0) throw foreign();
+  if (mark !== undefined) throw foreign();
+  if ((await userTableCount(db)) > 0) {
+    // Tables appeared since the mark was read: another process claiming the database just now
+    // (its mark and tables commit together) — or another application's.
+    if ((await readMark(db)) === APP_MARK) return;
+    throw foreign();
+  }
   try {
     await db.transaction(async (tx) => {
       await tx.query(`CREATE TABLE otac_database (

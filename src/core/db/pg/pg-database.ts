@@ -48,7 +48,9 @@ export function pgSql(sql: string): string {
 }
 
 const numberedCache = new Map<string, string>();
-function numbered(sql: string): string {
+function numbered(sql: string, params: readonly unknown[]): string {
+  // A statement without parameters (a migration's DDL, with its comments and quotes) goes as written.
+  if (params.length === 0) return sql;
   let out = numberedCache.get(sql);
   if (out === undefined) {
     out = pgSql(sql);
@@ -91,7 +93,7 @@ export class PgDatabase implements PgQueryable {
 
   async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     try {
-      const result = await this.pool.query<T>(numbered(sql), params as unknown[]);
+      const result = await this.pool.query<T>(numbered(sql, params), params as unknown[]);
       return result.rows;
     } catch (err) {
       throw translate(err);
@@ -113,7 +115,7 @@ export class PgDatabase implements PgQueryable {
       }
       const tx: PgQueryable = {
         query: async <R extends Row>(sql: string, params: readonly unknown[] = []) =>
-          (await client.query<R>(numbered(sql), params as unknown[])).rows,
+          (await client.query<R>(numbered(sql, params), params as unknown[])).rows,
       };
       try {
         await client.query(isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');

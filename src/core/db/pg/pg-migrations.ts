@@ -57,6 +57,16 @@ export const pgMigrationSql: Readonly<Record<number, string>> = {
     CREATE INDEX audit_log_action ON audit_log(action);
     CREATE INDEX audit_log_operator ON audit_log(operator_id);
     ${appendOnly('audit_log')}
+
+    -- PostgreSQL only: the chain's head, one row. Every writer locks it (SELECT … FOR UPDATE) in the
+    -- transaction that appends, so entries from many desks form one chain in commit order; SQLite
+    -- has one writer at a time and reads its last entry instead (audit-log.pg.ts).
+    CREATE TABLE audit_head (
+      only_row BIGINT PRIMARY KEY CHECK (only_row = 1),
+      seq BIGINT NOT NULL CHECK (seq >= 0),
+      hash TEXT NOT NULL
+    );
+    INSERT INTO audit_head (only_row, seq, hash) VALUES (1, 0, '${'0'.repeat(64)}');
   `,
   2: `
     CREATE TABLE policy_versions (

@@ -1,0 +1,71 @@
+import type { PgDatabase, PgQueryable } from '../db/pg/pg-database';
+import { entryHash, GENESIS_HASH, type AuditEntryInput, type AuditRow } from './audit.service';
+
+// The audit trail on PostgreSQL with many writers (issue 12 item 2): desks and verification
+// instances append to one hash chain. Each append locks the one-row chain head (audit_head) in the
+// caller's transaction, reads the newest seq and hash from it — after waiting for another writer,
+// READ COMMITTED's row lock returns that writer's committed head — inserts the entry and moves
+// the head. The entry thus commits or rolls back with the change it records, and entries from
+// different desks line up in commit order with no gap and no fork.
+
+interface HeadRow {
+  seq: number;
+  hash: string;
+}
+
+export class PgAuditLog {
+  constructor(
+    private readonly db: PgDatabase,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** Appends inside the caller's transaction `tx` (it holds the head's lock until it ends). */
+  async appendIn(tx: PgQueryable, entry: AuditEntryInput): Promise<AuditRow> {
+    const [head] = await tx.query<HeadRow & Record<string, unknown>>(
+      'SELECT seq, hash FROM audit_head WHERE only_row = 1 FOR UPDATE',
+    );
+    if (!head) throw new Error('audit_head has no row: the PostgreSQL schema is incomplete');
+    const base = {
+      seq: head.seq + 1,
+      at: this.clock().toISOString(),
+      operator_id: entry.operatorId,
+      operator: entry.operator,
+      role: entry.role,
+      action: entry.action,
+      object: entry.object ?? null,
+      outcome: entry.outcome,
+      details: JSON.stringify(entry.details ?? {}),
+      prev_hash: head.seq === 0 ? GENESIS_HASH : head.hash,
+    };
+    const row: AuditRow = { ...base, hash: entryHash(base) };
+    await tx.query(
+      `INSERT INTO audit_log (seq, at, operator_id, operator, role, action, object, outcome, details, prev_hash, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        row.seq,
+        row.at,
+        row.operator_id,
+        row.operator,
+        row.role,
+        row.action,
+        row.object,
+        row.outcome,
+        row.details,
+        row.prev_hash,
+        row.hash,
+      ],
+    );
+    await tx.query('UPDATE audit_head SET seq = ?, hash = ? WHERE only_row = 1', [row.seq, row.hash]);
+    return row;
+  }
+
+  /** An entry on its own (no other change to commit with it). */
+  append(entry: AuditEntryInput): Promise<AuditRow> {
+    return this.db.transaction((tx) => this.appendIn(tx, entry), 'read committed');
+  }
+
+  /** Every entry in chain order, for the verifier. */
+  async entries(): Promise<AuditRow[]> {
+    return this.db.query<AuditRow & Record<string, unknown>>('SELECT * FROM audit_log ORDER BY seq');
+  }
+}
