@@ -87,3 +87,6 @@ export class SqliteChallengeRepository implements ChallengeRepository {
       .run(outcome, challengeId);
   }
 }
+
+/** For the PostgreSQL implementation beside this one (challenge.repository.pg.ts). */
+export { fromRow as challengeFromRow, type ChallengeRow };

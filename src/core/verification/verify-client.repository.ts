@@ -94,3 +94,6 @@ export class SqliteVerifyClientRepository implements VerifyClientRepository {
     return row ? fromRow(row) : null;
   }
 }
+
+/** For the PostgreSQL implementation beside this one (verify-client.repository.pg.ts). */
+export { fromRow as verifyClientFromRow, type ClientRow as VerifyClientRow };

@@ -25,6 +25,16 @@ import {
   type VerificationEventsRepository,
 } from '../../../src/core/verification/verification-events.repository';
 import { PgVerificationEventsRepository } from '../../../src/core/verification/verification-events.repository.pg';
+import {
+  SqliteChallengeRepository,
+  type ChallengeRepository,
+} from '../../../src/core/verification/challenge.repository';
+import { PgChallengeRepository } from '../../../src/core/verification/challenge.repository.pg';
+import {
+  SqliteVerifyClientRepository,
+  type VerifyClientRepository,
+} from '../../../src/core/verification/verify-client.repository';
+import { PgVerifyClientRepository } from '../../../src/core/verification/verify-client.repository.pg';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
 
 // Issue 12 item 1–2: the card and list repositories behave alike on both engines — the same
@@ -40,6 +50,8 @@ interface Repos {
   lists: ListRepository;
   failures: FailureCounterRepository;
   events: VerificationEventsRepository;
+  clients: VerifyClientRepository;
+  challenges: ChallengeRepository;
 }
 interface Engine extends Repos {
   /** Repositories over separate connections to the same data (other desks or instances). */
@@ -72,6 +84,8 @@ const engines: Record<string, () => Promise<Engine>> = {
       lists: new SqliteListRepository(d),
       failures: new SqliteFailureCounterRepository(d),
       events: new SqliteVerificationEventsRepository(d),
+      clients: new SqliteVerifyClientRepository(d),
+      challenges: new SqliteChallengeRepository(d),
     });
     return {
       ...repos(db),
@@ -94,6 +108,8 @@ const engines: Record<string, () => Promise<Engine>> = {
       lists: new PgListRepository(p),
       failures: new PgFailureCounterRepository(p),
       events: new PgVerificationEventsRepository(p),
+      clients: new PgVerifyClientRepository(p),
+      challenges: new PgChallengeRepository(p),
     });
     return {
       ...repos(db),
@@ -338,5 +354,50 @@ describe.each(Object.keys(engines))('card and list repositories on %s', (name) =
         10,
       ),
     ).toEqual([]);
+  });
+
+  it('a verification client revoked through one connection is revoked for all, once', async () => {
+    const keyId = `k${name}`.padEnd(16, '0').slice(0, 16);
+    const made = await e.clients.insert({
+      keyId,
+      keyHash: 'ab'.repeat(32),
+      name: 'Online banking',
+      scopes: ['verify', 'read'],
+      createdAt: at,
+      createdBy: 'mia',
+    });
+    expect(made).toMatchObject({ keyId, scopes: ['verify', 'read'], revokedAt: null });
+    const all = [e, ...e.others];
+    const revoked = await Promise.all(all.map((r) => r.clients.revoke(keyId, 'mia', at)));
+    expect(revoked.filter((r) => r !== null)).toHaveLength(1);
+    for (const r of all) expect((await r.clients.byKeyId(keyId))?.revokedAt).toBe(at);
+    expect((await e.clients.all()).map((c) => c.keyId)).toContain(keyId);
+  });
+
+  it('a challenge is taken by one answer of many racing, and never after it expires', async () => {
+    const card = await newCard();
+    const make = (id: string, expiresAt: string) =>
+      e.challenges.create({
+        challengeId: id,
+        cardRef: card.id,
+        challenge: 'c'.repeat(32),
+        source: 'client:k',
+        issuedAt: at,
+        expiresAt,
+      });
+    const open = await make(`${name}`.padEnd(32, '1'), '2026-12-03T10:05:00.000Z');
+    const all = [e, ...e.others];
+    const takes = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        all[i % all.length]!.challenges.take(open.challengeId, '2026-12-03T10:01:00.000Z'),
+      ),
+    );
+    expect(takes.filter((t) => t !== null)).toHaveLength(1);
+    await e.challenges.settle(open.challengeId, 'accepted');
+    await e.challenges.settle(open.challengeId, 'refused');
+    expect((await e.challenges.byChallengeId(open.challengeId))?.outcome).toBe('accepted');
+    const late = await make(`${name}`.padEnd(32, '2'), '2026-12-03T10:00:30.000Z');
+    expect(await e.challenges.take(late.challengeId, '2026-12-03T10:01:00.000Z')).toBeNull();
+    expect((await e.challenges.byChallengeId(late.challengeId))?.answeredAt).toBeNull();
   });
 });
