@@ -126,6 +126,26 @@ const SORT_COLUMN: Record<LogSort, string> = {
 /** Serials run in one sequence per desk database, so a gap in the paper trail shows: M-000001, … */
 export const serialOf = (id: number): string => `M-${String(id).padStart(6, '0')}`;
 
+/**
+ * The mailer queue's statement for `states` placeholders (both engines run it). The aliases are
+ * quoted: PostgreSQL folds unquoted names to lower case.
+ */
+export const mailerQueueSql = (states: number): string =>
+  `SELECT c.id AS "cardRef", c.card_id AS "cardId", c.n AS n, c.state AS state, c.customer_id AS "customerId",
+     cu.full_name AS "customerName", c.enrolled_at AS "enrolledAt",
+     (SELECT p.result FROM mailer_prints p WHERE p.card_ref = c.id AND p.result IN ('printed', 'uncertain', 'pending')
+       ORDER BY p.id DESC LIMIT 1) AS "lastResult",
+     (SELECT p.serial FROM mailer_prints p WHERE p.card_ref = c.id AND p.result IN ('printed', 'uncertain', 'pending')
+       ORDER BY p.id DESC LIMIT 1) AS "lastSerial",
+     (SELECT count(*) FROM mailer_prints p WHERE p.card_ref = c.id AND p.result IN ('printed', 'uncertain')) AS prints
+   FROM cards c JOIN customers cu ON cu.id = c.customer_id
+   WHERE c.state IN (${Array.from({ length: states }, () => '?').join(', ')})
+   ORDER BY c.enrolled_at, c.id`;
+
+/** The log page's statement; the column comes from a fixed list, never from input text. */
+export const mailerLogPageSql = (sort: LogSort, desc: boolean): string =>
+  `SELECT * FROM mailer_prints ORDER BY ${SORT_COLUMN[sort]} ${desc ? 'DESC' : 'ASC'}, id DESC LIMIT ? OFFSET ?`;
+
 export class SqliteMailerPrintLogRepository implements MailerPrintLogRepository {
   constructor(private readonly db: Database) {}
 
@@ -183,11 +203,8 @@ export class SqliteMailerPrintLogRepository implements MailerPrintLogRepository 
   }
 
   async page(opts: { sort: LogSort; desc: boolean; limit: number; offset: number }) {
-    const column = SORT_COLUMN[opts.sort]; // from a fixed list, never from input text
     const rows = this.db
-      .prepare<[number, number], PrintRow>(
-        `SELECT * FROM mailer_prints ORDER BY ${column} ${opts.desc ? 'DESC' : 'ASC'}, id DESC LIMIT ? OFFSET ?`,
-      )
+      .prepare<[number, number], PrintRow>(mailerLogPageSql(opts.sort, opts.desc))
       .all(opts.limit, opts.offset)
       .map(fromRow);
     const total = this.db.prepare<[], { total: number }>('SELECT count(*) AS total FROM mailer_prints').get()?.total;
@@ -196,20 +213,9 @@ export class SqliteMailerPrintLogRepository implements MailerPrintLogRepository 
 
   async queue(opts: { states: readonly CardState[] }): Promise<MailerQueueEntry[]> {
     if (opts.states.length === 0) return [];
-    const rows = this.db
-      .prepare<unknown[], Omit<MailerQueueEntry, 'prints'> & { prints: number }>(
-        `SELECT c.id AS cardRef, c.card_id AS cardId, c.n AS n, c.state AS state, c.customer_id AS customerId,
-           cu.full_name AS customerName, c.enrolled_at AS enrolledAt,
-           (SELECT p.result FROM mailer_prints p WHERE p.card_ref = c.id AND p.result IN ('printed', 'uncertain', 'pending')
-             ORDER BY p.id DESC LIMIT 1) AS lastResult,
-           (SELECT p.serial FROM mailer_prints p WHERE p.card_ref = c.id AND p.result IN ('printed', 'uncertain', 'pending')
-             ORDER BY p.id DESC LIMIT 1) AS lastSerial,
-           (SELECT count(*) FROM mailer_prints p WHERE p.card_ref = c.id AND p.result IN ('printed', 'uncertain')) AS prints
-         FROM cards c JOIN customers cu ON cu.id = c.customer_id
-         WHERE c.state IN (${opts.states.map(() => '?').join(', ')})
-         ORDER BY c.enrolled_at, c.id`,
-      )
-      .all(...opts.states);
-    return rows;
+    return this.db.prepare<unknown[], MailerQueueEntry>(mailerQueueSql(opts.states.length)).all(...opts.states);
   }
 }
+
+/** For the PostgreSQL implementation beside this one (mailer-print-log.repository.pg.ts). */
+export { fromRow as mailerPrintFromRow, type PrintRow as MailerPrintRow };

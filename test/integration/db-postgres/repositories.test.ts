@@ -11,6 +11,11 @@ import {
 } from '../../../src/core/customers/customer.repository';
 import { PgCustomerRepository } from '../../../src/core/customers/customer.repository.pg';
 import { openDatabase } from '../../../src/core/db/database';
+import {
+  SqliteMailerPrintLogRepository,
+  type MailerPrintLogRepository,
+} from '../../../src/core/mailer/mailer-print-log.repository';
+import { PgMailerPrintLogRepository } from '../../../src/core/mailer/mailer-print-log.repository.pg';
 import { migratePg } from '../../../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
 import { SqliteListRepository, type ListRepository } from '../../../src/core/lists/list.repository';
@@ -52,6 +57,7 @@ interface Repos {
   events: VerificationEventsRepository;
   clients: VerifyClientRepository;
   challenges: ChallengeRepository;
+  prints: MailerPrintLogRepository;
 }
 interface Engine extends Repos {
   /** Repositories over separate connections to the same data (other desks or instances). */
@@ -86,6 +92,7 @@ const engines: Record<string, () => Promise<Engine>> = {
       events: new SqliteVerificationEventsRepository(d),
       clients: new SqliteVerifyClientRepository(d),
       challenges: new SqliteChallengeRepository(d),
+      prints: new SqliteMailerPrintLogRepository(d),
     });
     return {
       ...repos(db),
@@ -110,6 +117,7 @@ const engines: Record<string, () => Promise<Engine>> = {
       events: new PgVerificationEventsRepository(p),
       clients: new PgVerifyClientRepository(p),
       challenges: new PgChallengeRepository(p),
+      prints: new PgMailerPrintLogRepository(p),
     });
     return {
       ...repos(db),
@@ -399,5 +407,41 @@ describe.each(Object.keys(engines))('card and list repositories on %s', (name) =
     const late = await make(`${name}`.padEnd(32, '2'), '2026-12-03T10:00:30.000Z');
     expect(await e.challenges.take(late.challengeId, '2026-12-03T10:01:00.000Z')).toBeNull();
     expect((await e.challenges.byChallengeId(late.challengeId))?.answeredAt).toBeNull();
+  });
+
+  it('reserves a card’s mailer once across desks, finishes it once, and shows it in the queue', async () => {
+    const card = await newCard();
+    await e.cards.transition(card.id, ['enrolling'], 'awaiting_activation', at);
+    const print = {
+      cardRef: card.id,
+      n: card.n,
+      keySn: 1,
+      kind: 'initial' as const,
+      reason: null,
+      operator: 'mia',
+      approver: 'max',
+      batch: null,
+      at,
+    };
+    const all = [e, ...e.others];
+    const reserved = await Promise.all(all.flatMap((r) => [r.prints.reserve(print), r.prints.reserve(print)]));
+    const won = reserved.filter((r) => r !== null);
+    expect(won).toHaveLength(1);
+    expect(won[0]?.serial).toMatch(/^M-\d{6}$/);
+    const finished = await Promise.all(all.map((r) => r.prints.finish(won[0]!.id, 'printed', at, null)));
+    expect(finished.filter((f) => f !== null)).toHaveLength(1);
+    const queue = await e.prints.queue({ states: ['awaiting_activation'] });
+    expect(queue.find((q) => q.cardRef === card.id)).toMatchObject({
+      cardId: card.cardId,
+      n: card.n,
+      state: 'awaiting_activation',
+      customerName: 'Ada Lovelace',
+      lastResult: 'printed',
+      lastSerial: won[0]!.serial,
+      prints: 1,
+    });
+    const page = await e.prints.page({ sort: 'serial', desc: true, limit: 5, offset: 0 });
+    expect(page.total).toBeGreaterThanOrEqual(1);
+    expect(page.rows[0]?.serial).toBe(won[0]!.serial);
   });
 });
