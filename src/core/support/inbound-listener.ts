@@ -1,4 +1,4 @@
-import { SMTPServer } from 'smtp-server';
+import type { SMTPServer } from 'smtp-server';
 import type { Logger } from '../log';
 import { parseInboundMessage } from './inbound-message';
 import type { InboundMailSettings } from './support-settings';
@@ -19,8 +19,9 @@ export class InboundPasskeyListener {
     private readonly log: Logger,
   ) {}
 
-  /** Starts listening; resolves with the port once bound. */
-  start(): Promise<number> {
+  /** Starts listening; resolves with the port once bound. The SMTP server library is loaded only here. */
+  async start(): Promise<number> {
+    const { SMTPServer } = await import('smtp-server');
     const address = this.settings.address.toLowerCase();
     const server = new SMTPServer({
       authOptional: true,

@@ -1,4 +1,4 @@
-import { createTransport, type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { AppError } from '../errors';
 import type { InboundMailSettings, SmsGatewaySettings, SmtpSettings, SupportOptions } from './support-settings';
 
@@ -26,12 +26,18 @@ const hhmm = (d: Date) => `${d.toISOString().slice(0, 10)} ${d.toISOString().sli
 
 export class SmtpPasskeySender implements PasskeySender {
   readonly channel = 'email' as const;
-  private readonly transport: Transporter;
+  private transport: Transporter | null = null;
 
   constructor(
     private readonly smtp: SmtpSettings,
     private readonly inbound: InboundMailSettings | undefined,
-  ) {
+  ) {}
+
+  // The SMTP client is loaded on first use: a desk without a mail server never loads it.
+  private async client(): Promise<Transporter> {
+    if (this.transport) return this.transport;
+    const { createTransport } = await import('nodemailer');
+    const smtp = this.smtp;
     this.transport = createTransport({
       host: smtp.host,
       port: smtp.port,
@@ -46,6 +52,7 @@ export class SmtpPasskeySender implements PasskeySender {
       logger: false,
       debug: false,
     });
+    return this.transport;
   }
 
   async send(m: PasskeyMessage): Promise<void> {
@@ -58,7 +65,9 @@ export class SmtpPasskeySender implements PasskeySender {
       `It works once and until ${hhmm(m.expiresAt)}.${reply}\n` +
       'We never call you to ask for it. If you did not report your card, call your branch.\n';
     try {
-      await this.transport.sendMail({
+      await (
+        await this.client()
+      ).sendMail({
         from: this.smtp.from,
         to: m.to,
         subject: 'Your card support passkey',
@@ -74,7 +83,7 @@ export class SmtpPasskeySender implements PasskeySender {
   }
 
   close(): void {
-    this.transport.close();
+    this.transport?.close();
   }
 }
 

@@ -177,19 +177,8 @@ export class SupportService {
     const serial = c.passkeySerial + 1;
     const passkey = generatePasskey(policy.passkeyAlphabet, policy.passkeyLength);
     const tag = await this.tag(actor, c.id, serial, passkey);
-    // Recorded first: a passkey that reached the customer is always the one the case awaits.
-    const saved = await this.deps.cases.recordPasskey(c.id, {
-      serial,
-      tag,
-      channel,
-      sentAt: now.toISOString(),
-      expiresAt: expires.toISOString(),
-    });
-    if (!saved)
-      throw new AppError(
-        'SUPPORT_CASE_CHANGED',
-        `Case ${c.id} changed at another desk meanwhile. Reload the case and try again.`,
-      );
+    // Sent first, recorded after: a transport that fails changes nothing. A passkey sent while another
+    // desk sent one too is refused at the record (the serial moved) and never becomes valid.
     try {
       await sender.send({ to, passkey: groupPasskey(passkey), expiresAt: expires, cardN: ctx.card.n });
     } catch (err) {
@@ -202,6 +191,18 @@ export class SupportService {
       });
       throw err;
     }
+    const saved = await this.deps.cases.recordPasskey(c.id, {
+      serial,
+      tag,
+      channel,
+      sentAt: now.toISOString(),
+      expiresAt: expires.toISOString(),
+    });
+    if (!saved)
+      throw new AppError(
+        'SUPPORT_CASE_CHANGED',
+        `Case ${c.id} changed at another desk meanwhile; the passkey just sent will not work. Reload the case and send again if needed.`,
+      );
     this.deps.audit.append({
       ...actor,
       action: 'support.passkey_sent',
