@@ -83,6 +83,7 @@ export async function smsSink(): Promise<SmsSink> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  server.unref(); // a sink shared by several tests never holds the process open
   const port = (server.address() as AddressInfo).port;
   return Object.assign(sink, {
     url: `http://127.0.0.1:${port}/sms`,
