@@ -48,25 +48,28 @@ export function groupPasskey(passkey: string): string {
 }
 
 /**
- * The passkey-shaped words of an e-mail body (claim 3), quoted lines (a reply's "> …") left out.
- * Grouped forms ("7K3M-Q9XD", "7K3M Q9XD") are joined first.
+ * The passkey-shaped words of an e-mail body (claim 3), quoted lines (a reply's "> …") left out. A
+ * word is taken whole ("7K3M-Q9XD", "7k3mq9xd"); two neighbouring words of four are joined as the
+ * grouping the message used ("7K3M Q9XD") only when they hold a digit, so ordinary words ("here this")
+ * do not pass for a passkey.
  */
 export function passkeyCandidates(body: string, alphabet: PasskeyAlphabet, length: number): string[] {
   const found = new Set<string>();
   for (const line of body.split(/\r?\n/)) {
     if (line.trimStart().startsWith('>')) continue;
-    const words = line.split(/[^A-Za-z0-9\-\s]+/);
-    for (const chunk of words) {
-      const tokens = chunk.trim().split(/\s+/).filter(Boolean);
-      // single words, and neighbouring words joined (a passkey written in groups)
-      for (let i = 0; i < tokens.length; i++) {
-        let joined = '';
-        for (let j = i; j < tokens.length && joined.length < length; j++) {
-          joined += normalisePasskey(tokens[j] ?? '', alphabet);
-          if (isPasskeyShaped(joined, alphabet, length)) found.add(joined);
-        }
+    const words = line
+      .split(/\s+/)
+      .map((w) => w.replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, ''))
+      .filter(Boolean);
+    words.forEach((word, i) => {
+      const whole = normalisePasskey(word, alphabet);
+      if (isPasskeyShaped(whole, alphabet, length)) found.add(whole);
+      const next = words[i + 1];
+      if (word.length === 4 && next?.length === 4) {
+        const joined = normalisePasskey(word + next, alphabet);
+        if (/[0-9]/.test(word + next) && isPasskeyShaped(joined, alphabet, length)) found.add(joined);
       }
-    }
+    });
   }
   return [...found];
 }

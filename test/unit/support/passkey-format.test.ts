@@ -48,5 +48,9 @@ describe('the passkey format (source 004 claim 9)', () => {
     expect(passkeyCandidates('my passkey: 7k3m q9xd', 'base32-crockford', 8)).toEqual(['7K3MQ9XD']);
     expect(passkeyCandidates('> 7K3M-Q9XD\nthanks', 'base32-crockford', 8)).toEqual([]);
     expect(passkeyCandidates('12345678 and 87654321', 'digits', 8)).toHaveLength(2);
+    // ordinary words are no passkey, even where every letter is in the alphabet
+    expect(passkeyCandidates('Hello, here it is: here this\n\n7K3M-Q9XD.\nAda', 'base32-crockford', 8)).toEqual([
+      '7K3MQ9XD',
+    ]);
   });
 });
