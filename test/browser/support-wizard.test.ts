@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareKeystore } from '../support/activation-cards';
 import { seriousA11yViolations } from '../support/a11y';
@@ -6,6 +7,7 @@ import { openPageByAddress, signIn } from '../support/desk-pages';
 import { addOperator, auditRows, setupOfficer, type TestOperator } from '../support/operators';
 import { CUSTOMER_EMAIL } from '../support/support-cases';
 import { mailSink, mailedPasskey, supportOptions, type MailSink } from '../support/support-channels';
+import { encodings, filesUnder } from '../support/secret-encodings';
 import { cardWithCodes } from '../support/verify-service';
 
 // Issue 11 item 5 in the real UI (browser mode): from the customer page's card row, support reports
@@ -97,6 +99,17 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
 
     const html = await page.content();
     for (const form of [passkey, passkey.replace('-', ''), passkey.toLowerCase()]) expect(html).not.toContain(form);
+    // nor in the data directory's files (database, WAL, logs of the workstation and the loopback host)
+    desk.ws.db.pragma('wal_checkpoint(PASSIVE)');
+    const forms = [passkey, passkey.replace('-', '')].flatMap((f) => [f, f.toLowerCase()]);
+    const leaks = filesUnder(desk.dataDir).flatMap((file) => {
+      const bytes = readFileSync(file);
+      return forms
+        .flatMap((f) => encodings(Buffer.from(f, 'latin1')))
+        .filter((e) => bytes.includes(Buffer.from(e, 'latin1')))
+        .map((e) => `${file}: ${e}`);
+    });
+    expect(leaks).toEqual([]);
     const actions = auditRows(desk.ws).map((a) => a.action);
     for (const step of ['support.reported', 'support.passkey_sent', 'support.passkey_wrong', 'support.verified'])
       expect(actions).toContain(step);

@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Workstation } from '../../../src/core/workstation';
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
-import { encodings } from '../../support/secret-encodings';
+import { encodings, filesUnder } from '../../support/secret-encodings';
 import { CUSTOMER_EMAIL, reportedCase } from '../../support/support-cases';
 import {
   ISSUER_FROM,
@@ -153,16 +152,8 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
       const plain = p.replace(/-/g, '');
       return [p, plain, p.toLowerCase(), plain.toLowerCase()].flatMap((f) => encodings(Buffer.from(f, 'latin1')));
     });
-    const files: string[] = [];
-    const walk = (dir: string) => {
-      for (const name of readdirSync(dir)) {
-        const path = join(dir, name);
-        if (statSync(path).isDirectory()) walk(path);
-        else files.push(path);
-      }
-    };
     ws.db.pragma('wal_checkpoint(PASSIVE)');
-    walk(desk.dataDir);
+    const files = filesUnder(desk.dataDir);
     expect(files.some((f) => f.endsWith('workstation.db'))).toBe(true);
     expect(files.some((f) => f.endsWith('.log'))).toBe(true);
     const haystacks = [
