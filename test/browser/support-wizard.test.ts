@@ -9,6 +9,7 @@ import { CUSTOMER_EMAIL } from '../support/support-cases';
 import { mailSink, mailedPasskey, supportOptions, type MailSink } from '../support/support-channels';
 import { encodings, filesUnder } from '../support/secret-encodings';
 import { cardWithCodes } from '../support/verify-service';
+import { SqliteVerificationEventsRepository } from '../../src/core/verification/verification-events.repository';
 
 // Issue 11 item 5 in the real UI (browser mode): from the customer page's card row, support reports
 // the card lost (after a confirmation), the card is refused by verify at once, a passkey is e-mailed
@@ -113,5 +114,37 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
     const actions = auditRows(desk.ws).map((a) => a.action);
     for (const step of ['support.reported', 'support.passkey_sent', 'support.passkey_wrong', 'support.verified'])
       expect(actions).toContain(step);
+  }, 120_000);
+
+  it('from an open suspicion event of the usage review: the report opens with the card and the event, and settles it', async () => {
+    const { card } = await cardWithCodes(desk.ws);
+    const event = await new SqliteVerificationEventsRepository(desk.ws.db).raise({
+      cardRef: card.id,
+      listRef: null,
+      kind: 'code_replayed',
+      source: 'desk',
+      at: new Date().toISOString(),
+    });
+    const page = await desk.openPage();
+    await signIn(page, support.username, support.password);
+    await page.getByRole('region', { name: 'Dashboard' }).waitFor();
+    await openPageByAddress(page, 'usage');
+    await page.getByRole('link', { name: `Report card (event ${event.id})` }).click();
+    const report = page.getByRole('form', { name: 'Report a card' });
+    await report.getByText(`From suspicion event #${event.id}`).waitFor();
+    expect(await report.getByLabel('Card identification code N').inputValue()).toBe(card.n);
+    expect(await report.getByLabel('Reason').inputValue()).toBe('suspected_clone');
+    await report.getByRole('button', { name: 'Report and block the card' }).click();
+    await page
+      .getByRole('dialog', { name: `Block card ${card.n}?` })
+      .getByRole('button', { name: 'Block the card' })
+      .click();
+    await page.getByRole('form', { name: 'Send a passkey' }).waitFor();
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    const settled = await new SqliteVerificationEventsRepository(desk.ws.db).suspicionsForCard(card.id);
+    expect(settled.find((e) => e.id === event.id)).toMatchObject({
+      resolution: 'card_reported',
+      resolvedBy: support.username,
+    });
   }, 120_000);
 });
