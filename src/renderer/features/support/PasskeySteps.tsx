@@ -4,13 +4,20 @@ import type { SessionInfo } from '../../../shared/contract/auth.contract';
 import type { SupportCaseView } from '../../../shared/contract/support.contract';
 import { useAction } from '../../api/client';
 import { ApprovalDialog } from '../../ui/dialogs';
-import { ErrorBanner, Field, Form } from '../../ui/forms';
+import { ErrorBanner, Field, Form, SelectField } from '../../ui/forms';
 import { clock } from './support-labels';
 
 // Steps 2–3 of the wizard: send a passkey to a registered contact, then type what the customer reads
 // back. The typed passkey goes to main and is cleared at once; it is never shown or kept here.
 
 type Channel = 'email' | 'sms';
+
+const DOCUMENT_LABELS = {
+  passport: 'Passport',
+  identity_card: 'Identity card',
+  driving_licence: 'Driving licence',
+  residence_permit: 'Residence permit',
+} as const;
 
 export function SendPasskeyStep({ c, missing }: { c: SupportCaseView; missing: readonly string[] }) {
   const first: Channel = c.channels.email ? 'email' : 'sms';
@@ -151,19 +158,12 @@ export function LockedStep({ c, session }: { c: SupportCaseView; session: Sessio
       {session.role === 'manager' ? (
         <Form label="Identity procedure" onSubmit={() => setApproving(true)}>
           <ErrorBanner error={approving ? null : procedure.error} />
-          <div className="field">
-            <label htmlFor="id-document-type">Identity document checked</label>
-            <select
-              id="id-document-type"
-              value={documentType}
-              onChange={(e) => setDocumentType(e.target.value as typeof documentType)}
-            >
-              <option value="passport">Passport</option>
-              <option value="identity_card">Identity card</option>
-              <option value="driving_licence">Driving licence</option>
-              <option value="residence_permit">Residence permit</option>
-            </select>
-          </div>
+          <SelectField
+            label="Identity document checked"
+            value={documentType}
+            options={DOCUMENT_LABELS}
+            onChange={setDocumentType}
+          />
           <Field
             label="Document number"
             name="documentRef"

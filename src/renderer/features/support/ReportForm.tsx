@@ -2,7 +2,7 @@ import { useState } from 'react';
 import type { SupportCaseView } from '../../../shared/contract/support.contract';
 import { useAction } from '../../api/client';
 import { ConfirmDialog } from '../../ui/dialogs';
-import { ErrorBanner, Field, Form, fieldError } from '../../ui/forms';
+import { ErrorBanner, Field, Form, SelectField, fieldError } from '../../ui/forms';
 import { REASON_LABELS } from './support-labels';
 
 // Step 1: the report. It blocks the card at once (after a confirmation, since it cannot be undone at
@@ -38,16 +38,7 @@ export function ReportForm(props: {
           error={fieldError(report.error, 'n')}
           required
         />
-        <div className="field">
-          <label htmlFor="report-reason">Reason</label>
-          <select id="report-reason" value={reason} onChange={(e) => setReason(e.target.value as Reason)}>
-            {(Object.keys(REASON_LABELS) as Reason[]).map((r) => (
-              <option key={r} value={r}>
-                {REASON_LABELS[r]}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField label="Reason" value={reason} options={REASON_LABELS} onChange={setReason} />
         <Field
           label="Note (optional)"
           name="note"
