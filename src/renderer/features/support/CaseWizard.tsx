@@ -24,7 +24,12 @@ export function CaseWizard(props: {
   missing: readonly string[];
   onClose: () => void;
 }) {
-  const got = useCall('support:case', { caseId: props.caseId }, { refetchInterval: 3000 });
+  // Re-read only while a passkey awaits: that is when a claim-3 e-mail can move the case.
+  const got = useCall(
+    'support:case',
+    { caseId: props.caseId },
+    { refetchInterval: (q) => (q.state.data?.step === 'enter' ? 3000 : false) },
+  );
   const c = got.data;
   return (
     <section aria-label={`Case ${props.caseId}`} data-testid="case-wizard">
