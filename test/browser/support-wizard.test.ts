@@ -6,7 +6,14 @@ import { openDesk, type Desk } from '../support/browser';
 import { openPageByAddress, signIn } from '../support/desk-pages';
 import { addOperator, auditRows, setupOfficer, type TestOperator } from '../support/operators';
 import { CUSTOMER_EMAIL } from '../support/support-cases';
-import { mailSink, mailedPasskey, supportOptions, type MailSink } from '../support/support-channels';
+import {
+  ISSUER_INBOX,
+  customerSends,
+  mailSink,
+  mailedPasskey,
+  supportOptions,
+  type MailSink,
+} from '../support/support-channels';
 import { encodings, filesUnder } from '../support/secret-encodings';
 import { cardWithCodes } from '../support/verify-service';
 import { SqliteVerificationEventsRepository } from '../../src/core/verification/verification-events.repository';
@@ -116,8 +123,9 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
       expect(actions).toContain(step);
   }, 120_000);
 
-  it('from an open suspicion event of the usage review: the report opens with the card and the event, and settles it', async () => {
+  it('from an open suspicion event of the usage review: the report carries the card and the event; the passkey mailed back verifies it (claim 3)', async () => {
     const { card } = await cardWithCodes(desk.ws);
+    desk.ws.db.prepare('UPDATE customers SET email = ? WHERE id = ?').run(CUSTOMER_EMAIL, card.customerId);
     const event = await new SqliteVerificationEventsRepository(desk.ws.db).raise({
       cardRef: card.id,
       listRef: null,
@@ -139,8 +147,15 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
       .getByRole('dialog', { name: `Block card ${card.n}?` })
       .getByRole('button', { name: 'Block the card' })
       .click();
-    await page.getByRole('form', { name: 'Send a passkey' }).waitFor();
+    const send = page.getByRole('form', { name: 'Send a passkey' });
+    await send.waitFor();
     expect(await seriousA11yViolations(page)).toEqual([]);
+    // claim 3: the customer mails the passkey back; the wizard shows it arrived without a click
+    await send.getByRole('button', { name: 'Send passkey' }).click();
+    await page.getByRole('region', { name: 'Enter the passkey' }).getByText(ISSUER_INBOX).waitFor();
+    const passkey = await mailedPasskey(mail, CUSTOMER_EMAIL, 2);
+    await customerSends((await desk.ws.inboundMailPort()) ?? 0, CUSTOMER_EMAIL, `Here you are: ${passkey}`);
+    await page.getByTestId('case-verified').getByText('by the customer’s e-mail').waitFor();
     const settled = await new SqliteVerificationEventsRepository(desk.ws.db).suspicionsForCard(card.id);
     expect(settled.find((e) => e.id === event.id)).toMatchObject({
       resolution: 'card_reported',
