@@ -37,6 +37,8 @@ import { restrictTree } from './private-files';
 import { EventBus } from './rpc/event-bus';
 import { EventFeed } from './rpc/event-feed';
 import { Router, type HandlersFor } from './rpc/router';
+import { supportModule } from './support/support.module';
+import type { SupportOptions } from './support/support-settings';
 import { systemModule } from './system/system.module';
 import { usageModule } from './usage/usage.module';
 import type { FileSaver, UsageCsvExport } from './usage/usage-csv';
@@ -61,6 +63,8 @@ export interface WorkstationOptions {
   readonly saveFile?: FileSaver;
   /** Training mode's practice cards, kept in `dir` (src/card-sim/training-cards.ts); without it, no drawer. */
   readonly trainingCards?: (dir: string) => TrainingCardMaker;
+  /** Passkey channels (SMTP, SMS gateway) and the claim-3 inbound listener; by default from OTAC_SMTP_* etc. (docs/support.md). */
+  readonly support?: SupportOptions;
 }
 
 export interface Workstation {
@@ -82,6 +86,8 @@ export interface Workstation {
   readonly readers: CardReaderService | null;
   /** The usage table as a streamed CSV file, for the transports' download (docs/usage-review.md). */
   readonly usageCsv: UsageCsvExport;
+  /** The claim-3 inbound mail listener's port once bound; null when not configured (docs/support.md). */
+  readonly inboundMailPort: () => Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -108,6 +114,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     const lists = listsModule(core);
     const activation = activationModule(core);
     const usage = usageModule(core);
+    const support = supportModule(core);
     const modules = {
       admin: adminModule(core),
       policy: policyModule(core),
@@ -123,6 +130,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       clone: cloneModule(core, { lists: lists.lists, listRepo: lists.listRepo }),
       verifyDesk: verifyDeskModule(core, { verification: lists.verification, lists: lists.lists }),
       usage,
+      support,
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -146,6 +154,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.clone.handlers,
       ...modules.verifyDesk.handlers,
       ...modules.usage.handlers,
+      ...modules.support.handlers,
     };
     const router = createRouter(core, handlers);
 
@@ -173,6 +182,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       verification: modules.lists.verification,
       readers: core.readers,
       usageCsv: usage.csv,
+      inboundMailPort: support.inboundPort,
       close: () => closers.closeAll(),
     };
   } catch (err) {

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { ReaderMode } from '../../src/core/card/reader-setup';
 import type { MailerOptions } from '../../src/core/mailer/mailer.module';
+import type { SupportOptions } from '../../src/core/support/support-settings';
 import { trainingCardMaker } from '../../src/card-sim/training-cards';
 import { createWorkstation, type Workstation } from '../../src/core/workstation';
 import { startLoopbackServer, type LoopbackServer } from '../../src/host/loopback-server';
@@ -23,7 +24,9 @@ export interface Desk {
 }
 
 /** Real services on a fresh data directory, the built UI, and Debian's Chromium driving it. */
-export async function openDesk(opts: { readers?: ReaderMode; mailer?: MailerOptions } = {}): Promise<Desk> {
+export async function openDesk(
+  opts: { readers?: ReaderMode; mailer?: MailerOptions; support?: SupportOptions } = {},
+): Promise<Desk> {
   const rendererDir = resolve(__dirname, '../../out/renderer');
   if (!existsSync(join(rendererDir, 'index.html'))) throw new Error('Build the UI first: npm run build');
   const dataDir = mkdtempSync(join(tmpdir(), 'otac-desk-'));
@@ -34,6 +37,7 @@ export async function openDesk(opts: { readers?: ReaderMode; mailer?: MailerOpti
     readers: opts.readers ?? 'none',
     trainingCards: trainingCardMaker,
     ...(opts.mailer ? { mailer: opts.mailer } : {}),
+    ...(opts.support ? { support: opts.support } : {}),
   });
   const server = await startLoopbackServer(ws, { rendererDir });
   const browser = await chromium.launch({

@@ -2,7 +2,7 @@ import type { ChannelName } from '../../src/shared/contract';
 import type { Role } from '../../src/shared/roles';
 import { DEFAULT_POLICIES } from '../../src/core/policy/policy.service';
 import type { ReaderMode } from '../../src/core/card/reader-setup';
-import type { Workstation } from '../../src/core/workstation';
+import type { Workstation, WorkstationOptions } from '../../src/core/workstation';
 import { awaitingTrainingCard, otherKey, prepareKeystore } from './activation-cards';
 import { OFFICER } from './fresh-workstation';
 import {
@@ -35,6 +35,8 @@ import { SqliteVerifyClientRepository } from '../../src/core/verification/verify
 import { VerifyClientService } from '../../src/core/verification/verify-client.service';
 import { clientCertificateRequest } from './client-certificates';
 import { cardWithCodes } from './verify-service';
+import { reportedCase } from './support-cases';
+import { passkeyIn, smsSink, supportOptions, type SmsSink } from './support-channels';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
 export interface ExampleContext {
@@ -53,6 +55,8 @@ export interface ChannelExample {
   readonly firstRun?: boolean;
   /** Card readers the workstation needs for this call (the in-process training reader for card workflows). */
   readonly readers?: ReaderMode;
+  /** More workstation options the call needs (the support passkey's SMS gateway sink). */
+  readonly workstation?: () => Promise<Partial<Pick<WorkstationOptions, 'support'>>>;
   /** The audit action the call writes; by default the channel name with ':' as '.'. */
   readonly auditAction?: string;
   /** Builds the state the call needs and returns a valid input. */
@@ -585,6 +589,46 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       };
     },
   },
+  // Support cases (docs/support.md): a card reported, a passkey texted to the gateway sink, read back,
+  // and a case locked after wrong passkeys lifted by a manager's identity procedure.
+  'support:report': {
+    as: 'support',
+    auditAction: 'support.reported',
+    input: async (c) => {
+      const { card } = await cardRow(c.ws.db, { n: 'N-SUPPORT-1' });
+      return { n: card.n, reason: 'lost' };
+    },
+  },
+  'support:sendPasskey': {
+    as: 'support',
+    auditAction: 'support.passkey_sent',
+    workstation: withExampleSms,
+    input: async (c) => ({ caseId: (await exampleCase(c)).caseId, channel: 'sms' }),
+  },
+  'support:enterPasskey': {
+    as: 'support',
+    auditAction: 'support.verified',
+    workstation: withExampleSms,
+    input: async (c) => {
+      const { caseId } = await exampleCase(c);
+      value(await c.ws.router.dispatch(c.caller!.client, 'support:sendPasskey', { caseId, channel: 'sms' }));
+      return { caseId, passkey: passkeyIn((await exampleSms()).messages.at(-1)?.body.text ?? '') };
+    },
+  },
+  'support:identityProcedure': {
+    as: 'manager',
+    auditAction: 'support.identity_procedure',
+    workstation: withExampleSms,
+    input: async (c) => {
+      const { caseId } = await exampleCase(c);
+      const manager = c.caller as TestOperator;
+      value(await c.ws.router.dispatch(manager.client, 'support:sendPasskey', { caseId, channel: 'sms' }));
+      for (let i = 0; i < 3; i++)
+        await c.ws.router.dispatch(manager.client, 'support:enterPasskey', { caseId, passkey: '00000000' });
+      const approval = await approvalFor(c.ws, manager, 'recovery.unlock', approvalOf(await c.addOperator('manager')));
+      return { caseId, documentType: 'passport', documentRef: 'P7654321', approval };
+    },
+  },
 };
 
 /** A card enrolled in the training reader and activated by `clerk` (its first list pushed). */
@@ -601,4 +645,17 @@ async function lockedOutCard(c: ExampleContext): Promise<string> {
   const { card } = await cardWithCodes(c.ws);
   for (let i = 0; i < 5; i++) await c.ws.verification.verify(card.n, '000000');
   return card.n;
+}
+
+// One SMS gateway sink for every example that texts a passkey (it lives as long as the test process).
+let sms: Promise<SmsSink> | null = null;
+const exampleSms = () => (sms ??= smsSink());
+async function withExampleSms() {
+  return { support: supportOptions(null, await exampleSms()) };
+}
+
+/** A reported case on a desk whose keystore is ready (passkeys are tagged by the keystore). */
+async function exampleCase(c: ExampleContext) {
+  await prepareKeystore(c.ws, c.officer, await c.addOperator('security_officer'));
+  return reportedCase(c.ws, c.caller as TestOperator);
 }

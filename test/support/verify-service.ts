@@ -5,7 +5,7 @@ import type { CardRecord } from '../../src/core/cards/card.repository';
 import { KeystoreCardKeyPort } from '../../src/core/keystore/keystore-card-key-port';
 import type { ListRecord } from '../../src/core/lists/list.repository';
 import type { ListActor } from '../../src/core/lists/list.service';
-import type { Workstation } from '../../src/core/workstation';
+import type { Workstation, WorkstationOptions } from '../../src/core/workstation';
 import { AuditService } from '../../src/core/audit/audit.service';
 import type { Database } from '../../src/core/db/database';
 import { SqliteVerifyClientRepository, type VerifyScope } from '../../src/core/verification/verify-client.repository';
@@ -39,8 +39,10 @@ export interface Desk {
 }
 
 /** A running desk whose software keystore (cheap scrypt, KEYSTORE_PASSPHRASE) is ready to seal lists. */
-export async function deskWithKeystore(): Promise<Desk> {
-  const { ws, dataDir, dispose } = freshWorkstation({ keystoreScryptCost: CHEAP_SCRYPT });
+export async function deskWithKeystore(
+  options: Partial<Pick<WorkstationOptions, 'now' | 'support'>> = {},
+): Promise<Desk> {
+  const { ws, dataDir, dispose } = freshWorkstation({ ...options, keystoreScryptCost: CHEAP_SCRYPT });
   const officer = await setupOfficer(ws);
   const second = await addOperator(ws, 'security_officer');
   await prepareKeystore(ws, officer, second);

@@ -11,6 +11,7 @@ import { sameCustodian } from './backup-file.codec';
 import { CeremonyService, TRANSPORT_KEY_CEREMONY } from './ceremony.service';
 import { IssuerKeyService } from './issuer-key.service';
 import { ListCodeService } from './list-code.service';
+import { passkeyTag } from './passkey-tag';
 import { decodeListBody } from '../card/protocol/list-format';
 import type { KeystoreBackend } from './keystore-backend';
 import type {
@@ -236,6 +237,9 @@ export class KeystoreService implements Keystore {
   }
   async checkListCode(list: CodeListRef, index: number, code: string): Promise<boolean> {
     return this.lists.check(list, index, code);
+  }
+  async passkeyTag(scope: string, passkey: string): Promise<string> {
+    return passkeyTag(this.opts.backend, this.registry, scope, passkey);
   }
   async checkCodeChallengeAnswer(
     card: CardKeyHandle,

@@ -370,6 +370,12 @@ export interface Keystore {
   /** True when `code` is code `index` of the list, compared in constant time; false otherwise. */
   checkListCode(list: CodeListRef, index: number, code: string): Promise<boolean>;
   /**
+   * The support passkey's keyed tag (AES-CMAC under a key derived from the master key that never
+   * leaves): 32 hex digits over `scope` (which case, which passkey) and the passkey. The database keeps
+   * only this; a passkey typed later is tagged again and the tags compared in constant time.
+   */
+  passkeyTag(scope: string, passkey: string): Promise<string>;
+  /**
    * A card's answer to a challenge with a code (profile 8.2, P1 01): true when `mac` is the card's
    * MAC over the challenge and code `index` of the list, under the challenge key derived from the
    * card key. Neither the code nor a key leaves the keystore; false otherwise.

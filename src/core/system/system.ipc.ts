@@ -17,6 +17,10 @@ export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: stri
     note: 'The card in the reader: whose it is, its state and the next action (activate, unblock, change key).',
   },
   reissue: { status: 'planned', note: 'Lost-card reissue with out-of-band passkey comes with the reissue work.' },
+  support: {
+    status: 'ready',
+    note: 'Report a lost, stolen or cloned card (blocked at once), verify the customer with a passkey, reissue.',
+  },
   usage: {
     status: 'ready',
     note: 'Codes issued, used and refused, suspicion events and drift, per card, customer and branch.',

@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import type { SessionInfo } from '../../shared/contract/auth.contract';
-import type { Page } from '../../shared/roles';
+import { mayOpen, type Page } from '../../shared/roles';
 import { AdminPage } from '../features/admin/AdminPage';
 import { AuditPage } from '../features/audit/AuditPage';
 import { CustomersPage } from '../features/customers/CustomersPage';
@@ -10,6 +10,7 @@ import { EnrollPage } from '../features/enrollment/EnrollPage';
 import { KeysPage } from '../features/keys/KeysPage';
 import { MailersPage } from '../features/mailer/MailersPage';
 import { VerifyClientsPage } from '../features/verify-clients/VerifyClientsPage';
+import { SupportPage } from '../features/support/SupportPage';
 import { UsagePage } from '../features/usage/UsagePage';
 
 /** The page for each route. A page not listed here shows main's note of what will come. */
@@ -34,7 +35,9 @@ export function pageComponent(page: Page, session: SessionInfo): ReactNode {
     case 'clients':
       return <VerifyClientsPage session={session} />;
     case 'usage':
-      return <UsagePage />;
+      return <UsagePage mayReport={mayOpen(session.role, 'support')} />;
+    case 'support':
+      return <SupportPage session={session} />;
     default:
       return <PlannedPage page={page} />;
   }

@@ -8,6 +8,7 @@ export const PAGE_LABELS: Record<Page, string> = {
   mailers: 'Mailers',
   cards: 'Cards & lists',
   reissue: 'Reissue',
+  support: 'Support',
   usage: 'Usage',
   audit: 'Audit',
   keys: 'Keys',

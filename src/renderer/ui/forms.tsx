@@ -25,6 +25,28 @@ export function Field(
   );
 }
 
+/** A labelled choice among fixed options (`value` → label), for enums of the contract. */
+export function SelectField<T extends string>(props: {
+  label: string;
+  value: T;
+  options: Readonly<Record<T, string>>;
+  onChange: (value: T) => void;
+}) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{props.label}</label>
+      <select id={id} value={props.value} onChange={(e) => props.onChange(e.target.value as T)}>
+        {(Object.entries(props.options) as [T, string][]).map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 /** A form that submits on Enter and never reloads the page. */
 export function Form(props: { onSubmit: () => void; children: ReactNode; label: string }) {
   return (

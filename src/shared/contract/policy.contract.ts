@@ -82,6 +82,8 @@ export const policiesSchema = z
     passkeyLength: whole('Passkey length', 6, 16),
     passkeyAlphabet: z.enum(PASSKEY_ALPHABETS),
     passkeyMaxFailures: whole('Passkey failures before lockout', 1, 5),
+    /** How long a support passkey may be read back or sent in (docs/support.md). */
+    passkeyLifetimeMinutes: whole('Passkey lifetime (minutes)', 2, 60),
     auditCheckpointEvery: whole('Audit entries between signed checkpoints', 10, 10_000),
     approverResetWindowHours: whole('Hours before a password someone else set may approve', 1, 720),
     dualControl: z.record(z.enum(DUAL_CONTROL_ACTIONS), dualControlRuleSchema),

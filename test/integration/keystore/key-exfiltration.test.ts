@@ -34,6 +34,7 @@ import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
+import { passkeyKeyKdfInput, passkeyTagMessage } from '../../../src/core/keystore/passkey-tag';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import { Pkcs11Module } from '../../../src/core/keystore/pkcs11-module';
 import { decodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
@@ -175,6 +176,15 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
   afterAll(async () => {
     await ks.close();
     fx.dispose();
+  });
+
+  it('tags a passkey under the documented derived key only: the tag is AES-CMAC, bound to its scope', async () => {
+    const passkeyKey = kdfCounterCmac(MK, passkeyKeyKdfInput());
+    const tag = await ks.passkeyTag('case:7:2', '7K3MQ9XD');
+    expect(tag).toBe(aesCmac(passkeyKey, passkeyTagMessage('case:7:2', '7K3MQ9XD')).toString('hex'));
+    expect(await ks.passkeyTag('case:7:3', '7K3MQ9XD')).not.toBe(tag);
+    expect(await ks.passkeyTag('case:7:2', '7K3MQ9XE')).not.toBe(tag);
+    await expectCode(ks.passkeyTag('case:7:2', 'x'.repeat(65)), 'PASSKEY_INVALID');
   });
 
   it('has none of the generic methods any more', () => {
@@ -518,6 +528,14 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
           ks.issueClientCertificate({ publicKeySpkiDer: pk, commonName: 'bank', validDays: 30, operator: 'sofia' }),
         );
       await record('signAudit', () => ks.signAudit(K(N, 1)));
+      // The support passkey's tag (docs/support.md): over any scope and value, even a key's bytes as the passkey.
+      for (const [i, [scope, passkey]] of [
+        ['case:1:1', '7K3MQ9XD'],
+        ['case:1:1', K(N, 1).toString('hex')],
+        [K(N, 1).toString('hex'), K(N, 1).toString('latin1')],
+        ['case:1:1', 'x'.repeat(65)],
+      ].entries())
+        await record(`passkeyTag#${i}`, () => ks.passkeyTag(scope ?? '', passkey ?? ''));
       // The audit checkpoint signs a chain head it is given: fed a key's bytes as the hash, it must not echo them out.
       await record('signAuditCheckpoint', () =>
         ks.signAuditCheckpoint({ seq: 1, hash: K(N, 1).toString('hex'), signedAt: new Date(0).toISOString() }, []),
@@ -599,6 +617,7 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         );
       }
       keys.push({ name: 'challenge key', value: deriveChallengeKey(K(N, 1), CARD_ID) });
+      keys.push({ name: 'passkey key', value: kdfCounterCmac(MK, passkeyKeyKdfInput()) });
       for (const seq of [9, 10, 11])
         for (const who of [`card:${N}`, `card:${OTHER}`, rsaName])
           keys.push({ name: `list secret ${seq}/${who}`, value: listSecret(seq, who) });

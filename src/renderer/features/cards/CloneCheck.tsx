@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { SessionInfo } from '../../../shared/contract/auth.contract';
 import type { CounterComparison, SuspicionSummary } from '../../../shared/contract/clone.contract';
+import { mayOpen } from '../../../shared/roles';
 import { useAction, useCall } from '../../api/client';
 import { ConfirmDialog } from '../../ui/dialogs';
 import { ErrorBanner } from '../../ui/forms';
@@ -29,6 +30,7 @@ export function CloneCheck({ reader, n, session }: { reader: string; n: string; 
   const [confirm, setConfirm] = useState(false);
   const disable = useAction('clone:disableTable', { onSuccess: () => void refetch() });
   const mayDisable = session.role === 'manager' || session.role === 'support';
+  const mayReport = mayOpen(session.role, 'support');
   // Once per presentation of the card (the card view is keyed by the card): the comparison is the
   // point of having the card at the desk.
   const asked = useRef(false);
@@ -133,6 +135,7 @@ export function CloneCheck({ reader, n, session }: { reader: string; n: string; 
               <th scope="col">Detail</th>
               <th scope="col">From</th>
               <th scope="col">Settled</th>
+              {mayReport ? <th scope="col">Support</th> : null}
             </tr>
           </thead>
           <tbody>
@@ -150,6 +153,18 @@ export function CloneCheck({ reader, n, session }: { reader: string; n: string; 
                 </td>
                 <td className="mono">{e.source}</td>
                 <td>{e.resolution ? `${RESOLUTION_LABELS[e.resolution]} by ${e.resolvedBy ?? '?'}` : 'open'}</td>
+                {mayReport ? (
+                  <td>
+                    {e.resolution ? null : (
+                      <a
+                        className="button"
+                        href={`#/support?n=${encodeURIComponent(n)}&reason=suspected_clone&suspicion=${e.id}`}
+                      >
+                        Report card (event {e.id})
+                      </a>
+                    )}
+                  </td>
+                ) : null}
               </tr>
             ))}
           </tbody>

@@ -24,10 +24,13 @@ export function CustomerDetail({
   id,
   mayEdit,
   maySendLists = false,
+  mayReport = false,
 }: {
   id: number;
   mayEdit: boolean;
   maySendLists?: boolean;
+  /** Support staff and above: each active card gets a "Report" button (the Support page, card preselected). */
+  mayReport?: boolean;
 }) {
   const got = useCall('customers:get', { id });
   const [historyPage, setHistoryPage] = useState(1);
@@ -111,6 +114,7 @@ export function CustomerDetail({
               <th>Activated</th>
               <th>State since</th>
               <th>Online use</th>
+              {mayReport ? <th>Support</th> : null}
             </tr>
           </thead>
           <tbody>
@@ -125,6 +129,17 @@ export function CustomerDetail({
                 <td>{when(card.activatedAt) || '—'}</td>
                 <td>{when(card.stateChangedAt)}</td>
                 <td>{card.state === 'active' || card.state === 'blocked' ? <CardUseBadge n={card.n} /> : '—'}</td>
+                {mayReport ? (
+                  <td>
+                    {card.state === 'active' || card.state === 'awaiting_activation' ? (
+                      <a className="button" href={`#/support?n=${encodeURIComponent(card.n)}`}>
+                        Report card {card.n}
+                      </a>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
+                ) : null}
               </tr>
             ))}
           </tbody>

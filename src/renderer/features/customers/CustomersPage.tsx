@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { SessionInfo } from '../../../shared/contract/auth.contract';
 import { CUSTOMER_EDITORS } from '../../../shared/contract/customers.contract';
+import { mayOpen } from '../../../shared/roles';
 import { CustomerDetail } from './CustomerDetail';
 import { CustomerFormPage } from './CustomerForm';
 import { CustomerList } from './CustomerList';
@@ -42,6 +43,7 @@ export function CustomersPage({ session }: { session: SessionInfo }) {
   const mayEdit = (CUSTOMER_EDITORS as readonly string[]).includes(session.role);
   // push:exportSms's roles: who may send a card its queued list by text message.
   const maySendLists = session.role === 'manager' || session.role === 'support';
+  const mayReport = mayOpen(session.role, 'support');
 
   switch (view.kind) {
     case 'list':
@@ -49,12 +51,12 @@ export function CustomersPage({ session }: { session: SessionInfo }) {
     case 'new':
       return mayEdit ? <CustomerFormPage id={null} /> : <CustomerList mayEdit={false} />;
     case 'show':
-      return <CustomerDetail id={view.id} mayEdit={mayEdit} maySendLists={maySendLists} />;
+      return <CustomerDetail id={view.id} mayEdit={mayEdit} maySendLists={maySendLists} mayReport={mayReport} />;
     case 'edit':
       return mayEdit ? (
         <CustomerFormPage id={view.id} />
       ) : (
-        <CustomerDetail id={view.id} mayEdit={false} maySendLists={maySendLists} />
+        <CustomerDetail id={view.id} mayEdit={false} maySendLists={maySendLists} mayReport={mayReport} />
       );
   }
 }

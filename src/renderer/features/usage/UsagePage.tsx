@@ -18,7 +18,8 @@ import { REASON_LABELS, paramsFromView, viewFromParams, type UsageView } from '.
 // and refused, and what looks like a clone, per card, customer and branch over a range of days.
 // Every filter lives in the address, so a reload, a bookmark or Back shows the same view.
 
-export function UsagePage() {
+/** `mayReport`: support staff may open a report from an open suspicion event (the Support page). */
+export function UsagePage({ mayReport = false }: { mayReport?: boolean }) {
   const [params, setParams] = useHashParams();
   const view = viewFromParams(params);
   const apply = (next: UsageView) => setParams(paramsFromView(next));
@@ -68,7 +69,7 @@ export function UsagePage() {
       <UsageTable key={JSON.stringify(view)} view={view} onSort={(sort, desc) => apply({ ...view, sort, desc })} />
 
       <h2>Suspicion events</h2>
-      <Suspicions view={view} />
+      <Suspicions view={view} mayReport={mayReport} />
     </section>
   );
 }
@@ -171,7 +172,7 @@ function Tiles({ s }: { s: UsageSummary }) {
   );
 }
 
-function Suspicions({ view }: { view: UsageView }) {
+function Suspicions({ view, mayReport }: { view: UsageView; mayReport: boolean }) {
   const [page, setPage] = useState(1);
   const [openOnly, setOpenOnly] = useState(false);
   const result = useCall('usage:suspicions', { filter: view.filter, openOnly, page, pageSize: 25 });
@@ -199,6 +200,7 @@ function Suspicions({ view }: { view: UsageView }) {
                 <th scope="col">Kind</th>
                 <th scope="col">Drift</th>
                 <th scope="col">Status</th>
+                {mayReport ? <th scope="col">Support</th> : null}
               </tr>
             </thead>
             <tbody>
@@ -212,6 +214,18 @@ function Suspicions({ view }: { view: UsageView }) {
                   <td>{e.kind.replace(/_/g, ' ')}</td>
                   <td>{e.drift ?? ''}</td>
                   <td>{e.resolvedAt ? `resolved (${e.resolution}) by ${e.resolvedBy}` : 'open'}</td>
+                  {mayReport ? (
+                    <td>
+                      {e.resolvedAt ? null : (
+                        <a
+                          className="button"
+                          href={`#/support?n=${encodeURIComponent(e.n)}&reason=suspected_clone&suspicion=${e.id}`}
+                        >
+                          Report card (event {e.id})
+                        </a>
+                      )}
+                    </td>
+                  ) : null}
                 </tr>
               ))}
             </tbody>

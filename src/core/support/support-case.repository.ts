@@ -1,0 +1,347 @@
+import type { Database } from '../db/database';
+import { StatementCache } from '../db/statement-cache';
+
+// Support cases (migration 0017; docs/support.md). Async, one transaction per changing method, no
+// await inside one, portable SQL (docs/storage.md): every step of a case is a compare-and-set on its
+// state, so two desks (or fifty concurrent passkey entries) cannot both move it.
+
+export const REPORT_REASONS = ['lost', 'stolen', 'damaged', 'suspected_clone'] as const;
+export type ReportReason = (typeof REPORT_REASONS)[number];
+export const CASE_STATES = ['reported', 'passkey_sent', 'locked', 'verified', 'reissued'] as const;
+export type CaseState = (typeof CASE_STATES)[number];
+export type PasskeyChannel = 'email' | 'sms';
+export type VerifiedVia = 'desk' | 'email_reply';
+
+export interface SupportCaseRecord {
+  readonly id: number;
+  readonly cardRef: number;
+  readonly customerRef: number;
+  readonly reason: ReportReason;
+  readonly state: CaseState;
+  readonly cardStateBefore: string;
+  readonly suspicionRef: number | null;
+  readonly note: string | null;
+  readonly openedAt: string;
+  readonly openedBy: string;
+  readonly stateChangedAt: string;
+  readonly version: number;
+  /** How many passkeys were made for the case; part of what the tag is computed over. */
+  readonly passkeySerial: number;
+  /** The keyed tag of the passkey awaiting (32 hex digits), never the passkey. */
+  readonly passkeyTag: string | null;
+  readonly passkeyChannel: PasskeyChannel | null;
+  readonly passkeySentAt: string | null;
+  readonly passkeyExpiresAt: string | null;
+  readonly failures: number;
+  readonly verifiedAt: string | null;
+  readonly verifiedBy: string | null;
+  readonly verifiedVia: VerifiedVia | null;
+  readonly identityDocumentType: string | null;
+  readonly identityDocumentRef: string | null;
+  readonly identityCheckedBy: string | null;
+  readonly identityApprovedBy: string | null;
+  readonly identityCheckedAt: string | null;
+  readonly newCardRef: number | null;
+  readonly reissuedAt: string | null;
+}
+
+export interface NewReport {
+  readonly cardRef: number;
+  readonly customerRef: number;
+  readonly reason: ReportReason;
+  readonly suspicionRef: number | null;
+  readonly note: string | null;
+}
+
+/** A list the report withdrew, as it was just before. */
+export interface WithdrawnList {
+  readonly id: number;
+  readonly seq: number;
+  readonly listId: string;
+  readonly was: string;
+}
+
+export type ReportOutcome =
+  | { readonly kind: 'opened'; readonly supportCase: SupportCaseRecord; readonly withdrawn: readonly WithdrawnList[] }
+  | { readonly kind: 'existing'; readonly supportCase: SupportCaseRecord }
+  | { readonly kind: 'card_not_blockable'; readonly cardState: string | null };
+
+export interface IdentityProcedure {
+  readonly documentType: string;
+  readonly documentRef: string;
+  readonly checkedBy: string;
+  readonly approvedBy: string;
+}
+
+export interface SupportCaseRepository {
+  byId(id: number): Promise<SupportCaseRecord | null>;
+  /** Open cases (not reissued) first by age, then the most recently reissued, `limit` in all. */
+  list(limit: number): Promise<SupportCaseRecord[]>;
+  /** Open cases whose customer's registered e-mail (case-folded) is `email` and whose passkey awaits. */
+  awaitingForEmail(email: string): Promise<SupportCaseRecord[]>;
+  /**
+   * The report, in one transaction: the card active or awaiting activation → blocked (compare-and-set),
+   * every list of the card that is active or on its way → disabled, and the case. A card with an open
+   * case gets that case back and nothing changes.
+   */
+  report(r: NewReport, by: { operator: string; at: string }): Promise<ReportOutcome>;
+  /** A new passkey replaces the one awaiting (reported or passkey_sent → passkey_sent). Failures are kept. */
+  recordPasskey(
+    id: number,
+    p: { serial: number; tag: string; channel: PasskeyChannel; sentAt: string; expiresAt: string },
+  ): Promise<SupportCaseRecord | null>;
+  /**
+   * One wrong passkey: counts only while the case awaits one and is under `limit`; reaching it locks
+   * the case and drops the tag. Null when this call did not count (locked, verified, or another desk).
+   */
+  recordFailure(id: number, limit: number, at: string): Promise<SupportCaseRecord | null>;
+  /** passkey_sent → verified, only for the passkey `serial`/`tag` read, unexpired, under the limit. */
+  markVerified(
+    id: number,
+    p: { serial: number; tag: string; limit: number; via: VerifiedVia; by: string; at: string },
+  ): Promise<SupportCaseRecord | null>;
+  /** locked → reported: the manager's identity procedure, recorded; failures back to 0, no passkey. */
+  recordIdentityProcedure(id: number, p: IdentityProcedure, at: string): Promise<SupportCaseRecord | null>;
+  /** verified → reissued with the new card. */
+  markReissued(id: number, newCardRef: number, at: string): Promise<SupportCaseRecord | null>;
+}
+
+interface CaseRow {
+  id: number;
+  card_ref: number;
+  customer_ref: number;
+  reason: ReportReason;
+  state: CaseState;
+  card_state_before: string;
+  suspicion_ref: number | null;
+  note: string | null;
+  opened_at: string;
+  opened_by: string;
+  state_changed_at: string;
+  version: number;
+  passkey_serial: number;
+  passkey_tag: string | null;
+  passkey_channel: PasskeyChannel | null;
+  passkey_sent_at: string | null;
+  passkey_expires_at: string | null;
+  failures: number;
+  verified_at: string | null;
+  verified_by: string | null;
+  verified_via: VerifiedVia | null;
+  identity_document_type: string | null;
+  identity_document_ref: string | null;
+  identity_checked_by: string | null;
+  identity_approved_by: string | null;
+  identity_checked_at: string | null;
+  new_card_ref: number | null;
+  reissued_at: string | null;
+}
+
+const fromRow = (r: CaseRow): SupportCaseRecord => ({
+  id: r.id,
+  cardRef: r.card_ref,
+  customerRef: r.customer_ref,
+  reason: r.reason,
+  state: r.state,
+  cardStateBefore: r.card_state_before,
+  suspicionRef: r.suspicion_ref,
+  note: r.note,
+  openedAt: r.opened_at,
+  openedBy: r.opened_by,
+  stateChangedAt: r.state_changed_at,
+  version: r.version,
+  passkeySerial: r.passkey_serial,
+  passkeyTag: r.passkey_tag,
+  passkeyChannel: r.passkey_channel,
+  passkeySentAt: r.passkey_sent_at,
+  passkeyExpiresAt: r.passkey_expires_at,
+  failures: r.failures,
+  verifiedAt: r.verified_at,
+  verifiedBy: r.verified_by,
+  verifiedVia: r.verified_via,
+  identityDocumentType: r.identity_document_type,
+  identityDocumentRef: r.identity_document_ref,
+  identityCheckedBy: r.identity_checked_by,
+  identityApprovedBy: r.identity_approved_by,
+  identityCheckedAt: r.identity_checked_at,
+  newCardRef: r.new_card_ref,
+  reissuedAt: r.reissued_at,
+});
+
+/** The card states a report blocks from, and the list states it withdraws (ListService.disable's). */
+const BLOCKABLE = ['active', 'awaiting_activation'] as const;
+const WITHDRAWABLE = ['prepared', 'staged', 'committed', 'receipt_verified', 'active'] as const;
+const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+export class SqliteSupportCaseRepository implements SupportCaseRepository {
+  private readonly statements: StatementCache;
+
+  constructor(private readonly db: Database) {
+    this.statements = new StatementCache(db);
+  }
+
+  private one(sql: string, ...params: unknown[]): SupportCaseRecord | null {
+    const row = this.statements.get<CaseRow>(sql).get(...params);
+    return row ? fromRow(row) : null;
+  }
+
+  async byId(id: number): Promise<SupportCaseRecord | null> {
+    return this.one('SELECT * FROM support_cases WHERE id = ?', id);
+  }
+
+  async list(limit: number): Promise<SupportCaseRecord[]> {
+    return this.statements
+      .get<CaseRow>(
+        `SELECT * FROM support_cases
+          ORDER BY CASE WHEN state = 'reissued' THEN 1 ELSE 0 END,
+                   CASE WHEN state = 'reissued' THEN reissued_at END DESC, opened_at, id
+          LIMIT ?`,
+      )
+      .all(limit)
+      .map(fromRow);
+  }
+
+  async awaitingForEmail(email: string): Promise<SupportCaseRecord[]> {
+    return this.statements
+      .get<CaseRow>(
+        `SELECT s.* FROM support_cases s JOIN customers c ON c.id = s.customer_ref
+          WHERE s.state = 'passkey_sent' AND lower(c.email) = ? ORDER BY s.id`,
+      )
+      .all(email.toLowerCase())
+      .map(fromRow);
+  }
+
+  async report(r: NewReport, by: { operator: string; at: string }): Promise<ReportOutcome> {
+    return this.db.transaction((): ReportOutcome => {
+      const open = this.one(`SELECT * FROM support_cases WHERE card_ref = ? AND state <> 'reissued'`, r.cardRef);
+      if (open) return { kind: 'existing', supportCase: open };
+      const card = this.statements.get<{ state: string }>('SELECT state FROM cards WHERE id = ?').get(r.cardRef);
+      const blocked = this.statements
+        .get<{ id: number }>(
+          `UPDATE cards SET state = 'blocked', state_changed_at = ?, version = version + 1
+            WHERE id = ? AND state IN (${marks(BLOCKABLE.length)}) RETURNING id`,
+        )
+        .get(by.at, r.cardRef, ...BLOCKABLE);
+      if (!card || !blocked) return { kind: 'card_not_blockable', cardState: card?.state ?? null };
+      const before = this.statements
+        .get<{ id: number; seq: number; list_id: string; state: string }>(
+          `SELECT id, seq, list_id, state FROM code_lists WHERE card_ref = ? AND state IN (${marks(WITHDRAWABLE.length)}) ORDER BY seq`,
+        )
+        .all(r.cardRef, ...WITHDRAWABLE);
+      const disable = this.statements.get(
+        `UPDATE code_lists SET state = 'disabled', state_changed_at = ?, version = version + 1 WHERE id = ? AND state = ?`,
+      );
+      for (const l of before) disable.run(by.at, l.id, l.state);
+      const supportCase = this.one(
+        `INSERT INTO support_cases (card_ref, customer_ref, reason, state, card_state_before, suspicion_ref, note,
+           opened_at, opened_by, state_changed_at)
+         VALUES (?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?) RETURNING *`,
+        r.cardRef,
+        r.customerRef,
+        r.reason,
+        card.state,
+        r.suspicionRef,
+        r.note,
+        by.at,
+        by.operator,
+        by.at,
+      );
+      if (!supportCase) throw new Error('INSERT … RETURNING returned no row');
+      return {
+        kind: 'opened',
+        supportCase,
+        withdrawn: before.map((l) => ({ id: l.id, seq: l.seq, listId: l.list_id, was: l.state })),
+      };
+    })();
+  }
+
+  async recordPasskey(
+    id: number,
+    p: { serial: number; tag: string; channel: PasskeyChannel; sentAt: string; expiresAt: string },
+  ): Promise<SupportCaseRecord | null> {
+    return this.one(
+      `UPDATE support_cases SET state = 'passkey_sent', passkey_serial = ?, passkey_tag = ?, passkey_channel = ?,
+         passkey_sent_at = ?, passkey_expires_at = ?, state_changed_at = ?, version = version + 1
+       WHERE id = ? AND state IN ('reported', 'passkey_sent') AND passkey_serial = ? - 1
+       RETURNING *`,
+      p.serial,
+      p.tag,
+      p.channel,
+      p.sentAt,
+      p.expiresAt,
+      p.sentAt,
+      id,
+      p.serial,
+    );
+  }
+
+  async recordFailure(id: number, limit: number, at: string): Promise<SupportCaseRecord | null> {
+    return this.one(
+      `UPDATE support_cases SET failures = failures + 1,
+         state = CASE WHEN failures + 1 >= ? THEN 'locked' ELSE state END,
+         passkey_tag = CASE WHEN failures + 1 >= ? THEN NULL ELSE passkey_tag END,
+         state_changed_at = CASE WHEN failures + 1 >= ? THEN ? ELSE state_changed_at END,
+         version = version + 1
+       WHERE id = ? AND state = 'passkey_sent' AND failures < ?
+       RETURNING *`,
+      limit,
+      limit,
+      limit,
+      at,
+      id,
+      limit,
+    );
+  }
+
+  async markVerified(
+    id: number,
+    p: { serial: number; tag: string; limit: number; via: VerifiedVia; by: string; at: string },
+  ): Promise<SupportCaseRecord | null> {
+    return this.one(
+      `UPDATE support_cases SET state = 'verified', passkey_tag = NULL, verified_at = ?, verified_by = ?,
+         verified_via = ?, state_changed_at = ?, version = version + 1
+       WHERE id = ? AND state = 'passkey_sent' AND passkey_serial = ? AND passkey_tag = ? AND failures < ?
+         AND passkey_expires_at > ?
+       RETURNING *`,
+      p.at,
+      p.by,
+      p.via,
+      p.at,
+      id,
+      p.serial,
+      p.tag,
+      p.limit,
+      p.at,
+    );
+  }
+
+  async recordIdentityProcedure(id: number, p: IdentityProcedure, at: string): Promise<SupportCaseRecord | null> {
+    return this.one(
+      `UPDATE support_cases SET state = 'reported', failures = 0, passkey_tag = NULL, passkey_expires_at = NULL,
+         identity_document_type = ?, identity_document_ref = ?, identity_checked_by = ?, identity_approved_by = ?,
+         identity_checked_at = ?, state_changed_at = ?, version = version + 1
+       WHERE id = ? AND state = 'locked'
+       RETURNING *`,
+      p.documentType,
+      p.documentRef,
+      p.checkedBy,
+      p.approvedBy,
+      at,
+      at,
+      id,
+    );
+  }
+
+  async markReissued(id: number, newCardRef: number, at: string): Promise<SupportCaseRecord | null> {
+    return this.one(
+      `UPDATE support_cases SET state = 'reissued', new_card_ref = ?, reissued_at = ?, state_changed_at = ?,
+         version = version + 1
+       WHERE id = ? AND state = 'verified' AND new_card_ref IS NULL
+       RETURNING *`,
+      newCardRef,
+      at,
+      at,
+      id,
+    );
+  }
+}
