@@ -320,4 +320,40 @@ export const pgMigrationSql: Readonly<Record<number, string>> = {
     CREATE UNIQUE INDEX verify_clients_by_cert ON verify_clients (cert_fingerprint)
       WHERE cert_fingerprint IS NOT NULL;
   `,
+  17: `
+    CREATE TABLE support_cases (
+      id ${ID},
+      card_ref BIGINT NOT NULL REFERENCES cards (id),
+      customer_ref BIGINT NOT NULL REFERENCES customers (id),
+      reason TEXT NOT NULL CHECK (reason IN ('lost', 'stolen', 'damaged', 'suspected_clone')),
+      state TEXT NOT NULL CHECK (state IN ('reported', 'passkey_sent', 'locked', 'verified', 'reissued')),
+      card_state_before TEXT NOT NULL,
+      suspicion_ref BIGINT REFERENCES suspicion_events (id),
+      note TEXT CHECK (note IS NULL OR length(note) <= 500),
+      opened_at TEXT NOT NULL,
+      opened_by TEXT NOT NULL,
+      state_changed_at TEXT NOT NULL,
+      version BIGINT NOT NULL DEFAULT 1,
+      passkey_serial BIGINT NOT NULL DEFAULT 0,
+      passkey_tag TEXT CHECK (passkey_tag IS NULL OR length(passkey_tag) = 32),
+      passkey_channel TEXT CHECK (passkey_channel IS NULL OR passkey_channel IN ('email', 'sms')),
+      passkey_sent_at TEXT,
+      passkey_expires_at TEXT,
+      failures BIGINT NOT NULL DEFAULT 0 CHECK (failures >= 0),
+      verified_at TEXT,
+      verified_by TEXT,
+      verified_via TEXT CHECK (verified_via IS NULL OR verified_via IN ('desk', 'email_reply')),
+      identity_document_type TEXT,
+      identity_document_ref TEXT,
+      identity_checked_by TEXT,
+      identity_approved_by TEXT,
+      identity_checked_at TEXT,
+      new_card_ref BIGINT REFERENCES cards (id),
+      reissued_at TEXT,
+      CHECK (state <> 'passkey_sent' OR passkey_tag IS NOT NULL),
+      CHECK (state <> 'reissued' OR new_card_ref IS NOT NULL)
+    );
+    CREATE UNIQUE INDEX support_cases_one_open_per_card ON support_cases (card_ref) WHERE state <> 'reissued';
+    CREATE INDEX support_cases_by_state ON support_cases (state, opened_at);
+  `,
 };
