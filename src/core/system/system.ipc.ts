@@ -16,7 +16,6 @@ export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: stri
     status: 'ready',
     note: 'The card in the reader: whose it is, its state and the next action (activate, unblock, change key).',
   },
-  reissue: { status: 'planned', note: 'Lost-card reissue with out-of-band passkey comes with the reissue work.' },
   support: {
     status: 'ready',
     note: 'Report a lost, stolen or cloned card (blocked at once), verify the customer with a passkey, reissue.',

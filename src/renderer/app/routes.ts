@@ -7,7 +7,6 @@ export const PAGE_LABELS: Record<Page, string> = {
   enroll: 'Enroll',
   mailers: 'Mailers',
   cards: 'Cards & lists',
-  reissue: 'Reissue',
   support: 'Support',
   usage: 'Usage',
   audit: 'Audit',
