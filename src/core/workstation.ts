@@ -4,6 +4,8 @@ import { activationModule } from './activation/activation.module';
 import { cloneModule } from './clone/clone.module';
 import { verifyDeskModule } from './verification/verify-desk.module';
 import { pushModule } from './push/push.module';
+import { reissueModule } from './reissue/reissue.module';
+import { NO_CASES_GATE, type ReissueGate } from './reissue/reissue-gate';
 import { adminModule } from './admin/admin.module';
 import { auditModule } from './audit/audit.module';
 import { customersModule } from './customers/customers.module';
@@ -61,6 +63,8 @@ export interface WorkstationOptions {
   readonly saveFile?: FileSaver;
   /** Training mode's practice cards, kept in `dir` (src/card-sim/training-cards.ts); without it, no drawer. */
   readonly trainingCards?: (dir: string) => TrainingCardMaker;
+  /** Which support cases may be reissued; until the support case service is composed here, none (tests give their own). */
+  readonly reissueGate?: ReissueGate;
 }
 
 export interface Workstation {
@@ -108,6 +112,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     const lists = listsModule(core);
     const activation = activationModule(core);
     const usage = usageModule(core);
+    const enrollment = enrollmentModule(core);
     const modules = {
       admin: adminModule(core),
       policy: policyModule(core),
@@ -115,7 +120,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       keys: keysModule(core),
       system: systemModule(core),
       customers: customersModule(core),
-      enrollment: enrollmentModule(core),
+      enrollment,
       lists,
       mailer: mailerModule(core),
       activation,
@@ -123,6 +128,13 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       clone: cloneModule(core, { lists: lists.lists, listRepo: lists.listRepo }),
       verifyDesk: verifyDeskModule(core, { verification: lists.verification, lists: lists.lists }),
       usage,
+      reissue: reissueModule(core, {
+        gate: opts.reissueGate ?? NO_CASES_GATE,
+        enrollment: enrollment.service,
+        lists: lists.lists,
+        listRepo: lists.listRepo,
+        activation: activation.service,
+      }),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -146,6 +158,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.clone.handlers,
       ...modules.verifyDesk.handlers,
       ...modules.usage.handlers,
+      ...modules.reissue.handlers,
     };
     const router = createRouter(core, handlers);
 

@@ -35,6 +35,11 @@ import { SqliteVerifyClientRepository } from '../../src/core/verification/verify
 import { VerifyClientService } from '../../src/core/verification/verify-client.service';
 import { clientCertificateRequest } from './client-certificates';
 import { cardWithCodes } from './verify-service';
+import { TestReissueGate } from './reissue-gate';
+import { newBlankCard } from '../../src/card-sim/card-record';
+import { VirtualCard } from '../../src/card-sim/virtual-card';
+import { TRAINING_READER_NAME, TrainingReaderService } from '../../src/core/card/training-reader';
+import type { WorkstationOptions } from '../../src/core/workstation';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
 export interface ExampleContext {
@@ -57,7 +62,12 @@ export interface ChannelExample {
   readonly auditAction?: string;
   /** Builds the state the call needs and returns a valid input. */
   readonly input: (ctx: ExampleContext) => unknown;
+  /** What the workstation is composed with beyond its defaults (the reissue's support-case gate). */
+  readonly options?: () => Pick<WorkstationOptions, 'reissueGate'>;
 }
+
+// The support case service is on another branch: the reissue example verifies its case in a TEST gate.
+const reissueExampleGate = new TestReissueGate();
 
 /**
  * A valid call for every state-changing channel. test/unit/audit/mutating-channels-audited.test.ts
@@ -493,6 +503,21 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     input: async (c) => {
       await c.ws.router.dispatch(c.caller!.client, 'enrollment:trainingNewCard', {});
       return {};
+    },
+  },
+  // A blocked card of a verified case (test gate) and a blank card in the training reader.
+  'reissue:reissue': {
+    as: 'support',
+    readers: 'training',
+    auditAction: 'reissue.completed',
+    options: () => ({ reissueGate: reissueExampleGate }),
+    input: async (c) => {
+      await prepareKeystore(c.ws, c.officer, await c.addOperator('security_officer'));
+      const training = c.ws.readers;
+      if (!(training instanceof TrainingReaderService)) throw new Error('the example needs readers: training');
+      training.insert(new VirtualCard(newBlankCard()));
+      const { card } = await cardRow(c.ws.db, { state: 'blocked' });
+      return { caseId: reissueExampleGate.verified(card.customerId, card.id), reader: TRAINING_READER_NAME };
     },
   },
   'lists:forCard': {

@@ -13,6 +13,7 @@ import { mailerChannels } from './mailer.contract';
 import { pushChannels } from './push.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
+import { reissueChannels } from './reissue.contract';
 import { systemChannels } from './system.contract';
 import { verifyDeskChannels } from './verify-desk.contract';
 import { usageChannels } from './usage.contract';
@@ -42,6 +43,7 @@ export const contract = {
   ...cloneChannels,
   ...verifyDeskChannels,
   ...usageChannels,
+  ...reissueChannels,
 } as const;
 
 export type Contract = typeof contract;

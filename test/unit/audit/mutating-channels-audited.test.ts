@@ -24,7 +24,7 @@ describe('every state-changing channel writes an audit entry', () => {
     if (example.as !== 'anonymous' && access !== 'signed-in' && access !== 'public') {
       expect(access, 'the example must call as a role the channel allows').toContain(example.as);
     }
-    const t = freshWorkstation(example.readers ? { readers: example.readers } : {});
+    const t = freshWorkstation({ ...(example.readers ? { readers: example.readers } : {}), ...example.options?.() });
     dispose = t.dispose;
     const officer = example.firstRun ? null : await setupOfficer(t.ws);
     let caller: TestOperator | null = null;
