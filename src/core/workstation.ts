@@ -113,6 +113,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     const activation = activationModule(core);
     const usage = usageModule(core);
     const enrollment = enrollmentModule(core);
+    const mailer = mailerModule(core);
     const modules = {
       admin: adminModule(core),
       policy: policyModule(core),
@@ -122,7 +123,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       customers: customersModule(core),
       enrollment,
       lists,
-      mailer: mailerModule(core),
+      mailer,
       activation,
       push: pushModule(core, { lists: lists.lists, listRepo: lists.listRepo, activation: activation.service }),
       clone: cloneModule(core, { lists: lists.lists, listRepo: lists.listRepo }),
@@ -134,6 +135,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
         lists: lists.lists,
         listRepo: lists.listRepo,
         activation: activation.service,
+        sheets: mailer.sheets,
       }),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {

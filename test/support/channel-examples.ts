@@ -69,6 +69,16 @@ export interface ChannelExample {
 // The support case service is on another branch: the reissue example verifies its case in a TEST gate.
 const reissueExampleGate = new TestReissueGate();
 
+/** A blocked card of a verified case (test gate) and a blank card in the training reader. */
+async function verifiedReissueCase(c: ExampleContext): Promise<{ caseId: number; reader: string }> {
+  await prepareKeystore(c.ws, c.officer, await c.addOperator('security_officer'));
+  const training = c.ws.readers;
+  if (!(training instanceof TrainingReaderService)) throw new Error('the example needs readers: training');
+  training.insert(new VirtualCard(newBlankCard()));
+  const { card } = await cardRow(c.ws.db, { state: 'blocked' });
+  return { caseId: reissueExampleGate.verified(card.customerId, card.id), reader: TRAINING_READER_NAME };
+}
+
 /**
  * A valid call for every state-changing channel. test/unit/audit/mutating-channels-audited.test.ts
  * fails for a `mutates: true` channel missing here, so a new feature adds its example in this map.
@@ -505,19 +515,25 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       return {};
     },
   },
-  // A blocked card of a verified case (test gate) and a blank card in the training reader.
   'reissue:reissue': {
     as: 'support',
     readers: 'training',
     auditAction: 'reissue.completed',
     options: () => ({ reissueGate: reissueExampleGate }),
+    input: (c) => verifiedReissueCase(c),
+  },
+  // A reissued case whose new card is in the post: a manager prints its emergency sheet, a second approves.
+  'reissue:printEmergencySheet': {
+    as: 'manager',
+    readers: 'training',
+    auditAction: 'reissue.emergency_printed',
+    options: () => ({ reissueGate: reissueExampleGate }),
     input: async (c) => {
-      await prepareKeystore(c.ws, c.officer, await c.addOperator('security_officer'));
-      const training = c.ws.readers;
-      if (!(training instanceof TrainingReaderService)) throw new Error('the example needs readers: training');
-      training.insert(new VirtualCard(newBlankCard()));
-      const { card } = await cardRow(c.ws.db, { state: 'blocked' });
-      return { caseId: reissueExampleGate.verified(card.customerId, card.id), reader: TRAINING_READER_NAME };
+      const input = await verifiedReissueCase(c);
+      const support = await c.addOperator('support');
+      value(await c.ws.router.dispatch(support.client, 'reissue:reissue', input));
+      const approver = approvalOf(await c.addOperator('manager'));
+      return { caseId: input.caseId, approval: await approvalFor(c.ws, c.caller!, 'mailer.print', approver) };
     },
   },
   'lists:forCard': {

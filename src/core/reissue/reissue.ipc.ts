@@ -3,12 +3,17 @@ import type { Session } from '../auth/session.store';
 import type { KeystoreActor } from '../keystore/keystore-holder.service';
 import type { EventBus } from '../rpc/event-bus';
 import type { HandlersFor } from '../rpc/router';
+import type { EmergencySheetService } from './emergency-sheet.service';
 import type { ReissueService } from './reissue.service';
 
 const actorOf = (s: Session): KeystoreActor => ({ operatorId: s.operatorId, operator: s.username, role: s.role });
 
 /** The reissue channels onto the service; the enrollment's progress goes to the window that asked. */
-export function reissueHandlers(service: ReissueService, events: EventBus): HandlersFor<typeof reissueChannels> {
+export function reissueHandlers(
+  service: ReissueService,
+  sheets: EmergencySheetService,
+  events: EventBus,
+): HandlersFor<typeof reissueChannels> {
   return {
     'reissue:reissue': async ({ caseId, reader }, ctx) => {
       const result = await service.reissue({ caseId, reader }, actorOf(ctx.session), (step) =>
@@ -17,6 +22,7 @@ export function reissueHandlers(service: ReissueService, events: EventBus): Hand
       events.emit('data:changed', { domains: ['cards', 'activation'] });
       return result;
     },
+    'reissue:printEmergencySheet': (input, ctx) => sheets.print(ctx.session, input),
     'reissue:status': ({ caseId }) => service.status(caseId),
   };
 }

@@ -4,6 +4,9 @@ import type { EnrollmentService } from '../enrollment/enrollment.service';
 import type { Core, FeatureModule } from '../feature-module';
 import type { ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
+import { SqliteCustomerRepository } from '../customers/customer.repository';
+import type { SheetPrinter } from '../mailer/mailer-ports';
+import { EmergencySheetService } from './emergency-sheet.service';
 import type { ReissueGate } from './reissue-gate';
 import { reissueHandlers } from './reissue.ipc';
 import { SqliteReissueRepository } from './reissue.repository';
@@ -23,18 +26,33 @@ export function reissueModule(
     lists: ListService;
     listRepo: ListRepository;
     activation: ActivationService;
+    /** The mailer's renderer and printer, for the emergency sheet. */
+    sheets: SheetPrinter;
   },
 ): FeatureModule<ReturnType<typeof reissueHandlers>> & { readonly service: ReissueService } {
+  const reissues = new SqliteReissueRepository(core.db);
+  const cards = new SqliteCardRepository(core.db);
   const service = new ReissueService({
     gate: deps.gate,
-    reissues: new SqliteReissueRepository(core.db),
-    cards: new SqliteCardRepository(core.db),
+    reissues,
+    cards,
     listRepo: deps.listRepo,
     lists: deps.lists,
     enrollment: deps.enrollment,
     audit: core.audit,
     log: core.log,
   });
+  const sheets = new EmergencySheetService({
+    reissues,
+    cards,
+    customers: new SqliteCustomerRepository(core.db),
+    listRepo: deps.listRepo,
+    keystore: core.keystore,
+    dualControl: core.dualControl,
+    policies: core.policies,
+    sheets: deps.sheets,
+    audit: core.audit,
+  });
   const unhook = deps.activation.onPresented('terminate a replaced card', service.terminateReplaced);
-  return { service, handlers: reissueHandlers(service, core.events), close: unhook };
+  return { service, handlers: reissueHandlers(service, sheets, core.events), close: unhook };
 }

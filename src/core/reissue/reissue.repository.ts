@@ -29,6 +29,11 @@ export interface ReissueRecord extends NewReissue {
   readonly startedBy: string;
   readonly stateChangedAt: string;
   readonly oldCardTerminatedAt: string | null;
+  /** The emergency sheet's list (docs/reissue.md "Temporary access"), and when it reached the printer. */
+  readonly emergencyListRef: number | null;
+  readonly emergencyPrintedAt: string | null;
+  readonly emergencyPrintedBy: string | null;
+  readonly emergencyApprovedBy: string | null;
   readonly version: number;
 }
 
@@ -51,6 +56,14 @@ export interface ReissueRepository {
   setCarriedList(id: number, listRef: number, at: string): Promise<ReissueRecord | null>;
   /** enrolled → done (compare-and-set). */
   markDone(id: number, at: string): Promise<ReissueRecord | null>;
+  /** The sheet's list, replacing one never printed (compare-and-set on `was`); null when another call was first. */
+  setEmergencyList(id: number, was: number | null, listRef: number, at: string): Promise<ReissueRecord | null>;
+  /** The sheet reached the printer (once). */
+  markEmergencyPrinted(
+    id: number,
+    listRef: number,
+    by: { operator: string; approver: string | null; at: string },
+  ): Promise<ReissueRecord | null>;
   /** The old card answered TERMINATE (first time only). */
   markOldCardTerminated(oldCardRef: number, at: string): Promise<ReissueRecord | null>;
 }
@@ -70,6 +83,10 @@ interface ReissueRow {
   started_by: string;
   state_changed_at: string;
   old_card_terminated_at: string | null;
+  emergency_list_ref: number | null;
+  emergency_printed_at: string | null;
+  emergency_printed_by: string | null;
+  emergency_approved_by: string | null;
   version: number;
 }
 
@@ -88,6 +105,10 @@ const fromRow = (r: ReissueRow): ReissueRecord => ({
   startedBy: r.started_by,
   stateChangedAt: r.state_changed_at,
   oldCardTerminatedAt: r.old_card_terminated_at,
+  emergencyListRef: r.emergency_list_ref,
+  emergencyPrintedAt: r.emergency_printed_at,
+  emergencyPrintedBy: r.emergency_printed_by,
+  emergencyApprovedBy: r.emergency_approved_by,
   version: r.version,
 });
 
@@ -164,6 +185,36 @@ export class SqliteReissueRepository implements ReissueRepository {
         WHERE id = ? AND state = 'enrolled' RETURNING *`,
       at,
       id,
+    );
+  }
+
+  async setEmergencyList(id: number, was: number | null, listRef: number, at: string): Promise<ReissueRecord | null> {
+    return this.one(
+      `UPDATE card_reissues SET emergency_list_ref = ?, state_changed_at = ?, version = version + 1
+        WHERE id = ? AND emergency_printed_at IS NULL
+          AND (emergency_list_ref = ? OR (emergency_list_ref IS NULL AND ? IS NULL)) RETURNING *`,
+      listRef,
+      at,
+      id,
+      was,
+      was,
+    );
+  }
+
+  async markEmergencyPrinted(
+    id: number,
+    listRef: number,
+    by: { operator: string; approver: string | null; at: string },
+  ): Promise<ReissueRecord | null> {
+    return this.one(
+      `UPDATE card_reissues SET emergency_printed_at = ?, emergency_printed_by = ?, emergency_approved_by = ?,
+         version = version + 1
+        WHERE id = ? AND emergency_list_ref = ? AND emergency_printed_at IS NULL RETURNING *`,
+      by.at,
+      by.operator,
+      by.approver,
+      id,
+      listRef,
     );
   }
 

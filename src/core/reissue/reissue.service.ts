@@ -57,6 +57,7 @@ export interface ReissueStatus {
   readonly newN: string | null;
   readonly carriedCodes: number;
   readonly oldCardTerminated: boolean;
+  readonly emergencyPrintedAt: string | null;
 }
 
 /**
@@ -107,6 +108,7 @@ export class ReissueService {
       newN: fresh?.n ?? null,
       carriedCodes: row.carriedCodes,
       oldCardTerminated: row.oldCardTerminatedAt !== null,
+      emergencyPrintedAt: row.emergencyPrintedAt,
     };
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { approvalSchema } from './approval.contract';
 import { channel, text } from './define';
 
 // Reissue of a reported card (issue 11 item 3; docs/reissue.md): for a support case whose customer
@@ -6,6 +7,8 @@ import { channel, text } from './define';
 // old table's remaining codes carried over. Nothing here carries a key or a code: the new K reaches
 // the cardholder on the K/N mailer, printed under dual control from the Mailer page.
 
+/** The emergency sheet is printed like a mailer: by a manager, with a second approver. */
+const SHEET_PRINTERS = ['manager'] as const;
 /** Support staff run reissues; a manager may as well (docs/reissue.md). */
 const REISSUERS = ['support', 'manager'] as const;
 const caseId = z
@@ -35,6 +38,8 @@ export const reissueStatusSchema = z.object({
   newN: text(40).nullable(),
   carriedCodes: z.number().int(),
   oldCardTerminated: z.boolean(),
+  /** When the emergency sheet was printed (null: none). */
+  emergencyPrintedAt: text(40).nullable(),
 });
 export type ReissueStatusInfo = z.infer<typeof reissueStatusSchema>;
 
@@ -45,6 +50,22 @@ export const reissueChannels = {
     input: z.object({ caseId, reader: z.string().trim().min(1, 'Choose a reader').max(200) }).strict(),
     output: reissueResultSchema,
     access: REISSUERS,
+    mutates: true,
+  }),
+  'reissue:printEmergencySheet': channel({
+    summary:
+      'Print the emergency code sheet for the time the new card is in the post (once; a second manager or officer approves); its codes die when the new card is activated',
+    input: z.object({ caseId, approval: approvalSchema.optional() }).strict(),
+    output: z.object({
+      caseId: z.number().int(),
+      n: text(40),
+      seq: z.number().int(),
+      length: z.number().int(),
+      expiresAt: text(40),
+      destination: text(300),
+      approvedBy: text(100).nullable(),
+    }),
+    access: SHEET_PRINTERS,
     mutates: true,
   }),
   'reissue:status': channel({

@@ -60,6 +60,8 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
   let caseId: number;
   let newCard: CardRecord;
   let newReader: string;
+  let sheetCodes: string[] = [];
+  let sheetList = 0;
 
   const readers = () => ws.readers as CardReaderService;
   const reader = (slot: number) => bed.readerName(slot);
@@ -225,18 +227,82 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(readCard(blanks[1 - slot]!).lifeCycle).toBe('blank');
   });
 
+  it('prints an emergency sheet once, under dual control; its codes verify with the new N while the card is in the post', async () => {
+    const printed = () => mailer.printer.jobs.length;
+    const before = snapshot();
+    const jobs = printed();
+    // No approval, an approval for another action, a support operator: nothing printed, nothing changed.
+    expect(await call(manager, 'reissue:printEmergencySheet', { caseId })).toMatchObject({
+      ok: false,
+      error: { code: 'APPROVAL_REQUIRED' },
+    });
+    expect(
+      await call(manager, 'reissue:printEmergencySheet', {
+        caseId,
+        approval: await approvalFor(ws, manager, 'mailer.reprint', manager2),
+      }),
+    ).toMatchObject({ ok: false });
+    expect(await call(support, 'reissue:printEmergencySheet', { caseId })).toMatchObject({ ok: false });
+    expect(printed()).toBe(jobs);
+    expect(snapshot()).toBe(before);
+    // Before a sheet is printed, the card in the post accepts nothing.
+    expect(await ws.verification.verify(newCard.n, '123456')).toEqual({ accepted: false, reason: 'card_not_active' });
+
+    // A jammed printer: the sheet's list is withdrawn, the next print makes a new one.
+    mailer.printer.failNext = 1;
+    const approval = () => approvalFor(ws, manager, 'mailer.print', manager2);
+    expect(await call(manager, 'reissue:printEmergencySheet', { caseId, approval: await approval() })).toMatchObject({
+      ok: false,
+    });
+    expect(listsOf(newCard.id).filter((l) => l.state === 'superseded')).toHaveLength(1);
+    const sheet = value(await call(manager, 'reissue:printEmergencySheet', { caseId, approval: await approval() })) as {
+      n: string;
+      length: number;
+      approvedBy: string;
+    };
+    expect(sheet).toMatchObject({ n: newCard.n, length: 10, approvedBy: manager2.username });
+    expect(printed()).toBe(jobs + 1);
+    const text = pdfText(mailer.printer.jobs.at(-1)!.pdf);
+    sheetCodes = [...text.matchAll(/^\s*(\d{1,2})\s+(\d{6})\s*$/gm)].map((m) => m[2]!);
+    expect(sheetCodes).toHaveLength(10);
+    sheetList = listsOf(newCard.id).find((l) => l.state === 'active')!.id;
+    // The codes live only on paper: not in the database's list rows nor in the audit trail.
+    const everything = JSON.stringify([ws.db.prepare('SELECT * FROM code_lists').all(), auditRows(ws)]);
+    for (const code of sheetCodes) expect(everything).not.toContain(code);
+
+    expect(await ws.verification.verify(newCard.n, sheetCodes[0]!)).toMatchObject({ accepted: true, index: 1 });
+    expect(await ws.verification.verify(newCard.n, sheetCodes[0]!)).toMatchObject({
+      accepted: false,
+      reason: 'already_used',
+    });
+    expect(await ws.verification.verify(newCard.n, sheetCodes[1]!)).toMatchObject({ accepted: true, index: 2 });
+    // The old N with a sheet code: refused (the old card is dead).
+    expect(await ws.verification.verify(oldCard.n, sheetCodes[2]!)).toMatchObject({
+      accepted: false,
+      reason: 'card_blocked',
+    });
+    // Printed once only.
+    expect(await call(manager, 'reissue:printEmergencySheet', { caseId, approval: await approval() })).toMatchObject({
+      ok: false,
+      error: { code: 'EMERGENCY_ALREADY_PRINTED' },
+    });
+    // The carried list still waits for the card; the sheet's list is the card's only active one.
+    expect(listsOf(newCard.id).map((l) => l.state)).toEqual(['prepared', 'superseded', 'active']);
+  });
+
   it("prints the new card's K/N mailer under dual control; activation loads the carried quota onto the card", async () => {
     const queue = value(await call(manager, 'mailer:queue', {})) as { entries: { cardRef: number; mailer: string }[] };
     expect(queue.entries).toContainEqual(expect.objectContaining({ cardRef: newCard.id, mailer: 'to-print' }));
+    const jobs = mailer.printer.jobs.length;
     expect(await call(manager, 'mailer:print', { cardRef: newCard.id })).toMatchObject({ ok: false });
-    expect(mailer.printer.jobs).toHaveLength(0);
+    expect(mailer.printer.jobs).toHaveLength(jobs);
     value(
       await call(manager, 'mailer:print', {
         cardRef: newCard.id,
         approval: await approvalFor(ws, manager, 'mailer.print', manager2),
       }),
     );
-    const letter = pdfText(mailer.printer.jobs[0]!.pdf);
+    const letter = pdfText(mailer.printer.jobs.at(-1)!.pdf);
     expect(letter).toContain(newCard.n.slice(0, 4));
     const key = KEY_FORMAT.exec(letter)?.[0] ?? '';
 
@@ -244,7 +310,12 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
       await call(clerk, 'activation:activate', { reader: newReader, key, pin: PIN, pinRepeat: PIN }),
     ) as { followUps: { name: string; ok: boolean }[] };
     expect(activated.followUps).toEqual([expect.objectContaining({ name: 'first list', ok: true })]);
-    expect(listsOf(newCard.id)).toEqual([expect.objectContaining({ seq: 1, state: 'active', length: 97 })]);
+    // The carried list (seq 1) is the card's list now; both sheet lists (the jammed one, the printed one) are superseded.
+    expect(listsOf(newCard.id)).toEqual([
+      expect.objectContaining({ seq: 1, state: 'active', length: 97 }),
+      expect.objectContaining({ seq: 2, state: 'superseded' }),
+      expect.objectContaining({ seq: 3, state: 'superseded' }),
+    ]);
     const first = await nextCodeIn(readers(), newReader, PIN);
     expect(first).toMatchObject({ index: 1, remaining: 96 });
     expect(await ws.verification.verify(newCard.n, first.code)).toMatchObject({
@@ -252,13 +323,17 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
       index: 1,
       remaining: 96,
     });
+    // The emergency sheet died with the activation: its next code is refused, and its list is superseded.
+    expect(await ws.verification.verify(newCard.n, sheetCodes[2]!)).toMatchObject({ accepted: false });
+    expect(listsOf(newCard.id).find((l) => l.id === sheetList)?.state).toBe('superseded');
   });
 
   it("refuses the old card's codes in core verify and the HTTP service, and raises a suspicion each time", async () => {
     const suspicions = () =>
       ws.db.prepare('SELECT kind, source FROM suspicion_events WHERE card_ref = ? ORDER BY id').all(oldCard.id);
     expect(await ws.verification.verify(oldCard.n, stolenCode)).toEqual({ accepted: false, reason: 'card_blocked' });
-    expect(suspicions()).toEqual([{ kind: 'blocked_card_used', source: 'desk' }]);
+    const earlier = suspicions().length; // the sheet test tried the old N once already
+    expect(suspicions().slice(earlier - 1)).toEqual([{ kind: 'blocked_card_used', source: 'desk' }]);
     // The new card's N with the old card's code: simply a wrong code.
     expect(await ws.verification.verify(newCard.n, stolenCode)).toMatchObject({ accepted: false });
 
@@ -270,7 +345,10 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     } finally {
       await svc.close();
     }
-    expect(suspicions()).toHaveLength(2);
+    expect(suspicions()).toHaveLength(earlier + 1);
+    const last = suspicions().at(-1) as { kind: string; source: string };
+    expect(last.kind).toBe('blocked_card_used');
+    expect(last.source).toMatch(/^client:/);
     expect(
       auditRows(ws).filter((a) => a.action === 'verification.suspicion' && a.object === `card:${oldCard.n}`),
     ).not.toHaveLength(0);
@@ -388,5 +466,32 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
       ok: false,
       error: { code: 'REISSUE_DONE' },
     });
+
+    // Its emergency sheet serves until the card is activated — even when that activation's first push
+    // never happened: from the card's activation on, the sheet's codes are refused.
+    value(
+      await ws.router.dispatch(manager.client, 'auth:signIn', {
+        username: manager.username,
+        password: manager.password,
+      }),
+    );
+    value(
+      await ws.router.dispatch(manager2.client, 'auth:signIn', {
+        username: manager2.username,
+        password: manager2.password,
+      }),
+    );
+    value(
+      await call(manager, 'reissue:printEmergencySheet', {
+        caseId: lostCase,
+        approval: await approvalFor(ws, manager, 'mailer.print', manager2),
+      }),
+    );
+    const codes = [...pdfText(mailer.printer.jobs.at(-1)!.pdf).matchAll(/^\s*(\d{1,2})\s+(\d{6})\s*$/gm)].map(
+      (m) => m[2]!,
+    );
+    expect(await ws.verification.verify(theirs[1]!.n, codes[0]!)).toMatchObject({ accepted: true, index: 1 });
+    await cards().transition(theirs[1]!.id, ['awaiting_activation'], 'active', new Date().toISOString());
+    expect(await ws.verification.verify(theirs[1]!.n, codes[1]!)).toEqual({ accepted: false, reason: 'table_expired' });
   });
 });

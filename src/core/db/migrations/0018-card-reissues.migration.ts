@@ -4,7 +4,8 @@ import type { Migration } from '../migration';
 // case that got a new card: the case (unique: one new card per case), the old card (unique: a card
 // is replaced once), the blank card chosen for it (its chip id, recorded BEFORE the card is touched,
 // so a resumed reissue can only finish that card), the new card's row once enrolled, and the code
-// quota carried over from the old card's table. Two rules are the database's own, so no code path
+// quota carried over from the old card's table, and the emergency sheet printed while the new card is
+// in the post (its list is a code_lists row sealed for `sheet:<N>`, docs/reissue.md "Temporary access"). Two rules are the database's own, so no code path
 // (a desk's reconciliation of a presented card included) can undo them:
 //  - a disabled code list stays disabled (its codes are refused for good, docs/lists.md);
 //  - a card replaced by a reissue stays blocked or terminated, and a terminated card stays
@@ -29,6 +30,10 @@ export const migration0018: Migration = {
         started_by TEXT NOT NULL,
         state_changed_at TEXT NOT NULL,
         old_card_terminated_at TEXT,
+        emergency_list_ref INTEGER UNIQUE REFERENCES code_lists (id),
+        emergency_printed_at TEXT,
+        emergency_printed_by TEXT,
+        emergency_approved_by TEXT,
         version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
         CHECK (state = 'enrolling' OR new_card_ref IS NOT NULL)
       ) STRICT;
