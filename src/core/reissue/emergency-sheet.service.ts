@@ -48,6 +48,12 @@ export interface EmergencySheetPrinted {
 
 export class EmergencySheetService {
   private readonly now: () => Date;
+  /**
+   * One print per case at a time on this desk (the instance lock makes it the only desk on this
+   * database): a second request waits and then finds the sheet printed. The database's compare-and-set
+   * on the reissue row and the list's UNIQUE (card, seq) guard the rest.
+   */
+  private readonly perCase = new Map<number, Promise<unknown>>();
 
   constructor(private readonly deps: EmergencySheetDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -55,6 +61,20 @@ export class EmergencySheetService {
 
   /** Prints the case's emergency sheet once, with a second manager's or officer's approval. */
   async print(
+    session: Session,
+    input: { caseId: number; approval?: Approval | undefined },
+  ): Promise<EmergencySheetPrinted> {
+    const before = this.perCase.get(input.caseId) ?? Promise.resolve();
+    const run = before.then(() => this.printNow(session, input));
+    const settled = run.catch(() => undefined);
+    this.perCase.set(input.caseId, settled);
+    void settled.then(() => {
+      if (this.perCase.get(input.caseId) === settled) this.perCase.delete(input.caseId);
+    });
+    return run;
+  }
+
+  private async printNow(
     session: Session,
     input: { caseId: number; approval?: Approval | undefined },
   ): Promise<EmergencySheetPrinted> {

@@ -255,12 +255,19 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
       ok: false,
     });
     expect(listsOf(newCard.id).filter((l) => l.state === 'superseded')).toHaveLength(1);
-    const sheet = value(await call(manager, 'reissue:printEmergencySheet', { caseId, approval: await approval() })) as {
-      n: string;
-      length: number;
-      approvedBy: string;
-    };
-    expect(sheet).toMatchObject({ n: newCard.n, length: 10, approvedBy: manager2.username });
+    // Two managers at once, each with an approval: one sheet reaches the printer, the other is refused.
+    const both = await Promise.all([
+      call(manager, 'reissue:printEmergencySheet', { caseId, approval: await approval() }),
+      call(manager2, 'reissue:printEmergencySheet', {
+        caseId,
+        approval: await approvalFor(ws, manager2, 'mailer.print', manager),
+      }),
+    ]);
+    expect(both.filter((r) => r.ok)).toHaveLength(1);
+    expect(both.find((r) => !r.ok)).toMatchObject({ error: { code: 'EMERGENCY_ALREADY_PRINTED' } });
+    const sheet = value(both.find((r) => r.ok)!) as { n: string; length: number; approvedBy: string };
+    expect(sheet).toMatchObject({ n: newCard.n, length: 10 });
+    expect([manager.username, manager2.username]).toContain(sheet.approvedBy);
     expect(printed()).toBe(jobs + 1);
     const text = pdfText(mailer.printer.jobs.at(-1)!.pdf);
     sheetCodes = [...text.matchAll(/^\s*(\d{1,2})\s+(\d{6})\s*$/gm)].map((m) => m[2]!);
