@@ -3,6 +3,7 @@ import type { SessionInfo } from '../../../shared/contract/auth.contract';
 import type { EnrollmentStepName } from '../../../shared/contract/enrollment.contract';
 import type { ReissueResultInfo, ReissueStatusInfo } from '../../../shared/contract/reissue.contract';
 import { CallError, useAction, useCall, useEvent } from '../../api/client';
+import { ApprovalDialog } from '../../ui/dialogs';
 import { ErrorBanner, Form } from '../../ui/forms';
 import { useReaderSnapshot } from '../enrollment/EnrollPage';
 
@@ -39,9 +40,13 @@ export function ReissueStep({ caseId, session, onDone }: { caseId: number; sessi
       {status.isPending ? <p role="status">Reading the case…</p> : null}
       <ErrorBanner error={status.error} />
       {result ? (
-        <Reissued result={result} onDone={onDone} />
+        <Reissued result={result} onDone={onDone}>
+          <EmergencySheet caseId={caseId} session={session} printedAt={null} />
+        </Reissued>
       ) : status.data?.state === 'done' ? (
-        <AlreadyDone status={status.data} onDone={onDone} />
+        <AlreadyDone status={status.data} onDone={onDone}>
+          <EmergencySheet caseId={caseId} session={session} printedAt={status.data.emergencyPrintedAt} />
+        </AlreadyDone>
       ) : status.isSuccess ? (
         <ChooseAndRun caseId={caseId} pending={status.data} onReissued={setResult} />
       ) : null}
@@ -169,7 +174,15 @@ function ChooseAndRun(props: {
   );
 }
 
-function Reissued({ result, onDone }: { result: ReissueResultInfo; onDone: () => void }) {
+function Reissued({
+  result,
+  onDone,
+  children,
+}: {
+  result: ReissueResultInfo;
+  onDone: () => void;
+  children: React.ReactNode;
+}) {
   return (
     <>
       <div className="banner banner-ok" role="status">
@@ -192,6 +205,7 @@ function Reissued({ result, onDone }: { result: ReissueResultInfo; onDone: () =>
         Give the card to the customer or post it. A manager prints its K/N mailer on the Mailer page, with a second
         approver; the customer activates the card with it.
       </p>
+      {children}
       <div className="actions">
         <button type="button" className="primary" onClick={onDone} autoFocus>
           Done
@@ -201,7 +215,15 @@ function Reissued({ result, onDone }: { result: ReissueResultInfo; onDone: () =>
   );
 }
 
-function AlreadyDone({ status, onDone }: { status: ReissueStatusInfo; onDone: () => void }) {
+function AlreadyDone({
+  status,
+  onDone,
+  children,
+}: {
+  status: ReissueStatusInfo;
+  onDone: () => void;
+  children: React.ReactNode;
+}) {
   return (
     <>
       <div className="banner banner-ok" role="status">
@@ -209,11 +231,61 @@ function AlreadyDone({ status, onDone }: { status: ReissueStatusInfo; onDone: ()
         {status.carriedCodes > 0 ? `, with ${status.carriedCodes} codes carried over` : ''}.
         {status.oldCardTerminated ? ' The old card was terminated at a desk.' : ''}
       </div>
+      {children}
       <div className="actions">
         <button type="button" className="primary" onClick={onDone}>
           Done
         </button>
       </div>
     </>
+  );
+}
+
+/**
+ * The emergency code sheet for the time the card is in the post (docs/reissue.md "Temporary access"):
+ * a manager prints it with a second approver; its codes go to the printer only, never to this page.
+ */
+function EmergencySheet(props: { caseId: number; session: SessionInfo; printedAt: string | null }) {
+  const [approving, setApproving] = useState(false);
+  const print = useAction('reissue:printEmergencySheet', { onSuccess: () => setApproving(false) });
+  const done = print.data;
+  if (props.printedAt || done) {
+    return (
+      <div className="banner banner-ok" role="status">
+        The emergency code sheet was printed
+        {done ? ` (${done.length} codes, valid until ${done.expiresAt.slice(0, 10)}, sent to ${done.destination})` : ''}
+        . Its codes work with the new N until the new card is activated.
+      </div>
+    );
+  }
+  if (props.session.role !== 'manager') {
+    return (
+      <p className="muted">
+        If the customer needs to sign in before the card arrives, a manager can print an emergency code sheet for this
+        case.
+      </p>
+    );
+  }
+  return (
+    <section aria-labelledby="emergency-heading">
+      <h3 id="emergency-heading">Emergency codes while the card is in the post</h3>
+      <p>
+        A short sheet of codes for the new N, printed once with a second approver. Its codes stop working when the new
+        card is activated.
+      </p>
+      <button type="button" onClick={() => setApproving(true)}>
+        Print emergency sheet…
+      </button>
+      <ApprovalDialog
+        open={approving}
+        action="Print the emergency code sheet"
+        approves="mailer.print"
+        pending={print.isPending}
+        error={print.error}
+        onApprove={(approval) => print.mutate({ caseId: props.caseId, approval })}
+        onClose={() => setApproving(false)}
+      />
+      <ErrorBanner error={approving ? null : print.error} />
+    </section>
   );
 }
