@@ -26,6 +26,7 @@ import {
   type TestOperator,
 } from '../../support/operators';
 import { TestReissueGate } from '../../support/reissue-gate';
+import { customerRow } from '../../support/cards';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
 import { call as httpCall, startService } from '../../support/verify-service';
@@ -165,16 +166,23 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
 
   it('refuses a case the gate does not call verified: nothing changed on the cards or in the database', async () => {
     const refused = gate.refused(oldCard.customerId, oldCard.id);
+    // A case naming another customer's card (a confused or forged case) is refused as well.
+    const stranger = await customerRow(ws.db, { fullName: 'Mallory Stranger' });
+    const mismatched = gate.verified(stranger.id, oldCard.id);
     const before = snapshot();
     const chips = blanks.map((b) => readCard(b));
     for (const id of [refused, 999]) {
       const r = await call(support, 'reissue:reissue', { caseId: id, reader: reader(0) });
       expect(r).toMatchObject({ ok: false, error: { code: 'CASE_NOT_VERIFIED' } });
     }
+    expect(await call(support, 'reissue:reissue', { caseId: mismatched, reader: reader(0) })).toMatchObject({
+      ok: false,
+      error: { code: 'REISSUE_CASE_MISMATCH' },
+    });
     expect(snapshot()).toBe(before);
     expect(blanks.map((b) => readCard(b))).toEqual(chips);
     expect(chips.every((c) => c.lifeCycle === 'blank')).toBe(true);
-    expect(auditRows(ws).filter((a) => a.action === 'reissue.refused')).toHaveLength(2);
+    expect(auditRows(ws).filter((a) => a.action === 'reissue.refused')).toHaveLength(3);
     // A clerk may not reissue at all.
     expect(await call(clerk, 'reissue:reissue', { caseId: refused, reader: reader(0) })).toMatchObject({ ok: false });
   });
