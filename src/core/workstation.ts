@@ -4,6 +4,8 @@ import { activationModule } from './activation/activation.module';
 import { cloneModule } from './clone/clone.module';
 import { verifyDeskModule } from './verification/verify-desk.module';
 import { pushModule } from './push/push.module';
+import { reissueModule } from './reissue/reissue.module';
+import type { ReissueGate } from './reissue/reissue-gate';
 import { adminModule } from './admin/admin.module';
 import { auditModule } from './audit/audit.module';
 import { customersModule } from './customers/customers.module';
@@ -65,6 +67,8 @@ export interface WorkstationOptions {
   readonly trainingCards?: (dir: string) => TrainingCardMaker;
   /** Passkey channels (SMTP, SMS gateway) and the claim-3 inbound listener; by default from OTAC_SMTP_* etc. (docs/support.md). */
   readonly support?: SupportOptions;
+  /** Which support cases may be reissued; by default the support case service's verified cases (tests may give their own). */
+  readonly reissueGate?: ReissueGate;
 }
 
 export interface Workstation {
@@ -115,6 +119,11 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     const activation = activationModule(core);
     const usage = usageModule(core);
     const support = supportModule(core);
+    // A reported card presented at a desk stays blocked (before reissue's hook, which ends a replaced card).
+    const unholdReported = activation.service.onPresented('keep a reported card blocked', support.service.holdReported);
+    closers.add('support hold', unholdReported);
+    const enrollment = enrollmentModule(core);
+    const mailer = mailerModule(core);
     const modules = {
       admin: adminModule(core),
       policy: policyModule(core),
@@ -122,15 +131,23 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       keys: keysModule(core),
       system: systemModule(core),
       customers: customersModule(core),
-      enrollment: enrollmentModule(core),
+      enrollment,
       lists,
-      mailer: mailerModule(core),
+      mailer,
       activation,
       push: pushModule(core, { lists: lists.lists, listRepo: lists.listRepo, activation: activation.service }),
       clone: cloneModule(core, { lists: lists.lists, listRepo: lists.listRepo }),
       verifyDesk: verifyDeskModule(core, { verification: lists.verification, lists: lists.lists }),
       usage,
       support,
+      reissue: reissueModule(core, {
+        gate: opts.reissueGate ?? support.service,
+        enrollment: enrollment.service,
+        lists: lists.lists,
+        listRepo: lists.listRepo,
+        activation: activation.service,
+        sheets: mailer.sheets,
+      }),
     } satisfies Record<string, FeatureModule<object>>;
     for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
       if (m.close) closers.add(name, m.close);
@@ -155,6 +172,7 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
       ...modules.verifyDesk.handlers,
       ...modules.usage.handlers,
       ...modules.support.handlers,
+      ...modules.reissue.handlers,
     };
     const router = createRouter(core, handlers);
 

@@ -37,6 +37,10 @@ import { clientCertificateRequest } from './client-certificates';
 import { cardWithCodes } from './verify-service';
 import { reportedCase } from './support-cases';
 import { passkeyIn, smsSink, supportOptions, type SmsSink } from './support-channels';
+import { TestReissueGate } from './reissue-gate';
+import { newBlankCard } from '../../src/card-sim/card-record';
+import { VirtualCard } from '../../src/card-sim/virtual-card';
+import { TRAINING_READER_NAME, TrainingReaderService } from '../../src/core/card/training-reader';
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
 export interface ExampleContext {
@@ -55,12 +59,25 @@ export interface ChannelExample {
   readonly firstRun?: boolean;
   /** Card readers the workstation needs for this call (the in-process training reader for card workflows). */
   readonly readers?: ReaderMode;
-  /** More workstation options the call needs (the support passkey's SMS gateway sink). */
-  readonly workstation?: () => Promise<Partial<Pick<WorkstationOptions, 'support'>>>;
+  /** More workstation options the call needs (the support passkey's SMS gateway sink, a reissue gate). */
+  readonly workstation?: () => Promise<Partial<Pick<WorkstationOptions, 'support' | 'reissueGate'>>>;
   /** The audit action the call writes; by default the channel name with ':' as '.'. */
   readonly auditAction?: string;
   /** Builds the state the call needs and returns a valid input. */
   readonly input: (ctx: ExampleContext) => unknown;
+}
+
+// The support case service is on another branch: the reissue example verifies its case in a TEST gate.
+const reissueExampleGate = new TestReissueGate();
+
+/** A blocked card of a verified case (test gate) and a blank card in the training reader. */
+async function verifiedReissueCase(c: ExampleContext): Promise<{ caseId: number; reader: string }> {
+  await prepareKeystore(c.ws, c.officer, await c.addOperator('security_officer'));
+  const training = c.ws.readers;
+  if (!(training instanceof TrainingReaderService)) throw new Error('the example needs readers: training');
+  training.insert(new VirtualCard(newBlankCard()));
+  const { card } = await cardRow(c.ws.db, { state: 'blocked' });
+  return { caseId: reissueExampleGate.verified(card.customerId, card.id), reader: TRAINING_READER_NAME };
 }
 
 /**
@@ -497,6 +514,27 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     input: async (c) => {
       await c.ws.router.dispatch(c.caller!.client, 'enrollment:trainingNewCard', {});
       return {};
+    },
+  },
+  'reissue:reissue': {
+    as: 'support',
+    readers: 'training',
+    auditAction: 'reissue.completed',
+    workstation: () => Promise.resolve({ reissueGate: reissueExampleGate }),
+    input: (c) => verifiedReissueCase(c),
+  },
+  // A reissued case whose new card is in the post: a manager prints its emergency sheet, a second approves.
+  'reissue:printEmergencySheet': {
+    as: 'manager',
+    readers: 'training',
+    auditAction: 'reissue.emergency_printed',
+    workstation: () => Promise.resolve({ reissueGate: reissueExampleGate }),
+    input: async (c) => {
+      const input = await verifiedReissueCase(c);
+      const support = await c.addOperator('support');
+      value(await c.ws.router.dispatch(support.client, 'reissue:reissue', input));
+      const approver = approvalOf(await c.addOperator('manager'));
+      return { caseId: input.caseId, approval: await approvalFor(c.ws, c.caller!, 'mailer.print', approver) };
     },
   },
   'lists:forCard': {

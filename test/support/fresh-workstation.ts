@@ -10,7 +10,7 @@ import { testMailer } from './mailer';
  * puts the software keystore (and its backups) on a cheaper scrypt, for tests that derive many keys.
  */
 export function freshWorkstation(
-  options: Partial<Pick<WorkstationOptions, 'now' | 'readers' | 'mailer' | 'saveFile' | 'support'>> & {
+  options: Partial<Pick<WorkstationOptions, 'now' | 'readers' | 'mailer' | 'saveFile' | 'support' | 'reissueGate'>> & {
     keystoreScryptCost?: { N: number; r: number; p: number };
   } = {},
 ): {

@@ -41,6 +41,23 @@ export interface ActivatedCard {
 }
 export type AfterActivationHook = (card: ActivatedCard) => Promise<{ message: string } | void>;
 
+/** A card the desk has just read (card page, activation, unblock, rotation), before anything else is done with it. */
+export interface PresentedCard {
+  readonly card: OtacCard;
+  readonly report: CardReport;
+  readonly record: CardRecord;
+  /** Null while the keystore is locked (the card page still reads cards then). */
+  readonly keystore: Keystore | null;
+  readonly actor: KeystoreActor;
+}
+/**
+ * What must happen to a card as soon as it is presented (a replaced card is terminated): the card's
+ * state and record afterwards and what was done, or null when the hook left the card alone.
+ */
+export type OnPresentedHook = (
+  card: PresentedCard,
+) => Promise<{ report: CardReport; record: CardRecord; note: string } | null>;
+
 export interface ActivationDeps {
   readonly readers: CardReaderService | null;
   /** The open keystore, acting for a named operator (KeystoreHolder.run). */
@@ -84,6 +101,7 @@ interface Presented {
 
 export class ActivationService {
   private readonly hooks: { name: string; run: AfterActivationHook }[] = [];
+  private readonly presentHooks: { name: string; run: OnPresentedHook }[] = [];
 
   constructor(private readonly deps: ActivationDeps) {}
 
@@ -98,6 +116,20 @@ export class ActivationService {
     return () => {
       const i = this.hooks.indexOf(entry);
       if (i >= 0) this.hooks.splice(i, 1);
+    };
+  }
+
+  /**
+   * The seam for what must happen to a card the moment a desk reads it, before reconciliation or any
+   * workflow (the reissue terminates a replaced card here). A hook that acts ends the presentation's
+   * own steps: the card it leaves is what the workflow sees.
+   */
+  onPresented(name: string, run: OnPresentedHook): () => void {
+    const entry = { name, run };
+    this.presentHooks.push(entry);
+    return () => {
+      const i = this.presentHooks.indexOf(entry);
+      if (i >= 0) this.presentHooks.splice(i, 1);
     };
   }
 
@@ -368,6 +400,25 @@ export class ActivationService {
         'CARD_MISMATCH',
         'The card in the reader does not match its enrollment record. Set it aside and ask support.',
       );
+    }
+    for (const hook of this.presentHooks) {
+      const acted = await hook.run({
+        card,
+        report: firstReport,
+        record: found,
+        keystore: ks,
+        actor: actorOf(session, null),
+      });
+      if (acted) {
+        return {
+          card,
+          report: acted.report,
+          record: acted.record,
+          reconciled: [acted.note],
+          rotationRecovered: null,
+          pendingTaken: null,
+        };
+      }
     }
     let report = firstReport;
     let record = found;

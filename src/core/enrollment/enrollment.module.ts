@@ -9,7 +9,9 @@ import { EnrollmentService } from './enrollment.service';
 import { TrainingStock } from './training-stock';
 
 /** The Enroll page: customer search, the card in the chosen reader, enrollment and its retry; training cards. */
-export function enrollmentModule(core: Core): FeatureModule<ReturnType<typeof enrollmentHandlers>> {
+export function enrollmentModule(
+  core: Core,
+): FeatureModule<ReturnType<typeof enrollmentHandlers>> & { readonly service: EnrollmentService } {
   const cards = new SqliteCardRepository(core.db);
   const customers = new RepositoryCustomerPicker(new SqliteCustomerRepository(core.db), cards);
   const monitor = core.monitor;
@@ -33,6 +35,7 @@ export function enrollmentModule(core: Core): FeatureModule<ReturnType<typeof en
       ? new TrainingStock(makeCards(join(core.opts.dataDir, 'training-cards')), core.readers)
       : null;
   return {
+    service, // the reissue enrolls its new card through this same service
     handlers: enrollmentHandlers({ service, customers, events: core.events, audit: core.audit, training }),
     close: () => training?.remove(),
   };

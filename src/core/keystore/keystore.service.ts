@@ -25,6 +25,9 @@ import type {
   CardKeyRotation,
   CardKeyState,
   CodeListRef,
+  EmergencySheet,
+  EmergencySheetActor,
+  EmergencySheetRequest,
   CodeListRequest,
   CodeListTarget,
   EphemeralHandle,
@@ -234,6 +237,9 @@ export class KeystoreService implements Keystore {
   }
   async issueCodeList(target: CodeListTarget, request: CodeListRequest): Promise<IssuedCodeList> {
     return this.lists.issue(target, request);
+  }
+  async issueEmergencySheet(request: EmergencySheetRequest, opts: EmergencySheetActor): Promise<EmergencySheet> {
+    return this.lists.issueSheet(request, opts);
   }
   async checkListCode(list: CodeListRef, index: number, code: string): Promise<boolean> {
     return this.lists.check(list, index, code);

@@ -194,6 +194,32 @@ export interface IssuedCodeList {
   readonly sealedFor: string;
 }
 
+/** An emergency list to make for paper: the card it stands in for (its N), without codes. */
+export interface EmergencySheetRequest {
+  readonly n: string;
+  readonly cardId: Uint8Array;
+  readonly listSeq: number;
+  /** 16 random bytes the database stores. */
+  readonly listId: Uint8Array;
+  readonly length: number;
+  readonly digits: number;
+}
+
+export interface EmergencySheetActor extends CardKeyActor {
+  readonly reason: string;
+}
+
+/** The printed sheet's codes (for the sheet only) and what the database keeps of the list. */
+export interface EmergencySheet {
+  /** Code i is codes[i − 1]; goes into the sheet's HTML and nowhere else. */
+  readonly codes: readonly string[];
+  readonly mkVersion: number;
+  /** `sheet:<N>`. */
+  readonly sealedFor: string;
+  /** SHA-256 over the list id and the codes, 64 hex digits: names the sheet, gives no code. */
+  readonly bodyHash: string;
+}
+
 /** What the database holds of a list, enough for the keystore to check one code and nothing more. */
 export interface CodeListRef {
   readonly cardId: Uint8Array;
@@ -367,6 +393,13 @@ export interface Keystore {
    * sealed for `target`. The caller gets the envelope, the receipt key and metadata, never a code.
    */
   issueCodeList(target: CodeListTarget, request: CodeListRequest): Promise<IssuedCodeList>;
+  /**
+   * An emergency list for paper (docs/reissue.md "Temporary access"): made like any list but bound
+   * to `sheet:<N>` — never to a card key, so no card list's code can come out here — and its codes
+   * returned formatted for the printed sheet: the one clear exit for codes, as the mailer's is for K.
+   * A role in MAILER_ROLES only; audited (never the codes).
+   */
+  issueEmergencySheet(request: EmergencySheetRequest, opts: EmergencySheetActor): Promise<EmergencySheet>;
   /** True when `code` is code `index` of the list, compared in constant time; false otherwise. */
   checkListCode(list: CodeListRef, index: number, code: string): Promise<boolean>;
   /**

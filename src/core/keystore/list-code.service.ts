@@ -16,8 +16,12 @@ import type {
   CodeListRef,
   CodeListRequest,
   CodeListTarget,
+  EmergencySheet,
+  EmergencySheetActor,
+  EmergencySheetRequest,
   IssuedCodeList,
 } from './keystore.types';
+import { MAILER_ROLES } from './keystore.types';
 import type { KeyRegistry } from './key-registry';
 
 // Code lists inside the keystore (issue 9 item 5, docs/keystore.md "Code lists"). A list's secret
@@ -89,6 +93,45 @@ export class ListCodeService {
     }
   }
 
+  /**
+   * An emergency list for paper: its secret bound to `sheet:<N>` (no card key can be named), its
+   * codes returned for the printed sheet. Only a named operator in MAILER_ROLES; audited, never a code.
+   */
+  issueSheet(request: EmergencySheetRequest, actor: EmergencySheetActor): EmergencySheet {
+    const n = typeof request?.n === 'string' ? request.n : '';
+    const named = typeof actor?.operator === 'string' && actor.operator.trim() !== '';
+    if (!named || !MAILER_ROLES.includes(actor.role)) {
+      this.audit('keystore.list.sheet_refused', {
+        n,
+        operator: named ? actor.operator : '',
+        role: String(actor?.role ?? ''),
+      });
+      throw new AppError('FORBIDDEN', 'Only a manager prints an emergency sheet. Ask a manager to print it.');
+    }
+    if (!/^[0-9A-Za-z-]{1,64}$/.test(n)) throw new AppError('CRYPTO_BAD_INPUT', 'The card number N is not valid.');
+    if (!Number.isInteger(request.length) || request.length < 1 || request.length > 50)
+      throw new AppError('CRYPTO_BAD_INPUT', 'An emergency sheet holds 1 to 50 codes.');
+    const spec = specOf({ ...request, expiry: 0, threshold: 0 });
+    const sealedFor = `sheet:${n}`;
+    const mk = this.registry.active('master');
+    if (!mk) throw noMasterKey();
+    const secret = this.listSecret(mk.version, spec, sealedFor);
+    const codes = Array.from({ length: spec.length }, (_, i) => hotp(secret, i + 1, spec.digits));
+    const bodyHash = createHash('sha256').update(spec.listId).update(codes.join('\n')).digest('hex');
+    this.audit('keystore.list.sheet_issued', {
+      n,
+      cardId: spec.cardId.toString('hex'),
+      listSeq: spec.listSeq,
+      listId: spec.listId.toString('hex'),
+      length: spec.length,
+      mkVersion: mk.version,
+      operator: actor.operator,
+      role: actor.role,
+      reason: String(actor.reason ?? '').slice(0, 200),
+    });
+    return { codes, mkVersion: mk.version, sealedFor, bodyHash };
+  }
+
   /** Match or no match of one presented code, compared in constant time; nothing else comes out. */
   check(list: CodeListRef, index: number, code: string): boolean {
     const expected = this.expectedCode(list, index);
@@ -138,7 +181,7 @@ export class ListCodeService {
   private expectedCode(list: CodeListRef, index: number): Buffer | undefined {
     const spec = refSpec(list);
     if (!Number.isInteger(index) || index < 1 || index > spec.length) return undefined;
-    if (typeof list.sealedFor !== 'string' || !/^(card:|rsa:)/.test(list.sealedFor)) return undefined;
+    if (typeof list.sealedFor !== 'string' || !/^(card:|rsa:|sheet:)/.test(list.sealedFor)) return undefined;
     const secret = this.listSecret(list.mkVersion, spec, list.sealedFor);
     return Buffer.from(hotp(secret, index, spec.digits), 'latin1');
   }

@@ -102,6 +102,38 @@ export class PgListRepository implements ListRepository {
     }
   }
 
+  async insertActiveSheet(
+    list: NewList & { readonly seq: number },
+    s: ListSealing,
+    by: { operator: string; at: string },
+  ): Promise<ListRecord> {
+    if (!s.sealedFor.startsWith('sheet:')) throw new Error('only a paper list is inserted active');
+    const row = await this.one(
+      this.db,
+      `INSERT INTO code_lists (card_ref, seq, list_id, length, digits, threshold, expires_at, state,
+         queued_by_trigger, mk_version, sealed_for, body_hash, created_at, created_by, state_changed_at, activated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)
+       RETURNING *`,
+      list.cardRef,
+      list.seq,
+      list.listId,
+      list.length,
+      list.digits,
+      list.threshold,
+      list.expiresAt,
+      list.trigger,
+      s.mkVersion,
+      s.sealedFor,
+      s.bodyHash,
+      by.at,
+      by.operator,
+      by.at,
+      by.at,
+    );
+    if (!row) throw new Error('INSERT … RETURNING returned no row');
+    return row;
+  }
+
   recordSealing(id: number, s: ListSealing, at: string): Promise<ListRecord | null> {
     return this.one(
       this.db,

@@ -19,6 +19,11 @@ export type ListState = (typeof LIST_STATES)[number];
 /** The states of a list on its way to the card: at most one per card. */
 export const ON_ITS_WAY: readonly ListState[] = ['prepared', 'staged', 'committed', 'receipt_verified'];
 
+/** A list printed on paper (the emergency sheet of a reissue), never on a card: sealed for `sheet:<N>`. */
+export function isSheetList(list: { readonly sealedFor: string | null }): boolean {
+  return list.sealedFor?.startsWith('sheet:') === true;
+}
+
 /** Why a list was queued (source 000 claims 2, 3, 28; docs/lists.md "Refill"). */
 export const LIST_TRIGGERS = ['first', 'threshold', 'card_flag', 'manual'] as const;
 export type ListTrigger = (typeof LIST_TRIGGERS)[number];
@@ -80,6 +85,17 @@ export interface ListRepository {
    * way: then that one comes back with `created: false` and nothing changes.
    */
   queue(list: NewList, by: { operator: string; at: string }): Promise<{ list: ListRecord; created: boolean }>;
+  /**
+   * A list that never goes to a card — the emergency sheet printed for a card in the post (sealed for
+   * `sheet:<N>`, docs/reissue.md) — inserted active at once with its sealing, at sequence number `seq`
+   * (the one its codes were made for). Throws when the card has that seq or an active list already
+   * (the UNIQUE constraint and the partial unique index decide).
+   */
+  insertActiveSheet(
+    list: NewList & { readonly seq: number },
+    sealing: ListSealing,
+    by: { operator: string; at: string },
+  ): Promise<ListRecord>;
   /** Records what the keystore sealed the list with; a list sealed once keeps it (a retry re-seals the same). */
   recordSealing(id: number, sealing: ListSealing, at: string): Promise<ListRecord | null>;
   /** Compare-and-set; `active` is reached only through activate. */
@@ -220,6 +236,37 @@ export class SqliteListRepository implements ListRepository {
       if (!row) throw new Error('INSERT … RETURNING returned no row');
       return { list: row, created: true };
     })();
+  }
+
+  async insertActiveSheet(
+    list: NewList & { readonly seq: number },
+    s: ListSealing,
+    by: { operator: string; at: string },
+  ): Promise<ListRecord> {
+    if (!s.sealedFor.startsWith('sheet:')) throw new Error('only a paper list is inserted active');
+    const row = this.one(
+      `INSERT INTO code_lists (card_ref, seq, list_id, length, digits, threshold, expires_at, state,
+         queued_by_trigger, mk_version, sealed_for, body_hash, created_at, created_by, state_changed_at, activated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)
+       RETURNING *`,
+      list.cardRef,
+      list.seq,
+      list.listId,
+      list.length,
+      list.digits,
+      list.threshold,
+      list.expiresAt,
+      list.trigger,
+      s.mkVersion,
+      s.sealedFor,
+      s.bodyHash,
+      by.at,
+      by.operator,
+      by.at,
+      by.at,
+    );
+    if (!row) throw new Error('INSERT … RETURNING returned no row');
+    return row;
   }
 
   async recordSealing(id: number, s: ListSealing, at: string): Promise<ListRecord | null> {

@@ -35,8 +35,12 @@ export class ListService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Queues the card's next list (state prepared) unless one is on its way already. Audited when it creates one. */
-  async queueNext(cardRef: number, trigger: ListTrigger, actor: ListActor): Promise<QueuedList> {
+  /**
+   * Queues the card's next list (state prepared) unless one is on its way already. Audited when it
+   * creates one. Its length is the policy's `listLength`, or `length` when given (a reissue carries
+   * the old table's remaining codes over, docs/reissue.md); the refill threshold stays below it.
+   */
+  async queueNext(cardRef: number, trigger: ListTrigger, actor: ListActor, length?: number): Promise<QueuedList> {
     const card = await this.card(cardRef);
     if (!QUEUE_CARD_STATES.has(card.state)) {
       throw new AppError(
@@ -52,9 +56,9 @@ export class ListService {
       {
         cardRef,
         listId: randomBytes(16).toString('hex'),
-        length: p.listLength,
+        length: length ?? p.listLength,
         digits: p.codeDigits,
-        threshold: p.refillThreshold,
+        threshold: length === undefined ? p.refillThreshold : Math.min(p.refillThreshold, length - 1),
         expiresAt: expires.toISOString(),
         trigger,
       },

@@ -27,3 +27,13 @@ export interface MailerPrinter {
    */
   print(pdf: Buffer, job: MailerPrintJob): Promise<void>;
 }
+
+/**
+ * A page printed the way a mailer is — the same renderer, the same printer, no copy kept at the desk:
+ * the emergency sheet of a reissue (docs/reissue.md "Temporary access"). The HTML holds its codes,
+ * so it goes straight to the PDF and the printer and is never handed to the desk's page.
+ */
+export interface SheetPrinter {
+  readonly destination: string;
+  print(html: string, serial: string): Promise<void>;
+}

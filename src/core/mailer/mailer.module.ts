@@ -3,7 +3,8 @@ import { SqliteCustomerRepository } from '../customers/customer.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import { mailerHandlers } from './mailer.ipc';
 import { SqliteMailerPrintLogRepository } from './mailer-print-log.repository';
-import type { MailerPrinter, MailerRenderer } from './mailer-ports';
+import { AppError } from '../errors';
+import type { MailerPrinter, MailerRenderer, SheetPrinter } from './mailer-ports';
 import { mailerPrinterFromEnv } from './mailer-printers';
 import { loadMailerTemplate } from './mailer-template';
 import { MailerService } from './mailer.service';
@@ -19,9 +20,12 @@ export interface MailerOptions {
 }
 
 /** The Mailers page: the queue, printing under dual control, reprints, the print log. */
-export function mailerModule(core: Core): FeatureModule<ReturnType<typeof mailerHandlers>> {
+export function mailerModule(
+  core: Core,
+): FeatureModule<ReturnType<typeof mailerHandlers>> & { readonly sheets: SheetPrinter } {
   const opts = core.opts.mailer ?? {};
   const renderer = opts.renderer ?? null;
+  const printer = opts.printer ?? mailerPrinterFromEnv(process.env, core.opts.dataDir);
   const now = core.opts.now;
   const service = new MailerService({
     cards: new SqliteCardRepository(core.db),
@@ -33,12 +37,30 @@ export function mailerModule(core: Core): FeatureModule<ReturnType<typeof mailer
     audit: core.audit,
     log: core.log,
     renderer,
-    printer: opts.printer ?? mailerPrinterFromEnv(process.env, core.opts.dataDir),
+    printer,
     // Read at each print, so a bank edits resources/mailer/issuer.json without a restart.
     template: () => loadMailerTemplate(opts.templateDir),
     ...(now ? { now: () => new Date(now()) } : {}),
   });
+  // The emergency sheet of a reissue goes the mailer's way: same renderer, same printer, no copy kept.
+  const sheets: SheetPrinter = {
+    destination: printer.destination,
+    async print(html, serial) {
+      if (!renderer)
+        throw new AppError(
+          'MAILER_NO_RENDERER',
+          'This desk cannot render printed pages. Print it on a desk with the mailer set up.',
+        );
+      const pdf = await renderer.renderPdf(html);
+      try {
+        await printer.print(pdf, { serial });
+      } finally {
+        pdf.fill(0);
+      }
+    },
+  };
   return {
+    sheets,
     handlers: mailerHandlers(service, core.events),
     close: async () => {
       await renderer?.close?.();

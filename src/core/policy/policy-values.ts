@@ -13,6 +13,8 @@ export const DEFAULT_POLICIES: Policies = {
   refillThreshold: 10,
   verifyLookAhead: 10,
   listExpiryDays: 365,
+  emergencyListLength: 10,
+  emergencyListDays: 14,
   pinRetries: 3,
   activationRetries: 5,
   passkeyLength: 8,

@@ -77,6 +77,8 @@ export interface SupportCaseRepository {
   byId(id: number): Promise<SupportCaseRecord | null>;
   /** Open cases (not reissued) first by age, then the most recently reissued, `limit` in all. */
   list(limit: number): Promise<SupportCaseRecord[]>;
+  /** The card's open case (not reissued), if any. */
+  openForCard(cardRef: number): Promise<SupportCaseRecord | null>;
   /** Open cases whose customer's registered e-mail (case-folded) is `email` and whose passkey awaits. */
   awaitingForEmail(email: string): Promise<SupportCaseRecord[]>;
   /**
@@ -187,6 +189,10 @@ export class SqliteSupportCaseRepository implements SupportCaseRepository {
 
   async byId(id: number): Promise<SupportCaseRecord | null> {
     return this.one('SELECT * FROM support_cases WHERE id = ?', id);
+  }
+
+  async openForCard(cardRef: number): Promise<SupportCaseRecord | null> {
+    return this.one(`SELECT * FROM support_cases WHERE card_ref = ? AND state <> 'reissued'`, cardRef);
   }
 
   async list(limit: number): Promise<SupportCaseRecord[]> {

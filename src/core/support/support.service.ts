@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Approval } from '../../shared/contract/approval.contract';
+import type { OnPresentedHook } from '../activation/activation.service';
 import type { SupportCaseView } from '../../shared/contract/support.contract';
 import type { AuditActor, AuditService } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
@@ -128,6 +129,22 @@ export class SupportService {
   }
 
   // ── reading ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A reported card presented at a desk reader (activation's presentation hook): its chip is still
+   * active, but the report holds — the record stays blocked and the desk is told why, instead of
+   * reconciling chip and record back to active. Migration 0020's trigger holds it for any writer.
+   */
+  readonly holdReported: OnPresentedHook = async ({ report, record }) => {
+    if (record.state !== 'blocked') return null;
+    const open = await this.deps.cases.openForCard(record.id);
+    if (!open) return null;
+    return {
+      report,
+      record,
+      note: `reported ${open.reason.replace('_', ' ')} (support case ${open.id}): the card stays blocked until the case is reissued`,
+    };
+  };
 
   async list(limit: number): Promise<{ cases: SupportCaseView[]; settings: ReturnType<SupportService['settings']> }> {
     const rows = await this.deps.cases.list(limit);

@@ -2,7 +2,7 @@ import type { AuditService } from '../audit/audit.service';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
 import type { Keystore } from '../keystore/keystore.types';
-import type { ListRecord, ListRepository } from '../lists/list.repository';
+import { isSheetList, type ListRecord, type ListRepository } from '../lists/list.repository';
 import { SYSTEM_ACTOR, type ListActor, type ListService } from '../lists/list.service';
 import type { FailureCounterRepository, FailureState } from './failure.repository';
 import type { CodeListRef } from '../keystore/keystore.types';
@@ -267,10 +267,15 @@ export class VerificationService {
     const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
     if (card.state === 'blocked') return refuse('card_blocked');
     if (card.state === 'terminated') return refuse('card_terminated');
-    if (card.state !== 'active') return refuse('card_not_active');
+    if (card.state !== 'active' && card.state !== 'awaiting_activation') return refuse('card_not_active');
     const list = await this.lists.current(card.id);
+    // A reissued card in the post: only its emergency sheet (a list on paper, docs/reissue.md) is
+    // usable, and only until the card is activated — from then its own list is the card's list.
+    if (card.state === 'awaiting_activation' && !(list?.state === 'active' && isSheetList(list)))
+      return refuse('card_not_active');
     if (!list) return refuse('no_active_list');
     seen.list = list;
+    if (card.state === 'active' && isSheetList(list)) return refuse('table_expired');
     if (list.state === 'disabled') return refuse('table_disabled');
     if (Date.parse(list.expiresAt) <= this.now().getTime()) return refuse('table_expired');
     const failures = this.lockout ? await this.lockout.failures.get(card.id) : null;
@@ -318,7 +323,7 @@ export class VerificationService {
     }
     const remaining = mark.list.length - (mark.list.nextIndex - 1);
     let refillQueued = false;
-    if (mark.list.refillDue) {
+    if (mark.list.refillDue && !isSheetList(mark.list)) {
       // The server's own count reached the threshold (source 000 claim 3): queue the next list once.
       const queued = await this.listService.queueNext(card.id, 'threshold', SYSTEM_ACTOR);
       refillQueued = queued.created;

@@ -14,6 +14,7 @@ import { pushChannels } from './push.contract';
 import { policyChannels } from './policy.contract';
 import { readerChannels } from './reader.contract';
 import { supportChannels } from './support.contract';
+import { reissueChannels } from './reissue.contract';
 import { systemChannels } from './system.contract';
 import { verifyDeskChannels } from './verify-desk.contract';
 import { usageChannels } from './usage.contract';
@@ -44,6 +45,7 @@ export const contract = {
   ...verifyDeskChannels,
   ...usageChannels,
   ...supportChannels,
+  ...reissueChannels,
 } as const;
 
 export type Contract = typeof contract;

@@ -77,6 +77,9 @@ export const policiesSchema = z
      */
     verifyLookAhead: whole('Codes accepted ahead', 1, 20),
     listExpiryDays: whole('List expiry (days)', 30, 1095),
+    /** The emergency list printed while a reissued card is in the post (docs/reissue.md): short, and short-lived. */
+    emergencyListLength: whole('Codes on an emergency sheet', 1, 50),
+    emergencyListDays: whole('Emergency sheet validity (days)', 1, 60),
     pinRetries: whole('PIN retries', 3, 10),
     activationRetries: whole('Activation retries', 3, 10),
     passkeyLength: whole('Passkey length', 6, 16),

@@ -254,6 +254,8 @@ describe.each(Object.keys(engines))('card and list repositories on %s', (name) =
     const disabled = await e.lists.transition(list.id, ['active'], 'disabled', at);
     expect(disabled?.state).toBe('disabled');
     expect(await e.lists.markUse(list.id, 1, 10, at)).toBeNull();
+    // Migration 0018's trigger: a disabled list stays disabled, whoever writes.
+    await expect(e.lists.transition(list.id, ['disabled'], 'superseded', at)).rejects.toThrow(/stays disabled/);
     expect(await e.lists.byId(list.id)).toEqual(disabled);
     expect((await e.lists.current(card.id))?.id).toBe(list.id);
   });

@@ -481,6 +481,17 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
           ks.issueCodeList({ mode: 'public-key', cardPublicKeySpkiDer: as }, codeRequest(9)),
         );
         await record(`issueCodeList#${hi}:target`, () => ks.issueCodeList(as, codeRequest(9)));
+        // The paper exit (emergency sheet): whatever it is handed, its codes are bound to sheet:<N>,
+        // so none of them is a code of a card's list (the scan below looks for every one of those).
+        await record(`issueEmergencySheet#${hi}`, () =>
+          ks.issueEmergencySheet(
+            { ...codeRequest(9), n: (h as { n?: unknown } | null)?.n === OTHER ? OTHER : N },
+            { operator: 'mia', role: 'manager', reason: 'card in the post' },
+          ),
+        );
+        await record(`issueEmergencySheet#${hi}:clerk`, () =>
+          ks.issueEmergencySheet({ ...codeRequest(9), n: N }, { operator: 'carl', role: 'clerk', reason: 'x' }),
+        );
         await record(`checkListCode#${hi}`, () => ks.checkListCode(as, 1, '12345678'));
         await record(`checkListCode#${hi}:sealedFor`, () =>
           ks.checkListCode(
@@ -779,6 +790,11 @@ describe.each(BACKENDS)('no key out of the keystore through its own methods (%s 
         (x) => x.call.startsWith('checkListCode') || x.call.startsWith('checkCodeChallengeAnswer'),
       ))
         expect(typeof o.value === 'boolean' || o.value instanceof Error, o.call).toBe(true);
+      // The emergency sheet gave codes (of its own list) to a manager and refused a clerk every time.
+      const sheets = outputs.filter((o) => o.call.startsWith('issueEmergencySheet#'));
+      expect(sheets.some((o) => !(o.value instanceof Error) && !o.call.endsWith(':clerk'))).toBe(true);
+      for (const o of sheets.filter((x) => x.call.endsWith(':clerk')))
+        expect(o.value, o.call).toMatchObject({ code: 'FORBIDDEN' });
       // A list id under a handle of card N made a list sealed under K: its codes, too, are in no opening above.
       expect(outputs.some((o) => o.call.startsWith('issueCodeList#0:card') && !(o.value instanceof Error))).toBe(true);
     });

@@ -16,6 +16,8 @@ import { migration0014 } from './0014-usage-review-indexes.migration';
 import { migration0015 } from './0015-usage-indexes.migration';
 import { migration0016 } from './0016-verify-client-certificates.migration';
 import { migration0017 } from './0017-support-cases.migration';
+import { migration0018 } from './0018-card-reissues.migration';
+import { migration0020 } from './0020-support-case-holds-card.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
 export const migrations: readonly Migration[] = [
@@ -36,4 +38,6 @@ export const migrations: readonly Migration[] = [
   migration0015,
   migration0016,
   migration0017,
+  migration0018,
+  migration0020,
 ];

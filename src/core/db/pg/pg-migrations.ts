@@ -356,4 +356,62 @@ export const pgMigrationSql: Readonly<Record<number, string>> = {
     CREATE UNIQUE INDEX support_cases_one_open_per_card ON support_cases (card_ref) WHERE state <> 'reissued';
     CREATE INDEX support_cases_by_state ON support_cases (state, opened_at);
   `,
+  18: `
+    CREATE TABLE card_reissues (
+      id ${ID},
+      case_id BIGINT NOT NULL UNIQUE CHECK (case_id >= 1),
+      customer_ref BIGINT NOT NULL REFERENCES customers (id),
+      old_card_ref BIGINT NOT NULL UNIQUE REFERENCES cards (id),
+      new_card_id TEXT NOT NULL UNIQUE CHECK (length(new_card_id) BETWEEN 2 AND 64),
+      new_card_ref BIGINT UNIQUE REFERENCES cards (id),
+      old_list_ref BIGINT REFERENCES code_lists (id),
+      carried_codes BIGINT NOT NULL CHECK (carried_codes BETWEEN 0 AND 1000),
+      carried_list_ref BIGINT UNIQUE REFERENCES code_lists (id),
+      state TEXT NOT NULL CHECK (state IN ('enrolling', 'enrolled', 'done')),
+      started_at TEXT NOT NULL,
+      started_by TEXT NOT NULL,
+      state_changed_at TEXT NOT NULL,
+      old_card_terminated_at TEXT,
+      emergency_list_ref BIGINT UNIQUE REFERENCES code_lists (id),
+      emergency_printed_at TEXT,
+      emergency_printed_by TEXT,
+      emergency_approved_by TEXT,
+      version BIGINT NOT NULL DEFAULT 1 CHECK (version >= 1),
+      CHECK (state = 'enrolling' OR new_card_ref IS NOT NULL)
+    );
+
+    CREATE FUNCTION otac_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = '23514';
+    END $$;
+    CREATE TRIGGER code_lists_disabled_stays_disabled BEFORE UPDATE OF state ON code_lists
+      FOR EACH ROW WHEN (OLD.state = 'disabled' AND NEW.state <> 'disabled')
+      EXECUTE FUNCTION otac_refuse('a disabled code list stays disabled');
+    CREATE TRIGGER cards_terminated_stays_terminated BEFORE UPDATE OF state ON cards
+      FOR EACH ROW WHEN (OLD.state = 'terminated' AND NEW.state <> 'terminated')
+      EXECUTE FUNCTION otac_refuse('a terminated card stays terminated');
+    -- A trigger's WHEN cannot hold a subquery in PostgreSQL: the function looks the reissue up.
+    CREATE FUNCTION otac_replaced_card_stays_dead() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.state NOT IN ('blocked', 'terminated')
+         AND EXISTS (SELECT 1 FROM card_reissues WHERE old_card_ref = OLD.id) THEN
+        RAISE EXCEPTION 'a card replaced by a reissue stays blocked or terminated' USING ERRCODE = '23514';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER cards_replaced_stays_dead BEFORE UPDATE OF state ON cards
+      FOR EACH ROW EXECUTE FUNCTION otac_replaced_card_stays_dead();
+  `,
+  20: `
+    CREATE FUNCTION otac_reported_card_stays_blocked() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.state NOT IN ('blocked', 'terminated')
+         AND EXISTS (SELECT 1 FROM support_cases WHERE card_ref = OLD.id AND state <> 'reissued') THEN
+        RAISE EXCEPTION 'a reported card stays blocked while its support case is open' USING ERRCODE = '23514';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER cards_reported_stays_blocked BEFORE UPDATE OF state ON cards
+      FOR EACH ROW EXECUTE FUNCTION otac_reported_card_stays_blocked();
+  `,
 };

@@ -19,6 +19,8 @@ const NUMBER_FIELDS: [NumberKey, string][] = [
   ['refillThreshold', 'Refill when unused codes fall to'],
   ['verifyLookAhead', 'Codes accepted ahead of the next expected one'],
   ['listExpiryDays', 'List expiry (days)'],
+  ['emergencyListLength', 'Codes on an emergency sheet (card in the post)'],
+  ['emergencyListDays', 'Emergency sheet validity (days)'],
   ['pinRetries', 'PIN retries'],
   ['activationRetries', 'Activation retries (wrong K)'],
   ['passkeyLength', 'Passkey length'],

@@ -1,0 +1,58 @@
+import type { ActivationService } from '../activation/activation.service';
+import { SqliteCardRepository } from '../cards/card.repository';
+import type { EnrollmentService } from '../enrollment/enrollment.service';
+import type { Core, FeatureModule } from '../feature-module';
+import type { ListRepository } from '../lists/list.repository';
+import type { ListService } from '../lists/list.service';
+import { SqliteCustomerRepository } from '../customers/customer.repository';
+import type { SheetPrinter } from '../mailer/mailer-ports';
+import { EmergencySheetService } from './emergency-sheet.service';
+import type { ReissueGate } from './reissue-gate';
+import { reissueHandlers } from './reissue.ipc';
+import { SqliteReissueRepository } from './reissue.repository';
+import { ReissueService } from './reissue.service';
+
+/**
+ * Reissue of a reported card (issue 11 item 3): the support case's gate says when a case may be
+ * reissued; the new card is enrolled through the enrollment service, its carried list queued through
+ * the list service (pushed by the first-list step of activation), and a replaced card presented at
+ * a desk is terminated through the activation's presentation hook.
+ */
+export function reissueModule(
+  core: Core,
+  deps: {
+    gate: ReissueGate;
+    enrollment: EnrollmentService;
+    lists: ListService;
+    listRepo: ListRepository;
+    activation: ActivationService;
+    /** The mailer's renderer and printer, for the emergency sheet. */
+    sheets: SheetPrinter;
+  },
+): FeatureModule<ReturnType<typeof reissueHandlers>> & { readonly service: ReissueService } {
+  const reissues = new SqliteReissueRepository(core.db);
+  const cards = new SqliteCardRepository(core.db);
+  const service = new ReissueService({
+    gate: deps.gate,
+    reissues,
+    cards,
+    listRepo: deps.listRepo,
+    lists: deps.lists,
+    enrollment: deps.enrollment,
+    audit: core.audit,
+    log: core.log,
+  });
+  const sheets = new EmergencySheetService({
+    reissues,
+    cards,
+    customers: new SqliteCustomerRepository(core.db),
+    listRepo: deps.listRepo,
+    keystore: core.keystore,
+    dualControl: core.dualControl,
+    policies: core.policies,
+    sheets: deps.sheets,
+    audit: core.audit,
+  });
+  const unhook = deps.activation.onPresented('terminate a replaced card', service.terminateReplaced);
+  return { service, handlers: reissueHandlers(service, sheets, core.events), close: unhook };
+}
