@@ -366,6 +366,39 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     });
   });
 
+  it('the identity procedure cannot be taken out of dual control by a policy change; the policy stays as it was', async () => {
+    const second = await addOperator(ws, 'security_officer');
+    const current = value(await call(officer, 'policy:get', {})) as {
+      version: number;
+      policies: { dualControl: Record<string, unknown> } & Record<string, unknown>;
+    };
+    const relax = await call(officer, 'policy:update', {
+      baseVersion: current.version,
+      policies: {
+        ...current.policies,
+        dualControl: {
+          ...current.policies.dualControl,
+          'recovery.unlock': { required: false, approverRoles: ['manager'] },
+        },
+      },
+      approval: await approvalFor(ws, officer, 'policy.update', approvalOf(second)),
+    });
+    expect(relax).toMatchObject({ ok: false });
+    expect(relax.ok ? '' : relax.error.message).toContain('recovery.unlock always needs a second approver');
+    expect(value(await call(officer, 'policy:get', {}))).toEqual(current);
+    // and so a manager alone is still refused
+    const c = await lockedCase();
+    const before = row(c.caseId);
+    expect(
+      await call(manager, 'support:identityProcedure', {
+        caseId: c.caseId,
+        documentType: 'passport',
+        documentRef: 'P9',
+      }),
+    ).toMatchObject({ ok: false, error: { code: 'APPROVAL_REQUIRED' } });
+    expect(row(c.caseId)).toEqual(before);
+  });
+
   // ── claim 3: the inbound mail ───────────────────────────────────────────────────────────────
 
   it('header tricks: a display name, Reply-To or Sender naming the registered address do not make a message its; nothing changed', async () => {
