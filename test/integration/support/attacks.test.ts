@@ -399,6 +399,51 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     expect(row(c.caseId)).toEqual(before);
   });
 
+  // Was a hole (availability): recordFailure/markVerified compared `failures < limit` with the limit in
+  // force now, while the lock is a state: a case at 2 failures when the policy's limit dropped to 2 was
+  // neither locked nor verifiable, and the identity procedure refused it as not locked. Fixed: the
+  // next entry, right or wrong, locks it.
+  it('a case left above a lowered failure limit is locked (so the manager procedure can lift it), not stuck', async () => {
+    const second = await addOperator(ws, 'security_officer');
+    const c = await sentCase();
+    for (let i = 0; i < 2; i++) value(await enter(c.caseId, wrongFor(c.passkey, i)));
+    const setLimit = async (passkeyMaxFailures: number) => {
+      const current = value(await call(officer, 'policy:get', {})) as {
+        version: number;
+        policies: Record<string, unknown>;
+      };
+      value(
+        await call(officer, 'policy:update', {
+          baseVersion: current.version,
+          policies: { ...current.policies, passkeyMaxFailures },
+          approval: await approvalFor(ws, officer, 'policy.update', approvalOf(second)),
+        }),
+      );
+    };
+    await setLimit(2);
+    try {
+      const right = await enter(c.caseId, c.passkey);
+      const wrong = await enter(c.caseId, wrongFor(c.passkey, 5));
+      const approval = await approvalFor(ws, manager, 'recovery.unlock', approvalOf(approver));
+      const unlock = await call(manager, 'support:identityProcedure', {
+        caseId: c.caseId,
+        documentType: 'passport',
+        documentRef: 'P31337',
+        approval,
+      });
+      const code = (r: Result<unknown>) => (r.ok ? (r.value as Entered).result : r.error.code);
+      // Written so the hole shows in one line when this test is run as a plain `it`.
+      expect({ right: code(right), wrong: code(wrong), unlock: unlock.ok, state: row(c.caseId)['state'] }).toEqual({
+        right: 'locked',
+        wrong: 'SUPPORT_LOCKED',
+        unlock: true,
+        state: 'reported',
+      });
+    } finally {
+      await setLimit(3);
+    }
+  });
+
   // ── claim 3: the inbound mail ───────────────────────────────────────────────────────────────
 
   it('header tricks: a display name, Reply-To or Sender naming the registered address do not make a message its; nothing changed', async () => {
