@@ -523,6 +523,23 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     expect(await enter(c.caseId, c.passkey)).toMatchObject({ ok: false, error: { code: 'SUPPORT_LOCKED' } });
   });
 
+  it('wrong entries at the desk and by mail at once share one count: the limit holds across both paths', async () => {
+    const c = await sentCase();
+    const auditBefore = auditRows(ws).length;
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => enter(c.caseId, wrongFor(c.passkey, i))),
+      ...Array.from({ length: 6 }, (_, i) =>
+        customerSends(inbound, c.email, wrongFor(c.passkey, i + 3)).catch(() => null),
+      ),
+    ]);
+    expect(row(c.caseId)).toMatchObject({ state: 'locked', failures: 3, verified_at: null });
+    const written = auditRows(ws).slice(auditBefore);
+    expect(written.filter((a) => a.action === 'support.passkey_wrong' || a.action === 'support.locked')).toHaveLength(
+      3,
+    );
+    expect(written.filter((a) => a.action === 'support.verified')).toHaveLength(0);
+  });
+
   it('an address shared by two customers with cases waiting: no message is attributed, the right passkey included; nothing changed', async () => {
     const shared = freshEmail('family');
     const a = await sentCase(shared);
