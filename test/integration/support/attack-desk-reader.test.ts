@@ -53,7 +53,8 @@ describe('attack: a reported card presented at a desk reader (real pcscd + vpcd)
       'both vpcd readers',
       10_000,
     );
-  }, 60_000);
+    // The PC/SC test bed is one per machine, shared by every worktree: its lock may be held a while.
+  }, 180_000);
 
   afterAll(async () => {
     await desk?.dispose();
