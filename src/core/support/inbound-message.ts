@@ -10,6 +10,8 @@ export interface InboundMessage {
 
 interface Part {
   readonly headers: Map<string, string>;
+  /** Header names given more than once: a second From would let the parser and the gateway disagree. */
+  readonly repeated: Set<string>;
   readonly body: string;
 }
 
@@ -18,23 +20,37 @@ function splitPart(raw: string): Part {
   const head = at < 0 ? raw : raw.slice(0, at);
   const body = at < 0 ? '' : raw.slice(at).replace(/^\r?\n\r?\n/, '');
   const headers = new Map<string, string>();
+  const repeated = new Set<string>();
   for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
     const colon = line.indexOf(':');
     if (colon > 0) {
       const name = line.slice(0, colon).trim().toLowerCase();
-      if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim());
+      if (headers.has(name)) repeated.add(name);
+      else headers.set(name, line.slice(colon + 1).trim());
     }
   }
-  return { headers, body };
+  return { headers, repeated, body };
 }
 
-/** The address of a From header: the part in angle brackets, else the whole, lower-cased. */
+/**
+ * The one address of a From header, ASCII lower-cased; null unless it names exactly one mailbox.
+ * Quoted display names and comments are set aside first (they may hold any address and name no
+ * mailbox). A From of several addresses or a group has no single author the gateway's DMARC check
+ * vouched for (RFC 5322 3.6.2, RFC 7489 6.6.1), and a non-ASCII address is refused rather than
+ * case-mapped: Unicode folding maps another mailbox onto ours ("\u212Aim" → "kim", KELVIN SIGN).
+ */
 export function fromAddress(header: string | undefined): string | null {
   if (!header) return null;
-  const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(header);
-  const bare = /([^\s<>"',;:]+@[^\s<>"',;:]+)/.exec(header);
-  const address = angle?.[1] ?? bare?.[1];
-  return address ? address.toLowerCase() : null;
+  const mailboxes = header.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\([^()]*\)/g, ' ');
+  const addresses = mailboxes.match(/[^\s<>"',;:()]+@[^\s<>"',;:()]+/g) ?? [];
+  const address = addresses.length === 1 ? addresses[0] : undefined;
+  if (!address || !/^[\x21-\x7e]+$/.test(address)) return null;
+  return asciiLower(address);
+}
+
+/** Lower case for ASCII letters only, as SQLite's lower() does. */
+export function asciiLower(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
 function decode(body: string, encoding: string | undefined): string {
@@ -62,5 +78,6 @@ function textOf(part: Part, depth: number): string | null {
 
 export function parseInboundMessage(raw: string): InboundMessage {
   const top = splitPart(raw);
-  return { from: fromAddress(top.headers.get('from')), text: textOf(top, 0) ?? '' };
+  const from = top.repeated.has('from') ? null : fromAddress(top.headers.get('from'));
+  return { from, text: textOf(top, 0) ?? '' };
 }

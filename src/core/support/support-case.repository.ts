@@ -93,8 +93,10 @@ export interface SupportCaseRepository {
     p: { serial: number; tag: string; channel: PasskeyChannel; sentAt: string; expiresAt: string },
   ): Promise<SupportCaseRecord | null>;
   /**
-   * One wrong passkey: counts only while the case awaits one and is under `limit`; reaching it locks
-   * the case and drops the tag. Null when this call did not count (locked, verified, or another desk).
+   * One wrong passkey: counts only while the case awaits one; reaching `limit` locks the case and drops
+   * the tag (the lock, a state, is what stops concurrent entries; a case left above a limit the policy
+   * lowered meanwhile locks at its next entry). Null when this call did not count (locked, verified,
+   * or another desk).
    */
   recordFailure(id: number, limit: number, at: string): Promise<SupportCaseRecord | null>;
   /** passkey_sent → verified, only for the passkey `serial`/`tag` read, unexpired, under the limit. */
@@ -288,14 +290,13 @@ export class SqliteSupportCaseRepository implements SupportCaseRepository {
          passkey_tag = CASE WHEN failures + 1 >= ? THEN NULL ELSE passkey_tag END,
          state_changed_at = CASE WHEN failures + 1 >= ? THEN ? ELSE state_changed_at END,
          version = version + 1
-       WHERE id = ? AND state = 'passkey_sent' AND failures < ?
+       WHERE id = ? AND state = 'passkey_sent'
        RETURNING *`,
       limit,
       limit,
       limit,
       at,
       id,
-      limit,
     );
   }
 

@@ -13,6 +13,7 @@ import type { Keystore } from '../keystore/keystore.types';
 import type { Logger } from '../log';
 import type { PolicySource } from '../policy/policy.service';
 import type { VerificationEventsRepository } from '../verification/verification-events.repository';
+import { asciiLower } from './inbound-message';
 import type { PasskeySender } from './passkey-delivery';
 import { generatePasskey, groupPasskey, normalisePasskey, passkeyCandidates } from './passkey-format';
 import type { PasskeyChannel, ReportReason, SupportCaseRecord, SupportCaseRepository } from './support-case.repository';
@@ -240,7 +241,8 @@ export class SupportService {
    * From address are considered; a message from any other address changes nothing and is audited.
    */
   async receiveInbound(from: string | null, body: string): Promise<'verified' | 'wrong' | 'ignored'> {
-    const sender = from?.trim().toLowerCase() ?? '';
+    // ASCII folding only (as the repository's lower()): Unicode case mapping would fold another mailbox onto ours.
+    const sender = from && /^[\x21-\x7e]+$/.test(from.trim()) ? asciiLower(from.trim()) : '';
     const cases = sender ? await this.deps.cases.awaitingForEmail(sender) : [];
     const ignore = (why: string, extra: Record<string, string | number> = {}) => {
       this.deps.audit.append({
@@ -314,7 +316,8 @@ export class SupportService {
     // A value of another shape cannot be the passkey; it is tagged all the same and counts as wrong.
     const given = Buffer.from(await this.tag(actor, c.id, c.passkeySerial, value.slice(0, 64)), 'hex');
     const expected = Buffer.from(c.passkeyTag ?? '', 'hex');
-    const match = given.length === expected.length && timingSafeEqual(given, expected);
+    // At or past the limit (the policy lowered it meanwhile) nothing matches: the entry locks the case.
+    const match = c.failures < limit && given.length === expected.length && timingSafeEqual(given, expected);
     const at = now.toISOString();
     if (match) {
       const verified = await this.deps.cases.markVerified(c.id, {

@@ -34,6 +34,8 @@ export const MANDATORY_DUAL_CONTROL: readonly DualControlAction[] = [
   'keys.backup',
   'keys.restore',
   'operator.privileged',
+  // Lifts a support case's passkey lockout; source 004 claims 6 and 35 ask for it under dual control.
+  'recovery.unlock',
 ];
 
 export const PASSKEY_ALPHABETS = ['digits', 'base32-crockford', 'alphanumeric-unambiguous'] as const;

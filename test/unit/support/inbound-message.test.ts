@@ -9,6 +9,19 @@ describe('an inbound e-mail as the claim-3 path reads it', () => {
     expect(fromAddress(undefined)).toBeNull();
   });
 
+  it('names one mailbox or none: display names and comments hold no address; several, a group, non-ASCII or two From headers give none', () => {
+    expect(fromAddress('"ada@example.org" <mallory@attacker.example>')).toBe('mallory@attacker.example');
+    expect(fromAddress('mallory@attacker.example (ada@example.org)')).toBe('mallory@attacker.example');
+    expect(fromAddress('ada@example.org, mallory@attacker.example')).toBeNull();
+    expect(fromAddress('Ada <ada@example.org>, Mallory <mallory@attacker.example>')).toBeNull();
+    expect(fromAddress('friends: ada@example.org, mallory@attacker.example;')).toBeNull();
+    expect(fromAddress('\u212Aim@example.org')).toBeNull(); // KELVIN SIGN, which toLowerCase() folds to "k"
+    expect(fromAddress('KIM@Example.ORG')).toBe('kim@example.org');
+    expect(
+      parseInboundMessage('From: ada@example.org\r\nFrom: mallory@attacker.example\r\n\r\n7K3M-Q9XD').from,
+    ).toBeNull();
+  });
+
   it('reads plain, quoted-printable and base64 text, and the text part of a multipart message', () => {
     const plain = 'From: Ada <ada@example.org>\r\nSubject: x\r\n\r\n7K3M-Q9XD\r\n';
     expect(parseInboundMessage(plain)).toEqual({ from: 'ada@example.org', text: '7K3M-Q9XD\r\n' });
