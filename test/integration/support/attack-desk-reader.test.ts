@@ -9,8 +9,10 @@ import { eventually, useTestbed, type Testbed } from '../../support/testbed';
 // Attack (issue 11 item 1): a reported card is blocked in the database only; the chip still says
 // personalised or active. Presented at a desk reader, activation's reconcile (activation.service.ts
 // present(): RECONCILABLE holds 'blocked', DB_STATE_OF follows the chip) moves the record back to the
-// chip's state, so the report's block does not hold: a thief with the card and its mailer activates it
-// at any desk. Over the real stack: the virtual card in pcscd via vpcd, SQLite, the software keystore.
+// chip's state, so the report's block did not hold: a thief with the card and its mailer activated it
+// at any desk. Fixed by the support feature's presentation hook (SupportService.holdReported) and
+// migration 0020's trigger. Over the real stack: the virtual card in pcscd via vpcd, SQLite, the
+// software keystore.
 
 const PIN = '73915046';
 
@@ -61,33 +63,30 @@ describe('attack: a reported card presented at a desk reader (real pcscd + vpcd)
     await bed?.close();
   });
 
-  // HOLE: reconcile lifts the block (blocked → awaiting_activation) and the stolen card activates.
-  it.fails(
-    'a card reported stolen before activation stays blocked when presented, and its mailer K is refused',
-    async () => {
-      const awaiting = await freshCard();
-      expect(await report(awaiting.record.n)).toMatchObject({ created: true });
-      expect(dbState(awaiting.record.id)).toBe('blocked');
-      // the thief presents the card at a desk: the card page reads it
-      value(await dispatchWhenFree(ws, clerk, 'cards:inReader', { reader }));
-      const afterPresent = dbState(awaiting.record.id);
-      const activated = await dispatchWhenFree(ws, clerk, 'activation:activate', {
-        reader,
-        key: awaiting.mailerKey,
-        pin: PIN,
-        pinRepeat: PIN,
-      });
-      // Written so the hole shows in one line when this test is run as a plain `it`.
-      expect({ afterPresent, activated: activated.ok, now: dbState(awaiting.record.id) }).toEqual({
-        afterPresent: 'blocked',
-        activated: false,
-        now: 'blocked',
-      });
-    },
-  );
+  // Was a hole: reconcile lifted the block (blocked → awaiting_activation) and the stolen card activated.
+  it('a card reported stolen before activation stays blocked when presented, and its mailer K is refused', async () => {
+    const awaiting = await freshCard();
+    expect(await report(awaiting.record.n)).toMatchObject({ created: true });
+    expect(dbState(awaiting.record.id)).toBe('blocked');
+    // the thief presents the card at a desk: the card page reads it
+    value(await dispatchWhenFree(ws, clerk, 'cards:inReader', { reader }));
+    const afterPresent = dbState(awaiting.record.id);
+    const activated = await dispatchWhenFree(ws, clerk, 'activation:activate', {
+      reader,
+      key: awaiting.mailerKey,
+      pin: PIN,
+      pinRepeat: PIN,
+    });
+    // Written so the hole shows in one line when this test is run as a plain `it`.
+    expect({ afterPresent, activated: activated.ok, now: dbState(awaiting.record.id) }).toEqual({
+      afterPresent: 'blocked',
+      activated: false,
+      now: 'blocked',
+    });
+  });
 
-  // HOLE: reconcile lifts the block (blocked → active); the card takes new lists at the desk again.
-  it.fails('an active card reported lost stays blocked when presented at a desk', async () => {
+  // Was a hole: reconcile lifted the block (blocked → active); the card took new lists at the desk again.
+  it('an active card reported lost stays blocked when presented at a desk, says why, and cannot be unblocked', async () => {
     const awaiting = await freshCard();
     value(
       await dispatchWhenFree(ws, clerk, 'activation:activate', {
@@ -100,7 +99,21 @@ describe('attack: a reported card presented at a desk reader (real pcscd + vpcd)
     expect(dbState(awaiting.record.id)).toBe('active');
     expect(await report(awaiting.record.n)).toMatchObject({ created: true });
     expect(dbState(awaiting.record.id)).toBe('blocked');
-    value(await dispatchWhenFree(ws, clerk, 'cards:inReader', { reader }));
+    const seen = value(await dispatchWhenFree(ws, clerk, 'cards:inReader', { reader })) as {
+      record: { state: string };
+      reconciled: string[];
+    };
+    expect(seen.record.state).toBe('blocked');
+    expect(seen.reconciled.join(' ')).toMatch(/reported stolen \(support case \d+\): the card stays blocked/);
     expect(dbState(awaiting.record.id)).toBe('blocked');
+    // A manager's unblock finds nothing to unblock on the chip; the record stays blocked either way.
+    const manager = await addOperator(ws, 'manager');
+    expect(await dispatchWhenFree(ws, manager, 'activation:unblock', { reader })).toMatchObject({ ok: false });
+    expect(dbState(awaiting.record.id)).toBe('blocked');
+    // The card's codes are refused as a blocked card's.
+    expect(await ws.verification.verify(awaiting.record.n, '000000')).toMatchObject({
+      accepted: false,
+      reason: 'card_blocked',
+    });
   });
 });
