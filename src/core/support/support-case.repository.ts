@@ -43,6 +43,9 @@ export interface SupportCaseRecord {
   readonly identityCheckedAt: string | null;
   readonly newCardRef: number | null;
   readonly reissuedAt: string | null;
+  /** The customer's registered contacts when the card was reported: the only ones a passkey goes to. */
+  readonly contactEmail: string | null;
+  readonly contactMobile: string | null;
 }
 
 export interface NewReport {
@@ -139,6 +142,8 @@ interface CaseRow {
   identity_checked_at: string | null;
   new_card_ref: number | null;
   reissued_at: string | null;
+  contact_email: string | null;
+  contact_mobile: string | null;
 }
 
 const fromRow = (r: CaseRow): SupportCaseRecord => ({
@@ -170,6 +175,8 @@ const fromRow = (r: CaseRow): SupportCaseRecord => ({
   identityCheckedAt: r.identity_checked_at,
   newCardRef: r.new_card_ref,
   reissuedAt: r.reissued_at,
+  contactEmail: r.contact_email,
+  contactMobile: r.contact_mobile,
 });
 
 /** The card states a report blocks from, and the list states it withdraws (ListService.disable's). */
@@ -212,8 +219,8 @@ export class SqliteSupportCaseRepository implements SupportCaseRepository {
   async awaitingForEmail(email: string): Promise<SupportCaseRecord[]> {
     return this.statements
       .get<CaseRow>(
-        `SELECT s.* FROM support_cases s JOIN customers c ON c.id = s.customer_ref
-          WHERE s.state = 'passkey_sent' AND lower(c.email) = ? ORDER BY s.id`,
+        `SELECT * FROM support_cases
+          WHERE state = 'passkey_sent' AND lower(contact_email) = ? ORDER BY id`,
       )
       .all(email.toLowerCase())
       .map(fromRow);
@@ -242,10 +249,10 @@ export class SqliteSupportCaseRepository implements SupportCaseRepository {
       for (const l of before) disable.run(by.at, l.id, l.state);
       const supportCase = this.one(
         `INSERT INTO support_cases (card_ref, customer_ref, reason, state, card_state_before, suspicion_ref, note,
-           opened_at, opened_by, state_changed_at)
-         VALUES (?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?) RETURNING *`,
+           opened_at, opened_by, state_changed_at, contact_email, contact_mobile)
+         SELECT ?, c.id, ?, 'reported', ?, ?, ?, ?, ?, ?, c.email, c.mobile FROM customers c WHERE c.id = ?
+         RETURNING *`,
         r.cardRef,
-        r.customerRef,
         r.reason,
         card.state,
         r.suspicionRef,
@@ -253,6 +260,7 @@ export class SqliteSupportCaseRepository implements SupportCaseRepository {
         by.at,
         by.operator,
         by.at,
+        r.customerRef,
       );
       if (!supportCase) throw new Error('INSERT … RETURNING returned no row');
       return {

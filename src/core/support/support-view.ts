@@ -65,12 +65,13 @@ export function caseView(c: SupportCaseRecord, ctx: CaseContext, s: ViewSettings
         : null,
     failures: c.failures,
     maxFailures: s.maxFailures,
+    // The contacts registered when the card was reported: the only ones the passkey goes to.
     contacts: {
-      email: customer.email ? maskEmail(customer.email) : null,
-      sms: customer.mobile ? maskMobile(customer.mobile) : null,
+      email: c.contactEmail ? maskEmail(c.contactEmail) : null,
+      sms: c.contactMobile ? maskMobile(c.contactMobile) : null,
     },
-    channels: { email: s.email && customer.email !== null, sms: s.sms && customer.mobile !== null },
-    inboundAddress: customer.email ? s.inboundAddress : null,
+    channels: { email: s.email && c.contactEmail !== null, sms: s.sms && c.contactMobile !== null },
+    inboundAddress: c.contactEmail ? s.inboundAddress : null,
     verifiedAt: c.verifiedAt,
     verifiedBy: c.verifiedBy,
     verifiedVia: c.verifiedVia,

@@ -181,13 +181,15 @@ export class SupportService {
         `Case ${c.id} is verified already; no passkey is needed. Continue with the reissue.`,
       );
     const sender = this.deps.senders[channel];
-    const to = channel === 'email' ? ctx.customer.email : ctx.customer.mobile;
+    // The contact registered when the card was reported, never one changed since: changing the
+    // customer's mobile and then asking for the passkey is what an impostor would do.
+    const to = channel === 'email' ? c.contactEmail : c.contactMobile;
     if (!sender) throw notConfigured(channel);
     if (!to)
       throw new AppError(
         'SUPPORT_NO_CONTACT',
-        `${ctx.customer.fullName} has no registered ${channel === 'email' ? 'e-mail address' : 'mobile number'}. ` +
-          'Use the other channel. A contact given on the phone now must not be used: that is what an impostor would do.',
+        `${ctx.customer.fullName} had no registered ${channel === 'email' ? 'e-mail address' : 'mobile number'} when the card was reported. ` +
+          'Use the other channel, or the identity procedure with a manager. A contact given or changed now must not be used: that is what an impostor would do.',
       );
     const policy = this.deps.policies.current();
     const now = this.date();

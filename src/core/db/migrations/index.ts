@@ -18,6 +18,7 @@ import { migration0016 } from './0016-verify-client-certificates.migration';
 import { migration0017 } from './0017-support-cases.migration';
 import { migration0018 } from './0018-card-reissues.migration';
 import { migration0020 } from './0020-support-case-holds-card.migration';
+import { migration0021 } from './0021-support-case-contacts.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
 export const migrations: readonly Migration[] = [
@@ -40,4 +41,5 @@ export const migrations: readonly Migration[] = [
   migration0017,
   migration0018,
   migration0020,
+  migration0021,
 ];

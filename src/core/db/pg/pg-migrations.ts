@@ -414,4 +414,12 @@ export const pgMigrationSql: Readonly<Record<number, string>> = {
     CREATE TRIGGER cards_reported_stays_blocked BEFORE UPDATE OF state ON cards
       FOR EACH ROW EXECUTE FUNCTION otac_reported_card_stays_blocked();
   `,
+  21: `
+    ALTER TABLE support_cases ADD COLUMN contact_email TEXT;
+    ALTER TABLE support_cases ADD COLUMN contact_mobile TEXT;
+    UPDATE support_cases
+       SET contact_email = (SELECT email FROM customers WHERE customers.id = support_cases.customer_ref),
+           contact_mobile = (SELECT mobile FROM customers WHERE customers.id = support_cases.customer_ref);
+    CREATE INDEX support_cases_by_suspicion ON support_cases (suspicion_ref) WHERE suspicion_ref IS NOT NULL;
+  `,
 };
