@@ -15,6 +15,7 @@ import { migration0013 } from './0013-verify-challenges.migration';
 import { migration0014 } from './0014-usage-review-indexes.migration';
 import { migration0015 } from './0015-usage-indexes.migration';
 import { migration0016 } from './0016-verify-client-certificates.migration';
+import { migration0019 } from './0019-usage-day-rollup.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
 export const migrations: readonly Migration[] = [
@@ -34,4 +35,5 @@ export const migrations: readonly Migration[] = [
   migration0014,
   migration0015,
   migration0016,
+  migration0019,
 ];
