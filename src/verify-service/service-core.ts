@@ -117,7 +117,18 @@ export function openVerificationCore(opts: {
       events: new SqliteVerificationEventsRepository(db),
       ...(batch ? { commitScope: batch.run } : {}),
     });
-    const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
+    // A key once checked is not hashed and looked up again until another connection (the CLI, the
+    // desk) commits something, which may be its revocation: PRAGMA data_version moves then.
+    const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+    let seenVersion = dataVersion.get();
+    const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now, {
+      changedElsewhere: () => {
+        const v = dataVersion.get();
+        if (v === seenVersion) return false;
+        seenVersion = v;
+        return true;
+      },
+    });
     const challenges = new ChallengeService(
       cards,
       new SqliteChallengeRepository(db),
