@@ -68,6 +68,22 @@ export function walSyncCount(db: Database): number {
   return walSyncs.get(db)?.syncs ?? 0;
 }
 
+/**
+ * True once another connection (the CLI, the desk) has committed since the last call: PRAGMA
+ * data_version moves then. A key once checked is not hashed and looked up again until it does, since
+ * that commit may be the key's revocation (verify-client.service.ts).
+ */
+export function dataVersionWatch(db: Database): () => boolean {
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seen = dataVersion.get();
+  return () => {
+    const v = dataVersion.get();
+    if (v === seen) return false;
+    seen = v;
+    return true;
+  };
+}
+
 export function openVerificationCore(opts: {
   dataDir: string;
   keystore: KeystoreLocation;
@@ -117,17 +133,8 @@ export function openVerificationCore(opts: {
       events: new SqliteVerificationEventsRepository(db),
       ...(batch ? { commitScope: batch.run } : {}),
     });
-    // A key once checked is not hashed and looked up again until another connection (the CLI, the
-    // desk) commits something, which may be its revocation: PRAGMA data_version moves then.
-    const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
-    let seenVersion = dataVersion.get();
     const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now, {
-      changedElsewhere: () => {
-        const v = dataVersion.get();
-        if (v === seenVersion) return false;
-        seenVersion = v;
-        return true;
-      },
+      changedElsewhere: dataVersionWatch(db),
     });
     const challenges = new ChallengeService(
       cards,
