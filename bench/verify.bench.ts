@@ -186,6 +186,7 @@ function usageQueryTimes(desk: Desk, report: Report): void {
   const folded = foldUses(db);
   report('verify.usage_rollup_fold_after_load', performance.now() - t0, `ms (${folded} use marks)`);
   const medians = new Map<string, number>();
+  const results = new Map<string, string>();
   for (const q of USAGE_QUERIES) {
     const stmt = db.prepare(q.sql);
     const params = q.params(seeded);
@@ -199,7 +200,11 @@ function usageQueryTimes(desk: Desk, report: Report): void {
     times.sort((a, b) => a - b);
     report(`verify.usage_query.${q.name}`, times[2] ?? 0, `ms (${rows} rows)`);
     medians.set(q.name, times[2] ?? 0);
+    results.set(q.name, JSON.stringify(stmt.all(...params)));
   }
+  // The rollup must say what the use marks say: the bench stops if it does not.
+  if (results.get('uses_per_day_of_branch') !== results.get('uses_per_day_of_branch_unrolled'))
+    throw new Error('the daily rollup disagrees with the use marks for one branch');
   const rolled = medians.get('uses_per_day_of_branch');
   const unrolled = medians.get('uses_per_day_of_branch_unrolled');
   if (rolled !== undefined && unrolled)

@@ -51,7 +51,8 @@ export const USAGE_QUERIES: readonly UsageQuery[] = [
             JOIN code_uses u ON u.list_ref = l.id
            WHERE cu.branch = ? AND u.used_at >= ? AND u.used_at < ?
            GROUP BY day ORDER BY day`,
-    params: (s) => [s.branch, s.from, s.to],
+    // The same whole days as the rollup: used_at from the first day's start, before the last day's.
+    params: (s) => [s.branch, s.from.slice(0, 10), s.to.slice(0, 10)],
   },
   {
     name: 'rejections_by_reason',
