@@ -78,8 +78,11 @@ export class CoreThread {
   static start(opts: CoreThreadOptions, onLost: (err: Error) => void): Promise<CoreThread> {
     // Run as TypeScript (npm run serve:verify, through tsx) the worker loads tsx's hook first.
     const worker = __filename.endsWith('.ts')
-      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(__filename)});`, { eval: true, workerData: opts })
-      : new Worker(__filename, { workerData: opts });
+      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(__filename)});`, {
+          eval: true,
+          workerData: { ...opts, mark: MARK },
+        })
+      : new Worker(__filename, { workerData: { ...opts, mark: MARK } });
     return new Promise((resolve, reject) => {
       const first = (up: Up) => {
         worker.off('error', failed);
@@ -213,6 +216,9 @@ async function serveCore(opts: CoreThreadOptions): Promise<void> {
   port.postMessage({ kind: 'ready', backend: c.keystore.backend } satisfies Up);
 }
 
-if (!isMainThread && (workerData as { secret?: unknown } | null)?.secret !== undefined) {
+/** Marks the worker this module starts, so that importing it on any other thread starts nothing. */
+const MARK = 'otac-verify-core-thread';
+
+if (!isMainThread && (workerData as { mark?: unknown } | null)?.mark === MARK) {
   void serveCore(workerData as CoreThreadOptions);
 }
