@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { seedUsage } from '../scripts/seed-usage';
 import { openDatabase } from '../src/core/db/database';
+import { foldUses } from '../src/core/usage/usage-rollup';
 import { USAGE_QUERIES } from '../test/support/usage-queries';
 import {
   call,
@@ -38,20 +39,20 @@ const USES = Number(process.env['OTAC_BENCH_USES'] ?? CARDS * 20);
 /** Cards (each 80 codes) for the run at 32 connections: 8 per connection, at most 32 of them in flight. */
 const CARDS_AT_32 = Number(process.env['OTAC_BENCH_CARDS_AT_32'] ?? 256);
 
-interface Run {
+export interface Run {
   readonly perSecond: number;
   readonly p50: number;
   readonly p99: number;
 }
 
-interface Stream {
+export interface Stream {
   readonly n: string;
   readonly codes: readonly string[];
   next: number;
 }
 
 /** Cards with lists made the desk's way (sealed, pushed, activated), for the load. */
-async function streams(desk: Desk, count: number): Promise<Stream[]> {
+export async function streams(desk: Desk, count: number): Promise<Stream[]> {
   const out: Stream[] = [];
   for (let i = 0; i < count; i++) {
     const { card, codes } = await cardWithCodes(desk.ws);
@@ -65,7 +66,19 @@ async function streams(desk: Desk, count: number): Promise<Stream[]> {
  * to a request only when its previous answer has come back (it waits in `ready` meanwhile), so no two
  * codes of one card are ever in flight together and every answer must be "accepted".
  */
-async function load(url: string, key: string, cards: Stream[], connections: number): Promise<Run> {
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); null elsewhere. */
+export function cpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+
+export async function load(url: string, key: string, cards: Stream[], connections: number): Promise<Run> {
   const ready = [...cards];
   const total = cards.length * CODES_PER_CARD;
   let accepted = 0;
@@ -168,6 +181,12 @@ function usageQueryTimes(desk: Desk, report: Report): void {
     )
     .get(from, activatedBy) as { n: string; customerId: number };
   const seeded = { n, customerId, branch: 'Branch 01', from, to };
+  // The use marks the HTTP runs just made: what the next review folds into the rollup before it reads.
+  const t0 = performance.now();
+  const folded = foldUses(db);
+  report('verify.usage_rollup_fold_after_load', performance.now() - t0, `ms (${folded} use marks)`);
+  const medians = new Map<string, number>();
+  const results = new Map<string, string>();
   for (const q of USAGE_QUERIES) {
     const stmt = db.prepare(q.sql);
     const params = q.params(seeded);
@@ -180,14 +199,31 @@ function usageQueryTimes(desk: Desk, report: Report): void {
     }
     times.sort((a, b) => a - b);
     report(`verify.usage_query.${q.name}`, times[2] ?? 0, `ms (${rows} rows)`);
+    medians.set(q.name, times[2] ?? 0);
+    results.set(q.name, JSON.stringify(stmt.all(...params)));
   }
+  // The rollup must say what the use marks say: the bench stops if it does not.
+  if (results.get('uses_per_day_of_branch') !== results.get('uses_per_day_of_branch_unrolled'))
+    throw new Error('the daily rollup disagrees with the use marks for one branch');
+  const rolled = medians.get('uses_per_day_of_branch');
+  const unrolled = medians.get('uses_per_day_of_branch_unrolled');
+  if (rolled !== undefined && unrolled)
+    report('verify.usage_query.uses_per_day_of_branch_vs_unrolled', rolled / unrolled, 'x');
 }
 
 export async function run(report: Report): Promise<void> {
   const desk = await deskWithKeystore();
   const peerDir = mkdtempSync(join(tmpdir(), 'otac-bench-peer-'));
   try {
-    const seeded = seedUsage(desk.ws.db, { cards: CARDS, uses: USES });
+    const steps = new Map<string, number>();
+    const seeded = seedUsage(desk.ws.db, {
+      cards: CARDS,
+      uses: USES,
+      progress: (step, seconds) => steps.set(step, seconds),
+    });
+    // The first fold of the whole seeded history into the daily rollup (migration 0019): what a
+    // database migrated with a big history pays once, at its first usage review.
+    report('verify.usage_rollup_first_fold', steps.get('code_use_days') ?? 0, 's');
     report('verify.seed_cards', seeded.cards, 'cards');
     report('verify.seed_uses', seeded.uses, 'uses');
     report('verify.seed_seconds', seeded.seconds, 's');
@@ -223,8 +259,18 @@ export async function run(report: Report): Promise<void> {
         [1, one],
         [32, many],
       ] as const) {
+        const pid = svc.proc.pid ?? 0;
+        const [service0, loader0] = [cpuMs(pid), cpuMs(process.pid)];
         const http = await load(svc.url, key, cards, clients);
+        const [service1, loader1] = [cpuMs(pid), cpuMs(process.pid)];
         report(`verify.http_${clients}`, http.perSecond, 'accepted/s');
+        // CPU per request: the service's process, and this one (autocannon, the load generator): on a
+        // machine of few cores they share, their sum bounds the rate.
+        const requests = cards.length * CODES_PER_CARD;
+        if (service0 !== null && service1 !== null && loader0 !== null && loader1 !== null) {
+          report(`verify.http_${clients}.service_cpu_per_request`, (service1 - service0) / requests, 'ms');
+          report(`verify.http_${clients}.load_generator_cpu_per_request`, (loader1 - loader0) / requests, 'ms');
+        }
         report(`verify.http_${clients}.p50`, http.p50, 'ms');
         report(`verify.http_${clients}.p99`, http.p99, 'ms');
         report(`verify.http_${clients}_vs_storage_floor`, http.perSecond / floor, 'x');

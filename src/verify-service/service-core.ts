@@ -68,6 +68,22 @@ export function walSyncCount(db: Database): number {
   return walSyncs.get(db)?.syncs ?? 0;
 }
 
+/**
+ * True once another connection (the CLI, the desk) has committed since the last call: PRAGMA
+ * data_version moves then. A key once checked is not hashed and looked up again until it does, since
+ * that commit may be the key's revocation (verify-client.service.ts).
+ */
+export function dataVersionWatch(db: Database): () => boolean {
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seen = dataVersion.get();
+  return () => {
+    const v = dataVersion.get();
+    if (v === seen) return false;
+    seen = v;
+    return true;
+  };
+}
+
 export function openVerificationCore(opts: {
   dataDir: string;
   keystore: KeystoreLocation;
@@ -117,7 +133,9 @@ export function openVerificationCore(opts: {
       events: new SqliteVerificationEventsRepository(db),
       ...(batch ? { commitScope: batch.run } : {}),
     });
-    const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now);
+    const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, now, {
+      changedElsewhere: dataVersionWatch(db),
+    });
     const challenges = new ChallengeService(
       cards,
       new SqliteChallengeRepository(db),

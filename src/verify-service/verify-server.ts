@@ -1,10 +1,24 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { AuditService } from '../core/audit/audit.service';
+import { openDatabase, type Database } from '../core/db/database';
+import { AppError } from '../core/errors';
 import { keystoreLocationFromEnv } from '../core/keystore/keystore-holder.service';
+import { createLogger } from '../core/log';
+import { ClientCertificateService } from '../core/verification/client-certificate.service';
+import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
+import { VerifyClientService } from '../core/verification/verify-client.service';
 import { buildVerifyApp } from './app';
+import { CoreThread, type CoreThreadOptions } from './core-thread';
 import { assertPrivateFile, readKeystoreSecret } from './keystore-secret';
 import { DEFAULT_RATE_LIMIT } from './rate-limit';
-import { openVerificationCore, SERVICE_ACTOR, type VerificationCore } from './service-core';
+import {
+  dataVersionWatch,
+  openVerificationCore,
+  SERVICE_ACTOR,
+  type Durability,
+  type VerificationCore,
+} from './service-core';
 
 // `npm run serve:verify`: the headless verification service (docs/verification-service.md). It
 // opens the desk's database and keystore, unlocks the keystore from a protected source, and serves
@@ -17,6 +31,7 @@ import { openVerificationCore, SERVICE_ACTOR, type VerificationCore } from './se
 //   OTAC_VERIFY_RATE_PER_N   burst/per-second of the per-N limit, e.g. "10/0.5"     10/0.5
 //   OTAC_VERIFY_FAILURE_LIMIT wrong codes in a row before a card is locked out     5
 //   OTAC_VERIFY_DURABILITY   group (WAL fsync shared by concurrent commits) | full  group
+//   OTAC_VERIFY_THREADS      2: HTTP here, the core on a worker thread (core-thread.ts) | 1   2
 //   OTAC_KEYSTORE, OTAC_PKCS11_*  as for the desk; the secret as in keystore-secret.ts
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -42,7 +57,26 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
 
   const durability = env['OTAC_VERIFY_DURABILITY'] ?? 'group';
   if (durability !== 'group' && durability !== 'full') fail('OTAC_VERIFY_DURABILITY is "group" or "full".');
+  const threads = env['OTAC_VERIFY_THREADS'] ?? '2';
+  if (threads !== '1' && threads !== '2') fail('OTAC_VERIFY_THREADS is 2 (HTTP beside the core thread) or 1.');
   const { secret, source } = readKeystoreSecret(env);
+  const common: Common = {
+    host,
+    port,
+    dataDir,
+    durability: durability,
+    rateLimit,
+    source,
+    https: certFile && keyFile ? { cert: readFileSync(certFile), key: readFileSync(keyFile) } : null,
+  };
+  if (threads === '2')
+    return serveOnTwoThreads(common, {
+      dataDir,
+      keystore: keystoreLocationFromEnv(env, dataDir),
+      secret,
+      durability,
+      ...(failureLimit !== undefined ? { failureLimit } : {}),
+    });
   const core = openVerificationCore({
     dataDir,
     keystore: keystoreLocationFromEnv(env, dataDir),
@@ -73,7 +107,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   });
   const address = await app.listen({ host, port });
   console.log(
-    `verification service listening on ${address} (data ${dataDir}, keystore ${core.keystore.backend}, durability ${durability})`,
+    `verification service listening on ${address} (data ${dataDir}, keystore ${core.keystore.backend}, durability ${durability}, one thread)`,
   );
   const stop = (signal: string) => {
     if (closing) return;
@@ -86,6 +120,86 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+interface Common {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly durability: Durability;
+  readonly rateLimit: { burst: number; perSecond: number };
+  readonly source: string;
+  readonly https: { cert: Buffer; key: Buffer } | null;
+}
+
+/**
+ * The default: HTTP on this thread, the core (database writes, keystore, verify) on a worker thread
+ * (core-thread.ts). This thread has its own read connection for the API keys and certificates.
+ */
+async function serveOnTwoThreads(common: Common, opts: CoreThreadOptions): Promise<void> {
+  const { dataDir, durability } = common;
+  const log = createLogger(join(dataDir, 'logs', 'verify-service.log'), false);
+  let closing = false;
+  const core = await CoreThread.start(opts, (err) => {
+    // Without its core the service cannot answer: stop, and let the supervisor start it again.
+    log.error('verify service core thread lost', { error: err.message });
+    process.exit(1);
+  });
+  const db = openDatabase(join(dataDir, 'workstation.db'));
+  log.info('verify service keystore unlocked', { source: common.source, threads: 2 });
+  const audit = new AuditService(db);
+  const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), audit, undefined, {
+    changedElsewhere: dataVersionWatch(db),
+  });
+  // Only byFingerprint is used here; issuing certificates is the desk's (it needs the keystore).
+  const certificates = new ClientCertificateService(
+    db,
+    {
+      run: () => {
+        throw keystoreElsewhere();
+      },
+    },
+    audit,
+  );
+  const pem = common.https ? await core.caCertificatePem() : '';
+  if (common.https && !pem) log.info('verify service without client certificates: the keystore has no bank CA');
+  let coreUp = true;
+  const { app } = buildVerifyApp({
+    verification: { verify: core.verify },
+    challenges: core.challenges,
+    clients,
+    certificates,
+    // The core thread answers each call once its writes are on disk (core-thread.ts).
+    durable: () => Promise.resolve(),
+    ready: () => ({ keystore: coreUp, database: databaseAnswers(db) }),
+    log,
+    version: readVersion(),
+    rateLimit: common.rateLimit,
+    ...(common.https ? { https: { ...common.https, ...(pem ? { ca: Buffer.from(pem) } : {}) } } : {}),
+  });
+  const address = await app.listen({ host: common.host, port: common.port });
+  console.log(
+    `verification service listening on ${address} (data ${dataDir}, keystore ${core.backend}, durability ${durability}, two threads)`,
+  );
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info('verify service stopping', { signal });
+    void app
+      .close()
+      .then(() => {
+        coreUp = false;
+        return core.close();
+      })
+      .then(() => db.close())
+      .then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function keystoreElsewhere(): AppError {
+  return new AppError('KEYSTORE_LOCKED', 'The keystore is open on the service core thread only.');
 }
 
 /**
@@ -105,13 +219,16 @@ async function clientCa(core: VerificationCore): Promise<{ ca?: Buffer }> {
 }
 
 function ready(core: VerificationCore): { keystore: boolean; database: boolean } {
-  let database = true;
+  return { keystore: core.keystore.currentOrNull() !== null, database: databaseAnswers(core.db) };
+}
+
+function databaseAnswers(db: Database): boolean {
   try {
-    core.db.prepare('SELECT 1').get();
+    db.prepare('SELECT 1').get();
+    return true;
   } catch {
-    database = false;
+    return false;
   }
-  return { keystore: core.keystore.currentOrNull() !== null, database };
 }
 
 function parseRate(v: string | undefined): { burst: number; perSecond: number } {

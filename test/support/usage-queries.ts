@@ -1,4 +1,5 @@
 import type { Database } from '../../src/core/db/database';
+import { BRANCH_DAYS_SQL, FOLD_READ_SQL } from '../../src/core/usage/usage-rollup';
 
 // The usage review's main questions as SQL (issue 10 items 4 and 5): per card, per customer and per
 // branch over a time range, refusals by reason, open suspicion events, refills due. The query-plan
@@ -31,13 +32,27 @@ export const USAGE_QUERIES: readonly UsageQuery[] = [
     params: (s) => [s.customerId],
   },
   {
+    // What the review reads (migration 0019): the daily rollup, kept up to date by the fold below.
     name: 'uses_per_day_of_branch',
+    sql: BRANCH_DAYS_SQL,
+    params: (s) => [s.branch, s.from.slice(0, 10), s.to.slice(0, 10)],
+  },
+  {
+    // The fold of new use marks into the rollup: here a day's worth at the 1M-card seed (55k marks).
+    name: 'fold_a_day_of_uses',
+    sql: FOLD_READ_SQL,
+    params: () => [0, 55_000],
+  },
+  {
+    // The same figures straight from the use marks: the baseline the rollup replaced.
+    name: 'uses_per_day_of_branch_unrolled',
     sql: `SELECT substr(u.used_at, 1, 10) AS day, COUNT(*) AS uses
             FROM customers cu JOIN cards c ON c.customer_id = cu.id JOIN code_lists l ON l.card_ref = c.id
             JOIN code_uses u ON u.list_ref = l.id
            WHERE cu.branch = ? AND u.used_at >= ? AND u.used_at < ?
            GROUP BY day ORDER BY day`,
-    params: (s) => [s.branch, s.from, s.to],
+    // The same whole days as the rollup: used_at from the first day's start, before the last day's.
+    params: (s) => [s.branch, s.from.slice(0, 10), s.to.slice(0, 10)],
   },
   {
     name: 'rejections_by_reason',

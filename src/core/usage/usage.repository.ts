@@ -1,5 +1,6 @@
 import type { Database } from '../db/database';
 import { nameKey } from '../customers/customer.repository';
+import { ALL_DAYS_SQL, BRANCH_DAYS_SQL, foldUses } from './usage-rollup';
 import type {
   RejectionReason,
   SuspicionRow,
@@ -21,7 +22,8 @@ export interface UsagePageQuery {
 }
 
 /**
- * What the usage review reads (docs/usage-review.md). Read-only, async, portable SQL (docs/storage.md):
+ * What the usage review reads (docs/usage-review.md). Read-only but for the daily rollup it keeps up to
+ * date (usage-rollup.ts), async, portable SQL (docs/storage.md):
  * times are ISO-8601 text compared as text, days are `substr(at, 1, 10)`, parameters positional.
  */
 export interface UsageRepository {
@@ -202,9 +204,10 @@ export class SqliteUsageRepository implements UsageRepository {
       join([frag('SELECT count(*) AS n FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE'), cards], ' '),
     )[0]!.n;
 
-    // Uses per day: the time index finds the range; the card filter joins only when one is set.
+    // Uses per day: by branch (or all of them) from the daily rollup (usage-rollup.ts); a search or a
+    // reason narrows to cards, whose uses the time index finds in the range.
     const usesSql =
-      hasCardFilter(filter) || filter.reason
+      filter.q?.trim() || filter.reason
         ? join(
             [
               frag(
@@ -219,12 +222,8 @@ export class SqliteUsageRepository implements UsageRepository {
             ],
             ' ',
           )
-        : frag(
-            'SELECT substr(u.used_at, 1, 10) AS day, count(*) AS n FROM code_uses u WHERE u.used_at >= ? AND u.used_at < ? GROUP BY substr(u.used_at, 1, 10)',
-            from,
-            to,
-          );
-    const uses = this.all<{ day: string; n: number }>(usesSql);
+        : null;
+    const uses = usesSql ? this.all<{ day: string; n: number }>(usesSql) : this.rolledUpUses(filter, from, to);
 
     // Refusals per day and reason. An unknown N has no card: it counts unless a branch or search narrows to cards.
     const refusalWhere: Frag[] = [frag('r.at >= ? AND r.at < ?', from, to)];
@@ -328,6 +327,16 @@ export class SqliteUsageRepository implements UsageRepository {
         refillsDue: b.due ?? 0,
       })),
     };
+  }
+
+  /** Uses per day from the rollup, after folding in the use marks it has not seen yet. */
+  private rolledUpUses(filter: UsageFilter, from: string, to: string): { day: string; n: number }[] {
+    foldUses(this.db);
+    const days = [from.slice(0, 10), to.slice(0, 10)];
+    const rows = filter.branch
+      ? this.db.prepare(BRANCH_DAYS_SQL).all(filter.branch, ...days)
+      : this.db.prepare(ALL_DAYS_SQL).all(...days);
+    return (rows as { day: string; uses: number }[]).map((r) => ({ day: r.day, n: r.uses }));
   }
 
   async rows(q: UsagePageQuery): Promise<{ total: number; rows: UsageRow[] }> {

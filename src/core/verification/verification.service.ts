@@ -66,6 +66,9 @@ export const FAILURE_LIMIT = 5;
  */
 const COUNTED: ReadonlySet<RefusalReason> = new Set(['wrong_code', 'not_expected_position']);
 
+// At module level: a function made inside a method is made (and, under tsx, named) on every call.
+const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
+
 /** The failure counter and its limit; without it (tests of verify alone) there is no lockout. */
 export interface Lockout {
   readonly failures: FailureCounterRepository;
@@ -264,7 +267,6 @@ export class VerificationService {
     index: number | undefined,
     seen: Seen,
   ): Promise<VerifyResult> {
-    const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
     if (card.state === 'blocked') return refuse('card_blocked');
     if (card.state === 'terminated') return refuse('card_terminated');
     if (card.state !== 'active' && card.state !== 'awaiting_activation') return refuse('card_not_active');
@@ -303,7 +305,6 @@ export class VerificationService {
     index: number | undefined,
     seen: Seen,
   ): Promise<VerifyResult> {
-    const refuse = (reason: RefusalReason): VerifyResult => ({ accepted: false, reason });
     // Read at each use: a policy change applies to the next code typed.
     const lookAhead = this.policies.current().verifyLookAhead;
     const matched = await this.find(card, list, proof, index, lookAhead);

@@ -37,11 +37,25 @@ const publicView = (r: VerifyClientRecord): VerifyClient => ({
 const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
 
 export class VerifyClientService {
+  /**
+   * Keys already checked, by the key as sent: the verification service authenticates every request,
+   * and SHA-256 plus the row's lookup were a tenth of its CPU per request. Only with
+   * `changedElsewhere` (the service's connection: true once another connection committed since the
+   * last call, `PRAGMA data_version`), and emptied whenever it says so, or a key is revoked here: a
+   * revocation by the CLI or the desk still takes effect at the next request. Unknown and revoked
+   * keys are never kept, so the cache holds at most the clients' own keys.
+   */
+  private readonly checked = new Map<string, VerifyClient>();
+  private readonly changedElsewhere: (() => boolean) | null;
+
   constructor(
     private readonly repo: VerifyClientRepository,
     private readonly audit: AuditService,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+    options: { changedElsewhere?: () => boolean } = {},
+  ) {
+    this.changedElsewhere = options.changedElsewhere ?? null;
+  }
 
   /** A new client; the API key is in this answer and nowhere else. */
   async create(opts: {
@@ -83,6 +97,7 @@ export class VerifyClientService {
   }
 
   async revoke(keyId: string, by: string): Promise<VerifyClient> {
+    this.checked.clear();
     const revoked = await this.repo.revoke(keyId, by, this.now().toISOString());
     if (!revoked) {
       throw new AppError(
@@ -107,6 +122,17 @@ export class VerifyClientService {
 
   /** The active client whose key this is, or null (malformed, unknown, revoked, wrong secret alike). */
   async authenticate(apiKey: string): Promise<VerifyClient | null> {
+    if (this.changedElsewhere) {
+      if (this.changedElsewhere()) this.checked.clear();
+      const known = this.checked.get(apiKey);
+      if (known) return known;
+    }
+    const client = await this.check(apiKey);
+    if (client && this.changedElsewhere) this.checked.set(apiKey, client);
+    return client;
+  }
+
+  private async check(apiKey: string): Promise<VerifyClient | null> {
     const m = KEY_FORMAT.exec(apiKey);
     if (!m) return null;
     const record = await this.repo.byKeyId(m[1] ?? '');

@@ -354,6 +354,8 @@ describe('usage repository: a generated history of 1,500 cards', () => {
             return {
               all: (...params: unknown[]) => (seen.push({ sql, params }), stmt.all(...params)),
               get: (...params: unknown[]) => (seen.push({ sql, params }), stmt.get(...params)),
+              // The daily rollup's fold writes (usage-rollup.ts); its statements are explained too.
+              run: (...params: unknown[]) => (seen.push({ sql, params }), stmt.run(...params)),
             };
           };
         return Reflect.get(target, prop, receiver) as unknown;

@@ -1,12 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { AuditService } from '../../../src/core/audit/audit.service';
 import { openDatabase } from '../../../src/core/db/database';
 import { SqliteVerifyClientRepository } from '../../../src/core/verification/verify-client.repository';
 import { VerifyClientService } from '../../../src/core/verification/verify-client.service';
 import { run } from '../../../src/verify-service/verify-client-cli';
+import { openVerificationCore } from '../../../src/verify-service/service-core';
 
 // The service's clients: `npm run verify-client -- create|revoke|list` on the data directory's
 // database. The key is printed once and stored nowhere (only SHA-256 of its secret); revoking takes
@@ -54,6 +55,34 @@ describe('verify-client CLI and API keys', () => {
       expect(JSON.stringify(audit)).not.toContain(secret);
     } finally {
       db.close();
+    }
+  });
+
+  it('the service checks a key once, until another connection commits (a revocation applies at the next request)', async () => {
+    const core = openVerificationCore({
+      dataDir,
+      keystore: { backend: 'software', file: join(dataDir, 'keystore', 'keystore.otacks') },
+    });
+    const lookups = vi.spyOn(SqliteVerifyClientRepository.prototype, 'byKeyId');
+    try {
+      const out = await run(['create', '--name', 'cached', '--scope', 'verify'], env);
+      const apiKey = /^(otac_[0-9a-f]{16}_[A-Za-z0-9_-]{43})$/m.exec(out)?.[1] ?? '';
+      const keyId = apiKey.slice(5, 21);
+      expect(await core.clients.authenticate(apiKey)).toMatchObject({ keyId });
+      expect(await core.clients.authenticate(apiKey)).toMatchObject({ keyId });
+      expect(lookups).toHaveBeenCalledTimes(1); // the second request: no hash, no lookup
+      // A wrong secret for a cached key's id is looked up and refused, and is never cached.
+      const flipped = apiKey.slice(0, -1) + (apiKey.endsWith('A') ? 'B' : 'A');
+      expect(await core.clients.authenticate(flipped)).toBeNull();
+      expect(await core.clients.authenticate(flipped)).toBeNull();
+      expect(lookups).toHaveBeenCalledTimes(3);
+      // The CLI revokes on its own connection: the service's very next check refuses the key.
+      await run(['revoke', keyId], env);
+      expect(await core.clients.authenticate(apiKey)).toBeNull();
+      expect(await core.clients.authenticate(apiKey)).toBeNull();
+    } finally {
+      lookups.mockRestore();
+      await core.close();
     }
   });
 

@@ -17,6 +17,7 @@ import { migration0015 } from './0015-usage-indexes.migration';
 import { migration0016 } from './0016-verify-client-certificates.migration';
 import { migration0017 } from './0017-support-cases.migration';
 import { migration0018 } from './0018-card-reissues.migration';
+import { migration0019 } from './0019-usage-day-rollup.migration';
 import { migration0020 } from './0020-support-case-holds-card.migration';
 import { migration0021 } from './0021-support-case-contacts.migration';
 
@@ -40,6 +41,7 @@ export const migrations: readonly Migration[] = [
   migration0016,
   migration0017,
   migration0018,
+  migration0019,
   migration0020,
   migration0021,
 ];

@@ -402,6 +402,34 @@ export const pgMigrationSql: Readonly<Record<number, string>> = {
     CREATE TRIGGER cards_replaced_stays_dead BEFORE UPDATE OF state ON cards
       FOR EACH ROW EXECUTE FUNCTION otac_replaced_card_stays_dead();
   `,
+  19: `
+    CREATE TABLE code_use_days (
+      branch TEXT NOT NULL,
+      day TEXT NOT NULL CHECK (length(day) = 10),
+      uses BIGINT NOT NULL,
+      PRIMARY KEY (branch, day)
+    );
+    CREATE TABLE code_use_days_mark (
+      id BIGINT PRIMARY KEY CHECK (id = 1),
+      through_rowid BIGINT NOT NULL,
+      generation BIGINT NOT NULL
+    );
+    INSERT INTO code_use_days_mark (id, through_rowid, generation) VALUES (1, 0, 0);
+    -- SQLite folds use marks into the rollup by rowid (commit order with its one writer). PostgreSQL
+    -- has no rowid and several writers, so its fold (with the usage repository's PostgreSQL form)
+    -- cannot reuse that watermark; until then a branch move only bumps the generation, which makes
+    -- a fold start over, never leaves wrong counts.
+    CREATE FUNCTION otac_code_use_days_follow_branch() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.branch IS DISTINCT FROM OLD.branch THEN
+        DELETE FROM code_use_days;
+        UPDATE code_use_days_mark SET through_rowid = 0, generation = generation + 1 WHERE id = 1;
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER code_use_days_follow_branch AFTER UPDATE OF branch ON customers
+      FOR EACH ROW EXECUTE FUNCTION otac_code_use_days_follow_branch();
+  `,
   20: `
     CREATE FUNCTION otac_reported_card_stays_blocked() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
