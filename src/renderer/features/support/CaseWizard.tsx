@@ -102,10 +102,15 @@ function CaseStep(props: { c: SupportCaseView; session: SessionInfo; missing: re
         </>
       );
     case 'done':
+      // The same shape as the reissue step, so the step stays mounted when the case turns reissued:
+      // its result (the new N) stays on screen, and a manager can still print the emergency sheet.
       return (
-        <div className="banner banner-ok" role="status">
-          Reissued {when(c.reissuedAt)}: new card {c.newCardN ?? '—'}. The old card stays blocked.
-        </div>
+        <>
+          <div className="banner banner-ok" role="status">
+            Reissued {when(c.reissuedAt)}: new card {c.newCardN ?? '—'}. The old card stays blocked.
+          </div>
+          <ReissueStep caseId={c.id} session={props.session} onDone={props.onDone} />
+        </>
       );
   }
 }

@@ -28,14 +28,14 @@ export function ReissueStep({ caseId, session, onDone }: { caseId: number; sessi
   const [result, setResult] = useState<ReissueResultInfo | null>(null);
   if (!REISSUERS.includes(session.role)) {
     return (
-      <section aria-labelledby="reissue-heading">
+      <section aria-labelledby="reissue-heading" data-testid="reissue-step">
         <StepHeading id="reissue-heading">Reissue the card</StepHeading>
         <div className="empty-state">Only support staff or a manager reissue cards.</div>
       </section>
     );
   }
   return (
-    <section aria-labelledby="reissue-heading">
+    <section aria-labelledby="reissue-heading" data-testid="reissue-step">
       <StepHeading id="reissue-heading">Reissue the card</StepHeading>
       {status.isPending ? <p role="status">Reading the case…</p> : null}
       <ErrorBanner error={status.error} />
