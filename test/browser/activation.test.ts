@@ -104,7 +104,13 @@ describe('activation from the card page (browser mode, real pcscd)', () => {
     // The first list followed in the same call, with the push's own progress, and its outcome stays on show.
     expect(await page.getByTestId('activation-outcome').textContent()).toContain('first list: List 1 is on the card.');
     const steps = await page.evaluate<string[]>('window.pushSteps');
-    expect(steps).toEqual(expect.arrayContaining([expect.stringContaining('Sending the list')]));
+    // The list on its way to the card shows: "Sending" and "committing" may reach the screen in one
+    // render when the card is quick (React batches them), so either one proves the progress is shown.
+    expect(
+      steps.some((s) => /Sending the list|committing the list/.test(s)),
+      steps.join(' | '),
+    ).toBe(true);
+    expect(steps.at(-1)).toBe('Done');
     expect(readCard(card)).toMatchObject({ list: { listSeq: 1 } });
     const row = desk.ws.db.prepare('SELECT state FROM cards WHERE id = ?').get(awaiting.record.id) as { state: string };
     expect(row.state).toBe('active');
