@@ -163,6 +163,101 @@ const fromRow = (r: ListRow): ListRecord => ({
 const inList = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 const WAY = inList(ON_ITS_WAY.length);
 
+/**
+ * The statements both engines run (list.repository.pg.ts runs them on PostgreSQL), with their
+ * parameters in order: one text per statement, so the two implementations cannot drift apart.
+ */
+export const listSql = {
+  current: `SELECT * FROM code_lists
+     WHERE card_ref = ? AND (state = 'active' OR (state = 'disabled' AND activated_at IS NOT NULL))
+     ORDER BY CASE WHEN state = 'active' THEN 0 ELSE 1 END, seq DESC
+     LIMIT 1`,
+  onItsWay: `SELECT * FROM code_lists WHERE card_ref = ? AND state IN (${WAY})`,
+  queue: `INSERT INTO code_lists (card_ref, seq, list_id, length, digits, threshold, expires_at, state,
+       queued_by_trigger, created_at, created_by, state_changed_at)
+     SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, 'prepared', ?, ?, ?, ?
+       FROM code_lists WHERE card_ref = ?
+     RETURNING *`,
+  queueParams: (l: NewList, by: { operator: string; at: string }): unknown[] => [
+    l.cardRef,
+    l.listId,
+    l.length,
+    l.digits,
+    l.threshold,
+    l.expiresAt,
+    l.trigger,
+    by.at,
+    by.operator,
+    by.at,
+    l.cardRef,
+  ],
+  insertSheet: `INSERT INTO code_lists (card_ref, seq, list_id, length, digits, threshold, expires_at, state,
+       queued_by_trigger, mk_version, sealed_for, body_hash, created_at, created_by, state_changed_at, activated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)
+     RETURNING *`,
+  insertSheetParams: (
+    l: NewList & { readonly seq: number },
+    s: ListSealing,
+    by: { operator: string; at: string },
+  ): unknown[] => [
+    l.cardRef,
+    l.seq,
+    l.listId,
+    l.length,
+    l.digits,
+    l.threshold,
+    l.expiresAt,
+    l.trigger,
+    s.mkVersion,
+    s.sealedFor,
+    s.bodyHash,
+    by.at,
+    by.operator,
+    by.at,
+    by.at,
+  ],
+  recordSealing: `UPDATE code_lists SET mk_version = ?, sealed_for = ?, body_hash = ?, state_changed_at = ?,
+       version = version + 1
+     WHERE id = ? AND state IN (${WAY})
+       AND (sealed_for IS NULL OR (sealed_for = ? AND mk_version = ? AND body_hash = ?))
+     RETURNING *`,
+  recordSealingParams: (id: number, s: ListSealing, at: string): unknown[] => [
+    s.mkVersion,
+    s.sealedFor,
+    s.bodyHash,
+    at,
+    id,
+    ...ON_ITS_WAY,
+    s.sealedFor,
+    s.mkVersion,
+    s.bodyHash,
+  ],
+  transition: (states: number) => `UPDATE code_lists SET state = ?, state_changed_at = ?, version = version + 1
+     WHERE id = ? AND state IN (${inList(states)})
+     RETURNING *`,
+  supersedeActive: `UPDATE code_lists SET state = 'superseded', state_changed_at = ?, version = version + 1
+     WHERE card_ref = ? AND state = 'active'`,
+  activate: `UPDATE code_lists SET state = 'active', activated_at = ?, state_changed_at = ?, version = version + 1
+     WHERE id = ? AND state = 'receipt_verified'
+     RETURNING *`,
+  // The one statement that decides a use: forward-only, so an index can win once and never again.
+  markUse: `UPDATE code_lists
+       SET next_index = ? + 1, used_count = used_count + 1, version = version + 1,
+           refill_due = CASE WHEN length - ? <= threshold THEN 1 ELSE refill_due END
+     WHERE id = ? AND state = 'active' AND ? >= next_index AND ? < next_index + ? AND ? <= length
+     RETURNING *`,
+  markUseParams: (id: number, index: number, window: number): unknown[] => [
+    index,
+    index,
+    id,
+    index,
+    index,
+    window,
+    index,
+  ],
+  insertUse: 'INSERT INTO code_uses (list_ref, code_index, used_at) VALUES (?, ?, ?)',
+} as const;
+
 export class SqliteListRepository implements ListRepository {
   private readonly statements: StatementCache;
 
@@ -204,45 +299,18 @@ export class SqliteListRepository implements ListRepository {
     return this.one(`SELECT * FROM code_lists WHERE card_ref = ? AND state = 'active'`, cardRef);
   }
   async onItsWay(cardRef: number): Promise<ListRecord | null> {
-    return this.one(`SELECT * FROM code_lists WHERE card_ref = ? AND state IN (${WAY})`, cardRef, ...ON_ITS_WAY);
+    return this.one(listSql.onItsWay, cardRef, ...ON_ITS_WAY);
   }
   async current(cardRef: number): Promise<ListRecord | null> {
-    return this.one(
-      `SELECT * FROM code_lists
-        WHERE card_ref = ? AND (state = 'active' OR (state = 'disabled' AND activated_at IS NOT NULL))
-        ORDER BY CASE WHEN state = 'active' THEN 0 ELSE 1 END, seq DESC
-        LIMIT 1`,
-      cardRef,
-    );
+    return this.one(listSql.current, cardRef);
   }
 
   async queue(list: NewList, by: { operator: string; at: string }): Promise<{ list: ListRecord; created: boolean }> {
     return this.db.transaction(() => {
-      const existing = this.one(
-        `SELECT * FROM code_lists WHERE card_ref = ? AND state IN (${WAY})`,
-        list.cardRef,
-        ...ON_ITS_WAY,
-      );
+      const existing = this.one(listSql.onItsWay, list.cardRef, ...ON_ITS_WAY);
       if (existing) return { list: existing, created: false };
       // The partial unique index is the guard for a second engine's writer; here the transaction is.
-      const row = this.one(
-        `INSERT INTO code_lists (card_ref, seq, list_id, length, digits, threshold, expires_at, state,
-           queued_by_trigger, created_at, created_by, state_changed_at)
-         SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, 'prepared', ?, ?, ?, ?
-           FROM code_lists WHERE card_ref = ?
-         RETURNING *`,
-        list.cardRef,
-        list.listId,
-        list.length,
-        list.digits,
-        list.threshold,
-        list.expiresAt,
-        list.trigger,
-        by.at,
-        by.operator,
-        by.at,
-        list.cardRef,
-      );
+      const row = this.one(listSql.queue, ...listSql.queueParams(list, by));
       if (!row) throw new Error('INSERT … RETURNING returned no row');
       return { list: row, created: true };
     })();
@@ -254,79 +322,27 @@ export class SqliteListRepository implements ListRepository {
     by: { operator: string; at: string },
   ): Promise<ListRecord> {
     if (!s.sealedFor.startsWith('sheet:')) throw new Error('only a paper list is inserted active');
-    const row = this.one(
-      `INSERT INTO code_lists (card_ref, seq, list_id, length, digits, threshold, expires_at, state,
-         queued_by_trigger, mk_version, sealed_for, body_hash, created_at, created_by, state_changed_at, activated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)
-       RETURNING *`,
-      list.cardRef,
-      list.seq,
-      list.listId,
-      list.length,
-      list.digits,
-      list.threshold,
-      list.expiresAt,
-      list.trigger,
-      s.mkVersion,
-      s.sealedFor,
-      s.bodyHash,
-      by.at,
-      by.operator,
-      by.at,
-      by.at,
-    );
+    const row = this.one(listSql.insertSheet, ...listSql.insertSheetParams(list, s, by));
     if (!row) throw new Error('INSERT … RETURNING returned no row');
     return row;
   }
 
   async recordSealing(id: number, s: ListSealing, at: string): Promise<ListRecord | null> {
-    return this.one(
-      `UPDATE code_lists SET mk_version = ?, sealed_for = ?, body_hash = ?, state_changed_at = ?, version = version + 1
-        WHERE id = ? AND state IN (${WAY})
-          AND (sealed_for IS NULL OR (sealed_for = ? AND mk_version = ? AND body_hash = ?))
-        RETURNING *`,
-      s.mkVersion,
-      s.sealedFor,
-      s.bodyHash,
-      at,
-      id,
-      ...ON_ITS_WAY,
-      s.sealedFor,
-      s.mkVersion,
-      s.bodyHash,
-    );
+    return this.one(listSql.recordSealing, ...listSql.recordSealingParams(id, s, at));
   }
 
   async transition(id: number, from: readonly ListState[], to: ListState, at: string): Promise<ListRecord | null> {
     const allowed = from.filter((s) => s !== 'active' || to !== 'active');
     if (allowed.length === 0 || to === 'active') return null;
-    return this.one(
-      `UPDATE code_lists SET state = ?, state_changed_at = ?, version = version + 1
-        WHERE id = ? AND state IN (${inList(allowed.length)})
-        RETURNING *`,
-      to,
-      at,
-      id,
-      ...allowed,
-    );
+    return this.one(listSql.transition(allowed.length), to, at, id, ...allowed);
   }
 
   async activate(id: number, at: string): Promise<ListRecord | null> {
     return this.db.transaction(() => {
       const list = this.one(`SELECT * FROM code_lists WHERE id = ? AND state = 'receipt_verified'`, id);
       if (!list) return null;
-      this.stmt(
-        `UPDATE code_lists SET state = 'superseded', state_changed_at = ?, version = version + 1
-            WHERE card_ref = ? AND state = 'active'`,
-      ).run(at, list.cardRef);
-      return this.one(
-        `UPDATE code_lists SET state = 'active', activated_at = ?, state_changed_at = ?, version = version + 1
-          WHERE id = ? AND state = 'receipt_verified'
-          RETURNING *`,
-        at,
-        at,
-        id,
-      );
+      this.stmt(listSql.supersedeActive).run(at, list.cardRef);
+      return this.one(listSql.activate, at, at, id);
     })();
   }
 
@@ -335,23 +351,9 @@ export class SqliteListRepository implements ListRepository {
   }
 
   private markUseNow(id: number, index: number, window: number, at: string): UseMark | null {
-    // The one statement that decides: forward-only, so an index can win once and never again.
-    const list = this.one(
-      `UPDATE code_lists
-          SET next_index = ? + 1, used_count = used_count + 1, version = version + 1,
-              refill_due = CASE WHEN length - ? <= threshold THEN 1 ELSE refill_due END
-        WHERE id = ? AND state = 'active' AND ? >= next_index AND ? < next_index + ? AND ? <= length
-        RETURNING *`,
-      index,
-      index,
-      id,
-      index,
-      index,
-      window,
-      index,
-    );
+    const list = this.one(listSql.markUse, ...listSql.markUseParams(id, index, window));
     if (!list) return null;
-    this.stmt('INSERT INTO code_uses (list_ref, code_index, used_at) VALUES (?, ?, ?)').run(id, index, at);
+    this.stmt(listSql.insertUse).run(id, index, at);
     return { list, index, usedAt: at };
   }
 
@@ -371,4 +373,4 @@ export class SqliteListRepository implements ListRepository {
 }
 
 /** For the PostgreSQL implementation beside this one (list.repository.pg.ts). */
-export { fromRow as listFromRow, type ListRow, WAY as ON_ITS_WAY_PLACEHOLDERS };
+export { fromRow as listFromRow, type ListRow };
