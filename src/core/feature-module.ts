@@ -6,7 +6,7 @@ import type { CardReaderService } from './card/reader.types';
 import type { Database } from './db/database';
 import type { DualControlService } from './dual-control/dual-control.service';
 import type { KeystoreHolder } from './keystore/keystore-holder.service';
-import type { SqliteCardSeriesStore } from './keystore/card-series.repository';
+import type { CardSeriesStore } from './keystore/card-series.repository';
 import type { Logger } from './log';
 import type { DbPolicySource } from './policy/policy.service';
 import type { EventBus } from './rpc/event-bus';
@@ -26,7 +26,7 @@ export interface Core {
   readonly sessions: SessionStore;
   readonly auth: AuthService;
   readonly dualControl: DualControlService;
-  readonly cardSeries: SqliteCardSeriesStore;
+  readonly cardSeries: CardSeriesStore;
   /** Locked at start; a security officer opens it on the Keys page. */
   readonly keystore: KeystoreHolder;
   /** The card readers (null without a reader service); started after every module is built. */

@@ -35,8 +35,8 @@ export class CardKeyService {
     private readonly cacheSize = 256,
   ) {}
 
-  cardKey(n: string, sn?: number): CardKeyHandle {
-    const s = this.ensure(n);
+  async cardKey(n: string, sn?: number): Promise<CardKeyHandle> {
+    const s = await this.ensure(n);
     const want = sn ?? s.sn;
     let mkVersion: number;
     if (want === s.sn) mkVersion = s.mkVersion;
@@ -50,8 +50,8 @@ export class CardKeyService {
     return this.handle(n, want, mkVersion);
   }
 
-  state(n: string): CardKeyState {
-    const s = this.ensure(n);
+  async state(n: string): Promise<CardKeyState> {
+    const s = await this.ensure(n);
     return {
       n,
       sn: s.sn,
@@ -62,11 +62,11 @@ export class CardKeyService {
     };
   }
 
-  retire(n: string, opts: { reason: string; operator: string }): CardKeyState {
-    const s = this.ensure(n);
+  async retire(n: string, opts: { reason: string; operator: string }): Promise<CardKeyState> {
+    const s = await this.ensure(n);
     const sn = Math.max(s.sn, s.pendingSn ?? 0) + 1;
     const mk = this.activeMk();
-    this.series.put({
+    await this.series.put({
       n,
       mkVersion: mk,
       sn,
@@ -86,13 +86,13 @@ export class CardKeyService {
     return this.state(n);
   }
 
-  prepareRotation(n: string, actor: CardKeyActor): CardKeyRotation {
+  async prepareRotation(n: string, actor: CardKeyActor): Promise<CardKeyRotation> {
     this.checkRole('rotation', n, actor, CARD_KEY_ROTATION_ROLES);
-    const s = this.ensure(n);
+    const s = await this.ensure(n);
     // A retried push re-sends the same K' (same pending SN), so the card and server stay in step.
     const nextSn = s.pendingSn ?? s.sn + 1;
     const nextMk = s.pendingMkVersion ?? this.activeMk();
-    if (s.pendingSn === null) this.series.put({ ...s, pendingSn: nextSn, pendingMkVersion: nextMk });
+    if (s.pendingSn === null) await this.series.put({ ...s, pendingSn: nextSn, pendingMkVersion: nextMk });
     const next = this.handle(n, nextSn, nextMk);
     this.audit('keystore.card_key.rotation_prepared', {
       n,
@@ -106,15 +106,15 @@ export class CardKeyService {
     return { next };
   }
 
-  confirmRotation(n: string, sn: number): CardKeyState {
-    const s = this.ensure(n);
+  async confirmRotation(n: string, sn: number): Promise<CardKeyState> {
+    const s = await this.ensure(n);
     if (s.pendingSn !== sn || s.pendingMkVersion === null) {
       throw new AppError(
         'CARD_KEY_ROTATION_NOT_PENDING',
         `No rotation to series ${sn} is pending for card ${n}. Prepare the rotation again.`,
       );
     }
-    this.series.put({
+    await this.series.put({
       n,
       mkVersion: s.pendingMkVersion,
       sn,
@@ -127,9 +127,9 @@ export class CardKeyService {
     return this.state(n);
   }
 
-  formatForMailer(n: string, opts: MailerKeyRequest): MailerKey {
+  async formatForMailer(n: string, opts: MailerKeyRequest): Promise<MailerKey> {
     this.checkRole('mailer', n, opts, MAILER_ROLES);
-    const s = this.ensure(n);
+    const s = await this.ensure(n);
     // A reprint prints K' of the pending series (prepared by prepareRotation), which the card takes
     // at its next presentation (docs/mailer.md); anything else prints the current K.
     const pending = opts.series === 'pending';
@@ -163,8 +163,8 @@ export class CardKeyService {
    * K's bytes for one plaintext put together inside the keystore (card-profile-keys.service.ts),
    * wiped after `use`. The same derivation as the mailer export; a retired handle is refused.
    */
-  withKeyBytes<T>(h: CardKeyHandle, use: (k: Buffer) => T): T {
-    this.ref(h);
+  async withKeyBytes<T>(h: CardKeyHandle, use: (k: Buffer) => T): Promise<T> {
+    await this.ref(h);
     const bytes = this.backend.deriveBytes(this.mkRef(h.mkVersion), cardKeyKdfInput(h.n, h.sn));
     try {
       return use(bytes);
@@ -174,17 +174,17 @@ export class CardKeyService {
   }
 
   /** The check value of a card key as the keystore computes it (a handle's own `kcv` is the caller's copy). */
-  kcv(h: CardKeyHandle): string {
-    return aesKcv(this.backend, this.ref(h));
+  async kcv(h: CardKeyHandle): Promise<string> {
+    return aesKcv(this.backend, await this.ref(h));
   }
 
   /**
    * Backend reference for a card handle, re-checked against the series store (a retired SN is
    * refused). Anything that is not a card handle is refused too: callers may pass any object.
    */
-  ref(h: CardKeyHandle): KeyRef {
+  async ref(h: CardKeyHandle): Promise<KeyRef> {
     if (h === null || typeof h !== 'object' || h.kind !== 'card') throw wrongUse('a card key');
-    const s = this.ensure(h.n);
+    const s = await this.ensure(h.n);
     const valid =
       (h.sn === s.sn && h.mkVersion === s.mkVersion) || (h.sn === s.pendingSn && h.mkVersion === s.pendingMkVersion);
     if (!valid) throw retired(h.n, h.sn);
@@ -245,9 +245,9 @@ export class CardKeyService {
     );
   }
 
-  private ensure(n: string): CardSeries {
+  private async ensure(n: string): Promise<CardSeries> {
     assertCardN(n);
-    const found = this.series.get(n);
+    const found = await this.series.get(n);
     if (found) return found;
     const s: CardSeries = {
       n,
@@ -257,7 +257,7 @@ export class CardKeyService {
       pendingMkVersion: null,
       retiredCount: 0,
     };
-    this.series.put(s);
+    await this.series.put(s);
     return s;
   }
 

@@ -197,11 +197,11 @@ export class CardProfileKeyService {
     return { kind: 'transport', id, kcv: aesKcv(this.backend, ref) };
   }
 
-  openSession(
+  async openSession(
     base: CardKeyHandle | TransportKeyHandle,
     hostChallenge: Uint8Array,
     cardChallenge: Uint8Array,
-  ): SecureSessionHandle {
+  ): Promise<SecureSessionHandle> {
     if (
       !(hostChallenge instanceof Uint8Array) ||
       !(cardChallenge instanceof Uint8Array) ||
@@ -219,7 +219,7 @@ export class CardProfileKeyService {
       parent = this.take(base, 'transport').ref;
       sessionBase = { kind: 'transport' };
     } else {
-      parent = this.cards.ref(base);
+      parent = await this.cards.ref(base);
       sessionBase = { kind: 'card', card: { ...base } };
     }
     const ctx = Buffer.concat([hostChallenge, cardChallenge]);
@@ -235,22 +235,22 @@ export class CardProfileKeyService {
     return { kind: 'sm-session', id: this.hold(held), base: sessionBase.kind };
   }
 
-  verifyCardCryptogram(session: SecureSessionHandle, cryptogram: Uint8Array): boolean {
-    const s = this.session(session);
+  async verifyCardCryptogram(session: SecureSessionHandle, cryptogram: Uint8Array): Promise<boolean> {
+    const s = await this.session(session);
     return this.macMatches(s.mac, Buffer.concat([Buffer.from([0x01]), s.ctx]), cryptogram);
   }
 
   /** Profile 6.3: E = AES-CBC(S-ENC, ICV, pad(plaintext)), T = CMAC(S-MAC, counter || header || E). */
-  wrapCommand(
+  async wrapCommand(
     session: SecureSessionHandle,
     counter: number,
     header: SmCommandHeader,
     parts: readonly SmCommandPart[],
-  ): Buffer {
-    const s = this.session(session);
+  ): Promise<Buffer> {
+    const s = await this.session(session);
     checkCounter(counter);
     const h = checkHeader(header);
-    const keys = this.keyParts(s.base, h, parts);
+    const keys = await this.keyParts(s.base, h, parts);
     const length = parts.reduce(
       (n, p) => n + (p instanceof Uint8Array ? p.length : 'keyOf' in p ? KEY_LENGTH : KCV_LENGTH),
       0,
@@ -262,8 +262,8 @@ export class CardProfileKeyService {
         let offset = 0;
         for (const p of parts) {
           if (p instanceof Uint8Array) plain.set(p, offset);
-          else if ('keyOf' in p) this.cards.withKeyBytes(p.keyOf, (k) => k.copy(plain, offset));
-          else Buffer.from(this.cards.kcv(p.kcvOf), 'hex').copy(plain, offset, 0, KCV_LENGTH); // the keystore's KCV, not the handle's
+          else if ('keyOf' in p) await this.cards.withKeyBytes(p.keyOf, (k) => k.copy(plain, offset));
+          else Buffer.from(await this.cards.kcv(p.kcvOf), 'hex').copy(plain, offset, 0, KCV_LENGTH); // the keystore's KCV, not the handle's
           offset += p instanceof Uint8Array ? p.length : 'keyOf' in p ? KEY_LENGTH : KCV_LENGTH;
         }
         plain[length] = 0x80; // ISO 9797-1 method 2
@@ -280,14 +280,19 @@ export class CardProfileKeyService {
       this.audit(h.ins === INS.PERSONALISE ? 'keystore.card_key.personalised' : 'keystore.card_key.rotation_sent', {
         n: k.n,
         sn: k.sn,
-        kcv: this.cards.kcv(k),
+        kcv: await this.cards.kcv(k),
       });
     }
     return Buffer.concat([e, t]);
   }
 
-  unwrapResponse(session: SecureSessionHandle, counter: number, data: Uint8Array, sw: number): Buffer | undefined {
-    const s = this.session(session);
+  async unwrapResponse(
+    session: SecureSessionHandle,
+    counter: number,
+    data: Uint8Array,
+    sw: number,
+  ): Promise<Buffer | undefined> {
+    const s = await this.session(session);
     checkCounter(counter);
     if (!(data instanceof Uint8Array) || data.length < MAC_LENGTH || (data.length - MAC_LENGTH) % 16 !== 0)
       return undefined;
@@ -301,11 +306,11 @@ export class CardProfileKeyService {
     return unpadM2(this.backend.aesCbc(s.enc, 'decrypt', this.icv(s.enc, counter, true), e));
   }
 
-  sealForCardKey(card: CardKeyHandle, r: ListSealInput): SealedListEnvelope {
+  async sealForCardKey(card: CardKeyHandle, r: ListSealInput): Promise<SealedListEnvelope> {
     checkSealInput(r);
     if (r.keyVersion === TRANSPORT_KEY_VERSION)
       throw new AppError('KEY_INVALID', 'Lists cannot be sealed under a transport key. Personalise the card first.');
-    const k = this.cards.ref(card);
+    const k = await this.cards.ref(card);
     const ctx = seqContext(r);
     const enc = this.backend.deriveAes(k, cardProfileKdfInput('OTAC list ENC', ctx), INSIDE);
     const mac = this.backend.deriveAes(k, cardProfileKdfInput('OTAC list MAC', ctx), INSIDE);
@@ -368,10 +373,19 @@ export class CardProfileKeyService {
     return this.macMatches(this.take(receiptKey, 'receipt').ref, message, mac);
   }
 
-  verifyChallengeResponse(card: CardKeyHandle, cardId: Uint8Array, message: Uint8Array, response: Uint8Array): boolean {
+  async verifyChallengeResponse(
+    card: CardKeyHandle,
+    cardId: Uint8Array,
+    message: Uint8Array,
+    response: Uint8Array,
+  ): Promise<boolean> {
     if (!(cardId instanceof Uint8Array) || cardId.length !== CARD_ID_LENGTH)
       throw new AppError('CARD_ID_INVALID', 'A card id is 8 bytes. Read the card again.');
-    const ck = this.backend.deriveAes(this.cards.ref(card), cardProfileKdfInput('OTAC challenge', cardId), INSIDE);
+    const ck = this.backend.deriveAes(
+      await this.cards.ref(card),
+      cardProfileKdfInput('OTAC challenge', cardId),
+      INSIDE,
+    );
     try {
       return this.macMatches(ck, message, response);
     } finally {
@@ -399,7 +413,11 @@ export class CardProfileKeyService {
    *   pending key of N and P1 its series number.
    * Every other command, and every other combination, carries clear bytes only.
    */
-  private keyParts(base: SessionBase, h: SmCommandHeader, parts: readonly SmCommandPart[]): CardKeyHandle[] {
+  private async keyParts(
+    base: SessionBase,
+    h: SmCommandHeader,
+    parts: readonly SmCommandPart[],
+  ): Promise<CardKeyHandle[]> {
     if (!isList(parts)) throw new AppError('CRYPTO_BAD_INPUT', 'The command plaintext must be a list of parts.');
     const keyed = parts.filter((p) => !(p instanceof Uint8Array));
     for (const p of keyed) {
@@ -419,9 +437,9 @@ export class CardProfileKeyService {
     if (h.ins === INS.PERSONALISE && base.kind === 'transport') {
       const [p] = keyed;
       if (keyed.length !== 1 || !p || !('keyOf' in p)) throw refuse();
-      const state = this.cards.state(p.keyOf.n);
+      const state = await this.cards.state(p.keyOf.n);
       if (p.keyOf.sn !== state.sn || p.keyOf.mkVersion !== state.mkVersion) throw refuse();
-      this.cards.ref(p.keyOf);
+      await this.cards.ref(p.keyOf);
       return [p.keyOf];
     }
     if (h.ins === INS.ROTATE_KEY && base.kind === 'card') {
@@ -438,7 +456,7 @@ export class CardProfileKeyService {
         throw refuse();
       const next = a.keyOf;
       const current = base.card;
-      const state = this.cards.state(current.n);
+      const state = await this.cards.state(current.n);
       const sameKey = (x: CardKeyHandle, y: CardKeyHandle) =>
         x.n === y.n && x.sn === y.sn && x.mkVersion === y.mkVersion;
       if (
@@ -450,8 +468,8 @@ export class CardProfileKeyService {
         h.p1 !== (next.sn & 0xff)
       )
         throw refuse();
-      this.cards.ref(current); // still current: a retired session base is refused
-      this.cards.ref(next);
+      await this.cards.ref(current); // still current: a retired session base is refused
+      await this.cards.ref(next);
       return [next];
     }
     throw refuse();
@@ -477,9 +495,9 @@ export class CardProfileKeyService {
   }
 
   /** A session under a card key lives only as long as that key: a retired K closes its sessions. */
-  private session(handle: SecureSessionHandle): Extract<Held, { use: 'sm-session' }> {
+  private async session(handle: SecureSessionHandle): Promise<Extract<Held, { use: 'sm-session' }>> {
     const s = this.take(handle, 'sm-session');
-    if (s.base.kind === 'card') this.cards.ref(s.base.card);
+    if (s.base.kind === 'card') await this.cards.ref(s.base.card);
     return s;
   }
 

@@ -52,9 +52,9 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
     deps.events?.emit('data:changed', { domains: ['keys'] });
     return value;
   };
-  const knownCard = (n: string): string => {
+  const knownCard = async (n: string): Promise<string> => {
     keystore.current(); // locked is the more useful answer than unknown
-    if (!deps.cardSeries.get(n)) {
+    if (!(await deps.cardSeries.get(n))) {
       throw new AppError(
         'CARD_KEY_UNKNOWN',
         `No card key has been issued for ${n}. Check the identification code on the card.`,
@@ -232,11 +232,11 @@ export function keysHandlers(deps: KeysHandlerDeps): HandlersFor<typeof keysChan
       ),
     'keys:issuerCertificate': async () => ({ pem: await keystore.current().issuerCertificatePem() }),
 
-    'keys:cardKeyState': async (input) => keystore.current().cardKeyState(knownCard(input.n)),
+    'keys:cardKeyState': async (input) => keystore.current().cardKeyState(await knownCard(input.n)),
     'keys:retireCardKey': async (input, ctx) =>
       changed(
-        await keystore.run(actorOf(ctx.session), (ks) =>
-          ks.retireCardKey(knownCard(input.n), { reason: input.reason, operator: ctx.session.username }),
+        await keystore.run(actorOf(ctx.session), async (ks) =>
+          ks.retireCardKey(await knownCard(input.n), { reason: input.reason, operator: ctx.session.username }),
         ),
       ),
 

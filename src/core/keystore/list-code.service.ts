@@ -54,9 +54,9 @@ export class ListCodeService {
     private readonly audit: AuditSink,
   ) {}
 
-  issue(target: CodeListTarget, request: CodeListRequest): IssuedCodeList {
+  async issue(target: CodeListTarget, request: CodeListRequest): Promise<IssuedCodeList> {
     const spec = specOf(request);
-    const sealedFor = this.sealedFor(target);
+    const sealedFor = await this.sealedFor(target);
     const mk = this.registry.active('master');
     if (!mk) throw noMasterKey();
     const credential = this.issuer.cardCredential(); // before the secret exists: refuses without S
@@ -74,7 +74,7 @@ export class ListCodeService {
       const request = { cardId: spec.cardId, listSeq: spec.listSeq, signedList };
       const sealed =
         target.mode === 'card-key'
-          ? this.profile.sealForCardKey(target.card, { ...request, keyVersion: target.card.sn })
+          ? await this.profile.sealForCardKey(target.card, { ...request, keyVersion: target.card.sn })
           : this.profile.sealForPublicKey(target.cardPublicKeySpkiDer, { ...request, keyVersion: 0 });
       const bodyHash = sha256(body);
       this.audit('keystore.list.issued', {
@@ -152,13 +152,13 @@ export class ListCodeService {
    * CMAC(CK, '01' || card id || index || challenge || code `index` of the list), CK derived from the
    * card key inside the keystore. The code is made here and wiped; the caller learns match or not.
    */
-  checkChallengeAnswer(
+  async checkChallengeAnswer(
     card: CardKeyHandle,
     list: CodeListRef,
     index: number,
     challenge: Uint8Array,
     mac: Uint8Array,
-  ): boolean {
+  ): Promise<boolean> {
     if (!(challenge instanceof Uint8Array) || challenge.length < 1 || challenge.length > 64) return false;
     if (!(mac instanceof Uint8Array)) return false;
     const expected = this.expectedCode(list, index);
@@ -170,7 +170,8 @@ export class ListCodeService {
       expected.toString('latin1'),
     );
     try {
-      return this.profile.verifyChallengeResponse(card, list.cardId, message, mac);
+      // awaited here, so the code is wiped only after the keystore has compared it
+      return await this.profile.verifyChallengeResponse(card, list.cardId, message, mac);
     } finally {
       expected.fill(0);
       message.fill(0);
@@ -215,9 +216,9 @@ export class ListCodeService {
   }
 
   /** The one key a list may be sealed for, as a name: `card:<N>` or `rsa:<SHA-256 of the SPKI>`. */
-  private sealedFor(target: CodeListTarget): string {
+  private async sealedFor(target: CodeListTarget): Promise<string> {
     if (target?.mode === 'card-key') {
-      this.cards.ref(target.card); // a forged or retired handle is refused here
+      await this.cards.ref(target.card); // a forged or retired handle is refused here
       return `card:${target.card.n}`;
     }
     if (target?.mode === 'public-key') {

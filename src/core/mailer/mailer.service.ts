@@ -150,7 +150,7 @@ export class MailerService {
         `Card ${card.n} has no mailer yet: print its first mailer instead; nothing was changed.`,
       );
     }
-    const series = this.series(card);
+    const series = await this.series(card);
     if (series.pendingSn !== null && earlier.some((p) => p.keySn === series.pendingSn)) {
       throw new AppError(
         'MAILER_REPRINT_WAITING_FOR_CARD',
@@ -275,7 +275,7 @@ export class MailerService {
     how: { kind: MailerPrintKind; reason: string | null; batch: string | null },
   ): Promise<MailerPrinted | PrintFailure> {
     const { prints, renderer, printer } = this.deps;
-    const series = this.series(card);
+    const series = await this.series(card);
     const keySn = how.kind === 'reprint' ? series.pendingSn : series.sn;
     if (keySn === null) throw new Error('reprint without a pending series');
     const reserved = await prints.reserve({
@@ -401,7 +401,7 @@ export class MailerService {
     const live = (await this.deps.prints.byCard(card.id)).some((p) => p.result !== 'failed');
     if (live) throw alreadyPrinted(card);
     // A key printed now would be replaced when the card takes the pending series: print after that.
-    if (this.series(card).pendingSn !== null) {
+    if ((await this.series(card)).pendingSn !== null) {
       throw new AppError(
         'MAILER_KEY_CHANGING',
         `Card ${card.n} is about to take a new key. Present the card at a desk first, then print its mailer; nothing was printed.`,
@@ -410,9 +410,9 @@ export class MailerService {
     return card;
   }
 
-  private series(card: CardRecord) {
+  private async series(card: CardRecord) {
     this.deps.keystore.current(); // locked is the more useful answer
-    const s = this.deps.cardSeries.get(card.n);
+    const s = await this.deps.cardSeries.get(card.n);
     if (!s) {
       throw new AppError(
         'MAILER_NO_CARD_KEY',

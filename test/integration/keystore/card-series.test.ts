@@ -18,24 +18,24 @@ describe('card key series store (migration 0003)', () => {
     expect(cols).toEqual(['n', 'mk_version', 'sn', 'pending_sn', 'pending_mk_version', 'retired_count', 'updated_at']);
   });
 
-  it('stores, reads and moves a card forward, but never back to a retired SN', () => {
+  it('stores, reads and moves a card forward, but never back to a retired SN', async () => {
     const store = new SqliteCardSeriesStore(fx.db);
     const base = { n: 'N-1', mkVersion: 1, sn: 1, pendingSn: null, pendingMkVersion: null, retiredCount: 0 };
-    store.put(base);
-    store.put({ ...base, sn: 3, retiredCount: 2 });
-    expect(store.get('N-1')).toEqual({ ...base, sn: 3, retiredCount: 2 });
-    expect(() => store.put(base)).toThrow(/retired/);
-    expect(store.get('N-1')?.sn).toBe(3);
-    expect(store.get('N-2')).toBeUndefined();
+    await store.put(base);
+    await store.put({ ...base, sn: 3, retiredCount: 2 });
+    expect(await store.get('N-1')).toEqual({ ...base, sn: 3, retiredCount: 2 });
+    await expect(store.put(base)).rejects.toThrow(/retired/);
+    expect((await store.get('N-1'))?.sn).toBe(3);
+    expect(await store.get('N-2')).toBeUndefined();
   });
 
-  it('rejects inconsistent pending rotations at the SQL level', () => {
+  it('rejects inconsistent pending rotations at the SQL level', async () => {
     const store = new SqliteCardSeriesStore(fx.db);
-    expect(() =>
+    await expect(
       store.put({ n: 'N-3', mkVersion: 1, sn: 2, pendingSn: 2, pendingMkVersion: 1, retiredCount: 0 }),
-    ).toThrow(/CHECK/);
-    expect(() =>
+    ).rejects.toThrow(/CHECK/);
+    await expect(
       store.put({ n: 'N-4', mkVersion: 1, sn: 1, pendingSn: 2, pendingMkVersion: null, retiredCount: 0 }),
-    ).toThrow(/CHECK/);
+    ).rejects.toThrow(/CHECK/);
   });
 });
