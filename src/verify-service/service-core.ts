@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../core/log';
 import { DbPolicySource } from '../core/policy/policy.service';
 import { SqliteFailureCounterRepository } from '../core/verification/failure.repository';
 import { ClientCertificateService } from '../core/verification/client-certificate.service';
+import { SqliteClientCertificateRepository } from '../core/verification/client-certificate.repository';
 import { VerificationService } from '../core/verification/verification.service';
 import { SqliteVerificationEventsRepository } from '../core/verification/verification-events.repository';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
@@ -144,7 +145,7 @@ export function openVerificationCore(opts: {
       audit,
       now,
     );
-    const certificates = new ClientCertificateService(db, keystore, audit, now);
+    const certificates = new ClientCertificateService(new SqliteClientCertificateRepository(db), keystore, audit, now);
     return {
       db,
       log,

@@ -6,6 +6,7 @@ import { AppError } from '../core/errors';
 import { keystoreLocationFromEnv } from '../core/keystore/keystore-holder.service';
 import { createLogger } from '../core/log';
 import { ClientCertificateService } from '../core/verification/client-certificate.service';
+import { SqliteClientCertificateRepository } from '../core/verification/client-certificate.repository';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
 import { VerifyClientService } from '../core/verification/verify-client.service';
 import { buildVerifyApp } from './app';
@@ -153,7 +154,7 @@ async function serveOnTwoThreads(common: Common, opts: CoreThreadOptions): Promi
   });
   // Only byFingerprint is used here; issuing certificates is the desk's (it needs the keystore).
   const certificates = new ClientCertificateService(
-    db,
+    new SqliteClientCertificateRepository(db),
     {
       run: () => {
         throw keystoreElsewhere();

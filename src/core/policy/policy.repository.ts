@@ -12,13 +12,16 @@ export interface PolicyVersion {
   readonly approvedBy: string | null;
 }
 
-interface PolicyRow {
+export interface PolicyRow {
   version: number;
   policies: string;
   changed_at: string;
   changed_by: string;
   approved_by: string | null;
 }
+
+/** The policies in force: the newest version (both engines). */
+export const LATEST_POLICY_SQL = 'SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1';
 
 /**
  * SQL for policy_versions. Reads hit the database every time (one indexed row) so a change saved
@@ -33,7 +36,7 @@ export class PolicyRepository {
   private latestStatement: Statement | undefined;
 
   latest(): PolicyVersion {
-    this.latestStatement ??= this.db.prepare('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1');
+    this.latestStatement ??= this.db.prepare(LATEST_POLICY_SQL);
     const row = this.latestStatement.get() as PolicyRow | undefined;
     if (!row) return DEFAULTS_VERSION;
     if (this.cached?.version !== row.version) this.cached = toVersion(row);
@@ -67,7 +70,7 @@ export class PolicyRepository {
   }
 }
 
-const DEFAULTS_VERSION: PolicyVersion = {
+export const DEFAULTS_VERSION: PolicyVersion = {
   version: 0,
   policies: DEFAULT_POLICIES,
   changedAt: null,
@@ -78,7 +81,7 @@ const DEFAULTS_VERSION: PolicyVersion = {
 // A stored version predates fields or dual-control actions added later: those take their defaults.
 // An action made mandatory since (keys.backup, operator.privileged) is required whatever the stored
 // version said, so a desk that had switched it off keeps loading its policy and gets the stricter rule.
-function toVersion(row: PolicyRow): PolicyVersion {
+export function toVersion(row: PolicyRow): PolicyVersion {
   const stored = JSON.parse(row.policies) as Partial<Policies>;
   const dualControl = { ...DEFAULT_POLICIES.dualControl, ...stored.dualControl };
   for (const action of MANDATORY_DUAL_CONTROL) dualControl[action] = { ...dualControl[action], required: true };

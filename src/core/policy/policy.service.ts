@@ -15,6 +15,12 @@ export { DEFAULT_POLICIES, parsePolicies, type Policies } from './policy-values'
 
 export interface PolicySource {
   current(): Policies;
+  /**
+   * Where the policies live in another process's database (PostgreSQL, policy-source.pg.ts): re-read
+   * them before a decision, so a version saved at any desk applies at the next request. SQLite
+   * sources read at each `current()` and need none.
+   */
+  refresh?(): Promise<void>;
 }
 
 export class StaticPolicySource implements PolicySource {

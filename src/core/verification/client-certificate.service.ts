@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditService } from '../audit/audit.service';
 import { readCertificateRequest } from '../crypto/csr';
-import type { Database } from '../db/database';
 import { AppError } from '../errors';
 import type { KeystoreActor, KeystoreHolder } from '../keystore/keystore-holder.service';
+import type { CertificateClientRow, ClientCertificateRepository } from './client-certificate.repository';
 import { VERIFY_SCOPES, type VerifyScope } from './verify-client.repository';
 import type { VerifyClient } from './verify-client.service';
 
@@ -24,18 +24,7 @@ export interface VerifyClientCredential {
   readonly certNotAfter: string | null;
 }
 
-interface CertRow {
-  key_id: string;
-  name: string;
-  scopes: string;
-  created_at: string;
-  created_by: string;
-  revoked_at: string | null;
-  credential: 'api_key' | 'certificate';
-  cert_serial: string | null;
-  cert_fingerprint: string | null;
-  cert_not_after: string | null;
-}
+type CertRow = CertificateClientRow;
 
 const isScope = (s: string): s is VerifyScope => (VERIFY_SCOPES as readonly string[]).includes(s);
 
@@ -49,20 +38,12 @@ const clientOf = (r: CertRow): VerifyClient => ({
 });
 
 export class ClientCertificateService {
-  private readonly byFp;
-
   constructor(
-    private readonly db: Database,
+    private readonly repo: ClientCertificateRepository,
     private readonly keystore: Pick<KeystoreHolder, 'run'>,
     private readonly audit: AuditService,
     private readonly now: () => Date = () => new Date(),
-  ) {
-    this.byFp = db.prepare<[string], CertRow>(
-      `SELECT key_id, name, scopes, created_at, created_by, revoked_at, credential, cert_serial, cert_fingerprint,
-              cert_not_after
-         FROM verify_clients WHERE cert_fingerprint = ? AND credential = 'certificate'`,
-    );
-  }
+  ) {}
 
   /**
    * A new certificate client: the request's signature is checked (the client holds the private
@@ -95,24 +76,17 @@ export class ClientCertificateService {
     const keyId = randomBytes(8).toString('hex');
     // Nobody ever sees this secret: a certificate client has no API key (the column is NOT NULL).
     const unusable = createHash('sha256').update(randomBytes(32)).digest('hex');
-    const row = this.db
-      .prepare<unknown[], CertRow>(
-        `INSERT INTO verify_clients (key_id, key_hash, name, scopes, created_at, created_by, credential,
-                                     cert_fingerprint, cert_serial, cert_not_after)
-         VALUES (?, ?, ?, ?, ?, ?, 'certificate', ?, ?, ?) RETURNING *`,
-      )
-      .get(
-        keyId,
-        unusable,
-        name,
-        scopes.join(' '),
-        this.now().toISOString(),
-        opts.actor.operator,
-        cert.fingerprint256,
-        cert.serial,
-        cert.notAfter,
-      );
-    if (!row) throw new Error('INSERT … RETURNING returned no row');
+    const row = await this.repo.insert({
+      keyId,
+      keyHash: unusable,
+      name,
+      scopes,
+      createdAt: this.now().toISOString(),
+      createdBy: opts.actor.operator,
+      fingerprint: cert.fingerprint256,
+      serial: cert.serial,
+      notAfter: cert.notAfter,
+    });
     this.audit.append({
       operatorId: opts.actor.operatorId,
       operator: opts.actor.operator,
@@ -143,7 +117,7 @@ export class ClientCertificateService {
    * chain and the dates already; the record's end date is checked again on our clock.
    */
   async byFingerprint(fingerprint256: string): Promise<VerifyClient | null> {
-    const row = this.byFp.get(fingerprint256.toUpperCase());
+    const row = await this.repo.byFingerprint(fingerprint256.toUpperCase());
     if (!row || row.revoked_at !== null) return null;
     if (row.cert_not_after !== null && row.cert_not_after <= this.now().toISOString()) return null;
     return clientOf(row);
@@ -151,15 +125,12 @@ export class ClientCertificateService {
 
   /** How each client authenticates (the desk's list shows it). */
   async credentials(): Promise<VerifyClientCredential[]> {
-    return this.db
-      .prepare<[], CertRow>('SELECT * FROM verify_clients ORDER BY id')
-      .all()
-      .map((r) => ({
-        keyId: r.key_id,
-        credential: r.credential,
-        certSerial: r.cert_serial,
-        certFingerprint: r.cert_fingerprint,
-        certNotAfter: r.cert_not_after,
-      }));
+    return (await this.repo.all()).map((r) => ({
+      keyId: r.key_id,
+      credential: r.credential,
+      certSerial: r.cert_serial,
+      certFingerprint: r.cert_fingerprint,
+      certNotAfter: r.cert_not_after,
+    }));
   }
 }

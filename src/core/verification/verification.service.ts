@@ -173,6 +173,8 @@ export class VerificationService {
   ): Promise<VerifyResult> {
     if (index !== undefined && (!Number.isInteger(index) || index < 1 || index > 0xffff))
       throw new AppError('VERIFY_BAD_INPUT', 'The code index is a whole number from 1. Check the request.');
+    // Policies are read at use: on PostgreSQL a version saved at another desk is fetched here.
+    if (this.policies.refresh) await this.policies.refresh();
     return this.commitScope(() => this.decideNow(n, index, proof, source));
   }
 

@@ -1,3 +1,4 @@
+import { SqliteClientCertificateRepository } from './client-certificate.repository';
 import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import type { ListService } from '../lists/list.service';
@@ -20,7 +21,11 @@ export function verifyDeskModule(
   return {
     handlers: verifyDeskHandlers({
       clients,
-      certificates: new ClientCertificateService(core.db, core.keystore, core.audit),
+      certificates: new ClientCertificateService(
+        new SqliteClientCertificateRepository(core.db),
+        core.keystore,
+        core.audit,
+      ),
       verification: deps.verification,
       lists: deps.lists,
       cards: new SqliteCardRepository(core.db),

@@ -1,3 +1,4 @@
+import { SqliteClientCertificateRepository } from '../../../src/core/verification/client-certificate.repository';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -98,7 +99,11 @@ describe('mutual TLS with client certificates from the bank CA', () => {
 
   beforeAll(async () => {
     desk = await deskWithKeystore();
-    issuer = new ClientCertificateService(desk.ws.db, desk.ws.keystore, new AuditService(desk.ws.db));
+    issuer = new ClientCertificateService(
+      new SqliteClientCertificateRepository(desk.ws.db),
+      desk.ws.keystore,
+      new AuditService(desk.ws.db),
+    );
     openssl(
       'req',
       '-x509',

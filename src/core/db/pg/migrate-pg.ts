@@ -22,6 +22,57 @@ export async function migratePg(db: PgDatabase, migrations: readonly Migration[]
       throw new Error(`migration ${m.version} (${m.name}) has no PostgreSQL form in pg-migrations.ts`);
   }
   await claimDatabase(db);
+  const applied = await checkApplied(db, sorted);
+  const done = new Set(applied.map((r) => r.version));
+  for (const m of sorted) {
+    if (done.has(m.version)) continue;
+    try {
+      await db.transaction(async (tx) => {
+        await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          m.version,
+          m.name,
+          new Date().toISOString(),
+        ]);
+        await tx.query(pgMigrationSql[m.version] ?? '');
+      });
+    } catch (err) {
+      // Another process applied it first (its row committed while ours waited on the key).
+      if (sqlState(err) !== '23505') throw err;
+    }
+  }
+}
+
+/**
+ * For a process that uses the schema but must not make it (the verification service, issue 12):
+ * the same refusals as migratePg (foreign, newer, another build's), and a database that lacks a
+ * migration this build knows is refused too, with nothing changed. A desk or `migratePg` makes it.
+ */
+export async function assertPgSchemaCurrent(
+  db: PgDatabase,
+  migrations: readonly Migration[] = allMigrations,
+): Promise<void> {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  const mark = await readMark(db);
+  if (mark !== undefined && mark !== APP_MARK) throw foreign();
+  const applied = mark === undefined ? [] : await checkApplied(db, sorted);
+  const done = new Set(applied.map((r) => r.version));
+  const missing = sorted.filter((m) => !done.has(m.version));
+  if (missing.length > 0)
+    throw new AppError(
+      'DB_NOT_MIGRATED',
+      mark === undefined
+        ? 'The PostgreSQL database named by OTAC_DATABASE_URL has no issuer schema yet. Start a workstation on it ' +
+            '(it creates the schema), then start the verification service again; nothing was changed.'
+        : `The issuer database lacks migration ${missing[0]!.version} (${missing[0]!.name}) of this version. Start an ` +
+            'updated workstation on it first (it migrates the schema), then start the verification service again; nothing was changed.',
+    );
+}
+
+/** The applied migrations, after refusing a newer schema or another build's migration. */
+async function checkApplied(
+  db: PgDatabase,
+  sorted: readonly Migration[],
+): Promise<{ version: number; name: string }[]> {
   const applied = await db.query<{ version: number; name: string }>(
     'SELECT version, name FROM schema_migrations ORDER BY version',
   );
@@ -42,23 +93,7 @@ export async function migratePg(db: PgDatabase, migrations: readonly Migration[]
           'It belongs to another build; nothing was changed.',
       );
   }
-  const done = new Set(applied.map((r) => r.version));
-  for (const m of sorted) {
-    if (done.has(m.version)) continue;
-    try {
-      await db.transaction(async (tx) => {
-        await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
-          m.version,
-          m.name,
-          new Date().toISOString(),
-        ]);
-        await tx.query(pgMigrationSql[m.version] ?? '');
-      });
-    } catch (err) {
-      // Another process applied it first (its row committed while ours waited on the key).
-      if (sqlState(err) !== '23505') throw err;
-    }
-  }
+  return applied;
 }
 
 /**
