@@ -1,11 +1,13 @@
 import {
   SqliteCardRepository,
+  type CardRepository,
   type CardRecord,
   type CardState,
   type SealMode,
 } from '../../src/core/cards/card.repository';
 import {
   SqliteCustomerRepository,
+  type CustomerRepository,
   type CustomerRecord,
   type NewCustomer,
 } from '../../src/core/customers/customer.repository';
@@ -16,14 +18,21 @@ import type { Database } from '../../src/core/db/database';
 
 let serial = 0;
 
+/** The repositories the rows go through: a SQLite desk's database, or either engine's repositories. */
+export type RowStore = Database | { readonly customers: CustomerRepository; readonly cards: CardRepository };
+
+function reposOf(db: RowStore): { customers: CustomerRepository; cards: CardRepository } {
+  return 'prepare' in db ? { customers: new SqliteCustomerRepository(db), cards: new SqliteCardRepository(db) } : db;
+}
+
 /** A customer with a unique reference; any field can be given. */
 export async function customerRow(
-  db: Database,
+  db: RowStore,
   fields: Partial<NewCustomer> = {},
   by = { operator: 'clara', at: new Date().toISOString() },
 ): Promise<CustomerRecord> {
   const i = ++serial;
-  return new SqliteCustomerRepository(db).insert(
+  return reposOf(db).customers.insert(
     {
       customerRef: `C-${process.pid}-${i}`,
       fullName: 'Ada Lovelace',
@@ -43,7 +52,7 @@ export async function customerRow(
  * active). Card id and N are unique unless given.
  */
 export async function cardRow(
-  db: Database,
+  db: RowStore,
   opts: {
     customerId?: number;
     customer?: Partial<NewCustomer>;
@@ -57,10 +66,10 @@ export async function cardRow(
   const at = opts.at ?? new Date().toISOString();
   const by = { operator: 'clara', at };
   const customer = opts.customerId
-    ? ((await new SqliteCustomerRepository(db).get(opts.customerId)) ?? (await customerRow(db, opts.customer, by)))
+    ? ((await reposOf(db).customers.get(opts.customerId)) ?? (await customerRow(db, opts.customer, by)))
     : await customerRow(db, opts.customer, by);
   const i = ++serial;
-  const cards = new SqliteCardRepository(db);
+  const { cards } = reposOf(db);
   const inserted = await cards.insert(
     {
       cardId:

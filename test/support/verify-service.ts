@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { CardRecord } from '../../src/core/cards/card.repository';
 import { KeystoreCardKeyPort } from '../../src/core/keystore/keystore-card-key-port';
 import type { ListRecord } from '../../src/core/lists/list.repository';
-import type { ListActor } from '../../src/core/lists/list.service';
+import type { ListActor, ListService } from '../../src/core/lists/list.service';
+import type { Keystore } from '../../src/core/keystore/keystore.types';
 import type { Workstation, WorkstationOptions } from '../../src/core/workstation';
 import { AuditService } from '../../src/core/audit/audit.service';
 import type { Database } from '../../src/core/db/database';
@@ -18,7 +19,7 @@ import {
   type VerificationCore,
 } from '../../src/verify-service/service-core';
 import { CHEAP_SCRYPT, prepareKeystore } from './activation-cards';
-import { cardRow } from './cards';
+import { cardRow, type RowStore } from './cards';
 import { freshWorkstation } from './fresh-workstation';
 import { codesFromPublicKeyEnvelope, rsaPublicKeyBytes } from './list-envelopes';
 import { KEYSTORE_PASSPHRASE } from './keys';
@@ -49,8 +50,16 @@ export async function deskWithKeystore(
   return { ws, dataDir, dispose };
 }
 
-/** An active card with an active list of the policy's length (100 codes of 6 digits by default). */
-export async function cardWithCodes(ws: Workstation): Promise<{ card: CardRecord; list: ListRecord; codes: string[] }> {
+/**
+ * An active card with an active list of the policy's length (100 codes of 6 digits by default), made
+ * through a desk's ListService and keystore — a workstation, or the same services composed on
+ * PostgreSQL (`db` then being that engine's repositories).
+ */
+export async function cardWithCodes(ws: {
+  readonly db: RowStore;
+  readonly lists: ListService;
+  readonly keystore: { current(): Keystore };
+}): Promise<{ card: CardRecord; list: ListRecord; codes: string[] }> {
   const { card } = await cardRow(ws.db, { sealMode: 'public-key' });
   const port = new KeystoreCardKeyPort(ws.keystore.current());
   const { list } = await ws.lists.queueNext(card.id, 'first', MANAGER);

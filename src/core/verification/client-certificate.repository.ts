@@ -66,12 +66,10 @@ export function certificateClientParams(c: NewCertificateClient): unknown[] {
 export class SqliteClientCertificateRepository implements ClientCertificateRepository {
   private readonly byFp;
   private readonly insertStatement;
-  private readonly allStatement;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     this.byFp = db.prepare<[string], CertificateClientRow>(clientCertificateSql.byFingerprint);
     this.insertStatement = db.prepare<unknown[], CertificateClientRow>(clientCertificateSql.insert);
-    this.allStatement = db.prepare<[], CertificateClientRow>(clientCertificateSql.all);
   }
 
   async insert(c: NewCertificateClient): Promise<CertificateClientRow> {
@@ -85,6 +83,7 @@ export class SqliteClientCertificateRepository implements ClientCertificateRepos
   }
 
   async all(): Promise<CertificateClientRow[]> {
-    return this.allStatement.all();
+    // Prepared here, not with the others: the desk's list reads every row, the verify path never does.
+    return this.db.prepare<[], CertificateClientRow>(clientCertificateSql.all).all();
   }
 }
