@@ -54,6 +54,7 @@ export async function assertPgSchemaCurrent(
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   const mark = await readMark(db);
   if (mark !== undefined && mark !== APP_MARK) throw foreign();
+  if (mark === undefined && (await userTableCount(db)) > 0) throw foreign();
   const applied = mark === undefined ? [] : await checkApplied(db, sorted);
   const done = new Set(applied.map((r) => r.version));
   const missing = sorted.filter((m) => !done.has(m.version));
