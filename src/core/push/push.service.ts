@@ -137,6 +137,12 @@ export class PushService {
       list = (await this.deps.lists.queueNext(record.id, list.trigger, actor)).list;
     }
     const onItsWay = list;
+    if (committedEarlier && onItsWay.state === 'receipt_verified') {
+      // Killed after the receipt was verified and recorded, before the changeover: the card holds
+      // this list and its receipt checked, so what is left is the changeover itself. Sealing again
+      // would be refused (the list is past sealing) and is not needed.
+      return this.finish(record, onItsWay, true, actor, onStep, lowCodesQueued);
+    }
     return this.deps.keystore.run(actor, async (ks) => {
       const port = new KeystoreCardKeyPort(ks);
       // Nothing is sealed under the series a reprinted mailer replaced (docs/mailer.md).
