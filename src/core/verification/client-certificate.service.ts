@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import { readCertificateRequest } from '../crypto/csr';
 import type { Database } from '../db/database';
 import { AppError } from '../errors';
@@ -54,7 +54,7 @@ export class ClientCertificateService {
   constructor(
     private readonly db: Database,
     private readonly keystore: Pick<KeystoreHolder, 'run'>,
-    private readonly audit: AuditService,
+    private readonly audit: AuditTrail,
     private readonly now: () => Date = () => new Date(),
   ) {
     this.byFp = db.prepare<[string], CertRow>(
@@ -113,7 +113,7 @@ export class ClientCertificateService {
         cert.notAfter,
       );
     if (!row) throw new Error('INSERT … RETURNING returned no row');
-    this.audit.append({
+    await this.audit.append({
       operatorId: opts.actor.operatorId,
       operator: opts.actor.operator,
       role: opts.actor.role,
