@@ -24,6 +24,30 @@ export interface PgDatabaseOptions {
   readonly connectTimeoutMs?: number;
   /** PEM of the CA that signed the server's certificate: TLS with the server's name checked. */
   readonly tlsCa?: string;
+  /**
+   * TLS as pg-config.ts worked it out from OTAC_DATABASE_URL and OTAC_DATABASE_CA (wins over
+   * `tlsCa`); false: plain (loopback or a Unix socket only, which pg-config enforces).
+   */
+  readonly ssl?: PgTls | false;
+  /** Shown in pg_stat_activity, so a DBA can tell desks from verification instances. */
+  readonly applicationName?: string;
+}
+
+/** TLS to the server: `ca` null means encrypted but unchecked (loopback `sslmode=require` only). */
+export interface PgTls {
+  readonly ca: string | null;
+  /** verify-full: the certificate must name the host the URL names. */
+  readonly checkHostname: boolean;
+}
+
+function sslOptions(options: PgDatabaseOptions): pg.PoolConfig['ssl'] | undefined {
+  const tls = options.ssl;
+  if (tls === false) return false;
+  if (tls === undefined) return options.tlsCa ? { ca: options.tlsCa, rejectUnauthorized: true } : undefined;
+  if (tls.ca === null) return { rejectUnauthorized: false };
+  return tls.checkHostname
+    ? { ca: tls.ca, rejectUnauthorized: true }
+    : { ca: tls.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
 }
 
 /** READ COMMITTED suits one compare-and-set statement (PostgreSQL re-checks its WHERE on the row's
@@ -84,7 +108,8 @@ export class PgDatabase implements PgQueryable {
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       types: typeParsers,
-      ...(options.tlsCa ? { ssl: { ca: options.tlsCa, rejectUnauthorized: true } } : {}),
+      ...(sslOptions(options) !== undefined ? { ssl: sslOptions(options) } : {}),
+      ...(options.applicationName ? { application_name: options.applicationName } : {}),
     });
     // An idle connection the server dropped (restart, failover) surfaces here; the next query
     // opens a fresh one. Without a listener the process would crash.
@@ -162,6 +187,8 @@ function isConnectionError(err: unknown): boolean {
  */
 function translate(err: unknown): unknown {
   if (err instanceof AppError) return err;
+  const tls = tlsRefusal(err);
+  if (tls) return tls;
   if (isConnectionError(err) || /timeout exceeded when trying to connect|Connection terminated/i.test(String(err)))
     return new AppError(
       'DB_UNREACHABLE',
@@ -169,4 +196,39 @@ function translate(err: unknown): unknown {
         'or call the branch IT support; try again when it is back.',
     );
   return err;
+}
+
+/** Node's codes for a server certificate the configured CA did not sign, or that names another host. */
+const UNTRUSTED_CERTIFICATE =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_SIGNATURE_FAILURE|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/**
+ * TLS problems as refusals saying what to set (docs/storage.md "Branch network: TLS"). Messages
+ * name settings and the server's reason, never the URL (it may hold the password).
+ */
+function tlsRefusal(err: unknown): AppError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.test(code))
+    return new AppError(
+      'DB_TLS_UNTRUSTED',
+      `The issuer database server's certificate was refused (${code}): it is not signed by the CA in OTAC_DATABASE_CA, ` +
+        'has expired, or does not name the host in OTAC_DATABASE_URL. Nothing was saved. Set OTAC_DATABASE_CA to the CA ' +
+        "that signed the server's certificate and use the host name the certificate names; if the certificate changed, " +
+        'ask the database administrator.',
+    );
+  if (/server does not support SSL/i.test(message))
+    return new AppError(
+      'DB_TLS_UNAVAILABLE',
+      'The issuer database server does not accept TLS connections, and this workstation will not send the password and ' +
+        'customer data in clear. Nothing was saved. Ask the database administrator to enable ssl on the server.',
+    );
+  // 28000 from a hostssl-only pg_hba.conf: "no pg_hba.conf entry for host …, no encryption".
+  if (sqlState(err) === '28000' && /no encryption/i.test(message))
+    return new AppError(
+      'DB_TLS_REQUIRED',
+      'The issuer database server accepts only TLS connections: add sslmode=verify-full to OTAC_DATABASE_URL and set ' +
+        "OTAC_DATABASE_CA to the CA certificate that signed the server's certificate. Nothing was saved.",
+    );
+  return null;
 }
