@@ -13,11 +13,12 @@ import {
 // The PostgreSQL floor (issue 12 "Done when"): on a throwaway cluster (Debian's server, default
 // settings, fsync and synchronous_commit on), pgbench doing one durable single-row UPDATE per
 // transaction at 1 and 32 clients (prepared statements; at 32 also parsed per statement, as a Node
-// client sends them); then, on the same cluster in the same run, the same UPDATE from
-// Node through PgDatabase with 32 concurrent callers — as single statements (autocommit) and as
-// read-committed transactions (BEGIN/UPDATE/COMMIT, a repository method's shape) — each as a ratio
-// against pgbench at 32 clients. The verification service on PostgreSQL joins this bench later
-// (bench/support/pgbench.ts is written for that). OTAC_BENCH_PG_SECONDS sets each run's length.
+// client sends them); then, on the same cluster in the same run, the same UPDATE from Node through
+// PgDatabase with 32 concurrent callers — as single statements (autocommit) and as read-committed
+// transactions (BEGIN/UPDATE/COMMIT, a repository method's shape), each without and with
+// PgDatabase's named prepared statements — as ratios against pgbench at 32 clients. The
+// verification service on PostgreSQL joins this bench later (bench/support/pgbench.ts is written
+// for that). OTAC_BENCH_PG_SECONDS sets each run's length (default 10 s).
 
 type Report = (name: string, value: number, unit: string) => void;
 const SECONDS = Number(process.env['OTAC_BENCH_PG_SECONDS'] ?? 10);
@@ -48,6 +49,13 @@ export async function run(report: Report): Promise<void> {
     const transaction = await nodeUpdates(url, 32, SECONDS, 'transaction');
     line('pg.node_tx_update_c32', transaction);
     report('pg.node_tx_update_c32_vs_pgbench', transaction.tps / pg32.tps, '× pgbench c32');
+    // The same two with PgDatabase's named prepared statements (parsed once per connection).
+    const preparedStatement = await nodeUpdates(url, 32, SECONDS, 'statement', true);
+    line('pg.node_prepared_update_c32', preparedStatement);
+    report('pg.node_prepared_update_c32_vs_pgbench', preparedStatement.tps / pg32.tps, '× pgbench c32');
+    const preparedTransaction = await nodeUpdates(url, 32, SECONDS, 'transaction', true);
+    line('pg.node_prepared_tx_update_c32', preparedTransaction);
+    report('pg.node_prepared_tx_update_c32_vs_pgbench', preparedTransaction.tps / pg32.tps, '× pgbench c32');
   } finally {
     cluster.stop();
     rmSync(dir, { recursive: true, force: true });

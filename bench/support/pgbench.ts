@@ -93,14 +93,17 @@ export async function pgbenchUpdates(
  * awaiting its statement before the next (as `callers` clients would), over a pool of as many
  * connections. `mode` 'statement': `db.query` (autocommit, one round trip); 'transaction':
  * `db.transaction(…, 'read committed')` (BEGIN, UPDATE, COMMIT: what a repository method costs).
+ * `preparedStatements`: PgDatabase's option of that name (parsed once per connection, as pgbench's
+ * 'prepared').
  */
 export async function nodeUpdates(
   url: string,
   callers: number,
   seconds: number,
   mode: 'statement' | 'transaction' = 'statement',
+  preparedStatements = false,
 ): Promise<Rate> {
-  const db = new PgDatabase({ url, maxConnections: callers, applicationName: 'otac bench' });
+  const db = new PgDatabase({ url, maxConnections: callers, applicationName: 'otac bench', preparedStatements });
   try {
     const one = (id: number) =>
       mode === 'statement'
