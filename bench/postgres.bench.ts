@@ -34,6 +34,7 @@ export async function run(report: Report): Promise<void> {
     const line = (name: string, r: Rate) => {
       report(`${name}_tps`, r.tps, 'transactions/s');
       report(`${name}_latency`, r.latencyMs, 'ms mean');
+      if (r.clientCores !== undefined) report(`${name}_node_cpu`, r.clientCores, 'cores');
     };
     const pg1 = await pgbenchUpdates(url, 1, SECONDS, dir);
     line('pg.pgbench_update_c1', pg1);

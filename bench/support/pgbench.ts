@@ -25,6 +25,8 @@ export interface Rate {
   readonly latencyMs: number;
   readonly transactions: number;
   readonly clients: number;
+  /** CPU the Node process used meanwhile, in cores (Node runs only; pgbench's is not measured). */
+  readonly clientCores?: number;
 }
 
 /** Rows the UPDATEs spread over: enough that 32 clients rarely wait on the same row lock. */
@@ -114,6 +116,7 @@ export async function nodeUpdates(
     let transactions = 0;
     let latencyTotal = 0;
     const start = performance.now();
+    const cpu0 = process.cpuUsage();
     const end = start + seconds * 1000;
     await Promise.all(
       Array.from({ length: callers }, async () => {
@@ -126,7 +129,14 @@ export async function nodeUpdates(
       }),
     );
     const elapsed = (performance.now() - start) / 1000;
-    return { tps: transactions / elapsed, latencyMs: latencyTotal / transactions, transactions, clients: callers };
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      tps: transactions / elapsed,
+      latencyMs: latencyTotal / transactions,
+      transactions,
+      clients: callers,
+      clientCores: (cpu.user + cpu.system) / 1e6 / elapsed,
+    };
   } finally {
     await db.close();
   }
