@@ -39,6 +39,7 @@ const LOGIN: Record<GroupRole, string> = {
   otac_auditor: 'audit_01',
 };
 
+const OWNER_PASSWORD = 'owner-password-0123456789';
 let server: TestPostgres;
 let database: string;
 let owner: PgDatabase;
@@ -71,8 +72,11 @@ let cardN = '';
 
 beforeAll(async () => {
   server = await startPostgres({ passwords: true });
-  database = await server.createDatabase('roles');
-  owner = new PgDatabase({ url: server.url(database) });
+  // The owner as docs/storage.md sets it up: not a superuser, a login with CREATEROLE that owns the database.
+  await server.admin('postgres', `CREATE ROLE otac_owner LOGIN CREATEROLE PASSWORD '${OWNER_PASSWORD}'`);
+  database = `roles_${process.pid}`;
+  await server.admin('postgres', `CREATE DATABASE ${database} OWNER otac_owner`);
+  owner = new PgDatabase({ url: loginUrl('otac_owner', OWNER_PASSWORD) });
   await migratePg(owner);
   await applyRoles(owner);
   for (const role of GROUP_ROLES) {
@@ -164,11 +168,10 @@ describe('least-privilege roles: each does its own work', () => {
       rolcanlogin: boolean;
       rolsuper: boolean;
       rolcreaterole: boolean;
-    }>(
-      database,
-      `SELECT rolname, rolcanlogin, rolsuper, rolcreaterole FROM pg_roles WHERE rolname LIKE 'otac\\_%' OR rolname = ANY($1)`,
-      [Object.values(LOGIN)],
-    );
+    }>(database, 'SELECT rolname, rolcanlogin, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = ANY($1)', [
+      [...GROUP_ROLES, ...Object.values(LOGIN)],
+    ]);
+    expect(attrs).toHaveLength(6);
     for (const a of attrs) {
       expect(a.rolcanlogin).toBe(!a.rolname.startsWith('otac_'));
       expect(a.rolsuper || a.rolcreaterole).toBe(false);
