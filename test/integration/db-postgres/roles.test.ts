@@ -5,6 +5,7 @@ import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audi
 import { PgCardRepository } from '../../../src/core/cards/card.repository.pg';
 import { PgCustomerRepository } from '../../../src/core/customers/customer.repository.pg';
 import { migratePg } from '../../../src/core/db/pg/migrate-pg';
+import { pgSettingsFromEnv } from '../../../src/core/db/pg/pg-config';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
 import {
   APPEND_ONLY_TABLES,
@@ -437,6 +438,26 @@ describe('npm run db:roles', () => {
       await refused(verify.query('SELECT password_hash FROM operators'));
     } finally {
       await verify.close();
+    }
+  });
+});
+
+describe('a server without TLS', () => {
+  it('is refused when the settings ask for TLS: the password is not sent in clear', async () => {
+    const settings = pgSettingsFromEnv({
+      OTAC_DATABASE_URL: `postgres://${LOGIN.otac_verify}:${PASSWORD.otac_verify}@127.0.0.1:${server.port}/${database}?sslmode=require`,
+    });
+    const db = new PgDatabase(settings!);
+    try {
+      const err: unknown = await db.query('SELECT 1').then(
+        () => new Error('expected a refusal, but it connected'),
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: 'DB_TLS_UNAVAILABLE' });
+      expect((err as Error).message).toMatch(/enable ssl/);
+      expect((err as Error).message).not.toContain(PASSWORD.otac_verify);
+    } finally {
+      await db.close();
     }
   });
 });
