@@ -10,6 +10,7 @@ import { PgDatabase } from '../../../src/core/db/pg/pg-database';
 import {
   APPEND_ONLY_TABLES,
   GROUP_ROLES,
+  ROLE_GRANTS,
   applyRoles,
   createLoginRole,
   type GroupRole,
@@ -383,6 +384,18 @@ describe('least-privilege roles: attacks are refused with nothing changed', () =
           );
           expect({ role, table, privilege, has: row?.has }).toEqual({ role, table, privilege, has: false });
         }
+  });
+
+  it('every table of the schema has its grants decided: a new table fails here until roles.ts names it', async () => {
+    const tables = (
+      await server.admin<{ t: string }>(
+        database,
+        "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+      )
+    ).map((r) => r.t);
+    // The desk touches every table; the other groups get a subset, each name of which exists.
+    expect(Object.keys(ROLE_GRANTS.otac_workstation).sort()).toEqual(tables);
+    for (const role of GROUP_ROLES) for (const t of Object.keys(ROLE_GRANTS[role])) expect(tables).toContain(t);
   });
 
   it('running it again keeps the grants (an upgrade re-applies them) and PUBLIC has nothing', async () => {
