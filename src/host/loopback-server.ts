@@ -163,9 +163,9 @@ export async function startLoopbackServer(
 
   /** Writes the usage CSV batch by batch, waiting for the socket to drain: never the whole file in memory. */
   async function streamUsageCsv(sessionClient: string, url: URL, res: ServerResponse): Promise<void> {
-    let file: ReturnType<Workstation['usageCsv']['open']>;
+    let file: Awaited<ReturnType<Workstation['usageCsv']['open']>>;
     try {
-      file = ws.usageCsv.open(sessionClient, url.searchParams);
+      file = await ws.usageCsv.open(sessionClient, url.searchParams);
     } catch (err) {
       const status = isAppError(err) ? (err.code === 'VALIDATION' ? 400 : err.code === 'FORBIDDEN' ? 403 : 401) : 500;
       return send(res, status, 'text/plain; charset=utf-8', isAppError(err) ? err.message : 'Internal error');

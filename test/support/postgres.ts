@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +19,12 @@ import pg from 'pg';
 // The server refuses to run as root, so as root it runs as the `postgres` user the package made.
 
 export interface TestPostgres {
-  /** postgres:// URL of a database on this cluster (made by `createDatabase`). */
+  /** postgres:// URL of a database on this cluster (made by `createDatabase`), as the superuser. */
   url(database: string): string;
+  /** The loopback port the cluster listens on. */
+  readonly port: number;
+  /** The cluster's TLS files when started with `ssl: true`. */
+  readonly tls: TestPostgresTls | null;
   /** A fresh empty database; its name is returned. */
   createDatabase(prefix?: string): Promise<string>;
   /** Superuser SQL, for set-up and for looking behind the code's back in assertions. */
@@ -19,6 +32,23 @@ export interface TestPostgres {
   stop(): void;
 }
 
+export interface TestPostgresOptions {
+  /** `ssl=on` with a server certificate for 127.0.0.1 and localhost signed by a CA made for this cluster. */
+  readonly ssl?: boolean;
+  /** pg_hba.conf accepts TCP only over TLS (`hostssl`); the superuser's `admin` goes by the Unix socket. */
+  readonly hostsslOnly?: boolean;
+  /** Roles other than the superuser sign in with their password (scram-sha-256) instead of `trust`. */
+  readonly passwords?: boolean;
+}
+
+export interface TestPostgresTls {
+  /** PEM file of the CA that signed the server's certificate. */
+  readonly caPath: string;
+  /** PEM file of another CA, which signed nothing of this server's. */
+  readonly otherCaPath: string;
+}
+
+/** Debian's newest PostgreSQL server binaries (initdb, pg_ctl, pgbench, pg_dump, pg_restore). */
 export function postgresBinDir(): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root)
@@ -52,31 +82,105 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** A CA, a server certificate it signs (CN 127.0.0.1, SAN 127.0.0.1 and localhost), and an unrelated CA. */
+function makeCertificates(dir: string): { ca: string; otherCa: string; cert: string; key: string } {
+  const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe', cwd: dir });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const caExt = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'];
+  for (const name of ['ca', 'other-ca'])
+    openssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=OTAC test ${name}`,
+      ...caExt,
+    ]);
+  openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+  writeFileSync(
+    join(dir, 'server.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
+  );
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  ]);
+  const key = join(dir, 'server.key');
+  chmodSync(key, 0o600);
+  return { ca: join(dir, 'ca.pem'), otherCa: join(dir, 'other-ca.pem'), cert: join(dir, 'server.crt'), key };
+}
+
+export async function startPostgres(options: TestPostgresOptions = {}): Promise<TestPostgres> {
   const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'otac-pg-'));
-  if (asRoot) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-    chownSync(dir, uid, gid);
-  }
+  const owner = asRoot
+    ? {
+        uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+        gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+      }
+    : null;
+  if (owner) chownSync(dir, owner.uid, owner.gid);
   const data = join(dir, 'data');
   const port = await freePort();
   run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  run(join(bin, 'pg_ctl'), [
-    '-D',
-    data,
-    '-l',
-    join(dir, 'log'),
-    '-w',
-    '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`,
-    'start',
-  ]);
+  const settings = [`-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`];
+  let tls: TestPostgresTls | null = null;
+  if (options.ssl) {
+    const files = makeCertificates(dir);
+    if (owner) chownSync(files.key, owner.uid, owner.gid);
+    settings.push(`-c ssl=on -c ssl_cert_file=${files.cert} -c ssl_key_file=${files.key}`);
+    tls = { caPath: files.ca, otherCaPath: files.otherCa };
+  }
+  if (options.hostsslOnly || options.passwords) {
+    const host = options.hostsslOnly ? 'hostssl' : 'host';
+    const others = options.passwords ? 'scram-sha-256' : 'trust';
+    const hba = join(dir, 'pg_hba.conf');
+    writeFileSync(
+      hba,
+      [
+        'local all all trust',
+        `${host} all postgres 127.0.0.1/32 trust`,
+        `${host} all all 127.0.0.1/32 ${others}`,
+        `${host} all all ::1/128 ${others}`,
+        '',
+      ].join('\n'),
+    );
+    if (owner) chownSync(hba, owner.uid, owner.gid);
+    settings.push(`-c hba_file=${hba}`);
+  }
+  try {
+    run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-w', '-o', settings.join(' '), 'start']);
+  } catch (err) {
+    const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8').slice(-2000) : '';
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`the throwaway PostgreSQL did not start: ${String(err)}\n${log}`);
+  }
   let count = 0;
   const url = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
   const admin = async <T extends pg.QueryResultRow>(database: string, sql: string, params: unknown[] = []) => {
-    const client = new pg.Client({ connectionString: url(database) });
+    // By the Unix socket when TCP wants TLS: the superuser's set-up needs no certificate.
+    const client = new pg.Client(
+      options.hostsslOnly ? { host: dir, port, user: 'postgres', database } : { connectionString: url(database) },
+    );
     await client.connect();
     try {
       return (await client.query<T>(sql, params)).rows;
@@ -86,6 +190,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
   return {
     url,
+    port,
+    tls,
     admin,
     async createDatabase(prefix = 't') {
       const name = `${prefix}_${process.pid}_${++count}`;

@@ -1,6 +1,6 @@
 import type { Approval } from '../../shared/contract/approval.contract';
 import type { CardInReader, NextAction } from '../../shared/contract/activation.contract';
-import type { AuditActor, AuditService } from '../audit/audit.service';
+import type { AuditActor, AuditTrail } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
 import { isCardError } from '../card/card-error';
 import type { CardState as CardReport } from '../card/protocol/card-responses';
@@ -69,7 +69,7 @@ export interface ActivationDeps {
   readonly cards: CardRepository;
   readonly customers: CustomerRepository;
   readonly dualControl: Pick<DualControlService, 'require'>;
-  readonly audit: Pick<AuditService, 'append'>;
+  readonly audit: Pick<AuditTrail, 'append'>;
   readonly log: Logger;
   /** Re-reads a reader for the status bar after a workflow changed its card. */
   readonly refreshReader?: (reader: string) => Promise<void>;
@@ -234,7 +234,7 @@ export class ActivationService {
           // changed counts wrong keys itself.
           const keys = await ks.cardKeyState(p.record.n);
           if (keys.retiredSns > 0 && kcvAes(key) !== keys.kcv) {
-            this.audit(session, 'activation.activate', p.record, 'denied', { reason: 'replaced-mailer-key' });
+            await this.audit(session, 'activation.activate', p.record, 'denied', { reason: 'replaced-mailer-key' });
             throw new AppError(
               'ACTIVATION_KEY_REPLACED',
               'This is not the key of the card’s latest mailer: the mailer was reprinted, and only the reprinted mailer’s key activates the card. No card try was used.',
@@ -250,7 +250,7 @@ export class ActivationService {
           return { record, completedEarlier: false };
         }),
       );
-      this.audit(session, 'activation.activate', done.record, 'ok', { completedEarlier: done.completedEarlier });
+      await this.audit(session, 'activation.activate', done.record, 'ok', { completedEarlier: done.completedEarlier });
       await this.refresh(input.reader);
       const followUps = await this.runHooks({
         reader: input.reader,
@@ -307,7 +307,7 @@ export class ActivationService {
         return { record, approver };
       }),
     );
-    this.audit(session, 'activation.unblock', result.record, 'ok', {
+    await this.audit(session, 'activation.unblock', result.record, 'ok', {
       returnedTo: result.record.state,
       newPin: input.newPin === undefined ? 'no' : 'yes',
       ...(result.approver ? { approvedBy: result.approver.username } : {}),
@@ -356,7 +356,7 @@ export class ActivationService {
         return { record: p.record, from: p.report.keyVersion, to: proof.keyVersion, recovered: false };
       }),
     );
-    this.audit(session, 'cards.rotate_key', result.record, 'ok', {
+    await this.audit(session, 'cards.rotate_key', result.record, 'ok', {
       fromVersion: result.from,
       toVersion: result.to,
       recovered: result.recovered,
@@ -437,7 +437,7 @@ export class ActivationService {
       rotationRecovered = { from: keys.sn, to: keys.pendingSn };
       report = proof;
       reconciled.push(`key version ${keys.sn} → ${keys.pendingSn} (rotation finished)`);
-      this.audit(session, 'cards.rotate_key.recovered', record, 'ok', {
+      await this.audit(session, 'cards.rotate_key.recovered', record, 'ok', {
         fromVersion: keys.sn,
         toVersion: keys.pendingSn,
       });
@@ -455,7 +455,7 @@ export class ActivationService {
       report = await rotateOnCard(card, ks, record.n, from, session, keys.pendingSn);
       pendingTaken = { from, to: report.keyVersion };
       reconciled.push(`key version ${from} → ${report.keyVersion} (the pending key series)`);
-      this.audit(session, 'cards.rotate_key.pending_taken', record, 'ok', {
+      await this.audit(session, 'cards.rotate_key.pending_taken', record, 'ok', {
         fromVersion: from,
         toVersion: report.keyVersion,
       });
@@ -466,7 +466,7 @@ export class ActivationService {
       const moved = await this.deps.cards.transition(record.id, [record.state], want, this.at());
       if (moved) {
         reconciled.push(`${record.state} → ${want}`);
-        this.audit(session, 'cards.state_reconciled', moved, 'ok', { from: record.state, to: want });
+        await this.audit(session, 'cards.state_reconciled', moved, 'ok', { from: record.state, to: want });
         record = moved;
       } else {
         record = (await this.deps.cards.byId(record.id)) ?? record;
@@ -482,7 +482,7 @@ export class ActivationService {
     if (left === 0 || err.code === 'CARD_BLOCKED') {
       await this.deps.cards.transition(p.record.id, ['awaiting_activation'], 'blocked', this.at());
     }
-    this.audit(session, 'activation.activate', p.record, 'denied', {
+    await this.audit(session, 'activation.activate', p.record, 'denied', {
       reason: 'wrong-key',
       triesLeft: left ?? 0,
     });
@@ -546,9 +546,9 @@ export class ActivationService {
     record: CardRecord,
     outcome: 'ok' | 'denied',
     details: Record<string, string | number | boolean>,
-  ): void {
+  ): Promise<void> {
     const who: AuditActor = { operatorId: session.operatorId, operator: session.username, role: session.role };
-    this.deps.audit.append({
+    return this.deps.audit.append({
       ...who,
       action,
       object: record.n,

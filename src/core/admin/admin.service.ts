@@ -157,7 +157,7 @@ export class AdminService {
       throw new AppError('OPERATOR_NOT_FOUND', `There is no operator named ${username}. Check the spelling.`);
     if (!this.isLocked(target)) throw new AppError('NOT_LOCKED', `${target.username} is not locked.`);
     const outranked = (who: 'initiator' | 'approver', role: Role) => {
-      this.audit.append({
+      this.audit.appendSync({
         operatorId: by.operatorId,
         operator: by.username,
         role: by.role,
@@ -221,7 +221,7 @@ export class AdminService {
       return run();
     } catch (err) {
       if (isAppError(err) && err.code === 'APPROVAL_REQUIRED') {
-        this.audit.append({
+        this.audit.appendSync({
           operatorId: by.operatorId,
           operator: by.username,
           role: by.role,
@@ -282,7 +282,7 @@ export class AdminService {
   }
 
   private record(by: Session, action: string, username: string, details: AuditDetails): void {
-    this.audit.append({
+    this.audit.appendSync({
       operatorId: by.operatorId,
       operator: by.username,
       role: by.role,

@@ -1,5 +1,5 @@
 import type { PgDatabase, PgQueryable } from '../db/pg/pg-database';
-import { entryHash, GENESIS_HASH, type AuditEntryInput, type AuditRow } from './audit.service';
+import { entryHash, GENESIS_HASH, type AuditEntryInput, type AuditRow, type AuditTrail } from './audit.service';
 
 // The audit trail on PostgreSQL with many writers (issue 12 item 2): desks and verification
 // instances append to one hash chain. Each append locks the one-row chain head (audit_head) in the
@@ -67,5 +67,27 @@ export class PgAuditLog {
   /** Every entry in chain order, for the verifier. */
   async entries(): Promise<AuditRow[]> {
     return this.db.query<AuditRow & Record<string, unknown>>('SELECT * FROM audit_log ORDER BY seq');
+  }
+}
+
+/**
+ * The audit trail features write to (`AuditTrail`) on PostgreSQL: each entry its own transaction,
+ * chained after whatever any other desk or instance committed. Listeners run once the entry is
+ * committed, in the caller's async context (the router's refusal scope sees them). Work that must
+ * commit with the entry takes the transaction itself (`PgAuditLog.appendIn`).
+ */
+export class PgAuditTrail implements AuditTrail {
+  private readonly listeners = new Set<(row: AuditRow) => void>();
+
+  constructor(readonly log: PgAuditLog) {}
+
+  async append(entry: AuditEntryInput): Promise<void> {
+    const row = await this.log.append(entry);
+    for (const listener of this.listeners) listener(row);
+  }
+
+  onAppend(listener: (row: AuditRow) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 }

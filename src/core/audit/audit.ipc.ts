@@ -6,13 +6,13 @@ import type { AuditCheckpointService } from './audit-checkpoint.service';
 import { dbChainSource } from './audit-checkpoint.service';
 import { exportCsv, exportJson } from './audit-export';
 import { queryAudit } from './audit-query';
-import type { AuditRow, AuditService } from './audit.service';
+import type { AuditRow, AuditTrail } from './audit.service';
 import { verifyAuditChain } from './audit-verify';
 import type { AuditTrustSource } from './keystore-audit-signer';
 
 export interface AuditHandlerDeps {
   readonly db: Database;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
   readonly checkpoints: AuditCheckpointService;
   /** The keystore's audit key and anchor (null while locked): never keys found in the database. */
   readonly trust: AuditTrustSource;
@@ -27,7 +27,7 @@ export function auditHandlers(deps: AuditHandlerDeps): HandlersFor<typeof auditC
     'audit:query': (input) => queryAudit(db, input),
     'audit:verify': async (_input, ctx) => {
       const result = await verify();
-      audit.append({
+      await audit.append({
         ...actor(ctx.session),
         action: 'audit.verify',
         outcome: result.ok ? 'ok' : 'failed',
@@ -52,7 +52,7 @@ export function auditHandlers(deps: AuditHandlerDeps): HandlersFor<typeof auditC
         exportedBy: ctx.session.username,
       };
       const files = input.format === 'json' ? [exportJson(source)] : exportCsv(source);
-      audit.append({
+      await audit.append({
         ...actor(ctx.session),
         action: 'audit.export',
         outcome: 'ok',
@@ -62,7 +62,7 @@ export function auditHandlers(deps: AuditHandlerDeps): HandlersFor<typeof auditC
     },
     'audit:checkpoint': async (_input, ctx) => {
       const cp = await checkpoints.checkpointNow();
-      audit.append({
+      await audit.append({
         ...actor(ctx.session),
         action: 'audit.checkpoint',
         object: `audit:${cp.seq}`,

@@ -55,8 +55,22 @@ export function entryHash(row: Omit<AuditRow, 'hash'>): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-/** Append-only writer of the audit trail. Callers never put keys, codes, PINs or passkeys in details. */
-export class AuditService {
+/**
+ * The audit trail as every feature writes it, on either engine (docs/storage.md): one entry
+ * appended, settled once it is committed. Callers never put keys, codes, PINs or passkeys in
+ * details, and await the append (on PostgreSQL it is a round trip; on SQLite it is written before
+ * `append` returns its promise, so entries keep the order of the calls).
+ */
+export interface AuditTrail {
+  append(entry: AuditEntryInput): Promise<void>;
+  onAppend(listener: (row: AuditRow) => void): () => void;
+}
+
+/**
+ * The audit trail in the desk's SQLite file. `appendSync` is for code that already holds a SQLite
+ * transaction and must record its change inside it (operators, policies, checkpoints).
+ */
+export class AuditService implements AuditTrail {
   private readonly last;
   private readonly insert;
   private readonly listeners = new Set<(row: AuditRow) => void>();
@@ -72,8 +86,13 @@ export class AuditService {
     );
   }
 
+  /** Written synchronously (before the promise is returned), so entries keep the order of the calls. */
+  async append(entry: AuditEntryInput): Promise<void> {
+    this.appendSync(entry);
+  }
+
   /** Appends one entry inside the caller's transaction if there is one (better-sqlite3 nests as savepoints). */
-  append(entry: AuditEntryInput): AuditRow {
+  appendSync(entry: AuditEntryInput): AuditRow {
     return this.db.transaction(() => {
       const prev = this.last.get() as { seq: number; hash: string } | undefined;
       const base = {
@@ -95,10 +114,6 @@ export class AuditService {
     })();
   }
 
-  /**
-   * Runs `listener` inside the append's transaction after each entry (signed checkpoints use it),
-   * so its writes commit or roll back with the entry. A listener must not throw.
-   */
   onAppend(listener: (row: AuditRow) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

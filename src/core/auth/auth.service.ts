@@ -69,7 +69,7 @@ export class AuthService {
         passwordHash: hash,
         mustChange: false,
       });
-      this.audit.append({
+      this.audit.appendSync({
         operatorId: newId,
         operator: input.username,
         role: 'security_officer',
@@ -92,7 +92,7 @@ export class AuthService {
       if (isAppError(err) && CREDENTIAL_REFUSALS.has(err.code)) throw new AppError('AUTH_FAILED', SIGN_IN_FAILED);
       throw err;
     }
-    this.audit.append({
+    await this.audit.append({
       operatorId: op.id,
       operator: op.username,
       role: op.role,
@@ -128,7 +128,7 @@ export class AuthService {
 
   signOut(clientId: string, session: Session, reason: 'signed-out' | 'timeout' = 'signed-out'): void {
     this.sessions.delete(clientId);
-    this.audit.append({
+    this.audit.appendSync({
       operatorId: session.operatorId,
       operator: session.username,
       role: session.role,
@@ -171,7 +171,12 @@ export class AuthService {
     this.db.transaction(() => {
       this.operators.setPassword(op.id, hash, op.id);
       const ended = this.sessions.endOperator(op.id, clientId).length;
-      this.audit.append({ ...actor, action: 'auth.changePassword', outcome: 'ok', details: { endedSessions: ended } });
+      this.audit.appendSync({
+        ...actor,
+        action: 'auth.changePassword',
+        outcome: 'ok',
+        details: { endedSessions: ended },
+      });
     })();
     session.mustChangePassword = false;
   }
@@ -226,14 +231,14 @@ export class AuthService {
         this.refuse(op, op.username, opts, 'denied', 'locked');
         return c;
       }
-      this.audit.append({
+      this.audit.appendSync({
         ...actor,
         action: opts.action,
         outcome: 'failed',
         details: { ...opts.details, reason: 'wrong-password', attempts: c.attempts },
       });
       if (c.lockedUntil !== null) {
-        this.audit.append({
+        this.audit.appendSync({
           ...actor,
           action: 'auth.lockout',
           outcome: 'ok',
@@ -257,7 +262,7 @@ export class AuthService {
     outcome: 'failed' | 'denied',
     reason: string,
   ): void {
-    this.audit.append({
+    this.audit.appendSync({
       operatorId: op?.id ?? null,
       operator: op?.username ?? username,
       role: op?.role ?? null,

@@ -1,5 +1,5 @@
 import type { CounterComparison, SuspicionSummary } from '../../shared/contract/clone.contract';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import { OtacCard } from '../card/protocol/card-session';
 import type { CardState } from '../card/protocol/card-responses';
 import type { CardReaderService } from '../card/reader.types';
@@ -34,7 +34,7 @@ export interface CloneDeps {
   readonly lists: ListRepository;
   readonly listService: Pick<ListService, 'disable'>;
   readonly events: VerificationEventsRepository;
-  readonly audit: Pick<AuditService, 'append'>;
+  readonly audit: Pick<AuditTrail, 'append'>;
   readonly now?: () => Date;
 }
 
@@ -109,7 +109,7 @@ export class CloneDetectionService {
         drift: null,
         note,
       };
-      this.audited(card, actor, result);
+      await this.audited(card, actor, result);
       return result;
     }
     const cardUsed = onCard.entries - onCard.remaining;
@@ -127,7 +127,7 @@ export class CloneDetectionService {
       drift,
       suspicionId: suspicion?.id ?? null,
     };
-    this.audited(card, actor, result);
+    await this.audited(card, actor, result);
     return result;
   }
 
@@ -145,7 +145,7 @@ export class CloneDetectionService {
       source: 'desk',
       at: this.at(),
     });
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: 'verification.suspicion',
       object: `card:${card.n}`,
@@ -155,8 +155,8 @@ export class CloneDetectionService {
     return raised;
   }
 
-  private audited(card: CardRecord, actor: KeystoreActor, r: CounterComparison): void {
-    this.deps.audit.append({
+  private audited(card: CardRecord, actor: KeystoreActor, r: CounterComparison): Promise<void> {
+    return this.deps.audit.append({
       ...actor,
       action: 'clone.counters_compared',
       object: `card:${card.n}`,
@@ -191,7 +191,7 @@ export class CloneDetectionService {
       );
     await this.deps.listService.disable(list.id, actor, 'probable clone (counter drift or replayed codes)');
     const resolved = await this.deps.events.resolveOpenForCard(card.id, 'table_disabled', actor.operator, this.at());
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: 'clone.table_disabled',
       object: `card:${card.n}`,
@@ -215,7 +215,7 @@ export class CloneDetectionService {
         'SUSPICION_NOT_OPEN',
         'This event is settled already or is not this card’s. Reload the card page.',
       );
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: 'clone.suspicion_resolved',
       object: `card:${card.n}`,

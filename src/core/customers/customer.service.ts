@@ -8,7 +8,7 @@ import type {
   DuplicateReason,
 } from '../../shared/contract/customers.contract';
 import type { AuditEntry } from '../../shared/contract/audit.contract';
-import type { AuditDetails, AuditService } from '../audit/audit.service';
+import type { AuditDetails, AuditTrail } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
 import type { CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
@@ -48,7 +48,7 @@ export interface CustomerServiceDeps {
   readonly customers: CustomerRepository;
   readonly cards: CardRepository;
   readonly history: CustomerHistoryRepository;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
   readonly now?: () => Date;
 }
 
@@ -67,17 +67,17 @@ export class CustomerService {
   async create(by: Session, input: CustomerFields, confirmDuplicates: boolean): Promise<CustomerSaveOutcome> {
     const record = toRecord(input);
     const found = await this.duplicates(record, null, new Set(FIELDS.map(([name]) => name)));
-    const held = this.holdForDuplicates(by, 'create', null, found, confirmDuplicates);
+    const held = await this.holdForDuplicates(by, 'create', null, found, confirmDuplicates);
     if (held) return held;
     let saved: CustomerRecord;
     try {
       saved = await this.deps.customers.insert(record, { operator: by.username, at: this.now().toISOString() });
     } catch (err) {
-      if (err instanceof CustomerRefTakenError) throw this.refTaken(by, 'create', null, null);
+      if (err instanceof CustomerRefTakenError) throw await this.refTaken(by, 'create', null, null);
       throw err;
     }
     const changed = FIELDS.filter(([, get]) => get(saved) !== null).map(([name]) => name);
-    this.audit(by, 'customer.create', saved.id, 'ok', {
+    await this.audit(by, 'customer.create', saved.id, 'ok', {
       fields: changed.join(','),
       ...confirmedNote(found),
     });
@@ -93,17 +93,17 @@ export class CustomerService {
   ): Promise<CustomerSaveOutcome> {
     const current = await this.deps.customers.get(id);
     if (!current) {
-      this.audit(by, 'customer.update', id, 'denied', { reason: 'not-found' });
+      await this.audit(by, 'customer.update', id, 'denied', { reason: 'not-found' });
       throw notFound(id);
     }
-    if (current.version !== version) throw this.stale(by, id, version, current.version);
+    if (current.version !== version) throw await this.stale(by, id, version, current.version);
     const record = toRecord(input);
     const changed = FIELDS.filter(([, get]) => get(record) !== get(current)).map(([name]) => name);
     if (changed.length === 0) return { status: 'saved', customer: current, changed: [] };
 
     // Only what this edit changes can make the record look like someone else's now.
     const found = await this.duplicates(record, id, new Set(changed));
-    const held = this.holdForDuplicates(by, 'update', id, found, confirmDuplicates);
+    const held = await this.holdForDuplicates(by, 'update', id, found, confirmDuplicates);
     if (held) return held;
     let saved: CustomerRecord | null;
     try {
@@ -112,16 +112,16 @@ export class CustomerService {
         at: this.now().toISOString(),
       });
     } catch (err) {
-      if (err instanceof CustomerRefTakenError) throw this.refTaken(by, 'update', id, null);
+      if (err instanceof CustomerRefTakenError) throw await this.refTaken(by, 'update', id, null);
       throw err;
     }
     if (!saved) {
       // Another desk saved between our read and our write: the compare-and-set refused this one.
       const now = await this.deps.customers.get(id);
       if (!now) throw notFound(id);
-      throw this.stale(by, id, version, now.version);
+      throw await this.stale(by, id, version, now.version);
     }
-    this.audit(by, 'customer.update', id, 'ok', {
+    await this.audit(by, 'customer.update', id, 'ok', {
       fields: changed.join(','),
       fromVersion: version,
       toVersion: saved.version,
@@ -247,16 +247,16 @@ export class CustomerService {
    * A taken reference is refused outright (the column is unique). Other likely duplicates hold
    * the save back with the candidates, unless the operator already saw them and confirmed.
    */
-  private holdForDuplicates(
+  private async holdForDuplicates(
     by: Session,
     kind: 'create' | 'update',
     id: number | null,
     found: { sameRef: CustomerRecord | null; candidates: DuplicateCandidate[] },
     confirmed: boolean,
-  ): CustomerSaveOutcome | null {
-    if (found.sameRef) throw this.refTaken(by, kind, id, found.sameRef.id);
+  ): Promise<CustomerSaveOutcome | null> {
+    if (found.sameRef) throw await this.refTaken(by, kind, id, found.sameRef.id);
     if (found.candidates.length === 0 || confirmed) return null;
-    this.audit(by, 'customer.duplicateWarning', id, 'ok', {
+    await this.audit(by, 'customer.duplicateWarning', id, 'ok', {
       for: kind,
       candidates: found.candidates.map((c) => `customer:${c.id}`).join(','),
       reasons: [...new Set(found.candidates.flatMap((c) => c.reasons))].join(','),
@@ -264,8 +264,13 @@ export class CustomerService {
     return { status: 'possible-duplicates', candidates: found.candidates };
   }
 
-  private refTaken(by: Session, kind: 'create' | 'update', id: number | null, holder: number | null): AppError {
-    this.audit(by, `customer.${kind}`, id, 'denied', {
+  private async refTaken(
+    by: Session,
+    kind: 'create' | 'update',
+    id: number | null,
+    holder: number | null,
+  ): Promise<AppError> {
+    await this.audit(by, `customer.${kind}`, id, 'denied', {
       reason: 'reference-taken',
       ...(holder !== null ? { holder: `customer:${holder}` } : {}),
     });
@@ -277,8 +282,8 @@ export class CustomerService {
     );
   }
 
-  private stale(by: Session, id: number, seen: number, now: number): AppError {
-    this.audit(by, 'customer.update', id, 'denied', {
+  private async stale(by: Session, id: number, seen: number, now: number): Promise<AppError> {
+    await this.audit(by, 'customer.update', id, 'denied', {
       reason: 'stale-version',
       seenVersion: seen,
       currentVersion: now,
@@ -291,8 +296,14 @@ export class CustomerService {
     );
   }
 
-  private audit(by: Session, action: string, id: number | null, outcome: 'ok' | 'denied', details: AuditDetails): void {
-    this.deps.audit.append({
+  private audit(
+    by: Session,
+    action: string,
+    id: number | null,
+    outcome: 'ok' | 'denied',
+    details: AuditDetails,
+  ): Promise<void> {
+    return this.deps.audit.append({
       operatorId: by.operatorId,
       operator: by.username,
       role: by.role,

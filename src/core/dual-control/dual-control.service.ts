@@ -147,7 +147,7 @@ export class DualControlService {
       );
     }
     this.checkPasswordProvenance(op, initiator, who, context);
-    this.audit.append({
+    await this.audit.append({
       ...who,
       action: ACTION,
       object: action,
@@ -223,7 +223,7 @@ export class DualControlService {
   }
 
   private refuse(username: string, who: Who | null, context: Context, reason: string): void {
-    this.audit.append({
+    this.audit.appendSync({
       ...(who ?? { operatorId: null, operator: username, role: null }),
       action: ACTION,
       object: context.for,

@@ -1,5 +1,5 @@
 import type { enrollmentChannels } from '../../shared/contract/enrollment.contract';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
 import { AppError } from '../errors';
 import type { KeystoreActor } from '../keystore/keystore-holder.service';
@@ -13,7 +13,7 @@ export interface EnrollmentHandlerDeps {
   readonly service: EnrollmentService;
   readonly customers: CustomerPicker;
   readonly events: EventBus;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
   /** Only in training mode (OTAC_READER=training). */
   readonly training: TrainingStock | null;
 }
@@ -50,19 +50,19 @@ export function enrollmentHandlers(deps: EnrollmentHandlerDeps): HandlersFor<typ
         events.emitTo(ctx.clientId, 'enrollment:progress', { reader, step }),
       ),
     'enrollment:trainingDrawer': () => drawer(),
-    'enrollment:trainingNewCard': (_input, ctx) => {
+    'enrollment:trainingNewCard': async (_input, ctx) => {
       const card = training().newBlankCard();
-      trainingAudit(ctx.session, 'enrollment.training.card_created', card.cardId);
+      await trainingAudit(ctx.session, 'enrollment.training.card_created', card.cardId);
       return drawer();
     },
-    'enrollment:trainingInsert': ({ cardId }, ctx) => {
+    'enrollment:trainingInsert': async ({ cardId }, ctx) => {
       const card = training().insert(cardId);
-      trainingAudit(ctx.session, 'enrollment.training.card_inserted', card.cardId);
+      await trainingAudit(ctx.session, 'enrollment.training.card_inserted', card.cardId);
       return drawer();
     },
-    'enrollment:trainingRemove': (_input, ctx) => {
+    'enrollment:trainingRemove': async (_input, ctx) => {
       training().remove();
-      trainingAudit(ctx.session, 'enrollment.training.card_removed', null);
+      await trainingAudit(ctx.session, 'enrollment.training.card_removed', null);
       return drawer();
     },
   };

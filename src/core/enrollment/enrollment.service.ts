@@ -1,4 +1,4 @@
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import { cardIdFromAtr } from '../card/protocol/atr';
 import type { CardState as CardChipState } from '../card/protocol/card-responses';
 import { OtacCard } from '../card/protocol/card-session';
@@ -58,7 +58,7 @@ export interface EnrollmentDeps {
   readonly customers: CustomerPicker;
   readonly readers: CardReaderService | null;
   readonly keystore: KeystoreHolder;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
   readonly log: Logger;
   readonly retries: () => { pinTries: number; activationTries: number };
   /** Tells the reader monitor to read the card again, so the status bar shows its new state. */
@@ -164,7 +164,11 @@ export class EnrollmentService {
         );
       }
       const ks = this.deps.keystore.current(); // locked: say so before the card is touched
-      this.audit(actor, 'enrollment.started', null, 'ok', { reader, what, ...(customerId ? { customerId } : {}) });
+      await this.audit(actor, 'enrollment.started', null, 'ok', {
+        reader,
+        what,
+        ...(customerId ? { customerId } : {}),
+      });
       onProgress('reading');
       const result = await this.deps.keystore.run(actor, () =>
         patiently(
@@ -213,7 +217,7 @@ export class EnrollmentService {
                   ...this.deps.retries(),
                 });
                 personalised = true;
-                this.audit(actor, 'enrollment.personalised', cardId, 'ok', {
+                await this.audit(actor, 'enrollment.personalised', cardId, 'ok', {
                   n,
                   sn: handle.sn,
                   kcv: handle.kcv,
@@ -232,7 +236,7 @@ export class EnrollmentService {
               const channel = await card.openSecureChannel(port, cardKey, handle.sn);
               channel.close();
               await port.release(cardKey);
-              this.audit(actor, 'enrollment.card_already_personalised', cardId, 'ok', {
+              await this.audit(actor, 'enrollment.card_already_personalised', cardId, 'ok', {
                 n: pending.n,
                 sn: handle.sn,
                 customerId: pending.customerId,
@@ -245,7 +249,7 @@ export class EnrollmentService {
       );
       onProgress('finishing');
       const finished = await this.finish(result.row);
-      this.audit(actor, 'enrollment.completed', finished.cardId, 'ok', {
+      await this.audit(actor, 'enrollment.completed', finished.cardId, 'ok', {
         n: finished.n,
         customerId: finished.customerId,
         reader,
@@ -264,7 +268,7 @@ export class EnrollmentService {
         personalised: result.personalised,
       };
     } catch (err) {
-      throw this.failed(err, actor, reader, cardId, row);
+      throw await this.failed(err, actor, reader, cardId, row);
     }
   }
 
@@ -313,7 +317,7 @@ export class EnrollmentService {
           { cardId, customerId, n, sealMode: 'card-key' },
           { operator: actor.operator ?? 'system', at: this.now().toISOString() },
         );
-        this.audit(actor, 'enrollment.bound', cardId, 'ok', { customerId, n, attempt });
+        await this.audit(actor, 'enrollment.bound', cardId, 'ok', { customerId, n, attempt });
         return row;
       } catch (err) {
         if (err instanceof CardTakenError && err.what === 'n') continue; // draw again
@@ -346,24 +350,24 @@ export class EnrollmentService {
   }
 
   /** The error the operator sees, audited; a pending row turns an interruption into "retry". */
-  private failed(
+  private async failed(
     err: unknown,
     actor: KeystoreActor,
     reader: string,
     cardId: string | null,
     row: CardRecord | null,
-  ): unknown {
+  ): Promise<unknown> {
     if (!isAppError(err)) {
       this.deps.log.error('enrollment failed unexpectedly', {
         reader,
         error: err instanceof Error ? err.name : 'unknown',
       });
-      this.audit(actor, 'enrollment.failed', cardId, 'failed', { reader, code: 'UNEXPECTED' });
+      await this.audit(actor, 'enrollment.failed', cardId, 'failed', { reader, code: 'UNEXPECTED' });
       return err;
     }
     const refusal = err.details?.['refusal'] === true || err.code === 'CARD_UNKNOWN';
     const pending = row !== null && row.state === 'enrolling';
-    this.audit(
+    await this.audit(
       actor,
       refusal ? 'enrollment.refused' : 'enrollment.interrupted',
       cardId,
@@ -397,8 +401,8 @@ export class EnrollmentService {
     object: string | null,
     outcome: 'ok' | 'denied' | 'failed',
     details: Record<string, string | number | boolean>,
-  ): void {
-    this.deps.audit.append({
+  ): Promise<void> {
+    return this.deps.audit.append({
       operatorId: actor.operatorId,
       operator: actor.operator,
       role: actor.role,

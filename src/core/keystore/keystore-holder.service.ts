@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SYSTEM_ACTOR, type AuditActor, type AuditService } from '../audit/audit.service';
+import { SYSTEM_ACTOR, type AuditActor, type AuditTrail } from '../audit/audit.service';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
 import { makePrivateDir } from '../private-files';
@@ -79,7 +79,7 @@ export class KeystoreHolder {
 
   constructor(
     private readonly location: KeystoreLocation,
-    private readonly deps: { readonly cardSeries: CardSeriesStore; readonly audit: AuditService; readonly log: Logger },
+    private readonly deps: { readonly cardSeries: CardSeriesStore; readonly audit: AuditTrail; readonly log: Logger },
   ) {}
 
   get backend(): BackendKind {
@@ -227,15 +227,20 @@ export class KeystoreHolder {
     return (action: string, details: Readonly<Record<string, string | number | boolean>>) => {
       const who: AuditActor & { approvedBy?: string } = fixed ?? this.actor.getStore() ?? SYSTEM_ACTOR;
       const extra: Record<string, string> = who.approvedBy ? { approvedBy: who.approvedBy } : {};
-      this.deps.audit.append({
-        operatorId: who.operatorId,
-        operator: who.operator,
-        role: who.role,
-        action,
-        object: typeof details['n'] === 'string' ? details['n'] : null,
-        outcome: FAILED_ACTIONS.has(action) ? 'failed' : 'ok',
-        details: { ...details, ...extra },
-      });
+      // The keystore's sink is synchronous (its services record as they act). On SQLite the entry
+      // is written before append returns; on PostgreSQL it commits moments later, and a failure is
+      // logged (no secret is in an entry) — docs/storage.md "The audit trail on either engine".
+      this.deps.audit
+        .append({
+          operatorId: who.operatorId,
+          operator: who.operator,
+          role: who.role,
+          action,
+          object: typeof details['n'] === 'string' ? details['n'] : null,
+          outcome: FAILED_ACTIONS.has(action) ? 'failed' : 'ok',
+          details: { ...details, ...extra },
+        })
+        .catch((err: unknown) => this.deps.log.error('audit entry not written', { action, error: String(err) }));
     };
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AuditActor, AuditService } from '../audit/audit.service';
+import type { AuditActor, AuditTrail } from '../audit/audit.service';
 import type { CardKeyPort, KeyRef, ListSealMode } from '../card/card-key-port';
 import { prepareList, type PreparedList } from '../card/protocol/list-preparation';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
@@ -31,7 +31,7 @@ export class ListService {
     private readonly lists: ListRepository,
     private readonly cards: CardRepository,
     private readonly policies: PolicySource,
-    private readonly audit: AuditService,
+    private readonly audit: AuditTrail,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -65,7 +65,7 @@ export class ListService {
       { operator: actor.operator ?? 'system', at: at.toISOString() },
     );
     if (queued.created) {
-      this.audit.append({
+      await this.audit.append({
         ...actor,
         action: 'lists.queued',
         object: `card:${card.n}`,
@@ -151,7 +151,7 @@ export class ListService {
       throw stateError(now, 'receipt_verified');
     }
     const card = await this.card(list.cardRef);
-    this.audit.append({
+    await this.audit.append({
       ...actor,
       action: 'lists.activated',
       object: `card:${card.n}`,
@@ -172,7 +172,7 @@ export class ListService {
     );
     if (!list) throw stateError(before, 'active');
     const card = await this.card(list.cardRef);
-    this.audit.append({
+    await this.audit.append({
       ...actor,
       action: 'lists.disabled',
       object: `card:${card.n}`,

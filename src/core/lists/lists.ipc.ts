@@ -1,5 +1,5 @@
 import type { ListSummary, listsChannels } from '../../shared/contract/lists.contract';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
 import type { HandlersFor } from '../rpc/router';
@@ -9,7 +9,7 @@ import type { ListService } from './list.service';
 export interface ListsHandlerDeps {
   readonly lists: ListService;
   readonly cards: CardRepository;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
 }
 
 /** What the desk sees of a list: counts and states, never a code. */
@@ -52,7 +52,7 @@ export function listsHandlers(deps: ListsHandlerDeps): HandlersFor<typeof listsC
       const actor = { operatorId: ctx.session.operatorId, operator: ctx.session.username, role: ctx.session.role };
       const { list, created } = await deps.lists.requestRefill(card.id, actor);
       // Audited also when a list was already on its way: the request was made and answered by it.
-      deps.audit.append({
+      await deps.audit.append({
         ...actor,
         action: 'lists.refill_requested',
         object: `card:${card.n}`,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Approval } from '../../shared/contract/approval.contract';
 import { MAILER_BATCH_MAX } from '../../shared/contract/mailer.contract';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import type { CustomerRepository } from '../customers/customer.repository';
@@ -33,7 +33,7 @@ export interface MailerServiceDeps {
   readonly cardSeries: CardSeriesStore;
   readonly keystore: KeystoreHolder;
   readonly dualControl: DualControlService;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
   readonly log: Logger;
   /** Null where this desk has no way to render (the mailer page says so). */
   readonly renderer: MailerRenderer | null;
@@ -169,7 +169,7 @@ export class MailerService {
       ks.prepareCardKeyRotation(card.n, { operator: session.username, role: session.role }),
     );
     const outcome = await this.printOne(session, approver, card, { kind: 'reprint', reason, batch: null });
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...auditActor(session),
       action: 'mailer.reprinted',
       object: card.n,
@@ -252,7 +252,7 @@ export class MailerService {
       onProgress({ batch, done: results.length, total: todo.length, n: entry.n, result: item.result });
     }
     const printed = results.filter((r) => r.result === 'printed').length;
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...auditActor(session),
       action: 'mailer.batch',
       object: batch,
@@ -327,7 +327,7 @@ export class MailerService {
         pdf.fill(0); // the printer has its copy; this desk keeps none
       }
       await prints.finish(reserved.id, 'printed', this.now().toISOString(), null);
-      this.deps.audit.append({
+      await this.deps.audit.append({
         ...auditActor(session),
         action: 'mailer.printed',
         object: card.n,
@@ -361,7 +361,7 @@ export class MailerService {
           : 'MAILER_RENDER_FAILED';
       await prints.finish(reserved.id, result, this.now().toISOString(), code);
       this.deps.log.error('mailer print failed', { serial: reserved.serial, n: card.n, code, stage });
-      this.deps.audit.append({
+      await this.deps.audit.append({
         ...auditActor(session),
         action: 'mailer.printed',
         object: card.n,

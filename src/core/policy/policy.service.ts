@@ -82,7 +82,7 @@ export class PolicyService implements PolicySource {
       .transaction(() => {
         assertFresh(this.repo.latest().version, input.baseVersion);
         const saved = this.repo.insert(next, session, approver);
-        this.audit.append({
+        this.audit.appendSync({
           operatorId: session.operatorId,
           operator: session.username,
           role: session.role,

@@ -1,4 +1,4 @@
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import { OtacCard } from '../card/protocol/card-session';
 import { verifyListReceipt } from '../card/protocol/list-preparation';
 import type { CardReaderService } from '../card/reader.types';
@@ -49,7 +49,7 @@ export interface PushDeps {
   readonly cards: CardRepository;
   readonly listRepo: ListRepository;
   readonly lists: ListService;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
 }
 
 export class PushService {
@@ -77,7 +77,7 @@ export class PushService {
       // The card or the reader went away mid-push: the next presentation resumes it. Any other
       // refusal (a receipt that does not verify, a status word) keeps its own message.
       if (err instanceof AppError && INTERRUPTIONS.has(err.code)) {
-        this.deps.audit.append({
+        await this.deps.audit.append({
           ...actor,
           action: 'push.interrupted',
           object: `reader:${reader}`,
@@ -137,6 +137,12 @@ export class PushService {
       list = (await this.deps.lists.queueNext(record.id, list.trigger, actor)).list;
     }
     const onItsWay = list;
+    if (committedEarlier && onItsWay.state === 'receipt_verified') {
+      // Killed after the receipt was verified and recorded, before the changeover: the card holds
+      // this list and its receipt checked, so what is left is the changeover itself. Sealing again
+      // would be refused (the list is past sealing) and is not needed.
+      return this.finish(record, onItsWay, true, actor, onStep, lowCodesQueued);
+    }
     return this.deps.keystore.run(actor, async (ks) => {
       const port = new KeystoreCardKeyPort(ks);
       // Nothing is sealed under the series a reprinted mailer replaced (docs/mailer.md).
@@ -166,7 +172,7 @@ export class PushService {
               onStep(sent === total ? 'committing' : 'sending', sent, total),
             );
           } catch (err) {
-            throw publicKey ? this.keyPairRefusal(err, record, onItsWay.seq, actor) : err;
+            throw publicKey ? await this.keyPairRefusal(err, record, onItsWay.seq, actor) : err;
           }
         }
         await this.deps.lists.markCommitted(onItsWay.id);
@@ -235,7 +241,7 @@ export class PushService {
   ): Promise<PushResult> {
     await this.deps.lists.markReceiptVerified(list.id);
     await this.deps.lists.activate(list.id, actor);
-    this.audited(actor, record, committedEarlier ? 'push.resumed' : 'push.completed', list.seq);
+    await this.audited(actor, record, committedEarlier ? 'push.resumed' : 'push.completed', list.seq);
     onStep('done');
     return { n: record.n, outcome: committedEarlier ? 'resumed' : 'pushed', seq: list.seq, lowCodesQueued };
   }
@@ -244,10 +250,10 @@ export class PushService {
    * The card refused a list sealed for the public key on record (no key pair: 6A88; OAEP unwrap or
    * MAC failed: 6982): its key pair is not the one this desk recorded — made again elsewhere.
    */
-  private keyPairRefusal(err: unknown, record: CardRecord, seq: number, actor: KeystoreActor): unknown {
+  private async keyPairRefusal(err: unknown, record: CardRecord, seq: number, actor: KeystoreActor): Promise<unknown> {
     const sw = err instanceof CardError ? err.sw : undefined;
     if (sw !== SW.SECURITY_NOT_SATISFIED && sw !== SW.REFERENCED_DATA_NOT_FOUND) return err;
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: 'push.refused',
       object: `card:${record.cardId}`,
@@ -260,8 +266,8 @@ export class PushService {
     );
   }
 
-  private audited(actor: KeystoreActor, card: CardRecord, action: string, seq: number): void {
-    this.deps.audit.append({
+  private audited(actor: KeystoreActor, card: CardRecord, action: string, seq: number): Promise<void> {
+    return this.deps.audit.append({
       ...actor,
       action,
       object: `card:${card.cardId}`,

@@ -1,4 +1,4 @@
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import { OtacCard } from '../card/protocol/card-session';
 import type { CardReaderService } from '../card/reader.types';
 import type { CardRecord, CardRepository, SealMode, SealTarget } from '../cards/card.repository';
@@ -29,7 +29,7 @@ export interface SealModeDeps {
   readonly readers: CardReaderService | null;
   readonly keystore: { run<T>(actor: KeystoreActor, fn: (ks: Keystore) => T): T };
   readonly cards: CardRepository;
-  readonly audit: Pick<AuditService, 'append'>;
+  readonly audit: Pick<AuditTrail, 'append'>;
   readonly now?: () => Date;
 }
 
@@ -108,7 +108,7 @@ export class SealModeService {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       const card = seen as CardRecord | null; // set inside the card callback
-      this.deps.audit.append({
+      await this.deps.audit.append({
         ...actor,
         action: 'cards.seal_mode',
         object: card ? `card:${card.cardId}` : `reader:${reader}`,
@@ -137,7 +137,7 @@ export class SealModeService {
         `Card ${card.n} was changed at the same time by another desk or step. Read the card again and choose the mode again.`,
       );
     }
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: 'cards.seal_mode',
       object: `card:${card.cardId}`,

@@ -1,4 +1,4 @@
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
 import type { KeystoreActor } from '../keystore/keystore-holder.service';
@@ -30,7 +30,7 @@ export interface SmsExportDeps {
   readonly cards: CardRepository;
   readonly listRepo: ListRepository;
   readonly lists: ListService;
-  readonly audit: Pick<AuditService, 'append'>;
+  readonly audit: Pick<AuditTrail, 'append'>;
 }
 
 export class SmsExportService {
@@ -80,7 +80,7 @@ export class SmsExportService {
     });
     await this.deps.lists.markStaged(list.id);
     const resent = list.state === 'staged';
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: 'lists.sent_by_sms',
       object: `card:${card.n}`,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Approval } from '../../shared/contract/approval.contract';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import type { CustomerRepository } from '../customers/customer.repository';
@@ -31,7 +31,7 @@ export interface EmergencySheetDeps {
   readonly dualControl: Pick<DualControlService, 'require'>;
   readonly policies: PolicySource;
   readonly sheets: SheetPrinter;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
   readonly now?: () => Date;
 }
 
@@ -169,7 +169,7 @@ export class EmergencySheetService {
     } catch (err) {
       // Maybe on paper, maybe not: its codes never serve. A new print makes a new list.
       await this.deps.listRepo.transition(list.id, ['active'], 'superseded', this.at());
-      this.audit(session, 'reissue.emergency_print_failed', card, 'failed', { caseId: input.caseId, seq });
+      await this.audit(session, 'reissue.emergency_print_failed', card, 'failed', { caseId: input.caseId, seq });
       throw err instanceof AppError
         ? err
         : new AppError(
@@ -182,7 +182,7 @@ export class EmergencySheetService {
       approver: approver?.username ?? null,
       at: this.at(),
     });
-    this.audit(session, 'reissue.emergency_printed', card, 'ok', {
+    await this.audit(session, 'reissue.emergency_printed', card, 'ok', {
       caseId: input.caseId,
       seq,
       length: list.length,
@@ -218,8 +218,8 @@ export class EmergencySheetService {
     card: CardRecord,
     outcome: 'ok' | 'failed',
     details: Record<string, string | number | boolean>,
-  ): void {
-    this.deps.audit.append({
+  ): Promise<void> {
+    return this.deps.audit.append({
       operatorId: session.operatorId,
       operator: session.username,
       role: session.role,

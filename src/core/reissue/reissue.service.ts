@@ -1,5 +1,5 @@
 import type { OnPresentedHook } from '../activation/activation.service';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import { MAX_LIST_ENTRIES } from '../card/protocol/profile.constants';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import type { EnrollmentResult, EnrollmentService, ProgressListener } from '../enrollment/enrollment.service';
@@ -30,7 +30,7 @@ export interface ReissueDeps {
   readonly listRepo: ListRepository;
   readonly lists: ListService;
   readonly enrollment: EnrollmentService;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -154,7 +154,7 @@ export class ReissueService {
       }
       await this.deps.gate.markReissued(caseId, fresh.id);
       await this.deps.reissues.markDone(row.id, this.at());
-      this.audit(actor, 'reissue.completed', `card:${fresh.n}`, 'ok', {
+      await this.audit(actor, 'reissue.completed', `card:${fresh.n}`, 'ok', {
         caseId,
         oldN: old.n,
         newN: fresh.n,
@@ -175,13 +175,13 @@ export class ReissueService {
       };
     } catch (err) {
       if (isAppError(err)) {
-        this.audit(actor, 'reissue.refused', `case:${caseId}`, 'denied', { caseId, reader, code: err.code });
+        await this.audit(actor, 'reissue.refused', `case:${caseId}`, 'denied', { caseId, reader, code: err.code });
       } else {
         this.deps.log.error('reissue failed unexpectedly', {
           caseId,
           error: err instanceof Error ? err.name : 'unknown',
         });
-        this.audit(actor, 'reissue.failed', `case:${caseId}`, 'failed', { caseId, reader, code: 'UNEXPECTED' });
+        await this.audit(actor, 'reissue.failed', `case:${caseId}`, 'failed', { caseId, reader, code: 'UNEXPECTED' });
       }
       throw err;
     }
@@ -235,7 +235,7 @@ export class ReissueService {
         },
         { operator: actor.operator, at: this.at() },
       );
-      this.audit(actor, 'reissue.started', `card:${old.n}`, 'ok', {
+      await this.audit(actor, 'reissue.started', `card:${old.n}`, 'ok', {
         caseId,
         customerId: old.customerId,
         newCardId: seen.cardId,
@@ -266,7 +266,10 @@ export class ReissueService {
     if (old.state === 'active' || old.state === 'awaiting_activation') {
       const moved = await this.deps.cards.transition(old.id, [old.state], 'blocked', this.at());
       if (moved)
-        this.audit(actor, 'reissue.old_card_blocked', `card:${old.n}`, 'ok', { cardId: old.cardId, was: old.state });
+        await this.audit(actor, 'reissue.old_card_blocked', `card:${old.n}`, 'ok', {
+          cardId: old.cardId,
+          was: old.state,
+        });
     }
     for (const list of await this.deps.listRepo.forCard(old.id)) {
       if (list.state === 'active' || ON_ITS_WAY.includes(list.state)) {
@@ -339,7 +342,7 @@ export class ReissueService {
           'REISSUE_TERMINATE_UNCONFIRMED',
           'The card did not report itself terminated. Keep the card and present it again.',
         );
-      this.audit(actor, 'reissue.old_card_terminated', `card:${record.n}`, 'ok', {
+      await this.audit(actor, 'reissue.old_card_terminated', `card:${record.n}`, 'ok', {
         cardId: record.cardId,
         caseId: reissue.caseId,
       });
@@ -355,7 +358,10 @@ export class ReissueService {
           )) ?? (await this.card(record.id)));
     await this.deps.reissues.markOldCardTerminated(record.id, this.at());
     if (moved.state !== record.state)
-      this.audit(actor, 'cards.state_reconciled', `card:${record.n}`, 'ok', { from: record.state, to: moved.state });
+      await this.audit(actor, 'cards.state_reconciled', `card:${record.n}`, 'ok', {
+        from: record.state,
+        to: moved.state,
+      });
     return {
       report: chip,
       record: moved,
@@ -379,8 +385,8 @@ export class ReissueService {
     object: string,
     outcome: 'ok' | 'denied' | 'failed',
     details: Record<string, string | number | boolean>,
-  ): void {
-    this.deps.audit.append({
+  ): Promise<void> {
+    return this.deps.audit.append({
       operatorId: actor.operatorId,
       operator: actor.operator,
       role: actor.role,

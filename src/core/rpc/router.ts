@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { contract as defaultContract, type ChannelDef, type ContractError, type Result } from '../../shared/contract';
 import { AppError, isAppError } from '../errors';
 import type { Session, SessionStore } from '../auth/session.store';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { Logger } from '../log';
 
 /** Who is calling: the transport names the client; the router finds its session. */
@@ -31,7 +31,7 @@ export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
 export interface RouterDeps {
   readonly sessions: SessionStore;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
   readonly log: Logger;
   readonly onSessionExpired: (clientId: string, session: Session) => void;
 }
@@ -90,7 +90,7 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
         );
       }
       if (def.access !== 'signed-in' && !def.access.includes(session.role)) {
-        this.deps.audit.append({
+        await this.deps.audit.append({
           operatorId: session.operatorId,
           operator: session.username,
           role: session.role,
@@ -130,7 +130,7 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
       return await this.callScope.run(scope, async () => await call());
     } catch (err) {
       if (isAppError(err) && !scope.refusalAudited) {
-        this.deps.audit.append({
+        await this.deps.audit.append({
           operatorId: session.operatorId,
           operator: session.username,
           role: session.role,

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Approval } from '../../shared/contract/approval.contract';
 import type { OnPresentedHook } from '../activation/activation.service';
 import type { SupportCaseView } from '../../shared/contract/support.contract';
-import type { AuditActor, AuditService } from '../audit/audit.service';
+import type { AuditActor, AuditTrail } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import type { CustomerRepository } from '../customers/customer.repository';
@@ -34,7 +34,7 @@ export interface SupportDeps {
   readonly customers: Pick<CustomerRepository, 'get'>;
   readonly events: VerificationEventsRepository;
   readonly keystore: { run<T>(actor: KeystoreActor, fn: (ks: Keystore) => T): T };
-  readonly audit: Pick<AuditService, 'append'>;
+  readonly audit: Pick<AuditTrail, 'append'>;
   readonly policies: PolicySource;
   readonly dualControl: Pick<DualControlService, 'require'>;
   readonly senders: { readonly email: PasskeySender | null; readonly sms: PasskeySender | null };
@@ -86,7 +86,7 @@ export class SupportService {
     );
     if (outcome.kind === 'existing') return { case: await this.view(outcome.supportCase), created: false };
     if (outcome.kind === 'card_not_blockable') {
-      this.deps.audit.append({
+      await this.deps.audit.append({
         ...actor,
         action: 'support.reported',
         object: `card:${card.n}`,
@@ -103,7 +103,7 @@ export class SupportService {
     }
     const c = outcome.supportCase;
     for (const l of outcome.withdrawn)
-      this.deps.audit.append({
+      await this.deps.audit.append({
         ...actor,
         action: 'lists.disabled',
         object: `card:${card.n}`,
@@ -112,7 +112,7 @@ export class SupportService {
       });
     // The events that led here are answered by the report.
     const resolved = await this.deps.events.resolveOpenForCard(card.id, 'card_reported', actor.operator, at);
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: 'support.reported',
       object: `card:${card.n}`,
@@ -202,7 +202,7 @@ export class SupportService {
     try {
       await sender.send({ to, passkey: groupPasskey(passkey), expiresAt: expires, cardN: ctx.card.n });
     } catch (err) {
-      this.deps.audit.append({
+      await this.deps.audit.append({
         ...actor,
         action: 'support.passkey_sent',
         object: `case:${c.id}`,
@@ -223,7 +223,7 @@ export class SupportService {
         'SUPPORT_CASE_CHANGED',
         `Case ${c.id} changed at another desk meanwhile; the passkey just sent will not work. Reload the case and send again if needed.`,
       );
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: 'support.passkey_sent',
       object: `case:${c.id}`,
@@ -246,8 +246,8 @@ export class SupportService {
     // ASCII folding only (as the repository's lower()): Unicode case mapping would fold another mailbox onto ours.
     const sender = from && /^[\x21-\x7e]+$/.test(from.trim()) ? asciiLower(from.trim()) : '';
     const cases = sender ? await this.deps.cases.awaitingForEmail(sender) : [];
-    const ignore = (why: string, extra: Record<string, string | number> = {}) => {
-      this.deps.audit.append({
+    const ignore = async (why: string, extra: Record<string, string | number> = {}) => {
+      await this.deps.audit.append({
         ...INBOUND_ACTOR,
         action: 'support.inbound_ignored',
         object: cases.length === 1 ? `case:${cases[0]?.id}` : null,
@@ -256,18 +256,18 @@ export class SupportService {
       });
       return 'ignored' as const;
     };
-    if (cases.length === 0) return ignore('unknown_sender', { domain: sender.split('@')[1]?.slice(0, 80) ?? '' });
-    if (cases.length > 1) return ignore('several_cases', { cases: cases.length });
+    if (cases.length === 0) return await ignore('unknown_sender', { domain: sender.split('@')[1]?.slice(0, 80) ?? '' });
+    if (cases.length > 1) return await ignore('several_cases', { cases: cases.length });
     const c = cases[0] as SupportCaseRecord;
     const policy = this.deps.policies.current();
     const found = passkeyCandidates(body.slice(0, 20_000), policy.passkeyAlphabet, policy.passkeyLength);
     // One passkey-shaped word is one attempt; a message full of them is not a way to try many.
-    if (found.length !== 1) return ignore(found.length ? 'several_candidates' : 'no_passkey');
+    if (found.length !== 1) return await ignore(found.length ? 'several_candidates' : 'no_passkey');
     try {
       const r = await this.check(c, found[0] as string, INBOUND_ACTOR, 'email_reply');
       return r.result === 'verified' ? 'verified' : 'wrong';
     } catch (err) {
-      if (err instanceof AppError) return ignore(err.code.toLowerCase());
+      if (err instanceof AppError) return await ignore(err.code.toLowerCase());
       throw err;
     }
   }
@@ -280,9 +280,9 @@ export class SupportService {
   ): Promise<EnterResult> {
     const policy = this.deps.policies.current();
     const limit = policy.passkeyMaxFailures;
-    // Audits a refusal and hands back its error, for `throw refuse(…)`.
-    const refuse = (why: string, error: AppError): AppError => {
-      this.deps.audit.append({
+    // Audits a refusal and hands back its error, for `throw await refuse(…)`.
+    const refuse = async (why: string, error: AppError): Promise<AppError> => {
+      await this.deps.audit.append({
         ...actor,
         action: 'support.passkey_refused',
         object: `case:${c.id}`,
@@ -291,9 +291,9 @@ export class SupportService {
       });
       return error;
     };
-    if (c.state === 'locked') throw refuse('locked', lockedError());
+    if (c.state === 'locked') throw await refuse('locked', lockedError());
     if (c.state === 'verified' || c.state === 'reissued')
-      throw refuse(
+      throw await refuse(
         'used',
         new AppError(
           'PASSKEY_USED',
@@ -301,13 +301,13 @@ export class SupportService {
         ),
       );
     if (c.state !== 'passkey_sent' || !c.passkeyTag || !c.passkeyExpiresAt)
-      throw refuse(
+      throw await refuse(
         'none_sent',
         new AppError('PASSKEY_NONE', `No passkey awaits for case ${c.id}. Send one to the customer first.`),
       );
     const now = this.date();
     if (Date.parse(c.passkeyExpiresAt ?? '') <= now.getTime())
-      throw refuse(
+      throw await refuse(
         'expired',
         new AppError(
           'PASSKEY_EXPIRED',
@@ -331,7 +331,7 @@ export class SupportService {
         at,
       });
       if (verified) {
-        this.deps.audit.append({
+        await this.deps.audit.append({
           ...actor,
           action: 'support.verified',
           object: `case:${c.id}`,
@@ -342,8 +342,8 @@ export class SupportService {
       }
       // Locked, replaced or used by a concurrent call between the read and the compare-and-set.
       const now2 = await this.caseById(c.id);
-      if (now2.state === 'locked') throw refuse('locked', lockedError());
-      throw refuse(
+      if (now2.state === 'locked') throw await refuse('locked', lockedError());
+      throw await refuse(
         'changed',
         new AppError(
           'PASSKEY_NONE',
@@ -354,7 +354,7 @@ export class SupportService {
     const counted = await this.deps.cases.recordFailure(c.id, limit, at);
     if (!counted) {
       const now2 = await this.caseById(c.id);
-      throw refuse(
+      throw await refuse(
         now2.state === 'locked' ? 'locked' : 'changed',
         now2.state === 'locked'
           ? lockedError()
@@ -363,7 +363,7 @@ export class SupportService {
     }
     const after = counted;
     const locked = after.state === 'locked';
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: locked ? 'support.locked' : 'support.passkey_wrong',
       object: `case:${c.id}`,
@@ -413,7 +413,7 @@ export class SupportService {
     );
     if (!done)
       throw new AppError('SUPPORT_CASE_CHANGED', `Case ${c.id} changed at another desk meanwhile. Reload the case.`);
-    this.deps.audit.append({
+    await this.deps.audit.append({
       ...actor,
       action: 'support.identity_procedure',
       object: `case:${c.id}`,
@@ -451,7 +451,7 @@ export class SupportService {
           ? `Case ${c.id} was reissued already.`
           : `Case ${c.id} is not verified; the reissue waits for the customer's passkey.`,
       );
-    this.deps.audit.append({
+    await this.deps.audit.append({
       operatorId: null,
       operator: null,
       role: null,

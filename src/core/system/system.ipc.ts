@@ -3,7 +3,7 @@ import { auditChannels } from '../../shared/contract/audit.contract';
 import type { systemChannels } from '../../shared/contract/system.contract';
 import { mayOpen, type Page, type Role } from '../../shared/roles';
 import { AppError } from '../errors';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { HandlersFor } from '../rpc/router';
 
 /** What each page offers today; a page not yet built says what will come. */
@@ -42,13 +42,13 @@ export interface SystemInfoSource {
 export function systemHandlers(
   db: Database,
   info: SystemInfoSource,
-  audit: AuditService,
+  audit: AuditTrail,
 ): HandlersFor<typeof systemChannels> {
   const today = () => new Date().toISOString().slice(0, 10);
   return {
-    'nav:open': ({ page }, ctx) => {
+    'nav:open': async ({ page }, ctx) => {
       if (!mayOpen(ctx.session.role, page)) {
-        audit.append({
+        await audit.append({
           operatorId: ctx.session.operatorId,
           operator: ctx.session.username,
           role: ctx.session.role,

@@ -7,7 +7,7 @@ import {
   type UsageRow,
 } from '../../shared/contract/usage.contract';
 import { PAGE_ACCESS } from '../../shared/roles';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { Session, SessionStore } from '../auth/session.store';
 import { AppError } from '../errors';
 import type { UsageRepository } from './usage.repository';
@@ -88,7 +88,7 @@ export class UsageCsvExport {
     private readonly deps: {
       readonly usage: UsageRepository;
       readonly sessions: SessionStore;
-      readonly audit: AuditService;
+      readonly audit: AuditTrail;
     },
   ) {}
 
@@ -97,11 +97,11 @@ export class UsageCsvExport {
    * returns the file's name and its text in chunks (the header, then one chunk per batch of rows).
    * Throws AppError before anything is read when the caller may not export.
    */
-  open(clientId: string, params: URLSearchParams): { fileName: string; chunks: AsyncGenerator<string> } {
+  async open(clientId: string, params: URLSearchParams): Promise<{ fileName: string; chunks: AsyncGenerator<string> }> {
     const session = this.deps.sessions.get(clientId).session;
     if (!session) throw new AppError('AUTH_REQUIRED', 'Sign in first.');
     if (!PAGE_ACCESS.usage.includes(session.role)) {
-      this.deps.audit.append({
+      await this.deps.audit.append({
         operatorId: session.operatorId,
         operator: session.username,
         role: session.role,
@@ -127,7 +127,7 @@ export class UsageCsvExport {
       );
     }
     const { filter: f, by } = parsed.data;
-    this.audited(session, f, by);
+    await this.audited(session, f, by);
     return { fileName: usageCsvName(by), chunks: this.chunks(f, by) };
   }
 
@@ -148,7 +148,7 @@ export class UsageCsvExport {
       );
     const sink = await saver(usageCsvName(by));
     if (!sink) return { status: 'cancelled', rows: 0 };
-    this.audited(session, filter, by);
+    await this.audited(session, filter, by);
     let rows = -1; // the header is not a row
     try {
       for await (const chunk of this.chunks(filter, by)) {
@@ -163,8 +163,8 @@ export class UsageCsvExport {
     return { status: 'saved', rows };
   }
 
-  private audited(session: Session, filter: UsageFilter, by: UsageGroup): void {
-    this.deps.audit.append({
+  private audited(session: Session, filter: UsageFilter, by: UsageGroup): Promise<void> {
+    return this.deps.audit.append({
       operatorId: session.operatorId,
       operator: session.username,
       role: session.role,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import { cardKeyChallengeMessage } from '../card/protocol/challenge-response';
 import { CHALLENGE_LENGTH, MAC_LENGTH } from '../card/protocol/profile.constants';
 import type { CardRepository } from '../cards/card.repository';
@@ -65,7 +65,7 @@ export class ChallengeService {
     private readonly challenges: ChallengeRepository,
     private readonly verification: Pick<VerificationService, 'useProvenCode'>,
     private readonly keystore: KeystoreSource,
-    private readonly audit: Pick<AuditService, 'append'>,
+    private readonly audit: Pick<AuditTrail, 'append'>,
     private readonly now: () => Date = () => new Date(),
     private readonly actor: ListActor = SYSTEM_ACTOR,
     private readonly ttlMs: number = CHALLENGE_TTL_MS,
@@ -83,7 +83,7 @@ export class ChallengeService {
       issuedAt: at.toISOString(),
       expiresAt: new Date(at.getTime() + this.ttlMs).toISOString(),
     });
-    this.audit.append({
+    await this.audit.append({
       ...this.actor,
       action: 'verification.challenge_issued',
       object: `card:${card.n}`,
@@ -150,7 +150,7 @@ export class ChallengeService {
 
   private async settle(challengeId: string, n: string, result: ChallengeResult): Promise<ChallengeResult> {
     await this.challenges.settle(challengeId, result.accepted ? 'accepted' : 'refused');
-    this.audit.append({
+    await this.audit.append({
       ...this.actor,
       action: 'verification.challenge_answered',
       object: `card:${n}`,

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import { readCertificateRequest } from '../crypto/csr';
 import { AppError } from '../errors';
 import type { KeystoreActor, KeystoreHolder } from '../keystore/keystore-holder.service';
@@ -41,7 +41,7 @@ export class ClientCertificateService {
   constructor(
     private readonly repo: ClientCertificateRepository,
     private readonly keystore: Pick<KeystoreHolder, 'run'>,
-    private readonly audit: AuditService,
+    private readonly audit: AuditTrail,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -87,7 +87,7 @@ export class ClientCertificateService {
       serial: cert.serial,
       notAfter: cert.notAfter,
     });
-    this.audit.append({
+    await this.audit.append({
       operatorId: opts.actor.operatorId,
       operator: opts.actor.operator,
       role: opts.actor.role,

@@ -1,4 +1,4 @@
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
 import type { Keystore } from '../keystore/keystore.types';
@@ -125,7 +125,7 @@ export class VerificationService {
     private readonly lists: ListRepository,
     private readonly listService: ListService,
     private readonly keystore: KeystoreSource,
-    private readonly audit: AuditService,
+    private readonly audit: AuditTrail,
     private readonly policies: PolicySource,
     options: VerificationOptions = {},
   ) {
@@ -192,7 +192,7 @@ export class VerificationService {
     // A refusal keeps its audit entry (the reason, never the code) beside its verify_rejections row.
     if (!result.accepted) {
       await this.record(n, result.reason, seen, source);
-      this.audit.append({
+      await this.audit.append({
         ...this.actor,
         action: 'verification.refused',
         object: `card:${n}`,
@@ -216,7 +216,7 @@ export class VerificationService {
     if (!card) throw new AppError('CARD_NOT_FOUND', `No card has the number ${n.slice(0, 40)}. Check N.`);
     const cleared = this.lockout ? await this.lockout.failures.clear(card.id) : null;
     if (cleared) {
-      this.audit.append({
+      await this.audit.append({
         ...by,
         action: 'verification.failures_cleared',
         object: `card:${card.n}`,
@@ -239,7 +239,7 @@ export class VerificationService {
         : null;
     const raised = await this.events.recordRefusal({ cardRef, listRef, reason, source, at }, suspicion);
     if (raised) {
-      this.audit.append({
+      await this.audit.append({
         ...this.actor,
         action: 'verification.suspicion',
         object: `card:${n.trim()}`,

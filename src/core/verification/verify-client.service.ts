@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import { AppError } from '../errors';
 import {
   VERIFY_SCOPES,
@@ -50,7 +50,7 @@ export class VerifyClientService {
 
   constructor(
     private readonly repo: VerifyClientRepository,
-    private readonly audit: AuditService,
+    private readonly audit: AuditTrail,
     private readonly now: () => Date = () => new Date(),
     options: { changedElsewhere?: () => boolean } = {},
   ) {
@@ -84,7 +84,7 @@ export class VerifyClientService {
       createdAt: this.now().toISOString(),
       createdBy: opts.by,
     });
-    this.audit.append({
+    await this.audit.append({
       operatorId: null,
       operator: opts.by,
       role: null,
@@ -105,7 +105,7 @@ export class VerifyClientService {
         `No active client has the key id ${keyId.slice(0, 16)}. List the clients to find its id.`,
       );
     }
-    this.audit.append({
+    await this.audit.append({
       operatorId: null,
       operator: by,
       role: null,

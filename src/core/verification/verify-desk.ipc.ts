@@ -1,5 +1,5 @@
 import type { VerifyClientView, verifyDeskChannels } from '../../shared/contract/verify-desk.contract';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { CardRepository } from '../cards/card.repository';
 import type { DualControlService } from '../dual-control/dual-control.service';
 import { AppError } from '../errors';
@@ -21,7 +21,7 @@ export interface VerifyDeskDeps {
   readonly lists: Pick<ListService, 'forCard'>;
   readonly cards: Pick<CardRepository, 'byN'>;
   readonly dualControl: DualControlService;
-  readonly audit: AuditService;
+  readonly audit: AuditTrail;
   readonly events: EventBus;
 }
 

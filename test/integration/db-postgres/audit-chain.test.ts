@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgAuditLog } from '../../../src/core/audit/audit-log.pg';
+import { PgAuditLog, PgAuditTrail } from '../../../src/core/audit/audit-log.pg';
+import type { AuditRow } from '../../../src/core/audit/audit.service';
 import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import { migratePg } from '../../../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
@@ -62,5 +63,28 @@ describe('the audit chain on PostgreSQL with concurrent writers', () => {
     const forged = { ...last, seq: last.seq + 1, action: 'test.fork', prev_hash: rows.at(-2)!.hash };
     const result = verifyAuditChain(arrayChainSource([...rows, forged], []), null);
     expect(result.ok).toBe(false);
+  });
+
+  it('PgAuditTrail (what features write to) appends, chains after the other writers, and tells listeners after commit', async () => {
+    const trail = new PgAuditTrail(logs[1]!);
+    const seen: { row: AuditRow; committed: number }[] = [];
+    const stop = trail.onAppend((row) => {
+      // The listener runs once the entry is committed: another pool already reads it.
+      seen.push({ row, committed: -1 });
+      void logs[2]!.entries().then((rows) => (seen.find((s) => s.row.seq === row.seq)!.committed = rows.length));
+    });
+    const before = (await logs[0]!.entries()).length;
+    await Promise.all([
+      trail.append({ ...actor, action: 'test.trail', object: 'a', outcome: 'ok' }),
+      logs[0]!.append({ ...actor, action: 'test.other_desk', outcome: 'ok' }),
+    ]);
+    stop();
+    await trail.append({ ...actor, action: 'test.unheard', outcome: 'ok' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen.map((s) => s.row.action)).toEqual(['test.trail']);
+    expect(seen[0]!.committed).toBeGreaterThanOrEqual(seen[0]!.row.seq);
+    const rows = await logs[0]!.entries();
+    expect(rows).toHaveLength(before + 3);
+    expect(verifyAuditChain(arrayChainSource(rows, []), null).ok).toBe(true);
   });
 });

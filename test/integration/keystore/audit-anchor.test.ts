@@ -58,10 +58,10 @@ describe.each(BACKENDS)('the audit anchor in the %s keystore', (backend) => {
     await open(true);
     const audit = new AuditService(ws.db);
     const who = { operatorId: officer.id, operator: 'tom', role: 'clerk' as const };
-    audit.append({ ...who, action: 'test.entry', outcome: 'ok', details: { i: 1 } });
-    lockoutSeq = audit.append({ ...who, action: 'auth.lockout', outcome: 'ok', details: { attempts: 5 } }).seq;
+    audit.appendSync({ ...who, action: 'test.entry', outcome: 'ok', details: { i: 1 } });
+    lockoutSeq = audit.appendSync({ ...who, action: 'auth.lockout', outcome: 'ok', details: { attempts: 5 } }).seq;
     firstCheckpoint = (value(await call('audit:checkpoint')) as { seq: number }).seq;
-    for (let i = 2; i < 6; i++) audit.append({ ...who, action: 'test.entry', outcome: 'ok', details: { i } });
+    for (let i = 2; i < 6; i++) audit.appendSync({ ...who, action: 'test.entry', outcome: 'ok', details: { i } });
     value(await call('audit:checkpoint'));
     await ws.checkpoints.idle();
   });
@@ -127,7 +127,7 @@ describe.each(BACKENDS)('the audit anchor in the %s keystore', (backend) => {
   it('refuses a checkpoint under the audit key that lies beyond the anchor (signed around the anchor, not through it)', async () => {
     const a = await anchor();
     const audit = new AuditService(ws.db);
-    const head = audit.append({
+    const head = audit.appendSync({
       operatorId: null,
       operator: 'tom',
       role: 'clerk',

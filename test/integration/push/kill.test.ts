@@ -254,6 +254,35 @@ describe('the workstation SIGKILLed at random points of enroll → activate → 
     expect(steps.at(-1)).toBe('push:nothing-to-push');
   });
 
+  // Between recording the verified receipt and the changeover there is no APDU to cut at: the kill
+  // after COMMIT LIST is made to leave what a kill there leaves (the list receipt_verified, not yet
+  // active). The restart must finish the changeover, not try to seal the list again.
+  it('killed after the receipt was recorded, before the changeover: the restart activates the list', async () => {
+    const run = await newCard(runs.length);
+    const steps = await killAndRecover(
+      run,
+      { kind: 'apdu', stopAt: { ins: INS.COMMIT_LIST, when: 'after' } },
+      'killed between receipt and changeover',
+      undefined,
+      () => {
+        const db = new Database(join(dataDir, 'workstation.db'));
+        try {
+          const moved = db
+            .prepare(
+              `UPDATE code_lists SET state = 'receipt_verified'
+               WHERE seq = 1 AND card_ref = (SELECT id FROM cards WHERE card_id = ?)`,
+            )
+            .run(run.card.cardId.toUpperCase());
+          expect(moved.changes).toBe(1);
+        } finally {
+          db.close();
+        }
+      },
+    );
+    expect(steps[0]).toBe('push:resumed');
+    expect(steps.at(-1)).toBe('push:nothing-to-push');
+  });
+
   it(
     `${RUNS} kills at random points: after each restart no list is lost, duplicated or half-active, and card and database agree`,
     async () => {

@@ -67,25 +67,25 @@ describe('usage channels', () => {
 
   it('exports CSV to the review roles only, checking the filters before reading anything', async () => {
     const read = async (client: string, q: string) => {
-      const file = t.ws.usageCsv.open(client, new URLSearchParams(q));
+      const file = await t.ws.usageCsv.open(client, new URLSearchParams(q));
       let text = '';
       for await (const c of file.chunks) text += c;
       return { name: file.fileName, text };
     };
-    const code = (f: () => unknown) => {
+    const code = async (f: () => Promise<unknown>) => {
       try {
-        f();
+        await f();
         return 'none';
       } catch (err) {
         return isAppError(err) ? err.code : 'other';
       }
     };
-    expect(code(() => t.ws.usageCsv.open(ops.clerk.client, new URLSearchParams()))).toBe('FORBIDDEN');
-    expect(code(() => t.ws.usageCsv.open('nobody', new URLSearchParams()))).toBe('AUTH_REQUIRED');
-    expect(code(() => t.ws.usageCsv.open(ops.auditor.client, new URLSearchParams('from=yesterday')))).toBe(
+    expect(await code(() => t.ws.usageCsv.open(ops.clerk.client, new URLSearchParams()))).toBe('FORBIDDEN');
+    expect(await code(() => t.ws.usageCsv.open('nobody', new URLSearchParams()))).toBe('AUTH_REQUIRED');
+    expect(await code(() => t.ws.usageCsv.open(ops.auditor.client, new URLSearchParams('from=yesterday')))).toBe(
       'VALIDATION',
     );
-    expect(code(() => t.ws.usageCsv.open(ops.auditor.client, new URLSearchParams('by=n')))).toBe('VALIDATION');
+    expect(await code(() => t.ws.usageCsv.open(ops.auditor.client, new URLSearchParams('by=n')))).toBe('VALIDATION');
     const exportsAudited = () =>
       (t.ws.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'usage.export'").get() as { n: number }).n;
     const before = exportsAudited();

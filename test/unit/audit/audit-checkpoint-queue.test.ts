@@ -19,7 +19,7 @@ describe('audit checkpoint queue', () => {
   };
   const real = SoftwareAuditSigner.generate();
   const append = (n: number) => {
-    for (let i = 0; i < n; i++) audit.append({ ...SYSTEM_ACTOR, action: 'test.entry', outcome: 'ok' });
+    for (let i = 0; i < n; i++) audit.appendSync({ ...SYSTEM_ACTOR, action: 'test.entry', outcome: 'ok' });
   };
   const checkpointSeqs = () =>
     (db.prepare('SELECT seq FROM audit_checkpoints ORDER BY id').all() as { seq: number }[]).map((r) => r.seq);

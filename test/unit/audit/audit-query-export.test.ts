@@ -27,7 +27,7 @@ describe('audit query and export', () => {
     let i = 0;
     const audit = new AuditService(t.ws.db, () => new Date(days[i++ % days.length] ?? ''));
     for (let n = 0; n < 3; n++) {
-      audit.append({
+      audit.appendSync({
         operatorId: officer.id,
         operator: officer.username,
         role: 'security_officer',

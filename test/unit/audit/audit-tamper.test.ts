@@ -25,7 +25,7 @@ describe('audit verification detects tampering and names the first bad entry', (
     officer = await setupOfficer(ws);
     const audit = new AuditService(ws.db);
     for (let i = 0; i < 11; i++) {
-      audit.append({
+      audit.appendSync({
         operatorId: officer.id,
         operator: officer.username,
         role: 'security_officer',

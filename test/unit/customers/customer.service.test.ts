@@ -325,9 +325,9 @@ describe('customers service', () => {
       // Card workflows audit under the card's id or N; the keystore names a card key by its bare N.
       const audit = new AuditService(t.ws.db);
       const actor = { operatorId: clerk.id, operator: clerk.username, role: clerk.role };
-      audit.append({ ...actor, action: 'enrollment.bind', object: 'card:CAFE01', outcome: 'ok' });
-      audit.append({ ...actor, action: 'keystore.cardKey', object: 'N-77', outcome: 'ok' });
-      audit.append({ ...actor, action: 'enrollment.bind', object: 'card:BEEF02', outcome: 'ok' });
+      audit.appendSync({ ...actor, action: 'enrollment.bind', object: 'card:CAFE01', outcome: 'ok' });
+      audit.appendSync({ ...actor, action: 'keystore.cardKey', object: 'N-77', outcome: 'ok' });
+      audit.appendSync({ ...actor, action: 'enrollment.bind', object: 'card:BEEF02', outcome: 'ok' });
       const page = value(await t.ws.router.dispatch(clerk.client, 'customers:get', { id: ada.id })) as {
         customer: { id: number; version: number };
         cards: { cardId: string; n: string; state: string }[];

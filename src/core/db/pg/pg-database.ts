@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AppError } from '../../errors';
 
@@ -24,6 +25,38 @@ export interface PgDatabaseOptions {
   readonly connectTimeoutMs?: number;
   /** PEM of the CA that signed the server's certificate: TLS with the server's name checked. */
   readonly tlsCa?: string;
+  /**
+   * TLS as pg-config.ts worked it out from OTAC_DATABASE_URL and OTAC_DATABASE_CA (wins over
+   * `tlsCa`); false: plain (loopback or a Unix socket only, which pg-config enforces).
+   */
+  readonly ssl?: PgTls | false;
+  /** Shown in pg_stat_activity, so a DBA can tell desks from verification instances. */
+  readonly applicationName?: string;
+  /**
+   * Send each parameterised statement as a named prepared statement, parsed and planned once per
+   * connection instead of per call (bench/postgres.bench.ts: pgbench parsing per statement reaches
+   * about half of its prepared rate on the same cluster). Off by default. A statement whose result
+   * columns a migration changed under it (`SELECT *` after ADD COLUMN, SQLSTATE 0A000) is sent
+   * unnamed from then on, and a transaction that met it runs again.
+   */
+  readonly preparedStatements?: boolean;
+}
+
+/** TLS to the server: `ca` null means encrypted but unchecked (loopback `sslmode=require` only). */
+export interface PgTls {
+  readonly ca: string | null;
+  /** verify-full: the certificate must name the host the URL names. */
+  readonly checkHostname: boolean;
+}
+
+function sslOptions(options: PgDatabaseOptions): pg.PoolConfig['ssl'] | undefined {
+  const tls = options.ssl;
+  if (tls === false) return false;
+  if (tls === undefined) return options.tlsCa ? { ca: options.tlsCa, rejectUnauthorized: true } : undefined;
+  if (tls.ca === null) return { rejectUnauthorized: false };
+  return tls.checkHostname
+    ? { ca: tls.ca, rejectUnauthorized: true }
+    : { ca: tls.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
 }
 
 /** READ COMMITTED suits one compare-and-set statement (PostgreSQL re-checks its WHERE on the row's
@@ -59,6 +92,33 @@ function numbered(sql: string, params: readonly unknown[]): string {
   return out;
 }
 
+/** Statements a schema change made unpreparable (0A000: cached plan must not change result type). */
+const unprepared = new Set<string>();
+const statementNames = new Map<string, string>();
+
+/** What pg is handed: the numbered text, named when `prepared` and the statement has parameters. */
+function statement(sql: string, params: readonly unknown[], prepared: boolean): pg.QueryConfig {
+  const text = numbered(sql, params);
+  if (!prepared || params.length === 0 || unprepared.has(text)) return { text, values: params as unknown[] };
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `otac_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    if (statementNames.size < 2000) statementNames.set(text, name);
+  }
+  return { name, text, values: params as unknown[] };
+}
+
+/** A prepared statement whose result type a migration changed: sent unnamed from now on. */
+function forgetPrepared(err: unknown, sql: string, params: readonly unknown[]): boolean {
+  if (!isStalePlan(err)) return false;
+  unprepared.add(numbered(sql, params));
+  return true;
+}
+
+function isStalePlan(err: unknown): boolean {
+  return sqlState(err) === '0A000' && /cached plan must not change result type/.test(String(err));
+}
+
 /** SQLSTATEs after which the whole transaction may simply run again. */
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 20;
@@ -84,7 +144,8 @@ export class PgDatabase implements PgQueryable {
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       types: typeParsers,
-      ...(options.tlsCa ? { ssl: { ca: options.tlsCa, rejectUnauthorized: true } } : {}),
+      ...(sslOptions(options) !== undefined ? { ssl: sslOptions(options) } : {}),
+      ...(options.applicationName ? { application_name: options.applicationName } : {}),
     });
     // An idle connection the server dropped (restart, failover) surfaces here; the next query
     // opens a fresh one. Without a listener the process would crash.
@@ -93,8 +154,13 @@ export class PgDatabase implements PgQueryable {
 
   async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     try {
-      const result = await this.pool.query<T>(numbered(sql, params), params as unknown[]);
-      return result.rows;
+      const prepared = this.options.preparedStatements === true;
+      try {
+        return (await this.pool.query<T>(statement(sql, params, prepared))).rows;
+      } catch (err) {
+        if (!prepared || !forgetPrepared(err, sql, params)) throw err;
+        return (await this.pool.query<T>(statement(sql, params, false))).rows;
+      }
     } catch (err) {
       throw translate(err);
     }
@@ -113,9 +179,16 @@ export class PgDatabase implements PgQueryable {
       } catch (err) {
         throw translate(err);
       }
+      const prepared = this.options.preparedStatements === true;
       const tx: PgQueryable = {
-        query: async <R extends Row>(sql: string, params: readonly unknown[] = []) =>
-          (await client.query<R>(numbered(sql, params), params as unknown[])).rows,
+        query: async <R extends Row>(sql: string, params: readonly unknown[] = []) => {
+          try {
+            return (await client.query<R>(statement(sql, params, prepared))).rows;
+          } catch (err) {
+            if (prepared) forgetPrepared(err, sql, params);
+            throw err;
+          }
+        },
       };
       try {
         await client.query(isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
@@ -127,7 +200,7 @@ export class PgDatabase implements PgQueryable {
         await client.query('ROLLBACK').catch(() => undefined);
         // A connection broken mid-transaction is not returned to the pool.
         client.release(isConnectionError(err) ? (err as Error) : undefined);
-        if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlState(err) ?? '')) {
+        if (attempt < MAX_ATTEMPTS && (RETRYABLE.has(sqlState(err) ?? '') || (prepared && isStalePlan(err)))) {
           await new Promise((r) => setTimeout(r, attempt * 5 + Math.random() * 10));
           continue;
         }
@@ -162,6 +235,8 @@ function isConnectionError(err: unknown): boolean {
  */
 function translate(err: unknown): unknown {
   if (err instanceof AppError) return err;
+  const tls = tlsRefusal(err);
+  if (tls) return tls;
   if (isConnectionError(err) || /timeout exceeded when trying to connect|Connection terminated/i.test(String(err)))
     return new AppError(
       'DB_UNREACHABLE',
@@ -169,4 +244,39 @@ function translate(err: unknown): unknown {
         'or call the branch IT support; try again when it is back.',
     );
   return err;
+}
+
+/** Node's codes for a server certificate the configured CA did not sign, or that names another host. */
+const UNTRUSTED_CERTIFICATE =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_SIGNATURE_FAILURE|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/**
+ * TLS problems as refusals saying what to set (docs/storage.md "Branch network: TLS"). Messages
+ * name settings and the server's reason, never the URL (it may hold the password).
+ */
+function tlsRefusal(err: unknown): AppError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.test(code))
+    return new AppError(
+      'DB_TLS_UNTRUSTED',
+      `The issuer database server's certificate was refused (${code}): it is not signed by the CA in OTAC_DATABASE_CA, ` +
+        'has expired, or does not name the host in OTAC_DATABASE_URL. Nothing was saved. Set OTAC_DATABASE_CA to the CA ' +
+        "that signed the server's certificate and use the host name the certificate names; if the certificate changed, " +
+        'ask the database administrator.',
+    );
+  if (/server does not support SSL/i.test(message))
+    return new AppError(
+      'DB_TLS_UNAVAILABLE',
+      'The issuer database server does not accept TLS connections, and this workstation will not send the password and ' +
+        'customer data in clear. Nothing was saved. Ask the database administrator to enable ssl on the server.',
+    );
+  // 28000 from a hostssl-only pg_hba.conf: "no pg_hba.conf entry for host …, no encryption".
+  if (sqlState(err) === '28000' && /no encryption/i.test(message))
+    return new AppError(
+      'DB_TLS_REQUIRED',
+      'The issuer database server accepts only TLS connections: add sslmode=verify-full to OTAC_DATABASE_URL and set ' +
+        "OTAC_DATABASE_CA to the CA certificate that signed the server's certificate. Nothing was saved.",
+    );
+  return null;
 }
