@@ -16,6 +16,9 @@ import {
   type Desk,
 } from '../test/support/verify-service';
 import { measureYubiserver, peerUnavailable } from './yubiserver-peer';
+import { migratePg } from '../src/core/db/pg/migrate-pg';
+import { PgDatabase } from '../src/core/db/pg/pg-database';
+import { pgIssuer } from '../test/support/verify-service-pg';
 
 // Durable verifications per second over HTTP on loopback (issue 10 item 5 and "Done when"), on a
 // database seeded to scale (scripts/seed-usage.ts: OTAC_BENCH_CARDS cards, default 1,000,000, and
@@ -30,6 +33,10 @@ import { measureYubiserver, peerUnavailable } from './yubiserver-peer';
 // - core `verify` called in-process (no HTTP), to tell HTTP's share from core's;
 // - the usage review's main queries (test/support/usage-queries.ts) at that size.
 // Requests carry the index beside the code (one keystore check each).
+// With OTAC_BENCH_DATABASE_URL (postgres://…, an empty or issuer database the bench may migrate):
+// the same load on the service over PostgreSQL, with 1 and with 3 instances sharing the database
+// (OTAC_BENCH_PG_INSTANCES, default "1,3"), each instance given an equal share of the connections
+// and cards; the rate is the sum over the instances (postgresRuns).
 
 type Report = (name: string, value: number, unit: string) => void;
 /** Codes used per card: below the refill threshold of the default 100-code list (no refill work mid-run). */
@@ -279,9 +286,71 @@ export async function run(report: Report): Promise<void> {
     } finally {
       await svc.stop();
     }
+    const databaseUrl = process.env['OTAC_BENCH_DATABASE_URL'];
+    if (databaseUrl) await postgresRuns(report, desk, databaseUrl);
     usageQueryTimes(desk, report);
   } finally {
     rmSync(peerDir, { recursive: true, force: true });
     await desk.dispose();
+  }
+}
+
+/**
+ * The verification service on PostgreSQL (service-core.pg.ts): `instances` processes on one
+ * database, 1 and 32 connections in all, split evenly; cards made on that database through the
+ * service's ListService (test/support/verify-service-pg.ts). Figures `verify.pg<instances>_http_<c>`.
+ */
+export async function postgresRuns(report: Report, desk: Desk, databaseUrl: string): Promise<void> {
+  const db = new PgDatabase({ url: databaseUrl });
+  try {
+    await migratePg(db); // the bench stands in for the desk that makes the schema
+  } finally {
+    await db.close();
+  }
+  const issuer = await pgIssuer(desk, databaseUrl);
+  try {
+    const key = await issuer.clientKey('verify');
+    const counts = (process.env['OTAC_BENCH_PG_INSTANCES'] ?? '1,3').split(',').map(Number);
+    for (const count of counts) {
+      const procs = await Promise.all(
+        Array.from({ length: count }, () =>
+          startServiceProcess(issuer.instanceDir(), {
+            OTAC_DATABASE_URL: databaseUrl,
+            OTAC_VERIFY_RATE_PER_N: '1000/1000',
+            OTAC_DATABASE_POOL: String(Math.max(4, Math.ceil(32 / count))),
+          }),
+        ),
+      );
+      try {
+        await Promise.all(procs.map((p) => call(p.url, '/health')));
+        for (const clients of [1, 32]) {
+          if (clients < count) continue; // one connection cannot be split over several instances
+          // 32 over 3 instances: 11, 11 and 10 connections.
+          const conns = Array.from(
+            { length: count },
+            (_, i) => Math.floor(clients / count) + (i < clients % count ? 1 : 0),
+          );
+          const sets: Stream[][] = [];
+          for (const c of conns) {
+            const want = clients === 1 ? 4 : Math.max(c, Math.ceil(CARDS_AT_32 / count / c) * c);
+            const set: Stream[] = [];
+            for (let j = 0; j < want; j++) {
+              const { card, codes } = await issuer.cardWithCodes();
+              set.push({ n: card.n, codes, next: 0 });
+            }
+            sets.push(set);
+          }
+          const runs = await Promise.all(procs.map((p, i) => load(p.url, key, sets[i]!, conns[i]!)));
+          const total = runs.reduce((sum, r) => sum + r.perSecond, 0);
+          report(`verify.pg${count}_http_${clients}`, total, 'accepted/s');
+          report(`verify.pg${count}_http_${clients}.p50`, Math.max(...runs.map((r) => r.p50)), 'ms (worst instance)');
+          report(`verify.pg${count}_http_${clients}.p99`, Math.max(...runs.map((r) => r.p99)), 'ms (worst instance)');
+        }
+      } finally {
+        await Promise.all(procs.map((p) => p.stop()));
+      }
+    }
+  } finally {
+    await issuer.close();
   }
 }

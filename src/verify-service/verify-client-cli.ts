@@ -2,11 +2,16 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditService } from '../core/audit/audit.service';
 import { openDatabase } from '../core/db/database';
+import { assertPgSchemaCurrent } from '../core/db/pg/migrate-pg';
+import { PgDatabase } from '../core/db/pg/pg-database';
+import { PgAuditLog, PgAuditTrail } from '../core/audit/audit-log.pg';
+import { PgVerifyClientRepository } from '../core/verification/verify-client.repository.pg';
 import { SqliteVerifyClientRepository, VERIFY_SCOPES } from '../core/verification/verify-client.repository';
 import { VerifyClientService } from '../core/verification/verify-client.service';
 
 // `npm run verify-client -- create --name <name> --scope verify [--scope read]`, `revoke <key id>`,
-// `list`: the clients of the verification service, on the database of OTAC_DATA_DIR. Run by the
+// `list`: the clients of the verification service, on the database of OTAC_DATA_DIR (or the shared
+// PostgreSQL of OTAC_DATABASE_URL, where a revocation holds at every instance's next request). Run by the
 // administrator of the service host under the service's account (only it can open the 0700 data
 // directory); each step is audited with the account's name. The key is printed once, by `create`,
 // and kept nowhere (the database has SHA-256 of its secret). A desk channel under dual control
@@ -20,9 +25,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const [command, ...rest] = argv;
   const dataDir = resolve(env['OTAC_DATA_DIR'] ?? '.data/workstation');
   const by = `os:${userInfo().username}`;
-  const db = openDatabase(join(dataDir, 'workstation.db'));
+  const { clients, close } = await openClients(env, dataDir);
   try {
-    const clients = new VerifyClientService(new SqliteVerifyClientRepository(db), new AuditService(db));
     if (command === 'create') {
       const name = option(rest, '--name');
       const scopes = options(rest, '--scope');
@@ -51,8 +55,39 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     }
     throw new Error(USAGE);
   } finally {
-    db.close();
+    await close();
   }
+}
+
+/**
+ * The clients on the database the service uses: OTAC_DATABASE_URL's PostgreSQL (the schema must be
+ * a desk's, migrated: nothing is created here), else the SQLite file in OTAC_DATA_DIR.
+ */
+async function openClients(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+): Promise<{ clients: VerifyClientService; close: () => Promise<void> }> {
+  const url = env['OTAC_DATABASE_URL']?.trim();
+  if (url) {
+    const db = new PgDatabase({ url, maxConnections: 2 });
+    try {
+      await assertPgSchemaCurrent(db);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return {
+      clients: new VerifyClientService(new PgVerifyClientRepository(db), new PgAuditTrail(new PgAuditLog(db))),
+      close: () => db.close(),
+    };
+  }
+  const db = openDatabase(join(dataDir, 'workstation.db'));
+  return {
+    clients: new VerifyClientService(new SqliteVerifyClientRepository(db), new AuditService(db)),
+    close: async () => {
+      db.close();
+    },
+  };
 }
 
 function option(args: readonly string[], name: string): string | undefined {

@@ -11,6 +11,10 @@ import { SqliteVerifyClientRepository } from '../core/verification/verify-client
 import { VerifyClientService } from '../core/verification/verify-client.service';
 import { buildVerifyApp } from './app';
 import { CoreThread, type CoreThreadOptions } from './core-thread';
+import { openPgVerificationCore, type PgVerificationCoreOptions } from './service-core.pg';
+import { pgSettingsFromEnv, type PgSettings } from '../core/db/pg/pg-config';
+
+type PgSettingsCoreOptions = PgVerificationCoreOptions & { readonly databaseUrl: PgSettings };
 import { assertPrivateFile, readKeystoreSecret } from './keystore-secret';
 import { DEFAULT_RATE_LIMIT } from './rate-limit';
 import {
@@ -34,6 +38,12 @@ import {
 //   OTAC_VERIFY_DURABILITY   group (WAL fsync shared by concurrent commits) | full  group
 //   OTAC_VERIFY_THREADS      2: HTTP here, the core on a worker thread (core-thread.ts) | 1   2
 //   OTAC_KEYSTORE, OTAC_PKCS11_*  as for the desk; the secret as in keystore-secret.ts
+//   OTAC_DATABASE_URL        postgres://… : run on the shared issuer database (service-core.pg.ts),
+//                            one thread, durability = PostgreSQL's commit, any number of instances;
+//                            OTAC_DATA_DIR then holds only this instance's log and keystore copy
+//   OTAC_DATABASE_CA         PEM file of the CA of the database server's certificate (TLS;
+//                            pg-config.ts: off this machine sslmode=verify-full is required)
+//   OTAC_DATABASE_POOL       connections to the database                          20
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -61,6 +71,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const threads = env['OTAC_VERIFY_THREADS'] ?? '2';
   if (threads !== '1' && threads !== '2') fail('OTAC_VERIFY_THREADS is 2 (HTTP beside the core thread) or 1.');
   const { secret, source } = readKeystoreSecret(env);
+  const database = pgSettingsFromEnv(env);
   const common: Common = {
     host,
     port,
@@ -70,6 +81,17 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     source,
     https: certFile && keyFile ? { cert: readFileSync(certFile), key: readFileSync(keyFile) } : null,
   };
+  if (database)
+    return servePg(
+      common,
+      {
+        dataDir,
+        keystore: keystoreLocationFromEnv(env, dataDir),
+        databaseUrl: database,
+        ...(failureLimit !== undefined ? { failureLimit } : {}),
+      },
+      secret,
+    );
   if (threads === '2')
     return serveOnTwoThreads(common, {
       dataDir,
@@ -199,6 +221,47 @@ async function serveOnTwoThreads(common: Common, opts: CoreThreadOptions): Promi
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** On the shared PostgreSQL database (service-core.pg.ts): one thread, several instances. */
+async function servePg(common: Common, opts: PgSettingsCoreOptions, secret: string): Promise<void> {
+  const database = opts.databaseUrl.displayUrl;
+  const core = await openPgVerificationCore(opts);
+  let closing = false;
+  try {
+    await core.keystore.unlock(secret, SERVICE_ACTOR);
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
+  core.log.info('verify service keystore unlocked', { source: common.source, database: 'postgres' });
+  const { app } = buildVerifyApp({
+    verification: core.verification,
+    challenges: core.challenges,
+    clients: core.clients,
+    certificates: core.certificates,
+    durable: () => core.durable(),
+    ready: () => ({ keystore: core.keystore.currentOrNull() !== null, database: core.databaseAnswers() }),
+    log: core.log,
+    version: readVersion(),
+    rateLimit: common.rateLimit,
+    ...(common.https ? { https: { ...common.https, ...(await clientCa(core)) } } : {}),
+  });
+  const address = await app.listen({ host: common.host, port: common.port });
+  console.log(
+    `verification service listening on ${address} (database ${database}, data ${common.dataDir}, keystore ${core.keystore.backend}, durability database commit, one thread)`,
+  );
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    core.log.info('verify service stopping', { signal });
+    void app
+      .close()
+      .then(() => core.close())
+      .then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
 function keystoreElsewhere(): AppError {
   return new AppError('KEYSTORE_LOCKED', 'The keystore is open on the service core thread only.');
 }
@@ -207,7 +270,7 @@ function keystoreElsewhere(): AppError {
  * Mutual TLS: the bank CA of the keystore, as the `ca` client certificates are checked against; none
  * when the keystore has no bank CA yet (then only API keys authenticate).
  */
-async function clientCa(core: VerificationCore): Promise<{ ca?: Buffer }> {
+async function clientCa(core: Pick<VerificationCore, 'keystore' | 'log'>): Promise<{ ca?: Buffer }> {
   const pem = await core.keystore
     .current()
     .caCertificatePem()

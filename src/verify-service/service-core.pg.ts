@@ -1,0 +1,140 @@
+import { join } from 'node:path';
+import { PgAuditLog, PgAuditTrail } from '../core/audit/audit-log.pg';
+import { PgCardRepository } from '../core/cards/card.repository.pg';
+import { assertPgSchemaCurrent } from '../core/db/pg/migrate-pg';
+import { PgDatabase, type PgDatabaseOptions } from '../core/db/pg/pg-database';
+import { Closers } from '../core/feature-module';
+import { PgCardSeriesStore } from '../core/keystore/card-series.repository.pg';
+import { KeystoreHolder, type KeystoreLocation } from '../core/keystore/keystore-holder.service';
+import { PgListRepository } from '../core/lists/list.repository.pg';
+import { ListService } from '../core/lists/list.service';
+import { createLogger, type Logger } from '../core/log';
+import { PgPolicySource } from '../core/policy/policy-source.pg';
+import { PgChallengeRepository } from '../core/verification/challenge.repository.pg';
+import { ChallengeService } from '../core/verification/challenge.service';
+import { PgClientCertificateRepository } from '../core/verification/client-certificate.repository.pg';
+import { ClientCertificateService } from '../core/verification/client-certificate.service';
+import { PgFailureCounterRepository } from '../core/verification/failure.repository.pg';
+import { VerificationService } from '../core/verification/verification.service';
+import { PgVerificationEventsRepository } from '../core/verification/verification-events.repository.pg';
+import { PgVerifyClientRepository } from '../core/verification/verify-client.repository.pg';
+import { VerifyClientService } from '../core/verification/verify-client.service';
+
+// The verification service on the shared issuer database (issue 12 item 3): any number of
+// instances, on any machines, behind one PostgreSQL. What the SQLite core (service-core.ts) gets
+// from being the only writer on a local file, this one gets from the database:
+// - Durability is PostgreSQL's own commit: an acceptance is answered after the statement that
+//   marked the use has committed (synchronous_commit is the server's setting), so there is no WAL
+//   fsync of ours and no batch commit, and `durable()` has nothing left to wait for.
+// - No per-data-dir instance lock: instances share the database, not a directory. Each has its own
+//   data directory for its log and its copy of the keystore.
+// - Exactly-once use marks, the lockout's count and the audit chain hold across instances through
+//   the repositories' compare-and-sets and the chain head's row lock (docs/storage.md).
+// - Nothing is cached past a commit another instance may have made: an API key and a client
+//   certificate are looked up on every request (no PRAGMA data_version on PostgreSQL), policies are
+//   re-read before each decision (PgPolicySource.refresh), the card key series at each use.
+// - The schema is the desks' to make: an unmigrated or foreign database is refused at start.
+// One thread: the worker-thread split of the SQLite service exists to keep one writer's fsyncs off
+// the HTTP thread; here the writes wait on the network, not on this process.
+
+export interface PgVerificationCoreOptions {
+  readonly dataDir: string;
+  readonly keystore: KeystoreLocation;
+  /**
+   * The database: its postgres:// URL (OTAC_DATABASE_URL), or the options pg-config.ts made from the
+   * environment (TLS with OTAC_DATABASE_CA, OTAC_DATABASE_POOL).
+   */
+  readonly databaseUrl: string | PgDatabaseOptions;
+  readonly now?: () => Date;
+  readonly echoLog?: boolean;
+  readonly failureLimit?: number;
+}
+
+export interface PgVerificationCore {
+  readonly engine: 'postgres';
+  readonly db: PgDatabase;
+  readonly log: Logger;
+  readonly keystore: KeystoreHolder;
+  /** The lists as the service moves them (a threshold refill); tests seed through it too. */
+  readonly lists: ListService;
+  readonly verification: VerificationService;
+  readonly challenges: ChallengeService;
+  readonly clients: VerifyClientService;
+  readonly certificates: ClientCertificateService;
+  readonly durability: 'database';
+  /** Nothing to wait for: each write was answered after PostgreSQL's commit. */
+  durable(): Promise<void>;
+  /** Whether the last look at the database succeeded (for /health: refreshed every few seconds). */
+  databaseAnswers(): boolean;
+  close(): Promise<void>;
+}
+
+/** How often /health's view of the database is refreshed. */
+const PING_MS = 2000;
+
+export async function openPgVerificationCore(opts: PgVerificationCoreOptions): Promise<PgVerificationCore> {
+  let log: Logger | undefined;
+  const closers = new Closers((name, err) => log?.error('closing failed', { step: name, error: String(err) }));
+  try {
+    log = createLogger(join(opts.dataDir, 'logs', 'verify-service.log'), opts.echoLog ?? false);
+    const given = typeof opts.databaseUrl === 'string' ? { url: opts.databaseUrl } : opts.databaseUrl;
+    // Every request runs the same few statements: each is parsed and planned once per connection.
+    const db = new PgDatabase({
+      maxConnections: 20,
+      applicationName: 'otac-verify-service',
+      preparedStatements: true,
+      ...given,
+    });
+    closers.add('database', () => db.close());
+    await assertPgSchemaCurrent(db);
+    const now = opts.now ?? (() => new Date());
+    const audit = new PgAuditTrail(new PgAuditLog(db, now));
+    const policies = new PgPolicySource(db);
+    await policies.refresh();
+    const cards = new PgCardRepository(db);
+    const listRepo = new PgListRepository(db);
+    const lists = new ListService(listRepo, cards, policies, audit, now);
+    const keystore = new KeystoreHolder(opts.keystore, { cardSeries: new PgCardSeriesStore(db, now), audit, log });
+    closers.add('keystore', () => keystore.lock(null));
+    const verification = new VerificationService(cards, listRepo, lists, keystore, audit, policies, {
+      now,
+      lockout: {
+        failures: new PgFailureCounterRepository(db),
+        ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
+      },
+      events: new PgVerificationEventsRepository(db),
+    });
+    // No `changedElsewhere`: without it every request's key is looked up, so a revocation made
+    // through any instance or desk is refused here at the next request.
+    const clients = new VerifyClientService(new PgVerifyClientRepository(db), audit, now);
+    const challenges = new ChallengeService(cards, new PgChallengeRepository(db), verification, keystore, audit, now);
+    const certificates = new ClientCertificateService(new PgClientCertificateRepository(db), keystore, audit, now);
+    let answers = true;
+    const ping = setInterval(() => {
+      db.query('SELECT 1').then(
+        () => (answers = true),
+        () => (answers = false),
+      );
+    }, PING_MS);
+    ping.unref();
+    closers.add('health ping', () => clearInterval(ping));
+    return {
+      engine: 'postgres',
+      db,
+      log,
+      keystore,
+      lists,
+      verification,
+      challenges,
+      clients,
+      certificates,
+      durability: 'database',
+      durable: () => Promise.resolve(),
+      databaseAnswers: () => answers,
+      close: () => closers.closeAll(),
+    };
+  } catch (err) {
+    await closers.closeAll();
+    throw err;
+  }
+}
