@@ -4,6 +4,7 @@ import { PgAuditLog } from '../../../src/core/audit/audit-log.pg';
 import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import { migratePg } from '../../../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
+import { applyRoles, createLoginRole } from '../../../src/core/db/pg/roles';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy-values';
 import { openPgVerificationCore } from '../../../src/verify-service/service-core.pg';
 import { run as clientCli } from '../../../src/verify-service/verify-client-cli';
@@ -18,7 +19,7 @@ import {
 } from '../../support/verify-service';
 
 // Issue 12 "Done when", the verification part: three verification service processes against one
-// PostgreSQL. The card and its list are made through the real services on that database (ListService
+// PostgreSQL, signed in with the verification service's least-privilege role. The card and its list are made through the real services on that database (ListService
 // and the keystore, composed as the service composes them); the keystore is a desk's, copied to each
 // instance's own data directory. Then: one code sent 64 times at once over the three is accepted
 // exactly once with one use mark; the audit chain the three wrote verifies; a client revoked in the
@@ -50,8 +51,13 @@ describe('three verification service instances on one PostgreSQL', () => {
     desk = await deskWithKeystore();
     issuer = await pgIssuer(desk, url);
     apiKey = await issuer.clientKey('verify');
+    // The instances sign in as a login of the verification service's group (roles.ts): everything
+    // below also shows the service needs no privilege beyond otac_verify's. The cluster trusts
+    // loopback logins, so the URL carries no password.
+    await applyRoles(db);
+    await createLoginRole(db, 'verify_it', 'otac_verify', 'verify-password-0123456789');
     const env = {
-      OTAC_DATABASE_URL: url,
+      OTAC_DATABASE_URL: url.replace('postgres@', 'verify_it@'),
       OTAC_VERIFY_RATE_PER_N: '1000/1000',
       OTAC_VERIFY_FAILURE_LIMIT: String(FAILURE_LIMIT),
       OTAC_DATABASE_POOL: '8',
@@ -95,6 +101,13 @@ describe('three verification service instances on one PostgreSQL', () => {
       [`card:${card.n}`],
     );
     expect(refusedAudit[0]?.n).toBe(63);
+    // The instances' connections are the least-privilege login's.
+    const logins = await server.admin<{ usename: string }>(
+      dbName,
+      "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = $1 AND application_name = 'otac-verify-service'",
+      [dbName],
+    );
+    expect(logins.map((l) => l.usename)).toContain('verify_it');
     // The chain the three instances (and the seeding) wrote at once is one unbroken chain.
     const rows = await new PgAuditLog(db).entries();
     expect(verifyAuditChain(arrayChainSource(rows, []), null)).toMatchObject({ ok: true, entries: rows.length });
