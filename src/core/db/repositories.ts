@@ -1,0 +1,59 @@
+import { SqliteCardRepository, type CardRepository } from '../cards/card.repository';
+import {
+  SqliteCustomerHistoryRepository,
+  type CustomerHistoryRepository,
+} from '../customers/customer-history.repository';
+import { SqliteCustomerRepository, type CustomerRepository } from '../customers/customer.repository';
+import { SqliteListRepository, type ListRepository } from '../lists/list.repository';
+import { SqliteMailerPrintLogRepository, type MailerPrintLogRepository } from '../mailer/mailer-print-log.repository';
+import { SqliteReissueRepository, type ReissueRepository } from '../reissue/reissue.repository';
+import { SqliteSupportCaseRepository, type SupportCaseRepository } from '../support/support-case.repository';
+import { SqliteUsageRepository, type UsageRepository } from '../usage/usage.repository';
+import { SqliteChallengeRepository, type ChallengeRepository } from '../verification/challenge.repository';
+import { SqliteFailureCounterRepository, type FailureCounterRepository } from '../verification/failure.repository';
+import {
+  SqliteVerificationEventsRepository,
+  type VerificationEventsRepository,
+} from '../verification/verification-events.repository';
+import { SqliteVerifyClientRepository, type VerifyClientRepository } from '../verification/verify-client.repository';
+import type { Database } from './database';
+
+/**
+ * The issuer's data as the features reach it: one repository per table group, each behind its
+ * async interface (docs/storage.md). The composition root makes one set for the engine it runs on —
+ * the desk's SQLite file, or the branch network's PostgreSQL — and every module takes its
+ * repositories from here, so no feature names an engine.
+ */
+export interface IssuerRepositories {
+  readonly engine: 'sqlite' | 'postgres';
+  readonly customers: CustomerRepository;
+  readonly customerHistory: CustomerHistoryRepository;
+  readonly cards: CardRepository;
+  readonly lists: ListRepository;
+  readonly failures: FailureCounterRepository;
+  readonly verificationEvents: VerificationEventsRepository;
+  readonly verifyClients: VerifyClientRepository;
+  readonly challenges: ChallengeRepository;
+  readonly mailerPrints: MailerPrintLogRepository;
+  readonly supportCases: SupportCaseRepository;
+  readonly reissues: ReissueRepository;
+  readonly usage: UsageRepository;
+}
+
+export function sqliteRepositories(db: Database): IssuerRepositories {
+  return {
+    engine: 'sqlite',
+    customers: new SqliteCustomerRepository(db),
+    customerHistory: new SqliteCustomerHistoryRepository(db),
+    cards: new SqliteCardRepository(db),
+    lists: new SqliteListRepository(db),
+    failures: new SqliteFailureCounterRepository(db),
+    verificationEvents: new SqliteVerificationEventsRepository(db),
+    verifyClients: new SqliteVerifyClientRepository(db),
+    challenges: new SqliteChallengeRepository(db),
+    mailerPrints: new SqliteMailerPrintLogRepository(db),
+    supportCases: new SqliteSupportCaseRepository(db),
+    reissues: new SqliteReissueRepository(db),
+    usage: new SqliteUsageRepository(db),
+  };
+}
