@@ -75,13 +75,13 @@ function figures(
   const reason = filter.reason ? frag(' AND r.reason = ?', filter.reason) : frag('');
   return {
     issued: frag(
-      `(SELECT COALESCE(SUM(l.length), 0) FROM code_lists l WHERE l.card_ref = c.id AND l.state IN ${DELIVERED})`,
+      `(SELECT CAST(COALESCE(SUM(l.length), 0) AS BIGINT) FROM code_lists l WHERE l.card_ref = c.id AND l.state IN ${DELIVERED})`,
     ),
     used: frag(
-      `(SELECT COALESCE(SUM(l.used_count), 0) FROM code_lists l WHERE l.card_ref = c.id AND l.state IN ${DELIVERED})`,
+      `(SELECT CAST(COALESCE(SUM(l.used_count), 0) AS BIGINT) FROM code_lists l WHERE l.card_ref = c.id AND l.state IN ${DELIVERED})`,
     ),
     remaining: frag(
-      "(SELECT COALESCE(SUM(l.length - l.used_count), 0) FROM code_lists l WHERE l.card_ref = c.id AND l.state = 'active')",
+      "(SELECT CAST(COALESCE(SUM(l.length - l.used_count), 0) AS BIGINT) FROM code_lists l WHERE l.card_ref = c.id AND l.state = 'active')",
     ),
     refillsDue: frag(
       "(SELECT count(*) FROM code_lists l WHERE l.card_ref = c.id AND l.state = 'active' AND l.refill_due = 1)",

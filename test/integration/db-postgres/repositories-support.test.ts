@@ -667,5 +667,88 @@ describe.each(Object.keys(engines))('support, reissue, history and usage reposit
       const wrong = await e.peek<{ n: number | string }>('SELECT count(*) AS n FROM code_use_days WHERE uses <= 0');
       expect(Number(wrong[0]?.n)).toBe(0);
     });
+
+    it('answers the tables, pages, export and totals alike on both engines (the same statements)', async () => {
+      const range = { from: '2026-11-01', to: '2026-12-31' };
+      for (const branch of ['North', 'South']) {
+        const filter = { ...range, branch };
+        const mine = lists.filter((l) => branchOfList.get(l.id) === branch);
+        const usesOf = (l: ListRecord) => marks.filter((m) => m.list.id === l.id).length;
+        const cards = await Promise.all(mine.map(async (l) => (await e.cards.byId(l.cardRef))!));
+        const want = mine
+          .map((l, i) => ({
+            key: cards[i]!.cardId,
+            n: cards[i]!.n,
+            branch,
+            cards: 1,
+            issued: 1000,
+            used: usesOf(l),
+            remaining: 1000 - usesOf(l),
+            refillsDue: 0,
+            usesInRange: usesOf(l),
+            rejections: 0,
+            suspicions: 0,
+            openSuspicions: 0,
+            drift: null,
+          }))
+          .sort((a, b) => (a.key < b.key ? -1 : 1));
+        const page = await e.others[0]!.usage.rows({
+          filter,
+          by: 'card',
+          sort: 'key',
+          desc: false,
+          page: 1,
+          pageSize: 50,
+        });
+        expect(page.total).toBe(mine.length);
+        expect(page.rows).toMatchObject(want);
+        // Sorted by an aggregate, descending, ties by key: the first page of one row.
+        const top = [...want].sort((a, b) => b.usesInRange - a.usesInRange || (a.key < b.key ? 1 : -1))[0]!;
+        const first = await e.usage.rows({ filter, by: 'card', sort: 'usesInRange', desc: true, page: 1, pageSize: 1 });
+        expect(first.rows.map((r) => r.key)).toEqual([top.key]);
+        // The export: every row in key order, a batch of one at a time.
+        const exported = [];
+        for await (const batch of e.usage.batches(filter, 'card', 1)) exported.push(...batch);
+        expect(exported).toEqual(page.rows);
+        // Grouped by customer and by branch: the same figures summed.
+        const byCustomer = await e.usage.rows({
+          filter,
+          by: 'customer',
+          sort: 'used',
+          desc: true,
+          page: 1,
+          pageSize: 50,
+        });
+        expect(byCustomer.total).toBe(mine.length);
+        expect(byCustomer.rows.map((r) => r.used)).toEqual(want.map((w) => w.used).sort((a, b) => b - a));
+        const used = want.reduce((a, w) => a + w.used, 0);
+        const byBranch = await e.usage.rows({ filter, by: 'branch', sort: 'key', desc: false, page: 1, pageSize: 50 });
+        expect(byBranch).toMatchObject({
+          total: 1,
+          rows: [
+            { key: branch, cards: mine.length, issued: 1000 * mine.length, used, remaining: 1000 * mine.length - used },
+          ],
+        });
+        const summary = await e.usage.summary(filter);
+        expect(summary).toMatchObject({
+          cards: mine.length,
+          issued: 1000 * mine.length,
+          used,
+          remaining: 1000 * mine.length - used,
+          refillsDue: 0,
+          usesInRange: used,
+          rejections: 0,
+          suspicions: 0,
+          openSuspicions: 0,
+          maxDrift: null,
+          byBranch: [{ branch, cards: mine.length, remaining: 1000 * mine.length - used, refillsDue: 0 }],
+        });
+        // A search narrows to one card: its uses per day come straight from the use marks.
+        const one = mine[0]!;
+        const searched = await e.usage.summary({ ...range, q: cards[0]!.cardId });
+        expect(searched.usesInRange).toBe(usesOf(one));
+        expect(await e.usage.suspicions(filter, true, 1, 10)).toEqual({ total: 0, rows: [] });
+      }
+    });
   });
 });
