@@ -31,7 +31,7 @@ const FIRST_USE_SQL = 'SELECT MIN(used_at) AS first FROM code_uses';
 const SERVER_NOW_SQL = 'SELECT CURRENT_TIMESTAMP AS now';
 // The compare-and-set that decides a fold step: another fold or a branch move (the trigger of
 // migration 0022 bumps `generation`) makes it change nothing, and the step's read is thrown away.
-const MOVE_SQL = `UPDATE code_use_days_mark SET folded_before = ?
+export const FOLD_MOVE_SQL = `UPDATE code_use_days_mark SET folded_before = ?
   WHERE id = 1 AND COALESCE(folded_before, '') = ? AND generation = ? RETURNING id`;
 
 /** The use marks of one branch per day in [from, to): folded days from the rollup, the rest live. */
@@ -107,7 +107,7 @@ export async function foldUsesPg(db: PgDatabase, now: Date, chunkDays = FOLD_DAY
       upTo,
     ]);
     const moved = await db.transaction(async (tx) => {
-      const won = await tx.query(MOVE_SQL, [upTo, mark.folded_before ?? '', mark.generation]);
+      const won = await tx.query(FOLD_MOVE_SQL, [upTo, mark.folded_before ?? '', mark.generation]);
       if (won.length === 0) return false;
       for (const g of groups) await tx.query(ADD_SQL, [g.branch, g.day, g.uses]);
       return true;

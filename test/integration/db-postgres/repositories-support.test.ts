@@ -39,8 +39,8 @@ import {
   type SupportCaseRepository,
 } from '../../../src/core/support/support-case.repository';
 import { PgSupportCaseRepository } from '../../../src/core/support/support-case.repository.pg';
-import { foldUses } from '../../../src/core/usage/usage-rollup';
-import { FOLD_MARGIN_MS, foldHorizon } from '../../../src/core/usage/usage-rollup.pg';
+import { ADD_SQL, FOLD_DAYS_READ_SQL, foldUses } from '../../../src/core/usage/usage-rollup';
+import { FOLD_MARGIN_MS, FOLD_MOVE_SQL, foldHorizon } from '../../../src/core/usage/usage-rollup.pg';
 import { SqliteUsageRepository, type UsageRepository } from '../../../src/core/usage/usage.repository';
 import { PgUsageRepository } from '../../../src/core/usage/usage.repository.pg';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
@@ -750,5 +750,80 @@ describe.each(Object.keys(engines))('support, reissue, history and usage reposit
         expect(await e.usage.suspicions(filter, true, 1, 10)).toEqual({ total: 0, rows: [] });
       }
     });
+  });
+});
+
+describe('the usage rollup on postgres: a branch move during a fold in flight', () => {
+  it('waits for the fold to commit, then carries the folded days along: no use stays under the old branch', async () => {
+    const database = await server.createDatabase('fold');
+    const [a, b] = [0, 1].map(() => new PgDatabase({ url: server.url(database), maxConnections: 5 })) as [
+      PgDatabase,
+      PgDatabase,
+    ];
+    try {
+      await migratePg(a);
+      const customers = new PgCustomerRepository(a);
+      const cards = new PgCardRepository(a);
+      const lists = new PgListRepository(a);
+      const owner = await customers.insert(customer({ branch: 'North' }), by);
+      const card = await cards.insert({ cardId: '0F0F01', customerId: owner.id, n: 'N-F1', sealMode: 'card-key' }, by);
+      const { list } = await lists.queue(
+        {
+          cardRef: card.id,
+          listId: 'f'.repeat(32),
+          length: 50,
+          digits: 6,
+          threshold: 2,
+          expiresAt: '2027-12-03T00:00:00.000Z',
+          trigger: 'first',
+        },
+        by,
+      );
+      await lists.recordSealing(list.id, { mkVersion: 1, sealedFor: `card:${card.id}`, bodyHash: 'ab'.repeat(32) }, at);
+      for (const to of ['staged', 'committed', 'receipt_verified'] as const)
+        await lists.transition(list.id, ['prepared', 'staged', 'committed'], to, at);
+      await lists.activate(list.id, at);
+      for (let i = 1; i <= 6; i++) await lists.markUse(list.id, i, 1, `2026-11-2${i}T09:00:00.000Z`);
+
+      // A fold step of pool a, in flight: it has moved the mark and added its groups, not committed.
+      const horizon = '2026-11-25';
+      const groups = await a.query<{ branch: string; day: string; uses: number }>(FOLD_DAYS_READ_SQL, ['', horizon]);
+      expect(groups.map((g) => g.branch)).toEqual(['North', 'North', 'North', 'North']);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let moved!: () => void;
+      const inFlight = new Promise<void>((resolve) => (moved = resolve));
+      const fold = a.transaction(async (tx) => {
+        expect(await tx.query(FOLD_MOVE_SQL, [horizon, '', 0])).toHaveLength(1);
+        for (const g of groups) await tx.query(ADD_SQL, [g.branch, g.day, g.uses]);
+        moved();
+        await gate;
+      }, 'read committed');
+      await inFlight;
+
+      // Another desk moves the customer meanwhile: its trigger waits for the fold's mark.
+      let settled = false;
+      const move = new PgCustomerRepository(b)
+        .update(owner.id, owner.version, { ...owner, branch: 'South' }, by)
+        .finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      release();
+      await fold;
+      expect((await move)?.branch).toBe('South');
+
+      // The folded days moved along; the review by branch equals the marks.
+      const rollup = await server.admin<{ branch: string; uses: string }>(
+        database,
+        'SELECT branch, SUM(uses) AS uses FROM code_use_days GROUP BY branch ORDER BY branch',
+      );
+      expect(rollup.map((r) => [r.branch, Number(r.uses)])).toEqual([['South', 4]]);
+      const review = new PgUsageRepository(b, { now: () => new Date('2026-11-26T13:00:00.000Z') });
+      const uses = async (branch: string) =>
+        (await review.summary({ from: '2026-11-01', to: '2026-11-30', branch })).usesInRange;
+      expect([await uses('North'), await uses('South')]).toEqual([0, 6]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 });
