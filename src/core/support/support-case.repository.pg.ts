@@ -68,7 +68,8 @@ export class PgSupportCaseRepository implements SupportCaseRepository {
     } catch (err) {
       // One open case per card (the partial unique index): a report that lost the race to it, past
       // the serialisation retries, finds the winner's case — as SQLite's transaction would.
-      if (sqlState(err) !== '23505') throw err;
+      const constraint = (err as { constraint?: unknown }).constraint;
+      if (sqlState(err) !== '23505' || constraint !== 'support_cases_one_open_per_card') throw err;
       const open = await this.openForCard(r.cardRef);
       if (!open) throw err;
       return { kind: 'existing', supportCase: open };
