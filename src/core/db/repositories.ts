@@ -1,3 +1,16 @@
+import { PgCardRepository } from '../cards/card.repository.pg';
+import { PgCustomerHistoryRepository } from '../customers/customer-history.repository.pg';
+import { PgCustomerRepository } from '../customers/customer.repository.pg';
+import { PgListRepository } from '../lists/list.repository.pg';
+import { PgMailerPrintLogRepository } from '../mailer/mailer-print-log.repository.pg';
+import { PgReissueRepository } from '../reissue/reissue.repository.pg';
+import { PgSupportCaseRepository } from '../support/support-case.repository.pg';
+import { PgUsageRepository } from '../usage/usage.repository.pg';
+import { PgChallengeRepository } from '../verification/challenge.repository.pg';
+import { PgFailureCounterRepository } from '../verification/failure.repository.pg';
+import { PgVerificationEventsRepository } from '../verification/verification-events.repository.pg';
+import { PgVerifyClientRepository } from '../verification/verify-client.repository.pg';
+import type { PgDatabase } from './pg/pg-database';
 import { SqliteCardRepository, type CardRepository } from '../cards/card.repository';
 import {
   SqliteCustomerHistoryRepository,
@@ -55,5 +68,24 @@ export function sqliteRepositories(db: Database): IssuerRepositories {
     supportCases: new SqliteSupportCaseRepository(db),
     reissues: new SqliteReissueRepository(db),
     usage: new SqliteUsageRepository(db),
+  };
+}
+
+/** The same set on the branch network's PostgreSQL (one pool shared by every repository). */
+export function pgRepositories(db: PgDatabase): IssuerRepositories {
+  return {
+    engine: 'postgres',
+    customers: new PgCustomerRepository(db),
+    customerHistory: new PgCustomerHistoryRepository(db),
+    cards: new PgCardRepository(db),
+    lists: new PgListRepository(db),
+    failures: new PgFailureCounterRepository(db),
+    verificationEvents: new PgVerificationEventsRepository(db),
+    verifyClients: new PgVerifyClientRepository(db),
+    challenges: new PgChallengeRepository(db),
+    mailerPrints: new PgMailerPrintLogRepository(db),
+    supportCases: new PgSupportCaseRepository(db),
+    reissues: new PgReissueRepository(db),
+    usage: new PgUsageRepository(db),
   };
 }
