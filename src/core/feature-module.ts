@@ -4,6 +4,7 @@ import type { SessionStore } from './auth/session.store';
 import type { ReaderMonitor } from './card/reader-monitor.service';
 import type { CardReaderService } from './card/reader.types';
 import type { Database } from './db/database';
+import type { IssuerRepositories } from './db/repositories';
 import type { DualControlService } from './dual-control/dual-control.service';
 import type { KeystoreHolder } from './keystore/keystore-holder.service';
 import type { CardSeriesStore } from './keystore/card-series.repository';
@@ -19,6 +20,8 @@ import type { WorkstationOptions } from './workstation';
 export interface Core {
   readonly opts: WorkstationOptions;
   readonly db: Database;
+  /** The issuer's data on the engine this desk runs on (db/repositories.ts). */
+  readonly repos: IssuerRepositories;
   readonly log: Logger;
   readonly events: EventBus;
   readonly audit: AuditService;

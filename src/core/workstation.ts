@@ -19,6 +19,7 @@ import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
 import type { CardReaderService } from './card/reader.types';
 import { openDatabase, type Database } from './db/database';
+import { sqliteRepositories } from './db/repositories';
 import { enrollmentModule } from './enrollment/enrollment.module';
 import { dualControlHandlers } from './dual-control/dual-control.ipc';
 import { DualControlService } from './dual-control/dual-control.service';
@@ -222,6 +223,7 @@ function platform(opts: WorkstationOptions, db: Database, log: Logger, keystoreL
   return {
     opts,
     db,
+    repos: sqliteRepositories(db),
     log,
     events,
     audit,

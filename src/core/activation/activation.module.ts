@@ -1,5 +1,3 @@
-import { SqliteCardRepository } from '../cards/card.repository';
-import { SqliteCustomerRepository } from '../customers/customer.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import { activationHandlers } from './activation.ipc';
 import { ActivationService } from './activation.service';
@@ -19,8 +17,8 @@ export function activationModule(
       run: (actor, fn) => core.keystore.run(actor, fn),
       locked: () => core.keystore.currentOrNull() === null,
     },
-    cards: new SqliteCardRepository(core.db),
-    customers: new SqliteCustomerRepository(core.db),
+    cards: core.repos.cards,
+    customers: core.repos.customers,
     dualControl: core.dualControl,
     audit: core.audit,
     log: core.log,

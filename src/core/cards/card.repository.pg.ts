@@ -1,7 +1,9 @@
 import { sqlState, type PgQueryable } from '../db/pg/pg-database';
 import {
   CardTakenError,
+  PUBLIC_KEY_HEX,
   cardFromRow,
+  cardSql,
   type CardRecord,
   type CardRepository,
   type CardRow,
@@ -10,9 +12,9 @@ import {
   type SealTarget,
 } from './card.repository';
 
-// The card repository on PostgreSQL (issue 12): the same statements as SqliteCardRepository, each
-// one compare-and-set statement, so READ COMMITTED on the pool is enough: PostgreSQL re-checks the
-// WHERE on the row's newest version after waiting for a concurrent writer.
+// The card repository on PostgreSQL (issue 12): the very statements SqliteCardRepository runs
+// (cardSql), each one compare-and-set statement, so READ COMMITTED on the pool is enough: PostgreSQL
+// re-checks the WHERE on the row's newest version after waiting for a concurrent writer.
 
 export class PgCardRepository implements CardRepository {
   constructor(private readonly db: PgQueryable) {}
@@ -23,35 +25,22 @@ export class PgCardRepository implements CardRepository {
   }
 
   byId(id: number): Promise<CardRecord | null> {
-    return this.one('SELECT * FROM cards WHERE id = ?', id);
+    return this.one(cardSql.byId, id);
   }
   byN(n: string): Promise<CardRecord | null> {
-    return this.one('SELECT * FROM cards WHERE n = ?', n);
+    return this.one(cardSql.byN, n);
   }
   byCardId(cardId: string): Promise<CardRecord | null> {
-    return this.one('SELECT * FROM cards WHERE card_id = ?', cardId);
+    return this.one(cardSql.byCardId, cardId);
   }
   async listByCustomer(customerId: number): Promise<CardRecord[]> {
-    const rows = await this.db.query<CardRow & Record<string, unknown>>(
-      'SELECT * FROM cards WHERE customer_id = ? ORDER BY id',
-      [customerId],
-    );
+    const rows = await this.db.query<CardRow & Record<string, unknown>>(cardSql.listByCustomer, [customerId]);
     return rows.map(cardFromRow);
   }
 
   async insert(card: NewCard, by: { operator: string; at: string }): Promise<CardRecord> {
     try {
-      const row = await this.one(
-        `INSERT INTO cards (card_id, customer_id, n, state, seal_mode, enrolled_at, enrolled_by, state_changed_at)
-         VALUES (?, ?, ?, 'enrolling', ?, ?, ?, ?) RETURNING *`,
-        card.cardId,
-        card.customerId,
-        card.n,
-        card.sealMode,
-        by.at,
-        by.operator,
-        by.at,
-      );
+      const row = await this.one(cardSql.insert, ...cardSql.insertParams(card, by));
       if (!row) throw new Error('INSERT … RETURNING returned no row');
       return row;
     } catch (err) {
@@ -64,33 +53,13 @@ export class PgCardRepository implements CardRepository {
 
   transition(id: number, from: readonly CardState[], to: CardState, at: string): Promise<CardRecord | null> {
     if (from.length === 0) return Promise.resolve(null);
-    return this.one(
-      `UPDATE cards SET state = ?, state_changed_at = ?, version = version + 1,
-         activated_at = CASE WHEN ? = 'active' AND activated_at IS NULL THEN ? ELSE activated_at END
-       WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})
-       RETURNING *`,
-      to,
-      at,
-      to,
-      at,
-      id,
-      ...from,
-    );
+    return this.one(cardSql.transition(from.length), ...cardSql.transitionParams(id, from, to, at));
   }
 
   setSealMode(id: number, version: number, target: SealTarget, at: string): Promise<CardRecord | null> {
     const key = target.mode === 'public-key' ? target.publicKey : null;
-    if (key !== null && !/^(?:[0-9a-f]{2}){32,1024}$/.test(key))
+    if (key !== null && !PUBLIC_KEY_HEX.test(key))
       return Promise.reject(new Error('public key must be lower-case hex DER'));
-    return this.one(
-      `UPDATE cards SET seal_mode = ?, public_key = ?, public_key_at = ?, version = version + 1
-       WHERE id = ? AND version = ? AND state = 'active'
-       RETURNING *`,
-      target.mode,
-      key,
-      key === null ? null : at,
-      id,
-      version,
-    );
+    return this.one(cardSql.setSealMode, ...cardSql.setSealModeParams(id, version, key, target.mode, at));
   }
 }

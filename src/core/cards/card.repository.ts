@@ -95,6 +95,53 @@ const fromRow = (r: CardRow): CardRecord => ({
   publicKeyAt: r.public_key_at,
 });
 
+/**
+ * The statements both engines run (card.repository.pg.ts runs them on PostgreSQL), with their
+ * parameters in order: one text per statement, so the two implementations cannot drift apart.
+ */
+export const cardSql = {
+  byId: 'SELECT * FROM cards WHERE id = ?',
+  byN: 'SELECT * FROM cards WHERE n = ?',
+  byCardId: 'SELECT * FROM cards WHERE card_id = ?',
+  listByCustomer: 'SELECT * FROM cards WHERE customer_id = ? ORDER BY id',
+  insert: `INSERT INTO cards (card_id, customer_id, n, state, seal_mode, enrolled_at, enrolled_by, state_changed_at)
+         VALUES (?, ?, ?, 'enrolling', ?, ?, ?, ?) RETURNING *`,
+  insertParams: (card: NewCard, by: { operator: string; at: string }): unknown[] => [
+    card.cardId,
+    card.customerId,
+    card.n,
+    card.sealMode,
+    by.at,
+    by.operator,
+    by.at,
+  ],
+  transition: (states: number) => `UPDATE cards SET state = ?, state_changed_at = ?, version = version + 1,
+         activated_at = CASE WHEN ? = 'active' AND activated_at IS NULL THEN ? ELSE activated_at END
+       WHERE id = ? AND state IN (${Array.from({ length: states }, () => '?').join(', ')})
+       RETURNING *`,
+  transitionParams: (id: number, from: readonly CardState[], to: CardState, at: string): unknown[] => [
+    to,
+    at,
+    to,
+    at,
+    id,
+    ...from,
+  ],
+  setSealMode: `UPDATE cards SET seal_mode = ?, public_key = ?, public_key_at = ?, version = version + 1
+       WHERE id = ? AND version = ? AND state = 'active'
+       RETURNING *`,
+  setSealModeParams: (id: number, version: number, key: string | null, mode: SealMode, at: string): unknown[] => [
+    mode,
+    key,
+    key === null ? null : at,
+    id,
+    version,
+  ],
+} as const;
+
+/** A public key as setSealMode accepts it: lower-case hex DER, 32 to 1024 bytes. */
+export const PUBLIC_KEY_HEX = /^(?:[0-9a-f]{2}){32,1024}$/;
+
 export class SqliteCardRepository implements CardRepository {
   // byN runs on every verification: statements are prepared once (StatementCache).
   private readonly statements: StatementCache;
@@ -109,34 +156,21 @@ export class SqliteCardRepository implements CardRepository {
   }
 
   async byId(id: number): Promise<CardRecord | null> {
-    return this.one('SELECT * FROM cards WHERE id = ?', id);
+    return this.one(cardSql.byId, id);
   }
   async byN(n: string): Promise<CardRecord | null> {
-    return this.one('SELECT * FROM cards WHERE n = ?', n);
+    return this.one(cardSql.byN, n);
   }
   async byCardId(cardId: string): Promise<CardRecord | null> {
-    return this.one('SELECT * FROM cards WHERE card_id = ?', cardId);
+    return this.one(cardSql.byCardId, cardId);
   }
   async listByCustomer(customerId: number): Promise<CardRecord[]> {
-    return this.db
-      .prepare<[number], CardRow>('SELECT * FROM cards WHERE customer_id = ? ORDER BY id')
-      .all(customerId)
-      .map(fromRow);
+    return this.db.prepare<[number], CardRow>(cardSql.listByCustomer).all(customerId).map(fromRow);
   }
 
   async insert(card: NewCard, by: { operator: string; at: string }): Promise<CardRecord> {
     try {
-      const row = this.one(
-        `INSERT INTO cards (card_id, customer_id, n, state, seal_mode, enrolled_at, enrolled_by, state_changed_at)
-         VALUES (?, ?, ?, 'enrolling', ?, ?, ?, ?) RETURNING *`,
-        card.cardId,
-        card.customerId,
-        card.n,
-        card.sealMode,
-        by.at,
-        by.operator,
-        by.at,
-      );
+      const row = this.one(cardSql.insert, ...cardSql.insertParams(card, by));
       if (!row) throw new Error('INSERT … RETURNING returned no row');
       return row;
     } catch (err) {
@@ -149,34 +183,13 @@ export class SqliteCardRepository implements CardRepository {
 
   async transition(id: number, from: readonly CardState[], to: CardState, at: string): Promise<CardRecord | null> {
     if (from.length === 0) return null;
-    return this.one(
-      `UPDATE cards SET state = ?, state_changed_at = ?, version = version + 1,
-         activated_at = CASE WHEN ? = 'active' AND activated_at IS NULL THEN ? ELSE activated_at END
-       WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})
-       RETURNING *`,
-      to,
-      at,
-      to,
-      at,
-      id,
-      ...from,
-    );
+    return this.one(cardSql.transition(from.length), ...cardSql.transitionParams(id, from, to, at));
   }
 
   async setSealMode(id: number, version: number, target: SealTarget, at: string): Promise<CardRecord | null> {
     const key = target.mode === 'public-key' ? target.publicKey : null;
-    if (key !== null && !/^(?:[0-9a-f]{2}){32,1024}$/.test(key))
-      throw new Error('public key must be lower-case hex DER');
-    return this.one(
-      `UPDATE cards SET seal_mode = ?, public_key = ?, public_key_at = ?, version = version + 1
-       WHERE id = ? AND version = ? AND state = 'active'
-       RETURNING *`,
-      target.mode,
-      key,
-      key === null ? null : at,
-      id,
-      version,
-    );
+    if (key !== null && !PUBLIC_KEY_HEX.test(key)) throw new Error('public key must be lower-case hex DER');
+    return this.one(cardSql.setSealMode, ...cardSql.setSealModeParams(id, version, key, target.mode, at));
   }
 }
 

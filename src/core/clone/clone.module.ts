@@ -1,8 +1,6 @@
-import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import type { ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
-import { SqliteVerificationEventsRepository } from '../verification/verification-events.repository';
 import { cloneHandlers } from './clone.ipc';
 import { CloneDetectionService } from './clone.service';
 
@@ -17,10 +15,10 @@ export function cloneModule(
   const service = new CloneDetectionService({
     readers: core.readers,
     keystore: core.keystore,
-    cards: new SqliteCardRepository(core.db),
+    cards: core.repos.cards,
     lists: deps.listRepo,
     listService: deps.lists,
-    events: new SqliteVerificationEventsRepository(core.db),
+    events: core.repos.verificationEvents,
     audit: core.audit,
   });
   return { handlers: cloneHandlers({ service, events: core.events }), service };

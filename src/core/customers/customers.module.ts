@@ -1,7 +1,4 @@
-import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
-import { SqliteCustomerHistoryRepository } from './customer-history.repository';
-import { SqliteCustomerRepository } from './customer.repository';
 import { CustomerService } from './customer.service';
 import { customersHandlers } from './customers.ipc';
 
@@ -9,9 +6,9 @@ import { customersHandlers } from './customers.ipc';
 export function customersModule(core: Core): FeatureModule<ReturnType<typeof customersHandlers>> {
   const clock = core.opts.now;
   const customers = new CustomerService({
-    customers: new SqliteCustomerRepository(core.db),
-    cards: new SqliteCardRepository(core.db),
-    history: new SqliteCustomerHistoryRepository(core.db),
+    customers: core.repos.customers,
+    cards: core.repos.cards,
+    history: core.repos.customerHistory,
     audit: core.audit,
     ...(clock ? { now: () => new Date(clock()) } : {}),
   });

@@ -1,8 +1,6 @@
 import { join } from 'node:path';
 import { TrainingReaderService } from '../card/training-reader';
-import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
-import { SqliteCustomerRepository } from '../customers/customer.repository';
 import { RepositoryCustomerPicker } from './customer-picker.repository';
 import { enrollmentHandlers } from './enrollment.ipc';
 import { EnrollmentService } from './enrollment.service';
@@ -12,8 +10,8 @@ import { TrainingStock } from './training-stock';
 export function enrollmentModule(
   core: Core,
 ): FeatureModule<ReturnType<typeof enrollmentHandlers>> & { readonly service: EnrollmentService } {
-  const cards = new SqliteCardRepository(core.db);
-  const customers = new RepositoryCustomerPicker(new SqliteCustomerRepository(core.db), cards);
+  const cards = core.repos.cards;
+  const customers = new RepositoryCustomerPicker(core.repos.customers, cards);
   const monitor = core.monitor;
   const service = new EnrollmentService({
     cards,

@@ -1,9 +1,6 @@
-import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
-import { SqliteFailureCounterRepository } from '../verification/failure.repository';
-import { SqliteVerificationEventsRepository } from '../verification/verification-events.repository';
 import { VerificationService } from '../verification/verification.service';
-import { SqliteListRepository, type ListRepository } from './list.repository';
+import type { ListRepository } from './list.repository';
 import { ListService } from './list.service';
 import { listsHandlers } from './lists.ipc';
 
@@ -17,12 +14,12 @@ export function listsModule(core: Core): FeatureModule<ReturnType<typeof listsHa
   readonly listRepo: ListRepository;
   readonly verification: VerificationService;
 } {
-  const cards = new SqliteCardRepository(core.db);
-  const repo = new SqliteListRepository(core.db);
+  const cards = core.repos.cards;
+  const repo = core.repos.lists;
   const lists = new ListService(repo, cards, core.policies, core.audit);
   const verification = new VerificationService(cards, repo, lists, core.keystore, core.audit, core.policies, {
-    lockout: { failures: new SqliteFailureCounterRepository(core.db) },
-    events: new SqliteVerificationEventsRepository(core.db),
+    lockout: { failures: core.repos.failures },
+    events: core.repos.verificationEvents,
   });
   return { handlers: listsHandlers({ lists, cards, audit: core.audit }), lists, listRepo: repo, verification };
 }

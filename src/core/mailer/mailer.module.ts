@@ -1,8 +1,5 @@
-import { SqliteCardRepository } from '../cards/card.repository';
-import { SqliteCustomerRepository } from '../customers/customer.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import { mailerHandlers } from './mailer.ipc';
-import { SqliteMailerPrintLogRepository } from './mailer-print-log.repository';
 import { AppError } from '../errors';
 import type { MailerPrinter, MailerRenderer, SheetPrinter } from './mailer-ports';
 import { mailerPrinterFromEnv } from './mailer-printers';
@@ -28,9 +25,9 @@ export function mailerModule(
   const printer = opts.printer ?? mailerPrinterFromEnv(process.env, core.opts.dataDir);
   const now = core.opts.now;
   const service = new MailerService({
-    cards: new SqliteCardRepository(core.db),
-    customers: new SqliteCustomerRepository(core.db),
-    prints: new SqliteMailerPrintLogRepository(core.db),
+    cards: core.repos.cards,
+    customers: core.repos.customers,
+    prints: core.repos.mailerPrints,
     cardSeries: core.cardSeries,
     keystore: core.keystore,
     dualControl: core.dualControl,

@@ -1,5 +1,4 @@
 import type { ActivationService } from '../activation/activation.service';
-import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import type { ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
@@ -16,7 +15,7 @@ export function pushModule(
   core: Core,
   deps: { lists: ListService; listRepo: ListRepository; activation: ActivationService },
 ): FeatureModule<ReturnType<typeof pushHandlers>> {
-  const cards = new SqliteCardRepository(core.db);
+  const cards = core.repos.cards;
   const sealMode = new SealModeService({ readers: core.readers, keystore: core.keystore, cards, audit: core.audit });
   const service = new PushService({
     readers: core.readers,

@@ -1,15 +1,12 @@
 import type { ActivationService } from '../activation/activation.service';
-import { SqliteCardRepository } from '../cards/card.repository';
 import type { EnrollmentService } from '../enrollment/enrollment.service';
 import type { Core, FeatureModule } from '../feature-module';
 import type { ListRepository } from '../lists/list.repository';
 import type { ListService } from '../lists/list.service';
-import { SqliteCustomerRepository } from '../customers/customer.repository';
 import type { SheetPrinter } from '../mailer/mailer-ports';
 import { EmergencySheetService } from './emergency-sheet.service';
 import type { ReissueGate } from './reissue-gate';
 import { reissueHandlers } from './reissue.ipc';
-import { SqliteReissueRepository } from './reissue.repository';
 import { ReissueService } from './reissue.service';
 
 /**
@@ -30,8 +27,8 @@ export function reissueModule(
     sheets: SheetPrinter;
   },
 ): FeatureModule<ReturnType<typeof reissueHandlers>> & { readonly service: ReissueService } {
-  const reissues = new SqliteReissueRepository(core.db);
-  const cards = new SqliteCardRepository(core.db);
+  const reissues = core.repos.reissues;
+  const cards = core.repos.cards;
   const service = new ReissueService({
     gate: deps.gate,
     reissues,
@@ -45,7 +42,7 @@ export function reissueModule(
   const sheets = new EmergencySheetService({
     reissues,
     cards,
-    customers: new SqliteCustomerRepository(core.db),
+    customers: core.repos.customers,
     listRepo: deps.listRepo,
     keystore: core.keystore,
     dualControl: core.dualControl,

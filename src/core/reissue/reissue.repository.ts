@@ -112,6 +112,64 @@ const fromRow = (r: ReissueRow): ReissueRecord => ({
   version: r.version,
 });
 
+type By = { operator: string; at: string };
+
+/**
+ * The statements both engines run (reissue.repository.pg.ts runs them on PostgreSQL), with their
+ * parameters in order: one text per statement, so the two implementations cannot drift apart.
+ */
+export const reissueSql = {
+  byCase: 'SELECT * FROM card_reissues WHERE case_id = ?',
+  byOldCard: 'SELECT * FROM card_reissues WHERE old_card_ref = ?',
+  byNewCard: 'SELECT * FROM card_reissues WHERE new_card_ref = ?',
+  begin: `INSERT INTO card_reissues (case_id, customer_ref, old_card_ref, new_card_id, old_list_ref, carried_codes,
+           state, started_at, started_by, state_changed_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'enrolling', ?, ?, ?) RETURNING *`,
+  beginParams: (r: NewReissue, by: By): unknown[] => [
+    r.caseId,
+    r.customerRef,
+    r.oldCardRef,
+    r.newCardId,
+    r.oldListRef,
+    r.carriedCodes,
+    by.at,
+    by.operator,
+    by.at,
+  ],
+  markEnrolled: `UPDATE card_reissues SET state = 'enrolled', new_card_ref = ?, state_changed_at = ?, version = version + 1
+        WHERE id = ? AND state = 'enrolling' RETURNING *`,
+  markEnrolledParams: (id: number, newCardRef: number, at: string): unknown[] => [newCardRef, at, id],
+  setCarriedList: `UPDATE card_reissues SET carried_list_ref = ?, state_changed_at = ?, version = version + 1
+        WHERE id = ? AND carried_list_ref IS NULL RETURNING *`,
+  setCarriedListParams: (id: number, listRef: number, at: string): unknown[] => [listRef, at, id],
+  markDone: `UPDATE card_reissues SET state = 'done', state_changed_at = ?, version = version + 1
+        WHERE id = ? AND state = 'enrolled' RETURNING *`,
+  markDoneParams: (id: number, at: string): unknown[] => [at, id],
+  // `CAST(? AS BIGINT) IS NULL`, not `? IS NULL`: PostgreSQL cannot type a parameter that only meets
+  // IS NULL and refuses the statement; on SQLite the cast of an integer or NULL changes nothing.
+  setEmergencyList: `UPDATE card_reissues SET emergency_list_ref = ?, state_changed_at = ?, version = version + 1
+        WHERE id = ? AND emergency_printed_at IS NULL
+          AND (emergency_list_ref = ? OR (emergency_list_ref IS NULL AND CAST(? AS BIGINT) IS NULL)) RETURNING *`,
+  setEmergencyListParams: (id: number, was: number | null, listRef: number, at: string): unknown[] => [
+    listRef,
+    at,
+    id,
+    was,
+    was,
+  ],
+  markEmergencyPrinted: `UPDATE card_reissues SET emergency_printed_at = ?, emergency_printed_by = ?, emergency_approved_by = ?,
+         version = version + 1
+        WHERE id = ? AND emergency_list_ref = ? AND emergency_printed_at IS NULL RETURNING *`,
+  markEmergencyPrintedParams: (
+    id: number,
+    listRef: number,
+    by: { operator: string; approver: string | null; at: string },
+  ): unknown[] => [by.at, by.operator, by.approver, id, listRef],
+  markOldCardTerminated: `UPDATE card_reissues SET old_card_terminated_at = ?, version = version + 1
+        WHERE old_card_ref = ? AND old_card_terminated_at IS NULL RETURNING *`,
+  markOldCardTerminatedParams: (oldCardRef: number, at: string): unknown[] => [at, oldCardRef],
+} as const;
+
 export class SqliteReissueRepository implements ReissueRepository {
   constructor(private readonly db: Database) {}
 
@@ -121,31 +179,18 @@ export class SqliteReissueRepository implements ReissueRepository {
   }
 
   async byCase(caseId: number): Promise<ReissueRecord | null> {
-    return this.one('SELECT * FROM card_reissues WHERE case_id = ?', caseId);
+    return this.one(reissueSql.byCase, caseId);
   }
   async byOldCard(oldCardRef: number): Promise<ReissueRecord | null> {
-    return this.one('SELECT * FROM card_reissues WHERE old_card_ref = ?', oldCardRef);
+    return this.one(reissueSql.byOldCard, oldCardRef);
   }
   async byNewCard(newCardRef: number): Promise<ReissueRecord | null> {
-    return this.one('SELECT * FROM card_reissues WHERE new_card_ref = ?', newCardRef);
+    return this.one(reissueSql.byNewCard, newCardRef);
   }
 
-  async begin(r: NewReissue, by: { operator: string; at: string }): Promise<ReissueRecord> {
+  async begin(r: NewReissue, by: By): Promise<ReissueRecord> {
     try {
-      const row = this.one(
-        `INSERT INTO card_reissues (case_id, customer_ref, old_card_ref, new_card_id, old_list_ref, carried_codes,
-           state, started_at, started_by, state_changed_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'enrolling', ?, ?, ?) RETURNING *`,
-        r.caseId,
-        r.customerRef,
-        r.oldCardRef,
-        r.newCardId,
-        r.oldListRef,
-        r.carriedCodes,
-        by.at,
-        by.operator,
-        by.at,
-      );
+      const row = this.one(reissueSql.begin, ...reissueSql.beginParams(r, by));
       if (!row) throw new Error('INSERT … RETURNING returned no row');
       return row;
     } catch (err) {
@@ -160,45 +205,19 @@ export class SqliteReissueRepository implements ReissueRepository {
   }
 
   async markEnrolled(id: number, newCardRef: number, at: string): Promise<ReissueRecord | null> {
-    return this.one(
-      `UPDATE card_reissues SET state = 'enrolled', new_card_ref = ?, state_changed_at = ?, version = version + 1
-        WHERE id = ? AND state = 'enrolling' RETURNING *`,
-      newCardRef,
-      at,
-      id,
-    );
+    return this.one(reissueSql.markEnrolled, ...reissueSql.markEnrolledParams(id, newCardRef, at));
   }
 
   async setCarriedList(id: number, listRef: number, at: string): Promise<ReissueRecord | null> {
-    return this.one(
-      `UPDATE card_reissues SET carried_list_ref = ?, state_changed_at = ?, version = version + 1
-        WHERE id = ? AND carried_list_ref IS NULL RETURNING *`,
-      listRef,
-      at,
-      id,
-    );
+    return this.one(reissueSql.setCarriedList, ...reissueSql.setCarriedListParams(id, listRef, at));
   }
 
   async markDone(id: number, at: string): Promise<ReissueRecord | null> {
-    return this.one(
-      `UPDATE card_reissues SET state = 'done', state_changed_at = ?, version = version + 1
-        WHERE id = ? AND state = 'enrolled' RETURNING *`,
-      at,
-      id,
-    );
+    return this.one(reissueSql.markDone, ...reissueSql.markDoneParams(id, at));
   }
 
   async setEmergencyList(id: number, was: number | null, listRef: number, at: string): Promise<ReissueRecord | null> {
-    return this.one(
-      `UPDATE card_reissues SET emergency_list_ref = ?, state_changed_at = ?, version = version + 1
-        WHERE id = ? AND emergency_printed_at IS NULL
-          AND (emergency_list_ref = ? OR (emergency_list_ref IS NULL AND ? IS NULL)) RETURNING *`,
-      listRef,
-      at,
-      id,
-      was,
-      was,
-    );
+    return this.one(reissueSql.setEmergencyList, ...reissueSql.setEmergencyListParams(id, was, listRef, at));
   }
 
   async markEmergencyPrinted(
@@ -206,24 +225,13 @@ export class SqliteReissueRepository implements ReissueRepository {
     listRef: number,
     by: { operator: string; approver: string | null; at: string },
   ): Promise<ReissueRecord | null> {
-    return this.one(
-      `UPDATE card_reissues SET emergency_printed_at = ?, emergency_printed_by = ?, emergency_approved_by = ?,
-         version = version + 1
-        WHERE id = ? AND emergency_list_ref = ? AND emergency_printed_at IS NULL RETURNING *`,
-      by.at,
-      by.operator,
-      by.approver,
-      id,
-      listRef,
-    );
+    return this.one(reissueSql.markEmergencyPrinted, ...reissueSql.markEmergencyPrintedParams(id, listRef, by));
   }
 
   async markOldCardTerminated(oldCardRef: number, at: string): Promise<ReissueRecord | null> {
-    return this.one(
-      `UPDATE card_reissues SET old_card_terminated_at = ?, version = version + 1
-        WHERE old_card_ref = ? AND old_card_terminated_at IS NULL RETURNING *`,
-      at,
-      oldCardRef,
-    );
+    return this.one(reissueSql.markOldCardTerminated, ...reissueSql.markOldCardTerminatedParams(oldCardRef, at));
   }
 }
+
+/** For the PostgreSQL implementation beside this one (reissue.repository.pg.ts). */
+export { fromRow as reissueFromRow, type ReissueRow };

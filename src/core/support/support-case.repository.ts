@@ -184,6 +184,112 @@ const BLOCKABLE = ['active', 'awaiting_activation'] as const;
 const WITHDRAWABLE = ['prepared', 'staged', 'committed', 'receipt_verified', 'active'] as const;
 const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
+type PasskeyIssue = { serial: number; tag: string; channel: PasskeyChannel; sentAt: string; expiresAt: string };
+type PasskeyAnswer = { serial: number; tag: string; limit: number; via: VerifiedVia; by: string; at: string };
+
+/**
+ * The statements both engines run (support-case.repository.pg.ts runs them on PostgreSQL), with their
+ * parameters in order: one text per statement, so the two implementations cannot drift apart.
+ */
+export const supportCaseSql = {
+  byId: 'SELECT * FROM support_cases WHERE id = ?',
+  openForCard: `SELECT * FROM support_cases WHERE card_ref = ? AND state <> 'reissued'`,
+  list: `SELECT * FROM support_cases
+          ORDER BY CASE WHEN state = 'reissued' THEN 1 ELSE 0 END,
+                   CASE WHEN state = 'reissued' THEN reissued_at END DESC, opened_at, id
+          LIMIT ?`,
+  awaitingForEmail: `SELECT * FROM support_cases
+          WHERE state = 'passkey_sent' AND lower(contact_email) = ? ORDER BY id`,
+  cardState: 'SELECT state FROM cards WHERE id = ?',
+  blockCard: `UPDATE cards SET state = 'blocked', state_changed_at = ?, version = version + 1
+            WHERE id = ? AND state IN (${marks(BLOCKABLE.length)}) RETURNING id`,
+  blockCardParams: (cardRef: number, at: string): unknown[] => [at, cardRef, ...BLOCKABLE],
+  withdrawable: `SELECT id, seq, list_id, state FROM code_lists WHERE card_ref = ? AND state IN (${marks(WITHDRAWABLE.length)}) ORDER BY seq`,
+  withdrawableParams: (cardRef: number): unknown[] => [cardRef, ...WITHDRAWABLE],
+  disableList: `UPDATE code_lists SET state = 'disabled', state_changed_at = ?, version = version + 1 WHERE id = ? AND state = ?`,
+  open: `INSERT INTO support_cases (card_ref, customer_ref, reason, state, card_state_before, suspicion_ref, note,
+           opened_at, opened_by, state_changed_at, contact_email, contact_mobile)
+         SELECT ?, c.id, ?, 'reported', ?, ?, ?, ?, ?, ?, c.email, c.mobile FROM customers c WHERE c.id = ?
+         RETURNING *`,
+  openParams: (r: NewReport, cardState: string, by: { operator: string; at: string }): unknown[] => [
+    r.cardRef,
+    r.reason,
+    cardState,
+    r.suspicionRef,
+    r.note,
+    by.at,
+    by.operator,
+    by.at,
+    r.customerRef,
+  ],
+  recordPasskey: `UPDATE support_cases SET state = 'passkey_sent', passkey_serial = ?, passkey_tag = ?, passkey_channel = ?,
+         passkey_sent_at = ?, passkey_expires_at = ?, state_changed_at = ?, version = version + 1
+       WHERE id = ? AND state IN ('reported', 'passkey_sent') AND passkey_serial = ? - 1
+       RETURNING *`,
+  recordPasskeyParams: (id: number, p: PasskeyIssue): unknown[] => [
+    p.serial,
+    p.tag,
+    p.channel,
+    p.sentAt,
+    p.expiresAt,
+    p.sentAt,
+    id,
+    p.serial,
+  ],
+  recordFailure: `UPDATE support_cases SET failures = failures + 1,
+         state = CASE WHEN failures + 1 >= ? THEN 'locked' ELSE state END,
+         passkey_tag = CASE WHEN failures + 1 >= ? THEN NULL ELSE passkey_tag END,
+         state_changed_at = CASE WHEN failures + 1 >= ? THEN ? ELSE state_changed_at END,
+         version = version + 1
+       WHERE id = ? AND state = 'passkey_sent'
+       RETURNING *`,
+  recordFailureParams: (id: number, limit: number, at: string): unknown[] => [limit, limit, limit, at, id],
+  markVerified: `UPDATE support_cases SET state = 'verified', passkey_tag = NULL, verified_at = ?, verified_by = ?,
+         verified_via = ?, state_changed_at = ?, version = version + 1
+       WHERE id = ? AND state = 'passkey_sent' AND passkey_serial = ? AND passkey_tag = ? AND failures < ?
+         AND passkey_expires_at > ?
+       RETURNING *`,
+  markVerifiedParams: (id: number, p: PasskeyAnswer): unknown[] => [
+    p.at,
+    p.by,
+    p.via,
+    p.at,
+    id,
+    p.serial,
+    p.tag,
+    p.limit,
+    p.at,
+  ],
+  recordIdentityProcedure: `UPDATE support_cases SET state = 'reported', failures = 0, passkey_tag = NULL, passkey_expires_at = NULL,
+         identity_document_type = ?, identity_document_ref = ?, identity_checked_by = ?, identity_approved_by = ?,
+         identity_checked_at = ?, state_changed_at = ?, version = version + 1
+       WHERE id = ? AND state = 'locked'
+       RETURNING *`,
+  recordIdentityProcedureParams: (id: number, p: IdentityProcedure, at: string): unknown[] => [
+    p.documentType,
+    p.documentRef,
+    p.checkedBy,
+    p.approvedBy,
+    at,
+    at,
+    id,
+  ],
+  markReissued: `UPDATE support_cases SET state = 'reissued', new_card_ref = ?, reissued_at = ?, state_changed_at = ?,
+         version = version + 1
+       WHERE id = ? AND state = 'verified' AND new_card_ref IS NULL
+       RETURNING *`,
+  markReissuedParams: (id: number, newCardRef: number, at: string): unknown[] => [newCardRef, at, at, id],
+} as const;
+
+/** A list the report found, as `withdrawable` reads it. */
+interface WithdrawableRow {
+  id: number;
+  seq: number;
+  list_id: string;
+  state: string;
+}
+const withdrawn = (l: WithdrawableRow): WithdrawnList => ({ id: l.id, seq: l.seq, listId: l.list_id, was: l.state });
+
 export class SqliteSupportCaseRepository implements SupportCaseRepository {
   private readonly statements: StatementCache;
 
@@ -197,166 +303,61 @@ export class SqliteSupportCaseRepository implements SupportCaseRepository {
   }
 
   async byId(id: number): Promise<SupportCaseRecord | null> {
-    return this.one('SELECT * FROM support_cases WHERE id = ?', id);
+    return this.one(supportCaseSql.byId, id);
   }
 
   async openForCard(cardRef: number): Promise<SupportCaseRecord | null> {
-    return this.one(`SELECT * FROM support_cases WHERE card_ref = ? AND state <> 'reissued'`, cardRef);
+    return this.one(supportCaseSql.openForCard, cardRef);
   }
 
   async list(limit: number): Promise<SupportCaseRecord[]> {
-    return this.statements
-      .get<CaseRow>(
-        `SELECT * FROM support_cases
-          ORDER BY CASE WHEN state = 'reissued' THEN 1 ELSE 0 END,
-                   CASE WHEN state = 'reissued' THEN reissued_at END DESC, opened_at, id
-          LIMIT ?`,
-      )
-      .all(limit)
-      .map(fromRow);
+    return this.statements.get<CaseRow>(supportCaseSql.list).all(limit).map(fromRow);
   }
 
   async awaitingForEmail(email: string): Promise<SupportCaseRecord[]> {
-    return this.statements
-      .get<CaseRow>(
-        `SELECT * FROM support_cases
-          WHERE state = 'passkey_sent' AND lower(contact_email) = ? ORDER BY id`,
-      )
-      .all(email.toLowerCase())
-      .map(fromRow);
+    return this.statements.get<CaseRow>(supportCaseSql.awaitingForEmail).all(email.toLowerCase()).map(fromRow);
   }
 
   async report(r: NewReport, by: { operator: string; at: string }): Promise<ReportOutcome> {
     return this.db.transaction((): ReportOutcome => {
-      const open = this.one(`SELECT * FROM support_cases WHERE card_ref = ? AND state <> 'reissued'`, r.cardRef);
+      const open = this.one(supportCaseSql.openForCard, r.cardRef);
       if (open) return { kind: 'existing', supportCase: open };
-      const card = this.statements.get<{ state: string }>('SELECT state FROM cards WHERE id = ?').get(r.cardRef);
+      const card = this.statements.get<{ state: string }>(supportCaseSql.cardState).get(r.cardRef);
       const blocked = this.statements
-        .get<{ id: number }>(
-          `UPDATE cards SET state = 'blocked', state_changed_at = ?, version = version + 1
-            WHERE id = ? AND state IN (${marks(BLOCKABLE.length)}) RETURNING id`,
-        )
-        .get(by.at, r.cardRef, ...BLOCKABLE);
+        .get<{ id: number }>(supportCaseSql.blockCard)
+        .get(...supportCaseSql.blockCardParams(r.cardRef, by.at));
       if (!card || !blocked) return { kind: 'card_not_blockable', cardState: card?.state ?? null };
       const before = this.statements
-        .get<{ id: number; seq: number; list_id: string; state: string }>(
-          `SELECT id, seq, list_id, state FROM code_lists WHERE card_ref = ? AND state IN (${marks(WITHDRAWABLE.length)}) ORDER BY seq`,
-        )
-        .all(r.cardRef, ...WITHDRAWABLE);
-      const disable = this.statements.get(
-        `UPDATE code_lists SET state = 'disabled', state_changed_at = ?, version = version + 1 WHERE id = ? AND state = ?`,
-      );
+        .get<WithdrawableRow>(supportCaseSql.withdrawable)
+        .all(...supportCaseSql.withdrawableParams(r.cardRef));
+      const disable = this.statements.get(supportCaseSql.disableList);
       for (const l of before) disable.run(by.at, l.id, l.state);
-      const supportCase = this.one(
-        `INSERT INTO support_cases (card_ref, customer_ref, reason, state, card_state_before, suspicion_ref, note,
-           opened_at, opened_by, state_changed_at, contact_email, contact_mobile)
-         SELECT ?, c.id, ?, 'reported', ?, ?, ?, ?, ?, ?, c.email, c.mobile FROM customers c WHERE c.id = ?
-         RETURNING *`,
-        r.cardRef,
-        r.reason,
-        card.state,
-        r.suspicionRef,
-        r.note,
-        by.at,
-        by.operator,
-        by.at,
-        r.customerRef,
-      );
+      const supportCase = this.one(supportCaseSql.open, ...supportCaseSql.openParams(r, card.state, by));
       if (!supportCase) throw new Error('INSERT … RETURNING returned no row');
-      return {
-        kind: 'opened',
-        supportCase,
-        withdrawn: before.map((l) => ({ id: l.id, seq: l.seq, listId: l.list_id, was: l.state })),
-      };
+      return { kind: 'opened', supportCase, withdrawn: before.map(withdrawn) };
     })();
   }
 
-  async recordPasskey(
-    id: number,
-    p: { serial: number; tag: string; channel: PasskeyChannel; sentAt: string; expiresAt: string },
-  ): Promise<SupportCaseRecord | null> {
-    return this.one(
-      `UPDATE support_cases SET state = 'passkey_sent', passkey_serial = ?, passkey_tag = ?, passkey_channel = ?,
-         passkey_sent_at = ?, passkey_expires_at = ?, state_changed_at = ?, version = version + 1
-       WHERE id = ? AND state IN ('reported', 'passkey_sent') AND passkey_serial = ? - 1
-       RETURNING *`,
-      p.serial,
-      p.tag,
-      p.channel,
-      p.sentAt,
-      p.expiresAt,
-      p.sentAt,
-      id,
-      p.serial,
-    );
+  async recordPasskey(id: number, p: PasskeyIssue): Promise<SupportCaseRecord | null> {
+    return this.one(supportCaseSql.recordPasskey, ...supportCaseSql.recordPasskeyParams(id, p));
   }
 
   async recordFailure(id: number, limit: number, at: string): Promise<SupportCaseRecord | null> {
-    return this.one(
-      `UPDATE support_cases SET failures = failures + 1,
-         state = CASE WHEN failures + 1 >= ? THEN 'locked' ELSE state END,
-         passkey_tag = CASE WHEN failures + 1 >= ? THEN NULL ELSE passkey_tag END,
-         state_changed_at = CASE WHEN failures + 1 >= ? THEN ? ELSE state_changed_at END,
-         version = version + 1
-       WHERE id = ? AND state = 'passkey_sent'
-       RETURNING *`,
-      limit,
-      limit,
-      limit,
-      at,
-      id,
-    );
+    return this.one(supportCaseSql.recordFailure, ...supportCaseSql.recordFailureParams(id, limit, at));
   }
 
-  async markVerified(
-    id: number,
-    p: { serial: number; tag: string; limit: number; via: VerifiedVia; by: string; at: string },
-  ): Promise<SupportCaseRecord | null> {
-    return this.one(
-      `UPDATE support_cases SET state = 'verified', passkey_tag = NULL, verified_at = ?, verified_by = ?,
-         verified_via = ?, state_changed_at = ?, version = version + 1
-       WHERE id = ? AND state = 'passkey_sent' AND passkey_serial = ? AND passkey_tag = ? AND failures < ?
-         AND passkey_expires_at > ?
-       RETURNING *`,
-      p.at,
-      p.by,
-      p.via,
-      p.at,
-      id,
-      p.serial,
-      p.tag,
-      p.limit,
-      p.at,
-    );
+  async markVerified(id: number, p: PasskeyAnswer): Promise<SupportCaseRecord | null> {
+    return this.one(supportCaseSql.markVerified, ...supportCaseSql.markVerifiedParams(id, p));
   }
 
   async recordIdentityProcedure(id: number, p: IdentityProcedure, at: string): Promise<SupportCaseRecord | null> {
-    return this.one(
-      `UPDATE support_cases SET state = 'reported', failures = 0, passkey_tag = NULL, passkey_expires_at = NULL,
-         identity_document_type = ?, identity_document_ref = ?, identity_checked_by = ?, identity_approved_by = ?,
-         identity_checked_at = ?, state_changed_at = ?, version = version + 1
-       WHERE id = ? AND state = 'locked'
-       RETURNING *`,
-      p.documentType,
-      p.documentRef,
-      p.checkedBy,
-      p.approvedBy,
-      at,
-      at,
-      id,
-    );
+    return this.one(supportCaseSql.recordIdentityProcedure, ...supportCaseSql.recordIdentityProcedureParams(id, p, at));
   }
 
   async markReissued(id: number, newCardRef: number, at: string): Promise<SupportCaseRecord | null> {
-    return this.one(
-      `UPDATE support_cases SET state = 'reissued', new_card_ref = ?, reissued_at = ?, state_changed_at = ?,
-         version = version + 1
-       WHERE id = ? AND state = 'verified' AND new_card_ref IS NULL
-       RETURNING *`,
-      newCardRef,
-      at,
-      at,
-      id,
-    );
+    return this.one(supportCaseSql.markReissued, ...supportCaseSql.markReissuedParams(id, newCardRef, at));
   }
 }
+
+/** For the PostgreSQL implementation beside this one (support-case.repository.pg.ts). */
+export { fromRow as supportCaseFromRow, withdrawn as withdrawnList, type CaseRow, type WithdrawableRow };

@@ -1,10 +1,6 @@
-import { SqliteCardRepository } from '../cards/card.repository';
-import { SqliteCustomerRepository } from '../customers/customer.repository';
 import type { Core, FeatureModule } from '../feature-module';
-import { SqliteVerificationEventsRepository } from '../verification/verification-events.repository';
 import { InboundPasskeyListener } from './inbound-listener';
 import { passkeySenders } from './passkey-delivery';
-import { SqliteSupportCaseRepository } from './support-case.repository';
 import { checkSupportSettings, supportSettingsFromEnv } from './support-settings';
 import { supportHandlers } from './support.ipc';
 import { SupportService } from './support.service';
@@ -22,10 +18,10 @@ export function supportModule(core: Core): FeatureModule<ReturnType<typeof suppo
   checkSupportSettings(settings);
   const senders = passkeySenders(settings);
   const service = new SupportService({
-    cases: new SqliteSupportCaseRepository(core.db),
-    cards: new SqliteCardRepository(core.db),
-    customers: new SqliteCustomerRepository(core.db),
-    events: new SqliteVerificationEventsRepository(core.db),
+    cases: core.repos.supportCases,
+    cards: core.repos.cards,
+    customers: core.repos.customers,
+    events: core.repos.verificationEvents,
     keystore: core.keystore,
     audit: core.audit,
     policies: core.policies,

@@ -9,12 +9,18 @@ import type { Database } from '../db/database';
 // the verification service needs for every use mark, is held only for a few hundred small upserts,
 // and no verification writes anything more than before.
 
-/** The use marks after the mark, up to a rowid, as branch × day counts. */
-export const FOLD_READ_SQL = `SELECT cu.branch AS branch, substr(u.used_at, 1, 10) AS day, count(*) AS uses
+/** Some use marks as branch × day counts: what a fold adds to the rollup. */
+const foldRead = (where: string) => `SELECT cu.branch AS branch, substr(u.used_at, 1, 10) AS day, count(*) AS uses
   FROM code_uses u JOIN code_lists l ON l.id = u.list_ref JOIN cards c ON c.id = l.card_ref
   JOIN customers cu ON cu.id = c.customer_id
-  WHERE u.rowid > ? AND u.rowid <= ?
+  WHERE ${where}
   GROUP BY cu.branch, substr(u.used_at, 1, 10)`;
+
+/** The use marks after the mark, up to a rowid, as branch × day counts. */
+export const FOLD_READ_SQL = foldRead('u.rowid > ? AND u.rowid <= ?');
+
+/** The use marks of the days in [from, before) as branch × day counts (PostgreSQL's fold, usage-rollup.pg.ts). */
+export const FOLD_DAYS_READ_SQL = foldRead('u.used_at >= ? AND u.used_at < ?');
 
 /** One branch's uses per day in [from, to) (days as YYYY-MM-DD), from the rollup. */
 export const BRANCH_DAYS_SQL = `SELECT day, uses FROM code_use_days
@@ -26,8 +32,10 @@ export const ALL_DAYS_SQL = `SELECT day, SUM(uses) AS uses FROM code_use_days
 
 const MARK_SQL = 'SELECT through_rowid AS through, generation FROM code_use_days_mark WHERE id = 1';
 const NEWEST_SQL = 'SELECT COALESCE(MAX(rowid), 0) AS newest FROM code_uses';
-const ADD_SQL = `INSERT INTO code_use_days (branch, day, uses) VALUES (?, ?, ?)
-  ON CONFLICT (branch, day) DO UPDATE SET uses = uses + excluded.uses`;
+/** Adds a group's uses to its branch and day. The column is named with its table: PostgreSQL finds a
+ * bare `uses` ambiguous beside `excluded.uses`; SQLite reads both forms alike. */
+export const ADD_SQL = `INSERT INTO code_use_days (branch, day, uses) VALUES (?, ?, ?)
+  ON CONFLICT (branch, day) DO UPDATE SET uses = code_use_days.uses + excluded.uses`;
 const MOVE_SQL =
   'UPDATE code_use_days_mark SET through_rowid = ? WHERE id = 1 AND through_rowid = ? AND generation = ?';
 

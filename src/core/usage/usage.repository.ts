@@ -40,7 +40,7 @@ export interface UsageRepository {
 }
 
 /** A piece of SQL and its positional parameters, in order. */
-interface Frag {
+export interface Frag {
   readonly sql: string;
   readonly params: unknown[];
 }
@@ -50,6 +50,8 @@ function join(parts: Frag[], sep: string): Frag {
 }
 
 const DELIVERED = "('active', 'superseded', 'disabled')";
+// Sums are cast to BIGINT: PostgreSQL's SUM of a bigint is numeric, which its driver returns as text;
+// on SQLite the cast of an integer sum (or NULL) changes nothing.
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The range's bounds as ISO text: from the first day's midnight (inclusive) to the day after the last (exclusive). */
@@ -73,13 +75,13 @@ function figures(
   const reason = filter.reason ? frag(' AND r.reason = ?', filter.reason) : frag('');
   return {
     issued: frag(
-      `(SELECT COALESCE(SUM(l.length), 0) FROM code_lists l WHERE l.card_ref = c.id AND l.state IN ${DELIVERED})`,
+      `(SELECT CAST(COALESCE(SUM(l.length), 0) AS BIGINT) FROM code_lists l WHERE l.card_ref = c.id AND l.state IN ${DELIVERED})`,
     ),
     used: frag(
-      `(SELECT COALESCE(SUM(l.used_count), 0) FROM code_lists l WHERE l.card_ref = c.id AND l.state IN ${DELIVERED})`,
+      `(SELECT CAST(COALESCE(SUM(l.used_count), 0) AS BIGINT) FROM code_lists l WHERE l.card_ref = c.id AND l.state IN ${DELIVERED})`,
     ),
     remaining: frag(
-      "(SELECT COALESCE(SUM(l.length - l.used_count), 0) FROM code_lists l WHERE l.card_ref = c.id AND l.state = 'active')",
+      "(SELECT CAST(COALESCE(SUM(l.length - l.used_count), 0) AS BIGINT) FROM code_lists l WHERE l.card_ref = c.id AND l.state = 'active')",
     ),
     refillsDue: frag(
       "(SELECT count(*) FROM code_lists l WHERE l.card_ref = c.id AND l.state = 'active' AND l.refill_due = 1)",
@@ -171,17 +173,31 @@ interface RawRow {
   drift: number | null;
 }
 
-export class SqliteUsageRepository implements UsageRepository {
-  constructor(private readonly db: Database) {}
+/**
+ * The review's queries, engine-neutral: every statement is built here once and run by the engine's
+ * subclass (SqliteUsageRepository below, PgUsageRepository in usage.repository.pg.ts), so the two
+ * cannot drift. Only "uses per day" differs: each engine keeps its rollup its own way.
+ */
+export abstract class UsageReview implements UsageRepository {
+  /** Runs one statement and returns its rows. */
+  protected abstract all<T>(f: Frag): Promise<T[]>;
+  /**
+   * Uses per day in [from, to) for the branch filter (or every branch), exactly: the rollup and
+   * whatever it has not folded yet.
+   */
+  protected abstract usesPerDay(filter: UsageFilter, from: string, to: string): Promise<{ day: string; n: number }[]>;
 
-  private all<T>(f: Frag): T[] {
-    return this.db.prepare(f.sql).all(...f.params) as T[];
+  /** The one row of an aggregate statement (which always has one). */
+  private async first<T>(f: Frag): Promise<T> {
+    const [row] = await this.all<T>(f);
+    if (row === undefined) throw new Error('an aggregate statement returned no row');
+    return row;
   }
 
   async summary(filter: UsageFilter): Promise<UsageSummary> {
     const { from, to } = rangeBounds(filter);
     const cards = cardWhere(filter, true);
-    const lists = this.all<{
+    const lists = await this.first<{
       issued: number | null;
       used: number | null;
       remaining: number | null;
@@ -190,19 +206,21 @@ export class SqliteUsageRepository implements UsageRepository {
       join(
         [
           frag(`SELECT
-              SUM(CASE WHEN l.state IN ${DELIVERED} THEN l.length ELSE 0 END) AS issued,
-              SUM(CASE WHEN l.state IN ${DELIVERED} THEN l.used_count ELSE 0 END) AS used,
-              SUM(CASE WHEN l.state = 'active' THEN l.length - l.used_count ELSE 0 END) AS remaining,
-              SUM(CASE WHEN l.state = 'active' AND l.refill_due = 1 THEN 1 ELSE 0 END) AS due
+              CAST(SUM(CASE WHEN l.state IN ${DELIVERED} THEN l.length ELSE 0 END) AS BIGINT) AS issued,
+              CAST(SUM(CASE WHEN l.state IN ${DELIVERED} THEN l.used_count ELSE 0 END) AS BIGINT) AS used,
+              CAST(SUM(CASE WHEN l.state = 'active' THEN l.length - l.used_count ELSE 0 END) AS BIGINT) AS remaining,
+              CAST(SUM(CASE WHEN l.state = 'active' AND l.refill_due = 1 THEN 1 ELSE 0 END) AS BIGINT) AS due
             FROM code_lists l JOIN cards c ON c.id = l.card_ref JOIN customers cu ON cu.id = c.customer_id WHERE`),
           cards,
         ],
         ' ',
       ),
-    )[0];
-    const cardCount = this.all<{ n: number }>(
-      join([frag('SELECT count(*) AS n FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE'), cards], ' '),
-    )[0]!.n;
+    );
+    const cardCount = (
+      await this.first<{ n: number }>(
+        join([frag('SELECT count(*) AS n FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE'), cards], ' '),
+      )
+    ).n;
 
     // Uses per day: by branch (or all of them) from the daily rollup (usage-rollup.ts); a search or a
     // reason narrows to cards, whose uses the time index finds in the range.
@@ -223,7 +241,9 @@ export class SqliteUsageRepository implements UsageRepository {
             ' ',
           )
         : null;
-    const uses = usesSql ? this.all<{ day: string; n: number }>(usesSql) : this.rolledUpUses(filter, from, to);
+    const uses = usesSql
+      ? await this.all<{ day: string; n: number }>(usesSql)
+      : await this.usesPerDay(filter, from, to);
 
     // Refusals per day and reason. An unknown N has no card: it counts unless a branch or search narrows to cards.
     const refusalWhere: Frag[] = [frag('r.at >= ? AND r.at < ?', from, to)];
@@ -239,7 +259,7 @@ export class SqliteUsageRepository implements UsageRepository {
           ' ',
         )
       : join([frag('FROM verify_rejections r WHERE'), join(refusalWhere, ' AND ')], ' ');
-    const refusals = this.all<{ day: string; reason: RejectionReason; n: number }>(
+    const refusals = await this.all<{ day: string; reason: RejectionReason; n: number }>(
       join(
         [
           frag('SELECT substr(r.at, 1, 10) AS day, r.reason AS reason, count(*) AS n'),
@@ -263,11 +283,11 @@ export class SqliteUsageRepository implements UsageRepository {
       byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + r.n);
     }
 
-    const suspicionRows = this.all<{ total: number; open: number | null }>(
+    const suspicionRows = await this.first<{ total: number; open: number | null }>(
       join(
         [
           frag(
-            `SELECT count(*) AS total, SUM(CASE WHEN s.resolved_at IS NULL THEN 1 ELSE 0 END) AS open
+            `SELECT count(*) AS total, CAST(SUM(CASE WHEN s.resolved_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS open
              FROM suspicion_events s JOIN cards c ON c.id = s.card_ref JOIN customers cu ON cu.id = c.customer_id
              WHERE s.occurred_at >= ? AND s.occurred_at < ? AND`,
             from,
@@ -277,28 +297,30 @@ export class SqliteUsageRepository implements UsageRepository {
         ],
         ' ',
       ),
-    )[0]!;
+    );
     // The largest drift among each card's latest counter comparison (a later comparison supersedes).
-    const maxDrift = this.all<{ drift: number | null }>(
-      join(
-        [
-          frag(`SELECT MAX(s.drift) AS drift FROM suspicion_events s JOIN cards c ON c.id = s.card_ref
+    const maxDrift = (
+      await this.first<{ drift: number | null }>(
+        join(
+          [
+            frag(`SELECT MAX(s.drift) AS drift FROM suspicion_events s JOIN cards c ON c.id = s.card_ref
                 JOIN customers cu ON cu.id = c.customer_id
                 WHERE s.kind = 'counter_drift' AND NOT EXISTS (SELECT 1 FROM suspicion_events s2
                   WHERE s2.card_ref = s.card_ref AND s2.kind = 'counter_drift'
                   AND (s2.occurred_at > s.occurred_at OR (s2.occurred_at = s.occurred_at AND s2.id > s.id))) AND`),
-          cards,
-        ],
-        ' ',
-      ),
-    )[0]!.drift;
+            cards,
+          ],
+          ' ',
+        ),
+      )
+    ).drift;
 
-    const byBranch = this.all<{ branch: string; cards: number; remaining: number | null; due: number | null }>(
+    const byBranch = await this.all<{ branch: string; cards: number; remaining: number | null; due: number | null }>(
       join(
         [
           frag(`SELECT cu.branch AS branch, count(DISTINCT c.id) AS cards,
-                  SUM(CASE WHEN l.state = 'active' THEN l.length - l.used_count ELSE 0 END) AS remaining,
-                  SUM(CASE WHEN l.state = 'active' AND l.refill_due = 1 THEN 1 ELSE 0 END) AS due
+                  CAST(SUM(CASE WHEN l.state = 'active' THEN l.length - l.used_count ELSE 0 END) AS BIGINT) AS remaining,
+                  CAST(SUM(CASE WHEN l.state = 'active' AND l.refill_due = 1 THEN 1 ELSE 0 END) AS BIGINT) AS due
                 FROM cards c JOIN customers cu ON cu.id = c.customer_id LEFT JOIN code_lists l ON l.card_ref = c.id WHERE`),
           cards,
           frag('GROUP BY cu.branch ORDER BY cu.branch'),
@@ -329,31 +351,23 @@ export class SqliteUsageRepository implements UsageRepository {
     };
   }
 
-  /** Uses per day from the rollup, after folding in the use marks it has not seen yet. */
-  private rolledUpUses(filter: UsageFilter, from: string, to: string): { day: string; n: number }[] {
-    foldUses(this.db);
-    const days = [from.slice(0, 10), to.slice(0, 10)];
-    const rows = filter.branch
-      ? this.db.prepare(BRANCH_DAYS_SQL).all(filter.branch, ...days)
-      : this.db.prepare(ALL_DAYS_SQL).all(...days);
-    return (rows as { day: string; uses: number }[]).map((r) => ({ day: r.day, n: r.uses }));
-  }
-
   async rows(q: UsagePageQuery): Promise<{ total: number; rows: UsageRow[] }> {
     const where = cardWhere(q.filter, true);
     const key = GROUP_KEY[q.by];
     const from = frag('FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE');
-    const total = this.all<{ n: number }>(
-      q.by === 'card'
-        ? join([frag('SELECT count(*) AS n'), from, where], ' ')
-        : join([frag(`SELECT count(DISTINCT ${key}) AS n`), from, where], ' '),
-    )[0]!.n;
-    const keys = this.pageKeys(q, where, null);
-    return { total, rows: this.rowsFor(q.filter, q.by, keys) };
+    const total = (
+      await this.first<{ n: number }>(
+        q.by === 'card'
+          ? join([frag('SELECT count(*) AS n'), from, where], ' ')
+          : join([frag(`SELECT count(DISTINCT ${key}) AS n`), from, where], ' '),
+      )
+    ).n;
+    const keys = await this.pageKeys(q, where, null);
+    return { total, rows: await this.rowsFor(q.filter, q.by, keys) };
   }
 
   /** Step one: the page's keys, in order, through the indexes (only an aggregate sort computes its figure for all). */
-  private pageKeys(q: UsagePageQuery, where: Frag, after: string | number | null): (string | number)[] {
+  private async pageKeys(q: UsagePageQuery, where: Frag, after: string | number | null): Promise<(string | number)[]> {
     const key = GROUP_KEY[q.by];
     const dir = q.desc ? 'DESC' : 'ASC';
     const f = figures(q.filter);
@@ -386,15 +400,15 @@ export class SqliteUsageRepository implements UsageRepository {
       order,
       frag(`${dir}, ${key} ${dir} LIMIT ? OFFSET ?`, q.pageSize, after !== null ? 0 : (q.page - 1) * q.pageSize),
     );
-    return this.all<{ k: string | number }>(join(parts, ' ')).map((r) => r.k);
+    return (await this.all<{ k: string | number }>(join(parts, ' '))).map((r) => r.k);
   }
 
   /** Step two: the figures for the page's keys only, returned in the page's order. */
-  private rowsFor(filter: UsageFilter, by: UsageGroup, keys: (string | number)[]): UsageRow[] {
+  private async rowsFor(filter: UsageFilter, by: UsageGroup, keys: (string | number)[]): Promise<UsageRow[]> {
     if (keys.length === 0) return [];
     const f = figures(filter);
     const key = GROUP_KEY[by];
-    const sum = (x: Frag, name: string) => ({ sql: `SUM(${x.sql}) AS ${name}`, params: x.params });
+    const sum = (x: Frag, name: string) => ({ sql: `CAST(SUM(${x.sql}) AS BIGINT) AS ${name}`, params: x.params });
     const identity =
       by === 'card'
         ? frag(`c.card_id AS key, c.card_id AS card_id, c.n AS n, c.state AS card_state, cu.full_name AS customer,
@@ -431,7 +445,7 @@ export class SqliteUsageRepository implements UsageRepository {
             { sql: `MAX(${f.drift.sql}) AS drift`, params: f.drift.params },
           ];
     // The group's figures count every card of the group that the filter keeps.
-    const raw = this.all<RawRow>(
+    const raw = await this.all<RawRow>(
       join(
         [
           frag('SELECT'),
@@ -469,8 +483,8 @@ export class SqliteUsageRepository implements UsageRepository {
     const base = frag(
       'FROM suspicion_events s JOIN cards c ON c.id = s.card_ref JOIN customers cu ON cu.id = c.customer_id WHERE',
     );
-    const total = this.all<{ n: number }>(join([frag('SELECT count(*) AS n'), base, where], ' '))[0]!.n;
-    const rows = this.all<{
+    const total = (await this.first<{ n: number }>(join([frag('SELECT count(*) AS n'), base, where], ' '))).n;
+    const rows = await this.all<{
       id: number;
       card_id: string;
       n: string;
@@ -522,12 +536,33 @@ export class SqliteUsageRepository implements UsageRepository {
     let after: string | number | null = null;
     for (;;) {
       // Keyset, not offset: each batch starts after the last key, so a long export stays linear.
-      const keys = this.pageKeys(q, where, after);
+      const keys = await this.pageKeys(q, where, after);
       if (keys.length === 0) return;
-      yield this.rowsFor(filter, by, keys);
+      yield await this.rowsFor(filter, by, keys);
       if (keys.length < batchSize) return;
       after = keys[keys.length - 1]!;
     }
+  }
+}
+
+/** The review on the desk's SQLite file; its rollup is folded by rowid (usage-rollup.ts). */
+export class SqliteUsageRepository extends UsageReview {
+  constructor(private readonly db: Database) {
+    super();
+  }
+
+  protected async all<T>(f: Frag): Promise<T[]> {
+    return this.db.prepare(f.sql).all(...f.params) as T[];
+  }
+
+  /** Uses per day from the rollup, after folding in the use marks it has not seen yet. */
+  protected async usesPerDay(filter: UsageFilter, from: string, to: string): Promise<{ day: string; n: number }[]> {
+    foldUses(this.db);
+    const days = [from.slice(0, 10), to.slice(0, 10)];
+    const rows = filter.branch
+      ? this.db.prepare(BRANCH_DAYS_SQL).all(filter.branch, ...days)
+      : this.db.prepare(ALL_DAYS_SQL).all(...days);
+    return (rows as { day: string; uses: number }[]).map((r) => ({ day: r.day, n: r.uses }));
   }
 }
 

@@ -1,11 +1,8 @@
-import { SqliteClientCertificateRepository } from './client-certificate.repository';
-import { SqliteCardRepository } from '../cards/card.repository';
 import type { Core, FeatureModule } from '../feature-module';
 import type { ListService } from '../lists/list.service';
 import { ClientCertificateService } from './client-certificate.service';
 import type { VerificationService } from './verification.service';
 import { verifyDeskHandlers } from './verify-desk.ipc';
-import { SqliteVerifyClientRepository } from './verify-client.repository';
 import { VerifyClientService } from './verify-client.service';
 
 /**
@@ -17,18 +14,14 @@ export function verifyDeskModule(
   core: Core,
   deps: { verification: VerificationService; lists: ListService },
 ): FeatureModule<ReturnType<typeof verifyDeskHandlers>> {
-  const clients = new VerifyClientService(new SqliteVerifyClientRepository(core.db), core.audit);
+  const clients = new VerifyClientService(core.repos.verifyClients, core.audit);
   return {
     handlers: verifyDeskHandlers({
       clients,
-      certificates: new ClientCertificateService(
-        new SqliteClientCertificateRepository(core.db),
-        core.keystore,
-        core.audit,
-      ),
+      certificates: new ClientCertificateService(core.repos.clientCertificates, core.keystore, core.audit),
       verification: deps.verification,
       lists: deps.lists,
-      cards: new SqliteCardRepository(core.db),
+      cards: core.repos.cards,
       dualControl: core.dualControl,
       audit: core.audit,
       events: core.events,

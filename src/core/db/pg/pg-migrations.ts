@@ -450,4 +450,32 @@ export const pgMigrationSql: Readonly<Record<number, string>> = {
            contact_mobile = (SELECT mobile FROM customers WHERE customers.id = support_cases.customer_ref);
     CREATE INDEX support_cases_by_suspicion ON support_cases (suspicion_ref) WHERE suspicion_ref IS NOT NULL;
   `,
+  22: `
+    ALTER TABLE code_use_days_mark ADD COLUMN folded_before TEXT
+      CHECK (folded_before IS NULL OR length(folded_before) = 10);
+    -- The rollup holds exactly the use marks whose day is before folded_before (usage-rollup.pg.ts).
+    -- A customer who moves branch takes those along, as on SQLite. The mark is updated FIRST: that
+    -- waits for a fold in progress to commit (so the statements after it see all the fold wrote) and
+    -- makes a fold that read before this move find the generation changed and read again.
+    CREATE OR REPLACE FUNCTION otac_code_use_days_follow_branch() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      before_day TEXT;
+    BEGIN
+      IF NEW.branch IS DISTINCT FROM OLD.branch THEN
+        UPDATE code_use_days_mark SET generation = generation + 1 WHERE id = 1 RETURNING folded_before INTO before_day;
+        IF before_day IS NOT NULL THEN
+          INSERT INTO code_use_days (branch, day, uses)
+            SELECT b.branch, d.day, d.uses * b.sign
+              FROM (SELECT substr(u.used_at, 1, 10) AS day, count(*) AS uses
+                      FROM cards c JOIN code_lists l ON l.card_ref = c.id JOIN code_uses u ON u.list_ref = l.id
+                     WHERE c.customer_id = NEW.id AND u.used_at < before_day
+                     GROUP BY substr(u.used_at, 1, 10)) AS d
+              CROSS JOIN (VALUES (OLD.branch, -1), (NEW.branch, 1)) AS b (branch, sign)
+          ON CONFLICT (branch, day) DO UPDATE SET uses = code_use_days.uses + excluded.uses;
+          DELETE FROM code_use_days WHERE branch = OLD.branch AND uses = 0;
+        END IF;
+      END IF;
+      RETURN NEW;
+    END $$;
+  `,
 };
