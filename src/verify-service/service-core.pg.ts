@@ -1,23 +1,16 @@
 import { join } from 'node:path';
 import { PgAuditLog, PgAuditTrail } from '../core/audit/audit-log.pg';
-import { PgCardRepository } from '../core/cards/card.repository.pg';
 import { assertPgSchemaCurrent } from '../core/db/pg/migrate-pg';
 import { PgDatabase, type PgDatabaseOptions } from '../core/db/pg/pg-database';
+import { pgRepositories } from '../core/db/repositories';
 import { Closers } from '../core/feature-module';
-import { PgCardSeriesStore } from '../core/keystore/card-series.repository.pg';
 import { KeystoreHolder, type KeystoreLocation } from '../core/keystore/keystore-holder.service';
-import { PgListRepository } from '../core/lists/list.repository.pg';
 import { ListService } from '../core/lists/list.service';
 import { createLogger, type Logger } from '../core/log';
 import { PgPolicySource } from '../core/policy/policy-source.pg';
-import { PgChallengeRepository } from '../core/verification/challenge.repository.pg';
 import { ChallengeService } from '../core/verification/challenge.service';
-import { PgClientCertificateRepository } from '../core/verification/client-certificate.repository.pg';
 import { ClientCertificateService } from '../core/verification/client-certificate.service';
-import { PgFailureCounterRepository } from '../core/verification/failure.repository.pg';
 import { VerificationService } from '../core/verification/verification.service';
-import { PgVerificationEventsRepository } from '../core/verification/verification-events.repository.pg';
-import { PgVerifyClientRepository } from '../core/verification/verify-client.repository.pg';
 import { VerifyClientService } from '../core/verification/verify-client.service';
 
 // The verification service on the shared issuer database (issue 12 item 3): any number of
@@ -91,24 +84,24 @@ export async function openPgVerificationCore(opts: PgVerificationCoreOptions): P
     const audit = new PgAuditTrail(new PgAuditLog(db, now));
     const policies = new PgPolicySource(db);
     await policies.refresh();
-    const cards = new PgCardRepository(db);
-    const listRepo = new PgListRepository(db);
+    const repos = pgRepositories(db);
+    const { cards, lists: listRepo } = repos;
     const lists = new ListService(listRepo, cards, policies, audit, now);
-    const keystore = new KeystoreHolder(opts.keystore, { cardSeries: new PgCardSeriesStore(db, now), audit, log });
+    const keystore = new KeystoreHolder(opts.keystore, { cardSeries: repos.cardSeries, audit, log });
     closers.add('keystore', () => keystore.lock(null));
     const verification = new VerificationService(cards, listRepo, lists, keystore, audit, policies, {
       now,
       lockout: {
-        failures: new PgFailureCounterRepository(db),
+        failures: repos.failures,
         ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
       },
-      events: new PgVerificationEventsRepository(db),
+      events: repos.verificationEvents,
     });
     // No `changedElsewhere`: without it every request's key is looked up, so a revocation made
     // through any instance or desk is refused here at the next request.
-    const clients = new VerifyClientService(new PgVerifyClientRepository(db), audit, now);
-    const challenges = new ChallengeService(cards, new PgChallengeRepository(db), verification, keystore, audit, now);
-    const certificates = new ClientCertificateService(new PgClientCertificateRepository(db), keystore, audit, now);
+    const clients = new VerifyClientService(repos.verifyClients, audit, now);
+    const challenges = new ChallengeService(cards, repos.challenges, verification, keystore, audit, now);
+    const certificates = new ClientCertificateService(repos.clientCertificates, keystore, audit, now);
     let answers = true;
     const ping = setInterval(() => {
       db.query('SELECT 1').then(
