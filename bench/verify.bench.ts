@@ -19,6 +19,7 @@ import { measureYubiserver, peerUnavailable } from './yubiserver-peer';
 import { migratePg } from '../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../src/core/db/pg/pg-database';
 import { pgIssuer } from '../test/support/verify-service-pg';
+import { assertDurable, createUpdateFixture, pgbenchUpdates, startBenchCluster } from './support/pgbench';
 
 // Durable verifications per second over HTTP on loopback (issue 10 item 5 and "Done when"), on a
 // database seeded to scale (scripts/seed-usage.ts: OTAC_BENCH_CARDS cards, default 1,000,000, and
@@ -33,12 +34,16 @@ import { pgIssuer } from '../test/support/verify-service-pg';
 // - core `verify` called in-process (no HTTP), to tell HTTP's share from core's;
 // - the usage review's main queries (test/support/usage-queries.ts) at that size.
 // Requests carry the index beside the code (one keystore check each).
-// With OTAC_BENCH_DATABASE_URL (postgres://…, an empty or issuer database the bench may migrate):
-// the same load on the service over PostgreSQL, with 1 and with 3 instances sharing the database
-// (OTAC_BENCH_PG_INSTANCES, default "1,3"), each instance given an equal share of the connections
-// and cards; the rate is the sum over the instances (postgresRuns).
+// Then the same load on the service over PostgreSQL (issue 12 "Done when"), with 1 and with 3
+// instances sharing the database (OTAC_BENCH_PG_INSTANCES, default "1,3"), each instance given an
+// equal share of the connections and cards; the rate is the sum over the instances (postgresRuns).
+// The database is a throwaway cluster (Debian's server, durable commits checked) on which pgbench
+// first runs one durable single-row UPDATE per transaction at 32 clients: the engine's own floor,
+// the baseline of the `_vs_pgbench` ratios. OTAC_BENCH_DATABASE_URL runs on a given database
+// instead (no pgbench then); OTAC_BENCH_PG=0 skips PostgreSQL.
 
 type Report = (name: string, value: number, unit: string) => void;
+const PG_SECONDS = Number(process.env['OTAC_BENCH_PG_SECONDS'] ?? 10);
 /** Codes used per card: below the refill threshold of the default 100-code list (no refill work mid-run). */
 const CODES_PER_CARD = 80;
 const CARDS = Number(process.env['OTAC_BENCH_CARDS'] ?? 1_000_000);
@@ -286,12 +291,32 @@ export async function run(report: Report): Promise<void> {
     } finally {
       await svc.stop();
     }
-    const databaseUrl = process.env['OTAC_BENCH_DATABASE_URL'];
-    if (databaseUrl) await postgresRuns(report, desk, databaseUrl);
+    if (process.env['OTAC_BENCH_PG'] !== '0') await postgresBeside(report, desk);
     usageQueryTimes(desk, report);
   } finally {
     rmSync(peerDir, { recursive: true, force: true });
     await desk.dispose();
+  }
+}
+
+/** The PostgreSQL runs, on a throwaway cluster beside pgbench's floor unless a URL is given. */
+async function postgresBeside(report: Report, desk: Desk): Promise<void> {
+  const given = process.env['OTAC_BENCH_DATABASE_URL'];
+  if (given) return postgresRuns(report, desk, given, null);
+  const cluster = await startBenchCluster();
+  const dir = mkdtempSync(join(tmpdir(), 'otac-verify-pgbench-'));
+  try {
+    const fixture = await cluster.createDatabase('pgbench');
+    await assertDurable(cluster, fixture);
+    await createUpdateFixture(cluster, fixture);
+    const floor = await pgbenchUpdates(cluster.url(fixture), 32, PG_SECONDS, dir);
+    report('verify.pgbench_update_c32', floor.tps, 'transactions/s');
+    const issuerDb = await cluster.createDatabase('issuer');
+    await assertDurable(cluster, issuerDb);
+    await postgresRuns(report, desk, cluster.url(issuerDb), floor.tps);
+  } finally {
+    cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -300,7 +325,12 @@ export async function run(report: Report): Promise<void> {
  * database, 1 and 32 connections in all, split evenly; cards made on that database through the
  * service's ListService (test/support/verify-service-pg.ts). Figures `verify.pg<instances>_http_<c>`.
  */
-export async function postgresRuns(report: Report, desk: Desk, databaseUrl: string): Promise<void> {
+export async function postgresRuns(
+  report: Report,
+  desk: Desk,
+  databaseUrl: string,
+  pgbenchTps: number | null,
+): Promise<void> {
   const db = new PgDatabase({ url: databaseUrl });
   try {
     await migratePg(db); // the bench stands in for the desk that makes the schema
@@ -343,6 +373,8 @@ export async function postgresRuns(report: Report, desk: Desk, databaseUrl: stri
           const runs = await Promise.all(procs.map((p, i) => load(p.url, key, sets[i]!, conns[i]!)));
           const total = runs.reduce((sum, r) => sum + r.perSecond, 0);
           report(`verify.pg${count}_http_${clients}`, total, 'accepted/s');
+          if (pgbenchTps !== null && clients === 32)
+            report(`verify.pg${count}_http_${clients}_vs_pgbench`, total / pgbenchTps, '× pgbench c32');
           report(`verify.pg${count}_http_${clients}.p50`, Math.max(...runs.map((r) => r.p50)), 'ms (worst instance)');
           report(`verify.pg${count}_http_${clients}.p99`, Math.max(...runs.map((r) => r.p99)), 'ms (worst instance)');
         }
