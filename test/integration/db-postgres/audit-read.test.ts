@@ -25,6 +25,7 @@ import {
 import { auditHandlers } from '../../../src/core/audit/audit.ipc';
 import { openDatabase, type Database } from '../../../src/core/db/database';
 import { migratePg } from '../../../src/core/db/pg/migrate-pg';
+import { applyRoles, createLoginRole } from '../../../src/core/db/pg/roles';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
 import { migrations } from '../../../src/core/db/migrations';
 import type { Logger } from '../../../src/core/log';
@@ -382,5 +383,45 @@ describe('the audit read side and checkpoints on SQLite and PostgreSQL', () => {
     const broken = await run(env);
     expect(broken.code).toBe(1);
     expect(broken.out).toContain('BROKEN at #3 (altered)');
+  });
+
+  it('a desk login records checkpoints and reads the dashboard; the auditor login verifies with the CLI and can sign nothing', async () => {
+    await applyRoles(pools[0]!);
+    await createLoginRole(pools[0]!, 'desk_audit', 'otac_workstation', 'desk-password-0123456789');
+    await createLoginRole(pools[0]!, 'auditor_audit', 'otac_auditor', 'auditor-password-0123456789');
+    const as = (login: string, password: string) => {
+      const u = new URL(server.url(dbName));
+      u.username = login;
+      u.password = password;
+      return u.toString();
+    };
+    const desk = new PgDatabase({ url: as('desk_audit', 'desk-password-0123456789'), maxConnections: 2 });
+    const auditor = new PgDatabase({ url: as('auditor_audit', 'auditor-password-0123456789'), maxConnections: 2 });
+    try {
+      const deskStore = new PgAuditStore(desk);
+      await new PgAuditTrail(new PgAuditLog(desk)).append({ ...FIXTURE[0]!, action: 'desk.roles' });
+      const head = (await deskStore.head())!;
+      expect((await deskStore.insertCheckpoint(await signedCheckpoint(head, 30))).created).toBe(true);
+      expect((await deskStore.query({ page: 1, pageSize: 1 })).entries[0]?.action).toBe('desk.roles');
+      expect(await new PgSystemStore(desk).operatorFigures(Date.now())).toEqual({ operators: 0, lockedOperators: 0 });
+
+      const auditorStore = new PgAuditStore(auditor);
+      expect((await auditorStore.query({ page: 1, pageSize: 1, actionPrefix: 'desk.roles' })).total).toBe(1);
+      const before = (await engines[1]!.checkpointRows()).length;
+      const cp = await signedCheckpoint((await auditorStore.head())!, 31);
+      await expect(auditorStore.insertCheckpoint(cp)).rejects.toMatchObject({ code: '42501' });
+      expect(await engines[1]!.checkpointRows()).toHaveLength(before);
+      // The read-only role is enough for the CLI (the entry rewritten by the test above is still found).
+      const keyFile = join(tmp, 'audit-key-roles.pem');
+      writeFileSync(keyFile, signer.publicKeyPem());
+      const lines: string[] = [];
+      const env = { OTAC_DATABASE_URL: as('auditor_audit', 'auditor-password-0123456789') };
+      expect(await runAuditCliAsync(['verify', '--database', '--public-key', keyFile], (l) => lines.push(l), env)).toBe(
+        1,
+      );
+      expect(lines.join('\n')).toContain('BROKEN at #3 (altered)');
+    } finally {
+      await Promise.all([desk.close(), auditor.close()]);
+    }
   });
 });
