@@ -90,8 +90,8 @@ export class PgAuditStore implements AuditStore {
         return { checkpoint: existing, created: false };
       });
     } catch (err) {
-      // The key's row taken by another desk at the same moment (ON CONFLICT under SERIALIZABLE can
-      // still report the unique key): its checkpoint decided the seq, read it back.
+      // Defensive: a unique-key refusal here means another desk's transaction got there first (the
+      // key's ON CONFLICT normally absorbs it); whatever checkpoint holds the seq now is the answer.
       if (sqlState(err) !== '23505') throw err;
       const [existing] = await this.db.query<Row<CheckpointRow>>(auditSql.checkpointAt, [cp.seq]);
       if (!existing) throw err;
