@@ -1,9 +1,9 @@
-import type { Database } from 'better-sqlite3';
 import { AppError, isAppError } from '../errors';
 import type { Logger } from '../log';
 import type { AuditSigner, AuditSignerSource } from './audit-signer';
-import type { AuditRow, AuditService } from './audit.service';
-import { checkpointMessage, type AuditChainSource, type CheckpointRow } from './audit-verify';
+import type { AuditKeyRecord, AuditStore, ChainHead } from './audit-store';
+import type { AuditRow, AuditTrail } from './audit.service';
+import { checkpointMessage, type CheckpointRow } from './audit-verify';
 
 /**
  * Signs the head of the audit chain every N entries (N from policy) and on demand, and records
@@ -14,16 +14,22 @@ import { checkpointMessage, type AuditChainSource, type CheckpointRow } from './
  * time in a queue. While no signer is available (keystore locked) a due checkpoint waits; `signDue()`
  * on unlock signs it. Until then the chain alone protects the newest entries (verification reports
  * them as `unsignedTail`).
+ *
+ * With several desks on one PostgreSQL each desk runs its own queue: a checkpoint signs the newest
+ * committed (seq, hash), and the store records at most one checkpoint per seq — a desk that signed
+ * the same head as another a moment later gets the other's checkpoint back (docs/audit.md).
  */
 export class AuditCheckpointService {
   private tail: Promise<unknown> = Promise.resolve();
   private scheduled = false;
   /** After a failed signature, automatic signing waits for the next interval instead of retrying on every append. */
   private retryAt: number | null = null;
+  /** The newest checkpoint seen here; the queued job re-reads the store before it signs. */
+  private lastSigned = 0;
 
   constructor(
-    private readonly db: Database,
-    private readonly audit: AuditService,
+    private readonly store: AuditStore,
+    private readonly audit: AuditTrail,
     private readonly signer: AuditSignerSource,
     private readonly every: () => number,
     private readonly log: Logger,
@@ -44,7 +50,7 @@ export class AuditCheckpointService {
           'The audit key is in the keystore, which is locked. A security officer must unlock it on the Keys page; then try again.',
         );
       }
-      const head = this.head();
+      const head = await this.store.head();
       if (!head) throw new AppError('AUDIT_EMPTY', 'The audit log has no entries to sign yet.');
       return this.sign(signer, head);
     });
@@ -72,24 +78,20 @@ export class AuditCheckpointService {
     );
   }
 
-  checkpoints(): CheckpointRow[] {
-    return this.db.prepare('SELECT * FROM audit_checkpoints ORDER BY seq, id').all() as CheckpointRow[];
+  checkpoints(): Promise<CheckpointRow[]> {
+    return this.store.checkpoints();
   }
 
-  keys(): { keyId: string; publicKeyPem: string }[] {
-    return (
-      this.db.prepare('SELECT key_id, public_key_pem FROM audit_signing_keys ORDER BY added_at').all() as {
-        key_id: string;
-        public_key_pem: string;
-      }[]
-    ).map((k) => ({ keyId: k.key_id, publicKeyPem: k.public_key_pem }));
+  keys(): Promise<AuditKeyRecord[]> {
+    return this.store.keys();
   }
 
-  // Runs inside the append's transaction: only cheap reads here, and nothing that can throw into it.
+  // On SQLite this runs inside the append's transaction: no database read here (the store is async),
+  // and nothing that can throw into it. The job re-checks against the store.
   private afterAppend(row: AuditRow): void {
     try {
       if (this.scheduled || (this.retryAt !== null && row.seq < this.retryAt)) return;
-      if (row.seq - this.lastSignedSeq() < this.every()) return;
+      if (row.seq - this.lastSigned < this.every()) return;
       void this.schedule();
     } catch (err) {
       this.log.warn('audit checkpoint not scheduled', { seq: row.seq, error: errorName(err) });
@@ -107,8 +109,9 @@ export class AuditCheckpointService {
   /** The queued job: re-checks the interval against the database, since another job may have signed meanwhile. */
   private async signIfDue(): Promise<void> {
     this.scheduled = false;
-    const head = this.head();
-    if (!head || head.seq - this.lastSignedSeq() < this.every()) return;
+    const head = await this.store.head();
+    this.lastSigned = await this.store.lastSignedSeq();
+    if (!head || head.seq - this.lastSigned < this.every()) return;
     try {
       const signer = await this.signer();
       if (!signer) return; // no audit key now (keystore locked): signDue() signs it on unlock
@@ -130,40 +133,29 @@ export class AuditCheckpointService {
     return run;
   }
 
-  private head(): Pick<AuditRow, 'seq' | 'hash'> | undefined {
-    return this.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as
-      Pick<AuditRow, 'seq' | 'hash'> | undefined;
-  }
-
-  private lastSignedSeq(): number {
-    return (this.db.prepare('SELECT max(seq) AS seq FROM audit_checkpoints').get() as { seq: number | null }).seq ?? 0;
-  }
-
-  private async sign(signer: AuditSigner, head: Pick<AuditRow, 'seq' | 'hash'>): Promise<CheckpointRow> {
+  private async sign(signer: AuditSigner, head: ChainHead): Promise<CheckpointRow> {
+    // Another desk may have signed this very head meanwhile (PostgreSQL): nothing to add, and the
+    // keystore's anchor is not moved for a checkpoint that would not be recorded.
+    const signed = await this.store.checkpointAt(head.seq);
+    if (signed) return signed;
     const signedAt = new Date().toISOString();
     const { keyId, signature } = await this.signature(signer, head, signedAt);
-    return this.db.transaction(() => {
-      this.db
-        .prepare('INSERT OR IGNORE INTO audit_signing_keys (key_id, public_key_pem, added_at) VALUES (?, ?, ?)')
-        .run(keyId, signer.publicKeyPem(), signedAt);
-      const info = this.db
-        .prepare('INSERT INTO audit_checkpoints (seq, hash, signature, key_id, signed_at) VALUES (?, ?, ?, ?, ?)')
-        .run(head.seq, head.hash, signature, keyId, signedAt);
-      return {
-        id: Number(info.lastInsertRowid),
-        seq: head.seq,
-        hash: head.hash,
-        signature,
-        key_id: keyId,
-        signed_at: signedAt,
-      };
-    })();
+    const { checkpoint } = await this.store.insertCheckpoint({
+      seq: head.seq,
+      hash: head.hash,
+      signature,
+      keyId,
+      publicKeyPem: signer.publicKeyPem(),
+      signedAt,
+    });
+    this.lastSigned = Math.max(this.lastSigned, checkpoint.seq);
+    return checkpoint;
   }
 
   /** With the keystore: the entries since its anchor go along, so it can check they lead from it to the head. */
   private async signature(
     signer: AuditSigner,
-    head: Pick<AuditRow, 'seq' | 'hash'>,
+    head: ChainHead,
     signedAt: string,
   ): Promise<{ keyId: string; signature: string }> {
     if (!signer.anchored) {
@@ -174,10 +166,8 @@ export class AuditCheckpointService {
       return { keyId, signature: sig.toString('base64') };
     }
     const from = (await signer.anchored.anchorSeq()) ?? head.seq;
-    // Read after the await, still before the next: the queue runs one signature at a time and appends never change old rows.
-    const since = this.db
-      .prepare('SELECT * FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq')
-      .all(from, head.seq) as AuditRow[];
+    // The queue runs one signature at a time on this desk, and appends never change old rows.
+    const since = await this.store.entriesBetween(from, head.seq);
     const signed = await signer.anchored.signCheckpoint({ seq: head.seq, hash: head.hash, signedAt }, since);
     return { keyId: signed.keyId, signature: signed.signature.toString('base64') };
   }
@@ -188,15 +178,5 @@ function errorName(err: unknown): string {
   return err instanceof Error ? err.name : 'unknown';
 }
 
-/** The verifier's view of a database. Keys are never taken from it: the verifier is given the ones it trusts. */
-export function dbChainSource(db: Database): AuditChainSource {
-  return {
-    entries: () => db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<AuditRow>,
-    seqOfHash: (hash) =>
-      (db.prepare('SELECT seq FROM audit_log WHERE hash = ? LIMIT 1').get(hash) as { seq: number } | undefined)?.seq,
-    nextSeq: (after) =>
-      (db.prepare('SELECT min(seq) AS seq FROM audit_log WHERE seq > ?').get(after) as { seq: number | null }).seq ??
-      undefined,
-    checkpoints: () => db.prepare('SELECT * FROM audit_checkpoints ORDER BY seq, id').all() as CheckpointRow[],
-  };
-}
+/** The synchronous verifier's view of a SQLite file (audit-store.ts). */
+export { sqliteChainSource as dbChainSource } from './audit-store';

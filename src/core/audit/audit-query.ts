@@ -1,4 +1,3 @@
-import type { Database } from 'better-sqlite3';
 import type { AuditEntry } from '../../shared/contract/audit.contract';
 import { AppError } from '../errors';
 import type { AuditRow } from './audit.service';
@@ -30,50 +29,57 @@ export const auditEntryOf = (r: AuditRow): AuditEntry => ({
 
 const like = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** The auditors' page: newest first, every filter optional, all values bound as parameters. */
-export function queryAudit(
-  db: Database,
-  f: AuditFilter,
-): { total: number; page: number; pageSize: number; entries: AuditEntry[] } {
+/** A filtered audit page as SQL both engines run, every value bound as a parameter. */
+export interface AuditQuerySql {
+  readonly count: string;
+  readonly page: string;
+  /** The filter's values, for `count` and then `page`. */
+  readonly params: readonly (string | number)[];
+  /** LIMIT and OFFSET, after `params` for `page`. */
+  readonly pageParams: readonly [number, number];
+}
+
+/**
+ * The auditors' page: newest first, every filter optional. Matching ignores case the same way on
+ * both engines: lower() on both sides, since SQLite's LIKE ignores ASCII case and PostgreSQL's does
+ * not, and COLLATE NOCASE is SQLite's own. The backslash escapes %, _ and itself in LIKE patterns.
+ */
+export function auditQuerySql(f: AuditFilter): AuditQuerySql {
   const where: string[] = [];
-  const args: Record<string, string | number> = {};
+  const params: (string | number)[] = [];
   if (f.operator) {
-    where.push('operator = @operator COLLATE NOCASE');
-    args.operator = f.operator;
+    where.push('lower(operator) = lower(?)');
+    params.push(f.operator);
   }
   if (f.actionPrefix) {
-    where.push("action LIKE @action ESCAPE '\\'");
-    args.action = `${like(f.actionPrefix)}%`;
+    where.push("lower(action) LIKE lower(?) ESCAPE '\\'");
+    params.push(`${like(f.actionPrefix)}%`);
   }
   if (f.outcome) {
-    where.push('outcome = @outcome');
-    args.outcome = f.outcome;
+    where.push('outcome = ?');
+    params.push(f.outcome);
   }
   if (f.from) {
-    where.push('at >= @from');
-    args.from = f.from;
+    where.push('at >= ?');
+    params.push(f.from);
   }
   if (f.to) {
     // `at` is a full ISO time; everything on the last day sorts below the next day's date.
-    where.push('at < @to');
-    args.to = nextDay(f.to);
+    where.push('at < ?');
+    params.push(nextDay(f.to));
   }
   if (f.text) {
     where.push(
-      "(coalesce(operator,'') || ' ' || action || ' ' || coalesce(object,'') || ' ' || details) LIKE @text ESCAPE '\\'",
+      "lower(coalesce(operator,'') || ' ' || action || ' ' || coalesce(object,'') || ' ' || details) LIKE lower(?) ESCAPE '\\'",
     );
-    args.text = `%${like(f.text)}%`;
+    params.push(`%${like(f.text)}%`);
   }
   const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = (db.prepare(`SELECT count(*) AS n FROM audit_log ${clause}`).get(args) as { n: number }).n;
-  const rows = db
-    .prepare(`SELECT * FROM audit_log ${clause} ORDER BY seq DESC LIMIT @limit OFFSET @offset`)
-    .all({ ...args, limit: f.pageSize, offset: (f.page - 1) * f.pageSize }) as AuditRow[];
   return {
-    total,
-    page: f.page,
-    pageSize: f.pageSize,
-    entries: rows.map(auditEntryOf),
+    count: `SELECT count(*) AS n FROM audit_log ${clause}`,
+    page: `SELECT * FROM audit_log ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`,
+    params,
+    pageParams: [f.pageSize, (f.page - 1) * f.pageSize],
   };
 }
 

@@ -58,30 +58,86 @@ interface Anomaly {
   prevSeq: number;
 }
 
+/** The same view, read asynchronously (a repository on either engine: audit-store.ts). */
+export interface AsyncAuditChainSource {
+  /** Every entry, ordered by seq, read a page at a time. */
+  entries(): AsyncIterable<AuditRow>;
+  seqOfHash(hash: string): Promise<number | undefined>;
+  nextSeq(after: number): Promise<number | undefined>;
+  checkpoints(): Promise<readonly CheckpointRow[]>;
+}
+
+type ChainLookups = Pick<AuditChainSource, 'seqOfHash' | 'nextSeq'>;
+
+/** One streaming pass over the entries: keeps only the hashes checkpoints and the anchor need, and the first anomaly. */
+class ChainWalk {
+  readonly checkpoints: CheckpointRow[];
+  private readonly wanted: Set<number>;
+  readonly hashAt = new Map<number, string>();
+  anomaly: Anomaly | null = null;
+  count = 0;
+  private prev = { seq: 0, hash: GENESIS_HASH };
+
+  constructor(
+    checkpoints: readonly CheckpointRow[],
+    readonly trust: AuditTrust | null,
+  ) {
+    this.checkpoints = [...checkpoints].sort((a, b) => a.seq - b.seq || a.id - b.id);
+    this.wanted = new Set(this.checkpoints.map((c) => c.seq));
+    if (trust?.anchor) this.wanted.add(trust.anchor.seq);
+  }
+
+  add(row: AuditRow): void {
+    const prev = this.prev;
+    this.count++;
+    if (this.wanted.has(row.seq)) this.hashAt.set(row.seq, row.hash);
+    if (!this.anomaly && (row.seq !== prev.seq + 1 || row.prev_hash !== prev.hash || entryHash(row) !== row.hash)) {
+      this.anomaly = { row, expected: prev.seq + 1, prevHash: prev.hash, prevSeq: prev.seq };
+    }
+    this.prev = { seq: row.seq, hash: row.hash };
+  }
+
+  get lastSeq(): number {
+    return this.prev.seq;
+  }
+
+  /** The hash classify() looks up (where the broken link's predecessor went), if it needs one. */
+  linkToFind(): string | null {
+    const a = this.anomaly;
+    if (!a || a.row.seq !== a.expected || a.row.prev_hash === a.prevHash) return null;
+    return a.row.prev_hash;
+  }
+}
+
 /**
  * Walks the chain once (streaming), then checks each signed checkpoint against the trusted keys and the
  * chain against the anchor, and reports the earliest problem with a reason: altered, deleted, inserted,
  * reordered or bad-signature. Without trust (keystore locked) only the chain is checked, and the answer says so.
  */
 export function verifyAuditChain(src: AuditChainSource, trust: AuditTrust | null): AuditVerification {
-  const checkpoints = [...src.checkpoints()].sort((a, b) => a.seq - b.seq || a.id - b.id);
+  const walk = new ChainWalk(src.checkpoints(), trust);
+  for (const row of src.entries()) walk.add(row);
+  return conclude(walk, src);
+}
+
+/** verifyAuditChain over a repository: entries a page at a time, the two lookups resolved after the walk. */
+export async function verifyAuditChainAsync(
+  src: AsyncAuditChainSource,
+  trust: AuditTrust | null,
+): Promise<AuditVerification> {
+  const walk = new ChainWalk(await src.checkpoints(), trust);
+  for await (const row of src.entries()) walk.add(row);
+  const link = walk.linkToFind();
+  const pred = link === null ? undefined : link === GENESIS_HASH ? 0 : await src.seqOfHash(link);
+  const next = pred === undefined ? undefined : await src.nextSeq(pred);
+  return conclude(walk, { seqOfHash: () => pred, nextSeq: () => next });
+}
+
+function conclude(walk: ChainWalk, lookups: ChainLookups): AuditVerification {
+  const { checkpoints, hashAt, anomaly, count, trust } = walk;
   const anchor = trust?.anchor ?? null;
-  const wanted = new Set(checkpoints.map((c) => c.seq));
-  if (anchor) wanted.add(anchor.seq);
-  const hashAt = new Map<number, string>();
-  let anomaly: Anomaly | null = null;
-  let count = 0;
-  let prev = { seq: 0, hash: GENESIS_HASH };
-  for (const row of src.entries()) {
-    count++;
-    if (wanted.has(row.seq)) hashAt.set(row.seq, row.hash);
-    if (!anomaly && (row.seq !== prev.seq + 1 || row.prev_hash !== prev.hash || entryHash(row) !== row.hash)) {
-      anomaly = { row, expected: prev.seq + 1, prevHash: prev.hash, prevSeq: prev.seq };
-    }
-    prev = { seq: row.seq, hash: row.hash };
-  }
-  const lastSeq = prev.seq;
-  const chainProblem = anomaly ? classify(anomaly, src) : null;
+  const lastSeq = walk.lastSeq;
+  const chainProblem = anomaly ? classify(anomaly, lookups) : null;
   const problems: Problem[] = chainProblem ? [chainProblem] : [];
 
   let lastGood = 0;
@@ -170,7 +226,7 @@ function checkAnchor(
   return null;
 }
 
-function classify(a: Anomaly, src: AuditChainSource): Problem {
+function classify(a: Anomaly, src: ChainLookups): Problem {
   const { row, expected, prevHash, prevSeq } = a;
   if (row.seq !== expected) {
     const range = row.seq - expected > 1 ? `s #${expected}–#${row.seq - 1} are` : ` #${expected} is`;

@@ -1,17 +1,16 @@
-import type { Database } from 'better-sqlite3';
 import type { auditChannels } from '../../shared/contract/audit.contract';
 import type { Session } from '../auth/session.store';
 import type { HandlersFor } from '../rpc/router';
 import type { AuditCheckpointService } from './audit-checkpoint.service';
-import { dbChainSource } from './audit-checkpoint.service';
 import { exportCsv, exportJson } from './audit-export';
-import { queryAudit } from './audit-query';
+import type { AuditStore } from './audit-store';
 import type { AuditRow, AuditTrail } from './audit.service';
-import { verifyAuditChain } from './audit-verify';
+import { verifyAuditChainAsync } from './audit-verify';
 import type { AuditTrustSource } from './keystore-audit-signer';
 
 export interface AuditHandlerDeps {
-  readonly db: Database;
+  /** The audit trail's read side on the desk's engine (audit-store.ts, audit-store.pg.ts). */
+  readonly store: AuditStore;
   readonly audit: AuditTrail;
   readonly checkpoints: AuditCheckpointService;
   /** The keystore's audit key and anchor (null while locked): never keys found in the database. */
@@ -20,11 +19,11 @@ export interface AuditHandlerDeps {
 
 // Reading and exporting the log are audited too: who looked at the evidence, and what they found.
 export function auditHandlers(deps: AuditHandlerDeps): HandlersFor<typeof auditChannels> {
-  const { db, audit, checkpoints, trust } = deps;
+  const { store, audit, checkpoints, trust } = deps;
   const actor = (s: Session) => ({ operatorId: s.operatorId, operator: s.username, role: s.role });
-  const verify = () => checkpoints.exclusive(async () => verifyAuditChain(dbChainSource(db), await trust()));
+  const verify = () => checkpoints.exclusive(async () => verifyAuditChainAsync(store.chainSource(), await trust()));
   return {
-    'audit:query': (input) => queryAudit(db, input),
+    'audit:query': (input) => store.query(input),
     'audit:verify': async (_input, ctx) => {
       const result = await verify();
       await audit.append({
@@ -43,11 +42,15 @@ export function auditHandlers(deps: AuditHandlerDeps): HandlersFor<typeof auditC
       return result;
     },
     'audit:export': async (input, ctx) => {
+      const verification = await verify();
+      // The export is one file in memory anyway; the entries are still read a page at a time.
+      const rows: AuditRow[] = [];
+      for await (const row of store.chainSource().entries()) rows.push(row);
       const source = {
-        verification: await verify(),
-        rows: db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as AuditRow[],
-        checkpoints: checkpoints.checkpoints(),
-        keys: checkpoints.keys(),
+        verification,
+        rows,
+        checkpoints: await checkpoints.checkpoints(),
+        keys: await checkpoints.keys(),
         exportedAt: new Date().toISOString(),
         exportedBy: ctx.session.username,
       };

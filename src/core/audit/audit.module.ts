@@ -10,14 +10,21 @@ import { fixedAuditTrust, keystoreAuditSigner, keystoreAuditTrust } from './keys
 export function auditModule(
   core: Core,
 ): FeatureModule<ReturnType<typeof auditHandlers>> & { readonly checkpoints: AuditCheckpointService } {
-  const { db, audit, keystore, policies, log } = core;
+  const { audit, keystore, policies, log } = core;
+  const store = core.repos.auditStore;
   const fixedSigner = core.opts.auditSigner;
   const signer = fixedSigner ? async () => fixedSigner : keystoreAuditSigner(() => keystore.currentOrNull());
-  const checkpoints = new AuditCheckpointService(db, audit, signer, () => policies.current().auditCheckpointEvery, log);
+  const checkpoints = new AuditCheckpointService(
+    store,
+    audit,
+    signer,
+    () => policies.current().auditCheckpointEvery,
+    log,
+  );
   const trust = fixedSigner ? fixedAuditTrust(fixedSigner) : keystoreAuditTrust(() => keystore.currentOrNull());
   return {
     checkpoints,
-    handlers: auditHandlers({ db, audit, checkpoints, trust }),
+    handlers: auditHandlers({ store, audit, checkpoints, trust }),
     start: () => {
       const stop = checkpoints.start();
       keystore.onUnlocked(() => void checkpoints.signDue());

@@ -1,3 +1,4 @@
+import { PgAuditStore } from '../audit/audit-store.pg';
 import { PgCardRepository } from '../cards/card.repository.pg';
 import { PgCustomerHistoryRepository } from '../customers/customer-history.repository.pg';
 import { PgCustomerRepository } from '../customers/customer.repository.pg';
@@ -10,7 +11,9 @@ import { PgChallengeRepository } from '../verification/challenge.repository.pg';
 import { PgFailureCounterRepository } from '../verification/failure.repository.pg';
 import { PgVerificationEventsRepository } from '../verification/verification-events.repository.pg';
 import { PgVerifyClientRepository } from '../verification/verify-client.repository.pg';
+import { PgSystemStore } from '../system/system.store.pg';
 import type { PgDatabase } from './pg/pg-database';
+import { SqliteAuditStore, type AuditStore } from '../audit/audit-store';
 import { SqliteCardRepository, type CardRepository } from '../cards/card.repository';
 import {
   SqliteCustomerHistoryRepository,
@@ -29,6 +32,7 @@ import {
   type VerificationEventsRepository,
 } from '../verification/verification-events.repository';
 import { SqliteVerifyClientRepository, type VerifyClientRepository } from '../verification/verify-client.repository';
+import { SqliteSystemStore, type SystemStore } from '../system/system.store';
 import type { Database } from './database';
 import { SqliteCardSeriesStore, type CardSeriesStore } from '../keystore/card-series.repository';
 import { PgCardSeriesStore } from '../keystore/card-series.repository.pg';
@@ -60,6 +64,10 @@ export interface IssuerRepositories {
   readonly usage: UsageRepository;
   readonly cardSeries: CardSeriesStore;
   readonly clientCertificates: ClientCertificateRepository;
+  /** The audit trail's read side and signed checkpoints (appending is Core.audit). */
+  readonly auditStore: AuditStore;
+  /** The dashboard's and About box's figures. */
+  readonly system: SystemStore;
 }
 
 export function sqliteRepositories(db: Database): IssuerRepositories {
@@ -79,6 +87,8 @@ export function sqliteRepositories(db: Database): IssuerRepositories {
     usage: new SqliteUsageRepository(db),
     cardSeries: new SqliteCardSeriesStore(db),
     clientCertificates: new SqliteClientCertificateRepository(db),
+    auditStore: new SqliteAuditStore(db),
+    system: new SqliteSystemStore(db),
   };
 }
 
@@ -100,5 +110,7 @@ export function pgRepositories(db: PgDatabase): IssuerRepositories {
     usage: new PgUsageRepository(db),
     cardSeries: new PgCardSeriesStore(db),
     clientCertificates: new PgClientCertificateRepository(db),
+    auditStore: new PgAuditStore(db),
+    system: new PgSystemStore(db),
   };
 }

@@ -1,10 +1,10 @@
-import type { Database } from 'better-sqlite3';
 import { auditChannels } from '../../shared/contract/audit.contract';
 import type { systemChannels } from '../../shared/contract/system.contract';
 import { mayOpen, type Page, type Role } from '../../shared/roles';
 import { AppError } from '../errors';
 import type { AuditTrail } from '../audit/audit.service';
 import type { HandlersFor } from '../rpc/router';
+import type { SystemStore } from './system.store';
 
 /** What each page offers today; a page not yet built says what will come. */
 export const PAGE_STATUS: Record<Page, { status: 'ready' | 'planned'; note: string }> = {
@@ -40,7 +40,7 @@ export interface SystemInfoSource {
 }
 
 export function systemHandlers(
-  db: Database,
+  store: SystemStore,
   info: SystemInfoSource,
   audit: AuditTrail,
 ): HandlersFor<typeof systemChannels> {
@@ -63,39 +63,17 @@ export function systemHandlers(
       }
       return { page, ...PAGE_STATUS[page] };
     },
-    'system:info': () => ({
+    'system:info': async () => ({
       product: 'OTAC Issuer Workstation',
       version: info.version,
       shell: info.shell,
-      schemaVersion: (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number }).v,
+      schemaVersion: await store.schemaVersion(),
       dataDir: info.dataDir,
     }),
-    'dashboard:summary': (_input, ctx) => {
-      const one = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
-      const figures = {
-        operators: one('SELECT count(*) AS n FROM operators WHERE disabled_at IS NULL'),
-        lockedOperators: one('SELECT count(*) AS n FROM operators WHERE locked_until > ?', Date.now()),
-      };
+    'dashboard:summary': async (_input, ctx) => {
+      const figures = await store.operatorFigures(Date.now());
       if (!mayReadAudit(ctx.session.role)) return figures;
-      return {
-        ...figures,
-        audit: {
-          entriesToday: one('SELECT count(*) AS n FROM audit_log WHERE substr(at, 1, 10) = ?', today()),
-          failedSignInsToday: one(
-            "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.signIn' AND outcome != 'ok' AND substr(at, 1, 10) = ?",
-            today(),
-          ),
-          recent: db
-            .prepare('SELECT seq, at, operator, action, outcome FROM audit_log ORDER BY seq DESC LIMIT 8')
-            .all() as {
-            seq: number;
-            at: string;
-            operator: string | null;
-            action: string;
-            outcome: 'ok' | 'denied' | 'failed';
-          }[],
-        },
-      };
+      return { ...figures, audit: await store.auditFigures(today(), 8) };
     },
   };
 }

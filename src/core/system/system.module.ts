@@ -3,5 +3,5 @@ import { systemHandlers } from './system.ipc';
 
 /** Version, data location and the dashboard's figures. */
 export function systemModule(core: Core): FeatureModule<ReturnType<typeof systemHandlers>> {
-  return { handlers: systemHandlers(core.db, core.opts, core.audit) };
+  return { handlers: systemHandlers(core.repos.system, core.opts, core.audit) };
 }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditCheckpointService } from '../../../src/core/audit/audit-checkpoint.service';
 import { SoftwareAuditSigner, type AuditSigner } from '../../../src/core/audit/audit-signer';
+import { SqliteAuditStore } from '../../../src/core/audit/audit-store';
 import { AuditService, SYSTEM_ACTOR } from '../../../src/core/audit/audit.service';
 import { openDatabase, type Database } from '../../../src/core/db/database';
 import type { LogFields, Logger } from '../../../src/core/log';
@@ -25,7 +26,7 @@ describe('audit checkpoint queue', () => {
     (db.prepare('SELECT seq FROM audit_checkpoints ORDER BY id').all() as { seq: number }[]).map((r) => r.seq);
   const service = (signer: AuditSigner | null) => {
     const s = new AuditCheckpointService(
-      db,
+      new SqliteAuditStore(db),
       audit,
       async () => signer,
       () => 10,
@@ -90,7 +91,7 @@ describe('audit checkpoint queue', () => {
   it('without a signer, waits; signDue signs once one is there', async () => {
     let current: AuditSigner | null = null;
     const s = new AuditCheckpointService(
-      db,
+      new SqliteAuditStore(db),
       audit,
       async () => current,
       () => 10,
