@@ -410,6 +410,41 @@ describe.each(Object.keys(engines))('operators, sign-in, dual control and polici
     await chainOk();
   });
 
+  it('a change already past the router when its officer is re-roled elsewhere is refused in its transaction', async () => {
+    const fourth = await operator('security_officer', b, () => approvalBy(officers[1]!));
+    const victim = await operator('clerk');
+    const before = (await a.operators.byId(victim.id))!;
+    const entries = (await e.audit()).length;
+    // B's reset passes the router's check, then hashes the temporary password; meanwhile desk A's
+    // change to the officer's row commits (straight through A's repository: no hashing to wait for).
+    const reset = call(b, fourth.client, 'admin:resetPassword', {
+      operatorId: victim.id,
+      temporaryPassword: 'temporary password reset',
+    });
+    await a.operators.change(fourth.id, () => ({
+      fields: { role: 'manager' },
+      entries: [
+        {
+          operatorId: null,
+          operator: 'test',
+          role: null,
+          action: 'test.reRole',
+          object: `operator:${fourth.username}`,
+          outcome: 'ok',
+        },
+      ],
+    }));
+    expect(await reset).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    const after = (await a.operators.byId(victim.id))!;
+    expect(after).toEqual(before);
+    const added = (await e.audit()).slice(entries);
+    expect(added.map((r) => [r.action, r.outcome])).toEqual([
+      ['test.reRole', 'ok'],
+      ['admin.resetPassword', 'denied'],
+    ]);
+    await chainOk();
+  });
+
   it('two desks saving policies over the same version: one new version, one audit entry, the other told to reload', async () => {
     // The third officer (the second was demoted above) approves both desks' saves.
     const approver = officers[1];
