@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type { Role } from '../../shared/roles';
 import type { AuditEntryInput, AuditService } from '../audit/audit.service';
+import { StatementCache } from '../db/statement-cache';
 
 // The operators table behind one async interface on both engines (issue 12): SQLite here,
 // PostgreSQL in operator.repository.pg.ts, both running the statements of `operatorSql`. Every
@@ -225,17 +226,22 @@ export const operatorSql = {
 
 /** The operators table in the desk's SQLite file; audit entries through `AuditService.appendSync`. */
 export class SqliteOperatorRepository implements OperatorRepository {
+  // Prepared once: the router reads the caller's row on every call.
+  private readonly sql: StatementCache;
+
   constructor(
     private readonly db: Database,
     private readonly audit: AuditService,
-  ) {}
+  ) {
+    this.sql = new StatementCache(db);
+  }
 
   async count(): Promise<number> {
     return this.countSync();
   }
 
   async byUsername(username: string): Promise<OperatorRow | undefined> {
-    return this.db.prepare(operatorSql.bySqliteUsername).get(username) as OperatorRow | undefined;
+    return this.sql.get(operatorSql.bySqliteUsername).get(username) as OperatorRow | undefined;
   }
 
   async byId(id: number): Promise<OperatorRow | undefined> {
@@ -243,7 +249,7 @@ export class SqliteOperatorRepository implements OperatorRepository {
   }
 
   async all(): Promise<OperatorRow[]> {
-    return this.db.prepare(operatorSql.all).all() as OperatorRow[];
+    return this.sql.get(operatorSql.all).all() as OperatorRow[];
   }
 
   async enabledOfficers(): Promise<number[]> {
@@ -267,7 +273,7 @@ export class SqliteOperatorRepository implements OperatorRepository {
   ): Promise<OperatorRow> {
     return this.db
       .transaction(() => {
-        const taken = this.db.prepare(operatorSql.bySqliteUsername).get(op.username) !== undefined;
+        const taken = this.sql.get(operatorSql.bySqliteUsername).get(op.username) !== undefined;
         const entries = decide({ taken, enabledOfficers: this.enabledOfficersSync() });
         const id = this.insertSync(op);
         for (const e of entries) this.audit.appendSync(e);
@@ -284,7 +290,7 @@ export class SqliteOperatorRepository implements OperatorRepository {
       .transaction(() => {
         const { fields, entries } = decide(this.byIdSync(id), { enabledOfficers: this.enabledOfficersSync() });
         const { sql, params } = operatorSql.update(fields);
-        this.db.prepare(sql).run(...params, new Date().toISOString(), id);
+        this.sql.get(sql).run(...params, new Date().toISOString(), id);
         for (const e of entries) this.audit.appendSync(e);
         return this.mustGetSync(id);
       })
@@ -298,14 +304,14 @@ export class SqliteOperatorRepository implements OperatorRepository {
   ): Promise<FailureCount | undefined> {
     const { sql, params } = operatorSql.countFailure(id, rule);
     return this.db.transaction(() => {
-      const c = this.db.prepare(sql).get(...params) as FailureCount | undefined;
+      const c = this.sql.get(sql).get(...params) as FailureCount | undefined;
       if (c) for (const e of entries(c)) this.audit.appendSync(e);
       return c;
     })();
   }
 
   async clearFailures(id: number, now: number): Promise<boolean> {
-    return this.db.prepare(operatorSql.clearFailures).get(...operatorSql.clearFailuresParams(id, now)) !== undefined;
+    return this.sql.get(operatorSql.clearFailures).get(...operatorSql.clearFailuresParams(id, now)) !== undefined;
   }
 
   async changeOwnPassword(
@@ -326,11 +332,11 @@ export class SqliteOperatorRepository implements OperatorRepository {
   }
 
   private countSync(): number {
-    return (this.db.prepare(operatorSql.count).get() as { n: number }).n;
+    return (this.sql.get(operatorSql.count).get() as { n: number }).n;
   }
 
   private byIdSync(id: number): OperatorRow | undefined {
-    return this.db.prepare(operatorSql.byId).get(id) as OperatorRow | undefined;
+    return this.sql.get(operatorSql.byId).get(id) as OperatorRow | undefined;
   }
 
   private mustGetSync(id: number): OperatorRow {
@@ -340,7 +346,7 @@ export class SqliteOperatorRepository implements OperatorRepository {
   }
 
   private enabledOfficersSync(): number[] {
-    return (this.db.prepare(operatorSql.enabledOfficers).all() as { id: number }[]).map((r) => r.id);
+    return (this.sql.get(operatorSql.enabledOfficers).all() as { id: number }[]).map((r) => r.id);
   }
 
   private insertSync(op: NewOperator): number {
@@ -349,7 +355,7 @@ export class SqliteOperatorRepository implements OperatorRepository {
       .get(...operatorSql.insertParams(op, new Date().toISOString())) as {
       id: number;
     };
-    if (op.setBy === undefined) this.db.prepare(operatorSql.setOwnSetter).run(id);
+    if (op.setBy === undefined) this.sql.get(operatorSql.setOwnSetter).run(id);
     return id;
   }
 }

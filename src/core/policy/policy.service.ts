@@ -74,8 +74,9 @@ export class PolicyService {
       outcome: 'ok',
       details: { version: v.version, approvedBy: approver?.username ?? null, ...changes },
     }));
-    if (!saved) assertFresh((await this.store.latest()).version, input.baseVersion);
-    if (!saved) throw new Error('a policy save was refused with its base version still the newest');
+    // Another desk saved a version over the same base first (the store wrote nothing).
+    if (!saved)
+      throw staleError(Math.max((await this.store.latest()).version, input.baseVersion + 1), input.baseVersion);
     return saved;
   }
 }
@@ -99,10 +100,12 @@ export function diffPolicies(before: Policies, after: Policies): Record<string, 
 }
 
 function assertFresh(latest: number, base: number): void {
-  if (latest !== base) {
-    throw new AppError(
-      'POLICY_STALE',
-      `Someone saved policy version ${latest} while you edited version ${base}. Reload the policies and make your change again.`,
-    );
-  }
+  if (latest !== base) throw staleError(latest, base);
+}
+
+function staleError(latest: number, base: number): AppError {
+  return new AppError(
+    'POLICY_STALE',
+    `Someone saved policy version ${latest} while you edited version ${base}. Reload the policies and make your change again.`,
+  );
 }

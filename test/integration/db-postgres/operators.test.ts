@@ -230,6 +230,24 @@ describe.each(Object.keys(engines))('operators, sign-in, dual control and polici
     value(await call(a, 'officer-a', 'auth:signIn', { username: officerName, password: OFFICER.password }));
   });
 
+  it('two desks creating the same user name at once (any case) make one operator and one entry', async () => {
+    value(await call(b, 'officer-b', 'auth:signIn', { username: officerName, password: OFFICER.password }));
+    const input = (username: string) => ({
+      username,
+      displayName: 'Same',
+      role: 'clerk',
+      temporaryPassword: 'temporary password same',
+    });
+    const results = await Promise.all([
+      call(a, 'officer-a', 'admin:createOperator', input(`same-${name}`)),
+      call(b, 'officer-b', 'admin:createOperator', input(`SAME-${name}`)),
+    ]);
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.find((r) => !r.ok)).toMatchObject({ ok: false, error: { code: 'OPERATOR_EXISTS' } });
+    expect((await a.operators.all()).filter((o) => o.username.toLowerCase() === `same-${name}`)).toHaveLength(1);
+    expect(await countOf('admin.createOperator', 'ok')).toBe(1);
+  });
+
   it('wrong passwords raced over two desks lock the account exactly once, with the counter exact', async () => {
     const clerk = await operator('clerk');
     const attempts = 2 * LIMIT + 2;
