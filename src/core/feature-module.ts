@@ -1,5 +1,6 @@
 import type { AuditService } from './audit/audit.service';
 import type { AuthService } from './auth/auth.service';
+import type { OperatorRepository } from './auth/operator.repository';
 import type { SessionStore } from './auth/session.store';
 import type { ReaderMonitor } from './card/reader-monitor.service';
 import type { CardReaderService } from './card/reader.types';
@@ -9,6 +10,7 @@ import type { DualControlService } from './dual-control/dual-control.service';
 import type { KeystoreHolder } from './keystore/keystore-holder.service';
 import type { CardSeriesStore } from './keystore/card-series.repository';
 import type { Logger } from './log';
+import type { PolicyVersionStore } from './policy/policy.repository';
 import type { DbPolicySource } from './policy/policy.service';
 import type { EventBus } from './rpc/event-bus';
 import type { WorkstationOptions } from './workstation';
@@ -27,6 +29,10 @@ export interface Core {
   readonly audit: AuditService;
   readonly policies: DbPolicySource;
   readonly sessions: SessionStore;
+  /** The operators table (either engine): auth, admin and the router's per-call check read it. */
+  readonly operators: OperatorRepository;
+  /** Saved policy versions for the policy editor (either engine). */
+  readonly policyVersions: PolicyVersionStore;
   readonly auth: AuthService;
   readonly dualControl: DualControlService;
   readonly cardSeries: CardSeriesStore;

@@ -14,6 +14,7 @@ import { AuditService } from './audit/audit.service';
 import type { AuditSigner } from './audit/audit-signer';
 import { authHandlers } from './auth/auth.ipc';
 import { AuthService } from './auth/auth.service';
+import { SqliteOperatorRepository } from './auth/operator.repository';
 import { SessionStore } from './auth/session.store';
 import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
@@ -36,6 +37,7 @@ import { createLogger, type Logger } from './log';
 import { mailerModule, type MailerOptions } from './mailer/mailer.module';
 import { DbPolicySource } from './policy/policy.service';
 import { policyModule } from './policy/policy.module';
+import { SqlitePolicyVersionStore } from './policy/policy.repository';
 import { restrictTree } from './private-files';
 import { EventBus } from './rpc/event-bus';
 import { EventFeed } from './rpc/event-feed';
@@ -216,7 +218,9 @@ function platform(opts: WorkstationOptions, db: Database, log: Logger, keystoreL
   const audit = new AuditService(db);
   const policies = new DbPolicySource(db);
   const sessions = new SessionStore(() => policies.current().sessionTimeoutMinutes * 60_000);
-  const auth = new AuthService(db, sessions, audit, policies, opts.now);
+  const operators = new SqliteOperatorRepository(db, audit);
+  const policyVersions = new SqlitePolicyVersionStore(db, audit);
+  const auth = new AuthService(operators, sessions, audit, policies, opts.now);
   const dualControl = new DualControlService(auth, audit, policies);
   const cardSeries = new SqliteCardSeriesStore(db);
   const keystore = new KeystoreHolder(keystoreLocation, { cardSeries, audit, log });
@@ -229,6 +233,8 @@ function platform(opts: WorkstationOptions, db: Database, log: Logger, keystoreL
     audit,
     policies,
     sessions,
+    operators,
+    policyVersions,
     auth,
     dualControl,
     cardSeries,
@@ -244,6 +250,10 @@ function createRouter(core: Core, handlers: HandlersFor<typeof contract>): Route
     sessions,
     audit,
     log,
+    operators: core.operators,
+    ...(core.opts.now ? { now: core.opts.now } : {}),
+    onSessionRevoked: (clientId, _session, reason) =>
+      events.emitTo(clientId, 'session:ended', { reason: reason === 'disabled' ? 'disabled' : 'signed-out' }),
     onSessionExpired: (clientId, session) => {
       events.emitTo(clientId, 'session:ended', { reason: 'timeout' });
       // A timer's callback: nobody awaits it, so a failed entry is logged (it names no secret).

@@ -16,7 +16,7 @@ export function adminHandlers(deps: AdminHandlerDeps): HandlersFor<typeof adminC
     return value;
   };
   return {
-    'admin:listOperators': () => ({ operators: admin.list() }),
+    'admin:listOperators': async () => ({ operators: await admin.list() }),
     'admin:createOperator': async (input, ctx) => changed(await admin.create(ctx.session, input)),
     'admin:updateRole': async (input, ctx) =>
       changed(await admin.updateRole(ctx.session, input.operatorId, input.role, input.approval)),

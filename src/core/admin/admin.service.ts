@@ -1,11 +1,15 @@
-import type { Database } from 'better-sqlite3';
 import type { OperatorInfo } from '../../shared/contract/admin.contract';
 import type { Approval } from '../../shared/contract/approval.contract';
 import { ROLE_LABELS, type Role } from '../../shared/roles';
-import type { AuditDetails, AuditService } from '../audit/audit.service';
+import type { AuditDetails, AuditEntryInput, AuditTrail } from '../audit/audit.service';
 import { hashPassword } from '../auth/password-hash';
 import { ranksAtLeast } from '../auth/role-rank';
-import { OperatorRepository, type OperatorRow } from '../auth/operator.repository';
+import type {
+  OperatorFields,
+  OperatorRepository,
+  OperatorRow,
+  OperatorWriteContext,
+} from '../auth/operator.repository';
 import type { Session, SessionStore } from '../auth/session.store';
 import type { DualControlService } from '../dual-control/dual-control.service';
 import { AppError, isAppError } from '../errors';
@@ -16,21 +20,17 @@ import { AppError, isAppError } from '../errors';
  * change holds from the next call on. Every change is audited.
  */
 export class AdminService {
-  private readonly operators: OperatorRepository;
-
   constructor(
-    private readonly db: Database,
+    private readonly operators: OperatorRepository,
     private readonly sessions: SessionStore,
-    private readonly audit: AuditService,
+    private readonly audit: AuditTrail,
     private readonly dualControl: DualControlService,
     /** Milliseconds since the epoch, the same clock the lockout is written with. */
     private readonly now: () => number = Date.now,
-  ) {
-    this.operators = new OperatorRepository(db);
-  }
+  ) {}
 
-  list(): OperatorInfo[] {
-    return this.operators.all().map((op) => toInfo(op, this.now()));
+  async list(): Promise<OperatorInfo[]> {
+    return (await this.operators.all()).map((op) => toInfo(op, this.now()));
   }
 
   async create(
@@ -44,44 +44,37 @@ export class AdminService {
     },
   ): Promise<OperatorInfo> {
     const { approval, ...fields } = input;
-    const taken = () => {
-      if (this.operators.byUsername(fields.username)) {
-        throw new AppError('OPERATOR_EXISTS', `The user name ${fields.username} is taken. Choose another.`);
-      }
+    const taken = (yes: boolean) => {
+      if (yes) throw new AppError('OPERATOR_EXISTS', `The user name ${fields.username} is taken. Choose another.`);
     };
-    taken();
+    taken((await this.operators.byUsername(fields.username)) !== undefined);
     const privileged = isPrivileged(fields.role);
     const approved = privileged
       ? await this.approvePrivileged(by, approval, { channel: 'admin:createOperator', ...input })
       : {};
     const hash = await hashPassword(fields.temporaryPassword);
-    return this.auditLateRefusal(by, 'admin:createOperator', () =>
-      this.db
-        .transaction(() => {
-          taken();
-          if (privileged) this.stillApproved(by, approved);
-          const id = this.operators.insert({ ...fields, passwordHash: hash, mustChange: true, setBy: by.operatorId });
-          this.record(by, 'admin.createOperator', fields.username, { role: fields.role, ...approved });
-          return toInfo(this.mustGet(id), this.now());
-        })
-        .immediate(),
+    const made = await this.auditLateRefusal(by, 'admin:createOperator', () =>
+      this.operators.create({ ...fields, passwordHash: hash, mustChange: true, setBy: by.operatorId }, (ctx) => {
+        stillOfficer(by, ctx);
+        taken(ctx.taken);
+        if (privileged) this.stillApproved(by, approved, ctx);
+        return [this.entry(by, 'admin.createOperator', fields.username, { role: fields.role, ...approved })];
+      }),
     );
+    return toInfo(made, this.now());
   }
 
   updateRole(by: Session, operatorId: number, role: Role, approval?: Approval): Promise<OperatorInfo> {
     return this.change(by, operatorId, 'admin.updateRole', {
       input: { channel: 'admin:updateRole', operatorId, role, approval },
       privileged: (op) => isPrivileged(op.role) || isPrivileged(role),
-      check: (op) => {
+      check: (op, ctx) => {
         if (op.id === by.operatorId)
           throw new AppError('SELF_CHANGE', 'You cannot change your own role. Ask another security officer.');
         if (op.role === role) throw new AppError('NO_CHANGE', `${op.username} already has that role.`);
-        if (op.role === 'security_officer') this.keepOneOfficer(op, 'change the role of');
+        if (op.role === 'security_officer') keepOneOfficer(op, ctx, 'change the role of');
       },
-      apply: (op) => {
-        this.operators.update(op.id, { role });
-        return { from: op.role, to: role };
-      },
+      apply: (op) => ({ fields: { role }, details: { from: op.role, to: role } }),
     });
   }
 
@@ -89,16 +82,13 @@ export class AdminService {
     return this.change(by, operatorId, 'admin.disableOperator', {
       input: { channel: 'admin:disableOperator', operatorId, approval },
       privileged: (op) => isPrivileged(op.role),
-      check: (op) => {
+      check: (op, ctx) => {
         if (op.id === by.operatorId)
           throw new AppError('SELF_CHANGE', 'You cannot disable your own account. Ask another security officer.');
         if (op.disabled_at) throw new AppError('NO_CHANGE', `${op.username} is already disabled.`);
-        if (op.role === 'security_officer') this.keepOneOfficer(op, 'disable');
+        if (op.role === 'security_officer') keepOneOfficer(op, ctx, 'disable');
       },
-      apply: (op) => {
-        this.operators.update(op.id, { disabled_at: new Date().toISOString() });
-        return {};
-      },
+      apply: () => ({ fields: { disabled_at: new Date().toISOString() }, details: {} }),
     });
   }
 
@@ -109,10 +99,7 @@ export class AdminService {
       check: (op) => {
         if (!op.disabled_at) throw new AppError('NO_CHANGE', `${op.username} is not disabled.`);
       },
-      apply: (op) => {
-        this.operators.update(op.id, { disabled_at: null });
-        return {};
-      },
+      apply: () => ({ fields: { disabled_at: null }, details: {} }),
     });
   }
 
@@ -134,11 +121,16 @@ export class AdminService {
       prepare: async () => {
         hash = await hashPassword(temporaryPassword);
       },
-      apply: (op) => {
+      apply: () => {
         if (!hash) throw new Error('password not hashed');
         // A reset does not unlock: unlocking needs a second approver.
-        this.operators.setPassword(op.id, hash, by.operatorId);
-        return {};
+        const fields: OperatorFields = {
+          password_hash: hash,
+          must_change_password: 1,
+          password_set_by: by.operatorId,
+          password_set_at: new Date().toISOString(),
+        };
+        return { fields, details: {} };
       },
     });
   }
@@ -152,12 +144,12 @@ export class AdminService {
     username: string,
     approval: Approval | undefined,
   ): Promise<{ username: string; approvedBy: string | null }> {
-    const target = this.operators.byUsername(username);
+    const target = await this.operators.byUsername(username);
     if (!target)
       throw new AppError('OPERATOR_NOT_FOUND', `There is no operator named ${username}. Check the spelling.`);
     if (!this.isLocked(target)) throw new AppError('NOT_LOCKED', `${target.username} is not locked.`);
-    const outranked = (who: 'initiator' | 'approver', role: Role) => {
-      this.audit.appendSync({
+    const outranked = async (who: 'initiator' | 'approver', role: Role) => {
+      await this.audit.append({
         operatorId: by.operatorId,
         operator: by.username,
         role: by.role,
@@ -171,16 +163,20 @@ export class AdminService {
         `Only a ${ROLE_LABELS[target.role].toLowerCase()} or a higher role may unlock ${target.username}, and approve it. Ask a security officer.`,
       );
     };
-    if (!ranksAtLeast(by.role, target.role)) throw outranked('initiator', by.role);
+    if (!ranksAtLeast(by.role, target.role)) throw await outranked('initiator', by.role);
     const approver = await this.dualControl.require('operator.unlock', by, approval, {
       channel: 'admin:unlockOperator',
       username,
     });
-    if (approver && !ranksAtLeast(approver.role, target.role)) throw outranked('approver', approver.role);
-    this.db.transaction(() => {
-      this.operators.update(target.id, { locked_at: null, locked_until: null, failed_attempts: 0 });
-      this.record(by, 'admin.unlockOperator', target.username, { approvedBy: approver?.username ?? null });
-    })();
+    if (approver && !ranksAtLeast(approver.role, target.role)) throw await outranked('approver', approver.role);
+    await this.operators.change(target.id, (op) => {
+      // Unlocked, or its lockout ended, at another desk meanwhile: nothing to do, nothing written.
+      if (!op || !this.isLocked(op)) throw new AppError('NOT_LOCKED', `${target.username} is not locked.`);
+      return {
+        fields: { locked_at: null, locked_until: null, failed_attempts: 0 },
+        entries: [this.entry(by, 'admin.unlockOperator', target.username, { approvedBy: approver?.username ?? null })],
+      };
+    });
     return { username: target.username, approvedBy: approver?.username ?? null };
   }
 
@@ -194,34 +190,37 @@ export class AdminService {
    * audit entry, and the end of the target's sessions. A refusal at any step changes nothing.
    */
   private async change(by: Session, operatorId: number, action: string, step: ChangeStep): Promise<OperatorInfo> {
-    const before = this.mustGet(operatorId);
-    step.check(before);
+    const before = mustExist(await this.operators.byId(operatorId));
+    step.check(before, { enabledOfficers: await this.operators.enabledOfficers() });
     const privileged = step.privileged(before);
     const approved = privileged ? await this.approvePrivileged(by, step.input.approval, step.input) : {};
     await step.prepare?.();
-    const result = this.auditLateRefusal(by, step.input.channel, () =>
-      this.db
-        .transaction(() => {
-          const op = this.mustGet(operatorId);
-          step.check(op);
-          if (step.privileged(op)) this.stillApproved(by, approved);
-          const details = step.apply(op);
-          const ended = this.sessions.endOperator(op.id).length;
-          this.record(by, action, op.username, { ...details, ...approved, endedSessions: ended });
-          return this.mustGet(op.id);
-        })
-        .immediate(),
+    // Sessions ended across runs of `decide` (PostgreSQL may run it again after a conflict).
+    let ended = 0;
+    const result = await this.auditLateRefusal(by, step.input.channel, () =>
+      this.operators.change(operatorId, (row, ctx) => {
+        const op = mustExist(row);
+        stillOfficer(by, ctx);
+        step.check(op, ctx);
+        if (step.privileged(op)) this.stillApproved(by, approved, ctx);
+        const { fields, details } = step.apply(op);
+        ended += this.sessions.endOperator(op.id).length;
+        return {
+          fields,
+          entries: [this.entry(by, action, op.username, { ...details, ...approved, endedSessions: ended })],
+        };
+      }),
     );
     return toInfo(result, this.now());
   }
 
   // A refusal thrown inside the transaction rolls back any audit entry written there, so it is audited here.
-  private auditLateRefusal<T>(by: Session, channel: string, run: () => T): T {
+  private async auditLateRefusal<T>(by: Session, channel: string, run: () => Promise<T>): Promise<T> {
     try {
-      return run();
+      return await run();
     } catch (err) {
       if (isAppError(err) && err.code === 'APPROVAL_REQUIRED') {
-        this.audit.appendSync({
+        await this.audit.append({
           operatorId: by.operatorId,
           operator: by.username,
           role: by.role,
@@ -241,15 +240,16 @@ export class AdminService {
    * officer nobody could approve, so the change goes through and its audit entry says so.
    */
   private async approvePrivileged(by: Session, approval: Approval | undefined, input: object): Promise<Approved> {
-    if (this.otherEnabledOfficers(by) === 0) return { approvedBy: null, soleOfficer: true };
+    const enabledOfficers = await this.operators.enabledOfficers();
+    if (otherEnabledOfficers(by, { enabledOfficers }) === 0) return { approvedBy: null, soleOfficer: true };
     const approver = await this.dualControl.require('operator.privileged', by, approval, input);
     return { approvedBy: approver?.username ?? null };
   }
 
   // Checked again in the transaction: the target may have become privileged, or another officer
   // enabled, while the approval was awaited.
-  private stillApproved(by: Session, approved: Approved): void {
-    const ok = approved.approvedBy ? true : approved.soleOfficer === true && this.otherEnabledOfficers(by) === 0;
+  private stillApproved(by: Session, approved: Approved, ctx: OperatorWriteContext): void {
+    const ok = approved.approvedBy ? true : approved.soleOfficer === true && otherEnabledOfficers(by, ctx) === 0;
     if (!ok) {
       throw new AppError(
         'APPROVAL_REQUIRED',
@@ -258,31 +258,8 @@ export class AdminService {
     }
   }
 
-  private otherEnabledOfficers(by: Session): number {
-    const row = this.db
-      .prepare(
-        "SELECT count(*) AS n FROM operators WHERE role = 'security_officer' AND disabled_at IS NULL AND id != ?",
-      )
-      .get(by.operatorId) as { n: number };
-    return row.n;
-  }
-
-  private keepOneOfficer(op: OperatorRow, verb: string): void {
-    const n = this.db
-      .prepare(
-        "SELECT count(*) AS n FROM operators WHERE role = 'security_officer' AND disabled_at IS NULL AND id != ?",
-      )
-      .get(op.id) as { n: number };
-    if (n.n === 0) {
-      throw new AppError(
-        'LAST_SECURITY_OFFICER',
-        `You cannot ${verb} ${op.username}: they are the last enabled security officer. Create another one first.`,
-      );
-    }
-  }
-
-  private record(by: Session, action: string, username: string, details: AuditDetails): void {
-    this.audit.appendSync({
+  private entry(by: Session, action: string, username: string, details: AuditDetails): AuditEntryInput {
+    return {
       operatorId: by.operatorId,
       operator: by.username,
       role: by.role,
@@ -290,13 +267,39 @@ export class AdminService {
       object: `operator:${username}`,
       outcome: 'ok',
       details,
-    });
+    };
   }
+}
 
-  private mustGet(id: number): OperatorRow {
-    const op = this.operators.byId(id);
-    if (!op) throw new AppError('OPERATOR_NOT_FOUND', 'That operator no longer exists. Reload the list.');
-    return op;
+function mustExist(op: OperatorRow | undefined): OperatorRow {
+  if (!op) throw new AppError('OPERATOR_NOT_FOUND', 'That operator no longer exists. Reload the list.');
+  return op;
+}
+
+/**
+ * The initiator is still an enabled security officer as the change commits: one disabled or re-roled
+ * at another desk while this call ran (after the router's check) changes nothing. Operator
+ * administration is for security officers only (admin.contract.ts), unlocking aside.
+ */
+function stillOfficer(by: Session, ctx: OperatorWriteContext): void {
+  if (!ctx.enabledOfficers.includes(by.operatorId)) {
+    throw new AppError(
+      'AUTH_REQUIRED',
+      'Your account was disabled or given another role at another desk while this ran; nothing was changed. Sign in again.',
+    );
+  }
+}
+
+function otherEnabledOfficers(by: Session, ctx: OperatorWriteContext): number {
+  return ctx.enabledOfficers.filter((id) => id !== by.operatorId).length;
+}
+
+function keepOneOfficer(op: OperatorRow, ctx: OperatorWriteContext, verb: string): void {
+  if (ctx.enabledOfficers.filter((id) => id !== op.id).length === 0) {
+    throw new AppError(
+      'LAST_SECURITY_OFFICER',
+      `You cannot ${verb} ${op.username}: they are the last enabled security officer. Create another one first.`,
+    );
   }
 }
 
@@ -311,10 +314,11 @@ interface ChangeStep {
   readonly input: { channel: string; approval?: Approval | undefined; [field: string]: unknown };
   readonly privileged: (op: OperatorRow) => boolean;
   /** Rules that refuse without a second person; checked before the approval and again in the transaction. */
-  readonly check: (op: OperatorRow) => void;
+  readonly check: (op: OperatorRow, ctx: OperatorWriteContext) => void;
   /** Slow work (hashing) after the approval, before the transaction. */
   readonly prepare?: () => Promise<void>;
-  readonly apply: (op: OperatorRow) => AuditDetails;
+  /** The fields to set and the details for the audit entry; no effects (it may run more than once). */
+  readonly apply: (op: OperatorRow) => { fields: OperatorFields; details: AuditDetails };
 }
 
 function toInfo(op: OperatorRow, now: number): OperatorInfo {

@@ -5,14 +5,14 @@ import type { SessionStore } from './session.store';
 
 export function authHandlers(auth: AuthService, sessions: SessionStore): HandlersFor<typeof authChannels> {
   return {
-    'auth:status': (_input, ctx) => ({
-      firstRun: auth.isFirstRun(),
+    'auth:status': async (_input, ctx) => ({
+      firstRun: await auth.isFirstRun(),
       session: ctx.session ? auth.describe(ctx.session) : null,
     }),
     'auth:setupFirstOfficer': (input, ctx) => auth.setupFirstOfficer(ctx.clientId, input),
     'auth:signIn': (input, ctx) => auth.signIn(ctx.clientId, input.username, input.password),
-    'auth:signOut': (_input, ctx) => {
-      auth.signOut(ctx.clientId, ctx.session);
+    'auth:signOut': async (_input, ctx) => {
+      await auth.signOut(ctx.clientId, ctx.session);
       sessions.delete(ctx.clientId);
       return { done: true } as const;
     },

@@ -1,11 +1,10 @@
-import type { Database } from 'better-sqlite3';
 import type { SessionInfo } from '../../shared/contract/auth.contract';
 import { AppError, isAppError } from '../errors';
-import type { AuditDetails, AuditService } from '../audit/audit.service';
+import type { AuditDetails, AuditEntryInput, AuditTrail } from '../audit/audit.service';
 import type { PolicySource } from '../policy/policy.service';
 import { AttemptThrottle } from './attempt-throttle';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password-hash';
-import { OperatorRepository, type OperatorRow } from './operator.repository';
+import type { OperatorRepository, OperatorRow } from './operator.repository';
 import type { Session, SessionStore } from './session.store';
 
 const WRONG = 'User name or password is wrong. Check Caps Lock and try again.';
@@ -23,23 +22,21 @@ const THROTTLE = { freeAttempts: 10, baseDelayMs: 1_000, maxDelayMs: 5 * 60_000,
 
 /** Sign-in, sign-out, first run, lockout (timed, growing with repeats) and throttling. Every outcome is audited. */
 export class AuthService {
-  private readonly operators: OperatorRepository;
   private readonly throttle: AttemptThrottle;
 
   constructor(
-    private readonly db: Database,
+    private readonly operators: OperatorRepository,
     private readonly sessions: SessionStore,
-    private readonly audit: AuditService,
+    private readonly audit: AuditTrail,
     private readonly policies: PolicySource,
     /** Milliseconds since the epoch; tests pass their own to let a lockout expire without waiting. */
     private readonly now: () => number = Date.now,
   ) {
-    this.operators = new OperatorRepository(db);
     this.throttle = new AttemptThrottle({ ...THROTTLE, now });
   }
 
-  isFirstRun(): boolean {
-    return this.operators.count() === 0;
+  async isFirstRun(): Promise<boolean> {
+    return (await this.operators.count()) === 0;
   }
 
   describe(session: Session): SessionInfo {
@@ -59,27 +56,19 @@ export class AuthService {
   ): Promise<SessionInfo> {
     const hash = await hashPassword(input.password);
     // Check and insert in one transaction so two desks racing through first run cannot both win.
-    const id = this.db.transaction(() => {
-      if (!this.isFirstRun()) {
-        throw new AppError('SETUP_DONE', 'This workstation already has operators. Sign in instead.');
-      }
-      const newId = this.operators.insert({
-        ...input,
-        role: 'security_officer',
-        passwordHash: hash,
-        mustChange: false,
-      });
-      this.audit.appendSync({
-        operatorId: newId,
+    const op = await this.operators.createFirst(
+      { ...input, role: 'security_officer', passwordHash: hash, mustChange: false },
+      (id) => ({
+        operatorId: id,
         operator: input.username,
         role: 'security_officer',
         action: 'auth.setupFirstOfficer',
         object: `operator:${input.username}`,
         outcome: 'ok',
-      });
-      return newId;
-    })();
-    return this.startSession(clientId, this.mustGet(id));
+      }),
+    );
+    if (!op) throw new AppError('SETUP_DONE', 'This workstation already has operators. Sign in instead.');
+    return this.startSession(clientId, op);
   }
 
   async signIn(clientId: string, username: string, password: string): Promise<SessionInfo> {
@@ -117,18 +106,18 @@ export class AuthService {
   ): Promise<OperatorRow> {
     const keys = throttleKeys(username, opts.clientId);
     if (!this.throttle.admit(keys).ok) {
-      const op = this.operators.byUsername(username);
-      this.refuse(op, username, opts, 'failed', 'throttled');
+      const op = await this.operators.byUsername(username);
+      await this.refuse(op, username, opts, 'failed', 'throttled');
       throw new AppError('AUTH_FAILED', WRONG);
     }
-    const op = await this.checkPassword(this.operators.byUsername(username), username, password, opts);
+    const op = await this.checkPassword(await this.operators.byUsername(username), username, password, opts);
     this.throttle.succeeded(keys);
     return op;
   }
 
-  signOut(clientId: string, session: Session, reason: 'signed-out' | 'timeout' = 'signed-out'): void {
+  async signOut(clientId: string, session: Session, reason: 'signed-out' | 'timeout' = 'signed-out'): Promise<void> {
     this.sessions.delete(clientId);
-    this.audit.appendSync({
+    await this.audit.append({
       operatorId: session.operatorId,
       operator: session.username,
       role: session.role,
@@ -145,7 +134,7 @@ export class AuthService {
     const opts = { action: 'auth.changePassword', clientId };
     const keys = throttleKeys(session.username, clientId);
     if (!this.throttle.admit(keys).ok) {
-      this.refuse(this.operators.byId(session.operatorId), session.username, opts, 'failed', 'throttled');
+      await this.refuse(await this.operators.byId(session.operatorId), session.username, opts, 'failed', 'throttled');
       throw new AppError(
         'AUTH_FAILED',
         'Too many attempts in a row. Wait a minute, then try again; the password was not changed.',
@@ -153,7 +142,7 @@ export class AuthService {
     }
     let op: OperatorRow;
     try {
-      op = await this.checkPassword(this.operators.byId(session.operatorId), session.username, current, opts);
+      op = await this.checkPassword(await this.operators.byId(session.operatorId), session.username, current, opts);
     } catch (err) {
       if (!isAppError(err)) throw err;
       if (err.code === 'AUTH_FAILED') {
@@ -168,17 +157,22 @@ export class AuthService {
     if (current === next)
       throw new AppError('PASSWORD_REUSED', 'Choose a new password different from the current one.');
     const hash = await hashPassword(next);
-    this.db.transaction(() => {
-      this.operators.setPassword(op.id, hash, op.id);
+    // Only over the password just checked, on an account still enabled and unlocked: a reset, a
+    // disable or a lockout from another desk while this one was hashing wins, and nothing changes.
+    const changed = await this.operators.changeOwnPassword(op.id, op.password_hash, hash, this.now(), () => {
       const ended = this.sessions.endOperator(op.id, clientId).length;
-      this.audit.appendSync({
-        ...actor,
-        action: 'auth.changePassword',
-        outcome: 'ok',
-        details: { endedSessions: ended },
-      });
-    })();
+      return [{ ...actor, action: 'auth.changePassword', outcome: 'ok', details: { endedSessions: ended } }];
+    });
+    if (!changed) {
+      await this.refuse(op, session.username, opts, 'denied', 'changed-meanwhile');
+      this.sessions.endOperator(op.id);
+      throw new AppError(
+        'AUTH_CHANGED',
+        'Your account was changed at another desk while you typed (password reset, locked or disabled); the password was not changed. You have been signed out: sign in again.',
+      );
+    }
     session.mustChangePassword = false;
+    session.passwordSetAt = changed.password_set_at;
   }
 
   /**
@@ -194,59 +188,59 @@ export class AuthService {
     opts: { action: string; details?: AuditDetails },
   ): Promise<OperatorRow> {
     const matches = await verifyPassword(password, found?.password_hash ?? DUMMY_HASH);
-    const op = found ? this.operators.byId(found.id) : undefined;
+    const op = found ? await this.operators.byId(found.id) : undefined;
     if (!op) {
-      this.refuse(undefined, username, opts, 'failed', 'unknown-user');
+      await this.refuse(undefined, username, opts, 'failed', 'unknown-user');
       throw new AppError('AUTH_FAILED', WRONG);
     }
     if (this.isLocked(op)) {
-      this.refuse(op, username, opts, 'denied', 'locked');
+      await this.refuse(op, username, opts, 'denied', 'locked');
       throw new AppError('AUTH_LOCKED', lockedMessage());
     }
     // A password reset while this attempt was hashing makes the checked hash stale.
     if (!matches || op.password_hash !== found?.password_hash) return this.recordFailure(op, opts);
     if (op.disabled_at) {
-      this.refuse(op, username, opts, 'denied', 'disabled');
+      await this.refuse(op, username, opts, 'denied', 'disabled');
       throw new AppError('AUTH_DISABLED', 'This account is disabled. Ask a security officer if you still need access.');
     }
     const clean = op.failed_attempts === 0 && op.lockout_count === 0 && op.locked_until === null;
-    if (!clean && !this.operators.clearFailures(op.id, this.now())) {
-      this.refuse(op, username, opts, 'denied', 'locked');
+    if (!clean && !(await this.operators.clearFailures(op.id, this.now()))) {
+      await this.refuse(op, username, opts, 'denied', 'locked');
       throw new AppError('AUTH_LOCKED', lockedMessage());
     }
     return op;
   }
 
-  private recordFailure(op: OperatorRow, opts: { action: string; details?: AuditDetails }): never {
+  private async recordFailure(op: OperatorRow, opts: { action: string; details?: AuditDetails }): Promise<never> {
     const policy = this.policies.current();
     const actor = { operatorId: op.id, operator: op.username, role: op.role };
-    const counted = this.db.transaction(() => {
-      const c = this.operators.countFailure(op.id, {
-        now: this.now(),
-        maxAttempts: policy.maxFailedSignIns,
-        baseMs: policy.lockoutMinutes * 60_000,
-        maxMs: policy.lockoutMaxMinutes * 60_000,
-      });
-      if (!c) {
-        this.refuse(op, op.username, opts, 'denied', 'locked');
-        return c;
-      }
-      this.audit.appendSync({
-        ...actor,
-        action: opts.action,
-        outcome: 'failed',
-        details: { ...opts.details, reason: 'wrong-password', attempts: c.attempts },
-      });
+    const rule = {
+      now: this.now(),
+      maxAttempts: policy.maxFailedSignIns,
+      baseMs: policy.lockoutMinutes * 60_000,
+      maxMs: policy.lockoutMaxMinutes * 60_000,
+    };
+    const counted = await this.operators.countFailure(op.id, rule, (c) => {
+      const entries: AuditEntryInput[] = [
+        {
+          ...actor,
+          action: opts.action,
+          outcome: 'failed',
+          details: { ...opts.details, reason: 'wrong-password', attempts: c.attempts },
+        },
+      ];
       if (c.lockedUntil !== null) {
-        this.audit.appendSync({
+        entries.push({
           ...actor,
           action: 'auth.lockout',
           outcome: 'ok',
           details: { attempts: c.attempts, lockouts: c.lockouts, until: new Date(c.lockedUntil).toISOString() },
         });
       }
-      return c;
-    })();
+      return entries;
+    });
+    // Locked meanwhile (by another attempt here or at another desk): nothing counted.
+    if (!counted) await this.refuse(op, op.username, opts, 'denied', 'locked');
     if (!counted || counted.lockedUntil !== null) throw new AppError('AUTH_LOCKED', lockedMessage());
     throw new AppError('AUTH_FAILED', WRONG);
   }
@@ -261,8 +255,8 @@ export class AuthService {
     opts: { action: string; details?: AuditDetails },
     outcome: 'failed' | 'denied',
     reason: string,
-  ): void {
-    this.audit.appendSync({
+  ): Promise<void> {
+    return this.audit.append({
       operatorId: op?.id ?? null,
       operator: op?.username ?? username,
       role: op?.role ?? null,
@@ -279,14 +273,9 @@ export class AuthService {
       displayName: op.display_name,
       role: op.role,
       mustChangePassword: op.must_change_password === 1,
+      passwordSetAt: op.password_set_at,
     });
     return this.describe(s);
-  }
-
-  private mustGet(id: number): OperatorRow {
-    const op = this.operators.byId(id);
-    if (!op) throw new AppError('OPERATOR_NOT_FOUND', 'That operator no longer exists. Reload the list.');
-    return op;
   }
 }
 

@@ -6,6 +6,11 @@ export interface Session {
   readonly displayName: string;
   readonly role: Role;
   mustChangePassword: boolean;
+  /**
+   * When the operator's password was set as the session began (or changed in it): a different value
+   * in their row means it was reset elsewhere, and the router ends the session. Absent: not checked.
+   */
+  passwordSetAt?: string | null;
   lastActivity: number;
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Approval } from '../../shared/contract/approval.contract';
 import type { DualControlAction } from '../../shared/contract/policy.contract';
 import { ROLE_LABELS, type Role } from '../../shared/roles';
-import type { AuditService } from '../audit/audit.service';
+import type { AuditTrail } from '../audit/audit.service';
 import type { AuthService } from '../auth/auth.service';
 import type { OperatorRow } from '../auth/operator.repository';
 import type { Session } from '../auth/session.store';
@@ -49,7 +49,7 @@ export class DualControlService {
 
   constructor(
     private readonly auth: AuthService,
-    private readonly audit: AuditService,
+    private readonly audit: AuditTrail,
     private readonly policies: PolicySource,
     private readonly now: () => number = () => Date.now(),
   ) {}
@@ -98,28 +98,33 @@ export class DualControlService {
     const context: Context = { for: action, initiator: initiator.username, input: approvalDigest(action, input) };
     if (!approval) {
       const self = { operatorId: initiator.operatorId, operator: initiator.username, role: initiator.role };
-      this.refuse(initiator.username, self, context, 'no-approval');
+      await this.refuse(initiator.username, self, context, 'no-approval');
       throw new AppError(
         'APPROVAL_REQUIRED',
         `This needs a second operator (${roles}) to approve here with their own user name and password.`,
       );
     }
     if (!challenge || challenge.expires <= this.now() || challenge.session !== initiator) {
-      this.refuse(approval.username, null, context, challenge ? 'challenge-expired-or-foreign' : 'challenge-unknown');
+      await this.refuse(
+        approval.username,
+        null,
+        context,
+        challenge ? 'challenge-expired-or-foreign' : 'challenge-unknown',
+      );
       throw new AppError(
         'APPROVAL_STALE',
         'This approval was already used, has expired or belongs to another session. Ask the approver to approve again.',
       );
     }
     if (challenge.action !== action) {
-      this.refuse(approval.username, null, context, 'challenge-for-other-action');
+      await this.refuse(approval.username, null, context, 'challenge-for-other-action');
       throw new AppError(
         'APPROVAL_MISMATCH',
         `This approval was given for ${challenge.action}, not for ${action}. Ask the approver to approve this action.`,
       );
     }
     if (approval.username.toLowerCase() === initiator.username.toLowerCase()) {
-      this.refuse(approval.username, null, context, 'same-operator');
+      await this.refuse(approval.username, null, context, 'same-operator');
       throw new AppError(
         'APPROVAL_SAME_OPERATOR',
         'You cannot approve your own action. Ask another operator to approve.',
@@ -129,24 +134,24 @@ export class DualControlService {
     const op = await this.verify(approval, context);
     const who = { operatorId: op.id, operator: op.username, role: op.role };
     if (op.id === initiator.operatorId) {
-      this.refuse(op.username, who, context, 'same-operator');
+      await this.refuse(op.username, who, context, 'same-operator');
       throw new AppError(
         'APPROVAL_SAME_OPERATOR',
         'You cannot approve your own action. Ask another operator to approve.',
       );
     }
     if (!rule.approverRoles.includes(op.role as (typeof rule.approverRoles)[number])) {
-      this.refuse(op.username, who, context, 'role-not-allowed');
+      await this.refuse(op.username, who, context, 'role-not-allowed');
       throw new AppError('APPROVAL_ROLE', `${op.username} may not approve this. Ask a ${roles}.`);
     }
     if (ROLE_RANK[op.role] < ROLE_RANK[initiator.role]) {
-      this.refuse(op.username, who, context, 'lower-role');
+      await this.refuse(op.username, who, context, 'lower-role');
       throw new AppError(
         'APPROVAL_ROLE',
         `The approver must hold a role at least as high as yours (${ROLE_LABELS[initiator.role]}). Ask another operator.`,
       );
     }
-    this.checkPasswordProvenance(op, initiator, who, context);
+    await this.checkPasswordProvenance(op, initiator, who, context);
     await this.audit.append({
       ...who,
       action: ACTION,
@@ -161,16 +166,21 @@ export class DualControlService {
    * An approver's password must be their own: not temporary, never set by the initiator, and not set
    * by anyone else recently. Otherwise the initiator could approve with a password they chose.
    */
-  private checkPasswordProvenance(op: OperatorRow, initiator: Session, who: Who, context: Context): void {
+  private async checkPasswordProvenance(
+    op: OperatorRow,
+    initiator: Session,
+    who: Who,
+    context: Context,
+  ): Promise<void> {
     if (op.must_change_password === 1) {
-      this.refuse(op.username, who, context, 'temporary-password');
+      await this.refuse(op.username, who, context, 'temporary-password');
       throw new AppError(
         'APPROVER_TEMPORARY_PASSWORD',
         `The approver must first change the temporary password: ${op.username} signs in, chooses a new password, then approves again.`,
       );
     }
     if (op.password_set_by === initiator.operatorId) {
-      this.refuse(op.username, who, context, 'password-set-by-initiator');
+      await this.refuse(op.username, who, context, 'password-set-by-initiator');
       throw new AppError(
         'APPROVER_PASSWORD_SET_BY_INITIATOR',
         `You set ${op.username}'s current password, so it cannot approve your action. ${op.username} must choose their own password first.`,
@@ -180,7 +190,7 @@ export class DualControlService {
     const setAt = op.password_set_at ? Date.parse(op.password_set_at) : Number.NaN;
     const recent = Number.isNaN(setAt) || this.now() - setAt < hours * 3_600_000;
     if (op.password_set_by !== op.id && recent) {
-      this.refuse(op.username, who, context, 'password-set-by-other-recently');
+      await this.refuse(op.username, who, context, 'password-set-by-other-recently');
       throw new AppError(
         'APPROVER_PASSWORD_RECENT',
         `${op.username}'s password was set by another operator less than ${hours} hours ago. ${op.username} must choose their own password first, or ask another operator to approve.`,
@@ -222,8 +232,8 @@ export class DualControlService {
     }
   }
 
-  private refuse(username: string, who: Who | null, context: Context, reason: string): void {
-    this.audit.appendSync({
+  private refuse(username: string, who: Who | null, context: Context, reason: string): Promise<void> {
+    return this.audit.append({
       ...(who ?? { operatorId: null, operator: username, role: null }),
       action: ACTION,
       object: context.for,

@@ -12,7 +12,7 @@ export function policyHandlers(deps: PolicyHandlerDeps): HandlersFor<typeof poli
   const { policies } = deps;
   return {
     'policy:get': () => policies.latest(),
-    'policy:history': (input) => ({ versions: policies.history(input.limit) }),
+    'policy:history': async (input) => ({ versions: await policies.history(input.limit) }),
     'policy:update': async (input, ctx) => {
       const saved = await policies.update(ctx.session, input);
       deps.events?.emit('data:changed', { domains: ['policy'] });

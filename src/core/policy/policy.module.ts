@@ -4,6 +4,6 @@ import { PolicyService } from './policy.service';
 
 /** Versioned policies, changed under dual control (Admin page). */
 export function policyModule(core: Core): FeatureModule<ReturnType<typeof policyHandlers>> {
-  const policies = new PolicyService(core.db, core.audit, core.dualControl);
+  const policies = new PolicyService(core.policyVersions, core.dualControl);
   return { handlers: policyHandlers({ policies, events: core.events }) };
 }

@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
+import type { AuditEntryInput, AuditService } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
 import type { Approver } from '../dual-control/dual-control.service';
 import { MANDATORY_DUAL_CONTROL } from '../../shared/contract/policy.contract';
@@ -42,32 +43,6 @@ export class PolicyRepository {
     if (this.cached?.version !== row.version) this.cached = toVersion(row);
     return this.cached;
   }
-
-  history(limit: number): PolicyVersion[] {
-    const rows = this.db
-      .prepare('SELECT * FROM policy_versions ORDER BY version DESC LIMIT ?')
-      .all(limit) as PolicyRow[];
-    const versions = rows.map(toVersion);
-    return versions.length < limit ? [...versions, DEFAULTS_VERSION] : versions;
-  }
-
-  insert(policies: Policies, by: Session, approver: Approver | null): PolicyVersion {
-    const version = this.latest().version + 1;
-    const row: PolicyRow = {
-      version,
-      policies: JSON.stringify(policies),
-      changed_at: new Date().toISOString(),
-      changed_by: by.username,
-      approved_by: approver?.username ?? null,
-    };
-    this.db
-      .prepare(
-        `INSERT INTO policy_versions (version, policies, changed_at, changed_by_id, changed_by, approved_by_id, approved_by)
-         VALUES (@version, @policies, @changed_at, @changed_by_id, @changed_by, @approved_by_id, @approved_by)`,
-      )
-      .run({ ...row, changed_by_id: by.operatorId, approved_by_id: approver?.operatorId ?? null });
-    return toVersion(row);
-  }
 }
 
 export const DEFAULTS_VERSION: PolicyVersion = {
@@ -93,4 +68,97 @@ export function toVersion(row: PolicyRow): PolicyVersion {
     changedBy: row.changed_by,
     approvedBy: row.approved_by,
   };
+}
+
+/** A new version, on both engines: the primary key refuses a second version with the same number. */
+export const INSERT_POLICY_SQL = `INSERT INTO policy_versions (version, policies, changed_at, changed_by_id, changed_by, approved_by_id, approved_by)
+   VALUES (?, ?, ?, ?, ?, ?, ?)`;
+
+export function insertPolicyParams(row: PolicyRow, by: Session, approver: Approver | null): unknown[] {
+  return [
+    row.version,
+    row.policies,
+    row.changed_at,
+    by.operatorId,
+    row.changed_by,
+    approver?.operatorId ?? null,
+    row.approved_by,
+  ];
+}
+
+export const POLICY_HISTORY_SQL = 'SELECT * FROM policy_versions ORDER BY version DESC LIMIT ?';
+
+/** The newest `limit` versions, the defaults (version 0) after the oldest saved one when the list is short. */
+export function historyFromRows(rows: readonly PolicyRow[], limit: number): PolicyVersion[] {
+  const versions = rows.map(toVersion);
+  return versions.length < limit ? [...versions, DEFAULTS_VERSION] : versions;
+}
+
+/** The row a change saves as version `version`. */
+export function newPolicyRow(version: number, policies: Policies, by: Session, approver: Approver | null): PolicyRow {
+  return {
+    version,
+    policies: JSON.stringify(policies),
+    changed_at: new Date().toISOString(),
+    changed_by: by.username,
+    approved_by: approver?.username ?? null,
+  };
+}
+
+/**
+ * Policy versions as the policy editor reads and saves them, on either engine (issue 12). `save`
+ * is one transaction: it writes version `baseVersion + 1` only while `baseVersion` is still the
+ * newest (a compare-and-set: two desks saving over the same version get one winner), with the audit
+ * entry built from the saved version; null, writing nothing, when another version came first.
+ * The policies in force for the services stay with `PolicySource`.
+ */
+export interface PolicyVersionStore {
+  latest(): Promise<PolicyVersion>;
+  history(limit: number): Promise<PolicyVersion[]>;
+  save(
+    policies: Policies,
+    baseVersion: number,
+    by: Session,
+    approver: Approver | null,
+    entry: (saved: PolicyVersion) => AuditEntryInput,
+  ): Promise<PolicyVersion | null>;
+}
+
+/** Policy versions in the desk's SQLite file; the entry through `AuditService.appendSync`. */
+export class SqlitePolicyVersionStore implements PolicyVersionStore {
+  private readonly repo: PolicyRepository;
+
+  constructor(
+    private readonly db: Database,
+    private readonly audit: AuditService,
+  ) {
+    this.repo = new PolicyRepository(db);
+  }
+
+  async latest(): Promise<PolicyVersion> {
+    return this.repo.latest();
+  }
+
+  async history(limit: number): Promise<PolicyVersion[]> {
+    return historyFromRows(this.db.prepare(POLICY_HISTORY_SQL).all(limit) as PolicyRow[], limit);
+  }
+
+  async save(
+    policies: Policies,
+    baseVersion: number,
+    by: Session,
+    approver: Approver | null,
+    entry: (saved: PolicyVersion) => AuditEntryInput,
+  ): Promise<PolicyVersion | null> {
+    return this.db
+      .transaction(() => {
+        if (this.repo.latest().version !== baseVersion) return null;
+        const row = newPolicyRow(baseVersion + 1, policies, by, approver);
+        this.db.prepare(INSERT_POLICY_SQL).run(...insertPolicyParams(row, by, approver));
+        const saved = toVersion(row);
+        this.audit.appendSync(entry(saved));
+        return saved;
+      })
+      .immediate();
+  }
 }

@@ -4,11 +4,10 @@
 import type { Database } from 'better-sqlite3';
 import type { Approval } from '../../shared/contract/approval.contract';
 import type { PolicyValues } from '../../shared/contract/policy.contract';
-import type { AuditService } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
 import type { DualControlService } from '../dual-control/dual-control.service';
 import { AppError } from '../errors';
-import { PolicyRepository, type PolicyVersion } from './policy.repository';
+import { PolicyRepository, type PolicyVersion, type PolicyVersionStore } from './policy.repository';
 import { DEFAULT_POLICIES, parsePolicies, type Policies } from './policy-values';
 
 export { DEFAULT_POLICIES, parsePolicies, type Policies } from './policy-values';
@@ -41,28 +40,22 @@ export class DbPolicySource implements PolicySource {
   }
 }
 
-/** Reads, validates and saves policy versions. Saving needs a second approver and is audited field by field. */
-export class PolicyService implements PolicySource {
-  private readonly repo: PolicyRepository;
-
+/**
+ * Reads, validates and saves policy versions (either engine, through PolicyVersionStore). Saving
+ * needs a second approver and is audited field by field.
+ */
+export class PolicyService {
   constructor(
-    private readonly db: Database,
-    private readonly audit: AuditService,
+    private readonly store: PolicyVersionStore,
     private readonly dualControl: DualControlService,
-  ) {
-    this.repo = new PolicyRepository(db);
+  ) {}
+
+  latest(): Promise<PolicyVersion> {
+    return this.store.latest();
   }
 
-  current(): Policies {
-    return this.repo.latest().policies;
-  }
-
-  latest(): PolicyVersion {
-    return this.repo.latest();
-  }
-
-  history(limit: number): PolicyVersion[] {
-    return this.repo.history(limit);
+  history(limit: number): Promise<PolicyVersion[]> {
+    return this.store.history(limit);
   }
 
   async update(
@@ -70,7 +63,7 @@ export class PolicyService implements PolicySource {
     input: { baseVersion: number; policies: PolicyValues; approval?: Approval | undefined },
   ): Promise<PolicyVersion> {
     const next = parsePolicies(input.policies);
-    const before = this.repo.latest();
+    const before = await this.store.latest();
     assertFresh(before.version, input.baseVersion);
     const changes = diffPolicies(before.policies, next);
     if (Object.keys(changes).length === 0) {
@@ -78,22 +71,19 @@ export class PolicyService implements PolicySource {
     }
     // Dual control is checked against the policies in force, never the ones being proposed.
     const approver = await this.dualControl.require('policy.update', session, input.approval, input);
-    return this.db
-      .transaction(() => {
-        assertFresh(this.repo.latest().version, input.baseVersion);
-        const saved = this.repo.insert(next, session, approver);
-        this.audit.appendSync({
-          operatorId: session.operatorId,
-          operator: session.username,
-          role: session.role,
-          action: 'policy.update',
-          object: `policy:v${saved.version}`,
-          outcome: 'ok',
-          details: { version: saved.version, approvedBy: approver?.username ?? null, ...changes },
-        });
-        return saved;
-      })
-      .immediate();
+    const saved = await this.store.save(next, input.baseVersion, session, approver, (v) => ({
+      operatorId: session.operatorId,
+      operator: session.username,
+      role: session.role,
+      action: 'policy.update',
+      object: `policy:v${v.version}`,
+      outcome: 'ok',
+      details: { version: v.version, approvedBy: approver?.username ?? null, ...changes },
+    }));
+    // Another desk saved a version over the same base first (the store wrote nothing).
+    if (!saved)
+      throw staleError(Math.max((await this.store.latest()).version, input.baseVersion + 1), input.baseVersion);
+    return saved;
   }
 }
 
@@ -116,10 +106,12 @@ export function diffPolicies(before: Policies, after: Policies): Record<string, 
 }
 
 function assertFresh(latest: number, base: number): void {
-  if (latest !== base) {
-    throw new AppError(
-      'POLICY_STALE',
-      `Someone saved policy version ${latest} while you edited version ${base}. Reload the policies and make your change again.`,
-    );
-  }
+  if (latest !== base) throw staleError(latest, base);
+}
+
+function staleError(latest: number, base: number): AppError {
+  return new AppError(
+    'POLICY_STALE',
+    `Someone saved policy version ${latest} while you edited version ${base}. Reload the policies and make your change again.`,
+  );
 }

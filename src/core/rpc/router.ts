@@ -4,6 +4,7 @@ import { contract as defaultContract, type ChannelDef, type ContractError, type 
 import { AppError, isAppError } from '../errors';
 import type { Session, SessionStore } from '../auth/session.store';
 import type { AuditTrail } from '../audit/audit.service';
+import type { OperatorRepository, OperatorRow } from '../auth/operator.repository';
 import type { Logger } from '../log';
 
 /** Who is calling: the transport names the client; the router finds its session. */
@@ -34,7 +35,19 @@ export interface RouterDeps {
   readonly audit: AuditTrail;
   readonly log: Logger;
   readonly onSessionExpired: (clientId: string, session: Session) => void;
+  /**
+   * The operators table: each call by a signed-in operator reads their row (one primary-key read)
+   * and ends the session when, at any desk, they were disabled, locked, given another role or had
+   * their password reset. Sessions live in memory per desk; the row is what all desks share.
+   */
+  readonly operators?: Pick<OperatorRepository, 'byId'>;
+  /** Told when a session ends that way (the desk pushes `session:ended` to the client). */
+  readonly onSessionRevoked?: (clientId: string, session: Session, reason: RevokedReason) => void;
+  /** The lockout's clock (ms since the epoch). */
+  readonly now?: () => number;
 }
+
+export type RevokedReason = 'removed' | 'disabled' | 'locked' | 'role-changed' | 'password-reset';
 
 /**
  * The single entry for every renderer call, whatever the transport: unknown channel, bad
@@ -81,12 +94,14 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
 
     const found = this.deps.sessions.get(clientId);
     if (!found.session && found.expired) this.deps.onSessionExpired(clientId, found.expired);
-    const session = found.session;
+    const revoked = found.session ? await this.revoked(clientId, found.session) : null;
+    const session = revoked ? null : found.session;
     if (def.access !== 'public') {
+      if (revoked) throw new AppError('AUTH_REQUIRED', REVOKED_MESSAGE[revoked]);
       if (!session) {
         throw new AppError(
           'AUTH_REQUIRED',
-          found.expired ? 'Your session timed out. Sign in again.' : 'Sign in first.',
+          !found.session && found.expired ? 'Your session timed out. Sign in again.' : 'Sign in first.',
         );
       }
       if (def.access !== 'signed-in' && !def.access.includes(session.role)) {
@@ -143,6 +158,33 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
     }
   }
 
+  /**
+   * Why the operator's row no longer backs this session, after ending it (audited), or null. A change
+   * made at this desk already ended its sessions; this catches the ones made at another desk.
+   */
+  private async revoked(clientId: string, session: Session): Promise<RevokedReason | null> {
+    if (!this.deps.operators) return null;
+    const reason = revokedReason(
+      session,
+      await this.deps.operators.byId(session.operatorId),
+      (this.deps.now ?? Date.now)(),
+    );
+    if (!reason) return null;
+    // Another call of this client may have ended it while the row was read: end and audit once.
+    if (this.deps.sessions.peek(clientId) !== session) return reason;
+    this.deps.sessions.delete(clientId);
+    await this.deps.audit.append({
+      operatorId: session.operatorId,
+      operator: session.username,
+      role: session.role,
+      action: 'auth.sessionEnded',
+      outcome: 'ok',
+      details: { reason },
+    });
+    this.deps.onSessionRevoked?.(clientId, session, reason);
+    return reason;
+  }
+
   private toError(err: unknown, channelName: unknown): ContractError {
     if (isAppError(err)) {
       const fields = err.details?.fields;
@@ -158,6 +200,24 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
     return { code: 'INTERNAL', message: 'Something went wrong in the workstation. The incident is logged; try again.' };
   }
 }
+
+function revokedReason(session: Session, op: OperatorRow | undefined, now: number): RevokedReason | null {
+  if (!op) return 'removed';
+  if (op.disabled_at !== null) return 'disabled';
+  if (op.locked_until !== null && op.locked_until > now) return 'locked';
+  if (op.role !== session.role) return 'role-changed';
+  if (session.passwordSetAt !== undefined && op.password_set_at !== session.passwordSetAt) return 'password-reset';
+  return null;
+}
+
+const REVOKED_MESSAGE: Record<RevokedReason, string> = {
+  removed: 'Your account no longer exists. Ask a security officer.',
+  disabled: 'Your account was disabled, so you have been signed out. Ask a security officer if you still need access.',
+  locked:
+    'Your account was locked after too many wrong passwords, so you have been signed out. Try again later, or ask a security officer to unlock it.',
+  'role-changed': 'A security officer changed your role, so you have been signed out. Sign in again.',
+  'password-reset': 'Your password was reset or changed elsewhere, so you have been signed out. Sign in again.',
+};
 
 const ALLOWED_BEFORE_PASSWORD_CHANGE = new Set(['auth:status', 'auth:signOut', 'auth:changePassword', 'system:info']);
 

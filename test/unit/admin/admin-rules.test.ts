@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteOperatorRepository } from '../../../src/core/auth/operator.repository';
 import { AdminService } from '../../../src/core/admin/admin.service';
 import { AuditService } from '../../../src/core/audit/audit.service';
 import { AuthService } from '../../../src/core/auth/auth.service';
@@ -80,9 +81,10 @@ describe('operator administration rules', () => {
     const audit = new AuditService(t.ws.db);
     const policies = new DbPolicySource(t.ws.db);
     const sessions = new SessionStore(() => 60_000);
-    const auth = new AuthService(t.ws.db, sessions, audit, policies);
+    const operators = new SqliteOperatorRepository(t.ws.db, audit);
+    const auth = new AuthService(operators, sessions, audit, policies);
     const dualControl2 = new DualControlService(auth, audit, policies);
-    const desk2 = new AdminService(t.ws.db, sessions, audit, dualControl2);
+    const desk2 = new AdminService(operators, sessions, audit, dualControl2);
     const secondSession = sessions.set('d2', {
       operatorId: second.id,
       username: second.username,
@@ -97,15 +99,23 @@ describe('operator administration rules', () => {
       password: OFFICER.password,
       challenge,
     });
-    for (const [channel, input] of [
-      ['admin:disableOperator', { operatorId: second.id }],
-      ['admin:updateRole', { operatorId: second.id, role: 'manager' }],
-    ] as const) {
-      expect(await call(officer.client, channel, input)).toMatchObject({
-        ok: false,
-        error: { code: 'LAST_SECURITY_OFFICER' },
-      });
-    }
+    // The disabled officer is refused at this desk on their next call (the router reads their row)…
+    expect(await call(officer.client, 'admin:disableOperator', { operatorId: second.id })).toMatchObject({
+      ok: false,
+      error: { code: 'AUTH_REQUIRED', message: expect.stringContaining('disabled') as unknown },
+    });
+    // …and a desk acting on their stale session still keeps the last enabled security officer.
+    const stale = sessions.set('d1', {
+      operatorId: officer.id,
+      username: OFFICER.username,
+      displayName: 'Officer',
+      role: 'security_officer',
+      mustChangePassword: false,
+    });
+    await expect(desk2.disable(stale, second.id)).rejects.toMatchObject({ code: 'LAST_SECURITY_OFFICER' });
+    await expect(desk2.updateRole(stale, second.id, 'manager')).rejects.toMatchObject({
+      code: 'LAST_SECURITY_OFFICER',
+    });
     const enabled = t.ws.db
       .prepare("SELECT count(*) AS n FROM operators WHERE role = 'security_officer' AND disabled_at IS NULL")
       .get();

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { approvalDigest } from '../../../src/core/dual-control/approval-binding';
 import { CHALLENGE_TTL_MS } from '../../../src/core/dual-control/dual-control.service';
+import { SqliteOperatorRepository } from '../../../src/core/auth/operator.repository';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
@@ -309,19 +310,27 @@ describe('the sole-officer exception', { timeout: 60_000 }, () => {
     const t = freshWorkstation();
     try {
       const officer = await setupOfficer(t.ws);
+      // Right after the desk found itself the sole officer (so no approval is asked), while the
+      // temporary password is hashed, another desk on the same file adds a security officer.
+      const read = SqliteOperatorRepository.prototype.enabledOfficers;
+      const spy = vi
+        .spyOn(SqliteOperatorRepository.prototype, 'enabledOfficers')
+        .mockImplementationOnce(async function (this: SqliteOperatorRepository) {
+          const ids = await read.call(this);
+          t.ws.db
+            .prepare(
+              `INSERT INTO operators (username, display_name, role, password_hash, created_at, updated_at)
+             VALUES ('elsewhere', 'Elsewhere', 'security_officer', 'x', 'now', 'now')`,
+            )
+            .run();
+          return ids;
+        });
       const creating = t.ws.router.dispatch(officer.client, 'admin:createOperator', {
         username: 'late',
         displayName: 'Late',
         role: 'manager',
         temporaryPassword: 'temporary password late',
       });
-      // While the temporary password is hashed, another desk on the same file adds a security officer.
-      t.ws.db
-        .prepare(
-          `INSERT INTO operators (username, display_name, role, password_hash, created_at, updated_at)
-           VALUES ('elsewhere', 'Elsewhere', 'security_officer', 'x', 'now', 'now')`,
-        )
-        .run();
       expect(await creating).toMatchObject({ ok: false, error: { code: 'APPROVAL_REQUIRED' } });
       expect(t.ws.db.prepare("SELECT count(*) AS n FROM operators WHERE username = 'late'").get()).toEqual({ n: 0 });
       const refused = auditRows(t.ws).find((r) => r.action === 'dualControl.approve' && r.outcome === 'denied');
@@ -329,7 +338,9 @@ describe('the sole-officer exception', { timeout: 60_000 }, () => {
         reason: 'approval-needed-now',
         channel: 'admin:createOperator',
       });
+      expect(spy).toHaveBeenCalled();
     } finally {
+      vi.restoreAllMocks();
       await t.dispose();
     }
   });
