@@ -1,17 +1,16 @@
-import type { AuditService } from './audit/audit.service';
+import type { AuditTrail } from './audit/audit.service';
 import type { AuthService } from './auth/auth.service';
 import type { OperatorRepository } from './auth/operator.repository';
 import type { SessionStore } from './auth/session.store';
 import type { ReaderMonitor } from './card/reader-monitor.service';
 import type { CardReaderService } from './card/reader.types';
-import type { Database } from './db/database';
 import type { IssuerRepositories } from './db/repositories';
 import type { DualControlService } from './dual-control/dual-control.service';
 import type { KeystoreHolder } from './keystore/keystore-holder.service';
 import type { CardSeriesStore } from './keystore/card-series.repository';
 import type { Logger } from './log';
 import type { PolicyVersionStore } from './policy/policy.repository';
-import type { DbPolicySource } from './policy/policy.service';
+import type { PolicySource } from './policy/policy.service';
 import type { EventBus } from './rpc/event-bus';
 import type { WorkstationOptions } from './workstation';
 
@@ -21,13 +20,13 @@ import type { WorkstationOptions } from './workstation';
  */
 export interface Core {
   readonly opts: WorkstationOptions;
-  readonly db: Database;
   /** The issuer's data on the engine this desk runs on (db/repositories.ts). */
   readonly repos: IssuerRepositories;
   readonly log: Logger;
   readonly events: EventBus;
-  readonly audit: AuditService;
-  readonly policies: DbPolicySource;
+  readonly audit: AuditTrail;
+  /** The policies in force; `refresh` (PostgreSQL) re-reads them, the router awaits it before each call. */
+  readonly policies: PolicySource;
   readonly sessions: SessionStore;
   /** The operators table (either engine): auth, admin and the router's per-call check read it. */
   readonly operators: OperatorRepository;

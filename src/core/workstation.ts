@@ -10,23 +10,27 @@ import { adminModule } from './admin/admin.module';
 import { auditModule } from './audit/audit.module';
 import { customersModule } from './customers/customers.module';
 import type { AuditCheckpointService } from './audit/audit-checkpoint.service';
-import { AuditService } from './audit/audit.service';
+import { AuditService, type AuditTrail } from './audit/audit.service';
+import { PgAuditLog, PgAuditTrail } from './audit/audit-log.pg';
 import type { AuditSigner } from './audit/audit-signer';
 import { authHandlers } from './auth/auth.ipc';
 import { AuthService } from './auth/auth.service';
-import { SqliteOperatorRepository } from './auth/operator.repository';
+import { SqliteOperatorRepository, type OperatorRepository } from './auth/operator.repository';
+import { PgOperatorRepository } from './auth/operator.repository.pg';
 import { SessionStore } from './auth/session.store';
 import { createReaderMonitor, type ReaderMode } from './card/reader-setup';
 import { readerHandlers } from './card/reader.ipc';
 import type { CardReaderService } from './card/reader.types';
 import { openDatabase, type Database } from './db/database';
-import { sqliteRepositories } from './db/repositories';
+import { pgRepositories, sqliteRepositories, type IssuerRepositories } from './db/repositories';
+import { pgSettingsFromEnv } from './db/pg/pg-config';
+import { migratePg } from './db/pg/migrate-pg';
+import { PgDatabase, type PgDatabaseOptions } from './db/pg/pg-database';
 import { enrollmentModule } from './enrollment/enrollment.module';
 import { dualControlHandlers } from './dual-control/dual-control.ipc';
 import { DualControlService } from './dual-control/dual-control.service';
 import { Closers, type Core, type FeatureModule } from './feature-module';
 import { acquireInstanceLock } from './instance-lock';
-import { SqliteCardSeriesStore } from './keystore/card-series.repository';
 import { keysModule } from './keystore/keys.module';
 import { listsModule } from './lists/lists.module';
 import type { TrainingCardMaker } from './enrollment/training-stock';
@@ -35,9 +39,11 @@ import type { VerificationService } from './verification/verification.service';
 import { KeystoreHolder, keystoreLocationFromEnv, type KeystoreLocation } from './keystore/keystore-holder.service';
 import { createLogger, type Logger } from './log';
 import { mailerModule, type MailerOptions } from './mailer/mailer.module';
-import { DbPolicySource } from './policy/policy.service';
+import { DbPolicySource, type PolicySource } from './policy/policy.service';
+import { PgPolicySource } from './policy/policy-source.pg';
 import { policyModule } from './policy/policy.module';
-import { SqlitePolicyVersionStore } from './policy/policy.repository';
+import { SqlitePolicyVersionStore, type PolicyVersionStore } from './policy/policy.repository';
+import { PgPolicyVersionStore } from './policy/policy.repository.pg';
 import { restrictTree } from './private-files';
 import { EventBus } from './rpc/event-bus';
 import { EventFeed } from './rpc/event-feed';
@@ -58,6 +64,11 @@ export interface WorkstationOptions {
   readonly readers?: ReaderMode;
   /** Where the keystore lives; by default OTAC_KEYSTORE, else the software file under dataDir/keystore. */
   readonly keystore?: KeystoreLocation;
+  /**
+   * The branch network's shared PostgreSQL (openWorkstation only); by default from OTAC_DATABASE_URL
+   * (db/pg/pg-config.ts); null or unset there: this desk's SQLite file under dataDir.
+   */
+  readonly database?: PgDatabaseOptions | null;
   /** Signs audit checkpoints instead of the keystore's audit key (tests that need no keystore). */
   readonly auditSigner?: AuditSigner;
   /** The clock for lockouts and throttling (ms since the epoch); tests move it instead of waiting. */
@@ -74,12 +85,13 @@ export interface WorkstationOptions {
   readonly reissueGate?: ReissueGate;
 }
 
-export interface Workstation {
+/** A running desk on either engine (openWorkstation). */
+export interface DeskWorkstation {
+  readonly engine: 'sqlite' | 'postgres';
   readonly router: Router;
   readonly events: EventBus;
   /** Delivers events to one client: only what its session's role may see (rpc/event-feed.ts). */
   readonly feed: EventFeed;
-  readonly db: Database;
   readonly log: Logger;
   /** Locked at start; a security officer opens it on the Keys page. */
   readonly keystore: KeystoreHolder;
@@ -96,6 +108,73 @@ export interface Workstation {
   /** The claim-3 inbound mail listener's port once bound; null when not configured (docs/support.md). */
   readonly inboundMailPort: () => Promise<number | null>;
   close(): Promise<void>;
+}
+
+/** A desk on its own SQLite file (createWorkstation): tests look behind the code through `db`. */
+export interface Workstation extends DeskWorkstation {
+  readonly engine: 'sqlite';
+  readonly db: Database;
+}
+
+/** What the platform is built on: the issuer's data, audit, policies and operators on one engine. */
+interface DeskStorage {
+  readonly repos: IssuerRepositories;
+  readonly audit: AuditTrail;
+  readonly policies: PolicySource;
+  readonly operators: OperatorRepository;
+  readonly policyVersions: PolicyVersionStore;
+}
+
+function sqliteStorage(db: Database): DeskStorage {
+  const audit = new AuditService(db);
+  return {
+    repos: sqliteRepositories(db),
+    audit,
+    policies: new DbPolicySource(db),
+    operators: new SqliteOperatorRepository(db, audit),
+    policyVersions: new SqlitePolicyVersionStore(db, audit),
+  };
+}
+
+function pgStorage(db: PgDatabase): DeskStorage {
+  const log = new PgAuditLog(db);
+  return {
+    repos: pgRepositories(db),
+    audit: new PgAuditTrail(log),
+    policies: new PgPolicySource(db),
+    operators: new PgOperatorRepository(db, log),
+    policyVersions: new PgPolicyVersionStore(db, log),
+  };
+}
+
+/**
+ * The desk on the engine its settings name: the branch network's PostgreSQL when `opts.database`
+ * or OTAC_DATABASE_URL gives one (docs/storage.md "Branch network"), else this desk's SQLite file
+ * (createWorkstation). On PostgreSQL the schema is brought up to date first (migratePg: a foreign,
+ * newer or other build's schema is refused with nothing changed), and a server that does not answer
+ * is one clear refusal (DB_UNREACHABLE): the desk never falls back to a local file of its own.
+ */
+export async function openWorkstation(opts: WorkstationOptions): Promise<DeskWorkstation> {
+  const settings = opts.database !== undefined ? opts.database : pgSettingsFromEnv(process.env);
+  if (!settings) return createWorkstation(opts);
+  const keystoreLocation = opts.keystore ?? keystoreLocationFromEnv(process.env, opts.dataDir);
+  const releaseLock = acquireInstanceLock(opts.dataDir);
+  let log: Logger | undefined;
+  const closers = new Closers((name, err) => log?.error('closing failed', { step: name, error: String(err) }));
+  closers.add('instance lock', releaseLock);
+  try {
+    restrictTree(join(opts.dataDir, 'keystore'));
+    log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
+    const db = new PgDatabase({ applicationName: 'otac-workstation', ...settings });
+    closers.add('database', () => db.close());
+    await migratePg(db);
+    const storage = pgStorage(db);
+    await storage.policies.refresh?.();
+    return { ...assemble(opts, storage, log, keystoreLocation, closers), engine: 'postgres' };
+  } catch (err) {
+    await closers.closeAll();
+    throw err;
+  }
 }
 
 /**
@@ -115,119 +194,133 @@ export function createWorkstation(opts: WorkstationOptions): Workstation {
     log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
     const db = openDatabase(join(opts.dataDir, 'workstation.db'));
     closers.add('database', () => db.close());
-    const core = platform(opts, db, log, keystoreLocation);
-
-    const audit = auditModule(core);
-    const lists = listsModule(core);
-    const activation = activationModule(core);
-    const usage = usageModule(core);
-    const support = supportModule(core);
-    // A reported card presented at a desk stays blocked (before reissue's hook, which ends a replaced card).
-    const unholdReported = activation.service.onPresented('keep a reported card blocked', support.service.holdReported);
-    closers.add('support hold', unholdReported);
-    const enrollment = enrollmentModule(core);
-    const mailer = mailerModule(core);
-    const modules = {
-      admin: adminModule(core),
-      policy: policyModule(core),
-      audit,
-      keys: keysModule(core),
-      system: systemModule(core),
-      customers: customersModule(core),
-      enrollment,
-      lists,
-      mailer,
-      activation,
-      push: pushModule(core, { lists: lists.lists, listRepo: lists.listRepo, activation: activation.service }),
-      clone: cloneModule(core, { lists: lists.lists, listRepo: lists.listRepo }),
-      verifyDesk: verifyDeskModule(core, { verification: lists.verification, lists: lists.lists }),
-      usage,
-      support,
-      reissue: reissueModule(core, {
-        gate: opts.reissueGate ?? support.service,
-        enrollment: enrollment.service,
-        lists: lists.lists,
-        listRepo: lists.listRepo,
-        activation: activation.service,
-        sheets: mailer.sheets,
-      }),
-    } satisfies Record<string, FeatureModule<object>>;
-    for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
-      if (m.close) closers.add(name, m.close);
-    }
-
-    const handlers: HandlersFor<typeof contract> = {
-      ...authHandlers(core.auth, core.sessions),
-      ...dualControlHandlers(core.dualControl),
-      ...readerHandlers(core.monitor),
-      ...modules.admin.handlers,
-      ...modules.policy.handlers,
-      ...modules.audit.handlers,
-      ...modules.keys.handlers,
-      ...modules.system.handlers,
-      ...modules.customers.handlers,
-      ...modules.enrollment.handlers,
-      ...modules.lists.handlers,
-      ...modules.mailer.handlers,
-      ...modules.activation.handlers,
-      ...modules.push.handlers,
-      ...modules.clone.handlers,
-      ...modules.verifyDesk.handlers,
-      ...modules.usage.handlers,
-      ...modules.support.handlers,
-      ...modules.reissue.handlers,
-    };
-    const router = createRouter(core, handlers);
-
-    // Everything is built: start what runs. What each start returns stops it at close.
-    for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
-      const stop = m.start?.();
-      if (stop) closers.add(`${name} (running)`, stop);
-    }
-    if (core.monitor) {
-      const monitor = core.monitor;
-      monitor.start();
-      closers.add('readers', () => monitor.stop());
-    }
-    log.info('workstation started', { shell: opts.shell, version: opts.version });
-
-    return {
-      router,
-      events: core.events,
-      feed: new EventFeed(core.events, (clientId) => core.sessions.peek(clientId)),
-      db,
-      log,
-      keystore: core.keystore,
-      checkpoints: audit.checkpoints,
-      lists: modules.lists.lists,
-      verification: modules.lists.verification,
-      readers: core.readers,
-      usageCsv: usage.csv,
-      inboundMailPort: support.inboundPort,
-      close: () => closers.closeAll(),
-    };
+    return { ...assemble(opts, sqliteStorage(db), log, keystoreLocation, closers), engine: 'sqlite', db };
   } catch (err) {
     void closers.closeAll(); // only synchronous steps are registered before anything starts
     throw err;
   }
 }
 
-function platform(opts: WorkstationOptions, db: Database, log: Logger, keystoreLocation: KeystoreLocation): Core {
+/**
+ * Builds the platform on `storage`, then one module per feature, then starts what runs. Throws with
+ * nothing started; the caller releases what it registered in `closers`.
+ */
+function assemble(
+  opts: WorkstationOptions,
+  storage: DeskStorage,
+  log: Logger,
+  keystoreLocation: KeystoreLocation,
+  closers: Closers,
+): Omit<DeskWorkstation, 'engine'> {
+  const core = platform(opts, storage, log, keystoreLocation);
+
+  const audit = auditModule(core);
+  const lists = listsModule(core);
+  const activation = activationModule(core);
+  const usage = usageModule(core);
+  const support = supportModule(core);
+  // A reported card presented at a desk stays blocked (before reissue's hook, which ends a replaced card).
+  const unholdReported = activation.service.onPresented('keep a reported card blocked', support.service.holdReported);
+  closers.add('support hold', unholdReported);
+  const enrollment = enrollmentModule(core);
+  const mailer = mailerModule(core);
+  const modules = {
+    admin: adminModule(core),
+    policy: policyModule(core),
+    audit,
+    keys: keysModule(core),
+    system: systemModule(core),
+    customers: customersModule(core),
+    enrollment,
+    lists,
+    mailer,
+    activation,
+    push: pushModule(core, { lists: lists.lists, listRepo: lists.listRepo, activation: activation.service }),
+    clone: cloneModule(core, { lists: lists.lists, listRepo: lists.listRepo }),
+    verifyDesk: verifyDeskModule(core, { verification: lists.verification, lists: lists.lists }),
+    usage,
+    support,
+    reissue: reissueModule(core, {
+      gate: opts.reissueGate ?? support.service,
+      enrollment: enrollment.service,
+      lists: lists.lists,
+      listRepo: lists.listRepo,
+      activation: activation.service,
+      sheets: mailer.sheets,
+    }),
+  } satisfies Record<string, FeatureModule<object>>;
+  for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
+    if (m.close) closers.add(name, m.close);
+  }
+
+  const handlers: HandlersFor<typeof contract> = {
+    ...authHandlers(core.auth, core.sessions),
+    ...dualControlHandlers(core.dualControl),
+    ...readerHandlers(core.monitor),
+    ...modules.admin.handlers,
+    ...modules.policy.handlers,
+    ...modules.audit.handlers,
+    ...modules.keys.handlers,
+    ...modules.system.handlers,
+    ...modules.customers.handlers,
+    ...modules.enrollment.handlers,
+    ...modules.lists.handlers,
+    ...modules.mailer.handlers,
+    ...modules.activation.handlers,
+    ...modules.push.handlers,
+    ...modules.clone.handlers,
+    ...modules.verifyDesk.handlers,
+    ...modules.usage.handlers,
+    ...modules.support.handlers,
+    ...modules.reissue.handlers,
+  };
+  const router = createRouter(core, handlers);
+
+  // Everything is built: start what runs. What each start returns stops it at close.
+  for (const [name, m] of Object.entries(modules) as [string, FeatureModule<object>][]) {
+    const stop = m.start?.();
+    if (stop) closers.add(`${name} (running)`, stop);
+  }
+  if (core.monitor) {
+    const monitor = core.monitor;
+    monitor.start();
+    closers.add('readers', () => monitor.stop());
+  }
+  log.info('workstation started', { shell: opts.shell, version: opts.version });
+
+  return {
+    router,
+    events: core.events,
+    feed: new EventFeed(core.events, (clientId) => core.sessions.peek(clientId)),
+    log,
+    keystore: core.keystore,
+    checkpoints: audit.checkpoints,
+    lists: modules.lists.lists,
+    verification: modules.lists.verification,
+    readers: core.readers,
+    usageCsv: usage.csv,
+    inboundMailPort: support.inboundPort,
+    close: () => closers.closeAll(),
+  };
+}
+
+function platform(
+  opts: WorkstationOptions,
+  storage: DeskStorage,
+  log: Logger,
+  keystoreLocation: KeystoreLocation,
+): Core {
+  const { repos, audit, policies, operators, policyVersions } = storage;
   const events = new EventBus();
   const { monitor, readers } = createReaderMonitor(opts.readers ?? 'none', events, log);
-  const audit = new AuditService(db);
-  const policies = new DbPolicySource(db);
   const sessions = new SessionStore(() => policies.current().sessionTimeoutMinutes * 60_000);
-  const operators = new SqliteOperatorRepository(db, audit);
-  const policyVersions = new SqlitePolicyVersionStore(db, audit);
   const auth = new AuthService(operators, sessions, audit, policies, opts.now);
   const dualControl = new DualControlService(auth, audit, policies);
-  const cardSeries = new SqliteCardSeriesStore(db);
+  const cardSeries = repos.cardSeries;
   const keystore = new KeystoreHolder(keystoreLocation, { cardSeries, audit, log });
   return {
     opts,
-    db,
-    repos: sqliteRepositories(db),
+    repos,
     log,
     events,
     audit,
@@ -251,6 +344,7 @@ function createRouter(core: Core, handlers: HandlersFor<typeof contract>): Route
     audit,
     log,
     operators: core.operators,
+    policies: core.policies,
     ...(core.opts.now ? { now: core.opts.now } : {}),
     onSessionRevoked: (clientId, _session, reason) =>
       events.emitTo(clientId, 'session:ended', { reason: reason === 'disabled' ? 'disabled' : 'signed-out' }),

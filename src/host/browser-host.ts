@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { readerModeFromEnv } from '../core/card/reader-setup';
 import { makePrivateDir } from '../core/private-files';
 import { trainingCardMaker } from '../card-sim/training-cards';
-import { createWorkstation } from '../core/workstation';
+import { openWorkstation } from '../core/workstation';
 import { ChromiumMailerRenderer } from './chromium-mailer-renderer';
 import { chromiumArgs, writeLaunchPage, type LaunchPage } from './launch-page';
 import { LAUNCH_LINK_TTL_MS, startLoopbackServer } from './loopback-server';
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     console.error('The UI is not built. Run `npm run build` (npm start does it for you).');
     process.exit(1);
   }
-  const ws = createWorkstation({
+  const ws = await openWorkstation({
     dataDir,
     shell: 'browser',
     version: process.env['npm_package_version'] ?? 'dev',
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
 
   console.log('OTAC Issuer Workstation — browser mode (no Electron binary on this machine)');
   console.log(`  data directory: ${dataDir}`);
+  if (ws.engine === 'postgres') console.log("  database:       the branch network's PostgreSQL (OTAC_DATABASE_URL)");
   const printLink = () => {
     console.log(`  open:           ${server.launchUrl()}`);
     const again = process.stdin.isTTY ? 'press Enter here for a new one' : 'restart for a new one';

@@ -7,7 +7,7 @@ import type { ClientEvents } from '../core/rpc/event-feed';
 import { isAppError } from '../core/errors';
 import { USAGE_CSV_PATH } from '../shared/contract/usage.contract';
 import { MAX_PAYLOAD_BYTES } from '../core/rpc/router';
-import type { Workstation } from '../core/workstation';
+import type { DeskWorkstation } from '../core/workstation';
 
 // Browser mode: the same contract as the preload bridge, over HTTP on 127.0.0.1 only.
 // A launch link carries a one-time token, exchanged for an HttpOnly, SameSite=Strict cookie
@@ -54,7 +54,7 @@ const TYPES: Record<string, string> = {
 };
 
 export async function startLoopbackServer(
-  ws: Workstation,
+  ws: DeskWorkstation,
   opts: { rendererDir: string; port?: number; /** For tests of the link's lifetime. */ now?: () => number },
 ): Promise<LoopbackServer> {
   const links = new LaunchLinks(opts.now ?? Date.now);
@@ -163,7 +163,7 @@ export async function startLoopbackServer(
 
   /** Writes the usage CSV batch by batch, waiting for the socket to drain: never the whole file in memory. */
   async function streamUsageCsv(sessionClient: string, url: URL, res: ServerResponse): Promise<void> {
-    let file: Awaited<ReturnType<Workstation['usageCsv']['open']>>;
+    let file: Awaited<ReturnType<DeskWorkstation['usageCsv']['open']>>;
     try {
       file = await ws.usageCsv.open(sessionClient, url.searchParams);
     } catch (err) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readerModeFromEnv } from '../core/card/reader-setup';
 import type { ClientEvents } from '../core/rpc/event-feed';
 import { trainingCardMaker } from '../card-sim/training-cards';
-import { createWorkstation, type Workstation } from '../core/workstation';
+import { openWorkstation, type DeskWorkstation } from '../core/workstation';
 import { appUrlMatcher, devRendererUrl } from './app-url';
 import { ElectronMailerRenderer } from './mailer-window';
 import { electronFileSaver } from './save-file';
@@ -18,7 +18,7 @@ const rendererUrl = devRendererUrl(process.env['ELECTRON_RENDERER_URL'], app.isP
 const isAppUrl = appUrlMatcher(rendererUrl ?? { file: rendererIndex });
 
 let win: BrowserWindow | null = null;
-let ws: Workstation | null = null;
+let ws: DeskWorkstation | null = null;
 /** The window's events: only what its signed-in role may see (core/rpc/event-feed.ts). */
 let windowEvents: ClientEvents | null = null;
 
@@ -33,15 +33,18 @@ if (!app.requestSingleInstanceLock()) {
     }
   });
   lockDownWebContents(isAppUrl);
-  app.whenReady().then(start, (err: unknown) => fail(err));
+  app
+    .whenReady()
+    .then(start, (err: unknown) => fail(err))
+    .catch((err: unknown) => fail(err));
   app.on('window-all-closed', () => app.quit());
   app.on('will-quit', () => void ws?.close());
 }
 
-function start(): void {
+async function start(): Promise<void> {
   hardenSession();
   try {
-    ws = createWorkstation({
+    ws = await openWorkstation({
       dataDir: process.env['OTAC_DATA_DIR'] ?? app.getPath('userData'),
       shell: 'electron',
       version: app.getVersion(),

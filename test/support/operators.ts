@@ -1,7 +1,7 @@
 import type { DualControlAction } from '../../src/shared/contract/policy.contract';
 import type { Role } from '../../src/shared/roles';
 import type { Result } from '../../src/shared/contract';
-import type { Workstation } from '../../src/core/workstation';
+import type { DeskWorkstation, Workstation } from '../../src/core/workstation';
 import { OFFICER } from './fresh-workstation';
 
 export const OFFICER_CLIENT = 'officer-desk';
@@ -22,7 +22,7 @@ export function value<T>(r: Result<T>): T {
 }
 
 /** First run: the initial security officer, signed in on OFFICER_CLIENT. */
-export async function setupOfficer(ws: Workstation): Promise<TestOperator> {
+export async function setupOfficer(ws: DeskWorkstation): Promise<TestOperator> {
   const s = value(await ws.router.dispatch(OFFICER_CLIENT, 'auth:setupFirstOfficer', OFFICER)) as {
     operatorId: number;
   };
@@ -38,7 +38,7 @@ export async function setupOfficer(ws: Workstation): Promise<TestOperator> {
 let serial = 0;
 
 // Security officers addOperator made per workstation, ready to approve the first officer's actions.
-const officersOf = new WeakMap<Workstation, TestOperator[]>();
+const officersOf = new WeakMap<DeskWorkstation, TestOperator[]>();
 
 /**
  * Creates an operator through the officer's admin channel, signs them in on their own client and
@@ -47,7 +47,7 @@ const officersOf = new WeakMap<Workstation, TestOperator[]>();
  * second officer exists needs that officer's approval; the first such officer made here gives it.
  */
 export async function addOperator(
-  ws: Workstation,
+  ws: DeskWorkstation,
   role: Role,
   username = `${role.replace('_', '')}${++serial}`,
 ): Promise<TestOperator> {
@@ -77,7 +77,7 @@ export const approvalOf = (op: TestOperator) => ({ username: op.username, passwo
  * session took for `action` (approval:begin). Good for exactly one call.
  */
 export async function approvalFor(
-  ws: Workstation,
+  ws: DeskWorkstation,
   initiator: TestOperator | string,
   action: DualControlAction,
   approver: { username: string; password: string },

@@ -45,6 +45,11 @@ export interface RouterDeps {
   readonly onSessionRevoked?: (clientId: string, session: Session, reason: RevokedReason) => void;
   /** The lockout's clock (ms since the epoch). */
   readonly now?: () => number;
+  /**
+   * The policies in force. On PostgreSQL another desk may have saved a new version: `refresh` re-reads
+   * it (one indexed read) before each call, so a policy applies at every desk from its next call.
+   */
+  readonly policies?: { refresh?(): Promise<void> };
 }
 
 export type RevokedReason = 'removed' | 'disabled' | 'locked' | 'role-changed' | 'password-reset';
@@ -92,6 +97,7 @@ export class Router<C extends Record<string, ChannelDef> = typeof defaultContrac
     const parsed = def.input.safeParse(payload === undefined ? {} : payload);
     if (!parsed.success) throw validationError(parsed.error);
 
+    await this.deps.policies?.refresh?.();
     const found = this.deps.sessions.get(clientId);
     if (!found.session && found.expired) this.deps.onSessionExpired(clientId, found.expired);
     const revoked = found.session ? await this.revoked(clientId, found.session) : null;
