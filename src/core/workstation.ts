@@ -24,8 +24,9 @@ import type { CardReaderService } from './card/reader.types';
 import { openDatabase, type Database } from './db/database';
 import { pgRepositories, sqliteRepositories, type IssuerRepositories } from './db/repositories';
 import { pgSettingsFromEnv } from './db/pg/pg-config';
-import { migratePg } from './db/pg/migrate-pg';
-import { PgDatabase, type PgDatabaseOptions } from './db/pg/pg-database';
+import { assertPgSchemaCurrent, migratePg } from './db/pg/migrate-pg';
+import { PgDatabase, sqlState, type PgDatabaseOptions } from './db/pg/pg-database';
+import { AppError, isAppError } from './errors';
 import { enrollmentModule } from './enrollment/enrollment.module';
 import { dualControlHandlers } from './dual-control/dual-control.ipc';
 import { DualControlService } from './dual-control/dual-control.service';
@@ -167,13 +168,37 @@ export async function openWorkstation(opts: WorkstationOptions): Promise<DeskWor
     log = createLogger(join(opts.dataDir, 'logs', 'workstation.log'), opts.echoLog ?? false);
     const db = new PgDatabase({ applicationName: 'otac-workstation', ...settings });
     closers.add('database', () => db.close());
-    await migratePg(db);
+    await bringSchemaUp(db);
     const storage = pgStorage(db);
     await storage.policies.refresh?.();
     return { ...assemble(opts, storage, log, keystoreLocation, closers), engine: 'postgres' };
   } catch (err) {
     await closers.closeAll();
     throw err;
+  }
+}
+
+/**
+ * A current schema is used as it is; a missing migration is applied when this desk's login may (a
+ * first desk on an empty database, or the owner). With the branch network's roles a desk's login
+ * makes no table (docs/storage.md "Branch network: roles"): then the owner migrates first.
+ */
+async function bringSchemaUp(db: PgDatabase): Promise<void> {
+  try {
+    await assertPgSchemaCurrent(db);
+    return;
+  } catch (err) {
+    if (!isAppError(err) || err.code !== 'DB_NOT_MIGRATED') throw err;
+  }
+  try {
+    await migratePg(db);
+  } catch (err) {
+    if (sqlState(err) !== '42501') throw err;
+    throw new AppError(
+      'DB_SCHEMA_BEHIND',
+      "The shared database needs this version's migrations, and this desk's database login may not apply them. " +
+        'Ask the database owner to run `npm run db:roles -- <owner URL>` (it migrates the schema), then start the desk again; nothing was changed.',
+    );
   }
 }
 

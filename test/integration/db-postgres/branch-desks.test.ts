@@ -6,6 +6,7 @@ import { trainingCardMaker } from '../../../src/card-sim/training-cards';
 import { PgAuditLog } from '../../../src/core/audit/audit-log.pg';
 import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
+import { applyRoles, createLoginRole } from '../../../src/core/db/pg/roles';
 import { openWorkstation, type DeskWorkstation } from '../../../src/core/workstation';
 import { ADA } from '../../support/customers';
 import { testMailer } from '../../support/mailer';
@@ -24,7 +25,7 @@ describe('two workstations on one PostgreSQL', () => {
   const desks: DeskWorkstation[] = [];
   let officer: TestOperator;
 
-  const open = async () => {
+  const openDesk = async (databaseUrl: string) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'otac-branch-'));
     dirs.push(dataDir);
     const ws = await openWorkstation({
@@ -33,11 +34,12 @@ describe('two workstations on one PostgreSQL', () => {
       version: 'test',
       mailer: testMailer(),
       trainingCards: trainingCardMaker,
-      database: { url },
+      database: { url: databaseUrl },
     });
     desks.push(ws);
     return ws;
   };
+  const open = () => openDesk(url);
 
   beforeAll(async () => {
     server = await startPostgres();
@@ -137,5 +139,32 @@ describe('two workstations on one PostgreSQL', () => {
     expect(existsSync(join(dataDir, 'workstation.db'))).toBe(false);
     // The instance lock was released: the directory opens again.
     expect(existsSync(join(dataDir, 'workstation.lock'))).toBe(false);
+  });
+
+  it('a desk signed in with the workstation role opens a migrated database, and on one that needs migrations it says who must apply them, changing nothing', async () => {
+    const owner = new PgDatabase({ url });
+    try {
+      await applyRoles(owner);
+      await createLoginRole(owner, 'desk_login', 'otac_workstation', 'desk-password-0123456789');
+    } finally {
+      await owner.close();
+    }
+    const opened = await openDesk(url.replace('postgres@', 'desk_login@'));
+    expect(opened.engine).toBe('postgres');
+    // An empty database (as after a new version's migration the owner has not run yet: the desk's
+    // login may not make tables).
+    const empty = server.url(await server.createDatabase('behind'));
+    const [db] = empty.split('/').slice(-1);
+    await server.admin(db!, 'GRANT CONNECT ON DATABASE ' + db + ' TO desk_login');
+    await server.admin(db!, 'REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+    await expect(openDesk(empty.replace('postgres@', 'desk_login@'))).rejects.toMatchObject({
+      code: 'DB_SCHEMA_BEHIND',
+      message: expect.stringMatching(/npm run db:roles/) as unknown,
+    });
+    const tables = await server.admin<{ n: number }>(
+      db!,
+      "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'",
+    );
+    expect(tables[0]?.n).toBe(0);
   });
 });
