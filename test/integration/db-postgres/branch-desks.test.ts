@@ -167,4 +167,20 @@ describe('two workstations on one PostgreSQL', () => {
     );
     expect(tables[0]?.n).toBe(0);
   });
+
+  it('a server that goes away under a running desk: the next call is refused with what to do, nothing is left half done', async () => {
+    const own = await startPostgres();
+    let stopped = false;
+    try {
+      const ws = await openDesk(own.url(await own.createDatabase('gone')));
+      await setupOfficer(ws);
+      own.stop();
+      stopped = true;
+      const refused = await ws.router.dispatch(officer.client, 'admin:listOperators', {});
+      expect(refused).toMatchObject({ ok: false, error: { code: 'DB_UNREACHABLE' } });
+      expect(refused.ok ? '' : refused.error.message).toMatch(/Nothing was saved/);
+    } finally {
+      if (!stopped) own.stop();
+    }
+  });
 });
