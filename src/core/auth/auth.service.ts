@@ -159,8 +159,9 @@ export class AuthService {
     const hash = await hashPassword(next);
     // Only over the password just checked, on an account still enabled and unlocked: a reset, a
     // disable or a lockout from another desk while this one was hashing wins, and nothing changes.
+    let ended = 0; // summed: on PostgreSQL the transaction may run again after a deadlock
     const changed = await this.operators.changeOwnPassword(op.id, op.password_hash, hash, this.now(), () => {
-      const ended = this.sessions.endOperator(op.id, clientId).length;
+      ended += this.sessions.endOperator(op.id, clientId).length;
       return [{ ...actor, action: 'auth.changePassword', outcome: 'ok', details: { endedSessions: ended } }];
     });
     if (!changed) {

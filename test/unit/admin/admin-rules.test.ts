@@ -184,6 +184,30 @@ describe('operator administration rules', () => {
     value(await call('x', 'auth:signIn', { username: clerk.username, password: clerk.password }));
   });
 
+  it('an operator re-roled, locked or reset at another desk on the same file is signed out here on their next call', async () => {
+    // Another desk: its own repository and audit over the same file; this desk's sessions are untouched by it.
+    const elsewhere = new SqliteOperatorRepository(t.ws.db, new AuditService(t.ws.db));
+    const changes = [
+      ['role', { role: 'support' }, 'role-changed', 'changed your role'],
+      ['lock', { locked_until: Date.now() + 60_000, locked_at: new Date().toISOString() }, 'locked', 'locked'],
+      ['reset', { password_set_by: officer.id, password_set_at: new Date().toISOString() }, 'password-reset', 'reset'],
+    ] as const;
+    for (const [what, fields, reason, says] of changes) {
+      const clerk = await addOperator(t.ws, 'clerk', `moved-${what}`);
+      expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({ ok: true });
+      await elsewhere.change(clerk.id, () => ({ fields, entries: [] }));
+      expect(await call(clerk.client, 'dashboard:summary', {})).toMatchObject({
+        ok: false,
+        error: { code: 'AUTH_REQUIRED', message: expect.stringContaining(says) as unknown },
+      });
+      const ended = auditRows(t.ws).filter((r) => r.action === 'auth.sessionEnded' && r.operator === clerk.username);
+      expect(ended.map((r) => JSON.parse(r.details) as unknown)).toEqual([{ reason }]);
+    }
+    // An unchanged operator's calls go on, the row read each time.
+    const steady = await addOperator(t.ws, 'clerk', 'steady');
+    for (let i = 0; i < 3; i++) expect(await call(steady.client, 'dashboard:summary', {})).toMatchObject({ ok: true });
+  });
+
   it('lists operators with their state, for security officers only', async () => {
     const clerk = await addOperator(t.ws, 'clerk');
     const list = value(await call(officer.client, 'admin:listOperators', {})) as {
