@@ -8,7 +8,7 @@ import type { CardReaderService } from '../../src/core/card/reader.types';
 import type { CardRecord } from '../../src/core/cards/card.repository';
 import { formatMailerKey } from '../../src/core/crypto/mailer-key-format';
 import { KeystoreCardKeyPort } from '../../src/core/keystore/keystore-card-key-port';
-import type { Workstation } from '../../src/core/workstation';
+import type { DeskWorkstation, Workstation } from '../../src/core/workstation';
 import { cardRow } from './cards';
 import { freshWorkstation } from './fresh-workstation';
 import { addOperator, setupOfficer, value, type TestOperator } from './operators';
@@ -41,7 +41,7 @@ export async function cardDesk(readers: ReaderMode): Promise<{
   };
 }
 
-export async function prepareKeystore(ws: Workstation, officer: TestOperator, approver: TestOperator): Promise<void> {
+export async function prepareKeystore(ws: DeskWorkstation, officer: TestOperator, approver: TestOperator): Promise<void> {
   await keystoreReadyToEnroll(ws, officer, approver); // master key, bank CA, the vendor's transport key
   value(await ws.router.dispatch(officer.client, 'keys:createIssuerKey', { commonName: 'Test Issuer' }));
 }

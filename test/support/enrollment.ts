@@ -1,7 +1,7 @@
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../src/card-sim/dev-transport-key';
 import type { CustomerRecord } from '../../src/core/customers/customer.repository';
 import { customerRow } from './cards';
-import type { Workstation } from '../../src/core/workstation';
+import type { DeskWorkstation, Workstation } from '../../src/core/workstation';
 import type { ReaderSnapshot } from '../../src/shared/contract';
 import { keystoreWithMasterKey } from './keys';
 import { value, type TestOperator } from './operators';
@@ -11,7 +11,7 @@ import { value, type TestOperator } from './operators';
 // stock's well-known one, imported by two officers as docs/keystore.md requires), and a customer.
 
 export async function keystoreReadyToEnroll(
-  ws: Workstation,
+  ws: DeskWorkstation,
   officer: TestOperator,
   approver: TestOperator,
 ): Promise<void> {

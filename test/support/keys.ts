@@ -1,6 +1,6 @@
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../src/card-sim/dev-transport-key';
 import { kcvAes, xorComponents } from '../../src/core/crypto/kcv';
-import type { Workstation } from '../../src/core/workstation';
+import type { DeskWorkstation, Workstation } from '../../src/core/workstation';
 import { approvalFor, approvalOf, value, type TestOperator } from './operators';
 
 // Keystore steps through the contract, as a security officer at the desk would take them.
@@ -22,7 +22,7 @@ export const COMPONENT_HEX = [
 export const componentKcv = (hex: string) => kcvAes(Buffer.from(hex, 'hex'));
 export const masterKeyOf = (hexes: readonly string[]) => xorComponents(hexes.map((h) => Buffer.from(h, 'hex')));
 
-export async function createKeystore(ws: Workstation, officer: TestOperator): Promise<void> {
+export async function createKeystore(ws: DeskWorkstation, officer: TestOperator): Promise<void> {
   value(await ws.router.dispatch(officer.client, 'keys:create', { passphrase: KEYSTORE_PASSPHRASE }));
 }
 
@@ -65,7 +65,7 @@ export async function enterComponents(
 
 /** A keystore with a master key generated inside (dual control by `approver`). */
 export async function keystoreWithMasterKey(
-  ws: Workstation,
+  ws: DeskWorkstation,
   officer: TestOperator,
   approver: TestOperator,
 ): Promise<void> {

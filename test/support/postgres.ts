@@ -23,6 +23,8 @@ export interface TestPostgres {
   url(database: string): string;
   /** The loopback port the cluster listens on. */
   readonly port: number;
+  /** The cluster's data directory (tables, WAL): for scans of what the server keeps on disk. */
+  readonly dataDir: string;
   /** The cluster's TLS files when started with `ssl: true`. */
   readonly tls: TestPostgresTls | null;
   /** A fresh empty database; its name is returned. */
@@ -191,6 +193,7 @@ export async function startPostgres(options: TestPostgresOptions = {}): Promise<
   return {
     url,
     port,
+    dataDir: data,
     tls,
     admin,
     async createDatabase(prefix = 't') {

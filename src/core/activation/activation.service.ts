@@ -2,6 +2,7 @@ import type { Approval } from '../../shared/contract/approval.contract';
 import type { CardInReader, NextAction } from '../../shared/contract/activation.contract';
 import type { AuditActor, AuditTrail } from '../audit/audit.service';
 import type { Session } from '../auth/session.store';
+import { whileCardBusy } from '../card/while-busy';
 import { isCardError } from '../card/card-error';
 import type { CardState as CardReport } from '../card/protocol/card-responses';
 import { OtacCard } from '../card/protocol/card-session';
@@ -145,7 +146,7 @@ export class ActivationService {
     // The card page still shows the card while the keystore is locked; only a rotation left half
     // done waits for it (finishing one needs a session under K').
     const read = (ks: Keystore | null) =>
-      whileBusy(() =>
+      whileCardBusy(() =>
         readers.withCard(reader, async (t) => {
           const card = new OtacCard(t);
           await card.select();
@@ -559,21 +560,6 @@ export class ActivationService {
 
   private at(): string {
     return (this.deps.now?.() ?? new Date()).toISOString();
-  }
-}
-
-/**
- * The card page reads the card while the status bar's monitor, or a workflow that just ended, may
- * still hold it for a moment: a read-only view waits briefly instead of showing "busy".
- */
-async function whileBusy<T>(read: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await read();
-    } catch (err) {
-      if (!(err instanceof AppError) || err.code !== 'CARD_BUSY' || attempt >= 10) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
   }
 }
 

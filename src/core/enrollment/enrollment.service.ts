@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/audit.service';
+import { whileCardBusy } from '../card/while-busy';
 import { cardIdFromAtr } from '../card/protocol/atr';
 import type { CardState as CardChipState } from '../card/protocol/card-responses';
 import { OtacCard } from '../card/protocol/card-session';
@@ -414,24 +415,14 @@ export class EnrollmentService {
   }
 }
 
-/**
- * withCard, waiting out a short CARD_BUSY: the reader monitor reads every card as it goes in and
- * after each workflow, and a clerk's click may land in that moment. Anything else fails at once.
- */
-async function patiently<T>(
+/** withCard, waiting out a short CARD_BUSY (card/while-busy.ts). */
+function patiently<T>(
   readers: CardReaderService,
   reader: string,
   fn: (transport: CardTransport, card: CardSessionInfo) => Promise<T>,
   options: WithCardOptions,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await readers.withCard(reader, fn, options);
-    } catch (err) {
-      if (!isAppError(err) || err.code !== 'CARD_BUSY' || attempt >= 10) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
-  }
+  return whileCardBusy(() => readers.withCard(reader, fn, options));
 }
 
 function hexId(id: Buffer): string {

@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/audit.service';
+import { whileCardBusy } from '../card/while-busy';
 import { OtacCard } from '../card/protocol/card-session';
 import { verifyListReceipt } from '../card/protocol/list-preparation';
 import type { CardReaderService } from '../card/reader.types';
@@ -72,7 +73,8 @@ export class PushService {
       );
     }
     try {
-      return await readers.withCard(reader, (t) => this.onCard(new OtacCard(t), actor, onStep));
+      // The monitor may still be reading the card the last workflow left (after an activation, say).
+      return await whileCardBusy(() => readers.withCard(reader, (t) => this.onCard(new OtacCard(t), actor, onStep)));
     } catch (err) {
       // The card or the reader went away mid-push: the next presentation resumes it. Any other
       // refusal (a receipt that does not verify, a status word) keeps its own message.
