@@ -433,26 +433,43 @@ describe.each(Object.keys(engines))('operators, sign-in, dual control and polici
     const victim = await operator('clerk');
     const before = (await a.operators.byId(victim.id))!;
     const entries = (await e.audit()).length;
-    // B's reset passes the router's check, then hashes the temporary password; meanwhile desk A's
-    // change to the officer's row commits (straight through A's repository: no hashing to wait for).
-    const reset = call(b, fourth.client, 'admin:resetPassword', {
-      operatorId: victim.id,
-      temporaryPassword: 'temporary password reset',
-    });
-    await a.operators.change(fourth.id, () => ({
-      fields: { role: 'manager' },
-      entries: [
-        {
-          operatorId: null,
-          operator: 'test',
-          role: null,
-          action: 'test.reRole',
-          object: `operator:${fourth.username}`,
-          outcome: 'ok',
-        },
-      ],
-    }));
-    expect(await reset).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    // B's reset passes the router's check; just as B's repository is asked to make the change, desk
+    // A's change to the officer's row commits (so the order does not hang on how fast B hashes).
+    const reRoleAtA = () =>
+      a.operators.change(fourth.id, () => ({
+        fields: { role: 'manager' },
+        entries: [
+          {
+            operatorId: null,
+            operator: 'test',
+            role: null,
+            action: 'test.reRole',
+            object: `operator:${fourth.username}`,
+            outcome: 'ok',
+          },
+        ],
+      }));
+    const repoB = b.operators;
+    const change = repoB.change.bind(repoB);
+    let interleaved = false;
+    repoB.change = async (id, decide) => {
+      if (!interleaved && id === victim.id) {
+        interleaved = true;
+        await reRoleAtA();
+      }
+      return change(id, decide);
+    };
+    let reset;
+    try {
+      reset = await call(b, fourth.client, 'admin:resetPassword', {
+        operatorId: victim.id,
+        temporaryPassword: 'temporary password reset',
+      });
+    } finally {
+      repoB.change = change;
+    }
+    expect(interleaved).toBe(true);
+    expect(reset).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
     const after = (await a.operators.byId(victim.id))!;
     expect(after).toEqual(before);
     const added = (await e.audit()).slice(entries);
