@@ -437,20 +437,13 @@ describe('attacks on a branch network on one PostgreSQL', () => {
     }
   });
 
-  // HOLE: a connection cut inside a PgDatabase.transaction throws out of the desk. pg emits 'error' on
-  // a client checked out of the pool when its socket ends; pg-database.ts sets `pool.on('error')` (idle
-  // clients) but puts no listener on the client `transaction` holds (pool.connect(), line ~178), so the
-  // event is an uncaught exception: Electron's main process / the verify-service process exits, every
-  // session of the desk with it, on a mere network cut or server restart, instead of the promised
-  // DB_UNREACHABLE refusal. (Recorded by the attack above.) Fix: in `transaction`, after
-  // `pool.connect()`, `client.on('error', onError)` (keep the error so the work's rejection is
-  // translated to DB_UNREACHABLE) and remove it before `release`.
-  it.fails(
-    'a connection cut inside a desk’s transaction is refused as DB_UNREACHABLE, nothing escapes the desk',
-    () => {
-      expect(escapedFromDesk.map((e) => (e instanceof Error ? e.message : String(e)))).toEqual([]);
-    },
-  );
+  // Was a hole (fixed): pg emits 'error' on a client checked out of the pool when its socket ends, and
+  // only idle clients had a listener, so a cut inside PgDatabase.transaction was an uncaught exception
+  // that ended the desk's (or verification instance's) process. `transaction` now listens on the
+  // client it holds. (Recorded by the attack above.)
+  it('a connection cut inside a desk’s transaction is refused as DB_UNREACHABLE, nothing escapes the desk', () => {
+    expect(escapedFromDesk.map((e) => (e instanceof Error ? e.message : String(e)))).toEqual([]);
+  });
 
   it('after every attack above, the one audit chain of both desks still verifies', async () => {
     value(await B().router.dispatch('b-clerk1', 'customers:search', { query: 'after' }));

@@ -179,6 +179,16 @@ export class PgDatabase implements PgQueryable {
       } catch (err) {
         throw translate(err);
       }
+      // A checked-out connection the server drops (a network cut, a restart, a terminated backend)
+      // emits 'error' on this client, which the pool's listener does not see: unheard, it would end
+      // the process. The query in flight rejects as well and is refused below as DB_UNREACHABLE.
+      let broken: Error | undefined;
+      const onError = (err: Error) => (broken = err);
+      client.on('error', onError);
+      const release = (err?: Error) => {
+        client.off('error', onError);
+        client.release(err ?? broken);
+      };
       const prepared = this.options.preparedStatements === true;
       const tx: PgQueryable = {
         query: async <R extends Row>(sql: string, params: readonly unknown[] = []) => {
@@ -194,12 +204,12 @@ export class PgDatabase implements PgQueryable {
         await client.query(isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
         const value = await work(tx);
         await client.query('COMMIT');
-        client.release();
+        release();
         return value;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
         // A connection broken mid-transaction is not returned to the pool.
-        client.release(isConnectionError(err) ? (err as Error) : undefined);
+        release(isConnectionError(err) ? (err as Error) : undefined);
         if (attempt < MAX_ATTEMPTS && (RETRYABLE.has(sqlState(err) ?? '') || (prepared && isStalePlan(err)))) {
           await new Promise((r) => setTimeout(r, attempt * 5 + Math.random() * 10));
           continue;
