@@ -41,7 +41,11 @@ export async function cardDesk(readers: ReaderMode): Promise<{
   };
 }
 
-export async function prepareKeystore(ws: DeskWorkstation, officer: TestOperator, approver: TestOperator): Promise<void> {
+export async function prepareKeystore(
+  ws: DeskWorkstation,
+  officer: TestOperator,
+  approver: TestOperator,
+): Promise<void> {
   await keystoreReadyToEnroll(ws, officer, approver); // master key, bank CA, the vendor's transport key
   value(await ws.router.dispatch(officer.client, 'keys:createIssuerKey', { commonName: 'Test Issuer' }));
 }
