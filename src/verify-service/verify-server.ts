@@ -4,7 +4,7 @@ import { AuditService } from '../core/audit/audit.service';
 import { openDatabase, type Database } from '../core/db/database';
 import { AppError } from '../core/errors';
 import { keystoreLocationFromEnv } from '../core/keystore/keystore-holder.service';
-import { createLogger } from '../core/log';
+import { createLogger, type Logger } from '../core/log';
 import { ClientCertificateService } from '../core/verification/client-certificate.service';
 import { SqliteClientCertificateRepository } from '../core/verification/client-certificate.repository';
 import { SqliteVerifyClientRepository } from '../core/verification/verify-client.repository';
@@ -106,7 +106,6 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     durability,
     ...(failureLimit !== undefined ? { failureLimit } : {}),
   });
-  let closing = false;
   try {
     await core.keystore.unlock(secret, SERVICE_ACTOR);
   } catch (err) {
@@ -132,17 +131,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   console.log(
     `verification service listening on ${address} (data ${dataDir}, keystore ${core.keystore.backend}, durability ${durability}, one thread)`,
   );
-  const stop = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    core.log.info('verify service stopping', { signal });
-    void app
-      .close()
-      .then(() => core.close())
-      .then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(core.log, () => app.close().then(() => core.close()));
 }
 
 interface Common {
@@ -162,7 +151,6 @@ interface Common {
 async function serveOnTwoThreads(common: Common, opts: CoreThreadOptions): Promise<void> {
   const { dataDir, durability } = common;
   const log = createLogger(join(dataDir, 'logs', 'verify-service.log'), false);
-  let closing = false;
   const core = await CoreThread.start(opts, (err) => {
     // Without its core the service cannot answer: stop, and let the supervisor start it again.
     log.error('verify service core thread lost', { error: err.message });
@@ -204,28 +192,21 @@ async function serveOnTwoThreads(common: Common, opts: CoreThreadOptions): Promi
   console.log(
     `verification service listening on ${address} (data ${dataDir}, keystore ${core.backend}, durability ${durability}, two threads)`,
   );
-  const stop = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    log.info('verify service stopping', { signal });
-    void app
+  stopOnSignals(log, () =>
+    app
       .close()
       .then(() => {
         coreUp = false;
         return core.close();
       })
-      .then(() => db.close())
-      .then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+      .then(() => void db.close()),
+  );
 }
 
 /** On the shared PostgreSQL database (service-core.pg.ts): one thread, several instances. */
 async function servePg(common: Common, opts: PgSettingsCoreOptions, secret: string): Promise<void> {
   const database = opts.databaseUrl.displayUrl;
   const core = await openPgVerificationCore(opts);
-  let closing = false;
   try {
     await core.keystore.unlock(secret, SERVICE_ACTOR);
   } catch (err) {
@@ -249,14 +230,17 @@ async function servePg(common: Common, opts: PgSettingsCoreOptions, secret: stri
   console.log(
     `verification service listening on ${address} (database ${database}, data ${common.dataDir}, keystore ${core.keystore.backend}, durability database commit, one thread)`,
   );
+  stopOnSignals(core.log, () => app.close().then(() => core.close()));
+}
+
+/** SIGTERM or SIGINT: `close` once (the HTTP server first, then what it serves from), then exit. */
+function stopOnSignals(log: Logger, close: () => Promise<void>): void {
+  let closing = false;
   const stop = (signal: string) => {
     if (closing) return;
     closing = true;
-    core.log.info('verify service stopping', { signal });
-    void app
-      .close()
-      .then(() => core.close())
-      .then(() => process.exit(0));
+    log.info('verify service stopping', { signal });
+    void close().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
