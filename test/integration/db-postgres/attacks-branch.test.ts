@@ -1,17 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainingCardMaker } from '../../../src/card-sim/training-cards';
 import { PgAuditLog } from '../../../src/core/audit/audit-log.pg';
 import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
 import { applyRoles, createLoginRole } from '../../../src/core/db/pg/roles';
-import { openWorkstation, type DeskWorkstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
 import { ADA } from '../../support/customers';
-import { testMailer } from '../../support/mailer';
+import { branchDesks } from '../../support/branch-desks';
 import { addOperator, approvalFor, setupOfficer, value, type TestOperator } from '../../support/operators';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
 
@@ -25,28 +21,15 @@ describe('attacks on a branch network on one PostgreSQL', () => {
   let server: TestPostgres;
   let url: string;
   let dbName: string;
-  const dirs: string[] = [];
-  const desks: DeskWorkstation[] = [];
+  const network = branchDesks('otac-attack-');
+  const { desks } = network;
   let officer: TestOperator;
   let approver: TestOperator;
   let clerk: TestOperator;
   let refSerial = 0;
   const escapedFromDesk: unknown[] = [];
 
-  const openDesk = async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'otac-attack-'));
-    dirs.push(dataDir);
-    const ws = await openWorkstation({
-      dataDir,
-      shell: 'browser',
-      version: 'test',
-      mailer: testMailer(),
-      trainingCards: trainingCardMaker,
-      database: { url },
-    });
-    desks.push(ws);
-    return ws;
-  };
+  const openDesk = () => network.open(url);
   const A = () => desks[0]!;
   const B = () => desks[1]!;
   const sql = <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) =>
@@ -107,8 +90,7 @@ describe('attacks on a branch network on one PostgreSQL', () => {
     );
   }, 90_000);
   afterAll(async () => {
-    for (const ws of desks) await ws.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await network.closeAll();
     server?.stop();
   });
 

@@ -1,15 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainingCardMaker } from '../../../src/card-sim/training-cards';
 import { PgAuditLog } from '../../../src/core/audit/audit-log.pg';
 import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
 import { applyRoles, createLoginRole } from '../../../src/core/db/pg/roles';
-import { openWorkstation, type DeskWorkstation } from '../../../src/core/workstation';
+import { openWorkstation } from '../../../src/core/workstation';
 import { ADA } from '../../support/customers';
-import { testMailer } from '../../support/mailer';
+import { branchDesks } from '../../support/branch-desks';
 import { addOperator, setupOfficer, value, type TestOperator } from '../../support/operators';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
 
@@ -21,24 +20,11 @@ import { startPostgres, type TestPostgres } from '../../support/postgres';
 describe('two workstations on one PostgreSQL', () => {
   let server: TestPostgres;
   let url: string;
-  const dirs: string[] = [];
-  const desks: DeskWorkstation[] = [];
+  const network = branchDesks('otac-branch-');
+  const { desks, dirs } = network;
   let officer: TestOperator;
 
-  const openDesk = async (databaseUrl: string) => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'otac-branch-'));
-    dirs.push(dataDir);
-    const ws = await openWorkstation({
-      dataDir,
-      shell: 'browser',
-      version: 'test',
-      mailer: testMailer(),
-      trainingCards: trainingCardMaker,
-      database: { url: databaseUrl },
-    });
-    desks.push(ws);
-    return ws;
-  };
+  const openDesk = (databaseUrl: string) => network.open(databaseUrl);
   const open = () => openDesk(url);
 
   beforeAll(async () => {
@@ -49,8 +35,7 @@ describe('two workstations on one PostgreSQL', () => {
     officer = await setupOfficer(desks[0]!);
   }, 60_000);
   afterAll(async () => {
-    for (const ws of desks) await ws.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await network.closeAll();
     server?.stop();
   });
 
