@@ -4,9 +4,11 @@ import { entryHash, GENESIS_HASH, type AuditEntryInput, type AuditRow, type Audi
 // The audit trail on PostgreSQL with many writers (issue 12 item 2): desks and verification
 // instances append to one hash chain. Each append locks the one-row chain head (audit_head) in the
 // caller's transaction, reads the newest seq and hash from it — after waiting for another writer,
-// READ COMMITTED's row lock returns that writer's committed head — inserts the entry and moves
-// the head. The entry thus commits or rolls back with the change it records, and entries from
-// different desks line up in commit order with no gap and no fork.
+// READ COMMITTED's row lock returns that writer's committed head — and inserts the entry, which
+// moves the head to it (migration 0023: the table's triggers refuse an entry that does not continue
+// the head and any other move of the head, whoever's login tries). The entry thus commits or rolls
+// back with the change it records, and entries from different desks line up in commit order with
+// no gap and no fork.
 
 interface HeadRow {
   seq: number;
@@ -55,7 +57,7 @@ export class PgAuditLog {
         row.hash,
       ],
     );
-    await tx.query('UPDATE audit_head SET seq = ?, hash = ? WHERE only_row = 1', [row.seq, row.hash]);
+    // The insert moved the head to this entry (migration 0023's trigger, the only way it moves).
     return row;
   }
 

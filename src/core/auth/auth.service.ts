@@ -174,6 +174,8 @@ export class AuthService {
     }
     session.mustChangePassword = false;
     session.passwordSetAt = changed.password_set_at;
+    // The change moved the epoch on to end the operator's other sessions; this one goes on.
+    session.sessionEpoch = changed.session_epoch;
   }
 
   /**
@@ -275,6 +277,7 @@ export class AuthService {
       role: op.role,
       mustChangePassword: op.must_change_password === 1,
       passwordSetAt: op.password_set_at,
+      sessionEpoch: op.session_epoch,
     });
     return this.describe(s);
   }

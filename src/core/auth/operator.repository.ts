@@ -28,6 +28,13 @@ export interface OperatorRow {
   /** The operator who set the current password (their own id when they chose it); NULL if unknown. */
   password_set_by: number | null;
   password_set_at: string | null;
+  /**
+   * Moved on (by one, in the changing statement) by every change that ends the operator's sessions:
+   * any administrative change, a sign-in lockout, their own password change. A session keeps the
+   * value it began with; once the row holds another, the router ends it at whichever desk it lives,
+   * even when the change was undone meanwhile (disabled then enabled, locked then unlocked).
+   */
+  session_epoch: number;
   created_at: string;
   updated_at: string;
 }
@@ -119,7 +126,8 @@ export interface OperatorRepository {
   /**
    * One administrative change: `decide` sees the row (undefined: gone) as it is in the transaction,
    * throws to refuse, or returns the fields to set and the entries to write. It must be free of
-   * effects outside its answer but for idempotent ones: on PostgreSQL it may run again.
+   * effects outside its answer but for idempotent ones: on PostgreSQL it may run again. Every change
+   * moves the session epoch on: the operator's sessions end at every desk.
    */
   change(
     id: number,
@@ -130,7 +138,8 @@ export interface OperatorRepository {
    * statement, so concurrent attempts from any desk can neither lose a count nor lock twice. An
    * expired lockout starts the count afresh; a new lockout lasts baseMs doubled per earlier lockout
    * in a row, at most maxMs. `entries` (given the new count) are written with it. Answers
-   * undefined, counting and writing nothing, while the account is locked.
+   * undefined, counting and writing nothing, while the account is locked. A lockout moves the
+   * session epoch on (the operator's sessions end, and stay ended after it expires).
    */
   countFailure(
     id: number,
@@ -141,8 +150,9 @@ export interface OperatorRepository {
   clearFailures(id: number, now: number): Promise<boolean>;
   /**
    * The operator's own password change: only while the stored hash is still `expectedHash` and the
-   * account is neither disabled nor locked at `now`; the owner becomes its setter. `entries` are
-   * built once the row changed and written with it. The row after, or null (nothing written).
+   * account is neither disabled nor locked at `now`; the owner becomes its setter and the session
+   * epoch moves on (the caller carries its own session over to the new value). `entries` are built
+   * once the row changed and written with it. The row after, or null (nothing written).
    */
   changeOwnPassword(
     id: number,
@@ -184,7 +194,7 @@ export const operatorSql = {
     const keys = (Object.keys(fields) as (keyof OperatorFields)[]).filter((k) => FIELD_COLUMNS.includes(k));
     const sets = keys.map((k) => `${k} = ?`).join(', ');
     return {
-      sql: `UPDATE operators SET ${sets}${keys.length ? ', ' : ''}updated_at = ? WHERE id = ?`,
+      sql: `UPDATE operators SET ${sets}${keys.length ? ', ' : ''}session_epoch = session_epoch + 1, updated_at = ? WHERE id = ?`,
       params: keys.map((k) => fields[k] ?? null),
     };
   },
@@ -203,6 +213,7 @@ export const operatorSql = {
     const sql = `UPDATE operators SET
          failed_attempts = ${next},
          lockout_count = lockout_count + CASE WHEN ${locks()} THEN 1 ELSE 0 END,
+         session_epoch = session_epoch + CASE WHEN ${locks()} THEN 1 ELSE 0 END,
          locked_at = CASE WHEN ${locks()} THEN ${p(nowIso)} ELSE NULL END,
          locked_until = CASE WHEN ${locks()}
                           THEN CAST(${p(rule.now)} AS BIGINT) + CASE WHEN ${grown()} < ${p(rule.maxMs)} THEN ${grown()} ELSE CAST(${p(rule.maxMs)} AS BIGINT) END
@@ -215,7 +226,8 @@ export const operatorSql = {
   clearFailures: `UPDATE operators SET failed_attempts = 0, lockout_count = 0, locked_at = NULL, locked_until = NULL, updated_at = ?
      WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?) RETURNING id`,
   clearFailuresParams: (id: number, now: number): unknown[] => [new Date(now).toISOString(), id, now],
-  changeOwnPassword: `UPDATE operators SET password_hash = ?, must_change_password = 0, password_set_by = id, password_set_at = ?, updated_at = ?
+  changeOwnPassword: `UPDATE operators SET password_hash = ?, must_change_password = 0, password_set_by = id, password_set_at = ?,
+       session_epoch = session_epoch + 1, updated_at = ?
      WHERE id = ? AND password_hash = ? AND disabled_at IS NULL AND (locked_until IS NULL OR locked_until <= ?)
      RETURNING *`,
   changeOwnPasswordParams(id: number, expected: string, next: string, now: number): unknown[] {

@@ -11,6 +11,12 @@ export interface Session {
    * in their row means it was reset elsewhere, and the router ends the session. Absent: not checked.
    */
   passwordSetAt?: string | null;
+  /**
+   * The operator's session epoch (operators.session_epoch) as the session began, or as its own
+   * password change moved it: another value in their row means a change since that ended their
+   * sessions, even one undone meanwhile, and the router ends this one. Absent: not checked.
+   */
+  sessionEpoch?: number;
   lastActivity: number;
 }
 

@@ -38,7 +38,9 @@ export interface RouterDeps {
   /**
    * The operators table: each call by a signed-in operator reads their row (one primary-key read)
    * and ends the session when, at any desk, they were disabled, locked, given another role or had
-   * their password reset. Sessions live in memory per desk; the row is what all desks share.
+   * their password reset — or any such change was made since the session began, though undone by
+   * now (the row's session epoch moved on). Sessions live in memory per desk; the row is what all
+   * desks share.
    */
   readonly operators?: Pick<OperatorRepository, 'byId'>;
   /** Told when a session ends that way (the desk pushes `session:ended` to the client). */
@@ -52,7 +54,7 @@ export interface RouterDeps {
   readonly policies?: { refresh?(): Promise<void> };
 }
 
-export type RevokedReason = 'removed' | 'disabled' | 'locked' | 'role-changed' | 'password-reset';
+export type RevokedReason = 'removed' | 'disabled' | 'locked' | 'role-changed' | 'password-reset' | 'account-changed';
 
 /**
  * The single entry for every renderer call, whatever the transport: unknown channel, bad
@@ -213,6 +215,9 @@ function revokedReason(session: Session, op: OperatorRow | undefined, now: numbe
   if (op.locked_until !== null && op.locked_until > now) return 'locked';
   if (op.role !== session.role) return 'role-changed';
   if (session.passwordSetAt !== undefined && op.password_set_at !== session.passwordSetAt) return 'password-reset';
+  // The row looks as it did, but a change that ends sessions came between (disabled then enabled,
+  // locked then unlocked, re-roled and back): the epoch it moved on says so.
+  if (session.sessionEpoch !== undefined && op.session_epoch !== session.sessionEpoch) return 'account-changed';
   return null;
 }
 
@@ -223,6 +228,8 @@ const REVOKED_MESSAGE: Record<RevokedReason, string> = {
     'Your account was locked after too many wrong passwords, so you have been signed out. Try again later, or ask a security officer to unlock it.',
   'role-changed': 'A security officer changed your role, so you have been signed out. Sign in again.',
   'password-reset': 'Your password was reset or changed elsewhere, so you have been signed out. Sign in again.',
+  'account-changed':
+    'Your account was disabled, locked or changed since you signed in (perhaps at another desk), so you have been signed out. Sign in again; if that fails, ask a security officer.',
 };
 
 const ALLOWED_BEFORE_PASSWORD_CHANGE = new Set(['auth:status', 'auth:signOut', 'auth:changePassword', 'system:info']);

@@ -205,33 +205,60 @@ describe('attacks on a branch network on one PostgreSQL', () => {
     expect(old.ok).toBe(false);
   });
 
-  // HOLE: desk B decides whether a session still stands by comparing the operator's row NOW with the
-  // session (router.ts revokedReason: disabled_at, locked_until, role, password_set_at). A disable at
-  // desk A ends A's sessions for good (sessions.delete), but if the officer re-enables the account
-  // (or locks and unlocks it, or re-roles and re-roles back) before B's next call, the row looks as
-  // before and B's session, opened before the disable, goes on working. An officer disabling a
-  // suspected stolen session and then re-enabling the person's account leaves the thief at every
-  // other desk. Fix: a per-operator revocation stamp (e.g. `sessions_valid_from` BIGINT, set to now by
-  // every disable, lock, re-role and reset in the same transaction as the change), kept in the
-  // session at sign-in and compared in revokedReason: any session older than the stamp is ended.
-  it.fails(
-    'a session at desk B ends when the operator is disabled at desk A, even if re-enabled before B’s next call',
-    async () => {
-      const victim = await addOperator(A(), 'clerk', 'clerkcycle');
-      value(await B().router.dispatch('b-cycle', 'auth:signIn', { username: 'clerkcycle', password: victim.password }));
-      value(await B().router.dispatch('b-cycle', 'customers:search', {}));
-      value(await asOfficer(A(), officer.client, 'admin:disableOperator', { operatorId: victim.id }));
-      value(await asOfficer(A(), officer.client, 'admin:enableOperator', { operatorId: victim.id }));
-      // At desk A the disable ended the session for good:
-      const atA = await A().router.dispatch(victim.client, 'customers:search', {});
-      expect(atA).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
-      // At desk B the session from before the disable must be gone too.
-      const ref = nextRef();
-      const atB = await B().router.dispatch('b-cycle', 'customers:create', { customer: stranger(ref) });
-      expect(atB).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
-      expect(await customersWithRef(ref)).toBe(0);
-    },
-  );
+  // Was a hole (fixed): desk B decided whether a session still stands by comparing the operator's row
+  // NOW with the session (router.ts revokedReason: disabled_at, locked_until, role, password_set_at).
+  // A disable at desk A ended A's sessions for good, but if the officer re-enabled the account (or
+  // locked and unlocked it, or re-roled and re-roled back) before B's next call, the row looked as
+  // before and B's session, opened before the disable, went on working — an officer disabling a
+  // suspected stolen session and re-enabling the person's account left the thief at every other desk.
+  // Now every such change moves the operator's `session_epoch` on in its own statement (migration
+  // 0023); a session keeps the epoch it began with and the router ends it once the row's differs.
+  it('a session at desk B ends when the operator is disabled at desk A, even if re-enabled before B’s next call', async () => {
+    const victim = await addOperator(A(), 'clerk', 'clerkcycle');
+    value(await B().router.dispatch('b-cycle', 'auth:signIn', { username: 'clerkcycle', password: victim.password }));
+    value(await B().router.dispatch('b-cycle', 'customers:search', {}));
+    value(await asOfficer(A(), officer.client, 'admin:disableOperator', { operatorId: victim.id }));
+    value(await asOfficer(A(), officer.client, 'admin:enableOperator', { operatorId: victim.id }));
+    // At desk A the disable ended the session for good:
+    const atA = await A().router.dispatch(victim.client, 'customers:search', {});
+    expect(atA).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    // At desk B the session from before the disable must be gone too.
+    const ref = nextRef();
+    const atB = await B().router.dispatch('b-cycle', 'customers:create', { customer: stranger(ref) });
+    expect(atB).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    expect(await customersWithRef(ref)).toBe(0);
+    // Ended for good, and audited there as such; a fresh sign-in at B works.
+    expect(await B().router.dispatch('b-cycle', 'customers:search', {})).toMatchObject({
+      ok: false,
+      error: { code: 'AUTH_REQUIRED', message: expect.stringContaining('Sign in') as unknown },
+    });
+    const ended = await sql<{ details: string }>(
+      "SELECT details FROM audit_log WHERE action = 'auth.sessionEnded' AND operator = 'clerkcycle'",
+    );
+    expect(ended.map((r) => JSON.parse(r.details) as unknown)).toEqual([{ reason: 'account-changed' }]);
+    value(await B().router.dispatch('b-cycle2', 'auth:signIn', { username: 'clerkcycle', password: victim.password }));
+    value(await B().router.dispatch('b-cycle2', 'customers:search', {}));
+  });
+
+  it('a session at desk B ends when the operator is locked at desk A, even if unlocked before B’s next call', async () => {
+    const victim = await addOperator(A(), 'clerk', 'clerkunlock');
+    value(await B().router.dispatch('b-unlock', 'auth:signIn', { username: 'clerkunlock', password: victim.password }));
+    value(await B().router.dispatch('b-unlock', 'customers:search', {}));
+    // Five wrong passwords at desk A lock the account (the default policy); an officer unlocks it there.
+    for (let i = 0; i < 5; i++)
+      await A().router.dispatch('a-guess', 'auth:signIn', { username: 'clerkunlock', password: `wrong-${i}-guess` });
+    const approval = await approvalFor(A(), officer.client, 'operator.unlock', {
+      username: approver.username,
+      password: approver.password,
+    });
+    value(await A().router.dispatch(officer.client, 'admin:unlockOperator', { username: 'clerkunlock', approval }));
+    const ref = nextRef();
+    expect(await B().router.dispatch('b-unlock', 'customers:create', { customer: stranger(ref) })).toMatchObject({
+      ok: false,
+      error: { code: 'AUTH_REQUIRED' },
+    });
+    expect(await customersWithRef(ref)).toBe(0);
+  });
 
   it('wrong passwords raced over both desks lock once with the counter exact; the right password then opens nothing', async () => {
     const target = await addOperator(A(), 'clerk', 'clerkrace');
@@ -295,14 +322,13 @@ describe('attacks on a branch network on one PostgreSQL', () => {
     }
   });
 
-  // HOLE: the desk role holds a plain UPDATE on audit_head (roles.ts: `audit_head: { select, update:
-  // ['seq','hash'] }`) and nothing ties the head to the log. Any desk login (its password sits on every
-  // branch desk) can move the head: rewinding seq makes every later append of every desk and every
-  // verification instance fail on audit_log's primary key (the whole network stops auditing, so stops
-  // working), a new hash forks the chain for all. Fix: a BEFORE UPDATE trigger on audit_head that
-  // accepts only NEW.seq = OLD.seq + 1 with NEW.hash = the hash of audit_log's row NEW.seq (and
-  // audit_log's BEFORE INSERT requiring seq = head.seq + 1 and prev_hash = head.hash).
-  it.fails('the desk’s database login cannot move the audit chain head except by appending', async () => {
+  // Was a hole (fixed): the desk role holds UPDATE on audit_head (roles.ts: `audit_head: { select,
+  // update: ['seq','hash'] }`; it must, to lock it) and nothing tied the head to the log. Any desk
+  // login (its password sits on every branch desk) could move the head: rewinding seq made every later
+  // append of every desk and verification instance fail on audit_log's primary key (the whole network
+  // stops auditing, so stops working), a new hash forked the chain for all. Now (migration 0023) the
+  // head moves only with an inserted entry, which must continue it; any other move is refused.
+  it('the desk’s database login cannot move the audit chain head except by appending', async () => {
     const desk = new pg.Client({
       connectionString: url.replace('postgres@', 'desk_attacker:desk-attacker-password-0123@'),
     });
@@ -320,6 +346,43 @@ describe('attacks on a branch network on one PostgreSQL', () => {
       await desk.end();
     }
     expect(moved).toBe(false);
+  });
+
+  it('the desk’s database login cannot append an entry off the chain, nor one the head does not follow', async () => {
+    const desk = new pg.Client({
+      connectionString: url.replace('postgres@', 'desk_attacker:desk-attacker-password-0123@'),
+    });
+    await desk.connect();
+    const insert = (seq: number, prev: string) =>
+      desk.query(
+        `INSERT INTO audit_log (seq, at, action, outcome, prev_hash, hash)
+         VALUES ($1, '2026-12-03T00:00:00.000Z', 'attack.entry', 'ok', $2, $3)`,
+        [seq, prev, 'a'.repeat(64)],
+      );
+    try {
+      const [head] = await sql<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head');
+      const seq = Number(head!.seq);
+      // Beyond the head (so the next desk's append would hit the primary key), before it, or forking it.
+      for (const [s, prev] of [
+        [seq + 2, head!.hash],
+        [seq + 1, 'f'.repeat(64)],
+        [seq, head!.hash],
+      ] as const)
+        await expect(insert(s, prev), `${s}`).rejects.toThrow();
+      // An entry left standing beyond the head cannot be made either: inserting it moves the head to
+      // it in the same statement, so the desks' next append follows it (the attack stays visible in
+      // the log as what it is, and — its hash not being its content's — to the verifier). Rolled back here.
+      await desk.query('BEGIN');
+      await insert(seq + 1, head!.hash);
+      const [moved] = (await desk.query<{ seq: string }>('SELECT seq FROM audit_head')).rows;
+      expect(Number(moved?.seq)).toBe(seq + 1);
+      await desk.query('ROLLBACK');
+      expect(await entries('attack.entry')).toBe(0);
+      value(await A().router.dispatch(clerk.client, 'customers:search', { query: 'after-append-attack' }));
+      expect(await chainOk()).toBe(true);
+    } finally {
+      await desk.end();
+    }
   });
 
   // HOLE (most severe found): a change and its audit entry are two transactions. CustomerService.create

@@ -301,6 +301,66 @@ describe.each(Object.keys(engines))('operators, sign-in, dual control and polici
     expect(ended.map((r) => JSON.parse(r.details) as unknown)).toEqual([{ reason: 'disabled' }]);
   });
 
+  it('a change undone before the other desk’s next call still ends the session there (the session epoch)', async () => {
+    const signedInAtB = async (clerk: { username: string; password: string }, client: string) => {
+      value(await call(b, client, 'auth:signIn', { username: clerk.username, password: clerk.password }));
+      expect(await call(b, client, 'policy:get', {})).toMatchObject({ ok: true });
+    };
+    const endedAtB = async (client: string) =>
+      expect(await call(b, client, 'policy:get', {})).toMatchObject({
+        ok: false,
+        error: { code: 'AUTH_REQUIRED', message: expect.stringContaining('since you signed in') as unknown },
+      });
+    // Disabled, then enabled again, at desk A.
+    const cycled = await operator('clerk', b);
+    await signedInAtB(cycled, 'cycle-1');
+    value(await call(a, 'officer-a', 'admin:disableOperator', { operatorId: cycled.id }));
+    value(await call(a, 'officer-a', 'admin:enableOperator', { operatorId: cycled.id }));
+    await endedAtB('cycle-1');
+    await endedAtB(cycled.client); // every session of theirs there, not only one
+    // Given another role and the old one back.
+    const reroled = await operator('clerk', b);
+    await signedInAtB(reroled, 'role-1');
+    value(await call(a, 'officer-a', 'admin:updateRole', { operatorId: reroled.id, role: 'support' }));
+    value(await call(a, 'officer-a', 'admin:updateRole', { operatorId: reroled.id, role: 'clerk' }));
+    await endedAtB('role-1');
+    // Locked by wrong passwords at desk A, then unlocked there (the unlock's own write).
+    const locked = await operator('clerk', b);
+    await signedInAtB(locked, 'lock-1');
+    for (let i = 0; i < LIMIT; i++)
+      await call(a, `lock-guess-${i}`, 'auth:signIn', { username: locked.username, password: `guess ${i}` });
+    expect((await a.operators.byId(locked.id))?.locked_until).not.toBeNull();
+    await a.operators.change(locked.id, () => ({
+      fields: { locked_at: null, locked_until: null, failed_attempts: 0 },
+      entries: [],
+    }));
+    await endedAtB('lock-1');
+    expect(b.revoked.filter((r) => r === 'account-changed')).toHaveLength(4);
+    // A fresh sign-in works for each, and a call that only reads (and wrong passwords below the
+    // limit) end nothing.
+    for (const [op, client] of [
+      [cycled, 'cycle-2'],
+      [reroled, 'role-2'],
+      [locked, 'lock-2'],
+    ] as const) {
+      await signedInAtB(op, client);
+      await call(a, `miss-${client}`, 'auth:signIn', { username: op.username, password: 'not the password' });
+      expect(await call(b, client, 'policy:get', {})).toMatchObject({ ok: true });
+    }
+  });
+
+  it('an operator’s own password change keeps the session it was made in and ends the others, at every desk', async () => {
+    const clerk = await operator('clerk', b);
+    value(await call(a, 'own-a', 'auth:signIn', { username: clerk.username, password: clerk.password }));
+    const next = `${clerk.password} renewed`;
+    value(await call(b, clerk.client, 'auth:changePassword', { currentPassword: clerk.password, newPassword: next }));
+    expect(await call(b, clerk.client, 'policy:get', {})).toMatchObject({ ok: true });
+    expect(await call(a, 'own-a', 'policy:get', {})).toMatchObject({ ok: false, error: { code: 'AUTH_REQUIRED' } });
+    const rows = await Promise.all([a.operators.byId(clerk.id), b.operators.byId(clerk.id)]);
+    // Made with a temporary password, changed by its owner twice: the epoch moved on each time.
+    expect(rows.map((r) => r?.session_epoch)).toEqual([2, 2]);
+  });
+
   it('a disable racing a sign-in: whichever lands first, the operator works at no desk afterwards', async () => {
     const clerk = await operator('clerk', b);
     for (let round = 0; round < 4; round++) {

@@ -12,6 +12,9 @@ import { startPostgres, type TestPostgres } from '../../support/postgres';
 const PG_ONLY_TABLES = "'schema_migrations', 'otac_database', 'audit_head'";
 /** Indexes PostgreSQL needs where SQLite says it in a column's collation. */
 const PG_ONLY_INDEXES = new Set(['operators_username_nocase']);
+/** The chain head's guards (migration 0023): SQLite has no head, and its one writer is the file's owner. */
+const PG_ONLY_TRIGGERS = new Set(['audit_log_continues_chain', 'audit_log_moves_head', 'audit_head_moves_by_append']);
+const ZEROS = '0'.repeat(64);
 
 interface Column {
   table: string;
@@ -106,7 +109,8 @@ describe('the issuer schema on PostgreSQL', () => {
       const post = await pgSchema(db);
       expect(sortCols(post.columns)).toEqual(sortCols(lite.columns));
       expect(post.indexes.filter((i) => !PG_ONLY_INDEXES.has(i)).sort()).toEqual([...lite.indexes].sort());
-      expect([...post.triggers].sort()).toEqual([...lite.triggers].sort());
+      expect(post.triggers.filter((t) => !PG_ONLY_TRIGGERS.has(t)).sort()).toEqual([...lite.triggers].sort());
+      expect(post.triggers.filter((t) => PG_ONLY_TRIGGERS.has(t)).sort()).toEqual([...PG_ONLY_TRIGGERS].sort());
       const applied = await db.query<{ version: number; name: string }>(
         'SELECT version, name FROM schema_migrations ORDER BY version',
       );
@@ -187,11 +191,51 @@ describe('the issuer schema on PostgreSQL', () => {
     try {
       await migratePg(db);
       await db.query(
-        `INSERT INTO audit_log (at, action, outcome, prev_hash, hash) VALUES ('2026-01-01T00:00:00Z', 'x', 'ok', 'a', 'b')`,
+        `INSERT INTO audit_log (at, action, outcome, prev_hash, hash) VALUES ('2026-01-01T00:00:00Z', 'x', 'ok', '${ZEROS}', 'b')`,
       );
       await expect(db.query("UPDATE audit_log SET action = 'y'")).rejects.toThrow(/append-only/);
       await expect(db.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
       expect(await db.query('SELECT action FROM audit_log')).toEqual([{ action: 'x' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('moves the audit chain head only by appending, even for the owner (migration 0023)', async () => {
+    const { db } = await freshDb();
+    const head = async () => (await db.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head'))[0];
+    const insert = (seq: number, prev: string, hash: string) =>
+      db.query(
+        `INSERT INTO audit_log (seq, at, action, outcome, prev_hash, hash) VALUES (?, '2026-01-01T00:00:00Z', 'x', 'ok', ?, ?)`,
+        [seq, prev, hash],
+      );
+    try {
+      await migratePg(db);
+      // An entry must continue the chain at its head: the right seq AND the head's hash as prev_hash.
+      await expect(insert(2, ZEROS, 'h2')).rejects.toThrow(/does not continue the chain/);
+      await expect(insert(1, 'f'.repeat(64), 'h1')).rejects.toThrow(/does not continue the chain/);
+      expect(await head()).toEqual({ seq: 0, hash: ZEROS });
+      // One that does moves the head with it, in the same statement.
+      await insert(1, ZEROS, 'h1');
+      expect(await head()).toEqual({ seq: 1, hash: 'h1' });
+      await insert(2, 'h1', 'h2');
+      expect(await head()).toEqual({ seq: 2, hash: 'h2' });
+      // By hand the head moves nowhere: not back, not on past the log, not to another hash.
+      for (const [seq, hash] of [
+        [1, 'h1'],
+        [3, 'h3'],
+        [2, 'forged'],
+        [0, ZEROS],
+      ] as const) {
+        await expect(
+          db.query('UPDATE audit_head SET seq = ?, hash = ?', [seq, hash]),
+          `${seq} ${hash}`,
+        ).rejects.toThrow(/moves only by appending/);
+      }
+      // …and writing it as it is changes nothing (allowed).
+      await db.query("UPDATE audit_head SET seq = 2, hash = 'h2'");
+      expect(await head()).toEqual({ seq: 2, hash: 'h2' });
+      expect((await db.query<{ n: number }>('SELECT count(*) AS n FROM audit_log'))[0]?.n).toBe(2);
     } finally {
       await db.close();
     }

@@ -208,6 +208,39 @@ describe('operator administration rules', () => {
     for (let i = 0; i < 3; i++) expect(await call(steady.client, 'dashboard:summary', {})).toMatchObject({ ok: true });
   });
 
+  it('a session opened before a disable and re-enable is refused afterwards, here and at another desk on the file; a fresh sign-in works', async () => {
+    // This desk, two sessions of one clerk: the disable ends both, the enable revives neither.
+    const clerk = await addOperator(t.ws, 'clerk', 'cycled-here');
+    value(await call('second-window', 'auth:signIn', { username: clerk.username, password: clerk.password }));
+    value(await call(officer.client, 'admin:disableOperator', { operatorId: clerk.id }));
+    value(await call(officer.client, 'admin:enableOperator', { operatorId: clerk.id }));
+    for (const client of [clerk.client, 'second-window'])
+      expect(await call(client, 'dashboard:summary', {})).toMatchObject({
+        ok: false,
+        error: { code: 'AUTH_REQUIRED' },
+      });
+    value(await call('third-window', 'auth:signIn', { username: clerk.username, password: clerk.password }));
+    expect(await call('third-window', 'dashboard:summary', {})).toMatchObject({ ok: true });
+
+    // Another desk on the same file disables and re-enables (so this desk's sessions are untouched
+    // by it, and the row looks as before): the session epoch it moved on ends the one here.
+    const elsewhere = new SqliteOperatorRepository(t.ws.db, new AuditService(t.ws.db));
+    const other = await addOperator(t.ws, 'clerk', 'cycled-there');
+    expect(await call(other.client, 'dashboard:summary', {})).toMatchObject({ ok: true });
+    const before = (await elsewhere.byId(other.id))?.session_epoch ?? -1;
+    await elsewhere.change(other.id, () => ({ fields: { disabled_at: new Date().toISOString() }, entries: [] }));
+    await elsewhere.change(other.id, () => ({ fields: { disabled_at: null }, entries: [] }));
+    expect((await elsewhere.byId(other.id))?.session_epoch).toBe(before + 2);
+    expect(await call(other.client, 'dashboard:summary', {})).toMatchObject({
+      ok: false,
+      error: { code: 'AUTH_REQUIRED', message: expect.stringContaining('since you signed in') as unknown },
+    });
+    const ended = auditRows(t.ws).filter((r) => r.action === 'auth.sessionEnded' && r.operator === other.username);
+    expect(ended.map((r) => JSON.parse(r.details) as unknown)).toEqual([{ reason: 'account-changed' }]);
+    value(await call('other-again', 'auth:signIn', { username: other.username, password: other.password }));
+    expect(await call('other-again', 'dashboard:summary', {})).toMatchObject({ ok: true });
+  });
+
   it('lists operators with their state, for security officers only', async () => {
     const clerk = await addOperator(t.ws, 'clerk');
     const list = value(await call(officer.client, 'admin:listOperators', {})) as {

@@ -478,4 +478,63 @@ export const pgMigrationSql: Readonly<Record<number, string>> = {
       RETURN NEW;
     END $$;
   `,
+  23: `
+    ALTER TABLE operators ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0 CHECK (session_epoch >= 0);
+
+    -- The audit chain's head moves only by appending (the outside review's hole (c)): every desk and
+    -- verification login may update audit_head (it must, to lock it: SELECT … FOR UPDATE needs the
+    -- UPDATE right), so the rules are the table's own. An entry must continue the chain at the head
+    -- (seq = head + 1, prev_hash = the head's hash); inserting it moves the head to it, in the same
+    -- statement, so no entry can stand beyond the head (which would stop every later append on the
+    -- primary key); and the head accepts no other change but "one on, to the entry stored there",
+    -- so rewinding it or forking it with another hash is refused. audit-log.pg.ts appends that way.
+    CREATE FUNCTION otac_audit_entry_continues_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      head_seq BIGINT;
+      head_hash TEXT;
+    BEGIN
+      -- Locked as the appender locks it: a writer that did not is serialised here all the same.
+      SELECT seq, hash INTO head_seq, head_hash FROM audit_head WHERE only_row = 1 FOR UPDATE;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION 'audit_head has no row: the audit chain has no head' USING ERRCODE = '23514';
+      END IF;
+      IF NEW.seq IS DISTINCT FROM head_seq + 1 OR NEW.prev_hash IS DISTINCT FROM head_hash THEN
+        RAISE EXCEPTION 'audit entry % does not continue the chain at its head (entry %)', NEW.seq, head_seq
+          USING ERRCODE = '23514';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER audit_log_continues_chain BEFORE INSERT ON audit_log
+      FOR EACH ROW EXECUTE FUNCTION otac_audit_entry_continues_chain();
+
+    CREATE FUNCTION otac_audit_head_follows_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE only_row = 1;
+      RETURN NULL;
+    END $$;
+    CREATE TRIGGER audit_log_moves_head AFTER INSERT ON audit_log
+      FOR EACH ROW EXECUTE FUNCTION otac_audit_head_follows_entry();
+
+    -- SECURITY DEFINER (the owner's rights): the verification role appends without reading the log,
+    -- yet the move must be checked against the entry's hash. A trigger function cannot be called
+    -- otherwise; its search_path is this schema then pg_temp, so no table of another schema stands in.
+    CREATE FUNCTION otac_audit_head_moves_by_append() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+    BEGIN
+      -- A write of the same values changes nothing (a restore's fix-up, an older desk's own move).
+      IF NEW.only_row = OLD.only_row AND NEW.seq = OLD.seq AND NEW.hash = OLD.hash THEN
+        RETURN NEW;
+      END IF;
+      IF NEW.only_row IS DISTINCT FROM OLD.only_row OR NEW.seq IS DISTINCT FROM OLD.seq + 1
+         OR NEW.hash IS DISTINCT FROM (SELECT l.hash FROM audit_log l WHERE l.seq = NEW.seq) THEN
+        RAISE EXCEPTION 'the audit chain head moves only by appending an entry (head at %, asked for %)', OLD.seq, NEW.seq
+          USING ERRCODE = '42501';
+      END IF;
+      RETURN NEW;
+    END $$;
+    DO $$ BEGIN
+      EXECUTE format('ALTER FUNCTION otac_audit_head_moves_by_append() SET search_path = %I, pg_temp', current_schema());
+    END $$;
+    CREATE TRIGGER audit_head_moves_by_append BEFORE UPDATE ON audit_head
+      FOR EACH ROW EXECUTE FUNCTION otac_audit_head_moves_by_append();
+  `,
 };
