@@ -289,6 +289,26 @@ describe('least-privilege roles: attacks are refused with nothing changed', () =
     expect(await snapshot('audit_log')).toBe(before);
   });
 
+  it('neither the desk’s nor the verification role can move the audit chain head but by appending, nor lift its guards', async () => {
+    const before = [await snapshot('audit_head'), await snapshot('audit_log')];
+    for (const role of ['otac_workstation', 'otac_verify'] as const) {
+      const r = as(role);
+      for (const attack of [
+        'UPDATE audit_head SET seq = seq - 1',
+        'UPDATE audit_head SET seq = seq + 1',
+        "UPDATE audit_head SET hash = repeat('f', 64)",
+        "UPDATE audit_head SET seq = 0, hash = repeat('0', 64)",
+      ])
+        await refused(r.query(attack), /moves only by appending/);
+      await refused(r.query('ALTER TABLE audit_head DISABLE TRIGGER ALL'), /must be owner/);
+      await refused(r.query('DROP TRIGGER audit_head_moves_by_append ON audit_head'), /must be owner/);
+      await refused(r.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_continues_chain'), /must be owner/);
+      await refused(r.query('DROP FUNCTION otac_audit_head_moves_by_append() CASCADE'), /must be owner/);
+      await refused(r.query('DELETE FROM audit_head'));
+    }
+    expect([await snapshot('audit_head'), await snapshot('audit_log')]).toEqual(before);
+  });
+
   it('the verification role cannot read password hashes, nor any operator', async () => {
     const v = as('otac_verify');
     await refused(v.query('SELECT password_hash FROM operators'));
