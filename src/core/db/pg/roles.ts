@@ -59,6 +59,7 @@ export const ROLE_GRANTS: Readonly<Record<GroupRole, RoleGrants>> = {
     // Sign-in reads the password hash; Admin creates operators and changes their state.
     operators: RIU,
     audit_log: RI,
+    // The append's lock and move, as for otac_verify below (moved only by appending, 0023).
     audit_head: { select: true, update: ['seq', 'hash'] },
     audit_checkpoints: RI,
     audit_signing_keys: RI,
@@ -95,7 +96,9 @@ export const ROLE_GRANTS: Readonly<Record<GroupRole, RoleGrants>> = {
     verify_rejections: RI,
     suspicion_events: RI,
     verify_challenges: { select: true, insert: true, update: ['answered_at', 'outcome'] },
-    // Appends only: INSERT into the log, and the chain head it locks (SELECT … FOR UPDATE) and moves.
+    // Appends only: INSERT into the log, and the chain head it locks (SELECT … FOR UPDATE) and that
+    // the insert's trigger moves with the invoker's rights; the head's own trigger refuses any other
+    // move (migration 0023), so this UPDATE right moves it nowhere by hand.
     audit_log: { insert: true },
     audit_head: { select: true, update: ['seq', 'hash'] },
   },
