@@ -22,6 +22,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
+          // With OTAC_TEST_ENGINE=postgres: one throwaway cluster for the run (test-engine.ts).
+          globalSetup: ['test/support/pg-global-setup.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -32,6 +34,7 @@ export default defineConfig({
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
           environment: 'node',
+          globalSetup: ['test/support/pg-global-setup.ts'],
           fileParallelism: false,
           testTimeout: 90_000,
           hookTimeout: 90_000,

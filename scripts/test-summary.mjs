@@ -1,14 +1,18 @@
-// Reads vitest's JSON report and prints "N passed, N failed[, N skipped]", counting a test
-// file that failed to load as a failure (vitest reports it with no test results).
+// Reads vitest's JSON reports (one per engine pass) and prints "N passed, N failed[, N skipped]",
+// counting a test file that failed to load as a failure (vitest reports it with no test results)
+// and a missing or empty report as one failure.
 import { existsSync, readFileSync } from 'node:fs';
 
-const [file, checksPassed = '0', checksFailed = '0'] = process.argv.slice(2);
+const [checksPassed = '0', checksFailed = '0', ...files] = process.argv.slice(2);
 let passed = Number(checksPassed);
 let failed = Number(checksFailed);
 let skipped = 0;
-if (!file || !existsSync(file)) {
-  failed += 1;
-} else {
+if (files.length === 0) failed += 1;
+for (const file of files) {
+  if (!existsSync(file)) {
+    failed += 1;
+    continue;
+  }
   const report = JSON.parse(readFileSync(file, 'utf8'));
   passed += report.numPassedTests ?? 0;
   failed += report.numFailedTests ?? 0;

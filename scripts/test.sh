@@ -25,8 +25,24 @@ check "format (prettier --check; npm run format fixes it)" npx prettier --check 
 echo "== tests"
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"
 vitest_status=$?
+reports=(test-results/vitest.json)
 
-summary=$(node scripts/test-summary.mjs test-results/vitest.json "$checks_passed" "$checks_failed")
+# Issue 12: the integration and browser tiers again on PostgreSQL (one throwaway cluster, started by
+# test/support/pg-global-setup.ts), for every file that opens a desk through the engine-neutral
+# helpers. Files on freshSqliteWorkstation are about the SQLite file itself; db-postgres runs both
+# engines side by side already. Skipped when arguments narrow the run.
+if [ "$#" -eq 0 ] && [ "${OTAC_TEST_PG_PASS:-1}" != 0 ]; then
+  mapfile -t pg_files < <(grep -rlE 'freshWorkstation\(|openDesk\(|cardDesk\(' test/integration test/browser \
+    --include='*.test.ts' | grep -v '^test/integration/db-postgres/' | sort)
+  echo "== tests on PostgreSQL (${#pg_files[@]} files)"
+  OTAC_TEST_ENGINE=postgres npx vitest run --project integration --project browser --reporter=default \
+    --reporter=json --outputFile.json=test-results/vitest-postgres.json "${pg_files[@]}"
+  pg_status=$?
+  [ "$pg_status" = 0 ] || vitest_status=$pg_status
+  reports+=(test-results/vitest-postgres.json)
+fi
+
+summary=$(node scripts/test-summary.mjs "$checks_passed" "$checks_failed" "${reports[@]}")
 echo "$summary" | tee test-results/summary.txt
 case "$summary" in
   *" 0 failed"*) [ "$vitest_status" = 0 ] && exit 0 ;;

@@ -158,7 +158,7 @@ describe('a lost card, end to end (browser mode, real pcscd)', () => {
     } finally {
       await svc.close();
     }
-    const actions = auditRows(ws).map((a) => a.action);
+    const actions = (await auditRows(ws)).map((a) => a.action);
     for (const step of ['support.reported', 'support.passkey_sent', 'support.verified', 'reissue.completed'])
       expect(actions).toContain(step);
     expect(

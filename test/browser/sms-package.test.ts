@@ -56,7 +56,7 @@ describe('sending a list by text message from the customer page (browser mode)',
       .prepare('SELECT state FROM code_lists WHERE card_ref = ? AND seq = 2')
       .get(awaiting.record.id) as { state: string };
     expect(row.state).toBe('staged');
-    expect(auditRows(desk.ws).filter((r) => r.action === 'lists.sent_by_sms')).toHaveLength(1);
+    expect((await auditRows(desk.ws)).filter((r) => r.action === 'lists.sent_by_sms')).toHaveLength(1);
     // The customer's history shows it, so the desk knows the list is in flight.
     await page
       .getByRole('table', { name: 'History of this customer' })

@@ -118,7 +118,7 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
         .map((e) => `${file}: ${e}`);
     });
     expect(leaks).toEqual([]);
-    const actions = auditRows(desk.ws).map((a) => a.action);
+    const actions = (await auditRows(desk.ws)).map((a) => a.action);
     for (const step of ['support.reported', 'support.passkey_sent', 'support.passkey_wrong', 'support.verified'])
       expect(actions).toContain(step);
   }, 120_000);

@@ -61,7 +61,7 @@ describe('verification clients and the service lockout at the desk (browser mode
     await page.reload();
     await table.getByRole('button', { name: 'Revoke online-banking' }).waitFor();
     expect(await page.content()).not.toContain(/^otac_[0-9a-f]{16}_(.+)$/.exec(key)?.[1] ?? 'never');
-    expect(auditRows(desk.ws).filter((r) => r.action === 'verify_client.created')).toHaveLength(1);
+    expect((await auditRows(desk.ws)).filter((r) => r.action === 'verify_client.created')).toHaveLength(1);
     // Revoke, after a confirmation.
     await table.getByRole('button', { name: 'Revoke online-banking' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
@@ -93,7 +93,7 @@ describe('verification clients and the service lockout at the desk (browser mode
     await lockout.getByRole('button', { name: 'Clear lockout' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Clear lockout' }).click();
     await lockout.getByText('no failed codes').waitFor();
-    expect(auditRows(desk.ws).filter((r) => r.action === 'verification.failures_cleared')).toHaveLength(1);
+    expect((await auditRows(desk.ws)).filter((r) => r.action === 'verification.failures_cleared')).toHaveLength(1);
 
     // A refill requested elsewhere shows without touching the page (it asks again every few seconds).
     value(await desk.ws.router.dispatch(support.client, 'lists:requestRefill', { n }));

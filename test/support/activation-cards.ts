@@ -8,9 +8,10 @@ import type { CardReaderService } from '../../src/core/card/reader.types';
 import type { CardRecord } from '../../src/core/cards/card.repository';
 import { formatMailerKey } from '../../src/core/crypto/mailer-key-format';
 import { KeystoreCardKeyPort } from '../../src/core/keystore/keystore-card-key-port';
-import type { DeskWorkstation, Workstation } from '../../src/core/workstation';
+import type { DeskWorkstation } from '../../src/core/workstation';
 import { cardRow } from './cards';
 import { freshWorkstation } from './fresh-workstation';
+import { deskSql } from './test-engine';
 import { addOperator, setupOfficer, value, type TestOperator } from './operators';
 import { keystoreReadyToEnroll } from './enrollment';
 
@@ -22,13 +23,13 @@ export const CHEAP_SCRYPT = { N: 1024, r: 8, p: 1 } as const;
 
 /** A workstation whose keystore is ready to personalise cards: MK, bank CA, issuer key, vendor transport key. */
 export async function cardDesk(readers: ReaderMode): Promise<{
-  ws: Workstation;
+  ws: DeskWorkstation;
   officer: TestOperator;
   secondOfficer: TestOperator;
   dataDir: string;
   dispose: () => Promise<void>;
 }> {
-  const { ws, dataDir, dispose } = freshWorkstation({ readers, keystoreScryptCost: CHEAP_SCRYPT });
+  const { ws, dataDir, dispose } = await freshWorkstation({ readers, keystoreScryptCost: CHEAP_SCRYPT });
   const officer = await setupOfficer(ws);
   const secondOfficer = await addOperator(ws, 'security_officer');
   await prepareKeystore(ws, officer, secondOfficer);
@@ -64,7 +65,7 @@ export interface AwaitingCard {
  * `activationTries` activation tries) and records both in the database in state awaiting_activation.
  */
 export async function personaliseAwaiting(
-  ws: Workstation,
+  ws: DeskWorkstation,
   reader: string,
   opts: { activationTries?: number; customerName?: string; readers?: CardReaderService } = {},
 ): Promise<AwaitingCard> {
@@ -92,7 +93,7 @@ export async function personaliseAwaiting(
       return info.cardId.toUpperCase();
     }),
   );
-  const { card: record } = await cardRow(ws.db, {
+  const { card: record } = await cardRow(deskSql(ws).repos, {
     cardId,
     n,
     state: 'awaiting_activation',
@@ -121,7 +122,7 @@ export async function withRetry<T>(fn: () => Promise<T>, attempts = 20): Promise
 }
 
 /** The router's answer, waiting out the reader monitor's own read of the card (CARD_BUSY). */
-export function dispatchWhenFree(ws: Workstation, op: TestOperator, channel: string, input: unknown) {
+export function dispatchWhenFree(ws: DeskWorkstation, op: TestOperator, channel: string, input: unknown) {
   return withRetry(async () => {
     const r = await ws.router.dispatch(op.client, channel, input);
     if (!r.ok && r.error.code === 'CARD_BUSY') throw Object.assign(new Error('busy'), { code: 'CARD_BUSY' });
@@ -171,7 +172,7 @@ export function otherKey(): string {
  * customer: for contract-level tests that need a card but not the PC/SC test bed.
  */
 export async function awaitingTrainingCard(
-  ws: Workstation,
+  ws: DeskWorkstation,
   officer: TestOperator,
   approver: TestOperator,
   activationTries = 5,

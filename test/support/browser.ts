@@ -7,15 +7,19 @@ import type { MailerOptions } from '../../src/core/mailer/mailer.module';
 import type { SupportOptions } from '../../src/core/support/support-settings';
 import { trainingCardMaker } from '../../src/card-sim/training-cards';
 import type { PgDatabaseOptions } from '../../src/core/db/pg/pg-database';
-import { createWorkstation, openWorkstation, type DeskWorkstation, type Workstation } from '../../src/core/workstation';
+import { createWorkstation, openWorkstation, type DeskWorkstation } from '../../src/core/workstation';
+import { freshTestDatabase, pgSqlOf, registerDeskSql, sqliteSql, testEngine, type DeskSql } from './test-engine';
+import { PgDatabase } from '../../src/core/db/pg/pg-database';
 import { startLoopbackServer, type LoopbackServer } from '../../src/host/loopback-server';
 import { CHROMIUM_ARGS } from '../../src/host/chromium-mailer-renderer';
 
 export { CHROMIUM_ARGS };
 
-/** A desk in Chromium; `W` is a desk on PostgreSQL (`DeskWorkstation`, no SQLite handle) when opened with `database`. */
-export interface Desk<W extends DeskWorkstation = Workstation> {
-  readonly ws: W;
+/** A desk in Chromium, on the engine the run tests (test-engine.ts) or on the `database` given. */
+export interface Desk {
+  readonly ws: DeskWorkstation;
+  /** Looks behind the code in assertions, on either engine. */
+  readonly sql: DeskSql;
   /** The workstation's data directory (database, WAL, logs): for scans after a run. */
   readonly dataDir: string;
   readonly server: LoopbackServer;
@@ -27,11 +31,7 @@ export interface Desk<W extends DeskWorkstation = Workstation> {
 
 /** Real services on a fresh data directory, the built UI, and Debian's Chromium driving it. */
 type DeskOptions = { readers?: ReaderMode; mailer?: MailerOptions; support?: SupportOptions };
-export async function openDesk(opts?: DeskOptions): Promise<Desk>;
-export async function openDesk(opts: DeskOptions & { database: PgDatabaseOptions }): Promise<Desk<DeskWorkstation>>;
-export async function openDesk(
-  opts: DeskOptions & { database?: PgDatabaseOptions } = {},
-): Promise<Desk<DeskWorkstation>> {
+export async function openDesk(opts: DeskOptions & { database?: PgDatabaseOptions } = {}): Promise<Desk> {
   const rendererDir = resolve(__dirname, '../../out/renderer');
   if (!existsSync(join(rendererDir, 'index.html'))) throw new Error('Build the UI first: npm run build');
   const dataDir = mkdtempSync(join(tmpdir(), 'otac-desk-'));
@@ -44,10 +44,28 @@ export async function openDesk(
     ...(opts.mailer ? { mailer: opts.mailer } : {}),
     ...(opts.support ? { support: opts.support } : {}),
   } as const;
-  // On PostgreSQL the branch network's desk (openWorkstation); else the SQLite desk, whatever the environment says.
-  const ws = opts.database
-    ? await openWorkstation({ ...options, database: opts.database })
-    : createWorkstation(options);
+  // On the database given, or the run's engine: a fresh database on the test cluster, or the desk's SQLite file.
+  const fresh = !opts.database && testEngine === 'postgres' ? await freshTestDatabase() : null;
+  const database = opts.database ?? fresh?.options;
+  let sql: DeskSql;
+  let ws: DeskWorkstation;
+  let closeSql = async (): Promise<void> => undefined;
+  if (database) {
+    ws = await openWorkstation({ ...options, database });
+    if (fresh) {
+      sql = fresh.sql;
+      closeSql = () => fresh.drop();
+    } else {
+      const lookup = new PgDatabase({ ...database, maxConnections: 2 });
+      sql = pgSqlOf(lookup);
+      closeSql = () => lookup.close();
+    }
+  } else {
+    const local = createWorkstation(options);
+    ws = local;
+    sql = sqliteSql(local.db);
+  }
+  registerDeskSql(ws, sql);
   const server = await startLoopbackServer(ws, { rendererDir });
   const browser = await chromium.launch({
     executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
@@ -57,6 +75,7 @@ export async function openDesk(
   const contexts: BrowserContext[] = [];
   return {
     ws,
+    sql,
     dataDir,
     server,
     browser,
@@ -74,6 +93,7 @@ export async function openDesk(
       await browser.close();
       await server.close();
       await ws.close();
+      await closeSql();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

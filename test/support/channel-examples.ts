@@ -2,9 +2,10 @@ import type { ChannelName } from '../../src/shared/contract';
 import type { Role } from '../../src/shared/roles';
 import { DEFAULT_POLICIES } from '../../src/core/policy/policy.service';
 import type { ReaderMode } from '../../src/core/card/reader-setup';
-import type { Workstation, WorkstationOptions } from '../../src/core/workstation';
+import type { DeskWorkstation, WorkstationOptions } from '../../src/core/workstation';
 import { awaitingTrainingCard, otherKey, prepareKeystore } from './activation-cards';
 import { OFFICER } from './fresh-workstation';
+import { deskSql } from './test-engine';
 import {
   APPROVER_BACKUP_PASSPHRASE,
   BACKUP_PASSPHRASE,
@@ -22,16 +23,12 @@ import {
   keystoreWithMasterKey,
   loadTransportKey,
 } from './keys';
-import { SqliteCardRepository } from '../../src/core/cards/card.repository';
 import { generateN } from '../../src/core/enrollment/identification-code';
 import { addCustomer, cardReadIn, keystoreReadyToEnroll } from './enrollment';
 import { approvalFor, approvalOf, value, type TestOperator } from './operators';
 import { ADA } from './customers';
 import { cardRow } from './cards';
-import { SqliteVerificationEventsRepository } from '../../src/core/verification/verification-events.repository';
 import { cardAwaitingActivation } from './mailer';
-import { AuditService } from '../../src/core/audit/audit.service';
-import { SqliteVerifyClientRepository } from '../../src/core/verification/verify-client.repository';
 import { VerifyClientService } from '../../src/core/verification/verify-client.service';
 import { clientCertificateRequest } from './client-certificates';
 import { cardWithCodes } from './verify-service';
@@ -44,7 +41,7 @@ import { TRAINING_READER_NAME, TrainingReaderService } from '../../src/core/card
 
 /** What an example's input builder gets: a workstation past first run, and who will make the call. */
 export interface ExampleContext {
-  readonly ws: Workstation;
+  readonly ws: DeskWorkstation;
   /** The first security officer, signed in on OFFICER_CLIENT (absent only for firstRun examples). */
   readonly officer: TestOperator;
   /** The caller, already signed in (absent for 'anonymous'). */
@@ -76,7 +73,7 @@ async function verifiedReissueCase(c: ExampleContext): Promise<{ caseId: number;
   const training = c.ws.readers;
   if (!(training instanceof TrainingReaderService)) throw new Error('the example needs readers: training');
   training.insert(new VirtualCard(newBlankCard()));
-  const { card } = await cardRow(c.ws.db, { state: 'blocked' });
+  const { card } = await cardRow(deskSql(c.ws).repos, { state: 'blocked' });
   return { caseId: reissueExampleGate.verified(card.customerId, card.id), reader: TRAINING_READER_NAME };
 }
 
@@ -355,7 +352,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
   'clone:suspicions': {
     as: 'auditor',
     input: async (c) => {
-      await cardRow(c.ws.db, { n: 'N-CLONE-1' });
+      await cardRow(deskSql(c.ws).repos, { n: 'N-CLONE-1' });
       return { n: 'N-CLONE-1' };
     },
   },
@@ -374,8 +371,8 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     as: 'support',
     auditAction: 'clone.suspicion_resolved',
     input: async (c) => {
-      const { card } = await cardRow(c.ws.db, { n: 'N-CLONE-2' });
-      const event = await new SqliteVerificationEventsRepository(c.ws.db).raise({
+      const { card } = await cardRow(deskSql(c.ws).repos, { n: 'N-CLONE-2' });
+      const event = await deskSql(c.ws).repos.verificationEvents.raise({
         cardRef: card.id,
         listRef: null,
         kind: 'code_replayed',
@@ -482,7 +479,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
       };
       await cardReadIn(c.ws, client, drawer.reader);
       // The app was killed after binding the card, before PERSONALISE: the row waits in `enrolling`.
-      await new SqliteCardRepository(c.ws.db).insert(
+      await deskSql(c.ws).repos.cards.insert(
         { cardId: drawer.cards[0]!.cardId, customerId: customer.id, n: generateN(), sealMode: 'card-key' },
         { operator: c.caller!.username, at: new Date().toISOString() },
       );
@@ -540,7 +537,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
   'lists:forCard': {
     as: 'clerk',
     input: async (c) => {
-      await cardRow(c.ws.db, { n: 'N-LIST-1' }); // an active card, as activation leaves it
+      await cardRow(deskSql(c.ws).repos, { n: 'N-LIST-1' }); // an active card, as activation leaves it
       return { n: 'N-LIST-1' };
     },
   },
@@ -548,7 +545,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     as: 'manager',
     auditAction: 'lists.refill_requested',
     input: async (c) => {
-      await cardRow(c.ws.db, { n: 'N-LIST-2' });
+      await cardRow(deskSql(c.ws).repos, { n: 'N-LIST-2' });
       return { n: 'N-LIST-2' };
     },
   },
@@ -580,7 +577,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     as: 'security_officer',
     auditAction: 'verify_client.revoked',
     input: async (c) => {
-      const clients = new VerifyClientService(new SqliteVerifyClientRepository(c.ws.db), new AuditService(c.ws.db));
+      const clients = new VerifyClientService(deskSql(c.ws).repos.verifyClients, deskSql(c.ws).audit);
       return { keyId: (await clients.create({ name: 'old-bank', scopes: ['read'], by: 'test' })).client.keyId };
     },
   },
@@ -633,7 +630,7 @@ export const channelExamples: Partial<Record<ChannelName, ChannelExample>> = {
     as: 'support',
     auditAction: 'support.reported',
     input: async (c) => {
-      const { card } = await cardRow(c.ws.db, { n: 'N-SUPPORT-1' });
+      const { card } = await cardRow(deskSql(c.ws).repos, { n: 'N-SUPPORT-1' });
       return { n: card.n, reason: 'lost' };
     },
   },

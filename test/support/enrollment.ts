@@ -1,7 +1,8 @@
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../src/card-sim/dev-transport-key';
 import type { CustomerRecord } from '../../src/core/customers/customer.repository';
 import { customerRow } from './cards';
-import type { DeskWorkstation, Workstation } from '../../src/core/workstation';
+import type { DeskWorkstation } from '../../src/core/workstation';
+import { deskSql } from './test-engine';
 import type { ReaderSnapshot } from '../../src/shared/contract';
 import { keystoreWithMasterKey } from './keys';
 import { value, type TestOperator } from './operators';
@@ -24,8 +25,8 @@ export async function keystoreReadyToEnroll(
   });
 }
 
-export async function addCustomer(ws: Workstation, fullName = 'Erika Mustermann'): Promise<CustomerRecord> {
-  return customerRow(ws.db, {
+export async function addCustomer(ws: DeskWorkstation, fullName = 'Erika Mustermann'): Promise<CustomerRecord> {
+  return customerRow(deskSql(ws).repos, {
     fullName,
     address: { line1: 'Hauptstraße 1', line2: null, postalCode: '10115', city: 'Berlin', country: 'DE' },
     branch: 'Mitte',
@@ -34,7 +35,7 @@ export async function addCustomer(ws: Workstation, fullName = 'Erika Mustermann'
 
 /** Waits until the workstation's reader monitor has read the card in `reader` (so nothing else holds it). */
 export async function cardReadIn(
-  ws: Workstation,
+  ws: DeskWorkstation,
   client: string,
   reader: string,
   timeoutMs = 8000,

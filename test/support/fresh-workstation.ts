@@ -2,23 +2,60 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainingCardMaker } from '../../src/card-sim/training-cards';
-import { createWorkstation, type Workstation, type WorkstationOptions } from '../../src/core/workstation';
+import {
+  createWorkstation,
+  openWorkstation,
+  type DeskWorkstation,
+  type Workstation,
+  type WorkstationOptions,
+} from '../../src/core/workstation';
 import { testMailer } from './mailer';
+import { deskSql, freshTestDatabase, registerDeskSql, sqliteSql, testEngine, type DeskSql } from './test-engine';
+
+type FreshOptions = Partial<
+  Pick<WorkstationOptions, 'now' | 'readers' | 'mailer' | 'saveFile' | 'support' | 'reissueGate'>
+> & {
+  keystoreScryptCost?: { N: number; r: number; p: number };
+};
 
 /**
- * A workstation on a fresh data directory, removed when the test is done. `keystoreScryptCost`
- * puts the software keystore (and its backups) on a cheaper scrypt, for tests that derive many keys.
+ * A desk on the engine the run tests (test-engine.ts): its SQLite file, or with
+ * OTAC_TEST_ENGINE=postgres a fresh database on the run's cluster. `sql` looks behind the code on
+ * either; all is removed when the test is done.
  */
-export function freshWorkstation(
-  options: Partial<Pick<WorkstationOptions, 'now' | 'readers' | 'mailer' | 'saveFile' | 'support' | 'reissueGate'>> & {
-    keystoreScryptCost?: { N: number; r: number; p: number };
-  } = {},
-): {
-  ws: Workstation;
+export async function freshWorkstation(options: FreshOptions = {}): Promise<{
+  ws: DeskWorkstation;
+  sql: DeskSql;
   dataDir: string;
   dispose: () => Promise<void>;
-} {
+}> {
+  if (testEngine === 'sqlite') {
+    const { ws, dataDir, dispose } = freshSqliteWorkstation(options);
+    return { ws, sql: deskSql(ws), dataDir, dispose };
+  }
+  const database = await freshTestDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), 'otac-test-'));
+  try {
+    const ws = await openWorkstation({ ...deskOptions(dataDir, options), database: database.options });
+    registerDeskSql(ws, database.sql);
+    return {
+      ws,
+      sql: database.sql,
+      dataDir,
+      dispose: async () => {
+        await ws.close();
+        await database.drop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await database.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function deskOptions(dataDir: string, options: FreshOptions): WorkstationOptions {
   const { keystoreScryptCost, ...rest } = options;
   const keystore = keystoreScryptCost
     ? ({
@@ -27,7 +64,7 @@ export function freshWorkstation(
         scryptCost: keystoreScryptCost,
       } as const)
     : undefined;
-  const ws = createWorkstation({
+  return {
     dataDir,
     shell: 'browser',
     version: 'test',
@@ -35,7 +72,22 @@ export function freshWorkstation(
     trainingCards: trainingCardMaker,
     ...rest,
     ...(keystore ? { keystore } : {}),
-  });
+  };
+}
+
+/**
+ * A desk on its own SQLite file, whatever engine the run tests: for the tests about the file itself
+ * (what it holds on disk, a process killed mid-write, SQLite's query plans). `keystoreScryptCost`
+ * puts the software keystore (and its backups) on a cheaper scrypt, for tests that derive many keys.
+ */
+export function freshSqliteWorkstation(options: FreshOptions = {}): {
+  ws: Workstation;
+  dataDir: string;
+  dispose: () => Promise<void>;
+} {
+  const dataDir = mkdtempSync(join(tmpdir(), 'otac-test-'));
+  const ws = createWorkstation(deskOptions(dataDir, options));
+  registerDeskSql(ws, sqliteSql(ws.db));
   return {
     ws,
     dataDir,

@@ -1,6 +1,6 @@
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../src/card-sim/dev-transport-key';
 import { kcvAes, xorComponents } from '../../src/core/crypto/kcv';
-import type { DeskWorkstation, Workstation } from '../../src/core/workstation';
+import type { DeskWorkstation } from '../../src/core/workstation';
 import { approvalFor, approvalOf, value, type TestOperator } from './operators';
 
 // Keystore steps through the contract, as a security officer at the desk would take them.
@@ -27,7 +27,7 @@ export async function createKeystore(ws: DeskWorkstation, officer: TestOperator)
 }
 
 export async function beginCeremony(
-  ws: Workstation,
+  ws: DeskWorkstation,
   officer: TestOperator,
   approver: TestOperator,
   components: 2 | 3,
@@ -42,7 +42,7 @@ export async function beginCeremony(
 
 /** Component i is entered at `officer`'s desk by `custodians[i]`, who types their own credentials. */
 export async function enterComponents(
-  ws: Workstation,
+  ws: DeskWorkstation,
   officer: TestOperator,
   hexes: readonly string[],
   custodians: readonly TestOperator[],
@@ -82,7 +82,7 @@ export async function keystoreWithMasterKey(
  * `approver` (dual control) under APPROVER_BACKUP_PASSPHRASE.
  */
 export async function createBackup(
-  ws: Workstation,
+  ws: DeskWorkstation,
   officer: TestOperator,
   approver: TestOperator,
 ): Promise<{ fileName: string; createdAt: string; sizeBytes: number; custodians: string[] }> {
@@ -109,7 +109,7 @@ export const TRANSPORT_COMPONENT_HEX = [
 export const TRANSPORT_KCV = kcvAes(DEV_VENDOR_TRANSPORT_MASTER_KEY);
 
 export async function beginTransportCeremony(
-  ws: Workstation,
+  ws: DeskWorkstation,
   officer: TestOperator,
   approver: TestOperator,
   components: 2 | 3 = 2,
@@ -127,7 +127,7 @@ export async function beginTransportCeremony(
  * approves, custodian i types component i (by default the officer and the approver).
  */
 export async function loadTransportKey(
-  ws: Workstation,
+  ws: DeskWorkstation,
   officer: TestOperator,
   approver: TestOperator,
   opts: { hexes?: readonly string[]; custodians?: readonly TestOperator[]; kcv?: string } = {},

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { SqliteCardRepository, type CardRecord } from '../../src/core/cards/card.repository';
+import type { CardRecord } from '../../src/core/cards/card.repository';
 import type { CustomerRecord } from '../../src/core/customers/customer.repository';
 import { cardRow } from './cards';
 import type { MailerOptions } from '../../src/core/mailer/mailer.module';
 import type { MailerPrinter, MailerPrintJob } from '../../src/core/mailer/mailer-ports';
-import type { Workstation } from '../../src/core/workstation';
+import type { DeskWorkstation } from '../../src/core/workstation';
+import { deskSql } from './test-engine';
 import { ChromiumMailerRenderer } from '../../src/host/chromium-mailer-renderer';
 
 /**
@@ -46,12 +47,12 @@ let cardSerial = 0;
  * unlocked with a master key), as enrollment leaves them: inserted through the repositories.
  */
 export async function cardAwaitingActivation(
-  ws: Workstation,
+  ws: DeskWorkstation,
   opts: { n?: string; fullName?: string; cardId?: string } = {},
 ): Promise<{ card: CardRecord; customer: CustomerRecord }> {
   const i = ++cardSerial;
   const at = new Date().toISOString();
-  const { card: enrolling, customer } = await cardRow(ws.db, {
+  const { card: enrolling, customer } = await cardRow(deskSql(ws).repos, {
     state: 'enrolling',
     at,
     ...(opts.n ? { n: opts.n } : {}),
@@ -63,7 +64,7 @@ export async function cardAwaitingActivation(
       branch: 'Main',
     },
   });
-  const cards = new SqliteCardRepository(ws.db);
+  const cards = deskSql(ws).repos.cards;
   await ws.keystore.current().cardKey(enrolling.n); // issues series 1, as PERSONALISE does
   const card = await cards.transition(enrolling.id, ['enrolling'], 'awaiting_activation', at);
   if (!card) throw new Error('card did not move to awaiting_activation');

@@ -1,7 +1,8 @@
 import type { DualControlAction } from '../../src/shared/contract/policy.contract';
 import type { Role } from '../../src/shared/roles';
 import type { Result } from '../../src/shared/contract';
-import type { DeskWorkstation, Workstation } from '../../src/core/workstation';
+import type { DeskWorkstation } from '../../src/core/workstation';
+import { deskSql } from './test-engine';
 import { OFFICER } from './fresh-workstation';
 
 export const OFFICER_CLIENT = 'officer-desk';
@@ -90,10 +91,17 @@ export async function approvalFor(
 /** A well-formed approval whose challenge was never issued: for calls refused before any approval is read. */
 export const unissuedApproval = (op: TestOperator) => ({ ...approvalOf(op), challenge: 'never-issued-challenge-0000' });
 
-export function auditRows(
-  ws: Workstation,
-): { seq: number; action: string; outcome: string; operator: string | null; object: string | null; details: string }[] {
-  return ws.db
-    .prepare('SELECT seq, action, outcome, operator, object, details FROM audit_log ORDER BY seq')
-    .all() as ReturnType<typeof auditRows>;
+export type TestAuditRow = {
+  seq: number;
+  action: string;
+  outcome: string;
+  operator: string | null;
+  object: string | null;
+  details: string;
+};
+
+export async function auditRows(ws: DeskWorkstation): Promise<TestAuditRow[]> {
+  return deskSql(ws).all<TestAuditRow>(
+    'SELECT seq, action, outcome, operator, object, details FROM audit_log ORDER BY seq',
+  );
 }

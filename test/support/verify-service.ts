@@ -6,7 +6,7 @@ import { KeystoreCardKeyPort } from '../../src/core/keystore/keystore-card-key-p
 import type { ListRecord } from '../../src/core/lists/list.repository';
 import type { ListActor, ListService } from '../../src/core/lists/list.service';
 import type { Keystore } from '../../src/core/keystore/keystore.types';
-import type { Workstation, WorkstationOptions } from '../../src/core/workstation';
+import type { DeskWorkstation, Workstation, WorkstationOptions } from '../../src/core/workstation';
 import { AuditService } from '../../src/core/audit/audit.service';
 import type { Database } from '../../src/core/db/database';
 import { SqliteVerifyClientRepository, type VerifyScope } from '../../src/core/verification/verify-client.repository';
@@ -20,7 +20,8 @@ import {
 } from '../../src/verify-service/service-core';
 import { CHEAP_SCRYPT, prepareKeystore } from './activation-cards';
 import { cardRow, type RowStore } from './cards';
-import { freshWorkstation } from './fresh-workstation';
+import { freshSqliteWorkstation } from './fresh-workstation';
+import { deskSql } from './test-engine';
 import { codesFromPublicKeyEnvelope, rsaPublicKeyBytes } from './list-envelopes';
 import { KEYSTORE_PASSPHRASE } from './keys';
 import { addOperator, setupOfficer } from './operators';
@@ -43,7 +44,7 @@ export interface Desk {
 export async function deskWithKeystore(
   options: Partial<Pick<WorkstationOptions, 'now' | 'support'>> = {},
 ): Promise<Desk> {
-  const { ws, dataDir, dispose } = freshWorkstation({ ...options, keystoreScryptCost: CHEAP_SCRYPT });
+  const { ws, dataDir, dispose } = freshSqliteWorkstation({ ...options, keystoreScryptCost: CHEAP_SCRYPT });
   const officer = await setupOfficer(ws);
   const second = await addOperator(ws, 'security_officer');
   await prepareKeystore(ws, officer, second);
@@ -55,12 +56,12 @@ export async function deskWithKeystore(
  * through a desk's ListService and keystore — a workstation, or the same services composed on
  * PostgreSQL (`db` then being that engine's repositories).
  */
-export async function cardWithCodes(ws: {
-  readonly db: RowStore;
-  readonly lists: ListService;
-  readonly keystore: { current(): Keystore };
-}): Promise<{ card: CardRecord; list: ListRecord; codes: string[] }> {
-  const { card } = await cardRow(ws.db, { sealMode: 'public-key' });
+export async function cardWithCodes(
+  ws:
+    | DeskWorkstation
+    | { readonly db: RowStore; readonly lists: ListService; readonly keystore: { current(): Keystore } },
+): Promise<{ card: CardRecord; list: ListRecord; codes: string[] }> {
+  const { card } = await cardRow('db' in ws ? ws.db : deskSql(ws).repos, { sealMode: 'public-key' });
   const port = new KeystoreCardKeyPort(ws.keystore.current());
   const { list } = await ws.lists.queueNext(card.id, 'first', MANAGER);
   const prepared = await ws.lists.sealForPush(list.id, port, await port.issuerKey(), {

@@ -121,7 +121,9 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     expect(dbState(awaiting.record.id)).toBe('active');
     expect(readCard(file)).toMatchObject({ lifeCycle: 'active', pin: PIN });
     expect(await inReader(clerk)).toMatchObject({ nextAction: 'rotate', record: { state: 'active' } });
-    expect(auditRows(ws).filter((a) => a.action === 'activation.activate' && a.outcome === 'ok')).toHaveLength(1);
+    expect((await auditRows(ws)).filter((a) => a.action === 'activation.activate' && a.outcome === 'ok')).toHaveLength(
+      1,
+    );
 
     // Once active, the same K again is an answer, not a second ACTIVATE; another K is refused.
     const again = await call(clerk, 'activation:activate', {
@@ -193,7 +195,7 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     });
     expect(right).toMatchObject({ ok: false, error: { code: 'CARD_BLOCKED' } });
     expect(
-      auditRows(ws).filter(
+      (await auditRows(ws)).filter(
         (a) => a.action === 'activation.activate' && a.outcome === 'denied' && a.object === awaiting.record.n,
       ),
     ).toHaveLength(3);
@@ -234,7 +236,7 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     expect(ok).toMatchObject({ state: 'awaiting_activation', approvedBy: manager2.username });
     expect(readCard(file)).toMatchObject({ lifeCycle: 'personalised', activationTriesLeft: 3 });
     expect(dbState(awaiting.record.id)).toBe('awaiting_activation');
-    expect(auditRows(ws)).toContainEqual(
+    expect(await auditRows(ws)).toContainEqual(
       expect.objectContaining({ action: 'activation.unblock', outcome: 'ok', object: awaiting.record.n }),
     );
 
@@ -275,7 +277,7 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     );
     expect(await ws.keystore.current().cardKeyState(awaiting.record.n)).toMatchObject({ sn: 2, pendingSn: null });
     expect(await inReader(support)).toMatchObject({ card: { keyVersion: 2 } });
-    expect(auditRows(ws)).toContainEqual(expect.objectContaining({ action: 'cards.rotate_key', outcome: 'ok' }));
+    expect(await auditRows(ws)).toContainEqual(expect.objectContaining({ action: 'cards.rotate_key', outcome: 'ok' }));
   });
 
   it('K and the PIN never appear in the database file, its WAL, the log, the audit trail or any answer', () => {
@@ -289,7 +291,7 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     expect(files.length).toBeGreaterThanOrEqual(2);
     const places: [string, string][] = [
       ...files.map((f): [string, string] => [f, readFileSync(f).toString('latin1')]),
-      ['audit', JSON.stringify(auditRows(ws))],
+      ['audit', JSON.stringify(await auditRows(ws))],
       ['answers', JSON.stringify(answers)],
     ];
     const needles = [

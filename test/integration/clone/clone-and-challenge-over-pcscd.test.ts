@@ -135,7 +135,7 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     expect(uses()).toEqual(before.uses);
     // An unknown challenge: refused, nothing changed.
     expect((await answer('0'.repeat(32), hex)).body).toMatchObject({ result: 'rejected', reason: 'unknown_challenge' });
-    expect(JSON.stringify(auditRows(ws))).not.toContain(r.mac.toString('hex'));
+    expect(JSON.stringify(await auditRows(ws))).not.toContain(r.mac.toString('hex'));
   });
 
   it('an expired challenge is refused with nothing changed; a malformed answer leaves the challenge open', async () => {
@@ -254,7 +254,7 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     expect(r.body).toMatchObject({ result: 'rejected', reason: 'table_disabled' });
     events = (await deskCall(clerk, 'clone:suspicions', { n: awaiting.record.n })) as typeof events;
     expect(events.events[0]).toMatchObject({ kind: 'disabled_table_used', resolution: null });
-    const actions = auditRows(ws).map((a) => a.action);
+    const actions = (await auditRows(ws)).map((a) => a.action);
     expect(actions).toEqual(
       expect.arrayContaining([
         'verification.suspicion',

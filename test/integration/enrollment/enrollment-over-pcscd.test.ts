@@ -6,7 +6,7 @@ import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { isValidN } from '../../../src/core/enrollment/identification-code';
 import type { Workstation } from '../../../src/core/workstation';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import type { Result } from '../../../src/shared/contract';
 import { addCustomer, cardReadIn, keystoreReadyToEnroll } from '../../support/enrollment';
 import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
@@ -22,7 +22,7 @@ type EnrollOut = { n: string; cardId: string; customerId: number; personalised: 
 describe('enrollment over pcscd + vpcd', () => {
   let bed: Testbed;
   let ws: Workstation;
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let dataDir: string;
   let clerk: TestOperator;
   let manager: TestOperator;
@@ -39,7 +39,7 @@ describe('enrollment over pcscd + vpcd', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('enrollment');
-    t = freshWorkstation({ readers: 'pcsc', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
+    t = freshSqliteWorkstation({ readers: 'pcsc', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
     ws = t.ws;
     dataDir = t.dataDir;
     const officer = await setupOfficer(ws);
@@ -97,7 +97,7 @@ describe('enrollment over pcscd + vpcd', () => {
       customerId: customer.id,
       enrolledBy: clerk.username,
     });
-    const actions = auditRows(ws).map((a) => a.action);
+    const actions = (await auditRows(ws)).map((a) => a.action);
     for (const a of [
       'enrollment.started',
       'enrollment.bound',
@@ -109,7 +109,7 @@ describe('enrollment over pcscd + vpcd', () => {
     // No K in the audit trail, the log or the answer.
     const k = typed.key.toString('hex');
     const haystack = [
-      JSON.stringify(auditRows(ws)),
+      JSON.stringify(await auditRows(ws)),
       readFileSync(join(dataDir, 'logs', 'workstation.log'), 'utf8'),
       JSON.stringify(r),
     ].join('\n');
@@ -137,7 +137,7 @@ describe('enrollment over pcscd + vpcd', () => {
     });
     expect(snapshotDb()).toBe(before);
     expect(readCard(card)).toEqual(onCard);
-    expect(auditRows(ws).at(-1)).toMatchObject({ action: 'enrollment.refused', outcome: 'denied' });
+    expect((await auditRows(ws)).at(-1)).toMatchObject({ action: 'enrollment.refused', outcome: 'denied' });
     await bed.remove(0);
   }, 30_000);
 

@@ -9,7 +9,7 @@ import { sqliteCustomerPicker } from '../../../src/core/enrollment/customer-pick
 import { EnrollmentService } from '../../../src/core/enrollment/enrollment.service';
 import { createLogger } from '../../../src/core/log';
 import type { Workstation } from '../../../src/core/workstation';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addCustomer, keystoreReadyToEnroll } from '../../support/enrollment';
 import { EventRecorder } from '../../support/event-recorder';
 import { addOperator, setupOfficer } from '../../support/operators';
@@ -31,7 +31,7 @@ const CLEAN_FLOW_APDUS = 4; // SELECT, GET STATE, OPEN SESSION (transport key), 
 describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
   let bed: Testbed;
   let ws: Workstation;
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let pcsc: PcscReaderService;
   let recorder: EventRecorder;
   let tear: TearingReader;
@@ -51,7 +51,7 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('enrollment-tear');
-    t = freshWorkstation({ readers: 'none', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
+    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await keystoreReadyToEnroll(ws, officer, await addOperator(ws, 'security_officer'));

@@ -8,7 +8,7 @@ import type { Workstation } from '../../../src/core/workstation';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import { encodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
 import { backupHeaderOf, withBackupHeader } from '../../support/backup-header';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { TEST_COST } from './keystore.fixture';
 import {
   APPROVER_BACKUP_PASSPHRASE,
@@ -35,7 +35,7 @@ const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error
 type KeyRow = { id: string; purpose: string; version: number; state: string; kcv: string };
 
 /** Every restore attempt here derives two custodian keys, and the attacks below make many: cheap scrypt. */
-const cheapScryptWorkstation = () => freshWorkstation({ keystoreScryptCost: TEST_COST });
+const cheapScryptWorkstation = () => freshSqliteWorkstation({ keystoreScryptCost: TEST_COST });
 
 describe('keys:backup* channels', () => {
   let t: ReturnType<typeof cheapScryptWorkstation>;
@@ -102,17 +102,17 @@ describe('keys:backup* channels', () => {
     value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }));
     expect(await keys()).toEqual(before);
 
-    const written = auditRows(ws).find((r) => r.action === 'keystore.backup.written')!;
+    const written = (await auditRows(ws)).find((r) => r.action === 'keystore.backup.written')!;
     expect(written).toMatchObject({ operator: officer.username, outcome: 'ok' });
     expect(JSON.parse(written.details)).toMatchObject({
       approvedBy: second.username,
       custodians: `${officer.username},${second.username}`,
       keys: 3,
     });
-    const restored = auditRows(ws).find((r) => r.action === 'keystore.backup.restored')!;
+    const restored = (await auditRows(ws)).find((r) => r.action === 'keystore.backup.restored')!;
     expect(restored).toMatchObject({ operator: officer.username, outcome: 'ok' });
     expect(JSON.parse(restored.details)).toMatchObject({ approvedBy: second.username, keys: 3 });
-    for (const row of auditRows(ws)) {
+    for (const row of await auditRows(ws)) {
       for (const secret of BACKUP_PASSPHRASES) expect(row.details ?? '').not.toContain(secret);
     }
   });
@@ -177,7 +177,7 @@ describe('keys:backup* channels', () => {
         (b) => b.fileName,
       ),
     ).toEqual([fileName, truncatedName, tamperedName]);
-    const failed = auditRows(ws).filter((r) => r.action === 'keystore.backup.restore_failed');
+    const failed = (await auditRows(ws)).filter((r) => r.action === 'keystore.backup.restore_failed');
     expect(failed.map((r) => (JSON.parse(r.details) as { code: string }).code)).toEqual([
       'KEYSTORE_WRONG_PASSPHRASE',
       'KEYSTORE_PASSPHRASE_WEAK',
@@ -345,8 +345,8 @@ describe('keys:backup* channels', () => {
         expect(r, attempts[i]![1]).toMatchObject({ ok: false, error: { code: attempts[i]![1] } });
       }
       expect(existsSync(backupsDir) ? readdirSync(backupsDir) : []).toEqual([]);
-      expect(auditRows(ws).filter((r) => r.action === 'keystore.backup.written')).toEqual([]);
-      const refused = auditRows(ws).filter((r) => r.action === 'keystore.backup.refused');
+      expect((await auditRows(ws)).filter((r) => r.action === 'keystore.backup.written')).toEqual([]);
+      const refused = (await auditRows(ws)).filter((r) => r.action === 'keystore.backup.refused');
       expect(refused).toEqual([expect.objectContaining({ operator: officer.username, outcome: 'failed' })]);
       expect(JSON.parse(refused[0]!.details)).toMatchObject({ code: 'KEYSTORE_BACKUP_SAME_PASSPHRASE' });
     });
@@ -389,7 +389,7 @@ describe('keys:backup* channels', () => {
       );
       const fileBefore = readFileSync(keystoreFile);
       const keysBefore = await keys();
-      const auditBefore = auditRows(ws).length;
+      const auditBefore = (await auditRows(ws)).length;
 
       const attempts: [string, readonly string[], string][] = [
         [a.fileName, [BACKUP_PASSPHRASE, 'a guess at the other one'], 'KEYSTORE_WRONG_PASSPHRASE'],
@@ -417,11 +417,9 @@ describe('keys:backup* channels', () => {
 
       expect(readFileSync(keystoreFile).equals(fileBefore)).toBe(true);
       expect(await keys()).toEqual(keysBefore);
-      expect(
-        auditRows(ws)
-          .slice(auditBefore)
-          .filter((r) => r.action === 'keystore.backup.restored'),
-      ).toEqual([]);
+      expect((await auditRows(ws)).slice(auditBefore).filter((r) => r.action === 'keystore.backup.restored')).toEqual(
+        [],
+      );
 
       // The two custodians together bring the keys back, with the same check values.
       expect(value(await restore(a.fileName))).toEqual({ restoredKeys: atBackup.length });

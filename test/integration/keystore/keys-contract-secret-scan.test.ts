@@ -5,7 +5,7 @@ import { kcvAes } from '../../../src/core/crypto/kcv';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
 import type { Result } from '../../../src/shared/contract';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { COMPONENT_HEX, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
 import { addOperator, approvalFor, approvalOf, setupOfficer, value } from '../../support/operators';
 import { readText } from './keystore.fixture';
@@ -24,7 +24,7 @@ const VTMK = masterKeyOf(TRANSPORT_SHEETS);
 const K = (n: string, sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(n, sn));
 
 describe('no key material crosses the contract or lands in the database or log', () => {
-  const t = freshWorkstation();
+  const t = freshSqliteWorkstation();
   const answers: Result<unknown>[] = [];
   const secrets: { name: string; value: Buffer }[] = [];
 

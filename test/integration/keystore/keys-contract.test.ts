@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { kcvAes } from '../../../src/core/crypto/kcv';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { COMPONENT_HEX, KEYSTORE_PASSPHRASE, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
 import {
   addOperator,
@@ -30,7 +30,7 @@ const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error
 // dual control and audit, over the software keystore in a fresh data directory.
 
 describe('keys:* channels', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let ws: Workstation;
   let officer: TestOperator;
   let second: TestOperator;
@@ -38,7 +38,7 @@ describe('keys:* channels', () => {
     ws.router.dispatch(who.client, channel, input);
 
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     ws = t.ws;
     officer = await setupOfficer(ws);
     second = await addOperator(ws, 'security_officer');
@@ -75,7 +75,7 @@ describe('keys:* channels', () => {
     }
     expect(readFileSync(file).equals(before)).toBe(true);
     expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'locked' });
-    const failed = auditRows(ws).filter((r) => r.action === 'keystore.open_failed');
+    const failed = (await auditRows(ws)).filter((r) => r.action === 'keystore.open_failed');
     expect(failed).toHaveLength(2);
     expect(failed.every((r) => r.outcome === 'failed' && r.operator === officer.username)).toBe(true);
 
@@ -169,11 +169,11 @@ describe('keys:* channels', () => {
       ceremony: null,
     });
 
-    const begun = auditRows(ws).find((r) => r.action === 'keystore.ceremony.begun')!;
+    const begun = (await auditRows(ws)).find((r) => r.action === 'keystore.ceremony.begun')!;
     expect(begun.operator).toBe(officer.username);
     expect(JSON.parse(begun.details)).toMatchObject({ approvedBy: second.username, components: 3 });
     // Each component names the custodian who signed it with their own credentials, and no component.
-    const entered = auditRows(ws).filter((r) => r.action === 'keystore.ceremony.component_entered');
+    const entered = (await auditRows(ws)).filter((r) => r.action === 'keystore.ceremony.component_entered');
     expect(entered.map((r) => JSON.parse(r.details) as Record<string, unknown>)).toEqual(
       custodians.map((c, i): unknown =>
         expect.objectContaining({
@@ -185,9 +185,9 @@ describe('keys:* channels', () => {
       ),
     );
     expect(entered.every((r) => r.operator === officer.username)).toBe(true);
-    const finished = auditRows(ws).find((r) => r.action === 'keystore.ceremony.finished')!;
+    const finished = (await auditRows(ws)).find((r) => r.action === 'keystore.ceremony.finished')!;
     expect(JSON.parse(finished.details)).toMatchObject({ custodians: custodians.map((c) => c.username).join(',') });
-    for (const row of auditRows(ws)) {
+    for (const row of await auditRows(ws)) {
       for (const hex of COMPONENT_HEX) expect(row.details ?? '').not.toContain(hex.slice(0, 16));
       for (const c of custodians) expect(row.details ?? '').not.toContain(c.password);
     }
@@ -224,7 +224,7 @@ describe('keys:* channels', () => {
     value(await call(officer, 'keys:lock'));
     value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }));
     expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: null });
-    expect(auditRows(ws).filter((r) => r.action === 'keystore.ceremony.aborted')).toHaveLength(2);
+    expect((await auditRows(ws)).filter((r) => r.action === 'keystore.ceremony.aborted')).toHaveLength(2);
   });
 
   it('shows a card key state and retires it; an unknown card is not issued by looking it up', async () => {
@@ -262,7 +262,7 @@ describe('keys:* channels', () => {
     expect(retired).toMatchObject({ n: 'N-42', sn: 2, retiredSns: 1 });
     expect(retired.kcv).not.toBe(issued.kcv);
     await expect(ws.keystore.current().cardKey('N-42', 1)).rejects.toMatchObject({ code: 'CARD_KEY_RETIRED' });
-    const row = auditRows(ws).find((r) => r.action === 'keystore.card_key.retired')!;
+    const row = (await auditRows(ws)).find((r) => r.action === 'keystore.card_key.retired')!;
     expect(row).toMatchObject({ operator: officer.username, object: 'N-42', outcome: 'ok' });
   });
 
@@ -307,7 +307,7 @@ describe('keys:* channels', () => {
       (ws.db.prepare('SELECT failed_attempts FROM operators WHERE id = ?').get(id) as { failed_attempts: number })
         .failed_attempts;
     const rejected = () =>
-      auditRows(ws)
+      (await auditRows(ws))
         .filter((r) => r.action === 'keystore.ceremony.component_rejected')
         .map((r) => ({ outcome: r.outcome, ...(JSON.parse(r.details) as { reason: string; custodian: string }) }));
 
@@ -385,7 +385,7 @@ describe('keys:* channels', () => {
       expect(JSON.stringify(wrong)).not.toContain(COMPONENT_HEX[0]);
       expect(failedAttempts(second.id)).toBe(1);
       expect(await progress()).toEqual({ ceremony: { components: 2, entered: [] } });
-      const attempts = auditRows(ws).filter((r) => r.action === 'keys.ceremony.custodian');
+      const attempts = (await auditRows(ws)).filter((r) => r.action === 'keys.ceremony.custodian');
       expect(attempts).toEqual([expect.objectContaining({ operator: second.username, outcome: 'failed' })]);
 
       // On to the policy's limit: then not even the right password enters a component.

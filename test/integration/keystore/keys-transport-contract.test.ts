@@ -167,7 +167,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
     ).toEqual(['audit']);
 
     // Audited with KCVs and names only: who began, who approved, who entered which component.
-    const rows = auditRows(ws).filter((r) => /^keystore\.transport_/.test(r.action));
+    const rows = (await auditRows(ws)).filter((r) => /^keystore\.transport_/.test(r.action));
     expect(rows.map((r) => [r.action, r.outcome])).toEqual([
       ['keystore.transport_ceremony.begun', 'ok'],
       ['keystore.transport_ceremony.component_entered', 'ok'],
@@ -221,7 +221,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
       ...before,
       status: { ...before.status, transportCeremony: { components: 2, entered: [1] } },
     });
-    expect(JSON.stringify(auditRows(ws))).not.toContain(TRANSPORT_COMPONENT_HEX[0]);
+    expect(JSON.stringify(await auditRows(ws))).not.toContain(TRANSPORT_COMPONENT_HEX[0]);
   });
 
   it('refuses one officer entering both components, a clerk, a manager and a replayed approval, changing nothing', async () => {
@@ -275,7 +275,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
     );
     value(await call(officer, 'keys:transportAbort'));
     expect(await snapshot()).toEqual(before);
-    const refused = auditRows(ws)
+    const refused = (await auditRows(ws))
       .filter((r) => r.action === 'keystore.transport_ceremony.component_rejected')
       .map((r) => (JSON.parse(r.details) as { reason: string }).reason);
     expect(refused).toEqual([
@@ -311,7 +311,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
       Array.from({ length: 4 }, () => expect.stringMatching(/^CEREMONY_(BUSY|NOT_STARTED)$/) as unknown),
     );
     expect((await status()).transportKey).toEqual({ version: 1, kcv: TRANSPORT_KCV });
-    expect(auditRows(ws).filter((r) => r.action === 'keystore.transport_key.imported')).toHaveLength(1);
+    expect((await auditRows(ws)).filter((r) => r.action === 'keystore.transport_key.imported')).toHaveLength(1);
   });
 
   it('replaces the key when the vendor rotates it, and removes it only under dual control', async () => {
@@ -326,7 +326,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
     expect(rotated).toEqual({ version: 2, kcv: kcvAes(ROTATED) });
     expect((await status()).transportKey).toEqual({ version: 2, kcv: kcvAes(ROTATED) });
     expect(await cardTransportKcv()).toBe(kcvAes(deriveTransportKey(ROTATED, CARD_ID)));
-    const imported = auditRows(ws).filter((r) => r.action === 'keystore.transport_key.imported');
+    const imported = (await auditRows(ws)).filter((r) => r.action === 'keystore.transport_key.imported');
     expect(JSON.parse(imported[1]!.details)).toMatchObject({
       officer: second.username,
       approvedBy: officer.username,
@@ -351,7 +351,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
       'TRANSPORT_KEY_NONE',
     );
     expect((await status()).transportKey).toBeNull();
-    const removed = auditRows(ws).filter((r) => r.action === 'keystore.transport_key.removed');
+    const removed = (await auditRows(ws)).filter((r) => r.action === 'keystore.transport_key.removed');
     expect(removed.map((r) => JSON.parse(r.details) as unknown)).toEqual([
       expect.objectContaining({ officer: officer.username, approvedBy: second.username, version: 2 }),
     ]);
@@ -376,7 +376,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
       ),
     );
     expect(removals.map(codeOf).sort()).toEqual(['OK', 'TRANSPORT_KEY_NONE']);
-    expect(auditRows(ws).filter((r) => r.action === 'keystore.transport_key.removed')).toHaveLength(2);
+    expect((await auditRows(ws)).filter((r) => r.action === 'keystore.transport_key.removed')).toHaveLength(2);
   });
 
   it('a lock in the middle of an import aborts it and wipes the entered sheets', async () => {
@@ -386,6 +386,6 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
     value(await call(officer, 'keys:unlock', { passphrase: desk.unlockSecret }));
     expect(await status()).toMatchObject({ transportKey: null, transportCeremony: null });
     expect(codeOf(await enter(2, approvalOf(second), TRANSPORT_COMPONENT_HEX[1]))).toBe('CEREMONY_NOT_STARTED');
-    expect(auditRows(ws).filter((r) => r.action === 'keystore.transport_ceremony.aborted')).toHaveLength(1);
+    expect((await auditRows(ws)).filter((r) => r.action === 'keystore.transport_ceremony.aborted')).toHaveLength(1);
   });
 });

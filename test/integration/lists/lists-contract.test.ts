@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cardRow } from '../../support/cards';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { freshWorkstation } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
@@ -9,8 +9,8 @@ import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '
 // list on its way per card however many desks ask at once.
 
 describe('lists:* channels', () => {
-  let t: ReturnType<typeof freshWorkstation>;
-  let ws: Workstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
+  let ws: DeskWorkstation;
   let manager: TestOperator;
   let clerk: TestOperator;
   let support: TestOperator;
@@ -19,14 +19,14 @@ describe('lists:* channels', () => {
     ws.router.dispatch(who.client, channel, input);
 
   async function activeCard(): Promise<{ id: number; n: string }> {
-    const { card } = await cardRow(ws.db);
+    const { card } = await cardRow(t.sql.repos);
     return { id: card.id, n: card.n };
   }
 
-  const listRows = () => ws.db.prepare('SELECT * FROM code_lists ORDER BY id').all();
+  const listRows = () => t.sql.all('SELECT * FROM code_lists ORDER BY id');
 
   beforeAll(async () => {
-    t = freshWorkstation();
+    t = await freshWorkstation();
     ws = t.ws;
     await setupOfficer(ws);
     await addOperator(ws, 'security_officer');
@@ -70,14 +70,14 @@ describe('lists:* channels', () => {
         lists: [{ seq: 1, state: 'prepared' }],
       });
     }
-    const mine = auditRows(ws).filter((r) => r.object === `card:${card.n}`);
+    const mine = (await auditRows(ws)).filter((r) => r.object === `card:${card.n}`);
     expect(mine.filter((r) => r.action === 'lists.refill_requested')).toHaveLength(2);
     expect(mine.filter((r) => r.action === 'lists.queued')).toHaveLength(1);
   });
 
   it('refuses the wrong role, an unknown or malformed N, changing nothing', async () => {
     const card = await activeCard();
-    const before = listRows();
+    const before = await listRows();
     for (const who of [clerk, auditor])
       expect(await call(who, 'lists:requestRefill', { n: card.n })).toMatchObject({
         ok: false,
@@ -93,7 +93,7 @@ describe('lists:* channels', () => {
         error: { code: 'VALIDATION' },
       });
     expect(await call(manager, 'lists:requestRefill', { n: card.n, extra: 1 })).toMatchObject({ ok: false });
-    expect(listRows()).toEqual(before);
+    expect(await listRows()).toEqual(before);
   });
 
   it('ATTACK: 30 desks asking at once queue one list', async () => {
@@ -103,14 +103,14 @@ describe('lists:* channels', () => {
     );
     const created = results.map((r) => (value(r) as { created: boolean }).created);
     expect(created.filter(Boolean)).toHaveLength(1);
-    expect(listRows().filter((r) => (r as { card_ref: number }).card_ref === card.id)).toHaveLength(1);
+    expect((await listRows()).filter((r) => (r as { card_ref: number }).card_ref === card.id)).toHaveLength(1);
   });
 
   it('verify is served by the workstation: a card without a list is refused with nothing changed', async () => {
     const card = await activeCard();
-    const before = listRows();
+    const before = await listRows();
     expect(await ws.verification.verify(card.n, '123456')).toEqual({ accepted: false, reason: 'no_active_list' });
     expect(await ws.verification.verify('N-NOBODY', '123456')).toEqual({ accepted: false, reason: 'unknown_n' });
-    expect(listRows()).toEqual(before);
+    expect(await listRows()).toEqual(before);
   });
 });

@@ -3,7 +3,7 @@ import type { CardReaderService } from '../../../src/core/card/reader.types';
 import { MAILER_ALPHABET } from '../../../src/core/crypto/mailer-key-format';
 import type { Workstation } from '../../../src/core/workstation';
 import { CHEAP_SCRYPT, dispatchWhenFree, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { pdfText, testMailer } from '../../support/mailer';
 import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
@@ -20,7 +20,7 @@ const PIN = '8080';
 
 describe('a reprint moves the card to its next key series at its next presentation (pcscd)', () => {
   let bed: Testbed;
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let ws: Workstation;
   let reader: string;
   let testCard: TestCard;
@@ -43,7 +43,7 @@ describe('a reprint moves the card to its next key series at its next presentati
   beforeAll(async () => {
     bed = await useTestbed('mailer-reprint-enforced');
     reader = bed.readerName(0);
-    t = freshWorkstation({ readers: 'pcsc', keystoreScryptCost: CHEAP_SCRYPT, mailer });
+    t = freshSqliteWorkstation({ readers: 'pcsc', keystoreScryptCost: CHEAP_SCRYPT, mailer });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
@@ -86,7 +86,7 @@ describe('a reprint moves the card to its next key series at its next presentati
     const row = ws.db.prepare('SELECT state FROM cards WHERE id = ?').get(cardRef) as { state: string };
     expect(row.state).toBe('awaiting_activation');
     expect(ws.db.prepare('SELECT COUNT(*) AS n FROM code_lists').get()).toEqual({ n: 0 });
-    const trail = auditRows(ws);
+    const trail = await auditRows(ws);
     expect(
       trail.filter((r) => r.action === 'cards.rotate_key.pending_taken').map((r) => JSON.parse(r.details) as unknown),
     ).toEqual([expect.objectContaining({ fromVersion: 1, toVersion: 2 })]);
@@ -111,7 +111,7 @@ describe('a reprint moves the card to its next key series at its next presentati
       error: { code: 'CARD_KEY_CHANGING' },
     });
     expect(ws.db.prepare('SELECT * FROM code_lists ORDER BY id').all()).toEqual(before);
-    expect(auditRows(ws).some((r) => r.action === 'lists.sent_by_sms')).toBe(false);
+    expect((await auditRows(ws)).some((r) => r.action === 'lists.sent_by_sms')).toBe(false);
 
     // Presented at the desk (the card page), the card takes K″ first; then the list goes under it.
     value(await call(clerk, 'cards:inReader', { reader }));

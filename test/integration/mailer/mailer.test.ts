@@ -6,7 +6,7 @@ import { MAILER_ALPHABET, parseMailerKey } from '../../../src/core/crypto/mailer
 import type { MailerRenderer } from '../../../src/core/mailer/mailer-ports';
 import type { Workstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { KEYSTORE_PASSPHRASE, keystoreWithMasterKey } from '../../support/keys';
 import { cardAwaitingActivation, pdfText, RecordingPrinter, testMailer } from '../../support/mailer';
 import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
@@ -66,7 +66,7 @@ beforeAll(async () => {
     },
     close: () => chromium.close?.() ?? Promise.resolve(),
   };
-  const t = freshWorkstation({ keystoreScryptCost: TEST_COST, mailer: { renderer, printer } });
+  const t = freshSqliteWorkstation({ keystoreScryptCost: TEST_COST, mailer: { renderer, printer } });
   ({ ws, dataDir, dispose } = t);
   const officer = await setupOfficer(ws);
   officer2 = await addOperator(ws, 'security_officer');
@@ -119,7 +119,7 @@ describe('printing a mailer', () => {
       approver: manager2.username,
       result: 'printed',
     });
-    const audit = auditRows(ws).filter((a) => a.action === 'mailer.printed');
+    const audit = (await auditRows(ws)).filter((a) => a.action === 'mailer.printed');
     expect(audit.at(-1)).toMatchObject({ outcome: 'ok', operator: manager.username, object: card.n });
     expect(JSON.parse(audit.at(-1)!.details)).toMatchObject({ serial: printed.serial, approvedBy: manager2.username });
   });
@@ -346,9 +346,7 @@ describe('reprinting a mailer', () => {
         result: 'printed',
       },
     ]);
-    const event = auditRows(ws)
-      .filter((a) => a.action === 'mailer.reprinted')
-      .at(-1);
+    const event = (await auditRows(ws)).filter((a) => a.action === 'mailer.reprinted').at(-1);
     expect(event).toMatchObject({ outcome: 'ok', object: card.n });
     expect(JSON.parse(event!.details)).toMatchObject({ reason: 'envelope arrived opened', fromSn: 1, toSn: 2 });
   });
@@ -480,9 +478,7 @@ describe('the day’s batch is the day’s enrollments', () => {
     const second = value(await batch(true)) as { results: { n: string; result: string }[] };
     expect(second.results).toEqual([expect.objectContaining({ n: older.card.n, result: 'printed' })]);
     expect(await counts()).toEqual({ today: 0, older: 0 });
-    const audited = auditRows(ws)
-      .filter((r) => r.action === 'mailer.batch')
-      .slice(-2);
+    const audited = (await auditRows(ws)).filter((r) => r.action === 'mailer.batch').slice(-2);
     expect(audited.map((r) => (JSON.parse(r.details) as { olderToo: boolean }).olderToo)).toEqual([false, true]);
   });
 });
@@ -509,7 +505,7 @@ describe('secret scan', () => {
     expect(files.some((f) => f.endsWith('workstation.db'))).toBe(true);
     const haystacks = [
       ...files.map((f) => ({ where: f, text: readFileSync(f).toString('latin1') })),
-      { where: 'audit', text: JSON.stringify(auditRows(ws)) },
+      { where: 'audit', text: JSON.stringify(await auditRows(ws)) },
       { where: 'answers', text: JSON.stringify(answers) },
     ];
     const leaks = haystacks.flatMap((h) => forms.filter((f) => h.text.includes(f)).map(() => h.where));

@@ -12,7 +12,7 @@ import { SealModeService } from '../../../src/core/push/seal-mode.service';
 import type { Workstation } from '../../../src/core/workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
 import { EventRecorder } from '../../support/event-recorder';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { publicKeyOnCard } from '../../support/list-envelopes';
 import { addOperator, auditRows, setupOfficer } from '../../support/operators';
 import { TearingReader, type Exchange } from '../../support/tearing-reader';
@@ -33,7 +33,7 @@ const COMMIT_APDU = 3; // SELECT, GET STATE, STAGE LIST (one extended chunk), CO
 describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
   let bed: Testbed;
   let ws: Workstation;
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let pcsc: PcscReaderService;
   let recorder: EventRecorder;
   let cards: SqliteCardRepository;
@@ -86,12 +86,14 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
   };
   const attackRefused = async () => {
     const before = await current();
-    const failedBefore = auditRows(ws).filter((r) => r.action === 'cards.seal_mode' && r.outcome === 'failed').length;
+    const failedBefore = (await auditRows(ws)).filter(
+      (r) => r.action === 'cards.seal_mode' && r.outcome === 'failed',
+    ).length;
     const err = await sealMode.setSealMode(reader(), 'public-key', actor).catch((x: unknown) => x);
     tear.rewrite = null;
     expect(err).toMatchObject({ code: 'CARD_SM_RESPONSE_INVALID' });
     expect(await current()).toEqual(before); // nothing changed on record
-    const failed = auditRows(ws).filter((r) => r.action === 'cards.seal_mode' && r.outcome === 'failed');
+    const failed = (await auditRows(ws)).filter((r) => r.action === 'cards.seal_mode' && r.outcome === 'failed');
     expect(failed).toHaveLength(failedBefore + 1);
     // The card itself did make a key pair, which the desk never kept: lists still reach it under K.
     expect(keyOnCard(card)).not.toBeNull();
@@ -104,7 +106,7 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('public-key-attacks');
-    t = freshWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
+    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));

@@ -107,7 +107,7 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
     expect(switched.keyFingerprint).toMatch(/^[0-9a-f]{16}$/);
     const view = (await call(clerk, 'cards:inReader', { reader })) as { record: { sealMode: string } };
     expect(view.record.sealMode).toBe('public-key');
-    const audit = auditRows(ws).filter((r) => r.action === 'cards.seal_mode');
+    const audit = (await auditRows(ws)).filter((r) => r.action === 'cards.seal_mode');
     expect(audit.at(-1)).toMatchObject({ outcome: 'ok', operator: manager.username });
   });
 
@@ -202,7 +202,7 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
     expect(listRows().at(-1)).toMatchObject({ seq: 6, state: 'active', sealed_for: `card:${awaiting.record.n}` });
     const code = await nextCode();
     expect(await ws.verification.verify(awaiting.record.n, code.code, code.index)).toMatchObject({ accepted: true });
-    const trail = auditRows(ws)
+    const trail = (await auditRows(ws))
       .filter((r) => r.action === 'cards.seal_mode' && r.outcome === 'ok')
       .map((r) => JSON.parse(String(r.details)) as { to: string });
     expect(trail.map((d) => d.to)).toEqual(['public-key', 'card-key', 'public-key', 'card-key']);

@@ -85,9 +85,9 @@ describe('pushing code lists over the reader (real pcscd + vpcd)', () => {
     expect(await ws.verification.verify(n, code.code)).toEqual({ accepted: false, reason: 'already_used' });
     const second = await nextCode();
     expect(await ws.verification.verify(n, second.code, second.index)).toMatchObject({ accepted: true, index: 2 });
-    const trail = auditRows(ws).map((r) => r.action);
+    const trail = (await auditRows(ws)).map((r) => r.action);
     expect(trail).toEqual(expect.arrayContaining(['lists.queued', 'keystore.list.issued', 'push.completed']));
-    expect(JSON.stringify(auditRows(ws))).not.toContain(code.code);
+    expect(JSON.stringify(await auditRows(ws))).not.toContain(code.code);
   });
 
   it('a refill is pushed at the next presentation and supersedes the old list only then', async () => {

@@ -7,7 +7,7 @@ import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { SqliteListRepository } from '../../../src/core/lists/list.repository';
 import { PushService } from '../../../src/core/push/push.service';
 import type { Workstation } from '../../../src/core/workstation';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
 import { EventRecorder } from '../../support/event-recorder';
 import { addOperator, setupOfficer } from '../../support/operators';
@@ -29,7 +29,7 @@ const PUSH_APDUS = 4; // SELECT, GET STATE, STAGE LIST (one extended chunk), COM
 describe('a push torn at every APDU (real pcscd + vpcd)', () => {
   let bed: Testbed;
   let ws: Workstation;
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let pcsc: PcscReaderService;
   let recorder: EventRecorder;
   let push: PushService;
@@ -58,7 +58,7 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('push-tear');
-    t = freshWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
+    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));

@@ -42,7 +42,7 @@ describe('a queued list exported as an SMS package at the desk loads into the ca
     ws.db.prepare('SELECT seq, state FROM code_lists WHERE card_ref = ? ORDER BY seq').all(awaiting.record.id);
   const snapshot = () => ({
     lists: ws.db.prepare('SELECT * FROM code_lists ORDER BY id').all(),
-    audit: auditRows(ws).filter((r) => r.action === 'lists.sent_by_sms').length,
+    audit: (await auditRows(ws)).filter((r) => r.action === 'lists.sent_by_sms').length,
   });
   const call = async (op: TestOperator, channel: string, input: unknown) => dispatchWhenFree(ws, op, channel, input);
   const exportSms = async (op: TestOperator) =>
@@ -111,7 +111,7 @@ describe('a queued list exported as an SMS package at the desk loads into the ca
     expect(again.value).toMatchObject({ seq: 2, resent: true });
     expect(again.value.segments).toHaveLength(first.value.segments.length);
     expect(listRows()).toHaveLength(2);
-    const sent = auditRows(ws).filter((r) => r.action === 'lists.sent_by_sms');
+    const sent = (await auditRows(ws)).filter((r) => r.action === 'lists.sent_by_sms');
     expect(sent.map((r) => JSON.parse(r.details) as Record<string, unknown>)).toEqual([
       expect.objectContaining({ seq: 2, packageId: first.value.packageId, resent: false }),
       expect.objectContaining({ seq: 2, packageId: again.value.packageId, resent: true }),

@@ -11,7 +11,7 @@ import { SqliteReissueRepository, type ReissueRecord } from '../../../src/core/r
 import { ReissueService } from '../../../src/core/reissue/reissue.service';
 import type { Workstation } from '../../../src/core/workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer } from '../../support/operators';
 import { TestReissueGate } from '../../support/reissue-gate';
 import { TearingReader } from '../../support/tearing-reader';
@@ -26,7 +26,7 @@ import { eventually, useTestbed, type Testbed } from '../../support/testbed';
 
 describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
   let bed: Testbed;
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let ws: Workstation;
   let pcsc: PcscReaderService;
   let tear: TearingReader;
@@ -74,7 +74,7 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
       card_id: string;
       state: string;
     }[];
-  const enrolled = () => auditRows(ws).filter((a) => a.action === 'enrollment.completed').length;
+  const enrolled = () => (await auditRows(ws)).filter((a) => a.action === 'enrollment.completed').length;
   /** A customer's card reported lost before it was activated, and a verified case for it. */
   const lostCard = async () => {
     const file = createTestCard(bed.cardDir);
@@ -92,7 +92,7 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('reissue-crash');
-    t = freshWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
+    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));

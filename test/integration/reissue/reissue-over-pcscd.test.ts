@@ -13,7 +13,7 @@ import {
   personaliseAwaiting,
   prepareKeystore,
 } from '../../support/activation-cards';
-import { freshWorkstation, OFFICER } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation, OFFICER } from '../../support/fresh-workstation';
 import { KEYSTORE_PASSPHRASE } from '../../support/keys';
 import { pdfText, testMailer } from '../../support/mailer';
 import {
@@ -45,7 +45,7 @@ const USED = 3;
 
 describe('reissue of a lost card (real pcscd + vpcd)', () => {
   let bed: Testbed;
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let ws: Workstation;
   const gate = new TestReissueGate();
   const mailer = testMailer();
@@ -122,7 +122,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('reissue');
-    t = freshWorkstation({ readers: 'pcsc', keystoreScryptCost: CHEAP_SCRYPT, mailer, reissueGate: gate });
+    t = freshSqliteWorkstation({ readers: 'pcsc', keystoreScryptCost: CHEAP_SCRYPT, mailer, reissueGate: gate });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
@@ -182,7 +182,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(snapshot()).toBe(before);
     expect(blanks.map((b) => readCard(b))).toEqual(chips);
     expect(chips.every((c) => c.lifeCycle === 'blank')).toBe(true);
-    expect(auditRows(ws).filter((a) => a.action === 'reissue.refused')).toHaveLength(3);
+    expect((await auditRows(ws)).filter((a) => a.action === 'reissue.refused')).toHaveLength(3);
     // A clerk may not reissue at all.
     expect(await call(clerk, 'reissue:reissue', { caseId: refused, reader: reader(0) })).toMatchObject({ ok: false });
   });
@@ -222,7 +222,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
       carriedCodes: 97,
       oldCardTerminated: false,
     });
-    const actions = auditRows(ws).map((a) => a.action);
+    const actions = (await auditRows(ws)).map((a) => a.action);
     expect(actions).toEqual(expect.arrayContaining(['reissue.started', 'enrollment.completed', 'reissue.completed']));
     // A second case for the same card is refused before any card is touched.
     const again = gate.verified(oldCard.customerId, oldCard.id);
@@ -282,7 +282,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(sheetCodes).toHaveLength(10);
     sheetList = listsOf(newCard.id).find((l) => l.state === 'active')!.id;
     // The codes live only on paper: not in the database's list rows nor in the audit trail.
-    const everything = JSON.stringify([ws.db.prepare('SELECT * FROM code_lists').all(), auditRows(ws)]);
+    const everything = JSON.stringify([ws.db.prepare('SELECT * FROM code_lists').all(), await auditRows(ws)]);
     for (const code of sheetCodes) expect(everything).not.toContain(code);
 
     expect(await ws.verification.verify(newCard.n, sheetCodes[0]!)).toMatchObject({ accepted: true, index: 1 });
@@ -365,7 +365,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(last.kind).toBe('blocked_card_used');
     expect(last.source).toMatch(/^client:/);
     expect(
-      auditRows(ws).filter((a) => a.action === 'verification.suspicion' && a.object === `card:${oldCard.n}`),
+      (await auditRows(ws)).filter((a) => a.action === 'verification.suspicion' && a.object === `card:${oldCard.n}`),
     ).not.toHaveLength(0);
   });
 
@@ -414,7 +414,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(value(await call(support, 'reissue:status', { caseId }))).toMatchObject({ oldCardTerminated: true });
     // Presented again: nothing more to do, no second TERMINATE.
     value(await call(clerk, 'cards:inReader', { reader: reader(0) }));
-    expect(auditRows(ws).filter((a) => a.action === 'reissue.old_card_terminated')).toHaveLength(1);
+    expect((await auditRows(ws)).filter((a) => a.action === 'reissue.old_card_terminated')).toHaveLength(1);
     await expect(cards().transition(oldCard.id, ['terminated'], 'blocked', new Date().toISOString())).rejects.toThrow(
       /stays terminated/,
     );
@@ -435,7 +435,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(cut).toMatchObject({ ok: false });
     expect(cardsOf(lost.record.customerId).map((c) => c.state)).toEqual(['blocked', 'awaiting_activation']);
     expect(gate.stateOf(lostCase)?.state).toBe('verified');
-    const enrolledBefore = auditRows(ws).filter((a) => a.action === 'enrollment.completed').length;
+    const enrolledBefore = (await auditRows(ws)).filter((a) => a.action === 'enrollment.completed').length;
 
     // The desk restarts on the same data directory (the in-memory state is gone) and is asked again.
     await ws.close();
@@ -472,7 +472,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(done.newCardId).toBe(readCard(fresh).cardId.toUpperCase());
     const theirs = cardsOf(lost.record.customerId);
     expect(theirs.map((c) => c.state)).toEqual(['blocked', 'awaiting_activation']);
-    expect(auditRows(ws).filter((a) => a.action === 'enrollment.completed')).toHaveLength(enrolledBefore);
+    expect((await auditRows(ws)).filter((a) => a.action === 'enrollment.completed')).toHaveLength(enrolledBefore);
     expect(gate.stateOf(lostCase)).toMatchObject({ state: 'reissued', newCardId: theirs[1]!.id });
     // No quota: the new card gets an ordinary first list at activation, none is queued now.
     expect(listsOf(theirs[1]!.id)).toEqual([]);

@@ -13,7 +13,7 @@ import { SqliteReissueRepository } from '../../../src/core/reissue/reissue.repos
 import { ReissueService } from '../../../src/core/reissue/reissue.service';
 import type { Workstation } from '../../../src/core/workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer } from '../../support/operators';
 import { TestReissueGate } from '../../support/reissue-gate';
 import { TearingReader } from '../../support/tearing-reader';
@@ -28,7 +28,7 @@ import { useTestbed, type Testbed } from '../../support/testbed';
 
 describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', () => {
   let bed: Testbed;
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let ws: Workstation;
   let pcsc: PcscReaderService;
   let tear: TearingReader;
@@ -39,7 +39,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
 
   beforeAll(async () => {
     bed = await useTestbed('reissue-terminate-tear');
-    t = freshWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
+    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
@@ -113,7 +113,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
     return { file, record };
   };
   const terminations = (n: string) =>
-    auditRows(ws).filter((a) => a.action === 'reissue.old_card_terminated' && a.object === `card:${n}`).length;
+    (await auditRows(ws)).filter((a) => a.action === 'reissue.old_card_terminated' && a.object === `card:${n}`).length;
 
   it('leaves card and database consistent at every APDU, and the next presentation finishes it', async () => {
     // A clean run counts the APDUs of a termination (SELECT, GET STATE, secure channel, TERMINATE, GET STATE).

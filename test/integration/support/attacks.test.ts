@@ -88,7 +88,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     return c;
   };
   const ignoredSince = (auditBefore: number) =>
-    auditRows(ws)
+    (await auditRows(ws))
       .slice(auditBefore)
       .filter((a) => a.action === 'support.inbound_ignored')
       .map((a) => (JSON.parse(a.details) as { why: string }).why);
@@ -117,7 +117,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     const c = await sentCase();
     const locked = await lockedCase();
     const before = [row(c.caseId), row(locked.caseId), card(c.cardId)];
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     const smsBefore = sms.messages.length;
     const procedure = { caseId: locked.caseId, documentType: 'passport', documentRef: 'P7654321' };
     const calls: [string, unknown][] = [
@@ -141,11 +141,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       });
     expect([row(c.caseId), row(locked.caseId), card(c.cardId)]).toEqual(before);
     expect(sms.messages.length).toBe(smsBefore);
-    expect(
-      auditRows(ws)
-        .slice(auditBefore)
-        .filter((a) => a.action.startsWith('support.')),
-    ).toEqual([]);
+    expect((await auditRows(ws)).slice(auditBefore).filter((a) => a.action.startsWith('support.'))).toEqual([]);
   });
 
   it('refuses malformed input of every field before anything counts: over-long, wrong types, unknown fields', async () => {
@@ -223,14 +219,14 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
   it('a right entry racing twenty wrong ones: either it wins under the limit or the case locks; never both, never past the limit', async () => {
     for (let round = 0; round < 4; round++) {
       const c = await sentCase();
-      const auditBefore = auditRows(ws).length;
+      const auditBefore = (await auditRows(ws)).length;
       const wrongs = Array.from({ length: 20 }, (_, i) => wrongFor(c.passkey, i));
       // the right one in the middle of the burst
       const burst = [...wrongs.slice(0, 10 - round * 3), c.passkey, ...wrongs.slice(10 - round * 3)];
       const results = await Promise.all(burst.map((p) => enter(c.caseId, p)));
       const outcomes = results.map((r) => (r.ok ? (r.value as Entered).result : r.error.code));
       const after = row(c.caseId);
-      const written = auditRows(ws).slice(auditBefore);
+      const written = (await auditRows(ws)).slice(auditBefore);
       const verifiedAudits = written.filter((a) => a.action === 'support.verified').length;
       expect(Number(after['failures'])).toBeLessThanOrEqual(3);
       if (after['state'] === 'verified') {
@@ -452,7 +448,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
   it('header tricks: a display name, Reply-To or Sender naming the registered address do not make a message its; nothing changed', async () => {
     const c = await sentCase();
     const before = row(c.caseId);
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     const tricks = [
       `From: "${c.email}" <impostor@attacker.example>`,
       `From: ${c.email.toUpperCase().replace('@', ' at ')} <impostor@attacker.example>`,
@@ -471,7 +467,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
   it('a From with several addresses, or two From headers, is not attributed to the registered one; nothing changed', async () => {
     const c = await sentCase();
     const before = row(c.caseId);
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     const tricks = [
       `From: ${c.email}, impostor@attacker.example`,
       `From: Ada <${c.email}>, Mallory <impostor@attacker.example>`,
@@ -486,7 +482,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
   it('Unicode case folding does not map another mailbox onto the registered address (KELVIN SIGN K, U+212A); nothing changed', async () => {
     const c = await sentCase(freshEmail('kim'));
     const before = row(c.caseId);
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     const spoof = c.email.replace('k', '\u212A'); // "Kim…" with the Kelvin sign: another mailbox
     await rawSend(inbound, message(`From: ${spoof}`, c.passkey));
     await rawSend(inbound, message(`From: Kim <${spoof}>`, c.passkey));
@@ -497,7 +493,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
   it('the passkey only in an HTML part or in quoted lines is not taken; a message over 64 KiB is refused; nothing changed', async () => {
     const c = await sentCase();
     const before = row(c.caseId);
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     const boundary = 'b0undary';
     const htmlOnly =
       `From: ${c.email}\r\nTo: ${ISSUER_INBOX}\r\nSubject: Re\r\nMIME-Version: 1.0\r\n` +
@@ -512,12 +508,12 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
 
   it('a flood of messages from the registered address counts one failure each up to the limit, then even the right passkey is ignored', async () => {
     const c = await sentCase();
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     await Promise.all(
       Array.from({ length: 12 }, (_, i) => customerSends(inbound, c.email, wrongFor(c.passkey, i)).catch(() => null)),
     );
     expect(row(c.caseId)).toMatchObject({ state: 'locked', failures: 3, passkey_tag: null, verified_at: null });
-    const written = auditRows(ws).slice(auditBefore);
+    const written = (await auditRows(ws)).slice(auditBefore);
     expect(written.filter((a) => a.action === 'support.passkey_wrong')).toHaveLength(2);
     expect(written.filter((a) => a.action === 'support.locked')).toHaveLength(1);
     const locked = row(c.caseId);
@@ -528,7 +524,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
 
   it('wrong entries at the desk and by mail at once share one count: the limit holds across both paths', async () => {
     const c = await sentCase();
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     await Promise.all([
       ...Array.from({ length: 6 }, (_, i) => enter(c.caseId, wrongFor(c.passkey, i))),
       ...Array.from({ length: 6 }, (_, i) =>
@@ -536,7 +532,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       ),
     ]);
     expect(row(c.caseId)).toMatchObject({ state: 'locked', failures: 3, verified_at: null });
-    const written = auditRows(ws).slice(auditBefore);
+    const written = (await auditRows(ws)).slice(auditBefore);
     expect(written.filter((a) => a.action === 'support.passkey_wrong' || a.action === 'support.locked')).toHaveLength(
       3,
     );
@@ -548,7 +544,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     const a = await sentCase(shared);
     const b = await sentCase(shared);
     const before = [row(a.caseId), row(b.caseId)];
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     await customerSends(inbound, shared, a.passkey);
     await customerSends(inbound, shared, b.passkey);
     expect(ignoredSince(auditBefore)).toEqual(['several_cases', 'several_cases']);
@@ -569,7 +565,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     const files = filesUnder(desk.dataDir);
     const haystacks = [
       ...files.map((f) => ({ where: f, bytes: readFileSync(f) })),
-      { where: 'audit', bytes: Buffer.from(JSON.stringify(auditRows(ws))) },
+      { where: 'audit', bytes: Buffer.from(JSON.stringify(await auditRows(ws))) },
       { where: 'answers', bytes: Buffer.from(JSON.stringify(answers)) },
     ];
     const found = (bytes: Buffer) => forms.filter((f) => f.length >= 8 && bytes.includes(Buffer.from(f, 'utf8')));

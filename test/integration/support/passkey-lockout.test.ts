@@ -173,10 +173,10 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
       identity: { documentType: 'passport', checkedBy: manager.username, approvedBy: approver.username },
     });
     expect(row(caseId)).toMatchObject({ identity_document_ref: 'P1234567' });
-    expect(auditRows(ws)).toContainEqual(
+    expect(await auditRows(ws)).toContainEqual(
       expect.objectContaining({ action: 'support.identity_procedure', object: `case:${caseId}` }),
     );
-    expect(JSON.stringify(auditRows(ws))).not.toContain('P1234567'); // the document number stays in the case
+    expect(JSON.stringify(await auditRows(ws))).not.toContain('P1234567'); // the document number stays in the case
     // the old passkey does not come back: a new one is needed
     expect(await enter(caseId, right)).toMatchObject({ ok: false, error: { code: 'PASSKEY_NONE' } });
     value(await send(caseId));
@@ -189,7 +189,7 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
     const right = lastPasskey();
     const cardBefore = ws.db.prepare('SELECT * FROM cards WHERE id = ?').get(cardId);
     const listsBefore = ws.db.prepare('SELECT * FROM code_lists WHERE card_ref = ?').all(cardId);
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     const guesses = Array.from({ length: 50 }, (_, i) => `${String(i).padStart(2, '0')}ZZZZZZ`);
     const results = await Promise.all(guesses.map((g) => enter(caseId, g)));
     const counted = results.filter((r) => r.ok).map((r) => (r.ok ? (r.value as Entered).result : ''));
@@ -202,7 +202,7 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
     expect(row(caseId)).toMatchObject({ state: 'locked', failures: 3, verified_at: null });
     expect(ws.db.prepare('SELECT * FROM cards WHERE id = ?').get(cardId)).toEqual(cardBefore);
     expect(ws.db.prepare('SELECT * FROM code_lists WHERE card_ref = ?').all(cardId)).toEqual(listsBefore);
-    const written = auditRows(ws).slice(auditBefore);
+    const written = (await auditRows(ws)).slice(auditBefore);
     expect(written.filter((a) => a.action === 'support.passkey_wrong')).toHaveLength(2);
     expect(written.filter((a) => a.action === 'support.locked')).toHaveLength(1);
     expect(written.filter((a) => a.action === 'support.verified')).toHaveLength(0);

@@ -86,18 +86,15 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
     await customerSends(inbound, `Ada Lovelace <${CUSTOMER_EMAIL.toUpperCase()}>`, reply);
     await eventually(() => row(caseId)['state'] === 'verified', 'case verified by the e-mail');
     expect(row(caseId)).toMatchObject({ verified_via: 'email_reply', verified_by: 'inbound-mail', passkey_tag: null });
-    expect(auditRows(ws)).toContainEqual(
+    expect(await auditRows(ws)).toContainEqual(
       expect.objectContaining({ action: 'support.verified', object: `case:${caseId}`, operator: 'inbound-mail' }),
     );
     // the same message again: the case awaits no passkey any more; ignored and audited, nothing changes
     const before = row(caseId);
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     await customerSends(inbound, CUSTOMER_EMAIL, reply);
     await eventually(
-      () =>
-        auditRows(ws)
-          .slice(auditBefore)
-          .some((a) => a.action === 'support.inbound_ignored'),
+      () => (await auditRows(ws)).slice(auditBefore).some((a) => a.action === 'support.inbound_ignored'),
       'the replay ignored',
     );
     expect(row(caseId)).toEqual(before);
@@ -107,10 +104,10 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
     const { caseId } = await reportedCase(ws, support);
     const passkey = await mailPasskey(caseId);
     const before = row(caseId);
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     await customerSends(inbound, 'impostor@attacker.example', passkey);
-    await eventually(() => auditRows(ws).length > auditBefore, 'the ignored message audited');
-    const written = auditRows(ws).slice(auditBefore);
+    await eventually(() => (await auditRows(ws)).length > auditBefore, 'the ignored message audited');
+    const written = (await auditRows(ws)).slice(auditBefore);
     expect(written).toEqual([
       expect.objectContaining({ action: 'support.inbound_ignored', outcome: 'denied', operator: 'inbound-mail' }),
     ]);
@@ -133,7 +130,9 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
     await customerSends(inbound, CUSTOMER_EMAIL, `${wrong}\n${passkey}\n`);
     await eventually(
       () =>
-        auditRows(ws).some((a) => a.action === 'support.inbound_ignored' && a.details.includes('several_candidates')),
+        (await auditRows(ws)).some(
+          (a) => a.action === 'support.inbound_ignored' && a.details.includes('several_candidates'),
+        ),
       'the many-candidates message ignored',
     );
     expect(row(caseId)).toEqual(before);
@@ -158,7 +157,7 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
     expect(files.some((f) => f.endsWith('.log'))).toBe(true);
     const haystacks = [
       ...files.map((f) => ({ where: f, bytes: readFileSync(f) })),
-      { where: 'audit', bytes: Buffer.from(JSON.stringify(auditRows(ws))) },
+      { where: 'audit', bytes: Buffer.from(JSON.stringify(await auditRows(ws))) },
       { where: 'answers', bytes: Buffer.from(JSON.stringify(answers)) },
     ];
     const found = (bytes: Buffer) => forms.filter((f) => f.length >= 8 && bytes.includes(Buffer.from(f, 'latin1')));

@@ -51,7 +51,7 @@ describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
     expect(cardState(card.id)).toBe('blocked');
     expect(listState(list.id)).toBe('disabled');
     expect(await ws.verification.verify(card.n, codes[1] ?? '')).toEqual({ accepted: false, reason: 'card_blocked' });
-    const audit = auditRows(ws);
+    const audit = await auditRows(ws);
     expect(audit).toContainEqual(
       expect.objectContaining({
         action: 'support.reported',
@@ -76,13 +76,13 @@ describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
   it('a second report answers with the open case, also when ten arrive at once; nothing else changes', async () => {
     const { card } = await cardWithCodes(ws);
     const first = value(await report(support, { n: card.n, reason: 'lost' })) as { case: { id: number } };
-    const auditBefore = auditRows(ws).length;
+    const auditBefore = (await auditRows(ws)).length;
     const again = value(await report(support, { n: card.n, reason: 'damaged' })) as {
       case: { id: number; reason: string };
       created: boolean;
     };
     expect(again).toMatchObject({ created: false, case: { id: first.case.id, reason: 'lost' } });
-    expect(auditRows(ws).length).toBe(auditBefore);
+    expect((await auditRows(ws)).length).toBe(auditBefore);
 
     const other = await cardWithCodes(ws);
     const burst = await Promise.all(
@@ -92,7 +92,7 @@ describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
     expect(made.filter((m) => m.created)).toHaveLength(1);
     expect(new Set(made.map((m) => m.case.id)).size).toBe(1);
     expect(
-      auditRows(ws).filter((a) => a.action === 'support.reported' && a.object === `card:${other.card.n}`),
+      (await auditRows(ws)).filter((a) => a.action === 'support.reported' && a.object === `card:${other.card.n}`),
     ).toHaveLength(1);
   });
 

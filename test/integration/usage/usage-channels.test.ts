@@ -4,7 +4,7 @@ import { csvField } from '../../../src/core/usage/usage-csv';
 import { REFUSAL_REASONS } from '../../../src/core/verification/verification.service';
 import { REJECTION_REASONS } from '../../../src/shared/contract/usage.contract';
 import type { Role } from '../../../src/shared/roles';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, setupOfficer, value, type TestOperator } from '../../support/operators';
 import { seedUsage } from '../../support/usage-seed';
 
@@ -18,7 +18,7 @@ const CHANNELS = [
 ] as const;
 
 describe('usage channels', () => {
-  const t = freshWorkstation();
+  const t = freshSqliteWorkstation();
   const ops = {} as Record<Role, TestOperator>;
   beforeAll(async () => {
     ops.security_officer = await setupOfficer(t.ws);

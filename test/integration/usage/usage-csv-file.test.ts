@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileSaver } from '../../../src/core/usage/usage-csv';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, setupOfficer, value, type TestOperator } from '../../support/operators';
 import { seedUsage } from '../../support/usage-seed';
 
@@ -31,7 +31,7 @@ describe('usage:export into a chosen file', () => {
       abort: () => rm(target, { force: true }),
     };
   };
-  const t = freshWorkstation({ saveFile: saver });
+  const t = freshSqliteWorkstation({ saveFile: saver });
   let auditor: TestOperator;
   let clerk: TestOperator;
   beforeAll(async () => {

@@ -55,7 +55,7 @@ describe('verification clients and card lockouts at the desk', () => {
       revokedAt: null,
     });
     expect(JSON.stringify(listed)).not.toContain(secret);
-    expect(JSON.stringify(auditRows(desk.ws))).not.toContain(secret);
+    expect(JSON.stringify(await auditRows(desk.ws))).not.toContain(secret);
     const dump = JSON.stringify(desk.ws.db.prepare('SELECT * FROM verify_clients').all());
     expect(dump).not.toContain(secret);
 
@@ -76,7 +76,7 @@ describe('verification clients and card lockouts at the desk', () => {
     }
     const after = await ask(manager, 'verifyClients:list', {});
     expect(after.clients.find((c) => c.keyId === made.client.keyId)?.revokedAt).not.toBeNull();
-    expect(auditRows(desk.ws).map((r) => r.action)).toEqual(
+    expect((await auditRows(desk.ws)).map((r) => r.action)).toEqual(
       expect.arrayContaining(['verify_client.created', 'verify_client.revoked']),
     );
   }, 60_000);
@@ -129,7 +129,7 @@ describe('verification clients and card lockouts at the desk', () => {
       certNotAfter: out.notAfter,
       scopes: ['verify', 'challenge'],
     });
-    expect(auditRows(desk.ws).some((r) => r.action === 'keystore.client_certificate.issued')).toBe(true);
+    expect((await auditRows(desk.ws)).some((r) => r.action === 'keystore.client_certificate.issued')).toBe(true);
   });
 
   it('shows a card the service locked out and lets support clear it (audited); shows the refill as due, then queued', async () => {
@@ -152,7 +152,9 @@ describe('verification clients and card lockouts at the desk', () => {
     const again = await dispatch(support, 'verification:clearLockout', { n: card.n });
     expect(again.ok ? 'CLEARED' : again.error.code).toBe('LOCKOUT_NOTHING_TO_CLEAR');
     expect(
-      auditRows(desk.ws).filter((r) => r.action === 'verification.failures_cleared' && r.object === `card:${card.n}`),
+      (await auditRows(desk.ws)).filter(
+        (r) => r.action === 'verification.failures_cleared' && r.object === `card:${card.n}`,
+      ),
     ).toHaveLength(1);
 
     // Use codes down to the refill threshold (10 left by default): verify queues the refill.

@@ -2,12 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { newBlankCard } from '../../../src/card-sim/card-record';
 import { VirtualCard } from '../../../src/card-sim/virtual-card';
 import { ActivationService } from '../../../src/core/activation/activation.service';
-import { AuditService } from '../../../src/core/audit/audit.service';
 import type { Session } from '../../../src/core/auth/session.store';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import { TRAINING_READER_NAME, TrainingReaderService } from '../../../src/core/card/training-reader';
-import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
-import { SqliteCustomerRepository } from '../../../src/core/customers/customer.repository';
+import { deskSql } from '../../support/test-engine';
 import { createLogger } from '../../../src/core/log';
 import { cardDesk, personaliseAwaiting } from '../../support/activation-cards';
 import { addOperator, approvalFor, approvalOf, value } from '../../support/operators';
@@ -42,10 +40,10 @@ describe('activation service on the training reader', () => {
     const service = new ActivationService({
       readers: training,
       keystore: desk.ws.keystore,
-      cards: new SqliteCardRepository(desk.ws.db),
-      customers: new SqliteCustomerRepository(desk.ws.db),
+      cards: deskSql(desk.ws).repos.cards,
+      customers: deskSql(desk.ws).repos.customers,
       dualControl: { require: async () => null },
-      audit: new AuditService(desk.ws.db),
+      audit: deskSql(desk.ws).audit,
       log: createLogger(null),
     });
     return { desk, awaiting, session, service, training };
@@ -68,7 +66,7 @@ describe('activation service on the training reader', () => {
       { name: 'broken', ok: false, message: expect.stringMatching(/next presentation/) as string },
     ]);
     expect(r.state).toBe('active');
-    expect((await new SqliteCardRepository(desk.ws.db).byId(awaiting.record.id))?.state).toBe('active');
+    expect((await deskSql(desk.ws).repos.cards.byId(awaiting.record.id))?.state).toBe('active');
     off();
     const again = await service.activate({ reader, key: awaiting.mailerKey, pin: '2468', pinRepeat: '2468' }, session);
     expect(again.followUps.map((f) => f.name)).toEqual(['first list']);
@@ -85,7 +83,7 @@ describe('activation service on the training reader', () => {
       if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'CARD_BUSY' });
       else expect(r.value.state).toBe('active');
     }
-    expect((await new SqliteCardRepository(desk.ws.db).byId(awaiting.record.id))?.state).toBe('active');
+    expect((await deskSql(desk.ws).repos.cards.byId(awaiting.record.id))?.state).toBe('active');
     const view = await service.inReader(reader, session);
     expect(view).toMatchObject({ card: { lifeCycle: 'active', activationTriesLeft: 5 }, nextAction: 'rotate' });
   });

@@ -6,14 +6,14 @@ import { AuthService } from '../../../src/core/auth/auth.service';
 import { SessionStore } from '../../../src/core/auth/session.store';
 import { DualControlService } from '../../../src/core/dual-control/dual-control.service';
 import { DbPolicySource } from '../../../src/core/policy/policy.service';
-import { freshWorkstation, OFFICER } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation, OFFICER } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 describe('operator administration rules', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let officer: TestOperator;
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     officer = await setupOfficer(t.ws);
   });
   afterEach(() => t.dispose());
@@ -70,7 +70,7 @@ describe('operator administration rules', () => {
       ok: false,
       error: { code: 'AUTH_REQUIRED' },
     });
-    const row = auditRows(t.ws).find((r) => r.action === 'admin.updateRole');
+    const row = (await auditRows(t.ws)).find((r) => r.action === 'admin.updateRole');
     expect(JSON.parse(row?.details ?? '{}')).toEqual({ from: 'clerk', to: 'support', endedSessions: 1 });
   });
 
@@ -170,12 +170,12 @@ describe('operator administration rules', () => {
       ok: false,
       error: { code: 'AUTH_FAILED' },
     });
-    expect(auditRows(t.ws).at(-1)).toMatchObject({
+    expect((await auditRows(t.ws)).at(-1)).toMatchObject({
       action: 'auth.signIn',
       outcome: 'denied',
       operator: clerk.username,
     });
-    expect(JSON.parse(auditRows(t.ws).at(-1)?.details ?? '{}')).toMatchObject({ reason: 'disabled' });
+    expect(JSON.parse((await auditRows(t.ws)).at(-1)?.details ?? '{}')).toMatchObject({ reason: 'disabled' });
     expect(await call(officer.client, 'admin:disableOperator', { operatorId: officer.id })).toMatchObject({
       ok: false,
       error: { code: 'SELF_CHANGE' },
@@ -200,7 +200,9 @@ describe('operator administration rules', () => {
         ok: false,
         error: { code: 'AUTH_REQUIRED', message: expect.stringContaining(says) as unknown },
       });
-      const ended = auditRows(t.ws).filter((r) => r.action === 'auth.sessionEnded' && r.operator === clerk.username);
+      const ended = (await auditRows(t.ws)).filter(
+        (r) => r.action === 'auth.sessionEnded' && r.operator === clerk.username,
+      );
       expect(ended.map((r) => JSON.parse(r.details) as unknown)).toEqual([{ reason }]);
     }
     // An unchanged operator's calls go on, the row read each time.

@@ -3,18 +3,18 @@ import { approvalDigest } from '../../../src/core/dual-control/approval-binding'
 import { CHALLENGE_TTL_MS } from '../../../src/core/dual-control/dual-control.service';
 import { SqliteOperatorRepository } from '../../../src/core/auth/operator.repository';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // The attacks of issue #8 item 2, through the contract: one security officer must not pass dual
 // control alone. Each refusal leaves operators and policies as they were and is audited.
 describe('dual control attacked by one security officer', { timeout: 60_000 }, () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let officer: TestOperator;
   let second: TestOperator;
 
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     officer = await setupOfficer(t.ws);
     second = await addOperator(t.ws, 'security_officer');
   });
@@ -29,8 +29,9 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
     operators: t.ws.db.prepare('SELECT * FROM operators ORDER BY id').all(),
     policies: t.ws.db.prepare('SELECT * FROM policy_versions ORDER BY version').all(),
   });
-  const refusals = () => auditRows(t.ws).filter((r) => r.action === 'dualControl.approve' && r.outcome === 'denied');
-  const lastRefusal = () => JSON.parse(refusals().at(-1)?.details ?? '{}') as Record<string, unknown>;
+  const refusals = async () =>
+    (await auditRows(t.ws)).filter((r) => r.action === 'dualControl.approve' && r.outcome === 'denied');
+  const lastRefusal = async () => JSON.parse((await refusals()).at(-1)?.details ?? '{}') as Record<string, unknown>;
   // keys.backup is mandatory now (item 3) and cannot be switched off by anyone; the attack goes on
   // against the actions a policy may still relax, which must need a genuine second person to do so.
   const rotateAndReprintOff = {
@@ -79,7 +80,7 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
       error: { code: 'APPROVAL_REQUIRED' },
     });
     expect(rows()).toEqual(before);
-    expect(lastRefusal()).toMatchObject({ for: 'operator.privileged', reason: 'no-approval' });
+    expect(await lastRefusal()).toMatchObject({ for: 'operator.privileged', reason: 'no-approval' });
 
     // Even with a third officer approving the reset, the reset password cannot approve the requester.
     const third = await addOperator(t.ws, 'security_officer');
@@ -97,7 +98,7 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
     expect(r).toMatchObject({ ok: false, error: { code: 'APPROVER_TEMPORARY_PASSWORD' } });
     expect(!r.ok && r.error.message).toMatch(/must first change the temporary password/);
     expect(rows()).toEqual(reset);
-    expect(lastRefusal()).toMatchObject({
+    expect(await lastRefusal()).toMatchObject({
       for: 'policy.update',
       reason: 'temporary-password',
       initiator: officer.username,
@@ -112,7 +113,7 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
     const before = rows();
     expect(await switchOff(second)).toMatchObject({ ok: false, error: { code: 'APPROVER_PASSWORD_SET_BY_INITIATOR' } });
     expect(rows()).toEqual(before);
-    expect(lastRefusal()).toMatchObject({ reason: 'password-set-by-initiator' });
+    expect(await lastRefusal()).toMatchObject({ reason: 'password-set-by-initiator' });
   });
 
   it('refuses a password set by anyone else within the policy window, and accepts it after', async () => {
@@ -155,10 +156,12 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
 
   it('on a desk with one security officer, a puppet it creates cannot approve with its temporary password', async () => {
     await t.dispose();
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     officer = await setupOfficer(t.ws);
     value(await create('security_officer', 'puppet'));
-    expect(auditRows(t.ws).find((r) => r.action === 'admin.createOperator')?.details).toContain('"soleOfficer":true');
+    expect((await auditRows(t.ws)).find((r) => r.action === 'admin.createOperator')?.details).toContain(
+      '"soleOfficer":true',
+    );
     const before = rows();
     expect(await switchOff({ username: 'puppet', password: 'temporary password puppet' })).toMatchObject({
       ok: false,
@@ -190,7 +193,7 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
     ).toMatchObject({
       role: 'security_officer',
     });
-    const entry = auditRows(t.ws).find((r) => r.action === 'admin.updateRole');
+    const entry = (await auditRows(t.ws)).find((r) => r.action === 'admin.updateRole');
     expect(JSON.parse(entry?.details ?? '{}')).toMatchObject({
       from: 'clerk',
       to: 'security_officer',
@@ -239,7 +242,7 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
 
     const forPolicy = await approvalFor(t.ws, officer, 'policy.update', second);
     expect(await promote(clerk.id, forPolicy)).toMatchObject({ ok: false, error: { code: 'APPROVAL_MISMATCH' } });
-    expect(lastRefusal()).toMatchObject({ reason: 'challenge-for-other-action' });
+    expect(await lastRefusal()).toMatchObject({ reason: 'challenge-for-other-action' });
 
     const fromSecondDesk = await approvalFor(t.ws, second, 'operator.privileged', second);
     expect(await promote(clerk.id, fromSecondDesk)).toMatchObject({ ok: false, error: { code: 'APPROVAL_STALE' } });
@@ -258,7 +261,7 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
     expect(rows()).toEqual(promoted);
 
     // The approval's audit entry names the input it approved.
-    const approved = auditRows(t.ws).filter((r) => r.action === 'dualControl.approve' && r.outcome === 'ok');
+    const approved = (await auditRows(t.ws)).filter((r) => r.action === 'dualControl.approve' && r.outcome === 'ok');
     const entry = JSON.parse(approved.at(-1)?.details ?? '{}') as { for?: string; input?: string };
     const digestFor = (operatorId: number) =>
       approvalDigest('operator.privileged', { channel: 'admin:updateRole', operatorId, role: 'security_officer' });
@@ -280,7 +283,7 @@ describe('dual control attacked by one security officer', { timeout: 60_000 }, (
 
   it('keeps no password in the approval audit entries or refusals', async () => {
     await switchOff({ username: second.username, password: 'a wrong approver password' });
-    const text = JSON.stringify(auditRows(t.ws));
+    const text = JSON.stringify(await auditRows(t.ws));
     expect(text).not.toContain('a wrong approver password');
     expect(text).not.toContain(second.password);
   });
@@ -307,7 +310,7 @@ describe('approval digest', () => {
 
 describe('the sole-officer exception', { timeout: 60_000 }, () => {
   it('does not hold when another officer is enabled while the change waits, and nothing changes', async () => {
-    const t = freshWorkstation();
+    const t = freshSqliteWorkstation();
     try {
       const officer = await setupOfficer(t.ws);
       // Right after the desk found itself the sole officer (so no approval is asked), while the
@@ -333,7 +336,7 @@ describe('the sole-officer exception', { timeout: 60_000 }, () => {
       });
       expect(await creating).toMatchObject({ ok: false, error: { code: 'APPROVAL_REQUIRED' } });
       expect(t.ws.db.prepare("SELECT count(*) AS n FROM operators WHERE username = 'late'").get()).toEqual({ n: 0 });
-      const refused = auditRows(t.ws).find((r) => r.action === 'dualControl.approve' && r.outcome === 'denied');
+      const refused = (await auditRows(t.ws)).find((r) => r.action === 'dualControl.approve' && r.outcome === 'denied');
       expect(JSON.parse(refused?.details ?? '{}')).toMatchObject({
         reason: 'approval-needed-now',
         channel: 'admin:createOperator',

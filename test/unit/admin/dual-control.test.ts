@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import {
   addOperator,
   approvalFor,
@@ -13,13 +13,13 @@ import {
 
 // Unlocking an operator is the dual-controlled action here; the policy change uses the same service.
 describe('dual control', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let officer: TestOperator;
   let manager: TestOperator;
   let locked: TestOperator;
 
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     officer = await setupOfficer(t.ws);
     manager = await addOperator(t.ws, 'manager');
     locked = await addOperator(t.ws, 'clerk');
@@ -49,7 +49,7 @@ describe('dual control', () => {
       value: { username: locked.username, approvedBy: officer.username },
     });
     expect(isLocked()).toBe(false);
-    const rows = auditRows(t.ws);
+    const rows = await auditRows(t.ws);
     expect(rows).toContainEqual(
       expect.objectContaining({
         action: 'dualControl.approve',
@@ -76,7 +76,7 @@ describe('dual control', () => {
     const r = await unlock(officer, approvalOf(manager));
     expect(r).toMatchObject({ ok: false, error: { code: 'APPROVAL_ROLE' } });
     expect(isLocked()).toBe(true);
-    expect(auditRows(t.ws)).toContainEqual(
+    expect(await auditRows(t.ws)).toContainEqual(
       expect.objectContaining({ action: 'dualControl.approve', outcome: 'denied', operator: manager.username }),
     );
   });
@@ -119,7 +119,7 @@ describe('dual control', () => {
       locked_at: string | null;
     };
     expect(row.locked_at).not.toBeNull();
-    expect(auditRows(t.ws)).toContainEqual(
+    expect(await auditRows(t.ws)).toContainEqual(
       expect.objectContaining({ action: 'auth.lockout', operator: officer.username }),
     );
     expect(isLocked()).toBe(true);

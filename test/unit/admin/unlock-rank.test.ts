@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy-values';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import {
   addOperator,
   approvalFor,
@@ -13,7 +13,7 @@ import {
 
 // Unlocking reaches into another operator's account: nobody below the locked operator's role may start or approve it.
 describe('unlocking a security officer', { timeout: 60_000 }, () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let officer: TestOperator;
   let secondOfficer: TestOperator;
   let lockedOfficer: TestOperator;
@@ -21,7 +21,7 @@ describe('unlocking a security officer', { timeout: 60_000 }, () => {
   let manager2: TestOperator;
 
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     officer = await setupOfficer(t.ws);
     // Made first, so it is the officer that approves creating the others (the locked one cannot).
     secondOfficer = await addOperator(t.ws, 'security_officer');
@@ -46,18 +46,18 @@ describe('unlocking a security officer', { timeout: 60_000 }, () => {
 
   it('refuses two managers, with nothing changed but the audit entry', async () => {
     const before = operatorRows();
-    const approvalsBefore = auditRows(t.ws).filter((e) => e.action === 'dualControl.approve').length;
+    const approvalsBefore = (await auditRows(t.ws)).filter((e) => e.action === 'dualControl.approve').length;
     const r = await unlock(manager, manager2);
     expect(r).toMatchObject({ ok: false, error: { code: 'UNLOCK_ROLE' } });
     expect(operatorRows()).toEqual(before);
-    const denied = auditRows(t.ws).filter((e) => e.action === 'admin.unlockOperator');
+    const denied = (await auditRows(t.ws)).filter((e) => e.action === 'admin.unlockOperator');
     expect(denied).toEqual([expect.objectContaining({ operator: manager.username, outcome: 'denied' })]);
     expect(JSON.parse(denied[0]!.details)).toMatchObject({
       reason: 'initiator-outranked',
       targetRole: 'security_officer',
     });
     // Refused before the approver was asked: the approval was not spent.
-    expect(auditRows(t.ws).filter((e) => e.action === 'dualControl.approve')).toHaveLength(approvalsBefore);
+    expect((await auditRows(t.ws)).filter((e) => e.action === 'dualControl.approve')).toHaveLength(approvalsBefore);
   });
 
   it('refuses a manager even with a security officer as approver', async () => {

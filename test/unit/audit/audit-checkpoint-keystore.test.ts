@@ -6,7 +6,7 @@ import { keystoreAuditTrust } from '../../../src/core/audit/keystore-audit-signe
 import { checkpointMessage, verifyAuditChain, type CheckpointRow } from '../../../src/core/audit/audit-verify';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import type { Workstation } from '../../../src/core/workstation';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { KEYSTORE_PASSPHRASE, createKeystore } from '../../support/keys';
 import { addOperator, approvalFor, setupOfficer, value, type TestOperator } from '../../support/operators';
 
@@ -14,7 +14,7 @@ import { addOperator, approvalFor, setupOfficer, value, type TestOperator } from
 // wait while the keystore is locked, and are signed on unlock.
 
 describe('audit checkpoints signed with the keystore audit key', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let ws: Workstation;
   let officer: TestOperator;
   const call = (channel: string, input: unknown = {}) => ws.router.dispatch(officer.client, channel, input);
@@ -34,7 +34,7 @@ describe('audit checkpoints signed with the keystore audit key', () => {
   };
 
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     ws = t.ws;
     officer = await setupOfficer(ws);
     const second = await addOperator(ws, 'security_officer');

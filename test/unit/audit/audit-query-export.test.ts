@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../../../src/core/audit/audit-signer';
 import { arrayChainSource, verifyAuditChain, type CheckpointRow } from '../../../src/core/audit/audit-verify';
 import { AuditService, type AuditRow } from '../../../src/core/audit/audit.service';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { createKeystore } from '../../support/keys';
 import { addOperator, setupOfficer, value, type TestOperator } from '../../support/operators';
 
@@ -13,11 +13,11 @@ interface Page {
 }
 
 describe('audit query and export', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let officer: TestOperator;
   let auditor: TestOperator;
   beforeAll(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     officer = await setupOfficer(t.ws);
     auditor = await addOperator(t.ws, 'auditor');
     await createKeystore(t.ws, officer); // the audit key that signs checkpoints lives in it

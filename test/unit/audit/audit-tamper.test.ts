@@ -7,18 +7,18 @@ import { fingerprintOf, SoftwareAuditSigner } from '../../../src/core/audit/audi
 import { verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import { AuditService, entryHash, type AuditRow } from '../../../src/core/audit/audit.service';
 import { createWorkstation, type Workstation } from '../../../src/core/workstation';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // An attacker with the database file drops the append-only triggers and edits rows directly.
 describe('audit verification detects tampering and names the first bad entry', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let ws: Workstation;
   let officer: TestOperator;
   const signer = SoftwareAuditSigner.generate();
 
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     await t.ws.close();
     // Same data directory, with a signer whose key the test knows.
     ws = createWorkstation({ dataDir: t.dataDir, shell: 'browser', version: 'test', auditSigner: signer });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { contract, type ChannelName } from '../../../src/shared/contract';
 import { channelExamples } from '../../support/channel-examples';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer, type TestOperator } from '../../support/operators';
 
 const mutating = (Object.keys(contract) as ChannelName[]).filter((name) => contract[name].mutates);
@@ -25,7 +25,7 @@ describe('every state-changing channel writes an audit entry', () => {
       expect(access, 'the example must call as a role the channel allows').toContain(example.as);
     }
     const extra = (await example.workstation?.()) ?? {};
-    const t = freshWorkstation({ ...(example.readers ? { readers: example.readers } : {}), ...extra });
+    const t = freshSqliteWorkstation({ ...(example.readers ? { readers: example.readers } : {}), ...extra });
     dispose = t.dispose;
     const officer = example.firstRun ? null : await setupOfficer(t.ws);
     let caller: TestOperator | null = null;
@@ -38,10 +38,10 @@ describe('every state-changing channel writes an audit entry', () => {
       addOperator: (role) => addOperator(t.ws, role),
     });
 
-    const before = auditRows(t.ws).length;
+    const before = (await auditRows(t.ws)).length;
     const result = await t.ws.router.dispatch(caller?.client ?? 'anonymous-desk', name, input);
     expect(result).toMatchObject({ ok: true });
-    const written = auditRows(t.ws).slice(before);
+    const written = (await auditRows(t.ws)).slice(before);
     const action = example.auditAction ?? name.replace(':', '.');
     expect(written).toContainEqual(expect.objectContaining({ action, outcome: 'ok' }));
   });

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChannelName } from '../../../src/shared/contract';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy-values';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { createKeystore, KEYSTORE_PASSPHRASE } from '../../support/keys';
 import {
   addOperator,
@@ -15,19 +15,19 @@ import {
 
 // A refused state-changing call leaves a trace: the router audits it unless the service already did.
 describe('refused state-changing calls are audited', { timeout: 60_000 }, () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let officer: TestOperator;
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     officer = await setupOfficer(t.ws);
   });
   afterEach(() => t.dispose());
 
   /** Calls `channel` as `by`, expects the refusal `code`, and returns the audit entries it wrote. */
   const refused = async (by: TestOperator, channel: ChannelName, input: unknown, code: string) => {
-    const before = auditRows(t.ws).length;
+    const before = (await auditRows(t.ws)).length;
     expect(await t.ws.router.dispatch(by.client, channel, input)).toMatchObject({ ok: false, error: { code } });
-    return auditRows(t.ws).slice(before);
+    return (await auditRows(t.ws)).slice(before);
   };
   const routerEntry = (by: TestOperator, channel: string, code: string): unknown =>
     expect.objectContaining({
@@ -105,20 +105,20 @@ describe('refused state-changing calls are audited', { timeout: 60_000 }, () => 
   });
 
   it('leaves a refused read alone: only state-changing channels are audited', async () => {
-    const before = auditRows(t.ws).length;
+    const before = (await auditRows(t.ws)).length;
     expect(await t.ws.router.dispatch(officer.client, 'keys:list', {})).toMatchObject({
       ok: false,
       error: { code: 'KEYSTORE_LOCKED' },
     });
-    expect(auditRows(t.ws)).toHaveLength(before);
+    expect(await auditRows(t.ws)).toHaveLength(before);
   });
 });
 
 describe('changing one’s password', { timeout: 60_000 }, () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let officer: TestOperator;
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     officer = await setupOfficer(t.ws);
   });
   afterEach(() => t.dispose());
@@ -152,7 +152,7 @@ describe('changing one’s password', { timeout: 60_000 }, () => {
     expect(
       await t.ws.router.dispatch('x', 'auth:signIn', { username: clerk.username, password: clerk.password }),
     ).toMatchObject({ ok: false });
-    expect(auditRows(t.ws).filter((r) => r.action === 'auth.lockout')).toHaveLength(1);
+    expect((await auditRows(t.ws)).filter((r) => r.action === 'auth.lockout')).toHaveLength(1);
   });
 
   it('concurrent wrong current passwords lock at exactly the limit', async () => {
@@ -184,7 +184,7 @@ describe('changing one’s password', { timeout: 60_000 }, () => {
     expect(await status('second-window')).toMatchObject({ value: { session: null } });
     expect(await status(officer.client)).toMatchObject({ value: { session: { username: officer.username } } });
     expect(await status(other.client)).toMatchObject({ value: { session: { username: other.username } } });
-    const entry = auditRows(t.ws)
+    const entry = (await auditRows(t.ws))
       .filter((r) => r.action === 'auth.changePassword' && r.outcome === 'ok')
       .at(-1);
     expect(JSON.parse(entry?.details ?? '{}')).toEqual({ endedSessions: 1 });

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrations } from '../../../src/core/db/migrations';
-import { freshWorkstation, OFFICER } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation, OFFICER } from '../../support/fresh-workstation';
 
 describe('auth through the router', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   beforeEach(() => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
   });
   afterEach(() => t.dispose());
 

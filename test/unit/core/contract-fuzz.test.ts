@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { contract, type ChannelDef } from '../../../src/shared/contract';
-import { freshWorkstation, OFFICER } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation, OFFICER } from '../../support/fresh-workstation';
 
 // Malformed payloads to every channel, signed in and not: each must come back as a
 // validation error value, and the database must not change by a single row.
@@ -67,7 +67,7 @@ function fieldMutations(schema: z.ZodType): unknown[] {
   return out;
 }
 
-function snapshot(db: ReturnType<typeof freshWorkstation>['ws']['db']): string {
+function snapshot(db: ReturnType<typeof freshSqliteWorkstation>['ws']['db']): string {
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
     name: string;
   }[];
@@ -75,7 +75,7 @@ function snapshot(db: ReturnType<typeof freshWorkstation>['ws']['db']): string {
 }
 
 describe('contract fuzz', () => {
-  const t = freshWorkstation();
+  const t = freshSqliteWorkstation();
   beforeAll(async () => {
     await t.ws.router.dispatch('officer', 'auth:setupFirstOfficer', OFFICER);
   });

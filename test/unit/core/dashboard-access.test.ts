@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../../../src/shared/roles';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // The dashboard used to hand the last audit rows to every role, clerks included, while
 // audit:query refused them. Each role now gets audit figures exactly when audit:query answers it.
 describe('dashboard:summary shows audit figures only to roles that may read the audit', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   const byRole = new Map<Role, TestOperator>();
 
   beforeAll(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     byRole.set('security_officer', await setupOfficer(t.ws));
     for (const role of ROLES) if (!byRole.has(role)) byRole.set(role, await addOperator(t.ws, role));
     // A failed sign-in, so there is something worth hiding in the recent rows.

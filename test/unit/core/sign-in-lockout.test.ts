@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SIGN_IN_FAILED } from '../../../src/core/auth/auth.service';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy-values';
-import { freshWorkstation, OFFICER } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation, OFFICER } from '../../support/fresh-workstation';
 import { addOperator, approvalFor, auditRows, setupOfficer, value } from '../../support/operators';
 
 const LIMIT = DEFAULT_POLICIES.maxFailedSignIns;
@@ -15,11 +15,11 @@ interface LockRow {
 
 // Every attempt spends a real scrypt check (about 80 ms), so these take seconds, more on a busy machine.
 describe('sign-in lockout under attack', { timeout: 60_000 }, () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   const clock = { now: Date.parse('2026-12-01T09:00:00Z') };
   beforeEach(async () => {
     clock.now = Date.parse('2026-12-01T09:00:00Z');
-    t = freshWorkstation({ now: () => clock.now });
+    t = freshSqliteWorkstation({ now: () => clock.now });
     await setupOfficer(t.ws);
   });
   afterEach(() => t.dispose());
@@ -30,8 +30,8 @@ describe('sign-in lockout under attack', { timeout: 60_000 }, () => {
     t.ws.db
       .prepare('SELECT failed_attempts, locked_until, lockout_count FROM operators WHERE username = ?')
       .get(username) as LockRow;
-  const lockouts = () => auditRows(t.ws).filter((r) => r.action === 'auth.lockout');
-  const lastReason = () => JSON.parse(auditRows(t.ws).at(-1)?.details ?? '{}') as { reason?: string };
+  const lockouts = async () => (await auditRows(t.ws)).filter((r) => r.action === 'auth.lockout');
+  const lastReason = async () => JSON.parse((await auditRows(t.ws)).at(-1)?.details ?? '{}') as { reason?: string };
 
   it.each([
     ['200 different clients', (i: number) => `attacker-${i}`],
@@ -45,8 +45,8 @@ describe('sign-in lockout under attack', { timeout: 60_000 }, () => {
       expect(results.every((r) => !r.ok && r.error.code === 'AUTH_FAILED')).toBe(true);
       expect(row(OFFICER.username)).toMatchObject({ failed_attempts: LIMIT, lockout_count: 1 });
       expect(row(OFFICER.username).locked_until).toBe(clock.now + DEFAULT_POLICIES.lockoutMinutes * MINUTE);
-      expect(lockouts()).toHaveLength(1);
-      const counted = auditRows(t.ws).filter(
+      expect(await lockouts()).toHaveLength(1);
+      const counted = (await auditRows(t.ws)).filter(
         (r) => r.action === 'auth.signIn' && (JSON.parse(r.details) as { reason?: string }).reason === 'wrong-password',
       );
       expect(counted).toHaveLength(LIMIT);
@@ -55,7 +55,7 @@ describe('sign-in lockout under attack', { timeout: 60_000 }, () => {
       clock.now += 5 * MINUTE;
       const right = await signIn('officer-elsewhere', OFFICER.username, OFFICER.password);
       expect(right).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
-      expect(lastReason().reason).toBe('locked');
+      expect((await lastReason()).reason).toBe('locked');
       expect(await t.ws.router.dispatch('officer-elsewhere', 'auth:status', {})).toMatchObject({
         ok: true,
         value: { session: null },
@@ -71,7 +71,7 @@ describe('sign-in lockout under attack', { timeout: 60_000 }, () => {
       .prepare('UPDATE operators SET locked_until = ?, failed_attempts = ? WHERE username = ?')
       .run(clock.now + MINUTE, LIMIT, OFFICER.username);
     expect(await pending).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
-    expect(lastReason().reason).toBe('locked');
+    expect((await lastReason()).reason).toBe('locked');
     expect(await t.ws.router.dispatch('desk', 'auth:status', {})).toMatchObject({ ok: true, value: { session: null } });
   });
 
@@ -90,7 +90,7 @@ describe('sign-in lockout under attack', { timeout: 60_000 }, () => {
       ['c4', disabled.username, disabled.password],
     ] as const) {
       answers.push([username, await signIn(client, username, password)]);
-      reasons.push(lastReason().reason);
+      reasons.push((await lastReason()).reason);
     }
     for (const [, answer] of answers) {
       expect(answer).toEqual({ ok: false, error: { code: 'AUTH_FAILED', message: SIGN_IN_FAILED } });
@@ -143,11 +143,11 @@ describe('sign-in lockout under attack', { timeout: 60_000 }, () => {
       lockout_count: 2,
       locked_until: clock.now + 30 * MINUTE,
     });
-    expect(lockouts()).toHaveLength(2);
+    expect(await lockouts()).toHaveLength(2);
     const second = clock.now;
     clock.now = second + 29 * MINUTE;
     expect(await signIn('desk-2', OFFICER.username, OFFICER.password)).toMatchObject({ ok: false });
-    expect(lastReason().reason).toBe('locked');
+    expect((await lastReason()).reason).toBe('locked');
 
     clock.now = second + 30 * MINUTE;
     value(await signIn('desk-2', OFFICER.username, OFFICER.password));
@@ -177,7 +177,7 @@ describe('sign-in lockout under attack', { timeout: 60_000 }, () => {
     expect(results.filter((r) => !r.ok && r.error.code === 'VALIDATION')).toEqual([]);
     expect(results.every((r) => !r.ok)).toBe(true);
     expect(row(approver.username)).toMatchObject({ failed_attempts: LIMIT, lockout_count: 1 });
-    expect(lockouts().filter((r) => r.operator === approver.username)).toHaveLength(1);
+    expect((await lockouts()).filter((r) => r.operator === approver.username)).toHaveLength(1);
     expect(row(clerk.username).locked_until).not.toBeNull();
   });
 

@@ -6,18 +6,18 @@ import { SqliteCustomerRepository } from '../../../src/core/customers/customer.r
 import { openDatabase, type Database } from '../../../src/core/db/database';
 import type { Result } from '../../../src/shared/contract';
 import { ADA } from '../../support/customers';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // Two operators edit the same customer from the same version at once: exactly one edit is saved,
 // the other is refused as stale, and nothing of the refused edit reaches the record.
 
 describe('concurrent edits of one customer', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let clerk: TestOperator;
   let support: TestOperator;
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     await setupOfficer(t.ws);
     clerk = await addOperator(t.ws, 'clerk');
     support = await addOperator(t.ws, 'support');
@@ -69,7 +69,9 @@ describe('concurrent edits of one customer', () => {
         { email: 'clerk@example.org', mobile: null, branch: 'London Central', version: 2 },
         { email: null, mobile: '+447700900555', branch: 'Bath', version: 2 },
       ]).toContainEqual(row);
-      const entries = auditRows(t.ws).filter((r) => r.object === `customer:${id}` && r.action === 'customer.update');
+      const entries = (await auditRows(t.ws)).filter(
+        (r) => r.object === `customer:${id}` && r.action === 'customer.update',
+      );
       expect(entries.map((e) => e.outcome).sort()).toEqual(['denied', 'ok']);
     }
   });

@@ -4,7 +4,7 @@ import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import type { Result } from '../../../src/shared/contract';
 import type { CustomerInput, CustomerSaveOutcome } from '../../../src/shared/contract/customers.contract';
 import { ADA, GRACE } from '../../support/customers';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 // The customer service through the router of a real workstation: contract validation, roles,
@@ -13,7 +13,7 @@ import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '
 type Saved = Extract<CustomerSaveOutcome, { status: 'saved' }>;
 
 describe('customers service', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let clerk: TestOperator;
   const call = (op: TestOperator, channel: string, input: unknown) =>
     t.ws.router.dispatch(op.client, channel, input) as Promise<Result<CustomerSaveOutcome>>;
@@ -32,7 +32,7 @@ describe('customers service', () => {
   const customerRows = () => t.ws.db.prepare('SELECT * FROM customers ORDER BY id').all();
 
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     await setupOfficer(t.ws);
     clerk = await addOperator(t.ws, 'clerk');
   });
@@ -50,7 +50,7 @@ describe('customers service', () => {
         version: 1,
         createdBy: clerk.username,
       });
-      const entry = auditRows(t.ws).find((r) => r.action === 'customer.create')!;
+      const entry = (await auditRows(t.ws)).find((r) => r.action === 'customer.create')!;
       expect(entry).toMatchObject({ outcome: 'ok', object: `customer:${c.id}`, operator: clerk.username });
       expect((JSON.parse(entry.details) as { fields: string }).fields).toBe(
         'fullName,birthDate,customerRef,address.line1,address.postalCode,address.city,address.country,email,mobile,branch',
@@ -104,14 +104,14 @@ describe('customers service', () => {
         candidates: [expect.objectContaining({ id: ada.id, fullName: 'Ada Lovelace', reasons: [reason] })],
       });
       expect(customerRows()).toEqual(before);
-      const warning = auditRows(t.ws).at(-1)!;
+      const warning = (await auditRows(t.ws)).at(-1)!;
       expect(warning).toMatchObject({ action: 'customer.duplicateWarning', outcome: 'ok' });
       expect(JSON.parse(warning.details)).toMatchObject({ for: 'create', candidates: `customer:${ada.id}` });
 
       const confirmed = await create(again, true);
       expect(confirmed.status).toBe('saved');
       expect(customerRows()).toHaveLength(2);
-      const entry = auditRows(t.ws).at(-1)!;
+      const entry = (await auditRows(t.ws)).at(-1)!;
       expect(entry.action).toBe('customer.create');
       expect(JSON.parse(entry.details)).toMatchObject({ duplicatesConfirmed: `customer:${ada.id}` });
     });
@@ -133,7 +133,7 @@ describe('customers service', () => {
         if (!r.ok) expect(r.error.message).toContain(`#${ada.id}`);
       }
       expect(customerRows()).toEqual(before);
-      expect(auditRows(t.ws).at(-1)).toMatchObject({ action: 'customer.create', outcome: 'denied' });
+      expect((await auditRows(t.ws)).at(-1)).toMatchObject({ action: 'customer.create', outcome: 'denied' });
     });
 
     it('on edit, warns only about what the edit changes', async () => {
@@ -186,7 +186,7 @@ describe('customers service', () => {
       ) as Saved;
       expect(out.changed).toEqual(['address.line2', 'email']);
       expect(out.customer).toMatchObject({ version: 2, email: 'ada@analytical.example' });
-      const entry = auditRows(t.ws).at(-1)!;
+      const entry = (await auditRows(t.ws)).at(-1)!;
       expect(entry).toMatchObject({ action: 'customer.update', object: `customer:${ada.id}`, outcome: 'ok' });
       expect(JSON.parse(entry.details)).toEqual({ fields: 'address.line2,email', fromVersion: 1, toVersion: 2 });
       expect(entry.details).not.toContain('analytical');
@@ -204,7 +204,7 @@ describe('customers service', () => {
       expect(stale).toMatchObject({ ok: false, error: { code: 'CUSTOMER_STALE' } });
       if (!stale.ok) expect(stale.error.message).toMatch(/changed this customer.*Reload.*nothing was saved/);
       expect(customerRows()).toEqual(before);
-      expect(auditRows(t.ws).at(-1)).toMatchObject({ action: 'customer.update', outcome: 'denied' });
+      expect((await auditRows(t.ws)).at(-1)).toMatchObject({ action: 'customer.update', outcome: 'denied' });
     });
 
     it('an edit that changes nothing writes nothing', async () => {
@@ -216,7 +216,7 @@ describe('customers service', () => {
     it('answers an unknown customer with a clear error', async () => {
       const r = await call(clerk, 'customers:update', { id: 999, version: 1, customer: ADA });
       expect(r).toMatchObject({ ok: false, error: { code: 'CUSTOMER_NOT_FOUND' } });
-      expect(auditRows(t.ws).at(-1)).toMatchObject({
+      expect((await auditRows(t.ws)).at(-1)).toMatchObject({
         action: 'customer.update',
         object: 'customer:999',
         outcome: 'denied',

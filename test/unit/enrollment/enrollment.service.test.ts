@@ -10,7 +10,7 @@ import { EnrollmentService } from '../../../src/core/enrollment/enrollment.servi
 import { generateN } from '../../../src/core/enrollment/identification-code';
 import { createLogger } from '../../../src/core/log';
 import { addCustomer, keystoreReadyToEnroll } from '../../support/enrollment';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, setupOfficer } from '../../support/operators';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ import { join } from 'node:path';
 // with one card, one row, and the loser refused with nothing changed.
 
 describe('EnrollmentService rules', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let reader: TrainingReaderService;
   let cardDir: string;
   let cards: SqliteCardRepository;
@@ -46,7 +46,7 @@ describe('EnrollmentService rules', () => {
   };
 
   beforeEach(async () => {
-    t = freshWorkstation({ keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
+    t = freshSqliteWorkstation({ keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
     const officer = await setupOfficer(t.ws);
     await keystoreReadyToEnroll(t.ws, officer, await addOperator(t.ws, 'security_officer'));
     reader = new TrainingReaderService({ acceptAtr: isOtacAtr });

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { policiesSchema } from '../../../src/shared/contract/policy.contract';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
-import { freshWorkstation } from '../../support/fresh-workstation';
+import { freshSqliteWorkstation } from '../../support/fresh-workstation';
 import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 
 describe('policy validation', () => {
@@ -65,11 +65,11 @@ describe('policy validation', () => {
 });
 
 describe('policy changes through the contract', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   let officer: TestOperator;
   let second: TestOperator;
   beforeEach(async () => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
     officer = await setupOfficer(t.ws);
     second = await addOperator(t.ws, 'security_officer');
   });
@@ -116,7 +116,7 @@ describe('policy changes through the contract', () => {
       [1, 8, 365],
       [0, 6, 365],
     ]);
-    const entries = auditRows(t.ws).filter((r) => r.action === 'policy.update' && r.outcome === 'ok');
+    const entries = (await auditRows(t.ws)).filter((r) => r.action === 'policy.update' && r.outcome === 'ok');
     expect(entries.map((e) => JSON.parse(e.details) as Record<string, unknown>)).toEqual([
       { version: 1, approvedBy: second.username, codeDigits: '6 → 8' },
       { version: 2, approvedBy: second.username, listExpiryDays: '365 → 90' },
@@ -168,9 +168,9 @@ describe('policy changes through the contract', () => {
 });
 
 describe('a stored policy from before an action became mandatory', () => {
-  let t: ReturnType<typeof freshWorkstation>;
+  let t: ReturnType<typeof freshSqliteWorkstation>;
   beforeEach(() => {
-    t = freshWorkstation();
+    t = freshSqliteWorkstation();
   });
   afterEach(() => t.dispose());
 

@@ -1,10 +1,9 @@
+import { deskSql } from '../../support/test-engine';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newBlankCard } from '../../../src/card-sim/card-record';
 import { VirtualCard } from '../../../src/card-sim/virtual-card';
-import { AuditService } from '../../../src/core/audit/audit.service';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import { TRAINING_READER_NAME, TrainingReaderService } from '../../../src/core/card/training-reader';
-import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { SealModeService } from '../../../src/core/push/seal-mode.service';
 import { cardDesk, personaliseAwaiting } from '../../support/activation-cards';
@@ -38,13 +37,13 @@ describe('seal mode on the training reader', () => {
       await c.select();
       await c.activate(parsed.key, '2468');
     });
-    const cards = new SqliteCardRepository(desk.ws.db);
+    const cards = deskSql(desk.ws).repos.cards;
     const record = (await cards.transition(awaiting.record.id, ['awaiting_activation'], 'active', 'now'))!;
     const service = new SealModeService({
       readers: training,
       keystore: desk.ws.keystore,
       cards,
-      audit: new AuditService(desk.ws.db),
+      audit: deskSql(desk.ws).audit,
     });
     const keyOnCard = () => publicKeyOnCard(virtual.record.rsa);
     return { desk, cards, record, service, keyOnCard };
