@@ -4,7 +4,7 @@ import { findPcscd, stopPcscd } from '../scripts/testbed/testbed-control';
 import type { CardReaderService, WithCardOptions } from '../src/core/card/reader.types';
 import type { CardTransport } from '../src/core/card/transport';
 import { TRAINING_READER_NAME, TrainingReaderService } from '../src/core/card/training-reader';
-import type { Workstation } from '../src/core/workstation';
+import type { DeskWorkstation } from '../src/core/workstation';
 import type { ReaderSnapshot } from '../src/shared/contract';
 import { cardDesk } from '../test/support/activation-cards';
 import { addCustomer } from '../test/support/enrollment';
@@ -133,7 +133,7 @@ class ApduCounter {
 }
 
 interface DeskUnderTest {
-  ws: Workstation;
+  ws: DeskWorkstation;
   clerk: TestOperator;
   reader: string;
   /** A fresh blank card into the reader; resolves when the reader monitor has read it. */
@@ -143,7 +143,7 @@ interface DeskUnderTest {
 }
 
 /** Waits until the reader monitor (the desk's status bar) shows the card in `lifeCycle`, or no card (null). */
-async function monitorShows(d: { ws: Workstation; clerk: TestOperator }, reader: string, lifeCycle: string | null) {
+async function monitorShows(d: { ws: DeskWorkstation; clerk: TestOperator }, reader: string, lifeCycle: string | null) {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const snap = value(await d.ws.router.dispatch(d.clerk.client, 'reader:status', {})) as ReaderSnapshot;
