@@ -237,7 +237,9 @@ describe('operator administration rules', () => {
       ok: false,
       error: { code: 'AUTH_REQUIRED', message: expect.stringContaining('since you signed in') as unknown },
     });
-    const ended = auditRows(t.ws).filter((r) => r.action === 'auth.sessionEnded' && r.operator === other.username);
+    const ended = (await auditRows(t.ws)).filter(
+      (r) => r.action === 'auth.sessionEnded' && r.operator === other.username,
+    );
     expect(ended.map((r) => JSON.parse(r.details) as unknown)).toEqual([{ reason: 'account-changed' }]);
     value(await call('other-again', 'auth:signIn', { username: other.username, password: other.password }));
     expect(await call('other-again', 'dashboard:summary', {})).toMatchObject({ ok: true });
