@@ -76,6 +76,8 @@ export class KeystoreHolder {
   private opening = false;
   private readonly actor = new AsyncLocalStorage<KeystoreActor>();
   private readonly unlockListeners = new Set<() => void>();
+  /** Audit entries recorded and not yet committed (PostgreSQL commits them moments later; SQLite at once). */
+  private readonly unwritten = new Set<Promise<void>>();
 
   constructor(
     private readonly location: KeystoreLocation,
@@ -159,7 +161,15 @@ export class KeystoreHolder {
     this.ks = null;
     if (ks && actor) await this.actor.run(actor, () => ks.close());
     else if (ks) await ks.close();
+    // Closing is audited (keystore.closed, an aborted ceremony): at the desk's close those entries
+    // must be written before the database is, not cut off with the pool.
+    await this.settled();
     return this.status();
+  }
+
+  /** Resolves once every audit entry the keystore has recorded so far is written (or its failure logged). */
+  async settled(): Promise<void> {
+    while (this.unwritten.size > 0) await Promise.all([...this.unwritten]);
   }
 
   /** The open keystore, or KEYSTORE_LOCKED. */
@@ -230,7 +240,7 @@ export class KeystoreHolder {
       // The keystore's sink is synchronous (its services record as they act). On SQLite the entry
       // is written before append returns; on PostgreSQL it commits moments later, and a failure is
       // logged (no secret is in an entry) — docs/storage.md "The audit trail on either engine".
-      this.deps.audit
+      const written = this.deps.audit
         .append({
           operatorId: who.operatorId,
           operator: who.operator,
@@ -241,6 +251,8 @@ export class KeystoreHolder {
           details: { ...details, ...extra },
         })
         .catch((err: unknown) => this.deps.log.error('audit entry not written', { action, error: String(err) }));
+      this.unwritten.add(written);
+      void written.finally(() => this.unwritten.delete(written));
     };
   }
 }

@@ -19,10 +19,12 @@ import { addOperator, approvalFor, approvalOf, auditRows, value, type TestOperat
 import { encodings } from '../../support/secret-encodings';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
+import { databaseContents } from '../../support/desk-contents';
+import { deskSql } from '../../support/test-engine';
 
 // Activation, unblock and rotation through the contract, over the real stack: the virtual card
-// in pcscd via vpcd, SQLite, the software keystore. Every answer is kept for the secret scan.
+// in pcscd via vpcd, the run's database engine, the software keystore. Every answer is kept for the secret scan.
 
 const PIN = '73915046';
 const messageOf = (r: Result<unknown>): string => (r.ok ? '' : r.error.message);
@@ -30,7 +32,7 @@ const messageOf = (r: Result<unknown>): string => (r.ok ? '' : r.error.message);
 describe('activation at the desk (real pcscd + vpcd)', () => {
   let bed: Testbed;
   let desk: Awaited<ReturnType<typeof cardDesk>>;
-  let ws: Workstation;
+  let ws: DeskWorkstation;
   let clerk: TestOperator;
   let manager: TestOperator;
   let manager2: TestOperator;
@@ -75,8 +77,8 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
       nextAction: string;
     };
 
-  const dbState = (id: number) =>
-    (ws.db.prepare('SELECT state FROM cards WHERE id = ?').get(id) as { state: string }).state;
+  const dbState = async (id: number) =>
+    (await deskSql(ws).get<{ state: string }>('SELECT state FROM cards WHERE id = ?', id))?.state;
 
   beforeAll(async () => {
     bed = await useTestbed('activation');
@@ -118,7 +120,7 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
       completedEarlier: false,
       followUps: [{ name: 'first list', ok: true, message: 'List 1 is on the card.' }],
     });
-    expect(dbState(awaiting.record.id)).toBe('active');
+    expect(await dbState(awaiting.record.id)).toBe('active');
     expect(readCard(file)).toMatchObject({ lifeCycle: 'active', pin: PIN });
     expect(await inReader(clerk)).toMatchObject({ nextAction: 'rotate', record: { state: 'active' } });
     expect((await auditRows(ws)).filter((a) => a.action === 'activation.activate' && a.outcome === 'ok')).toHaveLength(
@@ -151,7 +153,7 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     expect(r.error.message).toMatch(/Group 3/);
     expect(readCard(file)).toEqual(cardBefore);
     expect(readCard(file).activationTriesLeft).toBe(5);
-    expect(dbState(awaiting.record.id)).toBe('awaiting_activation');
+    expect(await dbState(awaiting.record.id)).toBe('awaiting_activation');
     // A PIN that breaks the rule is refused as early.
     const shortPin = await call(clerk, 'activation:activate', {
       reader,
@@ -184,7 +186,7 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     const third = await call(clerk, 'activation:activate', { reader, key: wrong, pin: PIN, pinRepeat: PIN });
     expect(third).toMatchObject({ ok: false, error: { code: 'ACTIVATION_BLOCKED' } });
     expect(readCard(file).lifeCycle).toBe('blocked');
-    expect(dbState(awaiting.record.id)).toBe('blocked');
+    expect(await dbState(awaiting.record.id)).toBe('blocked');
     expect(await inReader(clerk)).toMatchObject({ nextAction: 'unblock' });
     // Blocked: even the right K is refused now, by the card.
     const right = await call(clerk, 'activation:activate', {
@@ -225,7 +227,7 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     });
     expect(lowApprover).toMatchObject({ ok: false, error: { code: 'APPROVAL_ROLE' } });
     expect(readCard(file)).toEqual(blocked);
-    expect(dbState(awaiting.record.id)).toBe('blocked');
+    expect(await dbState(awaiting.record.id)).toBe('blocked');
 
     const ok = value(
       await call(manager, 'activation:unblock', {
@@ -235,7 +237,7 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     );
     expect(ok).toMatchObject({ state: 'awaiting_activation', approvedBy: manager2.username });
     expect(readCard(file)).toMatchObject({ lifeCycle: 'personalised', activationTriesLeft: 3 });
-    expect(dbState(awaiting.record.id)).toBe('awaiting_activation');
+    expect(await dbState(awaiting.record.id)).toBe('awaiting_activation');
     expect(await auditRows(ws)).toContainEqual(
       expect.objectContaining({ action: 'activation.unblock', outcome: 'ok', object: awaiting.record.n }),
     );
@@ -280,17 +282,17 @@ describe('activation at the desk (real pcscd + vpcd)', () => {
     expect(await auditRows(ws)).toContainEqual(expect.objectContaining({ action: 'cards.rotate_key', outcome: 'ok' }));
   });
 
-  it('K and the PIN never appear in the database file, its WAL, the log, the audit trail or any answer', () => {
+  it('K and the PIN never appear in the database (file and WAL, or every row on PostgreSQL), the log, the audit trail or any answer', async () => {
     expect(typed.length).toBeGreaterThanOrEqual(5);
     expect(keys.length).toBeGreaterThanOrEqual(5);
     expect(answers.length).toBeGreaterThan(20);
-    ws.db.pragma('wal_checkpoint(PASSIVE)');
-    const files = ['workstation.db', 'workstation.db-wal', join('logs', 'workstation.log')]
-      .map((f) => join(desk.dataDir, f))
-      .filter((f) => existsSync(f));
-    expect(files.length).toBeGreaterThanOrEqual(2);
+    const database = await databaseContents(ws, desk.dataDir);
+    expect(database.length).toBeGreaterThanOrEqual(1);
+    const log = join(desk.dataDir, 'logs', 'workstation.log');
+    expect(existsSync(log)).toBe(true);
     const places: [string, string][] = [
-      ...files.map((f): [string, string] => [f, readFileSync(f).toString('latin1')]),
+      ...database,
+      [log, readFileSync(log).toString('latin1')],
       ['audit', JSON.stringify(await auditRows(ws))],
       ['answers', JSON.stringify(answers)],
     ];

@@ -1,16 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InsertedCard } from '../../../src/card-sim/slots';
 import { ActivationService } from '../../../src/core/activation/activation.service';
-import { AuditService } from '../../../src/core/audit/audit.service';
 import type { Session } from '../../../src/core/auth/session.store';
 import { PcscReaderService } from '../../../src/core/card/reader.service';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
-import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
-import { SqliteCustomerRepository } from '../../../src/core/customers/customer.repository';
 import { createLogger } from '../../../src/core/log';
 import { cardDesk, personaliseAwaiting, withRetry } from '../../support/activation-cards';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
+import { deskSql } from '../../support/test-engine';
 
 // The tear test for activation and rotation: the card is taken away at every APDU position of each
 // flow — once before the command reaches it, once after it has acted but before its answer comes
@@ -87,7 +85,7 @@ describe('tearing the card out of activation and rotation (real pcscd + vpcd)', 
     );
   };
 
-  const cards = () => new SqliteCardRepository(desk.ws.db);
+  const cards = () => deskSql(desk.ws).repos.cards;
 
   /** Card and database agree: the record's state is the card's, the keystore's key series the card's key version. */
   const expectAgree = async (card: TestCard, id: number, n: string): Promise<void> => {
@@ -117,10 +115,10 @@ describe('tearing the card out of activation and rotation (real pcscd + vpcd)', 
     service = new ActivationService({
       readers: tearing,
       keystore: desk.ws.keystore,
-      cards: new SqliteCardRepository(desk.ws.db),
-      customers: new SqliteCustomerRepository(desk.ws.db),
+      cards: deskSql(desk.ws).repos.cards,
+      customers: deskSql(desk.ws).repos.customers,
       dualControl: { require: async () => null },
-      audit: new AuditService(desk.ws.db),
+      audit: deskSql(desk.ws).audit,
       log: createLogger(null),
     });
   });

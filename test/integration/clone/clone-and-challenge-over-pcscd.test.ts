@@ -4,12 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import type { CodeChallengeResponse } from '../../../src/core/card/protocol/card-responses';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { cardDesk, personaliseAwaiting, withRetry, type AwaitingCard } from '../../support/activation-cards';
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
 import { createTestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
-import { call, startService, type RunningService } from '../../support/verify-service';
+import { startDeskService } from '../../support/desk-service';
+import { deskSql } from '../../support/test-engine';
+import { call } from '../../support/verify-service';
 
 // Issue 10 items 2 and 3 over the real card through pcscd + vpcd, and the verification service over
 // HTTP on the desk's database: the card itself computes every challenge answer (CHALLENGE RESPONSE)
@@ -23,14 +25,14 @@ const PIN = '4711';
 describe('challenge-response and clone detection over the reader (real pcscd + vpcd) and HTTP', () => {
   let bed: Testbed;
   let desk: Awaited<ReturnType<typeof cardDesk>>;
-  let ws: Workstation;
+  let ws: DeskWorkstation;
   let clerk: TestOperator;
   let manager: TestOperator;
   let reader: string;
   let cloneReader: string;
   let cardFile: string;
   let awaiting: AwaitingCard;
-  let svc: RunningService;
+  let svc: Awaited<ReturnType<typeof startDeskService>>;
   /** How far the service's clock runs ahead of the desk's (the real one). */
   let ahead = 0;
   let challengeKey: string;
@@ -72,12 +74,11 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
   const answer = (challengeId: string, hex: string) =>
     call(svc.url, '/v1/challenge/answer', { key: challengeKey, body: { challengeId, answer: hex } });
   const uses = () =>
-    ws.db
-      .prepare(
-        'SELECT u.code_index FROM code_uses u JOIN code_lists l ON l.id = u.list_ref WHERE l.card_ref = ? ORDER BY 1',
-      )
-      .all(awaiting.record.id) as { code_index: number }[];
-  const challengeRows = () => ws.db.prepare('SELECT * FROM verify_challenges ORDER BY id').all();
+    deskSql(ws).all<{ code_index: number }>(
+      'SELECT u.code_index FROM code_uses u JOIN code_lists l ON l.id = u.list_ref WHERE l.card_ref = ? ORDER BY 1',
+      awaiting.record.id,
+    );
+  const challengeRows = () => deskSql(ws).all('SELECT * FROM verify_challenges ORDER BY id');
   /** A desk call that waits out the reader monitor's own read of the card (CARD_BUSY). */
   const deskCall = async (op: TestOperator, channel: string, input: unknown): Promise<unknown> =>
     value(
@@ -108,7 +109,7 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     );
     awaiting = await personaliseAwaiting(ws, reader);
     await deskCall(clerk, 'activation:activate', { reader, key: awaiting.mailerKey, pin: PIN, pinRepeat: PIN });
-    svc = await startService(desk.dataDir, { now: () => new Date(Date.now() + ahead) });
+    svc = await startDeskService(ws, desk.dataDir, { now: () => new Date(Date.now() + ahead) });
     challengeKey = await svc.key('challenge');
     verifyKey = await svc.key('verify');
   }, 180_000);
@@ -126,13 +127,13 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     expect(r.index).toBe(1);
     const first = await answer(c.challengeId, hex);
     expect(first).toMatchObject({ status: 200, body: { result: 'accepted', mode: 'code', index: 1 } });
-    expect(uses()).toEqual([{ code_index: 1 }]);
-    const before = { uses: uses(), challenges: challengeRows() };
+    expect(await uses()).toEqual([{ code_index: 1 }]);
+    const before = { uses: await uses(), challenges: await challengeRows() };
     // The same answer again: the challenge is used up. On a fresh challenge: the MAC is over another one.
     expect((await answer(c.challengeId, hex)).body).toMatchObject({ result: 'rejected', reason: 'challenge_used' });
     const other = await issue();
     expect((await answer(other.challengeId, hex)).body).toMatchObject({ result: 'rejected', reason: 'wrong_code' });
-    expect(uses()).toEqual(before.uses);
+    expect(await uses()).toEqual(before.uses);
     // An unknown challenge: refused, nothing changed.
     expect((await answer('0'.repeat(32), hex)).body).toMatchObject({ result: 'rejected', reason: 'unknown_challenge' });
     expect(JSON.stringify(await auditRows(ws))).not.toContain(r.mac.toString('hex'));
@@ -142,17 +143,19 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     const c = await issue();
     const bad = await answer(c.challengeId, 'zz'.repeat(21));
     expect(bad.status).toBe(400);
-    expect(challengeRows().find((x) => (x as { challenge_id: string }).challenge_id === c.challengeId)).toMatchObject({
+    expect(
+      (await challengeRows()).find((x) => (x as { challenge_id: string }).challenge_id === c.challengeId),
+    ).toMatchObject({
       answered_at: null,
     });
     ahead = 121_000;
-    const before = { uses: uses(), challenges: challengeRows() };
+    const before = { uses: await uses(), challenges: await challengeRows() };
     const dummy = `0001000000${'00'.repeat(16)}`; // well-formed, never computed: the expiry decides first
     expect((await answer(c.challengeId, dummy)).body).toMatchObject({
       result: 'rejected',
       reason: 'challenge_expired',
     });
-    expect({ uses: uses(), challenges: challengeRows() }).toEqual(before);
+    expect({ uses: await uses(), challenges: await challengeRows() }).toEqual(before);
     ahead = 0; // the service's clock back beside the desk's: events are ordered by time
   });
 
@@ -163,7 +166,7 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     const bodies = answers.map((a) => a.body as { result: string; reason?: string });
     expect(bodies.filter((b) => b.result === 'accepted')).toHaveLength(1);
     expect(bodies.filter((b) => b.reason === 'challenge_used')).toHaveLength(15);
-    expect(uses()).toEqual([{ code_index: 1 }, { code_index: 2 }]);
+    expect(await uses()).toEqual([{ code_index: 1 }, { code_index: 2 }]);
   });
 
   it('the card-key answer proves the card holds K; a forged one is refused', async () => {
@@ -173,7 +176,7 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     const d = await issue();
     const forged = (await cardKeyAnswer(c.challenge)).replace(/^./, (x) => (x === '0' ? '1' : '0'));
     expect((await answer(d.challengeId, forged)).body).toMatchObject({ result: 'rejected', reason: 'wrong_answer' });
-    expect(uses()).toEqual([{ code_index: 1 }, { code_index: 2 }]); // no code used by a card-key answer
+    expect(await uses()).toEqual([{ code_index: 1 }, { code_index: 2 }]); // no code used by a card-key answer
   });
 
   it('the desk compares the card’s authenticated counters with the server’s: in step, then the card ahead', async () => {
@@ -183,7 +186,7 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     expect((await nextCode()).index).toBe(3);
     const ahead = (await deskCall(clerk, 'clone:compareCounters', { reader })) as Record<string, unknown>;
     expect(ahead).toMatchObject({ verdict: 'card_ahead', cardUsed: 3, serverUsed: 2, drift: -1, suspicionId: null });
-    expect(ws.db.prepare('SELECT COUNT(*) AS n FROM suspicion_events').get()).toEqual({ n: 0 });
+    expect(await deskSql(ws).get('SELECT COUNT(*) AS n FROM suspicion_events')).toEqual({ n: 0 });
   });
 
   it('FIG. 5–7: a clone used first, then the genuine card: refused, the drift flagged, the table disabled', async () => {
@@ -237,7 +240,7 @@ describe('challenge-response and clone detection over the reader (real pcscd + v
     // A stale confirmation (another table's seq) is refused too.
     const stale = await ws.router.dispatch(manager.client, 'clone:disableTable', { n: awaiting.record.n, seq: 2 });
     expect(stale).toMatchObject({ ok: false, error: { code: 'CLONE_TABLE_CHANGED' } });
-    expect(ws.db.prepare('SELECT state FROM code_lists WHERE card_ref = ?').all(awaiting.record.id)).toEqual([
+    expect(await deskSql(ws).all('SELECT state FROM code_lists WHERE card_ref = ?', awaiting.record.id)).toEqual([
       { state: 'active' },
     ]);
 

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAtr } from '../../../src/card-sim/card-record';
-import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
+import type { CardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { isValidN } from '../../../src/core/enrollment/identification-code';
-import type { Workstation } from '../../../src/core/workstation';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
+import { databaseContents } from '../../support/desk-contents';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import type { Result } from '../../../src/shared/contract';
 import { addCustomer, cardReadIn, keystoreReadyToEnroll } from '../../support/enrollment';
 import { addOperator, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
@@ -21,17 +22,25 @@ type EnrollOut = { n: string; cardId: string; customerId: number; personalised: 
 
 describe('enrollment over pcscd + vpcd', () => {
   let bed: Testbed;
-  let ws: Workstation;
-  let t: ReturnType<typeof freshSqliteWorkstation>;
+  let ws: DeskWorkstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
   let dataDir: string;
   let clerk: TestOperator;
   let manager: TestOperator;
-  let cards: SqliteCardRepository;
+  let cards: CardRepository;
 
   const call = (op: TestOperator, channel: string, input: unknown): Promise<Result<unknown>> =>
     ws.router.dispatch(op.client, channel, input);
-  const snapshotDb = (): string =>
-    JSON.stringify([ws.db.prepare('SELECT * FROM cards').all(), ws.db.prepare('SELECT * FROM card_key_series').all()]);
+  const snapshotDb = async (): Promise<string> =>
+    JSON.stringify([
+      await t.sql.all('SELECT * FROM cards ORDER BY id'),
+      await t.sql.all('SELECT * FROM card_key_series ORDER BY n'),
+    ]);
+  // The keystore records as it acts; on PostgreSQL its entries commit moments after the call answers.
+  const audit = async () => {
+    await ws.keystore.settled();
+    return auditRows(ws);
+  };
   const insert = async (card: TestCard, slot: number) => {
     await bed.insert(card.file, slot);
     return cardReadIn(ws, clerk.client, bed.readerName(slot));
@@ -39,14 +48,14 @@ describe('enrollment over pcscd + vpcd', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('enrollment');
-    t = freshSqliteWorkstation({ readers: 'pcsc', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
+    t = await freshWorkstation({ readers: 'pcsc', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
     ws = t.ws;
     dataDir = t.dataDir;
     const officer = await setupOfficer(ws);
     await keystoreReadyToEnroll(ws, officer, await addOperator(ws, 'security_officer'));
     clerk = await addOperator(ws, 'clerk');
     manager = await addOperator(ws, 'manager');
-    cards = new SqliteCardRepository(ws.db);
+    cards = t.sql.repos.cards;
   }, 60_000);
 
   afterAll(async () => {
@@ -97,7 +106,7 @@ describe('enrollment over pcscd + vpcd', () => {
       customerId: customer.id,
       enrolledBy: clerk.username,
     });
-    const actions = (await auditRows(ws)).map((a) => a.action);
+    const actions = (await audit()).map((a) => a.action);
     for (const a of [
       'enrollment.started',
       'enrollment.bound',
@@ -109,35 +118,31 @@ describe('enrollment over pcscd + vpcd', () => {
     // No K in the audit trail, the log or the answer.
     const k = typed.key.toString('hex');
     const haystack = [
-      JSON.stringify(await auditRows(ws)),
+      JSON.stringify(await audit()),
       readFileSync(join(dataDir, 'logs', 'workstation.log'), 'utf8'),
       JSON.stringify(r),
     ].join('\n');
     expect(haystack.toLowerCase()).not.toContain(k);
     expect(haystack).not.toContain(typed.key.toString('base64'));
-    // Nor in the database file or its WAL, in any encoding.
-    for (const file of ['workstation.db', 'workstation.db-wal']) {
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(join(dataDir, file));
-      } catch {
-        continue; // no WAL right now
-      }
-      expect(bytes.includes(typed.key), file).toBe(false);
-      expect(bytes.toString('latin1').toLowerCase().includes(k), file).toBe(false);
-      expect(bytes.toString('latin1').includes(typed.key.toString('base64')), file).toBe(false);
+    // Nor in the database (its file and WAL, or every row on PostgreSQL), in any encoding.
+    const database = await databaseContents(ws, dataDir);
+    expect(database.length).toBeGreaterThanOrEqual(1);
+    for (const [where, text] of database) {
+      expect(text.includes(typed.key.toString('latin1')), where).toBe(false);
+      expect(text.toLowerCase().includes(k), where).toBe(false);
+      expect(text.includes(typed.key.toString('base64')), where).toBe(false);
     }
 
     // The same card again: already enrolled, nothing changes.
-    const before = snapshotDb();
+    const before = await snapshotDb();
     const again = await call(clerk, 'enrollment:enroll', { customerId: customer.id, reader: bed.readerName(0) });
     expect(again).toMatchObject({ ok: false, error: { code: 'ENROLLMENT_ALREADY_ENROLLED' } });
     expect(value(await call(clerk, 'enrollment:status', { reader: bed.readerName(0) }))).toMatchObject({
       verdict: 'enrolled',
     });
-    expect(snapshotDb()).toBe(before);
+    expect(await snapshotDb()).toBe(before);
     expect(readCard(card)).toEqual(onCard);
-    expect((await auditRows(ws)).at(-1)).toMatchObject({ action: 'enrollment.refused', outcome: 'denied' });
+    expect((await audit()).at(-1)).toMatchObject({ action: 'enrollment.refused', outcome: 'denied' });
     await bed.remove(0);
   }, 30_000);
 
@@ -148,7 +153,7 @@ describe('enrollment over pcscd + vpcd', () => {
     foreignAtr.write('ABCD', 6, 'latin1');
     const foreign = createTestCard(bed.cardDir, { atrHex: foreignAtr.toString('hex') });
     await bed.insert(foreign.file, 0);
-    const before = snapshotDb();
+    const before = await snapshotDb();
     let r: Result<unknown> = { ok: true, value: null };
     for (let i = 0; i < 50; i++) {
       r = await call(clerk, 'enrollment:enroll', { customerId: customer.id, reader: bed.readerName(0) });
@@ -173,7 +178,7 @@ describe('enrollment over pcscd + vpcd', () => {
     const r2 = await call(clerk, 'enrollment:enroll', { customerId: customer.id, reader: bed.readerName(0) });
     expect(r2).toMatchObject({ ok: false, error: { code: 'ENROLLMENT_NOT_BLANK' } });
     expect(readCard(elsewhere)).toEqual(elsewhere.record);
-    expect(snapshotDb()).toBe(before);
+    expect(await snapshotDb()).toBe(before);
     // Nothing pending for it either.
     expect(await call(clerk, 'enrollment:retry', { reader: bed.readerName(0) })).toMatchObject({
       ok: false,
@@ -189,7 +194,7 @@ describe('enrollment over pcscd + vpcd', () => {
     await insert(left, 0);
     await insert(right, 1);
     // The clerk confirmed the left card, but names the right reader: refused, nothing written.
-    const before = snapshotDb();
+    const before = await snapshotDb();
     expect(
       await call(clerk, 'enrollment:enroll', {
         customerId: customer.id,
@@ -197,7 +202,7 @@ describe('enrollment over pcscd + vpcd', () => {
         cardId: left.cardId.toUpperCase(),
       }),
     ).toMatchObject({ ok: false, error: { code: 'ENROLLMENT_CARD_SWAPPED' } });
-    expect(snapshotDb()).toBe(before);
+    expect(await snapshotDb()).toBe(before);
     expect(readCard(right)).toEqual(right.record);
 
     const r = value(

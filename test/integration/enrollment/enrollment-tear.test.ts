@@ -1,15 +1,14 @@
 import { createCipheriv } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../../src/card-sim/dev-transport-key';
-import { AuditService } from '../../../src/core/audit/audit.service';
 import { PcscReaderService } from '../../../src/core/card/reader.service';
-import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
+import type { CardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
-import { sqliteCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
+import { RepositoryCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
 import { EnrollmentService } from '../../../src/core/enrollment/enrollment.service';
 import { createLogger } from '../../../src/core/log';
-import type { Workstation } from '../../../src/core/workstation';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { addCustomer, keystoreReadyToEnroll } from '../../support/enrollment';
 import { EventRecorder } from '../../support/event-recorder';
 import { addOperator, setupOfficer } from '../../support/operators';
@@ -30,14 +29,14 @@ const CLEAN_FLOW_APDUS = 4; // SELECT, GET STATE, OPEN SESSION (transport key), 
 
 describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
   let bed: Testbed;
-  let ws: Workstation;
-  let t: ReturnType<typeof freshSqliteWorkstation>;
+  let ws: DeskWorkstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
   let pcsc: PcscReaderService;
   let recorder: EventRecorder;
   let tear: TearingReader;
   let log: Exchange[] = [];
   let service: EnrollmentService;
-  let cards: SqliteCardRepository;
+  let cards: CardRepository;
   const actor = { operatorId: 1, operator: 'clara', role: 'clerk' as const };
 
   const mailerKey = async (n: string): Promise<string> => {
@@ -51,7 +50,7 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('enrollment-tear');
-    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
+    t = await freshWorkstation({ readers: 'none', keystoreScryptCost: { N: 1024, r: 8, p: 1 } });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await keystoreReadyToEnroll(ws, officer, await addOperator(ws, 'security_officer'));
@@ -60,13 +59,13 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
     pcsc.start();
     await recorder.waitFor((e) => e.type === 'readers' && e.readers.length === 2, 'both vpcd readers');
     tear = new TearingReader(pcsc, bed, SLOT, (e) => log.push(e));
-    cards = new SqliteCardRepository(ws.db);
+    cards = t.sql.repos.cards;
     service = new EnrollmentService({
       cards,
-      customers: sqliteCustomerPicker(ws.db),
+      customers: new RepositoryCustomerPicker(t.sql.repos.customers, cards),
       readers: tear.readers,
       keystore: ws.keystore,
-      audit: new AuditService(ws.db),
+      audit: t.sql.audit,
       log: createLogger(null),
       retries: () => ({ pinTries: 3, activationTries: 5 }),
     });

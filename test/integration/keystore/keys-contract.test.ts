@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { kcvAes } from '../../../src/core/crypto/kcv';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { COMPONENT_HEX, KEYSTORE_PASSPHRASE, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
 import {
   addOperator,
@@ -15,7 +15,7 @@ import {
   value,
   type TestOperator,
 } from '../../support/operators';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
 
 const auditKeyInfo = expect.objectContaining({
@@ -30,15 +30,20 @@ const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error
 // dual control and audit, over the software keystore in a fresh data directory.
 
 describe('keys:* channels', () => {
-  let t: ReturnType<typeof freshSqliteWorkstation>;
-  let ws: Workstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
+  let ws: DeskWorkstation;
   let officer: TestOperator;
   let second: TestOperator;
   const call = (who: TestOperator, channel: string, input: unknown = {}) =>
     ws.router.dispatch(who.client, channel, input);
+  // The keystore records as it acts; on PostgreSQL an entry commits moments after the call answers.
+  const keystoreAudit = async () => {
+    await ws.keystore.settled();
+    return auditRows(ws);
+  };
 
   beforeEach(async () => {
-    t = freshSqliteWorkstation();
+    t = await freshWorkstation();
     ws = t.ws;
     officer = await setupOfficer(ws);
     second = await addOperator(ws, 'security_officer');
@@ -75,7 +80,7 @@ describe('keys:* channels', () => {
     }
     expect(readFileSync(file).equals(before)).toBe(true);
     expect(value(await call(officer, 'keys:status'))).toMatchObject({ state: 'locked' });
-    const failed = (await auditRows(ws)).filter((r) => r.action === 'keystore.open_failed');
+    const failed = (await keystoreAudit()).filter((r) => r.action === 'keystore.open_failed');
     expect(failed).toHaveLength(2);
     expect(failed.every((r) => r.outcome === 'failed' && r.operator === officer.username)).toBe(true);
 
@@ -169,11 +174,11 @@ describe('keys:* channels', () => {
       ceremony: null,
     });
 
-    const begun = (await auditRows(ws)).find((r) => r.action === 'keystore.ceremony.begun')!;
+    const begun = (await keystoreAudit()).find((r) => r.action === 'keystore.ceremony.begun')!;
     expect(begun.operator).toBe(officer.username);
     expect(JSON.parse(begun.details)).toMatchObject({ approvedBy: second.username, components: 3 });
     // Each component names the custodian who signed it with their own credentials, and no component.
-    const entered = (await auditRows(ws)).filter((r) => r.action === 'keystore.ceremony.component_entered');
+    const entered = (await keystoreAudit()).filter((r) => r.action === 'keystore.ceremony.component_entered');
     expect(entered.map((r) => JSON.parse(r.details) as Record<string, unknown>)).toEqual(
       custodians.map((c, i): unknown =>
         expect.objectContaining({
@@ -185,9 +190,9 @@ describe('keys:* channels', () => {
       ),
     );
     expect(entered.every((r) => r.operator === officer.username)).toBe(true);
-    const finished = (await auditRows(ws)).find((r) => r.action === 'keystore.ceremony.finished')!;
+    const finished = (await keystoreAudit()).find((r) => r.action === 'keystore.ceremony.finished')!;
     expect(JSON.parse(finished.details)).toMatchObject({ custodians: custodians.map((c) => c.username).join(',') });
-    for (const row of await auditRows(ws)) {
+    for (const row of await keystoreAudit()) {
       for (const hex of COMPONENT_HEX) expect(row.details ?? '').not.toContain(hex.slice(0, 16));
       for (const c of custodians) expect(row.details ?? '').not.toContain(c.password);
     }
@@ -224,7 +229,7 @@ describe('keys:* channels', () => {
     value(await call(officer, 'keys:lock'));
     value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }));
     expect(value(await call(officer, 'keys:ceremonyProgress'))).toEqual({ ceremony: null });
-    expect((await auditRows(ws)).filter((r) => r.action === 'keystore.ceremony.aborted')).toHaveLength(2);
+    expect((await keystoreAudit()).filter((r) => r.action === 'keystore.ceremony.aborted')).toHaveLength(2);
   });
 
   it('shows a card key state and retires it; an unknown card is not issued by looking it up', async () => {
@@ -244,7 +249,7 @@ describe('keys:* channels', () => {
       ok: false,
       error: { code: 'CARD_KEY_UNKNOWN' },
     });
-    expect(ws.db.prepare('SELECT count(*) AS c FROM card_key_series').get()).toEqual({ c: 1 });
+    expect(await t.sql.get('SELECT count(*) AS c FROM card_key_series')).toEqual({ c: 1 });
 
     expect(value(await call(officer, 'keys:cardKeyState', { n: 'N-42' }))).toEqual({
       n: 'N-42',
@@ -262,7 +267,7 @@ describe('keys:* channels', () => {
     expect(retired).toMatchObject({ n: 'N-42', sn: 2, retiredSns: 1 });
     expect(retired.kcv).not.toBe(issued.kcv);
     await expect(ws.keystore.current().cardKey('N-42', 1)).rejects.toMatchObject({ code: 'CARD_KEY_RETIRED' });
-    const row = (await auditRows(ws)).find((r) => r.action === 'keystore.card_key.retired')!;
+    const row = (await keystoreAudit()).find((r) => r.action === 'keystore.card_key.retired')!;
     expect(row).toMatchObject({ operator: officer.username, object: 'N-42', outcome: 'ok' });
   });
 
@@ -303,11 +308,11 @@ describe('keys:* channels', () => {
       component = COMPONENT_HEX[index - 1]!,
     ) => call(officer, 'keys:ceremonyEnterComponent', { index, component, custodian });
     const progress = async () => value(await call(officer, 'keys:ceremonyProgress'));
-    const failedAttempts = (id: number) =>
-      (ws.db.prepare('SELECT failed_attempts FROM operators WHERE id = ?').get(id) as { failed_attempts: number })
-        .failed_attempts;
-    const rejected = () =>
-      (await auditRows(ws))
+    const failedAttempts = async (id: number) =>
+      (await t.sql.get<{ failed_attempts: number }>('SELECT failed_attempts FROM operators WHERE id = ?', id))
+        ?.failed_attempts;
+    const rejected = async () =>
+      (await keystoreAudit())
         .filter((r) => r.action === 'keystore.ceremony.component_rejected')
         .map((r) => ({ outcome: r.outcome, ...(JSON.parse(r.details) as { reason: string; custodian: string }) }));
 
@@ -341,7 +346,7 @@ describe('keys:* channels', () => {
       expect(
         (value(await call(officer, 'keys:list')) as { keys: { purpose: string }[] }).keys.map((k) => k.purpose),
       ).toEqual(['audit']);
-      expect(rejected()).toEqual([
+      expect(await rejected()).toEqual([
         expect.objectContaining({
           outcome: 'failed',
           reason: 'custodian_repeated',
@@ -372,7 +377,7 @@ describe('keys:* channels', () => {
         ok: false,
         error: { code: 'CEREMONY_NOT_STARTED' },
       });
-      expect(failedAttempts(second.id)).toBe(0);
+      expect(await failedAttempts(second.id)).toBe(0);
 
       value(
         await call(officer, 'keys:ceremonyBegin', {
@@ -383,9 +388,9 @@ describe('keys:* channels', () => {
       const wrong = await enter(1, { username: second.username, password: 'not the password' });
       expect(wrong).toMatchObject({ ok: false, error: { code: 'CEREMONY_CUSTODIAN_FAILED' } });
       expect(JSON.stringify(wrong)).not.toContain(COMPONENT_HEX[0]);
-      expect(failedAttempts(second.id)).toBe(1);
+      expect(await failedAttempts(second.id)).toBe(1);
       expect(await progress()).toEqual({ ceremony: { components: 2, entered: [] } });
-      const attempts = (await auditRows(ws)).filter((r) => r.action === 'keys.ceremony.custodian');
+      const attempts = (await keystoreAudit()).filter((r) => r.action === 'keys.ceremony.custodian');
       expect(attempts).toEqual([expect.objectContaining({ operator: second.username, outcome: 'failed' })]);
 
       // On to the policy's limit: then not even the right password enters a component.
@@ -423,7 +428,7 @@ describe('keys:* channels', () => {
         error: { code: 'CEREMONY_CUSTODIAN_TEMPORARY' },
       });
       expect(await progress()).toEqual({ ceremony: { components: 2, entered: [1] } });
-      expect(rejected().map((r) => r.reason)).toEqual(['custodian_role', 'custodian_temporary_password']);
+      expect((await rejected()).map((r) => r.reason)).toEqual(['custodian_role', 'custodian_temporary_password']);
     });
   });
 });

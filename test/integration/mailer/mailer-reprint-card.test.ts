@@ -6,7 +6,7 @@ import { PcscReaderService } from '../../../src/core/card/reader.service';
 import { MAILER_ALPHABET, parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { KeystoreCardKeyPort } from '../../../src/core/keystore/keystore-card-key-port';
 import { EventRecorder } from '../../support/event-recorder';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { keystoreWithMasterKey } from '../../support/keys';
 import { cardAwaitingActivation, pdfText, testMailer } from '../../support/mailer';
 import { addOperator, approvalFor, setupOfficer, value } from '../../support/operators';
@@ -26,7 +26,7 @@ describe('a reprinted mailer on a real card (pcscd + vpcd)', () => {
   let bed: Testbed;
   let service: PcscReaderService;
   let recorder: EventRecorder;
-  let t: ReturnType<typeof freshSqliteWorkstation>;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
   const mailer = testMailer();
 
   beforeAll(async () => {
@@ -35,7 +35,7 @@ describe('a reprinted mailer on a real card (pcscd + vpcd)', () => {
     recorder = new EventRecorder(service);
     service.start();
     await recorder.waitFor((e) => e.type === 'readers' && e.readers.length === 2, 'both vpcd readers');
-    t = freshSqliteWorkstation({ keystoreScryptCost: TEST_COST, mailer });
+    t = await freshWorkstation({ keystoreScryptCost: TEST_COST, mailer });
   }, 60_000);
 
   afterAll(async () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
 import { MAILER_ALPHABET } from '../../../src/core/crypto/mailer-key-format';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { CHEAP_SCRYPT, dispatchWhenFree, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { pdfText, testMailer } from '../../support/mailer';
 import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
@@ -20,8 +20,8 @@ const PIN = '8080';
 
 describe('a reprint moves the card to its next key series at its next presentation (pcscd)', () => {
   let bed: Testbed;
-  let t: ReturnType<typeof freshSqliteWorkstation>;
-  let ws: Workstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
+  let ws: DeskWorkstation;
   let reader: string;
   let testCard: TestCard;
   let clerk: TestOperator;
@@ -43,7 +43,7 @@ describe('a reprint moves the card to its next key series at its next presentati
   beforeAll(async () => {
     bed = await useTestbed('mailer-reprint-enforced');
     reader = bed.readerName(0);
-    t = freshSqliteWorkstation({ readers: 'pcsc', keystoreScryptCost: CHEAP_SCRYPT, mailer });
+    t = await freshWorkstation({ readers: 'pcsc', keystoreScryptCost: CHEAP_SCRYPT, mailer });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
@@ -83,9 +83,8 @@ describe('a reprint moves the card to its next key series at its next presentati
     // The card took K′ first and spent no try on the old K; it still awaits activation.
     expect(readCard(testCard)).toMatchObject({ lifeCycle: 'personalised', keyVersion: 2, activationTriesLeft: 5 });
     expect(await ws.keystore.current().cardKeyState(awaiting.record.n)).toMatchObject({ sn: 2, pendingSn: null });
-    const row = ws.db.prepare('SELECT state FROM cards WHERE id = ?').get(cardRef) as { state: string };
-    expect(row.state).toBe('awaiting_activation');
-    expect(ws.db.prepare('SELECT COUNT(*) AS n FROM code_lists').get()).toEqual({ n: 0 });
+    expect(await t.sql.get('SELECT state FROM cards WHERE id = ?', cardRef)).toEqual({ state: 'awaiting_activation' });
+    expect(await t.sql.get('SELECT COUNT(*) AS n FROM code_lists')).toEqual({ n: 0 });
     const trail = await auditRows(ws);
     expect(
       trail.filter((r) => r.action === 'cards.rotate_key.pending_taken').map((r) => JSON.parse(r.details) as unknown),
@@ -101,16 +100,16 @@ describe('a reprint moves the card to its next key series at its next presentati
   });
 
   it('ATTACK: while a reprint of an active card is pending, no list is sealed or sent by text message under the old key', async () => {
-    const card = ws.db.prepare(`SELECT id, n FROM cards WHERE state = 'active'`).get() as { id: number; n: string };
+    const card = (await t.sql.get<{ id: number; n: string }>(`SELECT id, n FROM cards WHERE state = 'active'`))!;
     await reprint(card.id);
     const support = await addOperator(ws, 'support');
     value(await ws.router.dispatch(support.client, 'lists:requestRefill', { n: card.n }));
-    const before = ws.db.prepare('SELECT * FROM code_lists ORDER BY id').all();
+    const before = await t.sql.all('SELECT * FROM code_lists ORDER BY id');
     expect(await ws.router.dispatch(support.client, 'push:exportSms', { n: card.n })).toMatchObject({
       ok: false,
       error: { code: 'CARD_KEY_CHANGING' },
     });
-    expect(ws.db.prepare('SELECT * FROM code_lists ORDER BY id').all()).toEqual(before);
+    expect(await t.sql.all('SELECT * FROM code_lists ORDER BY id')).toEqual(before);
     expect((await auditRows(ws)).some((r) => r.action === 'lists.sent_by_sms')).toBe(false);
 
     // Presented at the desk (the card page), the card takes K″ first; then the list goes under it.

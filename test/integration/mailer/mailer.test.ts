@@ -4,9 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kcvAes } from '../../../src/core/crypto/kcv';
 import { MAILER_ALPHABET, parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import type { MailerRenderer } from '../../../src/core/mailer/mailer-ports';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { databaseContents } from '../../support/desk-contents';
+import { freshWorkstation } from '../../support/fresh-workstation';
+import { deskSql } from '../../support/test-engine';
 import { KEYSTORE_PASSPHRASE, keystoreWithMasterKey } from '../../support/keys';
 import { cardAwaitingActivation, pdfText, RecordingPrinter, testMailer } from '../../support/mailer';
 import { addOperator, approvalFor, auditRows, setupOfficer, value, type TestOperator } from '../../support/operators';
@@ -21,7 +23,7 @@ const C = `[${MAILER_ALPHABET}]`;
 /** The documented format: 7 groups of 4 characters + 1 check character, dashes between (docs/keystore.md). */
 const KEY_FORMAT = new RegExp(`${C}{5}(?:-${C}{5}){6}`, 'g');
 
-let ws: Workstation;
+let ws: DeskWorkstation;
 let dataDir: string;
 let dispose: () => Promise<void>;
 let printer: RecordingPrinter;
@@ -39,11 +41,13 @@ async function call(op: TestOperator, channel: string, input: unknown): Promise<
   return r;
 }
 
-function snapshot() {
+const sql = () => deskSql(ws);
+
+async function snapshot() {
   return {
-    prints: ws.db.prepare('SELECT * FROM mailer_prints ORDER BY id').all(),
-    series: ws.db.prepare('SELECT n, mk_version, sn, pending_sn, retired_count FROM card_key_series ORDER BY n').all(),
-    cards: ws.db.prepare('SELECT * FROM cards ORDER BY id').all(),
+    prints: await sql().all('SELECT * FROM mailer_prints ORDER BY id'),
+    series: await sql().all('SELECT n, mk_version, sn, pending_sn, retired_count FROM card_key_series ORDER BY n'),
+    cards: await sql().all('SELECT * FROM cards ORDER BY id'),
     jobs: printer.jobs.length,
   };
 }
@@ -66,7 +70,7 @@ beforeAll(async () => {
     },
     close: () => chromium.close?.() ?? Promise.resolve(),
   };
-  const t = freshSqliteWorkstation({ keystoreScryptCost: TEST_COST, mailer: { renderer, printer } });
+  const t = await freshWorkstation({ keystoreScryptCost: TEST_COST, mailer: { renderer, printer } });
   ({ ws, dataDir, dispose } = t);
   const officer = await setupOfficer(ws);
   officer2 = await addOperator(ws, 'security_officer');
@@ -126,7 +130,7 @@ describe('printing a mailer', () => {
 
   it('refuses without an approver, with self-approval, with a clerk or a wrong-action approval, changing nothing', async () => {
     const { card } = await cardAwaitingActivation(ws);
-    const before = snapshot();
+    const before = await snapshot();
     const attempts = [
       { input: { cardRef: card.id }, code: 'APPROVAL_REQUIRED' },
       {
@@ -150,7 +154,7 @@ describe('printing a mailer', () => {
     // Only a manager prints: an officer or a clerk is refused before any approval is read.
     expect(codeOf(await call(officer2, 'mailer:print', { cardRef: card.id }))).toBe('FORBIDDEN');
     expect(codeOf(await call(clerk, 'mailer:print', { cardRef: card.id }))).toBe('FORBIDDEN');
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   it('prints a mailer once: a second print, also two at once, is refused with nothing changed', async () => {
@@ -164,13 +168,13 @@ describe('printing a mailer', () => {
       call(manager, 'mailer:print', { cardRef: card.id, approval: b }),
     ]);
     expect(results.map(codeOf).sort()).toEqual(['MAILER_ALREADY_PRINTED', 'ok']);
-    const before = snapshot();
+    const before = await snapshot();
     const again = await call(manager, 'mailer:print', {
       cardRef: card.id,
       approval: await approvalFor(ws, manager, 'mailer.print', manager2),
     });
     expect(codeOf(again)).toBe('MAILER_ALREADY_PRINTED');
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
     expect(
       printer.jobs.filter((j) => j.serial === (value(results.find((r) => r.ok)!) as { serial: string }).serial),
     ).toHaveLength(1);
@@ -179,25 +183,25 @@ describe('printing a mailer', () => {
   it('refuses a first mailer while the card is about to take a new key (its printed K would die)', async () => {
     const { card } = await cardAwaitingActivation(ws);
     await ws.keystore.current().prepareCardKeyRotation(card.n, { operator: 'sam', role: 'support' });
-    const before = snapshot();
+    const before = await snapshot();
     const r = await call(manager, 'mailer:print', {
       cardRef: card.id,
       approval: await approvalFor(ws, manager, 'mailer.print', manager2),
     });
     expect(codeOf(r)).toBe('MAILER_KEY_CHANGING');
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   it('refuses a card that is not awaiting activation', async () => {
     const { card } = await cardAwaitingActivation(ws);
-    ws.db.prepare("UPDATE cards SET state = 'blocked' WHERE id = ?").run(card.id);
-    const before = snapshot();
+    await sql().run("UPDATE cards SET state = 'blocked' WHERE id = ?", card.id);
+    const before = await snapshot();
     const r = await call(manager, 'mailer:print', {
       cardRef: card.id,
       approval: await approvalFor(ws, manager, 'mailer.print', manager2),
     });
     expect(codeOf(r)).toBe('MAILER_CARD_STATE');
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   it('a printer that fails mid-job leaves the print uncertain: only a reprint under a new key follows', async () => {
@@ -208,7 +212,7 @@ describe('printing a mailer', () => {
       approval: await approvalFor(ws, manager, 'mailer.print', manager2),
     });
     expect(codeOf(r)).toBe('MAILER_PRINT_UNCERTAIN');
-    const rows = ws.db.prepare('SELECT result, error_code FROM mailer_prints WHERE card_ref = ?').all(card.id);
+    const rows = await sql().all('SELECT result, error_code FROM mailer_prints WHERE card_ref = ?', card.id);
     expect(rows).toEqual([{ result: 'uncertain', error_code: 'MAILER_PRINTER_FAILED' }]);
     const again = await call(manager, 'mailer:print', {
       cardRef: card.id,
@@ -229,7 +233,7 @@ describe('when something fails before the printer', () => {
     });
     expect(codeOf(r)).toBe('MAILER_RENDER_FAILED');
     expect(printer.jobs.length).toBe(jobs);
-    expect(ws.db.prepare('SELECT result, error_code FROM mailer_prints WHERE card_ref = ?').all(card.id)).toEqual([
+    expect(await sql().all('SELECT result, error_code FROM mailer_prints WHERE card_ref = ?', card.id)).toEqual([
       { result: 'failed', error_code: 'MAILER_RENDER_FAILED' },
     ]);
     value(
@@ -244,7 +248,7 @@ describe('when something fails before the printer', () => {
   it('a locked keystore refuses the print before any approval is used, changing nothing', async () => {
     const { card } = await cardAwaitingActivation(ws);
     const officer = { client: 'officer-desk' } as TestOperator;
-    const before = snapshot();
+    const before = await snapshot();
     value(await ws.router.dispatch(officer.client, 'keys:lock', {}));
     try {
       const r = await call(manager, 'mailer:print', {
@@ -252,7 +256,7 @@ describe('when something fails before the printer', () => {
         approval: await approvalFor(ws, manager, 'mailer.print', manager2),
       });
       expect(codeOf(r)).toBe('KEYSTORE_LOCKED');
-      expect(snapshot()).toEqual(before);
+      expect(await snapshot()).toEqual(before);
     } finally {
       value(await ws.router.dispatch(officer.client, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }));
     }
@@ -268,7 +272,7 @@ describe('reprinting a mailer', () => {
         approval: await approvalFor(ws, manager, 'mailer.print', manager2),
       }),
     );
-    const before = snapshot();
+    const before = await snapshot();
     for (const reason of [undefined, '', '    ', 'lost']) {
       const r = await call(manager, 'mailer:reprint', {
         cardRef: card.id,
@@ -292,7 +296,7 @@ describe('reprinting a mailer', () => {
       approval: await approvalFor(ws, manager, 'mailer.print', manager2),
     });
     expect(codeOf(withPrintApproval)).toBe('APPROVAL_MISMATCH');
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   it('moves the card to its next key series and prints that key; the old K is not on it', async () => {
@@ -323,11 +327,10 @@ describe('reprinting a mailer', () => {
     await ks.confirmCardKeyRotation(card.n, 2);
     await expect(ks.cardKey(card.n, 1)).rejects.toMatchObject({ code: 'CARD_KEY_RETIRED' });
 
-    const rows = ws.db
-      .prepare(
-        'SELECT kind, reason, key_sn, operator, approver, result FROM mailer_prints WHERE card_ref = ? ORDER BY id',
-      )
-      .all(card.id);
+    const rows = await sql().all(
+      'SELECT kind, reason, key_sn, operator, approver, result FROM mailer_prints WHERE card_ref = ? ORDER BY id',
+      card.id,
+    );
     expect(rows).toEqual([
       {
         kind: 'initial',
@@ -371,9 +374,10 @@ describe('reprinting a mailer', () => {
     expect(results.map(codeOf).sort()).toEqual(['MAILER_ALREADY_PRINTED', 'ok']);
     expect(printer.jobs.length - jobs).toBe(1);
     expect(await ws.keystore.current().cardKeyState(card.n)).toMatchObject({ sn: 1, pendingSn: 2 });
-    const live = ws.db
-      .prepare("SELECT count(*) AS n FROM mailer_prints WHERE card_ref = ? AND kind = 'reprint'")
-      .get(card.id);
+    const live = await sql().get(
+      "SELECT count(*) AS n FROM mailer_prints WHERE card_ref = ? AND kind = 'reprint'",
+      card.id,
+    );
     expect(live).toEqual({ n: 1 });
   });
 
@@ -392,14 +396,14 @@ describe('reprinting a mailer', () => {
         approval: await approvalFor(ws, manager, 'mailer.reprint', manager2),
       }),
     );
-    const before = snapshot();
+    const before = await snapshot();
     const r = await call(manager, 'mailer:reprint', {
       cardRef: card.id,
       reason: 'lost again',
       approval: await approvalFor(ws, manager, 'mailer.reprint', manager2),
     });
     expect(codeOf(r)).toBe('MAILER_REPRINT_WAITING_FOR_CARD');
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 });
 
@@ -412,7 +416,7 @@ describe('the day’s batch', () => {
       }
     ).entries) {
       if (e.mailer === 'to-print' && e.state === 'awaiting_activation')
-        ws.db.prepare("UPDATE cards SET state = 'blocked' WHERE id = ?").run(e.cardRef);
+        await sql().run("UPDATE cards SET state = 'blocked' WHERE id = ?", e.cardRef);
     }
     const made = [await cardAwaitingActivation(ws), await cardAwaitingActivation(ws), await cardAwaitingActivation(ws)];
     const progress: unknown[] = [];
@@ -457,7 +461,7 @@ describe('the day’s batch is the day’s enrollments', () => {
     const today = await cardAwaitingActivation(ws);
     const older = await cardAwaitingActivation(ws);
     const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
-    ws.db.prepare('UPDATE cards SET enrolled_at = ? WHERE id = ?').run(twoDaysAgo, older.card.id);
+    await sql().run('UPDATE cards SET enrolled_at = ? WHERE id = ?', twoDaysAgo, older.card.id);
     const counts = async () =>
       (value(await call(manager, 'mailer:queue', {})) as { batch: { today: number; older: number } }).batch;
     expect(await counts()).toEqual({ today: 1, older: 1 });
@@ -484,7 +488,7 @@ describe('the day’s batch is the day’s enrollments', () => {
 });
 
 describe('secret scan', () => {
-  it('K appears only in the printed PDFs: not in the database, its WAL, the logs, the audit or any answer', async () => {
+  it('K appears only in the printed PDFs: not in the database (file and WAL, or every row), the logs, the audit or any answer', async () => {
     await ws.checkpoints.idle();
     const keys = printer.jobs.flatMap((j) => pdfText(j.pdf).match(KEY_FORMAT) ?? []);
     expect(keys.length).toBeGreaterThanOrEqual(8);
@@ -502,9 +506,11 @@ describe('secret scan', () => {
       }
     };
     walk(dataDir);
-    expect(files.some((f) => f.endsWith('workstation.db'))).toBe(true);
+    const database = await databaseContents(ws, dataDir);
+    expect(database.length).toBeGreaterThanOrEqual(1);
     const haystacks = [
       ...files.map((f) => ({ where: f, text: readFileSync(f).toString('latin1') })),
+      ...database.map(([where, text]) => ({ where, text })),
       { where: 'audit', text: JSON.stringify(await auditRows(ws)) },
       { where: 'answers', text: JSON.stringify(answers) },
     ];
