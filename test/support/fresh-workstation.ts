@@ -10,6 +10,7 @@ import {
   type WorkstationOptions,
 } from '../../src/core/workstation';
 import { testMailer } from './mailer';
+import type { PgDatabaseOptions } from '../../src/core/db/pg/pg-database';
 import { deskSql, freshTestDatabase, registerDeskSql, sqliteSql, testEngine, type DeskSql } from './test-engine';
 
 type FreshOptions = Partial<
@@ -99,3 +100,67 @@ export function freshSqliteWorkstation(options: FreshOptions = {}): {
 }
 
 export const OFFICER = { username: 'sofia', displayName: 'Sofia Officer', password: 'correct horse battery' };
+
+/** A desk that a test restarts, and the database a second process (a verification service) may open. */
+export interface RestartableDesk {
+  /** The desk running now (a new object after each restart). */
+  readonly ws: DeskWorkstation;
+  /** The look-up of the desk running now. */
+  readonly sql: DeskSql;
+  readonly dataDir: string;
+  /** The PostgreSQL database the desk runs on; null on SQLite (the database is dataDir's file). */
+  readonly database: PgDatabaseOptions | null;
+  /** Closes the desk and opens a new one on the same data directory and database: nothing kept in memory. */
+  restart(): Promise<DeskWorkstation>;
+  dispose(): Promise<void>;
+}
+
+/** freshWorkstation for tests of what survives a restart of the workstation, on the engine the run tests. */
+export async function restartableWorkstation(options: FreshOptions = {}): Promise<RestartableDesk> {
+  const pg = testEngine === 'postgres' ? await freshTestDatabase() : null;
+  const dataDir = mkdtempSync(join(tmpdir(), 'otac-test-'));
+  const open = async (): Promise<DeskWorkstation> => {
+    if (!pg) {
+      const ws = createWorkstation(deskOptions(dataDir, options));
+      registerDeskSql(ws, sqliteSql(ws.db));
+      return ws;
+    }
+    const ws = await openWorkstation({ ...deskOptions(dataDir, options), database: pg.options });
+    registerDeskSql(ws, pg.sql);
+    return ws;
+  };
+  let ws: DeskWorkstation | null = null;
+  const cleanUp = async () => {
+    await ws?.close();
+    ws = null;
+    await pg?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    ws = await open();
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+  const running = (): DeskWorkstation => {
+    if (!ws) throw new Error('the desk is closed');
+    return ws;
+  };
+  return {
+    get ws() {
+      return running();
+    },
+    get sql() {
+      return deskSql(running());
+    },
+    dataDir,
+    database: pg?.options ?? null,
+    async restart() {
+      await running().close();
+      ws = null;
+      ws = await open();
+      return ws;
+    },
+    dispose: cleanUp,
+  };
+}

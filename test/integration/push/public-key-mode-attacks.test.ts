@@ -1,18 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditService } from '../../../src/core/audit/audit.service';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import { INS } from '../../../src/core/card/protocol/profile.constants';
 import { PcscReaderService } from '../../../src/core/card/reader.service';
-import { SqliteCardRepository, type CardRecord } from '../../../src/core/cards/card.repository';
+import type { CardRecord, CardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { KeystoreCardKeyPort } from '../../../src/core/keystore/keystore-card-key-port';
-import { SqliteListRepository } from '../../../src/core/lists/list.repository';
 import { PushService } from '../../../src/core/push/push.service';
 import { SealModeService } from '../../../src/core/push/seal-mode.service';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
 import { EventRecorder } from '../../support/event-recorder';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { publicKeyOnCard } from '../../support/list-envelopes';
 import { addOperator, auditRows, setupOfficer } from '../../support/operators';
 import { TearingReader, type Exchange } from '../../support/tearing-reader';
@@ -32,11 +30,11 @@ const COMMIT_APDU = 3; // SELECT, GET STATE, STAGE LIST (one extended chunk), CO
 
 describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
   let bed: Testbed;
-  let ws: Workstation;
-  let t: ReturnType<typeof freshSqliteWorkstation>;
+  let ws: DeskWorkstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
   let pcsc: PcscReaderService;
   let recorder: EventRecorder;
-  let cards: SqliteCardRepository;
+  let cards: CardRepository;
   let sealMode: SealModeService;
   let push: PushService;
   let tear: TearingReader;
@@ -50,11 +48,10 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
   const current = async () => (await cards.byId(record.id))!;
   const keyOnCard = (c: TestCard) => publicKeyOnCard(readCard(c).rsa);
   const lists = () =>
-    ws.db.prepare('SELECT seq, state, sealed_for FROM code_lists WHERE card_ref = ? ORDER BY seq').all(record.id) as {
-      seq: number;
-      state: string;
-      sealed_for: string;
-    }[];
+    t.sql.all<{ seq: number; state: string; sealed_for: string }>(
+      'SELECT seq, state, sealed_for FROM code_lists WHERE card_ref = ? ORDER BY seq',
+      record.id,
+    );
   const nextCodeAccepted = async () => {
     const code = await pcsc.withCard(reader(), async (x) => {
       const c = new OtacCard(x);
@@ -100,13 +97,13 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
     expect(keyOnCard(card)).not.toBe(before.publicKey);
     await ws.lists.queueNext(record.id, 'manual', actor);
     expect(await push.pushNext(reader(), actor)).toMatchObject({ outcome: 'pushed' });
-    expect(lists().at(-1)).toMatchObject({ state: 'active', sealed_for: `card:${record.n}` });
+    expect((await lists()).at(-1)).toMatchObject({ state: 'active', sealed_for: `card:${record.n}` });
     expect(await nextCodeAccepted()).toMatchObject({ accepted: true });
   };
 
   beforeAll(async () => {
     bed = await useTestbed('public-key-attacks');
-    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
+    t = await freshWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
@@ -116,14 +113,14 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
     await recorder.waitFor((e) => e.type === 'readers' && e.readers.length === 2, 'both vpcd readers');
     exchanges = [];
     tear = new TearingReader(pcsc, bed, 0, (e) => exchanges.push(e));
-    cards = new SqliteCardRepository(ws.db);
-    const audit = new AuditService(ws.db);
+    cards = t.sql.repos.cards;
+    const audit = t.sql.audit;
     sealMode = new SealModeService({ readers: tear.readers, keystore: ws.keystore, cards, audit });
     push = new PushService({
       readers: tear.readers,
       keystore: ws.keystore,
       cards,
-      listRepo: new SqliteListRepository(ws.db),
+      listRepo: t.sql.repos.lists,
       lists: ws.lists,
       audit,
     });
@@ -210,7 +207,7 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
       await tear.put(card.file, false);
       await ws.lists.queueNext(record.id, 'manual', actor);
       expect(await push.pushNext(reader(), actor)).toMatchObject({ outcome: 'pushed' });
-      expect(lists().at(-1)).toMatchObject({ state: 'active', sealed_for: `card:${record.n}` });
+      expect((await lists()).at(-1)).toMatchObject({ state: 'active', sealed_for: `card:${record.n}` });
       await sealMode.setSealMode(reader(), 'public-key', actor);
       expect((await current()).publicKey).toBe(keyOnCard(card));
       expect(await nextCodeAccepted()).toMatchObject({ accepted: true });
@@ -239,13 +236,13 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
     await expect(push.pushNext(reader(), actor)).rejects.toThrow(/present the card again/i);
     tear.cut = null;
     expect(readCard(card).list?.listSeq).toBe(queued.list.seq);
-    expect(lists().at(-1)).toMatchObject({ seq: queued.list.seq, state: 'staged' });
+    expect((await lists()).at(-1)).toMatchObject({ seq: queued.list.seq, state: 'staged' });
 
     await tear.takeOut();
     await tear.put(card.file, false);
     expect(await push.pushNext(reader(), actor)).toMatchObject({ outcome: 'resumed', seq: queued.list.seq });
-    expect(lists().at(-1)).toMatchObject({ seq: queued.list.seq, state: 'active' });
-    expect(lists().at(-1)?.sealed_for).toMatch(/^rsa:/);
+    expect((await lists()).at(-1)).toMatchObject({ seq: queued.list.seq, state: 'active' });
+    expect((await lists()).at(-1)?.sealed_for).toMatch(/^rsa:/);
     expect(await nextCodeAccepted()).toMatchObject({ accepted: true });
   }, 60_000);
 });

@@ -3,11 +3,10 @@ import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
 import { KeystoreCardKeyPort } from '../../../src/core/keystore/keystore-card-key-port';
 import { verifyListReceipt } from '../../../src/core/card/protocol/list-preparation';
-import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { loadPackage, parseReceiptText, receiptText } from '../../../src/core/push/package-loader';
 import { listSealFor } from '../../../src/core/push/seal-target';
 import { joinPackage, splitPackage } from '../../../src/core/push/sms-package';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import {
   cardDesk,
   dispatchWhenFree,
@@ -20,6 +19,7 @@ import { addOperator, auditRows, value, type TestOperator } from '../../support/
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { publicKeyOnCard } from '../../support/list-envelopes';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
+import { deskSql } from '../../support/test-engine';
 
 // Public-key mode end to end through pcscd + vpcd (docs/push.md, "Public-key mode"): a card
 // enrolled and activated in card-key mode is switched by a manager — the card makes its key pair
@@ -34,7 +34,7 @@ const PIN = '4711';
 describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
   let bed: Testbed;
   let desk: Awaited<ReturnType<typeof cardDesk>>;
-  let ws: Workstation;
+  let ws: DeskWorkstation;
   let clerk: TestOperator;
   let manager: TestOperator;
   let reader: string;
@@ -42,12 +42,13 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
   let awaiting: AwaitingCard;
 
   const readers = () => ws.readers as CardReaderService;
-  const record = () =>
-    ws.db.prepare('SELECT * FROM cards WHERE id = ?').get(awaiting.record.id) as Record<string, unknown>;
+  const record = async () =>
+    (await deskSql(ws).get('SELECT * FROM cards WHERE id = ?', awaiting.record.id)) as Record<string, unknown>;
   const listRows = () =>
-    ws.db
-      .prepare('SELECT seq, state, sealed_for FROM code_lists WHERE card_ref = ? ORDER BY seq')
-      .all(awaiting.record.id) as { seq: number; state: string; sealed_for: string | null }[];
+    deskSql(ws).all<{ seq: number; state: string; sealed_for: string | null }>(
+      'SELECT seq, state, sealed_for FROM code_lists WHERE card_ref = ? ORDER BY seq',
+      awaiting.record.id,
+    );
   const cardKeyOnCard = () => publicKeyOnCard(readCard(card).rsa);
   const onCard = <T>(fn: (c: OtacCard) => Promise<T>) => onCardIn(readers(), reader, fn);
   const nextCode = () => nextCodeIn(readers(), reader, PIN);
@@ -90,7 +91,7 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
 
   it('switches an active card to public-key mode: the key on record is the one the card made', async () => {
     expect(cardKeyOnCard()).toBeNull();
-    expect(record()).toMatchObject({ seal_mode: 'card-key', public_key: null });
+    expect(await record()).toMatchObject({ seal_mode: 'card-key', public_key: null });
     // A clerk serves the cardholder, but choosing the keys a card's lists are sealed for is a manager's.
     expect(await dispatch(clerk, 'cards:setSealMode', { reader, mode: 'public-key' })).toMatchObject({
       ok: false,
@@ -102,7 +103,7 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
     };
     const onCardKey = cardKeyOnCard();
     expect(onCardKey).not.toBeNull();
-    expect(record()).toMatchObject({ seal_mode: 'public-key', public_key: onCardKey });
+    expect(await record()).toMatchObject({ seal_mode: 'public-key', public_key: onCardKey });
     expect(switched.sealMode).toBe('public-key');
     expect(switched.keyFingerprint).toMatch(/^[0-9a-f]{16}$/);
     const view = (await call(clerk, 'cards:inReader', { reader })) as { record: { sealMode: string } };
@@ -114,7 +115,7 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
   it('pushes a refill as a type 02 envelope for that key; the card’s next code is accepted once by verify', async () => {
     await refill();
     expect(await call(clerk, 'push:pushNext', { reader })).toMatchObject({ outcome: 'pushed', seq: 2 });
-    const rows = listRows();
+    const rows = await listRows();
     expect(rows.map((r) => [r.seq, r.state])).toEqual([
       [1, 'superseded'],
       [2, 'active'],
@@ -131,7 +132,7 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
   });
 
   it('a key pair made again behind the desk’s back: the card refuses the envelope, the desk says what to do', async () => {
-    const recorded = record().public_key;
+    const recorded = (await record()).public_key;
     // Someone with K opens a session and has the card make a new key pair; the desk never hears.
     await onCard(async (c) => {
       const port = new KeystoreCardKeyPort(ws.keystore.current());
@@ -147,14 +148,14 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
     expect(refused.error.message).toMatch(/Use public-key mode.*again/);
     // Nothing changed: the card keeps its list, the issuer's active list is still list 2.
     expect(readCard(card).list?.listSeq).toBe(listOnCard);
-    expect(listRows().find((r) => r.state === 'active')?.seq).toBe(2);
-    expect(record()).toMatchObject({ seal_mode: 'public-key', public_key: recorded });
+    expect((await listRows()).find((r) => r.state === 'active')?.seq).toBe(2);
+    expect(await record()).toMatchObject({ seal_mode: 'public-key', public_key: recorded });
 
     // What the desk said: the card proves a new key, then the push finishes with a fresh list.
     await call(manager, 'cards:setSealMode', { reader, mode: 'public-key' });
-    expect(record().public_key).toBe(cardKeyOnCard());
+    expect((await record()).public_key).toBe(cardKeyOnCard());
     expect(await call(clerk, 'push:pushNext', { reader })).toMatchObject({ outcome: 'pushed', seq: 4 });
-    expect(listRows().map((r) => [r.seq, r.state])).toEqual([
+    expect((await listRows()).map((r) => [r.seq, r.state])).toEqual([
       [1, 'superseded'],
       [2, 'superseded'],
       [3, 'disabled'], // sealed for the key the card no longer holds; never on the card
@@ -166,13 +167,13 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
 
   it('a remote refill package follows the card’s mode: type 02, as text messages, loaded through pcscd', async () => {
     await refill();
-    const card5 = await new SqliteCardRepository(ws.db).byId(awaiting.record.id);
-    const list5 = listRows().at(-1)!;
-    const listRef = (
-      ws.db.prepare('SELECT id FROM code_lists WHERE card_ref = ? AND seq = ?').get(awaiting.record.id, list5.seq) as {
-        id: number;
-      }
-    ).id;
+    const card5 = await deskSql(ws).repos.cards.byId(awaiting.record.id);
+    const list5 = (await listRows()).at(-1)!;
+    const listRef = (await deskSql(ws).get<{ id: number }>(
+      'SELECT id FROM code_lists WHERE card_ref = ? AND seq = ?',
+      awaiting.record.id,
+      list5.seq,
+    ))!.id;
     const port = new KeystoreCardKeyPort(ws.keystore.current());
     const { seal, cardKey } = await listSealFor(card5!, port, 1);
     expect(cardKey).toBeNull();
@@ -196,10 +197,14 @@ describe('public-key mode selectable per card (real pcscd + vpcd)', () => {
       sealMode: 'card-key',
       keyFingerprint: null,
     });
-    expect(record()).toMatchObject({ seal_mode: 'card-key', public_key: null });
+    expect(await record()).toMatchObject({ seal_mode: 'card-key', public_key: null });
     await refill();
     expect(await call(clerk, 'push:pushNext', { reader })).toMatchObject({ outcome: 'pushed', seq: 6 });
-    expect(listRows().at(-1)).toMatchObject({ seq: 6, state: 'active', sealed_for: `card:${awaiting.record.n}` });
+    expect((await listRows()).at(-1)).toMatchObject({
+      seq: 6,
+      state: 'active',
+      sealed_for: `card:${awaiting.record.n}`,
+    });
     const code = await nextCode();
     expect(await ws.verification.verify(awaiting.record.n, code.code, code.index)).toMatchObject({ accepted: true });
     const trail = (await auditRows(ws))

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
 import { KeystoreCardKeyPort } from '../../../src/core/keystore/keystore-card-key-port';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import {
   cardDesk,
   dispatchWhenFree,
@@ -14,6 +14,7 @@ import {
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
 import { createTestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
+import { deskSql } from '../../support/test-engine';
 
 // The loop at the desk through pcscd + vpcd: activation pushes the first list at once; the card's
 // next code (VERIFY PIN, NEXT CODE) is accepted by the core verify once and refused the second
@@ -25,7 +26,7 @@ const PIN = '4711';
 describe('pushing code lists over the reader (real pcscd + vpcd)', () => {
   let bed: Testbed;
   let desk: Awaited<ReturnType<typeof cardDesk>>;
-  let ws: Workstation;
+  let ws: DeskWorkstation;
   let clerk: TestOperator;
   let manager: TestOperator;
   let reader: string;
@@ -33,10 +34,10 @@ describe('pushing code lists over the reader (real pcscd + vpcd)', () => {
 
   const readers = () => ws.readers as CardReaderService;
   const listRows = (cardRef: number) =>
-    ws.db.prepare('SELECT seq, state FROM code_lists WHERE card_ref = ? ORDER BY seq').all(cardRef) as {
-      seq: number;
-      state: string;
-    }[];
+    deskSql(ws).all<{ seq: number; state: string }>(
+      'SELECT seq, state FROM code_lists WHERE card_ref = ? ORDER BY seq',
+      cardRef,
+    );
   const onCard = <T>(fn: (card: OtacCard) => Promise<T>) => onCardIn(readers(), reader, fn);
   const nextCode = () => nextCodeIn(readers(), reader, PIN);
   /** A call that waits out the reader monitor's own read of the card (CARD_BUSY), then must succeed. */
@@ -76,7 +77,7 @@ describe('pushing code lists over the reader (real pcscd + vpcd)', () => {
       pinRepeat: PIN,
     })) as { followUps: { name: string; ok: boolean; message: string }[] };
     expect(activated.followUps).toEqual([{ name: 'first list', ok: true, message: 'List 1 is on the card.' }]);
-    expect(listRows(awaiting.record.id)).toEqual([{ seq: 1, state: 'active' }]);
+    expect(await listRows(awaiting.record.id)).toEqual([{ seq: 1, state: 'active' }]);
 
     const code = await nextCode();
     expect(code.index).toBe(1);
@@ -92,7 +93,7 @@ describe('pushing code lists over the reader (real pcscd + vpcd)', () => {
 
   it('a refill is pushed at the next presentation and supersedes the old list only then', async () => {
     value(await ws.router.dispatch(manager.client, 'lists:requestRefill', { n: awaiting.record.n }));
-    expect(listRows(awaiting.record.id)).toEqual([
+    expect(await listRows(awaiting.record.id)).toEqual([
       { seq: 1, state: 'active' },
       { seq: 2, state: 'prepared' },
     ]);
@@ -101,7 +102,7 @@ describe('pushing code lists over the reader (real pcscd + vpcd)', () => {
     expect(await ws.verification.verify(awaiting.record.n, old.code, old.index)).toMatchObject({ accepted: true });
 
     expect(await push()).toMatchObject({ outcome: 'pushed', seq: 2 });
-    expect(listRows(awaiting.record.id)).toEqual([
+    expect(await listRows(awaiting.record.id)).toEqual([
       { seq: 1, state: 'superseded' },
       { seq: 2, state: 'active' },
     ]);
@@ -115,11 +116,11 @@ describe('pushing code lists over the reader (real pcscd + vpcd)', () => {
     const queued = value(await ws.router.dispatch(manager.client, 'lists:requestRefill', { n: awaiting.record.n })) as {
       list: { seq: number };
     };
-    const listRef = (
-      ws.db.prepare('SELECT id FROM code_lists WHERE card_ref = ? AND seq = ?').get(awaiting.record.id, 3) as {
-        id: number;
-      }
-    ).id;
+    const listRef = (await deskSql(ws).get<{ id: number }>(
+      'SELECT id FROM code_lists WHERE card_ref = ? AND seq = ?',
+      awaiting.record.id,
+      3,
+    ))!.id;
     expect(queued.list.seq).toBe(3);
     // The desk sealed and sent list 3, the card committed it, and the workstation died before
     // recording anything more: the database still says prepared.
@@ -133,10 +134,10 @@ describe('pushing code lists over the reader (real pcscd + vpcd)', () => {
       });
       await card.loadList(prepared.envelope);
     });
-    expect(listRows(awaiting.record.id).at(-1)).toEqual({ seq: 3, state: 'prepared' });
+    expect((await listRows(awaiting.record.id)).at(-1)).toEqual({ seq: 3, state: 'prepared' });
 
     expect(await push()).toMatchObject({ outcome: 'resumed', seq: 3 });
-    expect(listRows(awaiting.record.id)).toEqual([
+    expect(await listRows(awaiting.record.id)).toEqual([
       { seq: 1, state: 'superseded' },
       { seq: 2, state: 'superseded' },
       { seq: 3, state: 'active' },

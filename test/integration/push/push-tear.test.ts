@@ -1,13 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuditService } from '../../../src/core/audit/audit.service';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import { PcscReaderService } from '../../../src/core/card/reader.service';
-import { SqliteCardRepository, type CardRecord } from '../../../src/core/cards/card.repository';
+import type { CardRecord, CardRepository } from '../../../src/core/cards/card.repository';
 import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
-import { SqliteListRepository } from '../../../src/core/lists/list.repository';
 import { PushService } from '../../../src/core/push/push.service';
-import type { Workstation } from '../../../src/core/workstation';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
 import { EventRecorder } from '../../support/event-recorder';
 import { addOperator, setupOfficer } from '../../support/operators';
@@ -28,12 +26,12 @@ const PUSH_APDUS = 4; // SELECT, GET STATE, STAGE LIST (one extended chunk), COM
 
 describe('a push torn at every APDU (real pcscd + vpcd)', () => {
   let bed: Testbed;
-  let ws: Workstation;
-  let t: ReturnType<typeof freshSqliteWorkstation>;
+  let ws: DeskWorkstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
   let pcsc: PcscReaderService;
   let recorder: EventRecorder;
   let push: PushService;
-  let cards: SqliteCardRepository;
+  let cards: CardRepository;
   let card: TestCard;
   let record: CardRecord;
   let tear: TearingReader;
@@ -41,11 +39,11 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
 
   const reader = () => tear.readerName;
   const lists = () =>
-    ws.db.prepare('SELECT seq, state FROM code_lists WHERE card_ref = ? ORDER BY seq').all(record.id) as {
-      seq: number;
-      state: string;
-    }[];
-  const activeSeq = () => lists().find((l) => l.state === 'active')?.seq;
+    t.sql.all<{ seq: number; state: string }>(
+      'SELECT seq, state FROM code_lists WHERE card_ref = ? ORDER BY seq',
+      record.id,
+    );
+  const activeSeq = async () => (await lists()).find((l) => l.state === 'active')?.seq;
   const nextCodeAccepted = async () => {
     const code = await pcsc.withCard(reader(), async (t) => {
       const c = new OtacCard(t);
@@ -58,7 +56,7 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('push-tear');
-    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
+    t = await freshWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
@@ -67,14 +65,14 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
     pcsc.start();
     await recorder.waitFor((e) => e.type === 'readers' && e.readers.length === 2, 'both vpcd readers');
     tear = new TearingReader(pcsc, bed, SLOT);
-    cards = new SqliteCardRepository(ws.db);
+    cards = t.sql.repos.cards;
     push = new PushService({
       readers: tear.readers,
       keystore: ws.keystore,
       cards,
-      listRepo: new SqliteListRepository(ws.db),
+      listRepo: t.sql.repos.lists,
       lists: ws.lists,
-      audit: new AuditService(ws.db),
+      audit: t.sql.audit,
     });
     // An active card holding list 1, as activation leaves it.
     card = createTestCard(bed.cardDir);
@@ -112,7 +110,7 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
     await ws.lists.queueNext(record.id, 'manual', actor);
     expect(await push.pushNext(reader(), actor)).toMatchObject({ outcome: 'pushed' });
     expect(tear.sent).toBe(PUSH_APDUS);
-    expect(readCard(card).list?.listSeq).toBe(activeSeq());
+    expect(readCard(card).list?.listSeq).toBe(await activeSeq());
   });
 
   const positions = Array.from({ length: PUSH_APDUS }, (_, i) => i);
@@ -124,7 +122,7 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
   it.each(cases)(
     'card $how at APDU $at: card and database agree, and the next presentation finishes the push',
     async (c) => {
-      const before = activeSeq();
+      const before = await activeSeq();
       const queued = await ws.lists.queueNext(record.id, 'manual', actor);
       const seq = queued.list.seq;
       await tear.takeOut();
@@ -138,7 +136,7 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
       // Agreement: the issuer's active list is still the old one (its codes still serve), and the
       // card holds either the old list or — torn after COMMIT — the new one, complete.
       const onCard = readCard(card).list?.listSeq;
-      expect(activeSeq()).toBe(before);
+      expect(await activeSeq()).toBe(before);
       expect([before, seq]).toContain(onCard);
       expect(onCard === seq).toBe(c.how === 'die' && c.at === PUSH_APDUS - 1);
 
@@ -148,8 +146,8 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
       const done = await push.pushNext(reader(), actor);
       expect(done).toMatchObject({ outcome: onCard === seq ? 'resumed' : 'pushed', seq });
       expect(readCard(card).list?.listSeq).toBe(seq);
-      expect(activeSeq()).toBe(seq);
-      expect(lists().filter((l) => l.state === 'active')).toHaveLength(1);
+      expect(await activeSeq()).toBe(seq);
+      expect((await lists()).filter((l) => l.state === 'active')).toHaveLength(1);
       expect(await nextCodeAccepted()).toMatchObject({ accepted: true });
     },
     60_000,

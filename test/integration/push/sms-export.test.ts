@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtacCard } from '../../../src/core/card/protocol/card-session';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import {
   cardDesk,
   dispatchWhenFree,
@@ -17,6 +17,7 @@ import {
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
 import { createTestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
+import { deskSql } from '../../support/test-engine';
 
 // A queued list sent by text message from the desk (push:exportSms, docs/remote-refill.md): the
 // segments from the contract (of an earlier export: any complete package of the list serves), shuffled, fed to `npm run load-package` — a separate process with no
@@ -30,7 +31,7 @@ const run = promisify(execFile);
 describe('a queued list exported as an SMS package at the desk loads into the card through pcscd', () => {
   let bed: Testbed;
   let desk: Awaited<ReturnType<typeof cardDesk>>;
-  let ws: Workstation;
+  let ws: DeskWorkstation;
   let clerk: TestOperator;
   let support: TestOperator;
   let reader: string;
@@ -39,9 +40,9 @@ describe('a queued list exported as an SMS package at the desk loads into the ca
 
   const readers = () => ws.readers as CardReaderService;
   const listRows = () =>
-    ws.db.prepare('SELECT seq, state FROM code_lists WHERE card_ref = ? ORDER BY seq').all(awaiting.record.id);
-  const snapshot = () => ({
-    lists: ws.db.prepare('SELECT * FROM code_lists ORDER BY id').all(),
+    deskSql(ws).all('SELECT seq, state FROM code_lists WHERE card_ref = ? ORDER BY seq', awaiting.record.id);
+  const snapshot = async () => ({
+    lists: await deskSql(ws).all('SELECT * FROM code_lists ORDER BY id'),
     audit: (await auditRows(ws)).filter((r) => r.action === 'lists.sent_by_sms').length,
   });
   const call = async (op: TestOperator, channel: string, input: unknown) => dispatchWhenFree(ws, op, channel, input);
@@ -80,17 +81,17 @@ describe('a queued list exported as an SMS package at the desk loads into the ca
   });
 
   it('refuses with nothing changed: no list queued, a clerk, an unknown N', async () => {
-    const before = snapshot();
+    const before = await snapshot();
     expect(await exportSms(support)).toMatchObject({ ok: false, error: { code: 'SMS_NO_LIST_QUEUED' } });
     value(await ws.router.dispatch(support.client, 'lists:requestRefill', { n: awaiting.record.n }));
-    const queued = snapshot();
+    const queued = await snapshot();
     expect(queued.lists).not.toEqual(before.lists);
     expect(await exportSms(clerk)).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(await ws.router.dispatch(support.client, 'push:exportSms', { n: 'N-NOBODY' })).toMatchObject({
       ok: false,
       error: { code: 'CARD_UNKNOWN' },
     });
-    expect(snapshot()).toEqual(queued);
+    expect(await snapshot()).toEqual(queued);
   });
 
   it('exports the queued list as segments and marks it sent; a second export is the same list; the package loads and verify accepts its code', async () => {
@@ -101,7 +102,7 @@ describe('a queued list exported as an SMS package at the desk loads into the ca
     expect(first.value.segments.every((s) => s.length <= 160 && s.startsWith(`OTAC1 ${first.value.packageId} `))).toBe(
       true,
     );
-    expect(listRows()).toEqual([
+    expect(await listRows()).toEqual([
       { seq: 1, state: 'active' },
       { seq: 2, state: 'staged' },
     ]);
@@ -110,7 +111,7 @@ describe('a queued list exported as an SMS package at the desk loads into the ca
     // The same list again (the issuer's signature is randomised, so the package id is new); either package loads it.
     expect(again.value).toMatchObject({ seq: 2, resent: true });
     expect(again.value.segments).toHaveLength(first.value.segments.length);
-    expect(listRows()).toHaveLength(2);
+    expect(await listRows()).toHaveLength(2);
     const sent = (await auditRows(ws)).filter((r) => r.action === 'lists.sent_by_sms');
     expect(sent.map((r) => JSON.parse(r.details) as Record<string, unknown>)).toEqual([
       expect.objectContaining({ seq: 2, packageId: first.value.packageId, resent: false }),
@@ -129,7 +130,7 @@ describe('a queued list exported as an SMS package at the desk loads into the ca
     // Back at a desk reader: the same list, finished by the card's receipt — not a second list.
     const pushed = value(await call(clerk, 'push:pushNext', { reader })) as { outcome: string; seq: number };
     expect(pushed).toMatchObject({ outcome: 'resumed', seq: 2 });
-    expect(listRows()).toEqual([
+    expect(await listRows()).toEqual([
       { seq: 1, state: 'superseded' },
       { seq: 2, state: 'active' },
     ]);

@@ -1,17 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditService } from '../../../src/core/audit/audit.service';
 import { PcscReaderService } from '../../../src/core/card/reader.service';
-import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
-import { SqliteCustomerRepository } from '../../../src/core/customers/customer.repository';
+import type { CardRepository } from '../../../src/core/cards/card.repository';
 import { RepositoryCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
 import { EnrollmentService } from '../../../src/core/enrollment/enrollment.service';
-import { SqliteListRepository } from '../../../src/core/lists/list.repository';
 import { createLogger } from '../../../src/core/log';
-import { SqliteReissueRepository, type ReissueRecord } from '../../../src/core/reissue/reissue.repository';
+import type { ReissueRepository } from '../../../src/core/reissue/reissue.repository';
 import { ReissueService } from '../../../src/core/reissue/reissue.service';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer } from '../../support/operators';
 import { TestReissueGate } from '../../support/reissue-gate';
 import { TearingReader } from '../../support/tearing-reader';
@@ -26,39 +23,43 @@ import { eventually, useTestbed, type Testbed } from '../../support/testbed';
 
 describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
   let bed: Testbed;
-  let t: ReturnType<typeof freshSqliteWorkstation>;
-  let ws: Workstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
+  let ws: DeskWorkstation;
   let pcsc: PcscReaderService;
   let tear: TearingReader;
-  let cards: SqliteCardRepository;
+  let cards: CardRepository;
   const gate = new TestReissueGate();
   const actor = { operatorId: 9, operator: 'sam', role: 'support' as const };
 
-  /** The reissues table, dying once at `dieAt` like a desk killed right there. */
-  class DyingReissues extends SqliteReissueRepository {
-    dieAt: 'markEnrolled' | null = null;
-    override async markEnrolled(id: number, newCardRef: number, at: string): Promise<ReissueRecord | null> {
-      if (this.dieAt === 'markEnrolled') {
-        this.dieAt = null;
-        throw new Error('the desk died here (test)');
-      }
-      return super.markEnrolled(id, newCardRef, at);
-    }
-  }
+  /** The reissues table (on the run's engine), dying at its first markEnrolled like a desk killed right there. */
+  const dyingReissues = (base: ReissueRepository): ReissueRepository => {
+    let died = false;
+    return new Proxy(base, {
+      get(target, prop) {
+        if (prop === 'markEnrolled' && !died)
+          return () => {
+            died = true;
+            return Promise.reject(new Error('the desk died here (test)'));
+          };
+        const member: unknown = Reflect.get(target, prop, target);
+        return typeof member === 'function' ? (member as (...a: unknown[]) => unknown).bind(target) : member;
+      },
+    });
+  };
 
   /** A desk as it starts: a new service over the same database (nothing kept in memory). */
-  const desk = (reissues = new SqliteReissueRepository(ws.db)) => {
-    const audit = new AuditService(ws.db);
+  const desk = (reissues = t.sql.repos.reissues) => {
+    const audit = t.sql.audit;
     const log = createLogger(null);
     return new ReissueService({
       gate,
       reissues,
       cards,
-      listRepo: new SqliteListRepository(ws.db),
+      listRepo: t.sql.repos.lists,
       lists: ws.lists,
       enrollment: new EnrollmentService({
         cards,
-        customers: new RepositoryCustomerPicker(new SqliteCustomerRepository(ws.db), cards),
+        customers: new RepositoryCustomerPicker(t.sql.repos.customers, cards),
         readers: tear.readers,
         keystore: ws.keystore,
         audit,
@@ -70,11 +71,11 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
     });
   };
   const cardsOf = (customerId: number) =>
-    ws.db.prepare('SELECT card_id, state FROM cards WHERE customer_id = ? ORDER BY id').all(customerId) as {
-      card_id: string;
-      state: string;
-    }[];
-  const enrolled = () => (await auditRows(ws)).filter((a) => a.action === 'enrollment.completed').length;
+    t.sql.all<{ card_id: string; state: string }>(
+      'SELECT card_id, state FROM cards WHERE customer_id = ? ORDER BY id',
+      customerId,
+    );
+  const enrolled = async () => (await auditRows(ws)).filter((a) => a.action === 'enrollment.completed').length;
   /** A customer's card reported lost before it was activated, and a verified case for it. */
   const lostCard = async () => {
     const file = createTestCard(bed.cardDir);
@@ -92,7 +93,7 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('reissue-crash');
-    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
+    t = await freshWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
@@ -100,7 +101,7 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
     pcsc.start();
     await eventually(() => pcsc.snapshot().readers.length === 2, 'both vpcd readers', 10_000);
     tear = new TearingReader(pcsc, bed, 0);
-    cards = new SqliteCardRepository(ws.db);
+    cards = t.sql.repos.cards;
   }, 60_000);
 
   afterAll(async () => {
@@ -118,21 +119,21 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
       code: 'CARD_REMOVED',
     });
     tear.cut = null;
-    expect(cardsOf(record.customerId).map((c) => c.state)).toEqual(['blocked', 'enrolling']);
+    expect((await cardsOf(record.customerId)).map((c) => c.state)).toEqual(['blocked', 'enrolling']);
     expect(readCard(first).lifeCycle).toBe('blank');
 
     // Another blank card: refused, nothing written, the card untouched.
     const other = await blank();
-    const before = JSON.stringify([
-      ws.db.prepare('SELECT * FROM cards').all(),
-      ws.db.prepare('SELECT * FROM card_reissues').all(),
-    ]);
+    const written = async () =>
+      JSON.stringify([
+        await t.sql.all('SELECT * FROM cards ORDER BY id'),
+        await t.sql.all('SELECT * FROM card_reissues ORDER BY id'),
+      ]);
+    const before = await written();
     await expect(desk().reissue({ caseId, reader: tear.readerName }, actor)).rejects.toMatchObject({
       code: 'REISSUE_OTHER_CARD',
     });
-    expect(
-      JSON.stringify([ws.db.prepare('SELECT * FROM cards').all(), ws.db.prepare('SELECT * FROM card_reissues').all()]),
-    ).toBe(before);
+    expect(await written()).toBe(before);
     expect(readCard(other).lifeCycle).toBe('blank');
     await tear.takeOut();
 
@@ -141,7 +142,7 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
     const done = await desk().reissue({ caseId, reader: tear.readerName }, actor);
     expect(done).toMatchObject({ resumed: true, newCardId: readCard(first).cardId.toUpperCase() });
     expect(readCard(first)).toMatchObject({ lifeCycle: 'personalised', n: done.newN });
-    expect(cardsOf(record.customerId).map((c) => c.state)).toEqual(['blocked', 'awaiting_activation']);
+    expect((await cardsOf(record.customerId)).map((c) => c.state)).toEqual(['blocked', 'awaiting_activation']);
     expect(gate.stateOf(caseId)).toMatchObject({ state: 'reissued' });
     await tear.takeOut();
   });
@@ -149,20 +150,19 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
   it('the desk dies between the enrollment and recording it: a fresh desk finishes without the card and without enrolling again', async () => {
     const { record, caseId } = await lostCard();
     const fresh = await blank();
-    const dying = new DyingReissues(ws.db);
-    dying.dieAt = 'markEnrolled';
+    const dying = dyingReissues(t.sql.repos.reissues);
     await expect(desk(dying).reissue({ caseId, reader: tear.readerName }, actor)).rejects.toThrow(/died here/);
-    expect(cardsOf(record.customerId).map((c) => c.state)).toEqual(['blocked', 'awaiting_activation']);
-    expect((await new SqliteReissueRepository(ws.db).byCase(caseId))?.state).toBe('enrolling');
-    const enrollments = enrolled();
+    expect((await cardsOf(record.customerId)).map((c) => c.state)).toEqual(['blocked', 'awaiting_activation']);
+    expect((await t.sql.repos.reissues.byCase(caseId))?.state).toBe('enrolling');
+    const enrollments = await enrolled();
     // The card has gone home with the customer: finishing needs no card.
     await tear.takeOut();
 
     const done = await desk().reissue({ caseId, reader: tear.readerName }, actor);
     expect(done).toMatchObject({ resumed: true, newCardId: readCard(fresh).cardId.toUpperCase() });
-    expect(enrolled()).toBe(enrollments);
-    expect(cardsOf(record.customerId)).toHaveLength(2);
-    expect((await new SqliteReissueRepository(ws.db).byCase(caseId))?.state).toBe('done');
+    expect(await enrolled()).toBe(enrollments);
+    expect(await cardsOf(record.customerId)).toHaveLength(2);
+    expect((await t.sql.repos.reissues.byCase(caseId))?.state).toBe('done');
     expect(gate.stateOf(caseId)).toMatchObject({ state: 'reissued' });
   });
 });

@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CardReaderService } from '../../../src/core/card/reader.types';
-import { SqliteCardRepository, type CardRecord } from '../../../src/core/cards/card.repository';
+import type { CardRecord } from '../../../src/core/cards/card.repository';
 import { MAILER_ALPHABET } from '../../../src/core/crypto/mailer-key-format';
-import { SqliteListRepository } from '../../../src/core/lists/list.repository';
-import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
 import {
   CHEAP_SCRYPT,
@@ -13,7 +11,7 @@ import {
   personaliseAwaiting,
   prepareKeystore,
 } from '../../support/activation-cards';
-import { freshSqliteWorkstation, OFFICER } from '../../support/fresh-workstation';
+import { OFFICER, restartableWorkstation, type RestartableDesk } from '../../support/fresh-workstation';
 import { KEYSTORE_PASSPHRASE } from '../../support/keys';
 import { pdfText, testMailer } from '../../support/mailer';
 import {
@@ -29,7 +27,7 @@ import { TestReissueGate } from '../../support/reissue-gate';
 import { customerRow } from '../../support/cards';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
-import { call as httpCall, startService } from '../../support/verify-service';
+import { call as httpCall, startServiceBeside } from '../../support/verify-service';
 
 // Reissue through the whole stack (issue 11 item 3; docs/reissue.md): the contract, ReissueService,
 // the enrollment service, the keystore, pcsclite → pcscd → vpcd → virtual card processes. The support
@@ -45,8 +43,8 @@ const USED = 3;
 
 describe('reissue of a lost card (real pcscd + vpcd)', () => {
   let bed: Testbed;
-  let t: ReturnType<typeof freshSqliteWorkstation>;
-  let ws: Workstation;
+  let t: RestartableDesk;
+  let ws: DeskWorkstation;
   const gate = new TestReissueGate();
   const mailer = testMailer();
   let clerk: TestOperator;
@@ -66,29 +64,26 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
 
   const readers = () => ws.readers as CardReaderService;
   const reader = (slot: number) => bed.readerName(slot);
-  const cards = () => new SqliteCardRepository(ws.db);
+  const cards = () => t.sql.repos.cards;
   const call = (op: TestOperator, channel: string, input: unknown): Promise<Result<unknown>> =>
     dispatchWhenFree(ws, op, channel, input);
-  const snapshot = () =>
+  const snapshot = async () =>
     JSON.stringify([
-      ws.db.prepare('SELECT * FROM cards ORDER BY id').all(),
-      ws.db.prepare('SELECT * FROM code_lists ORDER BY id').all(),
-      ws.db.prepare('SELECT * FROM card_reissues ORDER BY id').all(),
-      ws.db.prepare('SELECT * FROM card_key_series ORDER BY n, sn').all(),
+      await t.sql.all('SELECT * FROM cards ORDER BY id'),
+      await t.sql.all('SELECT * FROM code_lists ORDER BY id'),
+      await t.sql.all('SELECT * FROM card_reissues ORDER BY id'),
+      await t.sql.all('SELECT * FROM card_key_series ORDER BY n, sn'),
     ]);
   const cardsOf = (customerId: number) =>
-    ws.db.prepare('SELECT id, card_id, n, state FROM cards WHERE customer_id = ? ORDER BY id').all(customerId) as {
-      id: number;
-      card_id: string;
-      n: string;
-      state: string;
-    }[];
+    t.sql.all<{ id: number; card_id: string; n: string; state: string }>(
+      'SELECT id, card_id, n, state FROM cards WHERE customer_id = ? ORDER BY id',
+      customerId,
+    );
   const listsOf = (cardRef: number) =>
-    ws.db
-      .prepare(
-        'SELECT id, seq, state, length, queued_by_trigger AS trigger FROM code_lists WHERE card_ref = ? ORDER BY seq',
-      )
-      .all(cardRef) as { id: number; seq: number; state: string; length: number; trigger: string }[];
+    t.sql.all<{ id: number; seq: number; state: string; length: number; trigger: string }>(
+      'SELECT id, seq, state, length, queued_by_trigger AS trigger FROM code_lists WHERE card_ref = ? ORDER BY seq',
+      cardRef,
+    );
   const present = async (file: TestCard, slot: number) => {
     await bed.remove(slot);
     await eventually(
@@ -111,7 +106,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
   /** What the support case's report does (issue 11 item 1, another branch): card blocked, table disabled. */
   const report = async (card: CardRecord) => {
     await cards().transition(card.id, [card.state], 'blocked', new Date().toISOString());
-    const active = listsOf(card.id).find((l) => l.state === 'active');
+    const active = (await listsOf(card.id)).find((l) => l.state === 'active');
     if (active)
       await ws.lists.disable(
         active.id,
@@ -122,7 +117,12 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
 
   beforeAll(async () => {
     bed = await useTestbed('reissue');
-    t = freshSqliteWorkstation({ readers: 'pcsc', keystoreScryptCost: CHEAP_SCRYPT, mailer, reissueGate: gate });
+    t = await restartableWorkstation({
+      readers: 'pcsc',
+      keystoreScryptCost: CHEAP_SCRYPT,
+      mailer,
+      reissueGate: gate,
+    });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
@@ -159,7 +159,6 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
   }, 180_000);
 
   afterAll(async () => {
-    if (ws && ws !== t?.ws) await ws.close(); // the desk started after the restart
     await t?.dispose();
     await bed?.close();
   });
@@ -167,9 +166,9 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
   it('refuses a case the gate does not call verified: nothing changed on the cards or in the database', async () => {
     const refused = gate.refused(oldCard.customerId, oldCard.id);
     // A case naming another customer's card (a confused or forged case) is refused as well.
-    const stranger = await customerRow(ws.db, { fullName: 'Mallory Stranger' });
+    const stranger = await customerRow(t.sql.repos, { fullName: 'Mallory Stranger' });
     const mismatched = gate.verified(stranger.id, oldCard.id);
-    const before = snapshot();
+    const before = await snapshot();
     const chips = blanks.map((b) => readCard(b));
     for (const id of [refused, 999]) {
       const r = await call(support, 'reissue:reissue', { caseId: id, reader: reader(0) });
@@ -179,7 +178,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
       ok: false,
       error: { code: 'REISSUE_CASE_MISMATCH' },
     });
-    expect(snapshot()).toBe(before);
+    expect(await snapshot()).toBe(before);
     expect(blanks.map((b) => readCard(b))).toEqual(chips);
     expect(chips.every((c) => c.lifeCycle === 'blank')).toBe(true);
     expect((await auditRows(ws)).filter((a) => a.action === 'reissue.refused')).toHaveLength(3);
@@ -198,7 +197,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(results.find((r) => !r.ok)).toMatchObject({ ok: false, error: { code: 'REISSUE_DONE' } });
     const result = value(won[0]!) as { newN: string; newCardId: string; carriedCodes: number; resumed: boolean };
 
-    const mine = cardsOf(oldCard.customerId);
+    const mine = await cardsOf(oldCard.customerId);
     expect(mine).toHaveLength(2);
     expect(mine[0]).toMatchObject({ id: oldCard.id, state: 'blocked' });
     expect(mine[1]).toMatchObject({ n: result.newN, card_id: result.newCardId, state: 'awaiting_activation' });
@@ -211,10 +210,10 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(readCard(blanks[slot]!)).toMatchObject({ lifeCycle: 'personalised', n: result.newN });
     expect(readCard(blanks[1 - slot]!).lifeCycle).toBe('blank');
     // The carried list waits for activation; the old table is disabled; the case is marked.
-    expect(listsOf(newCard.id)).toEqual([
+    expect(await listsOf(newCard.id)).toEqual([
       expect.objectContaining({ seq: 1, state: 'prepared', length: 97, trigger: 'first' }),
     ]);
-    expect(listsOf(oldCard.id).map((l) => l.state)).toEqual(['disabled']);
+    expect((await listsOf(oldCard.id)).map((l) => l.state)).toEqual(['disabled']);
     expect(gate.stateOf(caseId)).toEqual(expect.objectContaining({ state: 'reissued', newCardId: newCard.id }));
     expect(value(await call(support, 'reissue:status', { caseId }))).toMatchObject({
       state: 'done',
@@ -226,18 +225,18 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(actions).toEqual(expect.arrayContaining(['reissue.started', 'enrollment.completed', 'reissue.completed']));
     // A second case for the same card is refused before any card is touched.
     const again = gate.verified(oldCard.customerId, oldCard.id);
-    const before = snapshot();
+    const before = await snapshot();
     expect(await call(support, 'reissue:reissue', { caseId: again, reader: reader(1 - slot) })).toMatchObject({
       ok: false,
       error: { code: 'REISSUE_CARD_REPLACED' },
     });
-    expect(snapshot()).toBe(before);
+    expect(await snapshot()).toBe(before);
     expect(readCard(blanks[1 - slot]!).lifeCycle).toBe('blank');
   });
 
   it('prints an emergency sheet once, under dual control; its codes verify with the new N while the card is in the post', async () => {
     const printed = () => mailer.printer.jobs.length;
-    const before = snapshot();
+    const before = await snapshot();
     const jobs = printed();
     // No approval, an approval for another action, a support operator: nothing printed, nothing changed.
     expect(await call(manager, 'reissue:printEmergencySheet', { caseId })).toMatchObject({
@@ -252,7 +251,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     ).toMatchObject({ ok: false });
     expect(await call(support, 'reissue:printEmergencySheet', { caseId })).toMatchObject({ ok: false });
     expect(printed()).toBe(jobs);
-    expect(snapshot()).toBe(before);
+    expect(await snapshot()).toBe(before);
     // Before a sheet is printed, the card in the post accepts nothing.
     expect(await ws.verification.verify(newCard.n, '123456')).toEqual({ accepted: false, reason: 'card_not_active' });
 
@@ -262,7 +261,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     expect(await call(manager, 'reissue:printEmergencySheet', { caseId, approval: await approval() })).toMatchObject({
       ok: false,
     });
-    expect(listsOf(newCard.id).filter((l) => l.state === 'superseded')).toHaveLength(1);
+    expect((await listsOf(newCard.id)).filter((l) => l.state === 'superseded')).toHaveLength(1);
     // Two managers at once, each with an approval: one sheet reaches the printer, the other is refused.
     const both = await Promise.all([
       call(manager, 'reissue:printEmergencySheet', { caseId, approval: await approval() }),
@@ -280,9 +279,9 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     const text = pdfText(mailer.printer.jobs.at(-1)!.pdf);
     sheetCodes = [...text.matchAll(/^\s*(\d{1,2})\s+(\d{6})\s*$/gm)].map((m) => m[2]!);
     expect(sheetCodes).toHaveLength(10);
-    sheetList = listsOf(newCard.id).find((l) => l.state === 'active')!.id;
+    sheetList = (await listsOf(newCard.id)).find((l) => l.state === 'active')!.id;
     // The codes live only on paper: not in the database's list rows nor in the audit trail.
-    const everything = JSON.stringify([ws.db.prepare('SELECT * FROM code_lists').all(), await auditRows(ws)]);
+    const everything = JSON.stringify([await t.sql.all('SELECT * FROM code_lists'), await auditRows(ws)]);
     for (const code of sheetCodes) expect(everything).not.toContain(code);
 
     expect(await ws.verification.verify(newCard.n, sheetCodes[0]!)).toMatchObject({ accepted: true, index: 1 });
@@ -302,7 +301,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
       error: { code: 'EMERGENCY_ALREADY_PRINTED' },
     });
     // The carried list still waits for the card; the sheet's list is the card's only active one.
-    expect(listsOf(newCard.id).map((l) => l.state)).toEqual(['prepared', 'superseded', 'active']);
+    expect((await listsOf(newCard.id)).map((l) => l.state)).toEqual(['prepared', 'superseded', 'active']);
   });
 
   it("prints the new card's K/N mailer under dual control; activation loads the carried quota onto the card", async () => {
@@ -326,7 +325,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     ) as { followUps: { name: string; ok: boolean }[] };
     expect(activated.followUps).toEqual([expect.objectContaining({ name: 'first list', ok: true })]);
     // The carried list (seq 1) is the card's list now; both sheet lists (the jammed one, the printed one) are superseded.
-    expect(listsOf(newCard.id)).toEqual([
+    expect(await listsOf(newCard.id)).toEqual([
       expect.objectContaining({ seq: 1, state: 'active', length: 97 }),
       expect.objectContaining({ seq: 2, state: 'superseded' }),
       expect.objectContaining({ seq: 3, state: 'superseded' }),
@@ -340,19 +339,22 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     });
     // The emergency sheet died with the activation: its next code is refused, and its list is superseded.
     expect(await ws.verification.verify(newCard.n, sheetCodes[2]!)).toMatchObject({ accepted: false });
-    expect(listsOf(newCard.id).find((l) => l.id === sheetList)?.state).toBe('superseded');
+    expect((await listsOf(newCard.id)).find((l) => l.id === sheetList)?.state).toBe('superseded');
   });
 
   it("refuses the old card's codes in core verify and the HTTP service, and raises a suspicion each time", async () => {
     const suspicions = () =>
-      ws.db.prepare('SELECT kind, source FROM suspicion_events WHERE card_ref = ? ORDER BY id').all(oldCard.id);
+      t.sql.all<{ kind: string; source: string }>(
+        'SELECT kind, source FROM suspicion_events WHERE card_ref = ? ORDER BY id',
+        oldCard.id,
+      );
     expect(await ws.verification.verify(oldCard.n, stolenCode)).toEqual({ accepted: false, reason: 'card_blocked' });
-    const earlier = suspicions().length; // the sheet test tried the old N once already
-    expect(suspicions().slice(earlier - 1)).toEqual([{ kind: 'blocked_card_used', source: 'desk' }]);
+    const earlier = (await suspicions()).length; // the sheet test tried the old N once already
+    expect((await suspicions()).slice(earlier - 1)).toEqual([{ kind: 'blocked_card_used', source: 'desk' }]);
     // The new card's N with the old card's code: simply a wrong code.
     expect(await ws.verification.verify(newCard.n, stolenCode)).toMatchObject({ accepted: false });
 
-    const svc = await startService(t.dataDir);
+    const svc = await startServiceBeside(t);
     try {
       const key = await svc.key('verify');
       const res = await httpCall(svc.url, '/v1/verify', { key, body: { n: oldCard.n, code: stolenCode } });
@@ -360,8 +362,8 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     } finally {
       await svc.close();
     }
-    expect(suspicions()).toHaveLength(earlier + 1);
-    const last = suspicions().at(-1) as { kind: string; source: string };
+    expect(await suspicions()).toHaveLength(earlier + 1);
+    const last = (await suspicions()).at(-1) as { kind: string; source: string };
     expect(last.kind).toBe('blocked_card_used');
     expect(last.source).toMatch(/^client:/);
     expect(
@@ -370,9 +372,9 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
   });
 
   it('the old table stays disabled and the old card stays dead, whatever asks', async () => {
-    const oldList = listsOf(oldCard.id)[0]!;
-    const repo = new SqliteListRepository(ws.db);
-    const before = snapshot();
+    const oldList = (await listsOf(oldCard.id))[0]!;
+    const repo = t.sql.repos.lists;
+    const before = await snapshot();
     for (const to of ['receipt_verified', 'prepared', 'superseded'] as const) {
       await expect(repo.transition(oldList.id, ['disabled'], to, new Date().toISOString())).rejects.toThrow(
         /stays disabled/,
@@ -383,7 +385,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     ).rejects.toMatchObject({
       code: 'LIST_STATE',
     });
-    expect(() => ws.db.prepare(`UPDATE code_lists SET state = 'active' WHERE id = ?`).run(oldList.id)).toThrow(
+    await expect(t.sql.run(`UPDATE code_lists SET state = 'active' WHERE id = ?`, oldList.id)).rejects.toThrow(
       /stays disabled/,
     );
     await expect(cards().transition(oldCard.id, ['blocked'], 'active', new Date().toISOString())).rejects.toThrow(
@@ -392,7 +394,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     await expect(
       cards().transition(oldCard.id, ['blocked'], 'awaiting_activation', new Date().toISOString()),
     ).rejects.toThrow(/replaced by a reissue/);
-    expect(snapshot()).toBe(before);
+    expect(await snapshot()).toBe(before);
   });
 
   it('the old card presented at the desk is terminated on the card and in the database', async () => {
@@ -433,21 +435,12 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     gate.dieAtNextMark = true;
     const cut = await call(support, 'reissue:reissue', { caseId: lostCase, reader: reader(1) });
     expect(cut).toMatchObject({ ok: false });
-    expect(cardsOf(lost.record.customerId).map((c) => c.state)).toEqual(['blocked', 'awaiting_activation']);
+    expect((await cardsOf(lost.record.customerId)).map((c) => c.state)).toEqual(['blocked', 'awaiting_activation']);
     expect(gate.stateOf(lostCase)?.state).toBe('verified');
     const enrolledBefore = (await auditRows(ws)).filter((a) => a.action === 'enrollment.completed').length;
 
     // The desk restarts on the same data directory (the in-memory state is gone) and is asked again.
-    await ws.close();
-    ws = createWorkstation({
-      dataDir: t.dataDir,
-      shell: 'browser',
-      version: 'test',
-      readers: 'pcsc',
-      mailer,
-      reissueGate: gate,
-      keystore: { backend: 'software', file: join(t.dataDir, 'keystore', 'keystore.otacks'), scryptCost: CHEAP_SCRYPT },
-    });
+    ws = await t.restart();
     value(
       await ws.router.dispatch(OFFICER_CLIENT, 'auth:signIn', {
         username: OFFICER.username,
@@ -470,12 +463,12 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     };
     expect(done).toMatchObject({ resumed: true, carriedCodes: 0 });
     expect(done.newCardId).toBe(readCard(fresh).cardId.toUpperCase());
-    const theirs = cardsOf(lost.record.customerId);
+    const theirs = await cardsOf(lost.record.customerId);
     expect(theirs.map((c) => c.state)).toEqual(['blocked', 'awaiting_activation']);
     expect((await auditRows(ws)).filter((a) => a.action === 'enrollment.completed')).toHaveLength(enrolledBefore);
     expect(gate.stateOf(lostCase)).toMatchObject({ state: 'reissued', newCardId: theirs[1]!.id });
     // No quota: the new card gets an ordinary first list at activation, none is queued now.
-    expect(listsOf(theirs[1]!.id)).toEqual([]);
+    expect(await listsOf(theirs[1]!.id)).toEqual([]);
     // And once more: refused, nothing changed.
     expect(await call(support, 'reissue:reissue', { caseId: lostCase, reader: reader(1) })).toMatchObject({
       ok: false,

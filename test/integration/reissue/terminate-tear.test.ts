@@ -1,19 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActivationService } from '../../../src/core/activation/activation.service';
-import { AuditService } from '../../../src/core/audit/audit.service';
 import type { Session } from '../../../src/core/auth/session.store';
 import { PcscReaderService } from '../../../src/core/card/reader.service';
-import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
-import { SqliteCustomerRepository } from '../../../src/core/customers/customer.repository';
+import type { CardRepository } from '../../../src/core/cards/card.repository';
 import { RepositoryCustomerPicker } from '../../../src/core/enrollment/customer-picker.repository';
 import { EnrollmentService } from '../../../src/core/enrollment/enrollment.service';
-import { SqliteListRepository } from '../../../src/core/lists/list.repository';
 import { createLogger } from '../../../src/core/log';
-import { SqliteReissueRepository } from '../../../src/core/reissue/reissue.repository';
 import { ReissueService } from '../../../src/core/reissue/reissue.service';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { CHEAP_SCRYPT, personaliseAwaiting, prepareKeystore } from '../../support/activation-cards';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { addOperator, auditRows, setupOfficer } from '../../support/operators';
 import { TestReissueGate } from '../../support/reissue-gate';
 import { TearingReader } from '../../support/tearing-reader';
@@ -28,36 +24,36 @@ import { useTestbed, type Testbed } from '../../support/testbed';
 
 describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', () => {
   let bed: Testbed;
-  let t: ReturnType<typeof freshSqliteWorkstation>;
-  let ws: Workstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
+  let ws: DeskWorkstation;
   let pcsc: PcscReaderService;
   let tear: TearingReader;
   let desk: ActivationService;
-  let cards: SqliteCardRepository;
+  let cards: CardRepository;
   let session: Session;
   let caseSerial = 100;
 
   beforeAll(async () => {
     bed = await useTestbed('reissue-terminate-tear');
-    t = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
+    t = await freshWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
     ws = t.ws;
     const officer = await setupOfficer(ws);
     await prepareKeystore(ws, officer, await addOperator(ws, 'security_officer'));
     pcsc = new PcscReaderService({ timeoutMs: 3000 });
     pcsc.start();
     tear = new TearingReader(pcsc, bed, 0);
-    cards = new SqliteCardRepository(ws.db);
-    const audit = new AuditService(ws.db);
+    cards = t.sql.repos.cards;
+    const audit = t.sql.audit;
     const log = createLogger(null);
     const reissue = new ReissueService({
       gate: new TestReissueGate(),
-      reissues: new SqliteReissueRepository(ws.db),
+      reissues: t.sql.repos.reissues,
       cards,
-      listRepo: new SqliteListRepository(ws.db),
+      listRepo: t.sql.repos.lists,
       lists: ws.lists,
       enrollment: new EnrollmentService({
         cards,
-        customers: new RepositoryCustomerPicker(new SqliteCustomerRepository(ws.db), cards),
+        customers: new RepositoryCustomerPicker(t.sql.repos.customers, cards),
         readers: pcsc,
         keystore: ws.keystore,
         audit,
@@ -71,7 +67,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
       readers: tear.readers,
       keystore: ws.keystore,
       cards,
-      customers: new SqliteCustomerRepository(ws.db),
+      customers: t.sql.repos.customers,
       dualControl: { require: async () => null },
       audit,
       log,
@@ -99,7 +95,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
     await tear.put(file.file, delayed);
     const { record } = await personaliseAwaiting(ws, tear.readerName, { readers: pcsc });
     await cards.transition(record.id, ['awaiting_activation'], 'blocked', new Date().toISOString());
-    await new SqliteReissueRepository(ws.db).begin(
+    await t.sql.repos.reissues.begin(
       {
         caseId: ++caseSerial,
         customerRef: record.customerId,
@@ -112,7 +108,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
     );
     return { file, record };
   };
-  const terminations = (n: string) =>
+  const terminations = async (n: string) =>
     (await auditRows(ws)).filter((a) => a.action === 'reissue.old_card_terminated' && a.object === `card:${n}`).length;
 
   it('leaves card and database consistent at every APDU, and the next presentation finishes it', async () => {
@@ -147,7 +143,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
           record: { state: 'terminated' },
         });
         expect(readCard(file).lifeCycle).toBe('terminated');
-        expect(terminations(record.n)).toBeLessThanOrEqual(1);
+        expect(await terminations(record.n)).toBeLessThanOrEqual(1);
         await tear.takeOut();
       }
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
 import { addOperator, approvalFor, approvalOf, auditRows, value, type TestOperator } from '../../support/operators';
 import { encodings, filesUnder } from '../../support/secret-encodings';
@@ -13,7 +13,8 @@ import {
   supportOptions,
   type SmsSink,
 } from '../../support/support-channels';
-import { deskWithKeystore, type Desk } from '../../support/verify-service';
+import { databaseContents } from '../../support/desk-contents';
+import { engineDeskWithKeystore, type EngineDesk } from '../../support/verify-service';
 
 // An outside attacker's review of the support cases (issue 11 items 1, 2; docs/support.md): every
 // attack below is performed and shown refused WITH NOTHING CHANGED. The passkey reaches the customer by
@@ -44,8 +45,8 @@ const message = (headers: string, body: string) =>
   `${headers}\r\nTo: ${ISSUER_INBOX}\r\nSubject: Re: Your card support passkey\r\nMIME-Version: 1.0\r\n\r\n${body}\r\n`;
 
 describe('attacks on support cases: passkey, claim-3 mail, access and dual control', () => {
-  let desk: Desk;
-  let ws: Workstation;
+  let desk: EngineDesk;
+  let ws: DeskWorkstation;
   let sms: SmsSink;
   let support: TestOperator;
   let manager: TestOperator;
@@ -67,8 +68,8 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     typed.push(passkey);
     return call(op, 'support:enterPasskey', { caseId, passkey });
   };
-  const row = (caseId: number) => ws.db.prepare('SELECT * FROM support_cases WHERE id = ?').get(caseId) as Row;
-  const card = (cardId: number) => ws.db.prepare('SELECT * FROM cards WHERE id = ?').get(cardId) as Row;
+  const row = async (caseId: number) => (await desk.sql.get<Row>('SELECT * FROM support_cases WHERE id = ?', caseId))!;
+  const card = async (cardId: number) => (await desk.sql.get<Row>('SELECT * FROM cards WHERE id = ?', cardId))!;
   const lastPasskey = () => passkeyIn(sms.messages.at(-1)?.body.text ?? '');
   /** The right passkey with its first character changed: well-formed and wrong. */
   const wrongFor = (right: string, i = 0) => {
@@ -84,10 +85,10 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
   const lockedCase = async () => {
     const c = await sentCase();
     for (let i = 0; i < 3; i++) value(await enter(c.caseId, wrongFor(c.passkey, i)));
-    expect(row(c.caseId)).toMatchObject({ state: 'locked', failures: 3 });
+    expect(await row(c.caseId)).toMatchObject({ state: 'locked', failures: 3 });
     return c;
   };
-  const ignoredSince = (auditBefore: number) =>
+  const ignoredSince = async (auditBefore: number) =>
     (await auditRows(ws))
       .slice(auditBefore)
       .filter((a) => a.action === 'support.inbound_ignored')
@@ -95,7 +96,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
 
   beforeAll(async () => {
     sms = await smsSink();
-    desk = await deskWithKeystore({ support: supportOptions(null, sms, true) });
+    desk = await engineDeskWithKeystore({ support: supportOptions(null, sms, true) });
     ws = desk.ws;
     support = await addOperator(ws, 'support');
     manager = await addOperator(ws, 'manager');
@@ -116,7 +117,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
   it('every support channel refuses a clerk and an auditor, and the identity procedure anyone but a manager; nothing changed', async () => {
     const c = await sentCase();
     const locked = await lockedCase();
-    const before = [row(c.caseId), row(locked.caseId), card(c.cardId)];
+    const before = [await row(c.caseId), await row(locked.caseId), await card(c.cardId)];
     const auditBefore = (await auditRows(ws)).length;
     const smsBefore = sms.messages.length;
     const procedure = { caseId: locked.caseId, documentType: 'passport', documentRef: 'P7654321' };
@@ -139,7 +140,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
         ok: false,
         error: { code: 'FORBIDDEN' },
       });
-    expect([row(c.caseId), row(locked.caseId), card(c.cardId)]).toEqual(before);
+    expect([await row(c.caseId), await row(locked.caseId), await card(c.cardId)]).toEqual(before);
     expect(sms.messages.length).toBe(smsBefore);
     expect((await auditRows(ws)).slice(auditBefore).filter((a) => a.action.startsWith('support.'))).toEqual([]);
   });
@@ -147,7 +148,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
   it('refuses malformed input of every field before anything counts: over-long, wrong types, unknown fields', async () => {
     const c = await sentCase();
     const locked = await lockedCase();
-    const before = [row(c.caseId), row(locked.caseId), card(c.cardId)];
+    const before = [await row(c.caseId), await row(locked.caseId), await card(c.cardId)];
     const bad: [TestOperator, string, unknown][] = [
       [support, 'support:enterPasskey', { caseId: c.caseId, passkey: 'A'.repeat(65) }],
       [support, 'support:enterPasskey', { caseId: c.caseId, passkey: '   ' }],
@@ -187,7 +188,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       expect(r.ok, `${channel} ${JSON.stringify(input).slice(0, 80)}`).toBe(false);
       expect(r.ok ? '' : r.error.code).not.toBe('INTERNAL');
     }
-    expect([row(c.caseId), row(locked.caseId), card(c.cardId)]).toEqual(before);
+    expect([await row(c.caseId), await row(locked.caseId), await card(c.cardId)]).toEqual(before);
   });
 
   // ── the passkey ─────────────────────────────────────────────────────────────────────────────
@@ -196,13 +197,13 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     const a = await sentCase();
     const b = await sentCase();
     expect(value(await enter(b.caseId, a.passkey))).toMatchObject({ result: 'wrong', attemptsLeft: 2 });
-    expect(row(b.caseId)).toMatchObject({ state: 'passkey_sent', failures: 1 });
+    expect(await row(b.caseId)).toMatchObject({ state: 'passkey_sent', failures: 1 });
     // the passkey works for its own case only, once
     expect(value(await enter(a.caseId, a.passkey))).toMatchObject({ result: 'verified' });
-    const verified = row(a.caseId);
+    const verified = await row(a.caseId);
     expect(await enter(a.caseId, a.passkey)).toMatchObject({ ok: false, error: { code: 'PASSKEY_USED' } });
     expect(await enter(b.caseId, b.passkey.toLowerCase())).toMatchObject({ ok: true });
-    expect(row(a.caseId)).toEqual(verified);
+    expect(await row(a.caseId)).toEqual(verified);
   });
 
   it('lookalikes, case, separators and other scripts do not widen the search: whatever is typed, one entry is one failure', async () => {
@@ -212,7 +213,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     expect(value(await enter(c.caseId, many))).toMatchObject({ result: 'wrong', attemptsLeft: 2 });
     expect(value(await enter(c.caseId, 'oOiI-lLoO'))).toMatchObject({ result: 'wrong', attemptsLeft: 1 });
     expect(value(await enter(c.caseId, '２２２２３３３３'))).toMatchObject({ result: 'locked', attemptsLeft: 0 });
-    expect(row(c.caseId)).toMatchObject({ state: 'locked', failures: 3, passkey_tag: null, verified_at: null });
+    expect(await row(c.caseId)).toMatchObject({ state: 'locked', failures: 3, passkey_tag: null, verified_at: null });
     expect(await enter(c.caseId, c.passkey)).toMatchObject({ ok: false, error: { code: 'SUPPORT_LOCKED' } });
   });
 
@@ -225,7 +226,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       const burst = [...wrongs.slice(0, 10 - round * 3), c.passkey, ...wrongs.slice(10 - round * 3)];
       const results = await Promise.all(burst.map((p) => enter(c.caseId, p)));
       const outcomes = results.map((r) => (r.ok ? (r.value as Entered).result : r.error.code));
-      const after = row(c.caseId);
+      const after = await row(c.caseId);
       const written = (await auditRows(ws)).slice(auditBefore);
       const verifiedAudits = written.filter((a) => a.action === 'support.verified').length;
       expect(Number(after['failures'])).toBeLessThanOrEqual(3);
@@ -252,7 +253,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     for (let round = 0; round < 4; round++) {
       const c = await sentCase();
       const [entered, resent] = await Promise.all([enter(c.caseId, c.passkey), send(c.caseId)]);
-      const after = row(c.caseId);
+      const after = await row(c.caseId);
       if (entered.ok && (entered.value as Entered).result === 'verified') {
         // verified with the old passkey: the resend must not have taken effect
         expect(resent.ok).toBe(false);
@@ -276,7 +277,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     ]);
     expect(unlock).toMatchObject({ ok: true, value: { state: 'reported', failures: 0 } });
     expect(entries.every((r) => !r.ok && ['SUPPORT_LOCKED', 'PASSKEY_NONE'].includes(r.error.code))).toBe(true);
-    expect(row(c.caseId)).toMatchObject({ state: 'reported', failures: 0, passkey_tag: null });
+    expect(await row(c.caseId)).toMatchObject({ state: 'reported', failures: 0, passkey_tag: null });
     // the locked passkey does not come back after the unlock
     expect(await enter(c.caseId, c.passkey)).toMatchObject({ ok: false, error: { code: 'PASSKEY_NONE' } });
   });
@@ -293,7 +294,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
         approval,
       }),
     );
-    const bBefore = row(b.caseId);
+    const bBefore = await row(b.caseId);
     const procedureB = { caseId: b.caseId, documentType: 'identity_card', documentRef: 'ID-42' };
     expect(await call(manager, 'support:identityProcedure', { ...procedureB, approval })).toMatchObject({
       ok: false,
@@ -319,7 +320,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     expect(await call(manager, 'support:identityProcedure', { ...procedureB, approval: wrongPassword })).toMatchObject({
       ok: false,
     });
-    expect(row(b.caseId)).toEqual(bBefore);
+    expect(await row(b.caseId)).toEqual(bBefore);
   });
 
   // HOLE (support.service.ts sendPasskey reads the customer's contacts as they are now): the caller
@@ -362,7 +363,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       toImpostor: toImpostor.length,
       smsSent: sms.messages.length - smsBefore,
     }).toEqual({ sent: registered !== null, toImpostor: 0, smsSent: registered !== null ? 1 : 0 });
-    expect(row(c.caseId)['state']).not.toBe('verified');
+    expect((await row(c.caseId))['state']).not.toBe('verified');
   });
 
   it('the identity procedure cannot be taken out of dual control by a policy change; the policy stays as it was', async () => {
@@ -387,7 +388,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     expect(value(await call(officer, 'policy:get', {}))).toEqual(current);
     // and so a manager alone is still refused
     const c = await lockedCase();
-    const before = row(c.caseId);
+    const before = await row(c.caseId);
     expect(
       await call(manager, 'support:identityProcedure', {
         caseId: c.caseId,
@@ -395,7 +396,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
         documentRef: 'P9',
       }),
     ).toMatchObject({ ok: false, error: { code: 'APPROVAL_REQUIRED' } });
-    expect(row(c.caseId)).toEqual(before);
+    expect(await row(c.caseId)).toEqual(before);
   });
 
   // Was a hole (availability): recordFailure/markVerified compared `failures < limit` with the limit in
@@ -432,7 +433,12 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       });
       const code = (r: Result<unknown>) => (r.ok ? (r.value as Entered).result : r.error.code);
       // Written so the hole shows in one line when this test is run as a plain `it`.
-      expect({ right: code(right), wrong: code(wrong), unlock: unlock.ok, state: row(c.caseId)['state'] }).toEqual({
+      expect({
+        right: code(right),
+        wrong: code(wrong),
+        unlock: unlock.ok,
+        state: (await row(c.caseId))['state'],
+      }).toEqual({
         right: 'locked',
         wrong: 'SUPPORT_LOCKED',
         unlock: true,
@@ -447,7 +453,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
 
   it('header tricks: a display name, Reply-To or Sender naming the registered address do not make a message its; nothing changed', async () => {
     const c = await sentCase();
-    const before = row(c.caseId);
+    const before = await row(c.caseId);
     const auditBefore = (await auditRows(ws)).length;
     const tricks = [
       `From: "${c.email}" <impostor@attacker.example>`,
@@ -457,16 +463,16 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       `From: <impostor@attacker.example>\r\nX-Original-From: ${c.email}`,
     ];
     for (const headers of tricks) await rawSend(inbound, message(headers, c.passkey), c.email);
-    expect(ignoredSince(auditBefore)).toEqual(tricks.map(() => 'unknown_sender'));
-    expect(row(c.caseId)).toEqual(before);
+    expect(await ignoredSince(auditBefore)).toEqual(tricks.map(() => 'unknown_sender'));
+    expect(await row(c.caseId)).toEqual(before);
     // control: the same message from the registered address verifies
     await rawSend(inbound, message(`From: Ada <${c.email.toUpperCase()}>`, c.passkey));
-    expect(row(c.caseId)).toMatchObject({ state: 'verified', verified_via: 'email_reply' });
+    expect(await row(c.caseId)).toMatchObject({ state: 'verified', verified_via: 'email_reply' });
   });
 
   it('a From with several addresses, or two From headers, is not attributed to the registered one; nothing changed', async () => {
     const c = await sentCase();
-    const before = row(c.caseId);
+    const before = await row(c.caseId);
     const auditBefore = (await auditRows(ws)).length;
     const tricks = [
       `From: ${c.email}, impostor@attacker.example`,
@@ -475,24 +481,24 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       `From: undisclosed:${c.email}, impostor@attacker.example;`,
     ];
     for (const headers of tricks) await rawSend(inbound, message(headers, c.passkey));
-    expect(ignoredSince(auditBefore)).toEqual(tricks.map(() => 'unknown_sender'));
-    expect(row(c.caseId)).toEqual(before);
+    expect(await ignoredSince(auditBefore)).toEqual(tricks.map(() => 'unknown_sender'));
+    expect(await row(c.caseId)).toEqual(before);
   });
 
   it('Unicode case folding does not map another mailbox onto the registered address (KELVIN SIGN K, U+212A); nothing changed', async () => {
     const c = await sentCase(freshEmail('kim'));
-    const before = row(c.caseId);
+    const before = await row(c.caseId);
     const auditBefore = (await auditRows(ws)).length;
     const spoof = c.email.replace('k', '\u212A'); // "Kim…" with the Kelvin sign: another mailbox
     await rawSend(inbound, message(`From: ${spoof}`, c.passkey));
     await rawSend(inbound, message(`From: Kim <${spoof}>`, c.passkey));
-    expect(ignoredSince(auditBefore)).toEqual(['unknown_sender', 'unknown_sender']);
-    expect(row(c.caseId)).toEqual(before);
+    expect(await ignoredSince(auditBefore)).toEqual(['unknown_sender', 'unknown_sender']);
+    expect(await row(c.caseId)).toEqual(before);
   });
 
   it('the passkey only in an HTML part or in quoted lines is not taken; a message over 64 KiB is refused; nothing changed', async () => {
     const c = await sentCase();
-    const before = row(c.caseId);
+    const before = await row(c.caseId);
     const auditBefore = (await auditRows(ws)).length;
     const boundary = 'b0undary';
     const htmlOnly =
@@ -501,9 +507,9 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       `--${boundary}\r\nContent-Type: text/html\r\n\r\n<p>${c.passkey}</p>\r\n--${boundary}--\r\n`;
     await rawSend(inbound, htmlOnly);
     await customerSends(inbound, c.email, `Here you are:\n> ${c.passkey}\n>> ${c.passkey}\n`);
-    expect(ignoredSince(auditBefore)).toEqual(['no_passkey', 'no_passkey']);
+    expect(await ignoredSince(auditBefore)).toEqual(['no_passkey', 'no_passkey']);
     await expect(customerSends(inbound, c.email, `${c.passkey}\n${'padding '.repeat(9000)}`)).rejects.toThrow();
-    expect(row(c.caseId)).toEqual(before);
+    expect(await row(c.caseId)).toEqual(before);
   });
 
   it('a flood of messages from the registered address counts one failure each up to the limit, then even the right passkey is ignored', async () => {
@@ -512,13 +518,13 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     await Promise.all(
       Array.from({ length: 12 }, (_, i) => customerSends(inbound, c.email, wrongFor(c.passkey, i)).catch(() => null)),
     );
-    expect(row(c.caseId)).toMatchObject({ state: 'locked', failures: 3, passkey_tag: null, verified_at: null });
+    expect(await row(c.caseId)).toMatchObject({ state: 'locked', failures: 3, passkey_tag: null, verified_at: null });
     const written = (await auditRows(ws)).slice(auditBefore);
     expect(written.filter((a) => a.action === 'support.passkey_wrong')).toHaveLength(2);
     expect(written.filter((a) => a.action === 'support.locked')).toHaveLength(1);
-    const locked = row(c.caseId);
+    const locked = await row(c.caseId);
     await customerSends(inbound, c.email, c.passkey);
-    expect(row(c.caseId)).toEqual(locked);
+    expect(await row(c.caseId)).toEqual(locked);
     expect(await enter(c.caseId, c.passkey)).toMatchObject({ ok: false, error: { code: 'SUPPORT_LOCKED' } });
   });
 
@@ -531,7 +537,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
         customerSends(inbound, c.email, wrongFor(c.passkey, i + 3)).catch(() => null),
       ),
     ]);
-    expect(row(c.caseId)).toMatchObject({ state: 'locked', failures: 3, verified_at: null });
+    expect(await row(c.caseId)).toMatchObject({ state: 'locked', failures: 3, verified_at: null });
     const written = (await auditRows(ws)).slice(auditBefore);
     expect(written.filter((a) => a.action === 'support.passkey_wrong' || a.action === 'support.locked')).toHaveLength(
       3,
@@ -543,12 +549,12 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
     const shared = freshEmail('family');
     const a = await sentCase(shared);
     const b = await sentCase(shared);
-    const before = [row(a.caseId), row(b.caseId)];
+    const before = [await row(a.caseId), await row(b.caseId)];
     const auditBefore = (await auditRows(ws)).length;
     await customerSends(inbound, shared, a.passkey);
     await customerSends(inbound, shared, b.passkey);
-    expect(ignoredSince(auditBefore)).toEqual(['several_cases', 'several_cases']);
-    expect([row(a.caseId), row(b.caseId)]).toEqual(before);
+    expect(await ignoredSince(auditBefore)).toEqual(['several_cases', 'several_cases']);
+    expect([await row(a.caseId), await row(b.caseId)]).toEqual(before);
   });
 
   // ── leaks ───────────────────────────────────────────────────────────────────────────────────
@@ -561,9 +567,14 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
       const plain = p.replace(/[\s-]/g, '');
       return [p, plain, p.toUpperCase(), plain.toUpperCase()].flatMap((f) => encodings(Buffer.from(f, 'utf8')));
     });
-    ws.db.pragma('wal_checkpoint(PASSIVE)');
+    // as bytes beside the files: on SQLite the database files again (harmless), on PostgreSQL its rows
+    const database = (await databaseContents(ws, desk.dataDir)).map(([where, text]) => ({
+      where,
+      bytes: Buffer.from(text, 'latin1'),
+    }));
     const files = filesUnder(desk.dataDir);
     const haystacks = [
+      ...database,
       ...files.map((f) => ({ where: f, bytes: readFileSync(f) })),
       { where: 'audit', bytes: Buffer.from(JSON.stringify(await auditRows(ws))) },
       { where: 'answers', bytes: Buffer.from(JSON.stringify(answers)) },

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { addOperator, approvalFor, approvalOf, auditRows, value, type TestOperator } from '../../support/operators';
 import { CUSTOMER_MOBILE, reportedCase, supportGate } from '../../support/support-cases';
 import { passkeyIn, smsSink, supportOptions, type SmsSink } from '../../support/support-channels';
-import { deskWithKeystore, type Desk } from '../../support/verify-service';
+import { engineDeskWithKeystore, type EngineDesk } from '../../support/verify-service';
 
 // Issue 11 item 2 through the SMS channel (the gateway a loopback sink that records each POST): the
 // passkey works once, until it expires, and only the newest; wrong ones count by compare-and-set up to
@@ -15,8 +15,8 @@ import { deskWithKeystore, type Desk } from '../../support/verify-service';
 type Entered = { case: { state: string; failures: number }; result: string; attemptsLeft: number };
 
 describe('the out-of-band passkey: single use, expiry, lockout and the manager procedure', () => {
-  let desk: Desk;
-  let ws: Workstation;
+  let desk: EngineDesk;
+  let ws: DeskWorkstation;
   let sms: SmsSink;
   let support: TestOperator;
   let manager: TestOperator;
@@ -26,14 +26,13 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
     ws.router.dispatch(op.client, 'support:sendPasskey', { caseId, channel });
   const enter = (caseId: number, passkey: string, op = support) =>
     ws.router.dispatch(op.client, 'support:enterPasskey', { caseId, passkey });
-  const row = (caseId: number) =>
-    ws.db.prepare('SELECT * FROM support_cases WHERE id = ?').get(caseId) as Record<string, unknown>;
+  const row = async (caseId: number) => (await desk.sql.get('SELECT * FROM support_cases WHERE id = ?', caseId))!;
   const lastPasskey = () => passkeyIn(sms.messages.at(-1)?.body.text ?? '');
   const wrongFor = (right: string) => (right.startsWith('2') ? '3' : '2') + right.slice(1);
 
   beforeAll(async () => {
     sms = await smsSink();
-    desk = await deskWithKeystore({ now: () => Date.now() + ahead, support: supportOptions(null, sms) });
+    desk = await engineDeskWithKeystore({ now: () => Date.now() + ahead, support: supportOptions(null, sms) });
     ws = desk.ws;
     support = await addOperator(ws, 'support');
     manager = await addOperator(ws, 'manager');
@@ -59,17 +58,17 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
     expect(passkey).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/); // 8 of Crockford base32 (policy default)
     expect(Date.parse(sent.passkey.expiresAt) - Date.now()).toBeGreaterThan(14 * 60_000);
     // the gate is shut until the customer is verified
-    const gate = supportGate(ws, join(desk.dataDir, 'logs', 'gate.log'));
+    const gate = await supportGate(ws, join(desk.dataDir, 'logs', 'gate.log'));
     await expect(gate.verifiedCase(caseId)).rejects.toMatchObject({ code: 'SUPPORT_NOT_VERIFIED' });
     // read back as a person types it: lower case, a space instead of the dash
     const ok = value(await enter(caseId, passkey.toLowerCase().replace('-', ' '))) as Entered;
     expect(ok).toMatchObject({ result: 'verified', case: { state: 'verified' } });
-    expect(row(caseId)).toMatchObject({ passkey_tag: null, verified_via: 'desk', verified_by: support.username });
+    expect(await row(caseId)).toMatchObject({ passkey_tag: null, verified_via: 'desk', verified_by: support.username });
     // used: refused, nothing changed
-    const before = row(caseId);
+    const before = await row(caseId);
     expect(await enter(caseId, passkey)).toMatchObject({ ok: false, error: { code: 'PASSKEY_USED' } });
     expect(await send(caseId)).toMatchObject({ ok: false, error: { code: 'SUPPORT_ALREADY_VERIFIED' } });
-    expect(row(caseId)).toEqual(before);
+    expect(await row(caseId)).toEqual(before);
     expect(await gate.verifiedCase(caseId)).toEqual({ customerId, oldCardId: cardId });
     await gate.markReissued(caseId, cardId);
     await expect(gate.markReissued(caseId, cardId)).rejects.toMatchObject({ code: 'SUPPORT_ALREADY_REISSUED' });
@@ -97,10 +96,10 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
     const passkey = lastPasskey();
     ahead = 15 * 60_000 + 1000; // the policy's 15 minutes and a second
     try {
-      const before = row(caseId);
+      const before = await row(caseId);
       expect(await enter(caseId, passkey)).toMatchObject({ ok: false, error: { code: 'PASSKEY_EXPIRED' } });
       expect(await enter(caseId, wrongFor(passkey))).toMatchObject({ ok: false, error: { code: 'PASSKEY_EXPIRED' } });
-      expect(row(caseId)).toEqual(before);
+      expect(await row(caseId)).toEqual(before);
       value(await send(caseId));
       expect(value(await enter(caseId, lastPasskey()))).toMatchObject({ result: 'verified' });
     } finally {
@@ -119,7 +118,7 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
       attemptsLeft: 0,
       case: { state: 'locked' },
     });
-    const locked = row(caseId);
+    const locked = await row(caseId);
     expect(locked).toMatchObject({ state: 'locked', failures: 3, passkey_tag: null });
     // the right passkey, a new passkey, a second manager's absence, a support operator: all refused, nothing changed
     const refusal = await enter(caseId, right);
@@ -150,9 +149,11 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
       ok: false,
       error: { code: 'APPROVAL_MISMATCH' },
     });
-    expect(row(caseId)).toEqual(locked);
+    expect(await row(caseId)).toEqual(locked);
     expect(
-      await supportGate(ws, join(desk.dataDir, 'logs', 'gate.log'))
+      await (
+        await supportGate(ws, join(desk.dataDir, 'logs', 'gate.log'))
+      )
         .verifiedCase(caseId)
         .catch((e: { code: string }) => e.code),
     ).toBe('SUPPORT_NOT_VERIFIED');
@@ -172,7 +173,7 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
       failures: 0,
       identity: { documentType: 'passport', checkedBy: manager.username, approvedBy: approver.username },
     });
-    expect(row(caseId)).toMatchObject({ identity_document_ref: 'P1234567' });
+    expect(await row(caseId)).toMatchObject({ identity_document_ref: 'P1234567' });
     expect(await auditRows(ws)).toContainEqual(
       expect.objectContaining({ action: 'support.identity_procedure', object: `case:${caseId}` }),
     );
@@ -187,21 +188,23 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
     const { caseId, cardId } = await reportedCase(ws, support);
     value(await send(caseId));
     const right = lastPasskey();
-    const cardBefore = ws.db.prepare('SELECT * FROM cards WHERE id = ?').get(cardId);
-    const listsBefore = ws.db.prepare('SELECT * FROM code_lists WHERE card_ref = ?').all(cardId);
+    const cardNow = () => desk.sql.get('SELECT * FROM cards WHERE id = ?', cardId);
+    const listsNow = () => desk.sql.all('SELECT * FROM code_lists WHERE card_ref = ? ORDER BY id', cardId);
+    const cardBefore = await cardNow();
+    const listsBefore = await listsNow();
     const auditBefore = (await auditRows(ws)).length;
     const guesses = Array.from({ length: 50 }, (_, i) => `${String(i).padStart(2, '0')}ZZZZZZ`);
     const results = await Promise.all(guesses.map((g) => enter(caseId, g)));
     const counted = results.filter((r) => r.ok).map((r) => (r.ok ? (r.value as Entered).result : ''));
     expect(counted.sort()).toEqual(['locked', 'wrong', 'wrong']);
     expect(results.filter((r) => !r.ok).every((r) => !r.ok && r.error.code === 'SUPPORT_LOCKED')).toBe(true);
-    expect(row(caseId)).toMatchObject({ state: 'locked', failures: 3 });
+    expect(await row(caseId)).toMatchObject({ state: 'locked', failures: 3 });
     // the right passkey, alone and 10 times at once, after the lock
     const late = await Promise.all(Array.from({ length: 10 }, () => enter(caseId, right)));
     expect(late.every((r) => !r.ok && r.error.code === 'SUPPORT_LOCKED')).toBe(true);
-    expect(row(caseId)).toMatchObject({ state: 'locked', failures: 3, verified_at: null });
-    expect(ws.db.prepare('SELECT * FROM cards WHERE id = ?').get(cardId)).toEqual(cardBefore);
-    expect(ws.db.prepare('SELECT * FROM code_lists WHERE card_ref = ?').all(cardId)).toEqual(listsBefore);
+    expect(await row(caseId)).toMatchObject({ state: 'locked', failures: 3, verified_at: null });
+    expect(await cardNow()).toEqual(cardBefore);
+    expect(await listsNow()).toEqual(listsBefore);
     const written = (await auditRows(ws)).slice(auditBefore);
     expect(written.filter((a) => a.action === 'support.passkey_wrong')).toHaveLength(2);
     expect(written.filter((a) => a.action === 'support.locked')).toHaveLength(1);
@@ -215,14 +218,14 @@ describe('the out-of-band passkey: single use, expiry, lockout and the manager p
     expect(email.ok ? '' : email.error.message).toContain('OTAC_SMTP_HOST');
     expect(await send(caseId, 'sms')).toMatchObject({ ok: false, error: { code: 'SUPPORT_NO_CONTACT' } });
     const other = await reportedCase(ws, support);
-    const before = row(other.caseId);
+    const before = await row(other.caseId);
     sms.status = 503;
     try {
       expect(await send(other.caseId)).toMatchObject({ ok: false, error: { code: 'PASSKEY_SEND_FAILED' } });
     } finally {
       sms.status = 202;
     }
-    expect(row(other.caseId)).toEqual(before);
+    expect(await row(other.caseId)).toEqual(before);
     const view = value(await ws.router.dispatch(support.client, 'support:cases', {})) as {
       settings: { email: boolean; sms: boolean; missing: string[] };
     };

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
 import { encodings, filesUnder } from '../../support/secret-encodings';
 import { CUSTOMER_EMAIL, reportedCase } from '../../support/support-cases';
@@ -15,8 +15,9 @@ import {
   type MailSink,
   type SmsSink,
 } from '../../support/support-channels';
-import { eventually } from '../../support/testbed';
-import { deskWithKeystore, type Desk } from '../../support/verify-service';
+import { eventuallyAsync } from '../../support/testbed';
+import { databaseContents } from '../../support/desk-contents';
+import { engineDeskWithKeystore, type EngineDesk } from '../../support/verify-service';
 
 // Issue 11 item 2 by e-mail: the desk's nodemailer delivers to a real SMTP server on loopback that the
 // test reads; claim 3: the customer sends the passkey from the registered address to the desk's own
@@ -25,8 +26,8 @@ import { deskWithKeystore, type Desk } from '../../support/verify-service';
 // directory's files (database, WAL, logs), the audit trail and every answer the desk gave.
 
 describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
-  let desk: Desk;
-  let ws: Workstation;
+  let desk: EngineDesk;
+  let ws: DeskWorkstation;
   let mail: MailSink;
   let sms: SmsSink;
   let support: TestOperator;
@@ -37,8 +38,7 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
     answers.push(r);
     return r;
   };
-  const row = (caseId: number) =>
-    ws.db.prepare('SELECT * FROM support_cases WHERE id = ?').get(caseId) as Record<string, unknown>;
+  const row = async (caseId: number) => (await desk.sql.get('SELECT * FROM support_cases WHERE id = ?', caseId))!;
   const mailPasskey = async (caseId: number) => {
     const count = mail.mails.filter((m) => m.to.includes(CUSTOMER_EMAIL)).length + 1;
     value(await dispatch(support, 'support:sendPasskey', { caseId, channel: 'email' }));
@@ -48,7 +48,7 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
   beforeAll(async () => {
     mail = await mailSink();
     sms = await smsSink();
-    desk = await deskWithKeystore({ support: supportOptions(mail, sms, true) });
+    desk = await engineDeskWithKeystore({ support: supportOptions(mail, sms, true) });
     ws = desk.ws;
     support = await addOperator(ws, 'support');
     inbound = (await ws.inboundMailPort()) ?? 0;
@@ -84,36 +84,40 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
     const passkey = await mailPasskey(caseId);
     const reply = `Hello, here it is:\n\n${passkey}\n\nAda\n\n> Your card was reported to us and is blocked.\n> 0000-0000\n`;
     await customerSends(inbound, `Ada Lovelace <${CUSTOMER_EMAIL.toUpperCase()}>`, reply);
-    await eventually(() => row(caseId)['state'] === 'verified', 'case verified by the e-mail');
-    expect(row(caseId)).toMatchObject({ verified_via: 'email_reply', verified_by: 'inbound-mail', passkey_tag: null });
+    await eventuallyAsync(async () => (await row(caseId))['state'] === 'verified', 'case verified by the e-mail');
+    expect(await row(caseId)).toMatchObject({
+      verified_via: 'email_reply',
+      verified_by: 'inbound-mail',
+      passkey_tag: null,
+    });
     expect(await auditRows(ws)).toContainEqual(
       expect.objectContaining({ action: 'support.verified', object: `case:${caseId}`, operator: 'inbound-mail' }),
     );
     // the same message again: the case awaits no passkey any more; ignored and audited, nothing changes
-    const before = row(caseId);
+    const before = await row(caseId);
     const auditBefore = (await auditRows(ws)).length;
     await customerSends(inbound, CUSTOMER_EMAIL, reply);
-    await eventually(
-      () => (await auditRows(ws)).slice(auditBefore).some((a) => a.action === 'support.inbound_ignored'),
+    await eventuallyAsync(
+      async () => (await auditRows(ws)).slice(auditBefore).some((a) => a.action === 'support.inbound_ignored'),
       'the replay ignored',
     );
-    expect(row(caseId)).toEqual(before);
+    expect(await row(caseId)).toEqual(before);
   });
 
   it('from another address, the right passkey changes nothing and is audited as ignored; another recipient is refused by the listener', async () => {
     const { caseId } = await reportedCase(ws, support);
     const passkey = await mailPasskey(caseId);
-    const before = row(caseId);
+    const before = await row(caseId);
     const auditBefore = (await auditRows(ws)).length;
     await customerSends(inbound, 'impostor@attacker.example', passkey);
-    await eventually(() => (await auditRows(ws)).length > auditBefore, 'the ignored message audited');
+    await eventuallyAsync(async () => (await auditRows(ws)).length > auditBefore, 'the ignored message audited');
     const written = (await auditRows(ws)).slice(auditBefore);
     expect(written).toEqual([
       expect.objectContaining({ action: 'support.inbound_ignored', outcome: 'denied', operator: 'inbound-mail' }),
     ]);
     expect(JSON.parse(written[0]?.details ?? '{}')).toEqual({ why: 'unknown_sender', domain: 'attacker.example' });
     await expect(customerSends(inbound, CUSTOMER_EMAIL, passkey, 'someone-else@issuer.example')).rejects.toThrow();
-    expect(row(caseId)).toEqual(before);
+    expect(await row(caseId)).toEqual(before);
     // still good at the desk
     expect(value(await dispatch(support, 'support:enterPasskey', { caseId, passkey }))).toMatchObject({
       result: 'verified',
@@ -125,17 +129,17 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
     const passkey = await mailPasskey(caseId);
     const wrong = (passkey.startsWith('2') ? '3' : '2') + passkey.slice(1);
     await customerSends(inbound, CUSTOMER_EMAIL, wrong);
-    await eventually(() => row(caseId)['failures'] === 1, 'one failure counted');
-    const before = row(caseId);
+    await eventuallyAsync(async () => (await row(caseId))['failures'] === 1, 'one failure counted');
+    const before = await row(caseId);
     await customerSends(inbound, CUSTOMER_EMAIL, `${wrong}\n${passkey}\n`);
-    await eventually(
-      () =>
+    await eventuallyAsync(
+      async () =>
         (await auditRows(ws)).some(
           (a) => a.action === 'support.inbound_ignored' && a.details.includes('several_candidates'),
         ),
       'the many-candidates message ignored',
     );
-    expect(row(caseId)).toEqual(before);
+    expect(await row(caseId)).toEqual(before);
   });
 
   it('no passkey is anywhere but in the messages: not in the database file, the WAL, the logs, the audit trail or any answer', async () => {
@@ -151,11 +155,16 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
       const plain = p.replace(/-/g, '');
       return [p, plain, p.toLowerCase(), plain.toLowerCase()].flatMap((f) => encodings(Buffer.from(f, 'latin1')));
     });
-    ws.db.pragma('wal_checkpoint(PASSIVE)');
+    // as bytes beside the files: on SQLite the database files again (harmless), on PostgreSQL its rows
+    const database = (await databaseContents(ws, desk.dataDir)).map(([where, text]) => ({
+      where,
+      bytes: Buffer.from(text, 'latin1'),
+    }));
     const files = filesUnder(desk.dataDir);
-    expect(files.some((f) => f.endsWith('workstation.db'))).toBe(true);
+    expect(database.length > 0 || files.some((f) => f.endsWith('workstation.db'))).toBe(true);
     expect(files.some((f) => f.endsWith('.log'))).toBe(true);
     const haystacks = [
+      ...database,
       ...files.map((f) => ({ where: f, bytes: readFileSync(f) })),
       { where: 'audit', bytes: Buffer.from(JSON.stringify(await auditRows(ws))) },
       { where: 'answers', bytes: Buffer.from(JSON.stringify(answers)) },

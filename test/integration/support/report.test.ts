@@ -1,28 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Workstation } from '../../../src/core/workstation';
-import { SqliteVerificationEventsRepository } from '../../../src/core/verification/verification-events.repository';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { cardRow } from '../../support/cards';
 import { addOperator, auditRows, value, type TestOperator } from '../../support/operators';
-import { cardWithCodes, deskWithKeystore, type Desk } from '../../support/verify-service';
+import { cardWithCodes, engineDeskWithKeystore, type EngineDesk } from '../../support/verify-service';
 
 // Issue 11 item 1: a report blocks the card and withdraws its table in one step, so core verify (the
 // verification service's own path) refuses the card's next code as card_blocked from that moment; a
 // second report answers with the open case; only support staff and above may report.
 
 describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
-  let desk: Desk;
-  let ws: Workstation;
+  let desk: EngineDesk;
+  let ws: DeskWorkstation;
   let support: TestOperator;
   let clerk: TestOperator;
   const report = (op: TestOperator, input: unknown) => ws.router.dispatch(op.client, 'support:report', input);
-  const cardState = (id: number) =>
-    (ws.db.prepare('SELECT state FROM cards WHERE id = ?').get(id) as { state: string }).state;
-  const listState = (id: number) =>
-    (ws.db.prepare('SELECT state FROM code_lists WHERE id = ?').get(id) as { state: string }).state;
-  const cases = () => ws.db.prepare('SELECT id, card_ref, reason, state FROM support_cases ORDER BY id').all();
+  const cardState = async (id: number) =>
+    (await desk.sql.get<{ state: string }>('SELECT state FROM cards WHERE id = ?', id))?.state;
+  const listState = async (id: number) =>
+    (await desk.sql.get<{ state: string }>('SELECT state FROM code_lists WHERE id = ?', id))?.state;
+  const cases = () => desk.sql.all('SELECT id, card_ref, reason, state FROM support_cases ORDER BY id');
 
   beforeAll(async () => {
-    desk = await deskWithKeystore();
+    desk = await engineDeskWithKeystore();
     ws = desk.ws;
     support = await addOperator(ws, 'support');
     clerk = await addOperator(ws, 'clerk');
@@ -31,10 +30,10 @@ describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
 
   it('needs the support role or above: a clerk is refused and nothing changes', async () => {
     const { card, list, codes } = await cardWithCodes(ws);
-    const before = { cases: cases(), card: cardState(card.id), list: listState(list.id) };
+    const before = { cases: await cases(), card: await cardState(card.id), list: await listState(list.id) };
     const r = await report(clerk, { n: card.n, reason: 'lost' });
     expect(r).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
-    expect({ cases: cases(), card: cardState(card.id), list: listState(list.id) }).toEqual(before);
+    expect({ cases: await cases(), card: await cardState(card.id), list: await listState(list.id) }).toEqual(before);
     expect(await ws.verification.verify(card.n, codes[0] ?? '')).toMatchObject({ accepted: true });
   });
 
@@ -48,8 +47,8 @@ describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
       created: boolean;
     };
     expect(opened).toMatchObject({ created: true, case: { state: 'reported', step: 'send', cardState: 'blocked' } });
-    expect(cardState(card.id)).toBe('blocked');
-    expect(listState(list.id)).toBe('disabled');
+    expect(await cardState(card.id)).toBe('blocked');
+    expect(await listState(list.id)).toBe('disabled');
     expect(await ws.verification.verify(card.n, codes[1] ?? '')).toEqual({ accepted: false, reason: 'card_blocked' });
     const audit = await auditRows(ws);
     expect(audit).toContainEqual(
@@ -69,7 +68,7 @@ describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
     });
     expect(audit).toContainEqual(expect.objectContaining({ action: 'lists.disabled', object: `card:${card.n}` }));
     // verify itself raised its suspicion for the blocked card's code
-    const events = await new SqliteVerificationEventsRepository(ws.db).suspicionsForCard(card.id);
+    const events = await desk.sql.repos.verificationEvents.suspicionsForCard(card.id);
     expect(events.map((e) => e.kind)).toContain('blocked_card_used');
   });
 
@@ -98,7 +97,7 @@ describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
 
   it('from a suspicion event: the event is settled as card_reported; an event of another card is refused, nothing changed', async () => {
     const { card } = await cardWithCodes(ws);
-    const events = new SqliteVerificationEventsRepository(ws.db);
+    const events = desk.sql.repos.verificationEvents;
     const raised = await events.raise({
       cardRef: card.id,
       listRef: null,
@@ -118,7 +117,7 @@ describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
       ok: false,
       error: { code: 'SUSPICION_UNKNOWN' },
     });
-    expect(cardState(card.id)).toBe('active');
+    expect(await cardState(card.id)).toBe('active');
     value(await report(support, { n: card.n, reason: 'suspected_clone', suspicionId: raised.id }));
     const after = await events.suspicionsForCard(card.id);
     expect(after.find((e) => e.id === raised.id)).toMatchObject({
@@ -129,12 +128,12 @@ describe('reporting a card lost, stolen, damaged or suspected cloned', () => {
   });
 
   it('refuses a card that is not active or awaiting activation, with what to do, and opens no case', async () => {
-    const { card } = await cardRow(ws.db, { state: 'terminated' });
-    const before = cases();
+    const { card } = await cardRow(desk.sql.repos, { state: 'terminated' });
+    const before = await cases();
     const r = await report(support, { n: card.n, reason: 'lost' });
     expect(r).toMatchObject({ ok: false, error: { code: 'SUPPORT_CARD_NOT_BLOCKABLE' } });
-    expect(cases()).toEqual(before);
-    expect(cardState(card.id)).toBe('terminated');
+    expect(await cases()).toEqual(before);
+    expect(await cardState(card.id)).toBe('terminated');
     expect(await report(support, { n: 'N-NO-SUCH', reason: 'lost' })).toMatchObject({
       ok: false,
       error: { code: 'CARD_UNKNOWN' },
