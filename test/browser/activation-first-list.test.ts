@@ -55,13 +55,15 @@ describe('a first list that cannot follow activation (browser mode, training rea
     expect(text).toContain('present it again and choose Push list');
     await page.locator('[data-testid=card-state]', { hasText: /^active$/ }).waitFor();
     // The list is queued, not lost.
-    expect(desk.ws.db.prepare('SELECT seq, state FROM code_lists').all()).toEqual([{ seq: 1, state: 'prepared' }]);
+    expect(await desk.sql.all('SELECT seq, state FROM code_lists ORDER BY seq')).toEqual([
+      { seq: 1, state: 'prepared' },
+    ]);
     expect(await seriousA11yViolations(page)).toEqual([]);
 
     // Once the officer has made the key, the card's next presentation sends the waiting list.
     value(await desk.ws.router.dispatch(officer.client, 'keys:createIssuerKey', { commonName: 'Test Issuer' }));
     await page.getByRole('region', { name: 'Code list' }).getByRole('button', { name: 'Push list' }).click();
     await page.getByRole('status').getByText('List 1 is active on the card').waitFor({ timeout: 15_000 });
-    expect(desk.ws.db.prepare('SELECT seq, state FROM code_lists').all()).toEqual([{ seq: 1, state: 'active' }]);
+    expect(await desk.sql.all('SELECT seq, state FROM code_lists ORDER BY seq')).toEqual([{ seq: 1, state: 'active' }]);
   });
 });

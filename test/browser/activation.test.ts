@@ -112,8 +112,8 @@ describe('activation from the card page (browser mode, real pcscd)', () => {
     ).toBe(true);
     expect(steps.at(-1)).toBe('Done');
     expect(readCard(card)).toMatchObject({ list: { listSeq: 1 } });
-    const row = desk.ws.db.prepare('SELECT state FROM cards WHERE id = ?').get(awaiting.record.id) as { state: string };
-    expect(row.state).toBe('active');
+    const row = await desk.sql.get<{ state: string }>('SELECT state FROM cards WHERE id = ?', awaiting.record.id);
+    expect(row?.state).toBe('active');
     const html = await page.content();
     expect(html).not.toContain(awaiting.mailerKey);
     expect(html).not.toContain(awaiting.mailerKey.replace(/-/g, ''));
@@ -144,7 +144,7 @@ describe('activation from the card page (browser mode, real pcscd)', () => {
     await mpage.getByTestId('card-seal-mode').getByText('public-key mode').waitFor();
     const onCard = publicKeyOnCard(readCard(card).rsa);
     expect(onCard).not.toBeNull();
-    const row = desk.ws.db.prepare('SELECT seal_mode, public_key FROM cards WHERE id = ?').get(awaiting.record.id);
+    const row = await desk.sql.get('SELECT seal_mode, public_key FROM cards WHERE id = ?', awaiting.record.id);
     expect(row).toEqual({ seal_mode: 'public-key', public_key: onCard });
     await region.getByRole('button', { name: 'Use card-key mode' }).waitFor();
     expect(await seriousA11yViolations(mpage)).toEqual([]);

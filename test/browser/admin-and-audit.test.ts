@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDesk, type Desk } from '../support/browser';
+import { testEngine } from '../support/test-engine';
 import {
   alertText,
   approve,
@@ -49,10 +50,11 @@ describe('operator administration and the audit page (browser mode, real service
     for (let i = 0; i < 5; i++) await signIn(other, clerk.username, `wrong ${i}`);
     // The sign-in screen gives its one answer for every refusal; the account is locked all the same.
     await other.locator('[data-code=AUTH_FAILED]').waitFor();
-    const lock = desk.ws.db.prepare('SELECT locked_until FROM operators WHERE username = ?').get(clerk.username) as {
-      locked_until: number | null;
-    };
-    expect(lock.locked_until).toBeGreaterThan(Date.now());
+    const lock = await desk.sql.get<{ locked_until: number | null }>(
+      'SELECT locked_until FROM operators WHERE username = ?',
+      clerk.username,
+    );
+    expect(lock?.locked_until).toBeGreaterThan(Date.now());
 
     await admin.reload();
     const row = admin.locator('tr[data-username="carl"]');
@@ -76,10 +78,10 @@ describe('operator administration and the audit page (browser mode, real service
     await row.getByText('disabled').waitFor();
     await signIn(other, clerk.username, clerk.password);
     expect(await alertText(other)).toContain('ask a security officer');
-    const refusal = desk.ws.db
-      .prepare("SELECT details FROM audit_log WHERE action = 'auth.signIn' ORDER BY seq DESC LIMIT 1")
-      .get() as { details: string };
-    expect(JSON.parse(refusal.details)).toMatchObject({ reason: 'disabled' });
+    const refusal = await desk.sql.get<{ details: string }>(
+      "SELECT details FROM audit_log WHERE action = 'auth.signIn' ORDER BY seq DESC LIMIT 1",
+    );
+    expect(JSON.parse(refusal?.details ?? '{}')).toMatchObject({ reason: 'disabled' });
 
     // A new manager needs the second security officer: the dialog asks; sam's old temporary password fails.
     const max = { username: 'max', displayName: 'Max Manager', role: 'manager', password: 'temporary-pass-5' };
@@ -93,10 +95,10 @@ describe('operator administration and the audit page (browser mode, real service
     await admin.getByRole('dialog').locator('[data-code=APPROVAL_FAILED]').waitFor();
     await approve(admin, officer2.username, chosen);
     await admin.locator('tr[data-username="max"]').waitFor();
-    const created = desk.ws.db
-      .prepare("SELECT details FROM audit_log WHERE action = 'admin.createOperator' ORDER BY seq DESC")
-      .get() as { details: string };
-    expect(JSON.parse(created.details)).toMatchObject({ role: 'manager', approvedBy: 'sam' });
+    const created = await desk.sql.get<{ details: string }>(
+      "SELECT details FROM audit_log WHERE action = 'admin.createOperator' ORDER BY seq DESC",
+    );
+    expect(JSON.parse(created?.details ?? '{}')).toMatchObject({ role: 'manager', approvedBy: 'sam' });
 
     // Promoting max to security officer asks for the second officer too.
     const maxRow = admin.locator('tr[data-username="max"]');
@@ -104,16 +106,14 @@ describe('operator administration and the audit page (browser mode, real service
     await approve(admin, officer2.username, chosen);
     await admin.getByRole('dialog', { name: 'Second approver' }).waitFor({ state: 'hidden' });
     await expect
-      .poll(() => desk.ws.db.prepare("SELECT role FROM operators WHERE username = 'max'").get())
+      .poll(() => desk.sql.get("SELECT role FROM operators WHERE username = 'max'"))
       .toEqual({
         role: 'security_officer',
       });
 
-    const unlocked = desk.ws.db
-      .prepare(
-        "SELECT operator, outcome, details FROM audit_log WHERE action = 'admin.unlockOperator' AND outcome = 'ok'",
-      )
-      .all() as { operator: string; details: string }[];
+    const unlocked = await desk.sql.all<{ operator: string; details: string }>(
+      "SELECT operator, outcome, details FROM audit_log WHERE action = 'admin.unlockOperator' AND outcome = 'ok'",
+    );
     expect(unlocked).toHaveLength(1);
     expect(unlocked[0]!.operator).toBe('sofia');
     expect(unlocked[0]!.details).toContain('sam');
@@ -143,9 +143,9 @@ describe('operator administration and the audit page (browser mode, real service
     // No keystore is unlocked at this desk: the page says the signatures were not checked, and what to do.
     await page.getByTestId('verify-notice').getByText('unlocks the keystore on the Keys page').waitFor();
 
-    // Someone with access to the file edits entry 2 behind the application's back.
-    desk.ws.db.exec('DROP TRIGGER audit_log_no_update');
-    desk.ws.db.prepare("UPDATE audit_log SET operator = 'nobody' WHERE seq = 2").run();
+    // Someone with access to the database edits entry 2 behind the application's back.
+    await desk.sql.run(`DROP TRIGGER audit_log_no_update${testEngine === 'postgres' ? ' ON audit_log' : ''}`);
+    await desk.sql.run("UPDATE audit_log SET operator = 'nobody' WHERE seq = 2");
     await page.getByRole('button', { name: 'Verify chain' }).click();
     await page.getByTestId('verify-result').getByText('Broken at entry #2').waitFor();
   });

@@ -90,7 +90,7 @@ describe('clone detection on the card page (browser mode, training reader)', () 
     // Cancel first: nothing changes.
     await check.getByRole('button', { name: 'Disable table 1' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
-    expect(desk.ws.db.prepare('SELECT state FROM code_lists').all()).toEqual([{ state: 'active' }]);
+    expect(await desk.sql.all('SELECT state FROM code_lists ORDER BY seq')).toEqual([{ state: 'active' }]);
 
     await check.getByRole('button', { name: 'Disable table 1' }).click();
     const dialog = page.getByRole('dialog');
@@ -98,7 +98,7 @@ describe('clone detection on the card page (browser mode, training reader)', () 
     expect(await seriousA11yViolations(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'Disable table' }).click();
     await check.getByTestId('clone-disabled').waitFor();
-    expect(desk.ws.db.prepare('SELECT state FROM code_lists').all()).toEqual([{ state: 'disabled' }]);
+    expect(await desk.sql.all('SELECT state FROM code_lists ORDER BY seq')).toEqual([{ state: 'disabled' }]);
     await check
       .getByTestId('suspicion-events')
       .getByText(/table disabled by/)
@@ -113,7 +113,7 @@ describe('clone detection on the card page (browser mode, training reader)', () 
       accepted: false,
       reason: 'table_disabled',
     });
-    expect(desk.ws.db.prepare(`SELECT kind FROM suspicion_events WHERE resolved_at IS NULL`).all()).toEqual([
+    expect(await desk.sql.all('SELECT kind FROM suspicion_events WHERE resolved_at IS NULL ORDER BY kind')).toEqual([
       { kind: 'disabled_table_used' },
     ]);
   });

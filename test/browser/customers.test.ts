@@ -8,7 +8,7 @@ import { addOperator, setupOfficer, type TestOperator } from '../support/operato
 // person again, finds them, opens their page and corrects an address, by keyboard where a clerk
 // would. Every page passes axe with no serious or critical violation.
 
-const count = (desk: Desk) => (desk.ws.db.prepare('SELECT count(*) AS n FROM customers').get() as { n: number }).n;
+const count = async (desk: Desk) => (await desk.sql.get<{ n: number }>('SELECT count(*) AS n FROM customers'))?.n;
 
 describe('customers (browser mode, real services)', () => {
   let desk: Desk;
@@ -46,7 +46,7 @@ describe('customers (browser mode, real services)', () => {
     await page.getByRole('button', { name: 'Create customer' }).click();
     const mobileError = page.getByRole('form', { name: 'Create customer' }).locator('.field-error');
     await mobileError.getByText('international form').waitFor();
-    expect(count(desk)).toBe(0);
+    expect(await count(desk)).toBe(0);
     expect(await seriousA11yViolations(page)).toEqual([]);
     await page.getByLabel('Mobile (optional)').fill('+44 7700 900001');
     await page.getByLabel('Mobile (optional)').press('Enter');
@@ -55,7 +55,7 @@ describe('customers (browser mode, real services)', () => {
     await customerPage.getByText('No card is bound to this customer yet').waitFor();
     await customerPage.getByRole('table', { name: 'History of this customer' }).getByText('customer.create').waitFor();
     expect(await seriousA11yViolations(page)).toEqual([]);
-    expect(count(desk)).toBe(1);
+    expect(await count(desk)).toBe(1);
 
     // The same person again (another reference, same e-mail): warned, Cancel saves nothing.
     await customerPage.getByRole('link', { name: 'Back to customers' }).click();
@@ -72,16 +72,16 @@ describe('customers (browser mode, real services)', () => {
     expect(await seriousA11yViolations(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
-    expect(count(desk)).toBe(1);
+    expect(await count(desk)).toBe(1);
     // Asked again, the clerk decides it is another person: "Create anyway" saves, and says so.
     await page.getByRole('button', { name: 'Create customer' }).click();
     await dialog.getByRole('button', { name: 'Create anyway' }).click();
     await customerPage.getByText('C-1002').waitFor();
-    expect(count(desk)).toBe(2);
-    const confirmed = desk.ws.db
-      .prepare("SELECT details FROM audit_log WHERE action = 'customer.create' ORDER BY seq DESC LIMIT 1")
-      .get() as { details: string };
-    expect(JSON.parse(confirmed.details)).toMatchObject({ duplicatesConfirmed: 'customer:1' });
+    expect(await count(desk)).toBe(2);
+    const confirmed = await desk.sql.get<{ details: string }>(
+      "SELECT details FROM audit_log WHERE action = 'customer.create' ORDER BY seq DESC LIMIT 1",
+    );
+    expect(JSON.parse(confirmed?.details ?? '{}')).toMatchObject({ duplicatesConfirmed: 'customer:1' });
     await customerPage.getByRole('link', { name: 'Back to customers' }).click();
     await list.getByRole('link', { name: 'New customer' }).click();
     // A different person who shares nothing is created without a warning.
@@ -95,7 +95,7 @@ describe('customers (browser mode, real services)', () => {
     });
     await page.getByRole('button', { name: 'Create customer' }).click();
     await customerPage.getByRole('heading', { name: 'Grace Hopper' }).waitFor();
-    expect(count(desk)).toBe(3);
+    expect(await count(desk)).toBe(3);
 
     // Search by a folded word of the name with Enter; the result row opens by keyboard.
     await customerPage.getByRole('link', { name: 'Back to customers' }).click();
@@ -148,7 +148,7 @@ describe('customers (browser mode, real services)', () => {
     await edit.getByLabel('City', { exact: true }).fill('Soho');
     await edit.getByRole('button', { name: 'Save changes' }).click();
     await edit.locator('[data-code=CUSTOMER_STALE]').waitFor();
-    expect(desk.ws.db.prepare('SELECT city, branch, version FROM customers WHERE id = 1').get()).toEqual({
+    expect(await desk.sql.get('SELECT city, branch, version FROM customers WHERE id = 1')).toEqual({
       city: 'London',
       branch: 'Bath',
       version: 2,

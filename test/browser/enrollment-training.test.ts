@@ -60,7 +60,7 @@ describe('enrollment in training mode (browser mode, in-process reader)', () => 
     await wizard.getByText(/no vendor transport key/i).waitFor();
     await wizard.getByRole('progressbar', { name: 'Enrollment progress' }).waitFor();
     expect(await seriousA11yViolations(page)).toEqual([]);
-    expect(desk.ws.db.prepare('SELECT COUNT(*) AS n FROM cards').get()).toEqual({ n: 0 });
+    expect(await desk.sql.get('SELECT COUNT(*) AS n FROM cards')).toEqual({ n: 0 });
 
     await desk.ws.keystore.current().importTransportMasterKey(DEV_VENDOR_TRANSPORT_MASTER_KEY, {
       officer: officer.username,
@@ -70,7 +70,7 @@ describe('enrollment in training mode (browser mode, in-process reader)', () => 
     await wizard.getByRole('button', { name: 'Retry with the same card' }).click();
     await wizard.getByRole('heading', { name: '5. Card enrolled' }).waitFor({ timeout: 15_000 });
     const n = ((await wizard.getByTestId('enrolled-n').textContent()) ?? '').replace(/-/g, '');
-    expect(desk.ws.db.prepare('SELECT state, n FROM cards').all()).toEqual([{ state: 'awaiting_activation', n }]);
+    expect(await desk.sql.all('SELECT state, n FROM cards ORDER BY id')).toEqual([{ state: 'awaiting_activation', n }]);
 
     // The practice card shows its new state in the drawer; take it out.
     await practice.getByRole('cell', { name: n, exact: true }).waitFor();

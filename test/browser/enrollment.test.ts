@@ -83,9 +83,10 @@ describe('enrollment wizard (browser mode, real pcscd)', () => {
     const n = normaliseN(shownN);
     expect(readCard(blank)).toMatchObject({ lifeCycle: 'personalised', n });
     expect(readCard(other)).toEqual(other.record);
-    const row = desk.ws.db
-      .prepare('SELECT customer_id, state, n FROM cards WHERE card_id = ?')
-      .get(blank.cardId.toUpperCase());
+    const row = await desk.sql.get(
+      'SELECT customer_id, state, n FROM cards WHERE card_id = ?',
+      blank.cardId.toUpperCase(),
+    );
     expect(row).toEqual({ customer_id: customer.id, state: 'awaiting_activation', n });
     // The page never held K: nothing but N and the card id.
     const html = await page.content();

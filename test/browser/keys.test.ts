@@ -129,14 +129,14 @@ describe('the Keys page (browser mode, real services)', () => {
     expect(html).not.toContain(chosen);
     expect(html).not.toContain(officer.password);
 
-    const begun = desk.ws.db
-      .prepare("SELECT operator, details FROM audit_log WHERE action = 'keystore.ceremony.begun'")
-      .get() as { operator: string; details: string };
-    expect(begun.operator).toBe(officer.username);
-    expect(JSON.parse(begun.details)).toMatchObject({ approvedBy: officer2.username });
-    const entered = desk.ws.db
-      .prepare("SELECT details FROM audit_log WHERE action = 'keystore.ceremony.component_entered' ORDER BY seq")
-      .all() as { details: string }[];
+    const begun = await desk.sql.get<{ operator: string; details: string }>(
+      "SELECT operator, details FROM audit_log WHERE action = 'keystore.ceremony.begun' ORDER BY seq",
+    );
+    expect(begun?.operator).toBe(officer.username);
+    expect(JSON.parse(begun?.details ?? '{}')).toMatchObject({ approvedBy: officer2.username });
+    const entered = await desk.sql.all<{ details: string }>(
+      "SELECT details FROM audit_log WHERE action = 'keystore.ceremony.component_entered' ORDER BY seq",
+    );
     expect(entered.map((r) => (JSON.parse(r.details) as { custodian: string }).custodian)).toEqual([
       officer.username,
       officer2.username,
@@ -203,11 +203,11 @@ describe('the Keys page (browser mode, real services)', () => {
 
     expect(await page.content()).not.toContain(backupPassphrase);
     expect(await page.content()).not.toContain(approverBackupPassphrase);
-    const restored = desk.ws.db
-      .prepare("SELECT operator, details FROM audit_log WHERE action = 'keystore.backup.restored'")
-      .get() as { operator: string; details: string };
-    expect(restored.operator).toBe(officer.username);
-    expect(JSON.parse(restored.details)).toMatchObject({ approvedBy: officer2.username });
+    const restored = await desk.sql.get<{ operator: string; details: string }>(
+      "SELECT operator, details FROM audit_log WHERE action = 'keystore.backup.restored' ORDER BY seq",
+    );
+    expect(restored?.operator).toBe(officer.username);
+    expect(JSON.parse(restored?.details ?? '{}')).toMatchObject({ approvedBy: officer2.username });
   });
 
   it('locks and unlocks; a wrong passphrase is a clear error', async () => {

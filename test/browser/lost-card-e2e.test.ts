@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CardReaderService } from '../../src/core/card/reader.types';
 import { MAILER_ALPHABET } from '../../src/core/crypto/mailer-key-format';
@@ -11,7 +12,12 @@ import { CUSTOMER_EMAIL } from '../support/support-cases';
 import { mailSink, mailedPasskey, supportOptions, type MailSink } from '../support/support-channels';
 import { createTestCard } from '../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../support/testbed';
-import { call as httpCall, startService } from '../support/verify-service';
+import { call as httpCall, startService, type RunningService } from '../support/verify-service';
+import { PG_URL_ENV, testEngine } from '../support/test-engine';
+import { KEYSTORE_PASSPHRASE } from '../support/keys';
+import { buildVerifyApp } from '../../src/verify-service/app';
+import { SERVICE_ACTOR } from '../../src/verify-service/service-core';
+import { openPgVerificationCore } from '../../src/verify-service/service-core.pg';
 
 // Issue 11 "Done when", the whole path in the real UI (browser mode) over the real stack (pcscd +
 // vpcd virtual cards, SQLite, the software keystore, a loopback SMTP server the test reads, the HTTP
@@ -24,6 +30,46 @@ const PIN = '4711';
 const USED = 3;
 const C = `[${MAILER_ALPHABET}]`;
 const KEY_FORMAT = new RegExp(`${C}{5}(?:-${C}{5}){6}`);
+
+/**
+ * The verification service on the desk's data, whatever engine the run tests: on SQLite the service
+ * core on the desk's data directory; on PostgreSQL the PostgreSQL core on the desk's own database, as
+ * a branch network runs it. Either way with the desk's keystore file.
+ */
+async function serviceBeside(desk: Desk): Promise<Omit<RunningService, 'core'>> {
+  if (testEngine === 'sqlite') return startService(desk.dataDir);
+  const database = await desk.sql.get<{ name: string }>('SELECT current_database() AS name');
+  const core = await openPgVerificationCore({
+    dataDir: desk.dataDir,
+    keystore: { backend: 'software', file: join(desk.dataDir, 'keystore', 'keystore.otacks') },
+    databaseUrl: { url: `${process.env[PG_URL_ENV]}/${database?.name}`, ssl: false },
+  });
+  try {
+    await core.keystore.unlock(KEYSTORE_PASSPHRASE, SERVICE_ACTOR);
+    const { app } = buildVerifyApp({
+      verification: core.verification,
+      challenges: core.challenges,
+      clients: core.clients,
+      durable: core.durable,
+      ready: () => ({ keystore: core.keystore.currentOrNull() !== null, database: core.databaseAnswers() }),
+      log: core.log,
+      version: 'test',
+      rateLimit: { burst: 10_000, perSecond: 10_000 },
+    });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    return {
+      url,
+      key: async (...scopes) => (await core.clients.create({ name: 'test-bank', scopes, by: 'test' })).apiKey,
+      close: async () => {
+        await app.close();
+        await core.close();
+      },
+    };
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
+}
 
 describe('a lost card, end to end (browser mode, real pcscd)', () => {
   let bed: Testbed;
@@ -82,7 +128,7 @@ describe('a lost card, end to end (browser mode, real pcscd)', () => {
       expect(await ws.verification.verify(old.record.n, code.code, code.index)).toMatchObject({ accepted: true });
     }
     const stolen = (await nextCodeIn(readers(), oldReader, PIN)).code;
-    ws.db.prepare('UPDATE customers SET email = ? WHERE id = ?').run(CUSTOMER_EMAIL, old.record.customerId);
+    await desk.sql.run('UPDATE customers SET email = ? WHERE id = ?', CUSTOMER_EMAIL, old.record.customerId);
     const newReader = bed.readerName(1);
     await present(1); // a blank card from stock
 
@@ -120,9 +166,10 @@ describe('a lost card, end to end (browser mode, real pcscd)', () => {
     await page.getByRole('button', { name: 'Reissue onto this card' }).click();
     await page.getByTestId('reissued-n').waitFor({ timeout: 60_000 });
     expect(await seriousA11yViolations(page)).toEqual([]);
-    const mine = ws.db
-      .prepare('SELECT id, n, state FROM cards WHERE customer_id = ? ORDER BY id')
-      .all(old.record.customerId) as { id: number; n: string; state: string }[];
+    const mine = await desk.sql.all<{ id: number; n: string; state: string }>(
+      'SELECT id, n, state FROM cards WHERE customer_id = ? ORDER BY id',
+      old.record.customerId,
+    );
     expect(mine).toHaveLength(2);
     expect(mine[0]).toMatchObject({ n: old.record.n, state: 'blocked' });
     const fresh = mine[1]!;
@@ -140,15 +187,16 @@ describe('a lost card, end to end (browser mode, real pcscd)', () => {
     const key = KEY_FORMAT.exec(pdfText(mailer.printer.jobs.at(-1)!.pdf))?.[0] ?? '';
     expect(key).not.toBe('');
     value(await call(clerk, 'activation:activate', { reader: newReader, key, pin: PIN, pinRepeat: PIN }));
-    const lists = ws.db
-      .prepare('SELECT state, length FROM code_lists WHERE card_ref = ? ORDER BY seq')
-      .all(fresh.id) as { state: string; length: number }[];
+    const lists = await desk.sql.all<{ state: string; length: number }>(
+      'SELECT state, length FROM code_lists WHERE card_ref = ? ORDER BY seq',
+      fresh.id,
+    );
     expect(lists).toEqual([{ state: 'active', length: 100 - USED }]);
     const first = await nextCodeIn(readers(), newReader, PIN);
     expect(first).toMatchObject({ index: 1, remaining: 100 - USED - 1 });
 
     // The verification service (HTTP, same database): the new card's code accepted, the old card's refused.
-    const svc = await startService(desk.dataDir);
+    const svc = await serviceBeside(desk);
     try {
       const apiKey = await svc.key('verify');
       const accepted = await httpCall(svc.url, '/v1/verify', { key: apiKey, body: { n: fresh.n, code: first.code } });
@@ -162,9 +210,10 @@ describe('a lost card, end to end (browser mode, real pcscd)', () => {
     for (const step of ['support.reported', 'support.passkey_sent', 'support.verified', 'reissue.completed'])
       expect(actions).toContain(step);
     expect(
-      ws.db
-        .prepare("SELECT kind FROM suspicion_events WHERE card_ref = ? AND kind = 'blocked_card_used'")
-        .all(old.record.id),
+      await desk.sql.all(
+        "SELECT kind FROM suspicion_events WHERE card_ref = ? AND kind = 'blocked_card_used'",
+        old.record.id,
+      ),
     ).toHaveLength(1);
   }, 240_000);
 });

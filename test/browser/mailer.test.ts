@@ -34,9 +34,11 @@ describe('the Mailers page (browser mode, real services, headless Chromium rende
     }
     // Enrolled two days ago and still waiting: not in the day's batch unless the manager includes it.
     const older = (await cardAwaitingActivation(ws, { fullName: 'Edsger Dijkstra' })).card;
-    ws.db
-      .prepare('UPDATE cards SET enrolled_at = ? WHERE id = ?')
-      .run(new Date(Date.now() - 2 * 86_400_000).toISOString(), older.id);
+    await desk.sql.run(
+      'UPDATE cards SET enrolled_at = ? WHERE id = ?',
+      new Date(Date.now() - 2 * 86_400_000).toISOString(),
+      older.id,
+    );
 
     const page = await desk.openPage();
     await signIn(page, manager.username, manager.password);

@@ -31,16 +31,16 @@ describe('operators at the desk (browser mode, real services)', () => {
     expect(await page.getByRole('navigation').getByText('Enroll').count()).toBe(0);
     await openPageByAddress(page, 'enroll');
     expect(await alertText(page)).toContain('Your role may not open enroll');
-    const denied = desk.ws.db
-      .prepare("SELECT operator, object, outcome FROM audit_log WHERE action = 'access.denied'")
-      .all();
+    const denied = await desk.sql.all(
+      "SELECT operator, object, outcome FROM audit_log WHERE action = 'access.denied' ORDER BY seq",
+    );
     expect(denied).toEqual([{ operator: 'sofia', object: 'page:enroll', outcome: 'denied' }]);
 
     await signOut(page);
     const after = await desk.ws.router.dispatch('nobody', 'auth:status', {});
     expect(after).toMatchObject({ ok: true, value: { firstRun: false } });
-    const trail = desk.ws.db.prepare('SELECT action FROM audit_log ORDER BY seq').all();
-    expect(trail.map((r) => (r as { action: string }).action)).toEqual([
+    const trail = await desk.sql.all<{ action: string }>('SELECT action FROM audit_log ORDER BY seq');
+    expect(trail.map((r) => r.action)).toEqual([
       'auth.setupFirstOfficer',
       'auth.signOut',
       'auth.signIn',
@@ -66,13 +66,11 @@ describe('operators at the desk (browser mode, real services)', () => {
     await signIn(page, officer.username, officer.password);
     expect(await page.locator('[data-code=AUTH_FAILED]').innerText()).toBe(answers[0]);
     expect(await page.getByRole('region', { name: 'Dashboard' }).count()).toBe(0);
-    const row = desk.ws.db
-      .prepare('SELECT failed_attempts, locked_until FROM operators WHERE username = ?')
-      .get('sofia') as {
-      failed_attempts: number;
-      locked_until: number | null;
-    };
-    expect(row.failed_attempts).toBe(5);
-    expect(row.locked_until).toBeGreaterThan(Date.now());
+    const row = await desk.sql.get<{ failed_attempts: number; locked_until: number | null }>(
+      'SELECT failed_attempts, locked_until FROM operators WHERE username = ?',
+      'sofia',
+    );
+    expect(row?.failed_attempts).toBe(5);
+    expect(row?.locked_until).toBeGreaterThan(Date.now());
   });
 });

@@ -52,10 +52,11 @@ describe('sending a list by text message from the customer page (browser mode)',
     expect(await panel.getByRole('status').textContent()).toContain('List 2 of card');
     const link = panel.getByRole('link', { name: 'Download as a text file' });
     expect(await link.getAttribute('download')).toMatch(/^otac-package-[0-9A-Z]{6}\.txt$/);
-    const row = desk.ws.db
-      .prepare('SELECT state FROM code_lists WHERE card_ref = ? AND seq = 2')
-      .get(awaiting.record.id) as { state: string };
-    expect(row.state).toBe('staged');
+    const row = await desk.sql.get<{ state: string }>(
+      'SELECT state FROM code_lists WHERE card_ref = ? AND seq = 2',
+      awaiting.record.id,
+    );
+    expect(row?.state).toBe('staged');
     expect((await auditRows(desk.ws)).filter((r) => r.action === 'lists.sent_by_sms')).toHaveLength(1);
     // The customer's history shows it, so the desk knows the list is in flight.
     await page

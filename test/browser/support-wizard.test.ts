@@ -14,9 +14,9 @@ import {
   supportOptions,
   type MailSink,
 } from '../support/support-channels';
-import { encodings, filesUnder } from '../support/secret-encodings';
+import { clusterFilesOf, encodings, filesUnder } from '../support/secret-encodings';
+import { testEngine } from '../support/test-engine';
 import { cardWithCodes } from '../support/verify-service';
-import { SqliteVerificationEventsRepository } from '../../src/core/verification/verification-events.repository';
 
 // Issue 11 item 5 in the real UI (browser mode): from the customer page's card row, support reports
 // the card lost (after a confirmation), the card is refused by verify at once, a passkey is e-mailed
@@ -43,7 +43,7 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
 
   it('report from the customer page → passkey e-mailed → typed at the desk → verified, at the reissue step', async () => {
     const { card, codes } = await cardWithCodes(desk.ws);
-    desk.ws.db.prepare('UPDATE customers SET email = ? WHERE id = ?').run(CUSTOMER_EMAIL, card.customerId);
+    await desk.sql.run('UPDATE customers SET email = ? WHERE id = ?', CUSTOMER_EMAIL, card.customerId);
     const page = await desk.openPage();
     await signIn(page, support.username, support.password);
     await page.getByRole('region', { name: 'Dashboard' }).waitFor();
@@ -59,7 +59,7 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
     await report.getByRole('button', { name: 'Report and block the card' }).press('Enter');
     const confirm = page.getByRole('dialog', { name: `Block card ${card.n}?` });
     await confirm.waitFor();
-    expect(desk.ws.db.prepare('SELECT count(*) AS n FROM support_cases').get()).toEqual({ n: 0 }); // not before the confirmation
+    expect(await desk.sql.get('SELECT count(*) AS n FROM support_cases')).toEqual({ n: 0 }); // not before the confirmation
     await confirm.getByRole('button', { name: 'Block the card' }).click();
 
     const send = page.getByRole('form', { name: 'Send a passkey' });
@@ -107,10 +107,13 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
 
     const html = await page.content();
     for (const form of [passkey, passkey.replace('-', ''), passkey.toLowerCase()]) expect(html).not.toContain(form);
-    // nor in the data directory's files (database, WAL, logs of the workstation and the loopback host)
-    desk.ws.db.pragma('wal_checkpoint(PASSIVE)');
+    // nor in the data directory's files (database, WAL, logs of the workstation and the loopback host),
+    // nor, on PostgreSQL, in the cluster's files of the desk's database
+    const stored = [...filesUnder(desk.dataDir)];
+    if (testEngine === 'postgres') stored.push(...(await clusterFilesOf(desk.sql)));
+    else await desk.sql.all('PRAGMA wal_checkpoint(PASSIVE)');
     const forms = [passkey, passkey.replace('-', '')].flatMap((f) => [f, f.toLowerCase()]);
-    const leaks = filesUnder(desk.dataDir).flatMap((file) => {
+    const leaks = stored.flatMap((file) => {
       const bytes = readFileSync(file);
       return forms
         .flatMap((f) => encodings(Buffer.from(f, 'latin1')))
@@ -125,8 +128,8 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
 
   it('from an open suspicion event of the usage review: the report carries the card and the event; the passkey mailed back verifies it (claim 3)', async () => {
     const { card } = await cardWithCodes(desk.ws);
-    desk.ws.db.prepare('UPDATE customers SET email = ? WHERE id = ?').run(CUSTOMER_EMAIL, card.customerId);
-    const event = await new SqliteVerificationEventsRepository(desk.ws.db).raise({
+    await desk.sql.run('UPDATE customers SET email = ? WHERE id = ?', CUSTOMER_EMAIL, card.customerId);
+    const event = await desk.sql.repos.verificationEvents.raise({
       cardRef: card.id,
       listRef: null,
       kind: 'code_replayed',
@@ -156,7 +159,7 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
     const passkey = await mailedPasskey(mail, CUSTOMER_EMAIL, 2);
     await customerSends((await desk.ws.inboundMailPort()) ?? 0, CUSTOMER_EMAIL, `Here you are: ${passkey}`);
     await page.getByTestId('case-verified').getByText('by the customer’s e-mail').waitFor();
-    const settled = await new SqliteVerificationEventsRepository(desk.ws.db).suspicionsForCard(card.id);
+    const settled = await desk.sql.repos.verificationEvents.suspicionsForCard(card.id);
     expect(settled.find((e) => e.id === event.id)).toMatchObject({
       resolution: 'card_reported',
       resolvedBy: support.username,

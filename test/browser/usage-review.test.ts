@@ -4,7 +4,7 @@ import { seriousA11yViolations } from '../support/a11y';
 import { openDesk, type Desk } from '../support/browser';
 import { openPageByAddress, signIn } from '../support/desk-pages';
 import { addOperator, setupOfficer, type TestOperator } from '../support/operators';
-import { seedUsage } from '../support/usage-seed';
+import { seedDeskUsage } from '../support/usage-seed';
 
 // An auditor reviews usage on a seeded database of 3,000 cards: the charts draw their series, the
 // range, branch and reason filters and the column sort narrow and order the table as the database
@@ -16,22 +16,8 @@ const TO = '2026-11-20';
 const END = '2026-11-21T00:00:00.000Z';
 
 /** The usage of each card as the database holds it, computed here with plain SQL of its own. */
-function cardsFromDb(desk: Desk, branch: string) {
-  return desk.ws.db
-    .prepare(
-      `SELECT c.card_id, c.n, c.state, cu.full_name, cu.customer_ref, cu.branch,
-         (SELECT COALESCE(SUM(length), 0) FROM code_lists WHERE card_ref = c.id AND state <> 'prepared') AS issued,
-         (SELECT COALESCE(SUM(used_count), 0) FROM code_lists WHERE card_ref = c.id AND state <> 'prepared') AS used,
-         (SELECT COALESCE(SUM(length - used_count), 0) FROM code_lists WHERE card_ref = c.id AND state = 'active') AS remaining,
-         (SELECT count(*) FROM code_lists WHERE card_ref = c.id AND state = 'active' AND refill_due = 1) AS due,
-         (SELECT count(*) FROM code_uses JOIN code_lists l ON l.id = list_ref WHERE l.card_ref = c.id AND used_at >= ? AND used_at < ?) AS uses,
-         (SELECT count(*) FROM verify_rejections WHERE card_ref = c.id AND at >= ? AND at < ?) AS refusals,
-         (SELECT count(*) FROM suspicion_events WHERE card_ref = c.id AND occurred_at >= ? AND occurred_at < ?) AS suspicions,
-         (SELECT count(*) FROM suspicion_events WHERE card_ref = c.id AND occurred_at >= ? AND occurred_at < ? AND resolved_at IS NULL) AS open,
-         (SELECT drift FROM suspicion_events WHERE card_ref = c.id AND kind = 'counter_drift' ORDER BY occurred_at DESC LIMIT 1) AS drift
-       FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE cu.branch = ? ORDER BY c.card_id`,
-    )
-    .all(...Array.from({ length: 4 }, () => [`${FROM}T00:00:00.000Z`, END]).flat(), branch) as {
+async function cardsFromDb(desk: Desk, branch: string) {
+  return desk.sql.all<{
     card_id: string;
     n: string;
     state: string;
@@ -47,7 +33,21 @@ function cardsFromDb(desk: Desk, branch: string) {
     suspicions: number;
     open: number;
     drift: number | null;
-  }[];
+  }>(
+    `SELECT c.card_id, c.n, c.state, cu.full_name, cu.customer_ref, cu.branch,
+         (SELECT CAST(COALESCE(SUM(length), 0) AS BIGINT) FROM code_lists WHERE card_ref = c.id AND state <> 'prepared') AS issued,
+         (SELECT CAST(COALESCE(SUM(used_count), 0) AS BIGINT) FROM code_lists WHERE card_ref = c.id AND state <> 'prepared') AS used,
+         (SELECT CAST(COALESCE(SUM(length - used_count), 0) AS BIGINT) FROM code_lists WHERE card_ref = c.id AND state = 'active') AS remaining,
+         (SELECT count(*) FROM code_lists WHERE card_ref = c.id AND state = 'active' AND refill_due = 1) AS due,
+         (SELECT count(*) FROM code_uses JOIN code_lists l ON l.id = list_ref WHERE l.card_ref = c.id AND used_at >= ? AND used_at < ?) AS uses,
+         (SELECT count(*) FROM verify_rejections WHERE card_ref = c.id AND at >= ? AND at < ?) AS refusals,
+         (SELECT count(*) FROM suspicion_events WHERE card_ref = c.id AND occurred_at >= ? AND occurred_at < ?) AS suspicions,
+         (SELECT count(*) FROM suspicion_events WHERE card_ref = c.id AND occurred_at >= ? AND occurred_at < ? AND resolved_at IS NULL) AS open,
+         (SELECT drift FROM suspicion_events WHERE card_ref = c.id AND kind = 'counter_drift' ORDER BY occurred_at DESC LIMIT 1) AS drift
+       FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE cu.branch = ? ORDER BY c.card_id`,
+    ...Array.from({ length: 4 }, () => [`${FROM}T00:00:00.000Z`, END]).flat(),
+    branch,
+  );
 }
 
 describe('usage review (browser mode, seeded database)', () => {
@@ -57,7 +57,7 @@ describe('usage review (browser mode, seeded database)', () => {
     desk = await openDesk();
     await setupOfficer(desk.ws);
     auditor = await addOperator(desk.ws, 'auditor');
-    seedUsage(desk.ws.db, { cards: 3000, firstDay: FROM, days: 30 });
+    await seedDeskUsage(desk.sql, { cards: 3000, firstDay: FROM, days: 30 });
   });
   afterAll(async () => {
     await desk.close();
@@ -84,10 +84,12 @@ describe('usage review (browser mode, seeded database)', () => {
     ]);
     expect(await branchChart.locator('.recharts-bar-rectangle').count()).toBe(6); // 3 branches × 2 series
     const usesInDb = (
-      desk.ws.db
-        .prepare('SELECT count(*) AS n FROM code_uses WHERE used_at >= ? AND used_at < ?')
-        .get(`${FROM}T00:00:00.000Z`, END) as { n: number }
-    ).n;
+      await desk.sql.get<{ n: number }>(
+        'SELECT count(*) AS n FROM code_uses WHERE used_at >= ? AND used_at < ?',
+        `${FROM}T00:00:00.000Z`,
+        END,
+      )
+    )?.n;
     expect(await usage.getByTestId('tile-Uses in range').locator('dd').textContent()).toBe(String(usesInDb));
     expect(await seriousA11yViolations(page)).toEqual([]);
 
@@ -106,16 +108,16 @@ describe('usage review (browser mode, seeded database)', () => {
     await filters.getByRole('button', { name: 'Apply' }).click();
     await page.waitForURL(/branch=Bern/);
     expect(page.url()).toContain('reason=wrong_code');
-    const bernWrong = cardsFromDb(desk, 'Bern').filter(
-      (c) =>
-        (
-          desk.ws.db
-            .prepare(
-              "SELECT count(*) AS n FROM verify_rejections r JOIN cards c ON c.id = r.card_ref WHERE c.card_id = ? AND reason = 'wrong_code' AND at >= ? AND at < ?",
-            )
-            .get(c.card_id, `${FROM}T00:00:00.000Z`, END) as { n: number }
-        ).n > 0,
+    const wrongCodeCards = new Set(
+      (
+        await desk.sql.all<{ card_id: string }>(
+          "SELECT DISTINCT c.card_id FROM verify_rejections r JOIN cards c ON c.id = r.card_ref WHERE reason = 'wrong_code' AND at >= ? AND at < ? ORDER BY c.card_id",
+          `${FROM}T00:00:00.000Z`,
+          END,
+        )
+      ).map((r) => r.card_id),
     );
+    const bernWrong = (await cardsFromDb(desk, 'Bern')).filter((c) => wrongCodeCards.has(c.card_id));
     expect(bernWrong.length).toBeGreaterThan(5);
     await usage.getByTestId('usage-total').getByText(`${bernWrong.length} cards`).waitFor();
     // Only wrong-code refusals are charted now.
@@ -164,7 +166,7 @@ describe('usage review (browser mode, seeded database)', () => {
     const csv = readFileSync(await download.path(), 'utf8')
       .trimEnd()
       .split('\r\n');
-    const rows = cardsFromDb(desk, 'Bern');
+    const rows = await cardsFromDb(desk, 'Bern');
     expect(csv[0]).toBe(
       'key,card_id,n,card_state,customer,customer_ref,branch,cards,issued,used,remaining,refills_due,uses_in_range,rejections,suspicions,open_suspicions,drift',
     );

@@ -1,7 +1,7 @@
 import { migratePg } from '../../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../../src/core/db/pg/pg-database';
 import { startPostgres } from './postgres';
-import { PG_TEMPLATE_ENV, PG_URL_ENV, testEngine } from './test-engine';
+import { PG_DATA_DIR_ENV, PG_TEMPLATE_ENV, PG_URL_ENV, testEngine } from './test-engine';
 
 // vitest global set-up for the integration and browser tiers: with OTAC_TEST_ENGINE=postgres, one
 // throwaway cluster for the whole run (initdb in a temporary directory, no system service) and one
@@ -19,5 +19,6 @@ export default async function setup(): Promise<(() => void) | undefined> {
   // Workers start after the global set-up and inherit the environment.
   process.env[PG_URL_ENV] = cluster.url('').replace(/\/$/, '');
   process.env[PG_TEMPLATE_ENV] = template;
+  process.env[PG_DATA_DIR_ENV] = cluster.dataDir;
   return () => cluster.stop();
 }

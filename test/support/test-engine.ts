@@ -119,3 +119,13 @@ export async function freshTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** Set by the global set-up: the test cluster's data directory (tables, WAL), for scans of what the server keeps on disk. */
+export const PG_DATA_DIR_ENV = 'OTAC_TEST_PG_DATA_DIR';
+
+/** The test cluster's data directory, on a PostgreSQL run (see PG_DATA_DIR_ENV). */
+export function testClusterDataDir(): string {
+  const dir = process.env[PG_DATA_DIR_ENV];
+  if (!dir) throw new Error(`${PG_DATA_DIR_ENV} is not set: the PostgreSQL global set-up did not run`);
+  return dir;
+}

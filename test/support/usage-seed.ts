@@ -1,6 +1,7 @@
-import type { Database } from '../../src/core/db/database';
+import { openDatabase, type Database } from '../../src/core/db/database';
 import { nameKey } from '../../src/core/customers/customer.repository';
 import { REJECTION_REASONS, type RejectionReason } from '../../src/shared/contract/usage.contract';
+import type { DeskSql } from './test-engine';
 
 // A quick, deterministic usage history for the usage review's tests: customers in branches, cards,
 // a superseded and an active list per card, use marks, refusals by reason, suspicion events. Written
@@ -181,4 +182,139 @@ export function seedUsage(
     }
   })();
   return out;
+}
+
+type SeedOptions = Parameters<typeof seedUsage>[1];
+
+/**
+ * seedUsage on a desk of either engine (issue 12): the same history, made by seedUsage in an in-memory
+ * SQLite database and copied into the desk's database in batches, every reference renumbered as the
+ * desk's database numbered the rows it points at.
+ */
+export async function seedDeskUsage(sql: DeskSql, opts: SeedOptions): Promise<UsageSeed> {
+  const mem = openDatabase(':memory:');
+  try {
+    const seed = seedUsage(mem, opts);
+    const customers = await copyRows(sql, mem, 'customers', 'customer_ref', {}, [
+      'customer_ref',
+      'full_name',
+      'name_key',
+      'address_line1',
+      'postal_code',
+      'city',
+      'country',
+      'branch',
+      'created_at',
+      'created_by',
+      'updated_at',
+    ]);
+    const cards = await copyRows(sql, mem, 'cards', 'card_id', { customer_id: customers }, [
+      'card_id',
+      'customer_id',
+      'n',
+      'state',
+      'enrolled_at',
+      'enrolled_by',
+      'state_changed_at',
+    ]);
+    const lists = await copyRows(sql, mem, 'code_lists', 'list_id', { card_ref: cards }, [
+      'card_ref',
+      'seq',
+      'list_id',
+      'length',
+      'digits',
+      'threshold',
+      'expires_at',
+      'state',
+      'queued_by_trigger',
+      'mk_version',
+      'sealed_for',
+      'body_hash',
+      'next_index',
+      'used_count',
+      'refill_due',
+      'created_at',
+      'created_by',
+      'state_changed_at',
+    ]);
+    await copyRows(sql, mem, 'code_uses', null, { list_ref: lists }, ['list_ref', 'code_index', 'used_at']);
+    await copyRows(sql, mem, 'verify_rejections', null, { card_ref: cards, list_ref: lists }, [
+      'card_ref',
+      'list_ref',
+      'reason',
+      'source',
+      'at',
+    ]);
+    await copyRows(sql, mem, 'suspicion_events', null, { card_ref: cards, list_ref: lists }, [
+      'card_ref',
+      'list_ref',
+      'kind',
+      'code_index',
+      'drift',
+      'source',
+      'occurred_at',
+      'resolved_at',
+      'resolved_by',
+      'resolution',
+    ]);
+    const to = (ids: Map<number, number>, id: number) => ids.get(id) ?? fail(`no copy of row ${id}`);
+    return {
+      ...seed,
+      cards: seed.cards.map((c) => ({
+        ...c,
+        id: to(cards, c.id),
+        customerId: to(customers, c.customerId),
+        lists: c.lists.map((l) => ({ ...l, id: to(lists, l.id) })),
+      })),
+      rejections: seed.rejections.map((r) => ({ ...r, cardRef: r.cardRef === null ? null : to(cards, r.cardRef) })),
+      suspicions: seed.suspicions.map((s) => ({ ...s, cardRef: to(cards, s.cardRef) })),
+    };
+  } finally {
+    mem.close();
+  }
+}
+
+function fail(message: string): never {
+  throw new Error(`seedDeskUsage: ${message}`);
+}
+
+/**
+ * The rows of `table` from `from` into the desk's database, 500 a statement, with the columns in
+ * `remap` pointed at the copies; returns each copied row's new id by its old one (matched on `key`).
+ */
+async function copyRows(
+  sql: DeskSql,
+  from: Database,
+  table: string,
+  key: string | null,
+  remap: Record<string, Map<number, number>>,
+  columns: string[],
+): Promise<Map<number, number>> {
+  const rows = from
+    .prepare(`SELECT ${key ? 'id, ' : ''}${columns.join(', ')} FROM ${table} ORDER BY rowid`)
+    .all() as Record<string, unknown>[];
+  const ids = new Map<number, number>();
+  const tuple = `(${columns.map(() => '?').join(', ')})`;
+  for (let at = 0; at < rows.length; at += 500) {
+    const batch = rows.slice(at, at + 500);
+    const params = batch.flatMap((row) =>
+      columns.map((c) => {
+        const v = row[c];
+        const map = remap[c];
+        return map && typeof v === 'number' ? (map.get(v) ?? fail(`${table}.${c} ${v} has no copy`)) : v;
+      }),
+    );
+    const insert = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${batch.map(() => tuple).join(', ')}`;
+    if (!key) {
+      await sql.run(insert, ...params);
+      continue;
+    }
+    const made = await sql.all<{ id: number; seed_key: unknown }>(
+      `${insert} RETURNING id, ${key} AS seed_key`,
+      ...params,
+    );
+    const byKey = new Map(made.map((m) => [m.seed_key, m.id]));
+    for (const row of batch) ids.set(row['id'] as number, byKey.get(row[key]) ?? fail(`${table} ${String(row[key])}`));
+  }
+  return ids;
 }
