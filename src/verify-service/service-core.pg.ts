@@ -84,7 +84,7 @@ export async function openPgVerificationCore(opts: PgVerificationCoreOptions): P
     const audit = new PgAuditTrail(new PgAuditLog(db, now));
     const policies = new PgPolicySource(db);
     await policies.refresh();
-    const repos = pgRepositories(db);
+    const repos = pgRepositories(db, audit);
     const { cards, lists: listRepo } = repos;
     const lists = new ListService(listRepo, cards, policies, audit, now);
     const keystore = new KeystoreHolder(opts.keystore, { cardSeries: repos.cardSeries, audit, log });

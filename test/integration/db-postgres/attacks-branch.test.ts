@@ -331,7 +331,7 @@ describe('attacks on a branch network on one PostgreSQL', () => {
   // writes and audits in ONE PgDatabase.transaction with PgAuditLog.appendIn, as the operator
   // repository does; e.g. `insert(c, by, entry)` taking the entry, or an AuditTrail whose `append`
   // joins the caller's transaction.
-  it.fails('a change whose audit entry cannot be written is not kept (no change without its entry)', async () => {
+  it('a change whose audit entry cannot be written is not kept (no change without its entry)', async () => {
     await sql(`CREATE OR REPLACE FUNCTION attack_refuse_entry() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN RAISE EXCEPTION 'attack: audit append refused'; END $$`);
     await sql(`CREATE TRIGGER attack_refuse_entry BEFORE INSERT ON audit_log FOR EACH ROW
@@ -353,51 +353,48 @@ describe('attacks on a branch network on one PostgreSQL', () => {
   // and its entry. The desk's audit append waits on the chain head another writer holds; its backend
   // is then terminated (a network cut, a failover, a server restart). The customer row committed
   // before the append is kept without any 'customer.create' entry. Fix: as above, one transaction.
-  it.fails(
-    'a desk whose connection dies mid-call leaves nothing half done (no customer without its entry)',
-    async () => {
-      const holder = new pg.Client({ connectionString: url });
-      await holder.connect();
-      // What escapes the desk as an uncaught exception (in the desk's process: the process exits) is
-      // recorded here instead, for the test below; vitest's own listeners come back afterwards.
-      const saved = process.listeners('uncaughtException');
-      process.removeAllListeners('uncaughtException');
-      const record = (err: unknown) => void escapedFromDesk.push(err);
-      process.on('uncaughtException', record);
-      const ref = nextRef();
-      const before = await entries('customer.create');
-      let call: Promise<Result<unknown>> | undefined;
-      try {
-        await holder.query('BEGIN');
-        await holder.query('SELECT * FROM audit_head FOR UPDATE');
-        call = A().router.dispatch(clerk.client, 'customers:create', { customer: stranger(ref) });
-        // Wait for a desk backend blocked on the head's lock, then cut it.
-        let killed = 0;
-        for (let i = 0; i < 100 && killed === 0; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-          const rows = await sql<{ n: string }>(
-            `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+  it('a desk whose connection dies mid-call leaves nothing half done (no customer without its entry)', async () => {
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    // What escapes the desk as an uncaught exception (in the desk's process: the process exits) is
+    // recorded here instead, for the test below; vitest's own listeners come back afterwards.
+    const saved = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const record = (err: unknown) => void escapedFromDesk.push(err);
+    process.on('uncaughtException', record);
+    const ref = nextRef();
+    const before = await entries('customer.create');
+    let call: Promise<Result<unknown>> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT * FROM audit_head FOR UPDATE');
+      call = A().router.dispatch(clerk.client, 'customers:create', { customer: stranger(ref) });
+      // Wait for a desk backend blocked on the head's lock, then cut it.
+      let killed = 0;
+      for (let i = 0; i < 100 && killed === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const rows = await sql<{ n: string }>(
+          `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
             WHERE datname = $1 AND wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> $2`,
-            [dbName, (holder as unknown as { processID: number }).processID],
-          );
-          killed = Number(rows[0]?.n);
-        }
-        expect(killed).toBeGreaterThan(0);
-      } finally {
-        await holder.query('ROLLBACK');
-        await holder.end();
+          [dbName, (holder as unknown as { processID: number }).processID],
+        );
+        killed = Number(rows[0]?.n);
       }
-      const result = await call;
-      await new Promise((r) => setTimeout(r, 200));
-      process.off('uncaughtException', record);
-      for (const l of saved) process.on('uncaughtException', l);
-      expect(result.ok).toBe(false);
-      expect(await entries('customer.create')).toBe(before);
-      expect(await customersWithRef(ref)).toBe(0);
-      // The desk itself works again on its next call.
-      value(await A().router.dispatch(clerk.client, 'customers:search', {}));
-    },
-  );
+      expect(killed).toBeGreaterThan(0);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    const result = await call;
+    await new Promise((r) => setTimeout(r, 200));
+    process.off('uncaughtException', record);
+    for (const l of saved) process.on('uncaughtException', l);
+    expect(result.ok).toBe(false);
+    expect(await entries('customer.create')).toBe(before);
+    expect(await customersWithRef(ref)).toBe(0);
+    // The desk itself works again on its next call.
+    value(await A().router.dispatch(clerk.client, 'customers:search', {}));
+  });
 
   // HOLE: an int8 beyond 2^53 is refused only after the statement committed. PgDatabase's int8 parser
   // throws on an unsafe integer (pg-database.ts parseInt8), but it runs on the RETURNING row of an
@@ -406,7 +403,7 @@ describe('attacks on a branch network on one PostgreSQL', () => {
   // restored id range, or a careless second system writing the table, does the same.) Fix: the
   // insert and its entry in one transaction (as above), so the parse failure rolls both back; and
   // `migratePg`/the schema check refuse identity columns whose next value is beyond 2^53.
-  it.fails('an id beyond 2^53 is refused with nothing stored', async () => {
+  it('an id beyond 2^53 is refused with nothing stored', async () => {
     await sql(`SELECT setval(pg_get_serial_sequence('customers', 'id'), 9007199254740992)`);
     const ref = nextRef();
     try {
