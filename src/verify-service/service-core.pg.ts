@@ -86,7 +86,7 @@ export async function openPgVerificationCore(opts: PgVerificationCoreOptions): P
     await policies.refresh();
     const repos = pgRepositories(db, audit);
     const { cards, lists: listRepo } = repos;
-    const lists = new ListService(listRepo, cards, policies, audit, now);
+    const lists = new ListService(listRepo, cards, policies, repos.atomically, now);
     const keystore = new KeystoreHolder(opts.keystore, { cardSeries: repos.cardSeries, audit, log });
     closers.add('keystore', () => keystore.lock(null));
     const verification = new VerificationService(cards, listRepo, lists, keystore, audit, policies, {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PgAuditStore } from '../audit/audit-store.pg';
 import { PgCardRepository } from '../cards/card.repository.pg';
 import { PgCustomerHistoryRepository } from '../customers/customer-history.repository.pg';
@@ -76,7 +77,8 @@ export interface IssuerRepositories {
    * SERIALIZABLE transaction, run again from the start on a serialisation failure: `work` does
    * database work only (never card I/O, keystore calls or events; those go before or after), and
    * entries reach the live feed once, after COMMIT. On SQLite see `sqliteRepositories`. Inside a
-   * unit, `tx.repos.atomically` joins it.
+   * unit, `atomically` (on `tx.repos` or, in the same async context, on the desk's repositories)
+   * joins it: a service step that is a unit of its own can be part of a caller's unit.
    */
   readonly atomically: <T>(work: (tx: UnitOfWork) => Promise<T>) => Promise<T>;
 }
@@ -130,18 +132,30 @@ export function sqliteRepositories(db: Database, audit: AuditService): IssuerRep
  */
 export function pgRepositories(db: PgTransactor, audit: PgAuditTrail): IssuerRepositories {
   return pgSet(db, async (work) => {
+    // Called from inside an open unit of work on this database (a service step that is itself a
+    // unit, run within a caller's): it joins that unit, so both commit or neither does.
+    const outer = openUnit.getStore();
+    if (outer?.open && outer.db === db) return work(outer.unit);
     const { value, rows } = await db.transaction(async (q) => {
       const appended: AuditRow[] = []; // afresh on every attempt: a rolled back one announces nothing
       const unit: UnitOfWork = {
         repos: pgSet(joinedTransaction(q), (inner) => inner(unit)),
         audit: { append: async (entry) => void appended.push(await audit.log.appendIn(q, entry)) },
       };
-      return { value: await work(unit), rows: appended };
+      const scope = { db, unit, open: true };
+      try {
+        return { value: await openUnit.run(scope, () => work(unit)), rows: appended };
+      } finally {
+        scope.open = false; // a timer or callback started inside must not join a finished unit
+      }
     });
     audit.announce(rows);
     return value;
   });
 }
+
+/** The unit of work open in this async context, if any (pgRepositories' nested `atomically`). */
+const openUnit = new AsyncLocalStorage<{ readonly db: PgTransactor; readonly unit: UnitOfWork; open: boolean }>();
 
 function pgSet(
   db: PgTransactor,

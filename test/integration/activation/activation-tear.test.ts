@@ -11,6 +11,7 @@ import { createLogger } from '../../../src/core/log';
 import { cardDesk, personaliseAwaiting, withRetry } from '../../support/activation-cards';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 
 // The tear test for activation and rotation: the card is taken away at every APDU position of each
 // flow — once before the command reaches it, once after it has acted but before its answer comes
@@ -121,6 +122,7 @@ describe('tearing the card out of activation and rotation (real pcscd + vpcd)', 
       customers: new SqliteCustomerRepository(desk.ws.db),
       dualControl: { require: async () => null },
       audit: new AuditService(desk.ws.db),
+      atomically: sqliteRepositories(desk.ws.db, new AuditService(desk.ws.db)).atomically,
       log: createLogger(null),
     });
   });

@@ -16,6 +16,7 @@ import { addOperator, setupOfficer } from '../../support/operators';
 import { createTestCard, readCard } from '../../support/test-cards';
 import { TearingReader, type Exchange } from '../../support/tearing-reader';
 import { useTestbed, type Testbed } from '../../support/testbed';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 
 // The tear test of personalisation (issue 9, "Done when"): the card is taken out before each APDU
 // of the enrollment flow, and — separately — the card dies after it processed each APDU but
@@ -67,6 +68,7 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
       readers: tear.readers,
       keystore: ws.keystore,
       audit: new AuditService(ws.db),
+      atomically: sqliteRepositories(ws.db, new AuditService(ws.db)).atomically,
       log: createLogger(null),
       retries: () => ({ pinTries: 3, activationTries: 5 }),
     });

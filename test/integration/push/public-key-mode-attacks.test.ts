@@ -18,6 +18,7 @@ import { addOperator, auditRows, setupOfficer } from '../../support/operators';
 import { TearingReader, type Exchange } from '../../support/tearing-reader';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { useTestbed, type Testbed } from '../../support/testbed';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 
 // Attacks on public-key mode and cards pulled mid-way (docs/push.md, "Public-key mode"), through
 // pcscd + vpcd. The key kept on record must be one this very card proved in its R-MACed answer to
@@ -116,7 +117,8 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
     tear = new TearingReader(pcsc, bed, 0, (e) => exchanges.push(e));
     cards = new SqliteCardRepository(ws.db);
     const audit = new AuditService(ws.db);
-    sealMode = new SealModeService({ readers: tear.readers, keystore: ws.keystore, cards, audit });
+    const atomically = sqliteRepositories(ws.db, audit).atomically;
+    sealMode = new SealModeService({ readers: tear.readers, keystore: ws.keystore, cards, audit, atomically });
     push = new PushService({
       readers: tear.readers,
       keystore: ws.keystore,
@@ -124,6 +126,7 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
       listRepo: new SqliteListRepository(ws.db),
       lists: ws.lists,
       audit,
+      atomically,
     });
     // The customer's card, active and holding list 1, as activation leaves it.
     card = createTestCard(bed.cardDir);

@@ -14,6 +14,7 @@ import { addOperator, setupOfficer } from '../../support/operators';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { TearingReader } from '../../support/tearing-reader';
 import { useTestbed, type Testbed } from '../../support/testbed';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 
 // The tear test of the push (issue 9, "Done when"): the card is taken out before each APDU of a
 // push, and — separately — the card dies after it processed each APDU but before its answer came
@@ -75,6 +76,7 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
       listRepo: new SqliteListRepository(ws.db),
       lists: ws.lists,
       audit: new AuditService(ws.db),
+      atomically: sqliteRepositories(ws.db, new AuditService(ws.db)).atomically,
     });
     // An active card holding list 1, as activation leaves it.
     card = createTestCard(bed.cardDir);

@@ -17,6 +17,7 @@ import { TestReissueGate } from '../../support/reissue-gate';
 import { TearingReader } from '../../support/tearing-reader';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 
 // A reissue cut off at its two other dangerous moments (docs/reissue.md, the order of writes): the
 // blank card pulled in the middle of its enrollment, and the desk dying right after the enrollment
@@ -62,6 +63,7 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
         readers: tear.readers,
         keystore: ws.keystore,
         audit,
+        atomically: sqliteRepositories(ws.db, new AuditService(ws.db)).atomically,
         log,
         retries: () => ({ pinTries: 3, activationTries: 5 }),
       }),

@@ -19,6 +19,7 @@ import { TestReissueGate } from '../../support/reissue-gate';
 import { TearingReader } from '../../support/tearing-reader';
 import { createTestCard, readCard } from '../../support/test-cards';
 import { useTestbed, type Testbed } from '../../support/testbed';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 
 // The old card's end, torn (issue 11 item 3; docs/reissue.md "The old card is dead"): a card
 // replaced by a reissue is presented at the desk and pulled out before each APDU of its termination,
@@ -61,6 +62,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
         readers: pcsc,
         keystore: ws.keystore,
         audit,
+        atomically: sqliteRepositories(ws.db, new AuditService(ws.db)).atomically,
         log,
         retries: () => ({ pinTries: 3, activationTries: 5 }),
       }),
@@ -74,6 +76,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
       customers: new SqliteCustomerRepository(ws.db),
       dualControl: { require: async () => null },
       audit,
+      atomically: sqliteRepositories(ws.db, new AuditService(ws.db)).atomically,
       log,
     });
     desk.onPresented('terminate a replaced card', reissue.terminateReplaced);

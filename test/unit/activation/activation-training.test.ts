@@ -11,6 +11,7 @@ import { SqliteCustomerRepository } from '../../../src/core/customers/customer.r
 import { createLogger } from '../../../src/core/log';
 import { cardDesk, personaliseAwaiting } from '../../support/activation-cards';
 import { addOperator, approvalFor, approvalOf, value } from '../../support/operators';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 
 // The activation service on the in-process training reader (the same VirtualCard as in pcscd):
 // the afterActivation seam, concurrent activations of one card, and unblocking a card blocked
@@ -46,6 +47,7 @@ describe('activation service on the training reader', () => {
       customers: new SqliteCustomerRepository(desk.ws.db),
       dualControl: { require: async () => null },
       audit: new AuditService(desk.ws.db),
+      atomically: sqliteRepositories(desk.ws.db, new AuditService(desk.ws.db)).atomically,
       log: createLogger(null),
     });
     return { desk, awaiting, session, service, training };

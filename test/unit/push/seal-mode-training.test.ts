@@ -9,6 +9,7 @@ import { parseMailerKey } from '../../../src/core/crypto/mailer-key-format';
 import { SealModeService } from '../../../src/core/push/seal-mode.service';
 import { cardDesk, personaliseAwaiting } from '../../support/activation-cards';
 import { publicKeyOnCard } from '../../support/list-envelopes';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 
 // The seal-mode service on the in-process training reader (the same VirtualCard as in pcscd): two
 // requests for one card at once, and a locked keystore — each refused with nothing changed, the
@@ -45,6 +46,7 @@ describe('seal mode on the training reader', () => {
       keystore: desk.ws.keystore,
       cards,
       audit: new AuditService(desk.ws.db),
+      atomically: sqliteRepositories(desk.ws.db, new AuditService(desk.ws.db)).atomically,
     });
     const keyOnCard = () => publicKeyOnCard(virtual.record.rsa);
     return { desk, cards, record, service, keyOnCard };
