@@ -1,4 +1,5 @@
 import { AuditService } from '../../src/core/audit/audit.service';
+import { sqliteRepositories } from '../../src/core/db/repositories';
 import { SqliteCardRepository } from '../../src/core/cards/card.repository';
 import { SqliteCustomerRepository } from '../../src/core/customers/customer.repository';
 import { createLogger } from '../../src/core/log';
@@ -45,6 +46,7 @@ export function supportGate(ws: Workstation, logFile: string): Pick<SupportServi
     events: new SqliteVerificationEventsRepository(ws.db),
     keystore: ws.keystore,
     audit: new AuditService(ws.db),
+    atomically: sqliteRepositories(ws.db, new AuditService(ws.db)).atomically,
     policies,
     dualControl: {
       require: () => Promise.reject(new Error('not used by the gate')),

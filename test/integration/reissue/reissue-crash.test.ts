@@ -68,6 +68,7 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
         retries: () => ({ pinTries: 3, activationTries: 5 }),
       }),
       audit,
+      atomically: sqliteRepositories(ws.db, new AuditService(ws.db)).atomically,
       log,
     });
   };

@@ -67,6 +67,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
         retries: () => ({ pinTries: 3, activationTries: 5 }),
       }),
       audit,
+      atomically: sqliteRepositories(ws.db, new AuditService(ws.db)).atomically,
       log,
     });
     desk = new ActivationService({
