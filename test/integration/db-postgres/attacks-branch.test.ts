@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgAuditLog } from '../../../src/core/audit/audit-log.pg';
 import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
+import { generateN } from '../../../src/core/enrollment/identification-code';
 import { applyRoles, createLoginRole } from '../../../src/core/db/pg/roles';
 import type { DeskWorkstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
@@ -414,6 +416,42 @@ describe('attacks on a branch network on one PostgreSQL', () => {
       await sql('DELETE FROM customers WHERE customer_ref = $1', [ref]);
       await sql(`SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))`);
     }
+  });
+
+  // The same rule for another feature than customers: a list queued (ListService.queueNext, through
+  // the manager's refill request) commits with its 'lists.queued' entry or not at all.
+  it('a list queued at a desk whose entry cannot be written is not kept (no list without its entry)', async () => {
+    const manager = await addOperator(A(), 'manager', 'manager-lists');
+    const saved = value(
+      await A().router.dispatch(clerk.client, 'customers:create', { customer: stranger(nextRef()) }),
+    ) as { customer: { id: number } };
+    const n = generateN();
+    const at = new Date().toISOString();
+    const [card] = await sql<{ id: string }>(
+      `INSERT INTO cards (card_id, customer_id, n, state, enrolled_at, enrolled_by, state_changed_at)
+       VALUES ($1, $2, $3, 'active', $4, 'attack', $4) RETURNING id`,
+      [randomBytes(8).toString('hex').toUpperCase(), saved.customer.id, n, at],
+    );
+    const listsOfCard = async () =>
+      Number((await sql<{ n: string }>('SELECT count(*) AS n FROM code_lists WHERE card_ref = $1', [card!.id]))[0]?.n);
+    await sql(`CREATE TRIGGER attack_refuse_entry BEFORE INSERT ON audit_log FOR EACH ROW
+      WHEN (NEW.action = 'lists.queued') EXECUTE FUNCTION attack_refuse_entry()`);
+    const queued = await entries('lists.queued');
+    const requested = await entries('lists.refill_requested');
+    let result: Result<unknown>;
+    try {
+      result = await A().router.dispatch(manager.client, 'lists:requestRefill', { n });
+    } finally {
+      await sql('DROP TRIGGER attack_refuse_entry ON audit_log');
+    }
+    expect(result.ok).toBe(false);
+    expect(await listsOfCard()).toBe(0);
+    expect(await entries('lists.queued')).toBe(queued);
+    expect(await entries('lists.refill_requested')).toBe(requested);
+    // With the entry writable again the same request queues one list, audited once.
+    value(await A().router.dispatch(manager.client, 'lists:requestRefill', { n }));
+    expect(await listsOfCard()).toBe(1);
+    expect(await entries('lists.queued')).toBe(queued + 1);
   });
 
   // Was a hole (fixed): pg emits 'error' on a client checked out of the pool when its socket ends, and
