@@ -99,9 +99,9 @@ export async function openPgVerificationCore(opts: PgVerificationCoreOptions): P
     });
     // No `changedElsewhere`: without it every request's key is looked up, so a revocation made
     // through any instance or desk is refused here at the next request.
-    const clients = new VerifyClientService(repos.verifyClients, audit, now);
+    const clients = new VerifyClientService(repos.verifyClients, audit, now, { atomically: repos.atomically });
     const challenges = new ChallengeService(cards, repos.challenges, verification, keystore, audit, now);
-    const certificates = new ClientCertificateService(repos.clientCertificates, keystore, audit, now);
+    const certificates = new ClientCertificateService(repos.clientCertificates, keystore, audit, now, repos.atomically);
     let answers = true;
     const ping = setInterval(() => {
       db.query('SELECT 1').then(

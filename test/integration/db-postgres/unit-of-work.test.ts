@@ -5,6 +5,7 @@ import { migratePg } from '../../../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
 import { pgRepositories, type IssuerRepositories } from '../../../src/core/db/repositories';
 import type { NewCustomer } from '../../../src/core/customers/customer.repository';
+import { VerifyClientService } from '../../../src/core/verification/verify-client.service';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
 
 // IssuerRepositories.atomically on PostgreSQL (issue 12: no change without its audit entry): the
@@ -29,6 +30,7 @@ describe('units of work on PostgreSQL', () => {
   let db: PgDatabase;
   let repos: IssuerRepositories;
   let log: PgAuditLog;
+  let trail: PgAuditTrail;
   const heard: AuditRow[] = [];
   const count = async (sql: string, params: unknown[]) => Number((await db.query<{ n: number }>(sql, params))[0]?.n);
   const customersWithRef = (ref: string) => count('SELECT COUNT(*) AS n FROM customers WHERE customer_ref = ?', [ref]);
@@ -39,7 +41,7 @@ describe('units of work on PostgreSQL', () => {
     db = new PgDatabase({ url: server.url(await server.createDatabase()) });
     await migratePg(db);
     log = new PgAuditLog(db);
-    const trail = new PgAuditTrail(log);
+    trail = new PgAuditTrail(log);
     trail.onAppend((row) => heard.push(row));
     repos = pgRepositories(db, trail);
   });
@@ -144,6 +146,30 @@ describe('units of work on PostgreSQL', () => {
     expect(await customersWithRef(other.customerRef!)).toBe(1);
     expect(await entries('test.uow_after_refusal')).toBe(1);
     expect(await count('SELECT COUNT(*) AS n FROM mailer_prints WHERE card_ref = ?', [card.id])).toBe(1);
+  });
+
+  it('a verification client whose entry is refused is not created, and one revoked keeps its key when the entry is refused', async () => {
+    const clients = new VerifyClientService(repos.verifyClients, trail, undefined, { atomically: repos.atomically });
+    await db.query(`CREATE OR REPLACE FUNCTION uow_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'entry refused'; END $$`);
+    const before = await count('SELECT COUNT(*) AS n FROM verify_clients', []);
+    await db.query(`CREATE TRIGGER uow_refuse BEFORE INSERT ON audit_log FOR EACH ROW
+      WHEN (NEW.action = 'verify_client.created') EXECUTE FUNCTION uow_refuse()`);
+    try {
+      await expect(clients.create({ name: 'online-banking', scopes: ['verify'], by: 'mia' })).rejects.toThrow();
+    } finally {
+      await db.query('DROP TRIGGER uow_refuse ON audit_log');
+    }
+    expect(await count('SELECT COUNT(*) AS n FROM verify_clients', [])).toBe(before);
+    const { client, apiKey } = await clients.create({ name: 'online-banking', scopes: ['verify'], by: 'mia' });
+    await db.query(`CREATE TRIGGER uow_refuse BEFORE INSERT ON audit_log FOR EACH ROW
+      WHEN (NEW.action = 'verify_client.revoked') EXECUTE FUNCTION uow_refuse()`);
+    try {
+      await expect(clients.revoke(client.keyId, 'mia')).rejects.toThrow();
+    } finally {
+      await db.query('DROP TRIGGER uow_refuse ON audit_log');
+    }
+    expect(await clients.authenticate(apiKey)).toMatchObject({ keyId: client.keyId });
   });
 
   it('the chain still verifies after every unit above', async () => {
