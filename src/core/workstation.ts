@@ -129,7 +129,7 @@ interface DeskStorage {
 function sqliteStorage(db: Database): DeskStorage {
   const audit = new AuditService(db);
   return {
-    repos: sqliteRepositories(db),
+    repos: sqliteRepositories(db, audit),
     audit,
     policies: new DbPolicySource(db),
     operators: new SqliteOperatorRepository(db, audit),
@@ -139,9 +139,10 @@ function sqliteStorage(db: Database): DeskStorage {
 
 function pgStorage(db: PgDatabase): DeskStorage {
   const log = new PgAuditLog(db);
+  const audit = new PgAuditTrail(log);
   return {
-    repos: pgRepositories(db),
-    audit: new PgAuditTrail(log),
+    repos: pgRepositories(db, audit),
+    audit,
     policies: new PgPolicySource(db),
     operators: new PgOperatorRepository(db, log),
     policyVersions: new PgPolicyVersionStore(db, log),

@@ -84,9 +84,9 @@ export async function openPgVerificationCore(opts: PgVerificationCoreOptions): P
     const audit = new PgAuditTrail(new PgAuditLog(db, now));
     const policies = new PgPolicySource(db);
     await policies.refresh();
-    const repos = pgRepositories(db);
+    const repos = pgRepositories(db, audit);
     const { cards, lists: listRepo } = repos;
-    const lists = new ListService(listRepo, cards, policies, audit, now);
+    const lists = new ListService(listRepo, cards, policies, repos.atomically, now);
     const keystore = new KeystoreHolder(opts.keystore, { cardSeries: repos.cardSeries, audit, log });
     closers.add('keystore', () => keystore.lock(null));
     const verification = new VerificationService(cards, listRepo, lists, keystore, audit, policies, {
@@ -99,9 +99,9 @@ export async function openPgVerificationCore(opts: PgVerificationCoreOptions): P
     });
     // No `changedElsewhere`: without it every request's key is looked up, so a revocation made
     // through any instance or desk is refused here at the next request.
-    const clients = new VerifyClientService(repos.verifyClients, audit, now);
+    const clients = new VerifyClientService(repos.verifyClients, audit, now, { atomically: repos.atomically });
     const challenges = new ChallengeService(cards, repos.challenges, verification, keystore, audit, now);
-    const certificates = new ClientCertificateService(repos.clientCertificates, keystore, audit, now);
+    const certificates = new ClientCertificateService(repos.clientCertificates, keystore, audit, now, repos.atomically);
     let answers = true;
     const ping = setInterval(() => {
       db.query('SELECT 1').then(

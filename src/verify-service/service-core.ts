@@ -19,6 +19,7 @@ import { SqliteVerifyClientRepository } from '../core/verification/verify-client
 import { VerifyClientService } from '../core/verification/verify-client.service';
 import { ChallengeService } from '../core/verification/challenge.service';
 import { SqliteChallengeRepository } from '../core/verification/challenge.repository';
+import { sqliteRepositories } from '../core/db/repositories';
 import { BatchCommit } from './batch-commit';
 import { WalSync } from './wal-sync';
 
@@ -120,7 +121,7 @@ export function openVerificationCore(opts: {
     const policies = new DbPolicySource(db);
     const cards = new SqliteCardRepository(db);
     const listRepo = new SqliteListRepository(db);
-    const lists = new ListService(listRepo, cards, policies, audit, now);
+    const lists = new ListService(listRepo, cards, policies, sqliteRepositories(db, audit).atomically, now);
     const keystore = new KeystoreHolder(opts.keystore, { cardSeries: new SqliteCardSeriesStore(db), audit, log });
     closers.add('keystore', () => keystore.lock(null));
     // Group mode: the verifications of one event-loop turn share a transaction (batch-commit.ts).

@@ -4,6 +4,7 @@ import { AuditService } from '../core/audit/audit.service';
 import { openDatabase } from '../core/db/database';
 import { assertPgSchemaCurrent } from '../core/db/pg/migrate-pg';
 import { PgDatabase } from '../core/db/pg/pg-database';
+import { pgRepositories } from '../core/db/repositories';
 import { PgAuditLog, PgAuditTrail } from '../core/audit/audit-log.pg';
 import { PgVerifyClientRepository } from '../core/verification/verify-client.repository.pg';
 import { SqliteVerifyClientRepository, VERIFY_SCOPES } from '../core/verification/verify-client.repository';
@@ -76,8 +77,10 @@ async function openClients(
       await db.close();
       throw err;
     }
+    const audit = new PgAuditTrail(new PgAuditLog(db));
+    const { atomically } = pgRepositories(db, audit);
     return {
-      clients: new VerifyClientService(new PgVerifyClientRepository(db), new PgAuditTrail(new PgAuditLog(db))),
+      clients: new VerifyClientService(new PgVerifyClientRepository(db), audit, undefined, { atomically }),
       close: () => db.close(),
     };
   }

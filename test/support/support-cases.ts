@@ -43,6 +43,7 @@ export async function supportGate(
     events: repos.verificationEvents,
     keystore: ws.keystore,
     audit,
+    atomically: repos.atomically,
     policies,
     dualControl: {
       require: () => Promise.reject(new Error('not used by the gate')),

@@ -40,23 +40,25 @@ export interface DeskSql {
 }
 
 export function sqliteSql(db: Database): DeskSql {
+  const audit = new AuditService(db);
   return {
     all: async <T>(sql: string, ...params: unknown[]) => db.prepare(sql).all(...params) as T[],
     get: async <T>(sql: string, ...params: unknown[]) => db.prepare(sql).get(...params) as T | undefined,
     run: async (sql: string, ...params: unknown[]) => void db.prepare(sql).run(...params),
-    repos: sqliteRepositories(db),
-    audit: new AuditService(db),
+    repos: sqliteRepositories(db, audit),
+    audit,
     policies: new DbPolicySource(db),
   };
 }
 
 export function pgSqlOf(db: PgDatabase): DeskSql {
+  const audit = new PgAuditTrail(new PgAuditLog(db));
   return {
     all: async <T>(sql: string, ...params: unknown[]) => (await db.query(sql, params)) as T[],
     get: async <T>(sql: string, ...params: unknown[]) => (await db.query(sql, params))[0] as T | undefined,
     run: async (sql: string, ...params: unknown[]) => void (await db.query(sql, params)),
-    repos: pgRepositories(db),
-    audit: new PgAuditTrail(new PgAuditLog(db)),
+    repos: pgRepositories(db, audit),
+    audit,
     policies: new PgPolicySource(db),
   };
 }

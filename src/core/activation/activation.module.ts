@@ -21,6 +21,7 @@ export function activationModule(
     customers: core.repos.customers,
     dualControl: core.dualControl,
     audit: core.audit,
+    atomically: core.repos.atomically,
     log: core.log,
     ...(monitor ? { refreshReader: (reader: string) => monitor.refresh(reader) } : {}),
   });

@@ -1,6 +1,7 @@
 import type { Approval } from '../../shared/contract/approval.contract';
 import type { CardInReader, NextAction } from '../../shared/contract/activation.contract';
 import type { AuditActor, AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import type { Session } from '../auth/session.store';
 import { whileCardBusy } from '../card/while-busy';
 import { isCardError } from '../card/card-error';
@@ -71,6 +72,8 @@ export interface ActivationDeps {
   readonly customers: CustomerRepository;
   readonly dualControl: Pick<DualControlService, 'require'>;
   readonly audit: Pick<AuditTrail, 'append'>;
+  /** A card row's move and its entry commit together (repositories.ts); never around card I/O. */
+  readonly atomically: Atomically;
   readonly log: Logger;
   /** Re-reads a reader for the status bar after a workflow changed its card. */
   readonly refreshReader?: (reader: string) => Promise<void>;
@@ -246,12 +249,18 @@ export class ActivationService {
           } catch (err) {
             throw await this.activationRefused(err, p, session);
           }
-          const moved = await this.deps.cards.transition(p.record.id, ['awaiting_activation'], 'active', this.at());
-          const record = moved ?? (await this.deps.cards.byId(p.record.id)) ?? p.record;
+          // The card is active; its row and the entry now, together.
+          const record = await this.deps.atomically(async (tx) => {
+            const moved = await tx.repos.cards.transition(p.record.id, ['awaiting_activation'], 'active', this.at());
+            const now = moved ?? (await tx.repos.cards.byId(p.record.id)) ?? p.record;
+            await this.audit(session, 'activation.activate', now, 'ok', { completedEarlier: false }, tx.audit);
+            return now;
+          });
           return { record, completedEarlier: false };
         }),
       );
-      await this.audit(session, 'activation.activate', done.record, 'ok', { completedEarlier: done.completedEarlier });
+      if (done.completedEarlier)
+        await this.audit(session, 'activation.activate', done.record, 'ok', { completedEarlier: true });
       await this.refresh(input.reader);
       const followUps = await this.runHooks({
         reader: input.reader,
@@ -303,16 +312,26 @@ export class ActivationService {
         await sm.resetRetryCounter(input.newPin);
         const after = await p.card.getState();
         const to = DB_STATE_OF[after.lifeCycle] ?? 'awaiting_activation';
-        const moved = await this.deps.cards.transition(p.record.id, ['blocked'], to, this.at());
-        const record = moved ?? (await this.deps.cards.byId(p.record.id)) ?? p.record;
+        const record = await this.deps.atomically(async (tx) => {
+          const moved = await tx.repos.cards.transition(p.record.id, ['blocked'], to, this.at());
+          const now = moved ?? (await tx.repos.cards.byId(p.record.id)) ?? p.record;
+          await this.audit(
+            session,
+            'activation.unblock',
+            now,
+            'ok',
+            {
+              returnedTo: now.state,
+              newPin: input.newPin === undefined ? 'no' : 'yes',
+              ...(approver ? { approvedBy: approver.username } : {}),
+            },
+            tx.audit,
+          );
+          return now;
+        });
         return { record, approver };
       }),
     );
-    await this.audit(session, 'activation.unblock', result.record, 'ok', {
-      returnedTo: result.record.state,
-      newPin: input.newPin === undefined ? 'no' : 'yes',
-      ...(result.approver ? { approvedBy: result.approver.username } : {}),
-    });
     await this.refresh(input.reader);
     return {
       cardId: result.record.cardId,
@@ -464,10 +483,14 @@ export class ActivationService {
 
     const want = DB_STATE_OF[report.lifeCycle];
     if (want && want !== record.state && RECONCILABLE.includes(record.state)) {
-      const moved = await this.deps.cards.transition(record.id, [record.state], want, this.at());
+      const from = record.state;
+      const moved = await this.deps.atomically(async (tx) => {
+        const m = await tx.repos.cards.transition(record.id, [from], want, this.at());
+        if (m) await this.audit(session, 'cards.state_reconciled', m, 'ok', { from, to: want }, tx.audit);
+        return m;
+      });
       if (moved) {
-        reconciled.push(`${record.state} → ${want}`);
-        await this.audit(session, 'cards.state_reconciled', moved, 'ok', { from: record.state, to: want });
+        reconciled.push(`${from} → ${want}`);
         record = moved;
       } else {
         record = (await this.deps.cards.byId(record.id)) ?? record;
@@ -480,12 +503,17 @@ export class ActivationService {
   private async activationRefused(err: unknown, p: Presented, session: Session): Promise<unknown> {
     if (!isCardError(err) || (err.code !== 'CARD_ACTIVATION_KEY_WRONG' && err.code !== 'CARD_BLOCKED')) return err;
     const left = err.sw === undefined ? undefined : (triesLeft(err.sw) ?? 0);
-    if (left === 0 || err.code === 'CARD_BLOCKED') {
-      await this.deps.cards.transition(p.record.id, ['awaiting_activation'], 'blocked', this.at());
-    }
-    await this.audit(session, 'activation.activate', p.record, 'denied', {
-      reason: 'wrong-key',
-      triesLeft: left ?? 0,
+    await this.deps.atomically(async (tx) => {
+      if (left === 0 || err.code === 'CARD_BLOCKED')
+        await tx.repos.cards.transition(p.record.id, ['awaiting_activation'], 'blocked', this.at());
+      await this.audit(
+        session,
+        'activation.activate',
+        p.record,
+        'denied',
+        { reason: 'wrong-key', triesLeft: left ?? 0 },
+        tx.audit,
+      );
     });
     if (left !== undefined && left > 0) {
       return new AppError(
@@ -547,9 +575,10 @@ export class ActivationService {
     record: CardRecord,
     outcome: 'ok' | 'denied',
     details: Record<string, string | number | boolean>,
+    sink: Pick<AuditTrail, 'append'> = this.deps.audit,
   ): Promise<void> {
     const who: AuditActor = { operatorId: session.operatorId, operator: session.username, role: session.role };
-    return this.deps.audit.append({
+    return sink.append({
       ...who,
       action,
       object: record.n,

@@ -75,8 +75,8 @@ export class PgAuditLog {
 /**
  * The audit trail features write to (`AuditTrail`) on PostgreSQL: each entry its own transaction,
  * chained after whatever any other desk or instance committed. Listeners run once the entry is
- * committed, in the caller's async context (the router's refusal scope sees them). Work that must
- * commit with the entry takes the transaction itself (`PgAuditLog.appendIn`).
+ * committed, in the caller's async context (the router's refusal scope sees them). A change that must
+ * commit with its entry is a unit of work (`IssuerRepositories.atomically`, on `PgAuditLog.appendIn`).
  */
 export class PgAuditTrail implements AuditTrail {
   private readonly listeners = new Set<(row: AuditRow) => void>();
@@ -84,8 +84,16 @@ export class PgAuditTrail implements AuditTrail {
   constructor(readonly log: PgAuditLog) {}
 
   async append(entry: AuditEntryInput): Promise<void> {
-    const row = await this.log.append(entry);
-    for (const listener of this.listeners) listener(row);
+    this.announce([await this.log.append(entry)]);
+  }
+
+  /**
+   * Tells the listeners (the live audit feed) about entries once their transaction committed: a
+   * unit of work (repositories.ts `atomically`) keeps the rows its last attempt appended and hands
+   * them here after COMMIT, so an attempt run again or rolled back is never announced.
+   */
+  announce(rows: readonly AuditRow[]): void {
+    for (const row of rows) for (const listener of this.listeners) listener(row);
   }
 
   onAppend(listener: (row: AuditRow) => void): () => void {

@@ -1,4 +1,4 @@
-import { sqlState, type PgDatabase } from '../db/pg/pg-database';
+import { sqlState, type PgTransactor } from '../db/pg/pg-database';
 import { auditEntryOf, auditQuerySql, type AuditFilter } from './audit-query';
 import {
   CHAIN_PAGE,
@@ -27,7 +27,7 @@ import type { AsyncAuditChainSource, CheckpointRow } from './audit-verify';
 type Row<T> = T & Record<string, unknown>;
 
 export class PgAuditStore implements AuditStore {
-  constructor(private readonly db: PgDatabase) {}
+  constructor(private readonly db: PgTransactor) {}
 
   async query(f: AuditFilter): Promise<AuditPage> {
     const q = auditQuerySql(f);

@@ -20,6 +20,7 @@ export function cloneModule(
     listService: deps.lists,
     events: core.repos.verificationEvents,
     audit: core.audit,
+    atomically: core.repos.atomically,
   });
   return { handlers: cloneHandlers({ service, events: core.events }), service };
 }

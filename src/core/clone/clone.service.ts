@@ -1,5 +1,6 @@
 import type { CounterComparison, SuspicionSummary } from '../../shared/contract/clone.contract';
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import { OtacCard } from '../card/protocol/card-session';
 import type { CardState } from '../card/protocol/card-responses';
 import type { CardReaderService } from '../card/reader.types';
@@ -35,6 +36,8 @@ export interface CloneDeps {
   readonly listService: Pick<ListService, 'disable'>;
   readonly events: VerificationEventsRepository;
   readonly audit: Pick<AuditTrail, 'append'>;
+  /** A suspicion raised or settled, or a table disabled, commits with its entry (repositories.ts). */
+  readonly atomically: Atomically;
   readonly now?: () => Date;
 }
 
@@ -137,22 +140,24 @@ export class CloneDetectionService {
       (e) => e.kind === 'counter_drift' && e.listRef === list.id && e.drift === drift,
     );
     if (open) return open;
-    const raised = await this.deps.events.raise({
-      cardRef: card.id,
-      listRef: list.id,
-      kind: 'counter_drift',
-      drift,
-      source: 'desk',
-      at: this.at(),
+    return this.deps.atomically(async (tx) => {
+      const raised = await tx.repos.verificationEvents.raise({
+        cardRef: card.id,
+        listRef: list.id,
+        kind: 'counter_drift',
+        drift,
+        source: 'desk',
+        at: this.at(),
+      });
+      await tx.audit.append({
+        ...actor,
+        action: 'verification.suspicion',
+        object: `card:${card.n}`,
+        outcome: 'denied',
+        details: { id: raised.id, kind: raised.kind, drift, seq: list.seq, source: 'desk' },
+      });
+      return raised;
     });
-    await this.deps.audit.append({
-      ...actor,
-      action: 'verification.suspicion',
-      object: `card:${card.n}`,
-      outcome: 'denied',
-      details: { id: raised.id, kind: raised.kind, drift, seq: list.seq, source: 'desk' },
-    });
-    return raised;
   }
 
   private audited(card: CardRecord, actor: KeystoreActor, r: CounterComparison): Promise<void> {
@@ -189,14 +194,23 @@ export class CloneDetectionService {
           ? `Table ${seq} of card ${card.n} is disabled already.`
           : `Table ${seq} is no longer card ${card.n}'s active table. Reload the card page and check again.`,
       );
-    await this.deps.listService.disable(list.id, actor, 'probable clone (counter drift or replayed codes)');
-    const resolved = await this.deps.events.resolveOpenForCard(card.id, 'table_disabled', actor.operator, this.at());
-    await this.deps.audit.append({
-      ...actor,
-      action: 'clone.table_disabled',
-      object: `card:${card.n}`,
-      outcome: 'ok',
-      details: { seq, resolved: resolved.map((e) => e.id).join(' ') },
+    const resolved = await this.deps.atomically(async (tx) => {
+      // ListService.disable ('lists.disabled') joins this unit.
+      await this.deps.listService.disable(list.id, actor, 'probable clone (counter drift or replayed codes)');
+      const r = await tx.repos.verificationEvents.resolveOpenForCard(
+        card.id,
+        'table_disabled',
+        actor.operator,
+        this.at(),
+      );
+      await tx.audit.append({
+        ...actor,
+        action: 'clone.table_disabled',
+        object: `card:${card.n}`,
+        outcome: 'ok',
+        details: { seq, resolved: r.map((e) => e.id).join(' ') },
+      });
+      return r;
     });
     return { n: card.n, seq, resolved: resolved.length };
   }
@@ -209,19 +223,25 @@ export class CloneDetectionService {
   ): Promise<SuspicionSummary> {
     const card = await this.card(n);
     const mine = (await this.deps.events.openSuspicionsForCard(card.id)).some((e) => e.id === id);
-    const resolved = mine ? await this.deps.events.resolve(id, resolution, actor.operator, this.at()) : null;
+    const resolved = !mine
+      ? null
+      : await this.deps.atomically(async (tx) => {
+          const r = await tx.repos.verificationEvents.resolve(id, resolution, actor.operator, this.at());
+          if (r)
+            await tx.audit.append({
+              ...actor,
+              action: 'clone.suspicion_resolved',
+              object: `card:${card.n}`,
+              outcome: 'ok',
+              details: { id, resolution },
+            });
+          return r;
+        });
     if (!resolved)
       throw new AppError(
         'SUSPICION_NOT_OPEN',
         'This event is settled already or is not this card’s. Reload the card page.',
       );
-    await this.deps.audit.append({
-      ...actor,
-      action: 'clone.suspicion_resolved',
-      object: `card:${card.n}`,
-      outcome: 'ok',
-      details: { id, resolution },
-    });
     const [summary] = await this.summaries([resolved]);
     if (!summary) throw new Error('summary lost');
     return summary;

@@ -9,6 +9,7 @@ import type {
 } from '../../shared/contract/customers.contract';
 import type { AuditEntry } from '../../shared/contract/audit.contract';
 import type { AuditDetails, AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import type { Session } from '../auth/session.store';
 import type { CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
@@ -49,6 +50,8 @@ export interface CustomerServiceDeps {
   readonly cards: CardRepository;
   readonly history: CustomerHistoryRepository;
   readonly audit: AuditTrail;
+  /** A save and its 'customer.create'/'customer.update' entry commit together (repositories.ts). */
+  readonly atomically: Atomically;
   readonly now?: () => Date;
 }
 
@@ -69,19 +72,21 @@ export class CustomerService {
     const found = await this.duplicates(record, null, new Set(FIELDS.map(([name]) => name)));
     const held = await this.holdForDuplicates(by, 'create', null, found, confirmDuplicates);
     if (held) return held;
-    let saved: CustomerRecord;
     try {
-      saved = await this.deps.customers.insert(record, { operator: by.username, at: this.now().toISOString() });
+      return await this.deps.atomically(async (tx) => {
+        const saved = await tx.repos.customers.insert(record, { operator: by.username, at: this.now().toISOString() });
+        const changed = FIELDS.filter(([, get]) => get(saved) !== null).map(([name]) => name);
+        await this.audit(tx.audit, by, 'customer.create', saved.id, 'ok', {
+          fields: changed.join(','),
+          ...confirmedNote(found),
+        });
+        return { status: 'saved', customer: saved, changed };
+      });
     } catch (err) {
+      // The unit rolled back: the refusal is recorded on its own.
       if (err instanceof CustomerRefTakenError) throw await this.refTaken(by, 'create', null, null);
       throw err;
     }
-    const changed = FIELDS.filter(([, get]) => get(saved) !== null).map(([name]) => name);
-    await this.audit(by, 'customer.create', saved.id, 'ok', {
-      fields: changed.join(','),
-      ...confirmedNote(found),
-    });
-    return { status: 'saved', customer: saved, changed };
   }
 
   async update(
@@ -93,7 +98,7 @@ export class CustomerService {
   ): Promise<CustomerSaveOutcome> {
     const current = await this.deps.customers.get(id);
     if (!current) {
-      await this.audit(by, 'customer.update', id, 'denied', { reason: 'not-found' });
+      await this.audit(this.deps.audit, by, 'customer.update', id, 'denied', { reason: 'not-found' });
       throw notFound(id);
     }
     if (current.version !== version) throw await this.stale(by, id, version, current.version);
@@ -107,9 +112,19 @@ export class CustomerService {
     if (held) return held;
     let saved: CustomerRecord | null;
     try {
-      saved = await this.deps.customers.update(id, version, record, {
-        operator: by.username,
-        at: this.now().toISOString(),
+      saved = await this.deps.atomically(async (tx) => {
+        const s = await tx.repos.customers.update(id, version, record, {
+          operator: by.username,
+          at: this.now().toISOString(),
+        });
+        if (s)
+          await this.audit(tx.audit, by, 'customer.update', id, 'ok', {
+            fields: changed.join(','),
+            fromVersion: version,
+            toVersion: s.version,
+            ...confirmedNote(found),
+          });
+        return s;
       });
     } catch (err) {
       if (err instanceof CustomerRefTakenError) throw await this.refTaken(by, 'update', id, null);
@@ -121,12 +136,6 @@ export class CustomerService {
       if (!now) throw notFound(id);
       throw await this.stale(by, id, version, now.version);
     }
-    await this.audit(by, 'customer.update', id, 'ok', {
-      fields: changed.join(','),
-      fromVersion: version,
-      toVersion: saved.version,
-      ...confirmedNote(found),
-    });
     return { status: 'saved', customer: saved, changed };
   }
 
@@ -256,7 +265,7 @@ export class CustomerService {
   ): Promise<CustomerSaveOutcome | null> {
     if (found.sameRef) throw await this.refTaken(by, kind, id, found.sameRef.id);
     if (found.candidates.length === 0 || confirmed) return null;
-    await this.audit(by, 'customer.duplicateWarning', id, 'ok', {
+    await this.audit(this.deps.audit, by, 'customer.duplicateWarning', id, 'ok', {
       for: kind,
       candidates: found.candidates.map((c) => `customer:${c.id}`).join(','),
       reasons: [...new Set(found.candidates.flatMap((c) => c.reasons))].join(','),
@@ -270,7 +279,7 @@ export class CustomerService {
     id: number | null,
     holder: number | null,
   ): Promise<AppError> {
-    await this.audit(by, `customer.${kind}`, id, 'denied', {
+    await this.audit(this.deps.audit, by, `customer.${kind}`, id, 'denied', {
       reason: 'reference-taken',
       ...(holder !== null ? { holder: `customer:${holder}` } : {}),
     });
@@ -283,7 +292,7 @@ export class CustomerService {
   }
 
   private async stale(by: Session, id: number, seen: number, now: number): Promise<AppError> {
-    await this.audit(by, 'customer.update', id, 'denied', {
+    await this.audit(this.deps.audit, by, 'customer.update', id, 'denied', {
       reason: 'stale-version',
       seenVersion: seen,
       currentVersion: now,
@@ -297,13 +306,14 @@ export class CustomerService {
   }
 
   private audit(
+    sink: Pick<AuditTrail, 'append'>,
     by: Session,
     action: string,
     id: number | null,
     outcome: 'ok' | 'denied',
     details: AuditDetails,
   ): Promise<void> {
-    return this.deps.audit.append({
+    return sink.append({
       operatorId: by.operatorId,
       operator: by.username,
       role: by.role,

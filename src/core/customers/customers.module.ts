@@ -10,6 +10,7 @@ export function customersModule(core: Core): FeatureModule<ReturnType<typeof cus
     cards: core.repos.cards,
     history: core.repos.customerHistory,
     audit: core.audit,
+    atomically: core.repos.atomically,
     ...(clock ? { now: () => new Date(clock()) } : {}),
   });
   return { handlers: customersHandlers({ customers, events: core.events }) };

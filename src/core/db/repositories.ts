@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PgAuditStore } from '../audit/audit-store.pg';
 import { PgCardRepository } from '../cards/card.repository.pg';
 import { PgCustomerHistoryRepository } from '../customers/customer-history.repository.pg';
@@ -12,7 +13,9 @@ import { PgFailureCounterRepository } from '../verification/failure.repository.p
 import { PgVerificationEventsRepository } from '../verification/verification-events.repository.pg';
 import { PgVerifyClientRepository } from '../verification/verify-client.repository.pg';
 import { PgSystemStore } from '../system/system.store.pg';
-import type { PgDatabase } from './pg/pg-database';
+import { joinedTransaction, type PgTransactor } from './pg/pg-database';
+import type { AuditEntryInput, AuditRow, AuditService } from '../audit/audit.service';
+import type { PgAuditTrail } from '../audit/audit-log.pg';
 import { SqliteAuditStore, type AuditStore } from '../audit/audit-store';
 import { SqliteCardRepository, type CardRepository } from '../cards/card.repository';
 import {
@@ -68,10 +71,37 @@ export interface IssuerRepositories {
   readonly auditStore: AuditStore;
   /** The dashboard's and About box's figures. */
   readonly system: SystemStore;
+  /**
+   * A unit of work: `work`'s changes through `tx.repos` and its entries through `tx.audit` commit
+   * together or not at all (no change without its audit entry, issue 12). On PostgreSQL it is one
+   * SERIALIZABLE transaction, run again from the start on a serialisation failure: `work` does
+   * database work only (never card I/O, keystore calls or events; those go before or after), and
+   * entries reach the live feed once, after COMMIT. On SQLite see `sqliteRepositories`. Inside a
+   * unit, `atomically` (on `tx.repos` or, in the same async context, on the desk's repositories)
+   * joins it: a service step that is a unit of its own can be part of a caller's unit.
+   */
+  readonly atomically: <T>(work: (tx: UnitOfWork) => Promise<T>) => Promise<T>;
 }
 
-export function sqliteRepositories(db: Database): IssuerRepositories {
-  return {
+/** `IssuerRepositories.atomically`, as the services that group a change with its entry take it. */
+export type Atomically = IssuerRepositories['atomically'];
+
+/** What a unit of work writes through: the repositories and the audit trail, on its transaction. */
+export interface UnitOfWork {
+  readonly repos: IssuerRepositories;
+  readonly audit: { append(entry: AuditEntryInput): Promise<void> };
+}
+
+/**
+ * The desk's SQLite file. A unit of work here runs `work` on the ordinary repositories with each
+ * entry appended as it comes (right after the change it records, each in its own SQLite
+ * transaction): better-sqlite3's transactions are synchronous and cannot stay open across `work`'s
+ * awaits, because the desk's other calls write on the same connection meanwhile and would join (and
+ * roll back with) it. A local append failing after its change is the limit left on SQLite
+ * (docs/storage.md "Units of work").
+ */
+export function sqliteRepositories(db: Database, audit: AuditService): IssuerRepositories {
+  const repos: IssuerRepositories = {
     engine: 'sqlite',
     customers: new SqliteCustomerRepository(db),
     customerHistory: new SqliteCustomerHistoryRepository(db),
@@ -89,11 +119,48 @@ export function sqliteRepositories(db: Database): IssuerRepositories {
     clientCertificates: new SqliteClientCertificateRepository(db),
     auditStore: new SqliteAuditStore(db),
     system: new SqliteSystemStore(db),
+    atomically: (work) => work({ repos, audit }),
   };
+  return repos;
 }
 
-/** The same set on the branch network's PostgreSQL (one pool shared by every repository). */
-export function pgRepositories(db: PgDatabase): IssuerRepositories {
+/**
+ * The same set on the branch network's PostgreSQL (one pool shared by every repository). A unit of
+ * work is one `db.transaction`: its repositories run on the transaction (their own transactions
+ * become savepoints in it), its entries go through `audit.log.appendIn` on it, and the rows the
+ * attempt that committed appended are announced to `audit`'s listeners after COMMIT.
+ */
+export function pgRepositories(db: PgTransactor, audit: PgAuditTrail): IssuerRepositories {
+  return pgSet(db, async (work) => {
+    // Called from inside an open unit of work on this database (a service step that is itself a
+    // unit, run within a caller's): it joins that unit, so both commit or neither does.
+    const outer = openUnit.getStore();
+    if (outer?.open && outer.db === db) return work(outer.unit);
+    const { value, rows } = await db.transaction(async (q) => {
+      const appended: AuditRow[] = []; // afresh on every attempt: a rolled back one announces nothing
+      const unit: UnitOfWork = {
+        repos: pgSet(joinedTransaction(q), (inner) => inner(unit)),
+        audit: { append: async (entry) => void appended.push(await audit.log.appendIn(q, entry)) },
+      };
+      const scope = { db, unit, open: true };
+      try {
+        return { value: await openUnit.run(scope, () => work(unit)), rows: appended };
+      } finally {
+        scope.open = false; // a timer or callback started inside must not join a finished unit
+      }
+    });
+    audit.announce(rows);
+    return value;
+  });
+}
+
+/** The unit of work open in this async context, if any (pgRepositories' nested `atomically`). */
+const openUnit = new AsyncLocalStorage<{ readonly db: PgTransactor; readonly unit: UnitOfWork; open: boolean }>();
+
+function pgSet(
+  db: PgTransactor,
+  atomically: <T>(work: (tx: UnitOfWork) => Promise<T>) => Promise<T>,
+): IssuerRepositories {
   return {
     engine: 'postgres',
     customers: new PgCustomerRepository(db),
@@ -112,5 +179,6 @@ export function pgRepositories(db: PgDatabase): IssuerRepositories {
     clientCertificates: new PgClientCertificateRepository(db),
     auditStore: new PgAuditStore(db),
     system: new PgSystemStore(db),
+    atomically,
   };
 }

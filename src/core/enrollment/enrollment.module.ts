@@ -19,6 +19,7 @@ export function enrollmentModule(
     readers: core.readers,
     keystore: core.keystore,
     audit: core.audit,
+    atomically: core.repos.atomically,
     log: core.log,
     retries: () => {
       const p = core.policies.current();

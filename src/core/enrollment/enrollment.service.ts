@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically, UnitOfWork } from '../db/repositories';
 import { whileCardBusy } from '../card/while-busy';
 import { cardIdFromAtr } from '../card/protocol/atr';
 import type { CardState as CardChipState } from '../card/protocol/card-responses';
@@ -60,6 +61,8 @@ export interface EnrollmentDeps {
   readonly readers: CardReaderService | null;
   readonly keystore: KeystoreHolder;
   readonly audit: AuditTrail;
+  /** The card row's insert and its move to awaiting activation commit with their entries (repositories.ts). */
+  readonly atomically: Atomically;
   readonly log: Logger;
   readonly retries: () => { pinTries: number; activationTries: number };
   /** Tells the reader monitor to read the card again, so the status bar shows its new state. */
@@ -249,13 +252,21 @@ export class EnrollmentService {
         ),
       );
       onProgress('finishing');
-      const finished = await this.finish(result.row);
-      await this.audit(actor, 'enrollment.completed', finished.cardId, 'ok', {
-        n: finished.n,
-        customerId: finished.customerId,
-        reader,
-        personalised: result.personalised,
-      });
+      const finished = await this.finish(result.row, (tx, done) =>
+        this.audit(
+          actor,
+          'enrollment.completed',
+          done.cardId,
+          'ok',
+          {
+            n: done.n,
+            customerId: done.customerId,
+            reader,
+            personalised: result.personalised,
+          },
+          tx.audit,
+        ),
+      );
       onProgress('done');
       this.refresh(reader);
       return {
@@ -314,12 +325,14 @@ export class EnrollmentService {
     for (let attempt = 1; attempt <= N_ATTEMPTS; attempt++) {
       const n = this.newN();
       try {
-        const row = await this.deps.cards.insert(
-          { cardId, customerId, n, sealMode: 'card-key' },
-          { operator: actor.operator ?? 'system', at: this.now().toISOString() },
-        );
-        await this.audit(actor, 'enrollment.bound', cardId, 'ok', { customerId, n, attempt });
-        return row;
+        return await this.deps.atomically(async (tx) => {
+          const row = await tx.repos.cards.insert(
+            { cardId, customerId, n, sealMode: 'card-key' },
+            { operator: actor.operator ?? 'system', at: this.now().toISOString() },
+          );
+          await this.audit(actor, 'enrollment.bound', cardId, 'ok', { customerId, n, attempt }, tx.audit);
+          return row;
+        });
       } catch (err) {
         if (err instanceof CardTakenError && err.what === 'n') continue; // draw again
         if (err instanceof CardTakenError) {
@@ -338,12 +351,21 @@ export class EnrollmentService {
     );
   }
 
-  private async finish(row: CardRecord): Promise<CardRecord> {
+  /** The row moved to awaiting activation, with `record`'s entry in the same unit of work. */
+  private async finish(
+    row: CardRecord,
+    record: (tx: UnitOfWork, done: CardRecord) => Promise<void>,
+  ): Promise<CardRecord> {
     const at = this.now().toISOString();
-    const moved = await this.deps.cards.transition(row.id, ['enrolling'], 'awaiting_activation', at);
-    if (moved) return moved;
-    const current = await this.deps.cards.byId(row.id);
-    if (current?.state === 'awaiting_activation') return current; // another desk finished it
+    const done = await this.deps.atomically(async (tx) => {
+      const moved =
+        (await tx.repos.cards.transition(row.id, ['enrolling'], 'awaiting_activation', at)) ??
+        (await tx.repos.cards.byId(row.id));
+      if (moved?.state !== 'awaiting_activation') return null;
+      await record(tx, moved); // moved now, or another desk finished it
+      return moved;
+    });
+    if (done) return done;
     throw new AppError(
       'ENROLLMENT_CONFLICT',
       'The card record was changed by someone else while enrolling. Open the card page to see its state.',
@@ -402,8 +424,9 @@ export class EnrollmentService {
     object: string | null,
     outcome: 'ok' | 'denied' | 'failed',
     details: Record<string, string | number | boolean>,
+    sink: Pick<AuditTrail, 'append'> = this.deps.audit,
   ): Promise<void> {
-    return this.deps.audit.append({
+    return sink.append({
       operatorId: actor.operatorId,
       operator: actor.operator,
       role: actor.role,

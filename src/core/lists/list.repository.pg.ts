@@ -1,4 +1,4 @@
-import { sqlState, type PgDatabase, type PgQueryable } from '../db/pg/pg-database';
+import { sqlState, type PgTransactor, type PgQueryable } from '../db/pg/pg-database';
 import {
   ON_ITS_WAY,
   listFromRow,
@@ -21,7 +21,7 @@ import {
 type Row = ListRow & Record<string, unknown>;
 
 export class PgListRepository implements ListRepository {
-  constructor(private readonly db: PgDatabase) {}
+  constructor(private readonly db: PgTransactor) {}
 
   private async one(q: PgQueryable, sql: string, ...params: unknown[]): Promise<ListRecord | null> {
     const [row] = await q.query<Row>(sql, params);

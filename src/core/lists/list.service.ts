@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { AuditActor, AuditTrail } from '../audit/audit.service';
+import type { AuditActor } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import type { CardKeyPort, KeyRef, ListSealMode } from '../card/card-key-port';
 import { prepareList, type PreparedList } from '../card/protocol/list-preparation';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
@@ -31,7 +32,8 @@ export class ListService {
     private readonly lists: ListRepository,
     private readonly cards: CardRepository,
     private readonly policies: PolicySource,
-    private readonly audit: AuditTrail,
+    /** A list's queueing, activation or withdrawal commits with its entry (repositories.ts). */
+    private readonly atomically: Atomically,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -52,28 +54,31 @@ export class ListService {
     const at = this.now();
     const expires = new Date(at.getTime() + p.listExpiryDays * 86_400_000);
     expires.setUTCMilliseconds(0); // the card stores whole seconds
-    const queued = await this.lists.queue(
-      {
-        cardRef,
-        listId: randomBytes(16).toString('hex'),
-        length: length ?? p.listLength,
-        digits: p.codeDigits,
-        threshold: length === undefined ? p.refillThreshold : Math.min(p.refillThreshold, length - 1),
-        expiresAt: expires.toISOString(),
-        trigger,
-      },
-      { operator: actor.operator ?? 'system', at: at.toISOString() },
-    );
-    if (queued.created) {
-      await this.audit.append({
-        ...actor,
-        action: 'lists.queued',
-        object: `card:${card.n}`,
-        outcome: 'ok',
-        details: { seq: queued.list.seq, listId: queued.list.listId, trigger, length: queued.list.length },
-      });
-    }
-    return queued;
+    const listId = randomBytes(16).toString('hex');
+    return this.atomically(async (tx) => {
+      const queued = await tx.repos.lists.queue(
+        {
+          cardRef,
+          listId,
+          length: length ?? p.listLength,
+          digits: p.codeDigits,
+          threshold: length === undefined ? p.refillThreshold : Math.min(p.refillThreshold, length - 1),
+          expiresAt: expires.toISOString(),
+          trigger,
+        },
+        { operator: actor.operator ?? 'system', at: at.toISOString() },
+      );
+      if (queued.created) {
+        await tx.audit.append({
+          ...actor,
+          action: 'lists.queued',
+          object: `card:${card.n}`,
+          outcome: 'ok',
+          details: { seq: queued.list.seq, listId: queued.list.listId, trigger, length: queued.list.length },
+        });
+      }
+      return queued;
+    });
   }
 
   /** A manager's or support's request for a new list (the cardholder asks at the desk). */
@@ -144,41 +149,51 @@ export class ListService {
 
   /** The changeover: the new list becomes active and the old one superseded in one transaction. */
   async activate(listRef: number, actor: ListActor): Promise<ListRecord> {
-    const list = await this.lists.activate(listRef, this.now().toISOString());
+    const at = this.now().toISOString();
+    const list = await this.atomically(async (tx) => {
+      const activated = await tx.repos.lists.activate(listRef, at);
+      if (!activated) return null;
+      const card = await this.card(activated.cardRef, tx.repos.cards);
+      await tx.audit.append({
+        ...actor,
+        action: 'lists.activated',
+        object: `card:${card.n}`,
+        outcome: 'ok',
+        details: { seq: activated.seq, listId: activated.listId },
+      });
+      return activated;
+    });
     if (!list) {
       const now = await this.list(listRef);
       if (now.state === 'active') return now;
       throw stateError(now, 'receipt_verified');
     }
-    const card = await this.card(list.cardRef);
-    await this.audit.append({
-      ...actor,
-      action: 'lists.activated',
-      object: `card:${card.n}`,
-      outcome: 'ok',
-      details: { seq: list.seq, listId: list.listId },
-    });
     return list;
   }
 
   /** Withdraws a list (a lost card, a list suspected copied): its codes are refused from now on. */
   async disable(listRef: number, actor: ListActor, reason: string): Promise<ListRecord> {
     const before = await this.list(listRef);
-    const list = await this.lists.transition(
-      listRef,
-      ['prepared', 'staged', 'committed', 'receipt_verified', 'active'],
-      'disabled',
-      this.now().toISOString(),
-    );
-    if (!list) throw stateError(before, 'active');
-    const card = await this.card(list.cardRef);
-    await this.audit.append({
-      ...actor,
-      action: 'lists.disabled',
-      object: `card:${card.n}`,
-      outcome: 'ok',
-      details: { seq: list.seq, listId: list.listId, reason, was: before.state },
+    const at = this.now().toISOString();
+    const list = await this.atomically(async (tx) => {
+      const disabled = await tx.repos.lists.transition(
+        listRef,
+        ['prepared', 'staged', 'committed', 'receipt_verified', 'active'],
+        'disabled',
+        at,
+      );
+      if (!disabled) return null;
+      const card = await this.card(disabled.cardRef, tx.repos.cards);
+      await tx.audit.append({
+        ...actor,
+        action: 'lists.disabled',
+        object: `card:${card.n}`,
+        outcome: 'ok',
+        details: { seq: disabled.seq, listId: disabled.listId, reason, was: before.state },
+      });
+      return disabled;
     });
+    if (!list) throw stateError(before, 'active');
     return list;
   }
 
@@ -187,7 +202,9 @@ export class ListService {
   }
 
   private async move(listRef: number, from: readonly ListState[], to: ListState): Promise<ListRecord> {
-    const list = await this.lists.transition(listRef, from, to, this.now().toISOString());
+    // A unit of its own, so a caller's unit (the SMS package's 'lists.sent_by_sms') can include it.
+    const at = this.now().toISOString();
+    const list = await this.atomically((tx) => tx.repos.lists.transition(listRef, from, to, at));
     if (list) return list;
     throw stateError(await this.list(listRef), from.join(' or '));
   }
@@ -198,8 +215,8 @@ export class ListService {
     return list;
   }
 
-  private async card(cardRef: number): Promise<CardRecord> {
-    const card = await this.cards.byId(cardRef);
+  private async card(cardRef: number, cards: CardRepository = this.cards): Promise<CardRecord> {
+    const card = await cards.byId(cardRef);
     if (!card) throw new AppError('CARD_UNKNOWN', 'There is no such card. Search for the customer again.');
     return card;
   }

@@ -16,7 +16,7 @@ export function listsModule(core: Core): FeatureModule<ReturnType<typeof listsHa
 } {
   const cards = core.repos.cards;
   const repo = core.repos.lists;
-  const lists = new ListService(repo, cards, core.policies, core.audit);
+  const lists = new ListService(repo, cards, core.policies, core.repos.atomically);
   const verification = new VerificationService(cards, repo, lists, core.keystore, core.audit, core.policies, {
     lockout: { failures: core.repos.failures },
     events: core.repos.verificationEvents,

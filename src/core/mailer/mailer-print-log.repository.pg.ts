@@ -1,5 +1,5 @@
 import type { CardState } from '../cards/card.repository';
-import { sqlState, type PgDatabase } from '../db/pg/pg-database';
+import { sqlState, type PgTransactor } from '../db/pg/pg-database';
 import {
   mailerLogPageSql,
   mailerPrintFromRow,
@@ -21,7 +21,7 @@ import {
 type Row = MailerPrintRow & Record<string, unknown>;
 
 export class PgMailerPrintLogRepository implements MailerPrintLogRepository {
-  constructor(private readonly db: PgDatabase) {}
+  constructor(private readonly db: PgTransactor) {}
 
   async reserve(p: NewMailerPrint): Promise<MailerPrintRecord | null> {
     try {

@@ -32,6 +32,7 @@ export function mailerModule(
     keystore: core.keystore,
     dualControl: core.dualControl,
     audit: core.audit,
+    atomically: core.repos.atomically,
     log: core.log,
     renderer,
     printer,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Approval } from '../../shared/contract/approval.contract';
 import { MAILER_BATCH_MAX } from '../../shared/contract/mailer.contract';
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import type { Session } from '../auth/session.store';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import type { CustomerRepository } from '../customers/customer.repository';
@@ -34,6 +35,8 @@ export interface MailerServiceDeps {
   readonly keystore: KeystoreHolder;
   readonly dualControl: DualControlService;
   readonly audit: AuditTrail;
+  /** A print log row's result and its 'mailer.printed' entry commit together (repositories.ts). */
+  readonly atomically: Atomically;
   readonly log: Logger;
   /** Null where this desk has no way to render (the mailer page says so). */
   readonly renderer: MailerRenderer | null;
@@ -326,21 +329,25 @@ export class MailerService {
       } finally {
         pdf.fill(0); // the printer has its copy; this desk keeps none
       }
-      await prints.finish(reserved.id, 'printed', this.now().toISOString(), null);
-      await this.deps.audit.append({
-        ...auditActor(session),
-        action: 'mailer.printed',
-        object: card.n,
-        outcome: 'ok',
-        details: {
-          serial: reserved.serial,
-          cardRef: card.id,
-          kind: how.kind,
-          keySn,
-          approvedBy: approver?.username ?? null,
-          destination: printer.destination,
-          batch: how.batch,
-        },
+      // If this unit fails the printer has the mailer: the catch below logs it uncertain.
+      const finishedAt = this.now().toISOString();
+      await this.deps.atomically(async (tx) => {
+        await tx.repos.mailerPrints.finish(reserved.id, 'printed', finishedAt, null);
+        await tx.audit.append({
+          ...auditActor(session),
+          action: 'mailer.printed',
+          object: card.n,
+          outcome: 'ok',
+          details: {
+            serial: reserved.serial,
+            cardRef: card.id,
+            kind: how.kind,
+            keySn,
+            approvedBy: approver?.username ?? null,
+            destination: printer.destination,
+            batch: how.batch,
+          },
+        });
       });
       return {
         serial: reserved.serial,
@@ -359,14 +366,17 @@ export class MailerService {
         : stage === 'at-printer'
           ? 'MAILER_PRINTER_FAILED'
           : 'MAILER_RENDER_FAILED';
-      await prints.finish(reserved.id, result, this.now().toISOString(), code);
       this.deps.log.error('mailer print failed', { serial: reserved.serial, n: card.n, code, stage });
-      await this.deps.audit.append({
-        ...auditActor(session),
-        action: 'mailer.printed',
-        object: card.n,
-        outcome: 'failed',
-        details: { serial: reserved.serial, cardRef: card.id, kind: how.kind, keySn, code, result },
+      const finishedAt = this.now().toISOString();
+      await this.deps.atomically(async (tx) => {
+        await tx.repos.mailerPrints.finish(reserved.id, result, finishedAt, code);
+        await tx.audit.append({
+          ...auditActor(session),
+          action: 'mailer.printed',
+          object: card.n,
+          outcome: 'failed',
+          details: { serial: reserved.serial, cardRef: card.id, kind: how.kind, keySn, code, result },
+        });
       });
       return new PrintFailure(err, result, reserved.serial);
     }

@@ -16,7 +16,13 @@ export function pushModule(
   deps: { lists: ListService; listRepo: ListRepository; activation: ActivationService },
 ): FeatureModule<ReturnType<typeof pushHandlers>> {
   const cards = core.repos.cards;
-  const sealMode = new SealModeService({ readers: core.readers, keystore: core.keystore, cards, audit: core.audit });
+  const sealMode = new SealModeService({
+    readers: core.readers,
+    keystore: core.keystore,
+    cards,
+    audit: core.audit,
+    atomically: core.repos.atomically,
+  });
   const service = new PushService({
     readers: core.readers,
     keystore: core.keystore,
@@ -24,6 +30,7 @@ export function pushModule(
     listRepo: deps.listRepo,
     lists: deps.lists,
     audit: core.audit,
+    atomically: core.repos.atomically,
   });
   // The remote refill package of docs/remote-refill.md: the same list and envelope, by text message.
   const sms = new SmsExportService({
@@ -32,6 +39,7 @@ export function pushModule(
     listRepo: deps.listRepo,
     lists: deps.lists,
     audit: core.audit,
+    atomically: core.repos.atomically,
   });
   const unhook = deps.activation.afterActivation('first list', async (card) => {
     await deps.lists.queueNext(card.cardRecordId, 'first', card.actor);

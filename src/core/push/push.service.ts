@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import { whileCardBusy } from '../card/while-busy';
 import { OtacCard } from '../card/protocol/card-session';
 import { verifyListReceipt } from '../card/protocol/list-preparation';
@@ -51,6 +52,8 @@ export interface PushDeps {
   readonly listRepo: ListRepository;
   readonly lists: ListService;
   readonly audit: AuditTrail;
+  /** A list's changeover and the push's entry commit together (repositories.ts). */
+  readonly atomically: Atomically;
 }
 
 export class PushService {
@@ -242,8 +245,11 @@ export class PushService {
     lowCodesQueued: boolean,
   ): Promise<PushResult> {
     await this.deps.lists.markReceiptVerified(list.id);
-    await this.deps.lists.activate(list.id, actor);
-    await this.audited(actor, record, committedEarlier ? 'push.resumed' : 'push.completed', list.seq);
+    // The changeover ('lists.activated', ListService.activate joins this unit) and the push's entry together.
+    await this.deps.atomically(async (tx) => {
+      await this.deps.lists.activate(list.id, actor);
+      await this.audited(actor, record, committedEarlier ? 'push.resumed' : 'push.completed', list.seq, tx.audit);
+    });
     onStep('done');
     return { n: record.n, outcome: committedEarlier ? 'resumed' : 'pushed', seq: list.seq, lowCodesQueued };
   }
@@ -268,8 +274,14 @@ export class PushService {
     );
   }
 
-  private audited(actor: KeystoreActor, card: CardRecord, action: string, seq: number): Promise<void> {
-    return this.deps.audit.append({
+  private audited(
+    actor: KeystoreActor,
+    card: CardRecord,
+    action: string,
+    seq: number,
+    sink: Pick<AuditTrail, 'append'> = this.deps.audit,
+  ): Promise<void> {
+    return sink.append({
       ...actor,
       action,
       object: `card:${card.cardId}`,

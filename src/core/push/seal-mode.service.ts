@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import { OtacCard } from '../card/protocol/card-session';
 import type { CardReaderService } from '../card/reader.types';
 import type { CardRecord, CardRepository, SealMode, SealTarget } from '../cards/card.repository';
@@ -30,6 +31,8 @@ export interface SealModeDeps {
   readonly keystore: { run<T>(actor: KeystoreActor, fn: (ks: Keystore) => T): T };
   readonly cards: CardRepository;
   readonly audit: Pick<AuditTrail, 'append'>;
+  /** The card's seal mode and its entry commit together (repositories.ts). */
+  readonly atomically: Atomically;
   readonly now?: () => Date;
 }
 
@@ -130,26 +133,31 @@ export class SealModeService {
   }
 
   private async record(card: CardRecord, target: SealTarget, actor: KeystoreActor, why: string): Promise<CardRecord> {
-    const moved = await this.deps.cards.setSealMode(card.id, card.version, target, this.at());
+    const at = this.at();
+    const moved = await this.deps.atomically(async (tx) => {
+      const m = await tx.repos.cards.setSealMode(card.id, card.version, target, at);
+      if (m)
+        await tx.audit.append({
+          ...actor,
+          action: 'cards.seal_mode',
+          object: `card:${card.cardId}`,
+          outcome: 'ok',
+          details: {
+            n: card.n,
+            from: card.sealMode,
+            to: m.sealMode,
+            why,
+            ...(m.publicKey ? { keyFingerprint: publicKeyFingerprint(m.publicKey) } : {}),
+          },
+        });
+      return m;
+    });
     if (!moved) {
       throw new AppError(
         'SEAL_MODE_CONFLICT',
         `Card ${card.n} was changed at the same time by another desk or step. Read the card again and choose the mode again.`,
       );
     }
-    await this.deps.audit.append({
-      ...actor,
-      action: 'cards.seal_mode',
-      object: `card:${card.cardId}`,
-      outcome: 'ok',
-      details: {
-        n: card.n,
-        from: card.sealMode,
-        to: moved.sealMode,
-        why,
-        ...(moved.publicKey ? { keyFingerprint: publicKeyFingerprint(moved.publicKey) } : {}),
-      },
-    });
     return moved;
   }
 

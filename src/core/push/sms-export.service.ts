@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import type { CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
 import type { KeystoreActor } from '../keystore/keystore-holder.service';
@@ -31,6 +32,8 @@ export interface SmsExportDeps {
   readonly listRepo: ListRepository;
   readonly lists: ListService;
   readonly audit: Pick<AuditTrail, 'append'>;
+  /** Marking the list sent and its entry commit together (repositories.ts). */
+  readonly atomically: Atomically;
 }
 
 export class SmsExportService {
@@ -78,14 +81,22 @@ export class SmsExportService {
         if (cardKey) await port.release(cardKey).catch(() => undefined);
       }
     });
-    await this.deps.lists.markStaged(list.id);
     const resent = list.state === 'staged';
-    await this.deps.audit.append({
-      ...actor,
-      action: 'lists.sent_by_sms',
-      object: `card:${card.n}`,
-      outcome: 'ok',
-      details: { seq: list.seq, listId: list.listId, packageId: segments.id, segments: segments.texts.length, resent },
+    await this.deps.atomically(async (tx) => {
+      await this.deps.lists.markStaged(list.id); // joins this unit
+      await tx.audit.append({
+        ...actor,
+        action: 'lists.sent_by_sms',
+        object: `card:${card.n}`,
+        outcome: 'ok',
+        details: {
+          seq: list.seq,
+          listId: list.listId,
+          packageId: segments.id,
+          segments: segments.texts.length,
+          resent,
+        },
+      });
     });
     return { n: card.n, seq: list.seq, packageId: segments.id, segments: segments.texts, resent };
   }

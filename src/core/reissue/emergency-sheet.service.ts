@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Approval } from '../../shared/contract/approval.contract';
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import type { Session } from '../auth/session.store';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import type { CustomerRepository } from '../customers/customer.repository';
@@ -32,6 +33,8 @@ export interface EmergencySheetDeps {
   readonly policies: PolicySource;
   readonly sheets: SheetPrinter;
   readonly audit: AuditTrail;
+  /** A sheet's list withdrawn or marked printed commits with its entry (repositories.ts). */
+  readonly atomically: Atomically;
   readonly now?: () => Date;
 }
 
@@ -168,8 +171,17 @@ export class EmergencySheetService {
       );
     } catch (err) {
       // Maybe on paper, maybe not: its codes never serve. A new print makes a new list.
-      await this.deps.listRepo.transition(list.id, ['active'], 'superseded', this.at());
-      await this.audit(session, 'reissue.emergency_print_failed', card, 'failed', { caseId: input.caseId, seq });
+      await this.deps.atomically(async (tx) => {
+        await tx.repos.lists.transition(list.id, ['active'], 'superseded', this.at());
+        await this.audit(
+          session,
+          'reissue.emergency_print_failed',
+          card,
+          'failed',
+          { caseId: input.caseId, seq },
+          tx.audit,
+        );
+      });
       throw err instanceof AppError
         ? err
         : new AppError(
@@ -177,19 +189,28 @@ export class EmergencySheetService {
             'The printer did not take the sheet. Its codes were withdrawn; print it again.',
           );
     }
-    await this.deps.reissues.markEmergencyPrinted(row.id, list.id, {
-      operator: session.username,
-      approver: approver?.username ?? null,
-      at: this.at(),
-    });
-    await this.audit(session, 'reissue.emergency_printed', card, 'ok', {
-      caseId: input.caseId,
-      seq,
-      length: list.length,
-      expiresAt: list.expiresAt,
-      serial,
-      destination: this.deps.sheets.destination,
-      approvedBy: approver?.username ?? '',
+    await this.deps.atomically(async (tx) => {
+      await tx.repos.reissues.markEmergencyPrinted(row.id, list.id, {
+        operator: session.username,
+        approver: approver?.username ?? null,
+        at: this.at(),
+      });
+      await this.audit(
+        session,
+        'reissue.emergency_printed',
+        card,
+        'ok',
+        {
+          caseId: input.caseId,
+          seq,
+          length: list.length,
+          expiresAt: list.expiresAt,
+          serial,
+          destination: this.deps.sheets.destination,
+          approvedBy: approver?.username ?? '',
+        },
+        tx.audit,
+      );
     });
     return {
       caseId: input.caseId,
@@ -218,8 +239,9 @@ export class EmergencySheetService {
     card: CardRecord,
     outcome: 'ok' | 'failed',
     details: Record<string, string | number | boolean>,
+    sink: Pick<AuditTrail, 'append'> = this.deps.audit,
   ): Promise<void> {
-    return this.deps.audit.append({
+    return sink.append({
       operatorId: session.operatorId,
       operator: session.username,
       role: session.role,

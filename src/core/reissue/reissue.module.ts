@@ -37,6 +37,7 @@ export function reissueModule(
     lists: deps.lists,
     enrollment: deps.enrollment,
     audit: core.audit,
+    atomically: core.repos.atomically,
     log: core.log,
   });
   const sheets = new EmergencySheetService({
@@ -49,6 +50,7 @@ export function reissueModule(
     policies: core.policies,
     sheets: deps.sheets,
     audit: core.audit,
+    atomically: core.repos.atomically,
   });
   const unhook = deps.activation.onPresented('terminate a replaced card', service.terminateReplaced);
   return { service, handlers: reissueHandlers(service, sheets, core.events), close: unhook };

@@ -1,5 +1,6 @@
 import type { OnPresentedHook } from '../activation/activation.service';
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import { MAX_LIST_ENTRIES } from '../card/protocol/profile.constants';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import type { EnrollmentResult, EnrollmentService, ProgressListener } from '../enrollment/enrollment.service';
@@ -31,6 +32,8 @@ export interface ReissueDeps {
   readonly lists: ListService;
   readonly enrollment: EnrollmentService;
   readonly audit: AuditTrail;
+  /** Each reissue step's change commits with its entry (repositories.ts); card I/O stays outside. */
+  readonly atomically: Atomically;
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -152,15 +155,19 @@ export class ReissueService {
         const queued = await this.deps.lists.queueNext(fresh.id, 'first', actor, row.carriedCodes);
         row = (await this.deps.reissues.setCarriedList(row.id, queued.list.id, this.at())) ?? row;
       }
-      await this.deps.gate.markReissued(caseId, fresh.id);
-      await this.deps.reissues.markDone(row.id, this.at());
-      await this.audit(actor, 'reissue.completed', `card:${fresh.n}`, 'ok', {
-        caseId,
-        oldN: old.n,
-        newN: fresh.n,
-        customerId: fresh.customerId,
-        carriedCodes: row.carriedCodes,
-        resumed,
+      const carriedCodes = row.carriedCodes;
+      const done = row;
+      await this.deps.atomically(async (tx) => {
+        await this.deps.gate.markReissued(caseId, fresh.id); // the support case's own unit joins this one
+        await tx.repos.reissues.markDone(done.id, this.at());
+        await this.audit(
+          actor,
+          'reissue.completed',
+          `card:${fresh.n}`,
+          'ok',
+          { caseId, oldN: old.n, newN: fresh.n, customerId: fresh.customerId, carriedCodes, resumed },
+          tx.audit,
+        );
       });
       return {
         caseId,
@@ -224,25 +231,29 @@ export class ReissueService {
     const current = await this.deps.listRepo.current(old.id);
     const carriedCodes = carriedQuota(current);
     try {
-      const row = await this.deps.reissues.begin(
-        {
-          caseId,
-          customerRef: old.customerId,
-          oldCardRef: old.id,
-          newCardId: seen.cardId,
-          oldListRef: current?.id ?? null,
-          carriedCodes,
-        },
-        { operator: actor.operator, at: this.at() },
-      );
-      await this.audit(actor, 'reissue.started', `card:${old.n}`, 'ok', {
-        caseId,
-        customerId: old.customerId,
-        newCardId: seen.cardId,
-        reader,
-        carriedCodes,
+      const newCardId = seen.cardId;
+      return await this.deps.atomically(async (tx) => {
+        const row = await tx.repos.reissues.begin(
+          {
+            caseId,
+            customerRef: old.customerId,
+            oldCardRef: old.id,
+            newCardId,
+            oldListRef: current?.id ?? null,
+            carriedCodes,
+          },
+          { operator: actor.operator, at: this.at() },
+        );
+        await this.audit(
+          actor,
+          'reissue.started',
+          `card:${old.n}`,
+          'ok',
+          { caseId, customerId: old.customerId, newCardId, reader, carriedCodes },
+          tx.audit,
+        );
+        return row;
       });
-      return row;
     } catch (err) {
       if (err instanceof ReissueTakenError) {
         if (err.what === 'case') {
@@ -264,12 +275,19 @@ export class ReissueService {
   /** The old card blocked and every list of it disabled; idempotent (the report normally did both). */
   private async killOldCard(old: CardRecord, actor: KeystoreActor): Promise<void> {
     if (old.state === 'active' || old.state === 'awaiting_activation') {
-      const moved = await this.deps.cards.transition(old.id, [old.state], 'blocked', this.at());
-      if (moved)
-        await this.audit(actor, 'reissue.old_card_blocked', `card:${old.n}`, 'ok', {
-          cardId: old.cardId,
-          was: old.state,
-        });
+      const was = old.state;
+      await this.deps.atomically(async (tx) => {
+        const moved = await tx.repos.cards.transition(old.id, [was], 'blocked', this.at());
+        if (moved)
+          await this.audit(
+            actor,
+            'reissue.old_card_blocked',
+            `card:${old.n}`,
+            'ok',
+            { cardId: old.cardId, was },
+            tx.audit,
+          );
+      });
     }
     for (const list of await this.deps.listRepo.forCard(old.id)) {
       if (list.state === 'active' || ON_ITS_WAY.includes(list.state)) {
@@ -347,21 +365,29 @@ export class ReissueService {
         caseId: reissue.caseId,
       });
     }
-    const moved =
-      record.state === 'terminated'
-        ? record
-        : ((await this.deps.cards.transition(
-            record.id,
-            ['blocked', 'active', 'awaiting_activation'],
-            'terminated',
-            this.at(),
-          )) ?? (await this.card(record.id)));
-    await this.deps.reissues.markOldCardTerminated(record.id, this.at());
-    if (moved.state !== record.state)
-      await this.audit(actor, 'cards.state_reconciled', `card:${record.n}`, 'ok', {
-        from: record.state,
-        to: moved.state,
-      });
+    // The card is terminated; its row, the reissue's note of it and the entry now, together.
+    const moved = await this.deps.atomically(async (tx) => {
+      const m =
+        record.state === 'terminated'
+          ? record
+          : ((await tx.repos.cards.transition(
+              record.id,
+              ['blocked', 'active', 'awaiting_activation'],
+              'terminated',
+              this.at(),
+            )) ?? (await this.card(record.id, tx.repos.cards)));
+      await tx.repos.reissues.markOldCardTerminated(record.id, this.at());
+      if (m.state !== record.state)
+        await this.audit(
+          actor,
+          'cards.state_reconciled',
+          `card:${record.n}`,
+          'ok',
+          { from: record.state, to: m.state },
+          tx.audit,
+        );
+      return m;
+    });
     return {
       report: chip,
       record: moved,
@@ -369,8 +395,8 @@ export class ReissueService {
     };
   };
 
-  private async card(id: number): Promise<CardRecord> {
-    const card = await this.deps.cards.byId(id);
+  private async card(id: number, cards: CardRepository = this.deps.cards): Promise<CardRecord> {
+    const card = await cards.byId(id);
     if (!card) throw new AppError('CARD_UNKNOWN', 'There is no such card. Reload the case.');
     return card;
   }
@@ -385,8 +411,9 @@ export class ReissueService {
     object: string,
     outcome: 'ok' | 'denied' | 'failed',
     details: Record<string, string | number | boolean>,
+    sink: Pick<AuditTrail, 'append'> = this.deps.audit,
   ): Promise<void> {
-    return this.deps.audit.append({
+    return sink.append({
       operatorId: actor.operatorId,
       operator: actor.operator,
       role: actor.role,

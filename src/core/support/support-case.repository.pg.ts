@@ -1,4 +1,4 @@
-import { sqlState, type PgDatabase, type PgQueryable } from '../db/pg/pg-database';
+import { sqlState, type PgTransactor, type PgQueryable } from '../db/pg/pg-database';
 import {
   supportCaseFromRow,
   supportCaseSql,
@@ -25,7 +25,7 @@ import {
 type Row = CaseRow & Record<string, unknown>;
 
 export class PgSupportCaseRepository implements SupportCaseRepository {
-  constructor(private readonly db: PgDatabase) {}
+  constructor(private readonly db: PgTransactor) {}
 
   private async one(q: PgQueryable, sql: string, params: unknown[]): Promise<SupportCaseRecord | null> {
     const [row] = await q.query<Row>(sql, params);

@@ -24,6 +24,7 @@ export function supportModule(core: Core): FeatureModule<ReturnType<typeof suppo
     events: core.repos.verificationEvents,
     keystore: core.keystore,
     audit: core.audit,
+    atomically: core.repos.atomically,
     policies: core.policies,
     dualControl: core.dualControl,
     senders,

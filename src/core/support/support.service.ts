@@ -3,6 +3,7 @@ import type { Approval } from '../../shared/contract/approval.contract';
 import type { OnPresentedHook } from '../activation/activation.service';
 import type { SupportCaseView } from '../../shared/contract/support.contract';
 import type { AuditActor, AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import type { Session } from '../auth/session.store';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import type { CustomerRepository } from '../customers/customer.repository';
@@ -35,6 +36,8 @@ export interface SupportDeps {
   readonly events: VerificationEventsRepository;
   readonly keystore: { run<T>(actor: KeystoreActor, fn: (ks: Keystore) => T): T };
   readonly audit: Pick<AuditTrail, 'append'>;
+  /** Each change to a case (and the report's withdrawn lists) commits with its entries (repositories.ts). */
+  readonly atomically: Atomically;
   readonly policies: PolicySource;
   readonly dualControl: Pick<DualControlService, 'require'>;
   readonly senders: { readonly email: PasskeySender | null; readonly sms: PasskeySender | null };
@@ -80,10 +83,44 @@ export class SupportService {
     }
     const at = this.date().toISOString();
     const note = input.note?.trim() ? input.note.trim() : null;
-    const outcome = await this.deps.cases.report(
-      { cardRef: card.id, customerRef: card.customerId, reason: input.reason, suspicionRef, note },
-      { operator: actor.operator, at },
-    );
+    const outcome = await this.deps.atomically(async (tx) => {
+      const o = await tx.repos.supportCases.report(
+        { cardRef: card.id, customerRef: card.customerId, reason: input.reason, suspicionRef, note },
+        { operator: actor.operator, at },
+      );
+      if (o.kind !== 'opened') return o;
+      const c = o.supportCase;
+      for (const l of o.withdrawn)
+        await tx.audit.append({
+          ...actor,
+          action: 'lists.disabled',
+          object: `card:${card.n}`,
+          outcome: 'ok',
+          details: { seq: l.seq, listId: l.listId, reason: `card reported ${input.reason}`, was: l.was },
+        });
+      // The events that led here are answered by the report.
+      const resolved = await tx.repos.verificationEvents.resolveOpenForCard(
+        card.id,
+        'card_reported',
+        actor.operator,
+        at,
+      );
+      await tx.audit.append({
+        ...actor,
+        action: 'support.reported',
+        object: `card:${card.n}`,
+        outcome: 'ok',
+        details: {
+          case: c.id,
+          reason: input.reason,
+          cardWas: c.cardStateBefore,
+          listsDisabled: o.withdrawn.map((l) => l.seq).join(' '),
+          ...(suspicionRef !== null ? { suspicion: suspicionRef } : {}),
+          ...(resolved.length ? { suspicionsResolved: resolved.map((e) => e.id).join(' ') } : {}),
+        },
+      });
+      return o;
+    });
     if (outcome.kind === 'existing') return { case: await this.view(outcome.supportCase), created: false };
     if (outcome.kind === 'card_not_blockable') {
       await this.deps.audit.append({
@@ -101,32 +138,7 @@ export class SupportService {
             : 'Check the card on the customer page.'),
       );
     }
-    const c = outcome.supportCase;
-    for (const l of outcome.withdrawn)
-      await this.deps.audit.append({
-        ...actor,
-        action: 'lists.disabled',
-        object: `card:${card.n}`,
-        outcome: 'ok',
-        details: { seq: l.seq, listId: l.listId, reason: `card reported ${input.reason}`, was: l.was },
-      });
-    // The events that led here are answered by the report.
-    const resolved = await this.deps.events.resolveOpenForCard(card.id, 'card_reported', actor.operator, at);
-    await this.deps.audit.append({
-      ...actor,
-      action: 'support.reported',
-      object: `card:${card.n}`,
-      outcome: 'ok',
-      details: {
-        case: c.id,
-        reason: input.reason,
-        cardWas: c.cardStateBefore,
-        listsDisabled: outcome.withdrawn.map((l) => l.seq).join(' '),
-        ...(suspicionRef !== null ? { suspicion: suspicionRef } : {}),
-        ...(resolved.length ? { suspicionsResolved: resolved.map((e) => e.id).join(' ') } : {}),
-      },
-    });
-    return { case: await this.view(c), created: true };
+    return { case: await this.view(outcome.supportCase), created: true };
   }
 
   // ── reading ─────────────────────────────────────────────────────────────────────────────────
@@ -211,25 +223,29 @@ export class SupportService {
       });
       throw err;
     }
-    const saved = await this.deps.cases.recordPasskey(c.id, {
-      serial,
-      tag,
-      channel,
-      sentAt: now.toISOString(),
-      expiresAt: expires.toISOString(),
+    const saved = await this.deps.atomically(async (tx) => {
+      const r = await tx.repos.supportCases.recordPasskey(c.id, {
+        serial,
+        tag,
+        channel,
+        sentAt: now.toISOString(),
+        expiresAt: expires.toISOString(),
+      });
+      if (r)
+        await tx.audit.append({
+          ...actor,
+          action: 'support.passkey_sent',
+          object: `case:${c.id}`,
+          outcome: 'ok',
+          details: { channel, serial, card: ctx.card.n, expiresAt: expires.toISOString() },
+        });
+      return r;
     });
     if (!saved)
       throw new AppError(
         'SUPPORT_CASE_CHANGED',
         `Case ${c.id} changed at another desk meanwhile; the passkey just sent will not work. Reload the case and send again if needed.`,
       );
-    await this.deps.audit.append({
-      ...actor,
-      action: 'support.passkey_sent',
-      object: `case:${c.id}`,
-      outcome: 'ok',
-      details: { channel, serial, card: ctx.card.n, expiresAt: expires.toISOString() },
-    });
     return this.view(saved);
   }
 
@@ -322,22 +338,26 @@ export class SupportService {
     const match = c.failures < limit && given.length === expected.length && timingSafeEqual(given, expected);
     const at = now.toISOString();
     if (match) {
-      const verified = await this.deps.cases.markVerified(c.id, {
-        serial: c.passkeySerial,
-        tag: c.passkeyTag ?? '',
-        limit,
-        via,
-        by: actor.operator ?? 'inbound-mail',
-        at,
+      const verified = await this.deps.atomically(async (tx) => {
+        const v = await tx.repos.supportCases.markVerified(c.id, {
+          serial: c.passkeySerial,
+          tag: c.passkeyTag ?? '',
+          limit,
+          via,
+          by: actor.operator ?? 'inbound-mail',
+          at,
+        });
+        if (v)
+          await tx.audit.append({
+            ...actor,
+            action: 'support.verified',
+            object: `case:${c.id}`,
+            outcome: 'ok',
+            details: { via, channel: c.passkeyChannel ?? '', failures: v.failures },
+          });
+        return v;
       });
       if (verified) {
-        await this.deps.audit.append({
-          ...actor,
-          action: 'support.verified',
-          object: `case:${c.id}`,
-          outcome: 'ok',
-          details: { via, channel: c.passkeyChannel ?? '', failures: verified.failures },
-        });
         return { case: await this.view(verified), result: 'verified', attemptsLeft: limit - verified.failures };
       }
       // Locked, replaced or used by a concurrent call between the read and the compare-and-set.
@@ -351,7 +371,18 @@ export class SupportService {
         ),
       );
     }
-    const counted = await this.deps.cases.recordFailure(c.id, limit, at);
+    const counted = await this.deps.atomically(async (tx) => {
+      const f = await tx.repos.supportCases.recordFailure(c.id, limit, at);
+      if (f)
+        await tx.audit.append({
+          ...actor,
+          action: f.state === 'locked' ? 'support.locked' : 'support.passkey_wrong',
+          object: `case:${c.id}`,
+          outcome: 'denied',
+          details: { via, failures: f.failures, limit },
+        });
+      return f;
+    });
     if (!counted) {
       const now2 = await this.caseById(c.id);
       throw await refuse(
@@ -363,13 +394,6 @@ export class SupportService {
     }
     const after = counted;
     const locked = after.state === 'locked';
-    await this.deps.audit.append({
-      ...actor,
-      action: locked ? 'support.locked' : 'support.passkey_wrong',
-      object: `case:${c.id}`,
-      outcome: 'denied',
-      details: { via, failures: after.failures, limit },
-    });
     return { case: await this.view(after), result: locked ? 'locked' : 'wrong', attemptsLeft: limit - after.failures };
   }
 
@@ -401,25 +425,34 @@ export class SupportService {
       operator: session.username,
       role: session.role,
     };
-    const done = await this.deps.cases.recordIdentityProcedure(
-      c.id,
-      {
-        documentType: input.documentType,
-        documentRef: input.documentRef.trim(),
-        checkedBy: session.username,
-        approvedBy: approver?.username ?? '',
-      },
-      this.date().toISOString(),
-    );
+    const at = this.date().toISOString();
+    const done = await this.deps.atomically(async (tx) => {
+      const d = await tx.repos.supportCases.recordIdentityProcedure(
+        c.id,
+        {
+          documentType: input.documentType,
+          documentRef: input.documentRef.trim(),
+          checkedBy: session.username,
+          approvedBy: approver?.username ?? '',
+        },
+        at,
+      );
+      if (d)
+        await tx.audit.append({
+          ...actor,
+          action: 'support.identity_procedure',
+          object: `case:${c.id}`,
+          outcome: 'ok',
+          details: {
+            documentType: input.documentType,
+            approvedBy: approver?.username ?? '',
+            failuresCleared: c.failures,
+          },
+        });
+      return d;
+    });
     if (!done)
       throw new AppError('SUPPORT_CASE_CHANGED', `Case ${c.id} changed at another desk meanwhile. Reload the case.`);
-    await this.deps.audit.append({
-      ...actor,
-      action: 'support.identity_procedure',
-      object: `case:${c.id}`,
-      outcome: 'ok',
-      details: { documentType: input.documentType, approvedBy: approver?.username ?? '', failuresCleared: c.failures },
-    });
     return this.view(done);
   }
 
@@ -443,7 +476,21 @@ export class SupportService {
   /** Marks the case reissued with the new card (compare-and-set from 'verified'). */
   async markReissued(caseId: number, newCardId: number): Promise<void> {
     const c = await this.caseById(caseId);
-    const done = await this.deps.cases.markReissued(c.id, newCardId, this.date().toISOString());
+    const at = this.date().toISOString();
+    const done = await this.deps.atomically(async (tx) => {
+      const d = await tx.repos.supportCases.markReissued(c.id, newCardId, at);
+      if (d)
+        await tx.audit.append({
+          operatorId: null,
+          operator: null,
+          role: null,
+          action: 'support.reissued',
+          object: `case:${c.id}`,
+          outcome: 'ok',
+          details: { newCard: newCardId },
+        });
+      return d;
+    });
     if (!done)
       throw new AppError(
         c.state === 'reissued' ? 'SUPPORT_ALREADY_REISSUED' : 'SUPPORT_NOT_VERIFIED',
@@ -451,15 +498,6 @@ export class SupportService {
           ? `Case ${c.id} was reissued already.`
           : `Case ${c.id} is not verified; the reissue waits for the customer's passkey.`,
       );
-    await this.deps.audit.append({
-      operatorId: null,
-      operator: null,
-      role: null,
-      action: 'support.reissued',
-      object: `case:${c.id}`,
-      outcome: 'ok',
-      details: { newCard: newCardId },
-    });
   }
 
   // ── helpers ─────────────────────────────────────────────────────────────────────────────────

@@ -1,4 +1,4 @@
-import type { PgDatabase } from '../db/pg/pg-database';
+import type { PgTransactor } from '../db/pg/pg-database';
 import {
   systemSql,
   type AuditFigures,
@@ -11,7 +11,7 @@ import {
 // pool (a count a moment old is fine for a dashboard; nothing here decides anything).
 
 export class PgSystemStore implements SystemStore {
-  constructor(private readonly db: PgDatabase) {}
+  constructor(private readonly db: PgTransactor) {}
 
   private async count(sql: string, ...args: unknown[]): Promise<number> {
     const [row] = await this.db.query<{ n: number }>(sql, args);

@@ -1,4 +1,4 @@
-import type { PgDatabase, PgQueryable } from '../db/pg/pg-database';
+import type { PgQueryable, PgTransactor } from '../db/pg/pg-database';
 import { ADD_SQL, FOLD_DAYS_READ_SQL } from './usage-rollup';
 
 // The daily rollup on PostgreSQL (issue 12; docs/usage-review.md "PostgreSQL: folding by closed
@@ -88,7 +88,7 @@ export function foldHorizon(now: Date, marginMs = FOLD_MARGIN_MS): string {
  * short one moves the mark by compare-and-set and adds the groups — or, when another fold or a
  * branch move got there first, adds nothing and reads again.
  */
-export async function foldUsesPg(db: PgDatabase, now: Date, chunkDays = FOLD_DAYS): Promise<number> {
+export async function foldUsesPg(db: PgTransactor, now: Date, chunkDays = FOLD_DAYS): Promise<number> {
   const horizon = foldHorizon(now);
   let folded = 0;
   for (let misses = 0; misses < 100;) {

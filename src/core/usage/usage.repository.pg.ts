@@ -1,5 +1,5 @@
 import type { UsageFilter } from '../../shared/contract/usage.contract';
-import type { PgDatabase } from '../db/pg/pg-database';
+import type { PgTransactor } from '../db/pg/pg-database';
 import { foldUsesPg, PG_ALL_DAYS_SQL, PG_BRANCH_DAYS_SQL, serverNow } from './usage-rollup.pg';
 import { UsageReview, type Frag } from './usage.repository';
 
@@ -17,7 +17,7 @@ export interface PgUsageOptions {
 
 export class PgUsageRepository extends UsageReview {
   constructor(
-    private readonly db: PgDatabase,
+    private readonly db: PgTransactor,
     private readonly options: PgUsageOptions = {},
   ) {
     super();

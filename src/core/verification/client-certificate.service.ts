@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import { readCertificateRequest } from '../crypto/csr';
 import { AppError } from '../errors';
 import type { KeystoreActor, KeystoreHolder } from '../keystore/keystore-holder.service';
@@ -43,6 +44,11 @@ export class ClientCertificateService {
     private readonly keystore: Pick<KeystoreHolder, 'run'>,
     private readonly audit: AuditTrail,
     private readonly now: () => Date = () => new Date(),
+    /**
+     * A certificate client's row commits with its entry (repositories.ts): given wherever the clients
+     * table is shared (PostgreSQL). Without it the entry follows the change, as a SQLite unit does.
+     */
+    private readonly atomically: Atomically | null = null,
   ) {}
 
   /**
@@ -76,18 +82,43 @@ export class ClientCertificateService {
     const keyId = randomBytes(8).toString('hex');
     // Nobody ever sees this secret: a certificate client has no API key (the column is NOT NULL).
     const unusable = createHash('sha256').update(randomBytes(32)).digest('hex');
-    const row = await this.repo.insert({
-      keyId,
-      keyHash: unusable,
-      name,
-      scopes,
-      createdAt: this.now().toISOString(),
-      createdBy: opts.actor.operator,
-      fingerprint: cert.fingerprint256,
+    const createdAt = this.now().toISOString();
+    const write = async (repo: ClientCertificateRepository, audit: Pick<AuditTrail, 'append'>) => {
+      const r = await repo.insert({
+        keyId,
+        keyHash: unusable,
+        name,
+        scopes,
+        createdAt,
+        createdBy: opts.actor.operator,
+        fingerprint: cert.fingerprint256,
+        serial: cert.serial,
+        notAfter: cert.notAfter,
+      });
+      await this.entry(audit, opts, keyId, name, scopes, cert);
+      return r;
+    };
+    const row = this.atomically
+      ? await this.atomically((tx) => write(tx.repos.clientCertificates, tx.audit))
+      : await write(this.repo, this.audit);
+    return {
+      client: clientOf(row),
+      certificatePem: cert.pem,
       serial: cert.serial,
+      fingerprint: cert.fingerprint256,
       notAfter: cert.notAfter,
-    });
-    await this.audit.append({
+    };
+  }
+
+  private entry(
+    audit: Pick<AuditTrail, 'append'>,
+    opts: Parameters<ClientCertificateService['issue']>[0],
+    keyId: string,
+    name: string,
+    scopes: readonly string[],
+    cert: { serial: string; notAfter: string },
+  ): Promise<void> {
+    return audit.append({
       operatorId: opts.actor.operatorId,
       operator: opts.actor.operator,
       role: opts.actor.role,
@@ -103,13 +134,6 @@ export class ClientCertificateService {
         ...(opts.approver ? { approver: opts.approver } : {}),
       },
     });
-    return {
-      client: clientOf(row),
-      certificatePem: cert.pem,
-      serial: cert.serial,
-      fingerprint: cert.fingerprint256,
-      notAfter: cert.notAfter,
-    };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { PgDatabase, PgQueryable } from '../db/pg/pg-database';
+import type { PgTransactor, PgQueryable } from '../db/pg/pg-database';
 import type { RefusalReason } from './verification.service';
 import {
   suspicionFromRow,
@@ -33,7 +33,7 @@ async function suspect(q: PgQueryable, s: NewSuspicion): Promise<SuspicionEvent>
 }
 
 export class PgVerificationEventsRepository implements VerificationEventsRepository {
-  constructor(private readonly db: PgDatabase) {}
+  constructor(private readonly db: PgTransactor) {}
 
   recordRefusal(r: Refusal, s: NewSuspicion | null): Promise<SuspicionEvent | null> {
     return this.db.transaction(async (tx) => {

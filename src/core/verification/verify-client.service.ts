@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import { AppError } from '../errors';
 import {
   VERIFY_SCOPES,
@@ -47,14 +48,30 @@ export class VerifyClientService {
    */
   private readonly checked = new Map<string, VerifyClient>();
   private readonly changedElsewhere: (() => boolean) | null;
+  private readonly atomically: Atomically | null;
 
   constructor(
     private readonly repo: VerifyClientRepository,
     private readonly audit: AuditTrail,
     private readonly now: () => Date = () => new Date(),
-    options: { changedElsewhere?: () => boolean } = {},
+    options: {
+      changedElsewhere?: () => boolean;
+      /**
+       * A client's creation or revocation commits with its entry (repositories.ts): given wherever the
+       * clients table is shared (PostgreSQL). Without it the entry follows the change, as a SQLite unit does.
+       */
+      atomically?: Atomically;
+    } = {},
   ) {
     this.changedElsewhere = options.changedElsewhere ?? null;
+    this.atomically = options.atomically ?? null;
+  }
+
+  /** `work` on the unit's repository and audit trail, or (no unit given) on the service's own. */
+  private unit<T>(work: (repo: VerifyClientRepository, audit: Pick<AuditTrail, 'append'>) => Promise<T>): Promise<T> {
+    return this.atomically
+      ? this.atomically((tx) => work(tx.repos.verifyClients, tx.audit))
+      : work(this.repo, this.audit);
   }
 
   /** A new client; the API key is in this answer and nowhere else. */
@@ -76,43 +93,52 @@ export class VerifyClientService {
       );
     const keyId = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
-    const record = await this.repo.insert({
-      keyId,
-      keyHash: hashSecret(secret),
-      name,
-      scopes: scopes as VerifyScope[],
-      createdAt: this.now().toISOString(),
-      createdBy: opts.by,
-    });
-    await this.audit.append({
-      operatorId: null,
-      operator: opts.by,
-      role: null,
-      action: 'verify_client.created',
-      object: `verify-client:${keyId}`,
-      outcome: 'ok',
-      details: { name, scopes: scopes.join(' ') },
+    const createdAt = this.now().toISOString();
+    const record = await this.unit(async (repo, audit) => {
+      const r = await repo.insert({
+        keyId,
+        keyHash: hashSecret(secret),
+        name,
+        scopes: scopes as VerifyScope[],
+        createdAt,
+        createdBy: opts.by,
+      });
+      await audit.append({
+        operatorId: null,
+        operator: opts.by,
+        role: null,
+        action: 'verify_client.created',
+        object: `verify-client:${keyId}`,
+        outcome: 'ok',
+        details: { name, scopes: scopes.join(' ') },
+      });
+      return r;
     });
     return { client: publicView(record), apiKey: `otac_${keyId}_${secret}` };
   }
 
   async revoke(keyId: string, by: string): Promise<VerifyClient> {
     this.checked.clear();
-    const revoked = await this.repo.revoke(keyId, by, this.now().toISOString());
+    const at = this.now().toISOString();
+    const revoked = await this.unit(async (repo, audit) => {
+      const r = await repo.revoke(keyId, by, at);
+      if (r)
+        await audit.append({
+          operatorId: null,
+          operator: by,
+          role: null,
+          action: 'verify_client.revoked',
+          object: `verify-client:${keyId}`,
+          outcome: 'ok',
+        });
+      return r;
+    });
     if (!revoked) {
       throw new AppError(
         'VERIFY_CLIENT_NOT_FOUND',
         `No active client has the key id ${keyId.slice(0, 16)}. List the clients to find its id.`,
       );
     }
-    await this.audit.append({
-      operatorId: null,
-      operator: by,
-      role: null,
-      action: 'verify_client.revoked',
-      object: `verify-client:${keyId}`,
-      outcome: 'ok',
-    });
     return publicView(revoked);
   }
 

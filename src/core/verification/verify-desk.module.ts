@@ -14,11 +14,19 @@ export function verifyDeskModule(
   core: Core,
   deps: { verification: VerificationService; lists: ListService },
 ): FeatureModule<ReturnType<typeof verifyDeskHandlers>> {
-  const clients = new VerifyClientService(core.repos.verifyClients, core.audit);
+  const clients = new VerifyClientService(core.repos.verifyClients, core.audit, undefined, {
+    atomically: core.repos.atomically,
+  });
   return {
     handlers: verifyDeskHandlers({
       clients,
-      certificates: new ClientCertificateService(core.repos.clientCertificates, core.keystore, core.audit),
+      certificates: new ClientCertificateService(
+        core.repos.clientCertificates,
+        core.keystore,
+        core.audit,
+        undefined,
+        core.repos.atomically,
+      ),
       verification: deps.verification,
       lists: deps.lists,
       cards: core.repos.cards,

@@ -119,6 +119,7 @@ describe('tearing the card out of activation and rotation (real pcscd + vpcd)', 
       customers: deskSql(desk.ws).repos.customers,
       dualControl: { require: async () => null },
       audit: deskSql(desk.ws).audit,
+      atomically: deskSql(desk.ws).repos.atomically,
       log: createLogger(null),
     });
   });

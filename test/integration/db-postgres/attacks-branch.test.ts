@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgAuditLog } from '../../../src/core/audit/audit-log.pg';
 import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import { PgDatabase } from '../../../src/core/db/pg/pg-database';
+import { generateN } from '../../../src/core/enrollment/identification-code';
 import { applyRoles, createLoginRole } from '../../../src/core/db/pg/roles';
 import type { DeskWorkstation } from '../../../src/core/workstation';
 import type { Result } from '../../../src/shared/contract';
@@ -394,7 +396,7 @@ describe('attacks on a branch network on one PostgreSQL', () => {
   // writes and audits in ONE PgDatabase.transaction with PgAuditLog.appendIn, as the operator
   // repository does; e.g. `insert(c, by, entry)` taking the entry, or an AuditTrail whose `append`
   // joins the caller's transaction.
-  it.fails('a change whose audit entry cannot be written is not kept (no change without its entry)', async () => {
+  it('a change whose audit entry cannot be written is not kept (no change without its entry)', async () => {
     await sql(`CREATE OR REPLACE FUNCTION attack_refuse_entry() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN RAISE EXCEPTION 'attack: audit append refused'; END $$`);
     await sql(`CREATE TRIGGER attack_refuse_entry BEFORE INSERT ON audit_log FOR EACH ROW
@@ -416,51 +418,48 @@ describe('attacks on a branch network on one PostgreSQL', () => {
   // and its entry. The desk's audit append waits on the chain head another writer holds; its backend
   // is then terminated (a network cut, a failover, a server restart). The customer row committed
   // before the append is kept without any 'customer.create' entry. Fix: as above, one transaction.
-  it.fails(
-    'a desk whose connection dies mid-call leaves nothing half done (no customer without its entry)',
-    async () => {
-      const holder = new pg.Client({ connectionString: url });
-      await holder.connect();
-      // What escapes the desk as an uncaught exception (in the desk's process: the process exits) is
-      // recorded here instead, for the test below; vitest's own listeners come back afterwards.
-      const saved = process.listeners('uncaughtException');
-      process.removeAllListeners('uncaughtException');
-      const record = (err: unknown) => void escapedFromDesk.push(err);
-      process.on('uncaughtException', record);
-      const ref = nextRef();
-      const before = await entries('customer.create');
-      let call: Promise<Result<unknown>> | undefined;
-      try {
-        await holder.query('BEGIN');
-        await holder.query('SELECT * FROM audit_head FOR UPDATE');
-        call = A().router.dispatch(clerk.client, 'customers:create', { customer: stranger(ref) });
-        // Wait for a desk backend blocked on the head's lock, then cut it.
-        let killed = 0;
-        for (let i = 0; i < 100 && killed === 0; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-          const rows = await sql<{ n: string }>(
-            `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+  it('a desk whose connection dies mid-call leaves nothing half done (no customer without its entry)', async () => {
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    // What escapes the desk as an uncaught exception (in the desk's process: the process exits) is
+    // recorded here instead, for the test below; vitest's own listeners come back afterwards.
+    const saved = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const record = (err: unknown) => void escapedFromDesk.push(err);
+    process.on('uncaughtException', record);
+    const ref = nextRef();
+    const before = await entries('customer.create');
+    let call: Promise<Result<unknown>> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT * FROM audit_head FOR UPDATE');
+      call = A().router.dispatch(clerk.client, 'customers:create', { customer: stranger(ref) });
+      // Wait for a desk backend blocked on the head's lock, then cut it.
+      let killed = 0;
+      for (let i = 0; i < 100 && killed === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const rows = await sql<{ n: string }>(
+          `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
             WHERE datname = $1 AND wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> $2`,
-            [dbName, (holder as unknown as { processID: number }).processID],
-          );
-          killed = Number(rows[0]?.n);
-        }
-        expect(killed).toBeGreaterThan(0);
-      } finally {
-        await holder.query('ROLLBACK');
-        await holder.end();
+          [dbName, (holder as unknown as { processID: number }).processID],
+        );
+        killed = Number(rows[0]?.n);
       }
-      const result = await call;
-      await new Promise((r) => setTimeout(r, 200));
-      process.off('uncaughtException', record);
-      for (const l of saved) process.on('uncaughtException', l);
-      expect(result.ok).toBe(false);
-      expect(await entries('customer.create')).toBe(before);
-      expect(await customersWithRef(ref)).toBe(0);
-      // The desk itself works again on its next call.
-      value(await A().router.dispatch(clerk.client, 'customers:search', {}));
-    },
-  );
+      expect(killed).toBeGreaterThan(0);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    const result = await call;
+    await new Promise((r) => setTimeout(r, 200));
+    process.off('uncaughtException', record);
+    for (const l of saved) process.on('uncaughtException', l);
+    expect(result.ok).toBe(false);
+    expect(await entries('customer.create')).toBe(before);
+    expect(await customersWithRef(ref)).toBe(0);
+    // The desk itself works again on its next call.
+    value(await A().router.dispatch(clerk.client, 'customers:search', {}));
+  });
 
   // HOLE: an int8 beyond 2^53 is refused only after the statement committed. PgDatabase's int8 parser
   // throws on an unsafe integer (pg-database.ts parseInt8), but it runs on the RETURNING row of an
@@ -469,7 +468,7 @@ describe('attacks on a branch network on one PostgreSQL', () => {
   // restored id range, or a careless second system writing the table, does the same.) Fix: the
   // insert and its entry in one transaction (as above), so the parse failure rolls both back; and
   // `migratePg`/the schema check refuse identity columns whose next value is beyond 2^53.
-  it.fails('an id beyond 2^53 is refused with nothing stored', async () => {
+  it('an id beyond 2^53 is refused with nothing stored', async () => {
     await sql(`SELECT setval(pg_get_serial_sequence('customers', 'id'), 9007199254740992)`);
     const ref = nextRef();
     try {
@@ -480,6 +479,42 @@ describe('attacks on a branch network on one PostgreSQL', () => {
       await sql('DELETE FROM customers WHERE customer_ref = $1', [ref]);
       await sql(`SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))`);
     }
+  });
+
+  // The same rule for another feature than customers: a list queued (ListService.queueNext, through
+  // the manager's refill request) commits with its 'lists.queued' entry or not at all.
+  it('a list queued at a desk whose entry cannot be written is not kept (no list without its entry)', async () => {
+    const manager = await addOperator(A(), 'manager', 'manager-lists');
+    const saved = value(
+      await A().router.dispatch(clerk.client, 'customers:create', { customer: stranger(nextRef()) }),
+    ) as { customer: { id: number } };
+    const n = generateN();
+    const at = new Date().toISOString();
+    const [card] = await sql<{ id: string }>(
+      `INSERT INTO cards (card_id, customer_id, n, state, enrolled_at, enrolled_by, state_changed_at)
+       VALUES ($1, $2, $3, 'active', $4, 'attack', $4) RETURNING id`,
+      [randomBytes(8).toString('hex').toUpperCase(), saved.customer.id, n, at],
+    );
+    const listsOfCard = async () =>
+      Number((await sql<{ n: string }>('SELECT count(*) AS n FROM code_lists WHERE card_ref = $1', [card!.id]))[0]?.n);
+    await sql(`CREATE TRIGGER attack_refuse_entry BEFORE INSERT ON audit_log FOR EACH ROW
+      WHEN (NEW.action = 'lists.queued') EXECUTE FUNCTION attack_refuse_entry()`);
+    const queued = await entries('lists.queued');
+    const requested = await entries('lists.refill_requested');
+    let result: Result<unknown>;
+    try {
+      result = await A().router.dispatch(manager.client, 'lists:requestRefill', { n });
+    } finally {
+      await sql('DROP TRIGGER attack_refuse_entry ON audit_log');
+    }
+    expect(result.ok).toBe(false);
+    expect(await listsOfCard()).toBe(0);
+    expect(await entries('lists.queued')).toBe(queued);
+    expect(await entries('lists.refill_requested')).toBe(requested);
+    // With the entry writable again the same request queues one list, audited once.
+    value(await A().router.dispatch(manager.client, 'lists:requestRefill', { n }));
+    expect(await listsOfCard()).toBe(1);
+    expect(await entries('lists.queued')).toBe(queued + 1);
   });
 
   // Was a hole (fixed): pg emits 'error' on a client checked out of the pool when its socket ends, and

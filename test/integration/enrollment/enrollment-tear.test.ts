@@ -66,6 +66,7 @@ describe('personalisation torn at every APDU (real pcscd + vpcd)', () => {
       readers: tear.readers,
       keystore: ws.keystore,
       audit: t.sql.audit,
+      atomically: t.sql.repos.atomically,
       log: createLogger(null),
       retries: () => ({ pinTries: 3, activationTries: 5 }),
     });

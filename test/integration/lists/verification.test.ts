@@ -15,6 +15,7 @@ import { DEFAULT_POLICIES, StaticPolicySource, type Policies } from '../../../sr
 import { VerificationService } from '../../../src/core/verification/verification.service';
 import { SqliteVerificationEventsRepository } from '../../../src/core/verification/verification-events.repository';
 import { codesFromPublicKeyEnvelope, rsaPublicKeyBytes } from '../../support/list-envelopes';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 import {
   BACKENDS,
   createKeystoreFixture,
@@ -56,7 +57,7 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
     lists = new SqliteListRepository(db);
     audit = new AuditService(db, () => now);
     const policies = { current: () => policy } satisfies Pick<StaticPolicySource, 'current'>;
-    service = new ListService(lists, cards, policies, audit, () => now);
+    service = new ListService(lists, cards, policies, sqliteRepositories(db, audit).atomically, () => now);
     verifier = new VerificationService(cards, lists, service, { current: () => ks }, audit, policies, {
       now: () => now,
     });

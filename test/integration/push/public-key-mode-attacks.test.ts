@@ -115,7 +115,8 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
     tear = new TearingReader(pcsc, bed, 0, (e) => exchanges.push(e));
     cards = t.sql.repos.cards;
     const audit = t.sql.audit;
-    sealMode = new SealModeService({ readers: tear.readers, keystore: ws.keystore, cards, audit });
+    const atomically = t.sql.repos.atomically;
+    sealMode = new SealModeService({ readers: tear.readers, keystore: ws.keystore, cards, audit, atomically });
     push = new PushService({
       readers: tear.readers,
       keystore: ws.keystore,
@@ -123,6 +124,7 @@ describe('public-key mode under attack and torn (real pcscd + vpcd)', () => {
       listRepo: t.sql.repos.lists,
       lists: ws.lists,
       audit,
+      atomically,
     });
     // The customer's card, active and holding list 1, as activation leaves it.
     card = createTestCard(bed.cardDir);

@@ -73,6 +73,7 @@ describe('a push torn at every APDU (real pcscd + vpcd)', () => {
       listRepo: t.sql.repos.lists,
       lists: ws.lists,
       audit: t.sql.audit,
+      atomically: t.sql.repos.atomically,
     });
     // An active card holding list 1, as activation leaves it.
     card = createTestCard(bed.cardDir);

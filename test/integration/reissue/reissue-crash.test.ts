@@ -63,10 +63,12 @@ describe('a reissue cut off mid-way (real pcscd + vpcd)', () => {
         readers: tear.readers,
         keystore: ws.keystore,
         audit,
+        atomically: t.sql.repos.atomically,
         log,
         retries: () => ({ pinTries: 3, activationTries: 5 }),
       }),
       audit,
+      atomically: t.sql.repos.atomically,
       log,
     });
   };

@@ -57,10 +57,12 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
         readers: pcsc,
         keystore: ws.keystore,
         audit,
+        atomically: t.sql.repos.atomically,
         log,
         retries: () => ({ pinTries: 3, activationTries: 5 }),
       }),
       audit,
+      atomically: t.sql.repos.atomically,
       log,
     });
     desk = new ActivationService({
@@ -70,6 +72,7 @@ describe('terminating a replaced card, torn at every APDU (real pcscd + vpcd)', 
       customers: t.sql.repos.customers,
       dualControl: { require: async () => null },
       audit,
+      atomically: t.sql.repos.atomically,
       log,
     });
     desk.onPresented('terminate a replaced card', reissue.terminateReplaced);

@@ -44,6 +44,7 @@ describe('activation service on the training reader', () => {
       customers: deskSql(desk.ws).repos.customers,
       dualControl: { require: async () => null },
       audit: deskSql(desk.ws).audit,
+      atomically: deskSql(desk.ws).repos.atomically,
       log: createLogger(null),
     });
     return { desk, awaiting, session, service, training };

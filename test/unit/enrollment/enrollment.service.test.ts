@@ -15,6 +15,7 @@ import { addOperator, setupOfficer } from '../../support/operators';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sqliteRepositories } from '../../../src/core/db/repositories';
 
 // The service's own rules on the in-process reader (the same reader API as PC/SC): N collisions
 // are decided by the UNIQUE constraint and redrawn, and two enrollments racing for one card end
@@ -33,6 +34,7 @@ describe('EnrollmentService rules', () => {
       readers: reader,
       keystore: t.ws.keystore,
       audit: new AuditService(t.ws.db),
+      atomically: sqliteRepositories(t.ws.db, new AuditService(t.ws.db)).atomically,
       log: createLogger(null),
       retries: () => ({ pinTries: 3, activationTries: 5 }),
       ...(newN ? { newN } : {}),

@@ -44,6 +44,7 @@ describe('seal mode on the training reader', () => {
       keystore: desk.ws.keystore,
       cards,
       audit: deskSql(desk.ws).audit,
+      atomically: deskSql(desk.ws).repos.atomically,
     });
     const keyOnCard = () => publicKeyOnCard(virtual.record.rsa);
     return { desk, cards, record, service, keyOnCard };

@@ -17,6 +17,42 @@ export interface PgQueryable {
   query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 }
 
+/**
+ * A PgQueryable that also opens transactions: the pool (PgDatabase), or a transaction already open
+ * (`joinedTransaction`), where a repository's own `transaction` becomes a savepoint inside it.
+ */
+export interface PgTransactor extends PgQueryable {
+  transaction<T>(work: (tx: PgQueryable) => Promise<T>, isolation?: Isolation): Promise<T>;
+}
+
+let savepoints = 0;
+
+/**
+ * `tx` as a PgTransactor for repositories that run inside a unit of work (repositories.ts
+ * `atomically`): their `transaction` joins `tx` as a SAVEPOINT, so an error they catch themselves
+ * (a unique key taken: 23505) undoes only their statements and leaves the outer transaction usable,
+ * as it would have left their own. The outer transaction's isolation (SERIALIZABLE) applies; a
+ * serialisation failure inside goes up and runs the whole unit again.
+ */
+export function joinedTransaction(tx: PgQueryable): PgTransactor {
+  return {
+    query: (sql, params) => tx.query(sql, params),
+    async transaction<T>(work: (inner: PgQueryable) => Promise<T>): Promise<T> {
+      const name = `otac_sp_${++savepoints}`;
+      await tx.query(`SAVEPOINT ${name}`);
+      let value: T;
+      try {
+        value = await work(tx);
+      } catch (err) {
+        await tx.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+        throw err;
+      }
+      await tx.query(`RELEASE SAVEPOINT ${name}`);
+      return value;
+    },
+  };
+}
+
 export interface PgDatabaseOptions {
   /** `postgres://user:password@host:port/database?sslmode=…` (OTAC_DATABASE_URL). */
   readonly url: string;
@@ -135,7 +171,7 @@ function parseInt8(text: string): number {
 const typeParsers = new pg.TypeOverrides();
 typeParsers.setTypeParser(pg.types.builtins.INT8, parseInt8);
 
-export class PgDatabase implements PgQueryable {
+export class PgDatabase implements PgTransactor {
   private readonly pool: pg.Pool;
 
   constructor(readonly options: PgDatabaseOptions) {
