@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -340,6 +341,31 @@ export async function postgresRuns(
   const issuer = await pgIssuer(desk, databaseUrl);
   try {
     const key = await issuer.clientKey('verify');
+    // The ceiling: the same HTTP path in its own process with the decision answered from memory.
+    const bare = await startWithoutDatabase(key);
+    try {
+      const cards: Stream[] = [];
+      for (let j = 0; j < CARDS_AT_32; j++)
+        cards.push({
+          n: String(9_000_000_000 + j),
+          codes: Array.from({ length: CODES_PER_CARD }, () => '00000000'),
+          next: 0,
+        });
+      const cpu0 = cpuMs(bare.pid);
+      const r = await load(bare.url, key, cards, 32);
+      const cpu1 = cpuMs(bare.pid);
+      report('verify.without_database_http_32', r.perSecond, 'accepted/s');
+      if (pgbenchTps !== null)
+        report('verify.without_database_http_32_vs_pgbench', r.perSecond / pgbenchTps, '× pgbench c32');
+      if (cpu0 !== null && cpu1 !== null)
+        report(
+          'verify.without_database_http_32.service_cpu_per_request',
+          (cpu1 - cpu0) / (cards.length * CODES_PER_CARD),
+          'ms',
+        );
+    } finally {
+      await bare.stop();
+    }
     const counts = (process.env['OTAC_BENCH_PG_INSTANCES'] ?? '1,3').split(',').map(Number);
     for (const count of counts) {
       const procs = await Promise.all(
@@ -370,9 +396,17 @@ export async function postgresRuns(
             }
             sets.push(set);
           }
+          const cpu0 = procs.map((p) => cpuMs(p.proc.pid ?? 0));
           const runs = await Promise.all(procs.map((p, i) => load(p.url, key, sets[i]!, conns[i]!)));
+          const cpu1 = procs.map((p) => cpuMs(p.proc.pid ?? 0));
           const total = runs.reduce((sum, r) => sum + r.perSecond, 0);
           report(`verify.pg${count}_http_${clients}`, total, 'accepted/s');
+          // The services' CPU per request (all instances): what Node spends beside PostgreSQL's share.
+          const requests = sets.reduce((sum, set) => sum + set.length * CODES_PER_CARD, 0);
+          if (cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null)) {
+            const used = cpu1.reduce((sum, c, i) => sum + (c ?? 0) - (cpu0[i] ?? 0), 0);
+            report(`verify.pg${count}_http_${clients}.service_cpu_per_request`, used / requests, 'ms');
+          }
           if (pgbenchTps !== null && clients === 32)
             report(`verify.pg${count}_http_${clients}_vs_pgbench`, total / pgbenchTps, '× pgbench c32');
           report(`verify.pg${count}_http_${clients}.p50`, Math.max(...runs.map((r) => r.p50)), 'ms (worst instance)');
@@ -385,4 +419,29 @@ export async function postgresRuns(
   } finally {
     await issuer.close();
   }
+}
+
+/** bench/support/verify-without-database.ts in its own process: the HTTP path's ceiling. */
+function startWithoutDatabase(key: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'support/verify-without-database.ts')], {
+    cwd: join(__dirname, '..'),
+    env: { ...process.env, OTAC_BENCH_KEY: key },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m?.[1]) resolve({ url: m[1], pid: proc.pid ?? 0, stop });
+    });
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.on('exit', (code) => reject(new Error(`the ceiling server exited (${code}): ${out}`)));
+  });
 }
