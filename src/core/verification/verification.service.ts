@@ -2,7 +2,7 @@ import type { AuditTrail } from '../audit/audit.service';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
 import type { Keystore } from '../keystore/keystore.types';
-import { isSheetList, type ListRecord, type ListRepository } from '../lists/list.repository';
+import { isSheetList, type ListRecord, type ListRepository, type UseMark } from '../lists/list.repository';
 import { SYSTEM_ACTOR, type ListActor, type ListService } from '../lists/list.service';
 import type { FailureCounterRepository, FailureState } from './failure.repository';
 import type { CodeListRef } from '../keystore/keystore.types';
@@ -82,6 +82,32 @@ export interface Lockout {
  */
 export type CommitScope = <T>(work: () => Promise<T>) => Promise<T>;
 
+/** What a decision reads before it checks the code: the card, its current list, its failure row. */
+export interface DecisionSnapshot {
+  readonly card: CardRecord;
+  readonly list: ListRecord | null;
+  readonly failures: FailureState | null;
+}
+
+/**
+ * A decision's reads and an acceptance's writes in as few round trips as the engine allows
+ * (PostgreSQL: verification-store.pg.ts, one statement each). Without it the repositories are called
+ * one by one, each a local call on SQLite. Either way the rules are the same: the same choice of
+ * list, the same conditional use mark deciding exactly-once, the same reset of the failure count.
+ */
+export interface DecisionStore {
+  /**
+   * The card by N with its current list (ListRepository.current) and failure state, read together,
+   * with the policies brought up to date in the same read (read at use). Null: no card has this N.
+   */
+  read(n: string): Promise<DecisionSnapshot | null>;
+  /**
+   * ListRepository.markUse and, when `resetFailures`, FailureCounterRepository.recordSuccess, as
+   * one atomic write. Null: the mark's condition failed (another call won), nothing was written.
+   */
+  accept(listRef: number, index: number, window: number, at: string, resetFailures: boolean): Promise<UseMark | null>;
+}
+
 /** What a VerificationService may be given beyond its repositories; each has a default. */
 export interface VerificationOptions {
   readonly now?: () => Date;
@@ -92,6 +118,8 @@ export interface VerificationOptions {
   /** Where refusals and suspicions are recorded; without it (tests of verify alone) nothing is. */
   readonly events?: VerificationEventsRepository | null;
   readonly commitScope?: CommitScope;
+  /** The decision's reads and the acceptance's writes folded (PostgreSQL); the lockout's limit stays `lockout`'s. */
+  readonly store?: DecisionStore | null;
 }
 
 export interface KeystoreSource {
@@ -134,6 +162,7 @@ export class VerificationService {
     this.lockout = options.lockout ?? null;
     this.events = options.events ?? null;
     this.commitScope = options.commitScope ?? ((work) => work());
+    this.store = options.store ?? null;
   }
 
   private readonly now: () => Date;
@@ -141,13 +170,15 @@ export class VerificationService {
   private readonly lockout: Lockout | null;
   private readonly events: VerificationEventsRepository | null;
   private readonly commitScope: CommitScope;
+  private readonly store: DecisionStore | null;
 
   /**
    * One decision at a time per card in this process: the lockout's count is read and moved in order,
    * so 64 concurrent guesses meet the lock after FAILURE_LIMIT of them (the use mark needs no such
-   * help: its conditional UPDATE decides). Different cards run side by side.
+   * help: its conditional UPDATE decides). Different cards run side by side. Keyed by the card's id,
+   * or with a DecisionStore by its N (unique per card): the store reads the card inside the turn.
    */
-  private readonly perCard = new Map<number, Promise<unknown>>();
+  private readonly perCard = new Map<number | string, Promise<unknown>>();
 
   async verify(n: string, code: string, index?: number, source: VerificationSource = 'desk'): Promise<VerifyResult> {
     if (typeof n !== 'string' || typeof code !== 'string')
@@ -173,8 +204,9 @@ export class VerificationService {
   ): Promise<VerifyResult> {
     if (index !== undefined && (!Number.isInteger(index) || index < 1 || index > 0xffff))
       throw new AppError('VERIFY_BAD_INPUT', 'The code index is a whole number from 1. Check the request.');
-    // Policies are read at use: on PostgreSQL a version saved at another desk is fetched here.
-    if (this.policies.refresh) await this.policies.refresh();
+    // Policies are read at use: on PostgreSQL a version saved at another desk is fetched here (with
+    // a DecisionStore, by the decision's own read).
+    if (this.policies.refresh && !this.store) await this.policies.refresh();
     return this.commitScope(() => this.decideNow(n, index, proof, source));
   }
 
@@ -250,15 +282,28 @@ export class VerificationService {
   }
 
   private async decide(n: string, proof: CodeProof, index: number | undefined, seen: Seen): Promise<VerifyResult> {
+    const store = this.store;
+    if (store)
+      return this.inTurn(n, async () => {
+        const snapshot = await store.read(n);
+        if (!snapshot) return refuse('unknown_n');
+        seen.card = snapshot.card;
+        return this.decideFor(snapshot.card, proof, index, seen, snapshot);
+      });
     const card = await this.cards.byN(n);
     if (!card) return { accepted: false, reason: 'unknown_n' };
     seen.card = card;
-    const before = this.perCard.get(card.id) ?? Promise.resolve();
-    const run = before.then(() => this.decideFor(card, proof, index, seen));
+    return this.inTurn(card.id, () => this.decideFor(card, proof, index, seen));
+  }
+
+  /** `work` after every earlier decision on the same card in this process has settled. */
+  private inTurn(key: number | string, work: () => Promise<VerifyResult>): Promise<VerifyResult> {
+    const before = this.perCard.get(key) ?? Promise.resolve();
+    const run = before.then(work);
     const settled = run.catch(() => undefined);
-    this.perCard.set(card.id, settled);
+    this.perCard.set(key, settled);
     void settled.then(() => {
-      if (this.perCard.get(card.id) === settled) this.perCard.delete(card.id);
+      if (this.perCard.get(key) === settled) this.perCard.delete(key);
     });
     return run;
   }
@@ -268,11 +313,12 @@ export class VerificationService {
     proof: CodeProof,
     index: number | undefined,
     seen: Seen,
+    snapshot?: DecisionSnapshot,
   ): Promise<VerifyResult> {
     if (card.state === 'blocked') return refuse('card_blocked');
     if (card.state === 'terminated') return refuse('card_terminated');
     if (card.state !== 'active' && card.state !== 'awaiting_activation') return refuse('card_not_active');
-    const list = await this.lists.current(card.id);
+    const list = snapshot ? snapshot.list : await this.lists.current(card.id);
     // A reissued card in the post: only its emergency sheet (a list on paper, docs/reissue.md) is
     // usable, and only until the card is activated — from then its own list is the card's list.
     if (card.state === 'awaiting_activation' && !(list?.state === 'active' && isSheetList(list)))
@@ -282,14 +328,16 @@ export class VerificationService {
     if (card.state === 'active' && isSheetList(list)) return refuse('table_expired');
     if (list.state === 'disabled') return refuse('table_disabled');
     if (Date.parse(list.expiresAt) <= this.now().getTime()) return refuse('table_expired');
-    const failures = this.lockout ? await this.lockout.failures.get(card.id) : null;
+    const failures = this.lockout ? (snapshot ? snapshot.failures : await this.lockout.failures.get(card.id)) : null;
     if (failures?.lockedAt) return refuse('too_many_failures');
 
-    const result = await this.match(card, list, proof, index, seen);
+    // Only a card with failures in a row has a count to reset: most acceptances write nothing here.
+    const reset = failures !== null && failures.consecutive > 0;
+    const result = await this.match(card, list, proof, index, seen, reset);
     if (this.lockout) {
-      // Only a card with failures in a row has a count to reset: most acceptances write nothing here.
+      // With a DecisionStore the reset was written with the use mark.
       if (result.accepted) {
-        if (failures && failures.consecutive > 0) await this.lockout.failures.recordSuccess(card.id);
+        if (reset && !this.store) await this.lockout.failures.recordSuccess(card.id);
       } else if (COUNTED.has(result.reason))
         await this.lockout.failures.recordFailure(
           card.id,
@@ -306,6 +354,7 @@ export class VerificationService {
     proof: CodeProof,
     index: number | undefined,
     seen: Seen,
+    resetFailures: boolean,
   ): Promise<VerifyResult> {
     // Read at each use: a policy change applies to the next code typed.
     const lookAhead = this.policies.current().verifyLookAhead;
@@ -317,7 +366,10 @@ export class VerificationService {
       return refuse((await this.lists.isUsed(list.id, position)) ? 'already_used' : 'not_expected_position');
     if (position >= list.nextIndex + lookAhead) return refuse('not_expected_position');
 
-    const mark = await this.lists.markUse(list.id, position, lookAhead, this.now().toISOString());
+    const at = this.now().toISOString();
+    const mark = this.store
+      ? await this.store.accept(list.id, position, lookAhead, at, resetFailures && this.lockout !== null)
+      : await this.lists.markUse(list.id, position, lookAhead, at);
     if (!mark) {
       // Another call won this index (or moved past it) between our read and our UPDATE.
       const again = await this.lists.byId(list.id);

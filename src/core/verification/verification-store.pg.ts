@@ -1,0 +1,137 @@
+import { cardFromRow, type CardRow } from '../cards/card.repository';
+import type { PgQueryable } from '../db/pg/pg-database';
+import { listFromRow, listSql, type ListRow, type UseMark } from '../lists/list.repository';
+import { LATEST_VERSION_SQL, type PgPolicySource } from '../policy/policy-source.pg';
+import type { DecisionSnapshot, DecisionStore } from './verification.service';
+
+// A verification's reads and its acceptance on PostgreSQL in two statements (issue 12, "Done when":
+// the verification benchmark against pgbench). Through the repositories one by one a verification
+// was some ten round trips — the policy version, the card, the list, the failure counter, then the
+// use mark's BEGIN, UPDATE, INSERT and COMMIT, and the counter's reset — each a parse, a plan and a
+// wait for the server on a machine where the server, the service and its callers share the cores
+// (docs/benchmarks.md). Here:
+// - `read`: ONE SELECT gives the card by N, its current list (the same choice as listSql.current),
+//   its failure row and the newest policy version; PgPolicySource fetches the policy row only when
+//   that version moved, so policies are still read at use (a version saved at any desk applies to
+//   the next decision) without a query of their own.
+// - `accept`: ONE statement marks the use and writes its row (and resets the failure count when the
+//   read saw one): a data-modifying CTE, atomic as any single statement, committed before its answer.
+//   Exactly-once across instances is the same conditional UPDATE as listSql.markUse: a second
+//   instance waiting on the row re-checks the WHERE against the winner's committed row (READ
+//   COMMITTED) and updates nothing, so its INSERT and reset, which read only the UPDATE's RETURNING,
+//   do nothing either.
+// The statements are built from the repositories' own texts (listSql, LATEST_VERSION_SQL), so the
+// rules cannot drift from the SQLite path, which keeps its repository calls (each a local call).
+// Constructs: LEFT JOIN, scalar subqueries, UPDATE … RETURNING and INSERT … SELECT in WITH
+// (docs/storage.md "PostgreSQL"): no stored function, no LATERAL.
+
+/** code_lists' columns, selected under an `l_` prefix beside the card's own. */
+const LIST_COLUMNS = [
+  'id',
+  'card_ref',
+  'seq',
+  'list_id',
+  'length',
+  'digits',
+  'threshold',
+  'expires_at',
+  'state',
+  'queued_by_trigger',
+  'mk_version',
+  'sealed_for',
+  'body_hash',
+  'next_index',
+  'used_count',
+  'refill_due',
+  'created_at',
+  'created_by',
+  'state_changed_at',
+  'activated_at',
+  'version',
+] as const satisfies readonly (keyof ListRow)[];
+
+/** listSql.current as a subquery for the card of the outer row: the id of the card's current list. */
+function currentListIdOf(cardColumn: string): string {
+  const sql = listSql.current.replace('SELECT *', 'SELECT id').replace('card_ref = ?', `card_ref = ${cardColumn}`);
+  // If listSql.current is ever rewritten so that these no longer apply, fail at load, not at use.
+  if (sql === listSql.current || sql.includes('?') || !sql.startsWith('SELECT id'))
+    throw new Error('listSql.current changed shape: update verification-store.pg.ts');
+  return sql;
+}
+
+export const decisionSql = {
+  read: `SELECT c.*,
+       ${LIST_COLUMNS.map((col) => `l.${col} AS l_${col}`).join(', ')},
+       f.consecutive AS f_consecutive, f.last_failure_at AS f_last_failure_at, f.locked_at AS f_locked_at,
+       (${LATEST_VERSION_SQL}) AS policy_version
+     FROM cards c
+     LEFT JOIN code_lists l ON l.id = (${currentListIdOf('c.id')})
+     LEFT JOIN verification_failures f ON f.card_ref = c.id
+     WHERE c.n = ?`,
+  // markUse's UPDATE decides; the use row and the reset read only its RETURNING (the casts: a
+  // parameter in a SELECT list has no type of its own). The reset is the
+  // failure repository's recordSuccess (not when locked), and only when the read saw a count (? = 1).
+  accept: `WITH marked AS (${listSql.markUse}),
+       used AS (INSERT INTO code_uses (list_ref, code_index, used_at)
+          SELECT id, CAST(? AS BIGINT), CAST(? AS TEXT) FROM marked),
+       reset AS (UPDATE verification_failures SET consecutive = 0
+          WHERE ? = 1 AND card_ref = (SELECT card_ref FROM marked) AND consecutive > 0 AND locked_at IS NULL
+          RETURNING card_ref)
+     SELECT * FROM marked`,
+};
+
+type ReadRow = CardRow &
+  Record<`l_${(typeof LIST_COLUMNS)[number]}`, unknown> & {
+    f_consecutive: number | null;
+    f_last_failure_at: string | null;
+    f_locked_at: string | null;
+    policy_version: number | null;
+  } & Record<string, unknown>;
+
+export class PgDecisionStore implements DecisionStore {
+  constructor(
+    private readonly db: PgQueryable,
+    private readonly policies: PgPolicySource,
+  ) {}
+
+  async read(n: string): Promise<DecisionSnapshot | null> {
+    const [row] = await this.db.query<ReadRow>(decisionSql.read, [n]);
+    if (!row) return null;
+    await this.policies.seen(row.policy_version);
+    const card = cardFromRow(row);
+    const list =
+      row.l_id === null
+        ? null
+        : listFromRow(Object.fromEntries(LIST_COLUMNS.map((col) => [col, row[`l_${col}`]])) as unknown as ListRow);
+    const failures =
+      row.f_consecutive === null
+        ? null
+        : {
+            cardRef: card.id,
+            consecutive: row.f_consecutive,
+            lastFailureAt: row.f_last_failure_at,
+            lockedAt: row.f_locked_at,
+          };
+    return { card, list, failures };
+  }
+
+  async accept(
+    listRef: number,
+    index: number,
+    window: number,
+    at: string,
+    resetFailures: boolean,
+  ): Promise<UseMark | null> {
+    const [row] = await this.db.query<ListRow & Record<string, unknown>>(decisionSql.accept, [
+      ...listSql.markUseParams(listRef, index, window),
+      index,
+      at,
+      resetFailures ? 1 : 0,
+    ]);
+    // No row: another call won this index or moved past it (nothing was written). A data-modifying
+    // WITH runs to completion whether or not the outer SELECT reads it, and a failed INSERT fails
+    // the whole statement: a mark never commits without its use row.
+    if (!row) return null;
+    return { list: listFromRow(row), index, usedAt: at };
+  }
+}
