@@ -74,11 +74,6 @@ export async function streams(desk: Desk, count: number): Promise<Stream[]> {
   return out;
 }
 
-/**
- * autocannon over `connections` keep-alive connections. A card's codes go in order: a card is handed
- * to a request only when its previous answer has come back (it waits in `ready` meanwhile), so no two
- * codes of one card are ever in flight together and every answer must be "accepted".
- */
 /** CPU time (user + system, ms) a process has used so far, from /proc (Linux); null elsewhere. */
 export function cpuMs(pid: number): number | null {
   try {
@@ -88,12 +83,24 @@ export function cpuMs(pid: number): number | null {
     return null;
   }
 }
+/** Codes per card left unused at the end of a load (see `load`); a load uses USED_PER_CARD of each. */
+const TAIL = 2;
+const USED_PER_CARD = CODES_PER_CARD - TAIL;
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
 const CLOCK_TICKS = 100;
 
+/**
+ * autocannon over `connections` keep-alive connections. A card's codes go in order: a card is handed
+ * to a request only when its previous answer has come back (it waits in `ready` meanwhile), so no two
+ * codes of one card are ever in flight together and every answer must be "accepted". The cards
+ * take turns (a queue), so they move together; the run stops TAIL codes before their end: a card
+ * that finished leaves the queue, and once fewer cards than connections were left, a connection
+ * whose answer came back found every other card in flight (autocannon gives each connection an
+ * equal share of `amount`, whatever the others still have to do).
+ */
 export async function load(url: string, key: string, cards: Stream[], connections: number): Promise<Run> {
   const ready = [...cards];
-  const total = cards.length * CODES_PER_CARD;
+  const total = cards.length * USED_PER_CARD;
   let accepted = 0;
   let other = '';
   const result = await autocannon({
@@ -279,7 +286,7 @@ export async function run(report: Report): Promise<void> {
         report(`verify.http_${clients}`, http.perSecond, 'accepted/s');
         // CPU per request: the service's process, and this one (autocannon, the load generator): on a
         // machine of few cores they share, their sum bounds the rate.
-        const requests = cards.length * CODES_PER_CARD;
+        const requests = cards.length * USED_PER_CARD;
         if (service0 !== null && service1 !== null && loader0 !== null && loader1 !== null) {
           report(`verify.http_${clients}.service_cpu_per_request`, (service1 - service0) / requests, 'ms');
           report(`verify.http_${clients}.load_generator_cpu_per_request`, (loader1 - loader0) / requests, 'ms');
@@ -360,7 +367,7 @@ export async function postgresRuns(
       if (cpu0 !== null && cpu1 !== null)
         report(
           'verify.without_database_http_32.service_cpu_per_request',
-          (cpu1 - cpu0) / (cards.length * CODES_PER_CARD),
+          (cpu1 - cpu0) / (cards.length * USED_PER_CARD),
           'ms',
         );
     } finally {
@@ -402,7 +409,7 @@ export async function postgresRuns(
           const total = runs.reduce((sum, r) => sum + r.perSecond, 0);
           report(`verify.pg${count}_http_${clients}`, total, 'accepted/s');
           // The services' CPU per request (all instances): what Node spends beside PostgreSQL's share.
-          const requests = sets.reduce((sum, set) => sum + set.length * CODES_PER_CARD, 0);
+          const requests = sets.reduce((sum, set) => sum + set.length * USED_PER_CARD, 0);
           if (cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null)) {
             const used = cpu1.reduce((sum, c, i) => sum + (c ?? 0) - (cpu0[i] ?? 0), 0);
             report(`verify.pg${count}_http_${clients}.service_cpu_per_request`, used / requests, 'ms');
