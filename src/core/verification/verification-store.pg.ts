@@ -11,9 +11,12 @@ import type { DecisionSnapshot, DecisionStore } from './verification.service';
 // wait for the server on a machine where the server, the service and its callers share the cores
 // (docs/benchmarks.md). Here:
 // - `read`: ONE SELECT gives the card by N, its current list (the same choice as listSql.current),
-//   its failure row and the newest policy version; PgPolicySource fetches the policy row only when
-//   that version moved, so policies are still read at use (a version saved at any desk applies to
-//   the next decision) without a query of their own.
+//   its failure row, the newest policy version and whether the caller's API key is still active;
+//   PgPolicySource fetches the policy row only when that version moved, so policies are still read
+//   at use (a version saved at any desk applies to the next decision) without a query of their own,
+//   and an API key the service took from its memory (VerifyClientService `confirmedAtUse`) is
+//   checked against the database at use too: a key revoked at any desk or instance is refused at
+//   its next request, before anything is written.
 // - `accept`: ONE statement marks the use and writes its row (and resets the failure count when the
 //   read saw one): a data-modifying CTE, atomic as any single statement, committed before its answer.
 //   Exactly-once across instances is the same conditional UPDATE as listSql.markUse: a second
@@ -63,11 +66,12 @@ export const decisionSql = {
   read: `SELECT c.*,
        ${LIST_COLUMNS.map((col) => `l.${col} AS l_${col}`).join(', ')},
        f.consecutive AS f_consecutive, f.last_failure_at AS f_last_failure_at, f.locked_at AS f_locked_at,
-       (${LATEST_VERSION_SQL}) AS policy_version
-     FROM cards c
+       (${LATEST_VERSION_SQL}) AS policy_version,
+       (SELECT COUNT(*) FROM verify_clients WHERE key_id = ? AND revoked_at IS NULL) AS api_key_active
+     FROM (SELECT 1 AS one) AS request
+     LEFT JOIN cards c ON c.n = ?
      LEFT JOIN code_lists l ON l.id = (${currentListIdOf('c.id')})
-     LEFT JOIN verification_failures f ON f.card_ref = c.id
-     WHERE c.n = ?`,
+     LEFT JOIN verification_failures f ON f.card_ref = c.id`,
   // markUse's UPDATE decides; the use row and the reset read only its RETURNING (the casts: a
   // parameter in a SELECT list has no type of its own). The reset is the
   // failure repository's recordSuccess (not when locked), and only when the read saw a count (? = 1).
@@ -86,6 +90,7 @@ type ReadRow = CardRow &
     f_last_failure_at: string | null;
     f_locked_at: string | null;
     policy_version: number | null;
+    api_key_active: number;
   } & Record<string, unknown>;
 
 export class PgDecisionStore implements DecisionStore {
@@ -94,9 +99,15 @@ export class PgDecisionStore implements DecisionStore {
     private readonly policies: PgPolicySource,
   ) {}
 
-  async read(n: string): Promise<DecisionSnapshot | null> {
-    const [row] = await this.db.query<ReadRow>(decisionSql.read, [n]);
-    if (!row) return null;
+  async read(
+    n: string,
+    apiKeyId: string | null,
+  ): Promise<{ snapshot: DecisionSnapshot | null; apiKeyActive: boolean | null }> {
+    const [row] = await this.db.query<ReadRow>(decisionSql.read, [apiKeyId, n]);
+    if (!row) throw new Error('the decision read returned no row');
+    const apiKeyActive = apiKeyId === null ? null : row.api_key_active === 1;
+    // A card that does not exist reads as a row of NULLs (the read always answers, for the key's sake).
+    if (row.id === null || apiKeyActive === false) return { snapshot: null, apiKeyActive };
     await this.policies.seen(row.policy_version);
     const card = cardFromRow(row);
     const list =
@@ -112,7 +123,7 @@ export class PgDecisionStore implements DecisionStore {
             lastFailureAt: row.f_last_failure_at,
             lockedAt: row.f_locked_at,
           };
-    return { card, list, failures };
+    return { snapshot: { card, list, failures }, apiKeyActive };
   }
 
   async accept(

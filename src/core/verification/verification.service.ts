@@ -98,14 +98,30 @@ export interface DecisionSnapshot {
 export interface DecisionStore {
   /**
    * The card by N with its current list (ListRepository.current) and failure state, read together,
-   * with the policies brought up to date in the same read (read at use). Null: no card has this N.
+   * with the policies brought up to date in the same read (read at use); `snapshot` null: no card has
+   * this N. With `apiKeyId`, whether that API key is still active, in the same read (`apiKeyActive`;
+   * null without one).
    */
-  read(n: string): Promise<DecisionSnapshot | null>;
+  read(
+    n: string,
+    apiKeyId: string | null,
+  ): Promise<{ snapshot: DecisionSnapshot | null; apiKeyActive: boolean | null }>;
   /**
    * ListRepository.markUse and, when `resetFailures`, FailureCounterRepository.recordSuccess, as
    * one atomic write. Null: the mark's condition failed (another call won), nothing was written.
    */
   accept(listRef: number, index: number, window: number, at: string, resetFailures: boolean): Promise<UseMark | null>;
+}
+
+/**
+ * Who asks, when their API key was taken from the verification service's memory rather than looked up
+ * for this request (VerifyClientService `confirmedAtUse`, PostgreSQL): the decision's read checks in
+ * the same statement that the key is still active, and a revoked key is refused before anything is
+ * read further or written (VERIFY_CLIENT_REVOKED). Only with a DecisionStore; without one the caller
+ * was checked in full before.
+ */
+export interface VerifyCaller {
+  readonly apiKeyId: string;
 }
 
 /** What a VerificationService may be given beyond its repositories; each has a default. */
@@ -180,11 +196,23 @@ export class VerificationService {
    */
   private readonly perCard = new Map<number | string, Promise<unknown>>();
 
-  async verify(n: string, code: string, index?: number, source: VerificationSource = 'desk'): Promise<VerifyResult> {
+  async verify(
+    n: string,
+    code: string,
+    index?: number,
+    source: VerificationSource = 'desk',
+    caller?: VerifyCaller,
+  ): Promise<VerifyResult> {
     if (typeof n !== 'string' || typeof code !== 'string')
       throw new AppError('VERIFY_BAD_INPUT', 'N and the code are text. Check the request.');
     const typed = code.trim();
-    return this.decideAndRecord(n, index, (ks, ref, position) => ks.checkListCode(ref, position, typed), source);
+    return this.decideAndRecord(
+      n,
+      index,
+      (ks, ref, position) => ks.checkListCode(ref, position, typed),
+      source,
+      caller,
+    );
   }
 
   /**
@@ -201,13 +229,14 @@ export class VerificationService {
     index: number | undefined,
     proof: CodeProof,
     source: VerificationSource,
+    caller?: VerifyCaller,
   ): Promise<VerifyResult> {
     if (index !== undefined && (!Number.isInteger(index) || index < 1 || index > 0xffff))
       throw new AppError('VERIFY_BAD_INPUT', 'The code index is a whole number from 1. Check the request.');
     // Policies are read at use: on PostgreSQL a version saved at another desk is fetched here (with
     // a DecisionStore, by the decision's own read).
     if (this.policies.refresh && !this.store) await this.policies.refresh();
-    return this.commitScope(() => this.decideNow(n, index, proof, source));
+    return this.commitScope(() => this.decideNow(n, index, proof, source, caller));
   }
 
   private async decideNow(
@@ -215,9 +244,10 @@ export class VerificationService {
     index: number | undefined,
     proof: CodeProof,
     source: VerificationSource,
+    caller: VerifyCaller | undefined,
   ): Promise<VerifyResult> {
     const seen: Seen = {};
-    const result = await this.decide(n.trim(), proof, index, seen);
+    const result = await this.decide(n.trim(), proof, index, seen, caller);
     // An acceptance is recorded by its use mark (code_uses: list, index, time), written in the same
     // transaction that decides it; an audit-chain entry per use would double that record and
     // serialise every verification on the chain's hash (docs/verification-service.md "Scale").
@@ -281,11 +311,23 @@ export class VerificationService {
     }
   }
 
-  private async decide(n: string, proof: CodeProof, index: number | undefined, seen: Seen): Promise<VerifyResult> {
+  private async decide(
+    n: string,
+    proof: CodeProof,
+    index: number | undefined,
+    seen: Seen,
+    caller: VerifyCaller | undefined,
+  ): Promise<VerifyResult> {
     const store = this.store;
     if (store)
       return this.inTurn(n, async () => {
-        const snapshot = await store.read(n);
+        const { snapshot, apiKeyActive } = await store.read(n, caller?.apiKeyId ?? null);
+        // Thrown, not refused: nothing is recorded for a caller who may no longer call.
+        if (caller && apiKeyActive !== true)
+          throw new AppError(
+            'VERIFY_CLIENT_REVOKED',
+            'The API key is unknown or revoked. Ask the issuer for a key (npm run verify-client -- create).',
+          );
         if (!snapshot) return refuse('unknown_n');
         seen.card = snapshot.card;
         return this.decideFor(snapshot.card, proof, index, seen, snapshot);
