@@ -40,7 +40,9 @@ import { assertDurable, createUpdateFixture, pgbenchUpdates, startBenchCluster }
 // equal share of the connections and cards; the rate is the sum over the instances (postgresRuns).
 // The database is a throwaway cluster (Debian's server, durable commits checked) on which pgbench
 // first runs one durable single-row UPDATE per transaction at 32 clients: the engine's own floor,
-// the baseline of the `_vs_pgbench` ratios. OTAC_BENCH_DATABASE_URL runs on a given database
+// the baseline of the `_vs_pgbench` ratios. Beside them, the ceiling: the same HTTP path in its own
+// process answering from memory (bench/support/verify-without-database.ts), `verify.without_database_
+// http_32`: what no database path can pass on this machine. OTAC_BENCH_DATABASE_URL runs on a given database
 // instead (no pgbench then); OTAC_BENCH_PG=0 skips PostgreSQL.
 
 type Report = (name: string, value: number, unit: string) => void;
