@@ -2,7 +2,7 @@ import { cardFromRow, type CardRow } from '../cards/card.repository';
 import type { PgQueryable } from '../db/pg/pg-database';
 import { listFromRow, listSql, type ListRow, type UseMark } from '../lists/list.repository';
 import { LATEST_VERSION_SQL, type PgPolicySource } from '../policy/policy-source.pg';
-import type { DecisionSnapshot, DecisionStore } from './verification.service';
+import type { DecisionSnapshot, DecisionStore, KnownUse } from './verification.service';
 
 // A verification's reads and its acceptance on PostgreSQL in two statements (issue 12, "Done when":
 // the verification benchmark against pgbench). Through the repositories one by one a verification
@@ -17,6 +17,12 @@ import type { DecisionSnapshot, DecisionStore } from './verification.service';
 //   and an API key the service took from its memory (VerifyClientService `confirmedAtUse`) is
 //   checked against the database at use too: a key revoked at any desk or instance is refused at
 //   its next request, before anything is written.
+// - `acceptKnown`: the next code of a card whose list this process's last acceptance saw is checked
+//   against that list and accepted by ONE statement with no read before it: the same mark, with
+//   everything the read would have shown as conditions on the mark's own UPDATE (card active, list
+//   active, card not locked, policy version unmoved, the caller's key active, the next index unmoved
+//   when the candidates came from it). Anything moved: nothing written, the decision made again
+//   with `read`. So a run of codes of one card costs one statement each, as pgbench's UPDATE does.
 // - `accept`: ONE statement marks the use and writes its row (and resets the failure count when the
 //   read saw one): a data-modifying CTE, atomic as any single statement, committed before its answer.
 //   Exactly-once across instances is the same conditional UPDATE as listSql.markUse: a second
@@ -62,6 +68,33 @@ function currentListIdOf(cardColumn: string): string {
   return sql;
 }
 
+/**
+ * listSql.markUse with more conditions on the same row's UPDATE: what `acceptKnown` must still find
+ * true in the database for a use decided without the read.
+ */
+function markUseWhen(conditions: string): string {
+  const sql = listSql.markUse.replace('RETURNING *', `AND ${conditions}\n     RETURNING *`);
+  if (sql === listSql.markUse) throw new Error('listSql.markUse changed shape: update verification-store.pg.ts');
+  return sql;
+}
+
+/** The accepting statement: the use row and the reset read only the mark's RETURNING. */
+const acceptWith = (mark: string) => `WITH marked AS (${mark}),
+       used AS (INSERT INTO code_uses (list_ref, code_index, used_at)
+          SELECT id, CAST(? AS BIGINT), CAST(? AS TEXT) FROM marked),
+       reset AS (UPDATE verification_failures SET consecutive = 0
+          WHERE ? = 1 AND card_ref = (SELECT card_ref FROM marked) AND consecutive > 0 AND locked_at IS NULL
+          RETURNING card_ref)
+     SELECT * FROM marked`;
+
+/** What the read would have shown, as conditions on the list's row (see DecisionStore.acceptKnown). */
+const KNOWN = `card_ref = ?
+       AND EXISTS (SELECT 1 FROM cards WHERE id = ? AND state = 'active')
+       AND NOT EXISTS (SELECT 1 FROM verification_failures WHERE card_ref = ? AND locked_at IS NOT NULL)
+       AND COALESCE((${LATEST_VERSION_SQL}), 0) = ?`;
+const KNOWN_NEXT = ' AND next_index = ?';
+const KNOWN_KEY = ' AND EXISTS (SELECT 1 FROM verify_clients WHERE key_id = ? AND revoked_at IS NULL)';
+
 export const decisionSql = {
   read: `SELECT c.*,
        ${LIST_COLUMNS.map((col) => `l.${col} AS l_${col}`).join(', ')},
@@ -75,13 +108,14 @@ export const decisionSql = {
   // markUse's UPDATE decides; the use row and the reset read only its RETURNING (the casts: a
   // parameter in a SELECT list has no type of its own). The reset is the
   // failure repository's recordSuccess (not when locked), and only when the read saw a count (? = 1).
-  accept: `WITH marked AS (${listSql.markUse}),
-       used AS (INSERT INTO code_uses (list_ref, code_index, used_at)
-          SELECT id, CAST(? AS BIGINT), CAST(? AS TEXT) FROM marked),
-       reset AS (UPDATE verification_failures SET consecutive = 0
-          WHERE ? = 1 AND card_ref = (SELECT card_ref FROM marked) AND consecutive > 0 AND locked_at IS NULL
-          RETURNING card_ref)
-     SELECT * FROM marked`,
+  accept: acceptWith(listSql.markUse),
+  /** acceptKnown, by whether the next index and the caller's key are checked too. */
+  acceptKnown: {
+    plain: acceptWith(markUseWhen(KNOWN)),
+    key: acceptWith(markUseWhen(KNOWN + KNOWN_KEY)),
+    next: acceptWith(markUseWhen(KNOWN + KNOWN_NEXT)),
+    nextKey: acceptWith(markUseWhen(KNOWN + KNOWN_NEXT + KNOWN_KEY)),
+  },
 };
 
 type ReadRow = CardRow &
@@ -139,6 +173,34 @@ export class PgDecisionStore implements DecisionStore {
       at,
       resetFailures ? 1 : 0,
     ]);
+    return this.marked(row, index, at);
+  }
+
+  policyVersion(): number {
+    return this.policies.version();
+  }
+
+  async acceptKnown(use: KnownUse): Promise<UseMark | null> {
+    const k = decisionSql.acceptKnown;
+    const sql =
+      use.nextIndex === null ? (use.apiKeyId === null ? k.plain : k.key) : use.apiKeyId === null ? k.next : k.nextKey;
+    const params: unknown[] = [
+      ...listSql.markUseParams(use.listRef, use.index, use.window),
+      use.cardRef,
+      use.cardRef,
+      use.cardRef,
+      use.policyVersion,
+      ...(use.nextIndex === null ? [] : [use.nextIndex]),
+      ...(use.apiKeyId === null ? [] : [use.apiKeyId]),
+      use.index,
+      use.at,
+      1, // the reset, as recordSuccess: only a count above 0 and not locked
+    ];
+    const [row] = await this.db.query<ListRow & Record<string, unknown>>(sql, params);
+    return this.marked(row, use.index, use.at);
+  }
+
+  private marked(row: (ListRow & Record<string, unknown>) | undefined, index: number, at: string): UseMark | null {
     // No row: another call won this index or moved past it (nothing was written). A data-modifying
     // WITH runs to completion whether or not the outer SELECT reads it, and a failed INSERT fails
     // the whole statement: a mark never commits without its use row.

@@ -111,7 +111,37 @@ export interface DecisionStore {
    * one atomic write. Null: the mark's condition failed (another call won), nothing was written.
    */
   accept(listRef: number, index: number, window: number, at: string, resetFailures: boolean): Promise<UseMark | null>;
+  /**
+   * The version of the policies in force in this process as the store last read them: taken in the
+   * same turn as `policies.current()`, so an `acceptKnown` is refused if they moved since.
+   */
+  policyVersion(): number;
+  /**
+   * An acceptance without the read, for a card whose list an earlier acceptance in this process saw:
+   * ONE write that marks the use (as `accept`, the reset when the count is not 0 and not locked) only
+   * if everything the read would have shown still holds — the card active, the list active (so still
+   * the card's list), the card not locked, the policies at `policyVersion`, the caller's key active,
+   * and with `nextIndex` the list's next index unmoved. Null: something moved, nothing was written;
+   * the caller decides again with the read.
+   */
+  acceptKnown(use: KnownUse): Promise<UseMark | null>;
 }
+
+/** What `DecisionStore.acceptKnown` is given (see there). */
+export interface KnownUse {
+  readonly cardRef: number;
+  readonly listRef: number;
+  readonly index: number;
+  readonly window: number;
+  readonly at: string;
+  readonly policyVersion: number;
+  /** The next index the candidates were taken from (a code sent without its index), else null. */
+  readonly nextIndex: number | null;
+  readonly apiKeyId: string | null;
+}
+
+/** Cards whose list an acceptance saw, kept for `acceptKnown` (a bound on the process's memory). */
+const KNOWN_CARDS = 10_000;
 
 /**
  * Who asks, when their API key was taken from the verification service's memory rather than looked up
@@ -195,6 +225,14 @@ export class VerificationService {
    * or with a DecisionStore by its N (unique per card): the store reads the card inside the turn.
    */
   private readonly perCard = new Map<number | string, Promise<unknown>>();
+  /**
+   * With a DecisionStore: by N, the card and list as this process's last acceptance left them (an
+   * active card, its active list on the card, not a paper sheet). The next code of that card is
+   * checked against them and accepted by `acceptKnown` in one statement that re-checks in the
+   * database everything they stand for; whatever else happens, the decision is made again with the
+   * read. Nothing is decided on them alone.
+   */
+  private readonly known = new Map<string, { readonly card: CardRecord; readonly list: ListRecord }>();
 
   async verify(
     n: string,
@@ -321,6 +359,8 @@ export class VerificationService {
     const store = this.store;
     if (store)
       return this.inTurn(n, async () => {
+        const fast = await this.acceptKnown(store, n, proof, index, caller);
+        if (fast) return fast;
         const { snapshot, apiKeyActive } = await store.read(n, caller?.apiKeyId ?? null);
         // Thrown, not refused: nothing is recorded for a caller who may no longer call.
         if (caller && apiKeyActive !== true)
@@ -336,6 +376,58 @@ export class VerificationService {
     if (!card) return { accepted: false, reason: 'unknown_n' };
     seen.card = card;
     return this.inTurn(card.id, () => this.decideFor(card, proof, index, seen));
+  }
+
+  /**
+   * The one-statement acceptance of a code of a card an earlier acceptance here saw (`known`), or
+   * null: not known, not this code, or the statement found something moved — then the caller decides
+   * again from the read, and any refusal is that decision's. Only ever accepts.
+   */
+  private async acceptKnown(
+    store: DecisionStore,
+    n: string,
+    proof: CodeProof,
+    index: number | undefined,
+    caller: VerifyCaller | undefined,
+  ): Promise<VerifyResult | null> {
+    const known = this.known.get(n);
+    if (!known) return null;
+    this.known.delete(n); // set again below only if accepted
+    const { card, list } = known;
+    if (Date.parse(list.expiresAt) <= this.now().getTime()) return null;
+    // The policy and its version in one turn: acceptKnown is refused if they moved since.
+    const lookAhead = this.policies.current().verifyLookAhead;
+    const policyVersion = store.policyVersion();
+    const matched = await this.find(card, list, proof, index, lookAhead);
+    if (!matched || matched.position < list.nextIndex || matched.position >= list.nextIndex + lookAhead) return null;
+    const mark = await store.acceptKnown({
+      cardRef: card.id,
+      listRef: list.id,
+      index: matched.position,
+      window: lookAhead,
+      at: this.now().toISOString(),
+      policyVersion,
+      nextIndex: index === undefined ? list.nextIndex : null,
+      apiKeyId: caller?.apiKeyId ?? null,
+    });
+    if (!mark) return null;
+    return this.accepted(card, mark, matched.position);
+  }
+
+  /** The answer to an acceptance (and the refill it may queue); with a store, the card is known. */
+  private async accepted(card: CardRecord, mark: UseMark, position: number): Promise<VerifyResult> {
+    if (this.store && card.state === 'active' && !isSheetList(mark.list)) {
+      if (this.known.size >= KNOWN_CARDS) this.known.delete(this.known.keys().next().value ?? '');
+      this.known.set(card.n, { card, list: mark.list });
+    }
+    const remaining = mark.list.length - (mark.list.nextIndex - 1);
+    let refillQueued = false;
+    if (mark.list.refillDue && !isSheetList(mark.list)) {
+      // The server's own count reached the threshold (source 000 claim 3): queue the next list once.
+      const queued = await this.listService.queueNext(card.id, 'threshold', SYSTEM_ACTOR);
+      refillQueued = queued.created;
+    }
+    return { accepted: true, index: position, remaining, refillQueued };
   }
 
   /** `work` after every earlier decision on the same card in this process has settled. */
@@ -418,14 +510,7 @@ export class VerificationService {
       if (again?.state === 'disabled') return refuse('table_disabled');
       return refuse((await this.lists.isUsed(list.id, position)) ? 'already_used' : 'not_expected_position');
     }
-    const remaining = mark.list.length - (mark.list.nextIndex - 1);
-    let refillQueued = false;
-    if (mark.list.refillDue && !isSheetList(mark.list)) {
-      // The server's own count reached the threshold (source 000 claim 3): queue the next list once.
-      const queued = await this.listService.queueNext(card.id, 'threshold', SYSTEM_ACTOR);
-      refillQueued = queued.created;
-    }
-    return { accepted: true, index: position, remaining, refillQueued };
+    return this.accepted(card, mark, position);
   }
 
   /**

@@ -4,6 +4,9 @@ import { PgDatabase } from '../../../src/core/db/pg/pg-database';
 import { pgRepositories } from '../../../src/core/db/repositories';
 import type { IssuerRepositories } from '../../../src/core/db/repositories';
 import { SYSTEM_ACTOR } from '../../../src/core/lists/list.service';
+import { PgAuditLog, PgAuditTrail } from '../../../src/core/audit/audit-log.pg';
+import type { PgQueryable } from '../../../src/core/db/pg/pg-database';
+import { VerificationService, type VerifyResult } from '../../../src/core/verification/verification.service';
 import { PgPolicySource } from '../../../src/core/policy/policy-source.pg';
 import { PgDecisionStore } from '../../../src/core/verification/verification-store.pg';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
@@ -14,7 +17,10 @@ import { deskWithKeystore, type Desk } from '../../support/verify-service';
 // exactly what the repositories' separate reads see, the one accepting statement must mark a use
 // exactly once with its use row, reset the failure count only when asked and never lift a lock,
 // and an API key answered from the service's memory must be refused at its next verification once
-// revoked elsewhere, with nothing recorded.
+// revoked elsewhere, with nothing recorded. After one acceptance, the next code of the card is one
+// statement (acceptKnown): anything the read would have shown differently — a blocked card, a lock,
+// a disabled list, a code used by another instance — sends the decision back to the read, and the
+// answer is the read's, nothing written.
 
 describe('the verification decision in two statements on PostgreSQL', () => {
   let server: TestPostgres;
@@ -159,5 +165,80 @@ describe('the verification decision in two statements on PostgreSQL', () => {
     expect(await repos.failures.get(card.id)).toBeNull();
     // The same call without a caller to confirm (the desk) is decided as ever.
     expect(await issuer.core.verification.verify(card.n, codes[1] ?? '', 2)).toMatchObject({ accepted: true });
+  });
+
+  describe('after one acceptance: the next code in one statement, the read whenever something moved', () => {
+    let statements = 0;
+    let svc: VerificationService;
+    beforeAll(() => {
+      // What the service runs, counted: every statement goes through this.
+      const counted: PgQueryable = {
+        query: (sql, params) => {
+          statements++;
+          return db.query(sql, params);
+        },
+      };
+      const policies = new PgPolicySource(counted);
+      svc = new VerificationService(
+        repos.cards,
+        repos.lists,
+        issuer.core.lists,
+        issuer.core.keystore,
+        new PgAuditTrail(new PgAuditLog(db)),
+        policies,
+        {
+          lockout: { failures: repos.failures, limit: 5 },
+          events: repos.verificationEvents,
+          store: new PgDecisionStore(counted, policies),
+        },
+      );
+    });
+    /** One verification and the statements it ran. */
+    const timed = async (n: string, code: string | undefined, index?: number) => {
+      statements = 0;
+      const result: VerifyResult = await svc.verify(n, code ?? '', index, 'client:test');
+      return { result, statements };
+    };
+    const uses = (listRef: number) => count('code_uses WHERE list_ref = ?', [listRef]);
+
+    it('a run of codes of one card: the first with the read, each next one a single statement', async () => {
+      const { card, codes, list } = await issuer.cardWithCodes();
+      expect(await timed(card.n, codes[0], 1)).toMatchObject({ result: { accepted: true }, statements: 2 });
+      expect(await timed(card.n, codes[1], 2)).toEqual({
+        result: { accepted: true, index: 2, remaining: 98, refillQueued: false },
+        statements: 1,
+      });
+      // Without the index: the candidates from the known next index, which the statement checks.
+      expect(await timed(card.n, codes[2])).toMatchObject({ result: { accepted: true, index: 3 }, statements: 1 });
+      // Another instance uses code 4: the known next index is stale; the replay of code 4 here is
+      // refused as the read decides it (already used), then the next code is accepted.
+      expect(await issuer.core.verification.verify(card.n, codes[3] ?? '', 4)).toMatchObject({ accepted: true });
+      expect((await timed(card.n, codes[3])).result).toEqual({ accepted: false, reason: 'already_used' });
+      expect((await timed(card.n, codes[4])).result).toMatchObject({ accepted: true, index: 5 });
+      expect(await uses(list.id)).toBe(5);
+      // A wrong code is the read's decision too (counted), and the right one after it resets the count.
+      expect((await timed(card.n, '00000000', 6)).result).toEqual({ accepted: false, reason: 'wrong_code' });
+      expect((await repos.failures.get(card.id))?.consecutive).toBe(1);
+      expect((await timed(card.n, codes[5], 6)).result).toMatchObject({ accepted: true, index: 6 });
+      expect((await repos.failures.get(card.id))?.consecutive).toBe(0);
+      expect(await timed(card.n, codes[6], 7)).toMatchObject({ result: { accepted: true }, statements: 1 });
+    });
+
+    it('ATTACK: a card blocked, locked or its list disabled elsewhere after an acceptance: refused as the read says, nothing used', async () => {
+      const cases: [string, (c: { card: { id: number }; list: { id: number } }) => Promise<unknown>][] = [
+        ['card_blocked', ({ card }) => db.query(`UPDATE cards SET state = 'blocked' WHERE id = ?`, [card.id])],
+        ['too_many_failures', ({ card }) => repos.failures.recordFailure(card.id, 1, at())],
+        ['table_disabled', ({ list }) => issuer.core.lists.disable(list.id, SYSTEM_ACTOR, 'lost')],
+      ];
+      for (const [reason, change] of cases) {
+        const made = await issuer.cardWithCodes();
+        expect((await timed(made.card.n, made.codes[0], 1)).result).toMatchObject({ accepted: true });
+        await change(made);
+        expect((await timed(made.card.n, made.codes[1], 2)).result, reason).toEqual({ accepted: false, reason });
+        expect((await timed(made.card.n, made.codes[1])).result, reason).toEqual({ accepted: false, reason });
+        expect(await uses(made.list.id), reason).toBe(1);
+        expect((await repos.lists.byId(made.list.id))?.nextIndex, reason).toBe(2);
+      }
+    });
   });
 });
