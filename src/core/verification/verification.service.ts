@@ -390,7 +390,8 @@ export class VerificationService {
     index: number | undefined,
     caller: VerifyCaller | undefined,
   ): Promise<VerifyResult | null> {
-    const known = this.known.get(n);
+    // Its statement checks and resets the failure count as the lockout does: only with a lockout.
+    const known = this.lockout ? this.known.get(n) : undefined;
     if (!known) return null;
     this.known.delete(n); // set again below only if accepted
     const { card, list } = known;
