@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +40,9 @@ import { assertDurable, createUpdateFixture, pgbenchUpdates, startBenchCluster }
 // equal share of the connections and cards; the rate is the sum over the instances (postgresRuns).
 // The database is a throwaway cluster (Debian's server, durable commits checked) on which pgbench
 // first runs one durable single-row UPDATE per transaction at 32 clients: the engine's own floor,
-// the baseline of the `_vs_pgbench` ratios. OTAC_BENCH_DATABASE_URL runs on a given database
+// the baseline of the `_vs_pgbench` ratios. Beside them, the ceiling: the same HTTP path in its own
+// process answering from memory (bench/support/verify-without-database.ts), `verify.without_database_
+// http_32`: what no database path can pass on this machine. OTAC_BENCH_DATABASE_URL runs on a given database
 // instead (no pgbench then); OTAC_BENCH_PG=0 skips PostgreSQL.
 
 type Report = (name: string, value: number, unit: string) => void;
@@ -73,11 +76,6 @@ export async function streams(desk: Desk, count: number): Promise<Stream[]> {
   return out;
 }
 
-/**
- * autocannon over `connections` keep-alive connections. A card's codes go in order: a card is handed
- * to a request only when its previous answer has come back (it waits in `ready` meanwhile), so no two
- * codes of one card are ever in flight together and every answer must be "accepted".
- */
 /** CPU time (user + system, ms) a process has used so far, from /proc (Linux); null elsewhere. */
 export function cpuMs(pid: number): number | null {
   try {
@@ -87,12 +85,24 @@ export function cpuMs(pid: number): number | null {
     return null;
   }
 }
+/** Codes per card left unused at the end of a load (see `load`); a load uses USED_PER_CARD of each. */
+const TAIL = 2;
+const USED_PER_CARD = CODES_PER_CARD - TAIL;
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
 const CLOCK_TICKS = 100;
 
+/**
+ * autocannon over `connections` keep-alive connections. A card's codes go in order: a card is handed
+ * to a request only when its previous answer has come back (it waits in `ready` meanwhile), so no two
+ * codes of one card are ever in flight together and every answer must be "accepted". The cards
+ * take turns (a queue), so they move together; the run stops TAIL codes before their end: a card
+ * that finished leaves the queue, and once fewer cards than connections were left, a connection
+ * whose answer came back found every other card in flight (autocannon gives each connection an
+ * equal share of `amount`, whatever the others still have to do).
+ */
 export async function load(url: string, key: string, cards: Stream[], connections: number): Promise<Run> {
   const ready = [...cards];
-  const total = cards.length * CODES_PER_CARD;
+  const total = cards.length * USED_PER_CARD;
   let accepted = 0;
   let other = '';
   const result = await autocannon({
@@ -278,7 +288,7 @@ export async function run(report: Report): Promise<void> {
         report(`verify.http_${clients}`, http.perSecond, 'accepted/s');
         // CPU per request: the service's process, and this one (autocannon, the load generator): on a
         // machine of few cores they share, their sum bounds the rate.
-        const requests = cards.length * CODES_PER_CARD;
+        const requests = cards.length * USED_PER_CARD;
         if (service0 !== null && service1 !== null && loader0 !== null && loader1 !== null) {
           report(`verify.http_${clients}.service_cpu_per_request`, (service1 - service0) / requests, 'ms');
           report(`verify.http_${clients}.load_generator_cpu_per_request`, (loader1 - loader0) / requests, 'ms');
@@ -340,6 +350,31 @@ export async function postgresRuns(
   const issuer = await pgIssuer(desk, databaseUrl);
   try {
     const key = await issuer.clientKey('verify');
+    // The ceiling: the same HTTP path in its own process with the decision answered from memory.
+    const bare = await startWithoutDatabase(key);
+    try {
+      const cards: Stream[] = [];
+      for (let j = 0; j < CARDS_AT_32; j++)
+        cards.push({
+          n: String(9_000_000_000 + j),
+          codes: Array.from({ length: CODES_PER_CARD }, () => '00000000'),
+          next: 0,
+        });
+      const cpu0 = cpuMs(bare.pid);
+      const r = await load(bare.url, key, cards, 32);
+      const cpu1 = cpuMs(bare.pid);
+      report('verify.without_database_http_32', r.perSecond, 'accepted/s');
+      if (pgbenchTps !== null)
+        report('verify.without_database_http_32_vs_pgbench', r.perSecond / pgbenchTps, '× pgbench c32');
+      if (cpu0 !== null && cpu1 !== null)
+        report(
+          'verify.without_database_http_32.service_cpu_per_request',
+          (cpu1 - cpu0) / (cards.length * USED_PER_CARD),
+          'ms',
+        );
+    } finally {
+      await bare.stop();
+    }
     const counts = (process.env['OTAC_BENCH_PG_INSTANCES'] ?? '1,3').split(',').map(Number);
     for (const count of counts) {
       const procs = await Promise.all(
@@ -370,9 +405,17 @@ export async function postgresRuns(
             }
             sets.push(set);
           }
+          const cpu0 = procs.map((p) => cpuMs(p.proc.pid ?? 0));
           const runs = await Promise.all(procs.map((p, i) => load(p.url, key, sets[i]!, conns[i]!)));
+          const cpu1 = procs.map((p) => cpuMs(p.proc.pid ?? 0));
           const total = runs.reduce((sum, r) => sum + r.perSecond, 0);
           report(`verify.pg${count}_http_${clients}`, total, 'accepted/s');
+          // The services' CPU per request (all instances): what Node spends beside PostgreSQL's share.
+          const requests = sets.reduce((sum, set) => sum + set.length * USED_PER_CARD, 0);
+          if (cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null)) {
+            const used = cpu1.reduce((sum, c, i) => sum + (c ?? 0) - (cpu0[i] ?? 0), 0);
+            report(`verify.pg${count}_http_${clients}.service_cpu_per_request`, used / requests, 'ms');
+          }
           if (pgbenchTps !== null && clients === 32)
             report(`verify.pg${count}_http_${clients}_vs_pgbench`, total / pgbenchTps, '× pgbench c32');
           report(`verify.pg${count}_http_${clients}.p50`, Math.max(...runs.map((r) => r.p50)), 'ms (worst instance)');
@@ -385,4 +428,29 @@ export async function postgresRuns(
   } finally {
     await issuer.close();
   }
+}
+
+/** bench/support/verify-without-database.ts in its own process: the HTTP path's ceiling. */
+function startWithoutDatabase(key: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'support/verify-without-database.ts')], {
+    cwd: join(__dirname, '..'),
+    env: { ...process.env, OTAC_BENCH_KEY: key },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m?.[1]) resolve({ url: m[1], pid: proc.pid ?? 0, stop });
+    });
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.on('exit', (code) => reject(new Error(`the ceiling server exited (${code}): ${out}`)));
+  });
 }

@@ -71,6 +71,8 @@ declare module 'fastify' {
     otacStarted: bigint;
     otacOutcome: string | null;
     otacClient: VerifyClient | null;
+    /** The API key id to confirm in the decision's read (a key answered from memory), else null. */
+    otacConfirmKey: string | null;
   }
 }
 
@@ -104,6 +106,7 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
   app.decorateRequest('otacStarted', 0n);
   app.decorateRequest('otacOutcome', null);
   app.decorateRequest('otacClient', null);
+  app.decorateRequest('otacConfirmKey', null);
   // Callback hooks, not async ones: no promise per request for what is synchronous work.
   app.addHook('onRequest', (req, _reply, done) => {
     req.otacStarted = process.hrtime.bigint();
@@ -116,7 +119,10 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
     done();
   });
 
+  // The verify scope's one route, /v1/verify, checks an API key again in its decision's own read (on
+  // PostgreSQL: verification-store.pg.ts), so there the key may be answered from the service's memory.
   const requireScope = (scope: VerifyScope) => async (req: FastifyRequest) => {
+    const confirmedAtUse = scope === 'verify';
     const byCert = await certificateClient(req, deps.certificates);
     if (byCert.kind === 'refused') throw new HttpError(401, 'BAD_CLIENT_CERTIFICATE', byCert.message);
     if (byCert.kind === 'client') {
@@ -135,7 +141,7 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
         'www-authenticate': 'Bearer',
       });
     const m = /^Bearer ([^\s]+)$/i.exec(header);
-    const client = m ? await deps.clients.authenticate(m[1] ?? '') : null;
+    const client = m ? await deps.clients.authenticate(m[1] ?? '', { confirmedAtUse }) : null;
     if (!client)
       throw new HttpError(
         401,
@@ -146,6 +152,7 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
     if (!client.scopes.includes(scope))
       throw new HttpError(403, 'SCOPE_MISSING', `This API key may not call this: it lacks the "${scope}" scope.`);
     req.otacClient = client;
+    if (confirmedAtUse) req.otacConfirmKey = client.keyId;
   };
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
@@ -169,7 +176,8 @@ export function buildVerifyApp(deps: VerifyAppDeps): { app: FastifyInstance; met
       throw new HttpError(429, 'RATE_LIMITED', `Too many requests for this N. Try again in ${wait} s.`, {
         'retry-after': String(wait),
       });
-    const result = await deps.verification.verify(body.n, body.code, body.index, sourceOf(req));
+    const caller = req.otacConfirmKey === null ? undefined : { apiKeyId: req.otacConfirmKey };
+    const result = await deps.verification.verify(body.n, body.code, body.index, sourceOf(req), caller);
     // No answer before the use mark (or the failure count) is on disk: a crash after "accepted" can
     // never let the code be accepted again. A refusal that wrote nothing waits for a sync too; it is
     // shared with the others in flight, and the answers stay in order of durability.
@@ -277,6 +285,9 @@ function toHttpError(err: unknown): HttpError {
     if (err.code === 'VERIFY_BAD_INPUT' || err.code === 'CHALLENGE_BAD_ANSWER')
       return new HttpError(400, 'BAD_REQUEST', err.message);
     if (err.code === 'CHALLENGE_UNKNOWN_N') return new HttpError(404, 'UNKNOWN_N', err.message);
+    // A key answered from memory, found revoked by the decision's read: as if looked up (requireScope).
+    if (err.code === 'VERIFY_CLIENT_REVOKED')
+      return new HttpError(401, 'BAD_API_KEY', err.message, { 'www-authenticate': 'Bearer error="invalid_token"' });
   }
   const fastifyCode = (err as { code?: string }).code;
   switch (fastifyCode) {

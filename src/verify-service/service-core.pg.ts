@@ -11,6 +11,7 @@ import { PgPolicySource } from '../core/policy/policy-source.pg';
 import { ChallengeService } from '../core/verification/challenge.service';
 import { ClientCertificateService } from '../core/verification/client-certificate.service';
 import { VerificationService } from '../core/verification/verification.service';
+import { PgDecisionStore } from '../core/verification/verification-store.pg';
 import { VerifyClientService } from '../core/verification/verify-client.service';
 
 // The verification service on the shared issuer database (issue 12 item 3): any number of
@@ -23,9 +24,11 @@ import { VerifyClientService } from '../core/verification/verify-client.service'
 //   data directory for its log and its copy of the keystore.
 // - Exactly-once use marks, the lockout's count and the audit chain hold across instances through
 //   the repositories' compare-and-sets and the chain head's row lock (docs/storage.md).
-// - Nothing is cached past a commit another instance may have made: an API key and a client
-//   certificate are looked up on every request (no PRAGMA data_version on PostgreSQL), policies are
-//   re-read before each decision (PgPolicySource.refresh), the card key series at each use.
+// - Nothing is cached past a commit another instance may have made: an API key is looked up on every
+//   request or, on /v1/verify, confirmed by the decision's own read; a client certificate is looked
+//   up on every request (no PRAGMA data_version on PostgreSQL); the policy
+//   version is read with each decision's rows (PgDecisionStore.read, the policy row fetched again
+//   when it moved), the card key series at each use.
 // - The schema is the desks' to make: an unmigrated or foreign database is refused at start.
 // One thread: the worker-thread split of the SQLite service exists to keep one writer's fsyncs off
 // the HTTP thread; here the writes wait on the network, not on this process.
@@ -96,10 +99,16 @@ export async function openPgVerificationCore(opts: PgVerificationCoreOptions): P
         ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
       },
       events: repos.verificationEvents,
+      // The decision's reads in one statement and an acceptance in one (verification-store.pg.ts).
+      store: new PgDecisionStore(db, policies),
     });
-    // No `changedElsewhere`: without it every request's key is looked up, so a revocation made
-    // through any instance or desk is refused here at the next request.
-    const clients = new VerifyClientService(repos.verifyClients, audit, now, { atomically: repos.atomically });
+    // No `changedElsewhere`: a key is looked up at every request, except on /v1/verify, where the
+    // decision's read confirms it (`confirmedAtUse`, PgDecisionStore.read). Either way a revocation
+    // made through any instance or desk is refused here at the key's next request.
+    const clients = new VerifyClientService(repos.verifyClients, audit, now, {
+      atomically: repos.atomically,
+      confirmedAtUse: true,
+    });
     const challenges = new ChallengeService(cards, repos.challenges, verification, keystore, audit, now);
     const certificates = new ClientCertificateService(repos.clientCertificates, keystore, audit, now, repos.atomically);
     let answers = true;

@@ -15,7 +15,8 @@ import type { Policies } from './policy-values';
 // the next request. Cheap when nothing changed: one indexed single-column read, the row's JSON
 // fetched and parsed only when the version moved.
 
-const LATEST_VERSION_SQL = 'SELECT version FROM policy_versions ORDER BY version DESC LIMIT 1';
+/** The newest version's number; verification-store.pg.ts reads it as a column of the decision's read. */
+export const LATEST_VERSION_SQL = 'SELECT version FROM policy_versions ORDER BY version DESC LIMIT 1';
 
 export class PgPolicySource implements PolicySource {
   private latest: PolicyVersion = DEFAULTS_VERSION;
@@ -25,7 +26,16 @@ export class PgPolicySource implements PolicySource {
   /** Reads the newest version; call it before a decision that reads `current()`. */
   async refresh(): Promise<void> {
     const [head] = await this.db.query<{ version: number }>(LATEST_VERSION_SQL);
-    const version = head?.version ?? 0;
+    await this.seen(head?.version ?? null);
+  }
+
+  /**
+   * The newest version as another statement read it (LATEST_VERSION_SQL as a column; null: none
+   * saved yet): the row is fetched only when it moved. The same guarantee as `refresh`, without a
+   * round trip of its own when the caller's read already went to the database.
+   */
+  async seen(newest: number | null): Promise<void> {
+    const version = newest ?? 0;
     if (version === this.latest.version) return;
     const [row] = await this.db.query<PolicyRow & Record<string, unknown>>(LATEST_POLICY_SQL);
     this.latest = row ? toVersion(row) : DEFAULTS_VERSION;

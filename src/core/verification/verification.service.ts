@@ -2,7 +2,7 @@ import type { AuditTrail } from '../audit/audit.service';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
 import type { Keystore } from '../keystore/keystore.types';
-import { isSheetList, type ListRecord, type ListRepository } from '../lists/list.repository';
+import { isSheetList, type ListRecord, type ListRepository, type UseMark } from '../lists/list.repository';
 import { SYSTEM_ACTOR, type ListActor, type ListService } from '../lists/list.service';
 import type { FailureCounterRepository, FailureState } from './failure.repository';
 import type { CodeListRef } from '../keystore/keystore.types';
@@ -82,6 +82,78 @@ export interface Lockout {
  */
 export type CommitScope = <T>(work: () => Promise<T>) => Promise<T>;
 
+/** What a decision reads before it checks the code: the card, its current list, its failure row. */
+export interface DecisionSnapshot {
+  readonly card: CardRecord;
+  readonly list: ListRecord | null;
+  readonly failures: FailureState | null;
+}
+
+/**
+ * A decision's reads and an acceptance's writes in as few round trips as the engine allows
+ * (PostgreSQL: verification-store.pg.ts, one statement each). Without it the repositories are called
+ * one by one, each a local call on SQLite. Either way the rules are the same: the same choice of
+ * list, the same conditional use mark deciding exactly-once, the same reset of the failure count.
+ */
+export interface DecisionStore {
+  /**
+   * The card by N with its current list (ListRepository.current) and failure state, read together,
+   * with the policies brought up to date in the same read (read at use); `snapshot` null: no card has
+   * this N. With `apiKeyId`, whether that API key is still active, in the same read (`apiKeyActive`;
+   * null without one).
+   */
+  read(
+    n: string,
+    apiKeyId: string | null,
+  ): Promise<{ snapshot: DecisionSnapshot | null; apiKeyActive: boolean | null }>;
+  /**
+   * ListRepository.markUse and, when `resetFailures`, FailureCounterRepository.recordSuccess, as
+   * one atomic write. Null: the mark's condition failed (another call won), nothing was written.
+   */
+  accept(listRef: number, index: number, window: number, at: string, resetFailures: boolean): Promise<UseMark | null>;
+  /**
+   * The version of the policies in force in this process as the store last read them: taken in the
+   * same turn as `policies.current()`, so an `acceptKnown` is refused if they moved since.
+   */
+  policyVersion(): number;
+  /**
+   * An acceptance without the read, for a card whose list an earlier acceptance in this process saw:
+   * ONE write that marks the use (as `accept`, the reset when the count is not 0 and not locked) only
+   * if everything the read would have shown still holds — the card active, the list active (so still
+   * the card's list), the card not locked, the policies at `policyVersion`, the caller's key active,
+   * and with `nextIndex` the list's next index unmoved. Null: something moved, nothing was written;
+   * the caller decides again with the read.
+   */
+  acceptKnown(use: KnownUse): Promise<UseMark | null>;
+}
+
+/** What `DecisionStore.acceptKnown` is given (see there). */
+export interface KnownUse {
+  readonly cardRef: number;
+  readonly listRef: number;
+  readonly index: number;
+  readonly window: number;
+  readonly at: string;
+  readonly policyVersion: number;
+  /** The next index the candidates were taken from (a code sent without its index), else null. */
+  readonly nextIndex: number | null;
+  readonly apiKeyId: string | null;
+}
+
+/** Cards whose list an acceptance saw, kept for `acceptKnown` (a bound on the process's memory). */
+const KNOWN_CARDS = 10_000;
+
+/**
+ * Who asks, when their API key was taken from the verification service's memory rather than looked up
+ * for this request (VerifyClientService `confirmedAtUse`, PostgreSQL): the decision's read checks in
+ * the same statement that the key is still active, and a revoked key is refused before anything is
+ * read further or written (VERIFY_CLIENT_REVOKED). Only with a DecisionStore; without one the caller
+ * was checked in full before.
+ */
+export interface VerifyCaller {
+  readonly apiKeyId: string;
+}
+
 /** What a VerificationService may be given beyond its repositories; each has a default. */
 export interface VerificationOptions {
   readonly now?: () => Date;
@@ -92,6 +164,8 @@ export interface VerificationOptions {
   /** Where refusals and suspicions are recorded; without it (tests of verify alone) nothing is. */
   readonly events?: VerificationEventsRepository | null;
   readonly commitScope?: CommitScope;
+  /** The decision's reads and the acceptance's writes folded (PostgreSQL); the lockout's limit stays `lockout`'s. */
+  readonly store?: DecisionStore | null;
 }
 
 export interface KeystoreSource {
@@ -134,6 +208,7 @@ export class VerificationService {
     this.lockout = options.lockout ?? null;
     this.events = options.events ?? null;
     this.commitScope = options.commitScope ?? ((work) => work());
+    this.store = options.store ?? null;
   }
 
   private readonly now: () => Date;
@@ -141,19 +216,41 @@ export class VerificationService {
   private readonly lockout: Lockout | null;
   private readonly events: VerificationEventsRepository | null;
   private readonly commitScope: CommitScope;
+  private readonly store: DecisionStore | null;
 
   /**
    * One decision at a time per card in this process: the lockout's count is read and moved in order,
    * so 64 concurrent guesses meet the lock after FAILURE_LIMIT of them (the use mark needs no such
-   * help: its conditional UPDATE decides). Different cards run side by side.
+   * help: its conditional UPDATE decides). Different cards run side by side. Keyed by the card's id,
+   * or with a DecisionStore by its N (unique per card): the store reads the card inside the turn.
    */
-  private readonly perCard = new Map<number, Promise<unknown>>();
+  private readonly perCard = new Map<number | string, Promise<unknown>>();
+  /**
+   * With a DecisionStore: by N, the card and list as this process's last acceptance left them (an
+   * active card, its active list on the card, not a paper sheet). The next code of that card is
+   * checked against them and accepted by `acceptKnown` in one statement that re-checks in the
+   * database everything they stand for; whatever else happens, the decision is made again with the
+   * read. Nothing is decided on them alone.
+   */
+  private readonly known = new Map<string, { readonly card: CardRecord; readonly list: ListRecord }>();
 
-  async verify(n: string, code: string, index?: number, source: VerificationSource = 'desk'): Promise<VerifyResult> {
+  async verify(
+    n: string,
+    code: string,
+    index?: number,
+    source: VerificationSource = 'desk',
+    caller?: VerifyCaller,
+  ): Promise<VerifyResult> {
     if (typeof n !== 'string' || typeof code !== 'string')
       throw new AppError('VERIFY_BAD_INPUT', 'N and the code are text. Check the request.');
     const typed = code.trim();
-    return this.decideAndRecord(n, index, (ks, ref, position) => ks.checkListCode(ref, position, typed), source);
+    return this.decideAndRecord(
+      n,
+      index,
+      (ks, ref, position) => ks.checkListCode(ref, position, typed),
+      source,
+      caller,
+    );
   }
 
   /**
@@ -170,12 +267,14 @@ export class VerificationService {
     index: number | undefined,
     proof: CodeProof,
     source: VerificationSource,
+    caller?: VerifyCaller,
   ): Promise<VerifyResult> {
     if (index !== undefined && (!Number.isInteger(index) || index < 1 || index > 0xffff))
       throw new AppError('VERIFY_BAD_INPUT', 'The code index is a whole number from 1. Check the request.');
-    // Policies are read at use: on PostgreSQL a version saved at another desk is fetched here.
-    if (this.policies.refresh) await this.policies.refresh();
-    return this.commitScope(() => this.decideNow(n, index, proof, source));
+    // Policies are read at use: on PostgreSQL a version saved at another desk is fetched here (with
+    // a DecisionStore, by the decision's own read).
+    if (this.policies.refresh && !this.store) await this.policies.refresh();
+    return this.commitScope(() => this.decideNow(n, index, proof, source, caller));
   }
 
   private async decideNow(
@@ -183,9 +282,10 @@ export class VerificationService {
     index: number | undefined,
     proof: CodeProof,
     source: VerificationSource,
+    caller: VerifyCaller | undefined,
   ): Promise<VerifyResult> {
     const seen: Seen = {};
-    const result = await this.decide(n.trim(), proof, index, seen);
+    const result = await this.decide(n.trim(), proof, index, seen, caller);
     // An acceptance is recorded by its use mark (code_uses: list, index, time), written in the same
     // transaction that decides it; an audit-chain entry per use would double that record and
     // serialise every verification on the chain's hash (docs/verification-service.md "Scale").
@@ -249,16 +349,96 @@ export class VerificationService {
     }
   }
 
-  private async decide(n: string, proof: CodeProof, index: number | undefined, seen: Seen): Promise<VerifyResult> {
+  private async decide(
+    n: string,
+    proof: CodeProof,
+    index: number | undefined,
+    seen: Seen,
+    caller: VerifyCaller | undefined,
+  ): Promise<VerifyResult> {
+    const store = this.store;
+    if (store)
+      return this.inTurn(n, async () => {
+        const fast = await this.acceptKnown(store, n, proof, index, caller);
+        if (fast) return fast;
+        const { snapshot, apiKeyActive } = await store.read(n, caller?.apiKeyId ?? null);
+        // Thrown, not refused: nothing is recorded for a caller who may no longer call.
+        if (caller && apiKeyActive !== true)
+          throw new AppError(
+            'VERIFY_CLIENT_REVOKED',
+            'The API key is unknown or revoked. Ask the issuer for a key (npm run verify-client -- create).',
+          );
+        if (!snapshot) return refuse('unknown_n');
+        seen.card = snapshot.card;
+        return this.decideFor(snapshot.card, proof, index, seen, snapshot);
+      });
     const card = await this.cards.byN(n);
     if (!card) return { accepted: false, reason: 'unknown_n' };
     seen.card = card;
-    const before = this.perCard.get(card.id) ?? Promise.resolve();
-    const run = before.then(() => this.decideFor(card, proof, index, seen));
+    return this.inTurn(card.id, () => this.decideFor(card, proof, index, seen));
+  }
+
+  /**
+   * The one-statement acceptance of a code of a card an earlier acceptance here saw (`known`), or
+   * null: not known, not this code, or the statement found something moved — then the caller decides
+   * again from the read, and any refusal is that decision's. Only ever accepts.
+   */
+  private async acceptKnown(
+    store: DecisionStore,
+    n: string,
+    proof: CodeProof,
+    index: number | undefined,
+    caller: VerifyCaller | undefined,
+  ): Promise<VerifyResult | null> {
+    // Its statement checks and resets the failure count as the lockout does: only with a lockout.
+    const known = this.lockout ? this.known.get(n) : undefined;
+    if (!known) return null;
+    this.known.delete(n); // set again below only if accepted
+    const { card, list } = known;
+    if (Date.parse(list.expiresAt) <= this.now().getTime()) return null;
+    // The policy and its version in one turn: acceptKnown is refused if they moved since.
+    const lookAhead = this.policies.current().verifyLookAhead;
+    const policyVersion = store.policyVersion();
+    const matched = await this.find(card, list, proof, index, lookAhead);
+    if (!matched || matched.position < list.nextIndex || matched.position >= list.nextIndex + lookAhead) return null;
+    const mark = await store.acceptKnown({
+      cardRef: card.id,
+      listRef: list.id,
+      index: matched.position,
+      window: lookAhead,
+      at: this.now().toISOString(),
+      policyVersion,
+      nextIndex: index === undefined ? list.nextIndex : null,
+      apiKeyId: caller?.apiKeyId ?? null,
+    });
+    if (!mark) return null;
+    return this.accepted(card, mark, matched.position);
+  }
+
+  /** The answer to an acceptance (and the refill it may queue); with a store, the card is known. */
+  private async accepted(card: CardRecord, mark: UseMark, position: number): Promise<VerifyResult> {
+    if (this.store && card.state === 'active' && !isSheetList(mark.list)) {
+      if (this.known.size >= KNOWN_CARDS) this.known.delete(this.known.keys().next().value ?? '');
+      this.known.set(card.n, { card, list: mark.list });
+    }
+    const remaining = mark.list.length - (mark.list.nextIndex - 1);
+    let refillQueued = false;
+    if (mark.list.refillDue && !isSheetList(mark.list)) {
+      // The server's own count reached the threshold (source 000 claim 3): queue the next list once.
+      const queued = await this.listService.queueNext(card.id, 'threshold', SYSTEM_ACTOR);
+      refillQueued = queued.created;
+    }
+    return { accepted: true, index: position, remaining, refillQueued };
+  }
+
+  /** `work` after every earlier decision on the same card in this process has settled. */
+  private inTurn(key: number | string, work: () => Promise<VerifyResult>): Promise<VerifyResult> {
+    const before = this.perCard.get(key) ?? Promise.resolve();
+    const run = before.then(work);
     const settled = run.catch(() => undefined);
-    this.perCard.set(card.id, settled);
+    this.perCard.set(key, settled);
     void settled.then(() => {
-      if (this.perCard.get(card.id) === settled) this.perCard.delete(card.id);
+      if (this.perCard.get(key) === settled) this.perCard.delete(key);
     });
     return run;
   }
@@ -268,11 +448,12 @@ export class VerificationService {
     proof: CodeProof,
     index: number | undefined,
     seen: Seen,
+    snapshot?: DecisionSnapshot,
   ): Promise<VerifyResult> {
     if (card.state === 'blocked') return refuse('card_blocked');
     if (card.state === 'terminated') return refuse('card_terminated');
     if (card.state !== 'active' && card.state !== 'awaiting_activation') return refuse('card_not_active');
-    const list = await this.lists.current(card.id);
+    const list = snapshot ? snapshot.list : await this.lists.current(card.id);
     // A reissued card in the post: only its emergency sheet (a list on paper, docs/reissue.md) is
     // usable, and only until the card is activated — from then its own list is the card's list.
     if (card.state === 'awaiting_activation' && !(list?.state === 'active' && isSheetList(list)))
@@ -282,14 +463,16 @@ export class VerificationService {
     if (card.state === 'active' && isSheetList(list)) return refuse('table_expired');
     if (list.state === 'disabled') return refuse('table_disabled');
     if (Date.parse(list.expiresAt) <= this.now().getTime()) return refuse('table_expired');
-    const failures = this.lockout ? await this.lockout.failures.get(card.id) : null;
+    const failures = this.lockout ? (snapshot ? snapshot.failures : await this.lockout.failures.get(card.id)) : null;
     if (failures?.lockedAt) return refuse('too_many_failures');
 
-    const result = await this.match(card, list, proof, index, seen);
+    // Only a card with failures in a row has a count to reset: most acceptances write nothing here.
+    const reset = failures !== null && failures.consecutive > 0;
+    const result = await this.match(card, list, proof, index, seen, reset);
     if (this.lockout) {
-      // Only a card with failures in a row has a count to reset: most acceptances write nothing here.
+      // With a DecisionStore the reset was written with the use mark.
       if (result.accepted) {
-        if (failures && failures.consecutive > 0) await this.lockout.failures.recordSuccess(card.id);
+        if (reset && !this.store) await this.lockout.failures.recordSuccess(card.id);
       } else if (COUNTED.has(result.reason))
         await this.lockout.failures.recordFailure(
           card.id,
@@ -306,6 +489,7 @@ export class VerificationService {
     proof: CodeProof,
     index: number | undefined,
     seen: Seen,
+    resetFailures: boolean,
   ): Promise<VerifyResult> {
     // Read at each use: a policy change applies to the next code typed.
     const lookAhead = this.policies.current().verifyLookAhead;
@@ -317,21 +501,17 @@ export class VerificationService {
       return refuse((await this.lists.isUsed(list.id, position)) ? 'already_used' : 'not_expected_position');
     if (position >= list.nextIndex + lookAhead) return refuse('not_expected_position');
 
-    const mark = await this.lists.markUse(list.id, position, lookAhead, this.now().toISOString());
+    const at = this.now().toISOString();
+    const mark = this.store
+      ? await this.store.accept(list.id, position, lookAhead, at, resetFailures && this.lockout !== null)
+      : await this.lists.markUse(list.id, position, lookAhead, at);
     if (!mark) {
       // Another call won this index (or moved past it) between our read and our UPDATE.
       const again = await this.lists.byId(list.id);
       if (again?.state === 'disabled') return refuse('table_disabled');
       return refuse((await this.lists.isUsed(list.id, position)) ? 'already_used' : 'not_expected_position');
     }
-    const remaining = mark.list.length - (mark.list.nextIndex - 1);
-    let refillQueued = false;
-    if (mark.list.refillDue && !isSheetList(mark.list)) {
-      // The server's own count reached the threshold (source 000 claim 3): queue the next list once.
-      const queued = await this.listService.queueNext(card.id, 'threshold', SYSTEM_ACTOR);
-      refillQueued = queued.created;
-    }
-    return { accepted: true, index: position, remaining, refillQueued };
+    return this.accepted(card, mark, position);
   }
 
   /**

@@ -49,6 +49,14 @@ export class VerifyClientService {
   private readonly checked = new Map<string, VerifyClient>();
   private readonly changedElsewhere: (() => boolean) | null;
   private readonly atomically: Atomically | null;
+  /**
+   * Keys already checked, for the calls whose use checks the key again in its own read (PostgreSQL:
+   * the decision's read, verification-store.pg.ts): `authenticate(key, { confirmedAtUse: true })`
+   * answers from here, and the caller passes the key id on to be confirmed there. Saves a round trip
+   * per verification; a revocation at any desk still refuses the key's next request (the read's
+   * check), and every other call looks the key up as before.
+   */
+  private readonly confirmedAtUse: Map<string, VerifyClient> | null;
 
   constructor(
     private readonly repo: VerifyClientRepository,
@@ -61,10 +69,12 @@ export class VerifyClientService {
        * clients table is shared (PostgreSQL). Without it the entry follows the change, as a SQLite unit does.
        */
       atomically?: Atomically;
+      confirmedAtUse?: boolean;
     } = {},
   ) {
     this.changedElsewhere = options.changedElsewhere ?? null;
     this.atomically = options.atomically ?? null;
+    this.confirmedAtUse = options.confirmedAtUse ? new Map() : null;
   }
 
   /** `work` on the unit's repository and audit trail, or (no unit given) on the service's own. */
@@ -119,6 +129,7 @@ export class VerifyClientService {
 
   async revoke(keyId: string, by: string): Promise<VerifyClient> {
     this.checked.clear();
+    this.confirmedAtUse?.clear();
     const at = this.now().toISOString();
     const revoked = await this.unit(async (repo, audit) => {
       const r = await repo.revoke(keyId, by, at);
@@ -146,8 +157,22 @@ export class VerifyClientService {
     return (await this.repo.all()).map(publicView);
   }
 
-  /** The active client whose key this is, or null (malformed, unknown, revoked, wrong secret alike). */
-  async authenticate(apiKey: string): Promise<VerifyClient | null> {
+  /**
+   * The active client whose key this is, or null (malformed, unknown, revoked, wrong secret alike).
+   * `confirmedAtUse`: the caller's use checks the key id against the database in its own read (a
+   * VerifyCaller), so a key checked before may be answered from memory (only where the service was
+   * made with `confirmedAtUse`; elsewhere the option changes nothing).
+   */
+  async authenticate(apiKey: string, use: { confirmedAtUse?: boolean } = {}): Promise<VerifyClient | null> {
+    const remembered = this.confirmedAtUse;
+    if (remembered && use.confirmedAtUse) {
+      const known = remembered.get(apiKey);
+      if (known) return known;
+      const client = await this.check(apiKey);
+      // Bounded by the clients' own keys: unknown and revoked keys are never kept.
+      if (client && remembered.size < 1000) remembered.set(apiKey, client);
+      return client;
+    }
     if (this.changedElsewhere) {
       if (this.changedElsewhere()) this.checked.clear();
       const known = this.checked.get(apiKey);
