@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { Database } from '../../src/core/db/database';
 import { nameKey } from '../../src/core/customers/customer.repository';
 import { REJECTION_REASONS, type RejectionReason } from '../../src/shared/contract/usage.contract';
@@ -201,10 +202,10 @@ function* seedPlan(opts: SeedOptions): Generator<SeedInsert, UsageSeed, number> 
 
 /** The seed on a SQLite database, in one transaction (thousands of rows in well under a second). */
 export function seedUsage(db: Database, opts: SeedOptions): UsageSeed {
-  const statements = new Map<string, ReturnType<Database['prepare']>>();
+  const statements = new Map<string, Statement<unknown[]>>();
   const statement = (sql: string) => {
     let st = statements.get(sql);
-    if (!st) statements.set(sql, (st = db.prepare(sql)));
+    if (!st) statements.set(sql, (st = db.prepare<unknown[]>(sql)));
     return st;
   };
   return db.transaction(() => {
