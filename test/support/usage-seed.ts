@@ -116,8 +116,11 @@ function* seedPlan(opts: SeedOptions): Generator<SeedInsert, UsageSeed, number> 
       `INSERT INTO code_uses (list_ref, code_index, used_at) VALUES ${ats.map(() => '(?, ?, ?)').join(', ')}`,
       ...ats.flatMap((at, i) => [listRef, i + 1, at]),
     );
-  const insRejection = (...p: unknown[]) =>
-    plain('INSERT INTO verify_rejections (card_ref, list_ref, reason, source, at) VALUES (?, ?, ?, ?, ?)', ...p);
+  const insRejections = (rows: SeededRejection[]) =>
+    plain(
+      `INSERT INTO verify_rejections (card_ref, list_ref, reason, source, at) VALUES ${rows.map(() => '(?, NULL, ?, ?, ?)').join(', ')}`,
+      ...rows.flatMap((r) => [r.cardRef, r.reason, 'client:seed', r.at]),
+    );
   const insSuspicion = (...p: unknown[]) =>
     plain(
       `INSERT INTO suspicion_events (card_ref, list_ref, kind, code_index, drift, source, occurred_at, resolved_at, resolved_by, resolution)
@@ -164,11 +167,11 @@ function* seedPlan(opts: SeedOptions): Generator<SeedInsert, UsageSeed, number> 
       if (ats.length) yield insUses(listRef, ats);
       card.uses.push(...ats);
     }
-    for (let r = Math.floor(rnd() * 4); r > 0; r--) {
-      const rej: SeededRejection = { cardRef: id, reason: pick(REJECTION_REASONS.slice(1)), at: timeOn(pick(days)) };
-      yield insRejection(id, null, rej.reason, 'client:seed', rej.at);
-      out.rejections.push(rej);
-    }
+    const refused: SeededRejection[] = [];
+    for (let r = Math.floor(rnd() * 4); r > 0; r--)
+      refused.push({ cardRef: id, reason: pick(REJECTION_REASONS.slice(1)), at: timeOn(pick(days)) });
+    if (refused.length) yield insRejections(refused);
+    out.rejections.push(...refused);
     if (rnd() < 0.08) {
       const kind = pick(['code_replayed', 'disabled_table_used', 'blocked_card_used', 'counter_drift'] as const);
       const s: SeededSuspicion = {
@@ -192,11 +195,13 @@ function* seedPlan(opts: SeedOptions): Generator<SeedInsert, UsageSeed, number> 
     out.cards.push(card);
   }
   // Refusals of an N nobody issued: no card.
-  for (let r = 0; r < Math.ceil(opts.cards / 20); r++) {
-    const rej: SeededRejection = { cardRef: null, reason: 'unknown_n', at: timeOn(pick(days)) };
-    yield insRejection(null, null, 'unknown_n', 'client:seed', rej.at);
-    out.rejections.push(rej);
-  }
+  const unknown = Array.from({ length: Math.ceil(opts.cards / 20) }, (): SeededRejection => ({
+    cardRef: null,
+    reason: 'unknown_n',
+    at: timeOn(pick(days)),
+  }));
+  if (unknown.length) yield insRejections(unknown);
+  out.rejections.push(...unknown);
   return out;
 }
 
