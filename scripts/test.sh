@@ -32,7 +32,7 @@ reports=(test-results/vitest.json)
 # helpers. Files on freshSqliteWorkstation are about the SQLite file itself; db-postgres runs both
 # engines side by side already. Skipped when arguments narrow the run.
 if [ "$#" -eq 0 ] && [ "${OTAC_TEST_PG_PASS:-1}" != 0 ]; then
-  mapfile -t pg_files < <(grep -rlE 'freshWorkstation\(|openDesk\(|cardDesk\(' test/integration test/browser \
+  mapfile -t pg_files < <(grep -rlE 'freshWorkstation\(|restartableWorkstation\(|engineDeskWithKeystore\(|openDesk\(|cardDesk\(' test/integration test/browser \
     --include='*.test.ts' | grep -v '^test/integration/db-postgres/' | sort)
   echo "== tests on PostgreSQL (${#pg_files[@]} files)"
   OTAC_TEST_ENGINE=postgres npx vitest run --project integration --project browser --reporter=default \

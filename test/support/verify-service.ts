@@ -22,7 +22,7 @@ import {
 } from '../../src/verify-service/service-core';
 import { CHEAP_SCRYPT, prepareKeystore } from './activation-cards';
 import { cardRow, type RowStore } from './cards';
-import { freshSqliteWorkstation, freshWorkstation } from './fresh-workstation';
+import { freshSqliteWorkstation, restartableWorkstation, type RestartableDesk } from './fresh-workstation';
 import { deskSql } from './test-engine';
 import { codesFromPublicKeyEnvelope, rsaPublicKeyBytes } from './list-envelopes';
 import { KEYSTORE_PASSPHRASE } from './keys';
@@ -222,18 +222,22 @@ export async function clientKey(db: Database, ...scopes: VerifyScope[]): Promise
   return (await clients.create({ name: 'bank', scopes, by: 'test' })).apiKey;
 }
 
-/** A desk on the engine the run tests (freshWorkstation) with `sql` to look behind it. */
-export type EngineDesk = Awaited<ReturnType<typeof freshWorkstation>>;
+/**
+ * A desk on the engine the run tests (restartableWorkstation): `sql` looks behind it, `database` is
+ * what a verification service beside it opens on PostgreSQL (startServiceBeside).
+ */
+export type EngineDesk = RestartableDesk;
 
 /**
  * deskWithKeystore on the engine the run tests: for the desk's own features (support cases, usage,
- * reissue) that need a keystore ready to seal lists and cards with codes (cardWithCodes). The tests
- * of the SQLite verification service keep deskWithKeystore, whose core opens the desk's file.
+ * reissue, verification clients made at the desk) that need a keystore ready to seal lists and cards
+ * with codes (cardWithCodes). The tests of the SQLite verification service's own behaviour keep
+ * deskWithKeystore, whose core opens the desk's file.
  */
 export async function engineDeskWithKeystore(
   options: Partial<Pick<WorkstationOptions, 'now' | 'support'>> = {},
 ): Promise<EngineDesk> {
-  const desk = await freshWorkstation({ ...options, keystoreScryptCost: CHEAP_SCRYPT });
+  const desk = await restartableWorkstation({ ...options, keystoreScryptCost: CHEAP_SCRYPT });
   try {
     const officer = await setupOfficer(desk.ws);
     await prepareKeystore(desk.ws, officer, await addOperator(desk.ws, 'security_officer'));

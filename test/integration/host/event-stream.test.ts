@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATA_DOMAIN_READ_CHANNEL, visibleTo } from '../../../src/core/rpc/event-feed';
-import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { startLoopbackServer, type LoopbackServer } from '../../../src/host/loopback-server';
 import { contract, type ReaderSnapshot } from '../../../src/shared/contract';
 import { ROLES } from '../../../src/shared/roles';
@@ -18,7 +19,8 @@ const READER: ReaderSnapshot = { service: 'running', readers: [{ name: 'Reader 0
 
 describe('event stream', () => {
   let dir: string;
-  let ws: Workstation;
+  let ws: DeskWorkstation;
+  let desk: Awaited<ReturnType<typeof freshWorkstation>> | undefined;
   let server: LoopbackServer;
   let officer: TestOperator;
   let clerk: TestOperator;
@@ -29,15 +31,16 @@ describe('event stream', () => {
     const renderer = join(dir, 'renderer');
     mkdirSync(renderer);
     writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>ui</title>');
-    ws = createWorkstation({ dataDir: join(dir, 'data'), shell: 'browser', version: 't' });
+    desk = await freshWorkstation();
+    ws = desk.ws;
     server = await startLoopbackServer(ws, { rendererDir: renderer });
     officer = await setupOfficer(ws);
     clerk = await addOperator(ws, 'clerk');
   });
   afterAll(async () => {
     for (const s of streams) s.close();
-    await server.close();
-    await ws.close();
+    await server?.close();
+    await desk?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { chromiumArgs, writeLaunchPage } from '../../../src/host/launch-page';
 import { LAUNCH_LINK_TTL_MS, startLoopbackServer, type LoopbackServer } from '../../../src/host/loopback-server';
 import { CHROMIUM_ARGS } from '../../support/browser';
@@ -15,7 +16,8 @@ import { http } from '../../support/http';
 
 describe('launch link', () => {
   let dir: string;
-  let ws: Workstation;
+  let ws: DeskWorkstation;
+  let desk: Awaited<ReturnType<typeof freshWorkstation>> | undefined;
   let server: LoopbackServer;
   let clock = Date.now();
 
@@ -24,12 +26,13 @@ describe('launch link', () => {
     const renderer = join(dir, 'renderer');
     mkdirSync(renderer);
     writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>ui</title><p>the desk</p>');
-    ws = createWorkstation({ dataDir: join(dir, 'data'), shell: 'browser', version: 't' });
+    desk = await freshWorkstation();
+    ws = desk.ws;
     server = await startLoopbackServer(ws, { rendererDir: renderer, now: () => clock });
   });
   afterAll(async () => {
-    await server.close();
-    await ws.close();
+    await server?.close();
+    await desk?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -2,13 +2,16 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { startLoopbackServer, type LoopbackServer } from '../../../src/host/loopback-server';
 import { http } from '../../support/http';
+import { deskSql } from '../../support/test-engine';
 
 describe('loopback host security', () => {
   let dir: string;
-  let ws: Workstation;
+  let ws: DeskWorkstation;
+  let desk: Awaited<ReturnType<typeof freshWorkstation>> | undefined;
   let server: LoopbackServer;
   let cookie: string;
 
@@ -17,15 +20,16 @@ describe('loopback host security', () => {
     const renderer = join(dir, 'renderer');
     mkdirSync(renderer);
     writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>ui</title>');
-    ws = createWorkstation({ dataDir: join(dir, 'data'), shell: 'browser', version: 't' });
+    desk = await freshWorkstation();
+    ws = desk.ws;
     server = await startLoopbackServer(ws, { rendererDir: renderer });
     const start = await http(server.launchUrl());
     expect(start.status).toBe(200);
     cookie = String(start.headers['set-cookie']).split(';')[0]!;
   });
   afterAll(async () => {
-    await server.close();
-    await ws.close();
+    await server?.close();
+    await desk?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -75,6 +79,6 @@ describe('loopback host security', () => {
     expect(big.status).toBe(413);
     const bad = await rpc({ Cookie: cookie, Origin: server.origin }, '{not json');
     expect(JSON.parse(bad.body)).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
-    expect(ws.db.prepare('SELECT count(*) AS n FROM operators').get()).toEqual({ n: 0 });
+    expect(await deskSql(ws).get('SELECT count(*) AS n FROM operators')).toEqual({ n: 0 });
   });
 });

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INS } from '../../../src/core/card/protocol/profile.constants';
-import { cardDesk } from '../../support/activation-cards';
-import { OFFICER } from '../../support/fresh-workstation';
+import { CHEAP_SCRYPT, prepareKeystore } from '../../support/activation-cards';
+import { freshSqliteWorkstation, OFFICER } from '../../support/fresh-workstation';
 import { KEYSTORE_PASSPHRASE } from '../../support/keys';
-import { addOperator } from '../../support/operators';
+import { addOperator, setupOfficer } from '../../support/operators';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { useTestbed, type Testbed } from '../../support/testbed';
 import { WorkstationChild } from '../../support/workstation-child';
@@ -147,10 +147,13 @@ describe('the workstation SIGKILLed at random points of enroll → activate → 
   beforeAll(async () => {
     bed = await useTestbed('kill');
     // The desk set up once (officers, keystore with MK, bank CA, transport and issuer keys, a
-    // clerk), then closed: from here on only the child processes open this directory.
-    const desk = await cardDesk('none');
-    await addOperator(desk.ws, 'clerk', 'killclerk');
+    // clerk), then closed: from here on only the child processes open this directory. On SQLite
+    // whatever engine the run tests: the children are killed mid-write on the desk's SQLite file.
+    const desk = freshSqliteWorkstation({ readers: 'none', keystoreScryptCost: CHEAP_SCRYPT });
     dataDir = desk.dataDir;
+    const officer = await setupOfficer(desk.ws);
+    await prepareKeystore(desk.ws, officer, await addOperator(desk.ws, 'security_officer'));
+    await addOperator(desk.ws, 'clerk', 'killclerk');
     await desk.ws.close();
     cfg = {
       dataDir,

@@ -559,7 +559,7 @@ describe('attacks on support cases: passkey, claim-3 mail, access and dual contr
 
   // ── leaks ───────────────────────────────────────────────────────────────────────────────────
 
-  it('no passkey sent and no value typed appears in the database file, the WAL, the logs, the audit trail or any answer', async () => {
+  it('no passkey sent and no value typed appears in the database (its file and WAL, or its PostgreSQL tables), the logs, the audit trail or any answer', async () => {
     const passkeys = sms.messages.map((m) => /passkey (\S+),/.exec(m.body.text)?.[1] ?? '').filter(Boolean);
     expect(passkeys.length).toBeGreaterThan(20);
     const values = [...passkeys, ...typed.filter((t) => t.replace(/[\s-]/g, '').length >= 8)];

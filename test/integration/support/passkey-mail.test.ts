@@ -23,7 +23,8 @@ import { engineDeskWithKeystore, type EngineDesk } from '../../support/verify-se
 // test reads; claim 3: the customer sends the passkey from the registered address to the desk's own
 // inbound listener (smtp-server) and the case is verified; from any other address nothing changes and
 // the message is audited as ignored. Last, every passkey this file saw is searched for in the data
-// directory's files (database, WAL, logs), the audit trail and every answer the desk gave.
+// directory's files (database, WAL, logs; on PostgreSQL its tables), the audit trail and every answer
+// the desk gave.
 
 describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
   let desk: EngineDesk;
@@ -142,7 +143,7 @@ describe('the passkey by e-mail, and sent back by e-mail (claim 3)', () => {
     expect(await row(caseId)).toEqual(before);
   });
 
-  it('no passkey is anywhere but in the messages: not in the database file, the WAL, the logs, the audit trail or any answer', async () => {
+  it('no passkey is anywhere but in the messages: not in the database (file and WAL, or tables), the logs, the audit trail or any answer', async () => {
     // one more through SMS, so both channels are covered
     const { caseId } = await reportedCase(ws, support);
     value(await dispatch(support, 'support:sendPasskey', { caseId, channel: 'sms' }));

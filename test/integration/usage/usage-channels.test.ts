@@ -4,9 +4,10 @@ import { csvField } from '../../../src/core/usage/usage-csv';
 import { REFUSAL_REASONS } from '../../../src/core/verification/verification.service';
 import { REJECTION_REASONS } from '../../../src/shared/contract/usage.contract';
 import type { Role } from '../../../src/shared/roles';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { addOperator, setupOfficer, value, type TestOperator } from '../../support/operators';
-import { seedUsage } from '../../support/usage-seed';
+import { testEngine } from '../../support/test-engine';
+import { seedDeskUsage } from '../../support/usage-seed';
 
 // The usage channels and the CSV export over the real router: the review's roles read, every other
 // role is refused with nothing returned and the refusal audited; bad filters are refused as values.
@@ -18,17 +19,18 @@ const CHANNELS = [
 ] as const;
 
 describe('usage channels', () => {
-  const t = freshSqliteWorkstation();
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
   const ops = {} as Record<Role, TestOperator>;
   beforeAll(async () => {
+    t = await freshWorkstation();
     ops.security_officer = await setupOfficer(t.ws);
     for (const role of ['clerk', 'manager', 'auditor', 'support'] as const) ops[role] = await addOperator(t.ws, role);
-    seedUsage(t.ws.db, { cards: 200 });
+    await seedDeskUsage(t.sql, { cards: 200 });
   });
-  afterAll(() => t.dispose());
+  afterAll(() => t?.dispose());
 
-  const denials = () =>
-    (t.ws.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'access.denied'").get() as { n: number }).n;
+  const denials = async () =>
+    (await t.sql.get<{ n: number }>("SELECT count(*) AS n FROM audit_log WHERE action = 'access.denied'"))!.n;
 
   it.each(['manager', 'auditor', 'support'] as const)('a %s reads every usage channel', async (role) => {
     for (const [name, input] of CHANNELS) {
@@ -43,10 +45,10 @@ describe('usage channels', () => {
     'a %s is refused with nothing returned, and the refusal audited',
     async (role) => {
       for (const [name, input] of CHANNELS) {
-        const before = denials();
+        const before = await denials();
         const r = await t.ws.router.dispatch(ops[role].client, name, input);
         expect(r).toEqual({ ok: false, error: { code: 'FORBIDDEN', message: expect.any(String) as unknown } });
-        expect(denials()).toBe(before + 1);
+        expect(await denials()).toBe(before + 1);
       }
     },
   );
@@ -86,28 +88,29 @@ describe('usage channels', () => {
       'VALIDATION',
     );
     expect(await code(() => t.ws.usageCsv.open(ops.auditor.client, new URLSearchParams('by=n')))).toBe('VALIDATION');
-    const exportsAudited = () =>
-      (t.ws.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'usage.export'").get() as { n: number }).n;
-    const before = exportsAudited();
+    const exportsAudited = async () =>
+      (await t.sql.get<{ n: number }>("SELECT count(*) AS n FROM audit_log WHERE action = 'usage.export'"))!.n;
+    const before = await exportsAudited();
     const { name, text } = await read(ops.auditor.client, 'branch=Zurich&by=card');
     expect(name).toMatch(/^otac-usage-by-card-\d{4}-\d{2}-\d{2}\.csv$/);
     const lines = text.trimEnd().split('\r\n');
-    const zurich = t.ws.db
-      .prepare(
-        "SELECT count(*) AS n FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE cu.branch = 'Zurich'",
-      )
-      .get() as { n: number };
+    const zurich = (await t.sql.get<{ n: number }>(
+      "SELECT count(*) AS n FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE cu.branch = 'Zurich'",
+    ))!;
     expect(lines.length).toBe(1 + zurich.n);
     expect(lines.slice(1).every((l) => l.split(',')[6] === 'Zurich')).toBe(true);
-    expect(exportsAudited()).toBe(before + 1);
+    expect(await exportsAudited()).toBe(before + 1);
   });
 
-  it('names the same refusal reasons as core verify and the 0012 CHECK', () => {
+  it('names the same refusal reasons as core verify and the 0012 CHECK', async () => {
     // The contract cannot import core; this keeps the two lists from drifting apart.
     expect([...REJECTION_REASONS]).toEqual([...REFUSAL_REASONS]);
-    const table = t.ws.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'verify_rejections'").get() as {
-      sql: string;
-    };
+    // The table's definition on the run's engine: SQLite keeps its CREATE text, PostgreSQL its constraints.
+    const table = (await t.sql.get<{ sql: string }>(
+      testEngine === 'sqlite'
+        ? "SELECT sql FROM sqlite_master WHERE name = 'verify_rejections'"
+        : "SELECT string_agg(pg_get_constraintdef(oid), ' ') AS sql FROM pg_constraint WHERE conrelid = 'verify_rejections'::regclass",
+    ))!;
     for (const r of REJECTION_REASONS) expect(table.sql).toContain(`'${r}'`);
   });
 

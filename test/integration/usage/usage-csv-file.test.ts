@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileSaver } from '../../../src/core/usage/usage-csv';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { addOperator, setupOfficer, value, type TestOperator } from '../../support/operators';
-import { seedUsage } from '../../support/usage-seed';
+import { seedDeskUsage } from '../../support/usage-seed';
 
 // The Electron window's export (`usage:export`): main's save dialog is injected as a FileSaver (the
 // real one is src/main/save-file.ts); the rows reach the file batch by batch, a clerk gets no file,
@@ -31,17 +31,18 @@ describe('usage:export into a chosen file', () => {
       abort: () => rm(target, { force: true }),
     };
   };
-  const t = freshSqliteWorkstation({ saveFile: saver });
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
   let auditor: TestOperator;
   let clerk: TestOperator;
   beforeAll(async () => {
+    t = await freshWorkstation({ saveFile: saver });
     await setupOfficer(t.ws);
     auditor = await addOperator(t.ws, 'auditor');
     clerk = await addOperator(t.ws, 'clerk');
-    seedUsage(t.ws.db, { cards: 1100 });
+    await seedDeskUsage(t.sql, { cards: 1100 });
   });
   afterAll(async () => {
-    await t.dispose();
+    await t?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -57,13 +58,9 @@ describe('usage:export into a chosen file', () => {
     expect(existsSync(target)).toBe(false);
     cancel = false;
     const saved = value(await t.ws.router.dispatch(auditor.client, 'usage:export', { filter: { branch: 'Geneva' } }));
-    const geneva = (
-      t.ws.db
-        .prepare(
-          "SELECT count(*) AS n FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE cu.branch = 'Geneva'",
-        )
-        .get() as { n: number }
-    ).n;
+    const geneva = (await t.sql.get<{ n: number }>(
+      "SELECT count(*) AS n FROM cards c JOIN customers cu ON cu.id = c.customer_id WHERE cu.branch = 'Geneva'",
+    ))!.n;
     expect(saved).toEqual({ status: 'saved', rows: geneva });
     const lines = readFileSync(target, 'utf8').trimEnd().split('\r\n');
     expect(lines.length).toBe(1 + geneva);

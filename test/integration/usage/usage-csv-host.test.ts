@@ -2,12 +2,12 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { startLoopbackServer, type LoopbackServer } from '../../../src/host/loopback-server';
 import { USAGE_CSV_PATH } from '../../../src/shared/contract/usage.contract';
 import { http } from '../../support/http';
 import { addOperator, setupOfficer, type TestOperator } from '../../support/operators';
-import { seedUsage } from '../../support/usage-seed';
+import { seedDeskUsage } from '../../support/usage-seed';
 
 // The streamed CSV over the loopback host, attacked as a script on the same machine would: no
 // cookie, a cookie not signed in, a cross-site request, a clerk, malformed filters — each refused
@@ -15,7 +15,7 @@ import { seedUsage } from '../../support/usage-seed';
 
 describe('usage CSV on the loopback host', () => {
   let dir: string;
-  let ws: Workstation;
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
   let server: LoopbackServer;
   let auditor: TestOperator;
   let clerk: TestOperator;
@@ -31,30 +31,30 @@ describe('usage CSV on the loopback host', () => {
     http(`${server.origin}${USAGE_CSV_PATH}${query}`, {
       headers: { ...(cookie ? { Cookie: cookie } : {}), 'Sec-Fetch-Site': site },
     });
-  const audited = () =>
-    (ws.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'usage.export'").get() as { n: number }).n;
+  const audited = async () =>
+    (await t.sql.get<{ n: number }>("SELECT count(*) AS n FROM audit_log WHERE action = 'usage.export'"))!.n;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'otac-usage-host-'));
     const renderer = join(dir, 'renderer');
     mkdirSync(renderer);
     writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>ui</title>');
-    ws = createWorkstation({ dataDir: join(dir, 'data'), shell: 'browser', version: 't' });
-    server = await startLoopbackServer(ws, { rendererDir: renderer });
-    await setupOfficer(ws);
-    auditor = await addOperator(ws, 'auditor');
-    clerk = await addOperator(ws, 'clerk');
-    seedUsage(ws.db, { cards: 1200 });
+    t = await freshWorkstation();
+    server = await startLoopbackServer(t.ws, { rendererDir: renderer });
+    await setupOfficer(t.ws);
+    auditor = await addOperator(t.ws, 'auditor');
+    clerk = await addOperator(t.ws, 'clerk');
+    await seedDeskUsage(t.sql, { cards: 1200 });
   });
   afterAll(async () => {
-    await server.close();
-    await ws.close();
+    await server?.close();
+    await t?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses without a cookie, before sign-in, cross-site and to a clerk, with no row and no export audited', async () => {
     const cookie = await connect();
-    const before = audited();
+    const before = await audited();
     expect((await exportAs(null)).status).toBe(401);
     const notSignedIn = await exportAs(cookie);
     expect(notSignedIn.status).toBe(401);
@@ -69,7 +69,7 @@ describe('usage CSV on the loopback host', () => {
     expect(badFilter.status).toBe(400);
     expect(badFilter.body).toMatch(/Check the export's filters/);
     for (const r of [notSignedIn, crossSite, asClerk, badFilter]) expect(r.body).not.toContain('SEED');
-    expect(audited()).toBe(before);
+    expect(await audited()).toBe(before);
   });
 
   it('streams every card to an auditor, in card order, across batches', async () => {

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelInput, ChannelName, ChannelOutput } from '../../../src/shared/contract';
 import { clientCertificateRequest } from '../../support/client-certificates';
 import { addOperator, approvalFor, auditRows, value, type TestOperator } from '../../support/operators';
-import { call, cardWithCodes, deskWithKeystore, startService, type Desk } from '../../support/verify-service';
+import {
+  call,
+  cardWithCodes,
+  engineDeskWithKeystore,
+  startServiceBeside,
+  type EngineDesk,
+} from '../../support/verify-service';
 
 // The verification service's clients made at the desk (issue 10 item 1): a manager creates one under
 // dual control `verify_client.create`, the API key comes back once and never again by any channel,
@@ -11,12 +17,12 @@ import { call, cardWithCodes, deskWithKeystore, startService, type Desk } from '
 // side: the service's failure lockout and refill state as the desk sees them, and the clear.
 
 describe('verification clients and card lockouts at the desk', () => {
-  let desk: Desk;
+  let desk: EngineDesk;
   let manager: TestOperator;
   let approver: TestOperator;
   let clerk: TestOperator;
 
-  const clientCount = () => (desk.ws.db.prepare('SELECT count(*) AS c FROM verify_clients').get() as { c: number }).c;
+  const clientCount = async () => (await desk.sql.get<{ c: number }>('SELECT count(*) AS c FROM verify_clients'))!.c;
   /** A call that must succeed, typed by its channel. */
   const ask = async <C extends ChannelName>(op: TestOperator, channel: C, input: ChannelInput<C>) =>
     value(await desk.ws.router.dispatch(op.client, channel, input)) as ChannelOutput<C>;
@@ -24,7 +30,7 @@ describe('verification clients and card lockouts at the desk', () => {
     desk.ws.router.dispatch(op.client, channel, input);
 
   beforeAll(async () => {
-    desk = await deskWithKeystore();
+    desk = await engineDeskWithKeystore();
     manager = await addOperator(desk.ws, 'manager');
     approver = await addOperator(desk.ws, 'manager');
     clerk = await addOperator(desk.ws, 'clerk');
@@ -56,12 +62,12 @@ describe('verification clients and card lockouts at the desk', () => {
     });
     expect(JSON.stringify(listed)).not.toContain(secret);
     expect(JSON.stringify(await auditRows(desk.ws))).not.toContain(secret);
-    const dump = JSON.stringify(desk.ws.db.prepare('SELECT * FROM verify_clients').all());
+    const dump = JSON.stringify(await desk.sql.all('SELECT * FROM verify_clients ORDER BY id'));
     expect(dump).not.toContain(secret);
 
     // The service (its own connection) takes the key at once, and refuses it once revoked.
     const { card, codes } = await cardWithCodes(desk.ws);
-    const svc = await startService(desk.dataDir);
+    const svc = await startServiceBeside(desk);
     try {
       const ok = await call(svc.url, '/v1/verify', { key: made.apiKey, body: { n: card.n, code: codes[0], index: 1 } });
       expect(ok.body).toMatchObject({ result: 'accepted' });
@@ -82,7 +88,7 @@ describe('verification clients and card lockouts at the desk', () => {
   }, 60_000);
 
   it('refuses a clerk, a missing approval, a replayed approval and a self-approval, making no client', async () => {
-    const before = clientCount();
+    const before = await clientCount();
     const input = { name: 'intruder', scopes: ['verify', 'read'] };
     const codeOf = async (op: TestOperator, extra: object) => {
       const r = await dispatch(op, 'verifyClients:create', { ...input, ...extra });
@@ -93,7 +99,7 @@ describe('verification clients and card lockouts at the desk', () => {
     expect(await codeOf(manager, {})).toBe('APPROVAL_REQUIRED');
     const approval = await approvalFor(desk.ws, manager, 'verify_client.create', approver);
     expect(await codeOf(manager, { approval })).toBe('MADE');
-    const made = clientCount();
+    const made = await clientCount();
     expect(await codeOf(manager, { approval })).toBe('APPROVAL_STALE'); // replayed
     const own = await approvalFor(desk.ws, manager, 'verify_client.create', manager);
     expect(await codeOf(manager, { approval: own })).toBe('APPROVAL_SAME_OPERATOR');
@@ -104,7 +110,7 @@ describe('verification clients and card lockouts at the desk', () => {
     const csr = clientCertificateRequest().csrPem;
     const cert = await dispatch(manager, 'verifyClients:issueCertificate', { ...input, csrPem: csr, approval });
     expect(cert.ok ? 'MADE' : cert.error.code).toBe('APPROVAL_STALE');
-    expect(clientCount()).toBe(made);
+    expect(await clientCount()).toBe(made);
     expect(made).toBe(before + 1);
     // And a clerk cannot list or revoke.
     expect((await dispatch(clerk, 'verifyClients:list', {})).ok).toBe(false);
