@@ -41,6 +41,11 @@ export interface TestPostgresOptions {
   readonly hostsslOnly?: boolean;
   /** Roles other than the superuser sign in with their password (scram-sha-256) instead of `trust`. */
   readonly passwords?: boolean;
+  /**
+   * No flush to disk at commit (fsync, synchronous_commit off): for the test tiers' PostgreSQL pass,
+   * whose desks test behaviour, not durability (the crash and backup tests start durable clusters).
+   */
+  readonly nonDurable?: boolean;
 }
 
 export interface TestPostgresTls {
@@ -145,6 +150,7 @@ export async function startPostgres(options: TestPostgresOptions = {}): Promise<
   const port = await freePort();
   run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const settings = [`-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`];
+  if (options.nonDurable) settings.push('-c fsync=off -c synchronous_commit=off -c full_page_writes=off');
   let tls: TestPostgresTls | null = null;
   if (options.ssl) {
     const files = makeCertificates(dir);
