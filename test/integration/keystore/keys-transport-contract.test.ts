@@ -7,6 +7,7 @@ import { deriveTransportKey } from '../../../src/core/card/protocol/sm-crypto';
 import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
 import { keystoreLocationFromEnv } from '../../../src/core/keystore/keystore-holder.service';
 import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import { registerDeskSql, sqliteSql } from '../../support/test-engine';
 import type { Result } from '../../../src/shared/contract';
 import { testMailer } from '../../support/mailer';
 import {
@@ -65,6 +66,7 @@ function deskOn(backend: BackendName): Desk {
     mailer: testMailer(),
     keystore: keystoreLocationFromEnv(env, dataDir),
   });
+  registerDeskSql(ws, sqliteSql(ws.db)); // auditRows looks behind the desk through deskSql
   return {
     ws,
     dataDir,
