@@ -76,8 +76,8 @@ export class KeystoreHolder {
   private opening = false;
   private readonly actor = new AsyncLocalStorage<KeystoreActor>();
   private readonly unlockListeners = new Set<() => void>();
-  /** Audit entries recorded and not yet committed (PostgreSQL commits them moments later; SQLite at once). */
-  private readonly unwritten = new Set<Promise<void>>();
+  /** The last audit entry recorded and not yet committed (PostgreSQL commits them moments later; SQLite at once). */
+  private tail: Promise<void> | null = null;
 
   constructor(
     private readonly location: KeystoreLocation,
@@ -169,7 +169,7 @@ export class KeystoreHolder {
 
   /** Resolves once every audit entry the keystore has recorded so far is written (or its failure logged). */
   async settled(): Promise<void> {
-    while (this.unwritten.size > 0) await Promise.all([...this.unwritten]);
+    while (this.tail) await this.tail;
   }
 
   /** The open keystore, or KEYSTORE_LOCKED. */
@@ -238,21 +238,28 @@ export class KeystoreHolder {
       const who: AuditActor & { approvedBy?: string } = fixed ?? this.actor.getStore() ?? SYSTEM_ACTOR;
       const extra: Record<string, string> = who.approvedBy ? { approvedBy: who.approvedBy } : {};
       // The keystore's sink is synchronous (its services record as they act). On SQLite the entry
-      // is written before append returns; on PostgreSQL it commits moments later, and a failure is
+      // is written at once (behind an entry still pending, a microtask later); on PostgreSQL it
+      // commits moments later (settled() waits for it, as lock() does), and a failure is
       // logged (no secret is in an entry) — docs/storage.md "The audit trail on either engine".
-      const written = this.deps.audit
-        .append({
-          operatorId: who.operatorId,
-          operator: who.operator,
-          role: who.role,
-          action,
-          object: typeof details['n'] === 'string' ? details['n'] : null,
-          outcome: FAILED_ACTIONS.has(action) ? 'failed' : 'ok',
-          details: { ...details, ...extra },
-        })
-        .catch((err: unknown) => this.deps.log.error('audit entry not written', { action, error: String(err) }));
-      this.unwritten.add(written);
-      void written.finally(() => this.unwritten.delete(written));
+      const entry = {
+        operatorId: who.operatorId,
+        operator: who.operator,
+        role: who.role,
+        action,
+        object: typeof details['n'] === 'string' ? details['n'] : null,
+        outcome: FAILED_ACTIONS.has(action) ? ('failed' as const) : ('ok' as const),
+        details: { ...details, ...extra },
+      };
+      // Into the chain in the order recorded: on PostgreSQL each append is its own transaction, and two
+      // begun at once (transport_key.imported, then transport_ceremony.finished) could commit either way.
+      const prior = this.tail;
+      const written = (prior ? prior.then(() => this.deps.audit.append(entry)) : this.deps.audit.append(entry)).catch(
+        (err: unknown) => this.deps.log.error('audit entry not written', { action, error: String(err) }),
+      );
+      this.tail = written;
+      void written.finally(() => {
+        if (this.tail === written) this.tail = null;
+      });
     };
   }
 }

@@ -126,7 +126,7 @@ describe('enrollment over pcscd + vpcd', () => {
     expect(haystack).not.toContain(typed.key.toString('base64'));
     // Nor in the database (its file and WAL, or every row on PostgreSQL), in any encoding.
     const database = await databaseContents(ws, dataDir);
-    expect(database.length).toBeGreaterThanOrEqual(1);
+    expect(database.map(([, text]) => text).join('\n')).toContain(r.n); // the scan reads the rows
     for (const [where, text] of database) {
       expect(text.includes(typed.key.toString('latin1')), where).toBe(false);
       expect(text.toLowerCase().includes(k), where).toBe(false);

@@ -4,11 +4,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../../src/core/policy/policy.service';
 import { BACKUP_FILE_NAME } from '../../../src/shared/contract/keys.contract';
 import type { Result } from '../../../src/shared/contract';
-import type { Workstation } from '../../../src/core/workstation';
+import type { DeskWorkstation } from '../../../src/core/workstation';
 import { PassphraseKekProvider } from '../../../src/core/keystore/kek-provider';
 import { encodeKeystoreFile } from '../../../src/core/keystore/keystore-file.codec';
 import { backupHeaderOf, withBackupHeader } from '../../support/backup-header';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { TEST_COST } from './keystore.fixture';
 import {
   APPROVER_BACKUP_PASSPHRASE,
@@ -35,17 +35,22 @@ const messageOf = (r: Result<unknown>): string => (r.ok ? '(no error)' : r.error
 type KeyRow = { id: string; purpose: string; version: number; state: string; kcv: string };
 
 /** Every restore attempt here derives two custodian keys, and the attacks below make many: cheap scrypt. */
-const cheapScryptWorkstation = () => freshSqliteWorkstation({ keystoreScryptCost: TEST_COST });
+const cheapScryptWorkstation = () => freshWorkstation({ keystoreScryptCost: TEST_COST });
 
 describe('keys:backup* channels', () => {
-  let t: ReturnType<typeof cheapScryptWorkstation>;
-  let ws: Workstation;
+  let t: Awaited<ReturnType<typeof cheapScryptWorkstation>>;
+  let ws: DeskWorkstation;
   let officer: TestOperator;
   let second: TestOperator;
   let backupsDir: string;
   let keystoreFile: string;
   const call = (who: TestOperator, channel: string, input: unknown = {}) =>
     ws.router.dispatch(who.client, channel, input);
+  // The keystore records as it acts; on PostgreSQL an entry commits moments after the call answers.
+  const keystoreAudit = async () => {
+    await ws.keystore.settled();
+    return auditRows(ws);
+  };
   const keys = async () => (value(await call(officer, 'keys:list')) as { keys: KeyRow[] }).keys;
   const restore = async (fileName: string, custodianPassphrases: readonly string[] = BACKUP_PASSPHRASES) =>
     call(officer, 'keys:backupRestore', {
@@ -55,7 +60,7 @@ describe('keys:backup* channels', () => {
     });
 
   beforeEach(async () => {
-    t = cheapScryptWorkstation();
+    t = await cheapScryptWorkstation();
     ws = t.ws;
     officer = await setupOfficer(ws);
     second = await addOperator(ws, 'security_officer');
@@ -102,17 +107,17 @@ describe('keys:backup* channels', () => {
     value(await call(officer, 'keys:unlock', { passphrase: KEYSTORE_PASSPHRASE }));
     expect(await keys()).toEqual(before);
 
-    const written = (await auditRows(ws)).find((r) => r.action === 'keystore.backup.written')!;
+    const written = (await keystoreAudit()).find((r) => r.action === 'keystore.backup.written')!;
     expect(written).toMatchObject({ operator: officer.username, outcome: 'ok' });
     expect(JSON.parse(written.details)).toMatchObject({
       approvedBy: second.username,
       custodians: `${officer.username},${second.username}`,
       keys: 3,
     });
-    const restored = (await auditRows(ws)).find((r) => r.action === 'keystore.backup.restored')!;
+    const restored = (await keystoreAudit()).find((r) => r.action === 'keystore.backup.restored')!;
     expect(restored).toMatchObject({ operator: officer.username, outcome: 'ok' });
     expect(JSON.parse(restored.details)).toMatchObject({ approvedBy: second.username, keys: 3 });
-    for (const row of await auditRows(ws)) {
+    for (const row of await keystoreAudit()) {
       for (const secret of BACKUP_PASSPHRASES) expect(row.details ?? '').not.toContain(secret);
     }
   });
@@ -177,7 +182,7 @@ describe('keys:backup* channels', () => {
         (b) => b.fileName,
       ),
     ).toEqual([fileName, truncatedName, tamperedName]);
-    const failed = (await auditRows(ws)).filter((r) => r.action === 'keystore.backup.restore_failed');
+    const failed = (await keystoreAudit()).filter((r) => r.action === 'keystore.backup.restore_failed');
     expect(failed.map((r) => (JSON.parse(r.details) as { code: string }).code)).toEqual([
       'KEYSTORE_WRONG_PASSPHRASE',
       'KEYSTORE_PASSPHRASE_WEAK',
@@ -345,8 +350,8 @@ describe('keys:backup* channels', () => {
         expect(r, attempts[i]![1]).toMatchObject({ ok: false, error: { code: attempts[i]![1] } });
       }
       expect(existsSync(backupsDir) ? readdirSync(backupsDir) : []).toEqual([]);
-      expect((await auditRows(ws)).filter((r) => r.action === 'keystore.backup.written')).toEqual([]);
-      const refused = (await auditRows(ws)).filter((r) => r.action === 'keystore.backup.refused');
+      expect((await keystoreAudit()).filter((r) => r.action === 'keystore.backup.written')).toEqual([]);
+      const refused = (await keystoreAudit()).filter((r) => r.action === 'keystore.backup.refused');
       expect(refused).toEqual([expect.objectContaining({ operator: officer.username, outcome: 'failed' })]);
       expect(JSON.parse(refused[0]!.details)).toMatchObject({ code: 'KEYSTORE_BACKUP_SAME_PASSPHRASE' });
     });
@@ -389,7 +394,7 @@ describe('keys:backup* channels', () => {
       );
       const fileBefore = readFileSync(keystoreFile);
       const keysBefore = await keys();
-      const auditBefore = (await auditRows(ws)).length;
+      const auditBefore = (await keystoreAudit()).length;
 
       const attempts: [string, readonly string[], string][] = [
         [a.fileName, [BACKUP_PASSPHRASE, 'a guess at the other one'], 'KEYSTORE_WRONG_PASSPHRASE'],
@@ -417,7 +422,7 @@ describe('keys:backup* channels', () => {
 
       expect(readFileSync(keystoreFile).equals(fileBefore)).toBe(true);
       expect(await keys()).toEqual(keysBefore);
-      expect((await auditRows(ws)).slice(auditBefore).filter((r) => r.action === 'keystore.backup.restored')).toEqual(
+      expect((await keystoreAudit()).slice(auditBefore).filter((r) => r.action === 'keystore.backup.restored')).toEqual(
         [],
       );
 

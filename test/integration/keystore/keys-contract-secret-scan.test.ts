@@ -5,7 +5,8 @@ import { kcvAes } from '../../../src/core/crypto/kcv';
 import { kdfCounterCmac } from '../../../src/core/crypto/sp800-108';
 import { cardKeyKdfInput } from '../../../src/core/keystore/card-key-derivation';
 import type { Result } from '../../../src/shared/contract';
-import { freshSqliteWorkstation } from '../../support/fresh-workstation';
+import { databaseContents } from '../../support/desk-contents';
+import { freshWorkstation } from '../../support/fresh-workstation';
 import { COMPONENT_HEX, componentKcv, createKeystore, masterKeyOf } from '../../support/keys';
 import { addOperator, approvalFor, approvalOf, setupOfficer, value } from '../../support/operators';
 import { readText } from './keystore.fixture';
@@ -13,8 +14,8 @@ import { encodings } from '../../support/secret-encodings';
 
 // The domain's secret scan (secret-scan.test.ts) seen from outside: after a ceremony over the
 // contract, many card keys, a rotation, retirements and the vendor transport key loaded and
-// removed, nothing the contract answered, nor the workstation's SQLite file (its audit trail
-// included) and log, holds a component, the master key, the transport key or any card key.
+// removed, nothing the contract answered, nor the workstation's database (its SQLite file, or every
+// row on PostgreSQL; its audit trail included) and log, holds a component, the master key, the transport key or any card key.
 // MK never leaves the keystore; the test knows it as the XOR of the components it typed.
 
 const MK = masterKeyOf(COMPONENT_HEX);
@@ -24,11 +25,12 @@ const VTMK = masterKeyOf(TRANSPORT_SHEETS);
 const K = (n: string, sn: number) => kdfCounterCmac(MK, cardKeyKdfInput(n, sn));
 
 describe('no key material crosses the contract or lands in the database or log', () => {
-  const t = freshSqliteWorkstation();
+  let t: Awaited<ReturnType<typeof freshWorkstation>>;
   const answers: Result<unknown>[] = [];
   const secrets: { name: string; value: Buffer }[] = [];
 
   beforeAll(async () => {
+    t = await freshWorkstation();
     const officer = await setupOfficer(t.ws);
     const second = await addOperator(t.ws, 'security_officer');
     const custodians = [officer, second, await addOperator(t.ws, 'security_officer')];
@@ -142,7 +144,7 @@ describe('no key material crosses the contract or lands in the database or log',
       ...TRANSPORT_SHEETS.map((h, i) => ({ name: `transport component ${i + 1}`, value: Buffer.from(h, 'hex') })),
     );
   });
-  afterAll(() => t.dispose());
+  afterAll(() => t?.dispose());
 
   it('knows what it is looking for and saw the answers', () => {
     expect(secrets.length).toBe(50 + 1 + 2 + 1 + 3 + 1 + 2);
@@ -159,12 +161,15 @@ describe('no key material crosses the contract or lands in the database or log',
   it.each([
     ['every contract answer', () => JSON.stringify(answers)],
     [
-      'SQLite file',
-      () => readText(join(t.dataDir, 'workstation.db')) + readText(join(t.dataDir, 'workstation.db-wal')),
+      'database',
+      async () => {
+        await t.ws.keystore.settled(); // its audit entries, committed moments later on PostgreSQL
+        return (await databaseContents(t.ws, t.dataDir)).map(([, text]) => text).join('\n');
+      },
     ],
     ['log file', () => readText(join(t.dataDir, 'logs', 'workstation.log'))],
-  ])('%s holds no key', (_where, read) => {
-    const haystack = read();
+  ])('%s holds no key', async (_where, read) => {
+    const haystack = await read();
     expect(haystack.length).toBeGreaterThan(1000);
     const found = secrets.filter((s) => encodings(s.value).some((e) => haystack.includes(e))).map((s) => s.name);
     expect(found).toEqual([]);

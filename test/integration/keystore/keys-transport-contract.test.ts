@@ -6,7 +6,9 @@ import { DEV_VENDOR_TRANSPORT_MASTER_KEY } from '../../../src/card-sim/dev-trans
 import { deriveTransportKey } from '../../../src/core/card/protocol/sm-crypto';
 import { kcvAes, xorComponents } from '../../../src/core/crypto/kcv';
 import { keystoreLocationFromEnv } from '../../../src/core/keystore/keystore-holder.service';
-import { createWorkstation, type Workstation } from '../../../src/core/workstation';
+import { createWorkstation, type DeskWorkstation } from '../../../src/core/workstation';
+import { freshWorkstation } from '../../support/fresh-workstation';
+import { registerDeskSql, sqliteSql, testEngine } from '../../support/test-engine';
 import type { Result } from '../../../src/shared/contract';
 import { testMailer } from '../../support/mailer';
 import {
@@ -41,23 +43,26 @@ const ROTATED_HEX = ['0f'.repeat(16), 'e1'.repeat(8) + '17'.repeat(8), '9b'.repe
 const ROTATED = xorComponents(ROTATED_HEX.map((h) => Buffer.from(h, 'hex')));
 
 interface Desk {
-  ws: Workstation;
+  ws: DeskWorkstation;
   dataDir: string;
   unlockSecret: string;
   dispose(): Promise<void>;
 }
 
-/** A workstation on a fresh data directory whose keystore is the software file or a fresh SoftHSM token. */
-function deskOn(backend: BackendName): Desk {
-  const dataDir = mkdtempSync(join(tmpdir(), `otac-vtmk-${backend}-`));
-  let fx: KeystoreFixture | null = null;
-  let env: NodeJS.ProcessEnv = {};
-  if (backend === 'pkcs11') {
-    fx = createKeystoreFixture('pkcs11');
-    const token = fx.config();
-    if (token.backend !== 'pkcs11') throw new Error('expected a PKCS#11 fixture');
-    env = { OTAC_KEYSTORE: 'pkcs11', OTAC_PKCS11_MODULE: token.library, OTAC_PKCS11_TOKEN_LABEL: token.tokenLabel };
+/**
+ * A workstation on a fresh data directory whose keystore is the software file (the desk on the run's
+ * engine) or a fresh SoftHSM token (a desk on its own SQLite file: freshWorkstation takes no token).
+ */
+async function deskOn(backend: BackendName): Promise<Desk> {
+  if (backend === 'software') {
+    const t = await freshWorkstation();
+    return { ws: t.ws, dataDir: t.dataDir, unlockSecret: KEYSTORE_PASSPHRASE, dispose: t.dispose };
   }
+  const dataDir = mkdtempSync(join(tmpdir(), `otac-vtmk-${backend}-`));
+  const fx: KeystoreFixture = createKeystoreFixture('pkcs11');
+  const token = fx.config();
+  if (token.backend !== 'pkcs11') throw new Error('expected a PKCS#11 fixture');
+  const env = { OTAC_KEYSTORE: 'pkcs11', OTAC_PKCS11_MODULE: token.library, OTAC_PKCS11_TOKEN_LABEL: token.tokenLabel };
   const ws = createWorkstation({
     dataDir,
     shell: 'browser',
@@ -65,27 +70,36 @@ function deskOn(backend: BackendName): Desk {
     mailer: testMailer(),
     keystore: keystoreLocationFromEnv(env, dataDir),
   });
+  registerDeskSql(ws, sqliteSql(ws.db)); // auditRows looks behind the desk through deskSql
   return {
     ws,
     dataDir,
-    unlockSecret: backend === 'pkcs11' ? '246810' : KEYSTORE_PASSPHRASE,
+    unlockSecret: '246810',
     dispose: async () => {
       await ws.close();
       rmSync(dataDir, { recursive: true, force: true });
-      fx?.dispose();
+      fx.dispose();
     },
   };
 }
 
+// The token's desk is on SQLite whatever the run: the PostgreSQL pass runs the software half only.
+const RUN_BACKENDS = testEngine === 'postgres' ? BACKENDS.filter((b) => b === 'software') : BACKENDS;
+
 const codeOf = (r: Result<unknown>) => (r.ok ? 'OK' : r.error.code);
 
-describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)', (backend) => {
+describe.each(RUN_BACKENDS)('the vendor transport key through the Keys channels (%s)', (backend) => {
   let desk: Desk;
-  let ws: Workstation;
+  let ws: DeskWorkstation;
   let officer: TestOperator;
   let second: TestOperator;
   const call = (who: TestOperator, channel: string, input: unknown = {}) =>
     ws.router.dispatch(who.client, channel, input);
+  // The keystore records as it acts; on PostgreSQL an entry commits moments after the call answers.
+  const keystoreAudit = async () => {
+    await ws.keystore.settled();
+    return auditRows(ws);
+  };
   const status = async () =>
     value(await call(officer, 'keys:status')) as {
       transportKey: { version: number; kcv: string } | null;
@@ -111,7 +125,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
   });
 
   beforeEach(async () => {
-    desk = deskOn(backend);
+    desk = await deskOn(backend);
     ws = desk.ws;
     officer = await setupOfficer(ws);
     second = await addOperator(ws, 'security_officer');
@@ -167,7 +181,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
     ).toEqual(['audit']);
 
     // Audited with KCVs and names only: who began, who approved, who entered which component.
-    const rows = (await auditRows(ws)).filter((r) => /^keystore\.transport_/.test(r.action));
+    const rows = (await keystoreAudit()).filter((r) => /^keystore\.transport_/.test(r.action));
     expect(rows.map((r) => [r.action, r.outcome])).toEqual([
       ['keystore.transport_ceremony.begun', 'ok'],
       ['keystore.transport_ceremony.component_entered', 'ok'],
@@ -221,7 +235,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
       ...before,
       status: { ...before.status, transportCeremony: { components: 2, entered: [1] } },
     });
-    expect(JSON.stringify(await auditRows(ws))).not.toContain(TRANSPORT_COMPONENT_HEX[0]);
+    expect(JSON.stringify(await keystoreAudit())).not.toContain(TRANSPORT_COMPONENT_HEX[0]);
   });
 
   it('refuses one officer entering both components, a clerk, a manager and a replayed approval, changing nothing', async () => {
@@ -275,7 +289,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
     );
     value(await call(officer, 'keys:transportAbort'));
     expect(await snapshot()).toEqual(before);
-    const refused = (await auditRows(ws))
+    const refused = (await keystoreAudit())
       .filter((r) => r.action === 'keystore.transport_ceremony.component_rejected')
       .map((r) => (JSON.parse(r.details) as { reason: string }).reason);
     expect(refused).toEqual([
@@ -311,7 +325,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
       Array.from({ length: 4 }, () => expect.stringMatching(/^CEREMONY_(BUSY|NOT_STARTED)$/) as unknown),
     );
     expect((await status()).transportKey).toEqual({ version: 1, kcv: TRANSPORT_KCV });
-    expect((await auditRows(ws)).filter((r) => r.action === 'keystore.transport_key.imported')).toHaveLength(1);
+    expect((await keystoreAudit()).filter((r) => r.action === 'keystore.transport_key.imported')).toHaveLength(1);
   });
 
   it('replaces the key when the vendor rotates it, and removes it only under dual control', async () => {
@@ -326,7 +340,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
     expect(rotated).toEqual({ version: 2, kcv: kcvAes(ROTATED) });
     expect((await status()).transportKey).toEqual({ version: 2, kcv: kcvAes(ROTATED) });
     expect(await cardTransportKcv()).toBe(kcvAes(deriveTransportKey(ROTATED, CARD_ID)));
-    const imported = (await auditRows(ws)).filter((r) => r.action === 'keystore.transport_key.imported');
+    const imported = (await keystoreAudit()).filter((r) => r.action === 'keystore.transport_key.imported');
     expect(JSON.parse(imported[1]!.details)).toMatchObject({
       officer: second.username,
       approvedBy: officer.username,
@@ -351,7 +365,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
       'TRANSPORT_KEY_NONE',
     );
     expect((await status()).transportKey).toBeNull();
-    const removed = (await auditRows(ws)).filter((r) => r.action === 'keystore.transport_key.removed');
+    const removed = (await keystoreAudit()).filter((r) => r.action === 'keystore.transport_key.removed');
     expect(removed.map((r) => JSON.parse(r.details) as unknown)).toEqual([
       expect.objectContaining({ officer: officer.username, approvedBy: second.username, version: 2 }),
     ]);
@@ -376,7 +390,7 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
       ),
     );
     expect(removals.map(codeOf).sort()).toEqual(['OK', 'TRANSPORT_KEY_NONE']);
-    expect((await auditRows(ws)).filter((r) => r.action === 'keystore.transport_key.removed')).toHaveLength(2);
+    expect((await keystoreAudit()).filter((r) => r.action === 'keystore.transport_key.removed')).toHaveLength(2);
   });
 
   it('a lock in the middle of an import aborts it and wipes the entered sheets', async () => {
@@ -386,6 +400,6 @@ describe.each(BACKENDS)('the vendor transport key through the Keys channels (%s)
     value(await call(officer, 'keys:unlock', { passphrase: desk.unlockSecret }));
     expect(await status()).toMatchObject({ transportKey: null, transportCeremony: null });
     expect(codeOf(await enter(2, approvalOf(second), TRANSPORT_COMPONENT_HEX[1]))).toBe('CEREMONY_NOT_STARTED');
-    expect((await auditRows(ws)).filter((r) => r.action === 'keystore.transport_ceremony.aborted')).toHaveLength(1);
+    expect((await keystoreAudit()).filter((r) => r.action === 'keystore.transport_ceremony.aborted')).toHaveLength(1);
   });
 });
