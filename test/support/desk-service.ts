@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { PgDatabaseOptions } from '../../src/core/db/pg/pg-database';
 import type { DeskWorkstation } from '../../src/core/workstation';
 import { buildVerifyApp } from '../../src/verify-service/app';
 import { SERVICE_ACTOR } from '../../src/verify-service/service-core';
@@ -16,16 +17,31 @@ import { startService, type RunningService } from './verify-service';
 export async function startDeskService(
   ws: DeskWorkstation,
   dataDir: string,
-  opts: { now?: () => Date; failureLimit?: number } = {},
+  opts: ServiceOptions = {},
 ): Promise<Omit<RunningService, 'core'>> {
   if (testEngine === 'sqlite') return startService(dataDir, opts);
   const cluster = process.env[PG_URL_ENV];
   const database = await deskSql(ws).get<{ name: string }>('SELECT current_database() AS name');
   if (!cluster || !database) throw new Error('startDeskService: the desk is not on the run’s PostgreSQL cluster');
+  return startServiceOn(dataDir, { url: `${cluster}/${database.name}`, ssl: false }, opts);
+}
+
+type ServiceOptions = { now?: () => Date; failureLimit?: number };
+
+/**
+ * The verification service on a desk's data directory (its keystore file) and on `database`: the
+ * PostgreSQL service core there, or with null the SQLite core on the directory's file.
+ */
+export async function startServiceOn(
+  dataDir: string,
+  database: PgDatabaseOptions | null,
+  opts: ServiceOptions = {},
+): Promise<Omit<RunningService, 'core'>> {
+  if (!database) return startService(dataDir, opts);
   const core = await openPgVerificationCore({
     dataDir,
     keystore: { backend: 'software', file: join(dataDir, 'keystore', 'keystore.otacks') },
-    databaseUrl: { url: `${cluster}/${database.name}`, ssl: false },
+    databaseUrl: database,
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.failureLimit !== undefined ? { failureLimit: opts.failureLimit } : {}),
   });

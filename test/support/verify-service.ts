@@ -11,9 +11,7 @@ import { AuditService } from '../../src/core/audit/audit.service';
 import type { Database } from '../../src/core/db/database';
 import { SqliteVerifyClientRepository, type VerifyScope } from '../../src/core/verification/verify-client.repository';
 import { VerifyClientService } from '../../src/core/verification/verify-client.service';
-import type { PgDatabaseOptions } from '../../src/core/db/pg/pg-database';
 import { buildVerifyApp, type VerifyAppDeps } from '../../src/verify-service/app';
-import { openPgVerificationCore } from '../../src/verify-service/service-core.pg';
 import {
   openVerificationCore,
   SERVICE_ACTOR,
@@ -246,46 +244,4 @@ export async function engineDeskWithKeystore(
     throw err;
   }
   return desk;
-}
-
-/**
- * The verification service in this process beside a desk, on the desk's engine: on SQLite the
- * service core on the desk's file (startService), on PostgreSQL the PostgreSQL core on the desk's
- * database; either way with the desk's keystore file, unlocked with the desk's passphrase.
- */
-export async function startServiceBeside(desk: {
-  readonly dataDir: string;
-  readonly database: PgDatabaseOptions | null;
-}): Promise<{ readonly url: string; key(...scopes: VerifyScope[]): Promise<string>; close(): Promise<void> }> {
-  if (!desk.database) return startService(desk.dataDir);
-  const core = await openPgVerificationCore({
-    dataDir: desk.dataDir,
-    keystore: { backend: 'software', file: join(desk.dataDir, 'keystore', 'keystore.otacks') },
-    databaseUrl: desk.database,
-  });
-  try {
-    await core.keystore.unlock(KEYSTORE_PASSPHRASE, SERVICE_ACTOR);
-    const { app } = buildVerifyApp({
-      verification: core.verification,
-      challenges: core.challenges,
-      clients: core.clients,
-      durable: () => core.durable(),
-      ready: () => ({ keystore: core.keystore.currentOrNull() !== null, database: core.databaseAnswers() }),
-      log: core.log,
-      version: 'test',
-      rateLimit: { burst: 10_000, perSecond: 10_000 },
-    });
-    const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    return {
-      url,
-      key: async (...scopes) => (await core.clients.create({ name: 'test-bank', scopes, by: 'test' })).apiKey,
-      close: async () => {
-        await app.close();
-        await core.close();
-      },
-    };
-  } catch (err) {
-    await core.close();
-    throw err;
-  }
 }

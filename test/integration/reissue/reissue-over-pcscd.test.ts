@@ -27,7 +27,8 @@ import { TestReissueGate } from '../../support/reissue-gate';
 import { customerRow } from '../../support/cards';
 import { createTestCard, readCard, type TestCard } from '../../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../../support/testbed';
-import { call as httpCall, startServiceBeside } from '../../support/verify-service';
+import { call as httpCall } from '../../support/verify-service';
+import { startServiceOn } from '../../support/desk-service';
 
 // Reissue through the whole stack (issue 11 item 3; docs/reissue.md): the contract, ReissueService,
 // the enrollment service, the keystore, pcsclite → pcscd → vpcd → virtual card processes. The support
@@ -354,7 +355,7 @@ describe('reissue of a lost card (real pcscd + vpcd)', () => {
     // The new card's N with the old card's code: simply a wrong code.
     expect(await ws.verification.verify(newCard.n, stolenCode)).toMatchObject({ accepted: false });
 
-    const svc = await startServiceBeside(t);
+    const svc = await startServiceOn(t.dataDir, t.database);
     try {
       const key = await svc.key('verify');
       const res = await httpCall(svc.url, '/v1/verify', { key, body: { n: oldCard.n, code: stolenCode } });

@@ -2,13 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelInput, ChannelName, ChannelOutput } from '../../../src/shared/contract';
 import { clientCertificateRequest } from '../../support/client-certificates';
 import { addOperator, approvalFor, auditRows, value, type TestOperator } from '../../support/operators';
-import {
-  call,
-  cardWithCodes,
-  engineDeskWithKeystore,
-  startServiceBeside,
-  type EngineDesk,
-} from '../../support/verify-service';
+import { call, cardWithCodes, engineDeskWithKeystore, type EngineDesk } from '../../support/verify-service';
+import { startServiceOn } from '../../support/desk-service';
 
 // The verification service's clients made at the desk (issue 10 item 1): a manager creates one under
 // dual control `verify_client.create`, the API key comes back once and never again by any channel,
@@ -67,7 +62,7 @@ describe('verification clients and card lockouts at the desk', () => {
 
     // The service (its own connection) takes the key at once, and refuses it once revoked.
     const { card, codes } = await cardWithCodes(desk.ws);
-    const svc = await startServiceBeside(desk);
+    const svc = await startServiceOn(desk.dataDir, desk.database);
     try {
       const ok = await call(svc.url, '/v1/verify', { key: made.apiKey, body: { n: card.n, code: codes[0], index: 1 } });
       expect(ok.body).toMatchObject({ result: 'accepted' });
