@@ -76,6 +76,8 @@ export class KeystoreHolder {
   private opening = false;
   private readonly actor = new AsyncLocalStorage<KeystoreActor>();
   private readonly unlockListeners = new Set<() => void>();
+  /** Entries the synchronous sink started that the database has not committed yet (PostgreSQL): lock() waits for them. */
+  private readonly unwritten = new Set<Promise<void>>();
 
   constructor(
     private readonly location: KeystoreLocation,
@@ -159,6 +161,9 @@ export class KeystoreHolder {
     this.ks = null;
     if (ks && actor) await this.actor.run(actor, () => ks.close());
     else if (ks) await ks.close();
+    // The closing's own entries (and any still on their way) are in the trail before the lock is
+    // answered and before a closing desk closes its database — else PostgreSQL loses them at shut-down.
+    await Promise.all([...this.unwritten]);
     return this.status();
   }
 
@@ -230,7 +235,7 @@ export class KeystoreHolder {
       // The keystore's sink is synchronous (its services record as they act). On SQLite the entry
       // is written before append returns; on PostgreSQL it commits moments later, and a failure is
       // logged (no secret is in an entry) — docs/storage.md "The audit trail on either engine".
-      this.deps.audit
+      const entry: Promise<void> = this.deps.audit
         .append({
           operatorId: who.operatorId,
           operator: who.operator,
@@ -240,7 +245,9 @@ export class KeystoreHolder {
           outcome: FAILED_ACTIONS.has(action) ? 'failed' : 'ok',
           details: { ...details, ...extra },
         })
-        .catch((err: unknown) => this.deps.log.error('audit entry not written', { action, error: String(err) }));
+        .catch((err: unknown) => this.deps.log.error('audit entry not written', { action, error: String(err) }))
+        .finally(() => this.unwritten.delete(entry));
+      this.unwritten.add(entry);
     };
   }
 }
