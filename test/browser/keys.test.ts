@@ -218,6 +218,12 @@ describe('the Keys page (browser mode, real services)', () => {
     await page.getByRole('button', { name: 'Lock keystore' }).click();
 
     const unlock = page.getByRole('form', { name: 'Unlock keystore' });
+    // The lock is answered once its entry is in the trail, on either engine (on PostgreSQL the
+    // keystore's entries commit after its step: lock waits for them, or a closing desk lost its last).
+    await unlock.waitFor();
+    expect(await desk.sql.all("SELECT operator FROM audit_log WHERE action = 'keystore.closed' ORDER BY seq")).toEqual([
+      { operator: officer.username },
+    ]);
     await unlock.getByLabel('Keystore passphrase').fill('not the passphrase at all');
     await unlock.getByLabel('Keystore passphrase').press('Enter');
     await unlock.locator('[data-code=KEYSTORE_WRONG_PASSPHRASE]').waitFor();
@@ -225,5 +231,10 @@ describe('the Keys page (browser mode, real services)', () => {
     await unlock.getByLabel('Keystore passphrase').fill(passphrase);
     await unlock.getByLabel('Keystore passphrase').press('Enter');
     await page.getByTestId('keystore-state').waitFor();
+    // So is the lock of a closing desk (no operator): its entry is in the trail when lock returns.
+    await desk.ws.keystore.lock(null);
+    expect(
+      await desk.sql.all("SELECT operator FROM audit_log WHERE action = 'keystore.closed' ORDER BY seq"),
+    ).toHaveLength(2);
   });
 });

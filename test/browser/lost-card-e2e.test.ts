@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CardReaderService } from '../../src/core/card/reader.types';
 import { MAILER_ALPHABET } from '../../src/core/crypto/mailer-key-format';
@@ -12,12 +11,8 @@ import { CUSTOMER_EMAIL } from '../support/support-cases';
 import { mailSink, mailedPasskey, supportOptions, type MailSink } from '../support/support-channels';
 import { createTestCard } from '../support/test-cards';
 import { eventually, useTestbed, type Testbed } from '../support/testbed';
-import { call as httpCall, startService, type RunningService } from '../support/verify-service';
-import { PG_URL_ENV, testEngine } from '../support/test-engine';
-import { KEYSTORE_PASSPHRASE } from '../support/keys';
-import { buildVerifyApp } from '../../src/verify-service/app';
-import { SERVICE_ACTOR } from '../../src/verify-service/service-core';
-import { openPgVerificationCore } from '../../src/verify-service/service-core.pg';
+import { call as httpCall } from '../support/verify-service';
+import { startDeskService } from '../support/desk-service';
 
 // Issue 11 "Done when", the whole path in the real UI (browser mode) over the real stack (pcscd +
 // vpcd virtual cards, SQLite, the software keystore, a loopback SMTP server the test reads, the HTTP
@@ -30,46 +25,6 @@ const PIN = '4711';
 const USED = 3;
 const C = `[${MAILER_ALPHABET}]`;
 const KEY_FORMAT = new RegExp(`${C}{5}(?:-${C}{5}){6}`);
-
-/**
- * The verification service on the desk's data, whatever engine the run tests: on SQLite the service
- * core on the desk's data directory; on PostgreSQL the PostgreSQL core on the desk's own database, as
- * a branch network runs it. Either way with the desk's keystore file.
- */
-async function serviceBeside(desk: Desk): Promise<Omit<RunningService, 'core'>> {
-  if (testEngine === 'sqlite') return startService(desk.dataDir);
-  const database = await desk.sql.get<{ name: string }>('SELECT current_database() AS name');
-  const core = await openPgVerificationCore({
-    dataDir: desk.dataDir,
-    keystore: { backend: 'software', file: join(desk.dataDir, 'keystore', 'keystore.otacks') },
-    databaseUrl: { url: `${process.env[PG_URL_ENV]}/${database?.name}`, ssl: false },
-  });
-  try {
-    await core.keystore.unlock(KEYSTORE_PASSPHRASE, SERVICE_ACTOR);
-    const { app } = buildVerifyApp({
-      verification: core.verification,
-      challenges: core.challenges,
-      clients: core.clients,
-      durable: core.durable,
-      ready: () => ({ keystore: core.keystore.currentOrNull() !== null, database: core.databaseAnswers() }),
-      log: core.log,
-      version: 'test',
-      rateLimit: { burst: 10_000, perSecond: 10_000 },
-    });
-    const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    return {
-      url,
-      key: async (...scopes) => (await core.clients.create({ name: 'test-bank', scopes, by: 'test' })).apiKey,
-      close: async () => {
-        await app.close();
-        await core.close();
-      },
-    };
-  } catch (err) {
-    await core.close();
-    throw err;
-  }
-}
 
 describe('a lost card, end to end (browser mode, real pcscd)', () => {
   let bed: Testbed;
@@ -196,7 +151,7 @@ describe('a lost card, end to end (browser mode, real pcscd)', () => {
     expect(first).toMatchObject({ index: 1, remaining: 100 - USED - 1 });
 
     // The verification service (HTTP, same database): the new card's code accepted, the old card's refused.
-    const svc = await serviceBeside(desk);
+    const svc = await startDeskService(desk.ws, desk.dataDir);
     try {
       const apiKey = await svc.key('verify');
       const accepted = await httpCall(svc.url, '/v1/verify', { key: apiKey, body: { n: fresh.n, code: first.code } });

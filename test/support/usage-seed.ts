@@ -257,6 +257,9 @@ export async function seedDeskUsage(sql: DeskSql, opts: SeedOptions): Promise<Us
       'resolved_by',
       'resolution',
     ]);
+    // A bulk load is followed by fresh statistics, as an operator's import would be: else PostgreSQL
+    // plans the review's queries for the empty tables the template had until autovacuum comes by.
+    if (sql.repos.engine === 'postgres') await sql.run('ANALYZE');
     const to = (ids: Map<number, number>, id: number) => ids.get(id) ?? fail(`no copy of row ${id}`);
     return {
       ...seed,
