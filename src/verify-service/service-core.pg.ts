@@ -5,10 +5,10 @@ import { PgDatabase, type PgDatabaseOptions } from '../core/db/pg/pg-database';
 import { pgRepositories } from '../core/db/repositories';
 import { Closers } from '../core/feature-module';
 import { KeystoreHolder, type KeystoreLocation } from '../core/keystore/keystore-holder.service';
-import { ListService } from '../core/lists/list.service';
+import { ListService, SYSTEM_ACTOR } from '../core/lists/list.service';
 import { createLogger, type Logger } from '../core/log';
 import { PgPolicySource } from '../core/policy/policy-source.pg';
-import { ChallengeService } from '../core/verification/challenge.service';
+import { CHALLENGE_TTL_MS, ChallengeService } from '../core/verification/challenge.service';
 import { ClientCertificateService } from '../core/verification/client-certificate.service';
 import { VerificationService } from '../core/verification/verification.service';
 import { PgDecisionStore } from '../core/verification/verification-store.pg';
@@ -99,6 +99,7 @@ export async function openPgVerificationCore(opts: PgVerificationCoreOptions): P
         ...(opts.failureLimit !== undefined ? { limit: opts.failureLimit } : {}),
       },
       events: repos.verificationEvents,
+      atomically: repos.atomically,
       // The decision's reads in one statement and an acceptance in one (verification-store.pg.ts).
       store: new PgDecisionStore(db, policies),
     });
@@ -109,7 +110,17 @@ export async function openPgVerificationCore(opts: PgVerificationCoreOptions): P
       atomically: repos.atomically,
       confirmedAtUse: true,
     });
-    const challenges = new ChallengeService(cards, repos.challenges, verification, keystore, audit, now);
+    const challenges = new ChallengeService(
+      cards,
+      repos.challenges,
+      verification,
+      keystore,
+      audit,
+      now,
+      SYSTEM_ACTOR,
+      CHALLENGE_TTL_MS,
+      repos.atomically,
+    );
     const certificates = new ClientCertificateService(repos.clientCertificates, keystore, audit, now, repos.atomically);
     let answers = true;
     const ping = setInterval(() => {

@@ -20,6 +20,7 @@ export function listsModule(core: Core): FeatureModule<ReturnType<typeof listsHa
   const verification = new VerificationService(cards, repo, lists, core.keystore, core.audit, core.policies, {
     lockout: { failures: core.repos.failures },
     events: core.repos.verificationEvents,
+    atomically: core.repos.atomically,
   });
   return { handlers: listsHandlers({ lists, cards, audit: core.audit }), lists, listRepo: repo, verification };
 }

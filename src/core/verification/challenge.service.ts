@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import { cardKeyChallengeMessage } from '../card/protocol/challenge-response';
 import { CHALLENGE_LENGTH, MAC_LENGTH } from '../card/protocol/profile.constants';
 import type { CardRepository } from '../cards/card.repository';
@@ -69,26 +70,41 @@ export class ChallengeService {
     private readonly now: () => Date = () => new Date(),
     private readonly actor: ListActor = SYSTEM_ACTOR,
     private readonly ttlMs: number = CHALLENGE_TTL_MS,
+    /** A challenge issued or settled commits with its entry (repositories.ts); without it the entry follows. */
+    private readonly atomically: Atomically | null = null,
   ) {}
+
+  /** `work` on the unit's challenges and audit trail, or (no unit given) on the service's own. */
+  private unit<T>(
+    work: (challenges: ChallengeRepository, audit: Pick<AuditTrail, 'append'>) => Promise<T>,
+  ): Promise<T> {
+    return this.atomically
+      ? this.atomically((tx) => work(tx.repos.challenges, tx.audit))
+      : work(this.challenges, this.audit);
+  }
 
   async issue(n: string, source: VerificationSource): Promise<IssuedChallenge> {
     const card = typeof n === 'string' ? await this.cards.byN(n.trim()) : null;
     if (!card) throw new AppError('CHALLENGE_UNKNOWN_N', 'No card has this N. Check N and ask for a challenge again.');
     const at = this.now();
-    const record = await this.challenges.create({
+    const fresh = {
       challengeId: randomBytes(16).toString('hex'),
       cardRef: card.id,
       challenge: randomBytes(CHALLENGE_LENGTH).toString('hex'),
       source,
       issuedAt: at.toISOString(),
       expiresAt: new Date(at.getTime() + this.ttlMs).toISOString(),
-    });
-    await this.audit.append({
-      ...this.actor,
-      action: 'verification.challenge_issued',
-      object: `card:${card.n}`,
-      outcome: 'ok',
-      details: { challengeId: record.challengeId, source },
+    };
+    const record = await this.unit(async (challenges, audit) => {
+      const made = await challenges.create(fresh);
+      await audit.append({
+        ...this.actor,
+        action: 'verification.challenge_issued',
+        object: `card:${card.n}`,
+        outcome: 'ok',
+        details: { challengeId: made.challengeId, source },
+      });
+      return made;
     });
     return { challengeId: record.challengeId, challenge: record.challenge, expiresAt: record.expiresAt };
   }
@@ -149,15 +165,17 @@ export class ChallengeService {
   }
 
   private async settle(challengeId: string, n: string, result: ChallengeResult): Promise<ChallengeResult> {
-    await this.challenges.settle(challengeId, result.accepted ? 'accepted' : 'refused');
-    await this.audit.append({
-      ...this.actor,
-      action: 'verification.challenge_answered',
-      object: `card:${n}`,
-      outcome: result.accepted ? 'ok' : 'denied',
-      details: result.accepted
-        ? { challengeId, mode: result.mode, ...(result.mode === 'code' ? { index: result.index } : {}) }
-        : { challengeId, reason: result.reason },
+    await this.unit(async (challenges, audit) => {
+      await challenges.settle(challengeId, result.accepted ? 'accepted' : 'refused');
+      await audit.append({
+        ...this.actor,
+        action: 'verification.challenge_answered',
+        object: `card:${n}`,
+        outcome: result.accepted ? 'ok' : 'denied',
+        details: result.accepted
+          ? { challengeId, mode: result.mode, ...(result.mode === 'code' ? { index: result.index } : {}) }
+          : { challengeId, reason: result.reason },
+      });
     });
     return result;
   }

@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/audit.service';
+import type { Atomically } from '../db/repositories';
 import type { CardRecord, CardRepository } from '../cards/card.repository';
 import { AppError } from '../errors';
 import type { Keystore } from '../keystore/keystore.types';
@@ -166,6 +167,12 @@ export interface VerificationOptions {
   readonly commitScope?: CommitScope;
   /** The decision's reads and the acceptance's writes folded (PostgreSQL); the lockout's limit stays `lockout`'s. */
   readonly store?: DecisionStore | null;
+  /**
+   * A refusal's row, the suspicion it raises and their audit entries commit together, as does a
+   * lifted lockout with its entry (repositories.ts units of work; given wherever the tables are shared).
+   * Without it each entry follows its change.
+   */
+  readonly atomically?: Atomically | null;
 }
 
 export interface KeystoreSource {
@@ -209,6 +216,7 @@ export class VerificationService {
     this.events = options.events ?? null;
     this.commitScope = options.commitScope ?? ((work) => work());
     this.store = options.store ?? null;
+    this.atomically = options.atomically ?? null;
   }
 
   private readonly now: () => Date;
@@ -217,6 +225,22 @@ export class VerificationService {
   private readonly events: VerificationEventsRepository | null;
   private readonly commitScope: CommitScope;
   private readonly store: DecisionStore | null;
+  private readonly atomically: Atomically | null;
+
+  /** `work` on the unit's repositories and audit trail, or (no unit given) on the service's own. */
+  private unit<T>(
+    work: (
+      events: VerificationEventsRepository | null,
+      failures: FailureCounterRepository | null,
+      audit: Pick<AuditTrail, 'append'>,
+    ) => Promise<T>,
+  ): Promise<T> {
+    const atomically = this.atomically;
+    if (!atomically) return work(this.events, this.lockout?.failures ?? null, this.audit);
+    return atomically((tx) =>
+      work(this.events ? tx.repos.verificationEvents : null, this.lockout ? tx.repos.failures : null, tx.audit),
+    );
+  }
 
   /**
    * One decision at a time per card in this process: the lockout's count is read and moved in order,
@@ -291,13 +315,16 @@ export class VerificationService {
     // serialise every verification on the chain's hash (docs/verification-service.md "Scale").
     // A refusal keeps its audit entry (the reason, never the code) beside its verify_rejections row.
     if (!result.accepted) {
-      await this.record(n, result.reason, seen, source);
-      await this.audit.append({
-        ...this.actor,
-        action: 'verification.refused',
-        object: `card:${n}`,
-        outcome: 'denied',
-        details: { reason: result.reason },
+      const reason = result.reason;
+      await this.unit(async (events, _failures, audit) => {
+        await this.record(n, reason, seen, source, events, audit);
+        await audit.append({
+          ...this.actor,
+          action: 'verification.refused',
+          object: `card:${n}`,
+          outcome: 'denied',
+          details: { reason },
+        });
       });
     }
     return result;
@@ -314,21 +341,31 @@ export class VerificationService {
   async clearFailures(n: string, by: ListActor): Promise<boolean> {
     const card = await this.cards.byN(n.trim());
     if (!card) throw new AppError('CARD_NOT_FOUND', `No card has the number ${n.slice(0, 40)}. Check N.`);
-    const cleared = this.lockout ? await this.lockout.failures.clear(card.id) : null;
-    if (cleared) {
-      await this.audit.append({
-        ...by,
-        action: 'verification.failures_cleared',
-        object: `card:${card.n}`,
-        outcome: 'ok',
-      });
-    }
+    const cleared = await this.unit(async (_events, failures, audit) => {
+      const done = failures ? await failures.clear(card.id) : null;
+      if (done) {
+        await audit.append({
+          ...by,
+          action: 'verification.failures_cleared',
+          object: `card:${card.n}`,
+          outcome: 'ok',
+        });
+      }
+      return done;
+    });
     return cleared !== null;
   }
 
   /** The refusal's row, and the suspicion (with its audit entry) it raises: source 003. */
-  private async record(n: string, reason: RefusalReason, seen: Seen, source: VerificationSource): Promise<void> {
-    if (!this.events) return;
+  private async record(
+    n: string,
+    reason: RefusalReason,
+    seen: Seen,
+    source: VerificationSource,
+    events: VerificationEventsRepository | null,
+    audit: Pick<AuditTrail, 'append'>,
+  ): Promise<void> {
+    if (!events) return;
     const at = this.now().toISOString();
     const cardRef = seen.card?.id ?? null;
     const listRef = seen.list?.id ?? null;
@@ -337,9 +374,9 @@ export class VerificationService {
       kind && cardRef !== null
         ? { cardRef, listRef, kind, codeIndex: reason === 'already_used' ? (seen.position ?? null) : null, source, at }
         : null;
-    const raised = await this.events.recordRefusal({ cardRef, listRef, reason, source, at }, suspicion);
+    const raised = await events.recordRefusal({ cardRef, listRef, reason, source, at }, suspicion);
     if (raised) {
-      await this.audit.append({
+      await audit.append({
         ...this.actor,
         action: 'verification.suspicion',
         object: `card:${n.trim()}`,

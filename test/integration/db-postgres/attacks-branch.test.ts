@@ -517,6 +517,33 @@ describe('attacks on a branch network on one PostgreSQL', () => {
     expect(await entries('lists.queued')).toBe(queued + 1);
   });
 
+  // The same rule on the verification side: a refusal's verify_rejections row commits with its
+  // 'verification.refused' entry or not at all (VerificationService's unit of work).
+  it('a refused verification whose entry cannot be written leaves no refusal row (no refusal without its entry)', async () => {
+    const n = generateN();
+    const rejections = async () =>
+      Number((await sql<{ n: string }>('SELECT count(*) AS n FROM verify_rejections'))[0]?.n);
+    const before = await rejections();
+    const refused = await entries('verification.refused');
+    await sql(`CREATE TRIGGER attack_refuse_entry BEFORE INSERT ON audit_log FOR EACH ROW
+      WHEN (NEW.action = 'verification.refused') EXECUTE FUNCTION attack_refuse_entry()`);
+    let failed = false;
+    try {
+      await A().verification.verify(n, '000000');
+    } catch {
+      failed = true;
+    } finally {
+      await sql('DROP TRIGGER attack_refuse_entry ON audit_log');
+    }
+    expect(failed).toBe(true);
+    expect(await rejections()).toBe(before);
+    expect(await entries('verification.refused')).toBe(refused);
+    // With the entry writable again the same refusal is recorded once, with its entry.
+    expect(await A().verification.verify(n, '000000')).toMatchObject({ accepted: false, reason: 'unknown_n' });
+    expect(await rejections()).toBe(before + 1);
+    expect(await entries('verification.refused')).toBe(refused + 1);
+  });
+
   // Was a hole (fixed): pg emits 'error' on a client checked out of the pool when its socket ends, and
   // only idle clients had a listener, so a cut inside PgDatabase.transaction was an uncaught exception
   // that ended the desk's (or verification instance's) process. `transaction` now listens on the
