@@ -20,6 +20,8 @@ export interface PgIssuer {
   readonly core: PgVerificationCore;
   /** A new data directory holding a copy of the desk's keystore, for one more instance. */
   instanceDir(): string;
+  /** One more service core in this process on the same database (another instance), closed with the rest. */
+  instance(): Promise<PgVerificationCore>;
   cardWithCodes(): ReturnType<typeof cardWithCodes>;
   clientKey(...scopes: VerifyScope[]): Promise<string>;
   close(): Promise<void>;
@@ -34,21 +36,28 @@ export async function pgIssuer(desk: Desk, databaseUrl: string): Promise<PgIssue
     copyFileSync(join(desk.dataDir, 'keystore', 'keystore.otacks'), join(dir, 'keystore', 'keystore.otacks'));
     return dir;
   };
-  const own = instanceDir();
-  const core = await openPgVerificationCore({
-    dataDir: own,
-    keystore: { backend: 'software', file: join(own, 'keystore', 'keystore.otacks') },
-    databaseUrl,
-  });
-  await core.keystore.unlock(KEYSTORE_PASSPHRASE, SERVICE_ACTOR);
+  const cores: PgVerificationCore[] = [];
+  const instance = async () => {
+    const dir = instanceDir();
+    const opened = await openPgVerificationCore({
+      dataDir: dir,
+      keystore: { backend: 'software', file: join(dir, 'keystore', 'keystore.otacks') },
+      databaseUrl,
+    });
+    cores.push(opened);
+    await opened.keystore.unlock(KEYSTORE_PASSPHRASE, SERVICE_ACTOR);
+    return opened;
+  };
+  const core = await instance();
   const rows = { customers: new PgCustomerRepository(core.db), cards: new PgCardRepository(core.db) };
   return {
     core,
     instanceDir,
+    instance,
     cardWithCodes: () => cardWithCodes({ db: rows, lists: core.lists, keystore: core.keystore }),
     clientKey: async (...scopes) => (await core.clients.create({ name: 'bank', scopes, by: 'test' })).apiKey,
     close: async () => {
-      await core.close();
+      for (const c of cores) await c.close();
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };

@@ -13,7 +13,7 @@ import { PgFailureCounterRepository } from '../verification/failure.repository.p
 import { PgVerificationEventsRepository } from '../verification/verification-events.repository.pg';
 import { PgVerifyClientRepository } from '../verification/verify-client.repository.pg';
 import { PgSystemStore } from '../system/system.store.pg';
-import { joinedTransaction, type PgTransactor } from './pg/pg-database';
+import { joinedTransaction, type Isolation, type PgTransactor } from './pg/pg-database';
 import type { AuditEntryInput, AuditRow, AuditService } from '../audit/audit.service';
 import type { PgAuditTrail } from '../audit/audit-log.pg';
 import { SqliteAuditStore, type AuditStore } from '../audit/audit-store';
@@ -79,8 +79,18 @@ export interface IssuerRepositories {
    * entries reach the live feed once, after COMMIT. On SQLite see `sqliteRepositories`. Inside a
    * unit, `atomically` (on `tx.repos` or, in the same async context, on the desk's repositories)
    * joins it: a service step that is a unit of its own can be part of a caller's unit.
+   * `options.isolation` 'read committed' (PostgreSQL; SQLite has one writer) is for a unit whose
+   * statements each decide on their own (an insert, a conditional UPDATE) and append entries, many
+   * at once: under SERIALIZABLE every such unit conflicts on the chain head with each one that
+   * committed after it began and runs again, so a burst of them (a guessing attack's refusals)
+   * runs out of attempts; under READ COMMITTED the head's row lock queues them, one chain as ever.
    */
-  readonly atomically: <T>(work: (tx: UnitOfWork) => Promise<T>) => Promise<T>;
+  readonly atomically: <T>(work: (tx: UnitOfWork) => Promise<T>, options?: UnitOptions) => Promise<T>;
+}
+
+/** How a unit of work runs (`IssuerRepositories.atomically`). */
+export interface UnitOptions {
+  readonly isolation?: Isolation;
 }
 
 /** `IssuerRepositories.atomically`, as the services that group a change with its entry take it. */
@@ -131,7 +141,7 @@ export function sqliteRepositories(db: Database, audit: AuditService): IssuerRep
  * attempt that committed appended are announced to `audit`'s listeners after COMMIT.
  */
 export function pgRepositories(db: PgTransactor, audit: PgAuditTrail): IssuerRepositories {
-  return pgSet(db, async (work) => {
+  return pgSet(db, async (work, options) => {
     // Called from inside an open unit of work on this database (a service step that is itself a
     // unit, run within a caller's): it joins that unit, so both commit or neither does.
     const outer = openUnit.getStore();
@@ -148,7 +158,7 @@ export function pgRepositories(db: PgTransactor, audit: PgAuditTrail): IssuerRep
       } finally {
         scope.open = false; // a timer or callback started inside must not join a finished unit
       }
-    });
+    }, options?.isolation ?? 'serializable');
     audit.announce(rows);
     return value;
   });
@@ -157,10 +167,7 @@ export function pgRepositories(db: PgTransactor, audit: PgAuditTrail): IssuerRep
 /** The unit of work open in this async context, if any (pgRepositories' nested `atomically`). */
 const openUnit = new AsyncLocalStorage<{ readonly db: PgTransactor; readonly unit: UnitOfWork; open: boolean }>();
 
-function pgSet(
-  db: PgTransactor,
-  atomically: <T>(work: (tx: UnitOfWork) => Promise<T>) => Promise<T>,
-): IssuerRepositories {
+function pgSet(db: PgTransactor, atomically: Atomically): IssuerRepositories {
   return {
     engine: 'postgres',
     customers: new PgCustomerRepository(db),

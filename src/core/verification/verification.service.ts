@@ -237,8 +237,13 @@ export class VerificationService {
   ): Promise<T> {
     const atomically = this.atomically;
     if (!atomically) return work(this.events, this.lockout?.failures ?? null, this.audit);
-    return atomically((tx) =>
-      work(this.events ? tx.repos.verificationEvents : null, this.lockout ? tx.repos.failures : null, tx.audit),
+    // READ COMMITTED: a refusal's row, its suspicion and its entries are inserts, and a cleared
+    // lockout one conditional UPDATE; only the chain head orders them. Under SERIALIZABLE the 63
+    // refusals of 64 parallel replays (or a guessing attack's) each conflicted on the head with
+    // every one committed since they began, and ran out of attempts (the branch-network test).
+    return atomically(
+      (tx) => work(this.events ? tx.repos.verificationEvents : null, this.lockout ? tx.repos.failures : null, tx.audit),
+      { isolation: 'read committed' },
     );
   }
 

@@ -5,6 +5,7 @@ import { pgRepositories } from '../../../src/core/db/repositories';
 import type { IssuerRepositories } from '../../../src/core/db/repositories';
 import { SYSTEM_ACTOR } from '../../../src/core/lists/list.service';
 import { PgAuditLog, PgAuditTrail } from '../../../src/core/audit/audit-log.pg';
+import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audit-verify';
 import type { PgQueryable } from '../../../src/core/db/pg/pg-database';
 import { VerificationService, type VerifyResult } from '../../../src/core/verification/verification.service';
 import { PgPolicySource } from '../../../src/core/policy/policy-source.pg';
@@ -128,6 +129,28 @@ describe('the verification decision in two statements on PostgreSQL', () => {
     expect(marks.filter((m) => m !== null)).toHaveLength(1);
     expect(await count('code_uses WHERE list_ref = ?', [list.id])).toBe(1);
     expect(await repos.lists.byId(list.id)).toMatchObject({ nextIndex: 5, usedCount: 1 });
+  });
+
+  it('ATTACK: 64 replays of one code at once over 3 instances: one acceptance, 63 refusals each recorded with its entry, no error', async () => {
+    // Each refusal is a unit of work that appends to the chain: under SERIALIZABLE they conflicted
+    // on its head with every one committed since they began and ran out of attempts (500s).
+    const { card, codes, list } = await issuer.cardWithCodes();
+    const instances = [issuer.core, await issuer.instance(), await issuer.instance()];
+    const entriesBefore = await count(`audit_log WHERE action = 'verification.refused'`, []);
+    const settled = await Promise.allSettled(
+      Array.from({ length: 64 }, (_, i) =>
+        instances[i % 3]!.verification.verify(card.n, codes[0] ?? '', 1, 'client:test'),
+      ),
+    );
+    expect(settled.filter((s) => s.status === 'rejected').map((s) => String(s.reason))).toEqual([]);
+    const results = settled.map((s) => (s.status === 'fulfilled' ? s.value : null));
+    expect(results.filter((r) => r?.accepted)).toHaveLength(1);
+    expect(results.filter((r) => r && !r.accepted && r.reason === 'already_used')).toHaveLength(63);
+    expect(await count('code_uses WHERE list_ref = ?', [list.id])).toBe(1);
+    expect(await count(`verify_rejections WHERE list_ref = ? AND reason = 'already_used'`, [list.id])).toBe(63);
+    expect(await count(`audit_log WHERE action = 'verification.refused'`, [])).toBe((entriesBefore ?? 0) + 63);
+    const rows = await new PgAuditLog(db).entries();
+    expect(verifyAuditChain(arrayChainSource(rows, []), null)).toMatchObject({ ok: true, entries: rows.length });
   });
 
   it('ATTACK: a key answered from memory and revoked elsewhere is refused at its next verification, nothing recorded', async () => {
