@@ -167,6 +167,20 @@ const WAY = inList(ON_ITS_WAY.length);
  * The statements both engines run (list.repository.pg.ts runs them on PostgreSQL), with their
  * parameters in order: one text per statement, so the two implementations cannot drift apart.
  */
+/**
+ * The use mark's rule on a code_lists row: the SET and the WHERE of `listSql.markUse` for the list
+ * `id`, the position `index` and the look-ahead `window`, each given as an SQL expression ('?' for a
+ * parameter, or a column of a batch's rows: verification-store.pg.ts marks many uses in one UPDATE
+ * with the same rule). With '?' the parameters come in `listSql.markUseParams`' order.
+ */
+export function markUseRule(id: string, index: string, window: string): { set: string; where: string } {
+  return {
+    set: `next_index = ${index} + 1, used_count = used_count + 1, version = version + 1,
+           refill_due = CASE WHEN length - ${index} <= threshold THEN 1 ELSE refill_due END`,
+    where: `id = ${id} AND state = 'active' AND ${index} >= next_index AND ${index} < next_index + ${window} AND ${index} <= length`,
+  };
+}
+
 export const listSql = {
   current: `SELECT * FROM code_lists
      WHERE card_ref = ? AND (state = 'active' OR (state = 'disabled' AND activated_at IS NOT NULL))
@@ -242,9 +256,8 @@ export const listSql = {
      RETURNING *`,
   // The one statement that decides a use: forward-only, so an index can win once and never again.
   markUse: `UPDATE code_lists
-       SET next_index = ? + 1, used_count = used_count + 1, version = version + 1,
-           refill_due = CASE WHEN length - ? <= threshold THEN 1 ELSE refill_due END
-     WHERE id = ? AND state = 'active' AND ? >= next_index AND ? < next_index + ? AND ? <= length
+       SET ${markUseRule('?', '?', '?').set}
+     WHERE ${markUseRule('?', '?', '?').where}
      RETURNING *`,
   markUseParams: (id: number, index: number, window: number): unknown[] => [
     index,

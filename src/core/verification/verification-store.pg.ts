@@ -1,6 +1,6 @@
 import { cardFromRow, type CardRow } from '../cards/card.repository';
-import type { PgQueryable } from '../db/pg/pg-database';
-import { listFromRow, listSql, type ListRow, type UseMark } from '../lists/list.repository';
+import { sqlState, type PgQueryable } from '../db/pg/pg-database';
+import { listFromRow, listSql, markUseRule, type ListRow, type UseMark } from '../lists/list.repository';
 import { LATEST_VERSION_SQL, type PgPolicySource } from '../policy/policy-source.pg';
 import type { DecisionSnapshot, DecisionStore, KnownUse } from './verification.service';
 
@@ -87,13 +87,57 @@ const acceptWith = (mark: string) => `WITH marked AS (${mark}),
           RETURNING card_ref)
      SELECT * FROM marked`;
 
-/** What the read would have shown, as conditions on the list's row (see DecisionStore.acceptKnown). */
-const KNOWN = `card_ref = ?
-       AND EXISTS (SELECT 1 FROM cards WHERE id = ? AND state = 'active')
-       AND NOT EXISTS (SELECT 1 FROM verification_failures WHERE card_ref = ? AND locked_at IS NOT NULL)
-       AND COALESCE((${LATEST_VERSION_SQL}), 0) = ?`;
-const KNOWN_NEXT = ' AND next_index = ?';
-const KNOWN_KEY = ' AND EXISTS (SELECT 1 FROM verify_clients WHERE key_id = ? AND revoked_at IS NULL)';
+/**
+ * What the read would have shown, as conditions on the list's row (see DecisionStore.acceptKnown),
+ * for the card `card` and the policy version `version` (SQL expressions: '?' or a batch's columns).
+ */
+const known = (card: string, version: string) => `card_ref = ${card}
+       AND EXISTS (SELECT 1 FROM cards WHERE id = ${card} AND state = 'active')
+       AND NOT EXISTS (SELECT 1 FROM verification_failures WHERE card_ref = ${card} AND locked_at IS NOT NULL)
+       AND COALESCE((${LATEST_VERSION_SQL}), 0) = ${version}`;
+const knownNext = (next: string) => ` AND next_index = ${next}`;
+const knownKey = (key: string) =>
+  ` AND EXISTS (SELECT 1 FROM verify_clients WHERE key_id = ${key} AND revoked_at IS NULL)`;
+const KNOWN = known('?', '?');
+const KNOWN_NEXT = knownNext('?');
+const KNOWN_KEY = knownKey('?');
+
+/**
+ * Many use marks in ONE statement (`UseMarkBatcher`): the requests as the rows of `unnest` over one
+ * array per column, each row marked by the same rule as `accept` (`markUseRule`) and, for a row of
+ * `acceptKnown` (known = 1), with its conditions; the use rows and the resets read only the marks'
+ * RETURNING, as in `acceptWith`. A batch names each list at most once (an UPDATE … FROM changes a
+ * row once per statement) and in ascending id order, so two batches lock shared rows in one order.
+ */
+const BATCH_COLUMNS = [
+  ['list_ref', 'BIGINT'],
+  ['use_index', 'BIGINT'],
+  ['look_ahead', 'BIGINT'],
+  ['use_at', 'TEXT'],
+  ['use_reset', 'INT'],
+  ['known', 'INT'],
+  ['known_card', 'BIGINT'],
+  ['known_version', 'BIGINT'],
+  ['known_next', 'BIGINT'],
+  ['known_key', 'TEXT'],
+] as const;
+const batchRule = markUseRule('r.list_ref', 'r.use_index', 'r.look_ahead');
+const BATCH_SQL = `WITH r AS (
+       SELECT * FROM unnest(${BATCH_COLUMNS.map(([, type]) => `CAST(? AS ${type}[])`).join(', ')})
+         AS r(${BATCH_COLUMNS.map(([name]) => name).join(', ')})),
+     marked AS (UPDATE code_lists SET ${batchRule.set}
+          FROM r
+          WHERE ${batchRule.where}
+            AND (r.known = 0 OR (${known('r.known_card', 'r.known_version')}
+              AND (r.known_next IS NULL OR next_index = r.known_next)
+              AND (r.known_key IS NULL OR EXISTS (SELECT 1 FROM verify_clients WHERE key_id = r.known_key AND revoked_at IS NULL))))
+          RETURNING code_lists.*, r.use_index, r.use_at, r.use_reset),
+     used AS (INSERT INTO code_uses (list_ref, code_index, used_at)
+          SELECT id, use_index, use_at FROM marked),
+     reset AS (UPDATE verification_failures SET consecutive = 0
+          WHERE card_ref IN (SELECT card_ref FROM marked WHERE use_reset = 1) AND consecutive > 0 AND locked_at IS NULL
+          RETURNING card_ref)
+     SELECT * FROM marked`;
 
 export const decisionSql = {
   read: `SELECT c.*,
@@ -110,6 +154,7 @@ export const decisionSql = {
   // failure repository's recordSuccess (not when locked), and only when the read saw a count (? = 1).
   accept: acceptWith(listSql.markUse),
   /** acceptKnown, by whether the next index and the caller's key are checked too. */
+  batch: BATCH_SQL,
   acceptKnown: {
     plain: acceptWith(markUseWhen(KNOWN)),
     key: acceptWith(markUseWhen(KNOWN + KNOWN_KEY)),
@@ -127,11 +172,25 @@ type ReadRow = CardRow &
     api_key_active: number;
   } & Record<string, unknown>;
 
+/** How use marks are grouped (`UseMarkBatcher`); the defaults suit a pool of 20 connections. */
+export interface UseMarkBatching {
+  /** Statements of use marks out at once; the marks asked for meanwhile wait for the next one. */
+  readonly inFlight: number;
+  /** Use marks in one statement at most. */
+  readonly most: number;
+}
+export const USE_MARK_BATCHING: UseMarkBatching = { inFlight: 4, most: 64 };
+
 export class PgDecisionStore implements DecisionStore {
+  private readonly marks: UseMarkBatcher;
+
   constructor(
     private readonly db: PgQueryable,
     private readonly policies: PgPolicySource,
-  ) {}
+    batching: UseMarkBatching = USE_MARK_BATCHING,
+  ) {
+    this.marks = new UseMarkBatcher(db, batching);
+  }
 
   async read(
     n: string,
@@ -160,7 +219,19 @@ export class PgDecisionStore implements DecisionStore {
     return { snapshot: { card, list, failures }, apiKeyActive };
   }
 
-  async accept(
+  accept(listRef: number, index: number, window: number, at: string, resetFailures: boolean): Promise<UseMark | null> {
+    return this.marks.add({
+      listRef,
+      index,
+      window,
+      at,
+      reset: resetFailures,
+      known: null,
+      alone: () => this.acceptAlone(listRef, index, window, at, resetFailures),
+    });
+  }
+
+  private async acceptAlone(
     listRef: number,
     index: number,
     window: number,
@@ -173,14 +244,26 @@ export class PgDecisionStore implements DecisionStore {
       at,
       resetFailures ? 1 : 0,
     ]);
-    return this.marked(row, index, at);
+    return marked(row, index, at);
   }
 
   policyVersion(): number {
     return this.policies.version();
   }
 
-  async acceptKnown(use: KnownUse): Promise<UseMark | null> {
+  acceptKnown(use: KnownUse): Promise<UseMark | null> {
+    return this.marks.add({
+      listRef: use.listRef,
+      index: use.index,
+      window: use.window,
+      at: use.at,
+      reset: true, // as recordSuccess: only a count above 0 and not locked
+      known: use,
+      alone: () => this.acceptKnownAlone(use),
+    });
+  }
+
+  private async acceptKnownAlone(use: KnownUse): Promise<UseMark | null> {
     const k = decisionSql.acceptKnown;
     const sql =
       use.nextIndex === null ? (use.apiKeyId === null ? k.plain : k.key) : use.apiKeyId === null ? k.next : k.nextKey;
@@ -197,14 +280,149 @@ export class PgDecisionStore implements DecisionStore {
       1, // the reset, as recordSuccess: only a count above 0 and not locked
     ];
     const [row] = await this.db.query<ListRow & Record<string, unknown>>(sql, params);
-    return this.marked(row, use.index, use.at);
+    return marked(row, use.index, use.at);
+  }
+}
+
+function marked(row: (ListRow & Record<string, unknown>) | undefined, index: number, at: string): UseMark | null {
+  // No row: another call won this index or moved past it (nothing was written). A data-modifying
+  // WITH runs to completion whether or not the outer SELECT reads it, and a failed INSERT fails
+  // the whole statement: a mark never commits without its use row.
+  if (!row) return null;
+  return { list: listFromRow(row), index, usedAt: at };
+}
+
+/** A use mark waiting for its statement (`UseMarkBatcher`): its row of BATCH_SQL. */
+interface BatchedUse {
+  readonly listRef: number;
+  readonly index: number;
+  readonly window: number;
+  readonly at: string;
+  readonly reset: boolean;
+  /** acceptKnown's conditions; null for `accept` (the decision's read came first). */
+  readonly known: KnownUse | null;
+  /** The statement that marks this use by itself: a batch of one, and a batch the server refused. */
+  readonly alone: () => Promise<UseMark | null>;
+}
+
+interface Waiting extends BatchedUse {
+  resolve(mark: UseMark | null): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Group commit for use marks on PostgreSQL (issue 12, the verification benchmark against pgbench):
+ * while `inFlight` statements of marks are out, the marks asked for meanwhile wait and go together
+ * as ONE statement (BATCH_SQL): one round trip, one parse of the answer, one commit and its WAL
+ * flush for all of them, where each mark alone costs what a pgbench transaction costs. A lone mark
+ * still goes at once (after this turn's I/O, so the marks the same turn asked for go together),
+ * with its own statement; under load the batches grow by themselves.
+ *
+ * What a mark decides is unchanged: each row of a batch is the same conditional UPDATE as the
+ * mark alone, re-checked by the server against a row another instance committed meanwhile (READ
+ * COMMITTED), so exactly-once holds across batches and instances; a list appears once per batch
+ * (a second use of it waits for the next) and the rows are in list order, so two batches lock the
+ * rows they share in the same order. A batch is one statement: the server refusing it (a deadlock
+ * with a desk's transaction, say) wrote nothing, and each of its marks then runs alone, so one
+ * mark's failure is its own. A lost connection is told to every mark of the batch: the commit may
+ * or may not have happened, as for a mark alone.
+ */
+export class UseMarkBatcher {
+  private readonly waiting: Waiting[] = [];
+  private out = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly db: PgQueryable,
+    private readonly batching: UseMarkBatching,
+  ) {}
+
+  add(use: BatchedUse): Promise<UseMark | null> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ ...use, resolve, reject });
+      this.schedule();
+    });
   }
 
-  private marked(row: (ListRow & Record<string, unknown>) | undefined, index: number, at: string): UseMark | null {
-    // No row: another call won this index or moved past it (nothing was written). A data-modifying
-    // WITH runs to completion whether or not the outer SELECT reads it, and a failed INSERT fails
-    // the whole statement: a mark never commits without its use row.
-    if (!row) return null;
-    return { list: listFromRow(row), index, usedAt: at };
+  private schedule(): void {
+    if (this.scheduled || this.out >= this.batching.inFlight || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.out < this.batching.inFlight && this.waiting.length > 0) {
+        const batch = this.take();
+        this.out++;
+        void this.send(batch).finally(() => {
+          this.out--;
+          this.schedule();
+        });
+      }
+    });
   }
+
+  /** Up to `most` waiting marks, one per list, in list order; the others keep their place. */
+  private take(): Waiting[] {
+    const lists = new Set<number>();
+    const batch: Waiting[] = [];
+    const rest: Waiting[] = [];
+    for (const use of this.waiting) {
+      if (batch.length < this.batching.most && !lists.has(use.listRef)) {
+        lists.add(use.listRef);
+        batch.push(use);
+      } else rest.push(use);
+    }
+    this.waiting.splice(0, this.waiting.length, ...rest);
+    return batch.sort((a, b) => a.listRef - b.listRef);
+  }
+
+  private async send(batch: readonly Waiting[]): Promise<void> {
+    if (batch.length > 1) {
+      let rows: (ListRow & Record<string, unknown>)[];
+      try {
+        rows = await this.db.query<ListRow & Record<string, unknown>>(BATCH_SQL, batchParams(batch));
+      } catch (err) {
+        if (!refusedByServer(err)) {
+          for (const use of batch) use.reject(err);
+          return;
+        }
+        await Promise.all(batch.map((use) => settle(use, use.alone)));
+        return;
+      }
+      const byList = new Map(rows.map((row) => [Number(row.id), row]));
+      for (const use of batch) use.resolve(marked(byList.get(use.listRef), use.index, use.at));
+      return;
+    }
+    for (const use of batch) await settle(use, use.alone);
+  }
+}
+
+async function settle(use: Waiting, run: () => Promise<UseMark | null>): Promise<void> {
+  try {
+    use.resolve(await run());
+  } catch (err) {
+    use.reject(err);
+  }
+}
+
+/** The server answered with an error (an SQLSTATE outside the connection classes): the statement wrote nothing. */
+function refusedByServer(err: unknown): boolean {
+  const state = sqlState(err);
+  return state !== undefined && !state.startsWith('08') && !state.startsWith('57P');
+}
+
+/** BATCH_SQL's parameters: one array per column of BATCH_COLUMNS, in its order, a row per use. */
+function batchParams(batch: readonly Waiting[]): unknown[] {
+  const value: Record<(typeof BATCH_COLUMNS)[number][0], (use: Waiting) => unknown> = {
+    list_ref: (u) => u.listRef,
+    use_index: (u) => u.index,
+    look_ahead: (u) => u.window,
+    use_at: (u) => u.at,
+    use_reset: (u) => (u.reset ? 1 : 0),
+    known: (u) => (u.known ? 1 : 0),
+    known_card: (u) => u.known?.cardRef ?? null,
+    known_version: (u) => u.known?.policyVersion ?? null,
+    known_next: (u) => u.known?.nextIndex ?? null,
+    known_key: (u) => u.known?.apiKeyId ?? null,
+  };
+  return BATCH_COLUMNS.map(([name]) => batch.map(value[name]));
 }
