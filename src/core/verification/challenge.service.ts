@@ -78,8 +78,10 @@ export class ChallengeService {
   private unit<T>(
     work: (challenges: ChallengeRepository, audit: Pick<AuditTrail, 'append'>) => Promise<T>,
   ): Promise<T> {
+    // READ COMMITTED, as the verification's refusals (VerificationService.unit): an insert or a
+    // conditional UPDATE and an entry, at the rate of the bank's logins.
     return this.atomically
-      ? this.atomically((tx) => work(tx.repos.challenges, tx.audit))
+      ? this.atomically((tx) => work(tx.repos.challenges, tx.audit), { isolation: 'read committed' })
       : work(this.challenges, this.audit);
   }
 

@@ -153,6 +153,18 @@ describe('the verification decision in two statements on PostgreSQL', () => {
     expect(verifyAuditChain(arrayChainSource(rows, []), null)).toMatchObject({ ok: true, entries: rows.length });
   });
 
+  it('64 challenges asked for at once over 3 instances: each issued with its entry, no error', async () => {
+    const { card } = await issuer.cardWithCodes();
+    const instances = [issuer.core, await issuer.instance(), await issuer.instance()];
+    const entriesBefore = await count(`audit_log WHERE action = 'verification.challenge_issued'`, []);
+    const settled = await Promise.allSettled(
+      Array.from({ length: 64 }, (_, i) => instances[i % 3]!.challenges.issue(card.n, 'client:test')),
+    );
+    expect(settled.filter((s) => s.status === 'rejected').map((s) => String(s.reason))).toEqual([]);
+    expect(await count('verify_challenges WHERE card_ref = ?', [card.id])).toBe(64);
+    expect(await count(`audit_log WHERE action = 'verification.challenge_issued'`, [])).toBe((entriesBefore ?? 0) + 64);
+  });
+
   it('ATTACK: a key answered from memory and revoked elsewhere is refused at its next verification, nothing recorded', async () => {
     const { card, codes } = await issuer.cardWithCodes();
     const { apiKey, client } = await issuer.core.clients.create({
