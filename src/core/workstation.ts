@@ -138,14 +138,13 @@ function sqliteStorage(db: Database): DeskStorage {
 }
 
 function pgStorage(db: PgDatabase): DeskStorage {
-  const log = new PgAuditLog(db);
-  const audit = new PgAuditTrail(log);
+  const audit = new PgAuditTrail(new PgAuditLog(db));
   return {
     repos: pgRepositories(db, audit),
     audit,
     policies: new PgPolicySource(db),
-    operators: new PgOperatorRepository(db, log),
-    policyVersions: new PgPolicyVersionStore(db, log),
+    operators: new PgOperatorRepository(db, audit),
+    policyVersions: new PgPolicyVersionStore(db, audit),
   };
 }
 

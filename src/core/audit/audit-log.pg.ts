@@ -1,4 +1,4 @@
-import type { PgDatabase, PgQueryable } from '../db/pg/pg-database';
+import type { Isolation, PgDatabase, PgQueryable, PgTransactor } from '../db/pg/pg-database';
 import { entryHash, GENESIS_HASH, type AuditEntryInput, type AuditRow, type AuditTrail } from './audit.service';
 
 // The audit trail on PostgreSQL with many writers (issue 12 item 2): desks and verification
@@ -76,7 +76,8 @@ export class PgAuditLog {
  * The audit trail features write to (`AuditTrail`) on PostgreSQL: each entry its own transaction,
  * chained after whatever any other desk or instance committed. Listeners run once the entry is
  * committed, in the caller's async context (the router's refusal scope sees them). A change that must
- * commit with its entry is a unit of work (`IssuerRepositories.atomically`, on `PgAuditLog.appendIn`).
+ * commit with its entries runs in `transaction` (operators, policy versions, and the units of work of
+ * `IssuerRepositories.atomically`), which announces them after COMMIT as the entries appended here are.
  */
 export class PgAuditTrail implements AuditTrail {
   private readonly listeners = new Set<(row: AuditRow) => void>();
@@ -87,13 +88,28 @@ export class PgAuditTrail implements AuditTrail {
     this.announce([await this.log.append(entry)]);
   }
 
-  /**
-   * Tells the listeners (the live audit feed) about entries once their transaction committed: a
-   * unit of work (repositories.ts `atomically`) keeps the rows its last attempt appended and hands
-   * them here after COMMIT, so an attempt run again or rolled back is never announced.
-   */
+  /** Tells the listeners (the router's refusal scope, the every-N checkpoint) about committed entries. */
   announce(rows: readonly AuditRow[]): void {
     for (const row of rows) for (const listener of this.listeners) listener(row);
+  }
+
+  /**
+   * `work` in one transaction of `db` (a pool: its transactions commit), its entries appended on it
+   * through `append`; the rows the attempt that committed appended are announced after COMMIT, in
+   * chain order. An attempt run again after a serialisation failure, or rolled back, announces nothing.
+   */
+  async transaction<T>(
+    db: PgTransactor,
+    work: (tx: PgQueryable, append: (entry: AuditEntryInput) => Promise<void>) => Promise<T>,
+    isolation?: Isolation,
+  ): Promise<T> {
+    const { value, rows } = await db.transaction(async (tx) => {
+      const rows: AuditRow[] = []; // afresh on every attempt
+      const value = await work(tx, async (entry) => void rows.push(await this.log.appendIn(tx, entry)));
+      return { value, rows };
+    }, isolation);
+    this.announce(rows);
+    return value;
   }
 
   onAppend(listener: (row: AuditRow) => void): () => void {

@@ -1,5 +1,5 @@
 import type { AuditEntryInput } from '../audit/audit.service';
-import type { PgAuditLog } from '../audit/audit-log.pg';
+import type { PgAuditTrail } from '../audit/audit-log.pg';
 import { sqlState, type PgDatabase, type PgQueryable } from '../db/pg/pg-database';
 import {
   operatorSql,
@@ -15,7 +15,8 @@ import {
 // Operators on PostgreSQL (issue 12 item 2: "an operator disabled, locked or re-roled at one desk is
 // refused at every desk; lockout counters and dual-control approvals hold across desks"): the
 // statements of SqliteOperatorRepository, each change in one transaction with its audit entries
-// (PgAuditLog.appendIn, chained under the head's row lock). The counters and the own-password
+// (chained under the head's row lock), announced to the audit's listeners once committed
+// (PgAuditTrail.transaction: only the attempt that committed). The counters and the own-password
 // change are single compare-and-set UPDATEs under READ COMMITTED: a second desk waiting on the row
 // re-checks the WHERE against the winner's committed row. Administrative changes read before they
 // write, so they run SERIALIZABLE with the target row locked; a conflict runs the whole transaction
@@ -26,7 +27,7 @@ type Row = OperatorRow & Record<string, unknown>;
 export class PgOperatorRepository implements OperatorRepository {
   constructor(
     private readonly db: PgDatabase,
-    private readonly audit: PgAuditLog,
+    private readonly audit: PgAuditTrail,
   ) {}
 
   async count(): Promise<number> {
@@ -53,10 +54,10 @@ export class PgOperatorRepository implements OperatorRepository {
 
   createFirst(op: NewOperator, entry: (id: number) => AuditEntryInput): Promise<OperatorRow | null> {
     // SERIALIZABLE: two desks both reading an empty table conflict, and the one run again sees the other's row.
-    return this.db.transaction(async (tx) => {
+    return this.audit.transaction(this.db, async (tx, append) => {
       if ((await count(tx)) !== 0) return null;
       const id = await insert(tx, op);
-      await this.audit.appendIn(tx, entry(id));
+      await append(entry(id));
       return mustGet(tx, id);
     });
   }
@@ -66,11 +67,11 @@ export class PgOperatorRepository implements OperatorRepository {
     decide: (ctx: OperatorWriteContext & { readonly taken: boolean }) => readonly AuditEntryInput[],
   ): Promise<OperatorRow> {
     const attempt = () =>
-      this.db.transaction(async (tx) => {
+      this.audit.transaction(this.db, async (tx, append) => {
         const [existing] = await tx.query<Row>(operatorSql.byPgUsername, [op.username]);
         const entries = decide({ taken: existing !== undefined, enabledOfficers: await enabledOfficers(tx) });
         const id = await insert(tx, op);
-        for (const e of entries) await this.audit.appendIn(tx, e);
+        for (const e of entries) await append(e);
         return mustGet(tx, id);
       });
     try {
@@ -86,12 +87,12 @@ export class PgOperatorRepository implements OperatorRepository {
     id: number,
     decide: (op: OperatorRow | undefined, ctx: OperatorWriteContext) => OperatorChange,
   ): Promise<OperatorRow> {
-    return this.db.transaction(async (tx) => {
+    return this.audit.transaction(this.db, async (tx, append) => {
       const [row] = await tx.query<Row>(`${operatorSql.byId} FOR UPDATE`, [id]);
       const { fields, entries } = decide(row, { enabledOfficers: await enabledOfficers(tx) });
       const { sql, params } = operatorSql.update(fields);
       await tx.query(sql, [...params, new Date().toISOString(), id]);
-      for (const e of entries) await this.audit.appendIn(tx, e);
+      for (const e of entries) await append(e);
       return mustGet(tx, id);
     });
   }
@@ -102,11 +103,15 @@ export class PgOperatorRepository implements OperatorRepository {
     entries: (c: FailureCount) => readonly AuditEntryInput[],
   ): Promise<FailureCount | undefined> {
     const { sql, params } = operatorSql.countFailure(id, rule);
-    return this.db.transaction(async (tx) => {
-      const [c] = await tx.query<FailureCount & Record<string, unknown>>(sql, params);
-      if (c) for (const e of entries(c)) await this.audit.appendIn(tx, e);
-      return c;
-    }, 'read committed');
+    return this.audit.transaction(
+      this.db,
+      async (tx, append) => {
+        const [c] = await tx.query<FailureCount & Record<string, unknown>>(sql, params);
+        if (c) for (const e of entries(c)) await append(e);
+        return c;
+      },
+      'read committed',
+    );
   }
 
   async clearFailures(id: number, now: number): Promise<boolean> {
@@ -121,15 +126,19 @@ export class PgOperatorRepository implements OperatorRepository {
     now: number,
     entries: () => readonly AuditEntryInput[],
   ): Promise<OperatorRow | null> {
-    return this.db.transaction(async (tx) => {
-      const [row] = await tx.query<Row>(
-        operatorSql.changeOwnPassword,
-        operatorSql.changeOwnPasswordParams(id, expectedHash, nextHash, now),
-      );
-      if (!row) return null;
-      for (const e of entries()) await this.audit.appendIn(tx, e);
-      return row;
-    }, 'read committed');
+    return this.audit.transaction(
+      this.db,
+      async (tx, append) => {
+        const [row] = await tx.query<Row>(
+          operatorSql.changeOwnPassword,
+          operatorSql.changeOwnPasswordParams(id, expectedHash, nextHash, now),
+        );
+        if (!row) return null;
+        for (const e of entries()) await append(e);
+        return row;
+      },
+      'read committed',
+    );
   }
 }
 

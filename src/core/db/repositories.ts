@@ -14,7 +14,7 @@ import { PgVerificationEventsRepository } from '../verification/verification-eve
 import { PgVerifyClientRepository } from '../verification/verify-client.repository.pg';
 import { PgSystemStore } from '../system/system.store.pg';
 import { joinedTransaction, type Isolation, type PgTransactor } from './pg/pg-database';
-import type { AuditEntryInput, AuditRow, AuditService } from '../audit/audit.service';
+import type { AuditEntryInput, AuditService } from '../audit/audit.service';
 import type { PgAuditTrail } from '../audit/audit-log.pg';
 import { SqliteAuditStore, type AuditStore } from '../audit/audit-store';
 import { SqliteCardRepository, type CardRepository } from '../cards/card.repository';
@@ -136,9 +136,9 @@ export function sqliteRepositories(db: Database, audit: AuditService): IssuerRep
 
 /**
  * The same set on the branch network's PostgreSQL (one pool shared by every repository). A unit of
- * work is one `db.transaction`: its repositories run on the transaction (their own transactions
- * become savepoints in it), its entries go through `audit.log.appendIn` on it, and the rows the
- * attempt that committed appended are announced to `audit`'s listeners after COMMIT.
+ * work is one `audit.transaction` on `db`: its repositories run on the transaction (their own
+ * transactions become savepoints in it), its entries are appended on it, and the rows the attempt
+ * that committed appended are announced to `audit`'s listeners after COMMIT.
  */
 export function pgRepositories(db: PgTransactor, audit: PgAuditTrail): IssuerRepositories {
   return pgSet(db, async (work, options) => {
@@ -146,21 +146,19 @@ export function pgRepositories(db: PgTransactor, audit: PgAuditTrail): IssuerRep
     // unit, run within a caller's): it joins that unit, so both commit or neither does.
     const outer = openUnit.getStore();
     if (outer?.open && outer.db === db) return work(outer.unit);
-    const { value, rows } = await db.transaction(async (q) => {
-      const appended: AuditRow[] = []; // afresh on every attempt: a rolled back one announces nothing
-      const unit: UnitOfWork = {
-        repos: pgSet(joinedTransaction(q), (inner) => inner(unit)),
-        audit: { append: async (entry) => void appended.push(await audit.log.appendIn(q, entry)) },
-      };
-      const scope = { db, unit, open: true };
-      try {
-        return { value: await openUnit.run(scope, () => work(unit)), rows: appended };
-      } finally {
-        scope.open = false; // a timer or callback started inside must not join a finished unit
-      }
-    }, options?.isolation ?? 'serializable');
-    audit.announce(rows);
-    return value;
+    return audit.transaction(
+      db,
+      async (q, append) => {
+        const unit: UnitOfWork = { repos: pgSet(joinedTransaction(q), (inner) => inner(unit)), audit: { append } };
+        const scope = { db, unit, open: true };
+        try {
+          return await openUnit.run(scope, () => work(unit));
+        } finally {
+          scope.open = false; // a timer or callback started inside must not join a finished unit
+        }
+      },
+      options?.isolation ?? 'serializable',
+    );
   });
 }
 

@@ -1,5 +1,5 @@
 import type { AuditEntryInput } from '../audit/audit.service';
-import type { PgAuditLog } from '../audit/audit-log.pg';
+import type { PgAuditTrail } from '../audit/audit-log.pg';
 import type { Session } from '../auth/session.store';
 import { sqlState, type PgDatabase } from '../db/pg/pg-database';
 import type { Approver } from '../dual-control/dual-control.service';
@@ -18,8 +18,9 @@ import {
 } from './policy.repository';
 
 // The policy editor's versions on PostgreSQL (issue 12): SQLite's statements. A save writes
-// version base+1 with its audit entry in one transaction; two desks saving over the same base
-// collide on the primary key (or serialise), and the loser reads a newer version and writes nothing.
+// version base+1 with its audit entry in one transaction, announced once it committed; two desks
+// saving over the same base collide on the primary key (or serialise), and the loser reads a newer
+// version and writes nothing.
 // The policies in force for the services are read by the PolicySource, not here.
 
 type Row = PolicyRow & Record<string, unknown>;
@@ -28,7 +29,7 @@ const LATEST_SQL = 'SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1'
 export class PgPolicyVersionStore implements PolicyVersionStore {
   constructor(
     private readonly db: PgDatabase,
-    private readonly audit: PgAuditLog,
+    private readonly audit: PgAuditTrail,
   ) {}
 
   async latest(): Promise<PolicyVersion> {
@@ -48,7 +49,7 @@ export class PgPolicyVersionStore implements PolicyVersionStore {
     entry: (saved: PolicyVersion) => AuditEntryInput,
   ): Promise<PolicyVersion | null> {
     try {
-      return await this.db.transaction(async (tx) => {
+      return await this.audit.transaction(this.db, async (tx, append) => {
         const [head] = await tx.query<{ version: number }>(
           'SELECT version FROM policy_versions ORDER BY version DESC LIMIT 1',
         );
@@ -56,7 +57,7 @@ export class PgPolicyVersionStore implements PolicyVersionStore {
         const row = newPolicyRow(baseVersion + 1, policies, by, approver);
         await tx.query(INSERT_POLICY_SQL, insertPolicyParams(row, by, approver));
         const saved = toVersion(row);
-        await this.audit.appendIn(tx, entry(saved));
+        await append(entry(saved));
         return saved;
       });
     } catch (err) {

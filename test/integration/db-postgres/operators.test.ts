@@ -125,14 +125,14 @@ const engines: Record<string, () => Promise<Engine>> = {
     const pools = [new PgDatabase({ url, maxConnections: 20 }), new PgDatabase({ url, maxConnections: 20 })] as const;
     await migratePg(pools[0]);
     const desks = pools.map((pool) => {
-      const log = new PgAuditLog(pool);
+      const audit = new PgAuditTrail(new PgAuditLog(pool));
       return desk({
-        operators: new PgOperatorRepository(pool, log),
-        audit: new PgAuditTrail(log),
+        operators: new PgOperatorRepository(pool, audit),
+        audit,
         // The read side of policies on PostgreSQL is another change's (PgPolicySource); these rules
         // run on the defaults, which is what a fresh database holds.
         policies: new StaticPolicySource(),
-        versions: new PgPolicyVersionStore(pool, log),
+        versions: new PgPolicyVersionStore(pool, audit),
         logDir,
       });
     }) as unknown as [Desk, Desk];
