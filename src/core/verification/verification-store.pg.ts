@@ -1,5 +1,6 @@
 import { cardFromRow, type CardRow } from '../cards/card.repository';
-import { sqlState, type PgQueryable } from '../db/pg/pg-database';
+import type { PgQueryable } from '../db/pg/pg-database';
+import { DEFAULT_BATCHING, StatementBatcher, type Batching } from '../db/pg/statement-batcher';
 import { listFromRow, listSql, markUseRule, type ListRow, type UseMark } from '../lists/list.repository';
 import { LATEST_VERSION_SQL, type PgPolicySource } from '../policy/policy-source.pg';
 import type { DecisionSnapshot, DecisionStore, KnownUse } from './verification.service';
@@ -103,7 +104,7 @@ const KNOWN_NEXT = knownNext('?');
 const KNOWN_KEY = knownKey('?');
 
 /**
- * Many use marks in ONE statement (`UseMarkBatcher`): the requests as the rows of `unnest` over one
+ * Many use marks in ONE statement (PgDecisionStore's batches): the requests as the rows of `unnest` over one
  * array per column, each row marked by the same rule as `accept` (`markUseRule`) and, for a row of
  * `acceptKnown` (known = 1), with its conditions; the use rows and the resets read only the marks'
  * RETURNING, as in `acceptWith`. A batch names each list at most once (an UPDATE … FROM changes a
@@ -139,22 +140,40 @@ const BATCH_SQL = `WITH r AS (
           RETURNING card_ref)
      SELECT * FROM marked`;
 
-export const decisionSql = {
-  read: `SELECT c.*,
+/**
+ * The decision's read from `request`'s rows: the card by N `n` with its current list, its failure
+ * row, the newest policy version and whether the API key `key` is active (SQL expressions: '?' for
+ * one request, a batch's columns for many).
+ */
+function readFrom(request: string, n: string, key: string): string {
+  return `SELECT c.*,
        ${LIST_COLUMNS.map((col) => `l.${col} AS l_${col}`).join(', ')},
        f.consecutive AS f_consecutive, f.last_failure_at AS f_last_failure_at, f.locked_at AS f_locked_at,
        (${LATEST_VERSION_SQL}) AS policy_version,
-       (SELECT COUNT(*) FROM verify_clients WHERE key_id = ? AND revoked_at IS NULL) AS api_key_active
-     FROM (SELECT 1 AS one) AS request
-     LEFT JOIN cards c ON c.n = ?
+       (SELECT COUNT(*) FROM verify_clients WHERE key_id = ${key} AND revoked_at IS NULL) AS api_key_active
+     FROM ${request}
+     LEFT JOIN cards c ON c.n = ${n}
      LEFT JOIN code_lists l ON l.id = (${currentListIdOf('c.id')})
-     LEFT JOIN verification_failures f ON f.card_ref = c.id`,
+     LEFT JOIN verification_failures f ON f.card_ref = c.id`;
+}
+
+/** Many reads in ONE SELECT: a row per request (N and key), in the requests' order. */
+const BATCH_READ_SQL = `${readFrom(
+  'unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) WITH ORDINALITY AS request(n, key_id, position)',
+  'request.n',
+  'request.key_id',
+)}
+     ORDER BY request.position`;
+
+export const decisionSql = {
+  read: readFrom('(SELECT 1 AS one) AS request', '?', '?'),
   // markUse's UPDATE decides; the use row and the reset read only its RETURNING (the casts: a
   // parameter in a SELECT list has no type of its own). The reset is the
   // failure repository's recordSuccess (not when locked), and only when the read saw a count (? = 1).
   accept: acceptWith(listSql.markUse),
   /** acceptKnown, by whether the next index and the caller's key are checked too. */
   batch: BATCH_SQL,
+  batchRead: BATCH_READ_SQL,
   acceptKnown: {
     plain: acceptWith(markUseWhen(KNOWN)),
     key: acceptWith(markUseWhen(KNOWN + KNOWN_KEY)),
@@ -172,32 +191,61 @@ type ReadRow = CardRow &
     api_key_active: number;
   } & Record<string, unknown>;
 
-/** How use marks are grouped (`UseMarkBatcher`); the defaults suit a pool of 20 connections. */
-export interface UseMarkBatching {
-  /** Statements of use marks out at once; the marks asked for meanwhile wait for the next one. */
-  readonly inFlight: number;
-  /** Use marks in one statement at most. */
-  readonly most: number;
+/** One decision's read, waiting for its statement. */
+interface ReadAsk {
+  readonly n: string;
+  readonly apiKeyId: string | null;
 }
-export const USE_MARK_BATCHING: UseMarkBatching = { inFlight: 4, most: 64 };
 
+/**
+ * The decisions' reads and use marks in batches (`StatementBatcher`): the reads asked for while
+ * earlier ones are out are one SELECT over the requests (BATCH_READ_SQL, each row the read's own),
+ * the marks one statement (BATCH_SQL, each row the same conditional UPDATE as a mark alone, a list
+ * at most once and in list order, so two batches lock the rows they share in one order).
+ */
 export class PgDecisionStore implements DecisionStore {
-  private readonly marks: UseMarkBatcher;
+  private readonly marks: StatementBatcher<BatchedUse, UseMark | null>;
+  private readonly reads: StatementBatcher<ReadAsk, ReadRow>;
 
   constructor(
     private readonly db: PgQueryable,
     private readonly policies: PgPolicySource,
-    batching: UseMarkBatching = USE_MARK_BATCHING,
+    batching: Batching = DEFAULT_BATCHING,
   ) {
-    this.marks = new UseMarkBatcher(db, batching);
+    this.marks = new StatementBatcher(
+      {
+        key: (use) => use.listRef,
+        together: async (uses) => {
+          const rows = await db.query<ListRow & Record<string, unknown>>(BATCH_SQL, batchParams(uses));
+          const byList = new Map(rows.map((row) => [Number(row.id), row]));
+          return uses.map((use) => marked(byList.get(use.listRef), use.index, use.at));
+        },
+        alone: (use) => use.alone(),
+      },
+      batching,
+    );
+    this.reads = new StatementBatcher(
+      {
+        together: async (asks) => {
+          const rows = await db.query<ReadRow>(BATCH_READ_SQL, [asks.map((a) => a.n), asks.map((a) => a.apiKeyId)]);
+          // One row per request, in the requests' order (WITH ORDINALITY, ORDER BY it).
+          return rows;
+        },
+        alone: async ({ n, apiKeyId }) => {
+          const [row] = await db.query<ReadRow>(decisionSql.read, [apiKeyId, n]);
+          if (!row) throw new Error('the decision read returned no row');
+          return row;
+        },
+      },
+      batching,
+    );
   }
 
   async read(
     n: string,
     apiKeyId: string | null,
   ): Promise<{ snapshot: DecisionSnapshot | null; apiKeyActive: boolean | null }> {
-    const [row] = await this.db.query<ReadRow>(decisionSql.read, [apiKeyId, n]);
-    if (!row) throw new Error('the decision read returned no row');
+    const row = await this.reads.add({ n, apiKeyId });
     const apiKeyActive = apiKeyId === null ? null : row.api_key_active === 1;
     // A card that does not exist reads as a row of NULLs (the read always answers, for the key's sake).
     if (row.id === null || apiKeyActive === false) return { snapshot: null, apiKeyActive };
@@ -292,7 +340,7 @@ function marked(row: (ListRow & Record<string, unknown>) | undefined, index: num
   return { list: listFromRow(row), index, usedAt: at };
 }
 
-/** A use mark waiting for its statement (`UseMarkBatcher`): its row of BATCH_SQL. */
+/** A use mark waiting for its statement: its row of BATCH_SQL. */
 interface BatchedUse {
   readonly listRef: number;
   readonly index: number;
@@ -305,114 +353,9 @@ interface BatchedUse {
   readonly alone: () => Promise<UseMark | null>;
 }
 
-interface Waiting extends BatchedUse {
-  resolve(mark: UseMark | null): void;
-  reject(err: unknown): void;
-}
-
-/**
- * Group commit for use marks on PostgreSQL (issue 12, the verification benchmark against pgbench):
- * while `inFlight` statements of marks are out, the marks asked for meanwhile wait and go together
- * as ONE statement (BATCH_SQL): one round trip, one parse of the answer, one commit and its WAL
- * flush for all of them, where each mark alone costs what a pgbench transaction costs. A lone mark
- * still goes at once (after this turn's I/O, so the marks the same turn asked for go together),
- * with its own statement; under load the batches grow by themselves.
- *
- * What a mark decides is unchanged: each row of a batch is the same conditional UPDATE as the
- * mark alone, re-checked by the server against a row another instance committed meanwhile (READ
- * COMMITTED), so exactly-once holds across batches and instances; a list appears once per batch
- * (a second use of it waits for the next) and the rows are in list order, so two batches lock the
- * rows they share in the same order. A batch is one statement: the server refusing it (a deadlock
- * with a desk's transaction, say) wrote nothing, and each of its marks then runs alone, so one
- * mark's failure is its own. A lost connection is told to every mark of the batch: the commit may
- * or may not have happened, as for a mark alone.
- */
-export class UseMarkBatcher {
-  private readonly waiting: Waiting[] = [];
-  private out = 0;
-  private scheduled = false;
-
-  constructor(
-    private readonly db: PgQueryable,
-    private readonly batching: UseMarkBatching,
-  ) {}
-
-  add(use: BatchedUse): Promise<UseMark | null> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ ...use, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.out >= this.batching.inFlight || this.waiting.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      while (this.out < this.batching.inFlight && this.waiting.length > 0) {
-        const batch = this.take();
-        this.out++;
-        void this.send(batch).finally(() => {
-          this.out--;
-          this.schedule();
-        });
-      }
-    });
-  }
-
-  /** Up to `most` waiting marks, one per list, in list order; the others keep their place. */
-  private take(): Waiting[] {
-    const lists = new Set<number>();
-    const batch: Waiting[] = [];
-    const rest: Waiting[] = [];
-    for (const use of this.waiting) {
-      if (batch.length < this.batching.most && !lists.has(use.listRef)) {
-        lists.add(use.listRef);
-        batch.push(use);
-      } else rest.push(use);
-    }
-    this.waiting.splice(0, this.waiting.length, ...rest);
-    return batch.sort((a, b) => a.listRef - b.listRef);
-  }
-
-  private async send(batch: readonly Waiting[]): Promise<void> {
-    if (batch.length > 1) {
-      let rows: (ListRow & Record<string, unknown>)[];
-      try {
-        rows = await this.db.query<ListRow & Record<string, unknown>>(BATCH_SQL, batchParams(batch));
-      } catch (err) {
-        if (!refusedByServer(err)) {
-          for (const use of batch) use.reject(err);
-          return;
-        }
-        await Promise.all(batch.map((use) => settle(use, use.alone)));
-        return;
-      }
-      const byList = new Map(rows.map((row) => [Number(row.id), row]));
-      for (const use of batch) use.resolve(marked(byList.get(use.listRef), use.index, use.at));
-      return;
-    }
-    for (const use of batch) await settle(use, use.alone);
-  }
-}
-
-async function settle(use: Waiting, run: () => Promise<UseMark | null>): Promise<void> {
-  try {
-    use.resolve(await run());
-  } catch (err) {
-    use.reject(err);
-  }
-}
-
-/** The server answered with an error (an SQLSTATE outside the connection classes): the statement wrote nothing. */
-function refusedByServer(err: unknown): boolean {
-  const state = sqlState(err);
-  return state !== undefined && !state.startsWith('08') && !state.startsWith('57P');
-}
-
 /** BATCH_SQL's parameters: one array per column of BATCH_COLUMNS, in its order, a row per use. */
-function batchParams(batch: readonly Waiting[]): unknown[] {
-  const value: Record<(typeof BATCH_COLUMNS)[number][0], (use: Waiting) => unknown> = {
+function batchParams(batch: readonly BatchedUse[]): unknown[] {
+  const value: Record<(typeof BATCH_COLUMNS)[number][0], (use: BatchedUse) => unknown> = {
     list_ref: (u) => u.listRef,
     use_index: (u) => u.index,
     look_ahead: (u) => u.window,

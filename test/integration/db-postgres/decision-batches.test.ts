@@ -12,14 +12,15 @@ import { startPostgres, type TestPostgres } from '../../support/postgres';
 import { pgIssuer, type PgIssuer } from '../../support/verify-service-pg';
 import { deskWithKeystore, type Desk } from '../../support/verify-service';
 
-// Use marks in batches on PostgreSQL (verification-store.pg.ts, UseMarkBatcher): the marks asked for
-// while earlier ones are out go together as one statement. What a mark decides must not change:
+// Reads and use marks in batches on PostgreSQL (verification-store.pg.ts, StatementBatcher): what is
+// asked for while earlier statements are out goes together as one statement. A batched read must
+// answer each request as the read alone would. What a mark decides must not change:
 // each row of a batch is the same conditional UPDATE as a mark alone, so a use whose condition fails
 // writes nothing while the others of its batch are marked; a list is never twice in one batch;
 // exactly-once holds across batches and instances; a batch the server refuses is decided mark by
 // mark, and a lost connection is told to every mark of its batch, none written.
 
-describe('use marks in batches on PostgreSQL', () => {
+describe('reads and use marks in batches on PostgreSQL', () => {
   let server: TestPostgres;
   let desk: Desk;
   let db: PgDatabase;
@@ -79,6 +80,31 @@ describe('use marks in batches on PostgreSQL', () => {
     const one = await store.accept(made[0]!.list.id, 2, 10, at(), false);
     expect(one).toMatchObject({ index: 2 });
     expect(statements.at(-1)?.sql).toBe(decisionSql.accept);
+  });
+
+  it('reads asked for at once are one SELECT, each answered as the read alone: cards, an unknown N, a revoked key', async () => {
+    const made = await cards(6);
+    const live = await issuer.core.clients.create({ name: 'live', scopes: ['verify'], by: 'test' });
+    const gone = await issuer.core.clients.create({ name: 'gone', scopes: ['verify'], by: 'test' });
+    await repos.verifyClients.revoke(gone.client.keyId, 'admin', at());
+    await repos.failures.recordFailure(made[1]!.card.id, 5, at());
+    const asks: [string, string | null][] = [
+      ...made.map(({ card }, i): [string, string | null] => [card.n, i % 2 ? live.client.keyId : null]),
+      ['no-such-card', live.client.keyId],
+      ['no-such-card', null],
+      [made[0]!.card.n, gone.client.keyId],
+    ];
+    const alone = new PgDecisionStore(db, new PgPolicySource(db));
+    const expected = [];
+    for (const [n, key] of asks) expected.push(await alone.read(n, key));
+    const { q, statements } = recorded(db);
+    const store = new PgDecisionStore(q, new PgPolicySource(db));
+    const answers = await Promise.all(asks.map(([n, key]) => store.read(n, key)));
+    expect(statements.map((s) => s.sql)).toEqual([decisionSql.batchRead]);
+    expect(answers).toEqual(expected);
+    expect(answers[1]?.snapshot?.failures?.consecutive).toBe(1);
+    expect(answers.slice(-3).map((a) => a.snapshot)).toEqual([null, null, null]);
+    expect(answers.slice(-3).map((a) => a.apiKeyActive)).toEqual([true, null, false]);
   });
 
   it('ATTACK: in one batch, each use whose condition fails writes nothing, the others are marked', async () => {
