@@ -21,7 +21,7 @@ import { migratePg } from '../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../src/core/db/pg/pg-database';
 import { pgIssuer } from '../test/support/verify-service-pg';
 import { assertDurable, createUpdateFixture, pgbenchUpdates, startBenchCluster } from './support/pgbench';
-import { wrkLoad, wrkMissing, type WrkRun } from './support/wrk';
+import { wrkLoad, wrkMissing, type WrkRun, type WrkTarget } from './support/wrk';
 
 // Durable verifications per second over HTTP on loopback (issue 10 item 5 and "Done when"), on a
 // database seeded to scale (scripts/seed-usage.ts: OTAC_BENCH_CARDS cards, default 1,000,000, and
@@ -61,8 +61,11 @@ const CARDS = Number(process.env['OTAC_BENCH_CARDS'] ?? 1_000_000);
 const USES = Number(process.env['OTAC_BENCH_USES'] ?? CARDS * 20);
 /** Cards (each 80 codes) for the run at 32 connections: 8 per connection, at most 32 of them in flight. */
 const CARDS_AT_32 = Number(process.env['OTAC_BENCH_CARDS_AT_32'] ?? 256);
-/** Cards (80 codes each) for the SQLite service under wrk at 32 connections: enough for 3,000/s over 10 s. */
-const SQLITE_WRK_CARDS = Number(process.env['OTAC_BENCH_SQLITE_WRK_CARDS'] ?? Math.ceil((3000 * PG_SECONDS) / 78));
+/**
+ * Cards (80 codes each) for the SQLite service under wrk at 32 connections: enough for 6,000/s over
+ * OTAC_BENCH_PG_SECONDS (the run stops early if they run out; a card costs the desk about 15 ms).
+ */
+const SQLITE_WRK_CARDS = Number(process.env['OTAC_BENCH_SQLITE_WRK_CARDS'] ?? Math.ceil((6000 * PG_SECONDS) / 78));
 /**
  * The rate (accepted/s) the PostgreSQL runs' cards are made for, over OTAC_BENCH_PG_SECONDS: by
  * default pgbench's in this run (10,000 on a given database). A card costs the issuer about 15 ms.
@@ -70,6 +73,8 @@ const SQLITE_WRK_CARDS = Number(process.env['OTAC_BENCH_SQLITE_WRK_CARDS'] ?? Ma
 const PG_RATE = process.env['OTAC_BENCH_PG_RATE'];
 /** The ceiling checks no code: its cards under wrk have this many (the same one), enough for 30,000/s. */
 const CEILING_CODES_PER_CARD = 1000;
+/** The unreported wrk load on fresh PostgreSQL service processes before their first timed run. */
+const WARM_UP_SECONDS = 2;
 /** More answers than this share other than "accepted" in a wrk load fails the bench. */
 const MAX_NOT_ACCEPTED = 0.01;
 
@@ -294,7 +299,12 @@ export async function run(report: Report): Promise<void> {
     const one = await streams(desk, 4);
     const many = await streams(desk, CARDS_AT_32);
     if (noWrk) console.log(`# ${noWrk}; the runs with wrk are skipped`);
+    const t0 = performance.now();
     const wrkCards = noWrk ? [] : await streams(desk, SQLITE_WRK_CARDS);
+    if (wrkCards.length)
+      console.log(
+        `# ${wrkCards.length} cards made for the SQLite service under wrk in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
     const svc = await startServiceProcess(desk.dataDir, {
       OTAC_VERIFY_DURABILITY: 'group',
       OTAC_VERIFY_RATE_PER_N: '1000/1000',
@@ -387,6 +397,22 @@ async function measureCeiling(report: Report, key: string, withWrk: boolean): Pr
   }
 }
 
+/** `connections` split over `services` (32 over 3: 11, 11 and 10), the cards dealt in proportion. */
+function deal(
+  services: readonly { url: string }[],
+  connections: number,
+  cards: readonly Stream[],
+  codesPerCard: number,
+): WrkTarget[] {
+  const conns = services.map(
+    (_, i) => Math.floor(connections / services.length) + (i < connections % services.length ? 1 : 0),
+  );
+  const slots = conns.flatMap((c, i) => Array.from({ length: c }, () => i));
+  const shares = services.map(() => [] as Stream[]);
+  cards.filter((c) => c.next < codesPerCard).forEach((c, j) => shares[slots[j % slots.length] ?? 0]?.push(c));
+  return services.map((s, i) => ({ url: s.url, cards: shares[i] ?? [], connections: conns[i] ?? 0 }));
+}
+
 /**
  * One wrk load (bench/support/wrk.ts) on `services` at once, `connections` split over them (32 over
  * 3: 11, 11 and 10) and the cards dealt in proportion; reports the summed rate, the not-accepted
@@ -402,20 +428,9 @@ async function wrkRun(
   cards: readonly Stream[],
   codesPerCard = CODES_PER_CARD,
 ): Promise<number> {
-  const conns = services.map(
-    (_, i) => Math.floor(connections / services.length) + (i < connections % services.length ? 1 : 0),
-  );
-  // Each connection's share of the cards, so every instance gets cards in proportion to its connections.
-  const slots = conns.flatMap((c, i) => Array.from({ length: c }, () => i));
-  const shares = services.map(() => [] as Stream[]);
-  cards.filter((c) => c.next < codesPerCard).forEach((c, j) => shares[slots[j % slots.length] ?? 0]?.push(c));
+  const targets = deal(services, connections, cards, codesPerCard);
   const cpu0 = services.map((s) => cpuMs(s.pid));
-  const runs = await wrkLoad(
-    key,
-    services.map((s, i) => ({ url: s.url, cards: shares[i] ?? [], connections: conns[i] ?? 0 })),
-    PG_SECONDS,
-    codesPerCard,
-  );
+  const runs = await wrkLoad(key, targets, PG_SECONDS, codesPerCard);
   const cpu1 = services.map((s) => cpuMs(s.pid));
   const sum = (f: (r: WrkRun) => number) => runs.reduce((t, r) => t + f(r), 0);
   const rate = sum((r) => r.perSecond);
@@ -466,7 +481,8 @@ async function postgresBeside(report: Report, desk: Desk, ceiling: number): Prom
 
 /**
  * The verification service on PostgreSQL (service-core.pg.ts) under wrk: `instances` processes on
- * one database, 1 and 32 connections in all, split evenly, one wrk per instance. The cards (made on
+ * one database, 1 and 32 connections in all, split evenly, one wrk per instance, after an unreported
+ * warm-up (WARM_UP_SECONDS at 32: the 3 instances have no 1-connection run before). The cards (made on
  * that database through the service's ListService, test/support/verify-service-pg.ts) are one pool
  * that every run goes on using: before each run it is topped up to OTAC_BENCH_PG_RATE ×
  * OTAC_BENCH_PG_SECONDS unused codes. Figures `verify.pg<instances>_http_<c>`, with the ratios to
@@ -520,11 +536,14 @@ export async function postgresRuns(
       );
       try {
         await Promise.all(procs.map((p) => call(p.url, '/health')));
+        const services = procs.map((p) => ({ url: p.url, pid: p.proc.pid ?? 0 }));
+        // Warm-up, not reported: fresh processes compile their hot paths in the first seconds.
+        await topUp();
+        await wrkLoad(key, deal(services, 32, pool, CODES_PER_CARD), WARM_UP_SECONDS, CODES_PER_CARD);
         for (const clients of [1, 32]) {
           if (clients < count) continue; // one connection cannot be split over several instances
           await topUp();
           const name = `verify.pg${count}_http_${clients}`;
-          const services = procs.map((p) => ({ url: p.url, pid: p.proc.pid ?? 0 }));
           const total = await wrkRun(report, name, key, services, clients, pool);
           if (pgbenchTps !== null && clients === 32) report(`${name}_vs_pgbench`, total / pgbenchTps, '× pgbench c32');
           if (clients === 32) report(`${name}_vs_without_database`, total / ceiling, '× the ceiling (wrk)');
