@@ -21,29 +21,37 @@ import { migratePg } from '../src/core/db/pg/migrate-pg';
 import { PgDatabase } from '../src/core/db/pg/pg-database';
 import { pgIssuer } from '../test/support/verify-service-pg';
 import { assertDurable, createUpdateFixture, pgbenchUpdates, startBenchCluster } from './support/pgbench';
+import { wrkLoad, wrkMissing, type WrkRun, type WrkTarget } from './support/wrk';
 
 // Durable verifications per second over HTTP on loopback (issue 10 item 5 and "Done when"), on a
 // database seeded to scale (scripts/seed-usage.ts: OTAC_BENCH_CARDS cards, default 1,000,000, and
 // OTAC_BENCH_USES uses, default 20 per card; a smaller seed for a quick run). The real service runs
 // in its own process (`npm run serve:verify`, group commit: every acceptance on disk before its
-// answer); autocannon drives it at 1 and at 32 concurrent connections with keep-alive. In the same
-// run, on the same filesystem:
+// answer); autocannon drives it at 1 and at 32 concurrent connections with keep-alive (the history
+// of `verify.http_<c>` in docs/benchmarks.md is with it), and Debian's `wrk` at 32 (`verify.http_32_wrk`).
+// In the same run, on the same filesystem:
 // - the storage floor: durable single-row use-mark UPDATEs grouped 32 per commit, WAL and
 //   synchronous=FULL, on the same SQLite settings: the disk's own limit for this write;
-// - yubiserver (Debian's C HOTP validation server on SQLite) with 100k tokens at concurrency 1, the
+// - yubiserver (Debian's C HTTP validation server on SQLite) with 100k tokens at concurrency 1, the
 //   peer the issue names (skipped with a line saying why when it is not installed);
 // - core `verify` called in-process (no HTTP), to tell HTTP's share from core's;
+// - the ceiling: the same HTTP path in its own process answering from memory
+//   (bench/support/verify-without-database.ts), at 32 connections with autocannon
+//   (`verify.without_database_http_32`) and with wrk (`…_wrk`): what no database path can pass on
+//   this machine. autocannon (Node) reaches about a tenth of wrk's rate on that path: the load
+//   generator, not the service, is then the limit, so every run meant to compare the service with
+//   pgbench uses wrk (bench/support/wrk.ts);
 // - the usage review's main queries (test/support/usage-queries.ts) at that size.
 // Requests carry the index beside the code (one keystore check each).
-// Then the same load on the service over PostgreSQL (issue 12 "Done when"), with 1 and with 3
-// instances sharing the database (OTAC_BENCH_PG_INSTANCES, default "1,3"), each instance given an
-// equal share of the connections and cards; the rate is the sum over the instances (postgresRuns).
+// Then the service over PostgreSQL (issue 12 "Done when"), driven by wrk, with 1 and with 3
+// instances sharing the database (OTAC_BENCH_PG_INSTANCES, default "1,3"), one wrk per instance with
+// an equal share of the connections and cards; the rate is the sum over the instances (postgresRuns).
 // The database is a throwaway cluster (Debian's server, durable commits checked) on which pgbench
 // first runs one durable single-row UPDATE per transaction at 32 clients: the engine's own floor,
-// the baseline of the `_vs_pgbench` ratios. Beside them, the ceiling: the same HTTP path in its own
-// process answering from memory (bench/support/verify-without-database.ts), `verify.without_database_
-// http_32`: what no database path can pass on this machine. OTAC_BENCH_DATABASE_URL runs on a given database
-// instead (no pgbench then); OTAC_BENCH_PG=0 skips PostgreSQL.
+// the baseline of the `_vs_pgbench` ratios. OTAC_BENCH_DATABASE_URL runs on a given database instead
+// (no pgbench then); OTAC_BENCH_PG=0 skips PostgreSQL. Each wrk load lasts OTAC_BENCH_PG_SECONDS
+// (default 10, pgbench's too) unless its cards run out first (it is stopped then, and the rate is over
+// the time it ran); more than 1 % of answers other than "accepted" fails the bench.
 
 type Report = (name: string, value: number, unit: string) => void;
 const PG_SECONDS = Number(process.env['OTAC_BENCH_PG_SECONDS'] ?? 10);
@@ -53,6 +61,22 @@ const CARDS = Number(process.env['OTAC_BENCH_CARDS'] ?? 1_000_000);
 const USES = Number(process.env['OTAC_BENCH_USES'] ?? CARDS * 20);
 /** Cards (each 80 codes) for the run at 32 connections: 8 per connection, at most 32 of them in flight. */
 const CARDS_AT_32 = Number(process.env['OTAC_BENCH_CARDS_AT_32'] ?? 256);
+/**
+ * Cards (80 codes each) for the SQLite service under wrk at 32 connections: enough for 6,000/s over
+ * OTAC_BENCH_PG_SECONDS (the run stops early if they run out; a card costs the desk about 15 ms).
+ */
+const SQLITE_WRK_CARDS = Number(process.env['OTAC_BENCH_SQLITE_WRK_CARDS'] ?? Math.ceil((6000 * PG_SECONDS) / 78));
+/**
+ * The rate (accepted/s) the PostgreSQL runs' cards are made for, over OTAC_BENCH_PG_SECONDS: by
+ * default pgbench's in this run (10,000 on a given database). A card costs the issuer about 15 ms.
+ */
+const PG_RATE = process.env['OTAC_BENCH_PG_RATE'];
+/** The ceiling checks no code: its cards under wrk have this many (the same one), enough for 30,000/s. */
+const CEILING_CODES_PER_CARD = 1000;
+/** The unreported wrk load on fresh PostgreSQL service processes before their first timed run. */
+const WARM_UP_SECONDS = 2;
+/** More answers than this share other than "accepted" in a wrk load fails the bench. */
+const MAX_NOT_ACCEPTED = 0.01;
 
 export interface Run {
   readonly perSecond: number;
@@ -105,6 +129,10 @@ export async function load(url: string, key: string, cards: Stream[], connection
   const total = cards.length * USED_PER_CARD;
   let accepted = 0;
   let other = '';
+  // The time to the last answer, kept here: with `amount`, autocannon notices the end only at its next
+  // 1-second sample tick and its `duration` runs to that tick (up to a second of idle counted).
+  const t0 = performance.now();
+  let last = t0;
   const result = await autocannon({
     url,
     connections,
@@ -126,6 +154,7 @@ export async function load(url: string, key: string, cards: Stream[], connection
         },
         onResponse: (status, body, context) => {
           const s = context['stream'] as Stream;
+          last = performance.now();
           if (status === 200 && body.includes('"accepted"')) accepted++;
           else other ||= `${status} ${body.slice(0, 200)}`;
           if (s.next < CODES_PER_CARD) ready.push(s);
@@ -135,7 +164,7 @@ export async function load(url: string, key: string, cards: Stream[], connection
   });
   if (accepted !== total || result.errors || result.timeouts)
     throw new Error(`${total - accepted} of ${total} not accepted (${result.errors} errors): ${other}`);
-  return { perSecond: accepted / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
+  return { perSecond: accepted / ((last - t0) / 1000), p50: result.latency.p50, p99: result.latency.p99 };
 }
 
 async function inProcess(desk: Desk): Promise<Run> {
@@ -234,6 +263,10 @@ function usageQueryTimes(desk: Desk, report: Report): void {
 }
 
 export async function run(report: Report): Promise<void> {
+  // The PostgreSQL runs need wrk: say so before the long seed rather than after it.
+  const noWrk = wrkMissing();
+  if (noWrk && process.env['OTAC_BENCH_PG'] !== '0')
+    throw new Error(`${noWrk}; or OTAC_BENCH_PG=0 to run without the PostgreSQL runs`);
   const desk = await deskWithKeystore();
   const peerDir = mkdtempSync(join(tmpdir(), 'otac-bench-peer-'));
   try {
@@ -270,6 +303,13 @@ export async function run(report: Report): Promise<void> {
     const key = await clientKey(desk.ws.db, 'verify');
     const one = await streams(desk, 4);
     const many = await streams(desk, CARDS_AT_32);
+    if (noWrk) console.log(`# ${noWrk}; the runs with wrk are skipped`);
+    const t0 = performance.now();
+    const wrkCards = noWrk ? [] : await streams(desk, SQLITE_WRK_CARDS);
+    if (wrkCards.length)
+      console.log(
+        `# ${wrkCards.length} cards made for the SQLite service under wrk in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
     const svc = await startServiceProcess(desk.dataDir, {
       OTAC_VERIFY_DURABILITY: 'group',
       OTAC_VERIFY_RATE_PER_N: '1000/1000',
@@ -298,10 +338,14 @@ export async function run(report: Report): Promise<void> {
         report(`verify.http_${clients}_vs_storage_floor`, http.perSecond / floor, 'x');
         if (peer) report(`verify.http_${clients}_vs_yubiserver_1`, http.perSecond / peer, 'x');
       }
+      // The same service under wrk: the figure to set beside the PostgreSQL runs (same load generator).
+      if (!noWrk)
+        await wrkRun(report, 'verify.http_32_wrk', key, [{ url: svc.url, pid: svc.proc.pid ?? 0 }], 32, wrkCards);
     } finally {
       await svc.stop();
     }
-    if (process.env['OTAC_BENCH_PG'] !== '0') await postgresBeside(report, desk);
+    const ceiling = await measureCeiling(report, key, noWrk === null);
+    if (process.env['OTAC_BENCH_PG'] !== '0') await postgresBeside(report, desk, ceiling);
     usageQueryTimes(desk, report);
   } finally {
     rmSync(peerDir, { recursive: true, force: true });
@@ -309,10 +353,119 @@ export async function run(report: Report): Promise<void> {
   }
 }
 
+/**
+ * The ceiling: the service's HTTP path in its own process, the decision answered from memory, at 32
+ * connections with autocannon and (when `withWrk`) with wrk. Returns wrk's rate, else autocannon's.
+ */
+async function measureCeiling(report: Report, key: string, withWrk: boolean): Promise<number> {
+  const bare = await startWithoutDatabase(key);
+  try {
+    const cards: Stream[] = [];
+    for (let j = 0; j < CARDS_AT_32; j++)
+      cards.push({
+        n: String(9_000_000_000 + j),
+        codes: Array.from({ length: CODES_PER_CARD }, () => '00000000'),
+        next: 0,
+      });
+    const cpu0 = cpuMs(bare.pid);
+    const r = await load(bare.url, key, cards, 32);
+    const cpu1 = cpuMs(bare.pid);
+    report('verify.without_database_http_32', r.perSecond, 'accepted/s');
+    if (cpu0 !== null && cpu1 !== null)
+      report(
+        'verify.without_database_http_32.service_cpu_per_request',
+        (cpu1 - cpu0) / (cards.length * USED_PER_CARD),
+        'ms',
+      );
+    if (!withWrk) return r.perSecond;
+    const fakes: Stream[] = Array.from(
+      { length: Math.ceil((30_000 * PG_SECONDS) / CEILING_CODES_PER_CARD) + 32 },
+      (_, j) => ({
+        n: String(9_100_000_000 + j),
+        codes: Array.from({ length: CEILING_CODES_PER_CARD }, () => '00000000'),
+        next: 0,
+      }),
+    );
+    const w = await wrkRun(
+      report,
+      'verify.without_database_http_32_wrk',
+      key,
+      [bare],
+      32,
+      fakes,
+      CEILING_CODES_PER_CARD,
+    );
+    report('verify.without_database_http_32_wrk_vs_autocannon', w / r.perSecond, 'x');
+    return w;
+  } finally {
+    await bare.stop();
+  }
+}
+
+/** `connections` split over `services` (32 over 3: 11, 11 and 10), the cards dealt in proportion. */
+function deal(
+  services: readonly { url: string }[],
+  connections: number,
+  cards: readonly Stream[],
+  codesPerCard: number,
+): WrkTarget[] {
+  const conns = services.map(
+    (_, i) => Math.floor(connections / services.length) + (i < connections % services.length ? 1 : 0),
+  );
+  const slots = conns.flatMap((c, i) => Array.from({ length: c }, () => i));
+  const shares = services.map(() => [] as Stream[]);
+  cards.filter((c) => c.next < codesPerCard).forEach((c, j) => shares[slots[j % slots.length] ?? 0]?.push(c));
+  return services.map((s, i) => ({ url: s.url, cards: shares[i] ?? [], connections: conns[i] ?? 0 }));
+}
+
+/**
+ * One wrk load (bench/support/wrk.ts) on `services` at once, `connections` split over them (32 over
+ * 3: 11, 11 and 10) and the cards dealt in proportion; reports the summed rate, the not-accepted
+ * count, the worst instance's p50 and p99, and the CPU per request of the services and of wrk.
+ * Throws (after reporting) when more than MAX_NOT_ACCEPTED of the answers were not "accepted".
+ */
+async function wrkRun(
+  report: Report,
+  name: string,
+  key: string,
+  services: readonly { url: string; pid: number }[],
+  connections: number,
+  cards: readonly Stream[],
+  codesPerCard = CODES_PER_CARD,
+): Promise<number> {
+  const targets = deal(services, connections, cards, codesPerCard);
+  const cpu0 = services.map((s) => cpuMs(s.pid));
+  const runs = await wrkLoad(key, targets, PG_SECONDS, codesPerCard);
+  const cpu1 = services.map((s) => cpuMs(s.pid));
+  const sum = (f: (r: WrkRun) => number) => runs.reduce((t, r) => t + f(r), 0);
+  const rate = sum((r) => r.perSecond);
+  const requests = sum((r) => r.accepted + r.notAccepted + r.spare);
+  const notAccepted = sum((r) => r.notAccepted);
+  const answered = sum((r) => r.accepted) + notAccepted;
+  report(name, rate, 'accepted/s (wrk)');
+  report(`${name}.not_accepted`, notAccepted, `of ${answered} answers`);
+  const seconds = Math.max(...runs.map((r) => r.seconds));
+  if (runs.some((r) => r.exhausted))
+    console.log(`# ${name}: the cards ran out after ${seconds.toFixed(1)} s (the rate is over that time)`);
+  if (cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null)) {
+    const used = cpu1.reduce((t, c, i) => t + (c ?? 0) - (cpu0[i] ?? 0), 0);
+    report(`${name}.service_cpu_per_request`, used / requests, 'ms');
+  }
+  report(`${name}.load_generator_cpu_per_request`, sum((r) => r.loadCpuMs) / requests, 'ms');
+  const worst = services.length > 1 ? 'ms (worst instance)' : 'ms';
+  report(`${name}.p50`, Math.max(...runs.map((r) => r.p50)), worst);
+  report(`${name}.p99`, Math.max(...runs.map((r) => r.p99)), worst);
+  if (notAccepted > MAX_NOT_ACCEPTED * answered)
+    throw new Error(
+      `${name}: ${notAccepted} of ${answered} not accepted: ${runs.flatMap((r) => r.samples).join(' | ')}`,
+    );
+  return rate;
+}
+
 /** The PostgreSQL runs, on a throwaway cluster beside pgbench's floor unless a URL is given. */
-async function postgresBeside(report: Report, desk: Desk): Promise<void> {
+async function postgresBeside(report: Report, desk: Desk, ceiling: number): Promise<void> {
   const given = process.env['OTAC_BENCH_DATABASE_URL'];
-  if (given) return postgresRuns(report, desk, given, null);
+  if (given) return postgresRuns(report, desk, given, null, ceiling);
   const cluster = await startBenchCluster();
   const dir = mkdtempSync(join(tmpdir(), 'otac-verify-pgbench-'));
   try {
@@ -321,9 +474,10 @@ async function postgresBeside(report: Report, desk: Desk): Promise<void> {
     await createUpdateFixture(cluster, fixture);
     const floor = await pgbenchUpdates(cluster.url(fixture), 32, PG_SECONDS, dir);
     report('verify.pgbench_update_c32', floor.tps, 'transactions/s');
+    report('verify.without_database_http_32_wrk_vs_pgbench', ceiling / floor.tps, '× pgbench c32');
     const issuerDb = await cluster.createDatabase('issuer');
     await assertDurable(cluster, issuerDb);
-    await postgresRuns(report, desk, cluster.url(issuerDb), floor.tps);
+    await postgresRuns(report, desk, cluster.url(issuerDb), floor.tps, ceiling);
   } finally {
     cluster.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -331,16 +485,23 @@ async function postgresBeside(report: Report, desk: Desk): Promise<void> {
 }
 
 /**
- * The verification service on PostgreSQL (service-core.pg.ts): `instances` processes on one
- * database, 1 and 32 connections in all, split evenly; cards made on that database through the
- * service's ListService (test/support/verify-service-pg.ts). Figures `verify.pg<instances>_http_<c>`.
+ * The verification service on PostgreSQL (service-core.pg.ts) under wrk: `instances` processes on
+ * one database, 1 and 32 connections in all, split evenly, one wrk per instance, after an unreported
+ * warm-up (WARM_UP_SECONDS at 32: the 3 instances have no 1-connection run before). The cards (made on
+ * that database through the service's ListService, test/support/verify-service-pg.ts) are one pool
+ * that every run goes on using: before each run it is topped up to OTAC_BENCH_PG_RATE ×
+ * OTAC_BENCH_PG_SECONDS unused codes. Figures `verify.pg<instances>_http_<c>`, with the ratios to
+ * pgbench and to the ceiling (the same HTTP path without a database, under wrk, this run).
  */
 export async function postgresRuns(
   report: Report,
   desk: Desk,
   databaseUrl: string,
   pgbenchTps: number | null,
+  ceiling: number,
 ): Promise<void> {
+  const missing = wrkMissing();
+  if (missing) throw new Error(`${missing}: the PostgreSQL runs need it`);
   const db = new PgDatabase({ url: databaseUrl });
   try {
     await migratePg(db); // the bench stands in for the desk that makes the schema
@@ -350,31 +511,23 @@ export async function postgresRuns(
   const issuer = await pgIssuer(desk, databaseUrl);
   try {
     const key = await issuer.clientKey('verify');
-    // The ceiling: the same HTTP path in its own process with the decision answered from memory.
-    const bare = await startWithoutDatabase(key);
-    try {
-      const cards: Stream[] = [];
-      for (let j = 0; j < CARDS_AT_32; j++)
-        cards.push({
-          n: String(9_000_000_000 + j),
-          codes: Array.from({ length: CODES_PER_CARD }, () => '00000000'),
-          next: 0,
-        });
-      const cpu0 = cpuMs(bare.pid);
-      const r = await load(bare.url, key, cards, 32);
-      const cpu1 = cpuMs(bare.pid);
-      report('verify.without_database_http_32', r.perSecond, 'accepted/s');
-      if (pgbenchTps !== null)
-        report('verify.without_database_http_32_vs_pgbench', r.perSecond / pgbenchTps, '× pgbench c32');
-      if (cpu0 !== null && cpu1 !== null)
-        report(
-          'verify.without_database_http_32.service_cpu_per_request',
-          (cpu1 - cpu0) / (cards.length * USED_PER_CARD),
-          'ms',
+    const pool: Stream[] = [];
+    const wanted = Number(PG_RATE ?? pgbenchTps ?? 10_000) * PG_SECONDS;
+    const topUp = async () => {
+      const t0 = performance.now();
+      let left = pool.reduce((t, c) => t + Math.max(0, CODES_PER_CARD - c.next), 0);
+      let made = 0;
+      while (left < wanted) {
+        const { card, codes } = await issuer.cardWithCodes();
+        pool.push({ n: card.n, codes, next: 0 });
+        left += CODES_PER_CARD;
+        made++;
+      }
+      if (made)
+        console.log(
+          `# ${made} cards made for the PostgreSQL runs in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
         );
-    } finally {
-      await bare.stop();
-    }
+    };
     const counts = (process.env['OTAC_BENCH_PG_INSTANCES'] ?? '1,3').split(',').map(Number);
     for (const count of counts) {
       const procs = await Promise.all(
@@ -388,38 +541,17 @@ export async function postgresRuns(
       );
       try {
         await Promise.all(procs.map((p) => call(p.url, '/health')));
+        const services = procs.map((p) => ({ url: p.url, pid: p.proc.pid ?? 0 }));
+        // Warm-up, not reported: fresh processes compile their hot paths in the first seconds.
+        await topUp();
+        await wrkLoad(key, deal(services, 32, pool, CODES_PER_CARD), WARM_UP_SECONDS, CODES_PER_CARD);
         for (const clients of [1, 32]) {
           if (clients < count) continue; // one connection cannot be split over several instances
-          // 32 over 3 instances: 11, 11 and 10 connections.
-          const conns = Array.from(
-            { length: count },
-            (_, i) => Math.floor(clients / count) + (i < clients % count ? 1 : 0),
-          );
-          const sets: Stream[][] = [];
-          for (const c of conns) {
-            const want = clients === 1 ? 4 : Math.max(c, Math.ceil(CARDS_AT_32 / count / c) * c);
-            const set: Stream[] = [];
-            for (let j = 0; j < want; j++) {
-              const { card, codes } = await issuer.cardWithCodes();
-              set.push({ n: card.n, codes, next: 0 });
-            }
-            sets.push(set);
-          }
-          const cpu0 = procs.map((p) => cpuMs(p.proc.pid ?? 0));
-          const runs = await Promise.all(procs.map((p, i) => load(p.url, key, sets[i]!, conns[i]!)));
-          const cpu1 = procs.map((p) => cpuMs(p.proc.pid ?? 0));
-          const total = runs.reduce((sum, r) => sum + r.perSecond, 0);
-          report(`verify.pg${count}_http_${clients}`, total, 'accepted/s');
-          // The services' CPU per request (all instances): what Node spends beside PostgreSQL's share.
-          const requests = sets.reduce((sum, set) => sum + set.length * USED_PER_CARD, 0);
-          if (cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null)) {
-            const used = cpu1.reduce((sum, c, i) => sum + (c ?? 0) - (cpu0[i] ?? 0), 0);
-            report(`verify.pg${count}_http_${clients}.service_cpu_per_request`, used / requests, 'ms');
-          }
-          if (pgbenchTps !== null && clients === 32)
-            report(`verify.pg${count}_http_${clients}_vs_pgbench`, total / pgbenchTps, '× pgbench c32');
-          report(`verify.pg${count}_http_${clients}.p50`, Math.max(...runs.map((r) => r.p50)), 'ms (worst instance)');
-          report(`verify.pg${count}_http_${clients}.p99`, Math.max(...runs.map((r) => r.p99)), 'ms (worst instance)');
+          await topUp();
+          const name = `verify.pg${count}_http_${clients}`;
+          const total = await wrkRun(report, name, key, services, clients, pool);
+          if (pgbenchTps !== null && clients === 32) report(`${name}_vs_pgbench`, total / pgbenchTps, '× pgbench c32');
+          if (clients === 32) report(`${name}_vs_without_database`, total / ceiling, '× the ceiling (wrk)');
         }
       } finally {
         await Promise.all(procs.map((p) => p.stop()));

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools chromium xvfb xauth poppler-utils softhsm2 opensc)
+# wrk: the HTTP load generator of `npm run bench -- verify` (bench/support/wrk.ts).
+APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools chromium xvfb xauth poppler-utils softhsm2 opensc wrk)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
