@@ -3,7 +3,7 @@ import type { CardInReader, NextAction } from '../../shared/contract/activation.
 import type { AuditActor, AuditTrail } from '../audit/audit.service';
 import type { Atomically } from '../db/repositories';
 import type { Session } from '../auth/session.store';
-import { whileCardBusy } from '../card/while-busy';
+import { patiently, whileCardBusy } from '../card/while-busy';
 import { isCardError } from '../card/card-error';
 import type { CardState as CardReport } from '../card/protocol/card-responses';
 import { OtacCard } from '../card/protocol/card-session';
@@ -212,7 +212,7 @@ export class ActivationService {
     const readers = this.readersOrFail();
     try {
       const done = await this.withActor(session, null, (ks) =>
-        readers.withCard(reader(input), async (t) => {
+        patiently(readers, reader(input), async (t) => {
           const p = await this.open(t, ks, session);
           if (p.record.state === 'active' || p.report.lifeCycle === 'active') {
             // Done before: an earlier attempt activated the card and its answer (or our write) was
@@ -291,7 +291,7 @@ export class ActivationService {
     if (input.newPin !== undefined) checkPin(input.newPin, input.newPin, 'newPin');
     const readers = this.readersOrFail();
     const result = await this.withActor(session, null, (ks) =>
-      readers.withCard(reader(input), async (t) => {
+      patiently(readers, reader(input), async (t) => {
         const p = await this.open(t, ks, session);
         if (p.report.lifeCycle !== 'blocked')
           throw new AppError('CARD_NOT_BLOCKED', 'This card is not blocked. Nothing to unblock.');
@@ -352,7 +352,7 @@ export class ActivationService {
   ): Promise<{ cardId: string; n: string; fromVersion: number; toVersion: number; recovered: boolean }> {
     const readers = this.readersOrFail();
     const result = await this.withActor(session, null, (ks) =>
-      readers.withCard(reader(input), async (t) => {
+      patiently(readers, reader(input), async (t) => {
         const p = await this.open(t, ks, session);
         if (p.rotationRecovered) {
           return { record: p.record, from: p.rotationRecovered.from, to: p.rotationRecovered.to, recovered: true };

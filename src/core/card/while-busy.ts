@@ -1,4 +1,6 @@
 import { isAppError } from '../errors';
+import type { CardReaderService, CardSessionInfo, WithCardOptions } from './reader.types';
+import type { CardTransport } from './transport';
 
 /**
  * Runs `use` (a withCard call), waiting out a short CARD_BUSY: the reader monitor reads every card
@@ -15,4 +17,14 @@ export async function whileCardBusy<T>(use: () => Promise<T>, attempts = 10, del
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
+}
+
+/** `readers.withCard`, waiting out a short CARD_BUSY (see whileCardBusy). */
+export function patiently<T>(
+  readers: CardReaderService,
+  reader: string,
+  fn: (transport: CardTransport, card: CardSessionInfo) => Promise<T>,
+  options?: WithCardOptions,
+): Promise<T> {
+  return whileCardBusy(() => readers.withCard(reader, fn, options));
 }

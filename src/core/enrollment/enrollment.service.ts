@@ -1,11 +1,10 @@
 import type { AuditTrail } from '../audit/audit.service';
 import type { Atomically, UnitOfWork } from '../db/repositories';
-import { whileCardBusy } from '../card/while-busy';
+import { patiently } from '../card/while-busy';
 import { cardIdFromAtr } from '../card/protocol/atr';
 import type { CardState as CardChipState } from '../card/protocol/card-responses';
 import { OtacCard } from '../card/protocol/card-session';
-import type { CardReaderService, CardSessionInfo, WithCardOptions } from '../card/reader.types';
-import type { CardTransport } from '../card/transport';
+import type { CardReaderService } from '../card/reader.types';
 import { CardTakenError, type CardRecord, type CardRepository } from '../cards/card.repository';
 import { AppError, isAppError } from '../errors';
 import type { KeystoreActor, KeystoreHolder } from '../keystore/keystore-holder.service';
@@ -436,16 +435,6 @@ export class EnrollmentService {
       details,
     });
   }
-}
-
-/** withCard, waiting out a short CARD_BUSY (card/while-busy.ts). */
-function patiently<T>(
-  readers: CardReaderService,
-  reader: string,
-  fn: (transport: CardTransport, card: CardSessionInfo) => Promise<T>,
-  options: WithCardOptions,
-): Promise<T> {
-  return whileCardBusy(() => readers.withCard(reader, fn, options));
 }
 
 function hexId(id: Buffer): string {
