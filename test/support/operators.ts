@@ -2,6 +2,7 @@ import type { DualControlAction } from '../../src/shared/contract/policy.contrac
 import type { Role } from '../../src/shared/roles';
 import type { Result } from '../../src/shared/contract';
 import type { DeskWorkstation } from '../../src/core/workstation';
+import type { AuditEntryInput } from '../../src/core/audit/audit.service';
 import { deskSql } from './test-engine';
 import { OFFICER } from './fresh-workstation';
 
@@ -105,3 +106,12 @@ export async function auditRows(ws: DeskWorkstation): Promise<TestAuditRow[]> {
     'SELECT seq, action, outcome, operator, object, details FROM audit_log ORDER BY seq',
   );
 }
+
+/** An entry a repository test appends with its change (a security officer's, no operator id). */
+export const auditEntry = (action: string, outcome: AuditEntryInput['outcome'] = 'ok'): AuditEntryInput => ({
+  operatorId: null,
+  operator: 'sofia',
+  role: 'security_officer',
+  action,
+  outcome,
+});

@@ -6,6 +6,12 @@ import { PgCustomerRepository } from '../../src/core/customers/customer.reposito
 import type { VerifyScope } from '../../src/core/verification/verify-client.repository';
 import { SERVICE_ACTOR } from '../../src/verify-service/service-core';
 import { openPgVerificationCore, type PgVerificationCore } from '../../src/verify-service/service-core.pg';
+import { PgAuditLog, PgAuditTrail } from '../../src/core/audit/audit-log.pg';
+import type { PgDatabase, PgQueryable } from '../../src/core/db/pg/pg-database';
+import type { IssuerRepositories } from '../../src/core/db/repositories';
+import { PgPolicySource } from '../../src/core/policy/policy-source.pg';
+import { PgDecisionStore } from '../../src/core/verification/verification-store.pg';
+import { VerificationService } from '../../src/core/verification/verification.service';
 import { KEYSTORE_PASSPHRASE } from './keys';
 import { cardWithCodes, type Desk } from './verify-service';
 
@@ -61,4 +67,30 @@ export async function pgIssuer(desk: Desk, databaseUrl: string): Promise<PgIssue
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A VerificationService as the PostgreSQL service composes it (lockout of 5, refusals recorded), its
+ * policies and decision store on `q` — `db` itself or a wrapper that records or counts what it runs.
+ */
+export function verificationOn(
+  issuer: PgIssuer,
+  repos: IssuerRepositories,
+  db: PgDatabase,
+  q: PgQueryable,
+): VerificationService {
+  const policies = new PgPolicySource(q);
+  return new VerificationService(
+    repos.cards,
+    repos.lists,
+    issuer.core.lists,
+    issuer.core.keystore,
+    new PgAuditTrail(new PgAuditLog(db)),
+    policies,
+    {
+      lockout: { failures: repos.failures, limit: 5 },
+      events: repos.verificationEvents,
+      store: new PgDecisionStore(q, policies),
+    },
+  );
 }

@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEntry } from '../../support/operators';
 import { PgAuditLog, PgAuditTrail } from '../../../src/core/audit/audit-log.pg';
-import {
-  AuditService,
-  type AuditEntryInput,
-  type AuditRow,
-  type AuditTrail,
-} from '../../../src/core/audit/audit.service';
+import { AuditService, type AuditRow, type AuditTrail } from '../../../src/core/audit/audit.service';
 import {
   SqliteOperatorRepository,
   type NewOperator,
@@ -65,13 +61,7 @@ async function engineStorage(): Promise<Storage> {
   };
 }
 
-const entry = (action: string, outcome: AuditEntryInput['outcome'] = 'ok'): AuditEntryInput => ({
-  operatorId: null,
-  operator: 'sofia',
-  role: 'security_officer',
-  action,
-  outcome,
-});
+const entry = auditEntry;
 let serial = 0;
 const newOperator = (): NewOperator => ({
   username: `announced${++serial}`,

@@ -7,9 +7,8 @@ import { PgAuditLog, PgAuditTrail } from '../../../src/core/audit/audit-log.pg';
 import { PgPolicySource } from '../../../src/core/policy/policy-source.pg';
 import { decisionSql, PgDecisionStore } from '../../../src/core/verification/verification-store.pg';
 import type { KnownUse } from '../../../src/core/verification/verification.service';
-import { VerificationService } from '../../../src/core/verification/verification.service';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
-import { pgIssuer, type PgIssuer } from '../../support/verify-service-pg';
+import { pgIssuer, verificationOn, type PgIssuer } from '../../support/verify-service-pg';
 import { deskWithKeystore, type Desk } from '../../support/verify-service';
 
 // Reads and use marks in batches on PostgreSQL (verification-store.pg.ts, StatementBatcher): what is
@@ -241,20 +240,7 @@ describe('reads and use marks in batches on PostgreSQL', () => {
   it("the service's next codes of many cards at once: all accepted, in fewer statements than verifications", async () => {
     const made = await cards(16);
     const { q, batches, statements } = recorded(db);
-    const policies = new PgPolicySource(q);
-    const svc = new VerificationService(
-      repos.cards,
-      repos.lists,
-      issuer.core.lists,
-      issuer.core.keystore,
-      new PgAuditTrail(new PgAuditLog(db)),
-      policies,
-      {
-        lockout: { failures: repos.failures, limit: 5 },
-        events: repos.verificationEvents,
-        store: new PgDecisionStore(q, policies),
-      },
-    );
+    const svc = verificationOn(issuer, repos, db, q);
     const round = (i: number) =>
       Promise.all(made.map(({ card, codes }) => svc.verify(card.n, codes[i] ?? '', i + 1, 'client:test')));
     expect((await round(0)).every((r) => r.accepted)).toBe(true);

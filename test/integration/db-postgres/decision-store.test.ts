@@ -11,7 +11,7 @@ import { VerificationService, type VerifyResult } from '../../../src/core/verifi
 import { PgPolicySource } from '../../../src/core/policy/policy-source.pg';
 import { PgDecisionStore } from '../../../src/core/verification/verification-store.pg';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
-import { pgIssuer, type PgIssuer } from '../../support/verify-service-pg';
+import { pgIssuer, verificationOn, type PgIssuer } from '../../support/verify-service-pg';
 import { deskWithKeystore, type Desk } from '../../support/verify-service';
 
 // The verification's two statements on PostgreSQL (verification-store.pg.ts): the one read must see
@@ -213,20 +213,7 @@ describe('the verification decision in two statements on PostgreSQL', () => {
           return db.query(sql, params);
         },
       };
-      const policies = new PgPolicySource(counted);
-      svc = new VerificationService(
-        repos.cards,
-        repos.lists,
-        issuer.core.lists,
-        issuer.core.keystore,
-        new PgAuditTrail(new PgAuditLog(db)),
-        policies,
-        {
-          lockout: { failures: repos.failures, limit: 5 },
-          events: repos.verificationEvents,
-          store: new PgDecisionStore(counted, policies),
-        },
-      );
+      svc = verificationOn(issuer, repos, db, counted);
     });
     /** One verification and the statements it ran. */
     const timed = async (n: string, code: string | undefined, index?: number) => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEntry } from '../../support/operators';
 import { PgAuditLog, PgAuditTrail } from '../../../src/core/audit/audit-log.pg';
-import type { AuditEntryInput, AuditRow } from '../../../src/core/audit/audit.service';
+import type { AuditRow } from '../../../src/core/audit/audit.service';
 import type { OperatorRow } from '../../../src/core/auth/operator.repository';
 import { PgOperatorRepository } from '../../../src/core/auth/operator.repository.pg';
 import { migratePg } from '../../../src/core/db/pg/migrate-pg';
@@ -29,13 +30,7 @@ interface Desk {
   readonly heard: { row: AuditRow; visible: Promise<boolean> }[];
 }
 
-const entry = (action: string, outcome: AuditEntryInput['outcome'] = 'ok'): AuditEntryInput => ({
-  operatorId: null,
-  operator: 'sofia',
-  role: 'security_officer',
-  action,
-  outcome,
-});
+const entry = auditEntry;
 
 describe('operator changes run again on PostgreSQL are announced once', () => {
   let server: TestPostgres;
