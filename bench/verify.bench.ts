@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { seedUsage } from '../scripts/seed-usage';
@@ -22,6 +22,7 @@ import { PgDatabase } from '../src/core/db/pg/pg-database';
 import { pgIssuer } from '../test/support/verify-service-pg';
 import { assertDurable, createUpdateFixture, pgbenchUpdates, startBenchCluster } from './support/pgbench';
 import { wrkLoad, wrkMissing, type WrkRun, type WrkTarget } from './support/wrk';
+import { cpuMs, machineCpuMs } from './support/cpu';
 
 // Durable verifications per second over HTTP on loopback (issue 10 item 5 and "Done when"), on a
 // database seeded to scale (scripts/seed-usage.ts: OTAC_BENCH_CARDS cards, default 1,000,000, and
@@ -100,20 +101,25 @@ export async function streams(desk: Desk, count: number): Promise<Stream[]> {
   return out;
 }
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); null elsewhere. */
-export function cpuMs(pid: number): number | null {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
+/** What `machineCpuMs` moved by over a load of `count` requests (or transactions). */
+function reportMachine(
+  report: Report,
+  name: string,
+  before: ReturnType<typeof machineCpuMs>,
+  count: number,
+  per: string,
+): number | null {
+  const after = machineCpuMs();
+  if (!before || !after || count === 0 || after.all === before.all) return null;
+  const perOne = (after.busy - before.busy) / count;
+  report(`${name}.machine_cpu_per_${per}`, perOne, 'ms (all processes)');
+  report(`${name}.machine_busy`, (after.busy - before.busy) / (after.all - before.all), 'of all cores');
+  return perOne;
 }
+
 /** Codes per card left unused at the end of a load (see `load`); a load uses USED_PER_CARD of each. */
 const TAIL = 2;
 const USED_PER_CARD = CODES_PER_CARD - TAIL;
-/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
-const CLOCK_TICKS = 100;
 
 /**
  * autocannon over `connections` keep-alive connections. A card's codes go in order: a card is handed
@@ -395,8 +401,8 @@ async function measureCeiling(report: Report, key: string, withWrk: boolean): Pr
       fakes,
       CEILING_CODES_PER_CARD,
     );
-    report('verify.without_database_http_32_wrk_vs_autocannon', w / r.perSecond, 'x');
-    return w;
+    report('verify.without_database_http_32_wrk_vs_autocannon', w.rate / r.perSecond, 'x');
+    return w.rate;
   } finally {
     await bare.stop();
   }
@@ -432,9 +438,10 @@ async function wrkRun(
   connections: number,
   cards: readonly Stream[],
   codesPerCard = CODES_PER_CARD,
-): Promise<number> {
+): Promise<{ rate: number; machineMs: number | null }> {
   const targets = deal(services, connections, cards, codesPerCard);
   const cpu0 = services.map((s) => cpuMs(s.pid));
+  const machine0 = machineCpuMs();
   const runs = await wrkLoad(key, targets, PG_SECONDS, codesPerCard);
   const cpu1 = services.map((s) => cpuMs(s.pid));
   const sum = (f: (r: WrkRun) => number) => runs.reduce((t, r) => t + f(r), 0);
@@ -452,6 +459,7 @@ async function wrkRun(
     report(`${name}.service_cpu_per_request`, used / requests, 'ms');
   }
   report(`${name}.load_generator_cpu_per_request`, sum((r) => r.loadCpuMs) / requests, 'ms');
+  const machineMs = reportMachine(report, name, machine0, requests, 'request');
   const worst = services.length > 1 ? 'ms (worst instance)' : 'ms';
   report(`${name}.p50`, Math.max(...runs.map((r) => r.p50)), worst);
   report(`${name}.p99`, Math.max(...runs.map((r) => r.p99)), worst);
@@ -459,7 +467,7 @@ async function wrkRun(
     throw new Error(
       `${name}: ${notAccepted} of ${answered} not accepted: ${runs.flatMap((r) => r.samples).join(' | ')}`,
     );
-  return rate;
+  return { rate, machineMs };
 }
 
 /** The PostgreSQL runs, on a throwaway cluster beside pgbench's floor unless a URL is given. */
@@ -472,8 +480,10 @@ async function postgresBeside(report: Report, desk: Desk, ceiling: number): Prom
     const fixture = await cluster.createDatabase('pgbench');
     await assertDurable(cluster, fixture);
     await createUpdateFixture(cluster, fixture);
+    const machine0 = machineCpuMs();
     const floor = await pgbenchUpdates(cluster.url(fixture), 32, PG_SECONDS, dir);
     report('verify.pgbench_update_c32', floor.tps, 'transactions/s');
+    reportMachine(report, 'verify.pgbench_update_c32', machine0, floor.transactions, 'transaction');
     report('verify.without_database_http_32_wrk_vs_pgbench', ceiling / floor.tps, '× pgbench c32');
     const issuerDb = await cluster.createDatabase('issuer');
     await assertDurable(cluster, issuerDb);
@@ -549,8 +559,11 @@ export async function postgresRuns(
           if (clients < count) continue; // one connection cannot be split over several instances
           await topUp();
           const name = `verify.pg${count}_http_${clients}`;
-          const total = await wrkRun(report, name, key, services, clients, pool);
+          const { rate: total, machineMs } = await wrkRun(report, name, key, services, clients, pool);
           if (pgbenchTps !== null && clients === 32) report(`${name}_vs_pgbench`, total / pgbenchTps, '× pgbench c32');
+          // The most this CPU per request allows: every core busy with nothing but this load.
+          if (pgbenchTps !== null && clients === 32 && machineMs)
+            report(`${name}_cpu_bound_vs_pgbench`, (cpus().length * 1000) / machineMs / pgbenchTps, '× pgbench c32');
           if (clients === 32) report(`${name}_vs_without_database`, total / ceiling, '× the ceiling (wrk)');
         }
       } finally {
