@@ -97,11 +97,10 @@ const known = (card: string, version: string) => `card_ref = ${card}
        AND NOT EXISTS (SELECT 1 FROM verification_failures WHERE card_ref = ${card} AND locked_at IS NOT NULL)
        AND COALESCE((${LATEST_VERSION_SQL}), 0) = ${version}`;
 const knownNext = (next: string) => ` AND next_index = ${next}`;
-const knownKey = (key: string) =>
-  ` AND EXISTS (SELECT 1 FROM verify_clients WHERE key_id = ${key} AND revoked_at IS NULL)`;
+const keyActive = (key: string) => `EXISTS (SELECT 1 FROM verify_clients WHERE key_id = ${key} AND revoked_at IS NULL)`;
 const KNOWN = known('?', '?');
 const KNOWN_NEXT = knownNext('?');
-const KNOWN_KEY = knownKey('?');
+const KNOWN_KEY = ` AND ${keyActive('?')}`;
 
 /**
  * Many use marks in ONE statement (PgDecisionStore's batches): the requests as the rows of `unnest` over one
@@ -131,7 +130,7 @@ const BATCH_SQL = `WITH r AS (
           WHERE ${batchRule.where}
             AND (r.known = 0 OR (${known('r.known_card', 'r.known_version')}
               AND (r.known_next IS NULL OR next_index = r.known_next)
-              AND (r.known_key IS NULL OR EXISTS (SELECT 1 FROM verify_clients WHERE key_id = r.known_key AND revoked_at IS NULL))))
+              AND (r.known_key IS NULL OR ${keyActive('r.known_key')})))
           RETURNING code_lists.*, r.use_index, r.use_at, r.use_reset),
      used AS (INSERT INTO code_uses (list_ref, code_index, used_at)
           SELECT id, use_index, use_at FROM marked),
