@@ -77,4 +77,44 @@ describe('assertPgSchemaCurrent', () => {
         await foreign.close();
       }
     }));
+
+  /** A real connection to `url` that runs `meanwhile` right after the check's first look at the mark. */
+  const afterFirstLook = (url: string, meanwhile: () => Promise<unknown>) => {
+    const state = { looked: false };
+    const db = new (class extends PgDatabase {
+      override async query<T extends Record<string, unknown>>(sql: string, params?: readonly unknown[]) {
+        const rows = await super.query<T>(sql, params);
+        if (!state.looked && sql.includes("to_regclass('otac_database')")) {
+          state.looked = true;
+          await meanwhile();
+        }
+        return rows;
+      }
+    })({ url });
+    return { db, state };
+  };
+
+  it('a desk claiming the database between the check’s two looks is not taken for another application', () =>
+    withDb(async (_db, name) => {
+      // Two desks starting at once on an empty database (branch-network.test.ts): one reads no mark,
+      // the other commits its mark and tables, the first then counts tables. Forced here: the other
+      // desk's whole migration runs right after this check's first look at the mark.
+      const other = new PgDatabase({ url: server.url(name) });
+      const racing = afterFirstLook(server.url(name), () => migratePg(other));
+      // Another application's tables appearing the same way are still refused.
+      const foreignName = await server.createDatabase();
+      const invoices = afterFirstLook(server.url(foreignName), () =>
+        server.admin(foreignName, 'CREATE TABLE invoices (id int)'),
+      );
+      try {
+        await expect(assertPgSchemaCurrent(racing.db)).resolves.toBeUndefined();
+        expect(racing.state.looked).toBe(true);
+        expect(await tables(name)).toBeGreaterThan(2);
+        await expect(assertPgSchemaCurrent(invoices.db)).rejects.toMatchObject({ code: 'DB_FOREIGN' });
+        expect(invoices.state.looked).toBe(true);
+        expect(await tables(foreignName)).toBe(1);
+      } finally {
+        await Promise.all([racing.db.close(), invoices.db.close(), other.close()]);
+      }
+    }));
 });

@@ -52,9 +52,7 @@ export async function assertPgSchemaCurrent(
   migrations: readonly Migration[] = allMigrations,
 ): Promise<void> {
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
-  const mark = await readMark(db);
-  if (mark !== undefined && mark !== APP_MARK) throw foreign();
-  if (mark === undefined && (await userTableCount(db)) > 0) throw foreign();
+  const mark = await markOf(db);
   const applied = mark === undefined ? [] : await checkApplied(db, sorted);
   const done = new Set(applied.map((r) => r.version));
   const missing = sorted.filter((m) => !done.has(m.version));
@@ -102,15 +100,7 @@ async function checkApplied(
  * application) is refused. The mark and schema_migrations are created together, once.
  */
 async function claimDatabase(db: PgDatabase): Promise<void> {
-  const mark = await readMark(db);
-  if (mark === APP_MARK) return;
-  if (mark !== undefined) throw foreign();
-  if ((await userTableCount(db)) > 0) {
-    // Tables appeared since the mark was read: another process claiming the database just now
-    // (its mark and tables commit together) — or another application's.
-    if ((await readMark(db)) === APP_MARK) return;
-    throw foreign();
-  }
+  if ((await markOf(db)) === APP_MARK) return;
   try {
     await db.transaction(async (tx) => {
       await tx.query(`CREATE TABLE otac_database (
@@ -133,6 +123,21 @@ async function claimDatabase(db: PgDatabase): Promise<void> {
     if (!['42P07', '23505'].includes(sqlState(err) ?? '')) throw err;
     if ((await readMark(db)) !== APP_MARK) throw foreign();
   }
+}
+
+/**
+ * The issuer's mark, or undefined for a database with no table yet; another application's database is
+ * refused. Tables seen after no mark was: another process claiming the database just now (its mark
+ * and tables commit together, between our two looks), so the mark is read again before refusing —
+ * two desks starting at once on an empty database must not take each other for a foreign one.
+ */
+async function markOf(db: PgDatabase): Promise<typeof APP_MARK | undefined> {
+  const mark = await readMark(db);
+  if (mark === APP_MARK) return APP_MARK;
+  if (mark !== undefined) throw foreign();
+  if ((await userTableCount(db)) === 0) return undefined;
+  if ((await readMark(db)) === APP_MARK) return APP_MARK;
+  throw foreign();
 }
 
 async function readMark(db: PgDatabase): Promise<string | undefined> {
