@@ -1,6 +1,7 @@
 // Reads vitest's JSON reports (one per engine pass) and prints "N passed, N failed[, N skipped]",
-// counting a test file that failed to load as a failure (vitest reports it with no test results)
-// and a missing or empty report as one failure.
+// counting as one failure each: a test file that failed with no failed test of its own (it failed
+// to load, reported with no test results, or its beforeAll threw, reported with its tests skipped),
+// and a missing or empty report.
 import { existsSync, readFileSync } from 'node:fs';
 
 const [checksPassed = '0', checksFailed = '0', ...files] = process.argv.slice(2);
@@ -18,7 +19,8 @@ for (const file of files) {
   failed += report.numFailedTests ?? 0;
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   for (const suite of report.testResults ?? []) {
-    if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) failed += 1;
+    const ownFailures = (suite.assertionResults ?? []).filter((a) => a.status === 'failed').length;
+    if (suite.status === 'failed' && ownFailures === 0) failed += 1;
   }
   if ((report.numTotalTests ?? 0) === 0) failed += 1;
 }
