@@ -11,8 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 const dir = mkdtempSync(join(tmpdir(), 'otac-summary-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-type Assertion = { status: 'passed' | 'failed' | 'skipped' };
-function report(name: string, suites: { status: 'passed' | 'failed'; assertionResults: Assertion[] }[]): string {
+type Assertion = { status: 'passed' | 'failed' | 'skipped'; fullName?: string; failureMessages?: string[] };
+type Suite = { name?: string; status: 'passed' | 'failed'; message?: string; assertionResults: Assertion[] };
+function report(name: string, suites: Suite[]): string {
   const all = suites.flatMap((s) => s.assertionResults);
   const count = (status: Assertion['status']) => all.filter((a) => a.status === status).length;
   const file = join(dir, `${name}.json`);
@@ -29,10 +30,15 @@ function report(name: string, suites: { status: 'passed' | 'failed'; assertionRe
   );
   return file;
 }
-const summary = (...args: string[]) =>
+const output = (args: string[], failedChecks = '') =>
   execFileSync(process.execPath, [join(__dirname, '../../../scripts/test-summary.mjs'), ...args], {
     encoding: 'utf8',
-  }).trim();
+    env: { ...process.env, OTAC_FAILED_CHECKS: failedChecks },
+  })
+    .trim()
+    .split('\n');
+/** The count line: the last line, which CI reads. */
+const summary = (...args: string[]) => output(args).at(-1);
 const passed: Assertion = { status: 'passed' };
 
 describe('the test summary line', () => {
@@ -56,5 +62,37 @@ describe('the test summary line', () => {
     expect(summary('4', '0', report('green', [{ status: 'passed', assertionResults: [passed] }]))).toBe(
       '5 passed, 0 failed',
     );
+  });
+
+  it('names what failed above the count line: checks, failed tests with their message, files that failed alone', () => {
+    const file = report('vitest-postgres', [
+      {
+        name: join(process.cwd(), 'test/integration/a.test.ts'),
+        status: 'failed',
+        assertionResults: [
+          passed,
+          {
+            status: 'failed',
+            fullName: 'desk A refuses B',
+            failureMessages: ['\u001b[31mAssertionError: expected 1 to be 2\u001b[39m\n    at a.test.ts:3'],
+          },
+        ],
+      },
+      {
+        name: join(process.cwd(), 'test/integration/b.test.ts'),
+        status: 'failed',
+        message: 'Error: Hook timed out in 10000ms\nmore',
+        assertionResults: [{ status: 'skipped' }],
+      },
+      { name: join(process.cwd(), 'test/integration/c.test.ts'), status: 'passed', assertionResults: [passed] },
+    ]);
+    const lines = output(['2', '1', file, join(dir, 'gone.json')], 'eslint\n');
+    expect(lines).toEqual([
+      'FAILED check: eslint',
+      'FAILED vitest-postgres: test/integration/a.test.ts › desk A refuses B — AssertionError: expected 1 to be 2',
+      'FAILED vitest-postgres: test/integration/b.test.ts — Error: Hook timed out in 10000ms',
+      'FAILED gone.json: missing (the runner wrote no report)',
+      '4 passed, 4 failed, 1 skipped',
+    ]);
   });
 });
