@@ -20,9 +20,11 @@ export function cpuMs(pid: number): number | null {
  * nice, system, interrupts) and `all` (with idle, I/O wait and time stolen by a hypervisor). Over a
  * load: the share of the machine it kept busy, and its CPU per request counting everything the
  * request made run (the load generator, the service, PostgreSQL's backends and WAL writer, the
- * kernel's loopback TCP). Null elsewhere than Linux.
+ * kernel's loopback TCP). `stolen` is the hypervisor's share within `all`: a process's own CPU
+ * time (`cpuMs`) can count time stolen while it ran (on some kernels), the machine's busy time never
+ * does. Null elsewhere than Linux.
  */
-export function machineCpuMs(): { busy: number; all: number } | null {
+export function machineCpuMs(): { busy: number; all: number; stolen: number } | null {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
     // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is within user)
@@ -30,7 +32,8 @@ export function machineCpuMs(): { busy: number; all: number } | null {
     const busy = [user, nice, system, irq, softirq].reduce((t: number, x) => t + (x ?? NaN), 0);
     const all = [idle, iowait, steal].reduce((t: number, x) => t + (x ?? NaN), busy);
     if (!line.startsWith('cpu ') || !Number.isFinite(all)) return null;
-    return { busy: (busy * 1000) / CLOCK_TICKS, all: (all * 1000) / CLOCK_TICKS };
+    const ms = (ticks: number) => (ticks * 1000) / CLOCK_TICKS;
+    return { busy: ms(busy), all: ms(all), stolen: ms(steal ?? 0) };
   } catch {
     return null;
   }

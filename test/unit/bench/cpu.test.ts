@@ -5,9 +5,10 @@ import { cpuMs, machineCpuMs } from '../../../bench/support/cpu';
 
 // The benchmarks' CPU readers (bench/support/cpu.ts): the verification bench's CPU per request and
 // its bound against pgbench rest on them. Busy loops on every core from this process must show in
-// its CPU time by most of their length (the counters tick every 10 ms), the machine's busy time must
-// hold at least what this process used (it is part of it: an idle count taken for busy fails here),
-// and never exceed the machine's whole time.
+// its CPU time by most of their length (the counters tick every 10 ms), the machine's busy time (with
+// what a hypervisor stole meanwhile, which the process's own time can count) must hold at least what
+// this process used (it is part of it: an idle count taken for busy fails here), and never exceed the
+// machine's whole time.
 
 /**
  * Spins until this process has used `ms` of CPU by `cpuMs` (threads included), or 10 s have passed:
@@ -38,7 +39,11 @@ describe('CPU time from /proc', () => {
     if (own0 === null || own1 === null || !machine0 || !machine1)
       throw new Error('no /proc here: the benchmarks run on Linux');
     expect(own1 - own0).toBeGreaterThanOrEqual(250);
-    expect(machine1.busy - machine0.busy).toBeGreaterThanOrEqual(own1 - own0 - 20);
+    // Time a hypervisor stole while these threads ran can be in their own time (the scheduler's
+    // clock, on some kernels) and is never in the machine's busy time.
+    const stolen = machine1.stolen - machine0.stolen;
+    expect(stolen).toBeGreaterThanOrEqual(0);
+    expect(machine1.busy - machine0.busy + stolen).toBeGreaterThanOrEqual(own1 - own0 - 20);
     expect(machine1.all - machine0.all).toBeGreaterThanOrEqual(machine1.busy - machine0.busy);
     expect(machine1.busy).toBeLessThanOrEqual(machine1.all);
   });
