@@ -13,23 +13,56 @@ const PUSH_STEPS: Record<PushProgressEvent['step'], string> = {
   done: 'Done',
 };
 
-/** The latest `push:progress` for one reader, and a reset for the next push. */
-export function usePushProgress(reader: string): [PushProgressEvent | null, () => void] {
-  const [progress, setProgress] = useState<PushProgressEvent | null>(null);
+/** A push as the desk has heard of it: its latest report, and every step reached so far in order. */
+export interface PushProgressState {
+  readonly latest: PushProgressEvent;
+  readonly reached: readonly PushProgressEvent['step'][];
+}
+
+/**
+ * The latest `push:progress` for one reader with the steps reached before it, and a reset for the
+ * next push. The steps are kept in state, not taken from what happened to render: React may draw
+ * several quick reports as one, and the steps passed must still show.
+ */
+export function usePushProgress(reader: string): [PushProgressState | null, () => void] {
+  const [progress, setProgress] = useState<PushProgressState | null>(null);
   useEvent(
     'push:progress',
-    useCallback((p: PushProgressEvent) => (p.reader === reader ? setProgress(p) : undefined), [reader]),
+    useCallback(
+      (p: PushProgressEvent) => {
+        if (p.reader !== reader) return;
+        setProgress((before) => {
+          const reached = before?.reached ?? [];
+          return { latest: p, reached: reached.includes(p.step) ? reached : [...reached, p.step] };
+        });
+      },
+      [reader],
+    ),
   );
   return [progress, useCallback(() => setProgress(null), [])];
 }
 
-/** A push under way: the step in words and the bytes sent so far. The same for every push the desk makes. */
-export function PushProgress({ progress }: { progress: PushProgressEvent | null }) {
+/**
+ * A push under way: the step in words, the bytes sent so far, and the steps already passed. The same
+ * for every push the desk makes.
+ */
+export function PushProgress({ progress }: { progress: PushProgressState | null }) {
   if (!progress) return null;
+  const { latest, reached } = progress;
+  const passed = reached.filter((step) => step !== latest.step);
   return (
-    <div role="status" data-testid="push-progress">
-      <p>{PUSH_STEPS[progress.step]}</p>
-      {progress.total ? <progress max={progress.total} value={progress.sent ?? 0} aria-label="List sent" /> : null}
+    <div>
+      <div role="status" data-testid="push-progress">
+        <p>{PUSH_STEPS[latest.step]}</p>
+        {latest.total ? <progress max={latest.total} value={latest.sent ?? 0} aria-label="List sent" /> : null}
+      </div>
+      {passed.length > 0 ? (
+        <ol aria-label="Steps done" data-testid="push-steps-done" className="muted">
+          {passed.map((step) => (
+            <li key={step}>{PUSH_STEPS[step]} ✓</li>
+          ))}
+        </ol>
+      ) : null}
     </div>
   );
 }
