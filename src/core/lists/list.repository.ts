@@ -103,8 +103,9 @@ export interface ListRepository {
   /** receipt_verified → active and, in the same transaction, the card's previous active list → superseded. */
   activate(id: number, at: string): Promise<ListRecord | null>;
   /**
-   * Marks code `index` used when the list is active and index lies in [next_index, next_index + window):
-   * one conditional UPDATE whose row count decides, then the mark. Null when it did not win.
+   * Marks code `index` used when the list is active, index lies in [next_index, next_index + window)
+   * and the card is not locked out by its failure count: one conditional UPDATE whose row count
+   * decides, then the mark. Null when it did not win.
    */
   markUse(id: number, index: number, window: number, at: string): Promise<UseMark | null>;
   isUsed(id: number, index: number): Promise<boolean>;
@@ -164,9 +165,17 @@ const inList = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 const WAY = inList(ON_ITS_WAY.length);
 
 /**
- * The statements both engines run (list.repository.pg.ts runs them on PostgreSQL), with their
- * parameters in order: one text per statement, so the two implementations cannot drift apart.
+ * The card of the code_lists row is not locked out by its failure count (migration 0011): checked in
+ * the mark's own UPDATE, not only by the decision's read before it. Desks and verification instances
+ * decide a card's codes side by side, and a wrong code decided elsewhere may lock the card between
+ * this decision's read and its mark; from the moment that lock commits, no code of the card is
+ * accepted anywhere. A right code among wrong ones sent at once to k instances is then accepted only
+ * if its mark commits before the lock, that is as the last attempt the limit allows, and a burst is
+ * worth one guess at the last slot, not k (docs/verification-service.md "The lockout across instances").
  */
+const NOT_LOCKED = `NOT EXISTS (SELECT 1 FROM verification_failures
+             WHERE verification_failures.card_ref = code_lists.card_ref AND verification_failures.locked_at IS NOT NULL)`;
+
 /**
  * The use mark's rule on a code_lists row: the SET and the WHERE of `listSql.markUse` for the list
  * `id`, the position `index` and the look-ahead `window`, each given as an SQL expression ('?' for a
@@ -177,10 +186,15 @@ export function markUseRule(id: string, index: string, window: string): { set: s
   return {
     set: `next_index = ${index} + 1, used_count = used_count + 1, version = version + 1,
            refill_due = CASE WHEN length - ${index} <= threshold THEN 1 ELSE refill_due END`,
-    where: `id = ${id} AND state = 'active' AND ${index} >= next_index AND ${index} < next_index + ${window} AND ${index} <= length`,
+    where: `id = ${id} AND state = 'active' AND ${index} >= next_index AND ${index} < next_index + ${window} AND ${index} <= length
+           AND ${NOT_LOCKED}`,
   };
 }
 
+/**
+ * The statements both engines run (list.repository.pg.ts runs them on PostgreSQL), with their
+ * parameters in order: one text per statement, so the two implementations cannot drift apart.
+ */
 export const listSql = {
   current: `SELECT * FROM code_lists
      WHERE card_ref = ? AND (state = 'active' OR (state = 'disabled' AND activated_at IS NOT NULL))

@@ -91,10 +91,10 @@ const acceptWith = (mark: string) => `WITH marked AS (${mark}),
 /**
  * What the read would have shown, as conditions on the list's row (see DecisionStore.acceptKnown),
  * for the card `card` and the policy version `version` (SQL expressions: '?' or a batch's columns).
+ * The card not locked out is not among them: every use mark checks it (markUseRule).
  */
 const known = (card: string, version: string) => `card_ref = ${card}
        AND EXISTS (SELECT 1 FROM cards WHERE id = ${card} AND state = 'active')
-       AND NOT EXISTS (SELECT 1 FROM verification_failures WHERE card_ref = ${card} AND locked_at IS NOT NULL)
        AND COALESCE((${LATEST_VERSION_SQL}), 0) = ${version}`;
 const knownNext = (next: string) => ` AND next_index = ${next}`;
 const keyActive = (key: string) => `EXISTS (SELECT 1 FROM verify_clients WHERE key_id = ${key} AND revoked_at IS NULL)`;
@@ -316,7 +316,6 @@ export class PgDecisionStore implements DecisionStore {
       use.nextIndex === null ? (use.apiKeyId === null ? k.plain : k.key) : use.apiKeyId === null ? k.next : k.nextKey;
     const params: unknown[] = [
       ...listSql.markUseParams(use.listRef, use.index, use.window),
-      use.cardRef,
       use.cardRef,
       use.cardRef,
       use.policyVersion,

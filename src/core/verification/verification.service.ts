@@ -109,7 +109,8 @@ export interface DecisionStore {
   ): Promise<{ snapshot: DecisionSnapshot | null; apiKeyActive: boolean | null }>;
   /**
    * ListRepository.markUse and, when `resetFailures`, FailureCounterRepository.recordSuccess, as
-   * one atomic write. Null: the mark's condition failed (another call won), nothing was written.
+   * one atomic write. Null: the mark's condition failed (another call won, or the card was locked out
+   * since the read), nothing was written.
    */
   accept(listRef: number, index: number, window: number, at: string, resetFailures: boolean): Promise<UseMark | null>;
   /**
@@ -548,7 +549,9 @@ export class VerificationService {
       ? await this.store.accept(list.id, position, lookAhead, at, resetFailures && this.lockout !== null)
       : await this.lists.markUse(list.id, position, lookAhead, at);
     if (!mark) {
-      // Another call won this index (or moved past it) between our read and our UPDATE.
+      // Another call won this index (or moved past it) between our read and our UPDATE, or a wrong
+      // code decided at another desk or instance locked the card: the mark checks the lock itself.
+      if (this.lockout && (await this.lockout.failures.get(card.id))?.lockedAt) return refuse('too_many_failures');
       const again = await this.lists.byId(list.id);
       if (again?.state === 'disabled') return refuse('table_disabled');
       return refuse((await this.lists.isUsed(list.id, position)) ? 'already_used' : 'not_expected_position');

@@ -9,7 +9,7 @@ import { arrayChainSource, verifyAuditChain } from '../../../src/core/audit/audi
 import type { PgQueryable } from '../../../src/core/db/pg/pg-database';
 import { VerificationService, type VerifyResult } from '../../../src/core/verification/verification.service';
 import { PgPolicySource } from '../../../src/core/policy/policy-source.pg';
-import { PgDecisionStore } from '../../../src/core/verification/verification-store.pg';
+import { decisionSql, PgDecisionStore } from '../../../src/core/verification/verification-store.pg';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
 import { pgIssuer, verificationOn, type PgIssuer } from '../../support/verify-service-pg';
 import { deskWithKeystore, type Desk } from '../../support/verify-service';
@@ -115,12 +115,67 @@ describe('the verification decision in two statements on PostgreSQL', () => {
     expect(await count('code_uses WHERE list_ref = ?', [list.id])).toBe(2);
     expect((await repos.failures.get(card.id))?.consecutive).toBe(1);
     expect((await repos.lists.byId(list.id))?.nextIndex).toBe(3);
-    // A lock stays: the reset is recordSuccess's (not when locked).
+    // A lock stays, and the mark itself refuses a locked card: nothing is used, nothing reset.
     await repos.failures.recordFailure(card.id, 2, at());
-    expect(await store.accept(list.id, 3, 10, at(), true)).toMatchObject({ index: 3 });
     const locked = await repos.failures.get(card.id);
-    expect(locked?.consecutive).toBe(2);
     expect(locked?.lockedAt).not.toBeNull();
+    expect(await store.accept(list.id, 3, 10, at(), true)).toBeNull();
+    expect(await repos.failures.get(card.id)).toEqual(locked);
+    expect(await count('code_uses WHERE list_ref = ?', [list.id])).toBe(2);
+    expect((await repos.lists.byId(list.id))?.nextIndex).toBe(3);
+  });
+
+  it('ATTACK: a lock landing between the decision read and its mark: the right code is refused, nothing used', async () => {
+    // Wrong codes at other instances lock the card while this decision has read it unlocked: the
+    // mark sees the lock in its own UPDATE (markUseRule), so a guess in flight is not accepted past it.
+    const { card, codes, list } = await issuer.cardWithCodes();
+    let armed = true;
+    const q: PgQueryable = {
+      query: async (sql, params) => {
+        const rows = await db.query(sql, params);
+        if (armed && sql === decisionSql.read) {
+          armed = false;
+          for (let i = 0; i < 5; i++) await repos.failures.recordFailure(card.id, 5, at());
+        }
+        return rows as never;
+      },
+    };
+    const svc = verificationOn(issuer, repos, db, q);
+    const before = { uses: await count('code_uses WHERE list_ref = ?', [list.id]) };
+    expect(await svc.verify(card.n, codes[0] ?? '', 1, 'client:test')).toEqual({
+      accepted: false,
+      reason: 'too_many_failures',
+    });
+    expect(armed).toBe(false);
+    expect({ uses: await count('code_uses WHERE list_ref = ?', [list.id]) }).toEqual(before);
+    expect((await repos.lists.byId(list.id))?.nextIndex).toBe(1);
+    expect((await repos.failures.get(card.id))?.consecutive).toBe(5);
+    // Lifted at the desk, the same code passes.
+    await repos.failures.clear(card.id);
+    expect(await svc.verify(card.n, codes[0] ?? '', 1, 'client:test')).toMatchObject({ accepted: true, index: 1 });
+  });
+
+  it('ATTACK: marks in one batch: a locked card is refused in the batch, the others marked', async () => {
+    let batches = 0;
+    const q: PgQueryable = {
+      query: (sql, params) => {
+        if (sql === decisionSql.batch) batches++;
+        return db.query(sql, params);
+      },
+    };
+    const batched = new PgDecisionStore(q, new PgPolicySource(db));
+    const made = await Promise.all(Array.from({ length: 24 }, () => issuer.cardWithCodes()));
+    const lockedCards = made.filter((_, i) => i % 3 === 0);
+    for (const { card } of lockedCards) await repos.failures.recordFailure(card.id, 1, at());
+    const marks = await Promise.all(made.map(({ list }) => batched.accept(list.id, 1, 10, at(), true)));
+    expect(batches).toBeGreaterThan(0);
+    made.forEach(({ list }, i) => {
+      if (i % 3 === 0) expect(marks[i], `list ${list.id}`).toBeNull();
+      else expect(marks[i], `list ${list.id}`).toMatchObject({ index: 1, list: { id: list.id } });
+    });
+    const ids = made.map(({ list }) => list.id);
+    expect(await count('code_uses WHERE list_ref = ANY(?)', [ids])).toBe(16);
+    for (const { list } of lockedCards) expect((await repos.lists.byId(list.id))?.nextIndex).toBe(1);
   });
 
   it('ATTACK: 32 accepts of one index at once: one mark, one use row, the others write nothing', async () => {

@@ -14,6 +14,10 @@ import { ListService, type ListActor } from '../../../src/core/lists/list.servic
 import { DEFAULT_POLICIES, StaticPolicySource, type Policies } from '../../../src/core/policy/policy.service';
 import { VerificationService } from '../../../src/core/verification/verification.service';
 import { SqliteVerificationEventsRepository } from '../../../src/core/verification/verification-events.repository';
+import {
+  SqliteFailureCounterRepository,
+  type FailureCounterRepository,
+} from '../../../src/core/verification/failure.repository';
 import { codesFromPublicKeyEnvelope, rsaPublicKeyBytes } from '../../support/list-envelopes';
 import { sqliteRepositories } from '../../../src/core/db/repositories';
 import {
@@ -137,6 +141,43 @@ describe.each(BACKENDS)('verify(N, code, index?) and refill (%s keystore)', (bac
     const after = await lists.byId(list.id);
     expect(after).toMatchObject({ usedCount: 1, nextIndex: 4 });
     expect(db.prepare('SELECT COUNT(*) AS n FROM code_uses WHERE list_ref = ?').get(list.id)).toEqual({ n: 1 });
+  });
+
+  it('ATTACK: a card locked out elsewhere between the decision and its mark: the right code is refused, nothing used', async () => {
+    // Another desk or verification instance sharing this database counts the card's fifth wrong code
+    // while this decision is between its read (not locked) and its use mark: the mark itself must
+    // see the lock, or a guess in flight is accepted past the limit (k instances, k − 1 guesses).
+    const counter = new SqliteFailureCounterRepository(db);
+    let lockAfterRead: number | null = null;
+    const failures: FailureCounterRepository = {
+      get: async (cardRef) => {
+        const state = await counter.get(cardRef);
+        if (lockAfterRead === cardRef) {
+          lockAfterRead = null;
+          for (let i = 0; i < 5; i++) await counter.recordFailure(cardRef, 5, now.toISOString());
+        }
+        return state;
+      },
+      recordFailure: (...a) => counter.recordFailure(...a),
+      recordSuccess: (...a) => counter.recordSuccess(...a),
+      clear: (...a) => counter.clear(...a),
+    };
+    const policies = { current: () => policy };
+    const guarded = new VerificationService(cards, lists, service, { current: () => ks }, audit, policies, {
+      now: () => now,
+      lockout: { failures, limit: 5 },
+    });
+    const card = await newCard();
+    const { codes, list } = await pushList(card);
+    lockAfterRead = card.id;
+    const before = snapshot();
+    expect(await guarded.verify(card.n, codes[0] ?? '', 1)).toEqual({ accepted: false, reason: 'too_many_failures' });
+    expect(lockAfterRead).toBeNull(); // the lock did land between the read and the mark
+    expect(snapshot()).toEqual(before);
+    expect(await lists.byId(list.id)).toMatchObject({ nextIndex: 1, usedCount: 0 });
+    // Cleared at the desk, the same code is accepted.
+    await counter.clear(card.id);
+    expect(await guarded.verify(card.n, codes[0] ?? '', 1)).toMatchObject({ accepted: true, index: 1 });
   });
 
   it('ATTACK: 64 concurrent verifications of different forward codes never accept one position twice', async () => {

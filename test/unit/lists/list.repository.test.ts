@@ -6,6 +6,7 @@ import { SqliteCardRepository } from '../../../src/core/cards/card.repository';
 import { SqliteCustomerRepository } from '../../../src/core/customers/customer.repository';
 import { openDatabase, type Database } from '../../../src/core/db/database';
 import { SqliteListRepository, type NewList } from '../../../src/core/lists/list.repository';
+import { SqliteFailureCounterRepository } from '../../../src/core/verification/failure.repository';
 
 // Migration 0008 and the list repository: the table refuses what must never be stored, and each
 // changing method is a compare-and-set.
@@ -133,5 +134,17 @@ describe('list repository (migration 0008)', () => {
     await lists.transition(l.id, ['active'], 'disabled', at);
     expect(await lists.markUse(l.id, 9, 5, at)).toBeNull();
     expect(await lists.current(cardRef)).toMatchObject({ id: l.id, state: 'disabled' });
+  });
+
+  it('refuses a use mark on a card locked out by its failure count, whoever reads it unlocked', async () => {
+    const l = await activeList('9'.repeat(32));
+    expect(await lists.markUse(l.id, 1, 5, at)).toMatchObject({ index: 1 });
+    const failures = new SqliteFailureCounterRepository(db);
+    await failures.recordFailure(cardRef, 1, at);
+    expect(await lists.markUse(l.id, 2, 5, at)).toBeNull();
+    expect(await lists.isUsed(l.id, 2)).toBe(false);
+    expect(await lists.byId(l.id)).toMatchObject({ nextIndex: 2, usedCount: 1 });
+    await failures.clear(cardRef);
+    expect(await lists.markUse(l.id, 2, 5, at)).toMatchObject({ index: 2 });
   });
 });
