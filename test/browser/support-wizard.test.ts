@@ -70,6 +70,7 @@ describe('the support wizard up to the reissue step (browser mode)', () => {
     });
     expect(await send.getByText('a•••@customer.example').count()).toBe(1);
     expect(await send.getByLabel(/SMS to/).isDisabled()).toBe(true);
+    expect(await page.getByTestId('passkeys-sent').textContent()).toBe('Passkeys sent in this case: 0 of 5.');
     expect(await seriousA11yViolations(page)).toEqual([]);
     await send.getByRole('button', { name: 'Send passkey' }).click();
 

@@ -20,6 +20,7 @@ export const DEFAULT_POLICIES: Policies = {
   passkeyLength: 8,
   passkeyAlphabet: 'base32-crockford',
   passkeyMaxFailures: 3,
+  passkeyMaxSends: 5,
   passkeyLifetimeMinutes: 15,
   auditCheckpointEvery: 100,
   approverResetWindowHours: 24,

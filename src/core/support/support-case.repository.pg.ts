@@ -6,7 +6,7 @@ import {
   type CaseRow,
   type IdentityProcedure,
   type NewReport,
-  type PasskeyChannel,
+  type PasskeyIssue,
   type ReportOutcome,
   type SupportCaseRecord,
   type SupportCaseRepository,
@@ -76,10 +76,7 @@ export class PgSupportCaseRepository implements SupportCaseRepository {
     }
   }
 
-  recordPasskey(
-    id: number,
-    p: { serial: number; tag: string; channel: PasskeyChannel; sentAt: string; expiresAt: string },
-  ): Promise<SupportCaseRecord | null> {
+  recordPasskey(id: number, p: PasskeyIssue): Promise<SupportCaseRecord | null> {
     return this.one(this.db, supportCaseSql.recordPasskey, supportCaseSql.recordPasskeyParams(id, p));
   }
 

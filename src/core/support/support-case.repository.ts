@@ -27,6 +27,11 @@ export interface SupportCaseRecord {
   readonly version: number;
   /** How many passkeys were made for the case; part of what the tag is computed over. */
   readonly passkeySerial: number;
+  /**
+   * Passkeys sent since the case was opened or a manager last checked the customer in person: at the
+   * policy's passkeyMaxSends no more are sent (migration 0024).
+   */
+  readonly passkeySends: number;
   /** The keyed tag of the passkey awaiting (32 hex digits), never the passkey. */
   readonly passkeyTag: string | null;
   readonly passkeyChannel: PasskeyChannel | null;
@@ -74,6 +79,8 @@ export interface IdentityProcedure {
   readonly documentRef: string;
   readonly checkedBy: string;
   readonly approvedBy: string;
+  /** The policy's passkeyMaxSends: a case that sent that many, none still valid, awaits the procedure too. */
+  readonly maxSends: number;
 }
 
 export interface SupportCaseRepository {
@@ -91,10 +98,8 @@ export interface SupportCaseRepository {
    */
   report(r: NewReport, by: { operator: string; at: string }): Promise<ReportOutcome>;
   /** A new passkey replaces the one awaiting (reported or passkey_sent → passkey_sent). Failures are kept. */
-  recordPasskey(
-    id: number,
-    p: { serial: number; tag: string; channel: PasskeyChannel; sentAt: string; expiresAt: string },
-  ): Promise<SupportCaseRecord | null>;
+  /** The passkey `serial` made and sent: recorded only after `serial - 1` and under the send limit. */
+  recordPasskey(id: number, p: PasskeyIssue): Promise<SupportCaseRecord | null>;
   /**
    * One wrong passkey: counts only while the case awaits one; reaching `limit` locks the case and drops
    * the tag (the lock, a state, is what stops concurrent entries; a case left above a limit the policy
@@ -107,7 +112,10 @@ export interface SupportCaseRepository {
     id: number,
     p: { serial: number; tag: string; limit: number; via: VerifiedVia; by: string; at: string },
   ): Promise<SupportCaseRecord | null>;
-  /** locked → reported: the manager's identity procedure, recorded; failures back to 0, no passkey. */
+  /**
+   * locked (or its passkeys used up, none still valid) → reported: the manager's identity procedure,
+   * recorded; failures and passkeys sent back to 0, no passkey.
+   */
   recordIdentityProcedure(id: number, p: IdentityProcedure, at: string): Promise<SupportCaseRecord | null>;
   /** verified → reissued with the new card. */
   markReissued(id: number, newCardRef: number, at: string): Promise<SupportCaseRecord | null>;
@@ -127,6 +135,7 @@ interface CaseRow {
   state_changed_at: string;
   version: number;
   passkey_serial: number;
+  passkey_sends: number;
   passkey_tag: string | null;
   passkey_channel: PasskeyChannel | null;
   passkey_sent_at: string | null;
@@ -160,6 +169,7 @@ const fromRow = (r: CaseRow): SupportCaseRecord => ({
   stateChangedAt: r.state_changed_at,
   version: r.version,
   passkeySerial: r.passkey_serial,
+  passkeySends: r.passkey_sends,
   passkeyTag: r.passkey_tag,
   passkeyChannel: r.passkey_channel,
   passkeySentAt: r.passkey_sent_at,
@@ -182,9 +192,24 @@ const fromRow = (r: CaseRow): SupportCaseRecord => ({
 /** The card states a report blocks from, and the list states it withdraws (ListService.disable's). */
 const BLOCKABLE = ['active', 'awaiting_activation'] as const;
 const WITHDRAWABLE = ['prepared', 'staged', 'committed', 'receipt_verified', 'active'] as const;
+/**
+ * A case waiting for a passkey that may send no more and has none still valid (parameters: the
+ * policy's passkeyMaxSends, now): only the manager's identity procedure moves it on, as a lockout.
+ */
+const SENDS_USED_UP = `state IN ('reported', 'passkey_sent') AND passkey_sends >= ?
+           AND (passkey_expires_at IS NULL OR passkey_expires_at <= ?)`;
+
 const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
-type PasskeyIssue = { serial: number; tag: string; channel: PasskeyChannel; sentAt: string; expiresAt: string };
+export type PasskeyIssue = {
+  serial: number;
+  tag: string;
+  channel: PasskeyChannel;
+  sentAt: string;
+  expiresAt: string;
+  /** The policy's passkeyMaxSends: the send is recorded only while the case has sent fewer. */
+  maxSends: number;
+};
 type PasskeyAnswer = { serial: number; tag: string; limit: number; via: VerifiedVia; by: string; at: string };
 
 /**
@@ -223,8 +248,9 @@ export const supportCaseSql = {
     r.customerRef,
   ],
   recordPasskey: `UPDATE support_cases SET state = 'passkey_sent', passkey_serial = ?, passkey_tag = ?, passkey_channel = ?,
-         passkey_sent_at = ?, passkey_expires_at = ?, state_changed_at = ?, version = version + 1
-       WHERE id = ? AND state IN ('reported', 'passkey_sent') AND passkey_serial = ? - 1
+         passkey_sent_at = ?, passkey_expires_at = ?, state_changed_at = ?, passkey_sends = passkey_sends + 1,
+         version = version + 1
+       WHERE id = ? AND state IN ('reported', 'passkey_sent') AND passkey_serial = ? - 1 AND passkey_sends < ?
        RETURNING *`,
   recordPasskeyParams: (id: number, p: PasskeyIssue): unknown[] => [
     p.serial,
@@ -235,6 +261,7 @@ export const supportCaseSql = {
     p.sentAt,
     id,
     p.serial,
+    p.maxSends,
   ],
   recordFailure: `UPDATE support_cases SET failures = failures + 1,
          state = CASE WHEN failures + 1 >= ? THEN 'locked' ELSE state END,
@@ -260,10 +287,11 @@ export const supportCaseSql = {
     p.limit,
     p.at,
   ],
-  recordIdentityProcedure: `UPDATE support_cases SET state = 'reported', failures = 0, passkey_tag = NULL, passkey_expires_at = NULL,
+  recordIdentityProcedure: `UPDATE support_cases SET state = 'reported', failures = 0, passkey_sends = 0, passkey_tag = NULL,
+         passkey_expires_at = NULL,
          identity_document_type = ?, identity_document_ref = ?, identity_checked_by = ?, identity_approved_by = ?,
          identity_checked_at = ?, state_changed_at = ?, version = version + 1
-       WHERE id = ? AND state = 'locked'
+       WHERE id = ? AND (state = 'locked' OR (${SENDS_USED_UP}))
        RETURNING *`,
   recordIdentityProcedureParams: (id: number, p: IdentityProcedure, at: string): unknown[] => [
     p.documentType,
@@ -273,6 +301,8 @@ export const supportCaseSql = {
     at,
     at,
     id,
+    p.maxSends,
+    at,
   ],
   markReissued: `UPDATE support_cases SET state = 'reissued', new_card_ref = ?, reissued_at = ?, state_changed_at = ?,
          version = version + 1

@@ -15,6 +15,7 @@ export interface CaseContext {
 export interface ViewSettings {
   readonly now: Date;
   readonly maxFailures: number;
+  readonly maxSends: number;
   readonly email: boolean;
   readonly sms: boolean;
   readonly inboundAddress: string | null;
@@ -40,6 +41,19 @@ export function maskMobile(mobile: string): string {
   return `•••• ${digits.slice(-4)}`;
 }
 
+/**
+ * A case waiting for a passkey that may send no more (the policy's passkeyMaxSends) and has none
+ * still valid: like a lockout, only the manager's identity procedure moves it on (the repository's
+ * recordIdentityProcedure checks the same in its UPDATE).
+ */
+export function passkeysUsedUp(c: SupportCaseRecord, maxSends: number, now: Date): boolean {
+  return (
+    (c.state === 'reported' || c.state === 'passkey_sent') &&
+    c.passkeySends >= maxSends &&
+    (c.passkeyExpiresAt === null || Date.parse(c.passkeyExpiresAt) <= now.getTime())
+  );
+}
+
 export function caseView(c: SupportCaseRecord, ctx: CaseContext, s: ViewSettings): SupportCaseView {
   const { customer, card } = ctx;
   return {
@@ -50,7 +64,7 @@ export function caseView(c: SupportCaseRecord, ctx: CaseContext, s: ViewSettings
     customerName: customer.fullName,
     reason: c.reason,
     state: c.state,
-    step: STEP[c.state],
+    step: passkeysUsedUp(c, s.maxSends, s.now) ? 'locked' : STEP[c.state],
     note: c.note,
     openedAt: c.openedAt,
     openedBy: c.openedBy,
@@ -65,6 +79,8 @@ export function caseView(c: SupportCaseRecord, ctx: CaseContext, s: ViewSettings
         : null,
     failures: c.failures,
     maxFailures: s.maxFailures,
+    passkeysSent: c.passkeySends,
+    maxPasskeys: s.maxSends,
     // The contacts registered when the card was reported: the only ones the passkey goes to.
     contacts: {
       email: c.contactEmail ? maskEmail(c.contactEmail) : null,

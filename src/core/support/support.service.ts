@@ -18,7 +18,7 @@ import { asciiLower } from './inbound-message';
 import type { PasskeySender } from './passkey-delivery';
 import { generatePasskey, groupPasskey, normalisePasskey, passkeyCandidates } from './passkey-format';
 import type { PasskeyChannel, ReportReason, SupportCaseRecord, SupportCaseRepository } from './support-case.repository';
-import { caseView, channelsMissing, type CaseContext } from './support-view';
+import { caseView, channelsMissing, passkeysUsedUp, type CaseContext } from './support-view';
 
 // Support cases (issue 11 items 1 and 2; source 004 claims 1–12, 29–35; docs/support.md). A report
 // blocks the card and withdraws its lists in one transaction, so verify refuses the card's codes from
@@ -197,14 +197,25 @@ export class SupportService {
     // customer's mobile and then asking for the passkey is what an impostor would do.
     const to = channel === 'email' ? c.contactEmail : c.contactMobile;
     if (!sender) throw notConfigured(channel);
+    const policy = this.deps.policies.current();
+    const now = this.date();
+    // A passkey goes to the customer's own phone or mailbox: a desk may not send them without end.
+    if (c.passkeySends >= policy.passkeyMaxSends) {
+      await this.deps.audit.append({
+        ...actor,
+        action: 'support.passkey_sent',
+        object: `case:${c.id}`,
+        outcome: 'denied',
+        details: { channel, reason: 'sends_used_up', sent: c.passkeySends, max: policy.passkeyMaxSends },
+      });
+      throw sendsUsedUpError(c, policy.passkeyMaxSends, now, false);
+    }
     if (!to)
       throw new AppError(
         'SUPPORT_NO_CONTACT',
         `${ctx.customer.fullName} had no registered ${channel === 'email' ? 'e-mail address' : 'mobile number'} when the card was reported. ` +
           'Use the other channel, or the identity procedure with a manager. A contact given or changed now must not be used: that is what an impostor would do.',
       );
-    const policy = this.deps.policies.current();
-    const now = this.date();
     const expires = new Date(now.getTime() + policy.passkeyLifetimeMinutes * 60_000);
     const serial = c.passkeySerial + 1;
     const passkey = generatePasskey(policy.passkeyAlphabet, policy.passkeyLength);
@@ -230,6 +241,7 @@ export class SupportService {
         channel,
         sentAt: now.toISOString(),
         expiresAt: expires.toISOString(),
+        maxSends: policy.passkeyMaxSends,
       });
       if (r)
         await tx.audit.append({
@@ -241,11 +253,16 @@ export class SupportService {
         });
       return r;
     });
-    if (!saved)
+    if (!saved) {
+      // Another desk sent the case's last allowed passkey meanwhile: this one was sent but is not valid.
+      const again = await this.deps.cases.byId(c.id);
+      if (again && again.passkeySends >= policy.passkeyMaxSends)
+        throw sendsUsedUpError(again, policy.passkeyMaxSends, this.date(), true);
       throw new AppError(
         'SUPPORT_CASE_CHANGED',
         `Case ${c.id} changed at another desk meanwhile; the passkey just sent will not work. Reload the case and send again if needed.`,
       );
+    }
     return this.view(saved);
   }
 
@@ -409,10 +426,12 @@ export class SupportService {
     input: { caseId: number; documentType: string; documentRef: string; approval?: Approval | undefined },
   ): Promise<SupportCaseView> {
     const c = await this.caseById(input.caseId);
-    if (c.state !== 'locked')
+    const maxSends = this.deps.policies.current().passkeyMaxSends;
+    const usedUp = passkeysUsedUp(c, maxSends, this.date());
+    if (c.state !== 'locked' && !usedUp)
       throw new AppError(
         'SUPPORT_NOT_LOCKED',
-        `Case ${c.id} is not locked out; the identity procedure is for a case locked after wrong passkeys.`,
+        `Case ${c.id} is not locked out; the identity procedure is for a case locked after wrong passkeys, or one that has sent all its passkeys with none still valid.`,
       );
     // The document reference is part of the approved input, so the approval is for this very check.
     const approver = await this.deps.dualControl.require('recovery.unlock', session, input.approval, {
@@ -434,6 +453,7 @@ export class SupportService {
           documentRef: input.documentRef.trim(),
           checkedBy: session.username,
           approvedBy: approver?.username ?? '',
+          maxSends,
         },
         at,
       );
@@ -447,6 +467,7 @@ export class SupportService {
             documentType: input.documentType,
             approvedBy: approver?.username ?? '',
             failuresCleared: c.failures,
+            passkeysCleared: c.passkeySends,
           },
         });
       return d;
@@ -531,6 +552,7 @@ export class SupportService {
     return caseView(c, await this.context(c), {
       now: this.date(),
       maxFailures: this.deps.policies.current().passkeyMaxFailures,
+      maxSends: this.deps.policies.current().passkeyMaxSends,
       email: this.deps.senders.email !== null,
       sms: this.deps.senders.sms !== null,
       inboundAddress: this.deps.inboundAddress,
@@ -542,6 +564,19 @@ function lockedError(): AppError {
   return new AppError(
     'SUPPORT_LOCKED',
     'Too many wrong passkeys: this case is locked. A manager must check the customer’s identity document in person and record it with a second manager’s approval (Support page, “Identity procedure”).',
+  );
+}
+
+/** The case has sent the policy's passkeyMaxSends passkeys; `justSent`: another desk sent the last one first. */
+function sendsUsedUpError(c: SupportCaseRecord, maxSends: number, now: Date, justSent: boolean): AppError {
+  const lost = justSent ? ' Another desk sent the last one meanwhile: the passkey just sent will not work.' : '';
+  const valid = c.passkeyExpiresAt !== null && Date.parse(c.passkeyExpiresAt) > now.getTime();
+  return new AppError(
+    'SUPPORT_PASSKEYS_USED_UP',
+    `Case ${c.id} has sent its ${maxSends} passkeys; no more are sent to the customer.${lost} ` +
+      (valid
+        ? `The last one works until ${c.passkeyExpiresAt?.slice(11, 16)} UTC: ask the customer to read it from their ${c.passkeyChannel === 'email' ? 'e-mail' : 'SMS'}.`
+        : 'A manager must check the customer’s identity document in person and record it with a second manager’s approval (Support page, “Identity procedure”); then passkeys can be sent again.'),
   );
 }
 

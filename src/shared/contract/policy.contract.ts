@@ -87,6 +87,11 @@ export const policiesSchema = z
     passkeyLength: whole('Passkey length', 6, 16),
     passkeyAlphabet: z.enum(PASSKEY_ALPHABETS),
     passkeyMaxFailures: whole('Passkey failures before lockout', 1, 5),
+    /**
+     * Passkeys a support case sends before a manager must check the customer in person (docs/support.md
+     * "How many passkeys"): each goes to the customer's phone or mailbox, so a desk cannot flood it.
+     */
+    passkeyMaxSends: whole('Passkeys sent per case', 1, 10),
     /** How long a support passkey may be read back or sent in (docs/support.md). */
     passkeyLifetimeMinutes: whole('Passkey lifetime (minutes)', 2, 60),
     auditCheckpointEvery: whole('Audit entries between signed checkpoints', 10, 10_000),

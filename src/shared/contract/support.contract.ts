@@ -40,6 +40,9 @@ export const supportCaseSchema = z.object({
     .nullable(),
   failures: z.number().int(),
   maxFailures: z.number().int(),
+  /** Passkeys sent since the case was opened or last passed the identity procedure, and how many may be. */
+  passkeysSent: z.number().int(),
+  maxPasskeys: z.number().int(),
   /** The registered second contacts, masked ("a•••@example.com", "•••• 4567"); null when none is registered. */
   contacts: z.object({ email: text(200).nullable(), sms: text(40).nullable() }),
   /** Whether each channel can be used for this case: registered contact and configured transport. */

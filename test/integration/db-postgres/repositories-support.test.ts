@@ -311,7 +311,14 @@ describe.each(Object.keys(engines))('support, reissue, history and usage reposit
       // Two desks send a passkey with the same serial at once: one is recorded.
       const sent = await Promise.all(
         all.map((r, i) =>
-          r.cases.recordPasskey(id, { serial: 1, tag: tag(String(i)), channel: 'email', sentAt: at, expiresAt }),
+          r.cases.recordPasskey(id, {
+            serial: 1,
+            tag: tag(String(i)),
+            channel: 'email',
+            sentAt: at,
+            expiresAt,
+            maxSends: 5,
+          }),
         ),
       );
       expect(sent.filter((s) => s !== null)).toHaveLength(1);
@@ -348,7 +355,7 @@ describe.each(Object.keys(engines))('support, reissue, history and usage reposit
         all.map((r, i) =>
           r.cases.recordIdentityProcedure(
             id,
-            { documentType: 'passport', documentRef: `P${i}`, checkedBy: 'mia', approvedBy: 'max' },
+            { documentType: 'passport', documentRef: `P${i}`, checkedBy: 'mia', approvedBy: 'max', maxSends: 5 },
             at,
           ),
         ),
@@ -361,6 +368,7 @@ describe.each(Object.keys(engines))('support, reissue, history and usage reposit
         channel: 'sms',
         sentAt: at,
         expiresAt,
+        maxSends: 5,
       });
       expect(second).toMatchObject({ state: 'passkey_sent', passkeySerial: 2 });
       // An expired or stale passkey does not verify.

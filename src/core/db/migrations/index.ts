@@ -22,6 +22,7 @@ import { migration0020 } from './0020-support-case-holds-card.migration';
 import { migration0021 } from './0021-support-case-contacts.migration';
 import { migration0022 } from './0022-usage-rollup-by-day.migration';
 import { migration0023 } from './0023-session-epoch-and-chain-head.migration';
+import { migration0024 } from './0024-support-case-passkey-sends.migration';
 
 /** Every migration the code knows, in order. A new one is a new file plus one line here. */
 export const migrations: readonly Migration[] = [
@@ -48,4 +49,5 @@ export const migrations: readonly Migration[] = [
   migration0021,
   migration0022,
   migration0023,
+  migration0024,
 ];

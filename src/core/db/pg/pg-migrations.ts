@@ -537,4 +537,7 @@ export const pgMigrationSql: Readonly<Record<number, string>> = {
     CREATE TRIGGER audit_head_moves_by_append BEFORE UPDATE ON audit_head
       FOR EACH ROW EXECUTE FUNCTION otac_audit_head_moves_by_append();
   `,
+  24: `
+    ALTER TABLE support_cases ADD COLUMN passkey_sends BIGINT NOT NULL DEFAULT 0 CHECK (passkey_sends >= 0);
+  `,
 };

@@ -25,6 +25,7 @@ const NUMBER_FIELDS: [NumberKey, string][] = [
   ['activationRetries', 'Activation retries (wrong K)'],
   ['passkeyLength', 'Passkey length'],
   ['passkeyMaxFailures', 'Passkey failures before lockout'],
+  ['passkeyMaxSends', 'Passkeys sent per case'],
   ['passkeyLifetimeMinutes', 'Passkey lifetime (minutes)'],
   ['maxFailedSignIns', 'Wrong passwords before lockout'],
   ['lockoutMinutes', 'Lockout (minutes; doubles with each repeat)'],

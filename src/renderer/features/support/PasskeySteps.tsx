@@ -24,6 +24,7 @@ export function SendPasskeyStep({ c, missing }: { c: SupportCaseView; missing: r
   const [channel, setChannel] = useState<Channel>(first);
   const send = useAction('support:sendPasskey');
   const none = !c.channels.email && !c.channels.sms;
+  const usedUp = c.passkeysSent >= c.maxPasskeys;
   const option = (ch: Channel, label: string, contact: string | null) => {
     const usable = c.channels[ch];
     const why = contact === null ? 'no registered contact' : 'not configured at this desk';
@@ -49,6 +50,9 @@ export function SendPasskeyStep({ c, missing }: { c: SupportCaseView; missing: r
         The passkey goes only to a contact registered before the card was reported, never to one given on the phone now.
         It works once, for a limited time.
       </p>
+      <p className="muted" data-testid="passkeys-sent">
+        Passkeys sent in this case: {c.passkeysSent} of {c.maxPasskeys}.
+      </p>
       <Form label="Send a passkey" onSubmit={() => send.mutate({ caseId: c.id, channel })}>
         <ErrorBanner error={send.error} />
         <fieldset>
@@ -62,8 +66,14 @@ export function SendPasskeyStep({ c, missing }: { c: SupportCaseView; missing: r
             {missing.length ? missing.join(' ') : 'Register an e-mail address or mobile number in person, with ID.'}
           </div>
         ) : null}
+        {usedUp ? (
+          <div className="banner banner-error" role="alert" data-testid="passkeys-used-up">
+            All {c.maxPasskeys} passkeys of this case are sent; no more go to the customer. Ask them to read the last
+            one while it is valid. When it has expired, a manager checks their identity document in person.
+          </div>
+        ) : null}
         <div className="actions">
-          <button type="submit" className="primary" disabled={none || send.isPending}>
+          <button type="submit" className="primary" disabled={none || usedUp || send.isPending}>
             {c.passkey ? 'Send a new passkey' : 'Send passkey'}
           </button>
         </div>
@@ -152,8 +162,11 @@ export function LockedStep({ c, session }: { c: SupportCaseView; session: Sessio
     <section aria-label="Locked out">
       <h3>Locked out</h3>
       <div className="banner banner-error" role="alert" data-testid="case-locked">
-        {c.failures} wrong passkeys: this case is locked and no passkey is accepted. A manager must check the customer’s
-        identity document in person and record it here, with a second manager approving. Then a new passkey is sent.
+        {c.state === 'locked'
+          ? `${c.failures} wrong passkeys: this case is locked and no passkey is accepted.`
+          : `All ${c.maxPasskeys} passkeys of this case were sent and none is valid any more; no more are sent.`}{' '}
+        A manager must check the customer’s identity document in person and record it here, with a second manager
+        approving. Then a new passkey is sent.
       </div>
       {session.role === 'manager' ? (
         <Form label="Identity procedure" onSubmit={() => setApproving(true)}>
