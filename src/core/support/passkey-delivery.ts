@@ -1,6 +1,7 @@
 import type { Transporter } from 'nodemailer';
 import { AppError } from '../errors';
 import type { InboundMailSettings, SmsGatewaySettings, SmtpSettings, SupportOptions } from './support-settings';
+import { cardEnding } from './support-view';
 
 // Sending the passkey to the customer's registered second contact (source 004 claims 1, 3, 8): e-mail
 // through the bank's mail server (nodemailer, an SMTP client), or SMS through the bank's gateway (one
@@ -13,6 +14,7 @@ export interface PasskeyMessage {
   /** The passkey as the customer should read it ("7K3M-Q9XD"). */
   readonly passkey: string;
   readonly expiresAt: Date;
+  /** The card's N; a message names it only by its last characters (cardEnding). */
   readonly cardN: string;
 }
 
@@ -60,7 +62,7 @@ export class SmtpPasskeySender implements PasskeySender {
       ? `\nOr send this passkey from this e-mail address to ${this.inbound.address}; we will recognise it.\n`
       : '';
     const text =
-      `Your card ${m.cardN} was reported to us and is blocked.\n\n` +
+      `Your card${cardEnding(m.cardN)} was reported to us and is blocked.\n\n` +
       `To confirm it is you, read this passkey to the support desk:\n\n    ${m.passkey}\n\n` +
       `It works once and until ${hhmm(m.expiresAt)}.${reply}\n` +
       'We never call you to ask for it. If you did not report your card, call your branch.\n';

@@ -35,6 +35,15 @@ export function maskEmail(email: string): string {
   return `${local.slice(0, 1)}•••@${domain}`;
 }
 
+/**
+ * " ending 4567": the card's N as a message to the customer names it (nothing for an N too short to
+ * show part of). A mailbox is read on phones, shared computers and by whoever it is forwarded to; the
+ * full N, with a passkey beside it, is more than the customer needs to recognise their card.
+ */
+export function cardEnding(n: string): string {
+  return n.length > 6 ? ` ending ${n.slice(-4)}` : '';
+}
+
 /** "•••• 4567". */
 export function maskMobile(mobile: string): string {
   const digits = mobile.replace(/\D/g, '');
