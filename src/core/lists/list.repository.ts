@@ -168,10 +168,11 @@ const WAY = inList(ON_ITS_WAY.length);
  * The card of the code_lists row is not locked out by its failure count (migration 0011): checked in
  * the mark's own UPDATE, not only by the decision's read before it. Desks and verification instances
  * decide a card's codes side by side, and a wrong code decided elsewhere may lock the card between
- * this decision's read and its mark; from the moment that lock commits, no code of the card is
- * accepted anywhere. A right code among wrong ones sent at once to k instances is then accepted only
- * if its mark commits before the lock, that is as the last attempt the limit allows, and a burst is
- * worth one guess at the last slot, not k (docs/verification-service.md "The lockout across instances").
+ * this decision's read and its mark; once that lock has committed, no mark begun after it accepts a
+ * code of the card anywhere. A right code among wrong ones sent at once to k instances is then
+ * accepted only if its mark reads the card before the lock commits, as the last attempt the limit
+ * allows: a burst is worth one guess at the last slot, not k (docs/verification-service.md "The
+ * lockout across instances").
  */
 const NOT_LOCKED = `NOT EXISTS (SELECT 1 FROM verification_failures
              WHERE verification_failures.card_ref = code_lists.card_ref AND verification_failures.locked_at IS NOT NULL)`;

@@ -76,6 +76,14 @@ export class PgSupportCaseRepository implements SupportCaseRepository {
     }
   }
 
+  reservePasskeySend(id: number, maxSends: number): Promise<SupportCaseRecord | null> {
+    return this.one(this.db, supportCaseSql.reservePasskeySend, [id, maxSends]);
+  }
+
+  async releasePasskeySend(id: number): Promise<void> {
+    await this.db.query(supportCaseSql.releasePasskeySend, [id]);
+  }
+
   recordPasskey(id: number, p: PasskeyIssue): Promise<SupportCaseRecord | null> {
     return this.one(this.db, supportCaseSql.recordPasskey, supportCaseSql.recordPasskeyParams(id, p));
   }

@@ -98,7 +98,14 @@ export interface SupportCaseRepository {
    */
   report(r: NewReport, by: { operator: string; at: string }): Promise<ReportOutcome>;
   /** A new passkey replaces the one awaiting (reported or passkey_sent → passkey_sent). Failures are kept. */
-  /** The passkey `serial` made and sent: recorded only after `serial - 1` and under the send limit. */
+  /**
+   * One more passkey to send, before it is sent: the case awaits a passkey and has sent fewer than
+   * `maxSends` since it was opened or last passed the identity procedure. Null: no slot, nothing changed.
+   */
+  reservePasskeySend(id: number, maxSends: number): Promise<SupportCaseRecord | null>;
+  /** The slot of a passkey the transport refused (it did not go out), given back. */
+  releasePasskeySend(id: number): Promise<void>;
+  /** The passkey `serial` made and sent (its slot reserved): recorded only after `serial - 1`. */
   recordPasskey(id: number, p: PasskeyIssue): Promise<SupportCaseRecord | null>;
   /**
    * One wrong passkey: counts only while the case awaits one; reaching `limit` locks the case and drops
@@ -201,15 +208,7 @@ const SENDS_USED_UP = `state IN ('reported', 'passkey_sent') AND passkey_sends >
 
 const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
-export type PasskeyIssue = {
-  serial: number;
-  tag: string;
-  channel: PasskeyChannel;
-  sentAt: string;
-  expiresAt: string;
-  /** The policy's passkeyMaxSends: the send is recorded only while the case has sent fewer. */
-  maxSends: number;
-};
+export type PasskeyIssue = { serial: number; tag: string; channel: PasskeyChannel; sentAt: string; expiresAt: string };
 type PasskeyAnswer = { serial: number; tag: string; limit: number; via: VerifiedVia; by: string; at: string };
 
 /**
@@ -248,9 +247,8 @@ export const supportCaseSql = {
     r.customerRef,
   ],
   recordPasskey: `UPDATE support_cases SET state = 'passkey_sent', passkey_serial = ?, passkey_tag = ?, passkey_channel = ?,
-         passkey_sent_at = ?, passkey_expires_at = ?, state_changed_at = ?, passkey_sends = passkey_sends + 1,
-         version = version + 1
-       WHERE id = ? AND state IN ('reported', 'passkey_sent') AND passkey_serial = ? - 1 AND passkey_sends < ?
+         passkey_sent_at = ?, passkey_expires_at = ?, state_changed_at = ?, version = version + 1
+       WHERE id = ? AND state IN ('reported', 'passkey_sent') AND passkey_serial = ? - 1
        RETURNING *`,
   recordPasskeyParams: (id: number, p: PasskeyIssue): unknown[] => [
     p.serial,
@@ -261,8 +259,13 @@ export const supportCaseSql = {
     p.sentAt,
     id,
     p.serial,
-    p.maxSends,
   ],
+  // A passkey's slot, taken before it is sent (the send limit counts messages that went out, so two
+  // desks sending at once each take one), and given back when the transport refused it.
+  reservePasskeySend: `UPDATE support_cases SET passkey_sends = passkey_sends + 1
+       WHERE id = ? AND state IN ('reported', 'passkey_sent') AND passkey_sends < ?
+       RETURNING *`,
+  releasePasskeySend: 'UPDATE support_cases SET passkey_sends = passkey_sends - 1 WHERE id = ? AND passkey_sends > 0',
   recordFailure: `UPDATE support_cases SET failures = failures + 1,
          state = CASE WHEN failures + 1 >= ? THEN 'locked' ELSE state END,
          passkey_tag = CASE WHEN failures + 1 >= ? THEN NULL ELSE passkey_tag END,
@@ -366,6 +369,14 @@ export class SqliteSupportCaseRepository implements SupportCaseRepository {
       if (!supportCase) throw new Error('INSERT … RETURNING returned no row');
       return { kind: 'opened', supportCase, withdrawn: before.map(withdrawn) };
     })();
+  }
+
+  async reservePasskeySend(id: number, maxSends: number): Promise<SupportCaseRecord | null> {
+    return this.one(supportCaseSql.reservePasskeySend, id, maxSends);
+  }
+
+  async releasePasskeySend(id: number): Promise<void> {
+    this.statements.get(supportCaseSql.releasePasskeySend).run(id);
   }
 
   async recordPasskey(id: number, p: PasskeyIssue): Promise<SupportCaseRecord | null> {

@@ -199,17 +199,18 @@ export class SupportService {
     if (!sender) throw notConfigured(channel);
     const policy = this.deps.policies.current();
     const now = this.date();
-    // A passkey goes to the customer's own phone or mailbox: a desk may not send them without end.
-    if (c.passkeySends >= policy.passkeyMaxSends) {
+    const usedUp = async (k: SupportCaseRecord) => {
       await this.deps.audit.append({
         ...actor,
         action: 'support.passkey_sent',
         object: `case:${c.id}`,
         outcome: 'denied',
-        details: { channel, reason: 'sends_used_up', sent: c.passkeySends, max: policy.passkeyMaxSends },
+        details: { channel, reason: 'sends_used_up', sent: k.passkeySends, max: policy.passkeyMaxSends },
       });
-      throw sendsUsedUpError(c, policy.passkeyMaxSends, now, false);
-    }
+      return sendsUsedUpError(k, policy.passkeyMaxSends, now);
+    };
+    // A passkey goes to the customer's own phone or mailbox: a desk may not send them without end.
+    if (c.passkeySends >= policy.passkeyMaxSends) throw await usedUp(c);
     if (!to)
       throw new AppError(
         'SUPPORT_NO_CONTACT',
@@ -220,11 +221,22 @@ export class SupportService {
     const serial = c.passkeySerial + 1;
     const passkey = generatePasskey(policy.passkeyAlphabet, policy.passkeyLength);
     const tag = await this.tag(actor, c.id, serial, passkey);
-    // Sent first, recorded after: a transport that fails changes nothing. A passkey sent while another
-    // desk sent one too is refused at the record (the serial moved) and never becomes valid.
+    // Its slot is taken before it goes out, so desks sending at once count every message against the
+    // limit (each takes one, or is refused with nothing sent). Then sent, then recorded: a transport
+    // that fails gives the slot back and changes nothing else. A passkey sent while another desk sent
+    // one too is refused at the record (the serial moved) and never becomes valid; its slot stays used,
+    // as its message went out.
+    const slot = await this.deps.cases.reservePasskeySend(c.id, policy.passkeyMaxSends);
+    if (!slot) {
+      const again = await this.caseById(c.id);
+      if (again.state === 'locked') throw lockedError();
+      if (again.passkeySends >= policy.passkeyMaxSends) throw await usedUp(again);
+      throw new AppError('SUPPORT_CASE_CHANGED', `Case ${c.id} changed at another desk meanwhile. Reload the case.`);
+    }
     try {
       await sender.send({ to, passkey: groupPasskey(passkey), expiresAt: expires, cardN: ctx.card.n });
     } catch (err) {
+      await this.deps.cases.releasePasskeySend(c.id);
       await this.deps.audit.append({
         ...actor,
         action: 'support.passkey_sent',
@@ -241,7 +253,6 @@ export class SupportService {
         channel,
         sentAt: now.toISOString(),
         expiresAt: expires.toISOString(),
-        maxSends: policy.passkeyMaxSends,
       });
       if (r)
         await tx.audit.append({
@@ -253,16 +264,11 @@ export class SupportService {
         });
       return r;
     });
-    if (!saved) {
-      // Another desk sent the case's last allowed passkey meanwhile: this one was sent but is not valid.
-      const again = await this.deps.cases.byId(c.id);
-      if (again && again.passkeySends >= policy.passkeyMaxSends)
-        throw sendsUsedUpError(again, policy.passkeyMaxSends, this.date(), true);
+    if (!saved)
       throw new AppError(
         'SUPPORT_CASE_CHANGED',
         `Case ${c.id} changed at another desk meanwhile; the passkey just sent will not work. Reload the case and send again if needed.`,
       );
-    }
     return this.view(saved);
   }
 
@@ -344,7 +350,10 @@ export class SupportService {
         'expired',
         new AppError(
           'PASSKEY_EXPIRED',
-          `The passkey for case ${c.id} expired at ${c.passkeyExpiresAt?.slice(11, 16)} UTC. Send a new one; the old one works no more.`,
+          `The passkey for case ${c.id} expired at ${c.passkeyExpiresAt?.slice(11, 16)} UTC and works no more. ` +
+            (c.passkeySends >= policy.passkeyMaxSends
+              ? 'No more passkeys can be sent in this case: a manager must check the customer’s identity document in person (Support page, “Identity procedure”).'
+              : 'Send a new one.'),
         ),
       );
     const value = normalisePasskey(typed, policy.passkeyAlphabet);
@@ -567,13 +576,12 @@ function lockedError(): AppError {
   );
 }
 
-/** The case has sent the policy's passkeyMaxSends passkeys; `justSent`: another desk sent the last one first. */
-function sendsUsedUpError(c: SupportCaseRecord, maxSends: number, now: Date, justSent: boolean): AppError {
-  const lost = justSent ? ' Another desk sent the last one meanwhile: the passkey just sent will not work.' : '';
+/** The case has sent the policy's passkeyMaxSends passkeys. */
+function sendsUsedUpError(c: SupportCaseRecord, maxSends: number, now: Date): AppError {
   const valid = c.passkeyExpiresAt !== null && Date.parse(c.passkeyExpiresAt) > now.getTime();
   return new AppError(
     'SUPPORT_PASSKEYS_USED_UP',
-    `Case ${c.id} has sent its ${maxSends} passkeys; no more are sent to the customer.${lost} ` +
+    `Case ${c.id} has sent its ${maxSends} passkeys; no more are sent to the customer. ` +
       (valid
         ? `The last one works until ${c.passkeyExpiresAt?.slice(11, 16)} UTC: ask the customer to read it from their ${c.passkeyChannel === 'email' ? 'e-mail' : 'SMS'}.`
         : 'A manager must check the customer’s identity document in person and record it with a second manager’s approval (Support page, “Identity procedure”); then passkeys can be sent again.'),

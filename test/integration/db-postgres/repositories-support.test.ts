@@ -317,7 +317,6 @@ describe.each(Object.keys(engines))('support, reissue, history and usage reposit
             channel: 'email',
             sentAt: at,
             expiresAt,
-            maxSends: 5,
           }),
         ),
       );
@@ -368,7 +367,6 @@ describe.each(Object.keys(engines))('support, reissue, history and usage reposit
         channel: 'sms',
         sentAt: at,
         expiresAt,
-        maxSends: 5,
       });
       expect(second).toMatchObject({ state: 'passkey_sent', passkeySerial: 2 });
       // An expired or stale passkey does not verify.

@@ -84,7 +84,6 @@ describe('migration 0017: support cases', () => {
       channel: 'email',
       sentAt: by.at,
       expiresAt: '2026-01-01T10:15:00.000Z',
-      maxSends: 5,
     });
     const results = await Promise.all(Array.from({ length: 50 }, () => repo.recordFailure(id, 3, by.at)));
     expect(results.filter(Boolean)).toHaveLength(3);
@@ -94,9 +93,7 @@ describe('migration 0017: support cases', () => {
       await repo.markVerified(id, { serial: 1, tag, limit: 3, via: 'desk', by: 'sam', at: '2026-01-01T10:01:00.000Z' }),
     ).toBeNull();
     // a new passkey while locked: refused
-    expect(
-      await repo.recordPasskey(id, { serial: 2, tag, channel: 'sms', sentAt: by.at, expiresAt: 'z', maxSends: 5 }),
-    ).toBeNull();
+    expect(await repo.recordPasskey(id, { serial: 2, tag, channel: 'sms', sentAt: by.at, expiresAt: 'z' })).toBeNull();
     const unlocked = await repo.recordIdentityProcedure(
       id,
       { documentType: 'passport', documentRef: 'X1', checkedBy: 'mia', approvedBy: 'max', maxSends: 5 },
@@ -120,7 +117,7 @@ describe('migration 0017: support cases', () => {
     const tag = 'cd'.repeat(16);
     const exp = '2026-01-01T10:15:00.000Z';
     expect(await repo.markReissued(id, 4, by.at)).toBeNull();
-    await repo.recordPasskey(id, { serial: 1, tag, channel: 'email', sentAt: by.at, expiresAt: exp, maxSends: 5 });
+    await repo.recordPasskey(id, { serial: 1, tag, channel: 'email', sentAt: by.at, expiresAt: exp });
     const v = (serial: number, t: string, at: string) =>
       repo.markVerified(id, { serial, tag: t, limit: 3, via: 'desk', by: 'sam', at });
     expect(await v(1, tag, exp)).toBeNull(); // expired at that instant

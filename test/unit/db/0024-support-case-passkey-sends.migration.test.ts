@@ -4,9 +4,9 @@ import { migrate } from '../../../src/core/db/database';
 import { migrations } from '../../../src/core/db/migrations';
 import { SqliteSupportCaseRepository } from '../../../src/core/support/support-case.repository';
 
-// Migration 0024: passkeys sent per support case. Open cases start with the full allowance; the
-// repository records a passkey only under the limit (whatever serial it carries), and the identity
-// procedure takes a case whose passkeys are used up only once none of them is still valid.
+// Migration 0024: passkeys sent per support case. Open cases start with the full allowance; a send
+// takes its slot under the limit before it goes out (given back if the transport refused it), and the
+// identity procedure takes a case whose passkeys are used up only once none of them is still valid.
 
 describe('migration 0024: passkeys sent per support case', () => {
   const at = '2026-01-01T10:00:00.000Z';
@@ -40,13 +40,19 @@ describe('migration 0024: passkeys sent per support case', () => {
     expect(() => db.prepare('UPDATE support_cases SET passkey_sends = -1').run()).toThrow(/CHECK constraint/);
 
     const repo = new SqliteSupportCaseRepository(db);
-    const send = (serial: number, maxSends: number) =>
-      repo.recordPasskey(1, { serial, tag, channel: 'sms', sentAt: at, expiresAt: expires, maxSends });
+    // A send: its slot first (under the limit), then its record (after the serial before it).
+    const send = async (serial: number, maxSends: number) =>
+      (await repo.reservePasskeySend(1, maxSends)) &&
+      repo.recordPasskey(1, { serial, tag, channel: 'sms', sentAt: at, expiresAt: expires });
     expect(await send(8, 2)).toMatchObject({ passkeySerial: 8, passkeySends: 1 });
     expect(await send(9, 2)).toMatchObject({ passkeySerial: 9, passkeySends: 2 });
     const full = await repo.byId(1);
-    // The right next serial, past the limit: not recorded, nothing changed.
-    expect(await send(10, 2)).toBeNull();
+    // No third slot: nothing changed.
+    expect(await repo.reservePasskeySend(1, 2)).toBeNull();
+    expect(await repo.byId(1)).toEqual(full);
+    // A slot given back (the transport refused the message) is taken again.
+    expect(await repo.reservePasskeySend(1, 3)).toMatchObject({ passkeySends: 3 });
+    await repo.releasePasskeySend(1);
     expect(await repo.byId(1)).toEqual(full);
     const identity = { documentType: 'passport', documentRef: 'X1', checkedBy: 'mia', approvedBy: 'max', maxSends: 2 };
     // The last passkey still valid: no procedure; a higher limit: not used up either.
@@ -60,6 +66,8 @@ describe('migration 0024: passkeys sent per support case', () => {
       passkeySerial: 9,
       passkeyTag: null,
     });
+    await repo.releasePasskeySend(1); // never below 0
+    expect((await repo.byId(1))?.passkeySends).toBe(0);
     expect(await send(10, 2)).toMatchObject({ passkeySerial: 10, passkeySends: 1 });
   });
 });

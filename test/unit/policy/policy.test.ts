@@ -26,6 +26,8 @@ describe('policy validation', () => {
     ['passkeyLength', 2],
     ['passkeyAlphabet', 'emoji'],
     ['passkeyMaxFailures', 50],
+    ['passkeyMaxSends', 0],
+    ['passkeyMaxSends', 11],
     ['auditCheckpointEvery', 0],
     ['verifyLookAhead', 0],
     ['verifyLookAhead', 21],
