@@ -97,7 +97,6 @@ export interface SupportCaseRepository {
    * case gets that case back and nothing changes.
    */
   report(r: NewReport, by: { operator: string; at: string }): Promise<ReportOutcome>;
-  /** A new passkey replaces the one awaiting (reported or passkey_sent → passkey_sent). Failures are kept. */
   /**
    * One more passkey to send, before it is sent: the case awaits a passkey and has sent fewer than
    * `maxSends` since it was opened or last passed the identity procedure. Null: no slot, nothing changed.
@@ -105,7 +104,10 @@ export interface SupportCaseRepository {
   reservePasskeySend(id: number, maxSends: number): Promise<SupportCaseRecord | null>;
   /** The slot of a passkey the transport refused (it did not go out), given back. */
   releasePasskeySend(id: number): Promise<void>;
-  /** The passkey `serial` made and sent (its slot reserved): recorded only after `serial - 1`. */
+  /**
+   * The passkey `serial` made and sent (its slot reserved), recorded only after `serial - 1`: it replaces
+   * the one awaiting (reported or passkey_sent → passkey_sent). Failures are kept.
+   */
   recordPasskey(id: number, p: PasskeyIssue): Promise<SupportCaseRecord | null>;
   /**
    * One wrong passkey: counts only while the case awaits one; reaching `limit` locks the case and drops

@@ -558,10 +558,11 @@ export class SupportService {
   }
 
   private async view(c: SupportCaseRecord): Promise<SupportCaseView> {
+    const policy = this.deps.policies.current();
     return caseView(c, await this.context(c), {
       now: this.date(),
-      maxFailures: this.deps.policies.current().passkeyMaxFailures,
-      maxSends: this.deps.policies.current().passkeyMaxSends,
+      maxFailures: policy.passkeyMaxFailures,
+      maxSends: policy.passkeyMaxSends,
       email: this.deps.senders.email !== null,
       sms: this.deps.senders.sms !== null,
       inboundAddress: this.deps.inboundAddress,
